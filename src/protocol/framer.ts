@@ -1,0 +1,100 @@
+/**
+ * Splits a byte stream into lines. Bytes of an unfinished line are carried between chunks in
+ * one buffer that grows by doubling, bounded by `maxLineBytes`: past it, the line is reported
+ * once as too long and its bytes are discarded up to the next `\n`. A client that never sends
+ * `\n`, or sends one byte per packet, costs at most `maxLineBytes` of memory and linear time.
+ */
+const LF = 0x0a;
+const MIN_CARRY = 256;
+
+export interface LineSink {
+  /** A complete line, `buf[start, end)`, without its `\n`. Valid only during the call. */
+  line(buf: Buffer, start: number, end: number): void;
+  /** A line exceeded the maximum length. Called once per such line, as soon as it is known. */
+  overlong(): void;
+}
+
+export class LineFramer {
+  readonly #maxLineBytes: number;
+  #carry: Buffer | null = null;
+  #carryBytes = 0;
+  #discarding = false;
+
+  constructor(maxLineBytes: number) {
+    this.#maxLineBytes = maxLineBytes;
+  }
+
+  /** Bytes currently held for an unfinished line. */
+  get carriedBytes(): number {
+    return this.#carryBytes;
+  }
+
+  push(chunk: Buffer, sink: LineSink): void {
+    let start = 0;
+    const length = chunk.length;
+    while (start < length) {
+      const nl = chunk.indexOf(LF, start);
+      if (nl < 0) {
+        this.#hold(chunk, start, length, sink);
+        return;
+      }
+      if (this.#discarding) {
+        this.#discarding = false;
+      } else if (this.#carryBytes > 0) {
+        const total = this.#carryBytes + (nl - start);
+        if (total > this.#maxLineBytes) {
+          this.#carryBytes = 0;
+          sink.overlong();
+        } else {
+          const carry = this.#append(chunk, start, nl);
+          this.#carryBytes = 0;
+          sink.line(carry, 0, total);
+        }
+        this.#shrink();
+      } else if (nl - start > this.#maxLineBytes) {
+        sink.overlong();
+      } else {
+        sink.line(chunk, start, nl);
+      }
+      start = nl + 1;
+    }
+  }
+
+  /** Forgets an unfinished line (the connection closed before its `\n`). */
+  reset(): void {
+    this.#carry = null;
+    this.#carryBytes = 0;
+    this.#discarding = false;
+  }
+
+  #hold(chunk: Buffer, start: number, end: number, sink: LineSink): void {
+    if (this.#discarding) return;
+    if (this.#carryBytes + (end - start) > this.#maxLineBytes) {
+      this.reset();
+      this.#discarding = true;
+      sink.overlong();
+      return;
+    }
+    this.#append(chunk, start, end);
+  }
+
+  /** Copies `chunk[start, end)` after the carried bytes; the chunk's memory may be reused. */
+  #append(chunk: Buffer, start: number, end: number): Buffer {
+    const needed = this.#carryBytes + (end - start);
+    let carry = this.#carry;
+    if (carry === null || carry.length < needed) {
+      const size = Math.min(Math.max(needed * 2, MIN_CARRY), Math.max(this.#maxLineBytes, needed));
+      const grown = Buffer.allocUnsafe(size);
+      if (carry !== null) carry.copy(grown, 0, 0, this.#carryBytes);
+      carry = this.#carry = grown;
+    }
+    chunk.copy(carry, this.#carryBytes, start, end);
+    this.#carryBytes = needed;
+    return carry;
+  }
+
+  /** Drops a carry buffer grown for one long line, so an idle connection holds little. */
+  #shrink(): void {
+    if (this.#carry !== null && this.#carry.length > 4 * MIN_CARRY) this.#carry = null;
+  }
+}

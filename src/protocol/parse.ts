@@ -1,0 +1,106 @@
+import {
+  MAX_NAME_BYTES,
+  ProtocolErrorCode,
+  Verb,
+  type ParseResult,
+  type ProtocolError,
+  type Command,
+} from './command.js';
+
+const PIPE = 0x7c;
+const COMMA = 0x2c;
+const CR = 0x0d;
+
+/** Bytes allowed in a package name: ASCII letters, digits and `. _ + - @ / :`. */
+const NAME_BYTE = new Uint8Array(256);
+for (let c = 0x30; c <= 0x39; c++) NAME_BYTE[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) NAME_BYTE[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) NAME_BYTE[c] = 1;
+for (const ch of '._+-@/:') NAME_BYTE[ch.charCodeAt(0)] = 1;
+
+/** One frozen value per error code, so a malformed line allocates nothing. */
+const ERRORS = Object.fromEntries(
+  Object.values(ProtocolErrorCode).map((code) => [code, Object.freeze({ verb: null, error: code })]),
+) as Record<ProtocolErrorCode, ProtocolError>;
+
+export function protocolError(code: ProtocolErrorCode): ProtocolError {
+  return ERRORS[code];
+}
+
+const NO_DEPS: readonly string[] = Object.freeze([]);
+
+/**
+ * Checks `buf[start, end)` as a package name. Names are validated as bytes, before any
+ * decoding, so that two different invalid byte sequences can never decode to the same name.
+ */
+function checkName(buf: Uint8Array, start: number, end: number): ProtocolErrorCode | null {
+  if (end === start) return ProtocolErrorCode.EMPTY_NAME;
+  if (end - start > MAX_NAME_BYTES) return ProtocolErrorCode.NAME_TOO_LONG;
+  for (let i = start; i < end; i++) if (NAME_BYTE[buf[i]!] === 0) return ProtocolErrorCode.INVALID_NAME;
+  return null;
+}
+
+const INDEX_BYTES = Buffer.from('INDEX', 'latin1');
+const QUERY_BYTES = Buffer.from('QUERY', 'latin1');
+const REMOVE_BYTES = Buffer.from('REMOVE', 'latin1');
+
+function bytesEqual(buf: Buffer, start: number, word: Buffer): boolean {
+  for (let i = 0; i < word.length; i++) if (buf[start + i] !== word[i]) return false;
+  return true;
+}
+
+function verbAt(buf: Buffer, start: number, end: number): Verb | null {
+  const len = end - start;
+  if (len === 5) {
+    if (bytesEqual(buf, start, INDEX_BYTES)) return Verb.INDEX;
+    if (bytesEqual(buf, start, QUERY_BYTES)) return Verb.QUERY;
+  } else if (len === 6 && bytesEqual(buf, start, REMOVE_BYTES)) return Verb.REMOVE;
+  return null;
+}
+
+/**
+ * Parses one protocol line, `buf[start, end)` without its `\n`. A single trailing `\r`
+ * is tolerated. Never throws: malformed input yields a ProtocolError value.
+ */
+export function parseLine(buf: Buffer, start: number, end: number): ParseResult {
+  if (end > start && buf[end - 1] === CR) end--;
+  const p1 = buf.indexOf(PIPE, start);
+  if (p1 < 0 || p1 >= end) return ERRORS[ProtocolErrorCode.FIELD_COUNT];
+  const p2 = buf.indexOf(PIPE, p1 + 1);
+  if (p2 < 0 || p2 >= end) return ERRORS[ProtocolErrorCode.FIELD_COUNT];
+  const p3 = buf.indexOf(PIPE, p2 + 1);
+  if (p3 >= 0 && p3 < end) return ERRORS[ProtocolErrorCode.FIELD_COUNT];
+
+  const verb = verbAt(buf, start, p1);
+  if (verb === null) return ERRORS[ProtocolErrorCode.UNKNOWN_COMMAND];
+
+  const nameError = checkName(buf, p1 + 1, p2);
+  if (nameError !== null) return ERRORS[nameError];
+  const name = buf.toString('latin1', p1 + 1, p2);
+
+  if (verb !== Verb.INDEX) {
+    if (p2 + 1 !== end) return ERRORS[ProtocolErrorCode.UNEXPECTED_DEPENDENCIES];
+    return verb === Verb.QUERY ? { verb, name } : { verb, name };
+  }
+  if (p2 + 1 === end) return { verb, name, deps: NO_DEPS };
+
+  const deps: string[] = [];
+  let itemStart = p2 + 1;
+  for (;;) {
+    let itemEnd = buf.indexOf(COMMA, itemStart);
+    const last = itemEnd < 0 || itemEnd >= end;
+    if (last) itemEnd = end;
+    if (itemEnd === itemStart) return ERRORS[ProtocolErrorCode.EMPTY_DEPENDENCY];
+    if (checkName(buf, itemStart, itemEnd) !== null) return ERRORS[ProtocolErrorCode.INVALID_DEPENDENCY];
+    deps.push(buf.toString('latin1', itemStart, itemEnd));
+    if (last) break;
+    itemStart = itemEnd + 1;
+  }
+  return { verb, name, deps };
+}
+
+/** Renders a command as a protocol line (with `\n`), the inverse of parseLine. */
+export function formatCommand(command: Command): string {
+  const deps = command.verb === Verb.INDEX ? command.deps.join(',') : '';
+  return `${command.verb}|${command.name}|${deps}\n`;
+}

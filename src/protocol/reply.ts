@@ -1,0 +1,24 @@
+/**
+ * Replies of the line protocol. A reply is a small integer on the hot path and is rendered
+ * to bytes only when written, from buffers built once.
+ */
+export const Reply = { OK: 0, FAIL: 1, ERROR: 2 } as const;
+export type Reply = (typeof Reply)[keyof typeof Reply];
+
+export const REPLY_NAMES = ['OK', 'FAIL', 'ERROR'] as const satisfies readonly string[];
+
+/** `OK\n`, `FAIL\n`, `ERROR\n`, indexed by Reply. */
+export const REPLY_BYTES: readonly Buffer[] = REPLY_NAMES.map((n) => Buffer.from(`${n}\n`, 'latin1'));
+
+/** Longest rendered reply, for sizing output buffers. */
+export const MAX_REPLY_BYTES = 6;
+
+/** Renders a sequence of replies into one buffer, ready for a single socket write. */
+export function renderReplies(replies: Uint8Array, count: number): Buffer {
+  let size = 0;
+  for (let i = 0; i < count; i++) size += REPLY_BYTES[replies[i] as Reply]!.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (let i = 0; i < count; i++) at += REPLY_BYTES[replies[i] as Reply]!.copy(out, at);
+  return out;
+}
