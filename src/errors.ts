@@ -36,6 +36,21 @@ export class StorageError extends PkgIndexError {
   declare readonly code: `E_STORAGE_${string}`;
 }
 
+/** Stable codes of StorageError. */
+export const StorageErrorCode = {
+  /** Another live process owns the data dir. */
+  LOCKED: 'E_STORAGE_LOCKED',
+  /** A data file is damaged somewhere other than its unsynced tail; startup refuses it. */
+  CORRUPT: 'E_STORAGE_CORRUPT',
+  /** A data file was written by a newer pkgindex. */
+  VERSION: 'E_STORAGE_VERSION',
+  /** Writing or syncing failed; mutations are answered ERROR until the store recovers. */
+  IO: 'E_STORAGE_IO',
+  /** The store is closed or not yet open. */
+  CLOSED: 'E_STORAGE_CLOSED',
+} as const;
+export type StorageErrorCode = (typeof StorageErrorCode)[keyof typeof StorageErrorCode];
+
 /** The server could not start listening (port in use, permission denied, ...). */
 export class ListenError extends PkgIndexError {
   override readonly name = 'ListenError';

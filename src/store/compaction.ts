@@ -1,0 +1,58 @@
+import { DependencyGraph } from '../graph/dependency-graph.js';
+import { StorageError, StorageErrorCode } from '../errors.js';
+import type { StorageFs } from './fs/storage-fs.js';
+import { HEADER_BYTES, Magic, readFileHeader } from './format/file-header.js';
+import { scanFrames } from './format/frame.js';
+import { decodeRecord } from './format/record.js';
+import { applyCommand } from './apply-command.js';
+import { segmentPath, snapshotPath } from './data-dir-files.js';
+import { readSnapshot, writeSnapshot } from './snapshot-file.js';
+
+/** Fold snapshot `snapshotSeq` (0: none) and sealed segments `fromSeq..toSeq` into snapshot `toSeq`. */
+export interface CompactionJob {
+  readonly dir: string;
+  readonly snapshotSeq: number;
+  readonly fromSeq: number;
+  readonly toSeq: number;
+}
+
+export interface CompactionResult {
+  readonly snapshotBytes: number;
+}
+
+/** Runs a compaction job somewhere: in a worker thread in production, inline in tests. */
+export type Compactor = (job: CompactionJob) => Promise<CompactionResult>;
+
+/**
+ * Builds the new snapshot purely from files, so the thread serving clients never serialises
+ * the whole graph. Sealed segments were synced whole before the next one was created, so any
+ * damage in them is corruption.
+ */
+export async function foldSnapshot(fs: StorageFs, job: CompactionJob): Promise<CompactionResult> {
+  const graph = new DependencyGraph();
+  if (job.snapshotSeq > 0) await readSnapshot(fs, snapshotPath(job.dir, job.snapshotSeq), graph);
+  for (let seq = job.fromSeq; seq <= job.toSeq; seq++) {
+    const path = segmentPath(job.dir, seq);
+    const buf = await fs.readFile(path);
+    if (readFileHeader(buf, Magic.SEGMENT, path) === null) throw damaged(path, 0, 'incomplete file header');
+    const scan = scanFrames(buf, HEADER_BYTES, (payload, offset) => {
+      const command = decodeRecord(payload);
+      if (command === null || command.verb === 'END') throw damaged(path, offset, 'undecodable record');
+      if (!applyCommand(graph, command).changed) throw damaged(path, offset, 'record that does not apply');
+    });
+    if (scan.bad !== null) throw damaged(path, scan.bad.offset, scan.bad.reason);
+  }
+  return { snapshotBytes: await writeSnapshot(fs, job.dir, job.toSeq, graph.topological()) };
+}
+
+function damaged(path: string, offset: number, what: string): StorageError {
+  return new StorageError(
+    StorageErrorCode.CORRUPT,
+    `${path}: ${what} at offset ${offset} of a sealed segment; compaction stopped. Restore the data dir from a backup`,
+  );
+}
+
+/** Runs compaction on this thread through `fs`: for tests with a fault-injecting fs. */
+export function inlineCompactor(fs: StorageFs): Compactor {
+  return (job) => foldSnapshot(fs, job);
+}

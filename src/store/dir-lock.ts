@@ -1,0 +1,90 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync, unlinkSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { StorageError, StorageErrorCode } from '../errors.js';
+import { PID_FILE } from './data-dir-files.js';
+
+/**
+ * One owner per data dir. Node has no flock(2), so on Linux the lock is a Unix socket bound
+ * in the abstract namespace under a name derived from the dir's real path: binding fails while
+ * another process holds it, and the kernel releases it when the holder dies, so a kill -9
+ * never leaves a stale lock. The pid file is only there to name the holder in the message.
+ * Elsewhere the pid file is the lock, taken over when its pid is no longer alive.
+ */
+export class DirLock {
+  readonly #server: Server | null;
+  readonly #pidPath: string;
+
+  private constructor(server: Server | null, pidPath: string) {
+    this.#server = server;
+    this.#pidPath = pidPath;
+  }
+
+  static async acquire(dir: string): Promise<DirLock> {
+    const real = await realpath(dir);
+    const pidPath = join(real, PID_FILE);
+    let server: Server | null = null;
+    if (process.platform === 'linux') {
+      const hash = createHash('sha256').update(real).digest('hex').slice(0, 40);
+      server = await bind(`\0pkgindex-lock-${hash}`).catch((err: unknown) => {
+        if ((err as { code?: unknown }).code === 'EADDRINUSE') throw locked(dir, readPid(pidPath));
+        throw err;
+      });
+    } else {
+      const holder = readPid(pidPath);
+      if (holder !== null && holder !== process.pid && isAlive(holder)) throw locked(dir, holder);
+    }
+    writeFileSync(pidPath, `${process.pid}\n`);
+    return new DirLock(server, pidPath);
+  }
+
+  release(): void {
+    try {
+      if (readPid(this.#pidPath) === process.pid) unlinkSync(this.#pidPath);
+    } catch {
+      // Only informative; a leftover pid file never blocks the next owner.
+    }
+    this.#server?.close();
+  }
+}
+
+function bind(path: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen({ path, exclusive: true }, () => {
+      server.off('error', reject);
+      // The lock must not keep the process alive by itself.
+      server.unref();
+      resolve(server);
+    });
+  });
+}
+
+function readPid(path: string): number | null {
+  try {
+    const pid = Number.parseInt(readFileSync(path, 'latin1'), 10);
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: unknown }).code === 'EPERM';
+  }
+}
+
+function locked(dir: string, pid: number | null): StorageError {
+  const holder = pid === null ? 'another process' : `pid ${pid}`;
+  return new StorageError(
+    StorageErrorCode.LOCKED,
+    `data dir ${dir} is locked by ${holder}; stop that process or pass another --data-dir`,
+  );
+}

@@ -1,0 +1,292 @@
+import { performance } from 'node:perf_hooks';
+import type { Command } from '../protocol/command.js';
+import { Verb } from '../protocol/command.js';
+import { Reply } from '../protocol/reply.js';
+import { DependencyGraph, type GraphStats } from '../graph/dependency-graph.js';
+import { StorageErrorCode, type StorageError } from '../errors.js';
+import type { StorageFs } from './fs/storage-fs.js';
+import { NodeFs } from './fs/node-fs.js';
+import { applyCommand } from './apply-command.js';
+import type { IndexStore, StoreHealth } from './store.js';
+import { DirLock } from './dir-lock.js';
+import { errorText, LogWriter, type SyncMode } from './log-writer.js';
+import { recover, type Recovered } from './recover.js';
+import type { Compactor } from './compaction.js';
+import { workerCompactor } from './compaction-worker.js';
+import { segmentPath, snapshotPath } from './data-dir-files.js';
+import { compactionChannel, recoveryChannel, stateChannel } from './store-events.js';
+
+export interface DiskStoreOptions {
+  readonly dataDir: string;
+  /** Default durable. */
+  readonly syncMode?: SyncMode;
+  /** Relaxed mode: longest time between a write and its fdatasync. Default 100. */
+  readonly syncIntervalMs?: number;
+  /** Start a new segment and fold sealed ones into a snapshot past this many log bytes. Default 64 MiB. */
+  readonly compactAfterBytes?: number;
+  /** Default: the real file system. Tests pass a fault-injecting one. */
+  readonly fs?: StorageFs;
+  /** Default: a worker thread per compaction. */
+  readonly compactor?: Compactor;
+  /** First and longest wait between attempts to reopen after a failure. Default 50 ms and 5 s. */
+  readonly retryMinMs?: number;
+  readonly retryMaxMs?: number;
+}
+
+/** Upper bound of compactAfterBytes: frame bases are u32 offsets in a segment. */
+export const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;
+/** Sealed segments kept before compaction even when they are small (restarts each add one). */
+const MAX_SEALED_SEGMENTS = 32;
+
+/**
+ * The durable index: the graph in memory serves every command; a segmented, checksummed log
+ * with periodic snapshots holds the truth across restarts (see docs/adr/0001-storage-engine.md).
+ *
+ * A failed write or sync ends the current log: mutations are answered ERROR (queries still
+ * served) while the store reopens its data dir, with backoff, rebuilding the graph from what
+ * is durable and starting a new segment.
+ */
+export class DiskStore implements IndexStore {
+  readonly #dir: string;
+  readonly #fs: StorageFs;
+  readonly #syncMode: SyncMode;
+  readonly #syncIntervalMs: number;
+  readonly #compactAfterBytes: number;
+  readonly #compactor: Compactor;
+  readonly #retryMinMs: number;
+  readonly #retryMaxMs: number;
+  #graph = new DependencyGraph();
+  #lock: DirLock | null = null;
+  #writer: LogWriter | null = null;
+  #health: StoreHealth = { recovered: false, writable: false, detail: 'not opened yet' };
+  #snapshotSeq = 0;
+  /** Sealed segments not yet folded into a snapshot: seq → bytes. */
+  readonly #sealed = new Map<number, number>();
+  #compaction: Promise<void> | null = null;
+  #reopening: Promise<void> | null = null;
+  #retryTimer: NodeJS.Timeout | null = null;
+  #wakeRetry: (() => void) | null = null;
+  #closing: Promise<void> | null = null;
+
+  constructor(options: DiskStoreOptions) {
+    this.#dir = options.dataDir;
+    this.#fs = options.fs ?? new NodeFs();
+    this.#syncMode = options.syncMode ?? 'durable';
+    this.#syncIntervalMs = options.syncIntervalMs ?? 100;
+    this.#compactAfterBytes = Math.min(options.compactAfterBytes ?? 64 * 1024 * 1024, MAX_SEGMENT_BYTES);
+    this.#compactor = options.compactor ?? workerCompactor();
+    this.#retryMinMs = options.retryMinMs ?? 50;
+    this.#retryMaxMs = options.retryMaxMs ?? 5000;
+  }
+
+  async open(): Promise<void> {
+    await this.#fs.mkdir(this.#dir);
+    this.#lock = await DirLock.acquire(this.#dir);
+    try {
+      const recovered = await recover(this.#fs, this.#dir, { repair: true });
+      this.#adopt(recovered);
+      this.#writer = await this.#startWriter(recovered.nextSeq);
+    } catch (err) {
+      this.#lock.release();
+      this.#lock = null;
+      throw err;
+    }
+    this.#setHealth({ recovered: true, writable: true });
+    this.#maybeCompact();
+  }
+
+  execute(command: Command): Reply {
+    if (command.verb !== Verb.QUERY && !this.#health.writable) return Reply.ERROR;
+    const applied = applyCommand(this.#graph, command);
+    if (applied.changed) {
+      const writer = this.#writer!;
+      if (command.verb === Verb.INDEX) writer.appendIndex(command.name, command.deps);
+      else writer.appendRemove(command.name);
+    }
+    return applied.reply;
+  }
+
+  barrier(): Promise<void> | null {
+    return this.#writer?.barrier() ?? null;
+  }
+
+  health(): StoreHealth {
+    return this.#health;
+  }
+
+  stats(): GraphStats {
+    return this.#graph.stats();
+  }
+
+  /** Dependencies of `name` in the serving state, for checks and tools; undefined when absent. */
+  dependenciesOf(name: string): readonly string[] | undefined {
+    return this.#graph.dependenciesOf(name);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#setHealth({ recovered: this.#health.recovered, writable: false, detail: 'closed' });
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
+    this.#wakeRetry?.();
+    let failure: Error | null = null;
+    try {
+      await this.#reopening;
+      await this.#compaction;
+      if (this.#writer !== null && !this.#writer.failed) await this.#writer.close();
+    } catch (err) {
+      failure = err instanceof Error ? err : new Error(String(err));
+    } finally {
+      this.#lock?.release();
+      this.#lock = null;
+    }
+    if (failure !== null) throw failure;
+  }
+
+  #adopt(recovered: Recovered): void {
+    this.#graph = recovered.graph;
+    this.#snapshotSeq = recovered.snapshotSeq;
+    this.#sealed.clear();
+    for (const { seq, bytes } of recovered.segments) this.#sealed.set(seq, bytes);
+    if (recoveryChannel.hasSubscribers)
+      recoveryChannel.publish({
+        durationMs: recovered.durationMs,
+        packages: recovered.graph.size,
+        records: recovered.records,
+        truncatedBytes: recovered.truncatedBytes,
+      });
+  }
+
+  #startWriter(seq: number): Promise<LogWriter> {
+    return LogWriter.create(
+      {
+        fs: this.#fs,
+        dir: this.#dir,
+        syncMode: this.#syncMode,
+        syncIntervalMs: this.#syncIntervalMs,
+        rotateAfterBytes: this.#compactAfterBytes,
+        onFailure: (err) => {
+          this.#onFailure(err);
+        },
+        onRotated: (sealedSeq, bytes) => {
+          this.#sealed.set(sealedSeq, bytes);
+          this.#maybeCompact();
+        },
+      },
+      seq,
+    );
+  }
+
+  #onFailure(err: StorageError): void {
+    this.#setHealth({ recovered: true, writable: false, detail: err.message });
+    this.#reopening ??= this.#reopen().finally(() => {
+      this.#reopening = null;
+    });
+  }
+
+  /**
+   * Rebuilds from what is durable and starts a new segment, retrying with backoff until it
+   * works (space returns, the device recovers) or the store is closed.
+   */
+  async #reopen(): Promise<void> {
+    let delay = this.#retryMinMs;
+    let recovered: Recovered | null = null;
+    for (;;) {
+      if (this.#isClosing()) return;
+      try {
+        // Compaction deletes temporary files and segments; let it finish first.
+        await this.#compaction;
+        const writer = this.#writer;
+        if (writer !== null && writer.failed) {
+          await writer.abandon();
+          this.#writer = null;
+        }
+        if (recovered === null) {
+          recovered = await recover(this.#fs, this.#dir, { repair: true });
+          this.#adopt(recovered);
+        }
+        this.#writer = await this.#startWriter(recovered.nextSeq);
+        if (this.#isClosing()) return;
+        this.#setHealth({ recovered: true, writable: true });
+        this.#maybeCompact();
+        return;
+      } catch (err) {
+        if (this.#isClosing()) return;
+        this.#setHealth({
+          recovered: true,
+          writable: false,
+          detail: `reopening data dir ${this.#dir} failed (${errorText(err)}); retrying in ${delay} ms`,
+        });
+      }
+      await new Promise<void>((resolve) => {
+        this.#wakeRetry = resolve;
+        this.#retryTimer = setTimeout(resolve, delay);
+      });
+      this.#retryTimer = null;
+      this.#wakeRetry = null;
+      delay = Math.min(delay * 2, this.#retryMaxMs);
+    }
+  }
+
+  #isClosing(): boolean {
+    return this.#closing !== null;
+  }
+
+  #maybeCompact(): void {
+    if (this.#compaction !== null || this.#closing !== null || this.#sealed.size === 0) return;
+    const current = this.#writer?.seq ?? Infinity;
+    const sealed = [...this.#sealed.keys()].filter((seq) => seq < current).sort((a, b) => a - b);
+    let bytes = 0;
+    for (const seq of sealed) bytes += this.#sealed.get(seq)!;
+    if (sealed.length === 0 || (bytes < this.#compactAfterBytes && sealed.length < MAX_SEALED_SEGMENTS))
+      return;
+    this.#compaction = this.#compact(sealed[0]!, sealed.at(-1)!).finally(() => {
+      this.#compaction = null;
+    });
+  }
+
+  async #compact(fromSeq: number, toSeq: number): Promise<void> {
+    const started = performance.now();
+    const oldSnapshot = this.#snapshotSeq;
+    try {
+      const { snapshotBytes } = await this.#compactor({
+        dir: this.#dir,
+        snapshotSeq: oldSnapshot,
+        fromSeq,
+        toSeq,
+      });
+      // The new snapshot is durable (synced, renamed, directory synced): drop what it replaces.
+      this.#snapshotSeq = toSeq;
+      for (let seq = fromSeq; seq <= toSeq; seq++) this.#sealed.delete(seq);
+      if (oldSnapshot > 0) await this.#fs.unlink(snapshotPath(this.#dir, oldSnapshot));
+      for (let seq = fromSeq; seq <= toSeq; seq++) await this.#fs.unlink(segmentPath(this.#dir, seq));
+      await this.#fs.syncDir(this.#dir);
+      if (compactionChannel.hasSubscribers)
+        compactionChannel.publish({
+          durationMs: performance.now() - started,
+          snapshotBytes,
+          segmentsDropped: toSeq - fromSeq + 1,
+        });
+    } catch (err) {
+      // The log stays complete without the snapshot; the next rotation tries again. Files left
+      // over are deleted by the next recovery.
+      if (stateChannel.hasSubscribers)
+        stateChannel.publish({
+          writable: this.#health.writable,
+          detail: `compaction of segments ${fromSeq}..${toSeq} failed: ${errorText(err)}`,
+        });
+      if ((err as { code?: unknown }).code === StorageErrorCode.CORRUPT)
+        this.#setHealth({ recovered: true, writable: false, detail: (err as Error).message });
+    }
+  }
+
+  #setHealth(health: StoreHealth): void {
+    const changed = health.writable !== this.#health.writable || health.detail !== this.#health.detail;
+    this.#health = health;
+    if (changed && stateChannel.hasSubscribers)
+      stateChannel.publish({ writable: health.writable, detail: health.detail });
+  }
+}

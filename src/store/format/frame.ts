@@ -1,0 +1,87 @@
+import { crc32 } from './crc32.js';
+
+/**
+ * A record on disk is a frame: a 12-byte header, then the payload.
+ *
+ *   length:u32   payload bytes (never 0)
+ *   crc:u32      CRC-32 of length, base and payload
+ *   base:u32     offset in the segment up to which the log was synced when this frame was
+ *                written. A damaged frame followed by a valid frame whose base lies beyond the
+ *                damage is proof that the damage was once synced: corruption, not a torn tail.
+ *
+ * All little-endian. Snapshots use base 0: they are renamed into place whole, so any damage
+ * in them is corruption.
+ */
+export const FRAME_HEADER_BYTES = 12;
+
+/** Longest payload accepted; a larger length is damage. INDEX lines are far below this. */
+export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
+
+/** Fills the length/crc/base of the frame at `at` whose payload is already in place. */
+export function sealFrame(buf: Buffer, at: number, payloadBytes: number, base: number): void {
+  buf.writeUInt32LE(payloadBytes, at);
+  buf.writeUInt32LE(base, at + 8);
+  buf.writeUInt32LE(frameCrc(buf, at, payloadBytes), at + 4);
+}
+
+function frameCrc(buf: Buffer, at: number, payloadBytes: number): number {
+  return crc32(buf.subarray(at + 8, at + FRAME_HEADER_BYTES + payloadBytes), crc32(buf.subarray(at, at + 4)));
+}
+
+/** Payload length of a valid frame at `at`, or why it is not one. */
+export function checkFrame(buf: Buffer, at: number): number | string {
+  const room = buf.length - at - FRAME_HEADER_BYTES;
+  if (room < 0) return `short frame header (${buf.length - at} bytes)`;
+  const length = buf.readUInt32LE(at);
+  if (length === 0) return 'zero frame length';
+  if (length > MAX_PAYLOAD_BYTES) return `frame length ${length} exceeds the ${MAX_PAYLOAD_BYTES}-byte limit`;
+  if (length > room) return `frame length ${length} runs past the end of the file`;
+  if (buf.readUInt32LE(at + 4) !== frameCrc(buf, at, length)) return 'checksum mismatch';
+  return length;
+}
+
+export interface BadFrame {
+  readonly offset: number;
+  readonly reason: string;
+  /** True when valid data that was synced after this point follows it: never a torn tail. */
+  readonly corrupt: boolean;
+}
+
+export interface ScanResult {
+  /** Offset just past the last valid frame before any damage. */
+  readonly end: number;
+  readonly bad: BadFrame | null;
+}
+
+/**
+ * Visits the payload of every valid frame from `start` until the end or the first damaged
+ * frame. Payloads are views into `buf`, valid while it is.
+ */
+export function scanFrames(
+  buf: Buffer,
+  start: number,
+  visit: (payload: Buffer, offset: number) => void,
+): ScanResult {
+  let at = start;
+  while (at < buf.length) {
+    const length = checkFrame(buf, at);
+    if (typeof length === 'string')
+      return { end: at, bad: { offset: at, reason: length, corrupt: syncedDataFollows(buf, at) } };
+    visit(buf.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + length), at);
+    at += FRAME_HEADER_BYTES + length;
+  }
+  return { end: at, bad: null };
+}
+
+/**
+ * Looks past damage at `bad` for a valid frame written after `bad` had been synced. Frames of
+ * the same unsynced write (base ≤ bad) may legitimately survive a power loss around a torn
+ * page, so they do not count.
+ */
+function syncedDataFollows(buf: Buffer, bad: number): boolean {
+  for (let at = bad + 1; at + FRAME_HEADER_BYTES <= buf.length; at++) {
+    const length = checkFrame(buf, at);
+    if (typeof length === 'number' && buf.readUInt32LE(at + 8) > bad) return true;
+  }
+  return false;
+}

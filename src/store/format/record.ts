@@ -1,0 +1,87 @@
+import { Verb, type IndexCommand, type RemoveCommand } from '../../protocol/command.js';
+
+/**
+ * Record payloads, the same in log segments and snapshots. Names are ASCII (the protocol
+ * validates them as bytes, at most 255), so they are stored as latin1 with a one-byte length.
+ *
+ *   INDEX   0x01 nameLen:u8 name depCount:u32 (depLen:u8 dep)*
+ *   REMOVE  0x02 nameLen:u8 name
+ *   END     0x03 packages:u32 edges:u32      (last record of a snapshot: proves it is whole)
+ */
+export const RecordType = { INDEX: 1, REMOVE: 2, END: 3 } as const;
+
+export interface EndRecord {
+  readonly verb: 'END';
+  readonly packages: number;
+  readonly edges: number;
+}
+
+export type LogRecord = IndexCommand | RemoveCommand | EndRecord;
+
+/** Bytes needed to encode an INDEX payload. */
+export function indexPayloadBytes(name: string, deps: readonly string[]): number {
+  let n = 1 + 1 + name.length + 4;
+  for (const dep of deps) n += 1 + dep.length;
+  return n;
+}
+
+export function writeIndexPayload(buf: Buffer, at: number, name: string, deps: readonly string[]): number {
+  buf[at++] = RecordType.INDEX;
+  at = writeName(buf, at, name);
+  buf.writeUInt32LE(deps.length, at);
+  at += 4;
+  for (const dep of deps) at = writeName(buf, at, dep);
+  return at;
+}
+
+export function removePayloadBytes(name: string): number {
+  return 2 + name.length;
+}
+
+export function writeRemovePayload(buf: Buffer, at: number, name: string): number {
+  buf[at++] = RecordType.REMOVE;
+  return writeName(buf, at, name);
+}
+
+export const END_PAYLOAD_BYTES = 9;
+
+export function writeEndPayload(buf: Buffer, at: number, packages: number, edges: number): number {
+  buf[at] = RecordType.END;
+  buf.writeUInt32LE(packages, at + 1);
+  buf.writeUInt32LE(edges, at + 5);
+  return at + 9;
+}
+
+function writeName(buf: Buffer, at: number, name: string): number {
+  buf[at] = name.length;
+  return at + 1 + buf.write(name, at + 1, 'latin1');
+}
+
+/**
+ * Decodes one payload, checking every length against the payload's bounds, so no length read
+ * from the file is ever trusted for an allocation. Returns null when malformed.
+ */
+export function decodeRecord(p: Buffer): LogRecord | null {
+  const type = p[0];
+  if (type === RecordType.END) {
+    if (p.length !== END_PAYLOAD_BYTES) return null;
+    return { verb: 'END', packages: p.readUInt32LE(1), edges: p.readUInt32LE(5) };
+  }
+  const nameEnd = 2 + (p[1] ?? 0);
+  if (p.length < nameEnd || nameEnd === 2) return null;
+  const name = p.toString('latin1', 2, nameEnd);
+  if (type === RecordType.REMOVE) return p.length === nameEnd ? { verb: Verb.REMOVE, name } : null;
+  if (type !== RecordType.INDEX || p.length < nameEnd + 4) return null;
+  const count = p.readUInt32LE(nameEnd);
+  // Each dependency takes at least two bytes: a count beyond that is damage, not a size.
+  if (count > (p.length - nameEnd - 4) / 2) return null;
+  const deps: string[] = [];
+  let at = nameEnd + 4;
+  for (let i = 0; i < count; i++) {
+    const len = p[at] ?? 0;
+    if (len === 0 || at + 1 + len > p.length) return null;
+    deps.push(p.toString('latin1', at + 1, at + 1 + len));
+    at += 1 + len;
+  }
+  return at === p.length ? { verb: Verb.INDEX, name, deps } : null;
+}

@@ -1,0 +1,248 @@
+import { performance } from 'node:perf_hooks';
+import { StorageError, StorageErrorCode } from '../errors.js';
+import type { StorageFile, StorageFs } from './fs/storage-fs.js';
+import { encodeFileHeader, HEADER_BYTES, Magic } from './format/file-header.js';
+import { RecordBuffer } from './format/record-buffer.js';
+import { CommitGroup } from './group.js';
+import { segmentPath } from './data-dir-files.js';
+import { syncChannel } from './store-events.js';
+
+/** `durable`: acknowledge after fdatasync. `relaxed`: after write(2), fdatasync at most every N ms. */
+export type SyncMode = 'durable' | 'relaxed';
+
+export interface LogWriterOptions {
+  readonly fs: StorageFs;
+  readonly dir: string;
+  readonly syncMode: SyncMode;
+  readonly syncIntervalMs: number;
+  /** Start a new segment once the current one holds this many bytes. */
+  readonly rotateAfterBytes: number;
+  /** Writing failed; the writer accepts nothing more. Called once. */
+  readonly onFailure: (err: StorageError) => void;
+  /** A segment was sealed (synced and closed) and a new one started. */
+  readonly onRotated: (sealedSeq: number, sealedBytes: number) => void;
+}
+
+/**
+ * Appends records to the current log segment with group commit: records appended while a
+ * write+sync is in progress are written together by the next one, so one fdatasync serves
+ * every client that was waiting. After any write or sync error the writer is finished: a
+ * failed fsync may have dropped dirty pages, so retrying it and acknowledging would lie.
+ */
+export class LogWriter {
+  readonly #o: LogWriterOptions;
+  #file: StorageFile;
+  #seq: number;
+  #writtenEnd: number;
+  #syncedEnd: number;
+  #open = new RecordBuffer();
+  #spare = new RecordBuffer();
+  #openGroup = new CommitGroup();
+  #inflight: CommitGroup | null = null;
+  #unsyncedRecords = 0;
+  #pumping = false;
+  #syncDue = false;
+  #syncTimer: NodeJS.Timeout | null = null;
+  #failure: StorageError | null = null;
+  /** Offset to cut the segment back to after a failure: the end of what is known good. */
+  #keep = 0;
+  #idle: (() => void)[] = [];
+
+  private constructor(o: LogWriterOptions, file: StorageFile, seq: number) {
+    this.#o = o;
+    this.#file = file;
+    this.#seq = seq;
+    this.#writtenEnd = this.#syncedEnd = HEADER_BYTES;
+  }
+
+  /** Creates segment `seq` durably (file, header, directory entry) and writes to it. */
+  static async create(o: LogWriterOptions, seq: number): Promise<LogWriter> {
+    return new LogWriter(o, await createSegment(o.fs, o.dir, seq), seq);
+  }
+
+  get seq(): number {
+    return this.#seq;
+  }
+
+  get failed(): boolean {
+    return this.#failure !== null;
+  }
+
+  appendIndex(name: string, deps: readonly string[]): void {
+    this.#open.appendIndex(name, deps);
+    this.#kick();
+  }
+
+  appendRemove(name: string): void {
+    this.#open.appendRemove(name);
+    this.#kick();
+  }
+
+  /** Null when every appended record is acknowledged-durable; else a promise for that. */
+  barrier(): Promise<void> | null {
+    if (this.#open.count > 0) return this.#openGroup.wait();
+    if (this.#inflight !== null) return this.#inflight.wait();
+    return null;
+  }
+
+  /** Writes and syncs everything appended, then closes the file. */
+  async close(): Promise<void> {
+    if (this.#failure === null) {
+      this.#syncDue = true;
+      this.#kick(true);
+      await this.#whenIdle();
+    }
+    this.#clearTimer();
+    if (this.#failure !== null) throw this.#failure;
+    await this.#file.close();
+  }
+
+  /**
+   * After a failure: cuts the segment back to what is known good and makes that durable, so
+   * it can be sealed behind a new segment without leaving damage in the middle of the log.
+   * Throws if that fails; the caller retries.
+   */
+  async abandon(): Promise<void> {
+    await this.#whenIdle();
+    this.#clearTimer();
+    try {
+      await this.#file.truncate(this.#keep);
+      await this.#file.datasync();
+    } catch (err) {
+      // Unsynced bytes cannot be trusted now; next time keep only what was synced.
+      this.#keep = this.#syncedEnd;
+      throw err;
+    }
+    this.#syncedEnd = this.#writtenEnd = this.#keep;
+    await this.#file.close().catch(() => undefined);
+  }
+
+  #kick(now = false): void {
+    if (this.#pumping || this.#failure !== null) return;
+    this.#pumping = true;
+    // Waiting for the poll phase to end lets every connection that has data this turn join.
+    if (now) void this.#pump();
+    else setImmediate(() => void this.#pump());
+  }
+
+  async #pump(): Promise<void> {
+    let phase = 'write';
+    try {
+      for (;;) {
+        if (this.#open.count > 0) {
+          phase = 'write';
+          await this.#writeGroup();
+        } else if (this.#syncDue && this.#syncedEnd < this.#writtenEnd) {
+          phase = 'sync';
+          await this.#sync();
+        } else if (this.#writtenEnd >= this.#o.rotateAfterBytes) {
+          phase = 'rotate';
+          await this.#rotate();
+        } else break;
+      }
+    } catch (err) {
+      this.#fail(err, phase);
+    } finally {
+      this.#pumping = false;
+      for (const wake of this.#idle.splice(0)) wake();
+    }
+  }
+
+  async #writeGroup(): Promise<void> {
+    const records = this.#open;
+    const group = this.#openGroup;
+    this.#open = this.#spare;
+    this.#openGroup = new CommitGroup();
+    this.#inflight = group;
+    const bytes = records.seal(this.#syncedEnd);
+    const count = records.count;
+    await this.#file.write(bytes, this.#writtenEnd);
+    this.#writtenEnd += bytes.length;
+    this.#unsyncedRecords += count;
+    records.reset();
+    this.#spare = records;
+    if (this.#o.syncMode === 'durable') await this.#sync();
+    else if (this.#syncTimer === null) {
+      this.#syncTimer = setTimeout(() => {
+        this.#syncTimer = null;
+        this.#syncDue = true;
+        this.#kick(true);
+      }, this.#o.syncIntervalMs);
+      this.#syncTimer.unref();
+    }
+    this.#inflight = null;
+    group.resolve();
+  }
+
+  async #sync(): Promise<void> {
+    const started = performance.now();
+    const bytes = this.#writtenEnd - this.#syncedEnd;
+    await this.#file.datasync();
+    this.#syncedEnd = this.#writtenEnd;
+    this.#syncDue = false;
+    if (syncChannel.hasSubscribers)
+      syncChannel.publish({ durationMs: performance.now() - started, records: this.#unsyncedRecords, bytes });
+    this.#unsyncedRecords = 0;
+  }
+
+  async #rotate(): Promise<void> {
+    if (this.#syncedEnd < this.#writtenEnd) await this.#sync();
+    const next = await createSegment(this.#o.fs, this.#o.dir, this.#seq + 1);
+    const sealed = this.#seq;
+    const sealedBytes = this.#writtenEnd;
+    await this.#file.close();
+    this.#file = next;
+    this.#seq++;
+    this.#writtenEnd = this.#syncedEnd = HEADER_BYTES;
+    this.#o.onRotated(sealed, sealedBytes);
+  }
+
+  #fail(cause: unknown, phase: string): void {
+    const failure = new StorageError(
+      StorageErrorCode.IO,
+      `${phase} of log segment ${segmentPath(this.#o.dir, this.#seq)} failed (${errorText(cause)}); mutations are answered ERROR until the store has reopened its data dir`,
+      { cause },
+    );
+    this.#failure = failure;
+    // Bytes that were written but whose sync failed may be gone from the page cache.
+    this.#keep = phase === 'write' ? this.#writtenEnd : this.#syncedEnd;
+    this.#clearTimer();
+    this.#inflight?.reject(failure);
+    this.#openGroup.reject(failure);
+    this.#o.onFailure(failure);
+  }
+
+  #clearTimer(): void {
+    if (this.#syncTimer !== null) clearTimeout(this.#syncTimer);
+    this.#syncTimer = null;
+  }
+
+  #whenIdle(): Promise<void> {
+    if (!this.#pumping) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+}
+
+async function createSegment(fs: StorageFs, dir: string, seq: number): Promise<StorageFile> {
+  const file = await fs.open(segmentPath(dir, seq), 'create');
+  try {
+    await file.write(encodeFileHeader(Magic.SEGMENT, seq), 0);
+    await file.datasync();
+    await fs.syncDir(dir);
+  } catch (err) {
+    // Remove the half-made file so a retry can create it again; recovery also drops a last
+    // segment without a whole header, should this fail too.
+    await file.close().catch(() => undefined);
+    await fs.unlink(file.path).catch(() => undefined);
+    throw err;
+  }
+  return file;
+}
+
+export function errorText(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}

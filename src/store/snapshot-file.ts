@@ -1,0 +1,95 @@
+import { DependencyGraph, IndexOutcome } from '../graph/dependency-graph.js';
+import { StorageError, StorageErrorCode } from '../errors.js';
+import { Verb } from '../protocol/command.js';
+import type { StorageFs } from './fs/storage-fs.js';
+import { encodeFileHeader, HEADER_BYTES, Magic, readFileHeader } from './format/file-header.js';
+import { scanFrames } from './format/frame.js';
+import { decodeRecord } from './format/record.js';
+import { RecordBuffer } from './format/record-buffer.js';
+import { snapshotPath, TEMP_SUFFIX } from './data-dir-files.js';
+import { dirname } from 'node:path';
+
+/**
+ * A snapshot: the file header, one INDEX record per package with dependencies before their
+ * dependents (so loading is plain `index()` calls), then an END record with the counts. It is
+ * written to a temporary file, synced, renamed into place and the directory synced, so it is
+ * either absent or whole: any damage in it is corruption.
+ */
+const CHUNK_BYTES = 1024 * 1024;
+
+function corrupt(path: string, offset: number, what: string): StorageError {
+  return new StorageError(
+    StorageErrorCode.CORRUPT,
+    `${path}: ${what} at offset ${offset}; the snapshot is damaged: restore the data dir from a backup`,
+  );
+}
+
+/** Loads snapshot `path` into the empty `graph`. Returns the sequence number it covers. */
+export async function readSnapshot(fs: StorageFs, path: string, graph: DependencyGraph): Promise<number> {
+  const buf = await fs.readFile(path);
+  const header = readFileHeader(buf, Magic.SNAPSHOT, path);
+  if (header === null) throw corrupt(path, 0, 'incomplete file header');
+  let end: { packages: number; edges: number } | null = null;
+  const scan = scanFrames(buf, HEADER_BYTES, (payload, offset) => {
+    const record = decodeRecord(payload);
+    if (end !== null) throw corrupt(path, offset, 'record after the END record');
+    if (record?.verb === 'END') end = record;
+    else if (record?.verb !== Verb.INDEX || graph.index(record.name, record.deps) !== IndexOutcome.ADDED)
+      throw corrupt(path, offset, 'invalid snapshot record');
+  });
+  if (scan.bad !== null) throw corrupt(path, scan.bad.offset, scan.bad.reason);
+  const counts = end as { packages: number; edges: number } | null;
+  if (counts === null) throw corrupt(path, scan.end, 'missing END record');
+  if (counts.packages !== graph.size || counts.edges !== graph.edgeCount)
+    throw corrupt(path, scan.end, 'package or edge count differs from the END record');
+  return header.seq;
+}
+
+/**
+ * Writes the state `entries` (dependencies first) as snapshot `seq` in `dir`, atomically.
+ * Returns its size in bytes.
+ */
+export async function writeSnapshot(
+  fs: StorageFs,
+  dir: string,
+  seq: number,
+  entries: Iterable<readonly [string, readonly string[]]>,
+): Promise<number> {
+  const path = snapshotPath(dir, seq);
+  const temp = path + TEMP_SUFFIX;
+  await fs.unlink(temp).catch(() => undefined);
+  const file = await fs.open(temp, 'create');
+  let at = 0;
+  try {
+    const header = encodeFileHeader(Magic.SNAPSHOT, seq);
+    await file.write(header, at);
+    at += header.length;
+    const records = new RecordBuffer();
+    let packages = 0;
+    let edges = 0;
+    for (const [name, deps] of entries) {
+      records.appendIndex(name, deps);
+      packages++;
+      edges += deps.length;
+      if (records.bytes >= CHUNK_BYTES) at += await flush(records);
+    }
+    records.appendEnd(packages, edges);
+    at += await flush(records);
+    await file.datasync();
+    await file.close();
+  } catch (err) {
+    await file.close().catch(() => undefined);
+    await fs.unlink(temp).catch(() => undefined);
+    throw err;
+  }
+  await fs.rename(temp, path);
+  await fs.syncDir(dirname(path));
+  return at;
+
+  async function flush(records: RecordBuffer): Promise<number> {
+    const bytes = records.seal(0);
+    await file.write(bytes, at);
+    records.reset();
+    return bytes.length;
+  }
+}

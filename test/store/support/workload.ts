@@ -1,0 +1,51 @@
+import type { Command } from '../../../src/protocol/command.js';
+import { Verb } from '../../../src/protocol/command.js';
+import { Reply } from '../../../src/protocol/reply.js';
+import type { DependencyGraph } from '../../../src/graph/dependency-graph.js';
+import type { IndexStore } from '../../../src/store/store.js';
+
+/** mulberry32: a small seeded generator, so a failing seed can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A random command over `names`, weighted toward INDEX so the index grows. */
+export function randomCommand(random: () => number, names: readonly string[]): Command {
+  const pick = (): string => names[Math.floor(random() * names.length)]!;
+  const roll = random();
+  if (roll < 0.6) {
+    const deps: string[] = [];
+    const n = Math.floor(random() * 4);
+    for (let i = 0; i < n; i++) deps.push(pick());
+    return { verb: Verb.INDEX, name: pick(), deps };
+  }
+  if (roll < 0.9) return { verb: Verb.REMOVE, name: pick() };
+  return { verb: Verb.QUERY, name: pick() };
+}
+
+/** What the server does for one command alone in a batch: execute, then wait for the barrier. */
+export async function send(store: IndexStore, command: Command): Promise<Reply> {
+  const reply = store.execute(command);
+  const barrier = store.barrier();
+  if (barrier === null) return reply;
+  try {
+    await barrier;
+    return reply;
+  } catch {
+    return Reply.ERROR;
+  }
+}
+
+/** The state of a graph as sorted lines `name|dep,dep`, for exact comparison. */
+export function stateOf(graph: Pick<DependencyGraph, 'entries'>): string[] {
+  const lines: string[] = [];
+  for (const [name, deps] of graph.entries()) lines.push(`${name}|${[...deps].sort().join(',')}`);
+  return lines.sort();
+}
