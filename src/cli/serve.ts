@@ -3,6 +3,7 @@ import { describeOptions, loadConfig } from '../config/load-config.js';
 import type { Config } from '../config/options.js';
 import { createLogger } from '../observability/logger.js';
 import { IndexServer } from '../server/server.js';
+import { DiskStore } from '../store/disk-store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { IndexStore } from '../store/store.js';
 
@@ -16,9 +17,15 @@ ${describeOptions()}
       Print this help.
 `;
 
-/** Builds the store chosen by --storage (only `memory` so far). */
-function createStore(_config: Config): IndexStore {
-  return new MemoryStore();
+/** Builds the store chosen by --storage. */
+function createStore(config: Config): IndexStore {
+  if (config.storage === 'memory') return new MemoryStore();
+  return new DiskStore({
+    dataDir: config.dataDir,
+    syncMode: config.syncMode,
+    syncIntervalMs: config.syncIntervalMs,
+    compactAfterBytes: config.compactAfterBytes,
+  });
 }
 
 /** `pkgindex serve`: runs until SIGTERM/SIGINT, then shuts down gracefully and exits 0. */

@@ -47,6 +47,8 @@ export class LogWriter {
   /** Offset to cut the segment back to after a failure: the end of what is known good. */
   #keep = 0;
   #idle: (() => void)[] = [];
+  /** What the pump is doing, for the failure message and for what to keep after it. */
+  #phase: 'write' | 'sync' | 'rotation' = 'write';
 
   private constructor(o: LogWriterOptions, file: StorageFile, seq: number) {
     this.#o = o;
@@ -126,22 +128,15 @@ export class LogWriter {
   }
 
   async #pump(): Promise<void> {
-    let phase = 'write';
     try {
       for (;;) {
-        if (this.#open.count > 0) {
-          phase = 'write';
-          await this.#writeGroup();
-        } else if (this.#syncDue && this.#syncedEnd < this.#writtenEnd) {
-          phase = 'sync';
-          await this.#sync();
-        } else if (this.#writtenEnd >= this.#o.rotateAfterBytes) {
-          phase = 'rotate';
-          await this.#rotate();
-        } else break;
+        if (this.#open.count > 0) await this.#writeGroup();
+        else if (this.#syncDue && this.#syncedEnd < this.#writtenEnd) await this.#sync();
+        else if (this.#writtenEnd >= this.#o.rotateAfterBytes) await this.#rotate();
+        else break;
       }
     } catch (err) {
-      this.#fail(err, phase);
+      this.#fail(err);
     } finally {
       this.#pumping = false;
       for (const wake of this.#idle.splice(0)) wake();
@@ -156,6 +151,7 @@ export class LogWriter {
     this.#inflight = group;
     const bytes = records.seal(this.#syncedEnd);
     const count = records.count;
+    this.#phase = 'write';
     await this.#file.write(bytes, this.#writtenEnd);
     this.#writtenEnd += bytes.length;
     this.#unsyncedRecords += count;
@@ -177,6 +173,7 @@ export class LogWriter {
   async #sync(): Promise<void> {
     const started = performance.now();
     const bytes = this.#writtenEnd - this.#syncedEnd;
+    this.#phase = 'sync';
     await this.#file.datasync();
     this.#syncedEnd = this.#writtenEnd;
     this.#syncDue = false;
@@ -187,6 +184,7 @@ export class LogWriter {
 
   async #rotate(): Promise<void> {
     if (this.#syncedEnd < this.#writtenEnd) await this.#sync();
+    this.#phase = 'rotation';
     const next = await createSegment(this.#o.fs, this.#o.dir, this.#seq + 1);
     const sealed = this.#seq;
     const sealedBytes = this.#writtenEnd;
@@ -197,7 +195,8 @@ export class LogWriter {
     this.#o.onRotated(sealed, sealedBytes);
   }
 
-  #fail(cause: unknown, phase: string): void {
+  #fail(cause: unknown): void {
+    const phase = this.#phase;
     const failure = new StorageError(
       StorageErrorCode.IO,
       `${phase} of log segment ${segmentPath(this.#o.dir, this.#seq)} failed (${errorText(cause)}); mutations are answered ERROR until the store has reopened its data dir`,

@@ -59,6 +59,7 @@ export async function writeSnapshot(
   const temp = path + TEMP_SUFFIX;
   await fs.unlink(temp).catch(() => undefined);
   const file = await fs.open(temp, 'create');
+  let open = true;
   let at = 0;
   try {
     const header = encodeFileHeader(Magic.SNAPSHOT, seq);
@@ -76,13 +77,14 @@ export async function writeSnapshot(
     records.appendEnd(packages, edges);
     at += await flush(records);
     await file.datasync();
+    open = false;
     await file.close();
+    await fs.rename(temp, path);
   } catch (err) {
-    await file.close().catch(() => undefined);
+    if (open) await file.close().catch(() => undefined);
     await fs.unlink(temp).catch(() => undefined);
     throw err;
   }
-  await fs.rename(temp, path);
   await fs.syncDir(dirname(path));
   return at;
 

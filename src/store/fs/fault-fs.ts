@@ -134,19 +134,19 @@ export class FaultFs implements StorageFs {
     return new FaultFile(this, file);
   }
 
-  readFile(path: string): Promise<Buffer> {
+  async readFile(path: string): Promise<Buffer> {
     this.#check('read', path);
-    return this.#inner.readFile(path);
+    return await this.#inner.readFile(path);
   }
 
-  readdir(dir: string): Promise<string[]> {
+  async readdir(dir: string): Promise<string[]> {
     this.#check('read', dir);
-    return this.#inner.readdir(dir);
+    return await this.#inner.readdir(dir);
   }
 
-  mkdir(dir: string): Promise<void> {
+  async mkdir(dir: string): Promise<void> {
     this.#check('open', dir);
-    return this.#inner.mkdir(dir);
+    await this.#inner.mkdir(dir);
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -240,14 +240,14 @@ class FaultFile implements StorageFile {
     await this.#inner.write(data, position);
   }
 
-  read(buffer: Uint8Array, position: number, length: number): Promise<number> {
+  async read(buffer: Uint8Array, position: number, length: number): Promise<number> {
     this.#throwIf('read');
-    return this.#inner.read(buffer, position, length);
+    return await this.#inner.read(buffer, position, length);
   }
 
-  size(): Promise<number> {
+  async size(): Promise<number> {
     this.#throwIf('read');
-    return this.#inner.size();
+    return await this.#inner.size();
   }
 
   async datasync(): Promise<void> {

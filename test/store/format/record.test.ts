@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import {
+  decodeRecord,
+  indexPayloadBytes,
+  writeIndexPayload,
+  writeRemovePayload,
+  removePayloadBytes,
+  writeEndPayload,
+  END_PAYLOAD_BYTES,
+} from '../../../src/store/format/record.js';
+
+const name = fc.stringMatching(/^[a-z0-9._+@/:-]{1,255}$/);
+
+test('INDEX records round-trip', () => {
+  fc.assert(
+    fc.property(name, fc.array(name, { maxLength: 20 }), (n, deps) => {
+      const buf = Buffer.alloc(indexPayloadBytes(n, deps));
+      assert.equal(writeIndexPayload(buf, 0, n, deps), buf.length);
+      assert.deepEqual(decodeRecord(buf), { verb: 'INDEX', name: n, deps });
+    }),
+  );
+});
+
+test('REMOVE and END records round-trip', () => {
+  const buf = Buffer.alloc(removePayloadBytes('libfoo'));
+  writeRemovePayload(buf, 0, 'libfoo');
+  assert.deepEqual(decodeRecord(buf), { verb: 'REMOVE', name: 'libfoo' });
+  const end = Buffer.alloc(END_PAYLOAD_BYTES);
+  writeEndPayload(end, 0, 123456, 7890123);
+  assert.deepEqual(decodeRecord(end), { verb: 'END', packages: 123456, edges: 7890123 });
+});
+
+test('malformed payloads decode to null instead of throwing or allocating', () => {
+  const good = Buffer.alloc(indexPayloadBytes('a', ['bb', 'ccc']));
+  writeIndexPayload(good, 0, 'a', ['bb', 'ccc']);
+  for (let cut = 0; cut < good.length; cut++)
+    assert.equal(decodeRecord(good.subarray(0, cut)), null, `cut ${cut}`);
+  assert.equal(decodeRecord(Buffer.concat([good, Buffer.from([0])])), null, 'trailing byte');
+  const hugeCount = Buffer.from(good);
+  hugeCount.writeUInt32LE(0xffffffff, 3);
+  assert.equal(decodeRecord(hugeCount), null);
+  assert.equal(decodeRecord(Buffer.from([9, 1, 0x61])), null, 'unknown type');
+  assert.equal(decodeRecord(Buffer.from([2, 0])), null, 'empty name');
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+      decodeRecord(Buffer.from(bytes));
+    }),
+  );
+});
