@@ -9,7 +9,7 @@ function run(
   env: NodeJS.ProcessEnv = {},
 ): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, PKGINDEX_STORAGE: 'memory', ...env },
     encoding: 'utf8',
     timeout: 10_000,
   });

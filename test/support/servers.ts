@@ -61,7 +61,8 @@ export async function spawnServer(
   env: NodeJS.ProcessEnv = {},
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
-    env: { ...process.env, ...env },
+    // In memory unless a test asks for disk: the default (disk in ./data) would share one dir.
+    env: { ...process.env, PKGINDEX_STORAGE: 'memory', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const events: Record<string, unknown>[] = [];
