@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DiskStore } from '../dist/src/store/disk-store.js';
 import { inlineCompactor } from '../dist/src/store/compaction.js';
 import { NodeFs } from '../dist/src/store/fs/node-fs.js';
@@ -38,16 +39,23 @@ function dirBytes(dir) {
   return readdirSync(dir).reduce((n, f) => n + statSync(join(dir, f)).size, 0);
 }
 
-/** Runs `ops` INDEX mutations from `writers` concurrent loops; returns ops/s. */
+/**
+ * Runs `ops` INDEX mutations from `writers` concurrent loops; returns ops/s and the longest
+ * event-loop stall seen meanwhile (what a QUERY arriving then would wait).
+ */
 async function drive(writers, ops, offset, indexOne) {
   let next = 0;
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: writers }, async () => {
       while (next < ops) await indexOne(packageAt(offset + next++));
     }),
   );
-  return ops / ((performance.now() - started) / 1000);
+  delay.disable();
+  const rate = ops / ((performance.now() - started) / 1000);
+  return `${rate.toFixed(0)} ops/s (event loop stalls: p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms)`;
 }
 
 async function measureLog() {
@@ -134,14 +142,14 @@ function measureSqlite() {
 
 const log = await measureLog();
 console.log(
-  `log+snapshot: 1 writer ${log.one.toFixed(0)} ops/s, 100 writers ${log.hundred.toFixed(0)} ops/s, ` +
+  `log+snapshot: 1 writer ${log.one}, 100 writers ${log.hundred}, ` +
     `log ${(log.logBytes / PACKAGES).toFixed(1)} B/package, snapshot ${(log.snapshotBytes / PACKAGES).toFixed(1)} B/package ` +
     `(compaction of ${PACKAGES} packages ${log.compactMs.toFixed(0)} ms)`,
 );
 if (values['sqlite-dir'] !== undefined) {
   const sq = await measureSqlite();
   console.log(
-    `sqlite ${sq.version} (WAL, synchronous=FULL): 1 writer ${sq.one.toFixed(0)} ops/s, 100 writers ${sq.hundred.toFixed(0)} ops/s, ` +
+    `sqlite ${sq.version} (WAL, synchronous=FULL): 1 writer ${sq.one}, 100 writers ${sq.hundred}, ` +
       `${(sq.bytes / PACKAGES).toFixed(1)} B/package`,
   );
 }

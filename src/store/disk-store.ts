@@ -137,6 +137,11 @@ export class DiskStore implements IndexStore {
       await this.#reopening;
       await this.#compaction;
       if (this.#writer !== null && !this.#writer.failed) await this.#writer.close();
+      // A failed log not yet abandoned by #reopen: cut it back now, best effort, and release it.
+      else if (this.#writer !== null) {
+        const writer = this.#writer;
+        await writer.abandon().catch(() => writer.release());
+      }
     } catch (err) {
       failure = err instanceof Error ? err : new Error(String(err));
     } finally {

@@ -119,6 +119,12 @@ export class LogWriter {
     await this.#file.close().catch(() => undefined);
   }
 
+  /** Closes the file whatever its state: for shutdown after abandon() failed. */
+  async release(): Promise<void> {
+    this.#clearTimer();
+    await this.#file.close().catch(() => undefined);
+  }
+
   #kick(now = false): void {
     if (this.#pumping || this.#failure !== null) return;
     this.#pumping = true;
