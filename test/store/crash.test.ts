@@ -8,16 +8,21 @@ for (const [seed, args] of [
   [1, []],
   [2, ['--compact-after-bytes', '8192']],
 ] as const) {
-  test(`kill -9 of the server at random moments loses no acknowledged mutation (seed ${seed} ${args.join(' ')})`, async (t) => {
-    const report = await runCrashCycles({
-      dir: await tempDir(t),
-      seed,
-      cycles: 3,
-      clients: 12,
-      minRunMs: 200,
-      maxRunMs: 700,
-      args,
-    });
-    assert.ok(report.acked > 300, `only ${report.acked} acknowledged`);
-  });
+  test(
+    `kill -9 of the server at random moments loses no acknowledged mutation (seed ${seed} ${args.join(' ')})`,
+    { timeout: 60_000 },
+    async (t) => {
+      const report = await runCrashCycles({
+        dir: await tempDir(t),
+        seed,
+        cycles: 3,
+        clients: 12,
+        minRunMs: 200,
+        maxRunMs: 700,
+        args,
+      });
+      // A floor that only proves the workload ran: a loaded CI disk can be very slow to fsync.
+      assert.ok(report.acked > 50, `only ${report.acked} acknowledged`);
+    },
+  );
 }

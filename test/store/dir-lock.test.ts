@@ -5,21 +5,25 @@ import { ServerProcess } from './support/server-process.js';
 import { LineClient } from './support/line-client.js';
 import { tempDir } from './support/tmp-dir.js';
 
-test('a second store on the same data dir is refused, naming the pid; free again after close', async (t) => {
-  const dir = await tempDir(t);
-  const first = new DiskStore({ dataDir: dir });
-  await first.open();
-  const second = new DiskStore({ dataDir: `${dir}/.` });
-  await assert.rejects(second.open(), {
-    code: 'E_STORAGE_LOCKED',
-    message: `data dir ${dir}/. is locked by pid ${process.pid}; stop that process or pass another --data-dir`,
-  });
-  await first.close();
-  await second.open();
-  await second.close();
-});
+test(
+  'a second store on the same data dir is refused, naming the pid; free again after close',
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = await tempDir(t);
+    const first = new DiskStore({ dataDir: dir });
+    await first.open();
+    const second = new DiskStore({ dataDir: `${dir}/.` });
+    await assert.rejects(second.open(), {
+      code: 'E_STORAGE_LOCKED',
+      message: `data dir ${dir}/. is locked by pid ${process.pid}; stop that process or pass another --data-dir`,
+    });
+    await first.close();
+    await second.open();
+    await second.close();
+  },
+);
 
-test('a second server process is refused; a kill -9 leaves no stale lock', async (t) => {
+test('a second server process is refused; a kill -9 leaves no stale lock', { timeout: 60_000 }, async (t) => {
   const dir = await tempDir(t);
   const args = ['--storage', 'disk', '--data-dir', dir];
   const first = await ServerProcess.start(args);

@@ -28,7 +28,7 @@ function collect<T>(t: { after: (fn: () => void) => void }, channel: string): T[
 }
 
 for (const syncMode of ['durable', 'relaxed'] as const) {
-  test(`${syncMode}: the index survives close and reopen`, async (t) => {
+  test(`${syncMode}: the index survives close and reopen`, { timeout: 60_000 }, async (t) => {
     const dir = await tempDir(t);
     const store = new DiskStore({ dataDir: dir, syncMode, syncIntervalMs: 5 });
     await store.open();
@@ -65,7 +65,7 @@ for (const syncMode of ['durable', 'relaxed'] as const) {
   });
 }
 
-test('QUERY, FAIL and no-op OK write nothing and need no barrier', async (t) => {
+test('QUERY, FAIL and no-op OK write nothing and need no barrier', { timeout: 60_000 }, async (t) => {
   const dir = await tempDir(t);
   const fs = new FaultFs();
   const store = new DiskStore({ dataDir: dir, fs, compactor: inlineCompactor(fs) });
@@ -90,55 +90,67 @@ test('QUERY, FAIL and no-op OK write nothing and need no barrier', async (t) => 
   await store.close();
 });
 
-test('concurrent clients share syncs (group commit) and every OK is on disk', async (t) => {
-  const dir = await tempDir(t);
-  const syncs = collect<{ records: number; bytes: number; durationMs: number }>(t, StoreChannel.SYNC);
-  const store = new DiskStore({ dataDir: dir });
-  await store.open();
-  const harness = new Harness(store, 200);
-  await harness.run(7, 50, 3000);
-  const changed = harness.executed.length;
-  assert.ok(harness.executed.every((e) => e.acked));
-  await store.close();
-  const records = syncs.reduce((n, e) => n + e.records, 0);
-  assert.equal(records, changed);
-  assert.ok(syncs.length < changed / 2, `${syncs.length} syncs for ${changed} records`);
-  assert.ok(syncs.every((e) => e.bytes > 0 && e.durationMs >= 0));
-  const { graph } = await recover(new NodeFs(), dir, { repair: false });
-  assert.deepEqual(stateOf(graph), stateOf(harness.model));
-});
+test(
+  'concurrent clients share syncs (group commit) and every OK is on disk',
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = await tempDir(t);
+    const syncs = collect<{ records: number; bytes: number; durationMs: number }>(t, StoreChannel.SYNC);
+    const store = new DiskStore({ dataDir: dir });
+    await store.open();
+    const harness = new Harness(store, 200);
+    await harness.run(7, 50, 3000);
+    const changed = harness.executed.length;
+    assert.ok(harness.executed.every((e) => e.acked));
+    await store.close();
+    const records = syncs.reduce((n, e) => n + e.records, 0);
+    assert.equal(records, changed);
+    assert.ok(syncs.length < changed / 2, `${syncs.length} syncs for ${changed} records`);
+    assert.ok(syncs.every((e) => e.bytes > 0 && e.durationMs >= 0));
+    const { graph } = await recover(new NodeFs(), dir, { repair: false });
+    assert.deepEqual(stateOf(graph), stateOf(harness.model));
+  },
+);
 
-test('compaction in a worker thread folds sealed segments into a snapshot, state unchanged', async (t) => {
-  const dir = await tempDir(t);
-  const compactions = collect<{ durationMs: number; snapshotBytes: number; segmentsDropped: number }>(
-    t,
-    StoreChannel.COMPACTION,
-  );
-  const recoveries = collect<{ packages: number; records: number; truncatedBytes: number }>(
-    t,
-    StoreChannel.RECOVERY,
-  );
-  const store = new DiskStore({ dataDir: dir, compactAfterBytes: 4096 });
-  await store.open();
-  const harness = new Harness(store, 300);
-  await harness.run(3, 20, 4000);
-  while (compactions.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
-  await store.close();
-  assert.ok(compactions[0]!.snapshotBytes > 16 && compactions[0]!.segmentsDropped >= 1);
-  const files = await readdir(dir);
-  assert.equal(files.filter((f) => f.endsWith('.snap')).length, 1, files.join(' '));
-  assert.ok(files.filter((f) => f.endsWith('.log')).length < 10, files.join(' '));
+test(
+  'compaction in a worker thread folds sealed segments into a snapshot, state unchanged',
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = await tempDir(t);
+    const compactions = collect<{ durationMs: number; snapshotBytes: number; segmentsDropped: number }>(
+      t,
+      StoreChannel.COMPACTION,
+    );
+    const recoveries = collect<{ packages: number; records: number; truncatedBytes: number }>(
+      t,
+      StoreChannel.RECOVERY,
+    );
+    const store = new DiskStore({ dataDir: dir, compactAfterBytes: 4096 });
+    await store.open();
+    const harness = new Harness(store, 300);
+    await harness.run(3, 20, 4000);
+    const deadline = Date.now() + 20_000;
+    while (compactions.length === 0) {
+      assert.ok(Date.now() < deadline, 'no compaction within 20 s');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await store.close();
+    assert.ok(compactions[0]!.snapshotBytes > 16 && compactions[0]!.segmentsDropped >= 1);
+    const files = await readdir(dir);
+    assert.equal(files.filter((f) => f.endsWith('.snap')).length, 1, files.join(' '));
+    assert.ok(files.filter((f) => f.endsWith('.log')).length < 10, files.join(' '));
 
-  const again = new DiskStore({ dataDir: dir });
-  await again.open();
-  const { graph } = await recover(new NodeFs(), dir, { repair: false });
-  assert.deepEqual(stateOf(graph), stateOf(harness.model));
-  assert.deepEqual(again.stats(), harness.model.stats());
-  assert.equal(recoveries.at(-1)!.packages, harness.model.size);
-  await again.close();
-});
+    const again = new DiskStore({ dataDir: dir });
+    await again.open();
+    const { graph } = await recover(new NodeFs(), dir, { repair: false });
+    assert.deepEqual(stateOf(graph), stateOf(harness.model));
+    assert.deepEqual(again.stats(), harness.model.stats());
+    assert.equal(recoveries.at(-1)!.packages, harness.model.size);
+    await again.close();
+  },
+);
 
-test('compaction survives failures of its own and is retried', async (t) => {
+test('compaction survives failures of its own and is retried', { timeout: 60_000 }, async (t) => {
   const dir = await tempDir(t);
   const fs = new FaultFs();
   fs.inject({ op: 'rename', path: '.snap', times: 2 });

@@ -63,21 +63,29 @@ async function powerCut(
 }
 
 for (const mode of ['drop', 'tear'] as const) {
-  test(`durable mode: a power cut (${mode} unsynced writes) loses no acknowledged mutation`, async (t) => {
-    let acked = 0;
-    for (let seed = 1; seed <= 6; seed++) {
-      // Small segments in half the runs, so cuts also land during rotation and compaction.
-      const outcome = await powerCut(await tempDir(t), seed, mode, 'durable', seed % 2 ? 2048 : 1 << 20);
-      assert.equal(outcome.lostAcked, 0, `seed ${seed}`);
-      acked += outcome.acked;
-    }
-    assert.ok(acked > 500, `only ${acked} acknowledged`);
-  });
+  test(
+    `durable mode: a power cut (${mode} unsynced writes) loses no acknowledged mutation`,
+    { timeout: 60_000 },
+    async (t) => {
+      let acked = 0;
+      for (let seed = 1; seed <= 6; seed++) {
+        // Small segments in half the runs, so cuts also land during rotation and compaction.
+        const outcome = await powerCut(await tempDir(t), seed, mode, 'durable', seed % 2 ? 2048 : 1 << 20);
+        assert.equal(outcome.lostAcked, 0, `seed ${seed}`);
+        acked += outcome.acked;
+      }
+      assert.ok(acked > 500, `only ${acked} acknowledged`);
+    },
+  );
 }
 
-test('negative control: relaxed mode acknowledges before syncing, so a power cut loses some', async (t) => {
-  let lost = 0;
-  for (let seed = 1; seed <= 3; seed++)
-    lost += (await powerCut(await tempDir(t), seed, 'drop', 'relaxed', 1 << 20)).lostAcked;
-  assert.ok(lost > 0, 'relaxed mode lost nothing: the power-cut simulation is not biting');
-});
+test(
+  'negative control: relaxed mode acknowledges before syncing, so a power cut loses some',
+  { timeout: 60_000 },
+  async (t) => {
+    let lost = 0;
+    for (let seed = 1; seed <= 3; seed++)
+      lost += (await powerCut(await tempDir(t), seed, 'drop', 'relaxed', 1 << 20)).lostAcked;
+    assert.ok(lost > 0, 'relaxed mode lost nothing: the power-cut simulation is not biting');
+  },
+);

@@ -60,67 +60,79 @@ const faults: [string, FaultRule][] = [
 ];
 
 for (const [what, rule] of faults) {
-  test(`${what}: nothing acknowledged after the failure is lost, and the store reopens by itself`, async (t) => {
-    const dir = await tempDir(t);
-    const fs = new FaultFs();
-    const states: StateEvent[] = [];
-    const onState = (m: unknown): void => void states.push(m as StateEvent);
-    diagnostics_channel.subscribe(StoreChannel.STATE, onState);
-    t.after(() => diagnostics_channel.unsubscribe(StoreChannel.STATE, onState));
-    const store = new DiskStore({ dataDir: dir, fs, compactor: inlineCompactor(fs), retryMinMs: 5 });
-    await store.open();
-    fs.inject(rule);
-    if (what.includes('truncate')) fs.inject({ op: 'truncate', times: 1 });
+  test(
+    `${what}: nothing acknowledged after the failure is lost, and the store reopens by itself`,
+    { timeout: 60_000 },
+    async (t) => {
+      const dir = await tempDir(t);
+      const fs = new FaultFs();
+      const states: StateEvent[] = [];
+      const onState = (m: unknown): void => void states.push(m as StateEvent);
+      diagnostics_channel.subscribe(StoreChannel.STATE, onState);
+      t.after(() => diagnostics_channel.unsubscribe(StoreChannel.STATE, onState));
+      const store = new DiskStore({ dataDir: dir, fs, compactor: inlineCompactor(fs), retryMinMs: 5 });
+      await store.open();
+      fs.inject(rule);
+      if (what.includes('truncate')) fs.inject({ op: 'truncate', times: 1 });
 
-    const first = await indexFresh(store, 8, 20, 'a');
-    assert.ok(first.errors > 0, 'the fault was answered ERROR');
-    assert.ok(
-      states.some((s) => !s.writable && /EIO/.test(s.detail ?? '')),
-      JSON.stringify(states),
-    );
-    await until('writable again', () => store.health().writable);
-    const second = await indexFresh(store, 4, 10, 'b');
-    assert.equal(second.errors, 0);
+      const first = await indexFresh(store, 8, 20, 'a');
+      assert.ok(first.errors > 0, 'the fault was answered ERROR');
+      assert.ok(
+        states.some((s) => !s.writable && /EIO/.test(s.detail ?? '')),
+        JSON.stringify(states),
+      );
+      await until('writable again', () => store.health().writable);
+      const second = await indexFresh(store, 4, 10, 'b');
+      assert.equal(second.errors, 0);
 
-    // The power goes after all that: bytes whose sync failed are zeroed by FaultFs, so an
-    // acknowledgement given after retrying a failed fsync would show up as a lost package.
-    await fs.crash('drop');
-    await store.close().catch(() => undefined);
-    const { graph } = await recover(new NodeFs(), dir, { repair: false });
-    for (const name of [...first.acked, ...second.acked])
-      assert.ok(graph.has(name), `${name} was acknowledged`);
-  });
+      // The power goes after all that: bytes whose sync failed are zeroed by FaultFs, so an
+      // acknowledgement given after retrying a failed fsync would show up as a lost package.
+      await fs.crash('drop');
+      await store.close().catch(() => undefined);
+      const { graph } = await recover(new NodeFs(), dir, { repair: false });
+      for (const name of [...first.acked, ...second.acked])
+        assert.ok(graph.has(name), `${name} was acknowledged`);
+    },
+  );
 }
 
-test('disk full: mutations are ERROR, queries still answered, writable again when space returns', async (t) => {
-  const dir = await tempDir(t);
-  const fs = new FaultFs();
-  const store = new DiskStore({
-    dataDir: dir,
-    fs,
-    compactor: inlineCompactor(fs),
-    retryMinMs: 5,
-    retryMaxMs: 20,
-  });
-  await store.open();
-  const before = await indexFresh(store, 4, 10, 'a');
-  assert.equal(before.errors, 0);
-  fs.inject({ op: 'write', code: 'ENOSPC', times: Infinity, partial: true });
+test(
+  'disk full: mutations are ERROR, queries still answered, writable again when space returns',
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = await tempDir(t);
+    const fs = new FaultFs();
+    const store = new DiskStore({
+      dataDir: dir,
+      fs,
+      compactor: inlineCompactor(fs),
+      retryMinMs: 5,
+      retryMaxMs: 20,
+    });
+    await store.open();
+    const before = await indexFresh(store, 4, 10, 'a');
+    assert.equal(before.errors, 0);
+    fs.inject({ op: 'write', code: 'ENOSPC', times: Infinity, partial: true });
 
-  assert.equal(await send(store, { verb: Verb.INDEX, name: 'full', deps: [] }), Reply.ERROR);
-  await until('unwritable', () => !store.health().writable);
-  await sleep(50);
-  assert.match(store.health().detail ?? '', /ENOSPC/);
-  assert.equal(await send(store, { verb: Verb.INDEX, name: 'full2', deps: [] }), Reply.ERROR);
-  assert.equal(await send(store, { verb: Verb.QUERY, name: before.acked[0]! }), Reply.OK);
-  assert.equal(await send(store, { verb: Verb.QUERY, name: 'full' }), Reply.FAIL, 'state rebuilt from disk');
+    assert.equal(await send(store, { verb: Verb.INDEX, name: 'full', deps: [] }), Reply.ERROR);
+    await until('unwritable', () => !store.health().writable);
+    await sleep(50);
+    assert.match(store.health().detail ?? '', /ENOSPC/);
+    assert.equal(await send(store, { verb: Verb.INDEX, name: 'full2', deps: [] }), Reply.ERROR);
+    assert.equal(await send(store, { verb: Verb.QUERY, name: before.acked[0]! }), Reply.OK);
+    assert.equal(
+      await send(store, { verb: Verb.QUERY, name: 'full' }),
+      Reply.FAIL,
+      'state rebuilt from disk',
+    );
 
-  fs.heal();
-  await until('writable again', () => store.health().writable);
-  const after = await indexFresh(store, 4, 10, 'b');
-  assert.equal(after.errors, 0);
-  await store.close();
-  const { graph } = await recover(new NodeFs(), dir, { repair: false });
-  for (const name of [...before.acked, ...after.acked]) assert.ok(graph.has(name), name);
-  assert.equal(graph.has('full'), false);
-});
+    fs.heal();
+    await until('writable again', () => store.health().writable);
+    const after = await indexFresh(store, 4, 10, 'b');
+    assert.equal(after.errors, 0);
+    await store.close();
+    const { graph } = await recover(new NodeFs(), dir, { repair: false });
+    for (const name of [...before.acked, ...after.acked]) assert.ok(graph.has(name), name);
+    assert.equal(graph.has('full'), false);
+  },
+);

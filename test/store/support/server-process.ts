@@ -58,7 +58,13 @@ export class ServerProcess {
         resolve(port);
       });
     });
-    const port = await Promise.race([listening, server.exited.then((exit) => exit)]);
+    const timeout = new Promise<Exit>((resolve) =>
+      setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve({ code: null, signal: 'SIGKILL', stderr: 'no "listening" log event within 20 s' });
+      }, 20_000).unref(),
+    );
+    const port = await Promise.race([listening, server.exited, timeout]);
     if (typeof port !== 'number')
       throw new Error(
         `server exited (code ${port.code}, signal ${port.signal}) before listening: ${port.stderr}`,
