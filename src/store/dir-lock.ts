@@ -36,7 +36,12 @@ export class DirLock {
       const holder = readPid(pidPath);
       if (holder !== null && holder !== process.pid && isAlive(holder)) throw locked(dir, holder);
     }
-    writeFileSync(pidPath, `${process.pid}\n`);
+    try {
+      writeFileSync(pidPath, `${process.pid}\n`);
+    } catch (err) {
+      // On Linux the pid file only names the holder: a full disk must not stop the start.
+      if (server === null) throw err;
+    }
     return new DirLock(server, pidPath);
   }
 

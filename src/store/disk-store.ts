@@ -3,7 +3,7 @@ import type { Command } from '../protocol/command.js';
 import { Verb } from '../protocol/command.js';
 import { Reply } from '../protocol/reply.js';
 import { DependencyGraph, type GraphStats } from '../graph/dependency-graph.js';
-import { StorageErrorCode, type StorageError } from '../errors.js';
+import { StorageError, StorageErrorCode } from '../errors.js';
 import type { StorageFs } from './fs/storage-fs.js';
 import { NodeFs } from './fs/node-fs.js';
 import { applyCommand } from './apply-command.js';
@@ -82,14 +82,22 @@ export class DiskStore implements IndexStore {
   async open(): Promise<void> {
     await this.#fs.mkdir(this.#dir);
     this.#lock = await DirLock.acquire(this.#dir);
+    let recovered: Recovered;
     try {
-      const recovered = await recover(this.#fs, this.#dir, { repair: true });
-      this.#adopt(recovered);
-      this.#writer = await this.#startWriter(recovered.nextSeq);
+      recovered = await recover(this.#fs, this.#dir, { repair: true });
     } catch (err) {
       this.#lock.release();
       this.#lock = null;
       throw err;
+    }
+    this.#adopt(recovered);
+    try {
+      this.#writer = await this.#startWriter(recovered.nextSeq);
+    } catch (err) {
+      // The index is recovered and can serve queries; a full disk or an I/O error only stops
+      // mutations, until the retry loop manages to start a segment.
+      this.#onFailure(err);
+      return;
     }
     this.#setHealth({ recovered: true, writable: true });
     this.#maybeCompact();
@@ -185,8 +193,13 @@ export class DiskStore implements IndexStore {
     );
   }
 
-  #onFailure(err: StorageError): void {
-    this.#setHealth({ recovered: true, writable: false, detail: err.message });
+  #onFailure(err: unknown): void {
+    const detail = `cannot write to data dir ${this.#dir} (${errorText(err)}); mutations are answered ERROR until the store has reopened it`;
+    this.#setHealth({
+      recovered: true,
+      writable: false,
+      detail: err instanceof StorageError ? err.message : detail,
+    });
     this.#reopening ??= this.#reopen().finally(() => {
       this.#reopening = null;
     });

@@ -59,7 +59,7 @@ test(
     const dir = join(mnt, 'data');
     await mkdir(dir);
     server = await ServerProcess.start(['--storage', 'disk', '--data-dir', dir]);
-    const client = await LineClient.connect(server.port);
+    let client = await LineClient.connect(server.port);
     const acked: string[] = [];
     let errors = 0;
     const index = async (name: string): Promise<string> => {
@@ -77,6 +77,14 @@ test(
     assert.ok(errors > 0, 'the full disk was never noticed');
     for (let k = 0; k < 20; k++) assert.equal(await index(`still-full${k}`), 'ERROR');
     assert.equal(await client.send(`QUERY|${acked[0]!}|`), 'OK', 'queries are still answered');
+
+    // A restart on the full disk: the index is recovered and served, mutations wait for space.
+    client.close();
+    await server.kill9();
+    server = await ServerProcess.start(['--storage', 'disk', '--data-dir', dir]);
+    client = await LineClient.connect(server.port);
+    assert.equal(await client.send(`QUERY|${acked.at(-1)!}|`), 'OK', 'recovered on a full disk');
+    assert.equal(await index('restarted-full'), 'ERROR');
 
     await unlink(join(mnt, 'filler'));
     const deadline = Date.now() + 15_000;
