@@ -242,6 +242,8 @@ export class DiskStore implements IndexStore {
       await new Promise<void>((resolve) => {
         this.#wakeRetry = resolve;
         this.#retryTimer = setTimeout(resolve, delay);
+        // Retrying alone must not keep a process alive (the server's listener does that).
+        this.#retryTimer.unref();
       });
       this.#retryTimer = null;
       this.#wakeRetry = null;

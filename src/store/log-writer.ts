@@ -214,6 +214,11 @@ export class LogWriter {
     this.#clearTimer();
     this.#inflight?.reject(failure);
     this.#openGroup.reject(failure);
+    // Batches executed from now on hold no mutation of this log (the store answers them
+    // ERROR itself): their barrier is null, so queries keep being answered.
+    this.#inflight = null;
+    this.#openGroup = new CommitGroup();
+    this.#open.reset();
     this.#o.onFailure(failure);
   }
 

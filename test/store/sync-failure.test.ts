@@ -136,3 +136,34 @@ test(
     assert.equal(graph.has('full'), false);
   },
 );
+
+test(
+  'while the failed log cannot even be cut back, queries are answered and mutations are ERROR',
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = await tempDir(t);
+    const fs = new FaultFs();
+    const store = new DiskStore({
+      dataDir: dir,
+      fs,
+      compactor: inlineCompactor(fs),
+      retryMinMs: 5,
+      retryMaxMs: 20,
+    });
+    await store.open();
+    assert.equal(await send(store, { verb: Verb.INDEX, name: 'kept', deps: [] }), Reply.OK);
+    fs.inject({ op: 'datasync' });
+    fs.inject({ op: 'truncate', times: Infinity });
+    assert.equal(await send(store, { verb: Verb.INDEX, name: 'lost', deps: [] }), Reply.ERROR);
+    await sleep(50);
+    assert.ok(fs.count('truncate') > 1, 'retried');
+    assert.equal(store.health().writable, false);
+    assert.equal(await send(store, { verb: Verb.QUERY, name: 'kept' }), Reply.OK);
+    assert.equal(await send(store, { verb: Verb.REMOVE, name: 'kept' }), Reply.ERROR);
+    fs.heal();
+    await until('writable again', () => store.health().writable);
+    assert.equal(await send(store, { verb: Verb.QUERY, name: 'lost' }), Reply.FAIL);
+    assert.equal(await send(store, { verb: Verb.INDEX, name: 'after', deps: ['kept'] }), Reply.OK);
+    await store.close();
+  },
+);
