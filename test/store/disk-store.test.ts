@@ -165,3 +165,33 @@ test('compaction survives failures of its own and is retried', { timeout: 60_000
   const { graph } = await recover(new NodeFs(), dir, { repair: false });
   assert.deepEqual(stateOf(graph), stateOf(harness.model));
 });
+
+test(
+  'relaxed mode acknowledges after the write and syncs within the interval',
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = await tempDir(t);
+    const syncs = collect<{ records: number }>(t, StoreChannel.SYNC);
+    const fs = new FaultFs();
+    const store = new DiskStore({ dataDir: dir, fs, syncMode: 'relaxed', syncIntervalMs: 30 });
+    await store.open();
+    const syncsBefore = fs.count('datasync');
+    const started = performance.now();
+    assert.deepEqual(await sendAll(store, [index('a'), index('b', 'a'), remove('b')]), [
+      Reply.OK,
+      Reply.OK,
+      Reply.OK,
+    ]);
+    assert.equal(fs.count('datasync'), syncsBefore, 'acknowledged before any sync');
+    while (syncs.length === 0) {
+      assert.ok(performance.now() - started < 5000, 'never synced');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.ok(performance.now() - started >= 25, 'synced no sooner than the interval');
+    assert.equal(
+      syncs.reduce((n, e) => n + e.records, 0),
+      3,
+    );
+    await store.close();
+  },
+);
