@@ -43,3 +43,38 @@ export class ListenError extends PkgIndexError {
     super('E_LISTEN', message, options);
   }
 }
+
+/** An admin HTTP request lacked the bearer token set in PKGINDEX_ADMIN_TOKEN, or had a wrong one. */
+export class AdminUnauthorizedError extends PkgIndexError {
+  override readonly name = 'AdminUnauthorizedError';
+  constructor() {
+    super(
+      'E_ADMIN_UNAUTHORIZED',
+      'this endpoint needs the header "Authorization: Bearer <token>" with the value of PKGINDEX_ADMIN_TOKEN',
+    );
+  }
+}
+
+/** An admin HTTP request was well formed but asked for something out of bounds. */
+export class AdminBadRequestError extends PkgIndexError {
+  override readonly name = 'AdminBadRequestError';
+  constructor(message: string) {
+    super('E_ADMIN_BAD_REQUEST', message);
+  }
+}
+
+/** A CPU profile or heap snapshot is already being taken; they run one at a time. */
+export class ProfilerBusyError extends PkgIndexError {
+  override readonly name = 'ProfilerBusyError';
+  constructor(running: string) {
+    super('E_PROFILER_BUSY', `a ${running} is already being taken; retry when it has finished`);
+  }
+}
+
+/** The inspector session failed while taking a profile or snapshot. */
+export class ProfilerError extends PkgIndexError {
+  override readonly name = 'ProfilerError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_PROFILER', message, options);
+  }
+}
