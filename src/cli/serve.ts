@@ -42,6 +42,9 @@ export async function serve(argv: readonly string[]): Promise<number> {
       `--admin-port and --port are both ${config.port}; give the admin HTTP server another port or pass --admin=false`,
     );
   const log = createLogger({ level: config.logLevel, quiet: config.quiet, pretty: config.logPretty });
+  // Handlers go in before anything is logged: a supervisor that signals as soon as it reads
+  // "listening" must not find the default handler (which kills without draining).
+  const signalled = waitForSignal(log);
   const version = packageVersion();
   // The token itself is never logged, only whether one is set.
   log.info({ version, pid: process.pid, config, adminAuth: adminToken !== null }, 'starting');
@@ -86,7 +89,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
   const address = await server.listen();
   log.info({ host: address.address, port: address.port }, 'listening');
 
-  await waitForSignal(log);
+  await signalled;
   log.info({ connections: server.connectionCount }, 'shutting down');
   await server.close();
   await store.close();
