@@ -45,6 +45,10 @@ export async function serve(argv: readonly string[]): Promise<number> {
   // Handlers go in before anything is logged: a supervisor that signals as soon as it reads
   // "listening" must not find the default handler (which kills without draining).
   const signalled = waitForSignal(log);
+  // Crashes become one JSON event too (Node still prints the stack and exits as usual).
+  process.on('uncaughtExceptionMonitor', (err, origin) => {
+    log.fatal({ err, origin }, 'uncaught exception; exiting');
+  });
   const version = packageVersion();
   // The token itself is never logged, only whether one is set.
   log.info({ version, pid: process.pid, config, adminAuth: adminToken !== null }, 'starting');
@@ -82,12 +86,20 @@ export async function serve(argv: readonly string[]): Promise<number> {
       );
   }
 
-  const startedAt = performance.now();
-  await store.open();
-  log.info({ ...store.stats(), durationMs: Math.round(performance.now() - startedAt) }, 'store opened');
+  try {
+    const startedAt = performance.now();
+    await store.open();
+    log.info({ ...store.stats(), durationMs: Math.round(performance.now() - startedAt) }, 'store opened');
 
-  const address = await server.listen();
-  log.info({ host: address.address, port: address.port }, 'listening');
+    const address = await server.listen();
+    log.info({ host: address.address, port: address.port }, 'listening');
+  } catch (err) {
+    // The admin server's handle would keep the process alive after a failed start.
+    await admin?.close();
+    unsubscribeStore();
+    await store.close();
+    throw err;
+  }
 
   await signalled;
   log.info({ connections: server.connectionCount }, 'shutting down');

@@ -80,3 +80,17 @@ describe('admin configuration', () => {
     }
   });
 });
+
+test('a failed start after the admin server is up still exits (protocol port busy)', async () => {
+  const first = spawnServe(['--host', '127.0.0.1', '--port', '0', '--admin=false']);
+  try {
+    const listening = await first.waitFor((e) => e.msg === 'listening');
+    const second = spawnServe(['--host', '127.0.0.1', '--port', String(listening.port), '--admin-port', '0']);
+    await second.waitFor((e) => e.msg === 'admin listening');
+    assert.equal(await second.exited, 2);
+    assert.match(second.stderr(), /another process holds this port/);
+  } finally {
+    first.process.kill('SIGTERM');
+    await first.exited;
+  }
+});
