@@ -94,8 +94,9 @@ const WHY_MALFORMED: Readonly<Record<ProtocolErrorCode, string>> = {
 
 /** Why the server would answer ERROR to `line`, or null when it is well-formed. */
 export function malformedReason(line: string): string | null {
-  const result = parseLine(Buffer.from(line, 'latin1'), 0, Buffer.byteLength(line, 'latin1'));
+  // Checked first: latin1 encoding below would turn other characters into unrelated bytes.
   if (/[^\x20-\x7e]/.test(line)) return WHY_MALFORMED[ProtocolErrorCode.INVALID_NAME];
+  const result = parseLine(Buffer.from(line, 'latin1'), 0, line.length);
   return isProtocolError(result) ? WHY_MALFORMED[result.error] : null;
 }
 
@@ -104,6 +105,9 @@ const WHY_FAIL: Readonly<Record<Verb, string>> = {
   [Verb.REMOVE]: 'other indexed packages depend on it',
   [Verb.QUERY]: 'not indexed',
 };
+
+/** The exit status for a reply: what scripts branch on. */
+const EXIT_STATUS: Readonly<Record<Reply, number>> = { [Reply.OK]: 0, [Reply.FAIL]: 1, [Reply.ERROR]: 2 };
 
 const VERBS: Readonly<Record<string, Verb>> = { index: Verb.INDEX, query: Verb.QUERY, remove: Verb.REMOVE };
 
@@ -170,7 +174,7 @@ async function oneShot(address: ServerAddress, words: readonly string[]): Promis
     const reply = await connection.sendLine(line);
     process.stdout.write(`${REPLY_NAMES[reply]}\n`);
     if (reply === Reply.ERROR) process.stderr.write(`pkgindex: the server answered ERROR to ${line}\n`);
-    return reply;
+    return EXIT_STATUS[reply];
   } finally {
     await connection.close();
   }
@@ -183,7 +187,7 @@ async function piped(address: ServerAddress): Promise<number> {
   const inFlight = new Fifo<Promise<Reply>>();
   const flushOldest = async (): Promise<void> => {
     const reply = await inFlight.shift()!;
-    if (reply > worst) worst = reply;
+    if (EXIT_STATUS[reply] > EXIT_STATUS[worst]) worst = reply;
     process.stdout.write(`${REPLY_NAMES[reply]}\n`);
   };
   try {
@@ -198,7 +202,7 @@ async function piped(address: ServerAddress): Promise<number> {
   } finally {
     connection.destroy();
   }
-  return worst;
+  return EXIT_STATUS[worst];
 }
 
 function historyFile(): string {

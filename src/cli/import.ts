@@ -72,6 +72,9 @@ export async function importCommand(argv: readonly string[]): Promise<number> {
   // Checked before reading: a wrong --port should not cost a minute of parsing first.
   const address = dryRun ? null : serverAddress(values);
 
+  const quiet = values['no-progress'] === true;
+  const started = performance.now();
+  if (!quiet) process.stderr.write(`reading ${positionals.join(', ')}\n`);
   const parsed = await parseSource(readLines(positionals), format);
   if (parsed.packages.length === 0)
     throw new ImportFormatError(
@@ -79,18 +82,22 @@ export async function importCommand(argv: readonly string[]): Promise<number> {
         `(${parsed.warningCount} lines not understood); check the file or pass --format`,
     );
   const plan = planImport(parsed.packages);
+  if (!quiet)
+    process.stderr.write(
+      `planned in ${((performance.now() - started) / 1000).toFixed(1)} s: ` +
+        `${plan.order.length} of ${parsed.packages.length} packages importable\n`,
+    );
 
   let run: { server: string; result: RunResult } | null = null;
   if (address !== null) {
     const connection = await connectTo(address, window);
-    const progress =
-      values['no-progress'] === true
-        ? null
-        : new Progress({
-            out: process.stderr,
-            tty: process.stderr.isTTY,
-            columns: process.stderr.columns,
-          });
+    const progress = quiet
+      ? null
+      : new Progress({
+          out: process.stderr,
+          tty: process.stderr.isTTY,
+          columns: process.stderr.columns,
+        });
     try {
       const result = await runImport(connection, plan.order, {
         window,

@@ -186,7 +186,9 @@ export class PkgIndexClient {
     if (this.#pendingWrite === '' || this.#failure !== null) return;
     const data = this.#pendingWrite;
     this.#pendingWrite = '';
-    this.#socket.write(data, 'latin1');
+    // UTF-8, not latin1: latin1 keeps only each character's low byte, so U+010A would become a
+    // newline and split one line into two, shifting every later reply onto the wrong request.
+    this.#socket.write(data, 'utf8');
   }
 
   #onReply(text: string): void {

@@ -12,6 +12,15 @@ export interface Stanza {
   readonly line: number;
 }
 
+/**
+ * A copy of `value` that does not share memory with the line it was cut from. V8 keeps a
+ * substring as a view of its parent, so one kept field would pin a whole 64 KiB read chunk:
+ * on Debian's 50 MB index that is about 80 MB of peak memory for nothing.
+ */
+function detached(value: string): string {
+  return Buffer.from(value, 'utf8').toString('utf8');
+}
+
 /** Reads stanzas, keeping only the `wanted` fields (lower-case names) to bound memory. */
 export async function* readStanzas(
   lines: Lines,
@@ -32,7 +41,7 @@ export async function* readStanzas(
         // Policy: a line of only spaces and tabs separates stanzas too.
       } else {
         if (!inField) warn(lineNo, 'continuation line outside any field; skipped');
-        else if (current !== null) fields.set(current, `${fields.get(current)!}\n${line.trim()}`);
+        else if (current !== null) fields.set(current, detached(`${fields.get(current)!}\n${line.trim()}`));
         continue;
       }
     }
@@ -58,7 +67,7 @@ export async function* readStanzas(
     if (wanted.has(name)) {
       if (fields.has(name))
         warn(lineNo, `field ${line.slice(0, colon)} repeated in one stanza; the last one counts`);
-      fields.set(name, line.slice(colon + 1).trim());
+      fields.set(name, detached(line.slice(colon + 1).trim()));
       current = name;
     } else current = null;
   }

@@ -61,6 +61,9 @@ test('pipelined commands get their own replies, in order, through a small window
     );
     assert.equal(await client.sendLine('QUERY|p1998|'), Reply.OK);
     assert.equal(await client.sendLine('not a command'), Reply.ERROR);
+    // U+010A's low byte is a newline: it must not split the line and shift the replies.
+    const tricky = [client.sendLine('QUERY|\u010a|'), client.sendLine('QUERY|p0|')];
+    assert.deepEqual(await Promise.all(tricky), [Reply.ERROR, Reply.OK]);
     await client.close();
   }));
 
