@@ -100,6 +100,11 @@ export function malformedReason(line: string): string | null {
   return isProtocolError(result) ? WHY_MALFORMED[result.error] : null;
 }
 
+/** ERROR to a line that parses here: the server could not process it rather than not understand it. */
+const SERVER_ERROR =
+  'the server answered ERROR to a well-formed line: it is longer than the server accepts ' +
+  '(--max-line-bytes) or the server cannot store changes now; see its log';
+
 const WHY_FAIL: Readonly<Record<Verb, string>> = {
   [Verb.INDEX]: 'a dependency is not indexed, or the new dependencies would make a cycle',
   [Verb.REMOVE]: 'other indexed packages depend on it',
@@ -173,7 +178,7 @@ async function oneShot(address: ServerAddress, words: readonly string[]): Promis
   try {
     const reply = await connection.sendLine(line);
     process.stdout.write(`${REPLY_NAMES[reply]}\n`);
-    if (reply === Reply.ERROR) process.stderr.write(`pkgindex: the server answered ERROR to ${line}\n`);
+    if (reply === Reply.ERROR) process.stderr.write(`pkgindex: ${SERVER_ERROR}\n`);
     return EXIT_STATUS[reply];
   } finally {
     await connection.close();
@@ -258,7 +263,7 @@ async function interactive(address: ServerAddress): Promise<number> {
       const verb = command?.verb ?? parsedVerb(line);
       const why =
         reply === Reply.ERROR
-          ? (malformedReason(line) ?? 'the server refused the line')
+          ? (malformedReason(line) ?? SERVER_ERROR)
           : reply === Reply.FAIL && verb !== null
             ? WHY_FAIL[verb]
             : null;

@@ -63,7 +63,7 @@ export function buildReport(
     .sort((a, b) => b.neededBy - a.neededBy || (a.name < b.name ? -1 : 1));
   const cycles = [...plan.cycles].sort((a, b) => b.length - a.length);
   return {
-    sources,
+    sources: sources.map((s) => (s === '-' ? 'stdin' : s)),
     format: parsed.format,
     packages: parsed.packages.length,
     parse: { warningCount: parsed.warningCount, warnings: parsed.warnings, counters: parsed.counters },

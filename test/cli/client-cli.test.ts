@@ -32,6 +32,13 @@ test('one-shot commands: exit 0 on OK, 1 on FAIL, 2 on ERROR, reply on stdout', 
   assert.equal((await runCli(['client', ...at(), 'query', 'gtk+3'])).code, 1);
   assert.equal((await runCli(['client', ...at(), 'remove', 'never-was'])).code, 0);
 
+  // Well-formed, but longer than the server's 64 KiB line limit: the server's own ERROR.
+  const deps = Array.from({ length: 3000 }, (_, i) => `a-rather-long-dependency-${i}`);
+  const long = await runCli(['client', ...at(), 'index', 'big', ...deps]);
+  assert.equal(long.code, 2);
+  assert.equal(long.stdout, 'ERROR\n');
+  assert.match(long.stderr, /server answered ERROR to a well-formed line.*--max-line-bytes/);
+
   const bad = await runCli(['client', ...at(), 'index', 'no spaces allowed']);
   assert.equal(bad.code, 2);
   assert.equal(bad.stdout, 'ERROR\n');
