@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { PkgIndexError, UsageError } from '../errors.js';
+import { client } from './client.js';
+import { importCommand } from './import.js';
 import { serve } from './serve.js';
 
 interface Subcommand {
@@ -10,6 +12,8 @@ interface Subcommand {
 /** The subcommands of `pkgindex`. Each lives in its own module under src/cli/. */
 const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   serve: { summary: 'run the package index server', run: serve },
+  client: { summary: 'send commands to a server (one-shot, piped or interactive)', run: client },
+  import: { summary: 'load a package repository (Homebrew, Debian) into a server', run: importCommand },
 };
 
 function usage(): string {
