@@ -18,6 +18,10 @@
  *    its place under its dependents, and give up its own dependency on the less-used package.
  *    In Debian this drops `libc6` → `libgcc-s1` and keeps `libgcc-s1` → `libc6`.
  *
+ * 4. Finally each dropped dependency is put back if it closes no cycle with the ones kept (the
+ *    greedy order can drop a few needlessly: 1 of 75 in Debian bookworm), so every dependency
+ *    still dropped is needed; the order is then recomputed.
+ *
  * A package's dependency on itself is always dropped. The result depends only on the names and
  * edges, not on the order of the source.
  */
@@ -49,13 +53,13 @@ export function breakComponent(component: CyclicComponent): BrokenComponent {
   const local = new Map<number, number>(members.map((node, i) => [node, i]));
   const deps: number[][] = [];
   const dependents: number[][] = members.map(() => []);
-  const dropped: [number, number][] = [];
+  const selfLoops: number[] = [];
   for (let i = 0; i < n; i++) {
     const mine: number[] = [];
     for (const dep of component.depsOf(members[i]!)) {
       const j = local.get(dep);
       if (j === undefined) continue;
-      if (j === i) dropped.push([members[i]!, members[i]!]);
+      if (j === i) selfLoops.push(i);
       else mine.push(j);
     }
     mine.sort((a, b) => a - b);
@@ -75,6 +79,7 @@ export function breakComponent(component: CyclicComponent): BrokenComponent {
   // Max-heap on (dependencies − dependents, then fewer dependents outside, then name);
   // entries go stale as counts change and are skipped when their score no longer matches.
   const score = (i: number): number => depCount[i]! - dependentCount[i]!;
+  const cut: [number, number][] = [];
   const heap = new Heap<readonly [number, number]>(([a, sa], [b, sb]) =>
     sa !== sb ? sa > sb : outside[a]! !== outside[b]! ? outside[a]! < outside[b]! : a < b,
   );
@@ -117,17 +122,94 @@ export function breakComponent(component: CyclicComponent): BrokenComponent {
     const [best, s] = heap.pop()!;
     if (removed[best] === 1 || s !== score(best)) continue;
     // Every remaining package that depends on `best` gives that dependency up.
-    for (const j of dependents[best]!) if (removed[j] === 0) dropped.push([members[j]!, members[best]!]);
+    for (const j of dependents[best]!) if (removed[j] === 0) cut.push([j, best]);
     back.push(best);
     take(best);
     left--;
   }
   back.reverse();
-  const order = [...front, ...back].map((i) => members[i]!);
-  dropped.sort(
-    (a, b) => compareNames(nameOf(a[0]), nameOf(b[0])) || compareNames(nameOf(a[1]), nameOf(b[1])),
-  );
+  const sequence = [...front, ...back];
+
+  const kept = restoreNeedless(deps, cut);
+  const dropped = [...selfLoops.map((i) => [i, i] as const), ...kept]
+    .map(([i, j]) => [members[i]!, members[j]!] as const)
+    .sort((a, b) => compareNames(nameOf(a[0]), nameOf(b[0])) || compareNames(nameOf(a[1]), nameOf(b[1])));
+  const order = topologicalOrder(deps, kept, sequence).map((i) => members[i]!);
   return { order, dropped };
+}
+
+/**
+ * Edge visits allowed for `restoreNeedless` per component: past this (thousands of dropped
+ * edges in a very large component), the greedy set is kept as it is, not minimised.
+ */
+const RESTORE_BUDGET = 20_000_000;
+
+/**
+ * The greedy order can drop an edge that closes no cycle once the others are gone. Each dropped
+ * edge is put back, in order, when its target does not reach its source through the edges kept
+ * so far, so every edge still dropped is needed: putting any one back alone closes a cycle.
+ * Returns the edges still dropped.
+ */
+function restoreNeedless(
+  deps: readonly (readonly number[])[],
+  cut: readonly (readonly [number, number])[],
+): (readonly [number, number])[] {
+  const n = deps.length;
+  const edges = deps.reduce((sum, d) => sum + d.length, 0);
+  if (cut.length * (n + edges) > RESTORE_BUDGET) return [...cut];
+  const dropped = new Set(cut.map(([i, j]) => i * n + j));
+  const seen = new Int32Array(n).fill(-1);
+  const stack: number[] = [];
+  cut.forEach(([from, to], attempt) => {
+    // Does `to` reach `from` without the edges dropped now (this one included)?
+    stack.push(to);
+    seen[to] = attempt;
+    let closes = false;
+    while (stack.length > 0 && !closes) {
+      const v = stack.pop()!;
+      for (const w of deps[v]!) {
+        if (seen[w] === attempt || dropped.has(v * n + w)) continue;
+        if (w === from) closes = true;
+        seen[w] = attempt;
+        stack.push(w);
+      }
+    }
+    stack.length = 0;
+    if (!closes) dropped.delete(from * n + to);
+  });
+  return cut.filter(([i, j]) => dropped.has(i * n + j));
+}
+
+/**
+ * Dependencies first over the edges not dropped, ties going to the earlier place in the greedy
+ * `sequence`; restored edges can make that sequence itself wrong.
+ */
+function topologicalOrder(
+  deps: readonly (readonly number[])[],
+  dropped: readonly (readonly [number, number])[],
+  sequence: readonly number[],
+): number[] {
+  const n = deps.length;
+  const gone = new Set(dropped.map(([i, j]) => i * n + j));
+  const place = new Int32Array(n);
+  sequence.forEach((v, at) => (place[v] = at));
+  const waiting = new Int32Array(n);
+  const dependents: number[][] = deps.map(() => []);
+  deps.forEach((mine, v) => {
+    for (const w of mine)
+      if (!gone.has(v * n + w)) {
+        waiting[v]!++;
+        dependents[w]!.push(v);
+      }
+  });
+  const ready = new Heap<number>((a, b) => place[a]! < place[b]!);
+  for (let v = 0; v < n; v++) if (waiting[v] === 0) ready.push(v);
+  const order: number[] = [];
+  for (let v = ready.pop(); v !== undefined; v = ready.pop()) {
+    order.push(v);
+    for (const u of dependents[v]!) if (--waiting[u]! === 0) ready.push(u);
+  }
+  return order;
 }
 
 function compareNames(a: string, b: string): number {

@@ -239,6 +239,22 @@ test('property: breaking leaves an acyclic plan the server accepts, dropping onl
       }
       assert.equal(visited, source.length, 'acyclic once the dropped edges are gone');
 
+      // Every dropped edge is needed: put back alone, its target reaches its source again.
+      for (const e of plan.droppedEdges) {
+        const keptDeps = new Map(source.map((p) => [p.name, remaining(p)]));
+        const seen = new Set<string>();
+        const stack = [e.to];
+        let closes = false;
+        while (stack.length > 0 && !closes) {
+          const name = stack.pop()!;
+          if (name === e.from) closes = true;
+          if (seen.has(name)) continue;
+          seen.add(name);
+          stack.push(...(keptDeps.get(name) ?? []));
+        }
+        assert.ok(closes, `${e.from} -> ${e.to} was dropped needlessly`);
+      }
+
       // Model: planned exactly when every remaining dependency exists and is planned.
       const importable = new Set<string>();
       for (let changed = true; changed;) {
