@@ -93,7 +93,8 @@ export function isValidName(name: string): boolean {
 /**
  * Plans the import of `packages`. Names are unique keys: a later duplicate replaces an
  * earlier one (parsers report duplicates themselves). Duplicate dependencies count once.
- * Runs in O(packages + dependencies) time, without recursion.
+ * Runs in O(packages + dependencies) time without recursion; breaking cycles adds a log factor
+ * and a bounded pass over each cycle (see break-cycles.ts).
  */
 export function planImport(packages: readonly SourcePackage[], options: PlanOptions = {}): ImportPlan {
   const byName = new Map<string, number>();
