@@ -17,7 +17,6 @@
  *    that much of the repository depends on is foundational, so it should come early and keep
  *    its place under its dependents, and give up its own dependency on the less-used package.
  *    In Debian this drops `libc6` → `libgcc-s1` and keeps `libgcc-s1` → `libc6`.
- *
  * 4. Finally each dropped dependency is put back if it closes no cycle with the ones kept (the
  *    greedy order can drop a few needlessly: 1 of 75 in Debian bookworm), so every dependency
  *    still dropped is needed; the order is then recomputed.
@@ -66,7 +65,7 @@ export function breakComponent(component: CyclicComponent): BrokenComponent {
     deps.push(mine);
     for (const j of mine) dependents[j]!.push(i);
   }
-  const outside = members.map((node) => component.dependentsOf(node));
+  const usedBy = members.map((node) => component.dependentsOf(node));
 
   const depCount = Int32Array.from(deps, (d) => d.length);
   const dependentCount = Int32Array.from(dependents, (d) => d.length);
@@ -76,12 +75,12 @@ export function breakComponent(component: CyclicComponent): BrokenComponent {
   // Packages that may have become free of dependencies or of dependents; checked when taken.
   const noDeps: number[] = [];
   const noDependents: number[] = [];
-  // Max-heap on (dependencies − dependents, then fewer dependents outside, then name);
+  // Max-heap on (dependencies − dependents, then fewer dependents in the whole source, then name);
   // entries go stale as counts change and are skipped when their score no longer matches.
   const score = (i: number): number => depCount[i]! - dependentCount[i]!;
   const cut: [number, number][] = [];
   const heap = new Heap<readonly [number, number]>(([a, sa], [b, sb]) =>
-    sa !== sb ? sa > sb : outside[a]! !== outside[b]! ? outside[a]! < outside[b]! : a < b,
+    sa !== sb ? sa > sb : usedBy[a]! !== usedBy[b]! ? usedBy[a]! < usedBy[b]! : a < b,
   );
 
   const take = (i: number): void => {
