@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import { ADMIN_TOKEN_ENV } from '../../src/admin/auth.js';
 import { OPTIONS, type Option } from '../../src/config/options.js';
 
-/** docs/configuration.md, from the repository root (tests run from there, as `npm test` does). */
-const DOC = 'docs/configuration.md';
+/** The README (its Configuration table), from the repository root, where `npm test` runs. */
+const DOC = 'README.md';
 
 /** The cells of every table row in the document. */
 function tableRows(markdown: string): string[][] {
