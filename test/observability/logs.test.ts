@@ -1,8 +1,19 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { createLogger } from '../../src/observability/logger.js';
-import { exchange, openClient, send, startChild, stopChild, type LogEvent } from '../admin/harness.js';
+import {
+  exchange,
+  openClient,
+  send,
+  spawnServe,
+  startChild,
+  stopChild,
+  type LogEvent,
+} from '../admin/harness.js';
 
 const TOKEN = 'log-test-token-do-not-print-0123456789';
 
@@ -82,6 +93,28 @@ describe('server logs (spawned server, stdout parsed)', () => {
     const malformed = event(child.events, 'malformed line');
     assert.equal(malformed.conn, conn);
     assert.equal(malformed.error, 'E_FIELD_COUNT');
+  });
+
+  test('a crash leaves a fatal JSON event with the stack before the process exits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pkgindex-crash-'));
+    try {
+      const crash = join(dir, 'crash.cjs');
+      // Throws once serve has installed its handlers (a crash before the logger exists is only on stderr).
+      writeFileSync(
+        crash,
+        "const t = setInterval(() => { if (process.listenerCount('uncaughtExceptionMonitor') > 0) { clearInterval(t); throw new Error('injected crash'); } }, 1);\n",
+      );
+      const child = spawnServe(['--host', '127.0.0.1', '--port', '0', '--admin-port', '0'], {
+        NODE_OPTIONS: `--require ${crash}`,
+      });
+      assert.equal(await child.exited, 1);
+      const last = child.events.at(-1);
+      assert.equal(last?.msg, 'uncaught exception; exiting');
+      assert.equal(last.level, 60);
+      assert.match((last.err as { stack: string }).stack, /injected crash/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
