@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { exportedSampleNames, referencedMetrics } from './exported-metrics.js';
 
@@ -42,6 +41,20 @@ describe(RULES, () => {
       return;
     }
     const r = spawnSync(bin, ['test', 'rules', RULE_TESTS], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+  });
+
+  test('the example prometheus.yml passes `promtool check config` and scrapes the job the alerts name', (t) => {
+    const config = 'deploy/prometheus/prometheus.yml';
+    assert.match(readFileSync(config, 'utf8'), /^\s*- job_name: pkgindex$/m);
+    assert.match(rules, /up\{job="pkgindex"\}/);
+    const bin = promtool();
+    if (bin === null) {
+      t.skip(MISSING);
+      return;
+    }
+    // --syntax-only: the token file it names exists only on a real Prometheus host.
+    const r = spawnSync(bin, ['check', 'config', '--syntax-only', config], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stdout + r.stderr);
   });
 
