@@ -28,9 +28,13 @@ const MAIN = new URL('../dist/src/cli/main.js', import.meta.url).pathname;
 
 /** Starts `pkgindex serve`; resolves with the port, the process and its log lines. */
 function startServer(args) {
-  const child = spawn(process.execPath, [MAIN, 'serve', '--host', '127.0.0.1', '--port', '0', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [MAIN, 'serve', '--host', '127.0.0.1', '--port', '0', '--admin=false', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const events = [];
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));

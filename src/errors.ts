@@ -58,3 +58,78 @@ export class ListenError extends PkgIndexError {
     super('E_LISTEN', message, options);
   }
 }
+
+/** The client could not reach the server (refused, unreachable, DNS, connect timeout). */
+export class ConnectError extends PkgIndexError {
+  override readonly name = 'ConnectError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_CONNECT', message, options);
+  }
+}
+
+/** The connection to the server ended while replies were still awaited. */
+export class ConnectionClosedError extends PkgIndexError {
+  override readonly name = 'ConnectionClosedError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_CONNECTION_CLOSED', message, options);
+  }
+}
+
+/** The server did not answer within the reply timeout. */
+export class ReplyTimeoutError extends PkgIndexError {
+  override readonly name = 'ReplyTimeoutError';
+  constructor(message: string) {
+    super('E_REPLY_TIMEOUT', message);
+  }
+}
+
+/** The server sent something that is not `OK`, `FAIL` or `ERROR` on a line. */
+export class BadReplyError extends PkgIndexError {
+  override readonly name = 'BadReplyError';
+  constructor(message: string) {
+    super('E_BAD_REPLY', message);
+  }
+}
+
+/** An import source could not be read or is in a format (or compression) not supported. */
+export class ImportFormatError extends PkgIndexError {
+  override readonly name = 'ImportFormatError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_IMPORT_FORMAT', message, options);
+  }
+}
+
+/** An admin HTTP request lacked the bearer token set in PKGINDEX_ADMIN_TOKEN, or had a wrong one. */
+export class AdminUnauthorizedError extends PkgIndexError {
+  override readonly name = 'AdminUnauthorizedError';
+  constructor() {
+    super(
+      'E_ADMIN_UNAUTHORIZED',
+      'this endpoint needs the header "Authorization: Bearer <token>" with the value of PKGINDEX_ADMIN_TOKEN',
+    );
+  }
+}
+
+/** An admin HTTP request was well formed but asked for something out of bounds. */
+export class AdminBadRequestError extends PkgIndexError {
+  override readonly name = 'AdminBadRequestError';
+  constructor(message: string) {
+    super('E_ADMIN_BAD_REQUEST', message);
+  }
+}
+
+/** A CPU profile or heap snapshot is already being taken; they run one at a time. */
+export class ProfilerBusyError extends PkgIndexError {
+  override readonly name = 'ProfilerBusyError';
+  constructor(running: string) {
+    super('E_PROFILER_BUSY', `a ${running} is already being taken; retry when it has finished`);
+  }
+}
+
+/** The inspector session failed while taking a profile or snapshot. */
+export class ProfilerError extends PkgIndexError {
+  override readonly name = 'ProfilerError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_PROFILER', message, options);
+  }
+}

@@ -1,7 +1,13 @@
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
+import { AdminServer } from '../admin/admin-server.js';
+import { ADMIN_TOKEN_ENV, adminTokenFromEnv } from '../admin/auth.js';
 import { describeOptions, loadConfig } from '../config/load-config.js';
 import type { Config } from '../config/options.js';
+import { ConfigError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
+import { ServerMetrics } from '../observability/metrics.js';
+import { subscribeStoreEvents } from '../observability/store-events.js';
 import { IndexServer } from '../server/server.js';
 import { DiskStore } from '../store/disk-store.js';
 import { MemoryStore } from '../store/memory-store.js';
@@ -13,6 +19,8 @@ Runs the package index server. Every option is also an environment variable.
 
 Options:
 ${describeOptions()}
+  ${ADMIN_TOKEN_ENV} (environment only)
+      Bearer token required by every admin endpoint except /healthz and /readyz.
   --help
       Print this help.
 `;
@@ -35,24 +43,96 @@ export async function serve(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const config = loadConfig(argv, process.env);
+  const adminToken = adminTokenFromEnv(process.env);
+  if (config.admin && config.adminPort !== 0 && config.adminPort === config.port)
+    throw new ConfigError(
+      `--admin-port and --port are both ${config.port}; give the admin HTTP server another port or pass --admin=false`,
+    );
   const log = createLogger({ level: config.logLevel, quiet: config.quiet, pretty: config.logPretty });
-  log.info({ config }, 'starting');
+  // Handlers go in before anything is logged: a supervisor that signals as soon as it reads
+  // "listening" must not find the default handler (which kills without draining).
+  const signalled = waitForSignal(log);
+  // Crashes become one JSON event too (Node still prints the stack and exits as usual).
+  process.on('uncaughtExceptionMonitor', (err, origin) => {
+    log.fatal({ err, origin }, 'uncaught exception; exiting');
+  });
+  const version = packageVersion();
+  // The token itself is never logged, only whether one is set.
+  log.info({ version, pid: process.pid, config, adminAuth: adminToken !== null }, 'starting');
 
   const store = createStore(config);
-  const startedAt = performance.now();
-  await store.open();
-  log.info({ ...store.stats(), durationMs: Math.round(performance.now() - startedAt) }, 'store opened');
-
   const server = new IndexServer(store, config, log);
-  const address = await server.listen();
-  log.info({ host: address.address, port: address.port }, 'listening');
+  const metrics = config.admin
+    ? new ServerMetrics({
+        stats: server.stats,
+        server,
+        store,
+        maxConnections: config.maxConnections,
+        version,
+      })
+    : null;
+  // Subscribed before open, so that recovery is logged and measured.
+  const unsubscribeStore = subscribeStoreEvents(log, metrics);
 
-  await waitForSignal(log);
+  // Up before recovery, so that probes see live-but-not-ready while the store recovers.
+  let admin: AdminServer | null = null;
+  if (metrics !== null) {
+    admin = new AdminServer(
+      { log, metrics, server, store, version },
+      { host: config.adminHost, port: config.adminPort, token: adminToken },
+    );
+    const adminAddress = await admin.listen();
+    log.info(
+      { host: adminAddress.address, port: adminAddress.port, auth: adminToken !== null },
+      'admin listening',
+    );
+    if (adminToken === null && !isLoopback(config.adminHost))
+      log.warn(
+        { host: config.adminHost },
+        `admin endpoints are reachable beyond this host without authentication; set ${ADMIN_TOKEN_ENV}`,
+      );
+  }
+
+  try {
+    const startedAt = performance.now();
+    await store.open();
+    log.info({ ...store.stats(), durationMs: Math.round(performance.now() - startedAt) }, 'store opened');
+
+    const address = await server.listen();
+    log.info({ host: address.address, port: address.port }, 'listening');
+  } catch (err) {
+    // The admin server's handle would keep the process alive after a failed start.
+    await admin?.close();
+    unsubscribeStore();
+    await store.close();
+    throw err;
+  }
+
+  await signalled;
   log.info({ connections: server.connectionCount }, 'shutting down');
   await server.close();
   await store.close();
+  // Last, so that /readyz answers 503 for the whole drain.
+  await admin?.close();
+  unsubscribeStore();
   log.info('stopped');
   return 0;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/** The version in package.json (two levels above dist/src/cli/). */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 /** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */

@@ -154,6 +154,27 @@ export const OPTIONS = {
     help: 'Human-readable logs instead of JSON lines (for a terminal; not for production).',
     parse: flagBool,
   }),
+  admin: option({
+    flag: '--admin',
+    env: 'PKGINDEX_ADMIN',
+    default: true,
+    help: 'Serve the admin HTTP endpoints (/healthz, /readyz, /metrics, /debug/*); --admin=false turns them off.',
+    parse: flagBool,
+  }),
+  adminHost: option({
+    flag: '--admin-host',
+    env: 'PKGINDEX_ADMIN_HOST',
+    default: '127.0.0.1',
+    help: 'Address the admin HTTP server binds to (loopback by default; set PKGINDEX_ADMIN_TOKEN before widening it).',
+    parse: text,
+  }),
+  adminPort: option({
+    flag: '--admin-port',
+    env: 'PKGINDEX_ADMIN_PORT',
+    default: 9090,
+    help: 'TCP port of the admin HTTP server (0 picks a free port, printed in the "admin listening" log event).',
+    parse: integer(0, 65535),
+  }),
 };
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';

@@ -16,6 +16,8 @@ export interface ConnectionLimits {
 interface HeldBatch {
   readonly replies: Uint8Array;
   state: 'waiting' | 'durable' | 'failed';
+  /** performance.now() when the chunk arrived, or 0 when latency is not measured. */
+  readonly arrivedAt: number;
 }
 
 const ERROR_BYTES_PER_REPLY = 6;
@@ -34,6 +36,8 @@ export class Connection implements LineSink {
   readonly #log: Logger;
   readonly #framer: LineFramer;
   readonly #openedAt = performance.now();
+  /** Captured at accept: the socket forgets its peer once closed. */
+  readonly peer: string;
   readonly #onClosed: (c: Connection) => void;
 
   /** Replies of the chunk being processed. */
@@ -66,6 +70,7 @@ export class Connection implements LineSink {
     this.#log = log;
     this.#onClosed = onClosed;
     this.#framer = new LineFramer(limits.maxLineBytes);
+    this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
 
     socket.setNoDelay(true);
     if (limits.idleTimeoutMs > 0)
@@ -139,6 +144,9 @@ export class Connection implements LineSink {
   #onData(chunk: Buffer): void {
     this.#stats.bytesIn += chunk.length;
     if (this.#ending) return;
+    // One clock read per chunk, not per line, and none when metrics are off.
+    const latency = this.#stats.commandLatency;
+    const arrivedAt = latency === null ? 0 : performance.now();
     this.#replyCount = 0;
     const executedBefore = this.#executed;
     this.#framer.push(chunk, this);
@@ -149,8 +157,9 @@ export class Connection implements LineSink {
     const barrier = this.#executed !== executedBefore ? this.#store.barrier() : null;
     if (barrier === null && this.#held.length === 0) {
       this.#write(renderReplies(this.#replies, count));
+      if (latency !== null) latency.record(performance.now() - arrivedAt);
     } else {
-      const batch: HeldBatch = { replies: this.#replies.slice(0, count), state: 'waiting' };
+      const batch: HeldBatch = { replies: this.#replies.slice(0, count), state: 'waiting', arrivedAt };
       this.#held.push(batch);
       this.#heldReplies += count;
       if (barrier === null) batch.state = 'durable';
@@ -179,6 +188,8 @@ export class Connection implements LineSink {
         this.#stats.repliesFailedDurability += batch.replies.length;
       }
       if (!this.#closed) this.#write(renderReplies(batch.replies, batch.replies.length));
+      const latency = this.#stats.commandLatency;
+      if (latency !== null && batch.arrivedAt > 0) latency.record(performance.now() - batch.arrivedAt);
     }
     this.#maybeResume();
     this.#maybeEnd();
@@ -226,6 +237,7 @@ export class Connection implements LineSink {
     this.#log.info(
       {
         conn: this.id,
+        peer: this.peer,
         durationMs: Math.round(performance.now() - this.#openedAt),
         commands: this.#commands,
       },

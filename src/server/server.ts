@@ -43,6 +43,11 @@ export class IndexServer {
     return this.#draining;
   }
 
+  /** True while the protocol listener is bound. */
+  get listening(): boolean {
+    return this.#server.listening;
+  }
+
   get connectionCount(): number {
     return this.#connections.size;
   }
@@ -116,14 +121,11 @@ export class IndexServer {
     stats.connectionsOpen++;
     stats.connectionsTotal++;
     const log = this.#log;
-    log.info(
-      { conn: id, peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` },
-      'connection opened',
-    );
     const connection = new Connection(id, socket, this.#store, stats, this.#options, log, (c) => {
       this.#connections.delete(c);
       stats.connectionsOpen--;
     });
+    log.info({ conn: id, peer: connection.peer }, 'connection opened');
     this.#connections.add(connection);
   }
 }

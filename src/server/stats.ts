@@ -1,5 +1,6 @@
 import { Reply } from '../protocol/reply.js';
 import { Verb } from '../protocol/command.js';
+import type { BucketCounts } from '../observability/bucket-counts.js';
 
 /** Rows of `ServerStats.commands`: the three verbs, then lines that did not parse. */
 export const COMMAND_ROWS = [Verb.INDEX, Verb.REMOVE, Verb.QUERY, 'INVALID'] as const;
@@ -23,6 +24,11 @@ export class ServerStats {
   repliesFailedDurability = 0;
   /** `commands[row * 3 + reply]`, rows as in COMMAND_ROWS, replies as in Reply. */
   readonly commands = new Float64Array(COMMAND_ROWS.length * 3);
+  /**
+   * Milliseconds from a read chunk's arrival to its replies being queued for the socket, one
+   * sample per chunk that produced replies. Null (and not measured) unless metrics are exported.
+   */
+  commandLatency: BucketCounts | null = null;
 
   count(row: CommandRow, reply: Reply): number {
     return this.commands[COMMAND_ROWS.indexOf(row) * 3 + reply]!;

@@ -52,7 +52,7 @@ test('a port in use is a clear startup error', async () => {
   const blocker = createServer();
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   const port = (blocker.address() as { port: number }).port;
-  const r = run(['serve', '--host', '127.0.0.1', '--port', String(port)]);
+  const r = run(['serve', '--host', '127.0.0.1', '--port', String(port), '--admin=false']);
   blocker.close();
   assert.equal(r.code, 2);
   assert.match(r.stderr, /cannot listen on 127\.0\.0\.1:\d+.*another process holds this port/);

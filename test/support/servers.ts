@@ -60,11 +60,15 @@ export async function spawnServer(
   args: readonly string[] = [],
   env: NodeJS.ProcessEnv = {},
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--host', '127.0.0.1', ...args], {
-    // In memory unless a test asks for disk: the default (disk in ./data) would share one dir.
-    env: { ...process.env, PKGINDEX_STORAGE: 'memory', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'serve', '--port', '0', '--admin-port', '0', '--host', '127.0.0.1', ...args],
+    {
+      // In memory unless a test asks for disk: the default (disk in ./data) would share one dir.
+      env: { ...process.env, PKGINDEX_STORAGE: 'memory', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const events: Record<string, unknown>[] = [];
   const otherOutput: string[] = [];
   let stderr = '';

@@ -44,7 +44,7 @@ export class ServerProcess {
   static async start(args: readonly string[]): Promise<ServerProcess> {
     const child = spawn(
       process.execPath,
-      [mainScript(), 'serve', '--host', '127.0.0.1', '--port', '0', ...args],
+      [mainScript(), 'serve', '--host', '127.0.0.1', '--port', '0', '--admin=false', ...args],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },

@@ -1,0 +1,52 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { AdminUnauthorizedError, ConfigError } from '../errors.js';
+
+/** The environment variable holding the admin bearer token. Never a flag: flags show in `ps`. */
+export const ADMIN_TOKEN_ENV = 'PKGINDEX_ADMIN_TOKEN';
+
+const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * Reads and validates the admin token: null when the variable is unset (no authentication),
+ * ConfigError when it is set but too weak to be one.
+ */
+export function adminTokenFromEnv(env: NodeJS.ProcessEnv): string | null {
+  const token = env[ADMIN_TOKEN_ENV];
+  if (token === undefined) return null;
+  if (token.trim() !== token || token.length < MIN_TOKEN_LENGTH)
+    throw new ConfigError(
+      `${ADMIN_TOKEN_ENV} must be at least ${MIN_TOKEN_LENGTH} characters without surrounding spaces ` +
+        '(e.g. the output of `openssl rand -hex 32`); unset it to serve the admin port without authentication',
+    );
+  return token;
+}
+
+function digest(s: string): Buffer {
+  return createHash('sha256').update(s, 'utf8').digest();
+}
+
+/**
+ * Requires `Authorization: Bearer <token>` on every route not marked `config.public`. The
+ * comparison is of SHA-256 digests with timingSafeEqual, so its time depends on neither the
+ * token's content nor its length.
+ */
+export function requireBearerToken(app: FastifyInstance, token: string): void {
+  const expected = digest(token);
+  app.addHook('onRequest', (request: FastifyRequest, _reply, done) => {
+    if (request.routeOptions.config.public === true) {
+      done();
+      return;
+    }
+    const match = /^Bearer +(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+    if (match !== null && timingSafeEqual(digest(match[1]!), expected)) done();
+    else done(new AdminUnauthorizedError());
+  });
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served without the admin token (health checks). */
+    public?: boolean;
+  }
+}

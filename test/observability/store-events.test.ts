@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { channel } from 'node:diagnostics_channel';
+import { describe, test } from 'node:test';
+import { ServerMetrics } from '../../src/observability/metrics.js';
+import { STORE_CHANNELS, subscribeStoreEvents } from '../../src/observability/store-events.js';
+import { ServerStats } from '../../src/server/stats.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { memoryLogger, sample } from '../admin/harness.js';
+
+function setup(): {
+  metrics: ServerMetrics;
+  events: ReturnType<typeof memoryLogger>['events'];
+  unsubscribe: () => void;
+} {
+  const { log, events } = memoryLogger('debug');
+  const metrics = new ServerMetrics({
+    stats: new ServerStats(),
+    server: { listening: true, draining: false },
+    store: new MemoryStore(),
+    maxConnections: 10,
+    version: 'test',
+  });
+  return { metrics, events, unsubscribe: subscribeStoreEvents(log, metrics) };
+}
+
+describe('storage events on diagnostics_channel', () => {
+  test('sync events feed the sync latency and batch size histograms and are logged at debug', async () => {
+    const { metrics, events, unsubscribe } = setup();
+    try {
+      channel(STORE_CHANNELS.sync).publish({ durationMs: 3, records: 40, bytes: 2000 });
+      channel(STORE_CHANNELS.sync).publish({ durationMs: 0.2, records: 1, bytes: 30 });
+      const m = await metrics.metrics();
+      assert.equal(sample(m, 'pkgindex_store_sync_duration_seconds_count'), 2);
+      assert.equal(sample(m, 'pkgindex_store_sync_duration_seconds_bucket{le="0.0005"}'), 1);
+      assert.equal(sample(m, 'pkgindex_store_sync_duration_seconds_bucket{le="0.005"}'), 2);
+      assert.equal(sample(m, 'pkgindex_store_sync_batch_records_sum'), 41);
+      assert.equal(sample(m, 'pkgindex_store_synced_bytes_total'), 2030);
+      const logged = events.filter((e) => e.msg === 'storage sync');
+      assert.equal(logged.length, 2);
+      assert.equal(logged[0]!.level, 20);
+      assert.equal(logged[0]!.records, 40);
+    } finally {
+      unsubscribe();
+    }
+  });
+
+  test('recovery, state and compaction events set their metrics and log at info, warn or error', async () => {
+    const { metrics, events, unsubscribe } = setup();
+    try {
+      channel(STORE_CHANNELS.recovery).publish({
+        durationMs: 1500,
+        packages: 7,
+        records: 90,
+        truncatedBytes: 12,
+      });
+      channel(STORE_CHANNELS.state).publish({ writable: false, detail: 'ENOSPC' });
+      channel(STORE_CHANNELS.state).publish({ writable: true });
+      channel(STORE_CHANNELS.compaction).publish({
+        durationMs: 250,
+        snapshotBytes: 4096,
+        segmentsDropped: 3,
+      });
+      const m = await metrics.metrics();
+      assert.equal(sample(m, 'pkgindex_store_recovery_duration_seconds'), 1.5);
+      assert.equal(sample(m, 'pkgindex_store_recovery_records'), 90);
+      assert.equal(sample(m, 'pkgindex_store_recovery_truncated_bytes'), 12);
+      assert.equal(sample(m, 'pkgindex_store_state_changes_total{writable="false"}'), 1);
+      assert.equal(sample(m, 'pkgindex_store_state_changes_total{writable="true"}'), 1);
+      assert.equal(sample(m, 'pkgindex_store_compaction_duration_seconds_count'), 1);
+      assert.equal(sample(m, 'pkgindex_store_snapshot_bytes'), 4096);
+
+      const byMsg = new Map(events.map((e) => [e.msg, e]));
+      const recovered = byMsg.get('storage recovered; a torn tail was truncated');
+      assert.equal(recovered?.level, 40);
+      assert.equal(recovered.truncatedBytes, 12);
+      const failed = byMsg.get('storage not writable: mutations are answered ERROR');
+      assert.equal(failed?.level, 50);
+      assert.equal(failed.detail, 'ENOSPC');
+      assert.equal(byMsg.get('storage writable again')?.level, 30);
+      assert.equal(byMsg.get('storage compacted')?.segmentsDropped, 3);
+    } finally {
+      unsubscribe();
+    }
+  });
+
+  test('malformed messages are logged and ignored; after unsubscribing nothing is recorded', async () => {
+    const { metrics, events, unsubscribe } = setup();
+    channel(STORE_CHANNELS.sync).publish({ durationMs: 'soon', records: 1, bytes: 1 });
+    channel(STORE_CHANNELS.state).publish(null);
+    assert.equal(events.filter((e) => e.msg === 'malformed storage event ignored').length, 2);
+    unsubscribe();
+    channel(STORE_CHANNELS.sync).publish({ durationMs: 1, records: 1, bytes: 1 });
+    assert.equal(sample(await metrics.metrics(), 'pkgindex_store_sync_duration_seconds_count'), 0);
+    assert.equal(channel(STORE_CHANNELS.sync).hasSubscribers, false);
+  });
+});
