@@ -284,6 +284,8 @@ export class DiskStore implements IndexStore {
       if (oldSnapshot > 0) await this.#fs.unlink(snapshotPath(this.#dir, oldSnapshot));
       for (let seq = fromSeq; seq <= toSeq; seq++) await this.#fs.unlink(segmentPath(this.#dir, seq));
       await this.#fs.syncDir(this.#dir);
+      if (this.#health.writable && this.#health.detail !== undefined)
+        this.#health = { recovered: true, writable: true };
       if (compactionChannel.hasSubscribers)
         compactionChannel.publish({
           durationMs: performance.now() - started,
@@ -293,18 +295,20 @@ export class DiskStore implements IndexStore {
     } catch (err) {
       // The log stays complete without the snapshot; the next rotation tries again. Files left
       // over are deleted by the next recovery.
-      if (stateChannel.hasSubscribers)
-        stateChannel.publish({
-          writable: this.#health.writable,
-          detail: `compaction of segments ${fromSeq}..${toSeq} failed: ${errorText(err)}`,
-        });
+      // Still writable, so no state event (subscribers read those as writability changes); the
+      // reason shows in health() until a compaction succeeds.
+      const detail = `compaction of segments ${fromSeq}..${toSeq} failed (${errorText(err)}); retried at the next rotation`;
       if ((err as { code?: unknown }).code === StorageErrorCode.CORRUPT)
         this.#setHealth({ recovered: true, writable: false, detail: (err as Error).message });
+      else if (this.#health.writable) this.#health = { ...this.#health, detail };
     }
   }
 
   #setHealth(health: StoreHealth): void {
-    const changed = health.writable !== this.#health.writable || health.detail !== this.#health.detail;
+    // Published when writability changes, or why it is off does.
+    const changed =
+      health.writable !== this.#health.writable ||
+      (!health.writable && health.detail !== this.#health.detail);
     this.#health = health;
     if (changed && stateChannel.hasSubscribers)
       stateChannel.publish({ writable: health.writable, detail: health.detail });
