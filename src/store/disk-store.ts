@@ -137,7 +137,8 @@ export class DiskStore implements IndexStore {
   }
 
   async #close(): Promise<void> {
-    this.#setHealth({ recovered: this.#health.recovered, writable: false, detail: 'closed' });
+    // Not published: a shutdown is no storage failure for the subscribers to alert on.
+    this.#health = { recovered: this.#health.recovered, writable: false, detail: 'closed' };
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
     this.#wakeRetry?.();
     let failure: Error | null = null;
