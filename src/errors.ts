@@ -43,3 +43,11 @@ export class ListenError extends PkgIndexError {
     super('E_LISTEN', message, options);
   }
 }
+
+/** The benchmark could not run: a server did not start, a tool is missing, the data is unusable. */
+export class BenchError extends PkgIndexError {
+  override readonly name = 'BenchError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_BENCH', message, options);
+  }
+}
