@@ -1,0 +1,60 @@
+/**
+ * What Linux's /proc tells about another process: CPU time consumed and peak resident memory.
+ * Used to report what the server under test spent, from outside it.
+ */
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+export interface ProcSample {
+  /** User + system CPU time, in seconds, since the process started. */
+  readonly cpuSeconds: number;
+  /** Peak resident set size (VmHWM), in bytes, since the process started. */
+  readonly peakRssBytes: number;
+  readonly rssBytes: number;
+}
+
+let clockTicks: number | undefined;
+
+/** USER_HZ, the unit of utime and stime; 100 on every Linux seen, asked of getconf once. */
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/**
+ * Parses /proc/<pid>/stat. The command name (field 2) is in parentheses and may hold spaces
+ * or parentheses itself, so fields are counted from the last `)`: utime and stime are fields
+ * 14 and 15 of the line.
+ */
+export function parseStatCpuTicks(stat: string): number {
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state), so field n is rest[n - 3].
+  return Number(rest[11]) + Number(rest[12]);
+}
+
+/** Reads a `Name:   1234 kB` line of /proc/<pid>/status, in bytes; 0 when absent. */
+export function parseStatusKb(status: string, key: string): number {
+  const match = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status);
+  return match === null ? 0 : Number(match[1]) * 1024;
+}
+
+/** Samples a process; null when it is gone or /proc is not there (not Linux). */
+export function sampleProcess(pid: number): ProcSample | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return {
+      cpuSeconds: parseStatCpuTicks(stat) / ticksPerSecond(),
+      peakRssBytes: parseStatusKb(status, 'VmHWM'),
+      rssBytes: parseStatusKb(status, 'VmRSS'),
+    };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,41 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseStatCpuTicks, parseStatusKb, sampleProcess } from '../../src/bench/proc-stats.js';
+
+test('utime and stime are read after the last parenthesis, whatever the command name holds', () => {
+  const fields = [
+    'S',
+    '1',
+    '2',
+    '3',
+    '0',
+    '-1',
+    '4194304',
+    '120',
+    '0',
+    '0',
+    '0',
+    '250',
+    '17',
+    '0',
+    '0',
+    '20',
+  ];
+  assert.equal(parseStatCpuTicks(`42 (node) ${fields.join(' ')}`), 267);
+  assert.equal(parseStatCpuTicks(`42 (a) (b c) ${fields.join(' ')}`), 267);
+});
+
+test('status lines are read in bytes', () => {
+  const status = 'Name:\tnode\nVmHWM:\t   2096 kB\nVmRSS:\t   1024 kB\n';
+  assert.equal(parseStatusKb(status, 'VmHWM'), 2096 * 1024);
+  assert.equal(parseStatusKb(status, 'VmRSS'), 1024 * 1024);
+  assert.equal(parseStatusKb(status, 'VmSwap'), 0);
+});
+
+test('this process can be sampled on Linux; a process that does not exist cannot', () => {
+  const sample = sampleProcess(process.pid);
+  assert.ok(sample !== null);
+  assert.ok(sample.peakRssBytes >= sample.rssBytes && sample.rssBytes > 0);
+  assert.ok(sample.cpuSeconds >= 0);
+  assert.equal(sampleProcess(2 ** 22 + 1), null);
+});
