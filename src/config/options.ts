@@ -1,0 +1,135 @@
+import { ConfigError } from '../errors.js';
+
+/**
+ * Every setting of `pkgindex serve`, in one table: each is a flag and an environment
+ * variable (12-factor), typed, validated at startup, and documented in the README's
+ * configuration table (a test keeps the two in step).
+ */
+interface BaseOption<T> {
+  readonly flag: `--${string}`;
+  readonly env: `PKGINDEX_${string}`;
+  readonly help: string;
+  readonly default: T;
+  readonly parse: (raw: string, source: string) => T;
+}
+
+export type Option<T = unknown> = BaseOption<T>;
+
+function integer(min: number, max: number): (raw: string, source: string) => number {
+  return (raw, source) => {
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max)
+      throw new ConfigError(`${source} must be a whole number from ${min} to ${max}, got "${raw}"`);
+    return n;
+  };
+}
+
+function oneOf<const T extends string>(...values: T[]): (raw: string, source: string) => T {
+  return (raw, source) => {
+    if ((values as string[]).includes(raw)) return raw as T;
+    throw new ConfigError(`${source} must be one of ${values.join(', ')}, got "${raw}"`);
+  };
+}
+
+function text(raw: string, source: string): string {
+  if (raw.trim() === '') throw new ConfigError(`${source} must not be empty`);
+  return raw;
+}
+
+function flagBool(raw: string, source: string): boolean {
+  if (['1', 'true', 'yes', 'on', ''].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(`${source} must be true or false, got "${raw}"`);
+}
+
+function option<T>(spec: BaseOption<T>): Option<T> {
+  return spec;
+}
+
+const MiB = 1024 * 1024;
+
+export const OPTIONS = {
+  host: option({
+    flag: '--host',
+    env: 'PKGINDEX_HOST',
+    default: '0.0.0.0',
+    help: 'Address the protocol listener binds to.',
+    parse: text,
+  }),
+  port: option({
+    flag: '--port',
+    env: 'PKGINDEX_PORT',
+    default: 8080,
+    help: 'TCP port of the protocol listener (0 picks a free port, printed in the "listening" log event).',
+    parse: integer(0, 65535),
+  }),
+  maxLineBytes: option({
+    flag: '--max-line-bytes',
+    env: 'PKGINDEX_MAX_LINE_BYTES',
+    default: 64 * 1024,
+    help: 'Longest accepted line, without its newline; a longer line gets one ERROR and is discarded.',
+    parse: integer(16, 16 * MiB),
+  }),
+  maxConnections: option({
+    flag: '--max-connections',
+    env: 'PKGINDEX_MAX_CONNECTIONS',
+    default: 10_000,
+    help: 'Open connections beyond which new ones are closed at once (existing ones keep working).',
+    parse: integer(1, 1_000_000),
+  }),
+  idleTimeoutMs: option({
+    flag: '--idle-timeout-ms',
+    env: 'PKGINDEX_IDLE_TIMEOUT_MS',
+    default: 300_000,
+    help: 'Close a connection that sent nothing for this long (0 disables).',
+    parse: integer(0, 86_400_000),
+  }),
+  outputHighWaterBytes: option({
+    flag: '--output-high-water-bytes',
+    env: 'PKGINDEX_OUTPUT_HIGH_WATER_BYTES',
+    default: 64 * 1024,
+    help: 'Stop reading from a client while this many reply bytes wait for it to read them.',
+    parse: integer(1024, 64 * MiB),
+  }),
+  shutdownTimeoutMs: option({
+    flag: '--shutdown-timeout-ms',
+    env: 'PKGINDEX_SHUTDOWN_TIMEOUT_MS',
+    default: 10_000,
+    help: 'On SIGTERM/SIGINT, how long to let clients collect their replies before closing them.',
+    parse: integer(0, 600_000),
+  }),
+  storage: option<'memory'>({
+    flag: '--storage',
+    env: 'PKGINDEX_STORAGE',
+    default: 'memory',
+    help: 'Where the index lives: memory (lost on restart).',
+    parse: oneOf('memory'),
+  }),
+  logLevel: option<LogLevel>({
+    flag: '--log-level',
+    env: 'PKGINDEX_LOG_LEVEL',
+    default: 'info',
+    help: 'Log level: fatal, error, warn, info, debug, trace (debug logs every command).',
+    parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace'),
+  }),
+  quiet: option({
+    flag: '--quiet',
+    env: 'PKGINDEX_QUIET',
+    default: false,
+    help: 'Log only warnings and errors (overrides --log-level).',
+    parse: flagBool,
+  }),
+  logPretty: option({
+    flag: '--log-pretty',
+    env: 'PKGINDEX_LOG_PRETTY',
+    default: false,
+    help: 'Human-readable logs instead of JSON lines (for a terminal; not for production).',
+    parse: flagBool,
+  }),
+};
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+export type Options = typeof OPTIONS;
+export type OptionKey = keyof Options;
+/** The validated configuration of `pkgindex serve`. */
+export type Config = { readonly [K in OptionKey]: Options[K]['default'] };

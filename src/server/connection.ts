@@ -1,0 +1,236 @@
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { LineFramer, type LineSink } from '../protocol/framer.js';
+import { parseLine } from '../protocol/parse.js';
+import { Reply, renderReplies } from '../protocol/reply.js';
+import type { IndexStore } from '../store/store.js';
+import { INVALID_ROW, ROW_OF_VERB, type ServerStats } from './stats.js';
+
+export interface ConnectionLimits {
+  readonly maxLineBytes: number;
+  readonly idleTimeoutMs: number;
+  readonly outputHighWaterBytes: number;
+}
+
+/** Replies of one read chunk that wait for the store to make what they observed durable. */
+interface HeldBatch {
+  readonly replies: Uint8Array;
+  state: 'waiting' | 'durable' | 'failed';
+}
+
+const ERROR_BYTES_PER_REPLY = 6;
+
+/**
+ * One client connection: frames lines, executes them in order, and answers every line of a
+ * read chunk with one write. Reading pauses while the client leaves too many replies unread,
+ * so its memory stays bounded whatever it sends.
+ */
+export class Connection implements LineSink {
+  readonly id: number;
+  readonly #socket: Socket;
+  readonly #store: IndexStore;
+  readonly #stats: ServerStats;
+  readonly #limits: ConnectionLimits;
+  readonly #log: Logger;
+  readonly #framer: LineFramer;
+  readonly #openedAt = performance.now();
+  readonly #onClosed: (c: Connection) => void;
+
+  /** Replies of the chunk being processed. */
+  #replies = new Uint8Array(256);
+  #replyCount = 0;
+  /** Commands executed (not malformed); a chunk that executed one observed the store's state. */
+  #executed = 0;
+  readonly #held: HeldBatch[] = [];
+  #heldReplies = 0;
+  #commands = 0;
+  #pausedForOutput = false;
+  /** The client sent FIN or the server is draining: end our side once replies are out. */
+  #ending = false;
+  #closed = false;
+
+  constructor(
+    id: number,
+    socket: Socket,
+    store: IndexStore,
+    stats: ServerStats,
+    limits: ConnectionLimits,
+    log: Logger,
+    onClosed: (c: Connection) => void,
+  ) {
+    this.id = id;
+    this.#socket = socket;
+    this.#store = store;
+    this.#stats = stats;
+    this.#limits = limits;
+    this.#log = log;
+    this.#onClosed = onClosed;
+    this.#framer = new LineFramer(limits.maxLineBytes);
+
+    socket.setNoDelay(true);
+    if (limits.idleTimeoutMs > 0)
+      socket.setTimeout(limits.idleTimeoutMs, () => {
+        this.#onIdle();
+      });
+    socket.on('data', (chunk: Buffer) => {
+      this.#onData(chunk);
+    });
+    socket.on('drain', () => {
+      this.#maybeResume();
+    });
+    socket.on('end', () => {
+      this.#ending = true;
+      this.#maybeEnd();
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.#log.debug({ conn: this.id, err: err.code ?? err.message }, 'connection error');
+    });
+    socket.on('close', () => {
+      this.#onClose();
+    });
+  }
+
+  /** Stops reading, answers what was already read, then closes (graceful shutdown). */
+  drain(): void {
+    if (this.#closed) return;
+    this.#ending = true;
+    this.#socket.pause();
+    this.#maybeEnd();
+  }
+
+  /** Closes at once, dropping unsent replies (end of the shutdown grace period). */
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  line(buf: Buffer, start: number, end: number): void {
+    const parsed = parseLine(buf, start, end);
+    let reply: Reply;
+    if (parsed.verb === null) {
+      reply = Reply.ERROR;
+      this.#stats.commands[INVALID_ROW * 3 + reply]!++;
+      if (this.#log.isLevelEnabled('debug'))
+        this.#log.debug({ conn: this.id, error: parsed.error }, 'malformed line');
+    } else {
+      reply = this.#store.execute(parsed);
+      this.#executed++;
+      this.#stats.commands[ROW_OF_VERB[parsed.verb] * 3 + reply]!++;
+      if (this.#log.isLevelEnabled('debug'))
+        this.#log.debug({ conn: this.id, verb: parsed.verb, pkg: parsed.name, reply }, 'command');
+    }
+    this.#push(reply);
+  }
+
+  overlong(): void {
+    this.#stats.linesTooLong++;
+    this.#stats.commands[INVALID_ROW * 3 + Reply.ERROR]!++;
+    this.#push(Reply.ERROR);
+  }
+
+  #push(reply: Reply): void {
+    if (this.#replyCount === this.#replies.length) {
+      const grown = new Uint8Array(this.#replies.length * 2);
+      grown.set(this.#replies);
+      this.#replies = grown;
+    }
+    this.#replies[this.#replyCount++] = reply;
+  }
+
+  #onData(chunk: Buffer): void {
+    this.#stats.bytesIn += chunk.length;
+    if (this.#ending) return;
+    this.#replyCount = 0;
+    const executedBefore = this.#executed;
+    this.#framer.push(chunk, this);
+    const count = this.#replyCount;
+    if (count === 0) return;
+    this.#commands += count;
+
+    const barrier = this.#executed !== executedBefore ? this.#store.barrier() : null;
+    if (barrier === null && this.#held.length === 0) {
+      this.#write(renderReplies(this.#replies, count));
+    } else {
+      const batch: HeldBatch = { replies: this.#replies.slice(0, count), state: 'waiting' };
+      this.#held.push(batch);
+      this.#heldReplies += count;
+      if (barrier === null) batch.state = 'durable';
+      else
+        barrier.then(
+          () => {
+            batch.state = 'durable';
+            this.#release();
+          },
+          () => {
+            batch.state = 'failed';
+            this.#release();
+          },
+        );
+    }
+    this.#maybePause();
+  }
+
+  /** Writes held batches, oldest first, as far as their barriers allow. */
+  #release(): void {
+    while (this.#held.length > 0 && this.#held[0]!.state !== 'waiting') {
+      const batch = this.#held.shift()!;
+      this.#heldReplies -= batch.replies.length;
+      if (batch.state === 'failed') {
+        batch.replies.fill(Reply.ERROR);
+        this.#stats.repliesFailedDurability += batch.replies.length;
+      }
+      if (!this.#closed) this.#write(renderReplies(batch.replies, batch.replies.length));
+    }
+    this.#maybeResume();
+    this.#maybeEnd();
+  }
+
+  #write(bytes: Buffer): void {
+    this.#stats.bytesOut += bytes.length;
+    this.#socket.write(bytes);
+  }
+
+  #pendingOutputBytes(): number {
+    return this.#socket.writableLength + this.#heldReplies * ERROR_BYTES_PER_REPLY;
+  }
+
+  #maybePause(): void {
+    if (!this.#pausedForOutput && this.#pendingOutputBytes() > this.#limits.outputHighWaterBytes) {
+      this.#pausedForOutput = true;
+      this.#socket.pause();
+    }
+  }
+
+  #maybeResume(): void {
+    if (this.#pausedForOutput && this.#pendingOutputBytes() <= this.#limits.outputHighWaterBytes) {
+      this.#pausedForOutput = false;
+      if (!this.#ending) this.#socket.resume();
+    }
+  }
+
+  #maybeEnd(): void {
+    if (this.#ending && this.#held.length === 0 && !this.#closed) this.#socket.end();
+  }
+
+  #onIdle(): void {
+    this.#stats.connectionsIdleClosed++;
+    this.#log.info({ conn: this.id, idleTimeoutMs: this.#limits.idleTimeoutMs }, 'closing idle connection');
+    this.#socket.destroy();
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#framer.reset();
+    this.#held.length = 0;
+    this.#heldReplies = 0;
+    this.#log.info(
+      {
+        conn: this.id,
+        durationMs: Math.round(performance.now() - this.#openedAt),
+        commands: this.#commands,
+      },
+      'connection closed',
+    );
+    this.#onClosed(this);
+  }
+}

@@ -1,0 +1,129 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { ListenError } from '../errors.js';
+import type { IndexStore } from '../store/store.js';
+import { Connection, type ConnectionLimits } from './connection.js';
+import { ServerStats } from './stats.js';
+
+export interface IndexServerOptions extends ConnectionLimits {
+  readonly host: string;
+  readonly port: number;
+  readonly maxConnections: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+/** A connection over the limit gets this long to see our FIN before it is reset. */
+const REFUSED_LINGER_MS = 1000;
+
+/**
+ * The TCP front of the index: accepts connections up to a limit and hands each to a
+ * Connection. Knows the store only through the IndexStore interface.
+ */
+export class IndexServer {
+  readonly stats = new ServerStats();
+  readonly #store: IndexStore;
+  readonly #options: IndexServerOptions;
+  readonly #log: Logger;
+  readonly #server: Server;
+  readonly #connections = new Set<Connection>();
+  #nextId = 1;
+  #draining = false;
+
+  constructor(store: IndexStore, options: IndexServerOptions, log: Logger) {
+    this.#store = store;
+    this.#options = options;
+    this.#log = log;
+    this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      this.#accept(socket);
+    });
+  }
+
+  /** True from the start of shutdown: readiness reports not ready. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Starts listening; resolves with the bound address (useful with port 0). */
+  listen(): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException): void => {
+        const where = `${this.#options.host}:${this.#options.port}`;
+        const hint =
+          err.code === 'EADDRINUSE'
+            ? 'another process holds this port; stop it or pass --port'
+            : err.code === 'EACCES'
+              ? 'ports below 1024 need privileges; pass --port 8080 or higher'
+              : 'check --host and --port';
+        reject(new ListenError(`cannot listen on ${where}: ${err.message}; ${hint}`, { cause: err }));
+      };
+      this.#server.once('error', onError);
+      this.#server.listen({ host: this.#options.host, port: this.#options.port, backlog: 4096 }, () => {
+        this.#server.off('error', onError);
+        this.#server.on('error', (err) => {
+          this.#log.error({ err }, 'listener error');
+        });
+        resolve(this.#server.address() as AddressInfo);
+      });
+    });
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, let every connection receive the replies to what it
+   * already sent, then close. Connections still open after the grace period are destroyed.
+   */
+  async close(): Promise<void> {
+    if (this.#draining) return;
+    this.#draining = true;
+    const closed = new Promise<void>((resolve) =>
+      this.#server.close(() => {
+        resolve();
+      }),
+    );
+    for (const connection of this.#connections) connection.drain();
+    const deadline = setTimeout(() => {
+      if (this.#connections.size > 0)
+        this.#log.warn(
+          { connections: this.#connections.size },
+          'shutdown grace period over; closing connections',
+        );
+      for (const connection of this.#connections) connection.destroy();
+    }, this.#options.shutdownTimeoutMs);
+    await closed;
+    clearTimeout(deadline);
+  }
+
+  #accept(socket: Socket): void {
+    const stats = this.stats;
+    if (this.#draining || this.#connections.size >= this.#options.maxConnections) {
+      stats.connectionsRefused++;
+      this.#log.warn(
+        { peer: socket.remoteAddress, open: this.#connections.size, max: this.#options.maxConnections },
+        this.#draining
+          ? 'connection refused: shutting down'
+          : 'connection refused: --max-connections reached',
+      );
+      socket.on('error', () => undefined);
+      socket.end();
+      socket.resume();
+      setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+      return;
+    }
+    const id = this.#nextId++;
+    stats.connectionsOpen++;
+    stats.connectionsTotal++;
+    const log = this.#log;
+    log.info(
+      { conn: id, peer: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` },
+      'connection opened',
+    );
+    const connection = new Connection(id, socket, this.#store, stats, this.#options, log, (c) => {
+      this.#connections.delete(c);
+      stats.connectionsOpen--;
+    });
+    this.#connections.add(connection);
+  }
+}

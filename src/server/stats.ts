@@ -1,0 +1,30 @@
+import { Reply } from '../protocol/reply.js';
+import { Verb } from '../protocol/command.js';
+
+/** Rows of `ServerStats.commands`: the three verbs, then lines that did not parse. */
+export const COMMAND_ROWS = [Verb.INDEX, Verb.REMOVE, Verb.QUERY, 'INVALID'] as const;
+export type CommandRow = (typeof COMMAND_ROWS)[number];
+export const ROW_OF_VERB: Readonly<Record<Verb, number>> = { INDEX: 0, REMOVE: 1, QUERY: 2 };
+export const INVALID_ROW = 3;
+
+/**
+ * Counters of one server, plain numbers incremented on the hot path and read by the metrics
+ * exporter at scrape time (nothing heavier happens per command).
+ */
+export class ServerStats {
+  connectionsOpen = 0;
+  connectionsTotal = 0;
+  connectionsRefused = 0;
+  connectionsIdleClosed = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  linesTooLong = 0;
+  /** Replies sent as ERROR because the store could not make their batch durable. */
+  repliesFailedDurability = 0;
+  /** `commands[row * 3 + reply]`, rows as in COMMAND_ROWS, replies as in Reply. */
+  readonly commands = new Float64Array(COMMAND_ROWS.length * 3);
+
+  count(row: CommandRow, reply: Reply): number {
+    return this.commands[COMMAND_ROWS.indexOf(row) * 3 + reply]!;
+  }
+}
