@@ -51,3 +51,13 @@ export class BenchError extends PkgIndexError {
     super('E_BENCH', message, options);
   }
 }
+
+/** A server the benchmark started exited before it listened; `output` is what it wrote to stderr. */
+export class ServerStartError extends PkgIndexError {
+  override readonly name = 'ServerStartError';
+  readonly output: string;
+  constructor(message: string, output: string) {
+    super('E_BENCH_SERVER_START', `${message}: ${output}`);
+    this.output = output;
+  }
+}

@@ -8,7 +8,7 @@ import { connect, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BenchError } from '../errors.js';
+import { BenchError, ServerStartError } from '../errors.js';
 
 /** The repository root: the nearest directory above this module holding package.json. */
 export function repoRoot(): string {
@@ -104,8 +104,9 @@ export async function startServer(
   for (;;) {
     if (state.exited !== null) {
       await server.stop();
-      throw new BenchError(
-        `${command} ${args.join(' ')} exited (${state.exited}) before listening: ${stderr.trim()}`,
+      throw new ServerStartError(
+        `${command} ${args.join(' ')} exited (${state.exited}) before listening`,
+        stderr.trim(),
       );
     }
     if (await canConnect(host, port)) return server;

@@ -111,16 +111,7 @@ export function parseBenchArgs(argv: readonly string[]): {
 
 /** Runs `pkgindex bench` with `argv` (the arguments after `bench`); resolves to the exit status. */
 export async function benchMain(argv: readonly string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseBenchArgs(argv);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      process.stderr.write(`pkgindex bench: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  const parsed = parseBenchArgs(argv);
   if (parsed.help) {
     process.stdout.write(`${BENCH_USAGE}\n`);
     return 0;

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { PkgIndexError, UsageError } from '../errors.js';
 import { serve } from './serve.js';
+import { benchMain } from './bench.js';
 
 interface Subcommand {
   readonly summary: string;
@@ -10,6 +11,7 @@ interface Subcommand {
 /** The subcommands of `pkgindex`. Each lives in its own module under src/cli/. */
 const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   serve: { summary: 'run the package index server', run: serve },
+  bench: { summary: 'measure a server with a load of the protocol', run: benchMain },
 };
 
 function usage(): string {

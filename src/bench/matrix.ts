@@ -1,0 +1,376 @@
+/**
+ * The standard benchmark matrix (`npm run bench`): each load shape against the C ceiling,
+ * pkgindex in memory and pkgindex durable, each server a fresh child process, each load a
+ * fresh `pkgindex bench` process. Every headline figure is a ratio to the ceiling measured
+ * in the same run, right before, because this machine's other load moves absolute figures.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { buildCeiling, freePort, repoRoot, startServer, type ChildServer } from './child-server.js';
+import { formatBytes, formatCount, formatUs } from './report.js';
+import type { BenchResult } from './run-bench.js';
+import { BenchError, ServerStartError } from '../errors.js';
+
+export interface Shape {
+  readonly id: string;
+  readonly label: string;
+  readonly connections: number;
+  readonly inFlight: number;
+  readonly mix: string;
+}
+
+const MIXED = 'query=80,index=10,remove=10,malformed=0';
+const MUTATIONS = 'query=0,index=50,remove=50,malformed=0';
+
+export const SHAPES: readonly Shape[] = [
+  { id: '1x1', label: 'strict 1×1', connections: 1, inFlight: 1, mix: MIXED },
+  { id: '100x1', label: 'strict 100×1', connections: 100, inFlight: 1, mix: MIXED },
+  { id: '1000x1', label: 'strict 1000×1', connections: 1000, inFlight: 1, mix: MIXED },
+  { id: '100x32', label: 'pipelined 100×32', connections: 100, inFlight: 32, mix: MIXED },
+  { id: 'mut-100x32', label: 'mutations 100×32', connections: 100, inFlight: 32, mix: MUTATIONS },
+];
+
+export type ServerKind = 'ceiling' | 'memory' | 'durable';
+export const SERVER_KINDS: readonly ServerKind[] = ['ceiling', 'memory', 'durable'];
+
+export interface MatrixOptions {
+  readonly durationS: number;
+  readonly threads: number;
+  readonly seed: number;
+  /** Arguments of `node` for each pkgindex mode; `{port}` and `{dataDir}` are substituted. */
+  readonly serverArgs: Readonly<Record<Exclude<ServerKind, 'ceiling'>, readonly string[]>>;
+  readonly shapes: readonly Shape[];
+  readonly log: (line: string) => void;
+}
+
+export const DEFAULT_SERVER_ARGS: MatrixOptions['serverArgs'] = {
+  memory: [
+    'dist/src/cli/main.js',
+    'serve',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '{port}',
+    '--storage',
+    'memory',
+    '--quiet',
+  ],
+  durable: [
+    'dist/src/cli/main.js',
+    'serve',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '{port}',
+    '--storage',
+    'disk',
+    '--data-dir',
+    '{dataDir}',
+    '--quiet',
+  ],
+};
+
+export interface Cell {
+  readonly shape: Shape;
+  readonly server: ServerKind;
+  readonly result: BenchResult | null;
+  /** Why there is no result: the server mode does not exist yet, or the run failed. */
+  readonly unavailable: string | null;
+  /** CPU time of every other process on the machine during the cell, in % of one core. */
+  readonly othersCpuPercent: number | null;
+}
+
+export interface Target {
+  readonly label: string;
+  readonly required: string;
+  readonly measured: string;
+  readonly met: boolean | null;
+}
+
+export interface MatrixResult {
+  readonly date: string;
+  readonly machine: {
+    readonly cores: number;
+    readonly cpu: string;
+    readonly node: string;
+    readonly loadavg: string;
+  };
+  readonly command: string;
+  readonly options: { readonly durationS: number; readonly threads: number; readonly seed: number };
+  readonly cells: readonly Cell[];
+  readonly targets: readonly Target[];
+}
+
+/** Busy and total jiffies of all CPUs, from the first line of /proc/stat. */
+function machineJiffies(): { busy: number; total: number } | null {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    const idle = fields[3]! + fields[4]!;
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+async function startKind(
+  kind: ServerKind,
+  options: MatrixOptions,
+  root: string,
+  dataDir: string,
+): Promise<ChildServer> {
+  const port = await freePort();
+  if (kind === 'ceiling') return startServer(buildCeiling(root), [String(port)], port);
+  const args = options.serverArgs[kind].map((a) =>
+    a.replaceAll('{port}', String(port)).replaceAll('{dataDir}', dataDir),
+  );
+  return startServer(process.execPath, args, port);
+}
+
+async function runCellLoad(
+  root: string,
+  shape: Shape,
+  server: ChildServer,
+  kind: ServerKind,
+  options: MatrixOptions,
+): Promise<BenchResult> {
+  const args = [
+    join(root, 'dist', 'src', 'cli', 'main.js'),
+    'bench',
+    '--port',
+    String(server.port),
+    '--server-pid',
+    String(server.pid),
+    '--connections',
+    String(shape.connections),
+    '--in-flight',
+    String(shape.inFlight),
+    '--duration',
+    String(options.durationS),
+    '--mix',
+    shape.mix,
+    '--seed',
+    String(options.seed),
+    '--threads',
+    String(options.threads),
+    '--json',
+  ];
+  if (kind === 'ceiling') args.push('--no-validate');
+  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-4096)));
+  const timer = setTimeout(() => child.kill('SIGKILL'), (options.durationS + 120) * 1000);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  // Exit status 1 is a run with protocol errors: its JSON is still the result to report.
+  if ((code === 0 || code === 1) && stdout.trim().startsWith('{')) return JSON.parse(stdout) as BenchResult;
+  throw new BenchError(`pkgindex bench exited with ${String(code)}: ${stderr.trim()}`);
+}
+
+/** Runs every shape against every server kind, ceiling first, so each ratio compares neighbours in time. */
+export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
+  const root = repoRoot();
+  const outDir = join(root, 'bench', 'out');
+  mkdirSync(outDir, { recursive: true });
+  const cells: Cell[] = [];
+  const unavailable = new Map<ServerKind, string>();
+  const startLoad = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+  for (const shape of options.shapes) {
+    for (const kind of SERVER_KINDS) {
+      const known = unavailable.get(kind);
+      if (known !== undefined) {
+        cells.push({ shape, server: kind, result: null, unavailable: known, othersCpuPercent: null });
+        continue;
+      }
+      const dataDir = mkdtempSync(join(outDir, `data-${kind}-`));
+      let server: ChildServer;
+      try {
+        server = await startKind(kind, options, root, dataDir);
+      } catch (err) {
+        rmSync(dataDir, { recursive: true, force: true });
+        // The durable mode is built elsewhere: until it lands, the server refuses --storage disk.
+        if (kind !== 'durable' || !(err instanceof ServerStartError)) throw err;
+        const said = err.output.split('\n').filter((l) => l.trim() !== '');
+        const why = `not available yet (the server exits at start: ${said[said.length - 1] ?? 'no message'})`;
+        unavailable.set(kind, why);
+        options.log(`${shape.label.padEnd(18)} ${kind.padEnd(8)} ${why}`);
+        cells.push({ shape, server: kind, result: null, unavailable: why, othersCpuPercent: null });
+        continue;
+      }
+      try {
+        const before = machineJiffies();
+        const result = await runCellLoad(root, shape, server, kind, options);
+        const after = machineJiffies();
+        let others: number | null = null;
+        if (before !== null && after !== null && result.server !== null) {
+          const wallJiffiesPerCore = (after.total - before.total) / cpus().length;
+          const busyS = ((after.busy - before.busy) / wallJiffiesPerCore) * result.elapsedS;
+          // Whole-window figures include the warm-up and process start: an indication, not an account.
+          const ownS = result.server.cpuSeconds + result.client.cpuSeconds;
+          others = Math.max(0, (100 * (busyS - ownS)) / result.elapsedS);
+        }
+        cells.push({ shape, server: kind, result, unavailable: null, othersCpuPercent: others });
+        options.log(
+          `${shape.label.padEnd(18)} ${kind.padEnd(8)} ${formatCount(result.opsPerSec).padStart(10)} ops/s  p50 ${formatUs(result.latencyUs.p50)}  errors ${result.protocolErrors}`,
+        );
+      } catch (err) {
+        const why = `failed: ${(err as Error).message.split('\n')[0] ?? ''}`;
+        options.log(`${shape.label.padEnd(18)} ${kind.padEnd(8)} ${why} ${server.stderr().slice(-500)}`);
+        cells.push({ shape, server: kind, result: null, unavailable: why, othersCpuPercent: null });
+      } finally {
+        await server.stop();
+        rmSync(dataDir, { recursive: true, force: true });
+      }
+    }
+  }
+  const cpu = cpus();
+  return {
+    date: new Date().toISOString(),
+    machine: {
+      cores: cpu.length,
+      cpu: cpu[0]?.model ?? 'unknown',
+      node: process.version,
+      loadavg: startLoad,
+    },
+    command: 'npm run bench',
+    options: { durationS: options.durationS, threads: options.threads, seed: options.seed },
+    cells,
+    targets: evaluateTargets(cells),
+  };
+}
+
+function cell(cells: readonly Cell[], shapeId: string, server: ServerKind): Cell | undefined {
+  return cells.find((c) => c.shape.id === shapeId && c.server === server);
+}
+
+function ratioTarget(
+  label: string,
+  min: number,
+  num: Cell | undefined,
+  den: Cell | undefined,
+  figure: (r: BenchResult) => number,
+  invert = false,
+): Target {
+  const required = invert ? `≤ ${min}×` : `≥ ${min}×`;
+  if (num?.result == null || den?.result == null)
+    return { label, required, measured: num?.unavailable ?? den?.unavailable ?? 'not measured', met: null };
+  const ratio = figure(num.result) / figure(den.result);
+  const clean = num.result.protocolErrors === 0 && num.result.warmup.protocolErrors === 0;
+  const met = clean && (invert ? ratio <= min : ratio >= min);
+  return { label, required, measured: `${ratio.toFixed(2)}×${clean ? '' : ' (with protocol errors)'}`, met };
+}
+
+/** The issue's targets, each a ratio of two cells of this run. */
+export function evaluateTargets(cells: readonly Cell[]): Target[] {
+  const ops = (r: BenchResult): number => r.opsPerSec;
+  return [
+    ratioTarget(
+      'pipelined 100×32 mixed, in memory, ops/s vs ceiling',
+      0.5,
+      cell(cells, '100x32', 'memory'),
+      cell(cells, '100x32', 'ceiling'),
+      ops,
+    ),
+    ratioTarget(
+      'strict 100×1, in memory, ops/s vs ceiling',
+      0.9,
+      cell(cells, '100x1', 'memory'),
+      cell(cells, '100x1', 'ceiling'),
+      ops,
+    ),
+    ratioTarget(
+      'strict 1×1, in memory, p50 latency vs ceiling',
+      1.5,
+      cell(cells, '1x1', 'memory'),
+      cell(cells, '1x1', 'ceiling'),
+      (r) => r.latencyUs.p50,
+      true,
+    ),
+    ratioTarget(
+      'mutations 100×32, durable vs in memory, ops/s',
+      0.5,
+      cell(cells, 'mut-100x32', 'durable'),
+      cell(cells, 'mut-100x32', 'memory'),
+      ops,
+    ),
+  ];
+}
+
+/** The "Standard matrix" section of docs/benchmarks.md, in Markdown. */
+export function formatMatrixMarkdown(m: MatrixResult): string {
+  const out: string[] = [];
+  out.push(
+    `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC with \`${m.command}\` (${m.options.durationS} s per cell, seed ${m.options.seed}, ${m.options.threads} client thread(s)) on ${m.machine.cores} cores, ${m.machine.cpu}, Node ${m.machine.node}; load average at start ${m.machine.loadavg}.`,
+    '',
+    '| load | server | ops/s | × ceiling | p50 | p99 | p99.9 | max | server CPU | client CPU | others CPU | server peak RSS | protocol errors |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const c of m.cells) {
+    const r = c.result;
+    if (r === null) {
+      out.push(`| ${c.shape.label} | ${c.server} | ${c.unavailable ?? ''} | | | | | | | | | | |`);
+      continue;
+    }
+    const ceiling = cell(m.cells, c.shape.id, 'ceiling')?.result;
+    const ratio = ceiling ? (r.opsPerSec / ceiling.opsPerSec).toFixed(2) : '';
+    const l = r.latencyUs;
+    out.push(
+      `| ${c.shape.label} | ${c.server} | ${formatCount(r.opsPerSec)} | ${ratio} | ${formatUs(l.p50)} | ${formatUs(l.p99)} | ${formatUs(l.p999)} | ${formatUs(l.max)} | ${r.server ? `${r.server.cpuPercent.toFixed(0)} %` : ''} | ${r.client.cpuPercent.toFixed(0)} % | ${c.othersCpuPercent === null ? '' : `${c.othersCpuPercent.toFixed(0)} %`} | ${r.server ? formatBytes(r.server.peakRssBytes) : ''} | ${r.protocolErrors + r.warmup.protocolErrors} |`,
+    );
+  }
+  out.push('', '| target | required | measured | met |', '| --- | --- | --- | --- |');
+  for (const t of m.targets)
+    out.push(
+      `| ${t.label} | ${t.required} | ${t.measured} | ${t.met === null ? 'not measured' : t.met ? 'yes' : 'NO'} |`,
+    );
+  out.push(
+    '',
+    'Loads: strict = 1 request in flight per connection; pipelined = 32. Mixed = query 80, index 10, remove 10 (weights); mutations = index 50, remove 50. CPU columns are % of one core over the measured window; "others" is every other process on the machine (this machine is shared), so a cell with high "others" is less trustworthy. Peak RSS is VmHWM since the server started, warm-up included.',
+  );
+  return out.join('\n');
+}
+
+export const SECTION_START =
+  '<!-- bench-matrix:start (written by `npm run bench`; edits inside are overwritten) -->';
+export const SECTION_END = '<!-- bench-matrix:end -->';
+
+const DOC_HEADER = `# Benchmarks
+
+Measured figures of pkgindex, one section per subject. Sections between \`bench-…:start\` and
+\`bench-…:end\` markers are written by tools; the rest is prose by people.
+
+## Standard matrix
+
+What \`npm run bench\` measures: each load shape against the C ceiling (\`bench/ceiling.c\`, a
+server answering \`OK\\n\` to every line, with one write per read), then pkgindex in memory, then
+pkgindex durable, each as a fresh server process loaded by a fresh \`pkgindex bench\` process.
+Read the ratios, not the absolute figures: the machine is shared, and the ceiling is measured
+right before each pkgindex cell so that both see about the same neighbours.
+`;
+
+/** Replaces the matrix section of `doc` (or appends it, or creates the document). */
+export function spliceMatrixSection(doc: string | null, body: string): string {
+  const block = `${SECTION_START}\n${body}\n${SECTION_END}`;
+  if (doc === null) return `${DOC_HEADER}\n${block}\n`;
+  const start = doc.indexOf(SECTION_START);
+  const end = doc.indexOf(SECTION_END);
+  if (start >= 0 && end > start) return doc.slice(0, start) + block + doc.slice(end + SECTION_END.length);
+  return `${doc.trimEnd()}\n\n## Standard matrix\n\n${block}\n`;
+}
+
+export function writeMatrixSection(path: string, m: MatrixResult): void {
+  const doc = existsSync(path) ? readFileSync(path, 'utf8') : null;
+  writeFileSync(path, spliceMatrixSection(doc, formatMatrixMarkdown(m)));
+}

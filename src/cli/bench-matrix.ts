@@ -1,0 +1,80 @@
+/**
+ * `npm run bench`: runs the standard matrix and rewrites the "Standard matrix" section of
+ * docs/benchmarks.md. Server command lines are configurable, so a storage mode still being
+ * built can be measured as soon as it exists.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { repoRoot } from '../bench/child-server.js';
+import {
+  DEFAULT_SERVER_ARGS,
+  SHAPES,
+  formatMatrixMarkdown,
+  runMatrix,
+  writeMatrixSection,
+} from '../bench/matrix.js';
+import { UsageError } from '../errors.js';
+
+export const MATRIX_USAGE = `Usage: npm run bench -- [options]
+
+  --duration SECONDS     per cell (default 5)
+  --threads N            client worker threads per cell (default 1)
+  --seed N               workload seed (default 1)
+  --shapes IDS           comma-separated subset of ${SHAPES.map((s) => s.id).join(',')}
+  --memory-args "ARGS"   node arguments of the in-memory server; {port} is substituted
+                         (default "${DEFAULT_SERVER_ARGS.memory.join(' ')}")
+  --durable-args "ARGS"  node arguments of the durable server; {port} and {dataDir} substituted
+                         (default "${DEFAULT_SERVER_ARGS.durable.join(' ')}")
+  --no-write             print the table, leave docs/benchmarks.md alone`;
+
+export async function benchMatrixMain(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    strict: true,
+    options: {
+      duration: { type: 'string' },
+      threads: { type: 'string' },
+      seed: { type: 'string' },
+      shapes: { type: 'string' },
+      'memory-args': { type: 'string' },
+      'durable-args': { type: 'string' },
+      'no-write': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) {
+    process.stdout.write(`${MATRIX_USAGE}\n`);
+    return 0;
+  }
+  const durationS = Number(values.duration ?? 5);
+  const threads = Number(values.threads ?? 1);
+  const seed = Number(values.seed ?? 1);
+  if (!(durationS > 0) || !Number.isInteger(threads) || threads < 1 || !Number.isInteger(seed))
+    throw new UsageError(`bad --duration, --threads or --seed\n\n${MATRIX_USAGE}`);
+  const wanted = values.shapes?.split(',');
+  const shapes = wanted === undefined ? SHAPES : SHAPES.filter((s) => wanted.includes(s.id));
+  if (shapes.length === 0)
+    throw new UsageError(`--shapes names none of ${SHAPES.map((s) => s.id).join(',')}`);
+  const split = (s: string | undefined): string[] | undefined => s?.split(' ').filter((a) => a !== '');
+  const result = await runMatrix({
+    durationS,
+    threads,
+    seed,
+    shapes,
+    serverArgs: {
+      memory: split(values['memory-args']) ?? DEFAULT_SERVER_ARGS.memory,
+      durable: split(values['durable-args']) ?? DEFAULT_SERVER_ARGS.durable,
+    },
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  const root = repoRoot();
+  mkdirSync(join(root, 'bench', 'out'), { recursive: true });
+  writeFileSync(join(root, 'bench', 'out', 'matrix.json'), `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`${formatMatrixMarkdown(result)}\n`);
+  if (values['no-write'] !== true) {
+    writeMatrixSection(join(root, 'docs', 'benchmarks.md'), result);
+    process.stderr.write('docs/benchmarks.md: "Standard matrix" section rewritten\n');
+  }
+  return 0;
+}
