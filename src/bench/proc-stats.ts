@@ -11,6 +11,9 @@ export interface ProcSample {
   /** Peak resident set size (VmHWM), in bytes, since the process started. */
   readonly peakRssBytes: number;
   readonly rssBytes: number;
+  /** read- and write-like system calls (syscr, syscw of /proc/<pid>/io) since the process started. */
+  readonly readCalls: number;
+  readonly writeCalls: number;
 }
 
 let clockTicks: number | undefined;
@@ -44,15 +47,24 @@ export function parseStatusKb(status: string, key: string): number {
   return match === null ? 0 : Number(match[1]) * 1024;
 }
 
+/** Reads a `key: 1234` line of /proc/<pid>/io; 0 when absent. */
+export function parseIoCount(io: string, key: string): number {
+  const match = new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(io);
+  return match === null ? 0 : Number(match[1]);
+}
+
 /** Samples a process; null when it is gone or /proc is not there (not Linux). */
 export function sampleProcess(pid: number): ProcSample | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
     return {
       cpuSeconds: parseStatCpuTicks(stat) / ticksPerSecond(),
       peakRssBytes: parseStatusKb(status, 'VmHWM'),
       rssBytes: parseStatusKb(status, 'VmRSS'),
+      readCalls: parseIoCount(io, 'syscr'),
+      writeCalls: parseIoCount(io, 'syscw'),
     };
   } catch {
     return null;

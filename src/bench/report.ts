@@ -60,6 +60,10 @@ export function formatSummary(r: BenchResult): string {
         `${r.server.cpuSeconds.toFixed(2)} s (${r.server.cpuPercent.toFixed(0)} % of a core), pid ${r.server.pid}`,
       ],
       ['server peak RSS', formatBytes(r.server.peakRssBytes)],
+      [
+        'server syscalls',
+        `${r.server.readCallsPerOp.toFixed(3)} reads and ${r.server.writeCallsPerOp.toFixed(3)} writes per reply; ${((1e6 * r.server.cpuSeconds) / Math.max(1, r.answered)).toFixed(2)} µs CPU per reply`,
+      ],
     );
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');

@@ -85,6 +85,9 @@ export interface BenchResult {
     /** CPU time over wall time, in % of one core. */
     readonly cpuPercent: number;
     readonly peakRssBytes: number;
+    /** read- and write-like system calls per reply: how well the server batches. */
+    readonly readCallsPerOp: number;
+    readonly writeCallsPerOp: number;
   } | null;
   readonly client: { readonly cpuSeconds: number; readonly cpuPercent: number };
 }
@@ -206,6 +209,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
             cpuSeconds: after.cpuSeconds - before.cpuSeconds,
             cpuPercent: (100 * (after.cpuSeconds - before.cpuSeconds)) / wallS,
             peakRssBytes: after.peakRssBytes,
+            readCallsPerOp: (after.readCalls - before.readCalls) / Math.max(1, histogram.count),
+            writeCallsPerOp: (after.writeCalls - before.writeCalls) / Math.max(1, histogram.count),
           },
     client: { cpuSeconds: clientCpuS, cpuPercent: (100 * clientCpuS) / wallS },
   };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseStatCpuTicks, parseStatusKb, sampleProcess } from '../../src/bench/proc-stats.js';
+import { parseIoCount, parseStatCpuTicks, parseStatusKb, sampleProcess } from '../../src/bench/proc-stats.js';
 
 test('utime and stime are read after the last parenthesis, whatever the command name holds', () => {
   const fields = [
@@ -32,10 +32,18 @@ test('status lines are read in bytes', () => {
   assert.equal(parseStatusKb(status, 'VmSwap'), 0);
 });
 
+test('system call counts are read from /proc/<pid>/io', () => {
+  const io = 'rchar: 6976\nwchar: 0\nsyscr: 10\nsyscw: 3\n';
+  assert.equal(parseIoCount(io, 'syscr'), 10);
+  assert.equal(parseIoCount(io, 'syscw'), 3);
+  assert.equal(parseIoCount(io, 'nothing'), 0);
+});
+
 test('this process can be sampled on Linux; a process that does not exist cannot', () => {
   const sample = sampleProcess(process.pid);
   assert.ok(sample !== null);
   assert.ok(sample.peakRssBytes >= sample.rssBytes && sample.rssBytes > 0);
   assert.ok(sample.cpuSeconds >= 0);
+  assert.ok(sample.readCalls > 0);
   assert.equal(sampleProcess(2 ** 22 + 1), null);
 });
