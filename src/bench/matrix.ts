@@ -43,7 +43,20 @@ export interface MatrixOptions {
   /** Arguments of `node` for each pkgindex mode; `{port}` and `{dataDir}` are substituted. */
   readonly serverArgs: Readonly<Record<Exclude<ServerKind, 'ceiling'>, readonly string[]>>;
   readonly shapes: readonly Shape[];
+  /**
+   * The CPU that the strict 1×1 cells run on, server and load generator both (with taskset),
+   * or null to let the scheduler place them. With one request in flight the two never run
+   * at once, so sharing a CPU costs nothing; on different CPUs every round trip wakes an idle
+   * CPU, which on this VM costs 2-4× the whole round trip, depending on the neighbours' load
+   * from one second to the next. Other cells are not pinned: they need both CPUs.
+   */
+  readonly roundTripCpu: number | null;
   readonly log: (line: string) => void;
+}
+
+/** `command args` run on one CPU when `cpu` is given (taskset execs it, so the pid is the command's). */
+function onCpu(cpu: number | undefined, command: string, args: readonly string[]): [string, string[]] {
+  return cpu === undefined ? [command, [...args]] : ['taskset', ['-c', String(cpu), command, ...args]];
 }
 
 export const DEFAULT_SERVER_ARGS: MatrixOptions['serverArgs'] = {
@@ -99,7 +112,12 @@ export interface MatrixResult {
     readonly loadavg: string;
   };
   readonly command: string;
-  readonly options: { readonly durationS: number; readonly threads: number; readonly seed: number };
+  readonly options: {
+    readonly durationS: number;
+    readonly threads: number;
+    readonly seed: number;
+    readonly roundTripCpu: number | null;
+  };
   readonly cells: readonly Cell[];
   readonly targets: readonly Target[];
 }
@@ -123,6 +141,7 @@ function machineJiffies(): { busy: number; total: number } | null {
 
 async function startKind(
   kind: ServerKind,
+  cpu: number | undefined,
   options: MatrixOptions,
   root: string,
   dataDir: string,
@@ -137,6 +156,7 @@ async function startKind(
 
 async function runCellLoad(
   root: string,
+  cpu: number | undefined,
   shape: Shape,
   server: ChildServer,
   kind: ServerKind,
@@ -164,7 +184,10 @@ async function runCellLoad(
     '--json',
   ];
   if (kind === 'ceiling') args.push('--no-validate');
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(...onCpu(cpu, process.execPath, args), {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -195,9 +218,10 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
         continue;
       }
       const dataDir = mkdtempSync(join(outDir, `data-${kind}-`));
+      const cpu = shape.connections * shape.inFlight === 1 ? (options.roundTripCpu ?? undefined) : undefined;
       let server: ChildServer;
       try {
-        server = await startKind(kind, options, root, dataDir);
+        server = await startKind(kind, cpu, options, root, dataDir);
       } catch (err) {
         rmSync(dataDir, { recursive: true, force: true });
         // The durable mode is built elsewhere: until it lands, the server refuses --storage disk.
@@ -211,7 +235,7 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
       }
       try {
         const before = machineJiffies();
-        const result = await runCellLoad(root, shape, server, kind, options);
+        const result = await runCellLoad(root, cpu, shape, server, kind, options);
         const after = machineJiffies();
         let others: number | null = null;
         if (before !== null && after !== null && result.server !== null) {
@@ -245,7 +269,12 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
       loadavg: startLoad,
     },
     command: 'npm run bench',
-    options: { durationS: options.durationS, threads: options.threads, seed: options.seed },
+    options: {
+      durationS: options.durationS,
+      threads: options.threads,
+      seed: options.seed,
+      roundTripCpu: options.roundTripCpu,
+    },
     cells,
     targets: evaluateTargets(cells),
   };
@@ -312,7 +341,7 @@ export function evaluateTargets(cells: readonly Cell[]): Target[] {
 export function formatMatrixMarkdown(m: MatrixResult): string {
   const out: string[] = [];
   out.push(
-    `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC with \`${m.command}\` (${m.options.durationS} s per cell, seed ${m.options.seed}, ${m.options.threads} client thread(s)) on ${m.machine.cores} cores, ${m.machine.cpu}, Node ${m.machine.node}; load average at start ${m.machine.loadavg}.`,
+    `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC with \`${m.command}\` (${m.options.durationS} s per cell, seed ${m.options.seed}, ${m.options.threads} client thread(s), ${m.options.roundTripCpu === null ? 'no CPU pinning' : `1×1 cells pinned to CPU ${m.options.roundTripCpu}, server and client both`}) on ${m.machine.cores} cores, ${m.machine.cpu}, Node ${m.machine.node}; load average at start ${m.machine.loadavg}.`,
     '',
     '| load | server | ops/s | × ceiling | p50 | p99 | p99.9 | max | server CPU | client CPU | others CPU | server peak RSS | protocol errors |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

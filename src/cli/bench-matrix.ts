@@ -3,7 +3,9 @@
  * docs/benchmarks.md. Server command lines are configurable, so a storage mode still being
  * built can be measured as soon as it exists.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../bench/child-server.js';
@@ -26,6 +28,9 @@ export const MATRIX_USAGE = `Usage: npm run bench -- [options]
                          (default "${DEFAULT_SERVER_ARGS.memory.join(' ')}")
   --durable-args "ARGS"  node arguments of the durable server; {port} and {dataDir} substituted
                          (default "${DEFAULT_SERVER_ARGS.durable.join(' ')}")
+  --round-trip-cpu N     run the 1×1 cells' server and client both on CPU N with taskset
+                         (default 0 when taskset exists; see docs/benchmarks.md for why)
+  --no-pin               let the scheduler place them
   --no-write             print the table, leave docs/benchmarks.md alone`;
 
 export async function benchMatrixMain(argv: readonly string[]): Promise<number> {
@@ -40,6 +45,8 @@ export async function benchMatrixMain(argv: readonly string[]): Promise<number> 
       'memory-args': { type: 'string' },
       'durable-args': { type: 'string' },
       'no-write': { type: 'boolean' },
+      'round-trip-cpu': { type: 'string' },
+      'no-pin': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -56,12 +63,21 @@ export async function benchMatrixMain(argv: readonly string[]): Promise<number> 
   const shapes = wanted === undefined ? SHAPES : SHAPES.filter((s) => wanted.includes(s.id));
   if (shapes.length === 0)
     throw new UsageError(`--shapes names none of ${SHAPES.map((s) => s.id).join(',')}`);
+  const roundTripCpu = values['no-pin'] === true ? null : Number(values['round-trip-cpu'] ?? 0);
+  if (
+    roundTripCpu !== null &&
+    (!Number.isInteger(roundTripCpu) || roundTripCpu < 0 || roundTripCpu >= cpus().length)
+  )
+    throw new UsageError(`--round-trip-cpu must be a CPU number below ${cpus().length}`);
+  if (roundTripCpu !== null && !hasTaskset())
+    throw new UsageError('taskset (util-linux) is needed to pin the 1×1 cells; install it or pass --no-pin');
   const split = (s: string | undefined): string[] | undefined => s?.split(' ').filter((a) => a !== '');
   const result = await runMatrix({
     durationS,
     threads,
     seed,
     shapes,
+    roundTripCpu,
     serverArgs: {
       memory: split(values['memory-args']) ?? DEFAULT_SERVER_ARGS.memory,
       durable: split(values['durable-args']) ?? DEFAULT_SERVER_ARGS.durable,
@@ -77,4 +93,8 @@ export async function benchMatrixMain(argv: readonly string[]): Promise<number> 
     process.stderr.write('docs/benchmarks.md: "Standard matrix" section rewritten\n');
   }
   return 0;
+}
+
+function hasTaskset(): boolean {
+  return spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 }

@@ -73,7 +73,7 @@ const MATRIX: MatrixResult = {
   date: '2026-11-25T16:00:00.000Z',
   machine: { cores: 2, cpu: 'Test CPU', node: 'v20.0.0', loadavg: '0.00 0.00 0.00' },
   command: 'npm run bench',
-  options: { durationS: 5, threads: 1, seed: 1 },
+  options: { durationS: 5, threads: 1, seed: 1, roundTripCpu: null },
   cells: cells({ '1x1': { ceiling: fakeResult(1000, 10), memory: fakeResult(900, 12) } }),
   targets: [],
 };
