@@ -1,0 +1,187 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { formatCommand, parseLine } from '../../src/protocol/parse.js';
+import { ProtocolErrorCode, type ParseResult } from '../../src/protocol/command.js';
+
+function parse(line: string | Buffer): ParseResult {
+  const buf = typeof line === 'string' ? Buffer.from(line, 'latin1') : line;
+  return parseLine(buf, 0, buf.length);
+}
+
+function errorOf(line: string | Buffer): string | undefined {
+  const r = parse(line);
+  return r.verb === null ? r.error : undefined;
+}
+
+test('parses the three commands', () => {
+  assert.deepEqual(parse('INDEX|gtk+3|glib,cairo'), {
+    verb: 'INDEX',
+    name: 'gtk+3',
+    deps: ['glib', 'cairo'],
+  });
+  assert.deepEqual(parse('INDEX|a|'), { verb: 'INDEX', name: 'a', deps: [] });
+  assert.deepEqual(parse('REMOVE|libsigc++|'), { verb: 'REMOVE', name: 'libsigc++' });
+  assert.deepEqual(parse('QUERY|python@3.12|'), { verb: 'QUERY', name: 'python@3.12' });
+});
+
+test('accepts real package names with + _ @ . / : - digits and uppercase', () => {
+  for (const name of [
+    'gtk+3',
+    'libsigc++',
+    'docbook2X',
+    'python@3.12',
+    'a_b',
+    'x/y',
+    'ns:pkg',
+    'lib-foo.1',
+  ]) {
+    assert.deepEqual(parse(`QUERY|${name}|`), { verb: 'QUERY', name });
+  }
+});
+
+test('tolerates one \\r before the newline, not two', () => {
+  assert.deepEqual(parse('QUERY|a|\r'), { verb: 'QUERY', name: 'a' });
+  assert.deepEqual(parse('INDEX|a|b\r'), { verb: 'INDEX', name: 'a', deps: ['b'] });
+  assert.equal(errorOf('QUERY|a|\r\r'), ProtocolErrorCode.UNEXPECTED_DEPENDENCIES);
+  assert.equal(errorOf('INDEX|a|b\r\r'), ProtocolErrorCode.INVALID_DEPENDENCY);
+});
+
+test('rejects anything but exactly three fields', () => {
+  for (const line of ['', 'QUERY', 'QUERY|a', 'INDEX|a|b|', 'INDEX|a|b|c', '||||', '\r'])
+    assert.equal(errorOf(line), ProtocolErrorCode.FIELD_COUNT, JSON.stringify(line));
+});
+
+test('rejects unknown commands, case-sensitively', () => {
+  for (const line of [
+    'index|a|',
+    'Query|a|',
+    'DELETE|a|',
+    '|a|',
+    'INDEX |a|',
+    ' QUERY|a|',
+    'QUERYX|a|',
+    'REMOV|a|',
+  ])
+    assert.equal(errorOf(line), ProtocolErrorCode.UNKNOWN_COMMAND, line);
+});
+
+test('rejects empty, invalid and over-long package names', () => {
+  assert.equal(errorOf('QUERY||'), ProtocolErrorCode.EMPTY_NAME);
+  for (const bad of ['a b', 'a,b', 'é', 'a\tb', 'a*', 'a#', 'a\0'])
+    assert.equal(errorOf(`QUERY|${bad}|`), ProtocolErrorCode.INVALID_NAME, bad);
+  assert.deepEqual(parse(`QUERY|${'x'.repeat(255)}|`), { verb: 'QUERY', name: 'x'.repeat(255) });
+  assert.equal(errorOf(`QUERY|${'x'.repeat(256)}|`), ProtocolErrorCode.NAME_TOO_LONG);
+});
+
+test('validates names as bytes: distinct invalid UTF-8 never collide into one name', () => {
+  const a = Buffer.concat([Buffer.from('QUERY|a'), Buffer.from([0xff]), Buffer.from('|')]);
+  const b = Buffer.concat([Buffer.from('QUERY|a'), Buffer.from([0xfe]), Buffer.from('|')]);
+  assert.equal(errorOf(a), ProtocolErrorCode.INVALID_NAME);
+  assert.equal(errorOf(b), ProtocolErrorCode.INVALID_NAME);
+  assert.equal(errorOf(Buffer.from('QUERY|\u00e9|', 'utf8')), ProtocolErrorCode.INVALID_NAME);
+});
+
+test('rejects empty and invalid dependency items; duplicates are kept for the index to fold', () => {
+  for (const deps of ['a,,b', 'a,', ',a', ','])
+    assert.equal(errorOf(`INDEX|p|${deps}`), ProtocolErrorCode.EMPTY_DEPENDENCY, deps);
+  for (const deps of ['a b', 'a,b c', `a,${'y'.repeat(256)}`, 'a;b'])
+    assert.equal(errorOf(`INDEX|p|${deps}`), ProtocolErrorCode.INVALID_DEPENDENCY, deps);
+  assert.deepEqual(parse('INDEX|p|a,a'), { verb: 'INDEX', name: 'p', deps: ['a', 'a'] });
+});
+
+test('rejects a dependency field on REMOVE and QUERY', () => {
+  assert.equal(errorOf('REMOVE|a|b'), ProtocolErrorCode.UNEXPECTED_DEPENDENCIES);
+  assert.equal(errorOf('QUERY|a|b'), ProtocolErrorCode.UNEXPECTED_DEPENDENCIES);
+  assert.equal(errorOf('QUERY|a| '), ProtocolErrorCode.UNEXPECTED_DEPENDENCIES);
+});
+
+test('parses a line inside a larger buffer without reading outside it', () => {
+  const buf = Buffer.from('xxINDEX|a|b,c\nQUERY|zz|');
+  assert.deepEqual(parseLine(buf, 2, 13), { verb: 'INDEX', name: 'a', deps: ['b', 'c'] });
+  assert.deepEqual(parseLine(buf, 14, buf.length), { verb: 'QUERY', name: 'zz' });
+  // The second `|` of the next line must not count for the first.
+  assert.equal(parseLine(Buffer.from('QUERY|a\n|'), 0, 7).verb, null);
+});
+
+// ---- property tests against a simple model of the grammar ----
+
+const NAME_CHARS = ['a', 'b', 'c', 'X', 'Y', 'Z', '0', '1', '9', '.', '_', '+', '-', '@', '/', ':'];
+const nameArb = fc.string({ unit: fc.constantFrom(...NAME_CHARS), minLength: 1, maxLength: 12 });
+
+/** The grammar, written the obvious way (regexes and split), to check the fast parser against. */
+function model(line: string): ParseResult {
+  const body = line.endsWith('\r') ? line.slice(0, -1) : line;
+  const fields = body.split('|');
+  if (fields.length !== 3) return { verb: null, error: ProtocolErrorCode.FIELD_COUNT };
+  const [verb, name, deps] = fields as [string, string, string];
+  if (verb !== 'INDEX' && verb !== 'REMOVE' && verb !== 'QUERY')
+    return { verb: null, error: ProtocolErrorCode.UNKNOWN_COMMAND };
+  const valid = (n: string): boolean => /^[A-Za-z0-9._+\-@/:]+$/.test(n) && n.length <= 255;
+  if (name === '') return { verb: null, error: ProtocolErrorCode.EMPTY_NAME };
+  if (name.length > 255) return { verb: null, error: ProtocolErrorCode.NAME_TOO_LONG };
+  if (!valid(name)) return { verb: null, error: ProtocolErrorCode.INVALID_NAME };
+  if (verb !== 'INDEX')
+    return deps === '' ? { verb, name } : { verb: null, error: ProtocolErrorCode.UNEXPECTED_DEPENDENCIES };
+  if (deps === '') return { verb, name, deps: [] };
+  const items = deps.split(',');
+  for (const item of items) {
+    if (item === '') return { verb: null, error: ProtocolErrorCode.EMPTY_DEPENDENCY };
+    if (!valid(item)) return { verb: null, error: ProtocolErrorCode.INVALID_DEPENDENCY };
+  }
+  return { verb, name, deps: items };
+}
+
+test('property: the parser agrees with the model on near-valid lines', () => {
+  const piece = fc.oneof(
+    nameArb,
+    fc.constantFrom('INDEX', 'REMOVE', 'QUERY', 'index', '', '|', ',', '\r', ' ', 'a,,b', '\u00e9'),
+  );
+  const line = fc
+    .array(fc.tuple(piece, fc.constantFrom('|', ',', '')), { maxLength: 7 })
+    .map((parts) => parts.map(([p, sep]) => p + sep).join(''));
+  const structured = fc
+    .tuple(
+      fc.constantFrom('INDEX', 'REMOVE', 'QUERY', 'QUERYY'),
+      piece,
+      fc.array(piece, { maxLength: 4 }),
+      fc.boolean(),
+    )
+    .map(([v, n, d, cr]) => `${v}|${n}|${d.join(',')}${cr ? '\r' : ''}`);
+  fc.assert(
+    fc.property(fc.oneof(line, structured), (text) => {
+      assert.deepEqual(parse(Buffer.from(text, 'latin1')), model(text));
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('property: formatCommand and parseLine are inverse on valid commands', () => {
+  const command = fc.oneof(
+    fc.record({
+      verb: fc.constant('INDEX' as const),
+      name: nameArb,
+      deps: fc.array(nameArb, { maxLength: 5 }),
+    }),
+    fc.record({ verb: fc.constant('REMOVE' as const), name: nameArb }),
+    fc.record({ verb: fc.constant('QUERY' as const), name: nameArb }),
+  );
+  fc.assert(
+    fc.property(command, (cmd) => {
+      const line = Buffer.from(formatCommand(cmd), 'latin1');
+      assert.deepEqual(parseLine(line, 0, line.length - 1), { ...cmd });
+    }),
+  );
+});
+
+test('property: arbitrary bytes never throw and always yield a command or a known error', () => {
+  const codes = new Set<string>(Object.values(ProtocolErrorCode));
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+      const r = parseLine(Buffer.from(bytes), 0, bytes.length);
+      if (r.verb === null) assert.ok(codes.has(r.error));
+      else assert.ok(['INDEX', 'REMOVE', 'QUERY'].includes(r.verb));
+    }),
+    { numRuns: 2000 },
+  );
+});
