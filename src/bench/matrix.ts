@@ -38,6 +38,8 @@ export const SERVER_KINDS: readonly ServerKind[] = ['ceiling', 'memory', 'durabl
 
 export interface MatrixOptions {
   readonly durationS: number;
+  /** Each cell runs this many times, interleaved with the other servers' runs of its shape. */
+  readonly rounds: number;
   readonly threads: number;
   readonly seed: number;
   /** Arguments of `node` for each pkgindex mode; `{port}` and `{dataDir}` are substituted. */
@@ -94,6 +96,49 @@ export interface Cell {
   readonly unavailable: string | null;
   /** CPU time of every other process on the machine during the cell, in % of one core. */
   readonly othersCpuPercent: number | null;
+  /** ops/s of each round, in the order run; the ratio of round i compares with the ceiling's round i. */
+  readonly samples: readonly number[];
+  /** Protocol errors summed over every round, warm-ups included. */
+  readonly errorsAllRounds: number;
+}
+
+/** One run of one cell. */
+type Run =
+  | { readonly result: BenchResult; readonly unavailable: null; readonly othersCpuPercent: number | null }
+  | { readonly result: null; readonly unavailable: string; readonly othersCpuPercent: null };
+
+/**
+ * The rounds of a cell as one: the round with the median throughput stands for the cell (so
+ * every column comes from one run), the others are kept as ops/s samples, and a protocol error
+ * in any round counts.
+ */
+function combine(shape: Shape, server: ServerKind, runs: readonly Run[]): Cell {
+  const failed = runs.find((r) => r.result === null);
+  if (failed !== undefined || runs.length === 0)
+    return {
+      shape,
+      server,
+      result: null,
+      unavailable: failed?.unavailable ?? 'not run',
+      othersCpuPercent: null,
+      samples: [],
+      errorsAllRounds: 0,
+    };
+  const measured = runs as readonly Extract<Run, { result: BenchResult }>[];
+  const sorted = [...measured].sort((a, b) => a.result.opsPerSec - b.result.opsPerSec);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return {
+    shape,
+    server,
+    result: median.result,
+    unavailable: null,
+    othersCpuPercent: median.othersCpuPercent,
+    samples: measured.map((r) => r.result.opsPerSec),
+    errorsAllRounds: measured.reduce(
+      (n, r) => n + r.result.protocolErrors + r.result.warmup.protocolErrors,
+      0,
+    ),
+  };
 }
 
 export interface Target {
@@ -114,6 +159,7 @@ export interface MatrixResult {
   readonly command: string;
   readonly options: {
     readonly durationS: number;
+    readonly rounds: number;
     readonly threads: number;
     readonly seed: number;
     readonly roundTripCpu: number | null;
@@ -211,54 +257,62 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
     .map((l) => l.toFixed(2))
     .join(' ');
   for (const shape of options.shapes) {
-    for (const kind of SERVER_KINDS) {
-      const known = unavailable.get(kind);
-      if (known !== undefined) {
-        cells.push({ shape, server: kind, result: null, unavailable: known, othersCpuPercent: null });
-        continue;
+    const runs = new Map<ServerKind, Run[]>(SERVER_KINDS.map((k) => [k, []]));
+    for (let round = 0; round < options.rounds; round++)
+      for (const kind of SERVER_KINDS) {
+        const known = unavailable.get(kind);
+        const run =
+          known !== undefined
+            ? { result: null, unavailable: known, othersCpuPercent: null }
+            : await runOnce(shape, kind);
+        if (run.result === null && kind === 'durable' && run.unavailable.startsWith('not available yet'))
+          unavailable.set(kind, run.unavailable);
+        runs.get(kind)!.push(run);
       }
-      const dataDir = mkdtempSync(join(outDir, `data-${kind}-`));
-      const cpu = shape.connections * shape.inFlight === 1 ? (options.roundTripCpu ?? undefined) : undefined;
-      let server: ChildServer;
-      try {
-        server = await startKind(kind, cpu, options, root, dataDir);
-      } catch (err) {
-        rmSync(dataDir, { recursive: true, force: true });
-        // The durable mode is built elsewhere: until it lands, the server refuses --storage disk.
-        if (kind !== 'durable' || !(err instanceof ServerStartError)) throw err;
-        const said = err.output.split('\n').filter((l) => l.trim() !== '');
-        const why = `not available yet (the server exits at start: ${said[said.length - 1] ?? 'no message'})`;
-        unavailable.set(kind, why);
-        options.log(`${shape.label.padEnd(18)} ${kind.padEnd(8)} ${why}`);
-        cells.push({ shape, server: kind, result: null, unavailable: why, othersCpuPercent: null });
-        continue;
+    for (const kind of SERVER_KINDS) cells.push(combine(shape, kind, runs.get(kind)!));
+  }
+
+  async function runOnce(shape: Shape, kind: ServerKind): Promise<Run> {
+    const dataDir = mkdtempSync(join(outDir, `data-${kind}-`));
+    const cpu = shape.connections * shape.inFlight === 1 ? (options.roundTripCpu ?? undefined) : undefined;
+    let server: ChildServer;
+    try {
+      server = await startKind(kind, cpu, options, root, dataDir);
+    } catch (err) {
+      rmSync(dataDir, { recursive: true, force: true });
+      // The durable mode is built elsewhere: until it lands, the server refuses --storage disk.
+      if (kind !== 'durable' || !(err instanceof ServerStartError)) throw err;
+      const said = err.output.split('\n').filter((l) => l.trim() !== '');
+      const why = `not available yet (the server exits at start: ${said[said.length - 1] ?? 'no message'})`;
+      options.log(`${shape.label.padEnd(18)} ${kind.padEnd(8)} ${why}`);
+      return { result: null, unavailable: why, othersCpuPercent: null };
+    }
+    try {
+      const before = machineJiffies();
+      const result = await runCellLoad(root, cpu, shape, server, kind, options);
+      const after = machineJiffies();
+      let others: number | null = null;
+      if (before !== null && after !== null && result.server !== null) {
+        const wallJiffiesPerCore = (after.total - before.total) / cpus().length;
+        const busyS = ((after.busy - before.busy) / wallJiffiesPerCore) * result.elapsedS;
+        // Whole-window figures include the warm-up and process start: an indication, not an account.
+        const ownS = result.server.cpuSeconds + result.client.cpuSeconds;
+        others = Math.max(0, (100 * (busyS - ownS)) / result.elapsedS);
       }
-      try {
-        const before = machineJiffies();
-        const result = await runCellLoad(root, cpu, shape, server, kind, options);
-        const after = machineJiffies();
-        let others: number | null = null;
-        if (before !== null && after !== null && result.server !== null) {
-          const wallJiffiesPerCore = (after.total - before.total) / cpus().length;
-          const busyS = ((after.busy - before.busy) / wallJiffiesPerCore) * result.elapsedS;
-          // Whole-window figures include the warm-up and process start: an indication, not an account.
-          const ownS = result.server.cpuSeconds + result.client.cpuSeconds;
-          others = Math.max(0, (100 * (busyS - ownS)) / result.elapsedS);
-        }
-        cells.push({ shape, server: kind, result, unavailable: null, othersCpuPercent: others });
-        options.log(
-          `${shape.label.padEnd(18)} ${kind.padEnd(8)} ${formatCount(result.opsPerSec).padStart(10)} ops/s  p50 ${formatUs(result.latencyUs.p50)}  errors ${result.protocolErrors}`,
-        );
-      } catch (err) {
-        const why = `failed: ${(err as Error).message.split('\n')[0] ?? ''}`;
-        options.log(`${shape.label.padEnd(18)} ${kind.padEnd(8)} ${why} ${server.stderr().slice(-500)}`);
-        cells.push({ shape, server: kind, result: null, unavailable: why, othersCpuPercent: null });
-      } finally {
-        await server.stop();
-        rmSync(dataDir, { recursive: true, force: true });
-      }
+      options.log(
+        `${shape.label.padEnd(18)} ${kind.padEnd(8)} ${formatCount(result.opsPerSec).padStart(10)} ops/s  p50 ${formatUs(result.latencyUs.p50)}  errors ${result.protocolErrors}`,
+      );
+      return { result, unavailable: null, othersCpuPercent: others };
+    } catch (err) {
+      const why = `failed: ${(err as Error).message.split('\n')[0] ?? ''}`;
+      options.log(`${shape.label.padEnd(18)} ${kind.padEnd(8)} ${why} ${server.stderr().slice(-500)}`);
+      return { result: null, unavailable: why, othersCpuPercent: null };
+    } finally {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   }
+
   const cpu = cpus();
   return {
     date: new Date().toISOString(),
@@ -271,6 +325,7 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
     command: 'npm run bench',
     options: {
       durationS: options.durationS,
+      rounds: options.rounds,
       threads: options.threads,
       seed: options.seed,
       roundTripCpu: options.roundTripCpu,
@@ -284,55 +339,73 @@ function cell(cells: readonly Cell[], shapeId: string, server: ServerKind): Cell
   return cells.find((c) => c.shape.id === shapeId && c.server === server);
 }
 
+/** Per-round ratios of two cells' ops/s (rounds were interleaved, so round i of each saw the same neighbours). */
+export function roundRatios(num: Cell, den: Cell): number[] {
+  const n = Math.min(num.samples.length, den.samples.length);
+  return Array.from({ length: n }, (_, i) => num.samples[i]! / den.samples[i]!);
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 function ratioTarget(
   label: string,
-  min: number,
+  bound: number,
   num: Cell | undefined,
   den: Cell | undefined,
-  figure: (r: BenchResult) => number,
-  invert = false,
+  kind: 'ops' | 'p50',
 ): Target {
-  const required = invert ? `≤ ${min}×` : `≥ ${min}×`;
+  const required = kind === 'p50' ? `≤ ${bound}×` : `≥ ${bound}×`;
   if (num?.result == null || den?.result == null)
     return { label, required, measured: num?.unavailable ?? den?.unavailable ?? 'not measured', met: null };
-  const ratio = figure(num.result) / figure(den.result);
-  const clean = num.result.protocolErrors === 0 && num.result.warmup.protocolErrors === 0;
-  const met = clean && (invert ? ratio <= min : ratio >= min);
-  return { label, required, measured: `${ratio.toFixed(2)}×${clean ? '' : ' (with protocol errors)'}`, met };
+  const ratios =
+    kind === 'ops' ? roundRatios(num, den) : [num.result.latencyUs.p50 / den.result.latencyUs.p50];
+  const ratio = median(ratios);
+  const clean = num.errorsAllRounds === 0;
+  const met = clean && (kind === 'p50' ? ratio <= bound : ratio >= bound);
+  const spread =
+    ratios.length > 1 ? ` (rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})` : '';
+  return {
+    label,
+    required,
+    measured: `${ratio.toFixed(2)}×${spread}${clean ? '' : ', with protocol errors'}`,
+    met,
+  };
 }
 
 /** The issue's targets, each a ratio of two cells of this run. */
 export function evaluateTargets(cells: readonly Cell[]): Target[] {
-  const ops = (r: BenchResult): number => r.opsPerSec;
   return [
     ratioTarget(
       'pipelined 100×32 mixed, in memory, ops/s vs ceiling',
       0.5,
       cell(cells, '100x32', 'memory'),
       cell(cells, '100x32', 'ceiling'),
-      ops,
+      'ops',
     ),
     ratioTarget(
       'strict 100×1, in memory, ops/s vs ceiling',
       0.9,
       cell(cells, '100x1', 'memory'),
       cell(cells, '100x1', 'ceiling'),
-      ops,
+      'ops',
     ),
     ratioTarget(
       'strict 1×1, in memory, p50 latency vs ceiling',
       1.5,
       cell(cells, '1x1', 'memory'),
       cell(cells, '1x1', 'ceiling'),
-      (r) => r.latencyUs.p50,
-      true,
+      'p50',
     ),
     ratioTarget(
       'mutations 100×32, durable vs in memory, ops/s',
       0.5,
       cell(cells, 'mut-100x32', 'durable'),
       cell(cells, 'mut-100x32', 'memory'),
-      ops,
+      'ops',
     ),
   ];
 }
@@ -341,7 +414,7 @@ export function evaluateTargets(cells: readonly Cell[]): Target[] {
 export function formatMatrixMarkdown(m: MatrixResult): string {
   const out: string[] = [];
   out.push(
-    `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC with \`${m.command}\` (${m.options.durationS} s per cell, seed ${m.options.seed}, ${m.options.threads} client thread(s), ${m.options.roundTripCpu === null ? 'no CPU pinning' : `1×1 cells pinned to CPU ${m.options.roundTripCpu}, server and client both`}) on ${m.machine.cores} cores, ${m.machine.cpu}, Node ${m.machine.node}; load average at start ${m.machine.loadavg}.`,
+    `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC with \`${m.command}\` (${m.options.rounds} interleaved rounds of ${m.options.durationS} s per cell, seed ${m.options.seed}, ${m.options.threads} client thread(s), ${m.options.roundTripCpu === null ? 'no CPU pinning' : `1×1 cells pinned to CPU ${m.options.roundTripCpu}, server and client both`}) on ${m.machine.cores} cores, ${m.machine.cpu}, Node ${m.machine.node}; load average at start ${m.machine.loadavg}.`,
     '',
     '| load | server | ops/s | × ceiling | p50 | p99 | p99.9 | max | server CPU | client CPU | others CPU | server peak RSS | protocol errors |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -352,11 +425,19 @@ export function formatMatrixMarkdown(m: MatrixResult): string {
       out.push(`| ${c.shape.label} | ${c.server} | ${c.unavailable ?? ''} | | | | | | | | | | |`);
       continue;
     }
-    const ceiling = cell(m.cells, c.shape.id, 'ceiling')?.result;
-    const ratio = ceiling ? (r.opsPerSec / ceiling.opsPerSec).toFixed(2) : '';
+    const ceiling = cell(m.cells, c.shape.id, 'ceiling');
+    const ratios = ceiling?.result ? roundRatios(c, ceiling) : [];
+    const ratio =
+      c.server === 'ceiling'
+        ? '1'
+        : ratios.length === 0
+          ? ''
+          : ratios.length === 1
+            ? ratios[0]!.toFixed(2)
+            : `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
     const l = r.latencyUs;
     out.push(
-      `| ${c.shape.label} | ${c.server} | ${formatCount(r.opsPerSec)} | ${ratio} | ${formatUs(l.p50)} | ${formatUs(l.p99)} | ${formatUs(l.p999)} | ${formatUs(l.max)} | ${r.server ? `${r.server.cpuPercent.toFixed(0)} %` : ''} | ${r.client.cpuPercent.toFixed(0)} % | ${c.othersCpuPercent === null ? '' : `${c.othersCpuPercent.toFixed(0)} %`} | ${r.server ? formatBytes(r.server.peakRssBytes) : ''} | ${r.protocolErrors + r.warmup.protocolErrors} |`,
+      `| ${c.shape.label} | ${c.server} | ${formatCount(r.opsPerSec)} | ${ratio} | ${formatUs(l.p50)} | ${formatUs(l.p99)} | ${formatUs(l.p999)} | ${formatUs(l.max)} | ${r.server ? `${r.server.cpuPercent.toFixed(0)} %` : ''} | ${r.client.cpuPercent.toFixed(0)} % | ${c.othersCpuPercent === null ? '' : `${c.othersCpuPercent.toFixed(0)} %`} | ${r.server ? formatBytes(r.server.peakRssBytes) : ''} | ${c.errorsAllRounds} |`,
     );
   }
   out.push('', '| target | required | measured | met |', '| --- | --- | --- | --- |');
@@ -366,7 +447,7 @@ export function formatMatrixMarkdown(m: MatrixResult): string {
     );
   out.push(
     '',
-    'Loads: strict = 1 request in flight per connection; pipelined = 32. Mixed = query 80, index 10, remove 10 (weights); mutations = index 50, remove 50. CPU columns are % of one core over the measured window; "others" is every other process on the machine (this machine is shared), so a cell with high "others" is less trustworthy. Peak RSS is VmHWM since the server started, warm-up included.',
+    'Each shape runs in rounds: ceiling, in memory, durable, then again; the row shows the round with the median ops/s, "× ceiling" the median of the per-round ratios (and their range), and the targets use those medians. Loads: strict = 1 request in flight per connection; pipelined = 32. Mixed = query 80, index 10, remove 10 (weights); mutations = index 50, remove 50. CPU columns are % of one core over the measured window; "others" is every other process on the machine (this machine is shared), so a cell with high "others" is less trustworthy. Peak RSS is VmHWM since the server started, warm-up included.',
   );
   return out.join('\n');
 }

@@ -20,7 +20,8 @@ import { UsageError } from '../errors.js';
 
 export const MATRIX_USAGE = `Usage: npm run bench -- [options]
 
-  --duration SECONDS     per cell (default 5)
+  --duration SECONDS     per run of a cell (default 2)
+  --rounds N             runs of each cell, interleaved with the other servers' (default 3)
   --threads N            client worker threads per cell (default 1)
   --seed N               workload seed (default 1)
   --shapes IDS           comma-separated subset of ${SHAPES.map((s) => s.id).join(',')}
@@ -39,6 +40,7 @@ export async function benchMatrixMain(argv: readonly string[]): Promise<number> 
     strict: true,
     options: {
       duration: { type: 'string' },
+      rounds: { type: 'string' },
       threads: { type: 'string' },
       seed: { type: 'string' },
       shapes: { type: 'string' },
@@ -54,7 +56,9 @@ export async function benchMatrixMain(argv: readonly string[]): Promise<number> 
     process.stdout.write(`${MATRIX_USAGE}\n`);
     return 0;
   }
-  const durationS = Number(values.duration ?? 5);
+  const durationS = Number(values.duration ?? 2);
+  const rounds = Number(values.rounds ?? 3);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError(`--rounds must be a positive integer`);
   const threads = Number(values.threads ?? 1);
   const seed = Number(values.seed ?? 1);
   if (!(durationS > 0) || !Number.isInteger(threads) || threads < 1 || !Number.isInteger(seed))
@@ -74,6 +78,7 @@ export async function benchMatrixMain(argv: readonly string[]): Promise<number> 
   const split = (s: string | undefined): string[] | undefined => s?.split(' ').filter((a) => a !== '');
   const result = await runMatrix({
     durationS,
+    rounds,
     threads,
     seed,
     shapes,

@@ -25,7 +25,10 @@ function fakeResult(opsPerSec: number, p50: number, protocolErrors = 0): BenchRe
   } as unknown as BenchResult;
 }
 
-function cells(figures: Partial<Record<string, Partial<Record<ServerKind, BenchResult | null>>>>): Cell[] {
+function cells(
+  figures: Partial<Record<string, Partial<Record<ServerKind, BenchResult | null>>>>,
+  samples: Partial<Record<string, Partial<Record<ServerKind, number[]>>>> = {},
+): Cell[] {
   const out: Cell[] = [];
   for (const shape of SHAPES)
     for (const server of ['ceiling', 'memory', 'durable'] as const) {
@@ -36,6 +39,8 @@ function cells(figures: Partial<Record<string, Partial<Record<ServerKind, BenchR
         result,
         unavailable: result === null ? 'not available yet' : null,
         othersCpuPercent: 0,
+        samples: samples[shape.id]?.[server] ?? (result === null ? [] : [result.opsPerSec]),
+        errorsAllRounds: result === null ? 0 : result.protocolErrors,
       });
     }
   return out;
@@ -61,6 +66,18 @@ test('targets are ratios between cells of the same run, and unmeasured ones are 
   );
 });
 
+test('throughput targets take the median of per-round ratios, not a ratio of unrelated rounds', () => {
+  // Round 2 ran while the machine was busy for both servers: its ratio is still 0.5.
+  const pipelined = evaluateTargets(
+    cells(
+      { '100x32': { ceiling: fakeResult(1000, 10), memory: fakeResult(600, 20) } },
+      { '100x32': { ceiling: [1000, 200, 1000], memory: [600, 100, 400] } },
+    ),
+  )[0]!;
+  assert.equal(pipelined.measured, '0.50× (rounds 0.40–0.60)');
+  assert.equal(pipelined.met, true);
+});
+
 test('a cell with protocol errors never meets its target', () => {
   const pipelined = evaluateTargets(
     cells({ '100x32': { ceiling: fakeResult(1000, 10), memory: fakeResult(900, 10, 3) } }),
@@ -73,7 +90,7 @@ const MATRIX: MatrixResult = {
   date: '2026-11-25T16:00:00.000Z',
   machine: { cores: 2, cpu: 'Test CPU', node: 'v20.0.0', loadavg: '0.00 0.00 0.00' },
   command: 'npm run bench',
-  options: { durationS: 5, threads: 1, seed: 1, roundTripCpu: null },
+  options: { durationS: 5, rounds: 1, threads: 1, seed: 1, roundTripCpu: null },
   cells: cells({ '1x1': { ceiling: fakeResult(1000, 10), memory: fakeResult(900, 12) } }),
   targets: [],
 };
