@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Histogram, type HistogramSnapshot } from './histogram.js';
 import { LoadConnection, emptyCounts, type LoadCounts } from './load-connection.js';
 import type { Script } from './workload.js';
+import { BenchError } from '../errors.js';
 
 export interface ShardOptions {
   readonly host: string;
@@ -62,7 +63,15 @@ export class LoadShard {
           }),
         );
       this.#connections.push(...batch);
-      await Promise.all(batch.map((c) => c.connect(o.host, o.port)));
+      try {
+        await Promise.all(batch.map((c) => c.connect(o.host, o.port)));
+      } catch (err) {
+        this.close();
+        throw new BenchError(
+          `cannot connect to ${o.host}:${o.port} (${(err as NodeJS.ErrnoException).code ?? String(err)}); is the server running there? Pass --host and --port, or --ceiling`,
+          { cause: err },
+        );
+      }
     }
   }
 
