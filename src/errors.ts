@@ -44,6 +44,46 @@ export class ListenError extends PkgIndexError {
   }
 }
 
+/** The client could not reach the server (refused, unreachable, DNS, connect timeout). */
+export class ConnectError extends PkgIndexError {
+  override readonly name = 'ConnectError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_CONNECT', message, options);
+  }
+}
+
+/** The connection to the server ended while replies were still awaited. */
+export class ConnectionClosedError extends PkgIndexError {
+  override readonly name = 'ConnectionClosedError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_CONNECTION_CLOSED', message, options);
+  }
+}
+
+/** The server did not answer within the reply timeout. */
+export class ReplyTimeoutError extends PkgIndexError {
+  override readonly name = 'ReplyTimeoutError';
+  constructor(message: string) {
+    super('E_REPLY_TIMEOUT', message);
+  }
+}
+
+/** The server sent something that is not `OK`, `FAIL` or `ERROR` on a line. */
+export class BadReplyError extends PkgIndexError {
+  override readonly name = 'BadReplyError';
+  constructor(message: string) {
+    super('E_BAD_REPLY', message);
+  }
+}
+
+/** An import source could not be read or is in a format (or compression) not supported. */
+export class ImportFormatError extends PkgIndexError {
+  override readonly name = 'ImportFormatError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_IMPORT_FORMAT', message, options);
+  }
+}
+
 /** The benchmark could not run: a server did not start, a tool is missing, the data is unusable. */
 export class BenchError extends PkgIndexError {
   override readonly name = 'BenchError';

@@ -1,17 +1,32 @@
 #!/usr/bin/env node
 import { PkgIndexError, UsageError } from '../errors.js';
-import { serve } from './serve.js';
-import { benchMain } from './bench.js';
 
 interface Subcommand {
   readonly summary: string;
   readonly run: (argv: readonly string[]) => Promise<number>;
 }
 
-/** The subcommands of `pkgindex`. Each lives in its own module under src/cli/. */
+/**
+ * The subcommands of `pkgindex`. Each lives in its own module under src/cli/, loaded only when
+ * run: a server does not pay for the client's or the importer's code, in startup or memory.
+ */
 const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
-  serve: { summary: 'run the package index server', run: serve },
-  bench: { summary: 'measure a server with a load of the protocol', run: benchMain },
+  serve: {
+    summary: 'run the package index server',
+    run: async (argv) => (await import('./serve.js')).serve(argv),
+  },
+  client: {
+    summary: 'send commands to a server (one-shot, piped or interactive)',
+    run: async (argv) => (await import('./client.js')).client(argv),
+  },
+  import: {
+    summary: 'load a package repository (Homebrew, Debian) into a server',
+    run: async (argv) => (await import('./import.js')).importCommand(argv),
+  },
+  bench: {
+    summary: 'measure a server with a load of the protocol',
+    run: async (argv) => (await import('./bench.js')).benchMain(argv),
+  },
 };
 
 function usage(): string {

@@ -1,0 +1,247 @@
+/**
+ * A client of the line protocol: one TCP connection, requests pipelined, replies matched to
+ * requests by order (the server answers each connection's lines in order).
+ *
+ * At most `window` lines are on the wire unanswered; more are queued and written as replies
+ * come back, so a bulk import holds bounded memory on both sides. Lines written in one tick
+ * go out in one write. A silent server fails every awaited reply after `replyTimeoutMs`.
+ */
+import { connect as netConnect, type Socket } from 'node:net';
+import {
+  BadReplyError,
+  ConnectError,
+  ConnectionClosedError,
+  PkgIndexError,
+  ReplyTimeoutError,
+} from '../errors.js';
+import type { Command } from '../protocol/command.js';
+import { LineFramer, type LineSink } from '../protocol/framer.js';
+import { formatCommand } from '../protocol/parse.js';
+import { Reply, REPLY_NAMES } from '../protocol/reply.js';
+import { Fifo } from './fifo.js';
+
+export interface ClientOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Give up connecting after this long. Default 5 s. */
+  readonly connectTimeoutMs?: number;
+  /** Fail awaited replies when the server sends nothing for this long. Default 30 s; 0 disables. */
+  readonly replyTimeoutMs?: number;
+  /** Most lines awaiting a reply at once. Default 1024. */
+  readonly window?: number;
+}
+
+interface Waiter {
+  readonly line: string;
+  readonly resolve: (reply: Reply) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** Longest reply line accepted (`ERROR`); anything longer is not this protocol. */
+const MAX_REPLY_LINE = 16;
+
+const REPLY_BY_TEXT = new Map<string, Reply>(REPLY_NAMES.map((name, i) => [name, i as Reply]));
+
+export class PkgIndexClient {
+  readonly #socket: Socket;
+  readonly #where: string;
+  readonly #window: number;
+  readonly #replyTimeoutMs: number;
+  readonly #framer = new LineFramer(MAX_REPLY_LINE);
+  /** Written, awaiting a reply, oldest first. */
+  readonly #sent = new Fifo<Waiter>();
+  /** Not yet written because the window is full. */
+  readonly #queued = new Fifo<Waiter>();
+  /** Called once nothing is outstanding (or the connection failed). */
+  #idle: (() => void)[] = [];
+  #pendingWrite = '';
+  #flushScheduled = false;
+  #failure: PkgIndexError | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  readonly #sink: LineSink;
+
+  private constructor(socket: Socket, where: string, options: ClientOptions) {
+    this.#socket = socket;
+    this.#where = where;
+    this.#window = Math.max(1, options.window ?? 1024);
+    this.#replyTimeoutMs = options.replyTimeoutMs ?? 30_000;
+    this.#sink = {
+      line: (buf, start, end) => {
+        this.#onReply(buf.toString('latin1', start, end));
+      },
+      overlong: () => {
+        this.#fail(
+          new BadReplyError(`${this.#where} sent an over-long reply line; is it a pkgindex server?`),
+        );
+      },
+    };
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.#framer.push(chunk, this.#sink);
+    });
+    socket.on('error', (cause) => {
+      this.#fail(
+        new ConnectionClosedError(`connection to ${this.#where} failed: ${cause.message}`, { cause }),
+      );
+    });
+    socket.on('close', () => {
+      this.#fail(new ConnectionClosedError(`${this.#where} closed the connection before answering`));
+    });
+  }
+
+  /** Opens a connection; rejects with ConnectError (code E_CONNECT) when the server cannot be reached. */
+  static connect(options: ClientOptions): Promise<PkgIndexClient> {
+    const where = `${options.host}:${options.port}`;
+    return new Promise((resolve, reject) => {
+      const socket = netConnect({ host: options.host, port: options.port });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(
+          new ConnectError(
+            `no answer from ${where} within ${options.connectTimeoutMs ?? 5000} ms; check --host and --port`,
+          ),
+        );
+      }, options.connectTimeoutMs ?? 5000);
+      socket.once('error', (cause: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(
+          new ConnectError(
+            `cannot connect to ${where} (${cause.code ?? cause.message}); is \`pkgindex serve\` running there? ` +
+              'Pass --host and --port to reach another server',
+            { cause },
+          ),
+        );
+      });
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(new PkgIndexClient(socket, where, options));
+      });
+    });
+  }
+
+  /** Where this client is connected, `host:port`. */
+  get address(): string {
+    return this.#where;
+  }
+
+  /** Lines written or queued that have no reply yet. */
+  get outstanding(): number {
+    return this.#sent.length + this.#queued.length;
+  }
+
+  /** Sends a command; resolves with the server's reply. */
+  send(command: Command): Promise<Reply> {
+    return this.sendLine(formatCommand(command).slice(0, -1));
+  }
+
+  /**
+   * Sends one raw protocol line (without `\n`), as typed or piped by a user: the server judges
+   * it, and answers ERROR when it is malformed.
+   */
+  sendLine(line: string): Promise<Reply> {
+    if (line.includes('\n')) return Promise.reject(new TypeError('a protocol line cannot contain \\n'));
+    if (this.#failure !== null) return Promise.reject(this.#failure);
+    return new Promise<Reply>((resolve, reject) => {
+      const waiter = { line, resolve, reject };
+      if (this.#sent.length < this.#window && this.#queued.length === 0) this.#write(waiter);
+      else this.#queued.push(waiter);
+    });
+  }
+
+  /** Closes the connection after the replies to everything sent so far have arrived. */
+  async close(): Promise<void> {
+    if (this.outstanding > 0 && this.#failure === null)
+      await new Promise<void>((resolve) => {
+        this.#idle.push(resolve);
+      });
+    this.#failure ??= new ConnectionClosedError(`the connection to ${this.#where} was closed by this client`);
+    this.#clearTimer();
+    await new Promise<void>((resolve) => {
+      if (this.#socket.destroyed) resolve();
+      else this.#socket.end(resolve);
+    });
+    this.#socket.destroy();
+  }
+
+  /** Drops the connection at once; awaited replies fail. */
+  destroy(): void {
+    this.#fail(new ConnectionClosedError(`the connection to ${this.#where} was closed by this client`));
+  }
+
+  #write(waiter: Waiter): void {
+    if (this.#sent.length === 0) this.#armTimer();
+    this.#sent.push(waiter);
+    this.#pendingWrite += `${waiter.line}\n`;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => {
+        this.#flush();
+      });
+    }
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#pendingWrite === '' || this.#failure !== null) return;
+    const data = this.#pendingWrite;
+    this.#pendingWrite = '';
+    // UTF-8, not latin1: latin1 keeps only each character's low byte, so U+010A would become a
+    // newline and split one line into two, shifting every later reply onto the wrong request.
+    this.#socket.write(data, 'utf8');
+  }
+
+  #onReply(text: string): void {
+    const waiter = this.#sent.peek();
+    if (waiter === undefined) {
+      this.#fail(new BadReplyError(`${this.#where} sent a reply to nothing: ${JSON.stringify(text)}`));
+      return;
+    }
+    const reply = REPLY_BY_TEXT.get(text);
+    if (reply === undefined) {
+      this.#fail(new BadReplyError(`${this.#where} sent ${JSON.stringify(text)}, not OK, FAIL or ERROR`));
+      return;
+    }
+    this.#sent.shift();
+    if (this.#sent.length === 0) this.#clearTimer();
+    else this.#armTimer();
+    waiter.resolve(reply);
+    while (this.#queued.length > 0 && this.#sent.length < this.#window) this.#write(this.#queued.shift()!);
+    if (this.outstanding === 0) this.#wakeIdle();
+  }
+
+  #wakeIdle(): void {
+    const idle = this.#idle;
+    this.#idle = [];
+    for (const wake of idle) wake();
+  }
+
+  #armTimer(): void {
+    if (this.#replyTimeoutMs <= 0) return;
+    if (this.#timer !== null) {
+      this.#timer.refresh();
+      return;
+    }
+    this.#timer = setTimeout(() => {
+      this.#fail(
+        new ReplyTimeoutError(
+          `${this.#where} sent no reply for ${this.#replyTimeoutMs} ms; the server may be overloaded or stuck`,
+        ),
+      );
+    }, this.#replyTimeoutMs);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #fail(error: PkgIndexError): void {
+    if (this.#failure === null) this.#failure = error;
+    this.#clearTimer();
+    const waiters = [...this.#sent.drain(), ...this.#queued.drain()];
+    this.#socket.destroy();
+    for (const waiter of waiters) waiter.reject(this.#failure);
+    this.#wakeIdle();
+  }
+}

@@ -1,0 +1,218 @@
+/**
+ * Import planning: which packages of a source can be indexed, in which order, and why the
+ * others cannot. Pure and synchronous; formats produce `SourcePackage`s, the runner sends the plan.
+ *
+ * The server accepts `INDEX` only when every dependency is already indexed and refuses cycles,
+ * so a package is importable exactly when its name is valid and all its dependencies exist in
+ * the source and are importable, with no cycle on the way. Packages on a cycle (a strongly
+ * connected component of more than one package, or one that depends on itself) are left out,
+ * and so is everything that depends on a left-out package, transitively.
+ */
+import { MAX_NAME_BYTES } from '../protocol/command.js';
+
+/** A package as a source describes it, dependencies already resolved to package names. */
+export interface SourcePackage {
+  readonly name: string;
+  readonly deps: readonly string[];
+}
+
+export const LeftOutReason = {
+  /** The name has bytes the protocol forbids, or is empty or too long. */
+  INVALID_NAME: 'invalid-name',
+  /** A dependency exists nowhere in the source. */
+  MISSING_DEPENDENCY: 'missing-dependency',
+  /** The package is on a dependency cycle. */
+  CYCLE: 'cycle',
+  /** A dependency is itself left out (for any of the reasons above, possibly transitively). */
+  BLOCKED: 'blocked',
+} as const;
+export type LeftOutReason = (typeof LeftOutReason)[keyof typeof LeftOutReason];
+
+/** Reasons a package is left out on its own account, not because of a dependency. */
+export type RootReason = Exclude<LeftOutReason, typeof LeftOutReason.BLOCKED>;
+
+export type LeftOut =
+  | { readonly name: string; readonly reason: typeof LeftOutReason.INVALID_NAME }
+  | {
+      readonly name: string;
+      readonly reason: typeof LeftOutReason.MISSING_DEPENDENCY;
+      readonly missing: string;
+    }
+  | { readonly name: string; readonly reason: typeof LeftOutReason.CYCLE; readonly cycle: number }
+  | {
+      readonly name: string;
+      readonly reason: typeof LeftOutReason.BLOCKED;
+      /** The direct dependency that is left out. */
+      readonly via: string;
+      /** The package left out on its own account that this one (transitively) depends on. */
+      readonly root: string;
+      readonly rootReason: RootReason;
+    };
+
+export interface ImportPlan {
+  /** Importable packages, every package after all of its dependencies. */
+  readonly order: readonly SourcePackage[];
+  readonly leftOut: readonly LeftOut[];
+  /** Each cycle's packages, sorted by name; `LeftOut.cycle` indexes this list. */
+  readonly cycles: readonly (readonly string[])[];
+  /** Each dependency that exists nowhere, with how many packages name it directly. */
+  readonly missing: ReadonlyMap<string, number>;
+}
+
+const NAME = /^[A-Za-z0-9._+\-@/:]+$/;
+
+/** True when `name` is acceptable to the protocol (same rule as protocol/parse.ts). */
+export function isValidName(name: string): boolean {
+  return name.length > 0 && name.length <= MAX_NAME_BYTES && NAME.test(name);
+}
+
+/**
+ * Plans the import of `packages`. Names are unique keys: a later duplicate replaces an
+ * earlier one (parsers report duplicates themselves). Duplicate dependencies count once.
+ * Runs in O(packages + dependencies) time, without recursion.
+ */
+export function planImport(packages: readonly SourcePackage[]): ImportPlan {
+  const byName = new Map<string, number>();
+  const nodes: SourcePackage[] = [];
+  for (const pkg of packages) {
+    const at = byName.get(pkg.name);
+    if (at === undefined) {
+      byName.set(pkg.name, nodes.length);
+      nodes.push(pkg);
+    } else nodes[at] = pkg;
+  }
+  const n = nodes.length;
+
+  // Edges in compressed form: the targets of node v are targets[offsets[v], offsets[v + 1]).
+  const offsets = new Int32Array(n + 1);
+  const targetList: number[] = [];
+  const firstMissing: (string | undefined)[] = new Array<string | undefined>(n);
+  const missing = new Map<string, number>();
+  for (let v = 0; v < n; v++) {
+    const seen = new Set<string>();
+    for (const dep of nodes[v]!.deps) {
+      if (seen.has(dep)) continue;
+      seen.add(dep);
+      const w = byName.get(dep);
+      if (w === undefined) {
+        firstMissing[v] ??= dep;
+        missing.set(dep, (missing.get(dep) ?? 0) + 1);
+      } else targetList.push(w);
+    }
+    offsets[v + 1] = targetList.length;
+  }
+  const targets = Int32Array.from(targetList);
+
+  const order: SourcePackage[] = [];
+  const leftOutOf = new Map<number, LeftOut>();
+  const cycles: string[][] = [];
+
+  const decide = (component: readonly number[]): void => {
+    const v = component[0]!;
+    const selfLoop = component.length === 1 && hasEdge(offsets, targets, v, v);
+    if (component.length > 1 || selfLoop) {
+      const cycle = cycles.length;
+      cycles.push(component.map((u) => nodes[u]!.name).sort());
+      for (const u of component) {
+        leftOutOf.set(u, { name: nodes[u]!.name, reason: LeftOutReason.CYCLE, cycle });
+      }
+      return;
+    }
+    const pkg = nodes[v]!;
+    if (!isValidName(pkg.name)) {
+      leftOutOf.set(v, { name: pkg.name, reason: LeftOutReason.INVALID_NAME });
+      return;
+    }
+    const absent = firstMissing[v];
+    if (absent !== undefined) {
+      leftOutOf.set(v, { name: pkg.name, reason: LeftOutReason.MISSING_DEPENDENCY, missing: absent });
+      return;
+    }
+    for (let e = offsets[v]!; e < offsets[v + 1]!; e++) {
+      const dep = leftOutOf.get(targets[e]!);
+      if (dep === undefined) continue;
+      const root =
+        dep.reason === LeftOutReason.BLOCKED
+          ? { root: dep.root, rootReason: dep.rootReason }
+          : { root: dep.name, rootReason: dep.reason };
+      leftOutOf.set(v, { name: pkg.name, reason: LeftOutReason.BLOCKED, via: dep.name, ...root });
+      return;
+    }
+    order.push(pkg);
+  };
+
+  stronglyConnectedComponents(n, offsets, targets, decide);
+
+  const leftOut = [...leftOutOf.entries()].sort((a, b) => a[0] - b[0]).map(([, l]) => l);
+  return { order, leftOut, cycles, missing };
+}
+
+function hasEdge(offsets: Int32Array, targets: Int32Array, from: number, to: number): boolean {
+  for (let e = offsets[from]!; e < offsets[from + 1]!; e++) if (targets[e] === to) return true;
+  return false;
+}
+
+/**
+ * Tarjan's algorithm with an explicit stack, so 63,000-package repositories with long
+ * dependency chains cannot overflow the call stack. Components are emitted in reverse
+ * topological order: a component comes after every component it has an edge to, that is,
+ * dependencies before their dependents — the order the server needs.
+ */
+export function stronglyConnectedComponents(
+  n: number,
+  offsets: Int32Array,
+  targets: Int32Array,
+  emit: (component: readonly number[]) => void,
+): void {
+  const index = new Int32Array(n).fill(-1);
+  const low = new Int32Array(n);
+  const onStack = new Uint8Array(n);
+  const stack = new Int32Array(n);
+  let stackTop = 0;
+  // The simulated call stack: the node being visited and the next edge to follow from it.
+  const callNode = new Int32Array(n);
+  const callEdge = new Int32Array(n);
+  let counter = 0;
+
+  for (let root = 0; root < n; root++) {
+    if (index[root] !== -1) continue;
+    let depth = 0;
+    index[root] = low[root] = counter++;
+    stack[stackTop++] = root;
+    onStack[root] = 1;
+    callNode[0] = root;
+    callEdge[0] = offsets[root]!;
+    while (depth >= 0) {
+      const v = callNode[depth]!;
+      const e = callEdge[depth]!;
+      if (e < offsets[v + 1]!) {
+        callEdge[depth] = e + 1;
+        const w = targets[e]!;
+        if (index[w] === -1) {
+          index[w] = low[w] = counter++;
+          stack[stackTop++] = w;
+          onStack[w] = 1;
+          depth++;
+          callNode[depth] = w;
+          callEdge[depth] = offsets[w]!;
+        } else if (onStack[w] === 1 && index[w]! < low[v]!) low[v] = index[w]!;
+        continue;
+      }
+      depth--;
+      if (depth >= 0) {
+        const parent = callNode[depth]!;
+        if (low[v]! < low[parent]!) low[parent] = low[v]!;
+      }
+      if (low[v] === index[v]) {
+        const component: number[] = [];
+        let w: number;
+        do {
+          w = stack[--stackTop]!;
+          onStack[w] = 0;
+          component.push(w);
+        } while (w !== v);
+        emit(component);
+      }
+    }
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * The import report: what the source held, what could be indexed, why the rest could not,
+ * and (unless dry run) what the server answered. One object, rendered as text for people or
+ * JSON for scripts (`--json`), so both always say the same thing.
+ */
+import { LeftOutReason, type ImportPlan, type LeftOut, type RootReason } from './plan.js';
+import type { RunResult } from './run.js';
+import type { ParsedSource, SourceWarning } from './source.js';
+
+export interface ImportReport {
+  readonly sources: readonly string[];
+  readonly format: string;
+  readonly packages: number;
+  readonly parse: {
+    readonly warningCount: number;
+    readonly warnings: readonly SourceWarning[];
+    readonly counters: Readonly<Record<string, number>>;
+  };
+  readonly plan: {
+    readonly importable: number;
+    readonly leftOut: number;
+    readonly leftOutByReason: Readonly<Record<LeftOutReason, number>>;
+    /** Packages left out because of a dependency, by the reason at the root of the chain. */
+    readonly blockedByRootReason: Readonly<Record<RootReason, number>>;
+    readonly cycles: readonly (readonly string[])[];
+    /** Dependencies that exist nowhere, most needed first. */
+    readonly missing: readonly { readonly name: string; readonly neededBy: number }[];
+    readonly leftOutPackages: readonly LeftOut[];
+  };
+  /** Null on a dry run. */
+  readonly run: {
+    readonly server: string;
+    readonly indexed: number;
+    readonly rejected: RunResult['rejected'];
+    readonly elapsedMs: number;
+    readonly packagesPerSecond: number;
+  } | null;
+}
+
+export function buildReport(
+  sources: readonly string[],
+  parsed: ParsedSource,
+  plan: ImportPlan,
+  run: { server: string; result: RunResult } | null,
+): ImportReport {
+  const leftOutByReason: Record<LeftOutReason, number> = {
+    [LeftOutReason.INVALID_NAME]: 0,
+    [LeftOutReason.MISSING_DEPENDENCY]: 0,
+    [LeftOutReason.CYCLE]: 0,
+    [LeftOutReason.BLOCKED]: 0,
+  };
+  const blockedByRootReason: Record<RootReason, number> = {
+    [LeftOutReason.INVALID_NAME]: 0,
+    [LeftOutReason.MISSING_DEPENDENCY]: 0,
+    [LeftOutReason.CYCLE]: 0,
+  };
+  for (const l of plan.leftOut) {
+    leftOutByReason[l.reason]++;
+    if (l.reason === LeftOutReason.BLOCKED) blockedByRootReason[l.rootReason]++;
+  }
+  const missing = [...plan.missing.entries()]
+    .map(([name, neededBy]) => ({ name, neededBy }))
+    .sort((a, b) => b.neededBy - a.neededBy || (a.name < b.name ? -1 : 1));
+  const cycles = [...plan.cycles].sort((a, b) => b.length - a.length);
+  return {
+    sources: sources.map((s) => (s === '-' ? 'stdin' : s)),
+    format: parsed.format,
+    packages: parsed.packages.length,
+    parse: { warningCount: parsed.warningCount, warnings: parsed.warnings, counters: parsed.counters },
+    plan: {
+      importable: plan.order.length,
+      leftOut: plan.leftOut.length,
+      leftOutByReason,
+      blockedByRootReason,
+      cycles,
+      missing,
+      leftOutPackages: plan.leftOut,
+    },
+    run:
+      run === null
+        ? null
+        : {
+            server: run.server,
+            indexed: run.result.indexed,
+            rejected: run.result.rejected,
+            elapsedMs: Math.round(run.result.elapsedMs),
+            packagesPerSecond: Math.round(run.result.sent / Math.max(run.result.elapsedMs / 1000, 0.001)),
+          },
+  };
+}
+
+const SHOWN = 10;
+
+function list(names: readonly string[], max: number): string {
+  return names.length <= max
+    ? names.join(', ')
+    : `${names.slice(0, max).join(', ')}, … (${names.length} in all)`;
+}
+
+function count(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
+/** The report for a person: short, with the numbers first and a few examples of each problem. */
+export function formatReport(report: ImportReport): string {
+  const out: string[] = [];
+  const { plan } = report;
+  out.push(`Source: ${report.sources.join(', ')} (${report.format}): ${count(report.packages)} packages`);
+  for (const [what, n] of Object.entries(report.parse.counters)) out.push(`  ${what}: ${count(n)}`);
+  if (report.parse.warningCount > 0) {
+    out.push(`  lines not understood (skipped): ${count(report.parse.warningCount)}`);
+    for (const w of report.parse.warnings.slice(0, 5)) out.push(`    line ${w.line}: ${w.message}`);
+  }
+  out.push(`Plan: ${count(plan.importable)} importable, ${count(plan.leftOut)} left out`);
+  const r = plan.leftOutByReason;
+  const b = plan.blockedByRootReason;
+  if (plan.leftOut > 0) {
+    out.push(`  invalid name: ${count(r['invalid-name'])}`);
+    out.push(
+      `  missing dependency: ${count(r['missing-dependency'])} (${count(plan.missing.length)} names exist nowhere)`,
+    );
+    out.push(`  on a dependency cycle: ${count(r.cycle)} (${count(plan.cycles.length)} cycles)`);
+    out.push(
+      `  depends on a left-out package: ${count(r.blocked)} ` +
+        `(through a cycle: ${count(b.cycle)}, a missing dependency: ${count(b['missing-dependency'])}, ` +
+        `an invalid name: ${count(b['invalid-name'])})`,
+    );
+  }
+  if (plan.missing.length > 0) {
+    out.push('Missing dependencies (name: packages needing it):');
+    out.push(
+      `  ${list(
+        plan.missing.map((m) => `${m.name}: ${m.neededBy}`),
+        SHOWN,
+      )}`,
+    );
+  }
+  if (plan.cycles.length > 0) {
+    out.push('Cycles (largest first):');
+    for (const cycle of plan.cycles.slice(0, SHOWN)) out.push(`  ${cycle.length}: ${list(cycle, 8)}`);
+    if (plan.cycles.length > SHOWN) out.push(`  … and ${plan.cycles.length - SHOWN} more`);
+  }
+  const invalid = plan.leftOutPackages.filter((l) => l.reason === LeftOutReason.INVALID_NAME);
+  if (invalid.length > 0)
+    out.push(
+      `Invalid names: ${list(
+        invalid.map((l) => JSON.stringify(l.name)),
+        SHOWN,
+      )}`,
+    );
+  if (report.run === null) out.push('Dry run: nothing was sent.');
+  else {
+    const run = report.run;
+    out.push(
+      `Import into ${run.server}: ${count(run.indexed)} indexed, ${count(run.rejected.length)} refused, ` +
+        `${(run.elapsedMs / 1000).toFixed(2)} s, ${count(run.packagesPerSecond)} packages/s`,
+    );
+    if (run.rejected.length > 0)
+      out.push(
+        `  refused: ${list(
+          run.rejected.map((x) => `${x.name} (${x.reply})`),
+          SHOWN,
+        )}`,
+      );
+  }
+  return `${out.join('\n')}\n`;
+}
