@@ -3,7 +3,7 @@
  * pkgindex itself, each with an argument list the caller chooses.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,11 +32,16 @@ export function buildCeiling(root = repoRoot()): string {
   const binary = join(out, 'ceiling');
   if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return binary;
   mkdirSync(out, { recursive: true });
+  // Built under a private name, then renamed: concurrent builds (test files run in parallel)
+  // never exec a half-written binary, and a running ceiling keeps its own inode.
+  const partial = `${binary}.${process.pid}.tmp`;
   try {
-    execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', binary, source], {
+    execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', partial, source], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    renameSync(partial, binary);
   } catch (err) {
+    rmSync(partial, { force: true });
     throw new BenchError(`cannot build the ceiling server with gcc (is gcc installed?): ${String(err)}`, {
       cause: err,
     });
