@@ -168,23 +168,6 @@ export interface MatrixResult {
   readonly targets: readonly Target[];
 }
 
-/** Busy and total jiffies of all CPUs, from the first line of /proc/stat. */
-function machineJiffies(): { busy: number; total: number } | null {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8')
-      .split('\n')[0]!
-      .trim()
-      .split(/\s+/)
-      .slice(1)
-      .map(Number);
-    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-    const idle = fields[3]! + fields[4]!;
-    return { busy: total - idle, total };
-  } catch {
-    return null;
-  }
-}
-
 async function startKind(
   kind: ServerKind,
   cpu: number | undefined,
@@ -288,17 +271,11 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
       return { result: null, unavailable: why, othersCpuPercent: null };
     }
     try {
-      const before = machineJiffies();
       const result = await runCellLoad(root, cpu, shape, server, kind, options);
-      const after = machineJiffies();
-      let others: number | null = null;
-      if (before !== null && after !== null && result.server !== null) {
-        const wallJiffiesPerCore = (after.total - before.total) / cpus().length;
-        const busyS = ((after.busy - before.busy) / wallJiffiesPerCore) * result.elapsedS;
-        // Whole-window figures include the warm-up and process start: an indication, not an account.
-        const ownS = result.server.cpuSeconds + result.client.cpuSeconds;
-        others = Math.max(0, (100 * (busyS - ownS)) / result.elapsedS);
-      }
+      const others =
+        result.machineCpuPercent === null || result.server === null
+          ? null
+          : Math.max(0, result.machineCpuPercent - result.server.cpuPercent - result.client.cpuPercent);
       options.log(
         `${shape.label.padEnd(18)} ${kind.padEnd(8)} ${formatCount(result.opsPerSec).padStart(10)} ops/s  p50 ${formatUs(result.latencyUs.p50)}  errors ${result.protocolErrors}`,
       );

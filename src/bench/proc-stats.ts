@@ -70,3 +70,24 @@ export function sampleProcess(pid: number): ProcSample | null {
     return null;
   }
 }
+
+/** Busy and total time of all CPUs together, in clock ticks, from the first line of /proc/stat. */
+export interface MachineSample {
+  readonly busyTicks: number;
+  readonly totalTicks: number;
+}
+
+/** Parses the aggregate `cpu` line of /proc/stat: idle and iowait are not busy. */
+export function parseMachineStat(stat: string): MachineSample {
+  const fields = (stat.split('\n')[0] ?? '').trim().split(/\s+/).slice(1, 9).map(Number);
+  const totalTicks = fields.reduce((a, b) => a + b, 0);
+  return { busyTicks: totalTicks - (fields[3] ?? 0) - (fields[4] ?? 0), totalTicks };
+}
+
+export function sampleMachine(): MachineSample | null {
+  try {
+    return parseMachineStat(readFileSync('/proc/stat', 'utf8'));
+  } catch {
+    return null;
+  }
+}

@@ -65,6 +65,11 @@ export function formatSummary(r: BenchResult): string {
         `${r.server.readCallsPerOp.toFixed(3)} reads and ${r.server.writeCallsPerOp.toFixed(3)} writes per reply; ${((1e6 * r.server.cpuSeconds) / Math.max(1, r.answered)).toFixed(2)} µs CPU per reply`,
       ],
     );
+  if (r.machineCpuPercent !== null)
+    rows.push([
+      'machine CPU',
+      `${r.machineCpuPercent.toFixed(0)} % of a core in all, of which others ${Math.max(0, r.machineCpuPercent - r.client.cpuPercent - (r.server?.cpuPercent ?? 0)).toFixed(0)} %${r.server === null ? ' (server included: no --server-pid)' : ''}`,
+    ]);
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n');
 }

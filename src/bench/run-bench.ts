@@ -9,7 +9,8 @@ import { Histogram } from './histogram.js';
 import { addCounts, emptyCounts, protocolErrors, type LoadCounts } from './load-connection.js';
 import { LoadShard, type ShardOptions, type ShardResult } from './load-shard.js';
 import type { WorkerInput, WorkerMessage } from './load-worker.js';
-import { sampleProcess } from './proc-stats.js';
+import { sampleMachine, sampleProcess } from './proc-stats.js';
+import { cpus } from 'node:os';
 import {
   buildScript,
   buildWarmupScript,
@@ -90,6 +91,11 @@ export interface BenchResult {
     readonly writeCallsPerOp: number;
   } | null;
   readonly client: { readonly cpuSeconds: number; readonly cpuPercent: number };
+  /**
+   * CPU used by every process on the machine during the load, in % of one core; what the
+   * server and this client did not use of it is the neighbours' (Linux only, else null).
+   */
+  readonly machineCpuPercent: number | null;
 }
 
 /** Hard limit of a run by `--ops`, so a server that stops answering cannot hang it. */
@@ -139,6 +145,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   await runner.connect();
 
   const before = o.serverPid === null ? null : sampleProcess(o.serverPid);
+  const machine0 = sampleMachine();
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const ticker = setInterval(() => {
@@ -154,6 +161,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   }
   const wallS = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const machine1 = sampleMachine();
   const after = o.serverPid === null ? null : sampleProcess(o.serverPid);
 
   const counts = emptyCounts();
@@ -213,6 +221,11 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
             writeCallsPerOp: (after.writeCalls - before.writeCalls) / Math.max(1, histogram.count),
           },
     client: { cpuSeconds: clientCpuS, cpuPercent: (100 * clientCpuS) / wallS },
+    machineCpuPercent:
+      machine0 === null || machine1 === null || machine1.totalTicks === machine0.totalTicks
+        ? null
+        : (100 * cpus().length * (machine1.busyTicks - machine0.busyTicks)) /
+          (machine1.totalTicks - machine0.totalTicks),
   };
 }
 

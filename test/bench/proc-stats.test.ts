@@ -1,6 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseIoCount, parseStatCpuTicks, parseStatusKb, sampleProcess } from '../../src/bench/proc-stats.js';
+import {
+  parseIoCount,
+  parseMachineStat,
+  parseStatCpuTicks,
+  parseStatusKb,
+  sampleMachine,
+  sampleProcess,
+} from '../../src/bench/proc-stats.js';
 
 test('utime and stime are read after the last parenthesis, whatever the command name holds', () => {
   const fields = [
@@ -46,4 +53,11 @@ test('this process can be sampled on Linux; a process that does not exist cannot
   assert.ok(sample.cpuSeconds >= 0);
   assert.ok(sample.readCalls > 0);
   assert.equal(sampleProcess(2 ** 22 + 1), null);
+});
+
+test('the machine-wide CPU line counts everything but idle and iowait as busy', () => {
+  const stat = 'cpu  100 5 50 800 40 1 4 0 0 0\ncpu0 50 2 25 400 20 1 2 0 0 0\n';
+  assert.deepEqual(parseMachineStat(stat), { busyTicks: 160, totalTicks: 1000 });
+  const live = sampleMachine();
+  assert.ok(live !== null && live.totalTicks >= live.busyTicks && live.busyTicks > 0);
 });
