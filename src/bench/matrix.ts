@@ -348,7 +348,7 @@ function ratioTarget(
   return {
     label,
     required,
-    measured: `${ratio.toFixed(2)}×${spread}${clean ? '' : ', with protocol errors'}`,
+    measured: `${ratio.toFixed(3)}×${spread}${clean ? '' : ', with protocol errors'}`,
     met,
   };
 }

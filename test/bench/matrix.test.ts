@@ -58,9 +58,9 @@ test('targets are ratios between cells of the same run, and unmeasured ones are 
   assert.deepEqual(
     targets.map((t) => [t.measured, t.met]),
     [
-      ['0.60×', true],
-      ['0.80×', false],
-      ['1.50×', true],
+      ['0.600×', true],
+      ['0.800×', false],
+      ['1.500×', true],
       ['not available yet', null],
     ],
   );
@@ -74,7 +74,7 @@ test('throughput targets take the median of per-round ratios, not a ratio of unr
       { '100x32': { ceiling: [1000, 200, 1000], memory: [600, 100, 400] } },
     ),
   )[0]!;
-  assert.equal(pipelined.measured, '0.50× (rounds 0.40–0.60)');
+  assert.equal(pipelined.measured, '0.500× (rounds 0.40–0.60)');
   assert.equal(pipelined.met, true);
 });
 
