@@ -22,7 +22,10 @@ Formats (--format, default auto):
 
 Packages that cannot be indexed are left out and reported: names the protocol
 forbids, dependencies that exist nowhere, dependency cycles, and everything that
-depends on one of those.
+depends on one of those. With --break-cycles, each cycle instead loses a few of
+its dependencies (Eades-Lin-Smyth greedy order; ties keep the dependency on the
+package more of the repository depends on) so its packages can be indexed; every
+dropped dependency is reported.
 
 Options:
   --host HOST          server address (default 127.0.0.1)
@@ -30,6 +33,7 @@ Options:
   --timeout-ms MS      give up when the server is silent this long (default 10000)
   --format FORMAT      auto, brew or debian
   --dry-run            plan and report only; no server needed
+  --break-cycles       drop dependencies inside cycles instead of leaving them out
   --json               print the report as JSON (with every left-out package)
   --window N           most INDEX lines awaiting a reply at once (default 1024)
   --strict             exit 1 when any package is left out, not only when refused
@@ -49,6 +53,7 @@ export async function importCommand(argv: readonly string[]): Promise<number> {
         ...CONNECTION_FLAGS,
         format: { type: 'string', default: 'auto' },
         'dry-run': { type: 'boolean' },
+        'break-cycles': { type: 'boolean' },
         json: { type: 'boolean' },
         window: { type: 'string' },
         strict: { type: 'boolean' },
@@ -81,7 +86,8 @@ export async function importCommand(argv: readonly string[]): Promise<number> {
       `no packages found in ${positionals.join(', ')} read as ${parsed.format} ` +
         `(${parsed.warningCount} lines not understood); check the file or pass --format`,
     );
-  const plan = planImport(parsed.packages);
+  const breakCycles = values['break-cycles'] === true;
+  const plan = planImport(parsed.packages, { breakCycles });
   if (!quiet)
     process.stderr.write(
       `planned in ${((performance.now() - started) / 1000).toFixed(1)} s: ` +
@@ -115,7 +121,7 @@ export async function importCommand(argv: readonly string[]): Promise<number> {
     }
   }
 
-  const report = buildReport(positionals, parsed, plan, run);
+  const report = buildReport(positionals, parsed, plan, run, breakCycles);
   process.stdout.write(values.json === true ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
   if (run !== null && run.result.rejected.length > 0) return 1;
   if (values.strict === true && plan.leftOut.length > 0) return 1;

@@ -7,8 +7,12 @@
  * the source and are importable, with no cycle on the way. Packages on a cycle (a strongly
  * connected component of more than one package, or one that depends on itself) are left out,
  * and so is everything that depends on a left-out package, transitively.
+ *
+ * With `breakCycles`, each cycle instead loses a few of its dependencies (see break-cycles.ts),
+ * its packages are planned like any others, and the dropped dependencies are reported.
  */
 import { MAX_NAME_BYTES } from '../protocol/command.js';
+import { breakComponent } from './break-cycles.js';
 
 /** A package as a source describes it, dependencies already resolved to package names. */
 export interface SourcePackage {
@@ -57,6 +61,26 @@ export interface ImportPlan {
   readonly cycles: readonly (readonly string[])[];
   /** Each dependency that exists nowhere, with how many packages name it directly. */
   readonly missing: ReadonlyMap<string, number>;
+  /** With `breakCycles`: the dependencies left out of the plan, so the cycles are gone. */
+  readonly droppedEdges: readonly DroppedEdge[];
+  /**
+   * With `breakCycles`: how many planned packages are there only because cycles were broken
+   * (on a cycle, or depending on one); without it they would have been left out.
+   */
+  readonly letIn: number;
+}
+
+/** A dependency dropped to break a cycle: `from` is planned as if it did not depend on `to`. */
+export interface DroppedEdge {
+  readonly from: string;
+  readonly to: string;
+  /** Index into `ImportPlan.cycles`. */
+  readonly cycle: number;
+}
+
+export interface PlanOptions {
+  /** Drop dependencies inside cycles instead of leaving the cycles out. */
+  readonly breakCycles?: boolean;
 }
 
 const NAME = /^[A-Za-z0-9._+\-@/:]+$/;
@@ -69,9 +93,10 @@ export function isValidName(name: string): boolean {
 /**
  * Plans the import of `packages`. Names are unique keys: a later duplicate replaces an
  * earlier one (parsers report duplicates themselves). Duplicate dependencies count once.
- * Runs in O(packages + dependencies) time, without recursion.
+ * Runs in O(packages + dependencies) time without recursion; breaking cycles adds a log factor
+ * and a bounded pass over each cycle (see break-cycles.ts).
  */
-export function planImport(packages: readonly SourcePackage[]): ImportPlan {
+export function planImport(packages: readonly SourcePackage[], options: PlanOptions = {}): ImportPlan {
   const byName = new Map<string, number>();
   const nodes: SourcePackage[] = [];
   for (const pkg of packages) {
@@ -106,6 +131,10 @@ export function planImport(packages: readonly SourcePackage[]): ImportPlan {
   const order: SourcePackage[] = [];
   const leftOutOf = new Map<number, LeftOut>();
   const cycles: string[][] = [];
+  const droppedEdges: DroppedEdge[] = [];
+  // Planned only thanks to a broken cycle: on it, or depending on such a package.
+  const letIn = new Uint8Array(n);
+  const dependents = options.breakCycles === true ? countDependents(n, targets) : null;
 
   const decide = (component: readonly number[]): void => {
     const v = component[0]!;
@@ -113,11 +142,32 @@ export function planImport(packages: readonly SourcePackage[]): ImportPlan {
     if (component.length > 1 || selfLoop) {
       const cycle = cycles.length;
       cycles.push(component.map((u) => nodes[u]!.name).sort());
-      for (const u of component) {
-        leftOutOf.set(u, { name: nodes[u]!.name, reason: LeftOutReason.CYCLE, cycle });
+      if (dependents === null) {
+        for (const u of component) {
+          leftOutOf.set(u, { name: nodes[u]!.name, reason: LeftOutReason.CYCLE, cycle });
+        }
+        return;
       }
+      const broken = breakComponent({
+        members: component,
+        nameOf: (u) => nodes[u]!.name,
+        depsOf: (u) => targets.subarray(offsets[u], offsets[u + 1]),
+        dependentsOf: (u) => dependents[u]!,
+      });
+      const droppedFrom = new Map<number, Set<number>>();
+      for (const [from, to] of broken.dropped) {
+        droppedEdges.push({ from: nodes[from]!.name, to: nodes[to]!.name, cycle });
+        const set = droppedFrom.get(from) ?? new Set<number>();
+        droppedFrom.set(from, set.add(to));
+      }
+      for (const u of broken.order) decideOne(u, droppedFrom.get(u) ?? new Set());
       return;
     }
+    decideOne(v, null);
+  };
+
+  /** Plans one package whose dependencies are decided, but for those in `dropped`. */
+  const decideOne = (v: number, dropped: ReadonlySet<number> | null): void => {
     const pkg = nodes[v]!;
     if (!isValidName(pkg.name)) {
       leftOutOf.set(v, { name: pkg.name, reason: LeftOutReason.INVALID_NAME });
@@ -128,7 +178,10 @@ export function planImport(packages: readonly SourcePackage[]): ImportPlan {
       leftOutOf.set(v, { name: pkg.name, reason: LeftOutReason.MISSING_DEPENDENCY, missing: absent });
       return;
     }
+    let freed = dropped !== null;
     for (let e = offsets[v]!; e < offsets[v + 1]!; e++) {
+      if (dropped?.has(targets[e]!) === true) continue;
+      if (letIn[targets[e]!] === 1) freed = true;
       const dep = leftOutOf.get(targets[e]!);
       if (dep === undefined) continue;
       const root =
@@ -138,13 +191,24 @@ export function planImport(packages: readonly SourcePackage[]): ImportPlan {
       leftOutOf.set(v, { name: pkg.name, reason: LeftOutReason.BLOCKED, via: dep.name, ...root });
       return;
     }
-    order.push(pkg);
+    if (freed) letIn[v] = 1;
+    if (dropped === null || dropped.size === 0) order.push(pkg);
+    else {
+      const gone = new Set([...dropped].map((u) => nodes[u]!.name));
+      order.push({ name: pkg.name, deps: pkg.deps.filter((d) => !gone.has(d)) });
+    }
   };
 
   stronglyConnectedComponents(n, offsets, targets, decide);
 
   const leftOut = [...leftOutOf.entries()].sort((a, b) => a[0] - b[0]).map(([, l]) => l);
-  return { order, leftOut, cycles, missing };
+  return { order, leftOut, cycles, missing, droppedEdges, letIn: letIn.reduce((sum, x) => sum + x, 0) };
+}
+
+function countDependents(n: number, targets: Int32Array): Int32Array {
+  const count = new Int32Array(n);
+  for (const w of targets) count[w]!++;
+  return count;
 }
 
 function hasEdge(offsets: Int32Array, targets: Int32Array, from: number, to: number): boolean {

@@ -3,7 +3,7 @@
  * and (unless dry run) what the server answered. One object, rendered as text for people or
  * JSON for scripts (`--json`), so both always say the same thing.
  */
-import { LeftOutReason, type ImportPlan, type LeftOut, type RootReason } from './plan.js';
+import { LeftOutReason, type DroppedEdge, type ImportPlan, type LeftOut, type RootReason } from './plan.js';
 import type { RunResult } from './run.js';
 import type { ParsedSource, SourceWarning } from './source.js';
 
@@ -22,7 +22,13 @@ export interface ImportReport {
     readonly leftOutByReason: Readonly<Record<LeftOutReason, number>>;
     /** Packages left out because of a dependency, by the reason at the root of the chain. */
     readonly blockedByRootReason: Readonly<Record<RootReason, number>>;
+    /** Largest first; `cycle` in `leftOutPackages` and `droppedEdges` indexes this list. */
     readonly cycles: readonly (readonly string[])[];
+    /** Whether `--break-cycles` was given: cycles lose `droppedEdges` instead of being left out. */
+    readonly cyclesBroken: boolean;
+    readonly droppedEdges: readonly DroppedEdge[];
+    /** Importable only because cycles were broken (on one, or depending on one). */
+    readonly letIn: number;
     /** Dependencies that exist nowhere, most needed first. */
     readonly missing: readonly { readonly name: string; readonly neededBy: number }[];
     readonly leftOutPackages: readonly LeftOut[];
@@ -42,6 +48,7 @@ export function buildReport(
   parsed: ParsedSource,
   plan: ImportPlan,
   run: { server: string; result: RunResult } | null,
+  cyclesBroken = false,
 ): ImportReport {
   const leftOutByReason: Record<LeftOutReason, number> = {
     [LeftOutReason.INVALID_NAME]: 0,
@@ -61,7 +68,17 @@ export function buildReport(
   const missing = [...plan.missing.entries()]
     .map(([name, neededBy]) => ({ name, neededBy }))
     .sort((a, b) => b.neededBy - a.neededBy || (a.name < b.name ? -1 : 1));
-  const cycles = [...plan.cycles].sort((a, b) => b.length - a.length);
+  // Largest first, stable, and the packages and edges renumbered to match.
+  const byRank = plan.cycles.map((_, i) => i).sort((a, b) => plan.cycles[b]!.length - plan.cycles[a]!.length);
+  const rank = new Int32Array(plan.cycles.length);
+  byRank.forEach((old, i) => (rank[old] = i));
+  const cycles = byRank.map((i) => plan.cycles[i]!);
+  const leftOutPackages = plan.leftOut.map((l) =>
+    l.reason === LeftOutReason.CYCLE ? { ...l, cycle: rank[l.cycle]! } : l,
+  );
+  const droppedEdges = plan.droppedEdges
+    .map((e) => ({ ...e, cycle: rank[e.cycle]! }))
+    .sort((a, b) => a.cycle - b.cycle);
   return {
     sources: sources.map((s) => (s === '-' ? 'stdin' : s)),
     format: parsed.format,
@@ -73,8 +90,11 @@ export function buildReport(
       leftOutByReason,
       blockedByRootReason,
       cycles,
+      cyclesBroken,
+      droppedEdges,
+      letIn: plan.letIn,
       missing,
-      leftOutPackages: plan.leftOut,
+      leftOutPackages,
     },
     run:
       run === null
@@ -112,6 +132,11 @@ export function formatReport(report: ImportReport): string {
     for (const w of report.parse.warnings.slice(0, 5)) out.push(`    line ${w.line}: ${w.message}`);
   }
   out.push(`Plan: ${count(plan.importable)} importable, ${count(plan.leftOut)} left out`);
+  if (plan.cyclesBroken)
+    out.push(
+      `  cycles broken: ${count(plan.droppedEdges.length)} dependencies dropped in ` +
+        `${count(plan.cycles.length)} cycles, letting in ${count(plan.letIn)} packages`,
+    );
   const r = plan.leftOutByReason;
   const b = plan.blockedByRootReason;
   if (plan.leftOut > 0) {
@@ -136,9 +161,16 @@ export function formatReport(report: ImportReport): string {
     );
   }
   if (plan.cycles.length > 0) {
-    out.push('Cycles (largest first):');
+    out.push(plan.cyclesBroken ? 'Cycles broken (largest first):' : 'Cycles (largest first):');
     for (const cycle of plan.cycles.slice(0, SHOWN)) out.push(`  ${cycle.length}: ${list(cycle, 8)}`);
     if (plan.cycles.length > SHOWN) out.push(`  … and ${plan.cycles.length - SHOWN} more`);
+  }
+  if (plan.droppedEdges.length > 0) {
+    out.push('Dependencies dropped (from -> to, the cycle by size rank and package count):');
+    for (const e of plan.droppedEdges.slice(0, SHOWN))
+      out.push(`  ${e.from} -> ${e.to} (cycle ${e.cycle + 1}, ${plan.cycles[e.cycle]!.length} packages)`);
+    if (plan.droppedEdges.length > SHOWN)
+      out.push(`  … and ${plan.droppedEdges.length - SHOWN} more (--json lists them all)`);
   }
   const invalid = plan.leftOutPackages.filter((l) => l.reason === LeftOutReason.INVALID_NAME);
   if (invalid.length > 0)

@@ -114,6 +114,48 @@ async function importDebian(port: number): Promise<void> {
   assert.match(again.stdout, new RegExp(`Import into 127\\.0\\.0\\.1:${port}: ${importable.length} indexed`));
 }
 
+test('--break-cycles: libc6 and libgcc-s1 are indexed, with what depends on them', async () => {
+  const dry = await runCli(['import', '--dry-run', '--break-cycles', DEBIAN]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /Plan: 22 importable, 7 left out/);
+  assert.match(dry.stdout, /cycles broken: 1 dependencies dropped in 1 cycles, letting in 11 packages/);
+  assert.match(dry.stdout, /libc6 -> libgcc-s1 \(cycle 1, 2 packages\)/);
+
+  const cyclesServer = await startServer();
+  try {
+    const port = String(cyclesServer.port);
+    const result = await runCli([
+      'import',
+      '--port',
+      port,
+      '--break-cycles',
+      '--json',
+      '--no-progress',
+      DEBIAN,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout) as ImportReport;
+    assert.equal(report.plan.cyclesBroken, true);
+    assert.deepEqual(report.plan.droppedEdges, [{ from: 'libc6', to: 'libgcc-s1', cycle: 0 }]);
+    assert.equal(report.plan.letIn, 11);
+    assert.equal(report.run?.indexed, 22);
+    assert.deepEqual(report.run.rejected, []);
+
+    const all = [...readFileSync(DEBIAN, 'utf8').matchAll(/^Package: (\S+)$/gm)].map((m) => m[1]!);
+    const { importable, leftOut } = sourceNames(report, all);
+    assert.ok(
+      importable.includes('libc6') && importable.includes('libgcc-s1') && importable.includes('openssl'),
+    );
+    assert.deepEqual(await indexed(importable, cyclesServer.port), new Set(importable));
+    assert.deepEqual(await indexed(leftOut, cyclesServer.port), new Set());
+    // The dependency that was kept is real: libc6 cannot go while libgcc-s1 needs it.
+    const remove = await runCli(['client', '--port', port, 'remove', 'libc6']);
+    assert.equal(remove.stdout, 'FAIL\n');
+  } finally {
+    await cyclesServer.stop();
+  }
+});
+
 test('packages the server refuses make the import exit 1 and are listed', async () => {
   // The real server cannot be made to refuse a correct plan, so this one refuses everything.
   const sockets = new Set<Socket>();
