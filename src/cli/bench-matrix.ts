@@ -9,13 +9,8 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../bench/child-server.js';
-import {
-  DEFAULT_SERVER_ARGS,
-  SHAPES,
-  formatMatrixMarkdown,
-  runMatrix,
-  writeMatrixSection,
-} from '../bench/matrix.js';
+import { DEFAULT_SERVER_ARGS, SHAPES, runMatrix } from '../bench/matrix.js';
+import { formatMatrixMarkdown, writeMatrixSection } from '../bench/matrix-report.js';
 import { UsageError } from '../errors.js';
 
 export const MATRIX_USAGE = `Usage: npm run bench -- [options]

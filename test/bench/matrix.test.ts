@@ -1,16 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { SHAPES, type Cell, type MatrixResult, type ServerKind } from '../../src/bench/matrix.js';
+import { evaluateTargets } from '../../src/bench/matrix-targets.js';
 import {
   SECTION_END,
   SECTION_START,
-  SHAPES,
-  evaluateTargets,
   formatMatrixMarkdown,
   spliceMatrixSection,
-  type Cell,
-  type MatrixResult,
-  type ServerKind,
-} from '../../src/bench/matrix.js';
+} from '../../src/bench/matrix-report.js';
 import type { BenchResult } from '../../src/bench/run-bench.js';
 
 function fakeResult(opsPerSec: number, p50: number, protocolErrors = 0): BenchResult {
