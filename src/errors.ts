@@ -133,3 +133,21 @@ export class ProfilerError extends PkgIndexError {
     super('E_PROFILER', message, options);
   }
 }
+
+/** The benchmark could not run: a server did not start, a tool is missing, the data is unusable. */
+export class BenchError extends PkgIndexError {
+  override readonly name = 'BenchError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_BENCH', message, options);
+  }
+}
+
+/** A server the benchmark started exited before it listened; `output` is what it wrote to stderr. */
+export class ServerStartError extends PkgIndexError {
+  override readonly name = 'ServerStartError';
+  readonly output: string;
+  constructor(message: string, output: string) {
+    super('E_BENCH_SERVER_START', `${message}: ${output}`);
+    this.output = output;
+  }
+}

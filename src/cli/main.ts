@@ -23,6 +23,10 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     summary: 'load a package repository (Homebrew, Debian) into a server',
     run: async (argv) => (await import('./import.js')).importCommand(argv),
   },
+  bench: {
+    summary: 'measure a server with a load of the protocol',
+    run: async (argv) => (await import('./bench.js')).benchMain(argv),
+  },
 };
 
 function usage(): string {

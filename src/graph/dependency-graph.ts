@@ -95,7 +95,10 @@ export class DependencyGraph {
     // `resolved` is exactly the set of entries marked with `epoch`.
     if (existing.deps.length === resolved.length && existing.deps.every((d) => d.visited === epoch))
       return IndexOutcome.UNCHANGED;
-    if (this.#reaches(resolved, existing)) return IndexOutcome.CYCLE;
+    // A cycle is a self-dependency (`existing` is among the marked deps), or a path back to
+    // `existing`, whose last edge makes it a dependent: without dependents there is none.
+    if (existing.visited === epoch) return IndexOutcome.CYCLE;
+    if (existing.dependents > 0 && this.#reaches(resolved, existing)) return IndexOutcome.CYCLE;
     for (const dep of existing.deps) dep.dependents--;
     for (const dep of resolved) dep.dependents++;
     this.#edges += resolved.length - existing.deps.length;

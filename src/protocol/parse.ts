@@ -6,6 +6,7 @@ import {
   type ProtocolError,
   type Command,
 } from './command.js';
+import { NameCache } from './name-cache.js';
 
 const PIPE = 0x7c;
 const COMMA = 0x2c;
@@ -28,6 +29,12 @@ export function protocolError(code: ProtocolErrorCode): ProtocolError {
 }
 
 const NO_DEPS: readonly string[] = Object.freeze([]);
+
+/**
+ * Names decoded by every parser of this process. Shared on purpose: it is a transparent memo
+ * (see name-cache.ts), so two servers in one process cannot observe each other through it.
+ */
+const NAMES = new NameCache();
 
 /**
  * Checks `buf[start, end)` as a package name. Names are validated as bytes, before any
@@ -64,19 +71,24 @@ function verbAt(buf: Buffer, start: number, end: number): Verb | null {
  */
 export function parseLine(buf: Buffer, start: number, end: number): ParseResult {
   if (end > start && buf[end - 1] === CR) end--;
-  const p1 = buf.indexOf(PIPE, start);
-  if (p1 < 0 || p1 >= end) return ERRORS[ProtocolErrorCode.FIELD_COUNT];
-  const p2 = buf.indexOf(PIPE, p1 + 1);
-  if (p2 < 0 || p2 >= end) return ERRORS[ProtocolErrorCode.FIELD_COUNT];
-  const p3 = buf.indexOf(PIPE, p2 + 1);
-  if (p3 >= 0 && p3 < end) return ERRORS[ProtocolErrorCode.FIELD_COUNT];
+  // One pass over the line finds both separators; a third one is an error. Scanning here is
+  // cheaper than three calls to buf.indexOf() for lines this short.
+  let p1 = -1;
+  let p2 = -1;
+  for (let i = start; i < end; i++) {
+    if (buf[i] !== PIPE) continue;
+    if (p1 < 0) p1 = i;
+    else if (p2 < 0) p2 = i;
+    else return ERRORS[ProtocolErrorCode.FIELD_COUNT];
+  }
+  if (p2 < 0) return ERRORS[ProtocolErrorCode.FIELD_COUNT];
 
   const verb = verbAt(buf, start, p1);
   if (verb === null) return ERRORS[ProtocolErrorCode.UNKNOWN_COMMAND];
 
   const nameError = checkName(buf, p1 + 1, p2);
   if (nameError !== null) return ERRORS[nameError];
-  const name = buf.toString('latin1', p1 + 1, p2);
+  const name = NAMES.decode(buf, p1 + 1, p2);
 
   if (verb !== Verb.INDEX) {
     if (p2 + 1 !== end) return ERRORS[ProtocolErrorCode.UNEXPECTED_DEPENDENCIES];
@@ -87,13 +99,12 @@ export function parseLine(buf: Buffer, start: number, end: number): ParseResult 
   const deps: string[] = [];
   let itemStart = p2 + 1;
   for (;;) {
-    let itemEnd = buf.indexOf(COMMA, itemStart);
-    const last = itemEnd < 0 || itemEnd >= end;
-    if (last) itemEnd = end;
+    let itemEnd = itemStart;
+    while (itemEnd < end && buf[itemEnd] !== COMMA) itemEnd++;
     if (itemEnd === itemStart) return ERRORS[ProtocolErrorCode.EMPTY_DEPENDENCY];
     if (checkName(buf, itemStart, itemEnd) !== null) return ERRORS[ProtocolErrorCode.INVALID_DEPENDENCY];
-    deps.push(buf.toString('latin1', itemStart, itemEnd));
-    if (last) break;
+    deps.push(NAMES.decode(buf, itemStart, itemEnd));
+    if (itemEnd === end) break;
     itemStart = itemEnd + 1;
   }
   return { verb, name, deps };

@@ -13,12 +13,18 @@ export const REPLY_BYTES: readonly Buffer[] = REPLY_NAMES.map((n) => Buffer.from
 /** Longest rendered reply, for sizing output buffers. */
 export const MAX_REPLY_BYTES = 6;
 
-/** Renders a sequence of replies into one buffer, ready for a single socket write. */
+/**
+ * Renders a sequence of replies into one buffer, ready for a single socket write. Bytes are
+ * stored one by one: a Buffer.copy() per reply costs more than the few bytes it copies.
+ */
 export function renderReplies(replies: Uint8Array, count: number): Buffer {
   let size = 0;
   for (let i = 0; i < count; i++) size += REPLY_BYTES[replies[i] as Reply]!.length;
   const out = Buffer.allocUnsafe(size);
   let at = 0;
-  for (let i = 0; i < count; i++) at += REPLY_BYTES[replies[i] as Reply]!.copy(out, at);
+  for (let i = 0; i < count; i++) {
+    const bytes = REPLY_BYTES[replies[i] as Reply]!;
+    for (let j = 0; j < bytes.length; j++) out[at++] = bytes[j]!;
+  }
   return out;
 }

@@ -39,6 +39,8 @@ export class Connection implements LineSink {
   /** Captured at accept: the socket forgets its peer once closed. */
   readonly peer: string;
   readonly #onClosed: (c: Connection) => void;
+  /** pino's value of `debug`: comparing levelVal with it per line is cheaper than isLevelEnabled(). */
+  readonly #debugLevel: number;
 
   /** Replies of the chunk being processed. */
   #replies = new Uint8Array(256);
@@ -71,6 +73,7 @@ export class Connection implements LineSink {
     this.#onClosed = onClosed;
     this.#framer = new LineFramer(limits.maxLineBytes);
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.#debugLevel = log.levels.values['debug'] ?? 20;
 
     socket.setNoDelay(true);
     if (limits.idleTimeoutMs > 0)
@@ -114,13 +117,13 @@ export class Connection implements LineSink {
     if (parsed.verb === null) {
       reply = Reply.ERROR;
       this.#stats.commands[INVALID_ROW * 3 + reply]!++;
-      if (this.#log.isLevelEnabled('debug'))
+      if (this.#log.levelVal <= this.#debugLevel)
         this.#log.debug({ conn: this.id, error: parsed.error }, 'malformed line');
     } else {
       reply = this.#store.execute(parsed);
       this.#executed++;
       this.#stats.commands[ROW_OF_VERB[parsed.verb] * 3 + reply]!++;
-      if (this.#log.isLevelEnabled('debug'))
+      if (this.#log.levelVal <= this.#debugLevel)
         this.#log.debug({ conn: this.id, verb: parsed.verb, pkg: parsed.name, reply }, 'command');
     }
     this.#push(reply);

@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { IndexServer } from '../../src/server/server.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { runBench } from '../../src/bench/run-bench.js';
+import { parseMix } from '../../src/bench/workload.js';
+import type { BenchResult } from '../../src/bench/run-bench.js';
+import { Reply } from '../../src/protocol/reply.js';
+
+const MAIN = 'dist/src/cli/main.js';
+
+test('pkgindex bench --ceiling builds and measures the C ceiling, and reports JSON', () => {
+  const run = spawnSync(
+    process.execPath,
+    [MAIN, 'bench', '--ceiling', '--ops', '5000', '--connections', '4', '--in-flight', '8', '--json'],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  const result = JSON.parse(run.stdout) as BenchResult;
+  assert.equal(result.answered, 5000);
+  assert.equal(result.counts.ok, 5000);
+  assert.equal(result.protocolErrors, 0);
+  assert.equal(result.config.validate, false);
+  assert.ok(result.server !== null && result.server.peakRssBytes > 0);
+  assert.ok(result.opsPerSec > 0 && result.latencyUs.max >= result.latencyUs.p50);
+});
+
+test('pkgindex bench prints a summary table; a usage error or no server exits 2 with a message', () => {
+  const run = spawnSync(process.execPath, [MAIN, 'bench', '--ceiling', '--ops', '500'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(run.status, 0, run.stderr);
+  for (const row of ['throughput', 'latency', 'replies by class', 'protocol errors   0', 'server peak RSS'])
+    assert.ok(run.stdout.includes(row), `no "${row}" in:\n${run.stdout}`);
+  const bad = spawnSync(process.execPath, [MAIN, 'bench', '--duration', '1', '--ops', '5'], {
+    encoding: 'utf8',
+  });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /exclusive/);
+});
+
+test('against the real server on port 0, the mixed workload gets every reply it expects', async () => {
+  const config = loadConfig(['--host', '127.0.0.1', '--port', '0'], {});
+  const silent = new Writable({
+    write: (_chunk, _enc, done) => {
+      done();
+    },
+  });
+  const log = createLogger({ level: 'warn', quiet: true, pretty: false }, silent);
+  const store = new MemoryStore();
+  await store.open();
+  const server = new IndexServer(store, config, log);
+  const { port } = await server.listen();
+  try {
+    const r = await runBench({
+      host: '127.0.0.1',
+      port,
+      connections: 4,
+      inFlight: 16,
+      durationS: null,
+      ops: 20_000,
+      mix: parseMix('query=40,index=20,remove=20,malformed=20'),
+      seed: 9,
+      dataFile: 'test/fixtures/brew-dependencies.txt',
+      serverPid: null,
+      threads: 2,
+      validate: true,
+      scriptLength: 8192,
+    });
+    assert.equal(r.warmup.protocolErrors, 0);
+    assert.equal(r.protocolErrors, 0, JSON.stringify(r.counts));
+    assert.equal(r.answered, 20_000);
+    assert.ok(r.counts.fail > 0 && r.counts.error > 0);
+    assert.equal(server.stats.count('INVALID', Reply.ERROR), r.counts.error);
+  } finally {
+    await server.close();
+    await store.close();
+  }
+});

@@ -1,0 +1,63 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  parseIoCount,
+  parseMachineStat,
+  parseStatCpuTicks,
+  parseStatusKb,
+  sampleMachine,
+  sampleProcess,
+} from '../../src/bench/proc-stats.js';
+
+test('utime and stime are read after the last parenthesis, whatever the command name holds', () => {
+  const fields = [
+    'S',
+    '1',
+    '2',
+    '3',
+    '0',
+    '-1',
+    '4194304',
+    '120',
+    '0',
+    '0',
+    '0',
+    '250',
+    '17',
+    '0',
+    '0',
+    '20',
+  ];
+  assert.equal(parseStatCpuTicks(`42 (node) ${fields.join(' ')}`), 267);
+  assert.equal(parseStatCpuTicks(`42 (a) (b c) ${fields.join(' ')}`), 267);
+});
+
+test('status lines are read in bytes', () => {
+  const status = 'Name:\tnode\nVmHWM:\t   2096 kB\nVmRSS:\t   1024 kB\n';
+  assert.equal(parseStatusKb(status, 'VmHWM'), 2096 * 1024);
+  assert.equal(parseStatusKb(status, 'VmRSS'), 1024 * 1024);
+  assert.equal(parseStatusKb(status, 'VmSwap'), 0);
+});
+
+test('system call counts are read from /proc/<pid>/io', () => {
+  const io = 'rchar: 6976\nwchar: 0\nsyscr: 10\nsyscw: 3\n';
+  assert.equal(parseIoCount(io, 'syscr'), 10);
+  assert.equal(parseIoCount(io, 'syscw'), 3);
+  assert.equal(parseIoCount(io, 'nothing'), 0);
+});
+
+test('this process can be sampled on Linux; a process that does not exist cannot', () => {
+  const sample = sampleProcess(process.pid);
+  assert.ok(sample !== null);
+  assert.ok(sample.peakRssBytes >= sample.rssBytes && sample.rssBytes > 0);
+  assert.ok(sample.cpuSeconds >= 0);
+  assert.ok(sample.readCalls > 0);
+  assert.equal(sampleProcess(2 ** 22 + 1), null);
+});
+
+test('the machine-wide CPU line counts everything but idle and iowait as busy', () => {
+  const stat = 'cpu  100 5 50 800 40 1 4 0 0 0\ncpu0 50 2 25 400 20 1 2 0 0 0\n';
+  assert.deepEqual(parseMachineStat(stat), { busyTicks: 160, totalTicks: 1000 });
+  const live = sampleMachine();
+  assert.ok(live !== null && live.totalTicks >= live.busyTicks && live.busyTicks > 0);
+});

@@ -1,0 +1,98 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Server } from 'node:net';
+import { buildCeiling, freePort, startServer } from '../../src/bench/child-server.js';
+import { runBench, type BenchOptions } from '../../src/bench/run-bench.js';
+import { readFileSync } from 'node:fs';
+import { parseDataFile, parseMix, planWorkload } from '../../src/bench/workload.js';
+import { startReferenceServer, type Misbehaviour } from './reference-server.js';
+
+const BASE: BenchOptions = {
+  host: '127.0.0.1',
+  port: 0,
+  connections: 3,
+  inFlight: 4,
+  durationS: null,
+  ops: 3000,
+  mix: parseMix('query=40,index=20,remove=20,malformed=20'),
+  seed: 5,
+  dataFile: 'test/fixtures/brew-dependencies.txt',
+  serverPid: null,
+  threads: 1,
+  validate: true,
+  scriptLength: 4096,
+};
+
+/** Lines the warm-up sends before the measured workload starts. */
+const WARMUP = planWorkload(parseDataFile(readFileSync(BASE.dataFile, 'utf8')), BASE.seed).warmup.length;
+
+async function withReference<T>(misbehave: Misbehaviour, run: (port: number) => Promise<T>): Promise<T> {
+  const { server, port } = await startReferenceServer(misbehave);
+  try {
+    return await run(port);
+  } finally {
+    await close(server);
+  }
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) =>
+    server.close(() => {
+      resolve();
+    }),
+  );
+}
+
+test('against a server with the real semantics, every reply is the expected one', async () => {
+  const r = await withReference({}, (port) => runBench({ ...BASE, port }));
+  assert.equal(r.warmup.protocolErrors, 0);
+  assert.ok(r.warmup.packages > 3000);
+  assert.equal(r.protocolErrors, 0, JSON.stringify(r.counts));
+  assert.equal(r.answered, 3000);
+  assert.equal(r.counts.sent, 3000);
+  assert.equal(r.counts.ok + r.counts.fail + r.counts.error, 3000);
+  assert.ok(r.counts.fail > 0 && r.counts.error > 0);
+  assert.ok(r.latencyUs.p50 > 0 && r.latencyUs.p50 <= r.latencyUs.p99 && r.latencyUs.p99 <= r.latencyUs.max);
+});
+
+test('worker threads drive the same workload to the same counts', async () => {
+  const one = await withReference({}, (port) => runBench({ ...BASE, port, connections: 4 }));
+  const two = await withReference({}, (port) => runBench({ ...BASE, port, connections: 4, threads: 2 }));
+  assert.equal(two.protocolErrors, 0);
+  assert.deepEqual(two.counts, one.counts);
+});
+
+test('a reply that is not a protocol word is a protocol error', async () => {
+  const r = await withReference({ replaceReply: { at: WARMUP + 10, bytes: 'HELLO\n' } }, (port) =>
+    runBench({ ...BASE, port }),
+  );
+  assert.equal(r.counts.bad, 1);
+  assert.equal(r.protocolErrors, 1);
+});
+
+test('a wrong reply class is a protocol error when validating, and only counted when not', async () => {
+  // The ceiling answers OK to everything: the FAILs and ERRORs the workload requires are missing.
+  const binary = buildCeiling();
+  const port = await freePort();
+  const ceiling = await startServer(binary, [String(port)], port);
+  try {
+    const validated = await runBench({ ...BASE, port, serverPid: ceiling.pid });
+    assert.ok(validated.counts.unexpected > 0, JSON.stringify(validated.counts));
+    assert.equal(validated.protocolErrors, validated.counts.unexpected);
+    const unvalidated = await runBench({ ...BASE, port, validate: false, serverPid: ceiling.pid });
+    assert.equal(unvalidated.protocolErrors, 0);
+    assert.equal(unvalidated.counts.ok, 3000);
+    assert.ok(unvalidated.server !== null && unvalidated.server.peakRssBytes > 0);
+  } finally {
+    await ceiling.stop();
+  }
+});
+
+test('a connection closed with requests outstanding counts them missing, and the run still ends', async () => {
+  const r = await withReference({ closeAt: WARMUP + 100 }, (port) =>
+    runBench({ ...BASE, port, connections: 1, durationS: 30, ops: null }),
+  );
+  assert.ok(r.counts.missing > 0, JSON.stringify(r.counts));
+  assert.ok(r.protocolErrors > 0);
+  assert.ok(r.elapsedS < 30);
+});

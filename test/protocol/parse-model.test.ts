@@ -1,0 +1,113 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { MAX_NAME_BYTES, ProtocolErrorCode, Verb, type ParseResult } from '../../src/protocol/command.js';
+import { parseLine, protocolError } from '../../src/protocol/parse.js';
+
+/*
+ * parseLine was rewritten for speed (one pass for the separators, cached name strings). The
+ * model below is the previous implementation, kept verbatim but for names: every line must
+ * parse to the same result.
+ */
+const PIPE = 0x7c;
+const COMMA = 0x2c;
+const CR = 0x0d;
+const NAME_BYTE = new Uint8Array(256);
+for (let c = 0x30; c <= 0x39; c++) NAME_BYTE[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) NAME_BYTE[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) NAME_BYTE[c] = 1;
+for (const ch of '._+-@/:') NAME_BYTE[ch.charCodeAt(0)] = 1;
+const err = protocolError;
+const NO_DEPS: readonly string[] = [];
+
+function checkName(buf: Uint8Array, start: number, end: number): ProtocolErrorCode | null {
+  if (end === start) return ProtocolErrorCode.EMPTY_NAME;
+  if (end - start > MAX_NAME_BYTES) return ProtocolErrorCode.NAME_TOO_LONG;
+  for (let i = start; i < end; i++) if (NAME_BYTE[buf[i]!] === 0) return ProtocolErrorCode.INVALID_NAME;
+  return null;
+}
+
+function verbAt(buf: Buffer, start: number, end: number): Verb | null {
+  const word = buf.toString('latin1', start, end);
+  return word === 'INDEX' || word === 'QUERY' || word === 'REMOVE' ? word : null;
+}
+
+function referenceParseLine(buf: Buffer, start: number, end: number): ParseResult {
+  if (end > start && buf[end - 1] === CR) end--;
+  const p1 = buf.indexOf(PIPE, start);
+  if (p1 < 0 || p1 >= end) return err(ProtocolErrorCode.FIELD_COUNT);
+  const p2 = buf.indexOf(PIPE, p1 + 1);
+  if (p2 < 0 || p2 >= end) return err(ProtocolErrorCode.FIELD_COUNT);
+  const p3 = buf.indexOf(PIPE, p2 + 1);
+  if (p3 >= 0 && p3 < end) return err(ProtocolErrorCode.FIELD_COUNT);
+
+  const verb = verbAt(buf, start, p1);
+  if (verb === null) return err(ProtocolErrorCode.UNKNOWN_COMMAND);
+
+  const nameError = checkName(buf, p1 + 1, p2);
+  if (nameError !== null) return err(nameError);
+  const name = buf.toString('latin1', p1 + 1, p2);
+
+  if (verb !== Verb.INDEX) {
+    if (p2 + 1 !== end) return err(ProtocolErrorCode.UNEXPECTED_DEPENDENCIES);
+    return verb === Verb.QUERY ? { verb, name } : { verb, name };
+  }
+  if (p2 + 1 === end) return { verb, name, deps: NO_DEPS };
+
+  const deps: string[] = [];
+  let itemStart = p2 + 1;
+  for (;;) {
+    let itemEnd = buf.indexOf(COMMA, itemStart);
+    const last = itemEnd < 0 || itemEnd >= end;
+    if (last) itemEnd = end;
+    if (itemEnd === itemStart) return err(ProtocolErrorCode.EMPTY_DEPENDENCY);
+    if (checkName(buf, itemStart, itemEnd) !== null) return err(ProtocolErrorCode.INVALID_DEPENDENCY);
+    deps.push(buf.toString('latin1', itemStart, itemEnd));
+    if (last) break;
+    itemStart = itemEnd + 1;
+  }
+  return { verb, name, deps };
+}
+
+const PIECES = [
+  'INDEX',
+  'QUERY',
+  'REMOVE',
+  'index',
+  '|',
+  '|',
+  '|',
+  ',',
+  ',',
+  '\r',
+  'a',
+  'zlib',
+  'openssl@3',
+  ' ',
+  'é',
+  '\u0000',
+  'x'.repeat(254),
+  'y'.repeat(256),
+  '',
+];
+
+test('parseLine parses every line as the previous implementation did', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.constantFrom(...PIECES), { maxLength: 12 }),
+      fc.nat(3),
+      fc.nat(3),
+      (pieces, before, after) => {
+        const line = Buffer.from(pieces.join(''), 'utf8');
+        const buf = Buffer.concat([Buffer.alloc(before, 0x7c), line, Buffer.alloc(after, 0x2c)]);
+        const got: ParseResult = parseLine(buf, before, before + line.length);
+        assert.deepEqual(
+          got,
+          referenceParseLine(buf, before, before + line.length),
+          JSON.stringify(pieces.join('')),
+        );
+      },
+    ),
+    { numRuns: 5000 },
+  );
+});
