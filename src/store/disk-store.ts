@@ -80,8 +80,17 @@ export class DiskStore implements IndexStore {
   }
 
   async open(): Promise<void> {
-    await this.#fs.mkdir(this.#dir);
-    this.#lock = await DirLock.acquire(this.#dir);
+    try {
+      await this.#fs.mkdir(this.#dir);
+      this.#lock = await DirLock.acquire(this.#dir);
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw new StorageError(
+        StorageErrorCode.IO,
+        `cannot use data dir ${this.#dir} (${errorText(err)}); pass --data-dir with a directory this user can write, or --storage memory`,
+        { cause: err },
+      );
+    }
     let recovered: Recovered;
     try {
       recovered = await recover(this.#fs, this.#dir, { repair: true });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { Verb } from '../../src/protocol/command.js';
 import { Reply } from '../../src/protocol/reply.js';
@@ -195,3 +195,14 @@ test(
     await store.close();
   },
 );
+
+test('a data dir that cannot be created is a clear startup error', async (t) => {
+  const dir = await tempDir(t);
+  await writeFile(`${dir}/file`, '');
+  const store = new DiskStore({ dataDir: `${dir}/file/data` });
+  await assert.rejects(store.open(), {
+    code: 'E_STORAGE_IO',
+    message:
+      /^cannot use data dir .*\/file\/data \(ENOTDIR.*pass --data-dir with a directory this user can write/,
+  });
+});
