@@ -46,8 +46,6 @@ export const StorageErrorCode = {
   VERSION: 'E_STORAGE_VERSION',
   /** Writing or syncing failed; mutations are answered ERROR until the store recovers. */
   IO: 'E_STORAGE_IO',
-  /** The store is closed or not yet open. */
-  CLOSED: 'E_STORAGE_CLOSED',
 } as const;
 export type StorageErrorCode = (typeof StorageErrorCode)[keyof typeof StorageErrorCode];
 
