@@ -42,7 +42,7 @@ function cpuSeconds(pid) {
 function startServer(args) {
   const child = spawn(
     process.execPath,
-    ['dist/src/cli/main.js', 'serve', '--host', '127.0.0.1', '--port', '0', ...args],
+    ['dist/src/cli/main.js', 'serve', '--host', '127.0.0.1', '--port', '0', '--storage', 'memory', ...args],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },

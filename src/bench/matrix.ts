@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { buildCeiling, freePort, repoRoot, startServer, type ChildServer } from './child-server.js';
 import { formatCount, formatUs } from './report.js';
 import type { BenchResult } from './run-bench.js';
-import { BenchError, ServerStartError } from '../errors.js';
+import { BenchError } from '../errors.js';
 import { evaluateTargets } from './matrix-targets.js';
 
 export interface Shape {
@@ -268,12 +268,7 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
       server = await startKind(kind, cpu, options, root, dataDir);
     } catch (err) {
       rmSync(dataDir, { recursive: true, force: true });
-      // The durable mode is built elsewhere: until it lands, the server refuses --storage disk.
-      if (kind !== 'durable' || !(err instanceof ServerStartError)) throw err;
-      const said = err.output.split('\n').filter((l) => l.trim() !== '');
-      const why = `not available yet (the server exits at start: ${said[said.length - 1] ?? 'no message'})`;
-      options.log(`${shape.label.padEnd(18)} ${kind.padEnd(8)} ${why}`);
-      return { result: null, unavailable: why, othersCpuPercent: null };
+      throw err;
     }
     try {
       const result = await runCellLoad(root, cpu, shape, server, kind, options);
