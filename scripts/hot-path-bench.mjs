@@ -29,6 +29,7 @@ const rounds = Number(values.rounds ?? 5);
 const wl = await import(pathToFileURL(resolve('dist/src/bench/workload.js')).href);
 const { Connection } = await import(`${dist}/src/server/connection.js`);
 const { ServerStats } = await import(`${dist}/src/server/stats.js`);
+const { ReplyScratch } = await import(`${dist}/src/server/reply-scratch.js`);
 const { MemoryStore } = await import(`${dist}/src/store/memory-store.js`);
 const { createLogger } = await import(`${dist}/src/observability/logger.js`);
 
@@ -70,7 +71,7 @@ const store = new MemoryStore();
 await store.open();
 const socket = new StubSocket();
 const limits = { maxLineBytes: 65_536, idleTimeoutMs: 0, outputHighWaterBytes: 1 << 30 };
-new Connection(1, socket, store, new ServerStats(), limits, log, () => {});
+new Connection(1, socket, store, new ServerStats(), limits, log, new ReplyScratch(), () => {});
 for (const c of chunksOf(warm)) socket.emit('data', c);
 const chunks = chunksOf(script);
 const perChunk = script.length / chunks.length;

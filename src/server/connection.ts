@@ -4,6 +4,7 @@ import { LineFramer, type LineSink } from '../protocol/framer.js';
 import { parseLine } from '../protocol/parse.js';
 import { Reply, renderReplies } from '../protocol/reply.js';
 import type { IndexStore } from '../store/store.js';
+import { ReplyScratch } from './reply-scratch.js';
 import { INVALID_ROW, ROW_OF_VERB, type ServerStats } from './stats.js';
 
 export interface ConnectionLimits {
@@ -42,9 +43,8 @@ export class Connection implements LineSink {
   /** pino's value of `debug`: comparing levelVal with it per line is cheaper than isLevelEnabled(). */
   readonly #debugLevel: number;
 
-  /** Replies of the chunk being processed. */
-  #replies = new Uint8Array(256);
-  #replyCount = 0;
+  /** Replies of the chunk being processed (shared with the server's other connections). */
+  readonly #scratch: ReplyScratch;
   /** Commands executed (not malformed); a chunk that executed one observed the store's state. */
   #executed = 0;
   readonly #held: HeldBatch[] = [];
@@ -62,6 +62,7 @@ export class Connection implements LineSink {
     stats: ServerStats,
     limits: ConnectionLimits,
     log: Logger,
+    scratch: ReplyScratch,
     onClosed: (c: Connection) => void,
   ) {
     this.id = id;
@@ -71,6 +72,7 @@ export class Connection implements LineSink {
     this.#limits = limits;
     this.#log = log;
     this.#onClosed = onClosed;
+    this.#scratch = scratch;
     this.#framer = new LineFramer(limits.maxLineBytes);
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.#debugLevel = log.levels.values['debug'] ?? 20;
@@ -136,12 +138,7 @@ export class Connection implements LineSink {
   }
 
   #push(reply: Reply): void {
-    if (this.#replyCount === this.#replies.length) {
-      const grown = new Uint8Array(this.#replies.length * 2);
-      grown.set(this.#replies);
-      this.#replies = grown;
-    }
-    this.#replies[this.#replyCount++] = reply;
+    this.#scratch.push(reply);
   }
 
   #onData(chunk: Buffer): void {
@@ -150,19 +147,20 @@ export class Connection implements LineSink {
     // One clock read per chunk, not per line, and none when metrics are off.
     const latency = this.#stats.commandLatency;
     const arrivedAt = latency === null ? 0 : performance.now();
-    this.#replyCount = 0;
+    const scratch = this.#scratch;
+    scratch.count = 0;
     const executedBefore = this.#executed;
     this.#framer.push(chunk, this);
-    const count = this.#replyCount;
+    const count = scratch.count;
     if (count === 0) return;
     this.#commands += count;
 
     const barrier = this.#executed !== executedBefore ? this.#store.barrier() : null;
     if (barrier === null && this.#held.length === 0) {
-      this.#write(renderReplies(this.#replies, count));
+      this.#write(renderReplies(scratch.bytes, count));
       if (latency !== null) latency.record(performance.now() - arrivedAt);
     } else {
-      const batch: HeldBatch = { replies: this.#replies.slice(0, count), state: 'waiting', arrivedAt };
+      const batch: HeldBatch = { replies: scratch.bytes.slice(0, count), state: 'waiting', arrivedAt };
       this.#held.push(batch);
       this.#heldReplies += count;
       if (barrier === null) batch.state = 'durable';

@@ -4,6 +4,7 @@ import { ListenError } from '../errors.js';
 import type { IndexStore } from '../store/store.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import { ServerStats } from './stats.js';
+import { ReplyScratch } from './reply-scratch.js';
 
 export interface IndexServerOptions extends ConnectionLimits {
   readonly host: string;
@@ -26,6 +27,7 @@ export class IndexServer {
   readonly #log: Logger;
   readonly #server: Server;
   readonly #connections = new Set<Connection>();
+  readonly #scratch = new ReplyScratch();
   #nextId = 1;
   #draining = false;
 
@@ -121,10 +123,19 @@ export class IndexServer {
     stats.connectionsOpen++;
     stats.connectionsTotal++;
     const log = this.#log;
-    const connection = new Connection(id, socket, this.#store, stats, this.#options, log, (c) => {
-      this.#connections.delete(c);
-      stats.connectionsOpen--;
-    });
+    const connection = new Connection(
+      id,
+      socket,
+      this.#store,
+      stats,
+      this.#options,
+      log,
+      this.#scratch,
+      (c) => {
+        this.#connections.delete(c);
+        stats.connectionsOpen--;
+      },
+    );
     log.info({ conn: id, peer: connection.peer }, 'connection opened');
     this.#connections.add(connection);
   }
