@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { AdminServer } from '../admin/admin-server.js';
+import type { AdminServer } from '../admin/admin-server.js';
 import { ADMIN_TOKEN_ENV, adminTokenFromEnv } from '../admin/auth.js';
 import { describeOptions, loadConfig } from '../config/load-config.js';
 import type { Config } from '../config/options.js';
 import { ConfigError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
-import { ServerMetrics } from '../observability/metrics.js';
+import type { ServerMetrics } from '../observability/metrics.js';
 import { subscribeStoreEvents } from '../observability/store-events.js';
 import { IndexServer } from '../server/server.js';
 import { DiskStore } from '../store/disk-store.js';
@@ -62,8 +62,10 @@ export async function serve(argv: readonly string[]): Promise<number> {
 
   const store = createStore(config);
   const server = new IndexServer(store, config, log);
-  const metrics = config.admin
-    ? new ServerMetrics({
+  // fastify and prom-client are loaded only with the admin server: without it they would cost
+  // ~10 MB of memory for nothing.
+  const metrics: ServerMetrics | null = config.admin
+    ? new (await import('../observability/metrics.js')).ServerMetrics({
         stats: server.stats,
         server,
         store,
@@ -77,6 +79,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
   // Up before recovery, so that probes see live-but-not-ready while the store recovers.
   let admin: AdminServer | null = null;
   if (metrics !== null) {
+    const { AdminServer } = await import('../admin/admin-server.js');
     admin = new AdminServer(
       { log, metrics, server, store, version },
       { host: config.adminHost, port: config.adminPort, token: adminToken },
