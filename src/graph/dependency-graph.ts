@@ -40,6 +40,8 @@ export class DependencyGraph {
   readonly #entries = new Map<string, Entry>();
   #edges = 0;
   #epoch = 0;
+  /** Scratch for `index()`; its slots past the current count hold stale entries, never read. */
+  readonly #resolved: Entry[] = [];
 
   get size(): number {
     return this.#entries.size;
@@ -74,35 +76,45 @@ export class DependencyGraph {
    * new edges create no cycle.
    */
   index(name: string, deps: readonly string[]): IndexOutcome {
-    const resolved: Entry[] = [];
+    // Resolved into a scratch array: most INDEX lines either fail or replace a list in place,
+    // and neither needs a new array. An array kept by an entry outlives the young generation,
+    // so every one allocated here is paid again by the garbage collector.
+    const resolved = this.#resolved;
+    let count = 0;
     const epoch = ++this.#epoch;
     for (const depName of deps) {
       const dep = this.#entries.get(depName);
       if (dep === undefined) return IndexOutcome.MISSING_DEPENDENCY;
       if (dep.visited !== epoch) {
         dep.visited = epoch;
-        resolved.push(dep);
+        resolved[count++] = dep;
       }
     }
     const existing = this.#entries.get(name);
     if (existing === undefined) {
       // A package not yet indexed has no dependents, so its edges cannot close a cycle.
-      for (const dep of resolved) dep.dependents++;
-      this.#edges += resolved.length;
-      this.#entries.set(name, { name, deps: resolved, dependents: 0, visited: 0 });
+      const own = resolved.slice(0, count);
+      for (const dep of own) dep.dependents++;
+      this.#edges += count;
+      this.#entries.set(name, { name, deps: own, dependents: 0, visited: 0 });
       return IndexOutcome.ADDED;
     }
-    // `resolved` is exactly the set of entries marked with `epoch`.
-    if (existing.deps.length === resolved.length && existing.deps.every((d) => d.visited === epoch))
-      return IndexOutcome.UNCHANGED;
+    const old = existing.deps;
+    // `resolved[0, count)` is exactly the set of entries marked with `epoch`.
+    if (old.length === count && allMarked(old, epoch)) return IndexOutcome.UNCHANGED;
     // A cycle is a self-dependency (`existing` is among the marked deps), or a path back to
     // `existing`, whose last edge makes it a dependent: without dependents there is none.
     if (existing.visited === epoch) return IndexOutcome.CYCLE;
-    if (existing.dependents > 0 && this.#reaches(resolved, existing)) return IndexOutcome.CYCLE;
-    for (const dep of existing.deps) dep.dependents--;
-    for (const dep of resolved) dep.dependents++;
-    this.#edges += resolved.length - existing.deps.length;
-    existing.deps = resolved;
+    if (existing.dependents > 0 && this.#reaches(resolved, count, existing)) return IndexOutcome.CYCLE;
+    for (const dep of old) dep.dependents--;
+    this.#edges += count - old.length;
+    for (let i = 0; i < count; i++) {
+      const dep = resolved[i]!;
+      dep.dependents++;
+      old[i] = dep;
+    }
+    // pop() is inlined where the length setter is a call into the runtime.
+    while (old.length > count) old.pop();
     return IndexOutcome.REPLACED;
   }
 
@@ -202,10 +214,10 @@ export class DependencyGraph {
     }
   }
 
-  /** True when `target` is reachable from any of `from` by following dependency edges. */
-  #reaches(from: readonly Entry[], target: Entry): boolean {
+  /** True when `target` is reachable from any of `from[0, count)` by following dependency edges. */
+  #reaches(from: readonly Entry[], count: number, target: Entry): boolean {
     const epoch = ++this.#epoch;
-    const stack = [...from];
+    const stack = from.slice(0, count);
     while (stack.length > 0) {
       const entry = stack.pop()!;
       if (entry === target) return true;
@@ -215,4 +227,9 @@ export class DependencyGraph {
     }
     return false;
   }
+}
+
+function allMarked(entries: readonly Entry[], epoch: number): boolean {
+  for (const entry of entries) if (entry.visited !== epoch) return false;
+  return true;
 }

@@ -11,6 +11,18 @@ export type RemoveCommand = { readonly verb: typeof Verb.REMOVE; readonly name: 
 export type QueryCommand = { readonly verb: typeof Verb.QUERY; readonly name: string };
 export type Command = IndexCommand | RemoveCommand | QueryCommand;
 
+/**
+ * A command parsed in place (see `parseInto`): one per connection, overwritten by each line,
+ * so that executing a line allocates nothing. It is a valid Command until the next parse into
+ * it; whoever keeps its name or dependencies past that copies them. `deps` is empty unless
+ * `verb` is INDEX.
+ */
+export class CommandSlot {
+  verb: Verb = Verb.QUERY;
+  name = '';
+  readonly deps: string[] = [];
+}
+
 /** Why a line was answered ERROR. Stable codes: they appear in debug logs and metrics. */
 export const ProtocolErrorCode = {
   FIELD_COUNT: 'E_FIELD_COUNT',

@@ -5,6 +5,7 @@ import {
   type ParseResult,
   type ProtocolError,
   type Command,
+  CommandSlot,
 } from './command.js';
 import { NameCache } from './name-cache.js';
 
@@ -65,11 +66,33 @@ function verbAt(buf: Buffer, start: number, end: number): Verb | null {
   return null;
 }
 
+/** The slot behind `parseLine`, copied out before it returns. */
+const LINE_SLOT = new CommandSlot();
+
 /**
  * Parses one protocol line, `buf[start, end)` without its `\n`. A single trailing `\r`
  * is tolerated. Never throws: malformed input yields a ProtocolError value.
  */
 export function parseLine(buf: Buffer, start: number, end: number): ParseResult {
+  const error = parseInto(buf, start, end, LINE_SLOT);
+  if (error !== null) return ERRORS[error];
+  const { verb, name, deps } = LINE_SLOT;
+  if (verb !== Verb.INDEX) return verb === Verb.QUERY ? { verb, name } : { verb, name };
+  return { verb, name, deps: deps.length === 0 ? NO_DEPS : deps.slice() };
+}
+
+/**
+ * Parses one line as `parseLine` does, into `slot` instead of a new object: the server's hot
+ * path, where a command object and a dependency array per line were garbage the next moment.
+ * Returns null when `slot` holds the command; otherwise why the line is malformed, and `slot`
+ * holds nothing meaningful.
+ */
+export function parseInto(
+  buf: Buffer,
+  start: number,
+  end: number,
+  slot: CommandSlot,
+): ProtocolErrorCode | null {
   if (end > start && buf[end - 1] === CR) end--;
   // One pass over the line finds both separators; a third one is an error. Scanning here is
   // cheaper than three calls to buf.indexOf() for lines this short.
@@ -79,35 +102,37 @@ export function parseLine(buf: Buffer, start: number, end: number): ParseResult 
     if (buf[i] !== PIPE) continue;
     if (p1 < 0) p1 = i;
     else if (p2 < 0) p2 = i;
-    else return ERRORS[ProtocolErrorCode.FIELD_COUNT];
+    else return ProtocolErrorCode.FIELD_COUNT;
   }
-  if (p2 < 0) return ERRORS[ProtocolErrorCode.FIELD_COUNT];
+  if (p2 < 0) return ProtocolErrorCode.FIELD_COUNT;
 
   const verb = verbAt(buf, start, p1);
-  if (verb === null) return ERRORS[ProtocolErrorCode.UNKNOWN_COMMAND];
+  if (verb === null) return ProtocolErrorCode.UNKNOWN_COMMAND;
 
   const nameError = checkName(buf, p1 + 1, p2);
-  if (nameError !== null) return ERRORS[nameError];
-  const name = NAMES.decode(buf, p1 + 1, p2);
-
+  if (nameError !== null) return nameError;
+  const deps = slot.deps;
+  let count = 0;
   if (verb !== Verb.INDEX) {
-    if (p2 + 1 !== end) return ERRORS[ProtocolErrorCode.UNEXPECTED_DEPENDENCIES];
-    return verb === Verb.QUERY ? { verb, name } : { verb, name };
+    if (p2 + 1 !== end) return ProtocolErrorCode.UNEXPECTED_DEPENDENCIES;
+  } else if (p2 + 1 !== end) {
+    let itemStart = p2 + 1;
+    for (;;) {
+      let itemEnd = itemStart;
+      while (itemEnd < end && buf[itemEnd] !== COMMA) itemEnd++;
+      if (itemEnd === itemStart) return ProtocolErrorCode.EMPTY_DEPENDENCY;
+      if (checkName(buf, itemStart, itemEnd) !== null) return ProtocolErrorCode.INVALID_DEPENDENCY;
+      deps[count++] = NAMES.decode(buf, itemStart, itemEnd);
+      if (itemEnd === end) break;
+      itemStart = itemEnd + 1;
+    }
   }
-  if (p2 + 1 === end) return { verb, name, deps: NO_DEPS };
-
-  const deps: string[] = [];
-  let itemStart = p2 + 1;
-  for (;;) {
-    let itemEnd = itemStart;
-    while (itemEnd < end && buf[itemEnd] !== COMMA) itemEnd++;
-    if (itemEnd === itemStart) return ERRORS[ProtocolErrorCode.EMPTY_DEPENDENCY];
-    if (checkName(buf, itemStart, itemEnd) !== null) return ERRORS[ProtocolErrorCode.INVALID_DEPENDENCY];
-    deps.push(NAMES.decode(buf, itemStart, itemEnd));
-    if (itemEnd === end) break;
-    itemStart = itemEnd + 1;
-  }
-  return { verb, name, deps };
+  // pop() is inlined where the length setter is a call into the runtime, and it keeps the
+  // array's storage for the next line.
+  while (deps.length > count) deps.pop();
+  slot.verb = verb;
+  slot.name = NAMES.decode(buf, p1 + 1, p2);
+  return null;
 }
 
 /** Renders a command as a protocol line (with `\n`), the inverse of parseLine. */

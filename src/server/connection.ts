@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { LineFramer, type LineSink } from '../protocol/framer.js';
-import { parseLine } from '../protocol/parse.js';
+import { CommandSlot } from '../protocol/command.js';
+import { parseInto } from '../protocol/parse.js';
 import { Reply, renderReplies } from '../protocol/reply.js';
 import type { IndexStore } from '../store/store.js';
 import { ReplyScratch } from './reply-scratch.js';
@@ -45,6 +46,8 @@ export class Connection implements LineSink {
 
   /** Replies of the chunk being processed (shared with the server's other connections). */
   readonly #scratch: ReplyScratch;
+  /** The line being executed, parsed in place: no command object per line. */
+  readonly #command = new CommandSlot();
   /** Commands executed (not malformed); a chunk that executed one observed the store's state. */
   #executed = 0;
   readonly #held: HeldBatch[] = [];
@@ -114,19 +117,19 @@ export class Connection implements LineSink {
   }
 
   line(buf: Buffer, start: number, end: number): void {
-    const parsed = parseLine(buf, start, end);
+    const command = this.#command;
+    const error = parseInto(buf, start, end, command);
     let reply: Reply;
-    if (parsed.verb === null) {
+    if (error !== null) {
       reply = Reply.ERROR;
       this.#stats.commands[INVALID_ROW * 3 + reply]!++;
-      if (this.#log.levelVal <= this.#debugLevel)
-        this.#log.debug({ conn: this.id, error: parsed.error }, 'malformed line');
+      if (this.#log.levelVal <= this.#debugLevel) this.#log.debug({ conn: this.id, error }, 'malformed line');
     } else {
-      reply = this.#store.execute(parsed);
+      reply = this.#store.execute(command);
       this.#executed++;
-      this.#stats.commands[ROW_OF_VERB[parsed.verb] * 3 + reply]!++;
+      this.#stats.commands[ROW_OF_VERB[command.verb] * 3 + reply]!++;
       if (this.#log.levelVal <= this.#debugLevel)
-        this.#log.debug({ conn: this.id, verb: parsed.verb, pkg: parsed.name, reply }, 'command');
+        this.#log.debug({ conn: this.id, verb: command.verb, pkg: command.name, reply }, 'command');
     }
     this.#push(reply);
   }

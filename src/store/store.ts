@@ -19,6 +19,9 @@ export interface StoreHealth {
  * Contract:
  * - `execute` applies a command to the serving state at once and returns its reply, so that
  *   pipelined commands on any connection see each other in arrival order;
+ * - the command passed to `execute`, its `deps` included, is valid only during the call: the
+ *   server parses every line into the same object (a CommandSlot), so a store that keeps a
+ *   name list copies it;
  * - a reply must not reach a client before the state it observed is durable. After executing
  *   a batch of commands the caller asks for `barrier()`: null means everything executed so far
  *   is durable and the replies can be sent; a promise resolves when it is, and rejects when it

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { formatCommand, parseLine } from '../../src/protocol/parse.js';
-import { ProtocolErrorCode, type ParseResult } from '../../src/protocol/command.js';
+import { formatCommand, parseInto, parseLine } from '../../src/protocol/parse.js';
+import { CommandSlot, ProtocolErrorCode, type ParseResult } from '../../src/protocol/command.js';
 
 function parse(line: string | Buffer): ParseResult {
   const buf = typeof line === 'string' ? Buffer.from(line, 'latin1') : line;
@@ -102,6 +102,33 @@ test('parses a line inside a larger buffer without reading outside it', () => {
   assert.deepEqual(parseLine(buf, 14, buf.length), { verb: 'QUERY', name: 'zz' });
   // The second `|` of the next line must not count for the first.
   assert.equal(parseLine(Buffer.from('QUERY|a\n|'), 0, 7).verb, null);
+});
+
+test('parseInto reuses one slot: each line leaves exactly its own command in it', () => {
+  const slot = new CommandSlot();
+  const into = (line: string) => {
+    const buf = Buffer.from(line, 'latin1');
+    return parseInto(buf, 0, buf.length, slot);
+  };
+  assert.equal(into('INDEX|a|b,c,d'), null);
+  assert.deepEqual([slot.verb, slot.name, slot.deps], ['INDEX', 'a', ['b', 'c', 'd']]);
+  assert.equal(into('INDEX|e|f'), null);
+  assert.deepEqual([slot.verb, slot.name, slot.deps], ['INDEX', 'e', ['f']]);
+  assert.equal(into('QUERY|g|'), null);
+  assert.deepEqual([slot.verb, slot.name, slot.deps], ['QUERY', 'g', []]);
+  assert.equal(into('INDEX|h|i,j'), null);
+  assert.deepEqual([slot.verb, slot.name, slot.deps], ['INDEX', 'h', ['i', 'j']]);
+  assert.equal(into('INDEX|k|'), null);
+  assert.deepEqual([slot.verb, slot.name, slot.deps], ['INDEX', 'k', []]);
+  assert.equal(into('INDEX|k|a,,b'), ProtocolErrorCode.EMPTY_DEPENDENCY);
+  assert.equal(into('REMOVE|l|'), null);
+  assert.deepEqual([slot.verb, slot.name, slot.deps], ['REMOVE', 'l', []]);
+});
+
+test('parseLine returns values of its own: a later line does not change an earlier result', () => {
+  const first = parse('INDEX|a|b,c');
+  parse('INDEX|x|y');
+  assert.deepEqual(first, { verb: 'INDEX', name: 'a', deps: ['b', 'c'] });
 });
 
 // ---- property tests against a simple model of the grammar ----
