@@ -4,17 +4,8 @@ import { Reply } from '../../../src/protocol/reply.js';
 import type { DependencyGraph } from '../../../src/graph/dependency-graph.js';
 import type { IndexStore } from '../../../src/store/store.js';
 
-/** mulberry32: a small seeded generator, so a failing seed can be replayed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The suite's seeded generator, so a failing seed can be replayed. */
+export { prng as seededRandom } from '../../support/harness.js';
 
 /** A random command over `names`, weighted toward INDEX so the index grows. */
 export function randomCommand(random: () => number, names: readonly string[]): Command {
