@@ -11,6 +11,12 @@ import { LineClient } from './support/line-client.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The admin server's readiness: status code and body. */
+async function readyz(server: ServerProcess): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`http://127.0.0.1:${server.adminPort}/readyz`);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
 /** Mounts a 1 MiB tmpfs on `dir`, or says why it cannot. */
 function mountTmpfs(dir: string): string | null {
   try {
@@ -58,7 +64,7 @@ test(
     });
     const dir = join(mnt, 'data');
     await mkdir(dir);
-    server = await ServerProcess.start(['--storage', 'disk', '--data-dir', dir]);
+    server = await ServerProcess.start(['--storage', 'disk', '--data-dir', dir], { admin: true });
     let client = await LineClient.connect(server.port);
     const acked: string[] = [];
     let errors = 0;
@@ -70,6 +76,7 @@ test(
       return reply;
     };
     for (let i = 0; i < 50; i++) assert.equal(await index(`before${i}`), 'OK');
+    assert.equal((await readyz(server)).status, 200, 'ready while the disk has space');
 
     await fill(join(mnt, 'filler'));
     let i = 0;
@@ -77,13 +84,17 @@ test(
     assert.ok(errors > 0, 'the full disk was never noticed');
     for (let k = 0; k < 20; k++) assert.equal(await index(`still-full${k}`), 'ERROR');
     assert.equal(await client.send(`QUERY|${acked[0]!}|`), 'OK', 'queries are still answered');
+    const full = await readyz(server);
+    assert.equal(full.status, 503, 'not ready while mutations cannot be made durable');
+    assert.deepEqual((full.body.checks as Record<string, unknown>).writable, false);
 
     // A restart on the full disk: the index is recovered and served, mutations wait for space.
     client.close();
     await server.kill9();
-    server = await ServerProcess.start(['--storage', 'disk', '--data-dir', dir]);
+    server = await ServerProcess.start(['--storage', 'disk', '--data-dir', dir], { admin: true });
     client = await LineClient.connect(server.port);
     assert.equal(await client.send(`QUERY|${acked.at(-1)!}|`), 'OK', 'recovered on a full disk');
+    assert.equal((await readyz(server)).status, 503, 'a restart on a full disk is not ready');
     assert.equal(await index('restarted-full'), 'ERROR');
 
     await unlink(join(mnt, 'filler'));
@@ -95,6 +106,7 @@ test(
       reply = await index(`after${k}`);
     }
     for (let k = 0; k < 50; k++) assert.equal(await index(`after-ok${k}`), 'OK');
+    assert.equal((await readyz(server)).status, 200, 'ready again once space returned');
 
     client.close();
     await server.kill9();

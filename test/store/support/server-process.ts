@@ -21,6 +21,7 @@ export interface Exit {
 export class ServerProcess {
   readonly exited: Promise<Exit>;
   #port = 0;
+  #adminPort = 0;
 
   private constructor(readonly child: ChildProcess) {
     let stderr = '';
@@ -36,15 +37,21 @@ export class ServerProcess {
     return this.#port;
   }
 
+  /** The admin HTTP port, when started with `{ admin: true }`. */
+  get adminPort(): number {
+    return this.#adminPort;
+  }
+
   get pid(): number {
     return this.child.pid!;
   }
 
   /** Starts the server; resolves once it listens, rejects with its stderr if it exits first. */
-  static async start(args: readonly string[]): Promise<ServerProcess> {
+  static async start(args: readonly string[], options: { admin?: boolean } = {}): Promise<ServerProcess> {
+    const admin = options.admin === true ? ['--admin-port', '0'] : ['--admin=false'];
     const child = spawn(
       process.execPath,
-      [mainScript(), 'serve', '--host', '127.0.0.1', '--port', '0', '--admin=false', ...args],
+      [mainScript(), 'serve', '--host', '127.0.0.1', '--port', '0', ...admin, ...args],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -53,6 +60,10 @@ export class ServerProcess {
     const lines = createInterface({ input: child.stdout });
     const listening = new Promise<number>((resolve) => {
       lines.on('line', (line) => {
+        if (line.includes('"admin listening"')) {
+          server.#adminPort = (JSON.parse(line) as { port: number }).port;
+          return;
+        }
         if (!line.includes('"listening"')) return;
         const { port } = JSON.parse(line) as { port: number };
         resolve(port);
