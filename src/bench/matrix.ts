@@ -62,35 +62,22 @@ function onCpu(cpu: number | undefined, command: string, args: readonly string[]
   return cpu === undefined ? [command, [...args]] : ['taskset', ['-c', String(cpu), command, ...args]];
 }
 
+/** What every benchmarked server gets; the two kinds differ only in their storage flags. */
+const SERVE_ARGS = [
+  'dist/src/cli/main.js',
+  'serve',
+  '--host',
+  '127.0.0.1',
+  '--port',
+  '{port}',
+  '--admin-port',
+  '0',
+  '--quiet',
+];
+
 export const DEFAULT_SERVER_ARGS: MatrixOptions['serverArgs'] = {
-  memory: [
-    'dist/src/cli/main.js',
-    'serve',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '{port}',
-    '--storage',
-    'memory',
-    '--admin-port',
-    '0',
-    '--quiet',
-  ],
-  durable: [
-    'dist/src/cli/main.js',
-    'serve',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '{port}',
-    '--storage',
-    'disk',
-    '--data-dir',
-    '{dataDir}',
-    '--admin-port',
-    '0',
-    '--quiet',
-  ],
+  memory: [...SERVE_ARGS, '--storage', 'memory'],
+  durable: [...SERVE_ARGS, '--storage', 'disk', '--data-dir', '{dataDir}'],
 };
 
 export interface Cell {
