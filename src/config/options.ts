@@ -98,6 +98,13 @@ export const OPTIONS = {
     help: 'On SIGTERM/SIGINT, how long to let clients collect their replies before closing them.',
     parse: integer(0, 600_000),
   }),
+  sharedReadBuffer: option({
+    flag: '--shared-read-buffer',
+    env: 'PKGINDEX_SHARED_READ_BUFFER',
+    default: true,
+    help: "Read every connection into one 64 KiB buffer, skipping Node's buffer and stream events per read (faster for request/response clients); --shared-read-buffer=false uses Node's ordinary socket reads.",
+    parse: flagBool,
+  }),
   storage: option<'memory' | 'disk'>({
     flag: '--storage',
     env: 'PKGINDEX_STORAGE',

@@ -29,12 +29,17 @@ export class LineFramer {
     return this.#carryBytes;
   }
 
-  push(chunk: Buffer, sink: LineSink): void {
+  /**
+   * Frames `chunk[0, length)`. The bytes past `length` are not read: the chunk may be a buffer
+   * shared by many connections that only its first `length` bytes belong to this read.
+   */
+  push(chunk: Buffer, sink: LineSink, length = chunk.length): void {
     let start = 0;
-    const length = chunk.length;
     while (start < length) {
-      const nl = chunk.indexOf(LF, start);
-      if (nl < 0) {
+      // A JS scan bounded by `length`: indexOf() would search the rest of a shared buffer.
+      let nl = start;
+      while (nl < length && chunk[nl] !== LF) nl++;
+      if (nl === length) {
         this.#hold(chunk, start, length, sink);
         return;
       }

@@ -85,9 +85,6 @@ export class Connection implements LineSink {
       socket.setTimeout(limits.idleTimeoutMs, () => {
         this.#onIdle();
       });
-    socket.on('data', (chunk: Buffer) => {
-      this.#onData(chunk);
-    });
     socket.on('drain', () => {
       this.#maybeResume();
     });
@@ -103,11 +100,14 @@ export class Connection implements LineSink {
     });
   }
 
-  /** Stops reading, answers what was already read, then closes (graceful shutdown). */
+  /**
+   * Answers what was already read, then closes (graceful shutdown). Bytes that arrive from now
+   * on are read and discarded rather than left unread: the socket must still read to see the
+   * client's FIN, without which it never closes.
+   */
   drain(): void {
     if (this.#closed) return;
     this.#ending = true;
-    this.#socket.pause();
     this.#maybeEnd();
   }
 
@@ -144,8 +144,14 @@ export class Connection implements LineSink {
     this.#scratch.push(reply);
   }
 
-  #onData(chunk: Buffer): void {
-    this.#stats.bytesIn += chunk.length;
+  /**
+   * Bytes read from the socket, `chunk[0, length)`: frames and executes them, answers the
+   * chunk's lines with one write. The chunk may be a buffer the server reuses for every read
+   * of every connection, so nothing here keeps it past the call (the framer copies a partial
+   * line's bytes).
+   */
+  receive(chunk: Buffer, length: number): void {
+    this.#stats.bytesIn += length;
     if (this.#ending) return;
     // One clock read per chunk, not per line, and none when metrics are off.
     const latency = this.#stats.commandLatency;
@@ -153,7 +159,7 @@ export class Connection implements LineSink {
     const scratch = this.#scratch;
     scratch.count = 0;
     const executedBefore = this.#executed;
-    this.#framer.push(chunk, this);
+    this.#framer.push(chunk, this, length);
     const count = scratch.count;
     if (count === 0) return;
     this.#commands += count;
@@ -218,7 +224,7 @@ export class Connection implements LineSink {
   #maybeResume(): void {
     if (this.#pausedForOutput && this.#pendingOutputBytes() <= this.#limits.outputHighWaterBytes) {
       this.#pausedForOutput = false;
-      if (!this.#ending) this.#socket.resume();
+      this.#socket.resume();
     }
   }
 

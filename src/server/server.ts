@@ -5,12 +5,15 @@ import type { IndexStore } from '../store/store.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import { ServerStats } from './stats.js';
 import { ReplyScratch } from './reply-scratch.js';
+import { SHARED_READ_BYTES, startReading } from './shared-reads.js';
 
 export interface IndexServerOptions extends ConnectionLimits {
   readonly host: string;
   readonly port: number;
   readonly maxConnections: number;
   readonly shutdownTimeoutMs: number;
+  /** Read every connection into one buffer (see shared-reads.ts); false: Node's buffer per read. */
+  readonly sharedReadBuffer: boolean;
 }
 
 /** A connection over the limit gets this long to see our FIN before it is reset. */
@@ -28,14 +31,20 @@ export class IndexServer {
   readonly #server: Server;
   readonly #connections = new Set<Connection>();
   readonly #scratch = new ReplyScratch();
+  /** Where every connection's reads land, or null for Node's own buffer per read. */
+  readonly #readBuffer: Buffer | null;
   #nextId = 1;
   #draining = false;
+  /** Resolves the promise close() waits on when the last connection has closed. */
+  #onLastClosed: (() => void) | null = null;
 
   constructor(store: IndexStore, options: IndexServerOptions, log: Logger) {
     this.#store = store;
     this.#options = options;
     this.#log = log;
-    this.#server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    this.#readBuffer = options.sharedReadBuffer ? Buffer.allocUnsafe(SHARED_READ_BYTES) : null;
+    // pauseOnConnect: nothing is read before startReading() has chosen how to read.
+    this.#server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => {
       this.#accept(socket);
     });
   }
@@ -85,11 +94,15 @@ export class IndexServer {
   async close(): Promise<void> {
     if (this.#draining) return;
     this.#draining = true;
-    const closed = new Promise<void>((resolve) =>
+    const listenerClosed = new Promise<void>((resolve) =>
       this.#server.close(() => {
         resolve();
       }),
     );
+    const connectionsClosed = new Promise<void>((resolve) => {
+      if (this.#connections.size === 0) resolve();
+      else this.#onLastClosed = resolve;
+    });
     for (const connection of this.#connections) connection.drain();
     const deadline = setTimeout(() => {
       if (this.#connections.size > 0)
@@ -99,7 +112,7 @@ export class IndexServer {
         );
       for (const connection of this.#connections) connection.destroy();
     }, this.#options.shutdownTimeoutMs);
-    await closed;
+    await Promise.all([listenerClosed, connectionsClosed]);
     clearTimeout(deadline);
   }
 
@@ -123,19 +136,21 @@ export class IndexServer {
     stats.connectionsOpen++;
     stats.connectionsTotal++;
     const log = this.#log;
-    const connection = new Connection(
-      id,
+    // Reading starts on a later turn of the event loop, after `connection` is assigned.
+    let connection: Connection | null = null;
+    const reading = startReading(
       socket,
-      this.#store,
-      stats,
-      this.#options,
-      log,
-      this.#scratch,
-      (c) => {
-        this.#connections.delete(c);
-        stats.connectionsOpen--;
+      (chunk, length) => {
+        connection!.receive(chunk, length);
       },
+      this.#readBuffer,
+      true,
     );
+    connection = new Connection(id, reading, this.#store, stats, this.#options, log, this.#scratch, (c) => {
+      this.#connections.delete(c);
+      stats.connectionsOpen--;
+      if (this.#connections.size === 0 && this.#onLastClosed !== null) this.#onLastClosed();
+    });
     log.info({ conn: id, peer: connection.peer }, 'connection opened');
     this.#connections.add(connection);
   }

@@ -47,6 +47,7 @@ export async function startInProcess(
       port: 0,
       maxConnections: 100,
       shutdownTimeoutMs: 1000,
+      sharedReadBuffer: true,
       maxLineBytes: 1024,
       idleTimeoutMs: 0,
       outputHighWaterBytes: 64 * 1024,

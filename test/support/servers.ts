@@ -18,6 +18,7 @@ export const TEST_LIMITS: IndexServerOptions = {
   idleTimeoutMs: 0,
   outputHighWaterBytes: 64 * 1024,
   shutdownTimeoutMs: 5_000,
+  sharedReadBuffer: true,
 };
 
 /** A real server on an ephemeral port, in this process. */
