@@ -1,15 +1,17 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ListenError } from '../errors.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import { Profiler } from '../observability/profiler.js';
 import type { HealthReporter, ServingState } from '../observability/readiness.js';
-import { requireBearerToken } from './auth.js';
+import { bearerTokenCheck } from './auth.js';
 import { registerHealthRoutes } from './health-routes.js';
-import { installErrorHandling } from './http-errors.js';
+import { answerClientError, errorReply, notFoundReply } from './http-errors.js';
 import { registerMetricsRoute } from './metrics-route.js';
 import { registerProfilingRoutes } from './profiling-routes.js';
+import { sendReply, type AdminReply } from './reply.js';
+import { parseRequest, Router, type AdminRequest } from './router.js';
 
 export interface AdminServerOptions {
   readonly host: string;
@@ -28,46 +30,100 @@ export interface AdminServerDeps {
 }
 
 /**
+ * Bounds the time to receive a request's headers (and the whole request: admin requests have
+ * no body), not the time to answer it: a CPU profile answers after up to MAX_PROFILE_SECONDS.
+ */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** How long an idle keep-alive connection stays open (fastify's default, kept). */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
+/**
  * The operator's HTTP side of the server, on its own port: health, readiness, Prometheus
  * metrics and on-call profiling. Separate from the protocol port so that it can stay on
- * loopback (or behind a token) while clients reach the protocol.
+ * loopback (or behind a token) while clients reach the protocol. Plain node:http: a framework
+ * cost more memory than these few routes justify (docs/adr/0003-admin-http-on-node-http.md).
  */
 export class AdminServer {
-  readonly #app: FastifyInstance;
+  readonly #server: Server;
+  readonly #router = new Router();
   readonly #options: AdminServerOptions;
   readonly #log: Logger;
+  readonly #authorize: ((request: AdminRequest) => void) | null;
   /** Aborted on close, so that a running CPU profile ends instead of holding shutdown. */
   readonly #closing = new AbortController();
 
   constructor(deps: AdminServerDeps, options: AdminServerOptions) {
     this.#options = options;
     this.#log = deps.log.child({ component: 'admin' });
-    const app = Fastify({ logger: false, forceCloseConnections: true });
-    this.#app = app;
-    installErrorHandling(app, this.#log);
-    if (options.token !== null) requireBearerToken(app, options.token);
-    app.addHook('onResponse', async (request, reply) => {
-      if (this.#log.isLevelEnabled('debug'))
+    this.#authorize = options.token === null ? null : bearerTokenCheck(options.token);
+    registerHealthRoutes(this.#router, deps);
+    registerMetricsRoute(this.#router, deps.metrics);
+    registerProfilingRoutes(this.#router, {
+      profiler: new Profiler(),
+      log: this.#log,
+      signal: this.#closing.signal,
+    });
+    this.#server = createServer({
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: REQUEST_TIMEOUT_MS,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    });
+    this.#server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      void this.#handle(req, res);
+    });
+    this.#server.on('clientError', answerClientError);
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startedAt = performance.now();
+    // Bodies are never read: drain them so that the connection can be reused.
+    req.resume();
+    if (this.#log.isLevelEnabled('debug'))
+      res.once('finish', () => {
         this.#log.debug(
           {
-            method: request.method,
-            url: request.url,
-            status: reply.statusCode,
-            durationMs: Math.round(reply.elapsedTime),
+            method: req.method,
+            url: req.url,
+            status: res.statusCode,
+            durationMs: Math.round(performance.now() - startedAt),
           },
           'admin request',
         );
-    });
-    registerHealthRoutes(app, deps);
-    registerMetricsRoute(app, deps.metrics);
-    registerProfilingRoutes(app, { profiler: new Profiler(), log: this.#log, signal: this.#closing.signal });
+      });
+    const context = {
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      peer: req.socket.remoteAddress ?? 'unknown',
+    };
+    let reply: AdminReply;
+    try {
+      const request = parseRequest(req);
+      const route = this.#router.find(request.method, request.path);
+      // Unknown paths need the token too: without it, their 404 would map the endpoints.
+      if (route?.public !== true) this.#authorize?.(request);
+      reply = route === undefined ? notFoundReply(request) : await route.handler(request);
+    } catch (err) {
+      reply = errorReply(err, context, this.#log);
+    }
+    try {
+      await sendReply(res, reply);
+    } catch (err) {
+      // Mostly a client that went away during a download; the response is already destroyed.
+      this.#log.warn({ ...context, err }, 'admin reply not sent in full');
+    }
   }
 
   /** Starts listening; resolves with the bound address (useful with port 0). */
   async listen(): Promise<AddressInfo> {
     const { host, port } = this.#options;
     try {
-      await this.#app.listen({ host, port });
+      await new Promise<void>((resolve, reject) => {
+        this.#server.once('error', reject);
+        this.#server.listen({ host, port }, () => {
+          this.#server.off('error', reject);
+          resolve();
+        });
+      });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const hint =
@@ -81,12 +137,22 @@ export class AdminServer {
         },
       );
     }
-    return this.#app.server.address() as AddressInfo;
+    return this.#server.address() as AddressInfo;
   }
 
-  /** Stops listening and closes open connections; a running CPU profile ends early. */
+  /**
+   * Stops listening and closes open connections, idle keep-alive ones and those with a request
+   * in progress alike; a running CPU profile ends early.
+   */
   async close(): Promise<void> {
     this.#closing.abort();
-    await this.#app.close();
+    if (!this.#server.listening) return;
+    const closed = new Promise<void>((resolve) => {
+      this.#server.close(() => {
+        resolve();
+      });
+    });
+    this.#server.closeAllConnections();
+    await closed;
   }
 }
