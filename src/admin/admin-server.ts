@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { lookup } from 'node:dns/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { ListenError } from '../errors.js';
@@ -44,7 +45,8 @@ const KEEP_ALIVE_TIMEOUT_MS = 72_000;
  * cost more memory than these few routes justify (docs/adr/0003-admin-http-on-node-http.md).
  */
 export class AdminServer {
-  readonly #server: Server;
+  /** The server on the configured address first; for `localhost`, one per other address. */
+  readonly #servers: Server[] = [];
   readonly #router = new Router();
   readonly #options: AdminServerOptions;
   readonly #log: Logger;
@@ -63,15 +65,20 @@ export class AdminServer {
       log: this.#log,
       signal: this.#closing.signal,
     });
-    this.#server = createServer({
+    this.#servers.push(this.#createServer());
+  }
+
+  #createServer(): Server {
+    const server = createServer({
       requestTimeout: REQUEST_TIMEOUT_MS,
       headersTimeout: REQUEST_TIMEOUT_MS,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     });
-    this.#server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       void this.#handle(req, res);
     });
-    this.#server.on('clientError', answerClientError);
+    server.on('clientError', answerClientError);
+    return server;
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -113,17 +120,16 @@ export class AdminServer {
     }
   }
 
-  /** Starts listening; resolves with the bound address (useful with port 0). */
+  /**
+   * Starts listening; resolves with the bound address (useful with port 0). `localhost` is
+   * bound on each of its addresses (127.0.0.1 and ::1 where both exist), as fastify did, so
+   * that probes reach it whichever one they try.
+   */
   async listen(): Promise<AddressInfo> {
     const { host, port } = this.#options;
+    const main = this.#servers[0]!;
     try {
-      await new Promise<void>((resolve, reject) => {
-        this.#server.once('error', reject);
-        this.#server.listen({ host, port }, () => {
-          this.#server.off('error', reject);
-          resolve();
-        });
-      });
+      await listenOn(main, host, port);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const hint =
@@ -137,7 +143,22 @@ export class AdminServer {
         },
       );
     }
-    return this.#server.address() as AddressInfo;
+    const bound = main.address() as AddressInfo;
+    if (host === 'localhost')
+      for (const { address } of await lookup('localhost', { all: true })) {
+        if (address === bound.address) continue;
+        const server = this.#createServer();
+        try {
+          await listenOn(server, address, bound.port);
+          this.#servers.push(server);
+        } catch (err) {
+          this.#log.warn(
+            { host: address, port: bound.port, err },
+            'admin server not listening on this address of localhost; the others serve',
+          );
+        }
+      }
+    return bound;
   }
 
   /**
@@ -146,13 +167,28 @@ export class AdminServer {
    */
   async close(): Promise<void> {
     this.#closing.abort();
-    if (!this.#server.listening) return;
-    const closed = new Promise<void>((resolve) => {
-      this.#server.close(() => {
-        resolve();
-      });
-    });
-    this.#server.closeAllConnections();
-    await closed;
+    await Promise.all(
+      this.#servers
+        .filter((server) => server.listening)
+        .map(async (server) => {
+          const closed = new Promise<void>((resolve) => {
+            server.close(() => {
+              resolve();
+            });
+          });
+          server.closeAllConnections();
+          await closed;
+        }),
+    );
   }
+}
+
+function listenOn(server: Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
