@@ -1,15 +1,18 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { lookup } from 'node:dns/promises';
 import type { AddressInfo } from 'node:net';
-import Fastify, { type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { ListenError } from '../errors.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import { Profiler } from '../observability/profiler.js';
 import type { HealthReporter, ServingState } from '../observability/readiness.js';
-import { requireBearerToken } from './auth.js';
+import { bearerTokenCheck } from './auth.js';
 import { registerHealthRoutes } from './health-routes.js';
-import { installErrorHandling } from './http-errors.js';
+import { answerClientError, errorReply, notFoundReply } from './http-errors.js';
 import { registerMetricsRoute } from './metrics-route.js';
 import { registerProfilingRoutes } from './profiling-routes.js';
+import { sendReply, type AdminReply } from './reply.js';
+import { parseRequest, Router, type AdminRequest } from './router.js';
 
 export interface AdminServerOptions {
   readonly host: string;
@@ -28,46 +31,105 @@ export interface AdminServerDeps {
 }
 
 /**
+ * Bounds the time to receive a request's headers (and the whole request: admin requests have
+ * no body), not the time to answer it: a CPU profile answers after up to MAX_PROFILE_SECONDS.
+ */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** How long an idle keep-alive connection stays open (fastify's default, kept). */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
+/**
  * The operator's HTTP side of the server, on its own port: health, readiness, Prometheus
  * metrics and on-call profiling. Separate from the protocol port so that it can stay on
- * loopback (or behind a token) while clients reach the protocol.
+ * loopback (or behind a token) while clients reach the protocol. Plain node:http: a framework
+ * cost more memory than these few routes justify (docs/adr/0003-admin-http-on-node-http.md).
  */
 export class AdminServer {
-  readonly #app: FastifyInstance;
+  /** The server on the configured address first; for `localhost`, one per other address. */
+  readonly #servers: Server[] = [];
+  readonly #router = new Router();
   readonly #options: AdminServerOptions;
   readonly #log: Logger;
+  readonly #authorize: ((request: AdminRequest) => void) | null;
   /** Aborted on close, so that a running CPU profile ends instead of holding shutdown. */
   readonly #closing = new AbortController();
 
   constructor(deps: AdminServerDeps, options: AdminServerOptions) {
     this.#options = options;
     this.#log = deps.log.child({ component: 'admin' });
-    const app = Fastify({ logger: false, forceCloseConnections: true });
-    this.#app = app;
-    installErrorHandling(app, this.#log);
-    if (options.token !== null) requireBearerToken(app, options.token);
-    app.addHook('onResponse', async (request, reply) => {
-      if (this.#log.isLevelEnabled('debug'))
+    this.#authorize = options.token === null ? null : bearerTokenCheck(options.token);
+    registerHealthRoutes(this.#router, deps);
+    registerMetricsRoute(this.#router, deps.metrics);
+    registerProfilingRoutes(this.#router, {
+      profiler: new Profiler(),
+      log: this.#log,
+      signal: this.#closing.signal,
+    });
+    this.#servers.push(this.#createServer());
+  }
+
+  #createServer(): Server {
+    const server = createServer({
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: REQUEST_TIMEOUT_MS,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      void this.#handle(req, res);
+    });
+    server.on('clientError', answerClientError);
+    return server;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startedAt = performance.now();
+    // Bodies are never read: drain them so that the connection can be reused.
+    req.resume();
+    if (this.#log.isLevelEnabled('debug'))
+      res.once('finish', () => {
         this.#log.debug(
           {
-            method: request.method,
-            url: request.url,
-            status: reply.statusCode,
-            durationMs: Math.round(reply.elapsedTime),
+            method: req.method,
+            url: req.url,
+            status: res.statusCode,
+            durationMs: Math.round(performance.now() - startedAt),
           },
           'admin request',
         );
-    });
-    registerHealthRoutes(app, deps);
-    registerMetricsRoute(app, deps.metrics);
-    registerProfilingRoutes(app, { profiler: new Profiler(), log: this.#log, signal: this.#closing.signal });
+      });
+    const context = {
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      peer: req.socket.remoteAddress ?? 'unknown',
+    };
+    let reply: AdminReply;
+    try {
+      const request = parseRequest(req);
+      const route = this.#router.find(request.method, request.path);
+      // Unknown paths need the token too: without it, their 404 would map the endpoints.
+      if (route?.public !== true) this.#authorize?.(request);
+      reply = route === undefined ? notFoundReply(request) : await route.handler(request);
+    } catch (err) {
+      reply = errorReply(err, context, this.#log);
+    }
+    try {
+      await sendReply(res, reply);
+    } catch (err) {
+      // Mostly a client that went away during a download; the response is already destroyed.
+      this.#log.warn({ ...context, err }, 'admin reply not sent in full');
+    }
   }
 
-  /** Starts listening; resolves with the bound address (useful with port 0). */
+  /**
+   * Starts listening; resolves with the bound address (useful with port 0). `localhost` is
+   * bound on each of its addresses (127.0.0.1 and ::1 where both exist), as fastify did, so
+   * that probes reach it whichever one they try.
+   */
   async listen(): Promise<AddressInfo> {
     const { host, port } = this.#options;
+    const main = this.#servers[0]!;
     try {
-      await this.#app.listen({ host, port });
+      await listenOn(main, host, port);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const hint =
@@ -81,12 +143,52 @@ export class AdminServer {
         },
       );
     }
-    return this.#app.server.address() as AddressInfo;
+    const bound = main.address() as AddressInfo;
+    if (host === 'localhost')
+      for (const { address } of await lookup('localhost', { all: true })) {
+        if (address === bound.address) continue;
+        const server = this.#createServer();
+        try {
+          await listenOn(server, address, bound.port);
+          this.#servers.push(server);
+        } catch (err) {
+          this.#log.warn(
+            { host: address, port: bound.port, err },
+            'admin server not listening on this address of localhost; the others serve',
+          );
+        }
+      }
+    return bound;
   }
 
-  /** Stops listening and closes open connections; a running CPU profile ends early. */
+  /**
+   * Stops listening and closes open connections, idle keep-alive ones and those with a request
+   * in progress alike; a running CPU profile ends early.
+   */
   async close(): Promise<void> {
     this.#closing.abort();
-    await this.#app.close();
+    await Promise.all(
+      this.#servers
+        .filter((server) => server.listening)
+        .map(async (server) => {
+          const closed = new Promise<void>((resolve) => {
+            server.close(() => {
+              resolve();
+            });
+          });
+          server.closeAllConnections();
+          await closed;
+        }),
+    );
   }
+}
+
+function listenOn(server: Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }

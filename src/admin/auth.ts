@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { AdminUnauthorizedError, ConfigError } from '../errors.js';
+import type { AdminRequest } from './router.js';
 
 /** The environment variable holding the admin bearer token. Never a flag: flags show in `ps`. */
 export const ADMIN_TOKEN_ENV = 'PKGINDEX_ADMIN_TOKEN';
@@ -27,26 +27,15 @@ function digest(s: string): Buffer {
 }
 
 /**
- * Requires `Authorization: Bearer <token>` on every route not marked `config.public`. The
- * comparison is of SHA-256 digests with timingSafeEqual, so its time depends on neither the
- * token's content nor its length.
+ * A check requiring `Authorization: Bearer <token>`; it throws AdminUnauthorizedError otherwise.
+ * The admin server applies it to every request but those of public routes (unknown paths
+ * included). The comparison is of SHA-256 digests with timingSafeEqual, so its time depends on
+ * neither the token's content nor its length.
  */
-export function requireBearerToken(app: FastifyInstance, token: string): void {
+export function bearerTokenCheck(token: string): (request: AdminRequest) => void {
   const expected = digest(token);
-  app.addHook('onRequest', (request: FastifyRequest, _reply, done) => {
-    if (request.routeOptions.config.public === true) {
-      done();
-      return;
-    }
+  return (request) => {
     const match = /^Bearer +(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-    if (match !== null && timingSafeEqual(digest(match[1]!), expected)) done();
-    else done(new AdminUnauthorizedError());
-  });
-}
-
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** Served without the admin token (health checks). */
-    public?: boolean;
-  }
+    if (match === null || !timingSafeEqual(digest(match[1]!), expected)) throw new AdminUnauthorizedError();
+  };
 }

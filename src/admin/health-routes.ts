@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify';
 import { readiness, type HealthReporter, type ServingState } from '../observability/readiness.js';
+import { jsonReply } from './reply.js';
+import type { Router } from './router.js';
 
 /**
  * GET /healthz (liveness: the process answers; a restart would not help otherwise) and
@@ -7,22 +8,33 @@ import { readiness, type HealthReporter, type ServingState } from '../observabil
  * that orchestrators can probe without credentials.
  */
 export function registerHealthRoutes(
-  app: FastifyInstance,
+  router: Router,
   deps: { server: ServingState; store: HealthReporter; version: string },
 ): void {
   const startedAt = Date.now();
-  app.get('/healthz', { config: { public: true } }, async (_request, reply) =>
-    reply.header('cache-control', 'no-store').send({
-      status: 'ok',
-      version: deps.version,
-      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
-    }),
+  const noStore = { 'cache-control': 'no-store' };
+  router.get(
+    '/healthz',
+    () =>
+      jsonReply(
+        {
+          status: 'ok',
+          version: deps.version,
+          uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+        },
+        { headers: noStore },
+      ),
+    { public: true },
   );
-  app.get('/readyz', { config: { public: true } }, async (_request, reply) => {
-    const r = readiness(deps.server, deps.store);
-    return reply
-      .code(r.ready ? 200 : 503)
-      .header('cache-control', 'no-store')
-      .send({ status: r.ready ? 'ready' : 'not ready', ...r });
-  });
+  router.get(
+    '/readyz',
+    () => {
+      const r = readiness(deps.server, deps.store);
+      return jsonReply(
+        { status: r.ready ? 'ready' : 'not ready', ...r },
+        { status: r.ready ? 200 : 503, headers: noStore },
+      );
+    },
+    { public: true },
+  );
 }

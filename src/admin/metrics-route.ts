@@ -1,10 +1,11 @@
-import type { FastifyInstance } from 'fastify';
 import type { ServerMetrics } from '../observability/metrics.js';
+import type { Router } from './router.js';
 
 /** GET /metrics: the Prometheus text exposition, collected at request time. */
-export function registerMetricsRoute(app: FastifyInstance, metrics: ServerMetrics): void {
-  app.get('/metrics', async (_request, reply) => {
-    const body = await metrics.metrics();
-    return reply.header('content-type', metrics.contentType).header('cache-control', 'no-store').send(body);
-  });
+export function registerMetricsRoute(router: Router, metrics: ServerMetrics): void {
+  router.get('/metrics', async () => ({
+    status: 200,
+    headers: { 'content-type': metrics.contentType, 'cache-control': 'no-store' },
+    body: await metrics.metrics(),
+  }));
 }

@@ -1,15 +1,19 @@
 import { Readable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { AdminBadRequestError } from '../errors.js';
 import type { Profiler } from '../observability/profiler.js';
+import { JSON_CONTENT_TYPE } from './reply.js';
+import type { Router } from './router.js';
 
 /** Longest CPU profile one request may ask for. */
 export const MAX_PROFILE_SECONDS = 60;
 const DEFAULT_PROFILE_SECONDS = 10;
 
-function parseSeconds(raw: string | undefined): number {
-  if (raw === undefined) return DEFAULT_PROFILE_SECONDS;
+/** `?seconds=N`; a repeated parameter is reported as its values joined by commas. */
+function parseSeconds(query: URLSearchParams): number {
+  const values = query.getAll('seconds');
+  if (values.length === 0) return DEFAULT_PROFILE_SECONDS;
+  const raw = values.join(',');
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n < 1 || n > MAX_PROFILE_SECONDS)
     throw new AdminBadRequestError(
@@ -30,23 +34,27 @@ function fileName(kind: string): string {
  * One at a time: a second request while one runs gets 409.
  */
 export function registerProfilingRoutes(
-  app: FastifyInstance,
+  router: Router,
   deps: { profiler: Profiler; log: Logger; signal: AbortSignal },
 ): void {
   const { profiler, log } = deps;
-  app.get<{ Querystring: { seconds?: string } }>('/debug/cpu-profile', async (request, reply) => {
-    const seconds = parseSeconds(request.query.seconds);
-    log.info({ seconds, peer: request.ip }, 'cpu profile started');
+  router.get('/debug/cpu-profile', async (request) => {
+    const seconds = parseSeconds(request.query);
+    log.info({ seconds, peer: request.peer }, 'cpu profile started');
     const profile = await profiler.cpuProfile(seconds, deps.signal);
     const body = JSON.stringify(profile);
     log.info({ seconds, bytes: body.length }, 'cpu profile taken');
-    return reply
-      .header('content-type', 'application/json')
-      .header('content-disposition', `attachment; filename="${fileName('cpuprofile')}"`)
-      .send(body);
+    return {
+      status: 200,
+      headers: {
+        'content-type': JSON_CONTENT_TYPE,
+        'content-disposition': `attachment; filename="${fileName('cpuprofile')}"`,
+      },
+      body,
+    };
   });
-  app.get('/debug/heap-snapshot', async (request, reply) => {
-    log.info({ peer: request.ip }, 'heap snapshot started');
+  router.get('/debug/heap-snapshot', async (request) => {
+    log.info({ peer: request.peer }, 'heap snapshot started');
     const startedAt = performance.now();
     const chunks = await profiler.heapSnapshot();
     log.info(
@@ -56,9 +64,14 @@ export function registerProfilingRoutes(
       },
       'heap snapshot taken',
     );
-    return reply
-      .header('content-type', 'application/json')
-      .header('content-disposition', `attachment; filename="${fileName('heapsnapshot')}"`)
-      .send(Readable.from(chunks));
+    // Streamed in V8's chunks rather than joined: the snapshot may be hundreds of megabytes.
+    return {
+      status: 200,
+      headers: {
+        'content-type': 'application/json',
+        'content-disposition': `attachment; filename="${fileName('heapsnapshot')}"`,
+      },
+      body: Readable.from(chunks),
+    };
   });
 }

@@ -62,8 +62,8 @@ export async function serve(argv: readonly string[]): Promise<number> {
 
   const store = createStore(config);
   const server = new IndexServer(store, config, log);
-  // fastify and prom-client are loaded only with the admin server: without it they would cost
-  // ~10 MB of memory for nothing.
+  // prom-client and the admin server's modules are loaded only with the admin server: without
+  // it, prom-client alone would cost ~10 MB of memory for nothing.
   const metrics: ServerMetrics | null = config.admin
     ? new (await import('../observability/metrics.js')).ServerMetrics({
         stats: server.stats,

@@ -31,15 +31,17 @@ export interface InProcess {
   readonly port: number;
   readonly adminPort: number;
   readonly events: LogEvent[];
+  /** Closes the admin server alone (close() does it too, after the protocol server). */
+  closeAdmin(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** A protocol server and its admin server in this process, both on port 0 of loopback. */
 export async function startInProcess(
-  options: { store?: IndexStore; token?: string | null; listen?: boolean } = {},
+  options: { store?: IndexStore; token?: string | null; listen?: boolean; logLevel?: string } = {},
 ): Promise<InProcess> {
   const store = options.store ?? new MemoryStore();
-  const { log, events } = memoryLogger();
+  const { log, events } = memoryLogger(options.logLevel);
   const server = new IndexServer(
     store,
     {
@@ -74,6 +76,7 @@ export async function startInProcess(
     port,
     adminPort: adminAddress.port,
     events,
+    closeAdmin: () => admin.close(),
     async close() {
       if (options.listen !== false) await server.close();
       await admin.close();
