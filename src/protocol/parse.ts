@@ -7,7 +7,7 @@ import {
   type Command,
   CommandSlot,
 } from './command.js';
-import { FNV_OFFSET, FNV_PRIME, NameCache } from './name-cache.js';
+import { FNV_OFFSET, FNV_PRIME, NameCache, foldHash } from './name-cache.js';
 
 const PIPE = 0x7c;
 const COMMA = 0x2c;
@@ -148,7 +148,7 @@ export function parseInto(
   const nameEnd = i;
   if (i === end || buf[i] !== PIPE || i === nameStart || i - nameStart > MAX_NAME_BYTES)
     return parseChecked(buf, start, end, slot);
-  const name = NAMES.lookup(buf, nameStart, nameEnd, h);
+  const name = NAMES.lookup(buf, nameStart, nameEnd, foldHash(h));
   i++;
 
   const deps = slot.deps;
@@ -163,7 +163,7 @@ export function parseInto(
         i++;
       }
       if (i === depStart || i - depStart > MAX_NAME_BYTES) return parseChecked(buf, start, end, slot);
-      deps[count++] = NAMES.lookup(buf, depStart, i, h);
+      deps[count++] = NAMES.lookup(buf, depStart, i, foldHash(h));
       if (i === end) break;
       if (buf[i] !== COMMA) return parseChecked(buf, start, end, slot);
       i++;
