@@ -8,6 +8,8 @@
  * - there is no cycle, so every package can eventually be removed.
  */
 
+import { NameMap } from './name-map.js';
+
 /** What `index()` did. Mutating outcomes are the ones a durable store must log. */
 export const IndexOutcome = {
   ADDED: 'added',
@@ -37,7 +39,7 @@ export interface GraphStats {
 }
 
 export class DependencyGraph {
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries = new NameMap<Entry>();
   #edges = 0;
   #epoch = 0;
   /** Scratch for `index()`; its slots past the current count hold stale entries, never read. */
@@ -82,21 +84,31 @@ export class DependencyGraph {
     const resolved = this.#resolved;
     let count = 0;
     const epoch = ++this.#epoch;
-    for (const depName of deps) {
-      const dep = this.#entries.get(depName);
-      if (dep === undefined) return IndexOutcome.MISSING_DEPENDENCY;
+    const entries = this.#entries;
+    const existing = entries.get(name);
+    // A re-indexed package mostly lists the dependencies it had, in the same order (a client
+    // re-sends its line, or adds one at the end): the entry already holds them, so a name
+    // equal to the one at the same position needs no lookup in the map.
+    const had = existing?.deps;
+    for (let i = 0; i < deps.length; i++) {
+      const depName = deps[i]!;
+      let dep: Entry | undefined;
+      if (had !== undefined && i < had.length && had[i]!.name === depName) dep = had[i]!;
+      else {
+        dep = entries.get(depName);
+        if (dep === undefined) return IndexOutcome.MISSING_DEPENDENCY;
+      }
       if (dep.visited !== epoch) {
         dep.visited = epoch;
         resolved[count++] = dep;
       }
     }
-    const existing = this.#entries.get(name);
     if (existing === undefined) {
       // A package not yet indexed has no dependents, so its edges cannot close a cycle.
       const own = resolved.slice(0, count);
       for (const dep of own) dep.dependents++;
       this.#edges += count;
-      this.#entries.set(name, { name, deps: own, dependents: 0, visited: 0 });
+      entries.set(name, { name, deps: own, dependents: 0, visited: 0 });
       return IndexOutcome.ADDED;
     }
     const old = existing.deps;

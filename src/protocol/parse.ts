@@ -7,7 +7,7 @@ import {
   type Command,
   CommandSlot,
 } from './command.js';
-import { NameCache } from './name-cache.js';
+import { FNV_OFFSET, FNV_PRIME, NameCache, foldHash } from './name-cache.js';
 
 const PIPE = 0x7c;
 const COMMA = 0x2c;
@@ -86,6 +86,12 @@ export function parseLine(buf: Buffer, start: number, end: number): ParseResult 
  * path, where a command object and a dependency array per line were garbage the next moment.
  * Returns null when `slot` holds the command; otherwise why the line is malformed, and `slot`
  * holds nothing meaningful.
+ *
+ * A well-formed line is read once: the verb is matched with its `|`, then each name is
+ * validated and hashed (for the name cache) in the same loop, up to the byte that ends it.
+ * Anything unexpected sends the line to `parseChecked`, which finds the error in the order
+ * the protocol reports errors (field count first). A line the fast path accepts is one that
+ * `parseChecked` accepts with the same result.
  */
 export function parseInto(
   buf: Buffer,
@@ -94,6 +100,85 @@ export function parseInto(
   slot: CommandSlot,
 ): ProtocolErrorCode | null {
   if (end > start && buf[end - 1] === CR) end--;
+  // The shortest well-formed line is `QUERY|a|`; below that, no byte past `end` is read here.
+  if (end - start < 8) return parseChecked(buf, start, end, slot);
+  let verb: Verb;
+  let i: number;
+  const c0 = buf[start]!;
+  if (
+    c0 === 0x51 && // QUERY|
+    buf[start + 1] === 0x55 &&
+    buf[start + 2] === 0x45 &&
+    buf[start + 3] === 0x52 &&
+    buf[start + 4] === 0x59 &&
+    buf[start + 5] === PIPE
+  ) {
+    verb = Verb.QUERY;
+    i = start + 6;
+  } else if (
+    c0 === 0x49 && // INDEX|
+    buf[start + 1] === 0x4e &&
+    buf[start + 2] === 0x44 &&
+    buf[start + 3] === 0x45 &&
+    buf[start + 4] === 0x58 &&
+    buf[start + 5] === PIPE
+  ) {
+    verb = Verb.INDEX;
+    i = start + 6;
+  } else if (
+    c0 === 0x52 && // REMOVE|
+    buf[start + 1] === 0x45 &&
+    buf[start + 2] === 0x4d &&
+    buf[start + 3] === 0x4f &&
+    buf[start + 4] === 0x56 &&
+    buf[start + 5] === 0x45 &&
+    buf[start + 6] === PIPE
+  ) {
+    verb = Verb.REMOVE;
+    i = start + 7;
+  } else return parseChecked(buf, start, end, slot);
+
+  const nameStart = i;
+  let h = FNV_OFFSET;
+  let c: number;
+  while (i < end && NAME_BYTE[(c = buf[i]!)] === 1) {
+    h = Math.imul(h ^ c, FNV_PRIME);
+    i++;
+  }
+  const nameEnd = i;
+  if (i === end || buf[i] !== PIPE || i === nameStart || i - nameStart > MAX_NAME_BYTES)
+    return parseChecked(buf, start, end, slot);
+  const name = NAMES.lookup(buf, nameStart, nameEnd, foldHash(h));
+  i++;
+
+  const deps = slot.deps;
+  let count = 0;
+  if (i !== end) {
+    if (verb !== Verb.INDEX) return parseChecked(buf, start, end, slot);
+    for (;;) {
+      const depStart = i;
+      h = FNV_OFFSET;
+      while (i < end && NAME_BYTE[(c = buf[i]!)] === 1) {
+        h = Math.imul(h ^ c, FNV_PRIME);
+        i++;
+      }
+      if (i === depStart || i - depStart > MAX_NAME_BYTES) return parseChecked(buf, start, end, slot);
+      deps[count++] = NAMES.lookup(buf, depStart, i, foldHash(h));
+      if (i === end) break;
+      if (buf[i] !== COMMA) return parseChecked(buf, start, end, slot);
+      i++;
+    }
+  }
+  // pop() is inlined where the length setter is a call into the runtime, and it keeps the
+  // array's storage for the next line.
+  while (deps.length > count) deps.pop();
+  slot.verb = verb;
+  slot.name = name;
+  return null;
+}
+
+/** `parseInto` for any line, well-formed or not: one check after another. `end` excludes any `\r`. */
+function parseChecked(buf: Buffer, start: number, end: number, slot: CommandSlot): ProtocolErrorCode | null {
   // One pass over the line finds both separators; a third one is an error. Scanning here is
   // cheaper than three calls to buf.indexOf() for lines this short.
   let p1 = -1;

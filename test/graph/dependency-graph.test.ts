@@ -158,3 +158,97 @@ test('property: the graph agrees with the model on random command sequences', ()
     { numRuns: 500 },
   );
 });
+
+test('property: re-indexing with the previous list, edited, agrees with the model, outcome included', () => {
+  // index() takes a dependency from the entry's own list when the name at the same position is
+  // equal: lists that keep, extend, shorten, reorder or repeat the previous one exercise it.
+  // Names are fresh string objects each time, as they are when not interned by the parser.
+  const fresh = (s: string) => Buffer.from(s, 'latin1').toString('latin1');
+  const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const edit = fc.constantFrom('same', 'append', 'drop-last', 'drop-first', 'swap', 'repeat', 'prepend');
+  const op = fc.oneof(
+    fc.record({
+      op: fc.constant('edit' as const),
+      name: fc.constantFrom(...names),
+      edit,
+      extra: fc.constantFrom(...names),
+    }),
+    fc.record({ op: fc.constant('remove' as const), name: fc.constantFrom(...names) }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+      const g = new DependencyGraph();
+      const m = new ModelIndex();
+      for (const n of names.slice(0, 3)) {
+        g.index(n, []);
+        m.index(n, []);
+      }
+      for (const o of ops) {
+        if (o.op === 'remove') {
+          assert.equal(g.remove(o.name) !== RemoveOutcome.REQUIRED, m.remove(o.name));
+          continue;
+        }
+        const prev = g.dependenciesOf(o.name) ?? [];
+        let deps: string[];
+        switch (o.edit) {
+          case 'same':
+            deps = [...prev];
+            break;
+          case 'append':
+            deps = [...prev, o.extra];
+            break;
+          case 'drop-last':
+            deps = prev.slice(0, -1);
+            break;
+          case 'drop-first':
+            deps = prev.slice(1);
+            break;
+          case 'swap':
+            deps = prev.length < 2 ? [...prev] : [prev[1]!, prev[0]!, ...prev.slice(2)];
+            break;
+          case 'repeat':
+            deps = prev.length === 0 ? [o.extra] : [prev[0]!, ...prev];
+            break;
+          case 'prepend':
+            deps = [o.extra, ...prev];
+            break;
+        }
+        deps = deps.map(fresh);
+        const before = m.deps.get(o.name);
+        const outcome = g.index(fresh(o.name), deps);
+        const accepted = m.index(o.name, deps);
+        const expected: IndexOutcome[] = !accepted
+          ? [IndexOutcome.MISSING_DEPENDENCY, IndexOutcome.CYCLE]
+          : before === undefined
+            ? [IndexOutcome.ADDED]
+            : before.size === new Set(deps).size && deps.every((d) => before.has(d))
+              ? [IndexOutcome.UNCHANGED]
+              : [IndexOutcome.REPLACED];
+        assert.ok(expected.includes(outcome), `INDEX ${o.name} ${deps.join(',')}: ${outcome}`);
+      }
+      assert.deepEqual(g.verify(), []);
+      for (const [n, ds] of m.deps) assert.deepEqual(new Set(g.dependenciesOf(n)), ds);
+      assert.equal(g.size, m.deps.size);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('names that are object property names or array indices are ordinary packages', () => {
+  const g = new DependencyGraph();
+  assert.equal(g.has('constructor'), false);
+  assert.equal(g.index('toString', ['__proto__']), IndexOutcome.MISSING_DEPENDENCY);
+  assert.equal(g.index('__proto__', []), IndexOutcome.ADDED);
+  assert.equal(g.index('0', ['__proto__']), IndexOutcome.ADDED);
+  assert.equal(g.index('constructor', ['0', '__proto__']), IndexOutcome.ADDED);
+  assert.equal(g.remove('__proto__'), RemoveOutcome.REQUIRED);
+  assert.deepEqual(new Set(g.dependenciesOf('constructor')), new Set(['0', '__proto__']));
+  assert.deepEqual(g.stats(), { packages: 3, edges: 3 });
+  const order = [...g.topological()].map(([name]) => name);
+  assert.deepEqual(order, ['__proto__', '0', 'constructor']);
+  assert.deepEqual(g.verify(), []);
+  assert.equal(g.remove('constructor'), RemoveOutcome.REMOVED);
+  assert.equal(g.remove('0'), RemoveOutcome.REMOVED);
+  assert.equal(g.remove('__proto__'), RemoveOutcome.REMOVED);
+  assert.equal(g.size, 0);
+});

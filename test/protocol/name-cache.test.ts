@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { NameCache } from '../../src/protocol/name-cache.js';
+import { FNV_OFFSET, NameCache, foldHash, nameHash } from '../../src/protocol/name-cache.js';
 
 test('decoding through the cache always equals decoding the bytes, even when slots collide', () => {
   const cache = new NameCache(4); // tiny: collisions all the time
@@ -27,4 +27,39 @@ test('the same bytes give the same string object while cached; long names are de
   assert.equal(cache.decode(b, 8, 17), first);
   const long = Buffer.from('n'.repeat(300));
   assert.equal(cache.decode(long, 0, 300), 'n'.repeat(300));
+});
+
+test('names sharing a set: the two most recently used stay cached, and every answer is right', () => {
+  const cache = new NameCache(16);
+  const bufOf = (s: string) => Buffer.from(s, 'latin1');
+  // The same hash for every name puts them all in one set of two slots.
+  const hash = 12345;
+  const x = cache.lookup(bufOf('x'), 0, 1, hash);
+  const y = cache.lookup(bufOf('y'), 0, 1, hash);
+  assert.equal(cache.lookup(bufOf('x'), 0, 1, hash), x, 'x still cached beside y');
+  assert.equal(cache.lookup(bufOf('y'), 0, 1, hash), y);
+  assert.equal(cache.lookup(bufOf('z'), 0, 1, hash), 'z', 'evicts x, the least recently used');
+  assert.equal(cache.lookup(bufOf('y'), 0, 1, hash), y, 'y survived');
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c', 'ab', 'ba', ''), fc.nat(3)), { maxLength: 40 }),
+      (steps) => {
+        for (const [name, h] of steps) {
+          const buf = bufOf(`|${name}|`);
+          // Hashes that collide on purpose (0-3), equal for different names, and cached strings
+          // of the same length: only the byte comparison tells them apart.
+          assert.equal(cache.lookup(buf, 1, 1 + name.length, h), name);
+        }
+      },
+    ),
+  );
+});
+
+test('decode hashes with nameHash, so decode and lookup share slots', () => {
+  const cache = new NameCache();
+  const buf = Buffer.from('INDEX|zlib|');
+  const first = cache.decode(buf, 6, 10);
+  assert.equal(cache.lookup(buf, 6, 10, nameHash(buf, 6, 10)), first);
+  assert.equal(nameHash(buf, 6, 6), foldHash(FNV_OFFSET));
+  assert.ok(nameHash(buf, 6, 10) >= 0 && nameHash(buf, 6, 10) < 2 ** 30);
 });

@@ -212,3 +212,26 @@ test('property: arbitrary bytes never throw and always yield a command or a know
     { numRuns: 2000 },
   );
 });
+
+test('property: a line inside a larger buffer is parsed without reading past its end', () => {
+  // The fast path scans each name up to the byte that ends it; the line's end must stop it
+  // even when the bytes after it would continue the name, close a field or add a dependency.
+  const junk = fc.array(fc.constantFrom('a', 'Z', '9', '|', ',', '\r', ' ', 'QUERY|'), { maxLength: 4 });
+  const command = fc.oneof(
+    fc.tuple(fc.constant('INDEX'), nameArb, fc.array(nameArb, { maxLength: 4 })),
+    fc.tuple(fc.constantFrom('QUERY', 'REMOVE'), nameArb, fc.constant([] as string[])),
+  );
+  fc.assert(
+    fc.property(command, junk, junk, fc.boolean(), ([verb, name, deps], before, after, cr) => {
+      const line = `${verb}|${name}|${deps.join(',')}${cr ? '\r' : ''}`;
+      const head = before.join('');
+      const buf = Buffer.from(head + line + after.join(''), 'latin1');
+      assert.deepEqual(
+        parseLine(buf, head.length, head.length + line.length),
+        parse(line),
+        JSON.stringify([head, line, after]),
+      );
+    }),
+    { numRuns: 2000 },
+  );
+});
