@@ -2,14 +2,15 @@
 // Memory with many idle connections: starts `pkgindex serve` (in memory, the admin server on
 // a free port), opens --idle connections that send nothing, then runs `pkgindex bench` with
 // 100 connections on the mixed workload, and prints the server's peak RSS (VmHWM).
-//   npm run build && node scripts/idle-connections.mjs [--idle 10000] [--seconds 10]
+//   npm run build && node scripts/idle-connections.mjs [--idle 10000] [--seconds 10] [-- serve args...]
 import { spawn, spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
     idle: { type: 'string', default: '10000' },
     seconds: { type: 'string', default: '10' },
@@ -42,6 +43,7 @@ const server = spawn(
     `/tmp/pkgindex-idle-${process.pid}`,
     '--max-connections',
     String(idle + 1000),
+    ...positionals,
   ],
   { stdio: ['ignore', 'pipe', 'inherit'] },
 );

@@ -101,6 +101,11 @@ export class ServerMetrics implements StoreEventSink {
       'Connections closed after --idle-timeout-ms without input.',
       () => stats.connectionsIdleClosed,
     );
+    counter(
+      'pkgindex_connections_shared_reads_total',
+      'Connections read into the shared buffer (--shared-read-buffer); fewer than accepted means this Node fell back to per-read buffers.',
+      () => stats.connectionsSharedReads,
+    );
 
     new Counter({
       name: 'pkgindex_commands_total',

@@ -37,6 +37,7 @@ export class IndexServer {
   #draining = false;
   /** Resolves the promise close() waits on when the last connection has closed. */
   #onLastClosed: (() => void) | null = null;
+  #warnedNoSharedReads = false;
 
   constructor(store: IndexStore, options: IndexServerOptions, log: Logger) {
     this.#store = store;
@@ -138,19 +139,26 @@ export class IndexServer {
     const log = this.#log;
     // Reading starts on a later turn of the event loop, after `connection` is assigned.
     let connection: Connection | null = null;
-    const reading = startReading(
+    const shared = startReading(
       socket,
       (chunk, length) => {
         connection!.receive(chunk, length);
       },
       this.#readBuffer,
-      true,
     );
-    connection = new Connection(id, reading, this.#store, stats, this.#options, log, this.#scratch, (c) => {
+    connection = new Connection(id, socket, this.#store, stats, this.#options, log, this.#scratch, (c) => {
       this.#connections.delete(c);
       stats.connectionsOpen--;
       if (this.#connections.size === 0 && this.#onLastClosed !== null) this.#onLastClosed();
     });
+    if (shared) stats.connectionsSharedReads++;
+    else if (this.#readBuffer !== null && !this.#warnedNoSharedReads) {
+      this.#warnedNoSharedReads = true;
+      log.warn(
+        { node: process.version },
+        "this Node's sockets cannot read into the shared buffer; reading with Node's buffer per read (slower for request/response clients)",
+      );
+    }
     log.info({ conn: id, peer: connection.peer }, 'connection opened');
     this.#connections.add(connection);
   }

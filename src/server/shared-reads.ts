@@ -7,8 +7,8 @@ export type OnBytes = (chunk: Buffer, length: number) => void;
 export const SHARED_READ_BYTES = 64 * 1024;
 
 /**
- * The parts of Node's TCP handle that `net.Socket`'s `onread` option relies on. Checked at
- * run time, since `socket._handle` is not a documented API.
+ * The parts of Node's TCP handle that reading into a caller's buffer relies on. Checked at run
+ * time, since `socket._handle` is not a documented API.
  */
 interface StreamHandle {
   readStart(): number;
@@ -26,49 +26,69 @@ function isStreamHandle(handle: unknown): handle is StreamHandle {
   );
 }
 
+/** The private keys under which `net.Socket` keeps its `onread` option. */
+interface OnreadKeys {
+  readonly buffer: symbol;
+  readonly callback: symbol;
+  readonly generator: symbol;
+}
+
+/** Found on the first socket by their names, then reused; null if this Node has none. */
+let onreadKeys: OnreadKeys | null | undefined;
+
+function onreadKeysOf(socket: Socket): OnreadKeys | null {
+  if (onreadKeys !== undefined) return onreadKeys;
+  const named = new Map(Object.getOwnPropertySymbols(socket).map((key) => [key.description, key]));
+  const buffer = named.get('kBuffer');
+  const callback = named.get('kBufferCb');
+  const generator = named.get('kBufferGen');
+  onreadKeys =
+    buffer !== undefined && callback !== undefined && generator !== undefined
+      ? { buffer, callback, generator }
+      : null;
+  return onreadKeys;
+}
+
 /**
- * Starts reading an accepted socket, delivering its bytes to `onBytes`; returns the socket to
- * use from then on.
+ * Starts reading an accepted socket, delivering its bytes to `onBytes`.
  *
  * With `buffer`, reads land in that one buffer, shared by every connection of the server, and
  * `onBytes` is called straight from the read callback. Node's default read path allocates a
  * Buffer per read and passes it through the Readable stream machinery (push, a tick to read
  * more, a 'data' event): a fixed cost per read that dominates a client waiting for each reply
- * (see docs/performance.md). Node offers this mode only as the `onread` option of a socket it
- * did not accept, so the accepted socket's TCP handle moves to a new `net.Socket` made with
- * that option, and the old one, which never read, is destroyed without its handle. The server
- * must accept with `pauseOnConnect` so that nothing is read before the move.
+ * (see docs/adr/0004-shared-read-buffer.md). Node offers this mode as the `onread` option of
+ * `net.Socket`, but not for sockets a server accepts; so the accepted socket gets what that
+ * option would have set: its buffer and callback under the socket's private keys, and the
+ * buffer handed to its TCP handle. The server must accept with `pauseOnConnect`, so that
+ * nothing is read before.
  *
- * Without `buffer`, or if the handle is not the kind this relies on (another Node version
- * changed it), the socket is read the ordinary way, with 'data' events.
+ * Without `buffer`, or if this Node's sockets are not built the way this relies on, the
+ * socket is read the ordinary way, with 'data' events. Returns true when reads go to `buffer`.
  */
-export function startReading(
-  accepted: Socket,
-  onBytes: OnBytes,
-  buffer: Buffer | null,
-  allowHalfOpen: boolean,
-): Socket {
+export function startReading(accepted: Socket, onBytes: OnBytes, buffer: Buffer | null): boolean {
   const handle: unknown = (accepted as unknown as { _handle: unknown })._handle;
-  if (buffer === null || !isStreamHandle(handle)) {
+  const keys = buffer === null ? null : onreadKeysOf(accepted);
+  const fields = accepted as unknown as Record<symbol, unknown>;
+  if (
+    buffer === null ||
+    keys === null ||
+    !isStreamHandle(handle) ||
+    fields[keys.buffer] !== null ||
+    fields[keys.generator] !== null
+  ) {
     accepted.on('data', (chunk: Buffer) => {
       onBytes(chunk, chunk.length);
     });
     accepted.resume();
-    return accepted;
+    return false;
   }
-  (accepted as unknown as { _handle: unknown })._handle = null;
-  accepted.destroy();
-  const socket = new Socket({
-    handle,
-    allowHalfOpen,
-    onread: {
-      buffer,
-      callback: (length: number, chunk: Uint8Array) => {
-        onBytes(chunk as Buffer, length);
-      },
-    },
-  } as ConstructorParameters<typeof Socket>[0]);
-  // Flowing, so that the end of the stream is still announced by an 'end' event.
-  socket.resume();
-  return socket;
+  fields[keys.buffer] = buffer;
+  fields[keys.callback] = (length: number, chunk: Uint8Array) => {
+    onBytes(chunk as Buffer, length);
+  };
+  handle.useUserBuffer(buffer);
+  // Starts the handle reading, and makes the stream flowing so that its end is still
+  // announced by an 'end' event.
+  accepted.resume();
+  return true;
 }

@@ -17,6 +17,8 @@ export class ServerStats {
   connectionsTotal = 0;
   connectionsRefused = 0;
   connectionsIdleClosed = 0;
+  /** Connections read into the shared buffer (the others fell back to Node's reads). */
+  connectionsSharedReads = 0;
   bytesIn = 0;
   bytesOut = 0;
   linesTooLong = 0;

@@ -215,7 +215,7 @@ for (const sharedReadBuffer of [true, false])
     });
 
     test('partial lines of two connections interleaved through the one read buffer stay apart', async () => {
-      const { port, close } = await startServer({ sharedReadBuffer });
+      const { port, server, close } = await startServer({ sharedReadBuffer });
       const a = connect({ port, host: '127.0.0.1' });
       await once(a, 'connect');
       const b = await LineClient.open(port);
@@ -230,6 +230,8 @@ for (const sharedReadBuffer of [true, false])
         'OK',
         'ERROR',
       ]);
+      // The mode under test is the one in effect (no silent fallback on this Node).
+      assert.equal(server.stats.connectionsSharedReads, sharedReadBuffer ? 2 : 0);
       a.destroy();
       b.close();
       await close();
