@@ -15,7 +15,7 @@ const { values, positionals } = parseArgs({
 });
 const packages = loadBrewPackages();
 for (const seed of values.seeds.split(',').map(Number)) {
-  const server = await spawnServer(positionals);
+  const server = await spawnServer({ args: positionals });
   try {
     const report = await runHarness({
       port: server.port,

@@ -63,7 +63,7 @@ test('a client that never reads cannot grow server memory; other clients are una
 });
 
 test('an endless line without a newline cannot grow server memory', async () => {
-  const server = await spawnServer(['--max-line-bytes', '65536']);
+  const server = await spawnServer({ args: ['--max-line-bytes', '65536'] });
   try {
     const c = await LineClient.open(server.port);
     const before = memoryOf(server.child.pid!);
@@ -97,7 +97,7 @@ test('SIGTERM: stops accepting, answers in-flight lines, closes clients, exits 0
 });
 
 test('SIGTERM with a client that never reads: exits 0 within the shutdown timeout', async () => {
-  const server = await spawnServer(['--shutdown-timeout-ms', '500']);
+  const server = await spawnServer({ args: ['--shutdown-timeout-ms', '500'] });
   const flooder = await floodWithoutReading(server.port, 'QUERY|a|\n', 64 * MiB, 300);
   const started = Date.now();
   assert.equal(await server.stop('SIGTERM'), 0);
