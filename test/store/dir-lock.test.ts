@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DiskStore } from '../../src/store/disk-store.js';
-import { ServerProcess } from './support/server-process.js';
+import { spawnServer } from '../support/servers.js';
 import { LineClient } from './support/line-client.js';
 import { tempDir } from './support/tmp-dir.js';
 
@@ -25,10 +25,10 @@ test(
 
 test('a second server process is refused; a kill -9 leaves no stale lock', { timeout: 60_000 }, async (t) => {
   const dir = await tempDir(t);
-  const args = ['--storage', 'disk', '--data-dir', dir];
-  const first = await ServerProcess.start(args);
+  const options = { storage: 'disk', dataDir: dir, admin: false } as const;
+  const first = await spawnServer(options);
   t.after(() => first.kill9());
-  await assert.rejects(ServerProcess.start(args), (err: Error) => {
+  await assert.rejects(spawnServer(options), (err: Error) => {
     assert.match(err.message, new RegExp(`code 2\\b.*locked by pid ${first.pid}; stop that process`, 's'));
     assert.match(err.message, /E_STORAGE_LOCKED/);
     return true;
@@ -38,7 +38,7 @@ test('a second server process is refused; a kill -9 leaves no stale lock', { tim
   client.close();
   await first.kill9();
 
-  const restarted = await ServerProcess.start(args);
+  const restarted = await spawnServer(options);
   t.after(() => restarted.kill9());
   const again = await LineClient.connect(restarted.port);
   assert.equal(await again.send('QUERY|kept|'), 'OK');

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { recover } from '../../src/store/recover.js';
-import { ServerProcess } from './support/server-process.js';
+import { spawnServer, type ServerProcess } from '../support/servers.js';
 import { LineClient } from './support/line-client.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -64,7 +64,7 @@ test(
     });
     const dir = join(mnt, 'data');
     await mkdir(dir);
-    server = await ServerProcess.start(['--storage', 'disk', '--data-dir', dir], { admin: true });
+    server = await spawnServer({ storage: 'disk', dataDir: dir });
     let client = await LineClient.connect(server.port);
     const acked: string[] = [];
     let errors = 0;
@@ -91,7 +91,7 @@ test(
     // A restart on the full disk: the index is recovered and served, mutations wait for space.
     client.close();
     await server.kill9();
-    server = await ServerProcess.start(['--storage', 'disk', '--data-dir', dir], { admin: true });
+    server = await spawnServer({ storage: 'disk', dataDir: dir });
     client = await LineClient.connect(server.port);
     assert.equal(await client.send(`QUERY|${acked.at(-1)!}|`), 'OK', 'recovered on a full disk');
     assert.equal((await readyz(server)).status, 503, 'a restart on a full disk is not ready');

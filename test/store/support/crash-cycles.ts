@@ -6,7 +6,7 @@ import { applyCommand } from '../../../src/store/apply-command.js';
 import { NodeFs } from '../../../src/store/fs/node-fs.js';
 import { recover } from '../../../src/store/recover.js';
 import { LineClient } from './line-client.js';
-import { ServerProcess } from './server-process.js';
+import { spawnServer } from '../../support/servers.js';
 import { randomCommand, seededRandom, stateOf } from './workload.js';
 
 export interface CrashCyclesOptions {
@@ -69,7 +69,7 @@ export async function runCrashCycles(o: CrashCyclesOptions): Promise<CrashCycles
   const clients = Array.from({ length: o.clients }, (_, i) => new ClientModel(i));
   const report: CrashCyclesReport = { acked: 0, inFlightKept: 0, inFlightLost: 0 };
   for (let cycle = 0; cycle < o.cycles; cycle++) {
-    const server = await ServerProcess.start(['--storage', 'disk', '--data-dir', o.dir, ...(o.args ?? [])]);
+    const server = await spawnServer({ storage: 'disk', dataDir: o.dir, admin: false, args: o.args });
     let stop = false;
     const failures: Error[] = [];
     const loops = clients.map(async (client, i) => {
