@@ -1,11 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
-import { runCli, startServer, type ServerProcess } from './processes.js';
+import { spawnServer, type ServerProcess } from '../support/servers.js';
+import { runCli } from './processes.js';
 
 let server: ServerProcess;
 before(async () => {
-  server = await startServer();
+  server = await spawnServer();
 });
 after(async () => {
   await server.stop();

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { ImportReport } from '../../src/import/report.js';
-import { runCli, startServer, type ServerProcess } from './processes.js';
+import { spawnServer, type ServerProcess } from '../support/servers.js';
+import { runCli } from './processes.js';
 
 const BREW = 'test/fixtures/brew-dependencies.txt';
 const DEBIAN = 'test/fixtures/debian/Packages';
@@ -14,7 +15,7 @@ const DEBIAN = 'test/fixtures/debian/Packages';
 let server: ServerProcess;
 let dir: string;
 before(async () => {
-  server = await startServer();
+  server = await spawnServer();
   dir = mkdtempSync(join(tmpdir(), 'pkgindex-import-'));
 });
 after(async () => {
@@ -85,7 +86,7 @@ test('the Homebrew list is imported: everything importable is indexed, nothing e
 
 test('a gzip-compressed Debian index is imported the same way', async () => {
   // A server of its own: Homebrew packages such as mawk and openssl must not be there already.
-  const debianServer = await startServer();
+  const debianServer = await spawnServer();
   try {
     await importDebian(debianServer.port);
   } finally {
@@ -121,7 +122,7 @@ test('--break-cycles: libc6 and libgcc-s1 are indexed, with what depends on them
   assert.match(dry.stdout, /cycles broken: 1 dependencies dropped in 1 cycles, letting in 11 packages/);
   assert.match(dry.stdout, /libc6 -> libgcc-s1 \(cycle 1, 2 packages\)/);
 
-  const cyclesServer = await startServer();
+  const cyclesServer = await spawnServer();
   try {
     const port = String(cyclesServer.port);
     const result = await runCli([
