@@ -3,11 +3,13 @@
 // a free port), opens --idle connections that send nothing, then runs `pkgindex bench` with
 // 100 connections on the mixed workload, and prints the server's peak RSS (VmHWM).
 //   npm run build && node scripts/idle-connections.mjs [--idle 10000] [--seconds 10] [-- serve args...]
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { connect } from 'node:net';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+
+const dist = new URL('../dist/test/support/', import.meta.url);
+const { spawnServer, memoryOf } = await import(new URL('servers.js', dist).href);
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -20,46 +22,13 @@ const { values, positionals } = parseArgs({
 const idle = Number(values.idle);
 const MiB = 1024 * 1024;
 
-function memory(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)[1]) * 1024;
-  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
-}
-
-const server = spawn(
-  process.execPath,
-  [
-    'dist/src/cli/main.js',
-    'serve',
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--admin-port',
-    '0',
-    '--storage',
-    values.storage,
-    '--data-dir',
-    `/tmp/pkgindex-idle-${process.pid}`,
-    '--max-connections',
-    String(idle + 1000),
-    ...positionals,
-  ],
-  { stdio: ['ignore', 'pipe', 'inherit'] },
-);
-// The port, from the "listening" log event (the admin server's event is "admin listening").
-let port = 0;
-let partial = '';
-server.stdout.setEncoding('utf8').on('data', (text) => {
-  partial += text;
-  for (let nl; (nl = partial.indexOf('\n')) >= 0; partial = partial.slice(nl + 1)) {
-    const event = JSON.parse(partial.slice(0, nl));
-    if (event.msg === 'listening') port = event.port;
-  }
+const server = await spawnServer({
+  storage: values.storage,
+  dataDir: `/tmp/pkgindex-idle-${process.pid}`,
+  args: ['--max-connections', String(idle + 1000), ...positionals],
 });
-for (let i = 0; i < 100 && port === 0; i++) await new Promise((r) => setTimeout(r, 100));
-if (port === 0) throw new Error('server did not start');
-const base = memory(server.pid);
+const port = server.port;
+const base = memoryOf(server.pid);
 const sockets = [];
 for (let i = 0; i < idle; i++) {
   const s = connect({ port, host: '127.0.0.1' });
@@ -68,7 +37,7 @@ for (let i = 0; i < idle; i++) {
   if (i % 500 === 499) await once(s, 'connect');
 }
 await new Promise((r) => setTimeout(r, 1000));
-const withIdle = memory(server.pid);
+const withIdle = memoryOf(server.pid);
 const bench = spawnSync(
   process.execPath,
   [
@@ -88,11 +57,12 @@ const bench = spawnSync(
   ],
   { encoding: 'utf8', maxBuffer: 64 * MiB },
 );
-const after = memory(server.pid);
+const after = memoryOf(server.pid);
 const result = bench.status === 0 ? JSON.parse(bench.stdout) : null;
 for (const s of sockets) s.destroy();
-server.kill('SIGTERM');
-await once(server, 'exit');
+await server.stop('SIGTERM');
+// Collected by spawnServer (this script used to pass it through): warnings, if any.
+process.stderr.write(server.stderr());
 const f = (b) => `${(b / MiB).toFixed(1)} MiB (${(b / 1e6).toFixed(1)} MB)`;
 console.log(`idle connections:        ${idle}`);
 console.log(`server RSS at start:     ${f(base.rss)}`);
