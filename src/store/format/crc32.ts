@@ -17,6 +17,43 @@ function makeTable(): Uint32Array {
   return table;
 }
 
+/**
+ * Four tables for slicing-by-4: entry k·256+n is the CRC register after byte n followed by k
+ * zero bytes, so one step folds four bytes with four lookups.
+ */
+function makeSlicingTables(): Int32Array {
+  const base = makeTable();
+  const t = new Int32Array(4 * 256);
+  for (let n = 0; n < 256; n++) t[n] = base[n]! | 0;
+  for (let k = 1; k < 4; k++)
+    for (let n = 0; n < 256; n++) {
+      const prev = t[(k - 1) * 256 + n]!;
+      t[k * 256 + n] = t[prev & 0xff]! ^ (prev >>> 8);
+    }
+  return t;
+}
+
+const SLICING = makeSlicingTables();
+
+/**
+ * CRC-32 of `buf[start, end)`, continuing from `initial`, in JavaScript (slicing-by-4).
+ *
+ * For the short ranges of a frame (tens of bytes) this is several times faster than the native
+ * zlib.crc32: a call into C++ plus the subarray view it needs cost far more than the bytes
+ * (measured in docs/performance.md, "the durable store's CPU per mutation"). Allocates nothing.
+ */
+export function crc32Range(buf: Uint8Array, start: number, end: number, initial = 0): number {
+  const t = SLICING;
+  let c = ~initial;
+  let at = start;
+  for (const last4 = end - 4; at <= last4; at += 4) {
+    c ^= buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24);
+    c = t[768 + (c & 0xff)]! ^ t[512 + ((c >>> 8) & 0xff)]! ^ t[256 + ((c >>> 16) & 0xff)]! ^ t[c >>> 24]!;
+  }
+  for (; at < end; at++) c = t[(c ^ buf[at]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
 /** The portable implementation: one table lookup per byte. */
 export function makeTableCrc32(): Crc32 {
   const table = makeTable();

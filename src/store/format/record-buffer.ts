@@ -1,4 +1,4 @@
-import { FRAME_HEADER_BYTES, sealFrame } from './frame.js';
+import { FRAME_HEADER_BYTES, putU32, sealFrame } from './frame.js';
 import {
   END_PAYLOAD_BYTES,
   indexPayloadBytes,
@@ -11,21 +11,22 @@ import {
 const INITIAL_BYTES = 64 * 1024;
 
 /**
- * Frames being gathered for one write. Payloads are encoded as commands execute; the frame
- * headers are sealed only when the write starts, because a frame's `base` (the synced offset)
- * is known only then.
+ * Frames being gathered for one write, encoded by offsets into one reused buffer (nothing is
+ * allocated per record). Payloads and their lengths are written as commands execute; the rest
+ * of each frame header (base, CRC) is sealed only when the write starts, because a frame's
+ * `base` (the synced offset) is known only then. `seal` finds the frames by their lengths.
  */
 export class RecordBuffer {
   #buf = Buffer.allocUnsafe(INITIAL_BYTES);
   #length = 0;
-  #starts: number[] = [];
+  #count = 0;
 
   get bytes(): number {
     return this.#length;
   }
 
   get count(): number {
-    return this.#starts.length;
+    return this.#count;
   }
 
   appendIndex(name: string, deps: readonly string[]): void {
@@ -45,18 +46,19 @@ export class RecordBuffer {
 
   /** Seals every frame with `base` and returns the bytes to write (a view, valid until reset). */
   seal(base: number): Buffer {
-    const starts = this.#starts;
-    for (let i = 0; i < starts.length; i++) {
-      const at = starts[i]!;
-      const end = i + 1 < starts.length ? starts[i + 1]! : this.#length;
-      sealFrame(this.#buf, at, end - at - FRAME_HEADER_BYTES, base);
+    const buf = this.#buf;
+    const end = this.#length;
+    for (let at = 0; at < end;) {
+      const payloadBytes = buf.readUInt32LE(at);
+      sealFrame(buf, at, payloadBytes, base);
+      at += FRAME_HEADER_BYTES + payloadBytes;
     }
-    return this.#buf.subarray(0, this.#length);
+    return buf.subarray(0, end);
   }
 
   reset(): void {
     this.#length = 0;
-    this.#starts = [];
+    this.#count = 0;
     // A burst can grow the buffer a lot; do not keep that memory for a quiet log.
     if (this.#buf.length > 16 * INITIAL_BYTES) this.#buf = Buffer.allocUnsafe(INITIAL_BYTES);
   }
@@ -69,7 +71,9 @@ export class RecordBuffer {
       this.#buf.copy(grown, 0, 0, at);
       this.#buf = grown;
     }
-    this.#starts.push(at);
+    // The length now, so that `seal` can walk the frames; base and CRC then.
+    putU32(this.#buf, at, payloadBytes);
+    this.#count++;
     return at;
   }
 }

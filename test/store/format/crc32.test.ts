@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { crc32, makeTableCrc32 } from '../../../src/store/format/crc32.js';
+import { crc32, crc32Range, makeTableCrc32 } from '../../../src/store/format/crc32.js';
 
 const table = makeTableCrc32();
 
@@ -10,6 +10,8 @@ test('crc32 matches the standard check value', () => {
   assert.equal(crc32(check), 0xcbf43926);
   assert.equal(table(check), 0xcbf43926);
   assert.equal(crc32(Buffer.alloc(0)), 0);
+  assert.equal(crc32Range(check, 0, check.length), 0xcbf43926);
+  assert.equal(crc32Range(check, 3, 3), 0);
 });
 
 test('the table and the native implementation agree, also when chained', () => {
@@ -19,5 +21,25 @@ test('the table and the native implementation agree, also when chained', () => {
     const cut = Math.floor(Math.random() * data.length);
     assert.equal(table(data.subarray(cut), table(data.subarray(0, cut))), crc32(data));
     assert.equal(crc32(data.subarray(cut), crc32(data.subarray(0, cut))), crc32(data));
+  }
+});
+
+test('crc32Range (slicing-by-4 over a range) agrees with crc32 at every length and alignment, chained too', () => {
+  const data = randomBytes(300);
+  for (let start = 0; start < 8; start++)
+    for (let end = start; end <= 120; end++) {
+      const expected = crc32(data.subarray(start, end));
+      assert.equal(crc32Range(data, start, end), expected, `[${start}, ${end})`);
+      const cut = start + ((end - start) >> 1);
+      assert.equal(
+        crc32Range(data, cut, end, crc32Range(data, start, cut)),
+        expected,
+        `[${start}, ${cut}, ${end})`,
+      );
+    }
+  for (let i = 0; i < 20; i++) {
+    const big = randomBytes(1 + Math.floor(Math.random() * 5000));
+    const initial = Math.floor(Math.random() * 0x100000000);
+    assert.equal(crc32Range(big, 0, big.length, initial), crc32(big, initial));
   }
 });

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { FRAME_HEADER_BYTES, scanFrames, sealFrame } from '../../../src/store/format/frame.js';
 import { decodeRecord } from '../../../src/store/format/record.js';
 import { RecordBuffer } from '../../../src/store/format/record-buffer.js';
@@ -103,4 +104,28 @@ test('sealFrame covers the length with the checksum', () => {
   sealFrame(frame, 0, frame.length - FRAME_HEADER_BYTES, 0);
   frame.writeUInt32LE(frame.length - FRAME_HEADER_BYTES - 1, 0);
   assert.equal(scanFrames(frame, 0, () => undefined).bad?.reason, 'checksum mismatch');
+});
+
+test('RecordBuffer writes the version-1 bytes exactly (golden, from the build before the JS CRC and name loop)', () => {
+  const b = new RecordBuffer();
+  b.appendIndex('openssl@3', ['ca-certificates']);
+  b.appendRemove('a');
+  b.appendIndex('x'.repeat(60), ['libfoo', 'y'.repeat(255)]);
+  b.appendEnd(3, 2);
+  assert.equal(b.count, 4);
+  const out = b.seal(0x01020304);
+  assert.equal(out.length, 420);
+  assert.equal(
+    out.subarray(0, 60).toString('hex'),
+    '1f0000009524053f0403020101096f70656e73736c4033010000000f63612d63657274696669636174657303000000b401e862040302010201614901',
+  );
+  assert.equal(
+    createHash('sha256').update(out).digest('hex'),
+    'f08ce634d432202a8ba20d59a8d03248f16ecae57e189409e6c91e67cca5f319',
+  );
+  // After reset the buffer starts over: the next group has only its own frames.
+  b.reset();
+  b.appendRemove('a');
+  assert.equal(b.count, 1);
+  assert.equal(b.seal(0x01020304).toString('hex'), out.subarray(43, 43 + 15).toString('hex'));
 });
