@@ -8,8 +8,6 @@
  * - there is no cycle, so every package can eventually be removed.
  */
 
-import { NameMap } from './name-map.js';
-
 /** What `index()` did. Mutating outcomes are the ones a durable store must log. */
 export const IndexOutcome = {
   ADDED: 'added',
@@ -39,7 +37,7 @@ export interface GraphStats {
 }
 
 export class DependencyGraph {
-  readonly #entries = new NameMap<Entry>();
+  readonly #entries = new Map<string, Entry>();
   #edges = 0;
   #epoch = 0;
   /** Scratch for `index()`; its slots past the current count hold stale entries, never read. */

@@ -233,22 +233,3 @@ test('property: re-indexing with the previous list, edited, agrees with the mode
     { numRuns: 500 },
   );
 });
-
-test('names that are object property names or array indices are ordinary packages', () => {
-  const g = new DependencyGraph();
-  assert.equal(g.has('constructor'), false);
-  assert.equal(g.index('toString', ['__proto__']), IndexOutcome.MISSING_DEPENDENCY);
-  assert.equal(g.index('__proto__', []), IndexOutcome.ADDED);
-  assert.equal(g.index('0', ['__proto__']), IndexOutcome.ADDED);
-  assert.equal(g.index('constructor', ['0', '__proto__']), IndexOutcome.ADDED);
-  assert.equal(g.remove('__proto__'), RemoveOutcome.REQUIRED);
-  assert.deepEqual(new Set(g.dependenciesOf('constructor')), new Set(['0', '__proto__']));
-  assert.deepEqual(g.stats(), { packages: 3, edges: 3 });
-  const order = [...g.topological()].map(([name]) => name);
-  assert.deepEqual(order, ['__proto__', '0', 'constructor']);
-  assert.deepEqual(g.verify(), []);
-  assert.equal(g.remove('constructor'), RemoveOutcome.REMOVED);
-  assert.equal(g.remove('0'), RemoveOutcome.REMOVED);
-  assert.equal(g.remove('__proto__'), RemoveOutcome.REMOVED);
-  assert.equal(g.size, 0);
-});
