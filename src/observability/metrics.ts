@@ -90,6 +90,14 @@ export class ServerMetrics implements StoreEventSink {
       help: 'The --max-connections limit; connections beyond it are refused.',
       registers,
     }).set(sources.maxConnections);
+    new Gauge({
+      name: 'pkgindex_shared_read_buffer',
+      help: '1 when --shared-read-buffer is on (then every accepted connection should count in pkgindex_connections_shared_reads_total).',
+      registers,
+      collect() {
+        this.set(stats.sharedReadBuffer ? 1 : 0);
+      },
+    });
     counter('pkgindex_connections_total', 'Client connections accepted.', () => stats.connectionsTotal);
     counter(
       'pkgindex_connections_refused_total',

@@ -44,6 +44,7 @@ export class IndexServer {
     this.#options = options;
     this.#log = log;
     this.#readBuffer = options.sharedReadBuffer ? Buffer.allocUnsafe(SHARED_READ_BYTES) : null;
+    this.stats.sharedReadBuffer = options.sharedReadBuffer;
     // pauseOnConnect: nothing is read before startReading() has chosen how to read.
     this.#server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => {
       this.#accept(socket);

@@ -19,6 +19,11 @@ export class ServerStats {
   connectionsIdleClosed = 0;
   /** Connections read into the shared buffer (the others fell back to Node's reads). */
   connectionsSharedReads = 0;
+  /**
+   * Whether --shared-read-buffer is on: configuration, not a counter, exported so that an
+   * alert can tell a fallback to Node's reads from an operator's choice.
+   */
+  sharedReadBuffer = false;
   bytesIn = 0;
   bytesOut = 0;
   linesTooLong = 0;

@@ -55,6 +55,9 @@ describe('admin server endpoints', () => {
     assert.equal(sample(m, 'pkgindex_packages'), 3);
     assert.equal(sample(m, 'pkgindex_dependency_edges'), 3);
     assert.equal(sample(m, 'pkgindex_connections_total'), 1);
+    // The harness's server reads into the shared buffer, and this Node supports it.
+    assert.equal(sample(m, 'pkgindex_shared_read_buffer'), 1);
+    assert.equal(sample(m, 'pkgindex_connections_shared_reads_total'), 1);
     assert.equal(sample(m, 'pkgindex_connections_max'), 100);
     assert.equal(sample(m, 'pkgindex_received_bytes_total'), lines.join('\n').length + 1);
     assert.equal(sample(m, 'pkgindex_sent_bytes_total'), 'OK\n'.length * 3 + 'ERROR\n'.length);
