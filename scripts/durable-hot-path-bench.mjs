@@ -8,13 +8,11 @@
 // Usage: node scripts/durable-hot-path-bench.mjs [--dist DIR] [--mix SPEC] [--batch 32]
 //   [--connections 100] [--sync-mode durable|relaxed] [--compact-after-bytes N]
 //   [--seconds 2] [--rounds 5]
-import { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Writable } from 'node:stream';
+import { StubSocket, importServer, loadWorkload, silentLogger } from './lib/hot-path-harness.mjs';
 
 const { values } = parseArgs({
   options: {
@@ -28,7 +26,6 @@ const { values } = parseArgs({
     rounds: { type: 'string' },
   },
 });
-const dist = pathToFileURL(resolve(values.dist ?? 'dist')).href;
 const batch = Number(values.batch ?? 32);
 const connections = Number(values.connections ?? 100);
 const syncMode = values['sync-mode'] ?? 'durable';
@@ -37,48 +34,11 @@ const compactAfterBytes = Number(values['compact-after-bytes'] ?? 1024 * 1024 * 
 const seconds = Number(values.seconds ?? 2);
 const rounds = Number(values.rounds ?? 5);
 
-// The workload always comes from this checkout's bench modules; the server code from --dist.
-const wl = await import(pathToFileURL(resolve('dist/src/bench/workload.js')).href);
-const { Connection } = await import(`${dist}/src/server/connection.js`);
-const { ServerStats } = await import(`${dist}/src/server/stats.js`);
-const { ReplyScratch } = await import(`${dist}/src/server/reply-scratch.js`);
-const { DiskStore } = await import(`${dist}/src/store/disk-store.js`);
-const { createLogger } = await import(`${dist}/src/observability/logger.js`);
-
-class StubSocket extends EventEmitter {
-  writableLength = 0;
-  bytes = 0;
-  setNoDelay() {}
-  setTimeout() {}
-  pause() {}
-  resume() {}
-  end() {}
-  destroy() {}
-  write(buf) {
-    this.bytes += buf.length;
-    return true;
-  }
-}
-
-const plan = wl.planWorkload(
-  wl.parseDataFile(readFileSync('test/fixtures/brew-dependencies.txt', 'utf8')),
-  1,
+const { Connection, ServerStats, ReplyScratch, DiskStore, createLogger } = await importServer(
+  values.dist ?? 'dist',
 );
-const mix = values.mix === undefined ? wl.parseMix('index=50,remove=50') : wl.parseMix(values.mix);
-const script = wl.buildScript(plan, mix, 1, 65_536);
-const warm = wl.buildWarmupScript(plan);
-const chunksOf = (s) => {
-  const out = [];
-  for (let i = 0; i < s.length; i += batch) {
-    const end = Math.min(i + batch, s.length);
-    out.push(Buffer.from(s.bytes.subarray(s.offsets[i], s.offsets[end])));
-  }
-  return out;
-};
-const log = createLogger(
-  { level: 'info', quiet: true, pretty: false },
-  new Writable({ write: (_c, _e, cb) => cb() }),
-);
+const workload = await loadWorkload({ mix: values.mix, defaultMix: 'index=50,remove=50', batch });
+const log = silentLogger(createLogger);
 const dir = mkdtempSync(join(tmpdir(), 'pkgindex-durable-bench-'));
 const store = new DiskStore({ dataDir: dir, syncMode, compactAfterBytes });
 await store.open();
@@ -97,10 +57,10 @@ const settle = async () => {
   // Let the connections' release callbacks run.
   await new Promise((r) => setImmediate(r));
 };
-for (const c of chunksOf(warm)) conns[0](c);
+for (const c of workload.warmup) conns[0](c);
 await settle();
-const chunks = chunksOf(script);
-const perChunk = script.length / chunks.length;
+const chunks = workload.chunks;
+const perChunk = workload.linesPerChunk;
 
 const results = [];
 let next = 0;
@@ -126,5 +86,5 @@ rmSync(dir, { recursive: true, force: true });
 const all = results.map((x) => x.ns.toFixed(0)).join(' ');
 results.sort((a, b) => a.ns - b.ns);
 console.log(
-  `${values.dist ?? 'dist'} ${syncMode} mix ${wl.formatMix(mix)} ${connections}×${batch}: min ${results[0].ns.toFixed(0)} ns/msg, median ${results[Math.floor(rounds / 2)].ns.toFixed(0)} ns/msg [${all}] (${rounds} rounds of ${seconds} s, ${Math.round(results[0].rate)} msg/s wall)`,
+  `${values.dist ?? 'dist'} ${syncMode} mix ${workload.mixLabel} ${connections}×${batch}: min ${results[0].ns.toFixed(0)} ns/msg, median ${results[Math.floor(rounds / 2)].ns.toFixed(0)} ns/msg [${all}] (${rounds} rounds of ${seconds} s, ${Math.round(results[0].rate)} msg/s wall)`,
 );
