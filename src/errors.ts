@@ -73,6 +73,22 @@ export class ConnectionClosedError extends PkgIndexError {
   }
 }
 
+/**
+ * A command was sent but its reply never came: the connection ended (or timed out) in between,
+ * so the server may or may not have applied it. Not retried, since only the user can judge that.
+ */
+export class ReplyLostError extends PkgIndexError {
+  override readonly name = 'ReplyLostError';
+  constructor(cause: PkgIndexError) {
+    super(
+      'E_REPLY_LOST',
+      `connection lost before the reply; the command may or may not have been applied (${cause.message}). ` +
+        'Query to check, or send it again: the next command reconnects',
+      { cause },
+    );
+  }
+}
+
 /** The server did not answer within the reply timeout. */
 export class ReplyTimeoutError extends PkgIndexError {
   override readonly name = 'ReplyTimeoutError';

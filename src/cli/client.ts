@@ -6,11 +6,12 @@ import { parseArgs } from 'node:util';
 import { PkgIndexClient } from '../client/client.js';
 import { Fifo } from '../client/fifo.js';
 import { OPTIONS } from '../config/options.js';
-import { PkgIndexError, UsageError } from '../errors.js';
+import { ConnectError, PkgIndexError, UsageError } from '../errors.js';
 import { isProtocolError, ProtocolErrorCode, Verb, type Command } from '../protocol/command.js';
 import { formatCommand, parseLine } from '../protocol/parse.js';
 import { Reply, REPLY_NAMES } from '../protocol/reply.js';
 import { readLines } from '../import/read-lines.js';
+import { ReconnectingConnection } from './reconnecting.js';
 
 export const CLIENT_HELP = `Usage: pkgindex client [options] [command]
 
@@ -24,7 +25,9 @@ Sends commands to a pkgindex server.
                                          (INDEX|name|dep1,dep2) and prints each reply
 
 Prints the reply (OK, FAIL or ERROR). Exit status: 0 OK, 1 FAIL, 2 ERROR or no
-connection (the reason on stderr). For piped lines: the worst reply of all.
+connection (the reason on stderr). For piped lines: the worst reply of all. At the
+prompt: 0, or 2 if a command could not reach the server or lost its reply; a
+connection the server closed (idle, restart) is reopened on the next command.
 
 Options:
   --host HOST          server address (default 127.0.0.1)
@@ -229,8 +232,14 @@ const INTERACTIVE_HELP = `Commands: index NAME [DEP ...] | query NAME | remove N
           help | quit (or Ctrl-D)
 `;
 
+/**
+ * The prompt. It outlives its connections (see ReconnectingConnection): a connection the server
+ * closed is reported once and replaced on the next command; a command that could not reach the
+ * server, or whose reply was lost, is reported and the prompt stays open. Exit status 0, or 2
+ * when any command went unanswered that way.
+ */
 async function interactive(address: ServerAddress): Promise<number> {
-  const connection = await connectTo(address);
+  const first = await connectTo(address);
   const terminal = process.stdin.isTTY;
   const rl = createInterface({
     input: process.stdin,
@@ -240,7 +249,18 @@ async function interactive(address: ServerAddress): Promise<number> {
     historySize: 1000,
     history: terminal ? loadHistory() : [],
   });
-  if (terminal) process.stdout.write(`connected to ${connection.address}; type help for commands\n`);
+  const connection = new ReconnectingConnection(
+    first,
+    () => connectTo(address),
+    (reason) => {
+      // On a terminal the notice interrupts the prompt line: start a new one, then redraw it.
+      process.stderr.write(
+        `${terminal ? '\n' : ''}pkgindex: ${reason.message}; reconnecting on the next command\n`,
+      );
+      if (terminal) rl.prompt(true);
+    },
+  );
+  if (terminal) process.stdout.write(`connected to ${first.address}; type help for commands\n`);
   let status = 0;
   rl.prompt();
   try {
@@ -259,7 +279,17 @@ async function interactive(address: ServerAddress): Promise<number> {
         continue;
       }
       const line = command === null ? text : formatCommand(command).slice(0, -1);
-      const reply = await connection.sendLine(line);
+      let reply: Reply;
+      try {
+        reply = await connection.sendLine(line);
+      } catch (err) {
+        if (!(err instanceof PkgIndexError)) throw err;
+        const notSent = err instanceof ConnectError ? 'not sent: ' : '';
+        process.stderr.write(`pkgindex: ${notSent}${err.message} [${err.code}]\n`);
+        status = 2;
+        rl.prompt();
+        continue;
+      }
       const verb = command?.verb ?? parsedVerb(line);
       const why =
         reply === Reply.ERROR
@@ -270,10 +300,6 @@ async function interactive(address: ServerAddress): Promise<number> {
       process.stdout.write(why === null ? `${REPLY_NAMES[reply]}\n` : `${REPLY_NAMES[reply]} (${why})\n`);
       rl.prompt();
     }
-  } catch (err) {
-    if (!(err instanceof PkgIndexError)) throw err;
-    process.stderr.write(`pkgindex: ${err.message} [${err.code}]\n`);
-    status = 2;
   } finally {
     if (terminal) saveHistory(rl);
     rl.close();

@@ -5,6 +5,9 @@
  * At most `window` lines are on the wire unanswered; more are queued and written as replies
  * come back, so a bulk import holds bounded memory on both sides. Lines written in one tick
  * go out in one write. A silent server fails every awaited reply after `replyTimeoutMs`.
+ *
+ * A connection is not reopened: once it ends (see `closed`), every send fails. Whether and when
+ * to connect again is the caller's policy, since only the caller knows if a lost reply matters.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import {
@@ -59,6 +62,16 @@ export class PkgIndexClient {
   #failure: PkgIndexError | null = null;
   #timer: NodeJS.Timeout | null = null;
   readonly #sink: LineSink;
+  #resolveClosed!: (reason: PkgIndexError) => void;
+
+  /**
+   * Resolves (never rejects) once the socket has closed, for any reason: the server closed it
+   * (idle timeout, shutdown), it failed, or this client closed it. The value is why; every send
+   * from then on rejects with it.
+   */
+  readonly closed: Promise<PkgIndexError> = new Promise((resolve) => {
+    this.#resolveClosed = resolve;
+  });
 
   private constructor(socket: Socket, where: string, options: ClientOptions) {
     this.#socket = socket;
@@ -85,7 +98,15 @@ export class PkgIndexClient {
       );
     });
     socket.on('close', () => {
-      this.#fail(new ConnectionClosedError(`${this.#where} closed the connection before answering`));
+      this.#fail(
+        new ConnectionClosedError(
+          this.outstanding > 0
+            ? `${this.#where} closed the connection before answering`
+            : // The server closes connections idle for --idle-timeout-ms, and all of them when it stops.
+              `${this.#where} closed the connection (idle too long, or the server stopped)`,
+        ),
+      );
+      this.#resolveClosed(this.#failure!);
     });
   }
 

@@ -29,3 +29,81 @@ export function runCli(
     child.stdin.end(options.input ?? '');
   });
 }
+
+/** A running `pkgindex` fed stdin line by line, for conversations (interactive mode). */
+export interface CliSession {
+  /** Writes `line` and a newline to its stdin. */
+  send(line: string): void;
+  /** Resolves once stdout (or stderr) has `count` matches of `pattern`; rejects after `timeoutMs`. */
+  waitFor(
+    stream: 'stdout' | 'stderr',
+    pattern: RegExp,
+    options?: { count?: number; timeoutMs?: number },
+  ): Promise<void>;
+  stdout(): string;
+  stderr(): string;
+  /** Closes stdin (EOF) and resolves with the exit code once it has exited. */
+  end(): Promise<number | null>;
+  /** Resolves with the exit code once it has exited (SIGKILLed if still running after 30 s). */
+  exited(): Promise<number | null>;
+}
+
+export function startCli(args: readonly string[]): CliSession {
+  const child = spawn(process.execPath, [CLI, ...args]);
+  const out = { stdout: '', stderr: '' };
+  const watchers = new Set<() => void>();
+  const notify = (): void => {
+    for (const check of watchers) check();
+  };
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
+    out.stdout += text;
+    notify();
+  });
+  child.stderr.setEncoding('utf8').on('data', (text: string) => {
+    out.stderr += text;
+    notify();
+  });
+  child.stdin.on('error', () => undefined);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const exit = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    }),
+  );
+  return {
+    send: (line) => {
+      child.stdin.write(`${line}\n`);
+    },
+    waitFor: (stream, pattern, { count = 1, timeoutMs = 10_000 } = {}) =>
+      new Promise((resolve, reject) => {
+        const global = new RegExp(
+          pattern.source,
+          pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`,
+        );
+        const check = (): void => {
+          if ((out[stream].match(global)?.length ?? 0) < count) return;
+          watchers.delete(check);
+          clearTimeout(giveUp);
+          resolve();
+        };
+        const giveUp = setTimeout(() => {
+          watchers.delete(check);
+          reject(
+            new Error(
+              `no ${count}× ${String(pattern)} on ${stream} within ${timeoutMs} ms; stdout: ${JSON.stringify(out.stdout)}, stderr: ${JSON.stringify(out.stderr)}`,
+            ),
+          );
+        }, timeoutMs);
+        watchers.add(check);
+        check();
+      }),
+    stdout: () => out.stdout,
+    stderr: () => out.stderr,
+    end: () => {
+      child.stdin.end();
+      return exit;
+    },
+    exited: () => exit,
+  };
+}

@@ -8,6 +8,7 @@ import { Verb } from '../../src/protocol/command.js';
 import { Reply } from '../../src/protocol/reply.js';
 import { IndexServer } from '../../src/server/server.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import { startServer } from '../support/servers.js';
 
 async function withServer(fn: (port: number) => Promise<void>): Promise<void> {
   const store = new MemoryStore();
@@ -168,3 +169,26 @@ test('an unreachable server is a ConnectError saying what to do', async () => {
     message: new RegExp(`cannot connect to 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\).*--port`),
   });
 });
+
+test('`closed` resolves with the reason when the server closes an idle connection, and sends then fail', async () => {
+  const { port, close } = await startServer({ idleTimeoutMs: 300 });
+  try {
+    const client = await PkgIndexClient.connect({ host: '127.0.0.1', port });
+    assert.equal(await client.sendLine('INDEX|a|'), Reply.OK);
+    const started = performance.now();
+    const reason = await client.closed;
+    assert.ok(performance.now() - started >= 250);
+    assert.equal(reason.code, 'E_CONNECTION_CLOSED');
+    assert.match(reason.message, /closed the connection \(idle too long, or the server stopped\)/);
+    await assert.rejects(client.sendLine('QUERY|a|'), { code: 'E_CONNECTION_CLOSED' });
+  } finally {
+    await close();
+  }
+});
+
+test('`closed` also resolves when this client closes the connection', () =>
+  withServer(async (port) => {
+    const client = await PkgIndexClient.connect({ host: '127.0.0.1', port });
+    client.destroy();
+    assert.match((await client.closed).message, /closed by this client/);
+  }));
