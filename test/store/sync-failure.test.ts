@@ -14,6 +14,19 @@ import { send } from './support/workload.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A durable store on the fault-injecting `fs`, compacting inline, retrying a failed log soon. */
+async function openStore(dir: string, fs: FaultFs, retryMaxMs?: number): Promise<DiskStore> {
+  const store = new DiskStore({
+    dataDir: dir,
+    fs,
+    compactor: inlineCompactor(fs),
+    retryMinMs: 5,
+    ...(retryMaxMs === undefined ? {} : { retryMaxMs }),
+  });
+  await store.open();
+  return store;
+}
+
 /**
  * Clients index fresh packages (each on the previous one of the same client), so every
  * acknowledged INDEX must be in the index for good. Returns the acknowledged names.
@@ -70,8 +83,7 @@ for (const [what, rule] of faults) {
       const onState = (m: unknown): void => void states.push(m as StateEvent);
       diagnostics_channel.subscribe(StoreChannel.STATE, onState);
       t.after(() => diagnostics_channel.unsubscribe(StoreChannel.STATE, onState));
-      const store = new DiskStore({ dataDir: dir, fs, compactor: inlineCompactor(fs), retryMinMs: 5 });
-      await store.open();
+      const store = await openStore(dir, fs);
       fs.inject(rule);
       if (what.includes('truncate')) fs.inject({ op: 'truncate', times: 1 });
 
@@ -102,14 +114,7 @@ test(
   async (t) => {
     const dir = await tempDir(t);
     const fs = new FaultFs();
-    const store = new DiskStore({
-      dataDir: dir,
-      fs,
-      compactor: inlineCompactor(fs),
-      retryMinMs: 5,
-      retryMaxMs: 20,
-    });
-    await store.open();
+    const store = await openStore(dir, fs, 20);
     const before = await indexFresh(store, 4, 10, 'a');
     assert.equal(before.errors, 0);
     fs.inject({ op: 'write', code: 'ENOSPC', times: Infinity, partial: true });
@@ -143,14 +148,7 @@ test(
   async (t) => {
     const dir = await tempDir(t);
     const fs = new FaultFs();
-    const store = new DiskStore({
-      dataDir: dir,
-      fs,
-      compactor: inlineCompactor(fs),
-      retryMinMs: 5,
-      retryMaxMs: 20,
-    });
-    await store.open();
+    const store = await openStore(dir, fs, 20);
     assert.equal(await send(store, { verb: Verb.INDEX, name: 'kept', deps: [] }), Reply.OK);
     fs.inject({ op: 'datasync' });
     fs.inject({ op: 'truncate', times: Infinity });
