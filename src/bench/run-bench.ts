@@ -54,18 +54,9 @@ export interface LatencySummary {
 }
 
 export interface BenchResult {
-  readonly config: {
-    readonly host: string;
-    readonly port: number;
-    readonly connections: number;
-    readonly inFlight: number;
-    readonly durationS: number | null;
-    readonly ops: number | null;
+  /** The options the run used, with the mix as text (as `--mix` takes it). */
+  readonly config: Omit<BenchOptions, 'mix' | 'serverPid' | 'scriptLength' | 'onProgress'> & {
     readonly mix: string;
-    readonly seed: number;
-    readonly dataFile: string;
-    readonly threads: number;
-    readonly validate: boolean;
   };
   readonly warmup: {
     readonly packages: number;
@@ -83,6 +74,9 @@ export interface BenchResult {
   readonly server: {
     readonly pid: number;
     readonly cpuSeconds: number;
+    /** The parts of cpuSeconds spent in user space (JS, V8, libuv) and in the kernel. */
+    readonly userSeconds: number;
+    readonly systemSeconds: number;
     /** CPU time over wall time, in % of one core. */
     readonly cpuPercent: number;
     readonly peakRssBytes: number;
@@ -215,6 +209,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
         : {
             pid: o.serverPid,
             cpuSeconds: after.cpuSeconds - before.cpuSeconds,
+            userSeconds: after.userSeconds - before.userSeconds,
+            systemSeconds: after.systemSeconds - before.systemSeconds,
             cpuPercent: (100 * (after.cpuSeconds - before.cpuSeconds)) / wallS,
             peakRssBytes: after.peakRssBytes,
             readCallsPerOp: (after.readCalls - before.readCalls) / Math.max(1, histogram.count),
