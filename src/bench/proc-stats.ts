@@ -8,6 +8,9 @@ import { execFileSync } from 'node:child_process';
 export interface ProcSample {
   /** User + system CPU time, in seconds, since the process started. */
   readonly cpuSeconds: number;
+  /** The parts of cpuSeconds spent in user space and in the kernel. */
+  readonly userSeconds: number;
+  readonly systemSeconds: number;
   /** Peak resident set size (VmHWM), in bytes, since the process started. */
   readonly peakRssBytes: number;
   readonly rssBytes: number;
@@ -36,9 +39,15 @@ function ticksPerSecond(): number {
  * 14 and 15 of the line.
  */
 export function parseStatCpuTicks(stat: string): number {
+  const { user, system } = parseStatUserSystemTicks(stat);
+  return user + system;
+}
+
+/** utime and stime of a /proc/<pid>/stat line, apart, in clock ticks. */
+export function parseStatUserSystemTicks(stat: string): { user: number; system: number } {
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state), so field n is rest[n - 3].
-  return Number(rest[11]) + Number(rest[12]);
+  return { user: Number(rest[11]), system: Number(rest[12]) };
 }
 
 /** Reads a `Name:   1234 kB` line of /proc/<pid>/status, in bytes; 0 when absent. */
@@ -59,8 +68,11 @@ export function sampleProcess(pid: number): ProcSample | null {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const { user, system } = parseStatUserSystemTicks(stat);
     return {
-      cpuSeconds: parseStatCpuTicks(stat) / ticksPerSecond(),
+      cpuSeconds: (user + system) / ticksPerSecond(),
+      userSeconds: user / ticksPerSecond(),
+      systemSeconds: system / ticksPerSecond(),
       peakRssBytes: parseStatusKb(status, 'VmHWM'),
       rssBytes: parseStatusKb(status, 'VmRSS'),
       readCalls: parseIoCount(io, 'syscr'),

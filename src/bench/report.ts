@@ -53,6 +53,7 @@ export function formatSummary(r: BenchResult): string {
     ],
     ['client CPU', `${r.client.cpuSeconds.toFixed(2)} s (${r.client.cpuPercent.toFixed(0)} % of a core)`],
   ];
+  const perReply = (seconds: number): string => ((1e6 * seconds) / Math.max(1, r.answered)).toFixed(2);
   if (r.server !== null)
     rows.push(
       [
@@ -62,7 +63,7 @@ export function formatSummary(r: BenchResult): string {
       ['server peak RSS', formatBytes(r.server.peakRssBytes)],
       [
         'server syscalls',
-        `${r.server.readCallsPerOp.toFixed(3)} reads and ${r.server.writeCallsPerOp.toFixed(3)} writes per reply; ${((1e6 * r.server.cpuSeconds) / Math.max(1, r.answered)).toFixed(2)} µs CPU per reply`,
+        `${r.server.readCallsPerOp.toFixed(3)} reads and ${r.server.writeCallsPerOp.toFixed(3)} writes per reply; ${perReply(r.server.cpuSeconds)} µs CPU per reply (user ${perReply(r.server.userSeconds)} + kernel ${perReply(r.server.systemSeconds)})`,
       ],
     );
   if (r.machineCpuPercent !== null)

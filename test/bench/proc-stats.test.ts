@@ -4,6 +4,7 @@ import {
   parseIoCount,
   parseMachineStat,
   parseStatCpuTicks,
+  parseStatUserSystemTicks,
   parseStatusKb,
   sampleMachine,
   sampleProcess,
@@ -30,6 +31,11 @@ test('utime and stime are read after the last parenthesis, whatever the command 
   ];
   assert.equal(parseStatCpuTicks(`42 (node) ${fields.join(' ')}`), 267);
   assert.equal(parseStatCpuTicks(`42 (a) (b c) ${fields.join(' ')}`), 267);
+});
+
+test('utime and stime are also given apart: user space and kernel', () => {
+  const fields = ['S', '1', '2', '3', '0', '-1', '4194304', '120', '0', '0', '0', '250', '17', '0'];
+  assert.deepEqual(parseStatUserSystemTicks(`42 (a) (b c) ${fields.join(' ')}`), { user: 250, system: 17 });
 });
 
 test('status lines are read in bytes', () => {
