@@ -68,7 +68,7 @@ export class LoadShard {
       } catch (err) {
         this.close();
         throw new BenchError(
-          `cannot connect to ${o.host}:${o.port} (${(err as NodeJS.ErrnoException).code ?? String(err)}); is the server running there? Pass --host and --port, or --ceiling`,
+          `cannot connect to ${o.host}:${o.port} (${(err as NodeJS.ErrnoException).code ?? String(err)}); is the server running there? Pass --host and --port`,
           { cause: err },
         );
       }

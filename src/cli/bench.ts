@@ -2,18 +2,20 @@
  * `pkgindex bench`: the load generator. Exit status 0 when every request got the reply it
  * must, 1 on any protocol error, 2 on a usage error.
  */
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildCeiling, freePort, repoRoot, startServer, type ChildServer } from '../bench/child-server.js';
+import { defaultDataFile } from '../bench/data-set.js';
 import { formatSummary, progressLine } from '../bench/report.js';
-import { runBench, type BenchOptions } from '../bench/run-bench.js';
-import { DEFAULT_MIX, formatMix, parseMix } from '../bench/workload.js';
+import { allProtocolErrors, runBench, type BenchOptions } from '../bench/run-bench.js';
+import { DEFAULT_MIX, DEFAULT_PREFIX, formatMix, parseMix } from '../bench/workload.js';
 import { UsageError } from '../errors.js';
 
 export const BENCH_USAGE = `Usage: pkgindex bench [options]
 
 Indexes the data file on the server (warm-up, not measured), then sends the workload and
-reports throughput, latency percentiles, replies by class and protocol errors.
+reports throughput, latency percentiles, replies by class and protocol errors. Every package
+name is prefixed (--prefix), so the run neither reads nor changes the server's other
+packages; at the end it removes what it indexed, and the server holds what it held before
+(an interrupted run leaves them: run again with the same --prefix to remove them).
 
   --host HOST          server address (default 127.0.0.1)
   --port PORT          server port (default 8080)
@@ -23,12 +25,15 @@ reports throughput, latency percentiles, replies by class and protocol errors.
   --ops N              how many requests to send in all
   --mix SPEC           weights, default ${formatMix(DEFAULT_MIX)}
   --seed N             the workload is the same for the same seed (default 1)
-  --data FILE          "name: dep1 dep2" lines (default test/fixtures/brew-dependencies.txt)
+  --data FILE          "name: dep1 dep2" lines (default: the Homebrew list shipped in
+                       the package, bench/brew-dependencies.txt)
+  --prefix TEXT        put before every package name (default "${DEFAULT_PREFIX}"; "" for the bare
+                       names, on a server that holds nothing else)
+  --no-cleanup         leave the indexed packages on the server
   --threads N          worker threads driving the connections (default 1: the main thread)
   --server-pid PID     report that process's CPU time and peak RSS
-  --ceiling            build and start the C ceiling server (answers OK to everything) and
-                       measure it instead; replies are then not validated
-  --no-validate        do not compare replies with the ones the workload requires
+  --no-validate        do not compare replies with the ones the workload requires (for a
+                       server that answers OK to everything, like the matrix's C ceiling)
   --json               print the result as JSON on stdout
   -h, --help           this text`;
 
@@ -44,7 +49,6 @@ function positiveInt(flag: string, text: string | undefined, fallback: number): 
 export function parseBenchArgs(argv: readonly string[]): {
   options: Omit<BenchOptions, 'onProgress'>;
   json: boolean;
-  ceiling: boolean;
   help: boolean;
 } {
   let values;
@@ -66,7 +70,8 @@ export function parseBenchArgs(argv: readonly string[]): {
         threads: { type: 'string' },
         'server-pid': { type: 'string' },
         'script-length': { type: 'string' },
-        ceiling: { type: 'boolean' },
+        prefix: { type: 'string' },
+        'no-cleanup': { type: 'boolean' },
         'no-validate': { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -85,7 +90,6 @@ export function parseBenchArgs(argv: readonly string[]): {
   const port = values.port === undefined ? 8080 : Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
     throw new UsageError(`--port must be 1-65535, got "${values.port}"`);
-  const ceiling = values.ceiling === true;
   return {
     options: {
       host: values.host ?? '127.0.0.1',
@@ -96,15 +100,16 @@ export function parseBenchArgs(argv: readonly string[]): {
       ops: values.ops === undefined ? null : positiveInt('--ops', values.ops, 1),
       mix: values.mix === undefined ? DEFAULT_MIX : parseMix(values.mix),
       seed,
-      dataFile: values.data ?? join(repoRoot(), 'test', 'fixtures', 'brew-dependencies.txt'),
+      dataFile: values.data ?? defaultDataFile(),
+      prefix: values.prefix ?? DEFAULT_PREFIX,
+      cleanup: values['no-cleanup'] !== true,
       serverPid:
         values['server-pid'] === undefined ? null : positiveInt('--server-pid', values['server-pid'], 1),
       threads: positiveInt('--threads', values.threads, 1),
-      validate: values['no-validate'] !== true && !ceiling,
+      validate: values['no-validate'] !== true,
       scriptLength: positiveInt('--script-length', values['script-length'], 65_536),
     },
     json: values.json === true,
-    ceiling,
     help: values.help === true,
   };
 }
@@ -116,25 +121,14 @@ export async function benchMain(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${BENCH_USAGE}\n`);
     return 0;
   }
-  let options: BenchOptions = parsed.options;
-  let ceiling: ChildServer | null = null;
-  if (parsed.ceiling) {
-    const port = await freePort(options.host);
-    ceiling = await startServer(buildCeiling(), [String(port), options.host], port, options.host);
-    options = { ...options, port, serverPid: ceiling.pid };
-  }
   const tty = process.stderr.isTTY;
-  try {
-    const result = await runBench({
-      ...options,
-      onProgress: tty
-        ? (answered, s) => process.stderr.write(`\r${progressLine(answered, s)}\x1b[K`)
-        : undefined,
-    });
-    if (tty) process.stderr.write('\r\x1b[K');
-    process.stdout.write(parsed.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatSummary(result)}\n`);
-    return result.protocolErrors === 0 && result.warmup.protocolErrors === 0 ? 0 : 1;
-  } finally {
-    await ceiling?.stop();
-  }
+  const result = await runBench({
+    ...parsed.options,
+    onProgress: tty
+      ? (answered, s) => process.stderr.write(`\r${progressLine(answered, s)}\x1b[K`)
+      : undefined,
+  });
+  if (tty) process.stderr.write('\r\x1b[K');
+  process.stdout.write(parsed.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatSummary(result)}\n`);
+  return allProtocolErrors(result) === 0 ? 0 : 1;
 }

@@ -1,23 +1,57 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { IndexServer } from '../../src/server/server.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { defaultDataFile } from '../../src/bench/data-set.js';
 import { runBench } from '../../src/bench/run-bench.js';
-import { parseMix } from '../../src/bench/workload.js';
+import { DEFAULT_PREFIX, parseMix } from '../../src/bench/workload.js';
 import type { BenchResult } from '../../src/bench/run-bench.js';
 import { Reply } from '../../src/protocol/reply.js';
+import { NodeFs } from '../../src/store/fs/node-fs.js';
+import { recover } from '../../src/store/recover.js';
+import { stateOf } from '../../tools/crash/workload.js';
+import { buildCeiling } from '../../tools/matrix/ceiling.js';
+import { freePort, startServer } from '../../tools/support/child-server.js';
+import { runCli } from '../cli/processes.js';
+import { spawnServer } from '../support/servers.js';
+
+const DATA = defaultDataFile();
 
 const MAIN = 'dist/src/cli/main.js';
 
-test('pkgindex bench --ceiling builds and measures the C ceiling, and reports JSON', () => {
-  const run = spawnSync(
-    process.execPath,
-    [MAIN, 'bench', '--ceiling', '--ops', '5000', '--connections', '4', '--in-flight', '8', '--json'],
-    { encoding: 'utf8', timeout: 60_000 },
+/** The matrix's C ceiling (it answers OK to every line) on a free port, for the CLI to measure. */
+async function withCeiling<T>(run: (port: number, pid: number) => T): Promise<T> {
+  const port = await freePort();
+  const ceiling = await startServer(buildCeiling(), [String(port)], port);
+  try {
+    return run(port, ceiling.pid);
+  } finally {
+    await ceiling.stop();
+  }
+}
+
+test('pkgindex bench --no-validate measures a server that answers OK to everything, and reports JSON', async () => {
+  const run = await withCeiling((port, pid) =>
+    spawnSync(
+      process.execPath,
+      [MAIN, 'bench', '--port', String(port), '--server-pid', String(pid), '--no-validate'].concat([
+        '--ops',
+        '5000',
+        '--connections',
+        '4',
+        '--in-flight',
+        '8',
+        '--json',
+      ]),
+      { encoding: 'utf8', timeout: 60_000 },
+    ),
   );
   assert.equal(run.status, 0, run.stderr);
   const result = JSON.parse(run.stdout) as BenchResult;
@@ -25,23 +59,93 @@ test('pkgindex bench --ceiling builds and measures the C ceiling, and reports JS
   assert.equal(result.counts.ok, 5000);
   assert.equal(result.protocolErrors, 0);
   assert.equal(result.config.validate, false);
+  assert.equal(result.config.prefix, 'bench:');
+  assert.equal(result.cleanup?.packages, result.warmup.packages);
   assert.ok(result.server !== null && result.server.peakRssBytes > 0);
   assert.ok(result.opsPerSec > 0 && result.latencyUs.max >= result.latencyUs.p50);
 });
 
-test('pkgindex bench prints a summary table; a usage error or no server exits 2 with a message', () => {
-  const run = spawnSync(process.execPath, [MAIN, 'bench', '--ceiling', '--ops', '500'], {
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+test('pkgindex bench prints a summary table; a usage error or no server exits 2 with a message', async () => {
+  const run = await withCeiling((port, pid) =>
+    spawnSync(
+      process.execPath,
+      [MAIN, 'bench', '--port', String(port), '--server-pid', String(pid), '--no-validate', '--ops', '500'],
+      { encoding: 'utf8', timeout: 60_000 },
+    ),
+  );
   assert.equal(run.status, 0, run.stderr);
-  for (const row of ['throughput', 'latency', 'replies by class', 'protocol errors   0', 'server peak RSS'])
+  for (const row of [
+    'throughput',
+    'latency',
+    'replies by class',
+    'protocol errors   0',
+    'server peak RSS',
+    'clean-up',
+  ])
     assert.ok(run.stdout.includes(row), `no "${row}" in:\n${run.stdout}`);
   const bad = spawnSync(process.execPath, [MAIN, 'bench', '--duration', '1', '--ops', '5'], {
     encoding: 'utf8',
   });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /exclusive/);
+  const badPrefix = spawnSync(process.execPath, [MAIN, 'bench', '--prefix', 'a|b', '--ops', '5'], {
+    encoding: 'utf8',
+  });
+  assert.equal(badPrefix.status, 2);
+  assert.match(badPrefix.stderr, /--prefix "a\|b" is not a valid start of a package name/);
+});
+
+test('pkgindex bench --help says that it namespaces its packages and removes them afterwards', () => {
+  const help = spawnSync(process.execPath, [MAIN, 'bench', '--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /--prefix TEXT .*default "bench:"/);
+  assert.match(help.stdout, /--no-cleanup/);
+  assert.match(help.stdout, /removes what it indexed/);
+});
+
+test('against a server holding the real Homebrew packages, bench reports no error and leaves the server as it was', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pkgindex-bench-real-'));
+  t.after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const held = async (): Promise<string[]> =>
+    stateOf((await recover(new NodeFs(), dir, { repair: false })).graph);
+  let server = await spawnServer({ storage: 'disk', dataDir: dir, admin: false });
+  try {
+    // The same names the benchmark's data set has: the collision the namespace is for.
+    const imported = await runCli(['import', '--host', '127.0.0.1', '--port', String(server.port), DATA]);
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.equal(await server.stop(), 0);
+    const before = await held();
+    assert.ok(before.length > 3000, `${before.length} packages imported`);
+
+    server = await spawnServer({ storage: 'disk', dataDir: dir, admin: false });
+    const bench = await runCli(
+      [
+        'bench',
+        '--port',
+        String(server.port),
+        '--ops',
+        '20000',
+        '--connections',
+        '4',
+        '--in-flight',
+        '16',
+      ].concat(['--mix', 'query=40,index=20,remove=20,malformed=20', '--json']),
+      { timeoutMs: 120_000 },
+    );
+    assert.equal(bench.code, 0, bench.stderr);
+    const result = JSON.parse(bench.stdout) as BenchResult;
+    assert.equal(result.protocolErrors + result.warmup.protocolErrors, 0, JSON.stringify(result.counts));
+    assert.deepEqual(result.cleanup && [result.cleanup.packages, result.cleanup.protocolErrors], [
+      result.warmup.packages,
+      0,
+    ]);
+    assert.equal(await server.stop(), 0);
+    assert.deepEqual(await held(), before);
+  } finally {
+    await server.stop();
+  }
 });
 
 test('against the real server on port 0, the mixed workload gets every reply it expects', async () => {
@@ -66,7 +170,9 @@ test('against the real server on port 0, the mixed workload gets every reply it 
       ops: 20_000,
       mix: parseMix('query=40,index=20,remove=20,malformed=20'),
       seed: 9,
-      dataFile: 'test/fixtures/brew-dependencies.txt',
+      dataFile: DATA,
+      prefix: DEFAULT_PREFIX,
+      cleanup: true,
       serverPid: null,
       threads: 2,
       validate: true,

@@ -18,7 +18,7 @@ import {
 } from '../../src/bench/workload.js';
 import { UsageError } from '../../src/errors.js';
 
-const BREW = parseDataFile(readFileSync('test/fixtures/brew-dependencies.txt', 'utf8'));
+const BREW = parseDataFile(readFileSync('bench/brew-dependencies.txt', 'utf8'));
 const MIXED = parseMix('query=40,index=20,remove=20,malformed=20');
 
 /** Executes request `i` of a script on a graph with the protocol's rules. */

@@ -9,7 +9,7 @@ import type { ImportReport } from '../../src/import/report.js';
 import { spawnServer, type ServerProcess } from '../support/servers.js';
 import { runCli } from './processes.js';
 
-const BREW = 'test/fixtures/brew-dependencies.txt';
+const BREW = 'bench/brew-dependencies.txt';
 const DEBIAN = 'test/fixtures/debian/Packages';
 
 let server: ServerProcess;
