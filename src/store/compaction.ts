@@ -20,7 +20,7 @@ export interface CompactionResult {
   readonly snapshotBytes: number;
 }
 
-/** Runs a compaction job somewhere: in a worker thread in production, inline in tests. */
+/** Runs a compaction job somewhere: in a worker thread in production, inline in tests (test/support/). */
 export type Compactor = (job: CompactionJob) => Promise<CompactionResult>;
 
 /**
@@ -50,9 +50,4 @@ function damaged(path: string, offset: number, what: string): StorageError {
     StorageErrorCode.CORRUPT,
     `${path}: ${what} at offset ${offset} of a sealed segment; compaction stopped. Restore the data dir from a backup`,
   );
-}
-
-/** Runs compaction on this thread through `fs`: for tests with a fault-injecting fs. */
-export function inlineCompactor(fs: StorageFs): Compactor {
-  return (job) => foldSnapshot(fs, job);
 }

@@ -5,8 +5,8 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import { Verb } from '../../src/protocol/command.js';
 import { Reply } from '../../src/protocol/reply.js';
 import { DiskStore } from '../../src/store/disk-store.js';
-import { FaultFs } from '../../src/store/fs/fault-fs.js';
-import { inlineCompactor } from '../../src/store/compaction.js';
+import { FaultFs } from '../support/fault-fs.js';
+import { inlineCompactor } from '../support/inline-compactor.js';
 import { recover } from '../../src/store/recover.js';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { StoreChannel } from '../../src/store/store-events.js';
@@ -59,9 +59,11 @@ for (const syncMode of ['durable', 'relaxed'] as const) {
     const again = new DiskStore({ dataDir: dir, syncMode });
     await again.open();
     assert.deepEqual(again.stats(), { packages: 1, edges: 0 });
-    assert.deepEqual(again.dependenciesOf('b'), []);
     assert.equal(again.execute(query('a')), Reply.FAIL);
     await again.close();
+    // What the data dir holds, read offline: `b` alone, with the dependencies of its last INDEX.
+    const { graph } = await recover(new NodeFs(), dir, { repair: false });
+    assert.deepEqual(stateOf(graph), ['b|']);
   });
 }
 

@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
-import type { OpenMode, StorageFile, StorageFs } from './storage-fs.js';
-import { NodeFs } from './node-fs.js';
+import type { OpenMode, StorageFile, StorageFs } from '../../src/store/fs/storage-fs.js';
+import { NodeFs } from '../../src/store/fs/node-fs.js';
 
 /** Operations a fault can be injected into. */
 export type FaultOp = 'open' | 'write' | 'read' | 'datasync' | 'truncate' | 'rename' | 'unlink' | 'syncDir';

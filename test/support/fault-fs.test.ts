@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FaultFs } from '../../../src/store/fs/fault-fs.js';
-import { tempDir } from '../support/tmp-dir.js';
+import { FaultFs } from './fault-fs.js';
+import { tempDir } from '../store/support/tmp-dir.js';
 
 test('fails the Nth call of an operation, then lets calls through again', async (t) => {
   const dir = await tempDir(t);
