@@ -8,6 +8,7 @@ import { ServerMetrics } from '../../src/observability/metrics.js';
 import { IndexServer } from '../../src/server/server.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { IndexStore } from '../../src/store/store.js';
+import { coverageEnv } from '../support/coverage-env.js';
 
 /** A JSON log event as the server writes it. */
 export type LogEvent = Record<string, unknown> & { level: number; msg: string };
@@ -175,7 +176,7 @@ export interface Child {
 export function spawnServe(args: readonly string[], env: Record<string, string> = {}): Child {
   const child = spawn(process.execPath, [MAIN, 'serve', ...args], {
     // In memory unless a test asks for disk: the default (disk in ./data) would share one dir.
-    env: { PATH: process.env.PATH ?? '', PKGINDEX_STORAGE: 'memory', ...env },
+    env: { PATH: process.env.PATH ?? '', PKGINDEX_STORAGE: 'memory', ...coverageEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const events: LogEvent[] = [];

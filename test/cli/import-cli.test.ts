@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { ImportReport } from '../../src/import/report.js';
 import { spawnServer, type ServerProcess } from '../support/servers.js';
+import { coverageEnv } from '../support/coverage-env.js';
 import { runCli } from './processes.js';
 
 const BREW = 'bench/brew-dependencies.txt';
@@ -197,7 +198,9 @@ test('unreadable sources, unknown formats and a missing decompressor exit 2 sayi
   // xz data with no xz program on PATH.
   const xz = join(dir, 'Packages.xz');
   writeFileSync(xz, Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0, 0]));
-  const noTool = await runCli(['import', '--dry-run', xz], { env: { PATH: join(dir, 'empty-path') } });
+  const noTool = await runCli(['import', '--dry-run', xz], {
+    env: { PATH: join(dir, 'empty-path'), ...coverageEnv() },
+  });
   assert.equal(noTool.code, 2);
   assert.match(noTool.stderr, /xz-compressed.*apt-get install xz-utils.*xz -dc/);
 
