@@ -48,7 +48,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     load: () => import('./hot-path/command.js'),
   },
   'perf-categories': {
-    summary: 'sorts `perf report` output (stdin) into the parts of the server’s work',
+    summary: 'sorts `perf report` output (stdin) into parts of the work: parse, index, kernel, ...',
     load: () => import('./profile/perf-categories.js'),
   },
   'profile-summary': {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,33 +26,23 @@ const DATA = defaultDataFile();
 
 const MAIN = 'dist/src/cli/main.js';
 
-/** The matrix's C ceiling (it answers OK to every line) on a free port, for the CLI to measure. */
-async function withCeiling<T>(run: (port: number, pid: number) => T): Promise<T> {
+/** `pkgindex bench ARGS --no-validate` against the matrix's C ceiling, which answers OK to every line. */
+async function benchCeiling(args: readonly string[]): Promise<SpawnSyncReturns<string>> {
   const port = await freePort();
   const ceiling = await startServer(buildCeiling(), [String(port)], port);
   try {
-    return run(port, ceiling.pid);
+    const at = ['--port', String(port), '--server-pid', String(ceiling.pid)];
+    return spawnSync(process.execPath, [MAIN, 'bench', ...at, '--no-validate', ...args], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
   } finally {
     await ceiling.stop();
   }
 }
 
 test('pkgindex bench --no-validate measures a server that answers OK to everything, and reports JSON', async () => {
-  const run = await withCeiling((port, pid) =>
-    spawnSync(
-      process.execPath,
-      [MAIN, 'bench', '--port', String(port), '--server-pid', String(pid), '--no-validate'].concat([
-        '--ops',
-        '5000',
-        '--connections',
-        '4',
-        '--in-flight',
-        '8',
-        '--json',
-      ]),
-      { encoding: 'utf8', timeout: 60_000 },
-    ),
-  );
+  const run = await benchCeiling(['--ops', '5000', '--connections', '4', '--in-flight', '8', '--json']);
   assert.equal(run.status, 0, run.stderr);
   const result = JSON.parse(run.stdout) as BenchResult;
   assert.equal(result.answered, 5000);
@@ -66,13 +56,7 @@ test('pkgindex bench --no-validate measures a server that answers OK to everythi
 });
 
 test('pkgindex bench prints a summary table; a usage error or no server exits 2 with a message', async () => {
-  const run = await withCeiling((port, pid) =>
-    spawnSync(
-      process.execPath,
-      [MAIN, 'bench', '--port', String(port), '--server-pid', String(pid), '--no-validate', '--ops', '500'],
-      { encoding: 'utf8', timeout: 60_000 },
-    ),
-  );
+  const run = await benchCeiling(['--ops', '500']);
   assert.equal(run.status, 0, run.stderr);
   for (const row of [
     'throughput',
@@ -120,20 +104,11 @@ test('against a server holding the real Homebrew packages, bench reports no erro
     assert.ok(before.length > 3000, `${before.length} packages imported`);
 
     server = await spawnServer({ storage: 'disk', dataDir: dir, admin: false });
-    const bench = await runCli(
-      [
-        'bench',
-        '--port',
-        String(server.port),
-        '--ops',
-        '20000',
-        '--connections',
-        '4',
-        '--in-flight',
-        '16',
-      ].concat(['--mix', 'query=40,index=20,remove=20,malformed=20', '--json']),
-      { timeoutMs: 120_000 },
-    );
+    const load = ['--ops', '5000', '--connections', '4', '--in-flight', '16'];
+    const mix = ['--mix', 'query=40,index=20,remove=20,malformed=20'];
+    const bench = await runCli(['bench', '--port', String(server.port), ...load, ...mix, '--json'], {
+      timeoutMs: 120_000,
+    });
     assert.equal(bench.code, 0, bench.stderr);
     const result = JSON.parse(bench.stdout) as BenchResult;
     assert.equal(result.protocolErrors + result.warmup.protocolErrors, 0, JSON.stringify(result.counts));

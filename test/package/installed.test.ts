@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { accessSync, constants, cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -21,12 +21,7 @@ const REPO = process.cwd();
  */
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_V8_COVERAGE'));
 
-function run(
-  command: string,
-  args: readonly string[],
-  cwd: string,
-  input = '',
-): ReturnType<typeof spawnSync> {
+function run(command: string, args: readonly string[], cwd: string, input = ''): SpawnSyncReturns<string> {
   return spawnSync(command, args, { cwd, input, env: ENV, encoding: 'utf8', timeout: 120_000 });
 }
 
@@ -34,8 +29,8 @@ test('the build leaves the pkgindex command executable (npm install -g links to 
   accessSync(CLI, constants.X_OK);
   // Run as the shell runs an installed bin: the file itself, through its #! line.
   const help = run(CLI, ['--help'], REPO);
-  assert.equal(help.status, 0, String(help.stderr));
-  assert.match(String(help.stdout), /Usage: pkgindex <command>/);
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /Usage: pkgindex <command>/);
 });
 
 test(
@@ -48,8 +43,8 @@ test(
     });
 
     const pack = run('npm', ['pack', '--json', '--pack-destination', dir], REPO);
-    assert.equal(pack.status, 0, String(pack.stderr));
-    const [packed] = JSON.parse(String(pack.stdout)) as [{ filename: string; files: { path: string }[] }];
+    assert.equal(pack.status, 0, pack.stderr);
+    const [packed] = JSON.parse(pack.stdout) as [{ filename: string; files: { path: string }[] }];
     const shipped = packed.files.map((f) => f.path);
     assert.ok(shipped.includes('bench/brew-dependencies.txt'), 'the bench data set ships');
     assert.ok(shipped.includes('dist/src/cli/main.js'));
@@ -58,25 +53,25 @@ test(
 
     // The production dependencies, as npm resolved them here, so the install needs no network.
     const prefix = join(dir, 'prefix');
+    mkdirSync(prefix);
     const ls = run('npm', ['ls', '--omit=dev', '--all', '--parseable'], REPO);
-    assert.equal(ls.status, 0, String(ls.stderr));
-    for (const path of String(ls.stdout).trim().split('\n').slice(1))
+    assert.equal(ls.status, 0, ls.stderr);
+    for (const path of ls.stdout.trim().split('\n').slice(1))
       cpSync(path, join(prefix, 'node_modules', relative(join(REPO, 'node_modules'), path)), {
         recursive: true,
       });
-    mkdirSync(prefix, { recursive: true });
     const install = run(
       'npm',
       ['install', '--offline', '--no-audit', '--no-fund', '--prefix', prefix, join(dir, packed.filename)],
       dir,
     );
-    assert.equal(install.status, 0, String(install.stderr));
+    assert.equal(install.status, 0, install.stderr);
     const bin = join(prefix, 'node_modules', '.bin', 'pkgindex');
 
     const help = run(bin, ['--help'], dir);
-    assert.equal(help.status, 0, String(help.stderr));
+    assert.equal(help.status, 0, help.stderr);
     for (const command of ['serve', 'client', 'import', 'bench'])
-      assert.match(String(help.stdout), new RegExp(command));
+      assert.match(help.stdout, new RegExp(command));
 
     const server = spawn(
       bin,
@@ -96,12 +91,12 @@ test(
       });
       const at = ['--host', '127.0.0.1', '--port', String(port)];
       const client = run(bin, ['client', ...at], dir, 'INDEX|a|\nINDEX|b|a\nQUERY|b|\n');
-      assert.equal(client.status, 0, String(client.stderr));
+      assert.equal(client.status, 0, client.stderr);
       assert.equal(client.stdout, 'OK\nOK\nOK\n');
 
       const bench = run(bin, ['bench', ...at, '--ops', '2000', '--connections', '2', '--json'], dir);
-      assert.equal(bench.status, 0, String(bench.stderr));
-      const result = JSON.parse(String(bench.stdout)) as BenchResult;
+      assert.equal(bench.status, 0, bench.stderr);
+      const result = JSON.parse(bench.stdout) as BenchResult;
       assert.equal(result.protocolErrors, 0);
       assert.ok(
         result.config.dataFile.startsWith(prefix),

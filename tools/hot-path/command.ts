@@ -16,12 +16,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ToolUsageError } from '../support/errors.js';
 import { intOption, parseToolArgs, positiveOption } from '../support/options.js';
+import { repoRoot } from '../support/paths.js';
 import { StubSocket, importServer, loadWorkload, silentLogger, type ServerModules } from './harness.js';
 
 export const usage = `Usage: node dist/tools/measure.js hot-path [options]
 
   --store memory|disk      the store under the connections (default memory)
-  --dist DIR               the build to measure (default dist; another build compares with this one)
+  --dist DIR               the build to measure (default: this checkout's dist; another
+                           build's dist compares with this one)
   --mix SPEC               workload mix (default: the bench's; with --store disk index=50,remove=50)
   --batch N                lines per read chunk (default 32)
   --seconds S              per round (default 2)
@@ -51,7 +53,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   );
   const dist = values.dist ?? 'dist';
   const common = {
-    modules: await importServer(dist),
+    // Without --dist, this checkout's build, wherever the command runs from.
+    modules: await importServer(values.dist ?? join(repoRoot(), 'dist')),
     dist,
     mix: values.mix,
     batch: intOption('--batch', values.batch, 32),
