@@ -4,6 +4,7 @@
  * main thread posts `go` when every worker is ready, and the worker posts its result.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { createError } from '../errors.js';
 import { LoadShard, type ShardOptions } from './load-shard.js';
 
 export interface WorkerInput {
@@ -18,7 +19,8 @@ export type WorkerMessage =
   | { readonly type: 'result'; readonly result: Awaited<ReturnType<LoadShard['run']>> };
 
 const port = parentPort;
-if (port === null) throw new Error('load-worker.js runs only as a worker thread');
+if (port === null)
+  throw createError('E_INTERNAL', 'load-worker.js runs only as a worker thread of pkgindex bench');
 const input = workerData as WorkerInput;
 // Structured cloning hands the script's shared bytes over as a plain Uint8Array: view them as a Buffer again.
 const { bytes } = input.shard.script;

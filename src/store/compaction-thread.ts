@@ -14,10 +14,12 @@ if (port !== null) {
         port.postMessage({ ok } satisfies WorkerReply);
       },
       (err: unknown) => {
-        const e = err instanceof Error ? err : new Error(String(err));
-        const code = (e as { code?: unknown }).code;
+        const code = (err as { code?: unknown } | null)?.code;
         port.postMessage({
-          error: { code: typeof code === 'string' ? code : 'E_STORAGE_IO', message: e.message },
+          error: {
+            code: typeof code === 'string' ? code : 'E_STORAGE_IO',
+            message: err instanceof Error ? err.message : String(err),
+          },
         } satisfies WorkerReply);
       },
     );

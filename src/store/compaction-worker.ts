@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { StorageError, StorageErrorCode } from '../errors.js';
+import { createError, type StorageErrorCode } from '../errors.js';
 import type { Compactor } from './compaction.js';
 import type { WorkerReply } from './compaction-thread.js';
 
@@ -17,8 +17,13 @@ export function workerCompactor(): Compactor {
         settled = true;
         if ('ok' in reply) resolve(reply.ok);
         else {
-          const code = reply.error.code.startsWith('E_STORAGE_') ? reply.error.code : StorageErrorCode.IO;
-          reject(new StorageError(code, reply.error.message));
+          const { code } = reply.error;
+          reject(
+            createError(
+              code.startsWith('E_STORAGE_') ? (code as StorageErrorCode) : 'E_STORAGE_IO',
+              reply.error.message,
+            ),
+          );
         }
         void worker.terminate();
       });
@@ -27,8 +32,7 @@ export function workerCompactor(): Compactor {
         reject(err);
       });
       worker.once('exit', (code) => {
-        if (!settled)
-          reject(new StorageError(StorageErrorCode.IO, `compaction worker exited with code ${code}`));
+        if (!settled) reject(createError('E_STORAGE_IO', `compaction worker exited with code ${code}`));
       });
       worker.postMessage(job);
     });
