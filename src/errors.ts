@@ -324,3 +324,50 @@ export function replyLostError(cause: PkgIndexError): PkgIndexError<'E_REPLY_LOS
     { cause },
   );
 }
+
+/**
+ * An error as it crosses a thread boundary: `postMessage` would keep only the message and
+ * stack of an Error, dropping its code and its own fields (errno, syscall, path); the cause
+ * chain goes with it.
+ */
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack: string | undefined;
+  /** The error's own fields with primitive values: `code`, and `errno`, `syscall`, `path` for system errors. */
+  readonly fields: Readonly<Record<string, string | number | boolean>>;
+  readonly cause?: SerializedError;
+}
+
+/** Longest cause chain carried across a thread; deeper causes (or a cycle) are cut. */
+const MAX_CAUSE_DEPTH = 8;
+
+/** `err` as plain data for `postMessage`, its cause chain included. */
+export function serializeError(err: unknown, depth = 0): SerializedError {
+  if (!(err instanceof Error)) return { name: 'Error', message: String(err), stack: undefined, fields: {} };
+  const fields: Record<string, string | number | boolean> = {};
+  for (const [key, value] of Object.entries(err))
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+      fields[key] = value;
+  const serialized = { name: err.name, message: err.message, stack: err.stack, fields };
+  return err.cause === undefined || depth >= MAX_CAUSE_DEPTH
+    ? serialized
+    : { ...serialized, cause: serializeError(err.cause, depth + 1) };
+}
+
+/**
+ * Rebuilds an error serialized in another thread: a catalogue error again when it was one, with
+ * its code, message and cause chain, and the stack where it was thrown.
+ */
+export function deserializeError(data: SerializedError): Error {
+  const cause = data.cause === undefined ? undefined : deserializeError(data.cause);
+  const options = cause === undefined ? undefined : { cause };
+  const code = data.fields.code;
+  const err =
+    typeof code === 'string' && Object.hasOwn(ERRORS, code)
+      ? new PkgIndexError(code as ErrorCode, data.message, options)
+      : // Not pkgindex's (a system error, say): the same fields on a plain Error.
+        Object.assign(new Error(data.message, options), data.fields, { name: data.name });
+  if (data.stack !== undefined) err.stack = data.stack;
+  return err;
+}

@@ -4,7 +4,7 @@
  * main thread posts `go` when every worker is ready, and the worker posts its result.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { createError } from '../errors.js';
+import { createError, serializeError, type SerializedError } from '../errors.js';
 import { LoadShard, type ShardOptions } from './load-shard.js';
 
 export interface WorkerInput {
@@ -15,7 +15,7 @@ export interface WorkerInput {
 
 export type WorkerMessage =
   | { readonly type: 'connected' }
-  | { readonly type: 'failed'; readonly message: string }
+  | { readonly type: 'failed'; readonly error: SerializedError }
   | { readonly type: 'result'; readonly result: Awaited<ReturnType<LoadShard['run']>> };
 
 const port = parentPort;
@@ -38,7 +38,7 @@ shard.connect().then(
           post({ type: 'result', result });
         },
         (err: unknown) => {
-          post({ type: 'failed', message: String(err) });
+          post({ type: 'failed', error: serializeError(err) });
         },
       );
     });
@@ -46,6 +46,6 @@ shard.connect().then(
   },
   (err: unknown) => {
     shard.close();
-    post({ type: 'failed', message: `cannot connect: ${String(err)}` });
+    post({ type: 'failed', error: serializeError(err) });
   },
 );

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import { createError } from '../errors.js';
+import { createError, deserializeError, isPkgIndexError } from '../errors.js';
 import { Histogram } from './histogram.js';
 import { addCounts, emptyCounts, protocolErrors, type LoadCounts } from './load-connection.js';
 import { LoadShard, type ShardOptions, type ShardResult } from './load-shard.js';
@@ -266,7 +266,14 @@ class WorkerRunner implements Runner {
           worker.on('message', (m: WorkerMessage) => {
             if (m.type === 'connected') onConnected();
             else if (m.type === 'result') resolve(m.result);
-            else reject(createError('E_BENCH', m.message));
+            else {
+              const err = deserializeError(m.error);
+              reject(
+                isPkgIndexError(err)
+                  ? err
+                  : createError('E_BENCH', `a load worker failed: ${err.message}`, { cause: err }),
+              );
+            }
           });
           worker.on('error', reject);
           worker.on('exit', (code) => {
