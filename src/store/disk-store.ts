@@ -97,7 +97,12 @@ export class DiskStore implements IndexStore {
     } catch (err) {
       this.#lock.release();
       this.#lock = null;
-      throw err;
+      if (isPkgIndexError(err)) throw err;
+      throw createError(
+        'E_STORAGE_IO',
+        `cannot read data dir ${this.#dir} (${errorText(err)}); check that this user can read every file in it`,
+        { cause: err },
+      );
     }
     this.#adopt(recovered);
     try {
