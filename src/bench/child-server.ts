@@ -8,7 +8,7 @@ import { connect, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BenchError, ServerStartError } from '../errors.js';
+import { createError } from '../errors.js';
 
 /** The repository root: the nearest directory above this module holding package.json. */
 export function repoRoot(): string {
@@ -16,7 +16,7 @@ export function repoRoot(): string {
   while (!existsSync(join(dir, 'package.json'))) {
     const up = dirname(dir);
     if (up === dir)
-      throw new BenchError('cannot find the repository root (package.json) above the bench module');
+      throw createError('E_BENCH', 'cannot find the repository root (package.json) above the bench module');
     dir = up;
   }
   return dir;
@@ -42,9 +42,13 @@ export function buildCeiling(root = repoRoot()): string {
     renameSync(partial, binary);
   } catch (err) {
     rmSync(partial, { force: true });
-    throw new BenchError(`cannot build the ceiling server with gcc (is gcc installed?): ${String(err)}`, {
-      cause: err,
-    });
+    throw createError(
+      'E_BENCH',
+      `cannot build the ceiling server with gcc (is gcc installed?): ${String(err)}`,
+      {
+        cause: err,
+      },
+    );
   }
   return binary;
 }
@@ -58,7 +62,8 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
   const address = server.address();
   await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new BenchError('cannot find a free port');
+  if (address === null || typeof address === 'string')
+    throw createError('E_BENCH', 'cannot find a free port');
   return address.port;
 }
 
@@ -109,15 +114,18 @@ export async function startServer(
   for (;;) {
     if (state.exited !== null) {
       await server.stop();
-      throw new ServerStartError(
-        `${command} ${args.join(' ')} exited (${state.exited}) before listening`,
-        stderr.trim(),
+      throw createError(
+        'E_BENCH_SERVER_START',
+        `${command} ${args.join(' ')} exited (${state.exited}) before listening: ${stderr.trim()}`,
       );
     }
     if (await canConnect(host, port)) return server;
     if (Date.now() > deadline) {
       await server.stop();
-      throw new BenchError(`${command} did not listen on ${host}:${port} within ${READY_TIMEOUT_MS} ms`);
+      throw createError(
+        'E_BENCH',
+        `${command} did not listen on ${host}:${port} within ${READY_TIMEOUT_MS} ms`,
+      );
     }
     await sleep(50);
   }

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { buildCeiling, freePort, repoRoot, startServer, type ChildServer } from './child-server.js';
 import { formatCount, formatUs } from './report.js';
 import type { BenchResult } from './run-bench.js';
-import { BenchError } from '../errors.js';
+import { createError } from '../errors.js';
 import { evaluateTargets } from './matrix-targets.js';
 
 export interface Shape {
@@ -218,7 +218,7 @@ async function runCellLoad(
   clearTimeout(timer);
   // Exit status 1 is a run with protocol errors: its JSON is still the result to report.
   if ((code === 0 || code === 1) && stdout.trim().startsWith('{')) return JSON.parse(stdout) as BenchResult;
-  throw new BenchError(`pkgindex bench exited with ${String(code)}: ${stderr.trim()}`);
+  throw createError('E_BENCH', `pkgindex bench exited with ${String(code)}: ${stderr.trim()}`);
 }
 
 /** Runs every shape against every server kind, ceiling first, so each ratio compares neighbours in time. */

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { repoRoot } from '../bench/child-server.js';
 import { DEFAULT_SERVER_ARGS, SHAPES, runMatrix } from '../bench/matrix.js';
 import { formatMatrixMarkdown, writeMatrixSection } from '../bench/matrix-report.js';
-import { UsageError } from '../errors.js';
+import { createError } from '../errors.js';
 
 export const MATRIX_USAGE = `Usage: npm run bench -- [options]
 
@@ -53,23 +53,27 @@ export async function benchMatrixMain(argv: readonly string[]): Promise<number> 
   }
   const durationS = Number(values.duration ?? 2);
   const rounds = Number(values.rounds ?? 3);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError(`--rounds must be a positive integer`);
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw createError('E_USAGE', `--rounds must be a positive integer`);
   const threads = Number(values.threads ?? 1);
   const seed = Number(values.seed ?? 1);
   if (!(durationS > 0) || !Number.isInteger(threads) || threads < 1 || !Number.isInteger(seed))
-    throw new UsageError(`bad --duration, --threads or --seed\n\n${MATRIX_USAGE}`);
+    throw createError('E_USAGE', `bad --duration, --threads or --seed\n\n${MATRIX_USAGE}`);
   const wanted = values.shapes?.split(',');
   const shapes = wanted === undefined ? SHAPES : SHAPES.filter((s) => wanted.includes(s.id));
   if (shapes.length === 0)
-    throw new UsageError(`--shapes names none of ${SHAPES.map((s) => s.id).join(',')}`);
+    throw createError('E_USAGE', `--shapes names none of ${SHAPES.map((s) => s.id).join(',')}`);
   const roundTripCpu = values['no-pin'] === true ? null : Number(values['round-trip-cpu'] ?? 0);
   if (
     roundTripCpu !== null &&
     (!Number.isInteger(roundTripCpu) || roundTripCpu < 0 || roundTripCpu >= cpus().length)
   )
-    throw new UsageError(`--round-trip-cpu must be a CPU number below ${cpus().length}`);
+    throw createError('E_USAGE', `--round-trip-cpu must be a CPU number below ${cpus().length}`);
   if (roundTripCpu !== null && !hasTaskset())
-    throw new UsageError('taskset (util-linux) is needed to pin the 1×1 cells; install it or pass --no-pin');
+    throw createError(
+      'E_USAGE',
+      'taskset (util-linux) is needed to pin the 1×1 cells; install it or pass --no-pin',
+    );
   const split = (s: string | undefined): string[] | undefined => s?.split(' ').filter((a) => a !== '');
   const result = await runMatrix({
     durationS,
