@@ -1,167 +1,368 @@
 /**
- * The one catalogue of pkgindex's errors. Every error has a fixed `name`, a stable
- * `code` that operators and scripts can match on, and a message that says what to do next.
- * Protocol-level problems are not exceptions: they are values (see protocol/parse.ts),
- * because a malformed line is ordinary input, answered with `ERROR`.
+ * The one catalogue of pkgindex's errors: every stable code, the `name` its errors carry, what
+ * it means, the HTTP status an API answers it with and the exit code of a command it ends.
+ * Operators and scripts match on the codes, so they never change; the README's error table is
+ * printed from here (`npx tsx scripts/error-table.ts`) and a test keeps the two in step.
+ *
+ * Every error pkgindex throws is built by createError from this table; a test holds `src/` to
+ * that. Messages say what happened and what to do next. Protocol-level problems are not
+ * exceptions but values (kind `reply`, see protocol/parse.ts): a malformed line is ordinary
+ * input, answered `ERROR`, and the code is what the debug log records.
  */
-export class PkgIndexError extends Error {
-  override readonly name: string = 'PkgIndexError';
-  readonly code: string;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+export interface CatalogueEntry {
+  /** The errors' `name`, as logs and stack traces show it. */
+  readonly name: string;
+  /** What happened, in one line. */
+  readonly meaning: string;
+  /** The HTTP status the admin API answers with (500 when absent). */
+  readonly status?: number;
+  /** The exit code of a `pkgindex` command that ends with this error. */
+  readonly exitCode?: number;
+  /**
+   * `operational` (the default): a condition a correct program meets (bad input, a busy port, a
+   * full disk). `bug`: pkgindex or a caller of its API is wrong; reported with the stack trace.
+   * `reply`: never thrown; why a line was answered ERROR.
+   */
+  readonly kind?: 'bug' | 'reply';
+  /** Defined and documented, but nothing produces it today: why. */
+  readonly reserved?: string;
+}
+
+/** Exit code of a usage, configuration or startup error: the message says what to change. */
+const EXIT_USAGE = 2;
+/** Exit code of a bug (BSD sysexits' EX_SOFTWARE). */
+export const EXIT_INTERNAL = 70;
+
+/** Every stable error code of pkgindex. */
+export const ERRORS = {
+  E_USAGE: { name: 'UsageError', exitCode: EXIT_USAGE, meaning: 'The command line could not be understood.' },
+  E_CONFIG: {
+    name: 'ConfigError',
+    exitCode: EXIT_USAGE,
+    meaning: 'A setting given by flag or environment variable is invalid.',
+  },
+  E_LISTEN: {
+    name: 'ListenError',
+    exitCode: EXIT_USAGE,
+    meaning: 'The server could not listen on its port (in use, permission denied, no such address).',
+  },
+  E_STORAGE_LOCKED: {
+    name: 'StorageError',
+    exitCode: EXIT_USAGE,
+    meaning: 'Another live process owns the data dir.',
+  },
+  E_STORAGE_CORRUPT: {
+    name: 'StorageError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'A data file is damaged somewhere other than its unsynced tail; the message names the file and the offset.',
+  },
+  E_STORAGE_VERSION: {
+    name: 'StorageError',
+    exitCode: EXIT_USAGE,
+    meaning: 'A data file was written by a newer pkgindex.',
+  },
+  E_STORAGE_IO: {
+    name: 'StorageError',
+    status: 503,
+    exitCode: EXIT_USAGE,
+    meaning:
+      'Reading, writing or syncing the data dir failed; mutations are answered ERROR until the store recovers.',
+  },
+  E_CONNECT: {
+    name: 'ConnectError',
+    exitCode: EXIT_USAGE,
+    meaning: 'The client could not reach the server (refused, unreachable, DNS, connect timeout).',
+  },
+  E_CONNECTION_CLOSED: {
+    name: 'ConnectionClosedError',
+    exitCode: EXIT_USAGE,
+    meaning: 'The connection to the server ended while replies were still awaited.',
+  },
+  E_REPLY_LOST: {
+    name: 'ReplyLostError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'A command was sent but the connection ended before its reply: it may or may not have been applied.',
+  },
+  E_REPLY_TIMEOUT: {
+    name: 'ReplyTimeoutError',
+    exitCode: EXIT_USAGE,
+    meaning: 'The server did not answer within the reply timeout.',
+  },
+  E_BAD_REPLY: {
+    name: 'BadReplyError',
+    exitCode: EXIT_USAGE,
+    meaning: 'The server sent something other than OK, FAIL or ERROR on a line.',
+  },
+  E_IMPORT_FORMAT: {
+    name: 'ImportFormatError',
+    exitCode: EXIT_USAGE,
+    meaning: 'An import source could not be read, or is in a format (or compression) not supported.',
+  },
+  E_BENCH: {
+    name: 'BenchError',
+    exitCode: EXIT_USAGE,
+    meaning: 'The benchmark could not run: the server could not be reached, or a load worker failed.',
+  },
+  E_ADMIN_BAD_REQUEST: {
+    name: 'AdminBadRequestError',
+    status: 400,
+    meaning: 'An admin HTTP request could not be read, or asked for something out of bounds.',
+  },
+  E_ADMIN_UNAUTHORIZED: {
+    name: 'AdminUnauthorizedError',
+    status: 401,
+    meaning: 'An admin HTTP request lacked the bearer token set in PKGINDEX_ADMIN_TOKEN, or had a wrong one.',
+  },
+  E_NOT_FOUND: {
+    name: 'NotFoundError',
+    status: 404,
+    meaning: 'No admin endpoint serves this method and path.',
+  },
+  E_ADMIN_REQUEST_TIMEOUT: {
+    name: 'AdminRequestTimeoutError',
+    status: 408,
+    meaning: 'An admin HTTP request did not arrive whole within the request timeout.',
+  },
+  E_ADMIN_HEADERS_TOO_LARGE: {
+    name: 'AdminHeadersTooLargeError',
+    status: 431,
+    meaning: "An admin HTTP request's headers exceed Node's limit.",
+  },
+  E_PROFILER_BUSY: {
+    name: 'ProfilerBusyError',
+    status: 409,
+    meaning: 'A CPU profile or heap snapshot is already being taken; they run one at a time.',
+  },
+  E_PROFILER: {
+    name: 'ProfilerError',
+    status: 500,
+    meaning: 'The inspector session failed while taking a profile or snapshot.',
+  },
+  E_INVALID_ARGUMENT: {
+    name: 'InvalidArgumentError',
+    kind: 'bug',
+    status: 500,
+    exitCode: EXIT_INTERNAL,
+    meaning:
+      "A function of pkgindex's API was called with an argument it does not accept: a bug in the caller.",
+  },
+  E_INTERNAL: {
+    name: 'InternalError',
+    kind: 'bug',
+    status: 500,
+    exitCode: EXIT_INTERNAL,
+    meaning: 'An internal invariant does not hold: a bug in pkgindex; report it with the stack trace.',
+  },
+  // Why a line was answered ERROR (protocol/parse.ts); the meanings are what the client explains.
+  E_FIELD_COUNT: {
+    name: 'ProtocolError',
+    kind: 'reply',
+    meaning: 'a line is COMMAND|package|dependencies, with exactly two `|`',
+  },
+  E_UNKNOWN_COMMAND: {
+    name: 'ProtocolError',
+    kind: 'reply',
+    meaning: 'the command must be INDEX, REMOVE or QUERY',
+  },
+  E_EMPTY_NAME: { name: 'ProtocolError', kind: 'reply', meaning: 'the package name is empty' },
+  E_INVALID_NAME: {
+    name: 'ProtocolError',
+    kind: 'reply',
+    meaning: 'a package name has only ASCII letters, digits and . _ + - @ / :',
+  },
+  E_NAME_TOO_LONG: { name: 'ProtocolError', kind: 'reply', meaning: 'a package name is at most 255 bytes' },
+  E_EMPTY_DEPENDENCY: {
+    name: 'ProtocolError',
+    kind: 'reply',
+    meaning: 'a dependency name is empty (two commas, or a trailing comma)',
+  },
+  E_INVALID_DEPENDENCY: {
+    name: 'ProtocolError',
+    kind: 'reply',
+    meaning: 'a dependency name has only ASCII letters, digits and . _ + - @ / :',
+  },
+  E_UNEXPECTED_DEPENDENCIES: {
+    name: 'ProtocolError',
+    kind: 'reply',
+    meaning: 'only INDEX takes dependencies',
+  },
+  E_LINE_TOO_LONG: {
+    name: 'ProtocolError',
+    kind: 'reply',
+    reserved:
+      'over-long lines are answered ERROR and counted (pkgindex_lines_too_long_total), not logged with a code',
+    meaning: 'the line is longer than --max-line-bytes',
+  },
+} as const satisfies Readonly<Record<string, CatalogueEntry>>;
+
+type Catalogue = typeof ERRORS;
+export type ErrorCode = keyof Catalogue;
+/** Codes of errors that are thrown (every code but the protocol's reply codes). */
+export type ThrownErrorCode = {
+  [C in ErrorCode]: Catalogue[C] extends { kind: 'reply' } ? never : C;
+}[ErrorCode];
+/** Codes of errors a correct program meets (neither bugs nor reply codes). */
+export type OperationalErrorCode = {
+  [C in ErrorCode]: Catalogue[C] extends { kind: string } ? never : C;
+}[ErrorCode];
+/** Codes of the errors named StorageError: the durable store's. */
+export type StorageErrorCode = {
+  [C in ErrorCode]: Catalogue[C]['name'] extends 'StorageError' ? C : never;
+}[ErrorCode];
+
+const entryOf = (code: ErrorCode): CatalogueEntry => ERRORS[code];
+
+/**
+ * An error of the catalogue: a fixed `name` and a stable `code`, with the HTTP status and exit
+ * code the catalogue gives it. Built only by createError.
+ */
+export class PkgIndexError<C extends ErrorCode = ErrorCode> extends Error {
+  override readonly name: Catalogue[C]['name'];
+  readonly code: C;
+  /** The HTTP status an API answers this error with; undefined where none applies (then 500). */
+  readonly status: number | undefined;
+  /** The exit code of a command this error ends. */
+  readonly exitCode: number;
+
+  /** @internal Use createError. */
+  constructor(code: C, message: string, options?: { cause?: unknown }) {
     super(message, options);
+    const entry = entryOf(code);
+    this.name = entry.name as Catalogue[C]['name'];
     this.code = code;
-  }
-}
-
-/** A setting given by flag or environment variable is invalid. Exit code 2 at startup. */
-export class ConfigError extends PkgIndexError {
-  override readonly name = 'ConfigError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('E_CONFIG', message, options);
-  }
-}
-
-/** The command line could not be understood. */
-export class UsageError extends PkgIndexError {
-  override readonly name = 'UsageError';
-  constructor(message: string) {
-    super('E_USAGE', message);
-  }
-}
-
-/** The storage backend cannot make mutations durable right now; they are answered ERROR. */
-export class StorageError extends PkgIndexError {
-  override readonly name = 'StorageError';
-  declare readonly code: `E_STORAGE_${string}`;
-}
-
-/** Stable codes of StorageError. */
-export const StorageErrorCode = {
-  /** Another live process owns the data dir. */
-  LOCKED: 'E_STORAGE_LOCKED',
-  /** A data file is damaged somewhere other than its unsynced tail; startup refuses it. */
-  CORRUPT: 'E_STORAGE_CORRUPT',
-  /** A data file was written by a newer pkgindex. */
-  VERSION: 'E_STORAGE_VERSION',
-  /** Writing or syncing failed; mutations are answered ERROR until the store recovers. */
-  IO: 'E_STORAGE_IO',
-} as const;
-export type StorageErrorCode = (typeof StorageErrorCode)[keyof typeof StorageErrorCode];
-
-/** The server could not start listening (port in use, permission denied, ...). */
-export class ListenError extends PkgIndexError {
-  override readonly name = 'ListenError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('E_LISTEN', message, options);
-  }
-}
-
-/** The client could not reach the server (refused, unreachable, DNS, connect timeout). */
-export class ConnectError extends PkgIndexError {
-  override readonly name = 'ConnectError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('E_CONNECT', message, options);
-  }
-}
-
-/** The connection to the server ended while replies were still awaited. */
-export class ConnectionClosedError extends PkgIndexError {
-  override readonly name = 'ConnectionClosedError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('E_CONNECTION_CLOSED', message, options);
+    this.status = entry.status;
+    this.exitCode = entry.exitCode ?? EXIT_INTERNAL;
   }
 }
 
 /**
- * A command was sent but its reply never came: the connection ended (or timed out) in between,
- * so the server may or may not have applied it. Not retried, since only the user can judge that.
+ * The one factory of pkgindex errors: `code` from the catalogue, a message that says what to do
+ * next, and the error that caused it, if any.
  */
-export class ReplyLostError extends PkgIndexError {
-  override readonly name = 'ReplyLostError';
-  constructor(cause: PkgIndexError) {
-    super(
-      'E_REPLY_LOST',
-      `connection lost before the reply; the command may or may not have been applied (${cause.message}). ` +
-        'Query to check, or send it again: the next command reconnects',
-      { cause },
-    );
-  }
+export function createError<C extends ThrownErrorCode>(
+  code: C,
+  message: string,
+  options?: { cause?: unknown },
+): PkgIndexError<C> {
+  const err = new PkgIndexError(code, message, options);
+  // The stack starts where the error was raised, not in this factory.
+  Error.captureStackTrace(err, createError);
+  return err;
 }
 
-/** The server did not answer within the reply timeout. */
-export class ReplyTimeoutError extends PkgIndexError {
-  override readonly name = 'ReplyTimeoutError';
-  constructor(message: string) {
-    super('E_REPLY_TIMEOUT', message);
-  }
+/** True for an error of the catalogue; with codes, for one of those codes only. */
+export function isPkgIndexError<C extends ErrorCode>(err: unknown, ...codes: C[]): err is PkgIndexError<C> {
+  // instanceof alone would type the code as any.
+  if (!(err instanceof PkgIndexError)) return false;
+  const code: ErrorCode = (err as PkgIndexError).code;
+  return codes.length === 0 || (codes as readonly ErrorCode[]).includes(code);
 }
 
-/** The server sent something that is not `OK`, `FAIL` or `ERROR` on a line. */
-export class BadReplyError extends PkgIndexError {
-  override readonly name = 'BadReplyError';
-  constructor(message: string) {
-    super('E_BAD_REPLY', message);
-  }
+/** True for an error of the durable store (E_STORAGE_*). */
+export function isStorageError(err: unknown): err is PkgIndexError<StorageErrorCode> {
+  return isPkgIndexError(err) && err.name === 'StorageError';
 }
 
-/** An import source could not be read or is in a format (or compression) not supported. */
-export class ImportFormatError extends PkgIndexError {
-  override readonly name = 'ImportFormatError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('E_IMPORT_FORMAT', message, options);
-  }
+/**
+ * True for a catalogue error that is not a bug: its message is for the user, who can act on it.
+ * Anything else (a bug, or an error pkgindex did not expect) is reported with its stack.
+ */
+export function isOperationalError(err: unknown): err is PkgIndexError<OperationalErrorCode> {
+  return isPkgIndexError(err) && entryOf(err.code).kind === undefined;
 }
 
-/** An admin HTTP request lacked the bearer token set in PKGINDEX_ADMIN_TOKEN, or had a wrong one. */
-export class AdminUnauthorizedError extends PkgIndexError {
-  override readonly name = 'AdminUnauthorizedError';
-  constructor() {
-    super(
-      'E_ADMIN_UNAUTHORIZED',
-      'this endpoint needs the header "Authorization: Bearer <token>" with the value of PKGINDEX_ADMIN_TOKEN',
-    );
-  }
+/** The meaning of a code, as the catalogue states it (for a reply code: why the line was refused). */
+export function meaningOf(code: ErrorCode): string {
+  return ERRORS[code].meaning;
 }
 
-/** An admin HTTP request was well formed but asked for something out of bounds. */
-export class AdminBadRequestError extends PkgIndexError {
-  override readonly name = 'AdminBadRequestError';
-  constructor(message: string) {
-    super('E_ADMIN_BAD_REQUEST', message);
-  }
+/** What was found damaged, which decides what the operator can do about it. */
+export type DamagedFileKind = 'segment' | 'sealed segment' | 'snapshot' | 'data dir';
+
+const WHAT_TO_DO: Readonly<Record<DamagedFileKind, string>> = {
+  segment:
+    'acknowledged data after it cannot be read. Restore the data dir from a backup, or move the damaged file away to start from the data before it',
+  'sealed segment':
+    'the segment was synced whole before the next one began, so this is damage on disk; compaction stopped, ' +
+    'and the server will not start on this file. Restore the data dir from a backup',
+  snapshot: 'the snapshot is damaged. Restore the data dir from a backup',
+  'data dir': 'restore the data dir from a backup',
+};
+
+/**
+ * The one builder of E_STORAGE_CORRUPT: `path` is damaged at byte `offset` (null: the damage
+ * is in the data dir as a whole), `problem` says how. The message names the file and the
+ * offset, as the README promises, and what to do, which depends on what `kind` of file it is.
+ */
+export function corruptDataError(
+  path: string,
+  offset: number | null,
+  problem: string,
+  kind: DamagedFileKind,
+): PkgIndexError<'E_STORAGE_CORRUPT'> {
+  const where = offset === null ? '' : ` at offset ${offset}`;
+  return createError('E_STORAGE_CORRUPT', `${path}: ${problem}${where}; ${WHAT_TO_DO[kind]}`);
 }
 
-/** A CPU profile or heap snapshot is already being taken; they run one at a time. */
-export class ProfilerBusyError extends PkgIndexError {
-  override readonly name = 'ProfilerBusyError';
-  constructor(running: string) {
-    super('E_PROFILER_BUSY', `a ${running} is already being taken; retry when it has finished`);
-  }
+/**
+ * The connection ended (`cause`) between sending a command and its reply, so the server may or
+ * may not have applied it. Not retried, since only the user can judge that.
+ */
+export function replyLostError(cause: PkgIndexError): PkgIndexError<'E_REPLY_LOST'> {
+  return createError(
+    'E_REPLY_LOST',
+    `connection lost before the reply; the command may or may not have been applied (${cause.message}). ` +
+      'Query to check, or send it again: the next command reconnects',
+    { cause },
+  );
 }
 
-/** The inspector session failed while taking a profile or snapshot. */
-export class ProfilerError extends PkgIndexError {
-  override readonly name = 'ProfilerError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('E_PROFILER', message, options);
-  }
+/**
+ * An error as it crosses a thread boundary: `postMessage` would keep only the message and
+ * stack of an Error, dropping its code and its own fields (errno, syscall, path); the cause
+ * chain goes with it.
+ */
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack: string | undefined;
+  /** The error's own fields with primitive values: `code`, and `errno`, `syscall`, `path` for system errors. */
+  readonly fields: Readonly<Record<string, string | number | boolean>>;
+  readonly cause?: SerializedError;
 }
 
-/** The benchmark could not run: a server did not start, a tool is missing, the data is unusable. */
-export class BenchError extends PkgIndexError {
-  override readonly name = 'BenchError';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('E_BENCH', message, options);
-  }
+/** Longest cause chain carried across a thread; deeper causes (or a cycle) are cut. */
+const MAX_CAUSE_DEPTH = 8;
+
+/** `err` as plain data for `postMessage`, its cause chain included. */
+export function serializeError(err: unknown, depth = 0): SerializedError {
+  if (!(err instanceof Error)) return { name: 'Error', message: String(err), stack: undefined, fields: {} };
+  const fields: Record<string, string | number | boolean> = {};
+  for (const [key, value] of Object.entries(err))
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+      fields[key] = value;
+  const serialized = { name: err.name, message: err.message, stack: err.stack, fields };
+  return err.cause === undefined || depth >= MAX_CAUSE_DEPTH
+    ? serialized
+    : { ...serialized, cause: serializeError(err.cause, depth + 1) };
 }
 
-/** A server the benchmark started exited before it listened; `output` is what it wrote to stderr. */
-export class ServerStartError extends PkgIndexError {
-  override readonly name = 'ServerStartError';
-  readonly output: string;
-  constructor(message: string, output: string) {
-    super('E_BENCH_SERVER_START', `${message}: ${output}`);
-    this.output = output;
-  }
+/**
+ * Rebuilds an error serialized in another thread: a catalogue error again when it was one, with
+ * its code, message and cause chain, and the stack where it was thrown.
+ */
+export function deserializeError(data: SerializedError): Error {
+  const cause = data.cause === undefined ? undefined : deserializeError(data.cause);
+  const options = cause === undefined ? undefined : { cause };
+  const code = data.fields.code;
+  const err =
+    typeof code === 'string' && Object.hasOwn(ERRORS, code)
+      ? new PkgIndexError(code as ErrorCode, data.message, options)
+      : // Not pkgindex's (a system error, say): the same fields on a plain Error.
+        Object.assign(new Error(data.message, options), data.fields, { name: data.name });
+  if (data.stack !== undefined) err.stack = data.stack;
+  return err;
 }

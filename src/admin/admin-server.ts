@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { lookup } from 'node:dns/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { ListenError } from '../errors.js';
+import { createError } from '../errors.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import { Profiler } from '../observability/profiler.js';
 import type { HealthReporter, ServingState } from '../observability/readiness.js';
@@ -136,7 +136,8 @@ export class AdminServer {
         code === 'EADDRINUSE'
           ? 'another process holds this port; stop it, pass another --admin-port, or --admin=false'
           : 'check --admin-host and --admin-port, or pass --admin=false';
-      throw new ListenError(
+      throw createError(
+        'E_LISTEN',
         `cannot listen on ${host}:${port} (admin HTTP): ${(err as Error).message}; ${hint}`,
         {
           cause: err,

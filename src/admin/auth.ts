@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { AdminUnauthorizedError, ConfigError } from '../errors.js';
+import { createError } from '../errors.js';
 import type { AdminRequest } from './router.js';
 
 /** The environment variable holding the admin bearer token. Never a flag: flags show in `ps`. */
@@ -9,13 +9,14 @@ const MIN_TOKEN_LENGTH = 16;
 
 /**
  * Reads and validates the admin token: null when the variable is unset (no authentication),
- * ConfigError when it is set but too weak to be one.
+ * E_CONFIG when it is set but too weak to be one.
  */
 export function adminTokenFromEnv(env: NodeJS.ProcessEnv): string | null {
   const token = env[ADMIN_TOKEN_ENV];
   if (token === undefined) return null;
   if (token.trim() !== token || token.length < MIN_TOKEN_LENGTH)
-    throw new ConfigError(
+    throw createError(
+      'E_CONFIG',
       `${ADMIN_TOKEN_ENV} must be at least ${MIN_TOKEN_LENGTH} characters without surrounding spaces ` +
         '(e.g. the output of `openssl rand -hex 32`); unset it to serve the admin port without authentication',
     );
@@ -27,7 +28,7 @@ function digest(s: string): Buffer {
 }
 
 /**
- * A check requiring `Authorization: Bearer <token>`; it throws AdminUnauthorizedError otherwise.
+ * A check requiring `Authorization: Bearer <token>`; it throws E_ADMIN_UNAUTHORIZED otherwise.
  * The admin server applies it to every request but those of public routes (unknown paths
  * included). The comparison is of SHA-256 digests with timingSafeEqual, so its time depends on
  * neither the token's content nor its length.
@@ -36,6 +37,10 @@ export function bearerTokenCheck(token: string): (request: AdminRequest) => void
   const expected = digest(token);
   return (request) => {
     const match = /^Bearer +(\S+)\s*$/i.exec(request.headers.authorization ?? '');
-    if (match === null || !timingSafeEqual(digest(match[1]!), expected)) throw new AdminUnauthorizedError();
+    if (match === null || !timingSafeEqual(digest(match[1]!), expected))
+      throw createError(
+        'E_ADMIN_UNAUTHORIZED',
+        `this endpoint needs the header "Authorization: Bearer <token>" with the value of ${ADMIN_TOKEN_ENV}`,
+      );
   };
 }

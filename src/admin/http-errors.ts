@@ -1,19 +1,15 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { PkgIndexError } from '../errors.js';
+import { createError, isOperationalError, isPkgIndexError, type ThrownErrorCode } from '../errors.js';
 import { jsonReply, type AdminReply } from './reply.js';
 
-/** The one mapping of pkgindex errors to HTTP statuses; anything unlisted is a 500. */
-const HTTP_STATUS_OF_CODE: Readonly<Record<string, number>> = {
-  E_ADMIN_BAD_REQUEST: 400,
-  E_ADMIN_UNAUTHORIZED: 401,
-  E_PROFILER_BUSY: 409,
-};
-
-/** The HTTP status for an error thrown by an admin route or check. */
+/**
+ * The HTTP status for an error thrown by an admin route or check: the catalogue's status for
+ * its code, 500 for anything else.
+ */
 export function httpStatusOf(err: unknown): number {
-  return err instanceof PkgIndexError ? (HTTP_STATUS_OF_CODE[err.code] ?? 500) : 500;
+  return isPkgIndexError(err) ? (err.status ?? 500) : 500;
 }
 
 /**
@@ -27,13 +23,13 @@ export function errorReply(
 ): AdminReply {
   const status = httpStatusOf(err);
   const ownCode = (err as { code?: unknown } | null)?.code;
-  const code = err instanceof PkgIndexError ? err.code : typeof ownCode === 'string' ? ownCode : 'E_INTERNAL';
+  const code = isPkgIndexError(err) ? err.code : typeof ownCode === 'string' ? ownCode : 'E_INTERNAL';
   const context = { method: request.method, url: request.url, status, code };
   if (status >= 500) log.error({ ...context, err }, 'admin request failed');
   else if (status === 401)
     log.warn({ ...context, peer: request.peer }, 'admin request refused: bad or missing token');
   const message =
-    status >= 500 && !(err instanceof PkgIndexError)
+    status >= 500 && !isOperationalError(err)
       ? 'internal error; see the server log'
       : err instanceof Error
         ? err.message
@@ -49,15 +45,20 @@ export function errorReply(
 
 /** The 404 for a path (or a method on it) that no route serves. */
 export function notFoundReply(request: { method: string; url: string }): AdminReply {
-  return jsonReply(
-    { error: 'E_NOT_FOUND', message: `no admin endpoint ${request.method} ${request.url}` },
-    { status: 404 },
-  );
+  const err = createError('E_NOT_FOUND', `no admin endpoint ${request.method} ${request.url}`);
+  return jsonReply({ error: err.code, message: err.message }, { status: httpStatusOf(err) });
 }
 
-const CLIENT_ERROR_STATUS: Readonly<Record<string, number>> = {
-  ERR_HTTP_REQUEST_TIMEOUT: 408,
-  HPE_HEADER_OVERFLOW: 431,
+/** Requests node:http gave up on, by Node's code: the catalogue's code and what to tell the client. */
+const CLIENT_ERRORS: Readonly<Record<string, { code: ThrownErrorCode; message: string } | undefined>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    code: 'E_ADMIN_REQUEST_TIMEOUT',
+    message: 'the HTTP request did not arrive whole in time; send it at once',
+  },
+  HPE_HEADER_OVERFLOW: {
+    code: 'E_ADMIN_HEADERS_TOO_LARGE',
+    message: 'the HTTP request headers are too large; send fewer or shorter headers',
+  },
 };
 
 /**
@@ -69,10 +70,16 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): v
     socket.destroy();
     return;
   }
-  const status = CLIENT_ERROR_STATUS[err.code ?? ''] ?? 400;
+  const known = CLIENT_ERRORS[err.code ?? ''];
+  const error = createError(
+    known?.code ?? 'E_ADMIN_BAD_REQUEST',
+    known?.message ?? 'the HTTP request could not be read; send a well-formed HTTP/1.1 request',
+    { cause: err },
+  );
+  const status = httpStatusOf(error);
   const body = JSON.stringify({
-    error: 'E_ADMIN_BAD_REQUEST',
-    message: `${STATUS_CODES[status] ?? 'Bad Request'}: the HTTP request could not be read`,
+    error: error.code,
+    message: `${STATUS_CODES[status] ?? 'Bad Request'}: ${error.message}`,
   });
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\n` +

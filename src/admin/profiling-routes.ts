@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { AdminBadRequestError } from '../errors.js';
+import { createError } from '../errors.js';
 import type { Profiler } from '../observability/profiler.js';
 import { JSON_CONTENT_TYPE } from './reply.js';
 import type { Router } from './router.js';
@@ -16,7 +16,8 @@ function parseSeconds(query: URLSearchParams): number {
   const raw = values.join(',');
   const n = Number(raw);
   if (!/^\d+$/.test(raw) || n < 1 || n > MAX_PROFILE_SECONDS)
-    throw new AdminBadRequestError(
+    throw createError(
+      'E_ADMIN_BAD_REQUEST',
       `seconds must be a whole number from 1 to ${MAX_PROFILE_SECONDS}, got "${raw}"`,
     );
   return n;

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { AdminBadRequestError } from '../errors.js';
+import { createError } from '../errors.js';
 import type { AdminReply } from './reply.js';
 
 /** What a route handler sees of a request. */
@@ -35,7 +35,7 @@ export class Router {
     const route: Route = { handler, public: options.public ?? false };
     for (const method of ['GET', 'HEAD']) {
       const key = `${method} ${path}`;
-      if (this.#routes.has(key)) throw new Error(`admin route ${key} registered twice`);
+      if (this.#routes.has(key)) throw createError('E_INTERNAL', `admin route ${key} registered twice`);
       this.#routes.set(key, route);
     }
   }
@@ -47,7 +47,7 @@ export class Router {
 }
 
 /**
- * Parses an incoming request's target into path and query. Throws AdminBadRequestError when
+ * Parses an incoming request's target into path and query. Throws E_ADMIN_BAD_REQUEST when
  * the path cannot be percent-decoded.
  */
 export function parseRequest(req: IncomingMessage): AdminRequest {
@@ -66,7 +66,10 @@ export function parseRequest(req: IncomingMessage): AdminRequest {
   try {
     path = decodeURIComponent(rawPath);
   } catch {
-    throw new AdminBadRequestError(`the path of "${url}" is not valid percent-encoding; encode "%" as "%25"`);
+    throw createError(
+      'E_ADMIN_BAD_REQUEST',
+      `the path of "${url}" is not valid percent-encoding; encode "%" as "%25"`,
+    );
   }
   return {
     method: req.method ?? 'GET',

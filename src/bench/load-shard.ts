@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Histogram, type HistogramSnapshot } from './histogram.js';
 import { LoadConnection, emptyCounts, type LoadCounts } from './load-connection.js';
 import type { Script } from './workload.js';
-import { BenchError } from '../errors.js';
+import { createError } from '../errors.js';
 
 export interface ShardOptions {
   readonly host: string;
@@ -67,7 +67,8 @@ export class LoadShard {
         await Promise.all(batch.map((c) => c.connect(o.host, o.port)));
       } catch (err) {
         this.close();
-        throw new BenchError(
+        throw createError(
+          'E_BENCH',
           `cannot connect to ${o.host}:${o.port} (${(err as NodeJS.ErrnoException).code ?? String(err)}); is the server running there? Pass --host and --port`,
           { cause: err },
         );

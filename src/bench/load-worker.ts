@@ -4,6 +4,7 @@
  * main thread posts `go` when every worker is ready, and the worker posts its result.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { createError, serializeError, type SerializedError } from '../errors.js';
 import { LoadShard, type ShardOptions } from './load-shard.js';
 
 export interface WorkerInput {
@@ -14,11 +15,12 @@ export interface WorkerInput {
 
 export type WorkerMessage =
   | { readonly type: 'connected' }
-  | { readonly type: 'failed'; readonly message: string }
+  | { readonly type: 'failed'; readonly error: SerializedError }
   | { readonly type: 'result'; readonly result: Awaited<ReturnType<LoadShard['run']>> };
 
 const port = parentPort;
-if (port === null) throw new Error('load-worker.js runs only as a worker thread');
+if (port === null)
+  throw createError('E_INTERNAL', 'load-worker.js runs only as a worker thread of pkgindex bench');
 const input = workerData as WorkerInput;
 // Structured cloning hands the script's shared bytes over as a plain Uint8Array: view them as a Buffer again.
 const { bytes } = input.shard.script;
@@ -36,7 +38,7 @@ shard.connect().then(
           post({ type: 'result', result });
         },
         (err: unknown) => {
-          post({ type: 'failed', message: String(err) });
+          post({ type: 'failed', error: serializeError(err) });
         },
       );
     });
@@ -44,6 +46,6 @@ shard.connect().then(
   },
   (err: unknown) => {
     shard.close();
-    post({ type: 'failed', message: `cannot connect: ${String(err)}` });
+    post({ type: 'failed', error: serializeError(err) });
   },
 );

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { createError, deserializeError, isPkgIndexError } from '../errors.js';
 import { Histogram } from './histogram.js';
 import { addCounts, emptyCounts, protocolErrors, type LoadCounts } from './load-connection.js';
 import { LoadShard, type ShardOptions, type ShardResult } from './load-shard.js';
@@ -289,11 +290,20 @@ class WorkerRunner implements Runner {
           worker.on('message', (m: WorkerMessage) => {
             if (m.type === 'connected') onConnected();
             else if (m.type === 'result') resolve(m.result);
-            else reject(new Error(m.message));
+            else {
+              const err = deserializeError(m.error);
+              reject(
+                isPkgIndexError(err)
+                  ? err
+                  : createError('E_BENCH', `a load worker failed: ${err.message}`, { cause: err }),
+              );
+            }
           });
           worker.on('error', reject);
           worker.on('exit', (code) => {
-            reject(new Error(`load worker exited with code ${code}`));
+            reject(
+              createError('E_BENCH', `load worker exited with code ${code} before it reported a result`),
+            );
           });
         }),
       );

@@ -24,7 +24,7 @@ import { DependencyGraph, IndexOutcome } from '../graph/dependency-graph.js';
 import { MAX_NAME_BYTES, isProtocolError } from '../protocol/command.js';
 import { parseLine } from '../protocol/parse.js';
 import { Expect } from './replies.js';
-import { UsageError } from '../errors.js';
+import { createError } from '../errors.js';
 
 export interface PackageSpec {
   readonly name: string;
@@ -38,7 +38,7 @@ export function parseDataFile(text: string): PackageSpec[] {
     const line = raw.trim();
     if (line === '') continue;
     const colon = line.indexOf(':');
-    if (colon <= 0) throw new UsageError(`data line ${i + 1} is not "name: dep1 dep2 …": ${line}`);
+    if (colon <= 0) throw createError('E_USAGE', `data line ${i + 1} is not "name: dep1 dep2 …": ${line}`);
     const deps = line
       .slice(colon + 1)
       .split(/\s+/)
@@ -56,7 +56,7 @@ export function parseDataFile(text: string): PackageSpec[] {
 export const DEFAULT_PREFIX = 'bench:';
 
 /**
- * `specs` with `prefix` before every name and dependency. Throws a UsageError when a prefixed
+ * `specs` with `prefix` before every name and dependency. Throws E_USAGE when a prefixed
  * name is not one the protocol accepts (a byte outside the name alphabet, or too long).
  */
 export function withPrefix(specs: readonly PackageSpec[], prefix: string): PackageSpec[] {
@@ -64,11 +64,13 @@ export function withPrefix(specs: readonly PackageSpec[], prefix: string): Packa
   const longest = specs.reduce((n, s) => Math.max(n, Buffer.byteLength(s.name)), 0);
   const probe = Buffer.from(`QUERY|${prefix}a|`, 'utf8');
   if (isProtocolError(parseLine(probe, 0, probe.length)))
-    throw new UsageError(
+    throw createError(
+      'E_USAGE',
       `--prefix "${prefix}" is not a valid start of a package name: use ASCII letters, digits and . _ + - @ / :`,
     );
   if (Buffer.byteLength(prefix) + longest > MAX_NAME_BYTES)
-    throw new UsageError(
+    throw createError(
+      'E_USAGE',
       `--prefix "${prefix}" makes the longest name of the data file longer than ${MAX_NAME_BYTES} bytes`,
     );
   return specs.map((s) => ({ name: prefix + s.name, deps: s.deps.map((d) => prefix + d) }));
@@ -120,7 +122,8 @@ export function planWorkload(specs: readonly PackageSpec[], seed: number): Workl
     pending = next;
   }
   const skipped = pending.map((s) => s.name);
-  if (warmup.length < 4) throw new UsageError(`the data file has only ${warmup.length} indexable packages`);
+  if (warmup.length < 4)
+    throw createError('E_USAGE', `the data file has only ${warmup.length} indexable packages`);
 
   const leaves = warmup.filter((s) => graph.dependentCount(s.name) === 0);
   const random = prng(seed ^ 0x5eed);
@@ -135,7 +138,8 @@ export function planWorkload(specs: readonly PackageSpec[], seed: number): Workl
   const pinnedSet = new Set<string>();
   for (const s of stable) for (const d of s.deps) pinnedSet.add(d);
   const pinned = stable.map((s) => s.name).filter((n) => pinnedSet.has(n));
-  if (pinned.length === 0) throw new UsageError('the data file has no package that another depends on');
+  if (pinned.length === 0)
+    throw createError('E_USAGE', 'the data file has no package that another depends on');
   const anchors = volatile.map(
     (v) => pinned.find((p) => !v.deps.includes(p)) ?? stable.find((s) => !v.deps.includes(s.name))!.name,
   );
@@ -158,11 +162,14 @@ export function parseMix(text: string): Mix {
     const [key, value, extra] = part.split('=');
     const weight = Number(value);
     if (extra !== undefined || !(OP_NAMES as readonly (string | undefined)[]).includes(key) || !(weight >= 0))
-      throw new UsageError(`--mix: "${part}" is not kind=weight with kind one of ${OP_NAMES.join(', ')}`);
+      throw createError(
+        'E_USAGE',
+        `--mix: "${part}" is not kind=weight with kind one of ${OP_NAMES.join(', ')}`,
+      );
     mix[key as keyof Mix] = weight;
   }
   if (mix.query + mix.index + mix.remove + mix.malformed <= 0)
-    throw new UsageError('--mix: all weights are 0');
+    throw createError('E_USAGE', '--mix: all weights are 0');
   return mix;
 }
 

@@ -7,7 +7,7 @@ import { defaultDataFile } from '../bench/data-set.js';
 import { formatSummary, progressLine } from '../bench/report.js';
 import { allProtocolErrors, runBench, type BenchOptions } from '../bench/run-bench.js';
 import { DEFAULT_MIX, DEFAULT_PREFIX, formatMix, parseMix } from '../bench/workload.js';
-import { UsageError } from '../errors.js';
+import { createError } from '../errors.js';
 
 export const BENCH_USAGE = `Usage: pkgindex bench [options]
 
@@ -41,7 +41,7 @@ function positiveInt(flag: string, text: string | undefined, fallback: number): 
   if (text === undefined) return fallback;
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1)
-    throw new UsageError(`${flag} must be a positive integer, got "${text}"`);
+    throw createError('E_USAGE', `${flag} must be a positive integer, got "${text}"`);
   return n;
 }
 
@@ -78,18 +78,19 @@ export function parseBenchArgs(argv: readonly string[]): {
       },
     }));
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${BENCH_USAGE}`);
+    throw createError('E_USAGE', `${(err as Error).message}\n\n${BENCH_USAGE}`);
   }
   if (values.duration !== undefined && values.ops !== undefined)
-    throw new UsageError('--duration and --ops are exclusive: give one');
+    throw createError('E_USAGE', '--duration and --ops are exclusive: give one');
   const durationS = values.duration === undefined ? null : Number(values.duration);
   if (durationS !== null && !(durationS > 0))
-    throw new UsageError(`--duration must be > 0 seconds, got "${values.duration}"`);
+    throw createError('E_USAGE', `--duration must be > 0 seconds, got "${values.duration}"`);
   const seed = values.seed === undefined ? 1 : Number(values.seed);
-  if (!Number.isInteger(seed)) throw new UsageError(`--seed must be an integer, got "${values.seed}"`);
+  if (!Number.isInteger(seed))
+    throw createError('E_USAGE', `--seed must be an integer, got "${values.seed}"`);
   const port = values.port === undefined ? 8080 : Number(values.port);
   if (!Number.isInteger(port) || port < 1 || port > 65535)
-    throw new UsageError(`--port must be 1-65535, got "${values.port}"`);
+    throw createError('E_USAGE', `--port must be 1-65535, got "${values.port}"`);
   return {
     options: {
       host: values.host ?? '127.0.0.1',

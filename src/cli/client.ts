@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { PkgIndexClient } from '../client/client.js';
 import { Fifo } from '../client/fifo.js';
 import { OPTIONS } from '../config/options.js';
-import { ConnectError, PkgIndexError, UsageError } from '../errors.js';
+import { createError, isOperationalError, meaningOf } from '../errors.js';
 import { isProtocolError, ProtocolErrorCode, Verb, type Command } from '../protocol/command.js';
 import { formatCommand, parseLine } from '../protocol/parse.js';
 import { Reply, REPLY_NAMES } from '../protocol/reply.js';
@@ -63,10 +63,11 @@ export function serverAddress(values: {
         ? OPTIONS.port.parse(envPort, 'PKGINDEX_PORT')
         : OPTIONS.port.default;
   if (port === 0)
-    throw new UsageError('--port 0 cannot be connected to; give the port the server listens on');
+    throw createError('E_USAGE', '--port 0 cannot be connected to; give the port the server listens on');
   const timeoutMs = values['timeout-ms'] === undefined ? 10_000 : Number(values['timeout-ms']);
   if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 0)
-    throw new UsageError(
+    throw createError(
+      'E_USAGE',
       `--timeout-ms must be a whole number of milliseconds, got "${values['timeout-ms']!}"`,
     );
   return { host: values.host ?? '127.0.0.1', port, timeoutMs };
@@ -82,25 +83,12 @@ export function connectTo(address: ServerAddress, window?: number): Promise<PkgI
   });
 }
 
-const WHY_MALFORMED: Readonly<Record<ProtocolErrorCode, string>> = {
-  [ProtocolErrorCode.FIELD_COUNT]: 'a line is COMMAND|package|dependencies, with exactly two `|`',
-  [ProtocolErrorCode.UNKNOWN_COMMAND]: 'the command must be INDEX, REMOVE or QUERY',
-  [ProtocolErrorCode.EMPTY_NAME]: 'the package name is empty',
-  [ProtocolErrorCode.INVALID_NAME]: 'a package name has only ASCII letters, digits and . _ + - @ / :',
-  [ProtocolErrorCode.NAME_TOO_LONG]: 'a package name is at most 255 bytes',
-  [ProtocolErrorCode.EMPTY_DEPENDENCY]: 'a dependency name is empty (two commas, or a trailing comma)',
-  [ProtocolErrorCode.INVALID_DEPENDENCY]:
-    'a dependency name has only ASCII letters, digits and . _ + - @ / :',
-  [ProtocolErrorCode.UNEXPECTED_DEPENDENCIES]: 'only INDEX takes dependencies',
-  [ProtocolErrorCode.LINE_TOO_LONG]: 'the line is too long',
-};
-
 /** Why the server would answer ERROR to `line`, or null when it is well-formed. */
 export function malformedReason(line: string): string | null {
   // Checked first: latin1 encoding below would turn other characters into unrelated bytes.
-  if (/[^\x20-\x7e]/.test(line)) return WHY_MALFORMED[ProtocolErrorCode.INVALID_NAME];
+  if (/[^\x20-\x7e]/.test(line)) return meaningOf(ProtocolErrorCode.INVALID_NAME);
   const result = parseLine(Buffer.from(line, 'latin1'), 0, line.length);
-  return isProtocolError(result) ? WHY_MALFORMED[result.error] : null;
+  return isProtocolError(result) ? meaningOf(result.error) : null;
 }
 
 /** ERROR to a line that parses here: the server could not process it rather than not understand it. */
@@ -136,7 +124,7 @@ export function usageErrors<T>(parse: () => T): T {
     return parse();
   } catch (err) {
     if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))
-      throw new UsageError(`${err.message}; see --help`);
+      throw createError('E_USAGE', `${err.message}; see --help`);
     throw err;
   }
 }
@@ -167,7 +155,8 @@ export async function client(argv: readonly string[]): Promise<number> {
 async function oneShot(address: ServerAddress, words: readonly string[]): Promise<number> {
   const command = commandFromWords(words);
   if (command === null)
-    throw new UsageError(
+    throw createError(
+      'E_USAGE',
       `"${words.join(' ')}" is not a command; try: index NAME [DEP ...], query NAME, remove NAME`,
     );
   const line = formatCommand(command).slice(0, -1);
@@ -283,8 +272,8 @@ async function interactive(address: ServerAddress): Promise<number> {
       try {
         reply = await connection.sendLine(line);
       } catch (err) {
-        if (!(err instanceof PkgIndexError)) throw err;
-        const notSent = err instanceof ConnectError ? 'not sent: ' : '';
+        if (!isOperationalError(err)) throw err;
+        const notSent = err.code === 'E_CONNECT' ? 'not sent: ' : '';
         process.stderr.write(`pkgindex: ${notSent}${err.message} [${err.code}]\n`);
         status = 2;
         rl.prompt();

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ImportFormatError, UsageError } from '../errors.js';
+import { createError } from '../errors.js';
 import { isFormatName, parseSource } from '../import/formats.js';
 import { planImport } from '../import/plan.js';
 import { Progress } from '../import/progress.js';
@@ -67,12 +67,13 @@ export async function importCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(IMPORT_HELP);
     return 0;
   }
-  if (positionals.length === 0) throw new UsageError('no FILE to import; see pkgindex import --help');
+  if (positionals.length === 0) throw createError('E_USAGE', 'no FILE to import; see pkgindex import --help');
   const format = values.format;
-  if (!isFormatName(format)) throw new UsageError(`--format must be auto, brew or debian, got "${format}"`);
+  if (!isFormatName(format))
+    throw createError('E_USAGE', `--format must be auto, brew or debian, got "${format}"`);
   const window = values.window === undefined ? 1024 : Number(values.window);
   if (!Number.isSafeInteger(window) || window < 1)
-    throw new UsageError(`--window must be a whole number of at least 1, got "${values.window!}"`);
+    throw createError('E_USAGE', `--window must be a whole number of at least 1, got "${values.window!}"`);
   const dryRun = values['dry-run'] === true;
   // Checked before reading: a wrong --port should not cost a minute of parsing first.
   const address = dryRun ? null : serverAddress(values);
@@ -82,7 +83,8 @@ export async function importCommand(argv: readonly string[]): Promise<number> {
   if (!quiet) process.stderr.write(`reading ${positionals.join(', ')}\n`);
   const parsed = await parseSource(readLines(positionals), format);
   if (parsed.packages.length === 0)
-    throw new ImportFormatError(
+    throw createError(
+      'E_IMPORT_FORMAT',
       `no packages found in ${positionals.join(', ')} read as ${parsed.format} ` +
         `(${parsed.warningCount} lines not understood); check the file or pass --format`,
     );

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { PkgIndexError, UsageError } from '../errors.js';
+import { createError, EXIT_INTERNAL, isOperationalError } from '../errors.js';
 
 interface Subcommand {
   readonly summary: string;
@@ -48,7 +48,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const subcommand = SUBCOMMANDS[name];
-  if (subcommand === undefined) throw new UsageError(`unknown command "${name}"\n\n${usage()}`);
+  if (subcommand === undefined) throw createError('E_USAGE', `unknown command "${name}"\n\n${usage()}`);
   return subcommand.run(rest);
 }
 
@@ -57,14 +57,14 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof PkgIndexError) {
+    if (isOperationalError(err)) {
       process.stderr.write(`pkgindex: ${err.message} [${err.code}]\n`);
-      process.exitCode = 2;
+      process.exitCode = err.exitCode;
     } else {
       process.stderr.write(
         `pkgindex: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
       );
-      process.exitCode = 70;
+      process.exitCode = EXIT_INTERNAL;
     }
   },
 );

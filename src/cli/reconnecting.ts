@@ -6,7 +6,7 @@
  * whose reply was lost may have been applied, and only the user can judge whether to repeat it.
  */
 import type { PkgIndexClient } from '../client/client.js';
-import { PkgIndexError, ReplyLostError } from '../errors.js';
+import { isOperationalError, replyLostError, type PkgIndexError } from '../errors.js';
 import type { Reply } from '../protocol/reply.js';
 
 export class ReconnectingConnection {
@@ -33,7 +33,7 @@ export class ReconnectingConnection {
 
   /**
    * Sends one protocol line, connecting first when the last connection ended. Rejects with the
-   * ConnectError when connecting fails (the line was not sent), or with ReplyLostError when the
+   * E_CONNECT error when connecting fails (the line was not sent), or with E_REPLY_LOST when the
    * connection ended before the reply (the line may or may not have been applied).
    */
   async sendLine(line: string): Promise<Reply> {
@@ -43,10 +43,10 @@ export class ReconnectingConnection {
     try {
       return await connection.sendLine(line);
     } catch (err) {
-      if (!(err instanceof PkgIndexError)) throw err;
+      if (!isOperationalError(err)) throw err;
       if (this.#current === connection) this.#current = null;
       connection.destroy();
-      throw new ReplyLostError(err);
+      throw replyLostError(err);
     } finally {
       this.#sending = false;
     }

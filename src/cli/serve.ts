@@ -4,7 +4,7 @@ import type { AdminServer } from '../admin/admin-server.js';
 import { ADMIN_TOKEN_ENV, adminTokenFromEnv } from '../admin/auth.js';
 import { describeOptions, loadConfig } from '../config/load-config.js';
 import type { Config } from '../config/options.js';
-import { ConfigError } from '../errors.js';
+import { createError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import { subscribeStoreEvents } from '../observability/store-events.js';
@@ -45,7 +45,8 @@ export async function serve(argv: readonly string[]): Promise<number> {
   const config = loadConfig(argv, process.env);
   const adminToken = adminTokenFromEnv(process.env);
   if (config.admin && config.adminPort !== 0 && config.adminPort === config.port)
-    throw new ConfigError(
+    throw createError(
+      'E_CONFIG',
       `--admin-port and --port are both ${config.port}; give the admin HTTP server another port or pass --admin=false`,
     );
   const log = createLogger({ level: config.logLevel, quiet: config.quiet, pretty: config.logPretty });

@@ -10,13 +10,7 @@
  * to connect again is the caller's policy, since only the caller knows if a lost reply matters.
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import {
-  BadReplyError,
-  ConnectError,
-  ConnectionClosedError,
-  PkgIndexError,
-  ReplyTimeoutError,
-} from '../errors.js';
+import { createError, type PkgIndexError } from '../errors.js';
 import type { Command } from '../protocol/command.js';
 import { LineFramer, type LineSink } from '../protocol/framer.js';
 import { formatCommand } from '../protocol/parse.js';
@@ -84,7 +78,7 @@ export class PkgIndexClient {
       },
       overlong: () => {
         this.#fail(
-          new BadReplyError(`${this.#where} sent an over-long reply line; is it a pkgindex server?`),
+          createError('E_BAD_REPLY', `${this.#where} sent an over-long reply line; is it a pkgindex server?`),
         );
       },
     };
@@ -94,12 +88,15 @@ export class PkgIndexClient {
     });
     socket.on('error', (cause) => {
       this.#fail(
-        new ConnectionClosedError(`connection to ${this.#where} failed: ${cause.message}`, { cause }),
+        createError('E_CONNECTION_CLOSED', `connection to ${this.#where} failed: ${cause.message}`, {
+          cause,
+        }),
       );
     });
     socket.on('close', () => {
       this.#fail(
-        new ConnectionClosedError(
+        createError(
+          'E_CONNECTION_CLOSED',
           this.outstanding > 0
             ? `${this.#where} closed the connection before answering`
             : // The server closes connections idle for --idle-timeout-ms, and all of them when it stops.
@@ -110,7 +107,7 @@ export class PkgIndexClient {
     });
   }
 
-  /** Opens a connection; rejects with ConnectError (code E_CONNECT) when the server cannot be reached. */
+  /** Opens a connection; rejects with E_CONNECT when the server cannot be reached. */
   static connect(options: ClientOptions): Promise<PkgIndexClient> {
     const where = `${options.host}:${options.port}`;
     return new Promise((resolve, reject) => {
@@ -118,7 +115,8 @@ export class PkgIndexClient {
       const timer = setTimeout(() => {
         socket.destroy();
         reject(
-          new ConnectError(
+          createError(
+            'E_CONNECT',
             `no answer from ${where} within ${options.connectTimeoutMs ?? 5000} ms; check --host and --port`,
           ),
         );
@@ -126,7 +124,8 @@ export class PkgIndexClient {
       socket.once('error', (cause: NodeJS.ErrnoException) => {
         clearTimeout(timer);
         reject(
-          new ConnectError(
+          createError(
+            'E_CONNECT',
             `cannot connect to ${where} (${cause.code ?? cause.message}); is \`pkgindex serve\` running there? ` +
               'Pass --host and --port to reach another server',
             { cause },
@@ -161,7 +160,10 @@ export class PkgIndexClient {
    * it, and answers ERROR when it is malformed.
    */
   sendLine(line: string): Promise<Reply> {
-    if (line.includes('\n')) return Promise.reject(new TypeError('a protocol line cannot contain \\n'));
+    if (line.includes('\n'))
+      return Promise.reject(
+        createError('E_INVALID_ARGUMENT', 'a protocol line cannot contain \\n; send each line on its own'),
+      );
     if (this.#failure !== null) return Promise.reject(this.#failure);
     return new Promise<Reply>((resolve, reject) => {
       const waiter = { line, resolve, reject };
@@ -176,7 +178,10 @@ export class PkgIndexClient {
       await new Promise<void>((resolve) => {
         this.#idle.push(resolve);
       });
-    this.#failure ??= new ConnectionClosedError(`the connection to ${this.#where} was closed by this client`);
+    this.#failure ??= createError(
+      'E_CONNECTION_CLOSED',
+      `the connection to ${this.#where} was closed by this client`,
+    );
     this.#clearTimer();
     await new Promise<void>((resolve) => {
       if (this.#socket.destroyed) resolve();
@@ -187,7 +192,9 @@ export class PkgIndexClient {
 
   /** Drops the connection at once; awaited replies fail. */
   destroy(): void {
-    this.#fail(new ConnectionClosedError(`the connection to ${this.#where} was closed by this client`));
+    this.#fail(
+      createError('E_CONNECTION_CLOSED', `the connection to ${this.#where} was closed by this client`),
+    );
   }
 
   #write(waiter: Waiter): void {
@@ -215,12 +222,16 @@ export class PkgIndexClient {
   #onReply(text: string): void {
     const waiter = this.#sent.peek();
     if (waiter === undefined) {
-      this.#fail(new BadReplyError(`${this.#where} sent a reply to nothing: ${JSON.stringify(text)}`));
+      this.#fail(
+        createError('E_BAD_REPLY', `${this.#where} sent a reply to nothing: ${JSON.stringify(text)}`),
+      );
       return;
     }
     const reply = REPLY_BY_TEXT.get(text);
     if (reply === undefined) {
-      this.#fail(new BadReplyError(`${this.#where} sent ${JSON.stringify(text)}, not OK, FAIL or ERROR`));
+      this.#fail(
+        createError('E_BAD_REPLY', `${this.#where} sent ${JSON.stringify(text)}, not OK, FAIL or ERROR`),
+      );
       return;
     }
     this.#sent.shift();
@@ -245,7 +256,8 @@ export class PkgIndexClient {
     }
     this.#timer = setTimeout(() => {
       this.#fail(
-        new ReplyTimeoutError(
+        createError(
+          'E_REPLY_TIMEOUT',
           `${this.#where} sent no reply for ${this.#replyTimeoutMs} ms; the server may be overloaded or stuck`,
         ),
       );

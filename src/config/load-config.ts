@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.js';
+import { createError } from '../errors.js';
 import { OPTIONS, type Config, type Option, type OptionKey } from './options.js';
 
 /** Options whose flag takes no value (`--quiet`); every other flag needs one. */
@@ -8,7 +8,7 @@ function isSwitch(option: Option): boolean {
 
 /**
  * Builds the configuration from command-line flags and environment variables. A flag wins
- * over its variable, which wins over the default. Throws ConfigError naming the flag or
+ * over its variable, which wins over the default. Throws E_CONFIG naming the flag or
  * variable at fault, so the operator knows what to change.
  */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config {
@@ -23,14 +23,15 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Con
     const flag = eq > 0 ? arg.slice(0, eq) : arg;
     const found = byFlag.get(flag);
     if (found === undefined)
-      throw new ConfigError(`unknown option ${flag}; run \`pkgindex serve --help\` for the list`);
+      throw createError('E_CONFIG', `unknown option ${flag}; run \`pkgindex serve --help\` for the list`);
     const [key, option] = found;
     let raw: string;
     if (eq > 0) raw = arg.slice(eq + 1);
     else if (isSwitch(option)) raw = 'true';
     else {
       const next = argv[i + 1];
-      if (next === undefined) throw new ConfigError(`${flag} needs a value; run \`pkgindex serve --help\``);
+      if (next === undefined)
+        throw createError('E_CONFIG', `${flag} needs a value; run \`pkgindex serve --help\``);
       raw = next;
       i++;
     }

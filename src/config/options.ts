@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors.js';
+import { createError } from '../errors.js';
 
 /**
  * Every setting of `pkgindex serve`, in one table: each is a flag and an environment
@@ -19,7 +19,7 @@ function integer(min: number, max: number): (raw: string, source: string) => num
   return (raw, source) => {
     const n = Number(raw);
     if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max)
-      throw new ConfigError(`${source} must be a whole number from ${min} to ${max}, got "${raw}"`);
+      throw createError('E_CONFIG', `${source} must be a whole number from ${min} to ${max}, got "${raw}"`);
     return n;
   };
 }
@@ -27,19 +27,19 @@ function integer(min: number, max: number): (raw: string, source: string) => num
 function oneOf<const T extends string>(...values: T[]): (raw: string, source: string) => T {
   return (raw, source) => {
     if ((values as string[]).includes(raw)) return raw as T;
-    throw new ConfigError(`${source} must be one of ${values.join(', ')}, got "${raw}"`);
+    throw createError('E_CONFIG', `${source} must be one of ${values.join(', ')}, got "${raw}"`);
   };
 }
 
 function text(raw: string, source: string): string {
-  if (raw.trim() === '') throw new ConfigError(`${source} must not be empty`);
+  if (raw.trim() === '') throw createError('E_CONFIG', `${source} must not be empty`);
   return raw;
 }
 
 function flagBool(raw: string, source: string): boolean {
   if (['1', 'true', 'yes', 'on', ''].includes(raw)) return true;
   if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-  throw new ConfigError(`${source} must be true or false, got "${raw}"`);
+  throw createError('E_CONFIG', `${source} must be true or false, got "${raw}"`);
 }
 
 function option<T>(spec: BaseOption<T>): Option<T> {

@@ -3,7 +3,7 @@
  * a Debian index starts every stanza with a `Package:` field; anything else is taken as the
  * Homebrew list, whose parser reports the lines it cannot read.
  */
-import { ImportFormatError } from '../errors.js';
+import { createError } from '../errors.js';
 import { parseBrew } from './brew.js';
 import { parseDebian } from './debian.js';
 import type { Lines, ParsedSource } from './source.js';
@@ -31,7 +31,7 @@ export async function parseSource(lines: AsyncIterable<string>, format: FormatNa
     if (line === '' || line.startsWith('#')) continue;
     chosen = /^package:/i.test(line) ? 'debian' : 'brew';
   }
-  if (chosen === 'auto') throw new ImportFormatError('the source is empty; nothing to import');
+  if (chosen === 'auto') throw createError('E_IMPORT_FORMAT', 'the source is empty; nothing to import');
   const all = (async function* (): AsyncGenerator<string> {
     yield* head;
     for (;;) {

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
-import { ImportFormatError } from '../errors.js';
+import { createError, isPkgIndexError } from '../errors.js';
 
 interface Compression {
   readonly name: string;
@@ -39,7 +39,7 @@ async function* bytes(path: string): AsyncGenerator<Buffer> {
   try {
     first = await iterator.next();
   } catch (cause) {
-    throw new ImportFormatError(`cannot read ${path}: ${(cause as Error).message}; check the path`, {
+    throw createError('E_IMPORT_FORMAT', `cannot read ${path}: ${(cause as Error).message}; check the path`, {
       cause,
     });
   }
@@ -66,7 +66,9 @@ async function* bytes(path: string): AsyncGenerator<Buffer> {
       for await (const chunk of gunzip) yield chunk as Buffer;
       await feeding;
     } catch (cause) {
-      throw new ImportFormatError(`${path} is not valid gzip data: ${(cause as Error).message}`, { cause });
+      throw createError('E_IMPORT_FORMAT', `${path} is not valid gzip data: ${(cause as Error).message}`, {
+        cause,
+      });
     }
     return;
   }
@@ -98,13 +100,15 @@ async function* throughTool(
     const code = await exited;
     await feeding;
     if (code !== 0)
-      throw new ImportFormatError(
+      throw createError(
+        'E_IMPORT_FORMAT',
         `${tool.command} could not decompress ${path} (exit ${String(code)}): ${Buffer.concat(stderr).toString().trim()}`,
       );
   } catch (cause) {
-    if (cause instanceof ImportFormatError) throw cause;
-    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') throw new ImportFormatError(help, { cause });
-    throw new ImportFormatError(`${help} (${(cause as Error).message})`, { cause });
+    if (isPkgIndexError(cause, 'E_IMPORT_FORMAT')) throw cause;
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT')
+      throw createError('E_IMPORT_FORMAT', help, { cause });
+    throw createError('E_IMPORT_FORMAT', `${help} (${(cause as Error).message})`, { cause });
   } finally {
     if (child.exitCode === null) child.kill();
   }

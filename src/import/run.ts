@@ -45,7 +45,7 @@ export async function runImport(
   // Replies come back in order, so waiting for the oldest one keeps `window` lines in flight.
   // Each promise handles its own rejection; the first failure is rethrown once awaited.
   const inFlight = new Fifo<Promise<void>>();
-  const failures: Error[] = [];
+  const failures: unknown[] = [];
   for (const pkg of order) {
     const deps = [...new Set(pkg.deps)];
     inFlight.push(
@@ -54,14 +54,14 @@ export async function runImport(
           record(pkg, reply);
         },
         (error: unknown) => {
-          failures.push(error instanceof Error ? error : new Error(String(error)));
+          failures.push(error);
         },
       ),
     );
     if (inFlight.length >= options.window) await inFlight.shift();
-    if (failures.length > 0) throw failures[0]!;
+    if (failures.length > 0) throw failures[0];
   }
   await Promise.all(inFlight.drain());
-  if (failures.length > 0) throw failures[0]!;
+  if (failures.length > 0) throw failures[0];
   return { sent: order.length, indexed, rejected, elapsedMs: performance.now() - started };
 }

@@ -1,3 +1,5 @@
+import { createError } from '../errors.js';
+
 /**
  * A histogram as plain numbers: the hot path calls `record`, which only compares and
  * increments; the metrics exporter reads the counts at scrape time. Counts are per bucket
@@ -12,7 +14,11 @@ export class BucketCounts {
 
   constructor(bounds: readonly number[]) {
     for (let i = 1; i < bounds.length; i++)
-      if (!(bounds[i]! > bounds[i - 1]!)) throw new RangeError('bucket bounds must be strictly ascending');
+      if (!(bounds[i]! > bounds[i - 1]!))
+        throw createError(
+          'E_INVALID_ARGUMENT',
+          `bucket bounds must be strictly ascending, got ${bounds.join(', ')}`,
+        );
     this.bounds = bounds;
     this.counts = new Float64Array(bounds.length + 1);
   }

@@ -1,6 +1,6 @@
 import { Session } from 'node:inspector/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ProfilerBusyError, ProfilerError } from '../errors.js';
+import { createError, isPkgIndexError } from '../errors.js';
 
 /** A V8 CPU profile as Chrome DevTools reads it from a .cpuprofile file. */
 export interface CpuProfile {
@@ -26,7 +26,7 @@ export class Profiler {
 
   /**
    * Samples the CPU for `seconds` (ending early if `signal` aborts) and returns the profile.
-   * Throws ProfilerBusyError if another profile or snapshot is running.
+   * Throws E_PROFILER_BUSY if another profile or snapshot is running.
    */
   async cpuProfile(seconds: number, signal?: AbortSignal): Promise<CpuProfile> {
     return this.#exclusive('CPU profile', async (session) => {
@@ -58,15 +58,19 @@ export class Profiler {
   }
 
   async #exclusive<T>(what: string, run: (session: Session) => Promise<T>): Promise<T> {
-    if (this.#running !== null) throw new ProfilerBusyError(this.#running);
+    if (this.#running !== null)
+      throw createError(
+        'E_PROFILER_BUSY',
+        `a ${this.#running} is already being taken; retry when it has finished`,
+      );
     this.#running = what;
     const session = new Session();
     try {
       session.connect();
       return await run(session);
     } catch (err) {
-      if (err instanceof ProfilerBusyError || err instanceof ProfilerError) throw err;
-      throw new ProfilerError(`taking a ${what} failed: ${(err as Error).message}`, { cause: err });
+      if (isPkgIndexError(err, 'E_PROFILER_BUSY', 'E_PROFILER')) throw err;
+      throw createError('E_PROFILER', `taking a ${what} failed: ${(err as Error).message}`, { cause: err });
     } finally {
       session.disconnect();
       this.#running = null;

@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../errors.js';
+
 /** Typed commands of the line protocol `<command>|<package>|<dependencies>\n`. */
 export const Verb = { INDEX: 'INDEX', REMOVE: 'REMOVE', QUERY: 'QUERY' } as const;
 export type Verb = (typeof Verb)[keyof typeof Verb];
@@ -23,7 +25,7 @@ export class CommandSlot {
   readonly deps: string[] = [];
 }
 
-/** Why a line was answered ERROR. Stable codes: they appear in debug logs and metrics. */
+/** Why a line was answered ERROR. Stable codes of the catalogue (errors.ts): they appear in debug logs. */
 export const ProtocolErrorCode = {
   FIELD_COUNT: 'E_FIELD_COUNT',
   UNKNOWN_COMMAND: 'E_UNKNOWN_COMMAND',
@@ -34,7 +36,7 @@ export const ProtocolErrorCode = {
   INVALID_DEPENDENCY: 'E_INVALID_DEPENDENCY',
   UNEXPECTED_DEPENDENCIES: 'E_UNEXPECTED_DEPENDENCIES',
   LINE_TOO_LONG: 'E_LINE_TOO_LONG',
-} as const;
+} as const satisfies Readonly<Record<string, ErrorCode>>;
 export type ProtocolErrorCode = (typeof ProtocolErrorCode)[keyof typeof ProtocolErrorCode];
 
 export type ProtocolError = { readonly verb: null; readonly error: ProtocolErrorCode };

@@ -1,6 +1,6 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ListenError } from '../errors.js';
+import { createError } from '../errors.js';
 import type { IndexStore } from '../store/store.js';
 import { Connection, type ConnectionLimits } from './connection.js';
 import { ServerStats } from './stats.js';
@@ -76,7 +76,7 @@ export class IndexServer {
             : err.code === 'EACCES'
               ? 'ports below 1024 need privileges; pass --port 8080 or higher'
               : 'check --host and --port';
-        reject(new ListenError(`cannot listen on ${where}: ${err.message}; ${hint}`, { cause: err }));
+        reject(createError('E_LISTEN', `cannot listen on ${where}: ${err.message}; ${hint}`, { cause: err }));
       };
       this.#server.once('error', onError);
       this.#server.listen({ host: this.#options.host, port: this.#options.port, backlog: 4096 }, () => {

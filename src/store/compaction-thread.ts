@@ -1,9 +1,10 @@
 import { parentPort } from 'node:worker_threads';
+import { serializeError, type SerializedError } from '../errors.js';
 import { NodeFs } from './fs/node-fs.js';
 import { foldSnapshot, type CompactionJob, type CompactionResult } from './compaction.js';
 
 /** What the compaction thread answers its one job with. */
-export type WorkerReply = { ok: CompactionResult } | { error: { code: string; message: string } };
+export type WorkerReply = { ok: CompactionResult } | { error: SerializedError };
 
 // The entry point of a compaction worker thread (see compaction-worker.ts): one job, one reply.
 const port = parentPort;
@@ -14,11 +15,7 @@ if (port !== null) {
         port.postMessage({ ok } satisfies WorkerReply);
       },
       (err: unknown) => {
-        const e = err instanceof Error ? err : new Error(String(err));
-        const code = (e as { code?: unknown }).code;
-        port.postMessage({
-          error: { code: typeof code === 'string' ? code : 'E_STORAGE_IO', message: e.message },
-        } satisfies WorkerReply);
+        port.postMessage({ error: serializeError(err) } satisfies WorkerReply);
       },
     );
   });

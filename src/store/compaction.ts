@@ -1,5 +1,5 @@
 import { DependencyGraph } from '../graph/dependency-graph.js';
-import { StorageError, StorageErrorCode } from '../errors.js';
+import { corruptDataError, type PkgIndexError } from '../errors.js';
 import type { StorageFs } from './fs/storage-fs.js';
 import { HEADER_BYTES, Magic, readFileHeader } from './format/file-header.js';
 import { scanFrames } from './format/frame.js';
@@ -45,9 +45,6 @@ export async function foldSnapshot(fs: StorageFs, job: CompactionJob): Promise<C
   return { snapshotBytes: await writeSnapshot(fs, job.dir, job.toSeq, graph.topological()) };
 }
 
-function damaged(path: string, offset: number, what: string): StorageError {
-  return new StorageError(
-    StorageErrorCode.CORRUPT,
-    `${path}: ${what} at offset ${offset} of a sealed segment; compaction stopped. Restore the data dir from a backup`,
-  );
+function damaged(path: string, offset: number, what: string): PkgIndexError<'E_STORAGE_CORRUPT'> {
+  return corruptDataError(path, offset, what, 'sealed segment');
 }

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync, unlinkSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
-import { StorageError, StorageErrorCode } from '../errors.js';
+import { createError, type PkgIndexError } from '../errors.js';
 import { PID_FILE } from './data-dir-files.js';
 
 /**
@@ -86,10 +86,10 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function locked(dir: string, pid: number | null): StorageError {
+function locked(dir: string, pid: number | null): PkgIndexError<'E_STORAGE_LOCKED'> {
   const holder = pid === null ? 'another process' : `pid ${pid}`;
-  return new StorageError(
-    StorageErrorCode.LOCKED,
+  return createError(
+    'E_STORAGE_LOCKED',
     `data dir ${dir} is locked by ${holder}; stop that process or pass another --data-dir`,
   );
 }

@@ -3,7 +3,7 @@ import type { Command } from '../protocol/command.js';
 import { Verb } from '../protocol/command.js';
 import { Reply } from '../protocol/reply.js';
 import { DependencyGraph, type GraphStats } from '../graph/dependency-graph.js';
-import { StorageError, StorageErrorCode } from '../errors.js';
+import { createError, isPkgIndexError, isStorageError } from '../errors.js';
 import type { StorageFs } from './fs/storage-fs.js';
 import { NodeFs } from './fs/node-fs.js';
 import { applyCommand } from './apply-command.js';
@@ -84,9 +84,9 @@ export class DiskStore implements IndexStore {
       await this.#fs.mkdir(this.#dir);
       this.#lock = await DirLock.acquire(this.#dir);
     } catch (err) {
-      if (err instanceof StorageError) throw err;
-      throw new StorageError(
-        StorageErrorCode.IO,
+      if (isStorageError(err)) throw err;
+      throw createError(
+        'E_STORAGE_IO',
         `cannot use data dir ${this.#dir} (${errorText(err)}); pass --data-dir with a directory this user can write, or --storage memory`,
         { cause: err },
       );
@@ -97,7 +97,12 @@ export class DiskStore implements IndexStore {
     } catch (err) {
       this.#lock.release();
       this.#lock = null;
-      throw err;
+      if (isPkgIndexError(err)) throw err;
+      throw createError(
+        'E_STORAGE_IO',
+        `cannot read data dir ${this.#dir} (${errorText(err)}); check that this user can read every file in it`,
+        { cause: err },
+      );
     }
     this.#adopt(recovered);
     try {
@@ -145,7 +150,6 @@ export class DiskStore implements IndexStore {
     this.#health = { recovered: this.#health.recovered, writable: false, detail: 'closed' };
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
     this.#wakeRetry?.();
-    let failure: Error | null = null;
     try {
       await this.#reopening;
       await this.#compaction;
@@ -155,13 +159,10 @@ export class DiskStore implements IndexStore {
         const writer = this.#writer;
         await writer.abandon().catch(() => writer.release());
       }
-    } catch (err) {
-      failure = err instanceof Error ? err : new Error(String(err));
     } finally {
       this.#lock?.release();
       this.#lock = null;
     }
-    if (failure !== null) throw failure;
   }
 
   #adopt(recovered: Recovered): void {
@@ -203,7 +204,7 @@ export class DiskStore implements IndexStore {
     this.#setHealth({
       recovered: true,
       writable: false,
-      detail: err instanceof StorageError ? err.message : detail,
+      detail: isStorageError(err) ? err.message : detail,
     });
     this.#reopening ??= this.#reopen().finally(() => {
       this.#reopening = null;
@@ -303,8 +304,8 @@ export class DiskStore implements IndexStore {
       // Still writable, so no state event (subscribers read those as writability changes); the
       // reason shows in health() until a compaction succeeds.
       const detail = `compaction of segments ${fromSeq}..${toSeq} failed (${errorText(err)}); retried at the next rotation`;
-      if ((err as { code?: unknown }).code === StorageErrorCode.CORRUPT)
-        this.#setHealth({ recovered: true, writable: false, detail: (err as Error).message });
+      if (isPkgIndexError(err, 'E_STORAGE_CORRUPT'))
+        this.#setHealth({ recovered: true, writable: false, detail: err.message });
       else if (this.#health.writable) this.#health = { ...this.#health, detail };
     }
   }

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { StorageError, StorageErrorCode } from '../errors.js';
+import { createError, type PkgIndexError } from '../errors.js';
 import type { StorageFile, StorageFs } from './fs/storage-fs.js';
 import { encodeFileHeader, HEADER_BYTES, Magic } from './format/file-header.js';
 import { RecordBuffer } from './format/record-buffer.js';
@@ -18,7 +18,7 @@ export interface LogWriterOptions {
   /** Start a new segment once the current one holds this many bytes. */
   readonly rotateAfterBytes: number;
   /** Writing failed; the writer accepts nothing more. Called once. */
-  readonly onFailure: (err: StorageError) => void;
+  readonly onFailure: (err: PkgIndexError<'E_STORAGE_IO'>) => void;
   /** A segment was sealed (synced and closed) and a new one started. */
   readonly onRotated: (sealedSeq: number, sealedBytes: number) => void;
 }
@@ -43,7 +43,7 @@ export class LogWriter {
   #pumping = false;
   #syncDue = false;
   #syncTimer: NodeJS.Timeout | null = null;
-  #failure: StorageError | null = null;
+  #failure: PkgIndexError<'E_STORAGE_IO'> | null = null;
   /** Offset to cut the segment back to after a failure: the end of what is known good. */
   #keep = 0;
   #idle: (() => void)[] = [];
@@ -203,8 +203,8 @@ export class LogWriter {
 
   #fail(cause: unknown): void {
     const phase = this.#phase;
-    const failure = new StorageError(
-      StorageErrorCode.IO,
+    const failure = createError(
+      'E_STORAGE_IO',
       `${phase} of log segment ${segmentPath(this.#o.dir, this.#seq)} failed (${errorText(cause)}); mutations are answered ERROR until the store has reopened its data dir`,
       { cause },
     );

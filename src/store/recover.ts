@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { DependencyGraph } from '../graph/dependency-graph.js';
-import { StorageError, StorageErrorCode } from '../errors.js';
+import { corruptDataError, type PkgIndexError } from '../errors.js';
 import type { StorageFs } from './fs/storage-fs.js';
 import { HEADER_BYTES, Magic, readFileHeader } from './format/file-header.js';
 import { scanFrames } from './format/frame.js';
@@ -33,11 +33,8 @@ export interface Recovered {
   readonly durationMs: number;
 }
 
-function corrupt(path: string, offset: number, what: string): StorageError {
-  return new StorageError(
-    StorageErrorCode.CORRUPT,
-    `${path}: ${what} at offset ${offset}; acknowledged data after it cannot be read. Restore the data dir from a backup, or move the damaged file away to start from the data before it`,
-  );
+function corrupt(path: string, offset: number, what: string): PkgIndexError<'E_STORAGE_CORRUPT'> {
+  return corruptDataError(path, offset, what, 'segment');
 }
 
 /**
@@ -53,7 +50,7 @@ export async function recover(fs: StorageFs, dir: string, options: RecoverOption
   if (snapshotSeq > 0) {
     const path = snapshotPath(dir, snapshotSeq);
     if ((await readSnapshot(fs, path, graph)) !== snapshotSeq)
-      throw corrupt(path, 8, 'wrong sequence number');
+      throw corruptDataError(path, 8, 'wrong sequence number', 'snapshot');
   }
   const live = listing.segments.filter((seq) => seq > snapshotSeq);
   const segments: { seq: number; bytes: number }[] = [];
@@ -94,9 +91,11 @@ export async function recover(fs: StorageFs, dir: string, options: RecoverOption
   }
   const problems = graph.verify();
   if (problems.length > 0)
-    throw new StorageError(
-      StorageErrorCode.CORRUPT,
-      `${dir}: the recovered index is inconsistent (${problems.slice(0, 3).join('; ')}); restore the data dir from a backup`,
+    throw corruptDataError(
+      dir,
+      null,
+      `the recovered index is inconsistent (${problems.slice(0, 3).join('; ')})`,
+      'data dir',
     );
   if (options.repair) {
     const obsolete = [

@@ -1,5 +1,5 @@
 import { DependencyGraph, IndexOutcome } from '../graph/dependency-graph.js';
-import { StorageError, StorageErrorCode } from '../errors.js';
+import { corruptDataError, type PkgIndexError } from '../errors.js';
 import { Verb } from '../protocol/command.js';
 import type { StorageFs } from './fs/storage-fs.js';
 import { encodeFileHeader, HEADER_BYTES, Magic, readFileHeader } from './format/file-header.js';
@@ -17,11 +17,8 @@ import { dirname } from 'node:path';
  */
 const CHUNK_BYTES = 1024 * 1024;
 
-function corrupt(path: string, offset: number, what: string): StorageError {
-  return new StorageError(
-    StorageErrorCode.CORRUPT,
-    `${path}: ${what} at offset ${offset}; the snapshot is damaged: restore the data dir from a backup`,
-  );
+function corrupt(path: string, offset: number, what: string): PkgIndexError<'E_STORAGE_CORRUPT'> {
+  return corruptDataError(path, offset, what, 'snapshot');
 }
 
 /** Loads snapshot `path` into the empty `graph`. Returns the sequence number it covers. */

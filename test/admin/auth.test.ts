@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { adminTokenFromEnv } from '../../src/admin/auth.js';
-import { ConfigError } from '../../src/errors.js';
+import { isPkgIndexError } from '../../src/errors.js';
 import { get, startInProcess, type InProcess } from './harness.js';
 
 const TOKEN = 'correct-horse-battery-staple-42';
@@ -52,11 +52,11 @@ describe('adminTokenFromEnv', () => {
   test('a long enough token is accepted', () => {
     assert.equal(adminTokenFromEnv({ PKGINDEX_ADMIN_TOKEN: TOKEN }), TOKEN);
   });
-  test('an empty, short or padded token is a ConfigError saying what to do', () => {
+  test('an empty, short or padded token is an E_CONFIG error saying what to do', () => {
     for (const bad of ['', 'short', ` ${TOKEN}`, `${TOKEN}\n`])
       assert.throws(
         () => adminTokenFromEnv({ PKGINDEX_ADMIN_TOKEN: bad }),
-        (err: unknown) => err instanceof ConfigError && /at least 16 characters/.test(err.message),
+        (err: unknown) => isPkgIndexError(err, 'E_CONFIG') && /at least 16 characters/.test(err.message),
       );
   });
 });

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load-config.js';
-import { ConfigError } from '../../src/errors.js';
 import { spawnServe } from './harness.js';
 
 describe('admin configuration', () => {
@@ -29,7 +28,7 @@ describe('admin configuration', () => {
       /--admin-port must be a whole number from 0 to 65535/,
     );
     assert.throws(() => loadConfig([], { PKGINDEX_ADMIN: 'maybe' }), /PKGINDEX_ADMIN must be true or false/);
-    assert.throws(() => loadConfig(['--admin-host', ' '], {}), ConfigError);
+    assert.throws(() => loadConfig(['--admin-host', ' '], {}), { code: 'E_CONFIG' });
   });
 
   test('pkgindex serve exits 2 with an actionable message on bad admin settings', async () => {

@@ -108,6 +108,17 @@ describe('admin HTTP behaviour kept from fastify', () => {
     assert.equal(body.error, 'E_ADMIN_BAD_REQUEST');
   });
 
+  test("headers over node:http's limit answer 431 JSON with their own code", async () => {
+    const reply = await raw(
+      s.adminPort,
+      `GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`,
+    );
+    assert.match(reply, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    const body = JSON.parse(reply.slice(reply.indexOf('\r\n\r\n') + 4)) as { error: string; message: string };
+    assert.equal(body.error, 'E_ADMIN_HEADERS_TOO_LARGE');
+    assert.match(body.message, /headers are too large; send fewer or shorter headers/);
+  });
+
   test('each request is logged at debug with method, url, status and duration', async () => {
     await get(s.adminPort, '/readyz?probe=1');
     await until(() => s.events.some((e) => e.msg === 'admin request' && e.url === '/readyz?probe=1'));

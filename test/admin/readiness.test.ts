@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { StorageError } from '../../src/errors.js';
+import { createError } from '../../src/errors.js';
 import type { GraphStats } from '../../src/graph/dependency-graph.js';
 import type { Command } from '../../src/protocol/command.js';
 import type { Reply } from '../../src/protocol/reply.js';
@@ -27,7 +27,7 @@ class FailingStore implements IndexStore {
     return this.#memory.execute(command);
   }
   barrier(): Promise<void> {
-    return Promise.reject(new StorageError('E_STORAGE_IO', 'fsync failed: EIO (test)'));
+    return Promise.reject(createError('E_STORAGE_IO', 'fsync failed: EIO (test)'));
   }
   health(): StoreHealth {
     return this.#health;

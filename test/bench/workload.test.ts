@@ -19,7 +19,6 @@ import {
   withPrefix,
   type Script,
 } from '../../src/bench/workload.js';
-import { UsageError } from '../../src/errors.js';
 
 const BREW = parseDataFile(readFileSync('bench/brew-dependencies.txt', 'utf8'));
 const MIXED = parseMix('query=40,index=20,remove=20,malformed=20');
@@ -43,7 +42,7 @@ test('the data file format is parsed, blank lines skipped, runs of spaces ignore
     { name: 'b', deps: ['a'] },
     { name: 'c', deps: ['a', 'b'] },
   ]);
-  assert.throws(() => parseDataFile('no colon here\n'), UsageError);
+  assert.throws(() => parseDataFile('no colon here\n'), { code: 'E_USAGE' });
 });
 
 test('the plan indexes dependencies first and skips what can never be indexed', () => {
@@ -162,5 +161,5 @@ test('every malformed line is one the protocol answers ERROR', () => {
 test('mix specifications are checked', () => {
   assert.deepEqual(parseMix('index=1,remove=1'), { query: 0, index: 1, remove: 1, malformed: 0 });
   for (const bad of ['query', 'query=x', 'reads=5', 'query=-1', 'query=0', 'query=1=2'])
-    assert.throws(() => parseMix(bad), UsageError, bad);
+    assert.throws(() => parseMix(bad), { code: 'E_USAGE' }, bad);
 });

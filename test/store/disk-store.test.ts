@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import diagnostics_channel from 'node:diagnostics_channel';
+import { isPkgIndexError } from '../../src/errors.js';
 import { Verb } from '../../src/protocol/command.js';
 import { Reply } from '../../src/protocol/reply.js';
 import { DiskStore } from '../../src/store/disk-store.js';
@@ -207,4 +208,21 @@ test('a data dir that cannot be created is a clear startup error', async (t) => 
     message:
       /^cannot use data dir .*\/file\/data \(ENOTDIR.*pass --data-dir with a directory this user can write/,
   });
+});
+
+test('a data file that cannot be read stops startup with E_STORAGE_IO and the system error as its cause', async (t) => {
+  const dir = await tempDir(t);
+  await mkdir(`${dir}/segment-0000000001.log`);
+  const store = new DiskStore({ dataDir: dir });
+  await assert.rejects(store.open(), (err: unknown) => {
+    assert.ok(isPkgIndexError(err, 'E_STORAGE_IO'), String(err));
+    assert.match(
+      err.message,
+      /^cannot read data dir .* \(EISDIR.*\); check that this user can read every file in it$/,
+    );
+    assert.equal((err.cause as NodeJS.ErrnoException).code, 'EISDIR');
+    return true;
+  });
+  // The lock was released: the dir can be opened once the file is fixed.
+  await store.close();
 });

@@ -1,4 +1,4 @@
-import { StorageError, StorageErrorCode } from '../../errors.js';
+import { corruptDataError, createError, type DamagedFileKind } from '../../errors.js';
 import { crc32 } from './crc32.js';
 
 /**
@@ -37,20 +37,17 @@ export function encodeFileHeader(magic: Magic, seq: number): Buffer {
 export function readFileHeader(buf: Buffer, magic: Magic, file: string): FileHeader | null {
   if (buf.length < HEADER_BYTES || buf.subarray(0, HEADER_BYTES).every((b) => b === 0)) return null;
   if (buf.toString('latin1', 0, 4) !== magic || buf.readUInt32LE(12) !== crc32(buf.subarray(0, 12)))
-    throw new StorageError(
-      StorageErrorCode.CORRUPT,
-      `${file}: damaged file header at offset 0 (expected a ${magic} header); restore the data dir from a backup or move this file away`,
-    );
+    throw corruptDataError(file, 0, `damaged file header (expected a ${magic} header)`, kindOf(magic));
   const version = buf.readUInt32LE(4);
   if (version > FORMAT_VERSION)
-    throw new StorageError(
-      StorageErrorCode.VERSION,
+    throw createError(
+      'E_STORAGE_VERSION',
       `${file} has format version ${version}, but this pkgindex reads versions up to ${FORMAT_VERSION}; run a newer pkgindex on this data dir`,
     );
-  if (version < 1)
-    throw new StorageError(
-      StorageErrorCode.CORRUPT,
-      `${file}: invalid format version ${version} at offset 4`,
-    );
+  if (version < 1) throw corruptDataError(file, 4, `invalid format version ${version}`, kindOf(magic));
   return { version, seq: buf.readUInt32LE(8) };
+}
+
+function kindOf(magic: Magic): DamagedFileKind {
+  return magic === Magic.SNAPSHOT ? 'snapshot' : 'segment';
 }

@@ -1,0 +1,74 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { createError, isPkgIndexError } from '../../src/errors.js';
+import { Verb } from '../../src/protocol/command.js';
+import type { CompactionJob } from '../../src/store/compaction.js';
+import { workerCompactor } from '../../src/store/compaction-worker.js';
+import { segmentPath } from '../../src/store/data-dir-files.js';
+import { DiskStore } from '../../src/store/disk-store.js';
+import { HEADER_BYTES } from '../../src/store/format/file-header.js';
+import { FRAME_HEADER_BYTES, scanFrames } from '../../src/store/format/frame.js';
+import { tempDir } from './support/tmp-dir.js';
+import { send } from './support/workload.js';
+
+/**
+ * A data dir with sealed segments, and the compaction job the store asked for them. The store's
+ * own compactor only records the job, so the segments stay for the worker under test.
+ */
+async function sealedSegments(t: TestContext): Promise<CompactionJob> {
+  const dir = await tempDir(t);
+  const jobs: CompactionJob[] = [];
+  const store = new DiskStore({
+    dataDir: dir,
+    compactAfterBytes: 4096,
+    compactor: (job) => {
+      jobs.push(job);
+      return Promise.reject(createError('E_STORAGE_IO', 'compaction held back by the test'));
+    },
+  });
+  await store.open();
+  for (let i = 0; jobs.length === 0; i++)
+    await send(store, { verb: Verb.INDEX, name: `package-with-a-long-name-${i}`, deps: [] });
+  await store.close();
+  return jobs[0]!;
+}
+
+test('a compaction worker over a damaged segment reports E_STORAGE_CORRUPT with the file, the offset and the stack of the thread', async (t) => {
+  const job = await sealedSegments(t);
+  const path = segmentPath(job.dir, job.fromSeq);
+  const bytes = await readFile(path);
+  const starts: number[] = [];
+  scanFrames(bytes, HEADER_BYTES, (_payload, offset) => starts.push(offset));
+  const damaged = Buffer.from(bytes);
+  damaged[starts[1]! + FRAME_HEADER_BYTES + 1]! ^= 0x40;
+  await writeFile(path, damaged);
+
+  await assert.rejects(workerCompactor()(job), (err: unknown) => {
+    assert.ok(isPkgIndexError(err, 'E_STORAGE_CORRUPT'), String(err));
+    assert.equal(err.name, 'StorageError');
+    assert.ok(err.message.startsWith(`${path}: checksum mismatch at offset ${starts[1]}; `), err.message);
+    assert.match(err.message, /restore the data dir from a backup/i);
+    // Raised in the worker thread: the stack is the one of the fold there, not of the message handler.
+    assert.match(err.stack ?? '', /foldSnapshot/);
+    return true;
+  });
+});
+
+test('an I/O error in a compaction worker crosses to the main thread with its cause and system fields', async (t) => {
+  const job = await sealedSegments(t);
+  const path = segmentPath(job.dir, job.fromSeq);
+  await unlink(path);
+  await mkdir(path);
+
+  await assert.rejects(workerCompactor()(job), (err: unknown) => {
+    assert.ok(isPkgIndexError(err, 'E_STORAGE_IO'), String(err));
+    assert.match(err.message, /EISDIR/);
+    const cause = err.cause as NodeJS.ErrnoException;
+    assert.ok(cause instanceof Error, 'the cause is an Error again');
+    assert.equal(cause.code, 'EISDIR');
+    assert.equal(cause.syscall, 'read');
+    assert.match(cause.stack ?? '', /EISDIR/);
+    return true;
+  });
+});
