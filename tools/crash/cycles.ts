@@ -3,7 +3,6 @@
  * offline against what clients saw acknowledged. Run by the suite (test/store/crash.test.ts)
  * and, for longer, by `node dist/tools/measure.js crash`.
  */
-import { PkgIndexClient } from '../../src/client/client.js';
 import { DependencyGraph } from '../../src/graph/dependency-graph.js';
 import type { Command } from '../../src/protocol/command.js';
 import { formatCommand } from '../../src/protocol/parse.js';
@@ -11,6 +10,7 @@ import { REPLY_NAMES } from '../../src/protocol/reply.js';
 import { applyCommand } from '../../src/store/apply-command.js';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { recover } from '../../src/store/recover.js';
+import { LineClient } from '../support/line-client.js';
 import { spawnServer } from '../support/serve-process.js';
 import { randomCommand, seededRandom, stateOf } from './workload.js';
 
@@ -79,16 +79,16 @@ export async function runCrashCycles(o: CrashCyclesOptions): Promise<CrashCycles
     const failures: Error[] = [];
     const loops = clients.map(async (client, i) => {
       const rng = seededRandom(o.seed * 7919 + cycle * 101 + i);
-      const connection = await PkgIndexClient.connect({ host: '127.0.0.1', port: server.port });
+      const connection = await LineClient.open(server.port);
       try {
         while (!stop) {
           const command: Command = randomCommand(rng, client.names);
           const trial = clone(client.model);
           const expected = REPLY_NAMES[applyCommand(trial, command).reply];
           client.inFlight = trial;
-          let reply: string;
+          let reply: string | undefined;
           try {
-            reply = REPLY_NAMES[await connection.send(command)];
+            [reply] = await connection.request(formatCommand(command).slice(0, -1));
           } catch {
             return; // the server died with this command in flight
           }
@@ -99,7 +99,7 @@ export async function runCrashCycles(o: CrashCyclesOptions): Promise<CrashCycles
           client.acked++;
         }
       } finally {
-        connection.destroy();
+        connection.close();
       }
     });
     const settled = Promise.allSettled(loops).then((results) => {

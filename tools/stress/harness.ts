@@ -2,17 +2,7 @@
  * The challenge's official test harness, redone: for the stress test in the suite
  * (test/conformance/) and for figures (`node dist/tools/measure.js stress`).
  */
-import { PkgIndexClient } from '../../src/client/client.js';
-import { REPLY_NAMES } from '../../src/protocol/reply.js';
-
-/** Sends `line` and resolves with the reply's name (`OK`, `FAIL`, `ERROR`). */
-async function request(client: PkgIndexClient, line: string): Promise<string> {
-  return REPLY_NAMES[await client.sendLine(line)];
-}
-
-function connect(port: number): Promise<PkgIndexClient> {
-  return PkgIndexClient.connect({ host: '127.0.0.1', port });
-}
+import { LineClient } from '../support/line-client.js';
 
 /** A small seeded PRNG (mulberry32): the same seed replays the same run. */
 export function prng(seed: number): () => number {
@@ -81,7 +71,7 @@ export async function runHarness(options: {
     [names[i], names[j]] = [names[j]!, names[i]!];
   }
   const shares = Array.from({ length: clients }, (_, c) => names.filter((_, i) => i % clients === c));
-  const connections = await Promise.all(shares.map(() => connect(port)));
+  const connections = await Promise.all(shares.map(() => LineClient.open(port)));
   const randoms = shares.map((_, c) => prng(seed * 1000 + c));
   let messages = 0;
   let broken = 0;
@@ -92,13 +82,15 @@ export async function runHarness(options: {
     const rnd = randoms[c]!;
     if (rnd() < unluckiness) {
       const bad = brokenMessage(rnd, line.split('|')[1] ?? 'x');
-      const reply = await request(conn, bad);
+      const [reply] = await conn.request(bad);
       broken++;
       messages++;
-      if (reply !== 'ERROR') throw new Error(`broken message ${JSON.stringify(bad)} got ${reply}`);
+      if (reply !== 'ERROR')
+        throw new Error(`broken message ${JSON.stringify(bad)} got ${reply ?? 'nothing'}`);
     }
     messages++;
-    return request(conn, line);
+    const [reply] = await conn.request(line);
+    return reply!;
   }
 
   /** Each client repeats `line(pkg)` over its share until every one is answered `want`. */
@@ -141,7 +133,7 @@ export async function runHarness(options: {
     await bruteForce((p) => `REMOVE|${p}|`, 'OK', 'remove');
     await expectAll((p) => `QUERY|${p}|`, 'FAIL', 'query after remove');
   } finally {
-    for (const conn of connections) conn.destroy();
+    for (const conn of connections) conn.close();
   }
   return { messages, broken, elapsedMs: performance.now() - started };
 }
@@ -156,17 +148,17 @@ export async function checkConsistency(
 ): Promise<number> {
   const required = new Set<string>();
   for (const deps of packages.values()) for (const d of deps) required.add(d);
-  const conn = await connect(port);
+  const conn = await LineClient.open(port);
   try {
     const lines = [...required].map((p) => `REMOVE|${p}|`);
-    const replies = await Promise.all(lines.map((l) => request(conn, l)));
+    const replies = await conn.request(...lines);
     const wrong = replies.map((r, i) => [lines[i], r]).filter(([, r]) => r !== 'FAIL');
     if (wrong.length > 0) throw new Error(`inconsistent index: ${JSON.stringify(wrong.slice(0, 5))}`);
-    const queries = await Promise.all([...packages.keys()].map((p) => request(conn, `QUERY|${p}|`)));
+    const queries = await conn.request(...[...packages.keys()].map((p) => `QUERY|${p}|`));
     const missing = queries.filter((r) => r !== 'OK').length;
     if (missing > 0) throw new Error(`inconsistent index: ${missing} packages not indexed`);
     return required.size;
   } finally {
-    conn.destroy();
+    conn.close();
   }
 }
