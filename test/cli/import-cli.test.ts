@@ -192,7 +192,7 @@ test('unreadable sources, unknown formats and a missing decompressor exit 2 sayi
 
   const badFormat = await runCli(['import', '--dry-run', '--format', 'rpm', BREW]);
   assert.equal(badFormat.code, 2);
-  assert.match(badFormat.stderr, /--format must be auto, brew or debian/);
+  assert.match(badFormat.stderr, /--format must be one of auto, brew, debian, got "rpm"/);
 
   // xz data with no xz program on PATH.
   const xz = join(dir, 'Packages.xz');
