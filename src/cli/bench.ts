@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { option, type Values } from '../config/command-line.js';
-import { flagBool, integer, positiveNumber, text } from '../config/parsers.js';
+import { existingFile, flagBool, integer, positiveNumber } from '../config/parsers.js';
 import { buildCeiling, freePort, repoRoot, startServer, type ChildServer } from '../bench/child-server.js';
 import { formatSummary, progressLine } from '../bench/report.js';
 import { runBench, type BenchOptions } from '../bench/run-bench.js';
@@ -71,7 +71,7 @@ const OPTIONS = {
     default: null,
     defaultText: 'test/fixtures/brew-dependencies.txt',
     help: '"name: dep1 dep2" lines: the packages indexed during warm-up and used by the workload.',
-    parse: text,
+    parse: existingFile,
   }),
   threads: option({
     flag: '--threads',

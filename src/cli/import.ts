@@ -1,5 +1,5 @@
 import { option, type Values } from '../config/command-line.js';
-import { flagBool, integer, oneOf } from '../config/parsers.js';
+import { flagBool, integer, oneOf, requireFile } from '../config/parsers.js';
 import { createError } from '../errors.js';
 import { FORMATS, parseSource, type FormatName } from '../import/formats.js';
 import { planImport } from '../import/plan.js';
@@ -93,6 +93,8 @@ export const command = defineCommand({
 });
 
 async function importFiles(values: Values<typeof OPTIONS>, files: readonly string[]): Promise<number> {
+  // Checked before reading: a typo should not cost a minute of parsing first.
+  for (const file of files) if (file !== '-') requireFile(file);
   const { format, dryRun, breakCycles, window, noProgress: quiet } = values;
   const started = performance.now();
   if (!quiet) process.stderr.write(`reading ${files.join(', ')}\n`);

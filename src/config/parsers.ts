@@ -3,6 +3,7 @@
  * from (`--port`, `environment variable PKGINDEX_PORT`) and returns the typed value, or throws
  * an E_CONFIG error naming that source and what it accepts, so the user knows what to change.
  */
+import { existsSync } from 'node:fs';
 import { createError } from '../errors.js';
 
 /** Turns the text of a flag or variable into its value, or throws E_CONFIG naming `source`. */
@@ -47,4 +48,22 @@ export function flagBool(raw: string, source: string): boolean {
   if (['1', 'true', 'yes', 'on', ''].includes(raw)) return true;
   if (['0', 'false', 'no', 'off'].includes(raw)) return false;
   throw createError('E_CONFIG', `${source} must be true or false, got "${raw}"`);
+}
+
+/**
+ * The path of a file that exists, checked when the command line is read: a typo then costs
+ * nothing (no connection, no warm-up) and says "file not found" rather than failing later.
+ */
+export function existingFile(raw: string, source: string): string {
+  return requireFile(text(raw, source), source);
+}
+
+/** `path`, or E_FILE_NOT_FOUND when it does not exist; `source` names the flag it came from. */
+export function requireFile(path: string, source?: string): string {
+  if (!existsSync(path))
+    throw createError(
+      'E_FILE_NOT_FOUND',
+      `file not found: ${path}${source === undefined ? '' : ` (${source})`}; check the path`,
+    );
+  return path;
 }
