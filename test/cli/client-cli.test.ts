@@ -89,6 +89,23 @@ test('usage mistakes and an unreachable server exit 2 with the reason on stderr'
   assert.match(hostEnv.stderr, new RegExp(`cannot connect to 127\\.0\\.0\\.2:${closedPort}`));
 });
 
+test('the admin port is recognised by its HTTP answer, and the protocol port suggested', async () => {
+  assert.ok(server.adminPort > 0);
+  const admin = ['--host', '127.0.0.1', '--port', String(server.adminPort)];
+  const oneShot = await runCli(['client', ...admin, 'query', 'x']);
+  assert.equal(oneShot.code, 2);
+  assert.equal(oneShot.stdout, '');
+  assert.match(
+    oneShot.stderr,
+    /^pkgindex: 127\.0\.0\.1:\d+ answered in HTTP, not the pkgindex protocol: it is probably the admin port .*protocol port \(its --port\) instead \[E_BAD_REPLY\]\n$/,
+  );
+  // At the prompt: said the same way (not as a lost reply), and the prompt goes on.
+  const prompt = await runCli(['client', ...admin, '-i'], { input: 'query x\nquit\n' });
+  assert.equal(prompt.code, 2);
+  assert.match(prompt.stderr, /answered in HTTP.*\[E_BAD_REPLY\]/);
+  assert.doesNotMatch(prompt.stderr, /E_REPLY_LOST/);
+});
+
 test('raw protocol lines from a pipe: one reply each, in order; exit status is the worst', async () => {
   const ok = await runCli(['client', ...at()], { input: 'INDEX|p1|\nINDEX|p2|p1\nQUERY|p2|\n' });
   assert.deepEqual(ok, { code: 0, stdout: 'OK\nOK\nOK\n', stderr: '' });
