@@ -38,7 +38,8 @@ ${VERB_WORDS.map((word, i) => `  ${`pkgindex client ${FORMS[i]!}`.padEnd(39)}${V
 const EPILOGUE = `Prints the reply (OK, FAIL or ERROR). Exit status: 0 OK, 1 FAIL, 2 ERROR or no
 connection (the reason on stderr). For piped lines: the worst reply of all. At the
 prompt: 0, or 2 if a command could not reach the server or lost its reply; a
-connection the server closed (idle, restart) is reopened on the next command.`;
+connection the server closed (idle, restart) is reopened on the next command.
+At the prompt, Ctrl-C abandons the line being typed; Ctrl-D or quit exits.`;
 
 /** `pkgindex client`: one command, raw lines from a pipe, or an interactive prompt. */
 export const command = defineCommand({
@@ -180,7 +181,7 @@ function loadHistory(file: string): string[] {
 }
 
 const INTERACTIVE_HELP = `Commands: ${FORMS.join(' | ')} | a raw line INDEX|name|deps
-          help | quit (or Ctrl-D)
+          help | quit (or Ctrl-D); Ctrl-C abandons the line being typed
 `;
 
 /**
@@ -214,6 +215,20 @@ async function interactive(address: ServerAddress, history: string | null): Prom
   );
   if (terminal) process.stdout.write(`connected to ${first.address}; type help for commands\n`);
   let status = 0;
+  let awaitingReply = false;
+  // As in shells: Ctrl-C abandons the line being typed, never the session (readline would close).
+  rl.on('SIGINT', () => {
+    if (awaitingReply) return;
+    if (rl.line === '') {
+      process.stdout.write('^C\n(to exit, press Ctrl-D or type quit)\n');
+      rl.prompt();
+      return;
+    }
+    rl.write(null, { ctrl: true, name: 'e' });
+    process.stdout.write('^C\n');
+    // Ctrl-U: deletes the line left of the cursor (now all of it) and draws a fresh prompt.
+    rl.write(null, { ctrl: true, name: 'u' });
+  });
   rl.prompt();
   try {
     for await (const input of rl) {
@@ -239,6 +254,7 @@ async function interactive(address: ServerAddress, history: string | null): Prom
       const line = command === null ? text : formatCommand(command).slice(0, -1);
       let reply: Reply;
       try {
+        awaitingReply = true;
         reply = await connection.sendLine(line);
       } catch (err) {
         if (!isOperationalError(err)) throw err;
@@ -247,6 +263,8 @@ async function interactive(address: ServerAddress, history: string | null): Prom
         status = 2;
         rl.prompt();
         continue;
+      } finally {
+        awaitingReply = false;
       }
       const verb = command?.verb ?? parsedVerb(line);
       const why =
