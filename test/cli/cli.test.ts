@@ -50,6 +50,20 @@ test('--version, -V and version print the version in package.json', () => {
     assert.deepEqual(run([flag]), { code: 0, stdout: `${version}\n`, stderr: '' }, flag);
 });
 
+test('client, import and bench read the server from PKGINDEX_SERVER_HOST and PKGINDEX_PORT alike', () => {
+  // Port 1 on another loopback address: nothing listens, and the message names where it dialled.
+  const env = { PKGINDEX_SERVER_HOST: '127.0.0.2', PKGINDEX_PORT: '1', PKGINDEX_HOST: '0.0.0.0' };
+  for (const args of [
+    ['client', 'query', 'a'],
+    ['import', '--no-progress', 'test/fixtures/brew-dependencies.txt'],
+    ['bench', '--ops', '5'],
+  ]) {
+    const r = run(args, env);
+    assert.equal(r.code, 2, `${args[0]!}: ${r.stderr}`);
+    assert.match(r.stderr, /cannot connect to 127\.0\.0\.2:1 \(ECONNREFUSED\)/, args[0]);
+  }
+});
+
 test('client, import and bench check flags and variables like serve: exit 2 naming them', () => {
   const cases: [string[], NodeJS.ProcessEnv, RegExp][] = [
     [
