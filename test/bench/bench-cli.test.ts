@@ -44,6 +44,16 @@ test('pkgindex bench prints a summary table; a usage error or no server exits 2 
   assert.match(bad.stderr, /exclusive/);
 });
 
+test('pkgindex bench --data with a file that does not exist: "file not found", exit 2, no stack trace', () => {
+  const run = spawnSync(process.execPath, [MAIN, 'bench', '--data', '/nonexistent', '--ops', '5'], {
+    encoding: 'utf8',
+  });
+  assert.deepEqual(
+    [run.status, run.stdout, run.stderr],
+    [2, '', 'pkgindex: file not found: /nonexistent (--data); check the path [E_FILE_NOT_FOUND]\n'],
+  );
+});
+
 test('against the real server on port 0, the mixed workload gets every reply it expects', async () => {
   const config = loadConfig(['--host', '127.0.0.1', '--port', '0'], {});
   const silent = new Writable({
