@@ -1,10 +1,14 @@
-// Prints the README's configuration table from the options table, so the two never drift:
-//   npx tsx scripts/config-table.ts
-import { OPTIONS } from '../src/config/options.js';
+// Prints a subcommand's options table for the README, from its declaration, so the two never
+// drift (test/deploy/configuration-docs.test.ts checks every command's table):
+//   npx tsx scripts/config-table.ts [COMMAND]      (default serve)
+import { COMMANDS } from '../src/cli/commands.js';
+import { formatOptionsTable } from '../src/config/command-line.js';
 
-console.log('| Flag | Environment variable | Default | Meaning |');
-console.log('| --- | --- | --- | --- |');
-for (const o of Object.values(OPTIONS)) {
-  const value = typeof o.default === 'boolean' ? '' : ' <value>';
-  console.log(`| \`${o.flag}${value}\` | \`${o.env}\` | \`${JSON.stringify(o.default)}\` | ${o.help} |`);
+const name = process.argv[2] ?? 'serve';
+const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+if (entry === undefined) {
+  console.error(`no command "${name}"; one of: ${Object.keys(COMMANDS).join(', ')}`);
+  process.exit(2);
 }
+const { command } = await entry.load();
+console.log(formatOptionsTable(command.spec));

@@ -101,6 +101,11 @@ export const ERRORS = {
     exitCode: EXIT_USAGE,
     meaning: 'An import source could not be read, or is in a format (or compression) not supported.',
   },
+  E_FILE_NOT_FOUND: {
+    name: 'FileNotFoundError',
+    exitCode: EXIT_USAGE,
+    meaning: 'A file named on the command line does not exist.',
+  },
   E_BENCH: {
     name: 'BenchError',
     exitCode: EXIT_USAGE,

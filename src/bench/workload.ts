@@ -56,18 +56,26 @@ export function parseDataFile(text: string): PackageSpec[] {
 export const DEFAULT_PREFIX = 'bench:';
 
 /**
- * `specs` with `prefix` before every name and dependency. Throws E_USAGE when a prefixed
- * name is not one the protocol accepts (a byte outside the name alphabet, or too long).
+ * `prefix` when names may start with it (the empty prefix included), else an E_CONFIG error
+ * naming `source`: checked against the protocol's own parser.
  */
-export function withPrefix(specs: readonly PackageSpec[], prefix: string): PackageSpec[] {
-  if (prefix === '') return [...specs];
-  const longest = specs.reduce((n, s) => Math.max(n, Buffer.byteLength(s.name)), 0);
+export function checkPrefix(prefix: string, source = '--prefix'): string {
   const probe = Buffer.from(`QUERY|${prefix}a|`, 'utf8');
   if (isProtocolError(parseLine(probe, 0, probe.length)))
     throw createError(
-      'E_USAGE',
-      `--prefix "${prefix}" is not a valid start of a package name: use ASCII letters, digits and . _ + - @ / :`,
+      'E_CONFIG',
+      `${source} must be the start of a package name (ASCII letters, digits and . _ + - @ / :), got "${prefix}"`,
     );
+  return prefix;
+}
+
+/**
+ * `specs` with `prefix` before every name and dependency. Throws when a prefixed name is not
+ * one the protocol accepts (a byte outside the name alphabet, or too long).
+ */
+export function withPrefix(specs: readonly PackageSpec[], prefix: string): PackageSpec[] {
+  if (checkPrefix(prefix) === '') return [...specs];
+  const longest = specs.reduce((n, s) => Math.max(n, Buffer.byteLength(s.name)), 0);
   if (Buffer.byteLength(prefix) + longest > MAX_NAME_BYTES)
     throw createError(
       'E_USAGE',

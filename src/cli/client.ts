@@ -2,86 +2,82 @@ import { createInterface } from 'node:readline';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { PkgIndexClient } from '../client/client.js';
 import { Fifo } from '../client/fifo.js';
-import { OPTIONS } from '../config/options.js';
+import { option } from '../config/command-line.js';
+import { flagBool, text } from '../config/parsers.js';
 import { createError, isOperationalError, meaningOf } from '../errors.js';
 import { isProtocolError, ProtocolErrorCode, Verb, type Command } from '../protocol/command.js';
 import { formatCommand, parseLine } from '../protocol/parse.js';
 import { Reply, REPLY_NAMES } from '../protocol/reply.js';
 import { readLines } from '../import/read-lines.js';
+import { defineCommand } from './command.js';
+import { CONNECTION_OPTIONS, connectTo, type ServerAddress } from './connection.js';
 import { ReconnectingConnection } from './reconnecting.js';
 
-export const CLIENT_HELP = `Usage: pkgindex client [options] [command]
+/** The commands in words, as typed after `pkgindex client` or at the prompt. */
+const VERBS = {
+  index: { verb: Verb.INDEX, args: 'NAME [DEP ...]', help: 'index NAME with these dependencies' },
+  query: { verb: Verb.QUERY, args: 'NAME', help: 'is NAME indexed?' },
+  remove: { verb: Verb.REMOVE, args: 'NAME', help: 'remove NAME unless something depends on it' },
+} as const;
 
-Sends commands to a pkgindex server.
+type VerbWord = keyof typeof VERBS;
 
-  pkgindex client index NAME [DEP ...]   index NAME with these dependencies
-  pkgindex client query NAME             is NAME indexed?
-  pkgindex client remove NAME            remove NAME unless something depends on it
+const VERB_WORDS = Object.keys(VERBS) as VerbWord[];
+
+/** `index NAME [DEP ...]`, ...: the usage of each command. */
+const FORMS = VERB_WORDS.map((word) => `${word} ${VERBS[word].args}`);
+
+const DESCRIPTION = `Sends commands to a pkgindex server.
+
+${VERB_WORDS.map((word, i) => `  ${`pkgindex client ${FORMS[i]!}`.padEnd(39)}${VERBS[word].help}`).join('\n')}
   pkgindex client                        interactive prompt on a terminal; with stdin
                                          a pipe, sends each raw protocol line read
-                                         (INDEX|name|dep1,dep2) and prints each reply
+                                         (INDEX|name|dep1,dep2) and prints each reply`;
 
-Prints the reply (OK, FAIL or ERROR). Exit status: 0 OK, 1 FAIL, 2 ERROR or no
+const EPILOGUE = `Prints the reply (OK, FAIL or ERROR). Exit status: 0 OK, 1 FAIL, 2 ERROR or no
 connection (the reason on stderr). For piped lines: the worst reply of all. At the
 prompt: 0, or 2 if a command could not reach the server or lost its reply; a
 connection the server closed (idle, restart) is reopened on the next command.
+At the prompt, Ctrl-C abandons the line being typed; Ctrl-D or quit exits.`;
 
-Options:
-  --host HOST          server address (default 127.0.0.1)
-  --port PORT          server port (default $PKGINDEX_PORT, else ${OPTIONS.port.default})
-  --timeout-ms MS      give up when the server is silent this long (default 10000)
-  -i, --interactive    the prompt even when stdin is not a terminal
-  --help               print this help
-`;
-
-/** Flags shared by `client` and `import` to reach a server. */
-export const CONNECTION_FLAGS = {
-  host: { type: 'string' },
-  port: { type: 'string' },
-  'timeout-ms': { type: 'string' },
-} as const;
-
-export interface ServerAddress {
-  readonly host: string;
-  readonly port: number;
-  readonly timeoutMs: number;
-}
-
-export function serverAddress(values: {
-  host?: string;
-  port?: string;
-  'timeout-ms'?: string;
-}): ServerAddress {
-  const envPort = process.env.PKGINDEX_PORT;
-  const port =
-    values.port !== undefined
-      ? OPTIONS.port.parse(values.port, '--port')
-      : envPort !== undefined && envPort !== ''
-        ? OPTIONS.port.parse(envPort, 'PKGINDEX_PORT')
-        : OPTIONS.port.default;
-  if (port === 0)
-    throw createError('E_USAGE', '--port 0 cannot be connected to; give the port the server listens on');
-  const timeoutMs = values['timeout-ms'] === undefined ? 10_000 : Number(values['timeout-ms']);
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 0)
-    throw createError(
-      'E_USAGE',
-      `--timeout-ms must be a whole number of milliseconds, got "${values['timeout-ms']!}"`,
-    );
-  return { host: values.host ?? '127.0.0.1', port, timeoutMs };
-}
-
-export function connectTo(address: ServerAddress, window?: number): Promise<PkgIndexClient> {
-  return PkgIndexClient.connect({
-    host: address.host,
-    port: address.port,
-    connectTimeoutMs: address.timeoutMs || undefined,
-    replyTimeoutMs: address.timeoutMs,
-    window,
-  });
-}
+/** `pkgindex client`: one command, raw lines from a pipe, or an interactive prompt. */
+export const command = defineCommand({
+  description: DESCRIPTION,
+  options: {
+    ...CONNECTION_OPTIONS,
+    interactive: option({
+      flag: '--interactive',
+      short: '-i',
+      default: false,
+      help: 'The prompt even when stdin is not a terminal.',
+      parse: flagBool,
+    }),
+    history: option<string | null>({
+      flag: '--history',
+      env: 'PKGINDEX_HISTORY',
+      value: 'FILE',
+      default: null,
+      defaultText: '~/.pkgindex_history',
+      help: 'Where the prompt keeps its history (on a terminal).',
+      parse: text,
+    }),
+  },
+  positionals: [
+    {
+      name: 'COMMAND',
+      optional: true,
+      variadic: true,
+      help: `${FORMS.join(', ')}; a name starting with - goes after --.`,
+    },
+  ],
+  epilogue: EPILOGUE,
+  run: async (values, words) => {
+    if (words.length > 0) return oneShot(values, words);
+    if (values.interactive || process.stdin.isTTY) return interactive(values, values.history);
+    return piped(values);
+  },
+});
 
 /** Why the server would answer ERROR to `line`, or null when it is well-formed. */
 export function malformedReason(line: string): string | null {
@@ -105,60 +101,31 @@ const WHY_FAIL: Readonly<Record<Verb, string>> = {
 /** The exit status for a reply: what scripts branch on. */
 const EXIT_STATUS: Readonly<Record<Reply, number>> = { [Reply.OK]: 0, [Reply.FAIL]: 1, [Reply.ERROR]: 2 };
 
-const VERBS: Readonly<Record<string, Verb>> = { index: Verb.INDEX, query: Verb.QUERY, remove: Verb.REMOVE };
-
-/** `index a b c,d` → INDEX a with deps b, c, d. Null when the words are not a command. */
-function commandFromWords(words: readonly string[]): Command | null {
-  const [verbWord, name, ...rest] = words;
-  const verb = verbWord === undefined ? undefined : VERBS[verbWord.toLowerCase()];
-  if (verb === undefined || name === undefined) return null;
+/** `index a b c,d` → INDEX a with deps b, c, d; or what is wrong, with the forms that would do. */
+function commandFromWords(
+  words: readonly string[],
+): { command: Command } | { problem: string; usage: readonly string[] } {
+  const [verbWord = '', name, ...rest] = words;
+  const word = verbWord.toLowerCase();
+  if (!Object.hasOwn(VERBS, word)) return { problem: `"${words.join(' ')}" is not a command`, usage: FORMS };
+  const { verb, args } = VERBS[word as VerbWord];
+  const usage = [`${word} ${args}`];
+  if (name === undefined) return { problem: `${word} needs NAME`, usage };
   if (verb === Verb.INDEX)
-    return { verb, name, deps: rest.flatMap((w) => w.split(',')).filter((d) => d !== '') };
-  if (rest.length > 0) return null;
-  return { verb, name };
-}
-
-/** Runs a node:util parseArgs call, turning its errors (unknown flag, missing value) into usage errors. */
-export function usageErrors<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))
-      throw createError('E_USAGE', `${err.message}; see --help`);
-    throw err;
-  }
-}
-
-/** `pkgindex client`: one command, raw lines from a pipe, or an interactive prompt. */
-export async function client(argv: readonly string[]): Promise<number> {
-  const { values, positionals } = usageErrors(() =>
-    parseArgs({
-      args: [...argv],
-      options: {
-        ...CONNECTION_FLAGS,
-        interactive: { type: 'boolean', short: 'i' },
-        help: { type: 'boolean' },
-      },
-      allowPositionals: true,
-    }),
-  );
-  if (values.help === true) {
-    process.stdout.write(CLIENT_HELP);
-    return 0;
-  }
-  const address = serverAddress(values);
-  if (positionals.length > 0) return oneShot(address, positionals);
-  if (values.interactive === true || process.stdin.isTTY) return interactive(address);
-  return piped(address);
+    return { command: { verb, name, deps: rest.flatMap((w) => w.split(',')).filter((d) => d !== '') } };
+  if (rest.length > 0)
+    return { problem: `${word} takes one NAME, got ${rest.length + 1}: ${[name, ...rest].join(' ')}`, usage };
+  return { command: { verb, name } };
 }
 
 async function oneShot(address: ServerAddress, words: readonly string[]): Promise<number> {
-  const command = commandFromWords(words);
-  if (command === null)
+  const parsed = commandFromWords(words);
+  if ('problem' in parsed)
     throw createError(
       'E_USAGE',
-      `"${words.join(' ')}" is not a command; try: index NAME [DEP ...], query NAME, remove NAME`,
+      `${parsed.problem}; usage: ${parsed.usage.map((form) => `pkgindex client [options] ${form}`).join(' | ')}`,
     );
+  const { command } = parsed;
   const line = formatCommand(command).slice(0, -1);
   const why = malformedReason(line);
   if (why !== null) {
@@ -202,13 +169,9 @@ async function piped(address: ServerAddress): Promise<number> {
   return EXIT_STATUS[worst];
 }
 
-function historyFile(): string {
-  return process.env.PKGINDEX_HISTORY ?? join(homedir(), '.pkgindex_history');
-}
-
-function loadHistory(): string[] {
+function loadHistory(file: string): string[] {
   try {
-    return readFileSync(historyFile(), 'utf8')
+    return readFileSync(file, 'utf8')
       .split('\n')
       .filter((l) => l !== '')
       .reverse();
@@ -217,8 +180,8 @@ function loadHistory(): string[] {
   }
 }
 
-const INTERACTIVE_HELP = `Commands: index NAME [DEP ...] | query NAME | remove NAME | a raw line INDEX|name|deps
-          help | quit (or Ctrl-D)
+const INTERACTIVE_HELP = `Commands: ${FORMS.join(' | ')} | a raw line INDEX|name|deps
+          help | quit (or Ctrl-D); Ctrl-C abandons the line being typed
 `;
 
 /**
@@ -227,16 +190,17 @@ const INTERACTIVE_HELP = `Commands: index NAME [DEP ...] | query NAME | remove N
  * server, or whose reply was lost, is reported and the prompt stays open. Exit status 0, or 2
  * when any command went unanswered that way.
  */
-async function interactive(address: ServerAddress): Promise<number> {
+async function interactive(address: ServerAddress, history: string | null): Promise<number> {
   const first = await connectTo(address);
   const terminal = process.stdin.isTTY;
+  const historyFile = history ?? join(homedir(), '.pkgindex_history');
   const rl = createInterface({
     input: process.stdin,
     output: process.stdout,
     prompt: 'pkgindex> ',
     terminal,
     historySize: 1000,
-    history: terminal ? loadHistory() : [],
+    history: terminal ? loadHistory(historyFile) : [],
   });
   const connection = new ReconnectingConnection(
     first,
@@ -251,6 +215,20 @@ async function interactive(address: ServerAddress): Promise<number> {
   );
   if (terminal) process.stdout.write(`connected to ${first.address}; type help for commands\n`);
   let status = 0;
+  let awaitingReply = false;
+  // As in shells: Ctrl-C abandons the line being typed, never the session (readline would close).
+  rl.on('SIGINT', () => {
+    if (awaitingReply) return;
+    if (rl.line === '') {
+      process.stdout.write('^C\n(to exit, press Ctrl-D or type quit)\n');
+      rl.prompt();
+      return;
+    }
+    rl.write(null, { ctrl: true, name: 'e' });
+    process.stdout.write('^C\n');
+    // Ctrl-U: deletes the line left of the cursor (now all of it) and draws a fresh prompt.
+    rl.write(null, { ctrl: true, name: 'u' });
+  });
   rl.prompt();
   try {
     for await (const input of rl) {
@@ -261,15 +239,22 @@ async function interactive(address: ServerAddress): Promise<number> {
         rl.prompt();
         continue;
       }
-      const command = text.includes('|') ? null : commandFromWords(text.split(/\s+/));
-      if (command === null && !text.includes('|')) {
-        process.stdout.write(`not a command: ${text}\n${INTERACTIVE_HELP}`);
+      const parsed = text.includes('|') ? null : commandFromWords(text.split(/\s+/));
+      if (parsed !== null && 'problem' in parsed) {
+        // An unknown word gets every command; a known one with the wrong words, its own usage.
+        process.stdout.write(
+          parsed.usage === FORMS
+            ? `not a command: ${text}\n${INTERACTIVE_HELP}`
+            : `${parsed.problem}; usage: ${parsed.usage.join(' | ')}\n`,
+        );
         rl.prompt();
         continue;
       }
+      const command = parsed?.command ?? null;
       const line = command === null ? text : formatCommand(command).slice(0, -1);
       let reply: Reply;
       try {
+        awaitingReply = true;
         reply = await connection.sendLine(line);
       } catch (err) {
         if (!isOperationalError(err)) throw err;
@@ -278,6 +263,8 @@ async function interactive(address: ServerAddress): Promise<number> {
         status = 2;
         rl.prompt();
         continue;
+      } finally {
+        awaitingReply = false;
       }
       const verb = command?.verb ?? parsedVerb(line);
       const why =
@@ -290,7 +277,7 @@ async function interactive(address: ServerAddress): Promise<number> {
       rl.prompt();
     }
   } finally {
-    if (terminal) saveHistory(rl);
+    if (terminal) saveHistory(rl, historyFile);
     rl.close();
     connection.destroy();
   }
@@ -302,11 +289,11 @@ function parsedVerb(line: string): Verb | null {
   return isProtocolError(result) ? null : result.verb;
 }
 
-function saveHistory(rl: ReturnType<typeof createInterface>): void {
+function saveHistory(rl: ReturnType<typeof createInterface>, file: string): void {
   // `history` is public on readline.Interface since Node 15, newest first.
   const lines = (rl as unknown as { history: string[] }).history.slice(0, 1000).reverse();
   try {
-    writeFileSync(historyFile(), `${lines.join('\n')}\n`);
+    writeFileSync(file, `${lines.join('\n')}\n`);
   } catch {
     // History is a convenience: an unwritable home must not turn a good session into an error.
   }

@@ -1,38 +1,16 @@
 #!/usr/bin/env node
 import { createError, EXIT_INTERNAL, isOperationalError } from '../errors.js';
+import { COMMANDS } from './commands.js';
+import { packageVersion } from './version.js';
 
-interface Subcommand {
-  readonly summary: string;
-  readonly run: (argv: readonly string[]) => Promise<number>;
-}
-
-/**
- * The subcommands of `pkgindex`. Each lives in its own module under src/cli/, loaded only when
- * run: a server does not pay for the client's or the importer's code, in startup or memory.
- */
-const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
-  serve: {
-    summary: 'run the package index server',
-    run: async (argv) => (await import('./serve.js')).serve(argv),
-  },
-  client: {
-    summary: 'send commands to a server (one-shot, piped or interactive)',
-    run: async (argv) => (await import('./client.js')).client(argv),
-  },
-  import: {
-    summary: 'load a package repository (Homebrew, Debian) into a server',
-    run: async (argv) => (await import('./import.js')).importCommand(argv),
-  },
-  bench: {
-    summary: 'measure a server with a load of the protocol',
-    run: async (argv) => (await import('./bench.js')).benchMain(argv),
-  },
-};
+const HELP = new Set(['help', '--help', '-h']);
+const VERSION = new Set(['version', '--version', '-V']);
 
 function usage(): string {
-  const width = Math.max(...Object.keys(SUBCOMMANDS).map((n) => n.length));
-  const lines = Object.entries(SUBCOMMANDS).map(([name, s]) => `  ${name.padEnd(width)}  ${s.summary}`);
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
   return `Usage: pkgindex <command> [options]
+       pkgindex --version
 
 Commands:
 ${lines.join('\n')}
@@ -43,13 +21,22 @@ Run \`pkgindex <command> --help\` for a command's options.
 
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined || HELP.has(name)) {
+    // `pkgindex help client` is `pkgindex client --help`.
+    if (name === 'help' && rest[0] !== undefined && Object.hasOwn(COMMANDS, rest[0]))
+      return main([rest[0], '--help']);
     process.stdout.write(usage());
     return 0;
   }
-  const subcommand = SUBCOMMANDS[name];
-  if (subcommand === undefined) throw createError('E_USAGE', `unknown command "${name}"\n\n${usage()}`);
-  return subcommand.run(rest);
+  if (VERSION.has(name)) {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  // Own keys only: `pkgindex constructor` is not a command.
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (entry === undefined) throw createError('E_USAGE', `unknown command "${name}"\n\n${usage()}`);
+  const { command } = await entry.load();
+  return command.main(name, rest, process.env);
 }
 
 main(process.argv.slice(2)).then(

@@ -6,7 +6,7 @@
  * whose reply was lost may have been applied, and only the user can judge whether to repeat it.
  */
 import type { PkgIndexClient } from '../client/client.js';
-import { isOperationalError, replyLostError, type PkgIndexError } from '../errors.js';
+import { isOperationalError, isPkgIndexError, replyLostError, type PkgIndexError } from '../errors.js';
 import type { Reply } from '../protocol/reply.js';
 
 export class ReconnectingConnection {
@@ -33,8 +33,9 @@ export class ReconnectingConnection {
 
   /**
    * Sends one protocol line, connecting first when the last connection ended. Rejects with the
-   * E_CONNECT error when connecting fails (the line was not sent), or with E_REPLY_LOST when the
-   * connection ended before the reply (the line may or may not have been applied).
+   * E_CONNECT error when connecting fails (the line was not sent), with E_BAD_REPLY when the peer
+   * answered something other than the protocol, or with E_REPLY_LOST when the connection ended
+   * before the reply (the line may or may not have been applied).
    */
   async sendLine(line: string): Promise<Reply> {
     if (this.#current === null) this.#adopt(await this.#connect());
@@ -46,6 +47,8 @@ export class ReconnectingConnection {
       if (!isOperationalError(err)) throw err;
       if (this.#current === connection) this.#current = null;
       connection.destroy();
+      // Not a lost reply: the peer does not speak the protocol (an HTTP port), and says so.
+      if (isPkgIndexError(err, 'E_BAD_REPLY')) throw err;
       throw replyLostError(err);
     } finally {
       this.#sending = false;

@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { AdminServer } from '../admin/admin-server.js';
 import { ADMIN_TOKEN_ENV, adminTokenFromEnv } from '../admin/auth.js';
-import { describeOptions, loadConfig } from '../config/load-config.js';
-import type { Config } from '../config/options.js';
+import { OPTIONS, type Config } from '../config/options.js';
 import { createError } from '../errors.js';
 import { createLogger } from '../observability/logger.js';
 import type { ServerMetrics } from '../observability/metrics.js';
@@ -12,18 +10,22 @@ import { IndexServer } from '../server/server.js';
 import { DiskStore } from '../store/disk-store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { IndexStore } from '../store/store.js';
+import { defineCommand } from './command.js';
+import { packageVersion } from './version.js';
 
-export const SERVE_HELP = `Usage: pkgindex serve [options]
-
-Runs the package index server. Every option is also an environment variable.
-
-Options:
-${describeOptions()}
-  ${ADMIN_TOKEN_ENV} (environment only)
-      Bearer token required by every admin endpoint except /healthz and /readyz.
-  --help
-      Print this help.
-`;
+/** `pkgindex serve`: its settings are the table in src/config/options.ts. */
+export const command = defineCommand({
+  description: 'Runs the package index server. Every option is also an environment variable.',
+  options: OPTIONS,
+  environment: [
+    {
+      env: ADMIN_TOKEN_ENV,
+      why: 'flags show in `ps`',
+      help: 'Bearer token required by every admin endpoint except /healthz and /readyz (`Authorization: Bearer <token>`); at least 16 characters (`openssl rand -hex 32`). Compared in constant time, never logged. Unset: the admin endpoints are open, so keep --admin-host on loopback.',
+    },
+  ],
+  run: serve,
+});
 
 /** Builds the store chosen by --storage. */
 function createStore(config: Config): IndexStore {
@@ -37,12 +39,7 @@ function createStore(config: Config): IndexStore {
 }
 
 /** `pkgindex serve`: runs until SIGTERM/SIGINT, then shuts down gracefully and exits 0. */
-export async function serve(argv: readonly string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(SERVE_HELP);
-    return 0;
-  }
-  const config = loadConfig(argv, process.env);
+export async function serve(config: Config): Promise<number> {
   const adminToken = adminTokenFromEnv(process.env);
   if (config.admin && config.adminPort !== 0 && config.adminPort === config.port)
     throw createError(
@@ -125,18 +122,6 @@ export async function serve(argv: readonly string[]): Promise<number> {
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
-}
-
-/** The version in package.json (two levels above dist/src/cli/). */
-function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-      version?: unknown;
-    };
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */

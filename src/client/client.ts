@@ -37,6 +37,9 @@ interface Waiter {
 /** Longest reply line accepted (`ERROR`); anything longer is not this protocol. */
 const MAX_REPLY_LINE = 16;
 
+/** How an HTTP server's reply starts (the admin port answers a protocol line with a 400). */
+const HTTP_REPLY = Buffer.from('HTTP/', 'latin1');
+
 const REPLY_BY_TEXT = new Map<string, Reply>(REPLY_NAMES.map((name, i) => [name, i as Reply]));
 
 export class PkgIndexClient {
@@ -57,6 +60,8 @@ export class PkgIndexClient {
   #timer: NodeJS.Timeout | null = null;
   readonly #sink: LineSink;
   #resolveClosed!: (reason: PkgIndexError) => void;
+  /** Bytes of HTTP_REPLY the reply stream has matched so far; -1 once it differs. */
+  #httpMatched = 0;
 
   /**
    * Resolves (never rejects) once the socket has closed, for any reason: the server closed it
@@ -84,6 +89,16 @@ export class PkgIndexClient {
     };
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
+      if (this.#httpMatched >= 0 && this.#answersHttp(chunk)) {
+        this.#fail(
+          createError(
+            'E_BAD_REPLY',
+            `${this.#where} answered in HTTP, not the pkgindex protocol: it is probably the admin port ` +
+              "(pkgindex serve --admin-port); connect to the server's protocol port (its --port) instead",
+          ),
+        );
+        return;
+      }
       this.#framer.push(chunk, this.#sink);
     });
     socket.on('error', (cause) => {
@@ -217,6 +232,18 @@ export class PkgIndexClient {
     // UTF-8, not latin1: latin1 keeps only each character's low byte, so U+010A would become a
     // newline and split one line into two, shifting every later reply onto the wrong request.
     this.#socket.write(data, 'utf8');
+  }
+
+  /** True once the first bytes received are `HTTP/`, which no pkgindex reply starts with. */
+  #answersHttp(chunk: Buffer): boolean {
+    for (let i = 0; i < chunk.length && this.#httpMatched < HTTP_REPLY.length; i++) {
+      if (chunk[i] !== HTTP_REPLY[this.#httpMatched]) {
+        this.#httpMatched = -1;
+        return false;
+      }
+      this.#httpMatched++;
+    }
+    return this.#httpMatched === HTTP_REPLY.length;
   }
 
   #onReply(text: string): void {

@@ -1,48 +1,14 @@
-import { createError } from '../errors.js';
+import type { OptionSpec } from './command-line.js';
+import { flagBool, integer, oneOf, text } from './parsers.js';
 
 /**
  * Every setting of `pkgindex serve`, in one table: each is a flag and an environment
  * variable (12-factor), typed, validated at startup, and documented in the README's
- * configuration table (a test keeps the two in step).
+ * configuration table (generated from this table; a test keeps the two in step).
  */
-interface BaseOption<T> {
-  readonly flag: `--${string}`;
-  readonly env: `PKGINDEX_${string}`;
-  readonly help: string;
-  readonly default: T;
-  readonly parse: (raw: string, source: string) => T;
-}
+export type Option<T = unknown> = OptionSpec<T> & { readonly env: `PKGINDEX_${string}` };
 
-export type Option<T = unknown> = BaseOption<T>;
-
-function integer(min: number, max: number): (raw: string, source: string) => number {
-  return (raw, source) => {
-    const n = Number(raw);
-    if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max)
-      throw createError('E_CONFIG', `${source} must be a whole number from ${min} to ${max}, got "${raw}"`);
-    return n;
-  };
-}
-
-function oneOf<const T extends string>(...values: T[]): (raw: string, source: string) => T {
-  return (raw, source) => {
-    if ((values as string[]).includes(raw)) return raw as T;
-    throw createError('E_CONFIG', `${source} must be one of ${values.join(', ')}, got "${raw}"`);
-  };
-}
-
-function text(raw: string, source: string): string {
-  if (raw.trim() === '') throw createError('E_CONFIG', `${source} must not be empty`);
-  return raw;
-}
-
-function flagBool(raw: string, source: string): boolean {
-  if (['1', 'true', 'yes', 'on', ''].includes(raw)) return true;
-  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
-  throw createError('E_CONFIG', `${source} must be true or false, got "${raw}"`);
-}
-
-function option<T>(spec: BaseOption<T>): Option<T> {
+function option<T>(spec: Option<T>): Option<T> {
   return spec;
 }
 

@@ -74,7 +74,7 @@ export class IndexServer {
           err.code === 'EADDRINUSE'
             ? 'another process holds this port; stop it or pass --port'
             : err.code === 'EACCES'
-              ? 'ports below 1024 need privileges; pass --port 8080 or higher'
+              ? 'ports below 1024 need privileges; pass a --port of 1024 or higher'
               : 'check --host and --port';
         reject(createError('E_LISTEN', `cannot listen on ${where}: ${err.message}; ${hint}`, { cause: err }));
       };

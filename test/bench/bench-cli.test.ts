@@ -76,13 +76,13 @@ test('pkgindex bench prints a summary table; a usage error or no server exits 2 
     encoding: 'utf8',
   });
   assert.equal(badPrefix.status, 2);
-  assert.match(badPrefix.stderr, /--prefix "a\|b" is not a valid start of a package name/);
+  assert.match(badPrefix.stderr, /--prefix must be the start of a package name .*got "a\|b"/);
 });
 
 test('pkgindex bench --help says that it namespaces its packages and removes them afterwards', () => {
   const help = spawnSync(process.execPath, [MAIN, 'bench', '--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0);
-  assert.match(help.stdout, /--prefix TEXT .*default "bench:"/);
+  assert.match(help.stdout, /--prefix <TEXT>\n.*\n\s+default "bench:"/);
   assert.match(help.stdout, /--no-cleanup/);
   assert.match(help.stdout, /removes what it indexed/);
 });
@@ -121,6 +121,16 @@ test('against a server holding the real Homebrew packages, bench reports no erro
   } finally {
     await server.stop();
   }
+});
+
+test('pkgindex bench --data with a file that does not exist: "file not found", exit 2, no stack trace', () => {
+  const run = spawnSync(process.execPath, [MAIN, 'bench', '--data', '/nonexistent', '--ops', '5'], {
+    encoding: 'utf8',
+  });
+  assert.deepEqual(
+    [run.status, run.stdout, run.stderr],
+    [2, '', 'pkgindex: file not found: /nonexistent (--data); check the path [E_FILE_NOT_FOUND]\n'],
+  );
 });
 
 test('against the real server on port 0, the mixed workload gets every reply it expects', async () => {

@@ -146,7 +146,7 @@ test('the prefix goes before every name and dependency, and must make names the 
       assert.match(line, /^[A-Z]+\|bench:[^|]+\|((bench:[^,]+)(,bench:[^,]+)*)?$/);
   }
   for (const bad of ['a|', 'a b', 'é', 'a,b'])
-    assert.throws(() => withPrefix(BREW, bad), /not a valid start of a package name/, bad);
+    assert.throws(() => withPrefix(BREW, bad), /--prefix must be the start of a package name/, bad);
   assert.throws(() => withPrefix(BREW, 'p'.repeat(250)), /longer than 255 bytes/);
 });
 

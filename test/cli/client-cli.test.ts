@@ -53,6 +53,20 @@ test('usage mistakes and an unreachable server exit 2 with the reason on stderr'
   const flag = await runCli(['client', '--bogus']);
   assert.equal(flag.code, 2);
   assert.match(flag.stderr, /--bogus/);
+  // What is missing, and the usage of that command; not "is not a command".
+  assert.deepEqual(await runCli(['client', ...at(), 'query']), {
+    code: 2,
+    stdout: '',
+    stderr: 'pkgindex: query needs NAME; usage: pkgindex client [options] query NAME [E_USAGE]\n',
+  });
+  const tooMany = await runCli(['client', ...at(), 'remove', 'a', 'b']);
+  assert.equal(tooMany.code, 2);
+  assert.match(
+    tooMany.stderr,
+    /remove takes one NAME, got 2: a b; usage: pkgindex client \[options\] remove NAME/,
+  );
+  // A package whose name starts with - goes after --.
+  assert.equal((await runCli(['client', ...at(), 'query', '--', '-dash'])).stdout, 'FAIL\n');
 
   const probe = createServer();
   await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
@@ -63,11 +77,33 @@ test('usage mistakes and an unreachable server exit 2 with the reason on stderr'
   assert.equal(down.stdout, '');
   assert.match(down.stderr, /cannot connect to 127\.0\.0\.1:\d+ \(ECONNREFUSED\).*\[E_CONNECT\]/);
 
-  // The port may also come from the environment, as for `pkgindex serve`.
+  // The port may also come from the environment, as for `pkgindex serve`; the address from
+  // PKGINDEX_SERVER_HOST, not from serve's bind address PKGINDEX_HOST.
   const viaEnv = await runCli(['client', 'query', 'x'], {
-    env: { ...process.env, PKGINDEX_PORT: String(closedPort) },
+    env: { ...process.env, PKGINDEX_PORT: String(closedPort), PKGINDEX_HOST: '0.0.0.0' },
   });
-  assert.match(viaEnv.stderr, new RegExp(`127\\.0\\.0\\.1:${closedPort}`));
+  assert.match(viaEnv.stderr, new RegExp(`cannot connect to 127\\.0\\.0\\.1:${closedPort}`));
+  const hostEnv = await runCli(['client', 'query', 'x'], {
+    env: { ...process.env, PKGINDEX_PORT: String(closedPort), PKGINDEX_SERVER_HOST: '127.0.0.2' },
+  });
+  assert.match(hostEnv.stderr, new RegExp(`cannot connect to 127\\.0\\.0\\.2:${closedPort}`));
+});
+
+test('the admin port is recognised by its HTTP answer, and the protocol port suggested', async () => {
+  assert.ok(server.adminPort > 0);
+  const admin = ['--host', '127.0.0.1', '--port', String(server.adminPort)];
+  const oneShot = await runCli(['client', ...admin, 'query', 'x']);
+  assert.equal(oneShot.code, 2);
+  assert.equal(oneShot.stdout, '');
+  assert.match(
+    oneShot.stderr,
+    /^pkgindex: 127\.0\.0\.1:\d+ answered in HTTP, not the pkgindex protocol: it is probably the admin port .*protocol port \(its --port\) instead \[E_BAD_REPLY\]\n$/,
+  );
+  // At the prompt: said the same way (not as a lost reply), and the prompt goes on.
+  const prompt = await runCli(['client', ...admin, '-i'], { input: 'query x\nquit\n' });
+  assert.equal(prompt.code, 2);
+  assert.match(prompt.stderr, /answered in HTTP.*\[E_BAD_REPLY\]/);
+  assert.doesNotMatch(prompt.stderr, /E_REPLY_LOST/);
 });
 
 test('raw protocol lines from a pipe: one reply each, in order; exit status is the worst', async () => {
@@ -89,7 +125,7 @@ test('raw protocol lines from a pipe: one reply each, in order; exit status is t
 test('interactive mode (forced with -i on a pipe): words or raw lines, replies with reasons', async () => {
   const session = await runCli(['client', ...at(), '-i'], {
     input:
-      'help\nindex i1\nindex i2 i1 missing\nquery i2\nremove i1\nINDEX|i3|i1\nbad input\nquit\nquery i1\n',
+      'help\nindex i1\nindex i2 i1 missing\nquery i2\nremove i1\nINDEX|i3|i1\nbad input\nquery\nquit\nquery i1\n',
   });
   assert.equal(session.code, 0);
   const replies = session.stdout
@@ -104,5 +140,6 @@ test('interactive mode (forced with -i on a pipe): words or raw lines, replies w
     'OK',
     'FAIL (a dependency is not indexed, or the new dependencies would make a cycle)',
     `not a command: bad input\n${replies[0]!}`,
+    'query needs NAME; usage: query NAME',
   ]);
 });

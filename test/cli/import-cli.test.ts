@@ -181,9 +181,21 @@ test('packages the server refuses make the import exit 1 and are listed', async 
 });
 
 test('unreadable sources, unknown formats and a missing decompressor exit 2 saying what to do', async () => {
-  const missing = await runCli(['import', '--dry-run', join(dir, 'nope')]);
-  assert.equal(missing.code, 2);
-  assert.match(missing.stderr, /cannot read .*nope.*\[E_IMPORT_FORMAT\]/);
+  // Said before anything is read or connected to, with a code of its own.
+  const nope = join(dir, 'nope');
+  for (const args of [['--dry-run', nope], [nope], ['--port', '1', BREW, nope]])
+    assert.deepEqual(
+      await runCli(['import', ...args]),
+      {
+        code: 2,
+        stdout: '',
+        stderr: `pkgindex: file not found: ${nope}; check the path [E_FILE_NOT_FOUND]\n`,
+      },
+      args.join(' '),
+    );
+  const unreadable = await runCli(['import', '--dry-run', dir]);
+  assert.equal(unreadable.code, 2);
+  assert.match(unreadable.stderr, /cannot read .*EISDIR.*\[E_IMPORT_FORMAT\]/);
 
   const junk = join(dir, 'junk.txt');
   writeFileSync(junk, 'this is not\na package list\n');
@@ -193,7 +205,7 @@ test('unreadable sources, unknown formats and a missing decompressor exit 2 sayi
 
   const badFormat = await runCli(['import', '--dry-run', '--format', 'rpm', BREW]);
   assert.equal(badFormat.code, 2);
-  assert.match(badFormat.stderr, /--format must be auto, brew or debian/);
+  assert.match(badFormat.stderr, /--format must be one of auto, brew, debian, got "rpm"/);
 
   // xz data with no xz program on PATH.
   const xz = join(dir, 'Packages.xz');
