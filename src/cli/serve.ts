@@ -75,7 +75,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
       })
     : null;
   // Subscribed before open, so that recovery is logged and measured.
-  const unsubscribeStore = subscribeStoreEvents(log, metrics);
+  const unsubscribeStore = subscribeStoreEvents({ storeId: store.id, log, sink: metrics });
 
   // Up before recovery, so that probes see live-but-not-ready while the store recovers.
   let admin: AdminServer | null = null;

@@ -28,6 +28,7 @@ export function memoryLogger(level = 'info'): { log: Logger; events: LogEvent[] 
 export interface InProcess {
   readonly server: IndexServer;
   readonly metrics: ServerMetrics;
+  readonly store: IndexStore;
   readonly port: number;
   readonly adminPort: number;
   readonly events: LogEvent[];
@@ -73,6 +74,7 @@ export async function startInProcess(
   return {
     server,
     metrics,
+    store,
     port,
     adminPort: adminAddress.port,
     events,

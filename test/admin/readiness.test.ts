@@ -14,6 +14,7 @@ import { exchange, get, sample, startInProcess } from './harness.js';
  * metrics are tested with it.
  */
 class FailingStore implements IndexStore {
+  readonly id = 'failing';
   readonly #memory = new MemoryStore();
   #health: StoreHealth = { recovered: true, writable: false, detail: 'fsync failed: EIO (test)' };
 
