@@ -62,7 +62,7 @@ export async function serve(argv: readonly string[]): Promise<number> {
   log.info({ version, pid: process.pid, config, adminAuth: adminToken !== null }, 'starting');
 
   const store = createStore(config);
-  const server = new IndexServer(store, config, log);
+  const server = new IndexServer({ store, log }, config);
   // prom-client and the admin server's modules are loaded only with the admin server: without
   // it, prom-client alone would cost ~10 MB of memory for nothing.
   const metrics: ServerMetrics | null = config.admin

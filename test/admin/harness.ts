@@ -44,7 +44,7 @@ export async function startInProcess(
   const store = options.store ?? new MemoryStore();
   const { log, events } = memoryLogger(options.logLevel);
   const server = new IndexServer(
-    store,
+    { store, log },
     {
       host: '127.0.0.1',
       port: 0,
@@ -55,7 +55,6 @@ export async function startInProcess(
       idleTimeoutMs: 0,
       outputHighWaterBytes: 64 * 1024,
     },
-    log,
   );
   const metrics = new ServerMetrics({
     stats: server.stats,

@@ -54,7 +54,7 @@ test('against the real server on port 0, the mixed workload gets every reply it 
   const log = createLogger({ level: 'warn', quiet: true, pretty: false }, silent);
   const store = new MemoryStore();
   await store.open();
-  const server = new IndexServer(store, config, log);
+  const server = new IndexServer({ store, log }, config);
   const { port } = await server.listen();
   try {
     const r = await runBench({

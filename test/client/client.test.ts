@@ -14,9 +14,8 @@ async function withServer(fn: (port: number) => Promise<void>): Promise<void> {
   const store = new MemoryStore();
   await store.open();
   const server = new IndexServer(
-    store,
+    { store, log: pino({ level: 'silent' }) },
     loadConfig(['--host', '127.0.0.1', '--port', '0'], {}),
-    pino({ level: 'silent' }),
   );
   const address = await server.listen();
   try {

@@ -35,7 +35,7 @@ export async function startServer(
   store: IndexStore = new MemoryStore(),
 ): Promise<{ server: IndexServer; port: number; store: IndexStore; close: () => Promise<void> }> {
   await store.open();
-  const server = new IndexServer(store, { ...TEST_LIMITS, ...options }, pino({ level: 'silent' }));
+  const server = new IndexServer({ store, log: pino({ level: 'silent' }) }, { ...TEST_LIMITS, ...options });
   const { port } = await server.listen();
   return {
     server,
