@@ -1,15 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { Writable } from 'node:stream';
-import { IndexServer } from '../../src/server/server.js';
-import { MemoryStore } from '../../src/store/memory-store.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { loadConfig } from '../../src/config/load-config.js';
 import { runBench } from '../../src/bench/run-bench.js';
 import { parseMix } from '../../src/bench/workload.js';
 import type { BenchResult } from '../../src/bench/run-bench.js';
 import { Reply } from '../../src/protocol/reply.js';
+import { startServer } from '../support/servers.js';
 
 const MAIN = 'dist/src/cli/main.js';
 
@@ -45,17 +41,7 @@ test('pkgindex bench prints a summary table; a usage error or no server exits 2 
 });
 
 test('against the real server on port 0, the mixed workload gets every reply it expects', async () => {
-  const config = loadConfig(['--host', '127.0.0.1', '--port', '0'], {});
-  const silent = new Writable({
-    write: (_chunk, _enc, done) => {
-      done();
-    },
-  });
-  const log = createLogger({ level: 'warn', quiet: true, pretty: false }, silent);
-  const store = new MemoryStore();
-  await store.open();
-  const server = new IndexServer({ store, log }, config);
-  const { port } = await server.listen();
+  const { port, server, close } = await startServer();
   try {
     const r = await runBench({
       host: '127.0.0.1',
@@ -78,7 +64,6 @@ test('against the real server on port 0, the mixed workload gets every reply it 
     assert.ok(r.counts.fail > 0 && r.counts.error > 0);
     assert.equal(server.stats.count('INVALID', Reply.ERROR), r.counts.error);
   } finally {
-    await server.close();
-    await store.close();
+    await close();
   }
 });

@@ -6,7 +6,9 @@ import { subscribeStoreEvents } from '../../src/observability/store-events.js';
 import { ServerStats } from '../../src/server/stats.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { StoreChannel } from '../../src/store/store-events.js';
-import { memoryLogger, sample } from '../admin/harness.js';
+import { exchange, get, memoryLogger, sample, startInProcess } from '../admin/harness.js';
+import { tempDir } from '../store/support/tmp-dir.js';
+import { DiskStore } from '../../src/store/disk-store.js';
 
 const STORE_ID = 'disk-under-test';
 
@@ -113,5 +115,43 @@ describe('storage events on diagnostics_channel', () => {
     channel(StoreChannel.SYNC).publish({ storeId: STORE_ID, durationMs: 1, records: 1, bytes: 1 });
     assert.equal(sample(await metrics.metrics(), 'pkgindex_store_sync_duration_seconds_count'), 0);
     assert.equal(channel(StoreChannel.SYNC).hasSubscribers, false);
+  });
+});
+
+describe('storage events of real servers', () => {
+  test('two servers in one process each count and log only their own store', async (t) => {
+    const first = await startInProcess({
+      store: new DiskStore({ dataDir: await tempDir(t) }),
+      logLevel: 'debug',
+    });
+    const second = await startInProcess({
+      store: new DiskStore({ dataDir: await tempDir(t) }),
+      logLevel: 'debug',
+    });
+    try {
+      assert.notEqual(first.store.id, second.store.id);
+      assert.deepEqual(await exchange(first.port, ['INDEX|a|', 'INDEX|b|a', 'REMOVE|b|']), [
+        'OK',
+        'OK',
+        'OK',
+      ]);
+      const syncs = async (s: typeof first): Promise<number | undefined> =>
+        sample((await get(s.adminPort, '/metrics')).text, 'pkgindex_store_sync_batch_records_sum');
+      assert.equal(await syncs(first), 3);
+      assert.equal(await syncs(second), 0);
+      const synced = (s: typeof first): unknown[] =>
+        s.events.filter((e) => e.msg === 'storage sync').map((e) => e.storeId);
+      assert.ok(synced(first).length > 0);
+      assert.ok(synced(first).every((id) => id === first.store.id));
+      assert.deepEqual(synced(second), []);
+      // Each logged its own recovery only.
+      const recoveries = (s: typeof first): unknown[] =>
+        s.events.filter((e) => e.event === 'store.recovery').map((e) => e.storeId);
+      assert.deepEqual(recoveries(first), [first.store.id]);
+      assert.deepEqual(recoveries(second), [second.store.id]);
+    } finally {
+      await first.close();
+      await second.close();
+    }
   });
 });
