@@ -321,11 +321,13 @@ export class DiskStore implements IndexStore {
   }
 
   #setHealth(health: StoreHealth): void {
-    // Published when writability changes, or why it is off does.
+    // Published when writability changes, or why it is off does; becoming writable at open
+    // is no change (subscribers count and log "writable again" only after a failure).
+    const opening = !this.#health.recovered && health.writable;
     const changed =
       health.writable !== this.#health.writable ||
       (!health.writable && health.detail !== this.#health.detail);
     this.#health = health;
-    if (changed) this.#events.state(health.writable, health.detail);
+    if (changed && !opening) this.#events.state(health.writable, health.detail);
   }
 }

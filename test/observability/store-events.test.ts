@@ -119,6 +119,27 @@ describe('storage events on diagnostics_channel', () => {
 });
 
 describe('storage events of real servers', () => {
+  test('a fresh start is no state change: nothing logged as "writable again", nothing counted', async (t) => {
+    const store = new DiskStore({ dataDir: await tempDir(t) });
+    const s = await startInProcess({ store });
+    try {
+      assert.deepEqual(await exchange(s.port, ['INDEX|a|']), ['OK']);
+      const m = (await get(s.adminPort, '/metrics')).text;
+      assert.equal(sample(m, 'pkgindex_store_state_changes_total{writable="true"}'), 0);
+      assert.equal(sample(m, 'pkgindex_store_state_changes_total{writable="false"}'), 0);
+      assert.deepEqual(
+        s.events.filter((e) => e.event === 'store.state').map((e) => e.msg),
+        [],
+      );
+      assert.ok(
+        s.events.some((e) => e.msg === 'storage recovered'),
+        'the store did publish its recovery',
+      );
+    } finally {
+      await s.close();
+    }
+  });
+
   test('two servers in one process each count and log only their own store', async (t) => {
     const first = await startInProcess({
       store: new DiskStore({ dataDir: await tempDir(t) }),
