@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { ADMIN_TOKEN_ENV, adminTokenFromEnv } from '../admin/auth.js';
 import { describeOptions, loadConfig } from '../config/load-config.js';
-import { createPkgIndex } from '../index.js';
+import { createPkgIndex, type PkgIndex } from '../index.js';
 import { createLogger } from '../observability/logger.js';
 
 export const SERVE_HELP = `Usage: pkgindex serve [options]
@@ -26,23 +26,35 @@ export async function serve(argv: readonly string[]): Promise<number> {
     process.stdout.write(SERVE_HELP);
     return 0;
   }
-  const config = loadConfig(argv, process.env);
-  const adminToken = adminTokenFromEnv(process.env);
-  const log = createLogger({ level: config.logLevel, quiet: config.quiet, pretty: config.logPretty });
-  // Handlers go in before anything is logged: a supervisor that signals as soon as it reads
-  // "listening" must not find the default handler (which kills without draining).
-  const signalled = waitForSignal(log);
-  // Crashes become one JSON event too (Node still prints the stack and exits as usual).
-  process.on('uncaughtExceptionMonitor', (err, origin) => {
-    log.fatal({ err, origin }, 'uncaught exception; exiting');
-  });
-  const pkgindex = createPkgIndex(config, { log, adminToken });
-  // The token itself is never logged, only whether one is set.
-  log.info(
-    { version: pkgindex.version, pid: process.pid, config, adminAuth: adminToken !== null },
-    'starting',
-  );
-  await pkgindex.listen();
+  let log: Logger | null = null;
+  let pkgindex: PkgIndex;
+  let signalled: Promise<void>;
+  try {
+    const config = loadConfig(argv, process.env);
+    const adminToken = adminTokenFromEnv(process.env);
+    log = createLogger({ level: config.logLevel, quiet: config.quiet, pretty: config.logPretty });
+    // Handlers go in before anything is logged: a supervisor that signals as soon as it reads
+    // "listening" must not find the default handler (which kills without draining).
+    signalled = waitForSignal(log);
+    // Crashes become one JSON event too (Node still prints the stack and exits as usual).
+    const crashLog = log;
+    process.on('uncaughtExceptionMonitor', (err, origin) => {
+      crashLog.fatal({ err, origin }, 'uncaught exception; exiting');
+    });
+    pkgindex = createPkgIndex(config, { log, adminToken });
+    // The token itself is never logged, only whether one is set.
+    log.info(
+      { version: pkgindex.version, pid: process.pid, config, adminAuth: adminToken !== null },
+      'starting',
+    );
+    await pkgindex.listen();
+  } catch (err) {
+    // One JSON event for log pipelines (a bad setting fails before the configured logger
+    // exists, so it gets a default one); main.ts still prints the line for a human on stderr.
+    const fatalLog = log ?? createLogger({ level: 'info', quiet: false, pretty: false });
+    fatalLog.fatal({ err }, 'startup failed');
+    throw err;
+  }
 
   await signalled;
   await pkgindex.close();
