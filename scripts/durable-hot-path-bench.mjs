@@ -34,7 +34,7 @@ const compactAfterBytes = Number(values['compact-after-bytes'] ?? 1024 * 1024 * 
 const seconds = Number(values.seconds ?? 2);
 const rounds = Number(values.rounds ?? 5);
 
-const { Connection, ServerStats, ReplyScratch, DiskStore, createLogger } = await importServer(
+const { newConnection, ServerStats, ReplyScratch, DiskStore, createLogger } = await importServer(
   values.dist ?? 'dist',
 );
 const workload = await loadWorkload({ mix: values.mix, defaultMix: 'index=50,remove=50', batch });
@@ -48,7 +48,7 @@ const scratch = new ReplyScratch();
 const conns = [];
 for (let i = 0; i < connections; i++) {
   const socket = new StubSocket();
-  const connection = new Connection(i + 1, socket, store, stats, limits, log, scratch, () => {});
+  const connection = newConnection(i + 1, socket, { store, stats, limits, log, scratch });
   conns.push((c) => connection.receive(c, c.length));
 }
 const settle = async () => {

@@ -20,7 +20,7 @@ const batch = Number(values.batch ?? 32);
 const seconds = Number(values.seconds ?? 2);
 const rounds = Number(values.rounds ?? 5);
 
-const { Connection, ServerStats, ReplyScratch, MemoryStore, createLogger } = await importServer(
+const { newConnection, ServerStats, ReplyScratch, MemoryStore, createLogger } = await importServer(
   values.dist ?? 'dist',
 );
 const workload = await loadWorkload({ mix: values.mix, batch });
@@ -28,16 +28,13 @@ const store = new MemoryStore();
 await store.open();
 const socket = new StubSocket();
 const limits = { maxLineBytes: 65_536, idleTimeoutMs: 0, outputHighWaterBytes: 1 << 30 };
-const connection = new Connection(
-  1,
-  socket,
+const connection = newConnection(1, socket, {
   store,
-  new ServerStats(),
+  stats: new ServerStats(),
   limits,
-  silentLogger(createLogger),
-  new ReplyScratch(),
-  () => {},
-);
+  log: silentLogger(createLogger),
+  scratch: new ReplyScratch(),
+});
 // Builds from before `receive()` took their bytes from the socket's 'data' events.
 const feed =
   typeof connection.receive === 'function'

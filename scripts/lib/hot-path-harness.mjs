@@ -7,11 +7,22 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Writable } from 'node:stream';
 
-/** The server's modules from the build in `distDir` (another build can be compared with this one). */
+/**
+ * The server's modules from the build in `distDir` (another build can be compared with this
+ * one), and `newConnection(id, socket, { store, stats, limits, log, scratch })` that calls that
+ * build's Connection constructor, whichever it has: (id, socket, context) since the composition
+ * root, eight positional arguments before.
+ */
 export async function importServer(distDir) {
   const dist = pathToFileURL(resolve(distDir)).href;
+  const { Connection } = await import(`${dist}/src/server/connection.js`);
+  const onClosed = () => {};
   return {
-    Connection: (await import(`${dist}/src/server/connection.js`)).Connection,
+    newConnection(id, socket, context) {
+      if (Connection.length !== 8) return new Connection(id, socket, { ...context, onClosed });
+      const { store, stats, limits, log, scratch } = context;
+      return new Connection(id, socket, store, stats, limits, log, scratch, onClosed);
+    },
     ServerStats: (await import(`${dist}/src/server/stats.js`)).ServerStats,
     ReplyScratch: (await import(`${dist}/src/server/reply-scratch.js`)).ReplyScratch,
     MemoryStore: (await import(`${dist}/src/store/memory-store.js`)).MemoryStore,

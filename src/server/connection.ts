@@ -5,7 +5,7 @@ import { CommandSlot } from '../protocol/command.js';
 import { parseInto } from '../protocol/parse.js';
 import { Reply, renderReplies } from '../protocol/reply.js';
 import type { IndexStore } from '../store/store.js';
-import { ReplyScratch } from './reply-scratch.js';
+import type { ReplyScratch } from './reply-scratch.js';
 import { INVALID_ROW, ROW_OF_VERB, type ServerStats } from './stats.js';
 
 export interface ConnectionLimits {
@@ -23,6 +23,18 @@ interface HeldBatch {
 }
 
 const ERROR_BYTES_PER_REPLY = 6;
+
+/** What every connection of one server shares: the server builds it once. */
+export interface ConnectionContext {
+  readonly store: IndexStore;
+  readonly stats: ServerStats;
+  readonly limits: ConnectionLimits;
+  readonly log: Logger;
+  /** Replies of the chunk being processed: one per server, since a chunk is processed at once. */
+  readonly scratch: ReplyScratch;
+  /** Called once, when the socket has closed. */
+  readonly onClosed: (c: Connection) => void;
+}
 
 /**
  * One client connection: frames lines, executes them in order, and answers every line of a
@@ -58,24 +70,16 @@ export class Connection implements LineSink {
   #ending = false;
   #closed = false;
 
-  constructor(
-    id: number,
-    socket: Socket,
-    store: IndexStore,
-    stats: ServerStats,
-    limits: ConnectionLimits,
-    log: Logger,
-    scratch: ReplyScratch,
-    onClosed: (c: Connection) => void,
-  ) {
+  constructor(id: number, socket: Socket, context: ConnectionContext) {
+    const { limits, log } = context;
     this.id = id;
     this.#socket = socket;
-    this.#store = store;
-    this.#stats = stats;
+    this.#store = context.store;
+    this.#stats = context.stats;
     this.#limits = limits;
     this.#log = log;
-    this.#onClosed = onClosed;
-    this.#scratch = scratch;
+    this.#onClosed = context.onClosed;
+    this.#scratch = context.scratch;
     this.#framer = new LineFramer(limits.maxLineBytes);
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.#debugLevel = log.levels.values['debug'] ?? 20;

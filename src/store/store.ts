@@ -28,6 +28,11 @@ export interface StoreHealth {
  *   cannot be, in which case every reply held behind it must be sent as ERROR instead.
  */
 export interface IndexStore {
+  /**
+   * Names this store in the storage events it publishes (see store-events.ts), unique in the
+   * process, so that a server's subscribers tell its events from another store's.
+   */
+  readonly id: string;
   /** Recovers the state; called once, before any `execute`. */
   open(): Promise<void>;
   execute(command: Command): Reply;

@@ -1,15 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { Writable } from 'node:stream';
-import { IndexServer } from '../../src/server/server.js';
-import { MemoryStore } from '../../src/store/memory-store.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { loadConfig } from '../../src/config/load-config.js';
 import { runBench } from '../../src/bench/run-bench.js';
 import { parseMix } from '../../src/bench/workload.js';
 import type { BenchResult } from '../../src/bench/run-bench.js';
 import { Reply } from '../../src/protocol/reply.js';
+import { startServer } from '../support/servers.js';
 
 const MAIN = 'dist/src/cli/main.js';
 
@@ -55,17 +51,7 @@ test('pkgindex bench --data with a file that does not exist: "file not found", e
 });
 
 test('against the real server on port 0, the mixed workload gets every reply it expects', async () => {
-  const config = loadConfig(['--host', '127.0.0.1', '--port', '0'], {});
-  const silent = new Writable({
-    write: (_chunk, _enc, done) => {
-      done();
-    },
-  });
-  const log = createLogger({ level: 'warn', quiet: true, pretty: false }, silent);
-  const store = new MemoryStore();
-  await store.open();
-  const server = new IndexServer(store, config, log);
-  const { port } = await server.listen();
+  const { port, server, close } = await startServer();
   try {
     const r = await runBench({
       host: '127.0.0.1',
@@ -88,7 +74,6 @@ test('against the real server on port 0, the mixed workload gets every reply it 
     assert.ok(r.counts.fail > 0 && r.counts.error > 0);
     assert.equal(server.stats.count('INVALID', Reply.ERROR), r.counts.error);
   } finally {
-    await server.close();
-    await store.close();
+    await close();
   }
 });
