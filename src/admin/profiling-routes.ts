@@ -41,8 +41,13 @@ export function registerProfilingRoutes(
   const { profiler, log } = deps;
   router.get('/debug/cpu-profile', async (request) => {
     const seconds = parseSeconds(request.query);
-    log.info({ seconds, peer: request.peer }, 'cpu profile started');
-    const profile = await profiler.cpuProfile(seconds, deps.signal);
+    const profile = await profiler.cpuProfile(seconds, {
+      signal: deps.signal,
+      // Only once it has started: a request refused with 409 starts nothing.
+      onStarted: () => {
+        log.info({ seconds, peer: request.peer }, 'cpu profile started');
+      },
+    });
     const body = JSON.stringify(profile);
     log.info({ seconds, bytes: body.length }, 'cpu profile taken');
     return {
@@ -55,9 +60,12 @@ export function registerProfilingRoutes(
     };
   });
   router.get('/debug/heap-snapshot', async (request) => {
-    log.info({ peer: request.peer }, 'heap snapshot started');
     const startedAt = performance.now();
-    const chunks = await profiler.heapSnapshot();
+    const chunks = await profiler.heapSnapshot({
+      onStarted: () => {
+        log.info({ peer: request.peer }, 'heap snapshot started');
+      },
+    });
     log.info(
       {
         durationMs: Math.round(performance.now() - startedAt),

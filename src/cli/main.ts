@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { createError, EXIT_INTERNAL, isOperationalError } from '../errors.js';
 import { COMMANDS } from './commands.js';
-import { packageVersion } from './version.js';
+import { packageVersion } from '../config/version.js';
 
 const HELP = new Set(['help', '--help', '-h']);
 const VERSION = new Set(['version', '--version', '-V']);

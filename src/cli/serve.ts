@@ -1,20 +1,14 @@
 import type { Logger } from 'pino';
-import type { AdminServer } from '../admin/admin-server.js';
 import { ADMIN_TOKEN_ENV, adminTokenFromEnv } from '../admin/auth.js';
 import { OPTIONS, type Config } from '../config/options.js';
-import { createError } from '../errors.js';
+import { createPkgIndex, type PkgIndex } from '../index.js';
 import { createLogger } from '../observability/logger.js';
-import type { ServerMetrics } from '../observability/metrics.js';
-import { subscribeStoreEvents } from '../observability/store-events.js';
-import { IndexServer } from '../server/server.js';
-import { DiskStore } from '../store/disk-store.js';
-import { MemoryStore } from '../store/memory-store.js';
-import type { IndexStore } from '../store/store.js';
-import { defineCommand } from './command.js';
-import { packageVersion } from './version.js';
+import { defineCommand, type Command } from './command.js';
 
-/** `pkgindex serve`: its settings are the table in src/config/options.ts. */
-export const command = defineCommand({
+/** Start-up errors already written as a JSON fatal event by the configured logger. */
+const loggedFatal = new WeakSet<object>();
+
+const declared = defineCommand({
   description: 'Runs the package index server. Every option is also an environment variable.',
   options: OPTIONS,
   environment: [
@@ -27,101 +21,57 @@ export const command = defineCommand({
   run: serve,
 });
 
-/** Builds the store chosen by --storage. */
-function createStore(config: Config): IndexStore {
-  if (config.storage === 'memory') return new MemoryStore();
-  return new DiskStore({
-    dataDir: config.dataDir,
-    syncMode: config.syncMode,
-    syncIntervalMs: config.syncIntervalMs,
-    compactAfterBytes: config.compactAfterBytes,
-  });
-}
+/**
+ * `pkgindex serve`: its settings are the table in src/config/options.ts. A failed start is one
+ * JSON fatal event on stdout (for log pipelines and the runbook's `jq` filter) as well as the
+ * line main.ts prints on stderr for a human; a bad setting fails before the configured logger
+ * exists, so it gets a default one.
+ */
+export const command: Command = {
+  spec: declared.spec,
+  main: async (name, argv, env) => {
+    try {
+      return await declared.main(name, argv, env);
+    } catch (err) {
+      if (!(typeof err === 'object' && err !== null && loggedFatal.has(err)))
+        createLogger({ level: 'info', quiet: false, pretty: false }).fatal({ err }, 'startup failed');
+      throw err;
+    }
+  },
+};
 
-/** `pkgindex serve`: runs until SIGTERM/SIGINT, then shuts down gracefully and exits 0. */
+/**
+ * Runs until SIGTERM/SIGINT, then shuts down gracefully and exits 0. A thin shell around
+ * createPkgIndex (src/index.ts): the logger, signals, and exit codes.
+ */
 export async function serve(config: Config): Promise<number> {
   const adminToken = adminTokenFromEnv(process.env);
-  if (config.admin && config.adminPort !== 0 && config.adminPort === config.port)
-    throw createError(
-      'E_CONFIG',
-      `--admin-port and --port are both ${config.port}; give the admin HTTP server another port or pass --admin=false`,
-    );
-  const log = createLogger({ level: config.logLevel, quiet: config.quiet, pretty: config.logPretty });
+  const log: Logger = createLogger({ level: config.logLevel, quiet: config.quiet, pretty: config.logPretty });
+  let pkgindex: PkgIndex;
   // Handlers go in before anything is logged: a supervisor that signals as soon as it reads
   // "listening" must not find the default handler (which kills without draining).
   const signalled = waitForSignal(log);
-  // Crashes become one JSON event too (Node still prints the stack and exits as usual).
-  process.on('uncaughtExceptionMonitor', (err, origin) => {
-    log.fatal({ err, origin }, 'uncaught exception; exiting');
-  });
-  const version = packageVersion();
-  // The token itself is never logged, only whether one is set.
-  log.info({ version, pid: process.pid, config, adminAuth: adminToken !== null }, 'starting');
-
-  const store = createStore(config);
-  const server = new IndexServer(store, config, log);
-  // prom-client and the admin server's modules are loaded only with the admin server: without
-  // it, prom-client alone would cost ~10 MB of memory for nothing.
-  const metrics: ServerMetrics | null = config.admin
-    ? new (await import('../observability/metrics.js')).ServerMetrics({
-        stats: server.stats,
-        server,
-        store,
-        maxConnections: config.maxConnections,
-        version,
-      })
-    : null;
-  // Subscribed before open, so that recovery is logged and measured.
-  const unsubscribeStore = subscribeStoreEvents(log, metrics);
-
-  // Up before recovery, so that probes see live-but-not-ready while the store recovers.
-  let admin: AdminServer | null = null;
-  if (metrics !== null) {
-    const { AdminServer } = await import('../admin/admin-server.js');
-    admin = new AdminServer(
-      { log, metrics, server, store, version },
-      { host: config.adminHost, port: config.adminPort, token: adminToken },
-    );
-    const adminAddress = await admin.listen();
-    log.info(
-      { host: adminAddress.address, port: adminAddress.port, auth: adminToken !== null },
-      'admin listening',
-    );
-    if (adminToken === null && !isLoopback(config.adminHost))
-      log.warn(
-        { host: config.adminHost },
-        `admin endpoints are reachable beyond this host without authentication; set ${ADMIN_TOKEN_ENV}`,
-      );
-  }
-
   try {
-    const startedAt = performance.now();
-    await store.open();
-    log.info({ ...store.stats(), durationMs: Math.round(performance.now() - startedAt) }, 'store opened');
-
-    const address = await server.listen();
-    log.info({ host: address.address, port: address.port }, 'listening');
+    // Crashes become one JSON event too (Node still prints the stack and exits as usual).
+    process.on('uncaughtExceptionMonitor', (err, origin) => {
+      log.fatal({ err, origin }, 'uncaught exception; exiting');
+    });
+    pkgindex = createPkgIndex(config, { log, adminToken });
+    // The token itself is never logged, only whether one is set.
+    log.info(
+      { version: pkgindex.version, pid: process.pid, config, adminAuth: adminToken !== null },
+      'starting',
+    );
+    await pkgindex.listen();
   } catch (err) {
-    // The admin server's handle would keep the process alive after a failed start.
-    await admin?.close();
-    unsubscribeStore();
-    await store.close();
+    log.fatal({ err }, 'startup failed');
+    if (typeof err === 'object' && err !== null) loggedFatal.add(err);
     throw err;
   }
 
   await signalled;
-  log.info({ connections: server.connectionCount }, 'shutting down');
-  await server.close();
-  await store.close();
-  // Last, so that /readyz answers 503 for the whole drain.
-  await admin?.close();
-  unsubscribeStore();
-  log.info('stopped');
+  await pkgindex.close();
   return 0;
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 /** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */

@@ -5,13 +5,8 @@ import { COMMAND_ROWS, type ServerStats } from '../server/stats.js';
 import { BucketCounts, COMMAND_LATENCY_BOUNDS_MS } from './bucket-counts.js';
 import { ExportedHistogram } from './exported-histogram.js';
 import { readiness, type HealthReporter, type ServingState } from './readiness.js';
-import type {
-  StoreCompactionEvent,
-  StoreEventSink,
-  StoreRecoveryEvent,
-  StoreStateEvent,
-  StoreSyncEvent,
-} from './store-events.js';
+import type { CompactionEvent, RecoveryEvent, StateEvent, SyncEvent } from '../store/store-events.js';
+import type { StoreEventSink } from './store-events.js';
 
 /** What the exporter reads at scrape time. */
 export interface MetricsSources {
@@ -49,8 +44,8 @@ export class ServerMetrics implements StoreEventSink {
   constructor(sources: MetricsSources) {
     const { stats, server, store } = sources;
     const registers = [this.registry];
-    stats.commandLatency ??= new BucketCounts(COMMAND_LATENCY_BOUNDS_MS);
-    const latency = stats.commandLatency;
+    const latency = new BucketCounts(COMMAND_LATENCY_BOUNDS_MS);
+    stats.commandLatency = latency;
 
     collectDefaultMetrics({ register: this.registry });
 
@@ -256,23 +251,23 @@ export class ServerMetrics implements StoreEventSink {
     return this.registry.metrics();
   }
 
-  storeSync(e: StoreSyncEvent): void {
+  storeSync(e: SyncEvent): void {
     this.#syncSeconds.observe(e.durationMs / 1000);
     this.#syncRecords.observe(e.records);
     this.#syncBytes.inc(e.bytes);
   }
 
-  storeRecovery(e: StoreRecoveryEvent): void {
+  storeRecovery(e: RecoveryEvent): void {
     this.#recoverySeconds.set(e.durationMs / 1000);
     this.#recoveryRecords.set(e.records);
     this.#recoveryTruncatedBytes.set(e.truncatedBytes);
   }
 
-  storeState(e: StoreStateEvent): void {
+  storeState(e: StateEvent): void {
     this.#stateChanges.inc({ writable: String(e.writable) });
   }
 
-  storeCompaction(e: StoreCompactionEvent): void {
+  storeCompaction(e: CompactionEvent): void {
     this.#compactionSeconds.observe(e.durationMs / 1000);
     this.#compactionSnapshotBytes.set(e.snapshotBytes);
   }

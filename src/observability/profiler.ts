@@ -25,13 +25,19 @@ export class Profiler {
   }
 
   /**
-   * Samples the CPU for `seconds` (ending early if `signal` aborts) and returns the profile.
-   * Throws E_PROFILER_BUSY if another profile or snapshot is running.
+   * Samples the CPU for `seconds` (ending early if `signal` aborts) and returns the profile;
+   * `onStarted` is called once sampling has begun. Throws E_PROFILER_BUSY if another profile
+   * or snapshot is running (and `onStarted` is not called).
    */
-  async cpuProfile(seconds: number, signal?: AbortSignal): Promise<CpuProfile> {
+  async cpuProfile(
+    seconds: number,
+    options: { signal?: AbortSignal; onStarted?: () => void } = {},
+  ): Promise<CpuProfile> {
+    const { signal } = options;
     return this.#exclusive('CPU profile', async (session) => {
       await session.post('Profiler.enable');
       await session.post('Profiler.start');
+      options.onStarted?.();
       // An abort (admin server closing) ends the profile early; disconnecting the session
       // in #exclusive stops the profiler if anything here throws.
       await sleep(seconds * 1000, undefined, { signal }).catch((err: unknown) => {
@@ -44,10 +50,12 @@ export class Profiler {
 
   /**
    * Takes a heap snapshot and returns it as the chunks of its JSON text (.heapsnapshot). The
-   * process stops serving while V8 walks the heap: seconds for a large index.
+   * process stops serving while V8 walks the heap: seconds for a large index. `onStarted` is
+   * called as it begins (not when another profile or snapshot is running: E_PROFILER_BUSY).
    */
-  async heapSnapshot(): Promise<string[]> {
+  async heapSnapshot(options: { onStarted?: () => void } = {}): Promise<string[]> {
     return this.#exclusive('heap snapshot', async (session) => {
+      options.onStarted?.();
       const chunks: string[] = [];
       session.on('HeapProfiler.addHeapSnapshotChunk', (m) => {
         chunks.push(m.params.chunk);

@@ -1,117 +1,91 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Logger } from 'pino';
+import {
+  StoreChannel,
+  type CompactionEvent,
+  type RecoveryEvent,
+  type StateEvent,
+  type StoreChannelName,
+  type SyncEvent,
+} from '../store/store-events.js';
 
-/**
- * Storage events, published by durable stores on node:diagnostics_channel so that storage
- * code needs no metrics or logging dependency. Publishing costs nothing without subscribers.
- */
-export const STORE_CHANNELS = {
-  sync: 'pkgindex:store:sync',
-  recovery: 'pkgindex:store:recovery',
-  state: 'pkgindex:store:state',
-  compaction: 'pkgindex:store:compaction',
-} as const;
-
-/** A group commit made `records` mutations (`bytes` bytes) durable. */
-export interface StoreSyncEvent {
-  readonly durationMs: number;
-  readonly records: number;
-  readonly bytes: number;
-}
-
-/** Recovery at open finished. */
-export interface StoreRecoveryEvent {
-  readonly durationMs: number;
-  readonly packages: number;
-  readonly records: number;
-  readonly truncatedBytes: number;
-}
-
-/** The store became writable again, or stopped being writable (`detail` says why). */
-export interface StoreStateEvent {
-  readonly writable: boolean;
-  readonly detail?: string;
-}
-
-/** A snapshot was written and old log segments dropped. */
-export interface StoreCompactionEvent {
-  readonly durationMs: number;
-  readonly snapshotBytes: number;
-  readonly segmentsDropped: number;
-}
-
-/** Receives decoded storage events (the metrics side implements this). */
+/** Receives one store's events, as defined in store/store-events.ts (the metrics implement this). */
 export interface StoreEventSink {
-  storeSync(event: StoreSyncEvent): void;
-  storeRecovery(event: StoreRecoveryEvent): void;
-  storeState(event: StoreStateEvent): void;
-  storeCompaction(event: StoreCompactionEvent): void;
+  storeSync(event: SyncEvent): void;
+  storeRecovery(event: RecoveryEvent): void;
+  storeState(event: StateEvent): void;
+  storeCompaction(event: CompactionEvent): void;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null;
+export interface StoreEventSubscriber {
+  /** The store whose events are wanted (`IndexStore.id`); other stores' events are ignored. */
+  readonly storeId: string;
+  readonly log: Logger;
+  readonly sink: StoreEventSink | null;
 }
 
-function numbers<K extends string>(v: unknown, keys: readonly K[]): Record<K, number> | null {
-  if (!isRecord(v)) return null;
-  for (const k of keys) if (typeof v[k] !== 'number' || !Number.isFinite(v[k])) return null;
-  return v as Record<K, number>;
+type Message = Record<string, unknown>;
+
+function hasNumbers(m: Message, keys: readonly string[]): boolean {
+  return keys.every((k) => typeof m[k] === 'number' && Number.isFinite(m[k]));
 }
 
 /**
- * Subscribes to the storage channels: every event goes to `sink` (when given) and to the log
- * (syncs at debug, since there is one per group commit; the rest at info, a loss of
- * writability at error). Malformed messages are logged and otherwise ignored. Returns the
- * function that unsubscribes.
+ * Whether a message has the fields its channel's event type promises. The channels are
+ * process-wide names that any code can publish on, so what arrives is checked, not trusted.
  */
-export function subscribeStoreEvents(log: Logger, sink: StoreEventSink | null): () => void {
-  const malformed = (channel: string, message: unknown): void => {
-    log.warn({ channel, message }, 'malformed storage event ignored');
-  };
-  const handlers: Record<string, (message: unknown, name: string | symbol) => void> = {
-    [STORE_CHANNELS.sync]: (m) => {
-      const e = numbers(m, ['durationMs', 'records', 'bytes'] as const);
-      if (e === null) {
-        malformed(STORE_CHANNELS.sync, m);
-        return;
-      }
+const WELL_FORMED: Readonly<Record<StoreChannelName, (m: Message) => boolean>> = {
+  [StoreChannel.SYNC]: (m) => hasNumbers(m, ['durationMs', 'records', 'bytes']),
+  [StoreChannel.RECOVERY]: (m) => hasNumbers(m, ['durationMs', 'packages', 'records', 'truncatedBytes']),
+  [StoreChannel.STATE]: (m) =>
+    typeof m.writable === 'boolean' && (m.detail === undefined || typeof m.detail === 'string'),
+  [StoreChannel.COMPACTION]: (m) => hasNumbers(m, ['durationMs', 'snapshotBytes', 'segmentsDropped']),
+};
+
+/**
+ * Subscribes to one store's events: each goes to `sink` (when given) and to the log (syncs at
+ * debug, since there is one per group commit; the rest at info, a torn tail at warn, a loss of
+ * writability at error), with its `storeId`. Events of other stores are ignored; malformed
+ * messages are logged and otherwise ignored. Returns the function that unsubscribes.
+ */
+export function subscribeStoreEvents({ storeId, log, sink }: StoreEventSubscriber): () => void {
+  const onEvent: Readonly<Record<StoreChannelName, (m: Message) => void>> = {
+    [StoreChannel.SYNC]: (m) => {
+      const e = m as unknown as SyncEvent;
       sink?.storeSync(e);
       if (log.isLevelEnabled('debug')) log.debug({ event: 'store.sync', ...e }, 'storage sync');
     },
-    [STORE_CHANNELS.recovery]: (m) => {
-      const e = numbers(m, ['durationMs', 'packages', 'records', 'truncatedBytes'] as const);
-      if (e === null) {
-        malformed(STORE_CHANNELS.recovery, m);
-        return;
-      }
+    [StoreChannel.RECOVERY]: (m) => {
+      const e = m as unknown as RecoveryEvent;
       sink?.storeRecovery(e);
       if (e.truncatedBytes > 0)
         log.warn({ event: 'store.recovery', ...e }, 'storage recovered; a torn tail was truncated');
       else log.info({ event: 'store.recovery', ...e }, 'storage recovered');
     },
-    [STORE_CHANNELS.state]: (m) => {
-      if (!isRecord(m) || typeof m.writable !== 'boolean') {
-        malformed(STORE_CHANNELS.state, m);
-        return;
-      }
-      const e: StoreStateEvent =
-        typeof m.detail === 'string' ? { writable: m.writable, detail: m.detail } : { writable: m.writable };
+    [StoreChannel.STATE]: (m) => {
+      const e = m as unknown as StateEvent;
       sink?.storeState(e);
       if (e.writable) log.info({ event: 'store.state', ...e }, 'storage writable again');
       else log.error({ event: 'store.state', ...e }, 'storage not writable: mutations are answered ERROR');
     },
-    [STORE_CHANNELS.compaction]: (m) => {
-      const e = numbers(m, ['durationMs', 'snapshotBytes', 'segmentsDropped'] as const);
-      if (e === null) {
-        malformed(STORE_CHANNELS.compaction, m);
-        return;
-      }
+    [StoreChannel.COMPACTION]: (m) => {
+      const e = m as unknown as CompactionEvent;
       sink?.storeCompaction(e);
       log.info({ event: 'store.compaction', ...e }, 'storage compacted');
     },
   };
-  for (const [name, handler] of Object.entries(handlers)) subscribe(name, handler);
+  const handlers = (Object.keys(onEvent) as StoreChannelName[]).map((channel) => {
+    const handler = (message: unknown): void => {
+      const m = (typeof message === 'object' && message !== null ? message : {}) as Message;
+      const stamped = typeof m.storeId === 'string';
+      if (stamped && m.storeId !== storeId) return;
+      if (stamped && WELL_FORMED[channel](m)) onEvent[channel](m);
+      else log.warn({ channel, message }, 'malformed storage event ignored');
+    };
+    return [channel, handler] as const;
+  });
+  for (const [channel, handler] of handlers) subscribe(channel, handler);
   return () => {
-    for (const [name, handler] of Object.entries(handlers)) unsubscribe(name, handler);
+    for (const [channel, handler] of handlers) unsubscribe(channel, handler);
   };
 }

@@ -4,8 +4,8 @@ import { LineFramer, type LineSink } from '../protocol/framer.js';
 import { CommandSlot } from '../protocol/command.js';
 import { parseInto } from '../protocol/parse.js';
 import { Reply, renderReplies } from '../protocol/reply.js';
-import type { IndexStore } from '../store/store.js';
-import { ReplyScratch } from './reply-scratch.js';
+import { PENDING, type IndexStore } from '../store/store.js';
+import type { ReplyScratch } from './reply-scratch.js';
 import { INVALID_ROW, ROW_OF_VERB, type ServerStats } from './stats.js';
 
 export interface ConnectionLimits {
@@ -23,6 +23,26 @@ interface HeldBatch {
 }
 
 const ERROR_BYTES_PER_REPLY = 6;
+
+/**
+ * A reply slot waiting for an asynchronous store: PENDING_SLOT + the verb's row in the command
+ * counters, so that the reply is counted in the right row once the store has decided it, with
+ * no array beside the replies.
+ */
+const PENDING_SLOT = 4;
+const NOTHING_DECIDED: ArrayLike<Reply> = [];
+
+/** What every connection of one server shares: the server builds it once. */
+export interface ConnectionContext {
+  readonly store: IndexStore;
+  readonly stats: ServerStats;
+  readonly limits: ConnectionLimits;
+  readonly log: Logger;
+  /** Replies of the chunk being processed: one per server, since a chunk is processed at once. */
+  readonly scratch: ReplyScratch;
+  /** Called once, when the socket has closed. */
+  readonly onClosed: (c: Connection) => void;
+}
 
 /**
  * One client connection: frames lines, executes them in order, and answers every line of a
@@ -58,24 +78,16 @@ export class Connection implements LineSink {
   #ending = false;
   #closed = false;
 
-  constructor(
-    id: number,
-    socket: Socket,
-    store: IndexStore,
-    stats: ServerStats,
-    limits: ConnectionLimits,
-    log: Logger,
-    scratch: ReplyScratch,
-    onClosed: (c: Connection) => void,
-  ) {
+  constructor(id: number, socket: Socket, context: ConnectionContext) {
+    const { limits, log } = context;
     this.id = id;
     this.#socket = socket;
-    this.#store = store;
-    this.#stats = stats;
+    this.#store = context.store;
+    this.#stats = context.stats;
     this.#limits = limits;
     this.#log = log;
-    this.#onClosed = onClosed;
-    this.#scratch = scratch;
+    this.#onClosed = context.onClosed;
+    this.#scratch = context.scratch;
     this.#framer = new LineFramer(limits.maxLineBytes);
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.#debugLevel = log.levels.values['debug'] ?? 20;
@@ -119,18 +131,30 @@ export class Connection implements LineSink {
   line(buf: Buffer, start: number, end: number): void {
     const command = this.#command;
     const error = parseInto(buf, start, end, command);
-    let reply: Reply;
     if (error !== null) {
-      reply = Reply.ERROR;
-      this.#stats.commands[INVALID_ROW * 3 + reply]!++;
+      this.#stats.commands[INVALID_ROW * 3 + Reply.ERROR]!++;
       if (this.#log.levelVal <= this.#debugLevel) this.#log.debug({ conn: this.id, error }, 'malformed line');
-    } else {
-      reply = this.#store.execute(command);
-      this.#executed++;
-      this.#stats.commands[ROW_OF_VERB[command.verb] * 3 + reply]!++;
-      if (this.#log.levelVal <= this.#debugLevel)
-        this.#log.debug({ conn: this.id, verb: command.verb, pkg: command.name, reply }, 'command');
+      this.#push(Reply.ERROR);
+      return;
     }
+    const reply = this.#store.execute(command);
+    this.#executed++;
+    const row = ROW_OF_VERB[command.verb];
+    if (this.#log.levelVal <= this.#debugLevel)
+      this.#log.debug(
+        {
+          conn: this.id,
+          verb: command.verb,
+          pkg: command.name,
+          reply: reply === PENDING ? 'pending' : reply,
+        },
+        'command',
+      );
+    if (reply === PENDING) {
+      this.#push(PENDING_SLOT + row);
+      return;
+    }
+    this.#stats.commands[row * 3 + reply]!++;
     this.#push(reply);
   }
 
@@ -140,8 +164,8 @@ export class Connection implements LineSink {
     this.#push(Reply.ERROR);
   }
 
-  #push(reply: Reply): void {
-    this.#scratch.push(reply);
+  #push(slot: number): void {
+    this.#scratch.push(slot);
   }
 
   /**
@@ -175,7 +199,8 @@ export class Connection implements LineSink {
       if (barrier === null) batch.state = 'durable';
       else
         barrier.then(
-          () => {
+          (decided) => {
+            if (decided !== undefined) this.#settle(batch.replies, decided);
             batch.state = 'durable';
             this.#release();
           },
@@ -188,12 +213,29 @@ export class Connection implements LineSink {
     this.#maybePause();
   }
 
+  /**
+   * Puts the replies an asynchronous store decided into the batch's pending slots, in order,
+   * and counts them. A slot the store left undecided (a store bug, or a failed batch) is ERROR.
+   */
+  #settle(replies: Uint8Array, decided: ArrayLike<Reply>): void {
+    const commands = this.#stats.commands;
+    let next = 0;
+    for (let i = 0; i < replies.length; i++) {
+      const slot = replies[i]!;
+      if (slot < PENDING_SLOT) continue;
+      const reply = next < decided.length ? decided[next++]! : Reply.ERROR;
+      commands[(slot - PENDING_SLOT) * 3 + reply]!++;
+      replies[i] = reply;
+    }
+  }
+
   /** Writes held batches, oldest first, as far as their barriers allow. */
   #release(): void {
     while (this.#held.length > 0 && this.#held[0]!.state !== 'waiting') {
       const batch = this.#held.shift()!;
       this.#heldReplies -= batch.replies.length;
       if (batch.state === 'failed') {
+        this.#settle(batch.replies, NOTHING_DECIDED);
         batch.replies.fill(Reply.ERROR);
         this.#stats.repliesFailedDurability += batch.replies.length;
       }

@@ -2,10 +2,11 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import type { Logger } from 'pino';
 import { createError } from '../errors.js';
 import type { IndexStore } from '../store/store.js';
-import { Connection, type ConnectionLimits } from './connection.js';
+import { Connection, type ConnectionContext, type ConnectionLimits } from './connection.js';
 import { ServerStats } from './stats.js';
 import { ReplyScratch } from './reply-scratch.js';
 import { SHARED_READ_BYTES, startReading } from './shared-reads.js';
+import { proveSharedReadsOnce, type SharedReadsProof } from './shared-reads-proof.js';
 
 export interface IndexServerOptions extends ConnectionLimits {
   readonly host: string;
@@ -16,6 +17,20 @@ export interface IndexServerOptions extends ConnectionLimits {
   readonly sharedReadBuffer: boolean;
 }
 
+/** The server's collaborators, given by the composition root. */
+export interface IndexServerDeps {
+  readonly store: IndexStore;
+  readonly log: Logger;
+  /**
+   * Proves at listen() that the shared read buffer works on this Node; when it does not, the
+   * server reads the ordinary way. Default: proveSharedReadsOnce (tests pass a broken one).
+   */
+  readonly proveSharedReads?: () => Promise<SharedReadsProof>;
+}
+
+const NO_SHARED_READS =
+  "this Node's sockets cannot read into the shared buffer; reading with Node's buffer per read (slower for request/response clients)";
+
 /** A connection over the limit gets this long to see our FIN before it is reset. */
 const REFUSED_LINGER_MS = 1000;
 
@@ -25,24 +40,36 @@ const REFUSED_LINGER_MS = 1000;
  */
 export class IndexServer {
   readonly stats = new ServerStats();
-  readonly #store: IndexStore;
   readonly #options: IndexServerOptions;
   readonly #log: Logger;
   readonly #server: Server;
   readonly #connections = new Set<Connection>();
-  readonly #scratch = new ReplyScratch();
+  readonly #context: ConnectionContext;
+  readonly #proveSharedReads: () => Promise<SharedReadsProof>;
   /** Where every connection's reads land, or null for Node's own buffer per read. */
-  readonly #readBuffer: Buffer | null;
+  #readBuffer: Buffer | null;
   #nextId = 1;
   #draining = false;
   /** Resolves the promise close() waits on when the last connection has closed. */
   #onLastClosed: (() => void) | null = null;
   #warnedNoSharedReads = false;
 
-  constructor(store: IndexStore, options: IndexServerOptions, log: Logger) {
-    this.#store = store;
+  constructor(deps: IndexServerDeps, options: IndexServerOptions) {
     this.#options = options;
-    this.#log = log;
+    this.#log = deps.log;
+    this.#proveSharedReads = deps.proveSharedReads ?? proveSharedReadsOnce;
+    this.#context = {
+      store: deps.store,
+      stats: this.stats,
+      limits: options,
+      log: deps.log,
+      scratch: new ReplyScratch(),
+      onClosed: (c) => {
+        this.#connections.delete(c);
+        this.stats.connectionsOpen--;
+        if (this.#connections.size === 0 && this.#onLastClosed !== null) this.#onLastClosed();
+      },
+    };
     this.#readBuffer = options.sharedReadBuffer ? Buffer.allocUnsafe(SHARED_READ_BYTES) : null;
     this.stats.sharedReadBuffer = options.sharedReadBuffer;
     // pauseOnConnect: nothing is read before startReading() has chosen how to read.
@@ -65,8 +92,28 @@ export class IndexServer {
     return this.#connections.size;
   }
 
-  /** Starts listening; resolves with the bound address (useful with port 0). */
-  listen(): Promise<AddressInfo> {
+  /**
+   * Starts listening; resolves with the bound address (useful with port 0). With the shared
+   * read buffer on, first proves that it works on this Node, else falls back to Node's reads.
+   */
+  async listen(): Promise<AddressInfo> {
+    if (this.#readBuffer !== null) {
+      const proof = await this.#proveSharedReads();
+      if (!proof.ok) {
+        this.#readBuffer = null;
+        this.#warnNoSharedReads(proof.reason);
+      }
+    }
+    return this.#bind();
+  }
+
+  #warnNoSharedReads(reason: string): void {
+    if (this.#warnedNoSharedReads) return;
+    this.#warnedNoSharedReads = true;
+    this.#log.warn({ node: process.version, reason }, NO_SHARED_READS);
+  }
+
+  #bind(): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         const where = `${this.#options.host}:${this.#options.port}`;
@@ -147,19 +194,10 @@ export class IndexServer {
       },
       this.#readBuffer,
     );
-    connection = new Connection(id, socket, this.#store, stats, this.#options, log, this.#scratch, (c) => {
-      this.#connections.delete(c);
-      stats.connectionsOpen--;
-      if (this.#connections.size === 0 && this.#onLastClosed !== null) this.#onLastClosed();
-    });
+    connection = new Connection(id, socket, this.#context);
     if (shared) stats.connectionsSharedReads++;
-    else if (this.#readBuffer !== null && !this.#warnedNoSharedReads) {
-      this.#warnedNoSharedReads = true;
-      log.warn(
-        { node: process.version },
-        "this Node's sockets cannot read into the shared buffer; reading with Node's buffer per read (slower for request/response clients)",
-      );
-    }
+    else if (this.#readBuffer !== null)
+      this.#warnNoSharedReads('an accepted socket lacked the private keys or handle methods this mode sets');
     log.info({ conn: id, peer: connection.peer }, 'connection opened');
     this.#connections.add(connection);
   }

@@ -33,12 +33,15 @@ interface OnreadKeys {
   readonly generator: symbol;
 }
 
-/** Found on the first socket by their names, then reused; null if this Node has none. */
+/**
+ * Found once by their names on a socket of our own making (never on an accepted one, which
+ * a test may have tampered with), then reused; null if this Node has none.
+ */
 let onreadKeys: OnreadKeys | null | undefined;
 
-function onreadKeysOf(socket: Socket): OnreadKeys | null {
+function findOnreadKeys(): OnreadKeys | null {
   if (onreadKeys !== undefined) return onreadKeys;
-  const named = new Map(Object.getOwnPropertySymbols(socket).map((key) => [key.description, key]));
+  const named = new Map(Object.getOwnPropertySymbols(new Socket()).map((key) => [key.description, key]));
   const buffer = named.get('kBuffer');
   const callback = named.get('kBufferCb');
   const generator = named.get('kBufferGen');
@@ -64,10 +67,12 @@ function onreadKeysOf(socket: Socket): OnreadKeys | null {
  *
  * Without `buffer`, or if this Node's sockets are not built the way this relies on, the
  * socket is read the ordinary way, with 'data' events. Returns true when reads go to `buffer`.
+ * That the keys exist does not prove they still mean what they did: the server calls
+ * `proveSharedReads()` (shared-reads-proof.ts) once before it uses this mode.
  */
 export function startReading(accepted: Socket, onBytes: OnBytes, buffer: Buffer | null): boolean {
   const handle: unknown = (accepted as unknown as { _handle: unknown })._handle;
-  const keys = buffer === null ? null : onreadKeysOf(accepted);
+  const keys = buffer === null ? null : findOnreadKeys();
   const fields = accepted as unknown as Record<symbol, unknown>;
   if (
     buffer === null ||

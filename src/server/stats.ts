@@ -1,12 +1,16 @@
 import { Reply } from '../protocol/reply.js';
 import { Verb } from '../protocol/command.js';
-import type { BucketCounts } from '../observability/bucket-counts.js';
 
 /** Rows of `ServerStats.commands`: the three verbs, then lines that did not parse. */
 export const COMMAND_ROWS = [Verb.INDEX, Verb.REMOVE, Verb.QUERY, 'INVALID'] as const;
 export type CommandRow = (typeof COMMAND_ROWS)[number];
 export const ROW_OF_VERB: Readonly<Record<Verb, number>> = { INDEX: 0, REMOVE: 1, QUERY: 2 };
 export const INVALID_ROW = 3;
+
+/** Takes one latency sample, in milliseconds; the metrics' histogram implements it. */
+export interface LatencyRecorder {
+  record(ms: number): void;
+}
 
 /**
  * Counters of one server, plain numbers incremented on the hot path and read by the metrics
@@ -35,7 +39,7 @@ export class ServerStats {
    * Milliseconds from a read chunk's arrival to its replies being queued for the socket, one
    * sample per chunk that produced replies. Null (and not measured) unless metrics are exported.
    */
-  commandLatency: BucketCounts | null = null;
+  commandLatency: LatencyRecorder | null = null;
 
   count(row: CommandRow, reply: Reply): number {
     return this.commands[COMMAND_ROWS.indexOf(row) * 3 + reply]!;

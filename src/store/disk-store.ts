@@ -14,7 +14,7 @@ import { recover, type Recovered } from './recover.js';
 import type { Compactor } from './compaction.js';
 import { workerCompactor } from './compaction-worker.js';
 import { segmentPath, snapshotPath } from './data-dir-files.js';
-import { compactionChannel, recoveryChannel, stateChannel } from './store-events.js';
+import { nextStoreId, StoreEventPublisher } from './store-events.js';
 
 export interface DiskStoreOptions {
   readonly dataDir: string;
@@ -31,6 +31,8 @@ export interface DiskStoreOptions {
   /** First and longest wait between attempts to reopen after a failure. Default 50 ms and 5 s. */
   readonly retryMinMs?: number;
   readonly retryMaxMs?: number;
+  /** Default: `disk-N`, unique in the process. */
+  readonly id?: string;
 }
 
 /** Upper bound of compactAfterBytes: frame bases are u32 offsets in a segment. */
@@ -47,6 +49,8 @@ const MAX_SEALED_SEGMENTS = 32;
  * is durable and starting a new segment.
  */
 export class DiskStore implements IndexStore {
+  readonly id: string;
+  readonly #events: StoreEventPublisher;
   readonly #dir: string;
   readonly #fs: StorageFs;
   readonly #syncMode: SyncMode;
@@ -69,6 +73,8 @@ export class DiskStore implements IndexStore {
   #closing: Promise<void> | null = null;
 
   constructor(options: DiskStoreOptions) {
+    this.id = options.id ?? nextStoreId('disk');
+    this.#events = new StoreEventPublisher(this.id);
     this.#dir = options.dataDir;
     this.#fs = options.fs ?? new NodeFs();
     this.#syncMode = options.syncMode ?? 'durable';
@@ -170,13 +176,12 @@ export class DiskStore implements IndexStore {
     this.#snapshotSeq = recovered.snapshotSeq;
     this.#sealed.clear();
     for (const { seq, bytes } of recovered.segments) this.#sealed.set(seq, bytes);
-    if (recoveryChannel.hasSubscribers)
-      recoveryChannel.publish({
-        durationMs: recovered.durationMs,
-        packages: recovered.graph.size,
-        records: recovered.records,
-        truncatedBytes: recovered.truncatedBytes,
-      });
+    this.#events.recovery({
+      durationMs: recovered.durationMs,
+      packages: recovered.graph.size,
+      records: recovered.records,
+      truncatedBytes: recovered.truncatedBytes,
+    });
   }
 
   #startWriter(seq: number): Promise<LogWriter> {
@@ -194,6 +199,7 @@ export class DiskStore implements IndexStore {
           this.#sealed.set(sealedSeq, bytes);
           this.#maybeCompact();
         },
+        events: this.#events,
       },
       seq,
     );
@@ -292,12 +298,11 @@ export class DiskStore implements IndexStore {
       await this.#fs.syncDir(this.#dir);
       if (this.#health.writable && this.#health.detail !== undefined)
         this.#health = { recovered: true, writable: true };
-      if (compactionChannel.hasSubscribers)
-        compactionChannel.publish({
-          durationMs: performance.now() - started,
-          snapshotBytes,
-          segmentsDropped: toSeq - fromSeq + 1,
-        });
+      this.#events.compaction({
+        durationMs: performance.now() - started,
+        snapshotBytes,
+        segmentsDropped: toSeq - fromSeq + 1,
+      });
     } catch (err) {
       // The log stays complete without the snapshot; the next rotation tries again. Files left
       // over are deleted by the next recovery.
@@ -311,12 +316,13 @@ export class DiskStore implements IndexStore {
   }
 
   #setHealth(health: StoreHealth): void {
-    // Published when writability changes, or why it is off does.
+    // Published when writability changes, or why it is off does; becoming writable at open
+    // is no change (subscribers count and log "writable again" only after a failure).
+    const opening = !this.#health.recovered && health.writable;
     const changed =
       health.writable !== this.#health.writable ||
       (!health.writable && health.detail !== this.#health.detail);
     this.#health = health;
-    if (changed && stateChannel.hasSubscribers)
-      stateChannel.publish({ writable: health.writable, detail: health.detail });
+    if (changed && !opening) this.#events.state(health.writable, health.detail);
   }
 }

@@ -5,7 +5,7 @@ import { encodeFileHeader, HEADER_BYTES, Magic } from './format/file-header.js';
 import { RecordBuffer } from './format/record-buffer.js';
 import { CommitGroup } from './group.js';
 import { segmentPath } from './data-dir-files.js';
-import { syncChannel } from './store-events.js';
+import type { StoreEventPublisher } from './store-events.js';
 
 /** `durable`: acknowledge after fdatasync. `relaxed`: after write(2), fdatasync at most every N ms. */
 export type SyncMode = 'durable' | 'relaxed';
@@ -21,6 +21,8 @@ export interface LogWriterOptions {
   readonly onFailure: (err: PkgIndexError<'E_STORAGE_IO'>) => void;
   /** A segment was sealed (synced and closed) and a new one started. */
   readonly onRotated: (sealedSeq: number, sealedBytes: number) => void;
+  /** Where each sync is reported. */
+  readonly events: StoreEventPublisher;
 }
 
 /**
@@ -183,8 +185,7 @@ export class LogWriter {
     await this.#file.datasync();
     this.#syncedEnd = this.#writtenEnd;
     this.#syncDue = false;
-    if (syncChannel.hasSubscribers)
-      syncChannel.publish({ durationMs: performance.now() - started, records: this.#unsyncedRecords, bytes });
+    this.#o.events.sync(performance.now() - started, this.#unsyncedRecords, bytes);
     this.#unsyncedRecords = 0;
   }
 

@@ -3,11 +3,13 @@ import type { Reply } from '../protocol/reply.js';
 import { DependencyGraph, type GraphStats } from '../graph/dependency-graph.js';
 import { applyCommand } from './apply-command.js';
 import type { IndexStore, StoreHealth } from './store.js';
+import { nextStoreId } from './store-events.js';
 
 const HEALTHY: StoreHealth = { recovered: true, writable: true };
 
 /** The index in memory only: nothing survives a restart. For tests and throwaway use. */
 export class MemoryStore implements IndexStore {
+  readonly id = nextStoreId('memory');
   readonly #graph = new DependencyGraph();
 
   open(): Promise<void> {

@@ -1,9 +1,13 @@
 import diagnostics_channel from 'node:diagnostics_channel';
 
 /**
- * Observability of the disk store, published on node:diagnostics_channel so that metrics and
- * logs subscribe without the store knowing them. Publishers check `hasSubscribers` first, so
- * an unobserved store builds no event objects.
+ * What storage tells the rest of the process, published on node:diagnostics_channel so that
+ * metrics and logs subscribe without the store knowing them. The one definition of the
+ * channels and of their events: publishers and subscribers (observability/) both use it.
+ *
+ * Every event names the store that emitted it (`storeId`): channels are process-wide, and a
+ * process may hold several stores (tests, several servers, later several backends), so a
+ * subscriber keeps its own store's events and ignores the rest.
  */
 export const StoreChannel = {
   SYNC: 'pkgindex:store:sync',
@@ -12,35 +16,94 @@ export const StoreChannel = {
   COMPACTION: 'pkgindex:store:compaction',
 } as const;
 
+export type StoreChannelName = (typeof StoreChannel)[keyof typeof StoreChannel];
+
+interface StoreEventBase {
+  /** `IndexStore.id` of the store that emitted the event. */
+  readonly storeId: string;
+}
+
 /** One fdatasync of the log made `records` records (`bytes` bytes) durable. */
-export interface SyncEvent {
+export interface SyncEvent extends StoreEventBase {
   readonly durationMs: number;
   readonly records: number;
   readonly bytes: number;
 }
 
 /** The state was rebuilt from disk: at open, and after a failure. */
-export interface RecoveryEvent {
+export interface RecoveryEvent extends StoreEventBase {
   readonly durationMs: number;
   readonly packages: number;
   readonly records: number;
   readonly truncatedBytes: number;
 }
 
-/** Whether mutations can be made durable changed. */
-export interface StateEvent {
+/**
+ * Whether mutations can be made durable changed after the store was opened: it stopped being
+ * writable (`detail` says why), or became writable again after that. Opening is no change.
+ */
+export interface StateEvent extends StoreEventBase {
   readonly writable: boolean;
-  readonly detail: string | undefined;
+  readonly detail?: string | undefined;
 }
 
 /** A snapshot replaced sealed log segments. */
-export interface CompactionEvent {
+export interface CompactionEvent extends StoreEventBase {
   readonly durationMs: number;
   readonly snapshotBytes: number;
   readonly segmentsDropped: number;
 }
 
-export const syncChannel = diagnostics_channel.channel(StoreChannel.SYNC);
-export const recoveryChannel = diagnostics_channel.channel(StoreChannel.RECOVERY);
-export const stateChannel = diagnostics_channel.channel(StoreChannel.STATE);
-export const compactionChannel = diagnostics_channel.channel(StoreChannel.COMPACTION);
+/** The event each channel carries. */
+export interface StoreEventOf {
+  [StoreChannel.SYNC]: SyncEvent;
+  [StoreChannel.RECOVERY]: RecoveryEvent;
+  [StoreChannel.STATE]: StateEvent;
+  [StoreChannel.COMPACTION]: CompactionEvent;
+}
+
+const syncChannel = diagnostics_channel.channel(StoreChannel.SYNC);
+const recoveryChannel = diagnostics_channel.channel(StoreChannel.RECOVERY);
+const stateChannel = diagnostics_channel.channel(StoreChannel.STATE);
+const compactionChannel = diagnostics_channel.channel(StoreChannel.COMPACTION);
+
+/** Ids handed out so far: ids only need to differ within one process. */
+let storesCreated = 0;
+
+/** A new store id, unique in this process: `disk-1`, `memory-2`. */
+export function nextStoreId(kind: string): string {
+  storesCreated++;
+  return `${kind}-${storesCreated}`;
+}
+
+/**
+ * Publishes one store's events, stamped with its id. Each method checks `hasSubscribers`
+ * first, so an unobserved store builds no event objects.
+ */
+export class StoreEventPublisher {
+  readonly storeId: string;
+
+  constructor(storeId: string) {
+    this.storeId = storeId;
+  }
+
+  sync(durationMs: number, records: number, bytes: number): void {
+    if (syncChannel.hasSubscribers)
+      syncChannel.publish({ storeId: this.storeId, durationMs, records, bytes } satisfies SyncEvent);
+  }
+
+  recovery(event: Omit<RecoveryEvent, 'storeId'>): void {
+    if (recoveryChannel.hasSubscribers)
+      recoveryChannel.publish({ storeId: this.storeId, ...event } satisfies RecoveryEvent);
+  }
+
+  state(writable: boolean, detail: string | undefined): void {
+    if (stateChannel.hasSubscribers)
+      stateChannel.publish({ storeId: this.storeId, writable, detail } satisfies StateEvent);
+  }
+
+  compaction(event: Omit<CompactionEvent, 'storeId'>): void {
+    if (compactionChannel.hasSubscribers)
+      compactionChannel.publish({ storeId: this.storeId, ...event } satisfies CompactionEvent);
+  }
+}

@@ -13,25 +13,48 @@ export interface StoreHealth {
 }
 
 /**
+ * What `execute` answers when the reply is decided later, with the rest of the batch: stores
+ * that reach the index asynchronously (a database, an index owned by another thread) queue
+ * the command and settle the whole batch at `barrier()`.
+ */
+export const PENDING = 3;
+export type Pending = typeof PENDING;
+
+/**
  * The one interface through which the server reaches the index. The network code knows
- * nothing else of storage, so another backend can be put behind it.
+ * nothing else of storage, so another backend can be put behind it. The unit of work is a
+ * batch: the commands a connection executes between two calls of `barrier()` (one read chunk,
+ * or one slice of it); replies come back in order. See docs/adr/0002 and 0007.
  *
  * Contract:
- * - `execute` applies a command to the serving state at once and returns its reply, so that
- *   pipelined commands on any connection see each other in arrival order;
+ * - `execute` either decides a command at once against the serving state and returns its
+ *   reply, so that pipelined commands on any connection see each other in arrival order
+ *   (embedded stores), or queues it and returns PENDING (asynchronous stores, which then keep
+ *   the commands of every batch in the order they were executed);
  * - the command passed to `execute`, its `deps` included, is valid only during the call: the
  *   server parses every line into the same object (a CommandSlot), so a store that keeps a
  *   name list copies it;
  * - a reply must not reach a client before the state it observed is durable. After executing
- *   a batch of commands the caller asks for `barrier()`: null means everything executed so far
- *   is durable and the replies can be sent; a promise resolves when it is, and rejects when it
- *   cannot be, in which case every reply held behind it must be sent as ERROR instead.
+ *   a batch the caller asks for `barrier()`: null means every reply of the batch is final and
+ *   everything executed so far is durable, so they can be sent; otherwise a promise that
+ *   resolves when they can be, with the replies of the batch's PENDING commands in order (a
+ *   store that returned no PENDING may resolve with nothing), and rejects when the state they
+ *   observed cannot be made durable, in which case every reply of the batch, and every one
+ *   held behind it, is sent as ERROR instead;
+ * - a store that returned PENDING during a batch must return a promise from `barrier()`;
+ *   commands executed between two barriers all belong to the same batch, because the server
+ *   executes a batch without yielding.
  */
 export interface IndexStore {
+  /**
+   * Names this store in the storage events it publishes (see store-events.ts), unique in the
+   * process, so that a server's subscribers tell its events from another store's.
+   */
+  readonly id: string;
   /** Recovers the state; called once, before any `execute`. */
   open(): Promise<void>;
-  execute(command: Command): Reply;
-  barrier(): Promise<void> | null;
+  execute(command: Command): Reply | Pending;
+  barrier(): Promise<ArrayLike<Reply> | void> | null;
   health(): StoreHealth;
   stats(): GraphStats;
   /** Makes everything durable, releases files and locks. Idempotent. */

@@ -140,13 +140,20 @@ describe('profiling endpoints', () => {
     );
   });
 
-  test('a second profile while one runs gets 409', async () => {
+  test('a second profile while one runs gets 409, and is not logged as started', async () => {
+    const before = s.events.length;
+    const started = (what: string): number =>
+      s.events.slice(before).filter((e) => e.msg === `${what} started`).length;
     const first = get(s.adminPort, '/debug/cpu-profile?seconds=2');
-    await until(() => s.events.some((e) => e.msg === 'cpu profile started'));
-    const second = await get(s.adminPort, '/debug/heap-snapshot');
-    assert.equal(second.status, 409);
-    assert.equal((JSON.parse(second.text) as { error: string }).error, 'E_PROFILER_BUSY');
+    await until(() => started('cpu profile') === 1);
+    for (const path of ['/debug/heap-snapshot', '/debug/cpu-profile?seconds=1']) {
+      const second = await get(s.adminPort, path);
+      assert.equal(second.status, 409, path);
+      assert.equal((JSON.parse(second.text) as { error: string }).error, 'E_PROFILER_BUSY');
+    }
     assert.equal((await first).status, 200);
+    assert.equal(started('cpu profile'), 1, 'only the profile that ran is logged as started');
+    assert.equal(started('heap snapshot'), 0);
   });
 
   test('seconds out of bounds or not a number gets 400 and says the range', async () => {

@@ -3,12 +3,11 @@ import { connect, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
-import { AdminServer } from '../../src/admin/admin-server.js';
-import { ServerMetrics } from '../../src/observability/metrics.js';
-import { IndexServer } from '../../src/server/server.js';
-import { MemoryStore } from '../../src/store/memory-store.js';
+import type { ServerMetrics } from '../../src/observability/metrics.js';
+import type { IndexServer } from '../../src/server/server.js';
 import type { IndexStore } from '../../src/store/store.js';
 import { coverageEnv } from '../support/coverage-env.js';
+import { startServer } from '../support/servers.js';
 
 /** A JSON log event as the server writes it. */
 export type LogEvent = Record<string, unknown> & { level: number; msg: string };
@@ -29,6 +28,7 @@ export function memoryLogger(level = 'info'): { log: Logger; events: LogEvent[] 
 export interface InProcess {
   readonly server: IndexServer;
   readonly metrics: ServerMetrics;
+  readonly store: IndexStore;
   readonly port: number;
   readonly adminPort: number;
   readonly events: LogEvent[];
@@ -37,52 +37,32 @@ export interface InProcess {
   close(): Promise<void>;
 }
 
-/** A protocol server and its admin server in this process, both on port 0 of loopback. */
+/** A server with its admin server in this process, both on port 0 of loopback (startServer). */
 export async function startInProcess(
-  options: { store?: IndexStore; token?: string | null; listen?: boolean; logLevel?: string } = {},
+  options: { store?: IndexStore; token?: string | null; logLevel?: string } = {},
 ): Promise<InProcess> {
-  const store = options.store ?? new MemoryStore();
   const { log, events } = memoryLogger(options.logLevel);
-  const server = new IndexServer(
-    store,
+  const s = await startServer(
     {
-      host: '127.0.0.1',
-      port: 0,
+      admin: true,
+      adminHost: '127.0.0.1',
+      adminPort: 0,
       maxConnections: 100,
-      shutdownTimeoutMs: 1000,
-      sharedReadBuffer: true,
       maxLineBytes: 1024,
-      idleTimeoutMs: 0,
-      outputHighWaterBytes: 64 * 1024,
+      shutdownTimeoutMs: 1000,
     },
-    log,
+    { log, version: 'test', adminToken: options.token ?? null, store: options.store },
   );
-  const metrics = new ServerMetrics({
-    stats: server.stats,
-    server,
-    store,
-    maxConnections: 100,
-    version: 'test',
-  });
-  const admin = new AdminServer(
-    { log, metrics, server, store, version: 'test' },
-    { host: '127.0.0.1', port: 0, token: options.token ?? null },
-  );
-  const adminAddress = await admin.listen();
-  await store.open();
-  const port = options.listen === false ? 0 : (await server.listen()).port;
+  const { pkgindex } = s;
   return {
-    server,
-    metrics,
-    port,
-    adminPort: adminAddress.port,
+    server: s.server,
+    metrics: pkgindex.metrics!,
+    store: s.store,
+    port: s.port,
+    adminPort: pkgindex.addresses!.admin!.port,
     events,
-    closeAdmin: () => admin.close(),
-    async close() {
-      if (options.listen !== false) await server.close();
-      await admin.close();
-      await store.close();
-    },
+    closeAdmin: () => pkgindex.admin!.close(),
+    close: () => s.close(),
   };
 }
 

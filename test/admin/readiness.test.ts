@@ -6,7 +6,8 @@ import type { Command } from '../../src/protocol/command.js';
 import type { Reply } from '../../src/protocol/reply.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { IndexStore, StoreHealth } from '../../src/store/store.js';
-import { exchange, get, sample, startInProcess } from './harness.js';
+import { createPkgIndex } from '../../src/index.js';
+import { exchange, get, memoryLogger, sample, startInProcess, until } from './harness.js';
 
 /**
  * A store whose disk has failed: it executes in memory but can make nothing durable. A
@@ -14,6 +15,7 @@ import { exchange, get, sample, startInProcess } from './harness.js';
  * metrics are tested with it.
  */
 class FailingStore implements IndexStore {
+  readonly id = 'failing';
   readonly #memory = new MemoryStore();
   #health: StoreHealth = { recovered: true, writable: false, detail: 'fsync failed: EIO (test)' };
 
@@ -87,13 +89,32 @@ describe('readiness under storage failure', () => {
   });
 
   test('/readyz answers 503 before the protocol listener is bound', async () => {
-    const s = await startInProcess({ listen: false });
+    // Reports itself recovered and writable, but its open() waits for the test: the
+    // composition root binds the protocol listener only after open() has resolved.
+    let release = (): void => undefined;
+    class GatedStore extends MemoryStore {
+      override open(): Promise<void> {
+        return new Promise((resolve) => (release = resolve));
+      }
+    }
+    const { log, events } = memoryLogger();
+    const pkgindex = createPkgIndex(
+      { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0, storage: 'memory' },
+      { log, store: new GatedStore() },
+    );
+    const started = pkgindex.listen();
     try {
-      const r = await get(s.adminPort, '/readyz');
+      await until(() => events.some((e) => e.msg === 'admin listening'));
+      const adminPort = events.find((e) => e.msg === 'admin listening')!.port as number;
+      const r = await get(adminPort, '/readyz');
       assert.equal(r.status, 503);
       assert.equal((JSON.parse(r.text) as { reason: string }).reason, 'protocol listener not bound');
+      release();
+      await started;
+      assert.equal((await get(adminPort, '/readyz')).status, 200);
     } finally {
-      await s.close();
+      release();
+      await pkgindex.close();
     }
   });
 });

@@ -4,11 +4,6 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { IndexServer } from '../../src/server/server.js';
-import { MemoryStore } from '../../src/store/memory-store.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { loadConfig } from '../../src/config/load-config.js';
 import { defaultDataFile } from '../../src/bench/data-set.js';
 import { runBench } from '../../src/bench/run-bench.js';
 import { DEFAULT_PREFIX, parseMix } from '../../src/bench/workload.js';
@@ -18,9 +13,9 @@ import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { recover } from '../../src/store/recover.js';
 import { stateOf } from '../../tools/crash/workload.js';
 import { buildCeiling } from '../../tools/matrix/ceiling.js';
-import { freePort, startServer } from '../../tools/support/child-server.js';
+import { freePort, startServer as startChild } from '../../tools/support/child-server.js';
 import { runCli } from '../cli/processes.js';
-import { spawnServer } from '../support/servers.js';
+import { spawnServer, startServer } from '../support/servers.js';
 
 const DATA = defaultDataFile();
 
@@ -29,7 +24,7 @@ const MAIN = 'dist/src/cli/main.js';
 /** `pkgindex bench ARGS --no-validate` against the matrix's C ceiling, which answers OK to every line. */
 async function benchCeiling(args: readonly string[]): Promise<SpawnSyncReturns<string>> {
   const port = await freePort();
-  const ceiling = await startServer(buildCeiling(), [String(port)], port);
+  const ceiling = await startChild(buildCeiling(), [String(port)], port);
   try {
     const at = ['--port', String(port), '--server-pid', String(ceiling.pid)];
     return spawnSync(process.execPath, [MAIN, 'bench', ...at, '--no-validate', ...args], {
@@ -134,17 +129,7 @@ test('pkgindex bench --data with a file that does not exist: "file not found", e
 });
 
 test('against the real server on port 0, the mixed workload gets every reply it expects', async () => {
-  const config = loadConfig(['--host', '127.0.0.1', '--port', '0'], {});
-  const silent = new Writable({
-    write: (_chunk, _enc, done) => {
-      done();
-    },
-  });
-  const log = createLogger({ level: 'warn', quiet: true, pretty: false }, silent);
-  const store = new MemoryStore();
-  await store.open();
-  const server = new IndexServer(store, config, log);
-  const { port } = await server.listen();
+  const { port, server, close } = await startServer();
   try {
     const r = await runBench({
       host: '127.0.0.1',
@@ -169,7 +154,6 @@ test('against the real server on port 0, the mixed workload gets every reply it 
     assert.ok(r.counts.fail > 0 && r.counts.error > 0);
     assert.equal(server.stats.count('INVALID', Reply.ERROR), r.counts.error);
   } finally {
-    await server.close();
-    await store.close();
+    await close();
   }
 });

@@ -1,29 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { pino } from 'pino';
 import { PkgIndexClient } from '../../src/client/client.js';
-import { loadConfig } from '../../src/config/load-config.js';
 import { Verb } from '../../src/protocol/command.js';
 import { Reply } from '../../src/protocol/reply.js';
-import { IndexServer } from '../../src/server/server.js';
-import { MemoryStore } from '../../src/store/memory-store.js';
 import { startServer } from '../support/servers.js';
 
 async function withServer(fn: (port: number) => Promise<void>): Promise<void> {
-  const store = new MemoryStore();
-  await store.open();
-  const server = new IndexServer(
-    store,
-    loadConfig(['--host', '127.0.0.1', '--port', '0'], {}),
-    pino({ level: 'silent' }),
-  );
-  const address = await server.listen();
+  const { port, close } = await startServer();
   try {
-    await fn(address.port);
+    await fn(port);
   } finally {
-    await server.close();
-    await store.close();
+    await close();
   }
 }
 

@@ -1,5 +1,5 @@
 import { channel } from 'node:diagnostics_channel';
-import { STORE_CHANNELS } from '../../src/observability/store-events.js';
+import { StoreChannel } from '../../src/store/store-events.js';
 import { exchange, get, sampleNames, startInProcess } from '../admin/harness.js';
 
 /**
@@ -10,9 +10,21 @@ export async function exportedSampleNames(): Promise<Set<string>> {
   const s = await startInProcess();
   try {
     await exchange(s.port, ['INDEX|a|', 'QUERY|a|', 'nonsense']);
-    channel(STORE_CHANNELS.sync).publish({ durationMs: 1, records: 1, bytes: 10 });
-    channel(STORE_CHANNELS.recovery).publish({ durationMs: 1, packages: 0, records: 0, truncatedBytes: 0 });
-    channel(STORE_CHANNELS.compaction).publish({ durationMs: 1, snapshotBytes: 1, segmentsDropped: 0 });
+    const storeId = s.store.id;
+    channel(StoreChannel.SYNC).publish({ storeId, durationMs: 1, records: 1, bytes: 10 });
+    channel(StoreChannel.RECOVERY).publish({
+      storeId,
+      durationMs: 1,
+      packages: 0,
+      records: 0,
+      truncatedBytes: 0,
+    });
+    channel(StoreChannel.COMPACTION).publish({
+      storeId,
+      durationMs: 1,
+      snapshotBytes: 1,
+      segmentsDropped: 0,
+    });
     return sampleNames((await get(s.adminPort, '/metrics')).text);
   } finally {
     await s.close();

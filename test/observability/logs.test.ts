@@ -95,6 +95,33 @@ describe('server logs (spawned server, stdout parsed)', () => {
     assert.equal(malformed.error, 'E_FIELD_COUNT');
   });
 
+  test('a failed start is one JSON fatal event on stdout as well as a line on stderr', async () => {
+    // Before the configured logger exists (a bad setting), and after (the admin port is taken).
+    const first = spawnServe(['--host', '127.0.0.1', '--port', '0', '--admin-port', '0']);
+    try {
+      const adminPort = (await first.waitFor((e) => e.msg === 'admin listening')).port as number;
+      const cases: [string[], string, RegExp][] = [
+        [['--port', 'eighty'], 'E_CONFIG', /--port must be a whole number/],
+        [['--host', '127.0.0.1', '--port', '0', '--admin-port', String(adminPort)], 'E_LISTEN', /admin HTTP/],
+      ];
+      for (const [args, code, message] of cases) {
+        const child = spawnServe(args);
+        assert.equal(await child.exited, 2);
+        assert.match(child.stderr(), message);
+        const fatal = child.events.filter((e) => e.level === 60);
+        assert.equal(fatal.length, 1, JSON.stringify(child.events));
+        assert.equal(fatal[0]!.msg, 'startup failed');
+        const err = fatal[0]!.err as { code: string; message: string };
+        assert.equal(err.code, code);
+        assert.match(err.message, message);
+        assert.equal(child.events.at(-1), fatal[0], 'the last event');
+      }
+    } finally {
+      first.process.kill('SIGTERM');
+      assert.equal(await first.exited, 0);
+    }
+  });
+
   test('a crash leaves a fatal JSON event with the stack before the process exits', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pkgindex-crash-'));
     try {

@@ -2,10 +2,15 @@ import assert from 'node:assert/strict';
 import { channel } from 'node:diagnostics_channel';
 import { describe, test } from 'node:test';
 import { ServerMetrics } from '../../src/observability/metrics.js';
-import { STORE_CHANNELS, subscribeStoreEvents } from '../../src/observability/store-events.js';
+import { subscribeStoreEvents } from '../../src/observability/store-events.js';
 import { ServerStats } from '../../src/server/stats.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
-import { memoryLogger, sample } from '../admin/harness.js';
+import { StoreChannel } from '../../src/store/store-events.js';
+import { exchange, get, memoryLogger, sample, startInProcess } from '../admin/harness.js';
+import { tempDir } from '../store/support/tmp-dir.js';
+import { DiskStore } from '../../src/store/disk-store.js';
+
+const STORE_ID = 'disk-under-test';
 
 function setup(): {
   metrics: ServerMetrics;
@@ -20,15 +25,15 @@ function setup(): {
     maxConnections: 10,
     version: 'test',
   });
-  return { metrics, events, unsubscribe: subscribeStoreEvents(log, metrics) };
+  return { metrics, events, unsubscribe: subscribeStoreEvents({ storeId: STORE_ID, log, sink: metrics }) };
 }
 
 describe('storage events on diagnostics_channel', () => {
   test('sync events feed the sync latency and batch size histograms and are logged at debug', async () => {
     const { metrics, events, unsubscribe } = setup();
     try {
-      channel(STORE_CHANNELS.sync).publish({ durationMs: 3, records: 40, bytes: 2000 });
-      channel(STORE_CHANNELS.sync).publish({ durationMs: 0.2, records: 1, bytes: 30 });
+      channel(StoreChannel.SYNC).publish({ storeId: STORE_ID, durationMs: 3, records: 40, bytes: 2000 });
+      channel(StoreChannel.SYNC).publish({ storeId: STORE_ID, durationMs: 0.2, records: 1, bytes: 30 });
       const m = await metrics.metrics();
       assert.equal(sample(m, 'pkgindex_store_sync_duration_seconds_count'), 2);
       assert.equal(sample(m, 'pkgindex_store_sync_duration_seconds_bucket{le="0.0005"}'), 1);
@@ -39,6 +44,7 @@ describe('storage events on diagnostics_channel', () => {
       assert.equal(logged.length, 2);
       assert.equal(logged[0]!.level, 20);
       assert.equal(logged[0]!.records, 40);
+      assert.equal(logged[0]!.storeId, STORE_ID);
     } finally {
       unsubscribe();
     }
@@ -47,15 +53,17 @@ describe('storage events on diagnostics_channel', () => {
   test('recovery, state and compaction events set their metrics and log at info, warn or error', async () => {
     const { metrics, events, unsubscribe } = setup();
     try {
-      channel(STORE_CHANNELS.recovery).publish({
+      channel(StoreChannel.RECOVERY).publish({
+        storeId: STORE_ID,
         durationMs: 1500,
         packages: 7,
         records: 90,
         truncatedBytes: 12,
       });
-      channel(STORE_CHANNELS.state).publish({ writable: false, detail: 'ENOSPC' });
-      channel(STORE_CHANNELS.state).publish({ writable: true });
-      channel(STORE_CHANNELS.compaction).publish({
+      channel(StoreChannel.STATE).publish({ storeId: STORE_ID, writable: false, detail: 'ENOSPC' });
+      channel(StoreChannel.STATE).publish({ storeId: STORE_ID, writable: true });
+      channel(StoreChannel.COMPACTION).publish({
+        storeId: STORE_ID,
         durationMs: 250,
         snapshotBytes: 4096,
         segmentsDropped: 3,
@@ -83,14 +91,88 @@ describe('storage events on diagnostics_channel', () => {
     }
   });
 
+  test("another store's events are ignored: not counted, not logged", async () => {
+    const { metrics, events, unsubscribe } = setup();
+    try {
+      channel(StoreChannel.SYNC).publish({ storeId: 'disk-other', durationMs: 3, records: 40, bytes: 2000 });
+      channel(StoreChannel.STATE).publish({ storeId: 'disk-other', writable: false, detail: 'ENOSPC' });
+      const m = await metrics.metrics();
+      assert.equal(sample(m, 'pkgindex_store_sync_duration_seconds_count'), 0);
+      assert.equal(sample(m, 'pkgindex_store_state_changes_total{writable="false"}'), 0);
+      assert.deepEqual(events, []);
+    } finally {
+      unsubscribe();
+    }
+  });
+
   test('malformed messages are logged and ignored; after unsubscribing nothing is recorded', async () => {
     const { metrics, events, unsubscribe } = setup();
-    channel(STORE_CHANNELS.sync).publish({ durationMs: 'soon', records: 1, bytes: 1 });
-    channel(STORE_CHANNELS.state).publish(null);
-    assert.equal(events.filter((e) => e.msg === 'malformed storage event ignored').length, 2);
+    channel(StoreChannel.SYNC).publish({ storeId: STORE_ID, durationMs: 'soon', records: 1, bytes: 1 });
+    channel(StoreChannel.SYNC).publish({ durationMs: 1, records: 1, bytes: 1 });
+    channel(StoreChannel.STATE).publish(null);
+    assert.equal(events.filter((e) => e.msg === 'malformed storage event ignored').length, 3);
     unsubscribe();
-    channel(STORE_CHANNELS.sync).publish({ durationMs: 1, records: 1, bytes: 1 });
+    channel(StoreChannel.SYNC).publish({ storeId: STORE_ID, durationMs: 1, records: 1, bytes: 1 });
     assert.equal(sample(await metrics.metrics(), 'pkgindex_store_sync_duration_seconds_count'), 0);
-    assert.equal(channel(STORE_CHANNELS.sync).hasSubscribers, false);
+    assert.equal(channel(StoreChannel.SYNC).hasSubscribers, false);
+  });
+});
+
+describe('storage events of real servers', () => {
+  test('a fresh start is no state change: nothing logged as "writable again", nothing counted', async (t) => {
+    const store = new DiskStore({ dataDir: await tempDir(t) });
+    const s = await startInProcess({ store });
+    try {
+      assert.deepEqual(await exchange(s.port, ['INDEX|a|']), ['OK']);
+      const m = (await get(s.adminPort, '/metrics')).text;
+      assert.equal(sample(m, 'pkgindex_store_state_changes_total{writable="true"}'), 0);
+      assert.equal(sample(m, 'pkgindex_store_state_changes_total{writable="false"}'), 0);
+      assert.deepEqual(
+        s.events.filter((e) => e.event === 'store.state').map((e) => e.msg),
+        [],
+      );
+      assert.ok(
+        s.events.some((e) => e.msg === 'storage recovered'),
+        'the store did publish its recovery',
+      );
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('two servers in one process each count and log only their own store', async (t) => {
+    const first = await startInProcess({
+      store: new DiskStore({ dataDir: await tempDir(t) }),
+      logLevel: 'debug',
+    });
+    const second = await startInProcess({
+      store: new DiskStore({ dataDir: await tempDir(t) }),
+      logLevel: 'debug',
+    });
+    try {
+      assert.notEqual(first.store.id, second.store.id);
+      assert.deepEqual(await exchange(first.port, ['INDEX|a|', 'INDEX|b|a', 'REMOVE|b|']), [
+        'OK',
+        'OK',
+        'OK',
+      ]);
+      const syncs = async (s: typeof first): Promise<number | undefined> =>
+        sample((await get(s.adminPort, '/metrics')).text, 'pkgindex_store_sync_batch_records_sum');
+      assert.equal(await syncs(first), 3);
+      assert.equal(await syncs(second), 0);
+      const synced = (s: typeof first): unknown[] =>
+        s.events.filter((e) => e.msg === 'storage sync').map((e) => e.storeId);
+      assert.ok(synced(first).length > 0);
+      assert.ok(synced(first).every((id) => id === first.store.id));
+      assert.deepEqual(synced(second), []);
+      // Each logged its own recovery only.
+      const recoveries = (s: typeof first): unknown[] =>
+        s.events.filter((e) => e.event === 'store.recovery').map((e) => e.storeId);
+      assert.deepEqual(recoveries(first), [first.store.id]);
+      assert.deepEqual(recoveries(second), [second.store.id]);
+    } finally {
+      await first.close();
+      await second.close();
+    }
   });
 });

@@ -1,35 +1,48 @@
-import { pino } from 'pino';
-import { IndexServer, type IndexServerOptions } from '../../src/server/server.js';
-import { MemoryStore } from '../../src/store/memory-store.js';
+import { pino, type Logger } from 'pino';
+import { Composition, type ComposeOptions, type PkgIndexConfig } from '../../src/root.js';
+import type { IndexServer } from '../../src/server/server.js';
 import type { IndexStore } from '../../src/store/store.js';
 
-export const TEST_LIMITS: IndexServerOptions = {
+/** What tests run a server in this process with, unless they say otherwise. */
+export const TEST_CONFIG: Partial<PkgIndexConfig> = {
   host: '127.0.0.1',
   port: 0,
-  maxLineBytes: 64 * 1024,
-  maxConnections: 10_000,
+  storage: 'memory',
+  admin: false,
   idleTimeoutMs: 0,
-  outputHighWaterBytes: 64 * 1024,
   shutdownTimeoutMs: 5_000,
-  sharedReadBuffer: true,
 };
 
-/** A real server on an ephemeral port, in this process. */
+export interface InProcessServer {
+  readonly pkgindex: Composition;
+  readonly server: IndexServer;
+  readonly port: number;
+  readonly store: IndexStore;
+  readonly log: Logger;
+  readonly close: () => Promise<void>;
+}
+
+/**
+ * A real server on an ephemeral port of loopback, in this process, built by the composition
+ * root as `pkgindex serve` builds it: in memory, without the admin server and silent, unless
+ * `config` and `options` say otherwise.
+ */
 export async function startServer(
-  options: Partial<IndexServerOptions> = {},
-  store: IndexStore = new MemoryStore(),
-): Promise<{ server: IndexServer; port: number; store: IndexStore; close: () => Promise<void> }> {
-  await store.open();
-  const server = new IndexServer(store, { ...TEST_LIMITS, ...options }, pino({ level: 'silent' }));
-  const { port } = await server.listen();
+  config: Partial<PkgIndexConfig> = {},
+  options: ComposeOptions = {},
+): Promise<InProcessServer> {
+  const pkgindex = new Composition(
+    { ...TEST_CONFIG, ...config },
+    { log: pino({ level: 'silent' }), ...options },
+  );
+  const { protocol } = await pkgindex.listen();
   return {
-    server,
-    port,
-    store,
-    close: async () => {
-      await server.close();
-      await store.close();
-    },
+    pkgindex,
+    server: pkgindex.server,
+    port: protocol.port,
+    store: pkgindex.store,
+    log: pkgindex.log,
+    close: () => pkgindex.close(),
   };
 }
 

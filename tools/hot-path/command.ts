@@ -93,21 +93,18 @@ interface Common {
 }
 
 async function measureMemory(o: Common): Promise<string> {
-  const { Connection, ServerStats, ReplyScratch, MemoryStore, createLogger } = o.modules;
+  const { newConnection, ServerStats, ReplyScratch, MemoryStore, createLogger } = o.modules;
   const workload = loadWorkload({ mix: o.mix, batch: o.batch });
   const store = new MemoryStore();
   await store.open();
   const socket = new StubSocket();
-  const connection = new Connection(
-    1,
-    socket.asSocket(),
+  const connection = newConnection(1, socket.asSocket(), {
     store,
-    new ServerStats(),
-    LIMITS,
-    silentLogger(createLogger),
-    new ReplyScratch(),
-    () => undefined,
-  );
+    stats: new ServerStats(),
+    limits: LIMITS,
+    log: silentLogger(createLogger),
+    scratch: new ReplyScratch(),
+  });
   // Builds from before `receive()` took their bytes from the socket's 'data' events.
   const feed =
     typeof (connection as Partial<typeof connection>).receive === 'function'
@@ -137,7 +134,7 @@ async function measureMemory(o: Common): Promise<string> {
 async function measureDisk(
   o: Common & { connections: number; syncMode: 'durable' | 'relaxed'; compactAfterBytes: number },
 ): Promise<string> {
-  const { Connection, ServerStats, ReplyScratch, DiskStore, createLogger } = o.modules;
+  const { newConnection, ServerStats, ReplyScratch, DiskStore, createLogger } = o.modules;
   const workload = loadWorkload({ mix: o.mix, defaultMix: 'index=50,remove=50', batch: o.batch });
   const log = silentLogger(createLogger);
   const dir = mkdtempSync(join(tmpdir(), 'pkgindex-durable-bench-'));
@@ -146,16 +143,13 @@ async function measureDisk(
   const stats = new ServerStats();
   const scratch = new ReplyScratch();
   const feeds = Array.from({ length: o.connections }, (_, i) => {
-    const connection = new Connection(
-      i + 1,
-      new StubSocket().asSocket(),
+    const connection = newConnection(i + 1, new StubSocket().asSocket(), {
       store,
       stats,
-      LIMITS,
+      limits: LIMITS,
       log,
       scratch,
-      () => undefined,
-    );
+    });
     return (c: Buffer): void => {
       connection.receive(c, c.length);
     };

@@ -22,10 +22,20 @@ import {
 } from '../../src/bench/workload.js';
 
 type ConnectionModule = typeof import('../../src/server/connection.js');
+type Connection = InstanceType<ConnectionModule['Connection']>;
+type ConnectionContext = import('../../src/server/connection.js').ConnectionContext;
 
 /** The modules a hot-path measurement drives, as built in some dist/ directory. */
 export interface ServerModules {
-  readonly Connection: ConnectionModule['Connection'];
+  /**
+   * A Connection of that build, whichever constructor it has: (id, socket, context) since the
+   * composition root, eight positional arguments before.
+   */
+  readonly newConnection: (
+    id: number,
+    socket: Socket,
+    context: Omit<ConnectionContext, 'onClosed'>,
+  ) => Connection;
   readonly ServerStats: (typeof import('../../src/server/stats.js'))['ServerStats'];
   readonly ReplyScratch: (typeof import('../../src/server/reply-scratch.js'))['ReplyScratch'];
   readonly MemoryStore: (typeof import('../../src/store/memory-store.js'))['MemoryStore'];
@@ -33,15 +43,33 @@ export interface ServerModules {
   readonly createLogger: (typeof import('../../src/observability/logger.js'))['createLogger'];
 }
 
-/**
- * The server's modules from the build in `distDir`. Builds are assumed to share this one's
- * constructors; one that does not must be measured with the tools of its own checkout.
- */
+/** The constructor of builds from before the composition root. */
+type PositionalConnection = new (
+  id: number,
+  socket: Socket,
+  ...rest: [
+    ConnectionContext['store'],
+    ConnectionContext['stats'],
+    ConnectionContext['limits'],
+    ConnectionContext['log'],
+    ConnectionContext['scratch'],
+    ConnectionContext['onClosed'],
+  ]
+) => Connection;
+
+/** The server's modules from the build in `distDir` (another build can be compared with this one). */
 export async function importServer(distDir: string): Promise<ServerModules> {
   const dist = pathToFileURL(resolve(distDir)).href;
   const load = async <T>(path: string): Promise<T> => (await import(`${dist}/${path}`)) as T;
+  const { Connection } = await load<ConnectionModule>('src/server/connection.js');
+  const onClosed = (): void => undefined;
   return {
-    Connection: (await load<ConnectionModule>('src/server/connection.js')).Connection,
+    newConnection: (id, socket, context) => {
+      if (Connection.length !== 8) return new Connection(id, socket, { ...context, onClosed });
+      const { store, stats, limits, log, scratch } = context;
+      const Positional = Connection as unknown as PositionalConnection;
+      return new Positional(id, socket, store, stats, limits, log, scratch, onClosed);
+    },
     ServerStats: (await load<typeof import('../../src/server/stats.js')>('src/server/stats.js')).ServerStats,
     ReplyScratch: (
       await load<typeof import('../../src/server/reply-scratch.js')>('src/server/reply-scratch.js')

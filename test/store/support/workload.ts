@@ -1,6 +1,7 @@
+import assert from 'node:assert/strict';
 import type { Command } from '../../../src/protocol/command.js';
 import { Reply } from '../../../src/protocol/reply.js';
-import type { IndexStore } from '../../../src/store/store.js';
+import { PENDING, type IndexStore } from '../../../src/store/store.js';
 
 /** The crash test's workload (tools/crash/), shared with the store tests. */
 export { randomCommand, seededRandom, stateOf } from '../../../tools/crash/workload.js';
@@ -9,10 +10,15 @@ export { randomCommand, seededRandom, stateOf } from '../../../tools/crash/workl
 export async function send(store: IndexStore, command: Command): Promise<Reply> {
   const reply = store.execute(command);
   const barrier = store.barrier();
-  if (barrier === null) return reply;
+  if (barrier === null) {
+    assert.notEqual(reply, PENDING, 'a store that answers PENDING must return a barrier');
+    return reply as Reply;
+  }
   try {
-    await barrier;
-    return reply;
+    const decided = await barrier;
+    if (reply !== PENDING) return reply;
+    assert.ok(decided !== undefined && decided.length === 1, 'one decided reply for one pending command');
+    return decided[0]!;
   } catch {
     return Reply.ERROR;
   }
