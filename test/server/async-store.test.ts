@@ -31,7 +31,7 @@ function expected(lines: readonly string[]): string[] {
     const bytes = Buffer.from(line, 'latin1');
     const parsed = parseLine(bytes, 0, bytes.length);
     if (isProtocolError(parsed)) return 'ERROR';
-    return NAMES[store.execute(parsed) as Reply]!;
+    return NAMES[store.execute(parsed)]!;
   });
 }
 
