@@ -4,8 +4,8 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'data/', 'coverage/', '**/*.mjs', '**/*.js', '!eslint.config.js'] },
-  // Built by the benchmark (C ceiling, old builds for before/after comparisons): not source.
-  { ignores: ['bench/out/'] },
+  // Built and written by the tools (C ceiling, matrix results, data dirs): not source.
+  { ignores: ['tools/out/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -27,6 +27,39 @@ export default tseslint.config(
         {
           allowForKnownSafeCalls: [
             { from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // What ships never reaches into the tests or the tooling (package.json `files`: dist/src).
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/test/**', '**/tools/**', '**/scripts/**'],
+              message: 'src/ is the product: it cannot import tests or tools.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['tools/**/*.ts', 'scripts/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/test/**'],
+              message: 'tools run without the tests: move what both need to tools/support/.',
+            },
           ],
         },
       ],

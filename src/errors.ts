@@ -109,12 +109,7 @@ export const ERRORS = {
   E_BENCH: {
     name: 'BenchError',
     exitCode: EXIT_USAGE,
-    meaning: 'The benchmark could not run: a server did not start, a tool is missing, the data is unusable.',
-  },
-  E_BENCH_SERVER_START: {
-    name: 'ServerStartError',
-    exitCode: EXIT_USAGE,
-    meaning: 'A server the benchmark started exited before it listened; the message ends with its stderr.',
+    meaning: 'The benchmark could not run: the server could not be reached, or a load worker failed.',
   },
   E_ADMIN_BAD_REQUEST: {
     name: 'AdminBadRequestError',

@@ -69,7 +69,7 @@ export class LoadShard {
         this.close();
         throw createError(
           'E_BENCH',
-          `cannot connect to ${o.host}:${o.port} (${(err as NodeJS.ErrnoException).code ?? String(err)}); is the server running there? Pass --host and --port, or --ceiling`,
+          `cannot connect to ${o.host}:${o.port} (${(err as NodeJS.ErrnoException).code ?? String(err)}); is the server running there? Pass --host and --port`,
           { cause: err },
         );
       }

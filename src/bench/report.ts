@@ -1,5 +1,5 @@
 /** Renders a benchmark result for people (a table) and the progress line. */
-import type { BenchResult } from './run-bench.js';
+import { allProtocolErrors, type BenchResult } from './run-bench.js';
 
 const int = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
@@ -47,9 +47,15 @@ export function formatSummary(r: BenchResult): string {
     ],
     [
       'protocol errors',
-      r.protocolErrors === 0 && r.warmup.protocolErrors === 0
+      allProtocolErrors(r) === 0
         ? '0'
-        : `${r.protocolErrors} (not a reply ${r.counts.bad}, unexpected class ${r.counts.unexpected}, unsolicited ${r.counts.unsolicited}, missing ${r.counts.missing}, socket errors ${r.counts.socketErrors}; warm-up ${r.warmup.protocolErrors})`,
+        : `${r.protocolErrors} (not a reply ${r.counts.bad}, unexpected class ${r.counts.unexpected}, unsolicited ${r.counts.unsolicited}, missing ${r.counts.missing}, socket errors ${r.counts.socketErrors}; warm-up ${r.warmup.protocolErrors}, clean-up ${r.cleanup?.protocolErrors ?? 0})`,
+    ],
+    [
+      'clean-up',
+      r.cleanup === null
+        ? `none (--no-cleanup): ${formatCount(r.warmup.packages)} packages named "${c.prefix}…" left on the server`
+        : `${formatCount(r.cleanup.packages)} packages named "${c.prefix}…" removed in ${r.cleanup.elapsedS.toFixed(2)} s${r.cleanup.protocolErrors === 0 ? '' : `, ${r.cleanup.protocolErrors} protocol errors`}`,
     ],
     ['client CPU', `${r.client.cpuSeconds.toFixed(2)} s (${r.client.cpuPercent.toFixed(0)} % of a core)`],
   ];

@@ -1,6 +1,7 @@
 /**
  * One benchmark run: warm the index up with the whole data file, then drive the workload
- * from one or more threads, and gather what the client saw and what the server spent.
+ * from one or more threads, gather what the client saw and what the server spent, and remove
+ * what the warm-up indexed, leaving the server as it was.
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -13,12 +14,15 @@ import type { WorkerInput, WorkerMessage } from './load-worker.js';
 import { sampleMachine, sampleProcess } from './proc-stats.js';
 import { cpus } from 'node:os';
 import {
+  buildCleanupScript,
   buildScript,
   buildWarmupScript,
   formatMix,
   parseDataFile,
   planWorkload,
+  withPrefix,
   type Mix,
+  type Script,
 } from './workload.js';
 
 export interface BenchOptions {
@@ -33,6 +37,10 @@ export interface BenchOptions {
   readonly mix: Mix;
   readonly seed: number;
   readonly dataFile: string;
+  /** Put before every package name of the data file, so the run stays in its own namespace. */
+  readonly prefix: string;
+  /** After the run, remove every package the warm-up indexed (dependents first). */
+  readonly cleanup: boolean;
   readonly serverPid: number | null;
   /** Threads driving the connections; 1 runs them on the main thread. */
   readonly threads: number;
@@ -54,17 +62,21 @@ export interface LatencySummary {
   readonly max: number;
 }
 
+/** A phase outside the measurement: one connection, pipelined, every reply checked. */
+export interface PhaseResult {
+  readonly packages: number;
+  readonly elapsedS: number;
+  readonly protocolErrors: number;
+}
+
 export interface BenchResult {
   /** The options the run used, with the mix as text (as `--mix` takes it). */
   readonly config: Omit<BenchOptions, 'mix' | 'serverPid' | 'scriptLength' | 'onProgress'> & {
     readonly mix: string;
   };
-  readonly warmup: {
-    readonly packages: number;
-    readonly skipped: number;
-    readonly elapsedS: number;
-    readonly protocolErrors: number;
-  };
+  readonly warmup: PhaseResult & { readonly skipped: number };
+  /** The removal of what the warm-up indexed; null with `cleanup: false`. */
+  readonly cleanup: PhaseResult | null;
   readonly counts: LoadCounts;
   readonly answered: number;
   readonly protocolErrors: number;
@@ -93,25 +105,38 @@ export interface BenchResult {
   readonly machineCpuPercent: number | null;
 }
 
+/** Protocol errors of the whole run: warm-up, measured load and clean-up. */
+export function allProtocolErrors(r: BenchResult): number {
+  return r.warmup.protocolErrors + r.protocolErrors + (r.cleanup?.protocolErrors ?? 0);
+}
+
 /** Hard limit of a run by `--ops`, so a server that stops answering cannot hang it. */
 const OPS_LIMIT_MS = 300_000;
 const WARMUP_IN_FLIGHT = 64;
 
-export async function runBench(o: BenchOptions): Promise<BenchResult> {
-  const plan = planWorkload(parseDataFile(readFileSync(o.dataFile, 'utf8')), o.seed);
-
-  const warmScript = buildWarmupScript(plan);
-  const warm = new LoadShard({
+/** Sends every request of `script` once on one connection, `WARMUP_IN_FLIGHT` at a time. */
+async function runPhase(o: BenchOptions, script: Script): Promise<PhaseResult> {
+  const shard = new LoadShard({
     host: o.host,
     port: o.port,
-    script: warmScript,
+    script,
     starts: [0],
-    budgets: [warmScript.length],
+    budgets: [script.length],
     inFlight: WARMUP_IN_FLIGHT,
     validate: o.validate,
   });
-  await warm.connect();
-  const warmResult = await warm.run(null, OPS_LIMIT_MS);
+  await shard.connect();
+  const result = await shard.run(null, OPS_LIMIT_MS);
+  return {
+    packages: script.length,
+    elapsedS: result.elapsedMs / 1000,
+    protocolErrors: protocolErrors(result.counts),
+  };
+}
+
+export async function runBench(o: BenchOptions): Promise<BenchResult> {
+  const plan = planWorkload(withPrefix(parseDataFile(readFileSync(o.dataFile, 'utf8')), o.prefix), o.seed);
+  const warmup = await runPhase(o, buildWarmupScript(plan));
 
   const script = buildScript(plan, o.mix, o.seed, o.scriptLength);
   const starts: number[][] = Array.from({ length: o.threads }, () => []);
@@ -158,6 +183,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const cpu = process.cpuUsage(cpu0);
   const machine1 = sampleMachine();
   const after = o.serverPid === null ? null : sampleProcess(o.serverPid);
+  const cleanup = o.cleanup ? await runPhase(o, buildCleanupScript(plan)) : null;
 
   const counts = emptyCounts();
   const histogram = new Histogram();
@@ -181,15 +207,13 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       mix: formatMix(o.mix),
       seed: o.seed,
       dataFile: o.dataFile,
+      prefix: o.prefix,
+      cleanup: o.cleanup,
       threads: o.threads,
       validate: o.validate,
     },
-    warmup: {
-      packages: plan.warmup.length,
-      skipped: plan.skipped.length,
-      elapsedS: warmResult.elapsedMs / 1000,
-      protocolErrors: protocolErrors(warmResult.counts),
-    },
+    warmup: { ...warmup, skipped: plan.skipped.length },
+    cleanup,
     counts,
     answered: histogram.count,
     protocolErrors: protocolErrors(counts),

@@ -15,8 +15,14 @@
  * - `remove` removes either a volatile leaf (OK, whether or not it is indexed at the time)
  *   or a *pinned* package, one that a stable package depends on (FAIL);
  * - `malformed` sends one of a fixed set of malformed lines: ERROR.
+ *
+ * Every name gets a prefix (`bench:` by default), so that on a server holding other data the
+ * workload neither touches those packages nor depends on them, and a clean-up script removes
+ * exactly what the warm-up indexed.
  */
 import { DependencyGraph, IndexOutcome } from '../graph/dependency-graph.js';
+import { MAX_NAME_BYTES, isProtocolError } from '../protocol/command.js';
+import { parseLine } from '../protocol/parse.js';
 import { Expect } from './replies.js';
 import { createError } from '../errors.js';
 
@@ -40,6 +46,42 @@ export function parseDataFile(text: string): PackageSpec[] {
     out.push({ name: line.slice(0, colon).trim(), deps });
   }
   return out;
+}
+
+/**
+ * The default namespace of the benchmark's package names. `:` is a name byte for the protocol,
+ * but no package repository uses it in a name (Debian's `:any` architecture qualifiers are
+ * stripped by importers), so these names cannot meet real ones in practice.
+ */
+export const DEFAULT_PREFIX = 'bench:';
+
+/**
+ * `prefix` when names may start with it (the empty prefix included), else an E_CONFIG error
+ * naming `source`: checked against the protocol's own parser.
+ */
+export function checkPrefix(prefix: string, source = '--prefix'): string {
+  const probe = Buffer.from(`QUERY|${prefix}a|`, 'utf8');
+  if (isProtocolError(parseLine(probe, 0, probe.length)))
+    throw createError(
+      'E_CONFIG',
+      `${source} must be the start of a package name (ASCII letters, digits and . _ + - @ / :), got "${prefix}"`,
+    );
+  return prefix;
+}
+
+/**
+ * `specs` with `prefix` before every name and dependency. Throws when a prefixed name is not
+ * one the protocol accepts (a byte outside the name alphabet, or too long).
+ */
+export function withPrefix(specs: readonly PackageSpec[], prefix: string): PackageSpec[] {
+  if (checkPrefix(prefix) === '') return [...specs];
+  const longest = specs.reduce((n, s) => Math.max(n, Buffer.byteLength(s.name)), 0);
+  if (Buffer.byteLength(prefix) + longest > MAX_NAME_BYTES)
+    throw createError(
+      'E_USAGE',
+      `--prefix "${prefix}" makes the longest name of the data file longer than ${MAX_NAME_BYTES} bytes`,
+    );
+  return specs.map((s) => ({ name: prefix + s.name, deps: s.deps.map((d) => prefix + d) }));
 }
 
 /** splitmix32: a tiny, fast, well-mixed generator; the same seed gives the same stream everywhere. */
@@ -236,6 +278,28 @@ export function buildWarmupScript(plan: WorkloadPlan): Script {
     lines,
     new Uint8Array(lines.length).fill(Expect.OK),
     new Uint8Array(lines.length).fill(Op.INDEX),
+  );
+}
+
+/**
+ * The clean-up: REMOVE of every package the warm-up indexed, dependents first, each answered
+ * OK. Volatile leaves go first, since the workload may have left one depending on an anchor
+ * indexed after it; then the stable packages in reverse warm-up order.
+ */
+export function buildCleanupScript(plan: WorkloadPlan): Script {
+  const volatile = new Set(plan.volatile.map((s) => s.name));
+  const names = [
+    ...plan.volatile.map((s) => s.name),
+    ...plan.warmup
+      .map((s) => s.name)
+      .filter((n) => !volatile.has(n))
+      .reverse(),
+  ];
+  const lines = names.map((n) => `REMOVE|${n}|`);
+  return render(
+    lines,
+    new Uint8Array(lines.length).fill(Expect.OK),
+    new Uint8Array(lines.length).fill(Op.REMOVE),
   );
 }
 

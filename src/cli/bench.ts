@@ -2,13 +2,19 @@
  * `pkgindex bench`: the load generator. Exit status 0 when every request got the reply it
  * must, 1 on any protocol error, 2 on a usage error.
  */
-import { join } from 'node:path';
 import { option, type Values } from '../config/command-line.js';
 import { existingFile, flagBool, integer, positiveNumber } from '../config/parsers.js';
-import { buildCeiling, freePort, repoRoot, startServer, type ChildServer } from '../bench/child-server.js';
+import { defaultDataFile } from '../bench/data-set.js';
 import { formatSummary, progressLine } from '../bench/report.js';
-import { runBench, type BenchOptions } from '../bench/run-bench.js';
-import { DEFAULT_MIX, formatMix, parseMix, type Mix } from '../bench/workload.js';
+import { allProtocolErrors, runBench, type BenchOptions } from '../bench/run-bench.js';
+import {
+  DEFAULT_MIX,
+  DEFAULT_PREFIX,
+  checkPrefix,
+  formatMix,
+  parseMix,
+  type Mix,
+} from '../bench/workload.js';
 import { createError } from '../errors.js';
 import { defineCommand } from './command.js';
 import { SERVER_OPTIONS } from './connection.js';
@@ -69,9 +75,22 @@ const OPTIONS = {
     flag: '--data',
     value: 'FILE',
     default: null,
-    defaultText: 'test/fixtures/brew-dependencies.txt',
+    defaultText: 'the Homebrew list shipped in the package, bench/brew-dependencies.txt',
     help: '"name: dep1 dep2" lines: the packages indexed during warm-up and used by the workload.',
     parse: existingFile,
+  }),
+  prefix: option({
+    flag: '--prefix',
+    value: 'TEXT',
+    default: DEFAULT_PREFIX,
+    help: 'Put before every package name, so the run neither reads nor changes the server\'s other packages ("" for the bare names, on a server that holds nothing else).',
+    parse: checkPrefix,
+  }),
+  noCleanup: option({
+    flag: '--no-cleanup',
+    default: false,
+    help: 'Leave the indexed packages on the server (by default the run removes them at the end).',
+    parse: flagBool,
   }),
   threads: option({
     flag: '--threads',
@@ -96,16 +115,10 @@ const OPTIONS = {
     help: 'Requests in the rendered script that connections cycle through.',
     parse: integer(1),
   }),
-  ceiling: option({
-    flag: '--ceiling',
-    default: false,
-    help: 'Build and start the C ceiling server (answers OK to everything) and measure it instead; replies are then not validated.',
-    parse: flagBool,
-  }),
   noValidate: option({
     flag: '--no-validate',
     default: false,
-    help: 'Do not compare replies with the ones the workload requires.',
+    help: "Do not compare replies with the ones the workload requires (for a server that answers OK to everything, like the matrix's C ceiling).",
     parse: flagBool,
   }),
   json: option({
@@ -119,13 +132,16 @@ const OPTIONS = {
 /** `pkgindex bench`. */
 export const command = defineCommand({
   description: `Indexes the data file on the server (warm-up, not measured), then sends the workload and
-reports throughput, latency percentiles, replies by class and protocol errors.`,
+reports throughput, latency percentiles, replies by class and protocol errors. Every package
+name is prefixed (--prefix), so the run neither reads nor changes the server's other
+packages; at the end it removes what it indexed, and the server holds what it held before
+(an interrupted run leaves them: run again with the same --prefix to remove them).`,
   options: OPTIONS,
   epilogue: 'Exit status: 0 every request got the reply it must, 1 any protocol error, 2 a usage error.',
   run: (values) => benchMain(values),
 });
 
-/** Turns the parsed flags into run options (minus what depends on a started server). */
+/** Turns the parsed flags into run options. */
 function benchOptions(values: Values<typeof OPTIONS>): Omit<BenchOptions, 'onProgress'> {
   if (values.duration !== null && values.ops !== null)
     throw createError('E_USAGE', '--duration and --ops are exclusive: give one');
@@ -138,35 +154,26 @@ function benchOptions(values: Values<typeof OPTIONS>): Omit<BenchOptions, 'onPro
     ops: values.ops,
     mix: values.mix,
     seed: values.seed,
-    dataFile: values.data ?? join(repoRoot(), 'test', 'fixtures', 'brew-dependencies.txt'),
+    dataFile: values.data ?? defaultDataFile(),
+    prefix: values.prefix,
+    cleanup: !values.noCleanup,
     serverPid: values.serverPid,
     threads: values.threads,
-    validate: !values.noValidate && !values.ceiling,
+    validate: !values.noValidate,
     scriptLength: values.scriptLength,
   };
 }
 
 /** Runs `pkgindex bench` with the parsed flags; resolves to the exit status. */
 async function benchMain(values: Values<typeof OPTIONS>): Promise<number> {
-  let options: BenchOptions = benchOptions(values);
-  let ceiling: ChildServer | null = null;
-  if (values.ceiling) {
-    const port = await freePort(options.host);
-    ceiling = await startServer(buildCeiling(), [String(port), options.host], port, options.host);
-    options = { ...options, port, serverPid: ceiling.pid };
-  }
   const tty = process.stderr.isTTY;
-  try {
-    const result = await runBench({
-      ...options,
-      onProgress: tty
-        ? (answered, s) => process.stderr.write(`\r${progressLine(answered, s)}\x1b[K`)
-        : undefined,
-    });
-    if (tty) process.stderr.write('\r\x1b[K');
-    process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatSummary(result)}\n`);
-    return result.protocolErrors === 0 && result.warmup.protocolErrors === 0 ? 0 : 1;
-  } finally {
-    await ceiling?.stop();
-  }
+  const result = await runBench({
+    ...benchOptions(values),
+    onProgress: tty
+      ? (answered, s) => process.stderr.write(`\r${progressLine(answered, s)}\x1b[K`)
+      : undefined,
+  });
+  if (tty) process.stderr.write('\r\x1b[K');
+  process.stdout.write(values.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatSummary(result)}\n`);
+  return allProtocolErrors(result) === 0 ? 0 : 1;
 }

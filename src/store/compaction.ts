@@ -20,7 +20,7 @@ export interface CompactionResult {
   readonly snapshotBytes: number;
 }
 
-/** Runs a compaction job somewhere: in a worker thread in production, inline in tests. */
+/** Runs a compaction job somewhere: in a worker thread in production, inline in tests (test/support/). */
 export type Compactor = (job: CompactionJob) => Promise<CompactionResult>;
 
 /**
@@ -47,9 +47,4 @@ export async function foldSnapshot(fs: StorageFs, job: CompactionJob): Promise<C
 
 function damaged(path: string, offset: number, what: string): PkgIndexError<'E_STORAGE_CORRUPT'> {
   return corruptDataError(path, offset, what, 'sealed segment');
-}
-
-/** Runs compaction on this thread through `fs`: for tests with a fault-injecting fs. */
-export function inlineCompactor(fs: StorageFs): Compactor {
-  return (job) => foldSnapshot(fs, job);
 }

@@ -146,11 +146,6 @@ export class DiskStore implements IndexStore {
     return this.#graph.stats();
   }
 
-  /** Dependencies of `name` in the serving state, for checks and tools; undefined when absent. */
-  dependenciesOf(name: string): readonly string[] | undefined {
-    return this.#graph.dependenciesOf(name);
-  }
-
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;

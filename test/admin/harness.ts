@@ -6,6 +6,7 @@ import { pino, type Logger } from 'pino';
 import type { ServerMetrics } from '../../src/observability/metrics.js';
 import type { IndexServer } from '../../src/server/server.js';
 import type { IndexStore } from '../../src/store/store.js';
+import { coverageEnv } from '../support/coverage-env.js';
 import { startServer } from '../support/servers.js';
 
 /** A JSON log event as the server writes it. */
@@ -155,7 +156,7 @@ export interface Child {
 export function spawnServe(args: readonly string[], env: Record<string, string> = {}): Child {
   const child = spawn(process.execPath, [MAIN, 'serve', ...args], {
     // In memory unless a test asks for disk: the default (disk in ./data) would share one dir.
-    env: { PATH: process.env.PATH ?? '', PKGINDEX_STORAGE: 'memory', ...env },
+    env: { PATH: process.env.PATH ?? '', PKGINDEX_STORAGE: 'memory', ...coverageEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const events: LogEvent[] = [];

@@ -1,10 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:net';
-import { buildCeiling, freePort, startServer } from '../../src/bench/child-server.js';
+import { defaultDataFile } from '../../src/bench/data-set.js';
 import { runBench, type BenchOptions } from '../../src/bench/run-bench.js';
 import { readFileSync } from 'node:fs';
-import { parseDataFile, parseMix, planWorkload } from '../../src/bench/workload.js';
+import { DEFAULT_PREFIX, parseDataFile, parseMix, planWorkload } from '../../src/bench/workload.js';
+import { buildCeiling } from '../../tools/matrix/ceiling.js';
+import { freePort, startServer } from '../../tools/support/child-server.js';
 import { startReferenceServer, type Misbehaviour } from './reference-server.js';
 
 const BASE: BenchOptions = {
@@ -16,7 +18,9 @@ const BASE: BenchOptions = {
   ops: 3000,
   mix: parseMix('query=40,index=20,remove=20,malformed=20'),
   seed: 5,
-  dataFile: 'test/fixtures/brew-dependencies.txt',
+  dataFile: defaultDataFile(),
+  prefix: DEFAULT_PREFIX,
+  cleanup: true,
   serverPid: null,
   threads: 1,
   validate: true,
@@ -53,6 +57,8 @@ test('against a server with the real semantics, every reply is the expected one'
   assert.equal(r.counts.ok + r.counts.fail + r.counts.error, 3000);
   assert.ok(r.counts.fail > 0 && r.counts.error > 0);
   assert.ok(r.latencyUs.p50 > 0 && r.latencyUs.p50 <= r.latencyUs.p99 && r.latencyUs.p99 <= r.latencyUs.max);
+  assert.equal(r.cleanup?.packages, r.warmup.packages);
+  assert.equal(r.cleanup.protocolErrors, 0);
 });
 
 test('worker threads drive the same workload to the same counts', async () => {

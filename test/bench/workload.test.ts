@@ -7,17 +7,20 @@ import { parseLine } from '../../src/protocol/parse.js';
 import { Reply } from '../../src/protocol/reply.js';
 import { applyCommand } from '../../src/store/apply-command.js';
 import {
+  DEFAULT_PREFIX,
   MALFORMED_LINES,
   Op,
+  buildCleanupScript,
   buildScript,
   buildWarmupScript,
   parseDataFile,
   parseMix,
   planWorkload,
+  withPrefix,
   type Script,
 } from '../../src/bench/workload.js';
 
-const BREW = parseDataFile(readFileSync('test/fixtures/brew-dependencies.txt', 'utf8'));
+const BREW = parseDataFile(readFileSync('bench/brew-dependencies.txt', 'utf8'));
 const MIXED = parseMix('query=40,index=20,remove=20,malformed=20');
 
 /** Executes request `i` of a script on a graph with the protocol's rules. */
@@ -102,6 +105,49 @@ test('a second warm-up on an already warm index is answered OK too (a reused ser
   const script = buildScript(plan, MIXED, 2, 3000);
   for (let i = 0; i < script.length; i++) execute(graph, script, i);
   for (let i = 0; i < warm.length; i++) assert.equal(execute(graph, warm, i), Reply.OK);
+});
+
+test('the clean-up removes every package, dependents first, wherever the workload left the index', () => {
+  const plan = planWorkload(withPrefix(BREW, DEFAULT_PREFIX), 4);
+  for (const stop of [0, 1, 17, 2999]) {
+    const graph = warmGraph(buildWarmupScript(plan));
+    // Stopped anywhere: volatile leaves indexed or not, with or without their anchor.
+    const script = buildScript(plan, MIXED, 4, 3000);
+    for (let i = 0; i < stop; i++) execute(graph, script, i);
+    const cleanup = buildCleanupScript(plan);
+    for (let i = 0; i < cleanup.length; i++)
+      assert.equal(execute(graph, cleanup, i), Reply.OK, `clean-up request ${i} after ${stop}`);
+    assert.equal(graph.size, 0);
+  }
+  // The case that needs volatile leaves first: leaf `a`, indexed before its anchor `b`, left
+  // depending on it by its second INDEX. In reverse warm-up order REMOVE|b| would come first.
+  const tiny = parseDataFile('a:\nb:\nc: b\nd: b\n');
+  const seed = [1, 2, 3, 4, 5, 6, 7, 8].find((n) => planWorkload(tiny, n).volatile[0]?.name === 'a')!;
+  const small = planWorkload(tiny, seed);
+  assert.deepEqual([small.warmup.map((p) => p.name), small.anchors], [['a', 'b', 'c', 'd'], ['b']]);
+  const graph = warmGraph(buildWarmupScript(small));
+  const twice = buildScript(small, parseMix('index=1'), seed, 2);
+  for (let i = 0; i < 2; i++) assert.equal(execute(graph, twice, i), Reply.OK);
+  assert.deepEqual(graph.dependenciesOf('a'), ['b']);
+  const cleanup = buildCleanupScript(small);
+  for (let i = 0; i < cleanup.length; i++)
+    assert.equal(execute(graph, cleanup, i), Reply.OK, `clean-up ${i}`);
+  assert.equal(graph.size, 0);
+});
+
+test('the prefix goes before every name and dependency, and must make names the protocol accepts', () => {
+  assert.deepEqual(withPrefix([{ name: 'b', deps: ['a'] }], 'x:'), [{ name: 'x:b', deps: ['x:a'] }]);
+  assert.deepEqual(withPrefix(BREW, ''), BREW);
+  const plan = planWorkload(withPrefix(BREW, DEFAULT_PREFIX), 1);
+  const script = buildScript(plan, MIXED, 1, 5000);
+  for (let i = 0; i < script.length; i++) {
+    const line = script.bytes.toString('utf8', script.offsets[i], script.offsets[i + 1]! - 1);
+    if (script.ops[i] !== Op.MALFORMED)
+      assert.match(line, /^[A-Z]+\|bench:[^|]+\|((bench:[^,]+)(,bench:[^,]+)*)?$/);
+  }
+  for (const bad of ['a|', 'a b', 'é', 'a,b'])
+    assert.throws(() => withPrefix(BREW, bad), /--prefix must be the start of a package name/, bad);
+  assert.throws(() => withPrefix(BREW, 'p'.repeat(250)), /longer than 255 bytes/);
 });
 
 test('every malformed line is one the protocol answers ERROR', () => {

@@ -55,7 +55,7 @@ test('client, import and bench read the server from PKGINDEX_SERVER_HOST and PKG
   const env = { PKGINDEX_SERVER_HOST: '127.0.0.2', PKGINDEX_PORT: '1', PKGINDEX_HOST: '0.0.0.0' };
   for (const args of [
     ['client', 'query', 'a'],
-    ['import', '--no-progress', 'test/fixtures/brew-dependencies.txt'],
+    ['import', '--no-progress', 'bench/brew-dependencies.txt'],
     ['bench', '--ops', '5'],
   ]) {
     const r = run(args, env);

@@ -7,9 +7,10 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { ImportReport } from '../../src/import/report.js';
 import { spawnServer, type ServerProcess } from '../support/servers.js';
+import { coverageEnv } from '../support/coverage-env.js';
 import { runCli } from './processes.js';
 
-const BREW = 'test/fixtures/brew-dependencies.txt';
+const BREW = 'bench/brew-dependencies.txt';
 const DEBIAN = 'test/fixtures/debian/Packages';
 
 let server: ServerProcess;
@@ -209,7 +210,9 @@ test('unreadable sources, unknown formats and a missing decompressor exit 2 sayi
   // xz data with no xz program on PATH.
   const xz = join(dir, 'Packages.xz');
   writeFileSync(xz, Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0, 0]));
-  const noTool = await runCli(['import', '--dry-run', xz], { env: { PATH: join(dir, 'empty-path') } });
+  const noTool = await runCli(['import', '--dry-run', xz], {
+    env: { PATH: join(dir, 'empty-path'), ...coverageEnv() },
+  });
   assert.equal(noTool.code, 2);
   assert.match(noTool.stderr, /xz-compressed.*apt-get install xz-utils.*xz -dc/);
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadBrewPackages } from '../support/brew.js';
-import { checkConsistency, runHarness } from '../support/harness.js';
+import { loadBrewPackages } from '../../tools/stress/brew-packages.js';
+import { checkConsistency, runHarness } from '../../tools/stress/harness.js';
 import { memoryOf, spawnServer } from '../support/servers.js';
 
 const packages = loadBrewPackages();

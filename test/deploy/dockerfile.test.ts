@@ -86,6 +86,14 @@ describe('deploy/Dockerfile', () => {
     }
   });
 
+  test('the image holds what the package ships (package.json `files`)', () => {
+    const { files } = JSON.parse(readFileSync('package.json', 'utf8')) as { files: string[] };
+    const copied = runtime
+      .filter((i) => i.keyword === 'COPY')
+      .map((i) => i.args.split(' ').at(-1)!.replace(/^\.\//, ''));
+    for (const f of files) assert.ok(copied.includes(f), `the runtime stage copies ${f}`);
+  });
+
   test('the HEALTHCHECK uses node, not curl, and its script passes against a live server and fails without one', async () => {
     assert.ok(healthcheck);
     assert.doesNotMatch(healthcheck.args, /curl|wget/);

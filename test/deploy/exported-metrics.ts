@@ -1,6 +1,26 @@
 import { channel } from 'node:diagnostics_channel';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { StoreChannel } from '../../src/store/store-events.js';
 import { exchange, get, sampleNames, startInProcess } from '../admin/harness.js';
+
+/**
+ * Runs a garbage collection and resolves once its performance entry has been delivered.
+ * prom-client's GC histogram has samples only after a collection it observed; whether one
+ * happened by the scrape depended on the run (under coverage, none did).
+ */
+function collectGarbage(): Promise<void> {
+  return new Promise((resolve) => {
+    const observer = new PerformanceObserver(() => {
+      observer.disconnect();
+      resolve();
+    });
+    observer.observe({ entryTypes: ['gc'] });
+    setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+  });
+}
 
 /**
  * The sample names a real server exports on /metrics (histograms as _bucket/_sum/_count),
@@ -25,6 +45,7 @@ export async function exportedSampleNames(): Promise<Set<string>> {
       snapshotBytes: 1,
       segmentsDropped: 0,
     });
+    await collectGarbage();
     return sampleNames((await get(s.adminPort, '/metrics')).text);
   } finally {
     await s.close();

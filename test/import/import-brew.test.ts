@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseBrew } from '../../src/import/brew.js';
 import { readLines } from '../../src/import/read-lines.js';
 
-const FIXTURE = 'test/fixtures/brew-dependencies.txt';
+const FIXTURE = 'bench/brew-dependencies.txt';
 
 test('the Homebrew list: every line a package, deps split on runs of spaces', async () => {
   const parsed = await parseBrew(readLines([FIXTURE]));

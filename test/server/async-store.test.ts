@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import { Reply } from '../../src/protocol/reply.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { DeferredStore } from '../support/deferred-store.js';
-import { prng } from '../support/harness.js';
+import { prng } from '../../tools/stress/harness.js';
 import { LineClient } from '../support/line-client.js';
 import { startServer } from '../support/servers.js';
 import { parseLine } from '../../src/protocol/parse.js';

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCrashCycles } from './support/crash-cycles.js';
+import { runCrashCycles } from '../../tools/crash/cycles.js';
 import { tempDir } from './support/tmp-dir.js';
 
-// Quick variant; `npx tsx scripts/crash-test.ts --cycles 50` runs the long one.
+// Quick variant; `node dist/tools/measure.js crash --cycles 50` runs the long one.
 for (const [seed, args] of [
   [1, []],
   [2, ['--compact-after-bytes', '8192']],

@@ -6,8 +6,8 @@ import { isPkgIndexError } from '../../src/errors.js';
 import { Verb } from '../../src/protocol/command.js';
 import { Reply } from '../../src/protocol/reply.js';
 import { DiskStore } from '../../src/store/disk-store.js';
-import { FaultFs } from '../../src/store/fs/fault-fs.js';
-import { inlineCompactor } from '../../src/store/compaction.js';
+import { FaultFs } from '../support/fault-fs.js';
+import { inlineCompactor } from '../support/inline-compactor.js';
 import { recover } from '../../src/store/recover.js';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { StoreChannel } from '../../src/store/store-events.js';
@@ -60,9 +60,11 @@ for (const syncMode of ['durable', 'relaxed'] as const) {
     const again = new DiskStore({ dataDir: dir, syncMode });
     await again.open();
     assert.deepEqual(again.stats(), { packages: 1, edges: 0 });
-    assert.deepEqual(again.dependenciesOf('b'), []);
     assert.equal(again.execute(query('a')), Reply.FAIL);
     await again.close();
+    // What the data dir holds, read offline: `b` alone, with the dependencies of its last INDEX.
+    const { graph } = await recover(new NodeFs(), dir, { repair: false });
+    assert.deepEqual(stateOf(graph), ['b|']);
   });
 }
 

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DiskStore } from '../../src/store/disk-store.js';
-import { FaultFs, type CrashMode } from '../../src/store/fs/fault-fs.js';
+import { FaultFs, type CrashMode } from '../support/fault-fs.js';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
-import { inlineCompactor } from '../../src/store/compaction.js';
+import { inlineCompactor } from '../support/inline-compactor.js';
 import { recover } from '../../src/store/recover.js';
 import type { SyncMode } from '../../src/store/log-writer.js';
 import { tempDir } from './support/tmp-dir.js';

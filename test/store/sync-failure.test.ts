@@ -4,9 +4,9 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import { Verb, type Command } from '../../src/protocol/command.js';
 import { Reply } from '../../src/protocol/reply.js';
 import { DiskStore } from '../../src/store/disk-store.js';
-import { FaultFs, type FaultRule } from '../../src/store/fs/fault-fs.js';
+import { FaultFs, type FaultRule } from '../support/fault-fs.js';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
-import { inlineCompactor } from '../../src/store/compaction.js';
+import { inlineCompactor } from '../support/inline-compactor.js';
 import { recover } from '../../src/store/recover.js';
 import { StoreChannel, type StateEvent } from '../../src/store/store-events.js';
 import { tempDir } from './support/tmp-dir.js';
@@ -44,7 +44,10 @@ async function indexFresh(
       let previous: string | null = null;
       for (let i = 0; i < perClient; i++) {
         const name = `${tag}-c${c}-${i}`;
-        const deps = previous !== null && store.dependenciesOf(previous) !== undefined ? [previous] : [];
+        const deps =
+          previous !== null && store.execute({ verb: Verb.QUERY, name: previous }) === Reply.OK
+            ? [previous]
+            : [];
         const command: Command = { verb: Verb.INDEX, name, deps };
         const reply = await send(store, command);
         if (reply === Reply.OK) {

@@ -1,22 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { Composition, type ComposeOptions, type PkgIndexConfig } from '../../src/root.js';
 import type { IndexServer } from '../../src/server/server.js';
 import type { IndexStore } from '../../src/store/store.js';
-
-/** The folder above test/: dist/ for the compiled tests, the checkout when run from source by tsx. */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-/**
- * The compiled CLI entry point, as a user runs it: next to this file under dist/, or in dist/
- * when this file runs from source (scripts/crash-test.ts under tsx).
- */
-export const CLI = existsSync(join(ROOT, 'src/cli/main.js'))
-  ? join(ROOT, 'src/cli/main.js')
-  : join(ROOT, 'dist/src/cli/main.js');
 
 /** What tests run a server in this process with, unless they say otherwise. */
 export const TEST_CONFIG: Partial<PkgIndexConfig> = {
@@ -61,138 +46,11 @@ export async function startServer(
   };
 }
 
-export interface SpawnOptions {
-  /** `--storage`; default memory: the CLI default (disk in ./data) would share one dir. */
-  readonly storage?: 'memory' | 'disk';
-  /** `--data-dir`, when given. */
-  readonly dataDir?: string;
-  /** The admin HTTP server on a free port (default), or `--admin=false`. */
-  readonly admin?: boolean;
-  /** More `serve` arguments, after the ones above, so they can override them. */
-  readonly args?: readonly string[];
-  /** Added to this process's environment. */
-  readonly env?: NodeJS.ProcessEnv;
-}
-
-export interface ServerProcess {
-  readonly child: ChildProcess;
-  readonly pid: number;
-  readonly port: number;
-  /** The admin HTTP port; 0 with `admin: false`. */
-  readonly adminPort: number;
-  /** Every JSON log event the server printed so far. */
-  readonly events: Record<string, unknown>[];
-  /** stdout lines that were not JSON (there should be none). */
-  readonly otherOutput: string[];
-  readonly stderr: () => string;
-  /** Sends a signal (unless already exited) and resolves with the exit code (or signal name). */
-  stop(signal?: NodeJS.Signals): Promise<number | string>;
-  /** kill -9, and wait until the process is gone. */
-  kill9(): Promise<void>;
-  /** Resolves with the exit code (or signal name) once the process and its output are closed. */
-  exited(): Promise<number | string>;
-}
-
-/**
- * Runs `pkgindex serve` as a child process on 127.0.0.1 and free ports, as an operator runs it,
- * and resolves once it logs "listening" (so the log level must include info). Rejects with its
- * exit code and stderr if it exits first, and kills it if it does not listen within 20 s.
- */
-export async function spawnServer(options: SpawnOptions = {}): Promise<ServerProcess> {
-  const { storage = 'memory', dataDir, admin = true, args = [], env = {} } = options;
-  const child = spawn(
-    process.execPath,
-    [
-      CLI,
-      'serve',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      // A free admin port: parallel tests must not all take the default 9090.
-      ...(admin ? ['--admin-port', '0'] : ['--admin=false']),
-      '--storage',
-      storage,
-      ...(dataDir === undefined ? [] : ['--data-dir', dataDir]),
-      ...args,
-    ],
-    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const events: Record<string, unknown>[] = [];
-  const otherOutput: string[] = [];
-  let stderr = '';
-  let partial = '';
-  let adminPort = 0;
-  let onListening: ((port: number) => void) | undefined;
-  child.stdout.setEncoding('utf8').on('data', (text: string) => {
-    partial += text;
-    let nl: number;
-    while ((nl = partial.indexOf('\n')) >= 0) {
-      const line = partial.slice(0, nl);
-      partial = partial.slice(nl + 1);
-      let event: Record<string, unknown>;
-      try {
-        event = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        otherOutput.push(line);
-        continue;
-      }
-      events.push(event);
-      // The admin server listens before the store opens, so this comes before "listening".
-      if (event.msg === 'admin listening' && typeof event.port === 'number') adminPort = event.port;
-      if (event.msg === 'listening' && typeof event.port === 'number') onListening?.(event.port);
-    }
-  });
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  // 'close', not 'exit': by then every log event the server wrote is in `events`.
-  const closed = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-    child.once('close', (code, signal) => {
-      resolve([code, signal]);
-    }),
-  );
-  const exit = closed.then(([code, signal]) => (code ?? signal) as number | string);
-  let port: number;
-  try {
-    port = await new Promise<number>((resolve, reject) => {
-      onListening = resolve;
-      child.once('error', reject);
-      void closed.then(([code, signal]) => {
-        reject(new Error(`server exited (code ${code}, signal ${signal}) before listening: ${stderr}`));
-      });
-      setTimeout(() => {
-        reject(
-          new Error(`server did not log "listening" within 20 s (is the log level above info?): ${stderr}`),
-        );
-      }, 20_000).unref();
-    });
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
-  const stop = (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | string> => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    return exit;
-  };
-  return {
-    child,
-    pid: child.pid!,
-    port,
-    adminPort,
-    events,
-    otherOutput,
-    stderr: () => stderr,
-    stop,
-    kill9: async () => {
-      await stop('SIGKILL');
-    },
-    exited: () => exit,
-  };
-}
-
-/** Peak and current resident memory of a process, in bytes, from /proc. */
-export function memoryOf(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string): number =>
-    Number(/(\d+)/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '0')![1]) * 1024;
-  return { rss: kb('VmRSS:'), peak: kb('VmHWM:') };
-}
+// The child-process server is shared with the tools (tools/ must not import test/).
+export {
+  CLI,
+  memoryOf,
+  spawnServer,
+  type ServerProcess,
+  type SpawnOptions,
+} from '../../tools/support/serve-process.js';

@@ -1,6 +1,6 @@
 /**
  * The only file operations the storage engine uses. Kept this small so a test can put a
- * fault-injecting layer underneath (see fault-fs.ts), the way SQLite's crash VFS does: every
+ * fault-injecting layer underneath (test/support/fault-fs.ts), the way SQLite's crash VFS does: every
  * write, sync, rename and unlink of the engine goes through here.
  */
 export interface StorageFile {

@@ -1,0 +1,282 @@
+import { dirname } from 'node:path';
+import type { OpenMode, StorageFile, StorageFs } from '../../src/store/fs/storage-fs.js';
+import { NodeFs } from '../../src/store/fs/node-fs.js';
+
+/** Operations a fault can be injected into. */
+export type FaultOp = 'open' | 'write' | 'read' | 'datasync' | 'truncate' | 'rename' | 'unlink' | 'syncDir';
+
+export interface FaultRule {
+  readonly op: FaultOp;
+  /** Calls of `op` (matching `path`) to let through before failing. Default 0: the next one. */
+  readonly after?: number;
+  /** How many calls fail once it starts. Default 1; Infinity until `heal()`. */
+  readonly times?: number;
+  /** errno code of the failure. Default EIO. */
+  readonly code?: string;
+  /** Only paths containing this. */
+  readonly path?: string;
+  /** For writes: write the first half of the data before failing (a short write, then error). */
+  readonly partial?: boolean;
+}
+
+/** What a simulated power loss does to bytes written but not synced. */
+export type CrashMode = 'drop' | 'tear';
+
+interface Tracked {
+  /** Bytes of the file known to be on stable storage. */
+  durable: number;
+  /**
+   * Ranges whose writeback failed: the kernel marks such pages clean without writing them, so
+   * no later sync saves them and a power loss finds whatever was on disk before (zeros here).
+   */
+  lost: [start: number, end: number][];
+}
+
+interface ActiveRule {
+  rule: FaultRule;
+  skip: number;
+  left: number;
+}
+
+/**
+ * A StorageFs over real files that fails chosen operations and simulates power loss, in the
+ * spirit of SQLite's crash-test VFS. It tracks, for every file written through it, how much is
+ * durable (up to the last successful datasync) and which directory entries are (created or
+ * renamed since the last syncDir). `crash()` then makes the real files look as after a power
+ * cut: unsynced bytes dropped or torn, unsynced creations removed, unsynced renames undone;
+ * after it every call fails, as the process is "dead".
+ *
+ * Not modelled: unlinks are durable at once (the engine tolerates both outcomes).
+ */
+export class FaultFs implements StorageFs {
+  readonly #inner: StorageFs;
+  readonly #rules: ActiveRule[] = [];
+  readonly #tracked = new Map<string, Tracked>();
+  /** Paths created since their directory was last synced. */
+  readonly #newEntries = new Set<string>();
+  /** Renames since the directory was last synced, in order. */
+  #renames: [from: string, to: string][] = [];
+  readonly #counts = new Map<FaultOp, number>();
+  #dead = false;
+
+  constructor(inner: StorageFs = new NodeFs()) {
+    this.#inner = inner;
+  }
+
+  /** Adds a fault. */
+  inject(rule: FaultRule): void {
+    this.#rules.push({ rule, skip: rule.after ?? 0, left: rule.times ?? 1 });
+  }
+
+  /** Removes every fault not yet spent. */
+  heal(): void {
+    this.#rules.length = 0;
+  }
+
+  /** Calls of `op` so far (failed ones included). */
+  count(op: FaultOp): number {
+    return this.#counts.get(op) ?? 0;
+  }
+
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  /**
+   * Power loss: from now on every call fails; the files on disk are cut back to what was
+   * durable. With 'tear', a random prefix of each file's unsynced bytes survives, with some of
+   * its bytes zeroed, as when only some pages reached the disk.
+   */
+  async crash(mode: CrashMode, random: () => number = Math.random): Promise<void> {
+    this.#dead = true;
+    for (const [from, to] of this.#renames.reverse())
+      await this.#inner.rename(to, from).catch(() => undefined);
+    this.#renames = [];
+    for (const path of this.#newEntries) {
+      await this.#inner.unlink(path).catch(() => undefined);
+      this.#tracked.delete(path);
+    }
+    this.#newEntries.clear();
+    for (const [path, tracked] of this.#tracked) {
+      const file = await this.#inner.open(path, 'write').catch(() => null);
+      if (file === null) continue;
+      try {
+        const size = await file.size();
+        let keep = Math.min(tracked.durable, size);
+        if (mode === 'tear' && size > keep) {
+          const torn = Math.floor(random() * (size - keep + 1));
+          if (torn > 0) {
+            const zeroAt = keep + Math.floor(random() * torn);
+            const zeroLen = Math.min(torn - (zeroAt - keep), 1 + Math.floor(random() * 64));
+            if (random() < 0.5) await file.write(new Uint8Array(zeroLen), zeroAt);
+          }
+          keep += torn;
+        }
+        await file.truncate(keep);
+        for (const [start, end] of tracked.lost)
+          if (start < keep) await file.write(new Uint8Array(Math.min(end, keep) - start), start);
+      } finally {
+        await file.close();
+      }
+    }
+    this.#tracked.clear();
+  }
+
+  async open(path: string, mode: OpenMode): Promise<StorageFile> {
+    this.#check('open', path);
+    const file = await this.#inner.open(path, mode);
+    if (mode === 'create') {
+      this.#tracked.set(path, { durable: 0, lost: [] });
+      this.#newEntries.add(path);
+    } else if (mode === 'write' && !this.#tracked.has(path)) {
+      this.#tracked.set(path, { durable: await file.size(), lost: [] });
+    }
+    return new FaultFile(this, file);
+  }
+
+  async readFile(path: string): Promise<Buffer> {
+    this.#check('read', path);
+    return await this.#inner.readFile(path);
+  }
+
+  async readdir(dir: string): Promise<string[]> {
+    this.#check('read', dir);
+    return await this.#inner.readdir(dir);
+  }
+
+  async mkdir(dir: string): Promise<void> {
+    this.#check('open', dir);
+    await this.#inner.mkdir(dir);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    this.#check('rename', from);
+    await this.#inner.rename(from, to);
+    this.#renames.push([from, to]);
+    const tracked = this.#tracked.get(from);
+    this.#tracked.delete(from);
+    if (tracked !== undefined) this.#tracked.set(to, tracked);
+    if (this.#newEntries.delete(from)) this.#newEntries.add(to);
+  }
+
+  async unlink(path: string): Promise<void> {
+    this.#check('unlink', path);
+    await this.#inner.unlink(path);
+    this.#tracked.delete(path);
+    this.#newEntries.delete(path);
+  }
+
+  async syncDir(dir: string): Promise<void> {
+    this.#check('syncDir', dir);
+    await this.#inner.syncDir(dir);
+    for (const path of this.#newEntries) if (dirname(path) === dir) this.#newEntries.delete(path);
+    this.#renames = this.#renames.filter(([, to]) => dirname(to) !== dir);
+  }
+
+  /** Counts the call and throws the injected error, if one is due, or if crashed. */
+  check(op: FaultOp, path: string): FaultRule | null {
+    this.#counts.set(op, this.count(op) + 1);
+    if (this.#dead) throw fsError('ECRASHED', op, path);
+    for (const active of this.#rules) {
+      const { rule } = active;
+      if (rule.op !== op || active.left <= 0) continue;
+      if (rule.path !== undefined && !path.includes(rule.path)) continue;
+      if (active.skip > 0) {
+        active.skip--;
+        continue;
+      }
+      active.left--;
+      return rule;
+    }
+    return null;
+  }
+
+  #check(op: FaultOp, path: string): void {
+    const rule = this.check(op, path);
+    if (rule !== null) throw fsError(rule.code ?? 'EIO', op, path);
+  }
+
+  /** Records that `path` is durable up to `size` bytes. */
+  synced(path: string, size: number): void {
+    const tracked = this.#tracked.get(path);
+    if (tracked !== undefined) tracked.durable = size;
+  }
+
+  truncated(path: string, length: number): void {
+    const tracked = this.#tracked.get(path);
+    if (tracked === undefined) return;
+    tracked.durable = Math.min(tracked.durable, length);
+    tracked.lost = tracked.lost
+      .filter(([start]) => start < length)
+      .map(([start, end]) => [start, Math.min(end, length)]);
+  }
+
+  /** A sync of `path` failed while it was `size` bytes long: its unsynced bytes are lost. */
+  syncFailed(path: string, size: number): void {
+    const tracked = this.#tracked.get(path);
+    if (tracked !== undefined && size > tracked.durable) tracked.lost.push([tracked.durable, size]);
+  }
+}
+
+class FaultFile implements StorageFile {
+  readonly #fs: FaultFs;
+  readonly #inner: StorageFile;
+
+  constructor(fs: FaultFs, inner: StorageFile) {
+    this.#fs = fs;
+    this.#inner = inner;
+  }
+
+  get path(): string {
+    return this.#inner.path;
+  }
+
+  async write(data: Uint8Array, position: number): Promise<void> {
+    const rule = this.#fs.check('write', this.path);
+    if (rule !== null) {
+      if (rule.partial === true) await this.#inner.write(data.subarray(0, data.length >> 1), position);
+      throw fsError(rule.code ?? 'EIO', 'write', this.path);
+    }
+    await this.#inner.write(data, position);
+  }
+
+  async read(buffer: Uint8Array, position: number, length: number): Promise<number> {
+    this.#throwIf('read');
+    return await this.#inner.read(buffer, position, length);
+  }
+
+  async size(): Promise<number> {
+    this.#throwIf('read');
+    return await this.#inner.size();
+  }
+
+  async datasync(): Promise<void> {
+    const rule = this.#fs.check('datasync', this.path);
+    if (rule !== null) {
+      if (!this.#fs.dead) this.#fs.syncFailed(this.path, await this.#inner.size());
+      throw fsError(rule.code ?? 'EIO', 'datasync', this.path);
+    }
+    await this.#inner.datasync();
+    this.#fs.synced(this.path, await this.#inner.size());
+  }
+
+  async truncate(length: number): Promise<void> {
+    this.#throwIf('truncate');
+    await this.#inner.truncate(length);
+    this.#fs.truncated(this.path, length);
+  }
+
+  close(): Promise<void> {
+    // Closing never fails here: a dead process's descriptors are closed by the kernel.
+    return this.#inner.close();
+  }
+
+  #throwIf(op: FaultOp): void {
+    const rule = this.#fs.check(op, this.path);
+    if (rule !== null) throw fsError(rule.code ?? 'EIO', op, this.path);
+  }
+}
+
+function fsError(code: string, op: string, path: string): Error {
+  return Object.assign(new Error(`${code}: simulated ${op} failure, '${path}'`), { code, syscall: op, path });
+}

@@ -1,0 +1,114 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SHAPES, type Cell, type MatrixResult, type ServerKind } from '../../tools/matrix/run-matrix.js';
+import { evaluateTargets } from '../../tools/matrix/targets.js';
+import {
+  SECTION_END,
+  SECTION_START,
+  formatMatrixMarkdown,
+  spliceMatrixSection,
+} from '../../tools/matrix/docs-section.js';
+import type { BenchResult } from '../../src/bench/run-bench.js';
+
+function fakeResult(opsPerSec: number, p50: number, protocolErrors = 0): BenchResult {
+  const latencyUs = { min: 1, mean: p50, p50, p90: p50, p99: p50 * 2, p999: p50 * 3, max: p50 * 4 };
+  return {
+    opsPerSec,
+    latencyUs,
+    protocolErrors,
+    warmup: { packages: 10, skipped: 0, elapsedS: 0.1, protocolErrors: 0 },
+    server: { pid: 1, cpuSeconds: 1, cpuPercent: 100, peakRssBytes: 1 << 20 },
+    client: { cpuSeconds: 1, cpuPercent: 90 },
+  } as unknown as BenchResult;
+}
+
+function cells(
+  figures: Partial<Record<string, Partial<Record<ServerKind, BenchResult | null>>>>,
+  samples: Partial<Record<string, Partial<Record<ServerKind, number[]>>>> = {},
+): Cell[] {
+  const out: Cell[] = [];
+  for (const shape of SHAPES)
+    for (const server of ['ceiling', 'memory', 'durable'] as const) {
+      const result = figures[shape.id]?.[server] ?? null;
+      out.push({
+        shape,
+        server,
+        result,
+        unavailable: result === null ? 'not available yet' : null,
+        othersCpuPercent: 0,
+        samples: samples[shape.id]?.[server] ?? (result === null ? [] : [result.opsPerSec]),
+        errorsAllRounds: result === null ? 0 : result.protocolErrors,
+      });
+    }
+  return out;
+}
+
+test('targets are ratios between cells of the same run, and unmeasured ones are said so', () => {
+  const targets = evaluateTargets(
+    cells({
+      '100x32': { ceiling: fakeResult(1000, 10), memory: fakeResult(600, 20) },
+      '100x1': { ceiling: fakeResult(1000, 10), memory: fakeResult(800, 20) },
+      '1x1': { ceiling: fakeResult(1000, 10), memory: fakeResult(900, 15) },
+      'mut-100x32': { memory: fakeResult(500, 10) },
+    }),
+  );
+  assert.deepEqual(
+    targets.map((t) => [t.measured, t.met]),
+    [
+      ['0.600×', true],
+      ['0.800×', false],
+      ['1.500×', true],
+      ['not available yet', null],
+    ],
+  );
+});
+
+test('throughput targets take the median of per-round ratios, not a ratio of unrelated rounds', () => {
+  // Round 2 ran while the machine was busy for both servers: its ratio is still 0.5.
+  const pipelined = evaluateTargets(
+    cells(
+      { '100x32': { ceiling: fakeResult(1000, 10), memory: fakeResult(600, 20) } },
+      { '100x32': { ceiling: [1000, 200, 1000], memory: [600, 100, 400] } },
+    ),
+  )[0]!;
+  assert.equal(pipelined.measured, '0.500× (rounds 0.40–0.60)');
+  assert.equal(pipelined.met, true);
+});
+
+test('a cell with protocol errors never meets its target', () => {
+  const pipelined = evaluateTargets(
+    cells({ '100x32': { ceiling: fakeResult(1000, 10), memory: fakeResult(900, 10, 3) } }),
+  )[0]!;
+  assert.equal(pipelined.met, false);
+  assert.match(pipelined.measured, /protocol errors/);
+});
+
+const MATRIX: MatrixResult = {
+  date: '2026-11-25T16:00:00.000Z',
+  machine: { cores: 2, cpu: 'Test CPU', node: 'v20.0.0', loadavg: '0.00 0.00 0.00' },
+  command: 'npm run bench',
+  options: { durationS: 5, rounds: 1, threads: 1, seed: 1, roundTripCpu: null },
+  cells: cells({ '1x1': { ceiling: fakeResult(1000, 10), memory: fakeResult(900, 12) } }),
+  targets: [],
+};
+
+test('the matrix section names the machine, the command and marks missing cells', () => {
+  const md = formatMatrixMarkdown(MATRIX);
+  assert.match(md, /2 cores, Test CPU, Node v20\.0\.0/);
+  assert.match(md, /`npm run bench`/);
+  assert.match(md, /\| strict 1×1 \| memory \| 900 \| 0\.90 \|/);
+  assert.match(md, /\| strict 1×1 \| durable \| not available yet \|/);
+});
+
+test('the section is created, then replaced in place, leaving other sections alone', () => {
+  const created = spliceMatrixSection(null, 'first');
+  assert.ok(created.startsWith('# Benchmarks'));
+  assert.ok(created.includes(`## Standard matrix`));
+  const withOthers = `${created}\n## Storage\n\nsomeone else's text\n`;
+  const replaced = spliceMatrixSection(withOthers, 'second');
+  assert.ok(replaced.includes(`${SECTION_START}\nsecond\n${SECTION_END}`));
+  assert.ok(!replaced.includes('first'));
+  assert.ok(replaced.endsWith("## Storage\n\nsomeone else's text\n"));
+  const appended = spliceMatrixSection('# Benchmarks\n\n## Import\n\ntext\n', 'third');
+  assert.ok(appended.startsWith('# Benchmarks\n\n## Import\n\ntext\n\n## Standard matrix'));
+});

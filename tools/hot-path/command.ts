@@ -1,0 +1,190 @@
+/**
+ * `measure hot-path`: the server's per-message cost without the kernel. Feeds the benchmark's
+ * workload, in chunks of --batch lines, through real Connections (framer, parser, store,
+ * stats, reply rendering) whose sockets are stubs, and reports CPU nanoseconds per message,
+ * the minimum of --rounds rounds (the figure least disturbed by other processes on a shared
+ * machine), and the median.
+ *
+ * --store memory (default): one Connection over a MemoryStore.
+ * --store disk: --connections Connections over a DiskStore in a temporary data dir; each turn
+ * feeds one chunk to each connection, then waits for the store's barrier (the group commit),
+ * so every turn is one write (and, in durable mode, one fdatasync). CPU is the process's user
+ * + system time, thread pool and compaction worker included.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ToolUsageError } from '../support/errors.js';
+import { intOption, parseToolArgs, positiveOption } from '../support/options.js';
+import { repoRoot } from '../support/paths.js';
+import { StubSocket, importServer, loadWorkload, silentLogger, type ServerModules } from './harness.js';
+
+export const usage = `Usage: node dist/tools/measure.js hot-path [options]
+
+  --store memory|disk      the store under the connections (default memory)
+  --dist DIR               the build to measure (default: this checkout's dist; another
+                           build's dist compares with this one)
+  --mix SPEC               workload mix (default: the bench's; with --store disk index=50,remove=50)
+  --batch N                lines per read chunk (default 32)
+  --seconds S              per round (default 2)
+  --rounds N               rounds; the minimum and the median are reported (default 5)
+ with --store disk:
+  --connections N          connections fed in turn (default 100)
+  --sync-mode MODE         durable or relaxed (default durable)
+  --compact-after-bytes N  default 1 GiB: no compaction during the measurement`;
+
+const LIMITS = { maxLineBytes: 65_536, idleTimeoutMs: 0, outputHighWaterBytes: 1 << 30 };
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const { values } = parseToolArgs(
+    argv,
+    {
+      store: { type: 'string' },
+      dist: { type: 'string' },
+      mix: { type: 'string' },
+      batch: { type: 'string' },
+      seconds: { type: 'string' },
+      rounds: { type: 'string' },
+      connections: { type: 'string' },
+      'sync-mode': { type: 'string' },
+      'compact-after-bytes': { type: 'string' },
+    },
+    usage,
+  );
+  const dist = values.dist ?? 'dist';
+  const common = {
+    // Without --dist, this checkout's build, wherever the command runs from.
+    modules: await importServer(values.dist ?? join(repoRoot(), 'dist')),
+    dist,
+    mix: values.mix,
+    batch: intOption('--batch', values.batch, 32),
+    seconds: positiveOption('--seconds', values.seconds, 2),
+    rounds: intOption('--rounds', values.rounds, 5),
+  };
+  const store = values.store ?? 'memory';
+  if (store === 'memory') console.log(await measureMemory(common));
+  else if (store === 'disk') {
+    const syncMode = values['sync-mode'] ?? 'durable';
+    if (syncMode !== 'durable' && syncMode !== 'relaxed')
+      throw new ToolUsageError(`--sync-mode must be durable or relaxed, got "${syncMode}"`);
+    console.log(
+      await measureDisk({
+        ...common,
+        connections: intOption('--connections', values.connections, 100),
+        syncMode,
+        compactAfterBytes: intOption(
+          '--compact-after-bytes',
+          values['compact-after-bytes'],
+          1024 * 1024 * 1024,
+        ),
+      }),
+    );
+  } else throw new ToolUsageError(`--store must be memory or disk, got "${store}"`);
+  return 0;
+}
+
+interface Common {
+  readonly modules: ServerModules;
+  readonly dist: string;
+  readonly mix: string | undefined;
+  readonly batch: number;
+  readonly seconds: number;
+  readonly rounds: number;
+}
+
+async function measureMemory(o: Common): Promise<string> {
+  const { newConnection, ServerStats, ReplyScratch, MemoryStore, createLogger } = o.modules;
+  const workload = loadWorkload({ mix: o.mix, batch: o.batch });
+  const store = new MemoryStore();
+  await store.open();
+  const socket = new StubSocket();
+  const connection = newConnection(1, socket.asSocket(), {
+    store,
+    stats: new ServerStats(),
+    limits: LIMITS,
+    log: silentLogger(createLogger),
+    scratch: new ReplyScratch(),
+  });
+  // Builds from before `receive()` took their bytes from the socket's 'data' events.
+  const feed =
+    typeof (connection as Partial<typeof connection>).receive === 'function'
+      ? (c: Buffer): void => {
+          connection.receive(c, c.length);
+        }
+      : (c: Buffer): void => {
+          socket.emit('data', c);
+        };
+  for (const c of workload.warmup) feed(c);
+  const results: number[] = [];
+  for (let r = 0; r < o.rounds; r++) {
+    let messages = 0;
+    const cpu0 = process.cpuUsage();
+    const until = performance.now() + o.seconds * 1000;
+    while (performance.now() < until) {
+      for (const c of workload.chunks) feed(c);
+      messages += workload.chunks.length * workload.linesPerChunk;
+    }
+    const cpu = process.cpuUsage(cpu0);
+    results.push(((cpu.user + cpu.system) * 1000) / messages);
+  }
+  results.sort((a, b) => a - b);
+  return `${o.dist} mix ${workload.mixLabel} batch ${o.batch}: min ${results[0]!.toFixed(0)} ns/msg, median ${results[Math.floor(o.rounds / 2)]!.toFixed(0)} ns/msg (${o.rounds} rounds of ${o.seconds} s)`;
+}
+
+async function measureDisk(
+  o: Common & { connections: number; syncMode: 'durable' | 'relaxed'; compactAfterBytes: number },
+): Promise<string> {
+  const { newConnection, ServerStats, ReplyScratch, DiskStore, createLogger } = o.modules;
+  const workload = loadWorkload({ mix: o.mix, defaultMix: 'index=50,remove=50', batch: o.batch });
+  const log = silentLogger(createLogger);
+  const dir = mkdtempSync(join(tmpdir(), 'pkgindex-durable-bench-'));
+  const store = new DiskStore({ dataDir: dir, syncMode: o.syncMode, compactAfterBytes: o.compactAfterBytes });
+  await store.open();
+  const stats = new ServerStats();
+  const scratch = new ReplyScratch();
+  const feeds = Array.from({ length: o.connections }, (_, i) => {
+    const connection = newConnection(i + 1, new StubSocket().asSocket(), {
+      store,
+      stats,
+      limits: LIMITS,
+      log,
+      scratch,
+    });
+    return (c: Buffer): void => {
+      connection.receive(c, c.length);
+    };
+  });
+  const settle = async (): Promise<void> => {
+    const barrier = store.barrier();
+    if (barrier !== null) await barrier;
+    // Let the connections' release callbacks run.
+    await new Promise((r) => setImmediate(r));
+  };
+  for (const c of workload.warmup) feeds[0]!(c);
+  await settle();
+  const { chunks, linesPerChunk } = workload;
+  const results: { ns: number; rate: number }[] = [];
+  let next = 0;
+  for (let r = 0; r < o.rounds; r++) {
+    let messages = 0;
+    const cpu0 = process.cpuUsage();
+    const started = performance.now();
+    const until = started + o.seconds * 1000;
+    while (performance.now() < until) {
+      for (const feed of feeds) {
+        feed(chunks[next]!);
+        next = next + 1 === chunks.length ? 0 : next + 1;
+      }
+      messages += o.connections * linesPerChunk;
+      await settle();
+    }
+    const cpu = process.cpuUsage(cpu0);
+    const wall = performance.now() - started;
+    results.push({ ns: ((cpu.user + cpu.system) * 1000) / messages, rate: messages / (wall / 1000) });
+  }
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+  const all = results.map((x) => x.ns.toFixed(0)).join(' ');
+  results.sort((a, b) => a.ns - b.ns);
+  return `${o.dist} ${o.syncMode} mix ${workload.mixLabel} ${o.connections}×${o.batch}: min ${results[0]!.ns.toFixed(0)} ns/msg, median ${results[Math.floor(o.rounds / 2)]!.ns.toFixed(0)} ns/msg [${all}] (${o.rounds} rounds of ${o.seconds} s, ${Math.round(results[0]!.rate)} msg/s wall)`;
+}

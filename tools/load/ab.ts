@@ -1,0 +1,81 @@
+/**
+ * `measure ab`: an A/B benchmark. The same `pkgindex bench` load against two server
+ * configurations, in interleaved rounds (A, B, A, B, ...) so that drift on a shared machine
+ * hits both alike. Prints ops/s and server CPU µs per op for each round, then the median B/A
+ * ratios.
+ */
+import { median } from '../matrix/targets.js';
+import { FRESH_SERVER_BENCH_ARGS, runBenchCli } from '../support/bench-cli.js';
+import { freePort, startServer } from '../support/child-server.js';
+import { ToolError } from '../support/errors.js';
+import { intOption, parseToolArgs, splitArgs } from '../support/options.js';
+import { cliPath } from '../support/paths.js';
+
+export const usage = `Usage: node dist/tools/measure.js ab --a=ARGS --b=ARGS [--rounds 3] [-- bench options...]
+
+  --a=ARGS, --b=ARGS   extra \`pkgindex serve\` arguments of each side, as one string
+                       (write --a='--admin=false' --b='': a value starting with - needs the =)
+  --rounds N           A/B pairs (default 3)
+
+Each server runs in memory, --quiet, admin server on a free port, plus its side's arguments.
+Bench options default to --connections 100 --in-flight 32 --duration 4.`;
+
+const DEFAULT_BENCH_ARGS = ['--connections', '100', '--in-flight', '32', '--duration', '4'];
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const { values, rest } = parseToolArgs(
+    argv,
+    { a: { type: 'string' }, b: { type: 'string' }, rounds: { type: 'string' } },
+    usage,
+  );
+  const sides = { A: splitArgs(values.a ?? ''), B: splitArgs(values.b ?? '') };
+  const rounds = intOption('--rounds', values.rounds, 3);
+  const benchArgs = rest.length > 0 ? rest : DEFAULT_BENCH_ARGS;
+  const ops = { A: [] as number[], B: [] as number[] };
+  const cpu = { A: [] as number[], B: [] as number[] };
+  for (let round = 1; round <= rounds; round++)
+    for (const side of ['A', 'B'] as const) {
+      const port = await freePort();
+      const server = await startServer(
+        process.execPath,
+        [cliPath(), 'serve', '--host', '127.0.0.1', '--port', String(port), '--storage', 'memory'].concat([
+          '--admin-port',
+          '0',
+          '--quiet',
+          ...sides[side],
+        ]),
+        port,
+      );
+      try {
+        const r = await runBenchCli(
+          [
+            '--port',
+            String(port),
+            '--server-pid',
+            String(server.pid),
+            ...FRESH_SERVER_BENCH_ARGS,
+            ...benchArgs,
+          ],
+          { timeoutMs: 600_000 },
+        );
+        if (r.protocolErrors !== 0)
+          throw new ToolError(`${side} round ${round}: ${r.protocolErrors} protocol errors`);
+        if (r.server === null) throw new ToolError('pkgindex bench reported no server figures');
+        const us = (r.server.cpuSeconds * 1e6) / (r.opsPerSec * r.elapsedS);
+        ops[side].push(r.opsPerSec);
+        cpu[side].push(us);
+        console.log(
+          `round ${round} ${side}: ${Math.round(r.opsPerSec)} ops/s, server ${us.toFixed(3)} µs CPU/op, peak RSS ${(r.server.peakRssBytes / 1048576).toFixed(1)} MiB`,
+        );
+      } finally {
+        await server.stop();
+      }
+    }
+  const ratios = (m: { A: number[]; B: number[] }): number[] => m.A.map((a, i) => m.B[i]! / a);
+  const show = (xs: number[]): string => xs.map((x) => x.toFixed(3)).join(', ');
+  console.log(`B/A ops/s: median ${median(ratios(ops)).toFixed(3)} (rounds ${show(ratios(ops))})`);
+  console.log(
+    `B/A server CPU per op: median ${median(ratios(cpu)).toFixed(3)} (rounds ${show(ratios(cpu))})`,
+  );
+  return 0;
+}

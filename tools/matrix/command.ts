@@ -1,0 +1,91 @@
+/**
+ * `npm run bench` (`node dist/tools/measure.js matrix`): runs the standard matrix and rewrites
+ * the "Standard matrix" section of docs/benchmarks.md. Server command lines are configurable,
+ * so another build or a storage mode still being built can be measured as soon as it exists.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { ToolUsageError } from '../support/errors.js';
+import { intOption, parseToolArgs, positiveOption, splitArgs } from '../support/options.js';
+import { outDir, repoRoot } from '../support/paths.js';
+import { formatMatrixMarkdown, writeMatrixSection } from './docs-section.js';
+import { DEFAULT_SERVER_ARGS, SHAPES, runMatrix } from './run-matrix.js';
+
+export const usage = `Usage: npm run bench -- [options]
+   or: node dist/tools/measure.js matrix [options]
+
+  --duration SECONDS     per run of a cell (default 2)
+  --rounds N             runs of each cell, interleaved with the other servers' (default 3)
+  --threads N            client worker threads per cell (default 1)
+  --seed N               workload seed (default 1)
+  --shapes IDS           comma-separated subset of ${SHAPES.map((s) => s.id).join(',')}
+  --memory-args "ARGS"   node arguments of the in-memory server; {port} is substituted
+                         (default "${DEFAULT_SERVER_ARGS.memory.join(' ')}")
+  --durable-args "ARGS"  node arguments of the durable server; {port} and {dataDir} substituted
+                         (default "${DEFAULT_SERVER_ARGS.durable.join(' ')}")
+  --round-trip-cpu N     run the 1×1 cells' server and client both on CPU N with taskset
+                         (default 0 when taskset exists; see docs/benchmarks.md for why)
+  --no-pin               let the scheduler place them
+  --no-write             print the table, leave docs/benchmarks.md alone`;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const { values } = parseToolArgs(
+    argv,
+    {
+      duration: { type: 'string' },
+      rounds: { type: 'string' },
+      threads: { type: 'string' },
+      seed: { type: 'string' },
+      shapes: { type: 'string' },
+      'memory-args': { type: 'string' },
+      'durable-args': { type: 'string' },
+      'no-write': { type: 'boolean' },
+      'round-trip-cpu': { type: 'string' },
+      'no-pin': { type: 'boolean' },
+    },
+    usage,
+  );
+  const wanted = values.shapes?.split(',');
+  const shapes = wanted === undefined ? SHAPES : SHAPES.filter((s) => wanted.includes(s.id));
+  if (shapes.length === 0)
+    throw new ToolUsageError(`--shapes names none of ${SHAPES.map((s) => s.id).join(',')}`);
+  const roundTripCpu =
+    values['no-pin'] === true ? null : intOption('--round-trip-cpu', values['round-trip-cpu'], 0, 0);
+  if (roundTripCpu !== null && roundTripCpu >= cpus().length)
+    throw new ToolUsageError(`--round-trip-cpu must be a CPU number below ${cpus().length}`);
+  if (roundTripCpu !== null && !hasTaskset())
+    throw new ToolUsageError(
+      'taskset (util-linux) is needed to pin the 1×1 cells; install it or pass --no-pin',
+    );
+  const result = await runMatrix({
+    durationS: positiveOption('--duration', values.duration, 2),
+    rounds: intOption('--rounds', values.rounds, 3),
+    threads: intOption('--threads', values.threads, 1),
+    seed: intOption('--seed', values.seed, 1, Number.MIN_SAFE_INTEGER),
+    shapes,
+    roundTripCpu,
+    serverArgs: {
+      memory:
+        values['memory-args'] === undefined ? DEFAULT_SERVER_ARGS.memory : splitArgs(values['memory-args']),
+      durable:
+        values['durable-args'] === undefined
+          ? DEFAULT_SERVER_ARGS.durable
+          : splitArgs(values['durable-args']),
+    },
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  mkdirSync(outDir(), { recursive: true });
+  writeFileSync(join(outDir(), 'matrix.json'), `${JSON.stringify(result, null, 2)}\n`);
+  process.stdout.write(`${formatMatrixMarkdown(result)}\n`);
+  if (values['no-write'] !== true) {
+    writeMatrixSection(join(repoRoot(), 'docs', 'benchmarks.md'), result);
+    process.stderr.write('docs/benchmarks.md: "Standard matrix" section rewritten\n');
+  }
+  return 0;
+}
+
+function hasTaskset(): boolean {
+  return spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+}

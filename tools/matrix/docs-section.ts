@@ -1,0 +1,80 @@
+/** The docs rewriter: the matrix as Markdown, spliced into its section of docs/benchmarks.md. */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { formatBytes, formatCount, formatUs } from '../../src/bench/report.js';
+import type { MatrixResult } from './run-matrix.js';
+import { cell, median, roundRatios } from './targets.js';
+
+/** The "Standard matrix" section of docs/benchmarks.md, in Markdown. */
+export function formatMatrixMarkdown(m: MatrixResult): string {
+  const out: string[] = [];
+  out.push(
+    `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC with \`${m.command}\` (${m.options.rounds} interleaved rounds of ${m.options.durationS} s per cell, seed ${m.options.seed}, ${m.options.threads} client thread(s), ${m.options.roundTripCpu === null ? 'no CPU pinning' : `1×1 cells pinned to CPU ${m.options.roundTripCpu}, server and client both`}) on ${m.machine.cores} cores, ${m.machine.cpu}, Node ${m.machine.node}; load average at start ${m.machine.loadavg}.`,
+    '',
+    '| load | server | ops/s | × ceiling | p50 | p99 | p99.9 | max | server CPU | client CPU | others CPU | server peak RSS | protocol errors |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const c of m.cells) {
+    const r = c.result;
+    if (r === null) {
+      out.push(`| ${c.shape.label} | ${c.server} | ${c.unavailable ?? ''} | | | | | | | | | | |`);
+      continue;
+    }
+    const ceiling = cell(m.cells, c.shape.id, 'ceiling');
+    const ratios = ceiling?.result ? roundRatios(c, ceiling) : [];
+    const ratio =
+      c.server === 'ceiling'
+        ? '1'
+        : ratios.length === 0
+          ? ''
+          : ratios.length === 1
+            ? ratios[0]!.toFixed(2)
+            : `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
+    const l = r.latencyUs;
+    out.push(
+      `| ${c.shape.label} | ${c.server} | ${formatCount(r.opsPerSec)} | ${ratio} | ${formatUs(l.p50)} | ${formatUs(l.p99)} | ${formatUs(l.p999)} | ${formatUs(l.max)} | ${r.server ? `${r.server.cpuPercent.toFixed(0)} %` : ''} | ${r.client.cpuPercent.toFixed(0)} % | ${c.othersCpuPercent === null ? '' : `${c.othersCpuPercent.toFixed(0)} %`} | ${r.server ? formatBytes(r.server.peakRssBytes) : ''} | ${c.errorsAllRounds} |`,
+    );
+  }
+  out.push('', '| target | required | measured | met |', '| --- | --- | --- | --- |');
+  for (const t of m.targets)
+    out.push(
+      `| ${t.label} | ${t.required} | ${t.measured} | ${t.met === null ? 'not measured' : t.met ? 'yes' : 'NO'} |`,
+    );
+  out.push(
+    '',
+    'Each shape runs in rounds: ceiling, in memory, durable, then again; the row shows the round with the median ops/s, "× ceiling" the median of the per-round ratios (and their range), and the targets use those medians. Loads: strict = 1 request in flight per connection; pipelined = 32. Mixed = query 80, index 10, remove 10 (weights); mutations = index 50, remove 50. CPU columns are % of one core over the measured window; "others" is every other process on the machine (this machine is shared), so a cell with high "others" is less trustworthy. Peak RSS is VmHWM since the server started, warm-up included.',
+  );
+  return out.join('\n');
+}
+
+export const SECTION_START =
+  '<!-- bench-matrix:start (written by `npm run bench`; edits inside are overwritten) -->';
+export const SECTION_END = '<!-- bench-matrix:end -->';
+
+const DOC_HEADER = `# Benchmarks
+
+Measured figures of pkgindex, one section per subject. Sections between \`bench-…:start\` and
+\`bench-…:end\` markers are written by tools; the rest is prose by people.
+
+## Standard matrix
+
+What \`npm run bench\` measures: each load shape against the C ceiling (\`tools/matrix/ceiling.c\`, a
+server answering \`OK\\n\` to every line, with one write per read), then pkgindex in memory, then
+pkgindex durable, each as a fresh server process loaded by a fresh \`pkgindex bench\` process.
+Read the ratios, not the absolute figures: the machine is shared, and the ceiling is measured
+right before each pkgindex cell so that both see about the same neighbours.
+`;
+
+/** Replaces the matrix section of `doc` (or appends it, or creates the document). */
+export function spliceMatrixSection(doc: string | null, body: string): string {
+  const block = `${SECTION_START}\n${body}\n${SECTION_END}`;
+  if (doc === null) return `${DOC_HEADER}\n${block}\n`;
+  const start = doc.indexOf(SECTION_START);
+  const end = doc.indexOf(SECTION_END);
+  if (start >= 0 && end > start) return doc.slice(0, start) + block + doc.slice(end + SECTION_END.length);
+  return `${doc.trimEnd()}\n\n## Standard matrix\n\n${block}\n`;
+}
+
+export function writeMatrixSection(path: string, m: MatrixResult): void {
+  const doc = existsSync(path) ? readFileSync(path, 'utf8') : null;
+  writeFileSync(path, spliceMatrixSection(doc, formatMatrixMarkdown(m)));
+}

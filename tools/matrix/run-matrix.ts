@@ -1,0 +1,276 @@
+/**
+ * The standard benchmark matrix (`npm run bench`): each load shape against the C ceiling,
+ * pkgindex in memory and pkgindex durable, each server a fresh child process, each load a
+ * fresh `pkgindex bench` process. Every headline figure is a ratio to the ceiling measured
+ * in the same run, right before, because this machine's other load moves absolute figures.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { formatCount, formatUs } from '../../src/bench/report.js';
+import { allProtocolErrors, type BenchResult } from '../../src/bench/run-bench.js';
+import { FRESH_SERVER_BENCH_ARGS, runBenchCli } from '../support/bench-cli.js';
+import { outDir as toolsOutDir, repoRoot } from '../support/paths.js';
+import { freePort, startServer, type ChildServer } from '../support/child-server.js';
+import { buildCeiling } from './ceiling.js';
+import { evaluateTargets } from './targets.js';
+
+export interface Shape {
+  readonly id: string;
+  readonly label: string;
+  readonly connections: number;
+  readonly inFlight: number;
+  readonly mix: string;
+}
+
+const MIXED = 'query=80,index=10,remove=10,malformed=0';
+const MUTATIONS = 'query=0,index=50,remove=50,malformed=0';
+
+export const SHAPES: readonly Shape[] = [
+  { id: '1x1', label: 'strict 1×1', connections: 1, inFlight: 1, mix: MIXED },
+  { id: '100x1', label: 'strict 100×1', connections: 100, inFlight: 1, mix: MIXED },
+  { id: '1000x1', label: 'strict 1000×1', connections: 1000, inFlight: 1, mix: MIXED },
+  { id: '100x32', label: 'pipelined 100×32', connections: 100, inFlight: 32, mix: MIXED },
+  { id: 'mut-100x32', label: 'mutations 100×32', connections: 100, inFlight: 32, mix: MUTATIONS },
+];
+
+export type ServerKind = 'ceiling' | 'memory' | 'durable';
+export const SERVER_KINDS: readonly ServerKind[] = ['ceiling', 'memory', 'durable'];
+
+export interface MatrixOptions {
+  readonly durationS: number;
+  /** Each cell runs this many times, interleaved with the other servers' runs of its shape. */
+  readonly rounds: number;
+  readonly threads: number;
+  readonly seed: number;
+  /** Arguments of `node` for each pkgindex mode (run in the checkout); `{port}` and `{dataDir}` are substituted. */
+  readonly serverArgs: Readonly<Record<Exclude<ServerKind, 'ceiling'>, readonly string[]>>;
+  readonly shapes: readonly Shape[];
+  /**
+   * The CPU that the strict 1×1 cells run on, server and load generator both (with taskset),
+   * or null to let the scheduler place them. With one request in flight the two never run
+   * at once, so sharing a CPU costs nothing; on different CPUs every round trip wakes an idle
+   * CPU, which on this VM costs 2-4× the whole round trip, depending on the neighbours' load
+   * from one second to the next. Other cells are not pinned: they need both CPUs.
+   */
+  readonly roundTripCpu: number | null;
+  readonly log: (line: string) => void;
+}
+
+/** What every benchmarked server gets; the two kinds differ only in their storage flags. */
+const SERVE_ARGS = [
+  'dist/src/cli/main.js',
+  'serve',
+  '--host',
+  '127.0.0.1',
+  '--port',
+  '{port}',
+  '--admin-port',
+  '0',
+  '--quiet',
+];
+
+export const DEFAULT_SERVER_ARGS: MatrixOptions['serverArgs'] = {
+  memory: [...SERVE_ARGS, '--storage', 'memory'],
+  durable: [...SERVE_ARGS, '--storage', 'disk', '--data-dir', '{dataDir}'],
+};
+
+export interface Cell {
+  readonly shape: Shape;
+  readonly server: ServerKind;
+  readonly result: BenchResult | null;
+  /** Why there is no result: the server mode does not exist yet, or the run failed. */
+  readonly unavailable: string | null;
+  /** CPU time of every other process on the machine during the cell, in % of one core. */
+  readonly othersCpuPercent: number | null;
+  /** ops/s of each round, in the order run; the ratio of round i compares with the ceiling's round i. */
+  readonly samples: readonly number[];
+  /** Protocol errors summed over every round, warm-ups included. */
+  readonly errorsAllRounds: number;
+}
+
+/** One run of one cell. */
+type Run =
+  | { readonly result: BenchResult; readonly unavailable: null; readonly othersCpuPercent: number | null }
+  | { readonly result: null; readonly unavailable: string; readonly othersCpuPercent: null };
+
+/**
+ * The rounds of a cell as one: the round with the median throughput stands for the cell (so
+ * every column comes from one run), the others are kept as ops/s samples, and a protocol error
+ * in any round counts.
+ */
+function combine(shape: Shape, server: ServerKind, runs: readonly Run[]): Cell {
+  const failed = runs.find((r) => r.result === null);
+  if (failed !== undefined || runs.length === 0)
+    return {
+      shape,
+      server,
+      result: null,
+      unavailable: failed?.unavailable ?? 'not run',
+      othersCpuPercent: null,
+      samples: [],
+      errorsAllRounds: 0,
+    };
+  const measured = runs as readonly Extract<Run, { result: BenchResult }>[];
+  const sorted = [...measured].sort((a, b) => a.result.opsPerSec - b.result.opsPerSec);
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return {
+    shape,
+    server,
+    result: median.result,
+    unavailable: null,
+    othersCpuPercent: median.othersCpuPercent,
+    samples: measured.map((r) => r.result.opsPerSec),
+    errorsAllRounds: measured.reduce((n, r) => n + allProtocolErrors(r.result), 0),
+  };
+}
+
+export interface Target {
+  readonly label: string;
+  readonly required: string;
+  readonly measured: string;
+  readonly met: boolean | null;
+}
+
+export interface MatrixResult {
+  readonly date: string;
+  readonly machine: {
+    readonly cores: number;
+    readonly cpu: string;
+    readonly node: string;
+    readonly loadavg: string;
+  };
+  readonly command: string;
+  readonly options: {
+    readonly durationS: number;
+    readonly rounds: number;
+    readonly threads: number;
+    readonly seed: number;
+    readonly roundTripCpu: number | null;
+  };
+  readonly cells: readonly Cell[];
+  readonly targets: readonly Target[];
+}
+
+async function startKind(
+  kind: ServerKind,
+  cpu: number | undefined,
+  options: MatrixOptions,
+  root: string,
+  dataDir: string,
+): Promise<ChildServer> {
+  const port = await freePort();
+  if (kind === 'ceiling') return startServer(buildCeiling(root), [String(port)], port);
+  const args = options.serverArgs[kind].map((a) =>
+    a.replaceAll('{port}', String(port)).replaceAll('{dataDir}', dataDir),
+  );
+  return startServer(process.execPath, args, port);
+}
+
+function runCellLoad(
+  cpu: number | undefined,
+  shape: Shape,
+  server: ChildServer,
+  kind: ServerKind,
+  options: MatrixOptions,
+): Promise<BenchResult> {
+  const args = [
+    '--port',
+    String(server.port),
+    '--server-pid',
+    String(server.pid),
+    '--connections',
+    String(shape.connections),
+    '--in-flight',
+    String(shape.inFlight),
+    '--duration',
+    String(options.durationS),
+    '--mix',
+    shape.mix,
+    '--seed',
+    String(options.seed),
+    '--threads',
+    String(options.threads),
+    ...FRESH_SERVER_BENCH_ARGS,
+  ];
+  if (kind === 'ceiling') args.push('--no-validate');
+  return runBenchCli(args, { cpu, timeoutMs: (options.durationS + 120) * 1000 });
+}
+
+/** Runs every shape against every server kind, ceiling first, so each ratio compares neighbours in time. */
+export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
+  const root = repoRoot();
+  const outDir = toolsOutDir(root);
+  mkdirSync(outDir, { recursive: true });
+  const cells: Cell[] = [];
+  const unavailable = new Map<ServerKind, string>();
+  const startLoad = loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+  for (const shape of options.shapes) {
+    const runs = new Map<ServerKind, Run[]>(SERVER_KINDS.map((k) => [k, []]));
+    for (let round = 0; round < options.rounds; round++)
+      for (const kind of SERVER_KINDS) {
+        const known = unavailable.get(kind);
+        const run =
+          known !== undefined
+            ? { result: null, unavailable: known, othersCpuPercent: null }
+            : await runOnce(shape, kind);
+        if (run.result === null && kind === 'durable' && run.unavailable.startsWith('not available yet'))
+          unavailable.set(kind, run.unavailable);
+        runs.get(kind)!.push(run);
+      }
+    for (const kind of SERVER_KINDS) cells.push(combine(shape, kind, runs.get(kind)!));
+  }
+
+  async function runOnce(shape: Shape, kind: ServerKind): Promise<Run> {
+    const dataDir = mkdtempSync(join(outDir, `data-${kind}-`));
+    const cpu = shape.connections * shape.inFlight === 1 ? (options.roundTripCpu ?? undefined) : undefined;
+    let server: ChildServer;
+    try {
+      server = await startKind(kind, cpu, options, root, dataDir);
+    } catch (err) {
+      rmSync(dataDir, { recursive: true, force: true });
+      throw err;
+    }
+    try {
+      const result = await runCellLoad(cpu, shape, server, kind, options);
+      const others =
+        result.machineCpuPercent === null || result.server === null
+          ? null
+          : Math.max(0, result.machineCpuPercent - result.server.cpuPercent - result.client.cpuPercent);
+      options.log(
+        `${shape.label.padEnd(18)} ${kind.padEnd(8)} ${formatCount(result.opsPerSec).padStart(10)} ops/s  p50 ${formatUs(result.latencyUs.p50)}  errors ${result.protocolErrors}`,
+      );
+      return { result, unavailable: null, othersCpuPercent: others };
+    } catch (err) {
+      const why = `failed: ${(err as Error).message.split('\n')[0] ?? ''}`;
+      options.log(`${shape.label.padEnd(18)} ${kind.padEnd(8)} ${why} ${server.stderr().slice(-500)}`);
+      return { result: null, unavailable: why, othersCpuPercent: null };
+    } finally {
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
+
+  const cpu = cpus();
+  return {
+    date: new Date().toISOString(),
+    machine: {
+      cores: cpu.length,
+      cpu: cpu[0]?.model ?? 'unknown',
+      node: process.version,
+      loadavg: startLoad,
+    },
+    command: 'npm run bench',
+    options: {
+      durationS: options.durationS,
+      rounds: options.rounds,
+      threads: options.threads,
+      seed: options.seed,
+      roundTripCpu: options.roundTripCpu,
+    },
+    cells,
+    targets: evaluateTargets(cells),
+  };
+}

@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+/**
+ * The one entry of the measurement tools (not shipped: see package.json `files`):
+ *
+ *   npm run build && node dist/tools/measure.js <command> [options]
+ *
+ * Each command lives in its own module, loaded only when run, and prints its figures on
+ * stdout. They start the built `pkgindex` (dist/src/cli/main.js) from this checkout.
+ */
+import { ToolError, ToolUsageError } from './support/errors.js';
+
+interface Command {
+  readonly summary: string;
+  readonly load: () => Promise<{ readonly usage: string; main(argv: readonly string[]): Promise<number> }>;
+}
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  matrix: {
+    summary: 'the standard matrix against the C ceiling; rewrites docs/benchmarks.md (npm run bench)',
+    load: () => import('./matrix/command.js'),
+  },
+  stress: {
+    summary: 'the challenge-style stress test: 100 clients, the Homebrew list, broken messages',
+    load: () => import('./stress/command.js'),
+  },
+  crash: {
+    summary: 'kill -9 the durable server at random moments, check every acknowledged mutation',
+    load: () => import('./crash/command.js'),
+  },
+  idle: {
+    summary: 'server memory with many idle connections while others run the workload',
+    load: () => import('./load/idle.js'),
+  },
+  ab: {
+    summary: 'two server configurations under the same `pkgindex bench` load, interleaved',
+    load: () => import('./load/ab.js'),
+  },
+  observability: {
+    summary: 'what metrics cost the hot path: admin off, on, and scraped every second',
+    load: () => import('./load/observability.js'),
+  },
+  storage: {
+    summary: 'mutation throughput per storage mode, and recovery time and size of large data dirs',
+    load: () => import('./load/storage.js'),
+  },
+  'hot-path': {
+    summary: 'CPU per message of real Connections over a stub socket (memory or disk store)',
+    load: () => import('./hot-path/command.js'),
+  },
+  'perf-categories': {
+    summary: 'sorts `perf report` output (stdin) into parts of the work: parse, index, kernel, ...',
+    load: () => import('./profile/perf-categories.js'),
+  },
+  'profile-summary': {
+    summary: 'self and inclusive time per function of a V8 .cpuprofile',
+    load: () => import('./profile/profile-summary.js'),
+  },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `Usage: node dist/tools/measure.js <command> [options]   (after npm run build)
+
+Commands:
+${lines.join('\n')}
+
+Run \`node dist/tools/measure.js <command> --help\` for a command's options.
+`;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
+    process.stdout.write(usage());
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) throw new ToolUsageError(`unknown command "${name}"\n\n${usage()}`);
+  const module = await command.load();
+  const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (own.includes('--help') || own.includes('-h')) {
+    process.stdout.write(`${module.usage}\n`);
+    return 0;
+  }
+  return module.main(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ToolUsageError) {
+      process.stderr.write(`measure: ${err.message}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof ToolError) {
+      process.stderr.write(`measure: ${err.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`measure: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);
