@@ -12,16 +12,17 @@
  * cycle. Otherwise PK reassigns the positions the two sets held, the downward set first, so
  * the new edge points down the order too; nothing outside the two sets moves.
  *
- * Two shortcuts, both from the same searches run in lockstep: when the upward search ends
- * without having left anything out for being above `d`, it holds every transitive dependent
- * of `p`, which can all move above everything at fresh positions (`top`), whatever the other
- * search would still have visited; likewise the downward search to fresh positions below
- * everything (`bottom`). So a package nothing depends on is handled in O(1), and the cost is
- * about twice the smaller of the two closures when one of them is small.
+ * Each search, once done with the region, goes on beyond it, and the two run in lockstep:
+ * the whole upward closure of `p` (every transitive dependent) can move above everything at
+ * fresh positions (`top`) without looking at anything else, and the whole downward closure of
+ * `d` below everything (`bottom`). Whichever of the three plans is ready first is taken, so
+ * the work is about twice the least of: the region's share of both closures (PK), the
+ * dependents of `p`, the dependencies of `d` (what the previous algorithm always walked).
+ * A package nothing depends on simply moves to the top, in O(1).
  *
  * Work is counted in units (a package taken from a search stack, an edge looked at, an
- * element moved while sorting or renumbering) and a call can stop after a budget of them and
- * resume later, as long as the graph does not change in between (the graph refuses to).
+ * element moved while sorting) and a call can stop after a budget of them and resume later,
+ * as long as the graph does not change in between (the graph refuses to).
  */
 import type { Entry } from './package-node.js';
 import { OrdSort } from './ord-sort.js';
@@ -58,16 +59,24 @@ export type Verdict = (typeof Verdict)[keyof typeof Verdict];
 /** How many units each search runs before the other gets its turn. */
 const QUANTUM = 64;
 
-/** A depth-first search from one package, up (dependents) or down (dependencies), resumable. */
-class RegionSearch {
-  /** Every package the search took in, the start first. */
-  readonly visited: Entry[];
-  readonly #stack: Entry[];
-  /** True until a neighbour is left out for being outside the region. */
-  closed = true;
+/**
+ * A depth-first search from one package, up (dependents) or down (dependencies), resumable.
+ * It visits the affected region first, then goes on beyond it: a finished region is what PK
+ * needs; a finished whole closure can move on its own to the top or the bottom of the order.
+ */
+class ClosureSearch {
+  /** Packages taken in inside the region, the start first. */
+  readonly region: Entry[];
+  /** Packages taken in beyond the region. */
+  readonly beyond: Entry[] = [];
+  /** True once the region is searched. */
+  regionDone = false;
+  /** True once the whole closure is searched. */
   done = false;
   /** True once the search reached a package of the other search: a cycle. */
   met = false;
+  readonly #regionStack: Entry[];
+  readonly #beyondStack: Entry[] = [];
   #current: Entry | null = null;
   #at = 0;
   #iterator: Iterator<Entry> | null = null;
@@ -76,13 +85,13 @@ class RegionSearch {
     private readonly up: boolean,
     private readonly mark: number,
     private readonly otherMark: number,
-    /** Up: neighbours need `ord < bound`; down: `ord > bound`. */
+    /** Up: the region is `ord < bound`; down: `ord > bound`. */
     private readonly bound: number,
     start: Entry,
   ) {
     start.mark = mark;
-    this.visited = [start];
-    this.#stack = [start];
+    this.region = [start];
+    this.#regionStack = [start];
   }
 
   /** Runs for about `budget` units; returns the units spent. */
@@ -91,10 +100,14 @@ class RegionSearch {
     while (work < budget) {
       let current = this.#current;
       if (current === null) {
-        const next = this.#stack.pop();
+        let next = this.#regionStack.pop();
         if (next === undefined) {
-          this.done = true;
-          return work;
+          this.regionDone = true;
+          next = this.#beyondStack.pop();
+          if (next === undefined) {
+            this.done = true;
+            return work;
+          }
         }
         current = this.#current = next;
         this.#at = 0;
@@ -124,11 +137,12 @@ class RegionSearch {
         this.#at = at;
         if (at === count) this.#current = null;
       }
+      if (this.#current === null && this.#regionStack.length === 0) this.regionDone = true;
     }
     return work;
   }
 
-  /** Takes `w` in if it is new and inside the region; true when it belongs to the other search. */
+  /** Takes `w` in if it is new; true when it belongs to the other search. */
   #visit(w: Entry): boolean {
     if (w.mark === this.mark) return false;
     if (w.mark === this.otherMark) {
@@ -136,13 +150,15 @@ class RegionSearch {
       this.done = true;
       return true;
     }
-    if (this.up ? w.ord >= this.bound : w.ord <= this.bound) {
-      this.closed = false;
-      return false;
-    }
     w.mark = this.mark;
-    this.#stack.push(w);
-    this.visited.push(w);
+    // Only a package of the region leads to others in it: the order only goes one way.
+    if (this.up ? w.ord < this.bound : w.ord > this.bound) {
+      this.#regionStack.push(w);
+      this.region.push(w);
+    } else {
+      this.#beyondStack.push(w);
+      this.beyond.push(w);
+    }
     return false;
   }
 }
@@ -161,8 +177,8 @@ export class OrderUpdate {
   readonly #node: Entry;
   readonly #deps: readonly Entry[];
   #next = 0;
-  #up: RegionSearch | null = null;
-  #down: RegionSearch | null = null;
+  #up: ClosureSearch | null = null;
+  #down: ClosureSearch | null = null;
   #plan: Plan | null = null;
   #sortUp: OrdSort | null = null;
   #sortDown: OrdSort | null = null;
@@ -201,8 +217,8 @@ export class OrderUpdate {
         const dep = deps[this.#next]!;
         const upMark = ++this.#space.epoch;
         const downMark = ++this.#space.epoch;
-        this.#up = new RegionSearch(true, upMark, downMark, dep.ord, node);
-        this.#down = new RegionSearch(false, downMark, upMark, node.ord, dep);
+        this.#up = new ClosureSearch(true, upMark, downMark, dep.ord, node);
+        this.#down = new ClosureSearch(false, downMark, upMark, node.ord, dep);
       }
       if (left() <= 0) return Verdict.PENDING;
       const up = this.#up;
@@ -216,12 +232,15 @@ export class OrderUpdate {
           this.#up = this.#down = null;
           return Verdict.CYCLE;
         }
-        if (up.done && up.closed) this.#plan = Plan.TOP;
-        else if (down.done && down.closed) this.#plan = Plan.BOTTOM;
-        else if (up.done && down.done) this.#plan = Plan.POOL;
+        if (up.done) this.#plan = Plan.TOP;
+        else if (down.done) this.#plan = Plan.BOTTOM;
+        else if (up.regionDone && down.regionDone) this.#plan = Plan.POOL;
       }
-      if (this.#plan !== Plan.BOTTOM) this.#sortUp = new OrdSort(up.visited);
-      if (this.#plan !== Plan.TOP) this.#sortDown = new OrdSort(down.visited);
+      const whole = this.#plan !== Plan.POOL;
+      if (this.#plan !== Plan.BOTTOM)
+        this.#sortUp = new OrdSort(whole ? up.region.concat(up.beyond) : up.region);
+      if (this.#plan !== Plan.TOP)
+        this.#sortDown = new OrdSort(whole ? down.region.concat(down.beyond) : down.region);
     }
   }
 

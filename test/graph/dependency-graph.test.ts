@@ -306,6 +306,40 @@ test('property: re-indexes that rewire a graph of ten packages agree with the mo
   );
 });
 
+test('property: re-indexes in a small region between long closures agree with the model (PK reordering)', () => {
+  // A low chain, ten middle packages on it, a high chain on them: rewiring the middle ones
+  // leaves a small affected region while both closures reach far beyond it, so the order is
+  // repaired by swapping positions inside the region, not by moving a closure to an end.
+  const middle = Array.from({ length: 10 }, (_, i) => `m${i}`);
+  const op = fc.record({
+    name: fc.constantFrom(...middle),
+    deps: fc.array(fc.constantFrom(...middle, 'low0', 'low29'), { maxLength: 3 }),
+  });
+  fc.assert(
+    fc.property(
+      fc.array(fc.subarray(middle), { minLength: 3, maxLength: 3 }),
+      fc.array(op, { maxLength: 80, size: 'max' }),
+      (highDeps, ops) => {
+        const g = new DependencyGraph();
+        const m = new ModelIndex();
+        const run = (name: string, deps: string[]): void => {
+          assert.equal(g.index(name, deps), m.index(name, deps), `INDEX ${name}|${deps.join(',')}`);
+        };
+        for (let i = 0; i < 30; i++) run(`low${i}`, i === 0 ? [] : [`low${i - 1}`]);
+        for (const name of middle) run(name, ['low29']);
+        for (let i = 0; i < 30; i++) run(`high${i}`, i < 3 ? highDeps[i]! : [`high${i - 1}`, `high${i - 3}`]);
+        for (const o of ops) {
+          run(o.name, o.deps);
+          assert.deepEqual(g.verify(), [], `after INDEX ${o.name}|${o.deps.join(',')}`);
+        }
+        assertSameState(g, m);
+        assertSameDependents(g, m);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
 test('property: packages with many dependents (kept in a Set) agree with the model', () => {
   // 48 packages over 3 hubs: dependents cross SET_ABOVE (32) both ways as packages come and go.
   const hubs = ['h0', 'h1', 'h2'];
