@@ -56,7 +56,6 @@ interface PendingIndex {
   readonly entry: Entry;
   /** The new dependency list, resolved. */
   readonly deps: Entry[];
-  readonly update: OrderUpdate;
 }
 
 export class DependencyGraph {
@@ -66,6 +65,7 @@ export class DependencyGraph {
   #held = 0;
   #version = 0;
   readonly #order = new OrderSpace();
+  readonly #update = new OrderUpdate(this.#order);
   /** Scratch for `index()`; its slots past the current count hold stale entries, never read. */
   readonly #resolved: Entry[] = [];
   #pending: PendingIndex | null = null;
@@ -167,11 +167,12 @@ export class DependencyGraph {
   resumeIndex(budget: number): IndexProgress {
     const pending = this.#pending;
     if (pending === null) throw new PkgIndexError('E_GRAPH_IDLE', 'resumeIndex(): no re-index is pending');
-    return this.#check(pending, budget);
+    return this.#check(pending.entry, pending.deps, pending.deps.length, budget);
   }
 
   /** Abandons the pending re-index: the package keeps its previous dependencies. */
   cancelIndex(): void {
+    if (this.#pending !== null) this.#update.cancel();
     this.#pending = null;
   }
 
@@ -238,28 +239,22 @@ export class DependencyGraph {
     if (!below) {
       if (existing.dependents === 0) existing.ord = order.top++;
       else {
-        const added: Entry[] = [];
-        for (let i = 0; i < count; i++) if (resolved[i]!.mark === epoch) added.push(resolved[i]!);
-        const pending = {
-          entry: existing,
-          deps: resolved.slice(0, count),
-          update: new OrderUpdate(order, existing, added),
-        };
-        return this.#check(pending, budget);
+        this.#update.start(existing, resolved, count, epoch);
+        return this.#check(existing, resolved, count, budget);
       }
     }
     this.#commit(existing, resolved, count, epoch, kept);
     return IndexOutcome.REPLACED;
   }
 
-  /** Runs the cycle check of a re-index; commits it when it finds no cycle. */
-  #check(pending: PendingIndex, budget: number): IndexProgress {
-    const update = pending.update;
+  /** Runs the cycle check of a re-index to `deps[0, count)`; commits it when it finds no cycle. */
+  #check(entry: Entry, deps: Entry[], count: number, budget: number): IndexProgress {
+    const update = this.#update;
     const before = update.work;
     const verdict = update.run(budget);
     this.#lastWork = update.work - before;
     if (verdict === Verdict.PENDING) {
-      this.#pending = pending;
+      this.#pending ??= { entry, deps: deps.slice(0, count) };
       return INDEX_PENDING;
     }
     this.#pending = null;
@@ -267,11 +262,10 @@ export class DependencyGraph {
     // The searches overwrote marks: mark the new and the kept dependencies again.
     const order = this.#order;
     const epoch = ++order.epoch;
-    const deps = pending.deps;
-    for (const dep of deps) dep.mark = epoch;
+    for (let i = 0; i < count; i++) deps[i]!.mark = epoch;
     const kept = ++order.epoch;
-    for (const dep of pending.entry.deps) if (dep.mark === epoch) dep.mark = kept;
-    this.#commit(pending.entry, deps, deps.length, epoch, kept);
+    for (const dep of entry.deps) if (dep.mark === epoch) dep.mark = kept;
+    this.#commit(entry, deps, count, epoch, kept);
     return IndexOutcome.REPLACED;
   }
 

@@ -120,6 +120,7 @@ export class GraphSurvey {
       const r = this.#iterator.next();
       if (r.done === true) {
         this.#sort = new OrdSort(this.#all);
+        this.#all.length = 0;
         this.#phase = Phase.SORT;
         return;
       }
@@ -133,9 +134,10 @@ export class GraphSurvey {
   /** Depth of each package from its dependencies', lowest in the topological order first. */
   #measureDepths(budget: number): void {
     const all = this.#sort!.result;
+    const n = this.#sort!.length;
     const depth = this.#depth;
     let work = 0;
-    while (this.#at < all.length && work < budget) {
+    while (this.#at < n && work < budget) {
       const entry = all[this.#at++]!;
       let d = 0;
       for (const dep of entry.deps) {
@@ -149,7 +151,7 @@ export class GraphSurvey {
       work += 1 + entry.deps.length;
     }
     this.#work += work;
-    if (this.#at === all.length) this.#phase = Phase.CLOSURES;
+    if (this.#at === n) this.#phase = Phase.CLOSURES;
   }
 
   #measureClosure(): void {
@@ -190,7 +192,7 @@ export class GraphSurvey {
       exact: this.#exact && graph.version === this.#version,
       work: this.#work,
     };
-    this.#all.length = 0;
+    this.#sort = null;
     depth.clear();
     this.#phase = Phase.DONE;
   }

@@ -2,17 +2,20 @@
  * Sorting packages by their place in the topological order, in steps of bounded work: the
  * reordering after a cycle check may have to sort hundreds of thousands of packages, and no
  * single call may hold the event loop for that long. A bottom-up merge sort whose state (run
- * width and merge positions) survives between calls.
+ * width and merge positions) survives between calls, in two arrays of its own that it keeps
+ * for the next sort (so a small check allocates nothing) unless they grew large.
  */
 import type { Entry } from './package-node.js';
 
 /** Runs of this many are sorted by insertion before merging. */
 const RUN = 16;
+/** Scratch arrays longer than this are not kept once a sort is done. */
+const KEEP = 1 << 16;
 
 export class OrdSort {
-  #src: Entry[];
-  #dst: Entry[];
-  readonly #n: number;
+  #src: Entry[] = [];
+  #dst: Entry[] = [];
+  #n = 0;
   #width = RUN;
   /** Next position to sort by insertion (first phase), then start of the pair being merged. */
   #lo = 0;
@@ -20,22 +23,37 @@ export class OrdSort {
   #j = 0;
   #k = 0;
   #merging = false;
-  #done = false;
+  #done = true;
 
-  constructor(items: Entry[]) {
-    this.#src = items;
-    this.#n = items.length;
-    this.#dst = this.#n > RUN ? new Array<Entry>(this.#n) : items;
-    if (this.#n <= 1) this.#done = true;
+  constructor(items?: readonly Entry[]) {
+    if (items !== undefined) this.reset(items);
+  }
+
+  /** Starts sorting a copy of `items`. */
+  reset(items: readonly Entry[]): void {
+    const n = items.length;
+    if (this.#src.length > KEEP) this.#src = [];
+    if (this.#dst.length > KEEP) this.#dst = [];
+    const src = this.#src;
+    for (let i = 0; i < n; i++) src[i] = items[i]!;
+    this.#n = n;
+    this.#width = RUN;
+    this.#lo = 0;
+    this.#merging = false;
+    this.#done = n <= 1;
   }
 
   get done(): boolean {
     return this.#done;
   }
 
-  /** The sorted packages (ascending `ord`); valid once `done`. */
-  get result(): Entry[] {
+  /** The sorted packages (ascending `ord`) are `result[0, length)`; valid once `done`. */
+  get result(): readonly Entry[] {
     return this.#src;
+  }
+
+  get length(): number {
+    return this.#n;
   }
 
   /** Sorts for at most about `budget` element moves; returns the work done. */
@@ -110,8 +128,4 @@ export class OrdSort {
     this.#j = Math.min(this.#lo + this.#width, this.#n);
     this.#k = this.#lo;
   }
-}
-
-export function byOrd(a: Entry, b: Entry): number {
-  return a.ord - b.ord;
 }

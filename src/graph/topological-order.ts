@@ -56,112 +56,216 @@ const LIMIT = 2 ** 30 - 2 ** 24;
 export const Verdict = { ACYCLIC: 'acyclic', CYCLE: 'cycle', PENDING: 'pending' } as const;
 export type Verdict = (typeof Verdict)[keyof typeof Verdict];
 
-/** How many units each search runs before the other gets its turn. */
-const QUANTUM = 64;
+/**
+ * How many units each search runs before the other gets its turn: doubling from the first,
+ * so a closure of a few packages on one side ends the check after a few units on the other.
+ */
+const FIRST_QUANTUM = 4;
+const MAX_QUANTUM = 256;
+
+/** Scratch arrays longer than this are not kept for the next check. */
+const KEEP = 1 << 16;
+
+/** `stack`, emptied, or a new array if it grew large. (Setting `length` to 0 would drop its storage.) */
+function emptied(stack: Entry[]): Entry[] {
+  if (stack.length > KEEP) return [];
+  while (stack.length > 0) stack.pop();
+  return stack;
+}
 
 /**
  * A depth-first search from one package, up (dependents) or down (dependencies), resumable.
- * It visits the affected region first, then goes on beyond it: a finished region is what PK
+ * It searches the affected region first, then goes on beyond it: a finished region is what PK
  * needs; a finished whole closure can move on its own to the top or the bottom of the order.
+ * It keeps no list of what it found (the marks say it), so a check that ends in a cycle costs
+ * what the walk costs and no more; `Collect` gathers the packages when they must move. One
+ * instance serves check after check, keeping its stacks.
  */
 class ClosureSearch {
-  /** Packages taken in inside the region, the start first. */
-  readonly region: Entry[];
-  /** Packages taken in beyond the region. */
-  readonly beyond: Entry[] = [];
   /** True once the region is searched. */
   regionDone = false;
   /** True once the whole closure is searched. */
   done = false;
   /** True once the search reached a package of the other search: a cycle. */
   met = false;
-  readonly #regionStack: Entry[];
-  readonly #beyondStack: Entry[] = [];
+  mark = 0;
+  otherMark = 0;
+  /** Up: the region is `ord < bound`; down: `ord > bound`. */
+  bound = 0;
+  start: Entry | null = null;
+  #regionStack: Entry[] = [];
+  #beyondStack: Entry[] = [];
   #current: Entry | null = null;
+  #currentInRegion = true;
   #at = 0;
   #iterator: Iterator<Entry> | null = null;
 
-  constructor(
-    private readonly up: boolean,
-    private readonly mark: number,
-    private readonly otherMark: number,
-    /** Up: the region is `ord < bound`; down: `ord > bound`. */
-    private readonly bound: number,
-    start: Entry,
-  ) {
+  constructor(readonly up: boolean) {}
+
+  reset(mark: number, otherMark: number, bound: number, start: Entry): void {
+    this.regionDone = this.done = this.met = false;
+    this.mark = mark;
+    this.otherMark = otherMark;
+    this.bound = bound;
+    this.start = start;
     start.mark = mark;
-    this.region = [start];
-    this.#regionStack = [start];
+    this.#regionStack = emptied(this.#regionStack);
+    this.#beyondStack = emptied(this.#beyondStack);
+    this.#regionStack.push(start);
+    this.#current = null;
+    this.#iterator = null;
   }
 
   /** Runs for about `budget` units; returns the units spent. */
   step(budget: number): number {
+    // The hot loop of a long check: fields in locals, no call per edge.
+    const { up, mark, otherMark, bound } = this;
+    const regionStack = this.#regionStack;
+    const beyondStack = this.#beyondStack;
+    let current = this.#current;
+    let at = this.#at;
     let work = 0;
     while (work < budget) {
-      let current = this.#current;
       if (current === null) {
-        let next = this.#regionStack.pop();
-        if (next === undefined) {
+        current = regionStack.pop() ?? null;
+        this.#currentInRegion = current !== null;
+        if (current === null) {
           this.regionDone = true;
-          next = this.#beyondStack.pop();
-          if (next === undefined) {
+          current = beyondStack.pop() ?? null;
+          if (current === null) {
             this.done = true;
-            return work;
+            break;
           }
         }
-        current = this.#current = next;
-        this.#at = 0;
-        const users = next.users;
-        this.#iterator = this.up && !Array.isArray(users) ? users.values() : null;
+        at = 0;
+        const users = current.users;
+        this.#iterator = up && !Array.isArray(users) ? users.values() : null;
         work++;
       }
       const iterator = this.#iterator;
+      let w: Entry | undefined;
       if (iterator !== null) {
-        while (work < budget) {
-          const r = iterator.next();
-          if (r.done === true) {
-            this.#current = null;
+        // A package with more than SET_ABOVE dependents: one at a time from the Set.
+        const r = iterator.next();
+        if (r.done === true) {
+          current = null;
+          continue;
+        }
+        work++;
+        if (r.value.mark === mark) continue;
+        w = r.value;
+      } else {
+        const neighbours = up ? (current.users as Entry[]) : current.deps;
+        const count = up ? current.dependents : neighbours.length;
+        const stop = Math.min(count, at + (budget - work));
+        work += stop - at;
+        for (; at < stop; at++) {
+          const v = neighbours[at]!;
+          if (v.mark === mark) continue;
+          if (v.mark === otherMark) {
+            w = v;
             break;
           }
-          work++;
-          if (this.#visit(r.value)) return work;
+          v.mark = mark;
+          // Only a package of the region leads to others in it: the order only goes one way.
+          if (up ? v.ord < bound : v.ord > bound) regionStack.push(v);
+          else beyondStack.push(v);
         }
-      } else {
-        const neighbours = this.up ? (current.users as Entry[]) : current.deps;
-        const count = this.up ? current.dependents : neighbours.length;
-        let at = this.#at;
-        while (at < count && work < budget) {
-          work++;
-          if (this.#visit(neighbours[at++]!)) return work;
+        if (w === undefined) {
+          if (at === count) current = null;
+          continue;
         }
-        this.#at = at;
-        if (at === count) this.#current = null;
       }
-      if (this.#current === null && this.#regionStack.length === 0) this.regionDone = true;
+      if (w.mark === otherMark) {
+        this.met = true;
+        this.done = true;
+        break;
+      }
+      w.mark = mark;
+      if (up ? w.ord < bound : w.ord > bound) regionStack.push(w);
+      else beyondStack.push(w);
     }
+    this.#current = current;
+    this.#at = at;
+    if (regionStack.length === 0 && (current === null || !this.#currentInRegion)) this.regionDone = true;
+    return work;
+  }
+}
+
+/**
+ * Gathers what a finished search found: the packages reachable from its start through
+ * packages carrying its mark (inside the region only, for PK), re-marking them as it goes so
+ * each is taken once, then sorts them by position. Resumable between packages.
+ */
+class Collect {
+  #found: Entry[] = [];
+  #stack: Entry[] = [];
+  #search: ClosureSearch | null = null;
+  #regionOnly = false;
+  #taken = 0;
+  collected = false;
+  readonly sort = new OrdSort();
+
+  reset(search: ClosureSearch, regionOnly: boolean, taken: number): void {
+    this.#search = search;
+    this.#regionOnly = regionOnly;
+    this.#taken = taken;
+    this.#found = emptied(this.#found);
+    this.#stack = emptied(this.#stack);
+    search.start!.mark = taken;
+    this.#stack.push(search.start!);
+    this.collected = false;
+  }
+
+  /** Gathers, then sorts, for about `budget` units; returns the units spent. */
+  step(budget: number): number {
+    let work = 0;
+    if (!this.collected) {
+      const { up, mark, bound } = this.#search!;
+      const regionOnly = this.#regionOnly;
+      const taken = this.#taken;
+      const stack = this.#stack;
+      const found = this.#found;
+      while (work < budget) {
+        const current = stack.pop();
+        if (current === undefined) {
+          this.collected = true;
+          this.sort.reset(found);
+          work += found.length;
+          break;
+        }
+        found.push(current);
+        const users = current.users;
+        const count = up ? current.dependents : current.deps.length;
+        work += 1 + count;
+        if (up && !Array.isArray(users)) {
+          for (const v of users)
+            if (v.mark === mark && (!regionOnly || v.ord < bound)) {
+              v.mark = taken;
+              stack.push(v);
+            }
+          continue;
+        }
+        const neighbours = up ? (users as Entry[]) : current.deps;
+        for (let i = 0; i < count; i++) {
+          const v = neighbours[i]!;
+          if (v.mark === mark && (!regionOnly || (up ? v.ord < bound : v.ord > bound))) {
+            v.mark = taken;
+            stack.push(v);
+          }
+        }
+      }
+    }
+    if (this.collected && !this.sort.done) work += this.sort.step(budget - work);
     return work;
   }
 
-  /** Takes `w` in if it is new; true when it belongs to the other search. */
-  #visit(w: Entry): boolean {
-    if (w.mark === this.mark) return false;
-    if (w.mark === this.otherMark) {
-      this.met = true;
-      this.done = true;
-      return true;
-    }
-    w.mark = this.mark;
-    // Only a package of the region leads to others in it: the order only goes one way.
-    if (this.up ? w.ord < this.bound : w.ord > this.bound) {
-      this.#regionStack.push(w);
-      this.region.push(w);
-    } else {
-      this.#beyondStack.push(w);
-      this.beyond.push(w);
-    }
-    return false;
+  get done(): boolean {
+    return this.collected && this.sort.done;
   }
 }
+
+const NONE: readonly Entry[] = [];
 
 const Plan = { TOP: 0, BOTTOM: 1, POOL: 2 } as const;
 type Plan = (typeof Plan)[keyof typeof Plan];
@@ -171,123 +275,150 @@ type Plan = (typeof Plan)[keyof typeof Plan];
  * them closes a cycle (nothing else changes but positions, which stay a valid order of the
  * graph without the new edges), or all of them end up pointing down the order. The caller
  * adds the edges to the graph after `ACYCLIC`; the graph must not change while this runs.
+ * One instance per graph serves every check, keeping its scratch arrays (so a small check
+ * allocates nothing).
  */
 export class OrderUpdate {
   readonly #space: OrderSpace;
-  readonly #node: Entry;
-  readonly #deps: readonly Entry[];
+  #node: Entry | null = null;
+  /** The new dependencies, `[0, #count)`. */
+  #deps: Entry[] = [];
+  #count = 0;
   #next = 0;
-  #up: ClosureSearch | null = null;
-  #down: ClosureSearch | null = null;
+  readonly #up = new ClosureSearch(true);
+  readonly #down = new ClosureSearch(false);
+  #searching = false;
+  #quantum = FIRST_QUANTUM;
   #plan: Plan | null = null;
-  #sortUp: OrdSort | null = null;
-  #sortDown: OrdSort | null = null;
+  readonly #collectUp = new Collect();
+  readonly #collectDown = new Collect();
   #moved = 0;
-  /** The dependency whose edge was found to close a cycle. */
-  cycleVia: Entry | null = null;
-  /** Units of work spent so far. */
+  /** Units of work spent so far on the current check. */
   work = 0;
 
-  constructor(space: OrderSpace, node: Entry, deps: readonly Entry[]) {
+  constructor(space: OrderSpace) {
     this.#space = space;
+  }
+
+  /** Starts a check of the edges from `node` to the entries of `deps` marked `added`. */
+  start(node: Entry, deps: readonly Entry[], count: number, added: number): void {
     this.#node = node;
-    this.#deps = deps;
+    const own = (this.#deps = emptied(this.#deps));
+    for (let i = 0; i < count; i++) if (deps[i]!.mark === added) own.push(deps[i]!);
+    this.#count = own.length;
+    this.#next = 0;
+    this.#searching = false;
+    this.#plan = null;
+    this.#moved = 0;
+    this.work = 0;
   }
 
   /** Works for about `budget` units. PENDING: call again (nothing else may change the graph). */
   run(budget: number): Verdict {
-    const start = this.work;
-    const left = (): number => budget - (this.work - start);
+    const end = this.work + budget;
+    const up = this.#up;
+    const down = this.#down;
     for (;;) {
       if (this.#plan !== null) {
-        if (!this.#reorder(left())) return Verdict.PENDING;
+        if (!this.#reorder(end)) return Verdict.PENDING;
         continue;
       }
-      if (this.#up === null) {
-        const node = this.#node;
+      if (!this.#searching) {
+        const node = this.#node!;
         const deps = this.#deps;
-        while (this.#next < deps.length && deps[this.#next]!.ord < node.ord) this.#next++;
+        while (this.#next < this.#count && deps[this.#next]!.ord < node.ord) this.#next++;
         this.work += 1;
-        if (this.#next === deps.length) return Verdict.ACYCLIC;
+        if (this.#next === this.#count) return this.#finish(Verdict.ACYCLIC);
         if (node.dependents === 0) {
           // Nothing depends on it: above everything, it is below none of its dependencies.
           node.ord = this.#space.top++;
-          return Verdict.ACYCLIC;
+          return this.#finish(Verdict.ACYCLIC);
         }
         const dep = deps[this.#next]!;
         const upMark = ++this.#space.epoch;
         const downMark = ++this.#space.epoch;
-        this.#up = new ClosureSearch(true, upMark, downMark, dep.ord, node);
-        this.#down = new ClosureSearch(false, downMark, upMark, node.ord, dep);
+        up.reset(upMark, downMark, dep.ord, node);
+        down.reset(downMark, upMark, node.ord, dep);
+        this.#quantum = FIRST_QUANTUM;
+        this.#searching = true;
       }
-      if (left() <= 0) return Verdict.PENDING;
-      const up = this.#up;
-      const down = this.#down!;
       while (this.#plan === null) {
-        if (left() <= 0) return Verdict.PENDING;
-        if (!up.done) this.work += up.step(Math.min(QUANTUM, left()));
-        if (!down.done && !up.met) this.work += down.step(Math.min(QUANTUM, left()));
-        if (up.met || down.met) {
-          this.cycleVia = this.#deps[this.#next]!;
-          this.#up = this.#down = null;
-          return Verdict.CYCLE;
-        }
+        if (this.work >= end) return Verdict.PENDING;
+        const quantum = this.#quantum;
+        if (quantum < MAX_QUANTUM) this.#quantum = 2 * quantum;
+        if (!up.done) this.work += up.step(Math.min(quantum, end - this.work));
+        if (!down.done && !up.met) this.work += down.step(Math.min(quantum, end - this.work));
+        if (up.met || down.met) return this.#finish(Verdict.CYCLE);
         if (up.done) this.#plan = Plan.TOP;
         else if (down.done) this.#plan = Plan.BOTTOM;
         else if (up.regionDone && down.regionDone) this.#plan = Plan.POOL;
       }
-      const whole = this.#plan !== Plan.POOL;
-      if (this.#plan !== Plan.BOTTOM)
-        this.#sortUp = new OrdSort(whole ? up.region.concat(up.beyond) : up.region);
-      if (this.#plan !== Plan.TOP)
-        this.#sortDown = new OrdSort(whole ? down.region.concat(down.beyond) : down.region);
+      const pool = this.#plan === Plan.POOL;
+      const taken = ++this.#space.epoch;
+      if (this.#plan !== Plan.BOTTOM) this.#collectUp.reset(up, pool, taken);
+      if (this.#plan !== Plan.TOP) this.#collectDown.reset(down, pool, taken);
     }
   }
 
-  /** Sorts and reassigns positions; true when done with this edge. */
-  #reorder(budget: number): boolean {
-    let spent = 0;
-    for (const sort of [this.#sortUp, this.#sortDown]) {
-      if (sort === null) continue;
-      const work = sort.step(budget - spent);
-      spent += work;
-      this.work += work;
-      if (!sort.done) return false;
+  /** Drops the current check; positions already reassigned stay (they are a valid order). */
+  cancel(): void {
+    this.#finish(Verdict.CYCLE);
+  }
+
+  #finish(verdict: Verdict): Verdict {
+    this.#searching = false;
+    this.#plan = null;
+    this.#node = null;
+    this.#deps = emptied(this.#deps);
+    return verdict;
+  }
+
+  /** Gathers, sorts and reassigns positions, up to the work count `end`; true when done with this edge. */
+  #reorder(end: number): boolean {
+    const plan = this.#plan;
+    const upCollect = plan === Plan.BOTTOM ? null : this.#collectUp;
+    const downCollect = plan === Plan.TOP ? null : this.#collectDown;
+    // Each step is nothing once that side is done.
+    if (upCollect !== null) {
+      this.work += upCollect.step(end - this.work);
+      if (!upCollect.done) return false;
+    }
+    if (downCollect !== null) {
+      this.work += downCollect.step(end - this.work);
+      if (!downCollect.done) return false;
     }
     const space = this.#space;
-    const up = this.#sortUp?.result ?? [];
-    const down = this.#sortDown?.result ?? [];
+    const up = upCollect?.sort.result ?? NONE;
+    const nUp = upCollect?.sort.length ?? 0;
+    const down = downCollect?.sort.result ?? NONE;
+    const nDown = downCollect?.sort.length ?? 0;
     // Assignment is not split, so the order is valid between any two calls (the caller may
-    // give up at any time): it writes one or two numbers per package that the searches and
-    // the sort already paid several units for.
-    if (this.#plan === Plan.TOP) for (const e of up) e.ord = space.top++;
-    else if (this.#plan === Plan.BOTTOM)
-      for (let i = down.length - 1; i >= 0; i--) down[i]!.ord = space.bottom--;
+    // give up at any time): it writes one or two numbers per package that the searches, the
+    // gathering and the sort already paid several units for.
+    if (plan === Plan.TOP) for (let i = 0; i < nUp; i++) up[i]!.ord = space.top++;
+    else if (plan === Plan.BOTTOM) for (let i = nDown - 1; i >= 0; i--) down[i]!.ord = space.bottom--;
     else {
       // The positions the moved packages held, merged in order: the downward set takes the
       // lower ones, the upward set the rest.
       const pool: number[] = [];
       let i = 0;
       let j = 0;
-      while (i < down.length || j < up.length)
-        pool.push(
-          j >= up.length || (i < down.length && down[i]!.ord < up[j]!.ord) ? down[i++]!.ord : up[j++]!.ord,
-        );
+      while (i < nDown || j < nUp)
+        pool.push(j >= nUp || (i < nDown && down[i]!.ord < up[j]!.ord) ? down[i++]!.ord : up[j++]!.ord);
       let k = 0;
-      for (const e of down) e.ord = pool[k++]!;
-      for (const e of up) e.ord = pool[k++]!;
+      for (i = 0; i < nDown; i++) down[i]!.ord = pool[k++]!;
+      for (j = 0; j < nUp; j++) up[j]!.ord = pool[k++]!;
       this.work += pool.length;
     }
-    this.work += up.length + down.length;
-    this.#moved += up.length + down.length;
+    this.work += nUp + nDown;
+    this.#moved += nUp + nDown;
     this.#plan = null;
-    this.#sortUp = this.#sortDown = null;
-    this.#up = this.#down = null;
+    this.#searching = false;
     this.#next++;
     return true;
   }
 
-  /** Packages moved so far (for the benchmark). */
+  /** Packages moved so far by the current check (for the benchmark). */
   get moved(): number {
     return this.#moved;
   }
