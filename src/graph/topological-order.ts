@@ -118,17 +118,19 @@ class ClosureSearch {
 
   /** Runs for about `budget` units; returns the units spent. */
   step(budget: number): number {
-    // The hot loop of a long check: fields in locals, no call per edge.
+    // The hot loop of a long check: state in locals, no call per edge.
     const { up, mark, otherMark, bound } = this;
     const regionStack = this.#regionStack;
     const beyondStack = this.#beyondStack;
     let current = this.#current;
+    let inRegion = this.#currentInRegion;
+    let iterator = this.#iterator;
     let at = this.#at;
     let work = 0;
     while (work < budget) {
       if (current === null) {
         current = regionStack.pop() ?? null;
-        this.#currentInRegion = current !== null;
+        inRegion = current !== null;
         if (current === null) {
           this.regionDone = true;
           current = beyondStack.pop() ?? null;
@@ -139,10 +141,9 @@ class ClosureSearch {
         }
         at = 0;
         const users = current.users;
-        this.#iterator = up && !Array.isArray(users) ? users.values() : null;
+        iterator = up && !Array.isArray(users) ? users.values() : null;
         work++;
       }
-      const iterator = this.#iterator;
       let w: Entry | undefined;
       if (iterator !== null) {
         // A package with more than SET_ABOVE dependents: one at a time from the Set.
@@ -161,8 +162,9 @@ class ClosureSearch {
         work += stop - at;
         for (; at < stop; at++) {
           const v = neighbours[at]!;
-          if (v.mark === mark) continue;
-          if (v.mark === otherMark) {
+          const m = v.mark;
+          if (m === mark) continue;
+          if (m === otherMark) {
             w = v;
             break;
           }
@@ -186,8 +188,10 @@ class ClosureSearch {
       else beyondStack.push(w);
     }
     this.#current = current;
+    this.#currentInRegion = inRegion;
+    this.#iterator = iterator;
     this.#at = at;
-    if (regionStack.length === 0 && (current === null || !this.#currentInRegion)) this.regionDone = true;
+    if (regionStack.length === 0 && (current === null || !inRegion)) this.regionDone = true;
     return work;
   }
 }
