@@ -2,7 +2,8 @@
  * Bounded walks of a package's transitive dependencies or dependents: breadth first (so a
  * truncated walk holds the nearest packages), stopping after a budget of packages and edges.
  */
-import { forEachDependent, type PackageNode } from './package-node.js';
+import type { DependencyGraph } from './dependency-graph.js';
+import { dependencyAt, dependencyCount, type PackageNode } from './package-node.js';
 
 export const Direction = { DEPENDENCIES: 'dependencies', DEPENDENTS: 'dependents' } as const;
 export type Direction = (typeof Direction)[keyof typeof Direction];
@@ -18,6 +19,7 @@ export interface WalkResult {
 
 /** Calls `visit` once with each package reachable from `start` (not with `start` itself). */
 export function walkClosure(
+  graph: DependencyGraph,
   start: PackageNode,
   direction: Direction,
   maxVisits: number,
@@ -46,8 +48,8 @@ export function walkClosure(
       break;
     }
     if (direction === Direction.DEPENDENCIES) {
-      for (const dep of node.deps) if (!take(dep)) break;
-    } else forEachDependent(node, take);
+      for (let i = 0, n = dependencyCount(node); i < n; i++) if (!take(dependencyAt(node, i))) break;
+    } else graph.forEachDependent(node, take);
   }
   return { reached: seen.size - 1, complete: budget.complete, visits: Math.min(budget.visits, maxVisits) };
 }

@@ -15,16 +15,7 @@
  * `indexWithin()` stops after a budget of work and `resumeIndex()` continues it.
  */
 import { PkgIndexError } from '../errors.js';
-import {
-  NO_USERS,
-  addUser,
-  checkUsers,
-  hasUser,
-  newEntry,
-  removeUser,
-  type Entry,
-  type PackageNode,
-} from './package-node.js';
+import { NO_USERS, NodeTable, newEntry, type Entry, type PackageNode } from './package-node.js';
 import { OrderSpace, OrderUpdate, Verdict } from './topological-order.js';
 import { SortedNames } from './sorted-names.js';
 
@@ -65,7 +56,8 @@ export class DependencyGraph {
   #held = 0;
   #version = 0;
   readonly #order = new OrderSpace();
-  readonly #update = new OrderUpdate(this.#order);
+  readonly #table = new NodeTable();
+  readonly #update = new OrderUpdate(this.#order, this.#table);
   /** Scratch for `index()`; its slots past the current count hold stale entries, never read. */
   readonly #resolved: Entry[] = [];
   #pending: PendingIndex | null = null;
@@ -106,7 +98,8 @@ export class DependencyGraph {
 
   /** The dependencies of `name`, or undefined when not indexed. */
   dependenciesOf(name: string): readonly string[] | undefined {
-    return this.#entries.get(name)?.deps.map((d) => d.name);
+    const entry = this.#entries.get(name);
+    return entry === undefined ? undefined : namesOf(entry);
   }
 
   /** How many indexed packages depend on `name` (0 when not indexed). */
@@ -122,6 +115,19 @@ export class DependencyGraph {
   /** Every package, in no particular order. */
   nodes(): IterableIterator<PackageNode> {
     return this.#entries.values();
+  }
+
+  /** The packages that depend on `node` (one of this graph's), in no particular order. */
+  dependents(node: PackageNode): PackageNode[] {
+    const out: PackageNode[] = [];
+    for (let k = 0; k < node.dependents; k++) out.push(this.#table.dependentAt(node, k));
+    return out;
+  }
+
+  /** Calls `visit` with each package that depends on `node`, until it returns false. */
+  forEachDependent(node: PackageNode, visit: (user: PackageNode) => unknown): void {
+    const table = this.#table;
+    for (let k = 0; k < node.dependents; k++) if (visit(table.dependentAt(node, k)) === false) return;
   }
 
   /**
@@ -192,11 +198,12 @@ export class DependencyGraph {
     // A re-indexed package mostly lists the dependencies it had, in the same order (a client
     // re-sends its line, or adds one at the end): the entry already holds them, so a name
     // equal to the one at the same position needs no lookup in the map.
-    const had = existing?.deps;
+    const had = existing?.links;
     for (let i = 0; i < deps.length; i++) {
       const depName = deps[i]!;
       let dep: Entry | undefined;
-      if (had !== undefined && i < had.length && had[i]!.name === depName) dep = had[i]!;
+      if (had !== undefined && 2 * i < had.length && (had[2 * i] as Entry).name === depName)
+        dep = had[2 * i] as Entry;
       else {
         dep = entries.get(depName);
         if (dep === undefined) return IndexOutcome.MISSING_DEPENDENCY;
@@ -209,9 +216,10 @@ export class DependencyGraph {
     if (existing === undefined) {
       // A package not yet indexed has no dependents, so its edges cannot close a cycle, and
       // above everything in the order it is above its dependencies.
-      const own = resolved.slice(0, count);
-      const entry = newEntry(name, own, order.top++);
-      for (const dep of own) if (addUser(dep, entry)) this.#held++;
+      const entry = newEntry(name, new Array<Entry | number>(2 * count), order.top++);
+      const table = this.#table;
+      table.add(entry);
+      for (let i = 0; i < count; i++) if (table.link(entry, i, resolved[i]!)) this.#held++;
       this.#edges += count;
       if (count === 0) this.#roots++;
       entries.set(name, entry);
@@ -221,14 +229,16 @@ export class DependencyGraph {
     }
     // Dependencies kept from the old list get a second mark; those still marked `epoch` are new.
     const kept = ++order.epoch;
-    const old = existing.deps;
+    const links = existing.links;
     let keptCount = 0;
-    for (const dep of old)
+    for (let i = 0; i < links.length; i += 2) {
+      const dep = links[i] as Entry;
       if (dep.mark === epoch) {
         dep.mark = kept;
         keptCount++;
       }
-    if (keptCount === count && old.length === count) return IndexOutcome.UNCHANGED;
+    }
+    if (keptCount === count && links.length === 2 * count) return IndexOutcome.UNCHANGED;
     // `existing` is marked only if it lists itself.
     if (existing.mark === epoch) return IndexOutcome.CYCLE;
     let below = true;
@@ -264,28 +274,46 @@ export class DependencyGraph {
     const epoch = ++order.epoch;
     for (let i = 0; i < count; i++) deps[i]!.mark = epoch;
     const kept = ++order.epoch;
-    for (const dep of entry.deps) if (dep.mark === epoch) dep.mark = kept;
+    const links = entry.links;
+    for (let i = 0; i < links.length; i += 2)
+      if ((links[i] as Entry).mark === epoch) (links[i] as Entry).mark = kept;
     this.#commit(entry, deps, count, epoch, kept);
     return IndexOutcome.REPLACED;
   }
 
   /**
    * Gives `entry` the dependencies `resolved[0, count)`: those marked `added` are new, those of
-   * its current list not marked `kept` are dropped. Rewrites its array in place.
+   * its current list not marked `kept` are dropped. Rewrites its links in place.
    */
   #commit(entry: Entry, resolved: readonly Entry[], count: number, added: number, kept: number): void {
-    const old = entry.deps;
-    for (const dep of old) if (dep.mark !== kept && removeUser(dep, entry)) this.#held--;
-    if (old.length === 0) this.#roots--;
+    const links = entry.links;
+    const table = this.#table;
+    const had = links.length >> 1;
+    for (let i = 0; i < had; i++) {
+      const dep = links[2 * i] as Entry;
+      // A kept dependency keeps `entry` where it is among its users: that position waits in
+      // its mark (negative: no epoch is) until the links are rewritten below.
+      if (dep.mark === kept) dep.mark = -1 - (links[2 * i + 1] as number);
+      else if (table.unlink(entry, i)) this.#held--;
+    }
+    if (had === 0) this.#roots--;
     if (count === 0) this.#roots++;
-    this.#edges += count - old.length;
+    this.#edges += count - had;
     for (let i = 0; i < count; i++) {
       const dep = resolved[i]!;
-      if (dep.mark === added && addUser(dep, entry)) this.#held++;
-      old[i] = dep;
+      if (dep.mark === added) {
+        if (table.link(entry, i, dep)) this.#held++;
+      } else {
+        const at = -1 - dep.mark;
+        links[2 * i] = dep;
+        links[2 * i + 1] = at;
+        // Its users record where it sits among `entry`'s dependencies: maybe elsewhere now.
+        dep.users[2 * at + 1] = i;
+        dep.mark = kept;
+      }
     }
     // pop() is inlined where the length setter is a call into the runtime.
-    while (old.length > count) old.pop();
+    while (links.length > 2 * count) links.pop();
     this.#version++;
   }
 
@@ -295,10 +323,12 @@ export class DependencyGraph {
     const entry = this.#entries.get(name);
     if (entry === undefined) return RemoveOutcome.ABSENT;
     if (entry.dependents > 0) return RemoveOutcome.REQUIRED;
-    const deps = entry.deps;
-    for (const dep of deps) if (removeUser(dep, entry)) this.#held--;
-    this.#edges -= deps.length;
-    if (deps.length === 0) this.#roots--;
+    const had = entry.links.length >> 1;
+    const table = this.#table;
+    for (let i = 0; i < had; i++) if (table.unlink(entry, i)) this.#held--;
+    table.drop(entry);
+    this.#edges -= had;
+    if (had === 0) this.#roots--;
     this.#entries.delete(name);
     this.#names?.removed();
     this.#version++;
@@ -336,16 +366,16 @@ export class DependencyGraph {
       while (stack.length > 0) {
         const top = stack[stack.length - 1]!;
         const [entry, i] = top;
-        if (i < entry.deps.length) {
+        if (2 * i < entry.links.length) {
           top[1] = i + 1;
-          const dep = entry.deps[i]!;
+          const dep = entry.links[2 * i] as Entry;
           if (dep.mark !== epoch) {
             dep.mark = epoch;
             stack.push([dep, 0]);
           }
         } else {
           stack.pop();
-          yield [entry.name, entry.deps.map((d) => d.name)];
+          yield [entry.name, namesOf(entry)];
         }
       }
     }
@@ -353,7 +383,7 @@ export class DependencyGraph {
 
   /** Every package and its dependencies, in no particular order. */
   *entries(): Generator<[name: string, deps: readonly string[]]> {
-    for (const entry of this.#entries.values()) yield [entry.name, entry.deps.map((d) => d.name)];
+    for (const entry of this.#entries.values()) yield [entry.name, namesOf(entry)];
   }
 
   /**
@@ -374,30 +404,29 @@ export class DependencyGraph {
     let k = 0;
     if (NO_USERS.length !== 0) problems.push('the shared empty dependents array was written to');
     for (const entry of entries.values()) {
-      const deps = entry.deps;
+      const links = entry.links;
+      const n = links.length >> 1;
+      const deps: Entry[] = [];
+      for (let i = 0; i < links.length; i += 2) deps.push(links[i] as Entry);
       if (hasDuplicate(deps)) problems.push(`${entry.name} lists a dependency twice`);
-      edges += deps.length;
-      if (deps.length === 0) roots++;
+      edges += n;
+      if (n === 0) roots++;
       positions[k++] = entry.ord;
       if (!(entry.ord < order.top && entry.ord > order.bottom))
         problems.push(`${entry.name} is at ${entry.ord}, outside (${order.bottom}, ${order.top})`);
-      for (let i = 0; i < deps.length; i++) {
-        const dep = deps[i]!;
+      for (const dep of deps) {
         if (entries.get(dep.name) !== dep) problems.push(`${entry.name} depends on unindexed ${dep.name}`);
         if (!(dep.ord < entry.ord))
           problems.push(
             `${entry.name} (at ${entry.ord}) is not above its dependency ${dep.name} (at ${dep.ord})`,
           );
-        if (!hasUser(dep, entry))
-          problems.push(`${dep.name} does not list ${entry.name} among its dependents`);
       }
+      problems.push(...this.#table.check(entry));
       users += entry.dependents;
       if (entry.dependents > 0) held++;
-      const wrong = checkUsers(entry);
-      if (wrong !== undefined) problems.push(`${entry.name} keeps its dependents in ${wrong}`);
     }
-    // Every edge was found among its dependency's dependents, so equal totals leave no room
-    // for a dependent that does not depend.
+    // Every edge was found at its place among its dependency's dependents, so equal totals
+    // leave no room for a dependent that does not depend.
     if (edges !== this.#edges) problems.push(`edge count is ${this.#edges}, counted ${edges}`);
     if (users !== edges) problems.push(`${users} dependents recorded for ${edges} edges`);
     if (roots !== this.#roots) problems.push(`root count is ${this.#roots}, counted ${roots}`);
@@ -408,6 +437,13 @@ export class DependencyGraph {
     if (this.#names !== null) problems.push(...this.#names.verify());
     return problems;
   }
+}
+
+function namesOf(entry: Entry): string[] {
+  const links = entry.links;
+  const names: string[] = [];
+  for (let i = 0; i < links.length; i += 2) names.push((links[i] as Entry).name);
+  return names;
 }
 
 function hasDuplicate(items: readonly unknown[]): boolean {

@@ -7,7 +7,7 @@
 import type { DependencyGraph } from './dependency-graph.js';
 import { Direction } from './closure-walk.js';
 import { firstNames } from './first-names.js';
-import { dependentsOf, type PackageNode } from './package-node.js';
+import { dependenciesOf, dependencyCount, type PackageNode } from './package-node.js';
 import { visitBudget } from './query-bounds.js';
 
 export interface TreeNode {
@@ -85,7 +85,7 @@ function tree(
   const stack: [PackageNode, Building, number][] = [[start, root, 0]];
   while (stack.length > 0) {
     const [node, out, level] = stack.pop()!;
-    if ((down ? node.deps.length : node.dependents) === 0) continue;
+    if ((down ? dependencyCount(node) : node.dependents) === 0) continue;
     if (expanded.has(node)) {
       out.seen = true;
       continue;
@@ -96,7 +96,12 @@ function tree(
       continue;
     }
     expanded.add(node);
-    const first = firstNames(down ? node.deps : dependentsOf(node), undefined, maxNodes - nodes, visitsLeft);
+    const first = firstNames(
+      down ? dependenciesOf(node) : graph.dependents(node),
+      undefined,
+      maxNodes - nodes,
+      visitsLeft,
+    );
     visitsLeft -= first.scanned;
     if (first.more) {
       out.more = true;

@@ -15,7 +15,7 @@
 import { Direction, walkClosure } from './closure-walk.js';
 import type { DependencyGraph } from './dependency-graph.js';
 import { OrdSort } from './ord-sort.js';
-import type { Entry } from './package-node.js';
+import { dependenciesOf, type Entry } from './package-node.js';
 import { DEFAULT_MAX_VISITS } from './query-bounds.js';
 
 export interface SurveyResult {
@@ -140,15 +140,16 @@ export class GraphSurvey {
     while (this.#at < n && work < budget) {
       const entry = all[this.#at++]!;
       let d = 0;
-      for (const dep of entry.deps) {
-        const below = depth.get(dep);
+      const links = entry.links;
+      for (let i = 0; i < links.length; i += 2) {
+        const below = depth.get(links[i] as Entry);
         // Not measured yet: the order changed while the survey ran.
         if (below === undefined) this.#exact = false;
         else if (below + 1 > d) d = below + 1;
       }
       depth.set(entry, d);
       keepTop(this.#deepest, entry, this.#top, (e) => depth.get(e) ?? 0);
-      work += 1 + entry.deps.length;
+      work += 1 + (links.length >> 1);
     }
     this.#work += work;
     if (this.#at === n) this.#phase = Phase.CLOSURES;
@@ -160,7 +161,7 @@ export class GraphSurvey {
       this.#finish();
       return;
     }
-    const walk = walkClosure(hub, Direction.DEPENDENTS, this.#maxClosureVisits, () => {});
+    const walk = walkClosure(this.#graph, hub, Direction.DEPENDENTS, this.#maxClosureVisits, () => {});
     this.#work += walk.visits;
     this.#closures.push({ name: hub.name, dependents: walk.reached, exact: walk.complete });
   }
@@ -173,7 +174,8 @@ export class GraphSurvey {
       const chain = [top.name];
       let node = top;
       for (let d = depth.get(top) ?? 0; d > 0; d--) {
-        const next = node.deps.find((dep) => depth.get(dep) === d - 1);
+        const next = dependenciesOf(node).find((dep) => depth.get(dep as Entry) === d - 1) as
+          Entry | undefined;
         if (next === undefined) break;
         chain.push(next.name);
         node = next;

@@ -6,7 +6,7 @@
  */
 import { Direction, walkClosure } from './closure-walk.js';
 import type { DependencyGraph } from './dependency-graph.js';
-import type { Entry, PackageNode } from './package-node.js';
+import { dependencyAt, dependencyCount, type Entry, type PackageNode } from './package-node.js';
 import { visitBudget, type WalkOptions } from './query-bounds.js';
 
 export interface Order {
@@ -39,14 +39,14 @@ export function installOrder(
   while (stack.length > 0) {
     const top = stack[stack.length - 1]!;
     const [node, i] = top;
-    if (i === node.deps.length) {
+    if (i === dependencyCount(node)) {
       stack.pop();
       items.push(node.name);
       continue;
     }
     if (++visits > maxVisits) return { items, truncated: true };
     top[1] = i + 1;
-    const dep = node.deps[i]!;
+    const dep = dependencyAt(node, i);
     if (!seen.has(dep)) {
       seen.add(dep);
       stack.push([dep, 0]);
@@ -67,7 +67,9 @@ export function removalOrder(
   const start = graph.node(name);
   if (start === undefined) return undefined;
   const found: Entry[] = [start as Entry];
-  const walk = walkClosure(start, Direction.DEPENDENTS, visitBudget(options), (n) => found.push(n as Entry));
+  const walk = walkClosure(graph, start, Direction.DEPENDENTS, visitBudget(options), (n) =>
+    found.push(n as Entry),
+  );
   // The topological order has every dependent above its dependencies: highest first.
   found.sort((a, b) => b.ord - a.ord);
   return { items: found.map((e) => e.name), truncated: !walk.complete };

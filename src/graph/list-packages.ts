@@ -5,7 +5,7 @@
  * its page is not listed; one added after the cursor passed it is not either).
  */
 import type { DependencyGraph } from './dependency-graph.js';
-import type { PackageNode } from './package-node.js';
+import { dependencyCount, type PackageNode } from './package-node.js';
 import { pageLimit, type Page, type PageOptions } from './query-bounds.js';
 
 export interface PackageSummary {
@@ -45,11 +45,11 @@ export function listLeaves(graph: DependencyGraph, options: ListOptions = {}): L
 
 /** Packages that depend on nothing, by name. */
 export function listRoots(graph: DependencyGraph, options: ListOptions = {}): ListPage {
-  return list(graph, options, (node) => node.deps.length === 0);
+  return list(graph, options, (node) => dependencyCount(node) === 0);
 }
 
 export function summary(node: PackageNode): PackageSummary {
-  return { name: node.name, dependencies: node.deps.length, dependents: node.dependents };
+  return { name: node.name, dependencies: dependencyCount(node), dependents: node.dependents };
 }
 
 function list(graph: DependencyGraph, options: ListOptions, keep: (node: PackageNode) => boolean): ListPage {

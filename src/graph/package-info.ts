@@ -4,7 +4,7 @@
  */
 import type { DependencyGraph } from './dependency-graph.js';
 import { firstNames } from './first-names.js';
-import { dependentsOf, type PackageNode } from './package-node.js';
+import { dependenciesOf, dependencyAt, dependencyCount, type PackageNode } from './package-node.js';
 import { MAX_LIMIT, visitBudget, type WalkOptions } from './query-bounds.js';
 
 export interface PackageInfo {
@@ -40,8 +40,8 @@ export function packageInfo(
   const { closureSize, depth, exact } = measureClosure(node, visitBudget(options));
   return {
     name,
-    dependencies: node.deps.map((d) => d.name),
-    dependents: firstNames(dependentsOf(node), undefined, listed).items.map((n) => n.name),
+    dependencies: dependenciesOf(node).map((d) => d.name),
+    dependents: firstNames(graph.dependents(node), undefined, listed).items.map((n) => n.name),
     dependentCount: node.dependents,
     closureSize,
     depth,
@@ -65,7 +65,7 @@ export function measureClosure(
   while (stack.length > 0) {
     const top = stack[stack.length - 1]!;
     const [current, i, best] = top;
-    if (i === current.deps.length) {
+    if (i === dependencyCount(current)) {
       stack.pop();
       depthOf.set(current, best);
       if (stack.length > 0) {
@@ -76,7 +76,7 @@ export function measureClosure(
     }
     if (++visits > maxVisits) return { closureSize: depthOf.size - 1, depth: deepest, exact: false };
     top[1] = i + 1;
-    const dep = current.deps[i]!;
+    const dep = dependencyAt(current, i);
     const known = depthOf.get(dep);
     if (known === undefined) {
       depthOf.set(dep, -1);

@@ -10,7 +10,7 @@
 import { Direction, walkClosure } from './closure-walk.js';
 import type { DependencyGraph } from './dependency-graph.js';
 import { FirstNamesCollector, firstNames, type FirstNames } from './first-names.js';
-import { dependentsOf } from './package-node.js';
+import { dependenciesOf, dependencyCount } from './package-node.js';
 import { pageLimit, visitBudget, type Page, type PageOptions, type WalkOptions } from './query-bounds.js';
 
 export { Direction } from './closure-walk.js';
@@ -60,17 +60,17 @@ export function relatedPage(
   let truncated: boolean;
   if (options.transitive === true) {
     const collector = new FirstNamesCollector<{ readonly name: string }>(options.after, limit);
-    const walk = walkClosure(node, direction, maxVisits, (n) => {
+    const walk = walkClosure(graph, node, direction, maxVisits, (n) => {
       collector.add(n);
     });
     page = collector.result();
     total = walk.reached;
     truncated = !walk.complete;
   } else {
-    const related = direction === Direction.DEPENDENCIES ? node.deps : dependentsOf(node);
+    const related = direction === Direction.DEPENDENCIES ? dependenciesOf(node) : graph.dependents(node);
     const first = firstNames(related, options.after, limit, maxVisits);
     page = first;
-    total = direction === Direction.DEPENDENCIES ? node.deps.length : node.dependents;
+    total = direction === Direction.DEPENDENCIES ? dependencyCount(node) : node.dependents;
     truncated = !first.complete;
   }
   const items = page.items.map((n) => n.name);

@@ -24,7 +24,7 @@
  * element moved while sorting) and a call can stop after a budget of them and resume later,
  * as long as the graph does not change in between (the graph refuses to).
  */
-import type { Entry } from './package-node.js';
+import type { Entry, NodeTable } from './package-node.js';
 import { OrdSort } from './ord-sort.js';
 
 /** The far ends of the order, and the epoch of search marks; owned by one graph. */
@@ -98,9 +98,11 @@ class ClosureSearch {
   #current: Entry | null = null;
   #currentInRegion = true;
   #at = 0;
-  #iterator: Iterator<Entry> | null = null;
 
-  constructor(readonly up: boolean) {}
+  constructor(
+    readonly up: boolean,
+    readonly table: NodeTable,
+  ) {}
 
   reset(mark: number, otherMark: number, bound: number, start: Entry): void {
     this.regionDone = this.done = this.met = false;
@@ -113,7 +115,6 @@ class ClosureSearch {
     this.#beyondStack = emptied(this.#beyondStack);
     this.#regionStack.push(start);
     this.#current = null;
-    this.#iterator = null;
   }
 
   /** Runs for about `budget` units; returns the units spent. */
@@ -122,9 +123,9 @@ class ClosureSearch {
     const { up, mark, otherMark, bound } = this;
     const regionStack = this.#regionStack;
     const beyondStack = this.#beyondStack;
+    const byId = this.table.byId;
     let current = this.#current;
     let inRegion = this.#currentInRegion;
-    let iterator = this.#iterator;
     let at = this.#at;
     let work = 0;
     while (work < budget) {
@@ -140,56 +141,33 @@ class ClosureSearch {
           }
         }
         at = 0;
-        const users = current.users;
-        iterator = up && !Array.isArray(users) ? users.values() : null;
         work++;
       }
-      let w: Entry | undefined;
-      if (iterator !== null) {
-        // A package with more than SET_ABOVE dependents: one at a time from the Set.
-        const r = iterator.next();
-        if (r.done === true) {
-          current = null;
-          continue;
+      // Dependents are every other slot of `users` up to twice the count; dependencies every other slot of `links`.
+      const users = current.users;
+      const links = current.links;
+      const count = up ? current.dependents : links.length >> 1;
+      const stop = Math.min(count, at + (budget - work));
+      work += stop - at;
+      for (; at < stop; at++) {
+        const v = (up ? byId[users[2 * at]!] : links[2 * at]) as Entry;
+        const m = v.mark;
+        if (m === mark) continue;
+        if (m === otherMark) {
+          this.met = true;
+          this.done = true;
+          break;
         }
-        work++;
-        if (r.value.mark === mark) continue;
-        w = r.value;
-      } else {
-        const neighbours = up ? (current.users as Entry[]) : current.deps;
-        const count = up ? current.dependents : neighbours.length;
-        const stop = Math.min(count, at + (budget - work));
-        work += stop - at;
-        for (; at < stop; at++) {
-          const v = neighbours[at]!;
-          const m = v.mark;
-          if (m === mark) continue;
-          if (m === otherMark) {
-            w = v;
-            break;
-          }
-          v.mark = mark;
-          // Only a package of the region leads to others in it: the order only goes one way.
-          if (up ? v.ord < bound : v.ord > bound) regionStack.push(v);
-          else beyondStack.push(v);
-        }
-        if (w === undefined) {
-          if (at === count) current = null;
-          continue;
-        }
+        v.mark = mark;
+        // Only a package of the region leads to others in it: the order only goes one way.
+        if (up ? v.ord < bound : v.ord > bound) regionStack.push(v);
+        else beyondStack.push(v);
       }
-      if (w.mark === otherMark) {
-        this.met = true;
-        this.done = true;
-        break;
-      }
-      w.mark = mark;
-      if (up ? w.ord < bound : w.ord > bound) regionStack.push(w);
-      else beyondStack.push(w);
+      if (this.met) break;
+      if (at === count) current = null;
     }
     this.#current = current;
     this.#currentInRegion = inRegion;
-    this.#iterator = iterator;
     this.#at = at;
     if (regionStack.length === 0 && (current === null || !inRegion)) this.regionDone = true;
     return work;
@@ -225,7 +203,8 @@ class Collect {
   step(budget: number): number {
     let work = 0;
     if (!this.collected) {
-      const { up, mark, bound } = this.#search!;
+      const { up, mark, bound, table } = this.#search!;
+      const byId = table.byId;
       const regionOnly = this.#regionOnly;
       const taken = this.#taken;
       const stack = this.#stack;
@@ -240,19 +219,11 @@ class Collect {
         }
         found.push(current);
         const users = current.users;
-        const count = up ? current.dependents : current.deps.length;
+        const links = current.links;
+        const count = up ? current.dependents : links.length >> 1;
         work += 1 + count;
-        if (up && !Array.isArray(users)) {
-          for (const v of users)
-            if (v.mark === mark && (!regionOnly || v.ord < bound)) {
-              v.mark = taken;
-              stack.push(v);
-            }
-          continue;
-        }
-        const neighbours = up ? (users as Entry[]) : current.deps;
         for (let i = 0; i < count; i++) {
-          const v = neighbours[i]!;
+          const v = (up ? byId[users[2 * i]!] : links[2 * i]) as Entry;
           if (v.mark === mark && (!regionOnly || (up ? v.ord < bound : v.ord > bound))) {
             v.mark = taken;
             stack.push(v);
@@ -289,8 +260,8 @@ export class OrderUpdate {
   #deps: Entry[] = [];
   #count = 0;
   #next = 0;
-  readonly #up = new ClosureSearch(true);
-  readonly #down = new ClosureSearch(false);
+  readonly #up: ClosureSearch;
+  readonly #down: ClosureSearch;
   #searching = false;
   #quantum = FIRST_QUANTUM;
   #plan: Plan | null = null;
@@ -300,8 +271,10 @@ export class OrderUpdate {
   /** Units of work spent so far on the current check. */
   work = 0;
 
-  constructor(space: OrderSpace) {
+  constructor(space: OrderSpace, table: NodeTable) {
     this.#space = space;
+    this.#up = new ClosureSearch(true, table);
+    this.#down = new ClosureSearch(false, table);
   }
 
   /** Starts a check of the edges from `node` to the entries of `deps` marked `added`. */

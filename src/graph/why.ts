@@ -4,7 +4,7 @@
  * that cannot be indexed with a given list.
  */
 import type { DependencyGraph } from './dependency-graph.js';
-import { forEachDependent, type Entry, type PackageNode } from './package-node.js';
+import type { Entry, PackageNode } from './package-node.js';
 import { visitBudget, type WalkOptions } from './query-bounds.js';
 
 export interface HeldBy {
@@ -32,7 +32,7 @@ export function whyHeld(graph: DependencyGraph, name: string, options: WalkOptio
     const node = queue[head]!;
     visits++;
     if (node.dependents === 0) return { chain: pathUp(parent, node), shortest: true, complete: true };
-    forEachDependent(node, (user) => {
+    graph.forEachDependent(node, (user) => {
       if (++visits > maxVisits) return false;
       if (!parent.has(user)) {
         parent.set(user, node);
@@ -48,7 +48,7 @@ export function whyHeld(graph: DependencyGraph, name: string, options: WalkOptio
   for (let steps = 0; node.dependents > 0; steps++) {
     if (steps === maxVisits) return { chain: chain.reverse(), shortest: false, complete: false };
     let first: PackageNode | undefined;
-    forEachDependent(node, (user) => {
+    graph.forEachDependent(node, (user) => {
       first = user;
       return false;
     });
@@ -116,7 +116,8 @@ export function whyRefused(
   let visits = 0;
   for (let head = 0; head < queue.length; head++) {
     const node = queue[head]!;
-    for (const dep of node.deps) {
+    for (let i = 0; i < node.links.length; i += 2) {
+      const dep = node.links[i] as Entry;
       if (++visits > maxVisits) return { verdict: IndexVerdict.UNKNOWN };
       if (dep === target) {
         // From `node` back up to the listed dependency it was reached from.
