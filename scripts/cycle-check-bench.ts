@@ -70,7 +70,16 @@ function heapMiB(): string {
   return (process.memoryUsage().heapUsed / 2 ** 20).toFixed(0);
 }
 
-function build(impl: Impl, packages: readonly Op[]): { graph: Graph; ms: number; heap: string } {
+interface BuildCost {
+  readonly ms: number;
+  readonly heap: string;
+}
+
+interface Built extends BuildCost {
+  readonly graph: Graph;
+}
+
+function build(impl: Impl, packages: readonly Op[]): Built {
   const before = heapMiB();
   const started = performance.now();
   const graph = new impl.Graph();
@@ -80,8 +89,21 @@ function build(impl: Impl, packages: readonly Op[]): { graph: Graph; ms: number;
   return { graph, ms, heap: before === 'n/a' ? heap : `${Number(heap) - Number(before)}` };
 }
 
-/** Runs `ops` one by one, timing each; the bounded build then runs them again in slices. */
-function measure(impl: Impl, graph: Graph, ops: readonly Op[], again: () => Graph | null): Figures {
+/**
+ * Runs `ops` one by one on a fresh index, timing each; the bounded build then runs them again
+ * in slices on another fresh index (the first one released, so both see the same heap).
+ */
+function measure(
+  impl: Impl,
+  packages: readonly Op[],
+  ops: readonly Op[],
+): { built: BuildCost; figures: Figures } {
+  const built = build(impl, packages);
+  const figures = runOps(impl, built.graph, ops);
+  return { built: { ms: built.ms, heap: built.heap }, figures: slices(impl, packages, ops, figures) };
+}
+
+function runOps(impl: Impl, graph: Graph, ops: readonly Op[]): Figures {
   const outcomes = new Map<string, number>();
   const micros = new Float64Array(ops.length);
   const work: number[] = [];
@@ -93,9 +115,14 @@ function measure(impl: Impl, graph: Graph, ops: readonly Op[], again: () => Grap
     outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
     if (impl.bounded) work.push(graph.lastWork);
   }
-  const figures: Figures = { outcomes, micros, work, sliceMs: [] };
-  const sliced = impl.bounded ? again() : null;
-  if (sliced !== null) {
+  return { outcomes, micros, work, sliceMs: [] };
+}
+
+/** The same lines on a fresh index (the previous one unreachable by now), in slices of BUDGET units. */
+function slices(impl: Impl, packages: readonly Op[], ops: readonly Op[], figures: Figures): Figures {
+  if (impl.bounded) {
+    heapMiB();
+    const sliced = build(impl, packages).graph;
     for (const [name, deps] of ops) {
       let t = performance.now();
       let progress = sliced.indexWithin(name, deps, BUDGET);
@@ -118,7 +145,7 @@ function fmt(us: number): string {
   return us >= 1000 ? `${(us / 1000).toFixed(1)} ms` : `${us.toFixed(1)} µs`;
 }
 
-function row(scenario: string, impl: Impl, built: { ms: number; heap: string }, f: Figures): string {
+function row(scenario: string, impl: Impl, built: BuildCost, f: Figures): string {
   const sorted = f.micros.slice().sort();
   const total = sorted.reduce((a, b) => a + b, 0);
   const outcomes = [...f.outcomes].map(([k, v]) => `${k} ${v}`).join(', ');
@@ -145,8 +172,7 @@ function header(): void {
 function scenario(name: string, packages: readonly Op[], ops: readonly Op[]): void {
   let reference: string | undefined;
   for (const impl of impls) {
-    const built = build(impl, packages);
-    const figures = measure(impl, built.graph, ops, () => build(impl, packages).graph);
+    const { built, figures } = measure(impl, packages, ops);
     console.log(row(name, impl, built, figures));
     const answers = [...figures.outcomes].sort().join();
     if (reference !== undefined && answers !== reference)
