@@ -15,7 +15,7 @@
  * `indexWithin()` stops after a budget of work and `resumeIndex()` continues it.
  */
 import { PkgIndexError } from '../errors.js';
-import { NO_USERS, NodeTable, newEntry, type Entry, type PackageNode } from './package-node.js';
+import { NO_USERS, NodeTable, VisitMarks, newEntry, type Entry, type PackageNode } from './package-node.js';
 import { OrderSpace, OrderUpdate, Verdict } from './topological-order.js';
 import { SortedNames } from './sorted-names.js';
 
@@ -57,6 +57,7 @@ export class DependencyGraph {
   #version = 0;
   readonly #order = new OrderSpace();
   readonly #table = new NodeTable();
+  readonly #visits = new VisitMarks(this.#table);
   readonly #update = new OrderUpdate(this.#order, this.#table);
   /** Scratch for `index()`; its slots past the current count hold stale entries, never read. */
   readonly #resolved: Entry[] = [];
@@ -117,11 +118,27 @@ export class DependencyGraph {
     return this.#entries.values();
   }
 
-  /** The packages that depend on `node` (one of this graph's), in no particular order. */
-  dependents(node: PackageNode): PackageNode[] {
-    const out: PackageNode[] = [];
-    for (let k = 0; k < node.dependents; k++) out.push(this.#table.dependentAt(node, k));
-    return out;
+  /** The packages that depend on `node` (one of this graph's), in no particular order, lazily. */
+  *dependents(node: PackageNode): Generator<PackageNode, void, undefined> {
+    for (let k = 0; k < node.dependents; k++) yield this.#table.dependentAt(node, k);
+  }
+
+  /**
+   * Marks for one synchronous walk of a query (see VisitMarks); `begin()` them first. Shared:
+   * a walk that spans several calls takes `newVisitMarks()`.
+   */
+  visitMarks(): VisitMarks {
+    return this.#visits;
+  }
+
+  /** Marks of its own, for a walk that goes on across calls (see ClosureWalker). */
+  newVisitMarks(): VisitMarks {
+    return new VisitMarks(this.#table);
+  }
+
+  /** The `k`-th package that depends on `node` (k < node.dependents), in no particular order. */
+  dependentAt(node: PackageNode, k: number): PackageNode {
+    return this.#table.dependentAt(node, k);
   }
 
   /** Calls `visit` with each package that depends on `node`, until it returns false. */

@@ -7,16 +7,16 @@
  * Exact for the graph as it was, when nothing changed while it ran; otherwise flagged as
  * approximate. The counts that are cheap (packages, edges, roots, leaves) are exact, read when
  * the survey ends. Largest closures are sampled, not searched for: the transitive dependents
- * are counted for the `top` packages with the most direct dependents, each walk bounded.
+ * are counted for the `top` packages with the most direct dependents, each walk bounded
+ * (`maxClosureVisits`) and spread over steps like the rest.
  *
  * Memory while it runs: an array of every package and a map of their depths, some 40 MB for
  * a million packages, released when it ends.
  */
-import { Direction, walkClosure } from './closure-walk.js';
+import { ClosureWalker, Direction } from './closure-walk.js';
 import type { DependencyGraph } from './dependency-graph.js';
 import { OrdSort } from './ord-sort.js';
-import { dependenciesOf, type Entry } from './package-node.js';
-import { DEFAULT_MAX_VISITS } from './query-bounds.js';
+import { dependenciesOf, type Entry, type PackageNode, type VisitMarks } from './package-node.js';
 
 export interface SurveyResult {
   readonly packages: number;
@@ -46,7 +46,7 @@ export interface SurveyResult {
 export interface SurveyOptions {
   /** How many chains, and packages with the most dependents, to report (default 5). */
   readonly top?: number;
-  /** Visits allowed per closure walk (default DEFAULT_MAX_VISITS); a step may overrun by one walk. */
+  /** Visits allowed per closure walk, over as many steps as it takes (default 2,000,000). */
   readonly maxClosureVisits?: number;
 }
 
@@ -62,23 +62,26 @@ export class GraphSurvey {
   #work = 0;
   #exact = true;
   readonly #iterator: Iterator<unknown>;
-  readonly #all: Entry[] = [];
+  #all: Entry[] = [];
   #sort: OrdSort | null = null;
   #at = 0;
-  readonly #depth = new Map<Entry, number>();
+  /** Depth of each package measured so far, by id (no Map: it would pause to rehash at every doubling). */
+  readonly #depth: DepthMarks;
   /** The deepest packages, deepest first. */
   readonly #deepest: Entry[] = [];
   /** The packages with the most direct dependents, most first. */
   readonly #hubs: Entry[] = [];
   readonly #closures: { name: string; dependents: number; exact: boolean }[] = [];
+  #walker: ClosureWalker | null = null;
   #result: SurveyResult | null = null;
 
   constructor(graph: DependencyGraph, options: SurveyOptions = {}) {
     this.#graph = graph;
     this.#top = Math.max(1, options.top ?? 5);
-    this.#maxClosureVisits = options.maxClosureVisits ?? DEFAULT_MAX_VISITS;
+    this.#maxClosureVisits = options.maxClosureVisits ?? 2_000_000;
     this.#version = graph.version;
     this.#iterator = graph.nodes();
+    this.#depth = new DepthMarks(graph.newVisitMarks());
   }
 
   get done(): boolean {
@@ -102,7 +105,7 @@ export class GraphSurvey {
           this.#measureDepths(left);
           break;
         case Phase.CLOSURES:
-          this.#measureClosure();
+          this.#measureClosure(left);
           break;
       }
     }
@@ -119,8 +122,9 @@ export class GraphSurvey {
     for (let n = 0; n < budget; n++) {
       const r = this.#iterator.next();
       if (r.done === true) {
-        this.#sort = new OrdSort(this.#all);
-        this.#all.length = 0;
+        this.#sort = new OrdSort();
+        this.#sort.adopt(this.#all);
+        this.#all = [];
         this.#phase = Phase.SORT;
         return;
       }
@@ -155,15 +159,22 @@ export class GraphSurvey {
     if (this.#at === n) this.#phase = Phase.CLOSURES;
   }
 
-  #measureClosure(): void {
+  /** Walks the closure of dependents of each package with the most direct dependents, in steps. */
+  #measureClosure(budget: number): void {
     const hub = this.#hubs[this.#closures.length];
     if (hub === undefined) {
       this.#finish();
       return;
     }
-    const walk = walkClosure(this.#graph, hub, Direction.DEPENDENTS, this.#maxClosureVisits, () => {});
-    this.#work += walk.visits;
-    this.#closures.push({ name: hub.name, dependents: walk.reached, exact: walk.complete });
+    this.#walker ??= new ClosureWalker(this.#graph, hub, Direction.DEPENDENTS, () => {});
+    const walker = this.#walker;
+    const before = walker.visits;
+    const done = walker.step(Math.min(budget, this.#maxClosureVisits - walker.visits));
+    this.#work += Math.max(1, walker.visits - before);
+    if (done || walker.visits >= this.#maxClosureVisits) {
+      this.#closures.push({ name: hub.name, dependents: walker.reached, exact: done });
+      this.#walker = null;
+    }
   }
 
   #finish(): void {
@@ -210,5 +221,29 @@ function keepTop(list: Entry[], entry: Entry, top: number, key: (e: Entry) => nu
     list[i] = list[i - 1]!;
     list[i - 1] = entry;
     i--;
+  }
+}
+
+/** A map from package to depth over VisitMarks: `get` is undefined for packages not measured. */
+class DepthMarks {
+  readonly #marks: VisitMarks;
+
+  constructor(marks: VisitMarks) {
+    this.#marks = marks;
+    marks.begin();
+  }
+
+  get(node: PackageNode): number | undefined {
+    return this.#marks.seen(node) ? this.#marks.value(node) : undefined;
+  }
+
+  set(node: PackageNode, depth: number): void {
+    this.#marks.see(node);
+    this.#marks.setValue(node, depth);
+  }
+
+  /** Forgets every depth. */
+  clear(): void {
+    this.#marks.begin();
   }
 }

@@ -33,7 +33,9 @@ export function installOrder(
   if (start === undefined) return undefined;
   const maxVisits = visitBudget(options);
   const items: string[] = [];
-  const seen = new Set<PackageNode>([start]);
+  const seen = graph.visitMarks();
+  seen.begin();
+  seen.see(start);
   const stack: [PackageNode, number][] = [[start, 0]];
   let visits = 1;
   while (stack.length > 0) {
@@ -47,10 +49,7 @@ export function installOrder(
     if (++visits > maxVisits) return { items, truncated: true };
     top[1] = i + 1;
     const dep = dependencyAt(node, i);
-    if (!seen.has(dep)) {
-      seen.add(dep);
-      stack.push([dep, 0]);
-    }
+    if (seen.see(dep)) stack.push([dep, 0]);
   }
   return { items, truncated: false };
 }

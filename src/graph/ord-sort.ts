@@ -29,6 +29,17 @@ export class OrdSort {
     if (items !== undefined) this.reset(items);
   }
 
+  /** Starts sorting `items` itself, which the sorter then owns (no copy: for large arrays). */
+  adopt(items: Entry[]): void {
+    this.#src = items;
+    this.#dst = [];
+    this.#n = items.length;
+    this.#width = RUN;
+    this.#lo = 0;
+    this.#merging = false;
+    this.#done = items.length <= 1;
+  }
+
   /** Starts sorting a copy of `items`. */
   reset(items: readonly Entry[]): void {
     const n = items.length;

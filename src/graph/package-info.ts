@@ -4,14 +4,23 @@
  */
 import type { DependencyGraph } from './dependency-graph.js';
 import { firstNames } from './first-names.js';
-import { dependenciesOf, dependencyAt, dependencyCount, type PackageNode } from './package-node.js';
+import {
+  dependenciesOf,
+  dependencyAt,
+  dependencyCount,
+  type PackageNode,
+  type VisitMarks,
+} from './package-node.js';
 import { MAX_LIMIT, visitBudget, type WalkOptions } from './query-bounds.js';
 
 export interface PackageInfo {
   readonly name: string;
   /** Its dependencies, in the order indexed. */
   readonly dependencies: readonly string[];
-  /** Its direct dependents by name, the first `maxDependents` of them. */
+  /**
+   * Its direct dependents by name, the first `maxDependents` of them (of the first `maxVisits`
+   * looked at, for a package with more dependents than that).
+   */
   readonly dependents: readonly string[];
   /** How many packages depend on it directly (all of them, listed or not). */
   readonly dependentCount: number;
@@ -37,11 +46,12 @@ export function packageInfo(
   const node = graph.node(name);
   if (node === undefined) return undefined;
   const listed = Math.max(0, Math.min(options.maxDependents ?? MAX_LIMIT, MAX_LIMIT));
-  const { closureSize, depth, exact } = measureClosure(node, visitBudget(options));
+  const maxVisits = visitBudget(options);
+  const { closureSize, depth, exact } = measureClosure(graph.visitMarks(), node, maxVisits);
   return {
     name,
     dependencies: dependenciesOf(node).map((d) => d.name),
-    dependents: firstNames(graph.dependents(node), undefined, listed).items.map((n) => n.name),
+    dependents: firstNames(graph.dependents(node), undefined, listed, maxVisits).items.map((n) => n.name),
     dependentCount: node.dependents,
     closureSize,
     depth,
@@ -54,11 +64,15 @@ export function packageInfo(
  * each package's depth (so a diamond is measured once), within `maxVisits` packages and edges.
  */
 export function measureClosure(
+  marks: VisitMarks,
   node: PackageNode,
   maxVisits: number,
 ): { closureSize: number; depth: number; exact: boolean } {
-  /** Depth of each finished package; -1 while it is on the stack. */
-  const depthOf = new Map<PackageNode, number>([[node, -1]]);
+  // Marked when found; the value is the depth once finished (a package found earlier is
+  // finished: one still on the stack cannot be reached again, there being no cycle).
+  marks.begin();
+  marks.see(node);
+  let found = 1;
   const stack: [PackageNode, number, number][] = [[node, 0, 0]];
   let visits = 1;
   let deepest = 0;
@@ -67,22 +81,21 @@ export function measureClosure(
     const [current, i, best] = top;
     if (i === dependencyCount(current)) {
       stack.pop();
-      depthOf.set(current, best);
+      marks.setValue(current, best);
       if (stack.length > 0) {
         const parent = stack[stack.length - 1]!;
         parent[2] = Math.max(parent[2], best + 1);
       }
       continue;
     }
-    if (++visits > maxVisits) return { closureSize: depthOf.size - 1, depth: deepest, exact: false };
+    if (++visits > maxVisits) return { closureSize: found - 1, depth: deepest, exact: false };
     top[1] = i + 1;
     const dep = dependencyAt(current, i);
-    const known = depthOf.get(dep);
-    if (known === undefined) {
-      depthOf.set(dep, -1);
+    if (marks.see(dep)) {
+      found++;
       stack.push([dep, 0, 0]);
       deepest = Math.max(deepest, stack.length - 1);
-    } else top[2] = Math.max(best, known + 1);
+    } else top[2] = Math.max(best, marks.value(dep) + 1);
   }
-  return { closureSize: depthOf.size - 1, depth: depthOf.get(node)!, exact: true };
+  return { closureSize: found - 1, depth: marks.value(node), exact: true };
 }

@@ -171,3 +171,61 @@ export class NodeTable {
     return problems;
   }
 }
+
+/**
+ * Per-walk marks and one number per package, by id, for the queries' walks: a typed array and
+ * an epoch instead of a Set or a Map, so a walk of a million packages neither hashes each one
+ * nor pauses while a hash table doubles. Independent of the marks cycle checks use, so a query
+ * may run while a re-index is pending. Sized to the graph's ids when a walk begins.
+ */
+export class VisitMarks {
+  #marks = new Int32Array(0);
+  #values = new Int32Array(0);
+  #epoch = 0;
+  readonly #table: NodeTable;
+
+  constructor(table: NodeTable) {
+    this.#table = table;
+  }
+
+  /** Starts a walk: every package unseen. */
+  begin(): void {
+    const size = this.#table.byId.length;
+    if (this.#marks.length < size) {
+      const length = Math.max(size, 2 * this.#marks.length, 1024);
+      this.#marks = new Int32Array(length);
+      this.#values = new Int32Array(length);
+      this.#epoch = 0;
+    }
+    if (++this.#epoch === 0x7fffffff) {
+      this.#marks.fill(0);
+      this.#epoch = 1;
+    }
+  }
+
+  /** Marks `node` seen in this walk; false when it already was. */
+  see(node: PackageNode): boolean {
+    const id = (node as Entry).id;
+    const marks = this.#marks;
+    // A package added since `begin()` has an id past the arrays: seen as new, never marked.
+    if (id >= marks.length) return true;
+    if (marks[id] === this.#epoch) return false;
+    marks[id] = this.#epoch;
+    return true;
+  }
+
+  seen(node: PackageNode): boolean {
+    const id = (node as Entry).id;
+    return id < this.#marks.length && this.#marks[id] === this.#epoch;
+  }
+
+  /** The number kept for `node` in this walk (0 unless set). */
+  value(node: PackageNode): number {
+    return this.#values[(node as Entry).id] ?? 0;
+  }
+
+  setValue(node: PackageNode, value: number): void {
+    const id = (node as Entry).id;
+    if (id < this.#values.length) this.#values[id] = value;
+  }
+}

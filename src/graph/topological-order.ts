@@ -213,7 +213,11 @@ class Collect {
         const current = stack.pop();
         if (current === undefined) {
           this.collected = true;
-          this.sort.reset(found);
+          // Copied (in one go) only when small enough to keep reusing this array.
+          if (found.length > KEEP) {
+            this.sort.adopt(found);
+            this.#found = [];
+          } else this.sort.reset(found);
           work += found.length;
           break;
         }

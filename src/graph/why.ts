@@ -28,19 +28,25 @@ export function whyHeld(graph: DependencyGraph, name: string, options: WalkOptio
   const parent = new Map<PackageNode, PackageNode | null>([[start, null]]);
   const queue: PackageNode[] = [start];
   let visits = 0;
-  for (let head = 0; head < queue.length && visits < maxVisits; head++) {
+  if (start.dependents === 0) return { chain: [name], shortest: true, complete: true };
+  // A package nothing depends on is taken as soon as it is found, not when its turn comes:
+  // libc6's first level alone holds tens of thousands of packages.
+  let leaf: PackageNode | undefined;
+  for (let head = 0; head < queue.length && visits < maxVisits && leaf === undefined; head++) {
     const node = queue[head]!;
     visits++;
-    if (node.dependents === 0) return { chain: pathUp(parent, node), shortest: true, complete: true };
-    graph.forEachDependent(node, (user) => {
-      if (++visits > maxVisits) return false;
-      if (!parent.has(user)) {
-        parent.set(user, node);
-        queue.push(user);
+    for (let k = 0; k < node.dependents && visits++ < maxVisits; k++) {
+      const user = graph.dependentAt(node, k);
+      if (parent.has(user)) continue;
+      parent.set(user, node);
+      if (user.dependents === 0) {
+        leaf = user;
+        break;
       }
-      return true;
-    });
+      queue.push(user);
+    }
   }
+  if (leaf !== undefined) return { chain: pathUp(parent, leaf), shortest: true, complete: true };
   // Out of budget: any chain will do. Going up the first dependent each time ends at a
   // package nothing depends on, since there is no cycle.
   const chain = [start.name];

@@ -211,10 +211,7 @@ test('property: re-indexing with the previous list, edited, agrees with the mode
 function assertSameDependents(g: DependencyGraph, m: ModelIndex): void {
   for (const name of m.deps.keys()) {
     const node = g.node(name)!;
-    const got = g
-      .dependents(node)
-      .map((n) => n.name)
-      .sort();
+    const got = [...g.dependents(node)].map((n) => n.name).sort();
     assert.deepEqual(got, m.dependents(name), `dependents of ${name}`);
     assert.equal(node.dependents, got.length);
     assert.equal(g.dependentCount(name), got.length);
