@@ -221,23 +221,21 @@ export class SortedNames {
 
 /** First position in `run` whose name is >= `key`. */
 function lowerBound(run: readonly string[], key: string): number {
-  let lo = 0;
-  let hi = run.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (run[mid]! < key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return bound(run, (name) => name < key);
 }
 
 /** First position in `run` whose name is > `key`. */
 function upperBound(run: readonly string[], key: string): number {
+  return bound(run, (name) => name <= key);
+}
+
+/** First position in the sorted `run` where `before` turns false. */
+function bound(run: readonly string[], before: (name: string) => boolean): number {
   let lo = 0;
   let hi = run.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (run[mid]! <= key) lo = mid + 1;
+    if (before(run[mid]!)) lo = mid + 1;
     else hi = mid;
   }
   return lo;

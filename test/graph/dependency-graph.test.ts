@@ -226,6 +226,21 @@ function assertSameState(g: DependencyGraph, m: ModelIndex): void {
   assert.equal(g.leafCount, m.names().filter((n) => m.dependents(n).length === 0).length);
 }
 
+type Op = { op: 'index'; name: string; deps: readonly string[] } | { op: 'remove'; name: string };
+
+/** Indexes `first` without dependencies, then runs `ops` on both, checking every invariant after each. */
+function runChecked(g: DependencyGraph, m: ModelIndex, first: readonly string[], ops: readonly Op[]): void {
+  for (const n of first) assert.equal(g.index(n, []), m.index(n, []));
+  for (const o of ops) {
+    if (o.op === 'index')
+      assert.equal(g.index(o.name, o.deps), m.index(o.name, o.deps), `INDEX ${o.name}|${o.deps.join(',')}`);
+    else assert.equal(g.remove(o.name), m.remove(o.name), `REMOVE ${o.name}`);
+    assert.deepEqual(g.verify(), [], `after ${o.op} ${o.name}`);
+  }
+  assertSameState(g, m);
+  assertSameDependents(g, m);
+}
+
 test('property: every step agrees with the model and keeps every invariant (order, reverse edges)', () => {
   // Ten names, lists of up to five: chains, diamonds and re-indexes that would close cycles
   // through several packages, with verify() after every command.
@@ -243,20 +258,7 @@ test('property: every step agrees with the model and keeps every invariant (orde
   );
   fc.assert(
     fc.property(fc.array(op, { maxLength: 120, size: 'max' }), (ops) => {
-      const g = new DependencyGraph();
-      const m = new ModelIndex();
-      for (const o of ops) {
-        if (o.op === 'index')
-          assert.equal(
-            g.index(o.name, o.deps),
-            m.index(o.name, o.deps),
-            `INDEX ${o.name}|${o.deps.join(',')}`,
-          );
-        else assert.equal(g.remove(o.name), m.remove(o.name), `REMOVE ${o.name}`);
-        assert.deepEqual(g.verify(), [], `after ${o.op} ${o.name}`);
-      }
-      assertSameState(g, m);
-      assertSameDependents(g, m);
+      runChecked(new DependencyGraph(), new ModelIndex(), [], ops);
     }),
     { numRuns: 400 },
   );
@@ -284,21 +286,7 @@ test('property: re-indexes that rewire a graph of ten packages agree with the mo
       fc.shuffledSubarray(names, { minLength: 10 }),
       fc.array(op, { maxLength: 150, size: 'max' }),
       (first, ops) => {
-        const g = new DependencyGraph();
-        const m = new ModelIndex();
-        for (const n of first) assert.equal(g.index(n, []), m.index(n, []));
-        for (const o of ops) {
-          if (o.op === 'index')
-            assert.equal(
-              g.index(o.name, o.deps),
-              m.index(o.name, o.deps),
-              `INDEX ${o.name}|${o.deps.join(',')}`,
-            );
-          else assert.equal(g.remove(o.name), m.remove(o.name), `REMOVE ${o.name}`);
-          assert.deepEqual(g.verify(), [], `after ${o.op} ${o.name}`);
-        }
-        assertSameState(g, m);
-        assertSameDependents(g, m);
+        runChecked(new DependencyGraph(), new ModelIndex(), first, ops);
       },
     ),
     { numRuns: 400 },
