@@ -154,6 +154,21 @@ export const ERRORS = {
     meaning:
       "A function of pkgindex's API was called with an argument it does not accept: a bug in the caller.",
   },
+  E_GRAPH_BUSY: {
+    name: 'GraphBusyError',
+    kind: 'bug',
+    status: 500,
+    exitCode: EXIT_INTERNAL,
+    meaning:
+      'The index was asked to change while a re-index checked in slices is pending: a bug in the caller, which must finish or cancel it first.',
+  },
+  E_GRAPH_IDLE: {
+    name: 'GraphIdleError',
+    kind: 'bug',
+    status: 500,
+    exitCode: EXIT_INTERNAL,
+    meaning: 'A re-index was resumed with none pending: a bug in the caller.',
+  },
   E_INTERNAL: {
     name: 'InternalError',
     kind: 'bug',

@@ -47,6 +47,14 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'CPU per message of real Connections over a stub socket (memory or disk store)',
     load: () => import('./hot-path/command.js'),
   },
+  'cycle-check': {
+    summary: 'cycle checks of a build against a baseline build: chains, wide DAGs, Debian, Homebrew',
+    load: () => import('./graph/cycle-check.js'),
+  },
+  query: {
+    summary: "what the graph's queries cost: name pages, closures, the survey (run node with --expose-gc)",
+    load: () => import('./graph/queries.js'),
+  },
   'perf-categories': {
     summary: 'sorts `perf report` output (stdin) into parts of the work: parse, index, kernel, ...',
     load: () => import('./profile/perf-categories.js'),

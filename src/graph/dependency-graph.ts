@@ -4,9 +4,20 @@
  *
  * Invariants, checked by `verify()`:
  * - every dependency of an indexed package is indexed;
- * - `dependents` of each package equals the number of packages that list it;
- * - there is no cycle, so every package can eventually be removed.
+ * - each package's dependents (the reverse edges) are exactly the packages that list it;
+ * - every package has a distinct position (`ord`) in a topological order, and every
+ *   dependency sits below its dependent in it, so there is no cycle and every package can
+ *   eventually be removed.
+ *
+ * The order is what keeps cycle checks cheap (see topological-order.ts): a re-index whose new
+ * dependencies already sit below the package needs no search at all, and a search, when one
+ * is needed, stays between the two packages in the order. A long one can be run in slices:
+ * `indexWithin()` stops after a budget of work and `resumeIndex()` continues it.
  */
+import { createError, type PkgIndexError } from '../errors.js';
+import { NO_USERS, NodeTable, VisitMarks, newEntry, type Entry, type PackageNode } from './package-node.js';
+import { OrderSpace, OrderUpdate, Verdict } from './topological-order.js';
+import { SortedNames } from './sorted-names.js';
 
 /** What `index()` did. Mutating outcomes are the ones a durable store must log. */
 export const IndexOutcome = {
@@ -18,30 +29,41 @@ export const IndexOutcome = {
 } as const;
 export type IndexOutcome = (typeof IndexOutcome)[keyof typeof IndexOutcome];
 
+/** `indexWithin()` or `resumeIndex()` used up its budget: call `resumeIndex()` again. */
+export const INDEX_PENDING = 'pending';
+export type IndexProgress = IndexOutcome | typeof INDEX_PENDING;
+
 /** What `remove()` did. */
 export const RemoveOutcome = { REMOVED: 'removed', ABSENT: 'absent', REQUIRED: 'required' } as const;
 export type RemoveOutcome = (typeof RemoveOutcome)[keyof typeof RemoveOutcome];
-
-interface Entry {
-  readonly name: string;
-  deps: Entry[];
-  /** How many indexed packages list this one: REMOVE is O(1) on it. */
-  dependents: number;
-  /** Marker for the cycle search; compared against the graph's current search epoch. */
-  visited: number;
-}
 
 export interface GraphStats {
   readonly packages: number;
   readonly edges: number;
 }
 
+/** A re-index whose cycle check has not finished: the graph is unchanged until it does. */
+interface PendingIndex {
+  readonly entry: Entry;
+  /** The new dependency list, resolved. */
+  readonly deps: Entry[];
+}
+
 export class DependencyGraph {
   readonly #entries = new Map<string, Entry>();
   #edges = 0;
-  #epoch = 0;
+  #roots = 0;
+  #held = 0;
+  #version = 0;
+  readonly #order = new OrderSpace();
+  readonly #table = new NodeTable();
+  readonly #visits = new VisitMarks(this.#table);
+  readonly #update = new OrderUpdate(this.#order, this.#table);
   /** Scratch for `index()`; its slots past the current count hold stale entries, never read. */
   readonly #resolved: Entry[] = [];
+  #pending: PendingIndex | null = null;
+  #lastWork = 0;
+  #names: SortedNames | null = null;
 
   get size(): number {
     return this.#entries.size;
@@ -50,6 +72,21 @@ export class DependencyGraph {
   /** Number of dependency edges (distinct package → dependency pairs). */
   get edgeCount(): number {
     return this.#edges;
+  }
+
+  /** Packages with no dependencies. */
+  get rootCount(): number {
+    return this.#roots;
+  }
+
+  /** Packages nothing depends on. */
+  get leafCount(): number {
+    return this.#entries.size - this.#held;
+  }
+
+  /** Bumped by every change (a package added, re-indexed with another list, or removed). */
+  get version(): number {
+    return this.#version;
   }
 
   stats(): GraphStats {
@@ -62,7 +99,8 @@ export class DependencyGraph {
 
   /** The dependencies of `name`, or undefined when not indexed. */
   dependenciesOf(name: string): readonly string[] | undefined {
-    return this.#entries.get(name)?.deps.map((d) => d.name);
+    const entry = this.#entries.get(name);
+    return entry === undefined ? undefined : namesOf(entry);
   }
 
   /** How many indexed packages depend on `name` (0 when not indexed). */
@@ -70,96 +108,291 @@ export class DependencyGraph {
     return this.#entries.get(name)?.dependents ?? 0;
   }
 
+  /** The package named `name`, for queries (see queries.ts), or undefined. */
+  node(name: string): PackageNode | undefined {
+    return this.#entries.get(name);
+  }
+
+  /** Every package, in no particular order. */
+  nodes(): IterableIterator<PackageNode> {
+    return this.#entries.values();
+  }
+
+  /** The packages that depend on `node` (one of this graph's), in no particular order, lazily. */
+  *dependents(node: PackageNode): Generator<PackageNode, void, undefined> {
+    for (let k = 0; k < node.dependents; k++) yield this.#table.dependentAt(node, k);
+  }
+
+  /**
+   * Marks for one synchronous walk of a query (see VisitMarks); `begin()` them first. Shared:
+   * a walk that spans several calls takes `newVisitMarks()`.
+   */
+  visitMarks(): VisitMarks {
+    return this.#visits;
+  }
+
+  /** Marks of its own, for a walk that goes on across calls (see ClosureWalker). */
+  newVisitMarks(): VisitMarks {
+    return new VisitMarks(this.#table);
+  }
+
+  /** The `k`-th package that depends on `node` (k < node.dependents), in no particular order. */
+  dependentAt(node: PackageNode, k: number): PackageNode {
+    return this.#table.dependentAt(node, k);
+  }
+
+  /** Calls `visit` with each package that depends on `node`, until it returns false. */
+  forEachDependent(node: PackageNode, visit: (user: PackageNode) => unknown): void {
+    const table = this.#table;
+    for (let k = 0; k < node.dependents; k++) if (visit(table.dependentAt(node, k)) === false) return;
+  }
+
+  /**
+   * The names in bytewise order, for paginated listing. Kept only once asked for: from then
+   * on, each added package costs one array push (see sorted-names.ts).
+   */
+  sortedNames(): SortedNames {
+    this.#names ??= new SortedNames(this.#entries);
+    return this.#names;
+  }
+
+  /** True while a re-index started by `indexWithin()` waits for `resumeIndex()`. */
+  get pending(): boolean {
+    return this.#pending !== null;
+  }
+
+  /** Units of cycle-check work (packages and edges visited, packages moved) of the last call. */
+  get lastWork(): number {
+    return this.#lastWork;
+  }
+
   /**
    * Indexes `name` with exactly `deps` (duplicates count once), or replaces the dependency
    * list of an indexed package. Nothing changes unless every dependency is indexed and the
-   * new edges create no cycle.
+   * new edges create no cycle. Runs the cycle check to its end, however long.
    */
   index(name: string, deps: readonly string[]): IndexOutcome {
+    return this.#index(name, deps, Infinity) as IndexOutcome;
+  }
+
+  /**
+   * `index()` that stops after about `budget` units of cycle-check work and returns
+   * INDEX_PENDING; `resumeIndex()` then continues it. Until it ends (or `cancelIndex()`),
+   * the graph is unchanged and refuses other changes (`E_GRAPH_BUSY`); reads are fine.
+   * Work is bounded by the affected region: the packages between `name` and its new
+   * dependencies in the topological order, with their edges (see topological-order.ts).
+   */
+  indexWithin(name: string, deps: readonly string[], budget: number): IndexProgress {
+    return this.#index(name, deps, budget);
+  }
+
+  /** Continues the pending re-index for about `budget` more units. */
+  resumeIndex(budget: number): IndexProgress {
+    const pending = this.#pending;
+    if (pending === null) throw createError('E_GRAPH_IDLE', 'resumeIndex(): no re-index is pending');
+    return this.#check(pending.entry, pending.deps, pending.deps.length, budget);
+  }
+
+  /** Abandons the pending re-index: the package keeps its previous dependencies. */
+  cancelIndex(): void {
+    if (this.#pending !== null) this.#update.cancel();
+    this.#pending = null;
+  }
+
+  #index(name: string, deps: readonly string[], budget: number): IndexProgress {
+    if (this.#pending !== null) throw busy('index');
+    this.#lastWork = 0;
+    if (this.#order.crowded || this.#order.marksWorn) this.#maintain();
     // Resolved into a scratch array: most INDEX lines either fail or replace a list in place,
     // and neither needs a new array. An array kept by an entry outlives the young generation,
     // so every one allocated here is paid again by the garbage collector.
     const resolved = this.#resolved;
     let count = 0;
-    const epoch = ++this.#epoch;
+    const order = this.#order;
+    const epoch = ++order.epoch;
     const entries = this.#entries;
     const existing = entries.get(name);
     // A re-indexed package mostly lists the dependencies it had, in the same order (a client
     // re-sends its line, or adds one at the end): the entry already holds them, so a name
     // equal to the one at the same position needs no lookup in the map.
-    const had = existing?.deps;
+    const had = existing?.links;
     for (let i = 0; i < deps.length; i++) {
       const depName = deps[i]!;
       let dep: Entry | undefined;
-      if (had !== undefined && i < had.length && had[i]!.name === depName) dep = had[i]!;
+      if (had !== undefined && 2 * i < had.length && (had[2 * i] as Entry).name === depName)
+        dep = had[2 * i] as Entry;
       else {
         dep = entries.get(depName);
         if (dep === undefined) return IndexOutcome.MISSING_DEPENDENCY;
       }
-      if (dep.visited !== epoch) {
-        dep.visited = epoch;
+      if (dep.mark !== epoch) {
+        dep.mark = epoch;
         resolved[count++] = dep;
       }
     }
     if (existing === undefined) {
-      // A package not yet indexed has no dependents, so its edges cannot close a cycle.
-      const own = resolved.slice(0, count);
-      for (const dep of own) dep.dependents++;
+      // A package not yet indexed has no dependents, so its edges cannot close a cycle, and
+      // above everything in the order it is above its dependencies.
+      const entry = newEntry(name, new Array<Entry | number>(2 * count), order.top++);
+      const table = this.#table;
+      table.add(entry);
+      for (let i = 0; i < count; i++) if (table.link(entry, i, resolved[i]!)) this.#held++;
       this.#edges += count;
-      entries.set(name, { name, deps: own, dependents: 0, visited: 0 });
+      if (count === 0) this.#roots++;
+      entries.set(name, entry);
+      if (this.#names !== null && !this.#names.added(name)) this.#names = null;
+      this.#version++;
       return IndexOutcome.ADDED;
     }
-    const old = existing.deps;
-    // `resolved[0, count)` is exactly the set of entries marked with `epoch`.
-    if (old.length === count && allMarked(old, epoch)) return IndexOutcome.UNCHANGED;
-    // A cycle is a self-dependency (`existing` is among the marked deps), or a path back to
-    // `existing`, whose last edge makes it a dependent: without dependents there is none.
-    if (existing.visited === epoch) return IndexOutcome.CYCLE;
-    if (existing.dependents > 0 && this.#reaches(resolved, count, existing)) return IndexOutcome.CYCLE;
-    for (const dep of old) dep.dependents--;
-    this.#edges += count - old.length;
+    // Dependencies kept from the old list get a second mark; those still marked `epoch` are new.
+    const kept = ++order.epoch;
+    const links = existing.links;
+    let keptCount = 0;
+    for (let i = 0; i < links.length; i += 2) {
+      const dep = links[i] as Entry;
+      if (dep.mark === epoch) {
+        dep.mark = kept;
+        keptCount++;
+      }
+    }
+    if (keptCount === count && links.length === 2 * count) return IndexOutcome.UNCHANGED;
+    // `existing` is marked only if it lists itself.
+    if (existing.mark === epoch) return IndexOutcome.CYCLE;
+    let below = true;
     for (let i = 0; i < count; i++) {
       const dep = resolved[i]!;
-      dep.dependents++;
-      old[i] = dep;
+      if (dep.mark === epoch && dep.ord > existing.ord) below = false;
+    }
+    if (!below) {
+      if (existing.dependents === 0) existing.ord = order.top++;
+      else {
+        this.#update.start(existing, resolved, count, epoch);
+        return this.#check(existing, resolved, count, budget);
+      }
+    }
+    this.#commit(existing, resolved, count, epoch, kept);
+    return IndexOutcome.REPLACED;
+  }
+
+  /** Runs the cycle check of a re-index to `deps[0, count)`; commits it when it finds no cycle. */
+  #check(entry: Entry, deps: Entry[], count: number, budget: number): IndexProgress {
+    const update = this.#update;
+    const before = update.work;
+    const verdict = update.run(budget);
+    this.#lastWork = update.work - before;
+    if (verdict === Verdict.PENDING) {
+      this.#pending ??= { entry, deps: deps.slice(0, count) };
+      return INDEX_PENDING;
+    }
+    this.#pending = null;
+    if (verdict === Verdict.CYCLE) return IndexOutcome.CYCLE;
+    // The searches overwrote marks: mark the new and the kept dependencies again.
+    const order = this.#order;
+    const epoch = ++order.epoch;
+    for (let i = 0; i < count; i++) deps[i]!.mark = epoch;
+    const kept = ++order.epoch;
+    const links = entry.links;
+    for (let i = 0; i < links.length; i += 2)
+      if ((links[i] as Entry).mark === epoch) (links[i] as Entry).mark = kept;
+    this.#commit(entry, deps, count, epoch, kept);
+    return IndexOutcome.REPLACED;
+  }
+
+  /**
+   * Gives `entry` the dependencies `resolved[0, count)`: those marked `added` are new, those of
+   * its current list not marked `kept` are dropped. Rewrites its links in place.
+   */
+  #commit(entry: Entry, resolved: readonly Entry[], count: number, added: number, kept: number): void {
+    const links = entry.links;
+    const table = this.#table;
+    const had = links.length >> 1;
+    for (let i = 0; i < had; i++) {
+      const dep = links[2 * i] as Entry;
+      // A kept dependency keeps `entry` where it is among its users: that position waits in
+      // its mark (negative: no epoch is) until the links are rewritten below.
+      if (dep.mark === kept) dep.mark = -1 - (links[2 * i + 1] as number);
+      else if (table.unlink(entry, i)) this.#held--;
+    }
+    if (had === 0) this.#roots--;
+    if (count === 0) this.#roots++;
+    this.#edges += count - had;
+    for (let i = 0; i < count; i++) {
+      const dep = resolved[i]!;
+      if (dep.mark === added) {
+        if (table.link(entry, i, dep)) this.#held++;
+      } else {
+        const at = -1 - dep.mark;
+        links[2 * i] = dep;
+        links[2 * i + 1] = at;
+        // Its users record where it sits among `entry`'s dependencies: maybe elsewhere now.
+        dep.users[2 * at + 1] = i;
+        dep.mark = kept;
+      }
     }
     // pop() is inlined where the length setter is a call into the runtime.
-    while (old.length > count) old.pop();
-    return IndexOutcome.REPLACED;
+    while (links.length > 2 * count) links.pop();
+    this.#version++;
   }
 
   /** Removes `name` unless another indexed package depends on it. */
   remove(name: string): RemoveOutcome {
+    if (this.#pending !== null) throw busy('remove');
     const entry = this.#entries.get(name);
     if (entry === undefined) return RemoveOutcome.ABSENT;
     if (entry.dependents > 0) return RemoveOutcome.REQUIRED;
-    for (const dep of entry.deps) dep.dependents--;
-    this.#edges -= entry.deps.length;
+    const had = entry.links.length >> 1;
+    const table = this.#table;
+    for (let i = 0; i < had; i++) if (table.unlink(entry, i)) this.#held--;
+    table.drop(entry);
+    this.#edges -= had;
+    if (had === 0) this.#roots--;
     this.#entries.delete(name);
+    this.#names?.removed();
+    this.#version++;
     return RemoveOutcome.REMOVED;
+  }
+
+  /**
+   * Keeps positions and marks small integers (see OrderSpace): clears the marks, O(n), once
+   * per some 2^29 INDEX lines; gives every package a position from 0 up, in the current order,
+   * O(n log n), once per some 2^30 positions handed out (one per package added or moved).
+   */
+  #maintain(): void {
+    const order = this.#order;
+    if (order.crowded) {
+      const all = [...this.#entries.values()].sort((a, b) => a.ord - b.ord);
+      for (let i = 0; i < all.length; i++) all[i]!.ord = i;
+      order.top = all.length;
+      order.bottom = -1;
+    }
+    if (order.marksWorn) {
+      for (const entry of this.#entries.values()) entry.mark = 0;
+      order.epoch = 0;
+    }
   }
 
   /** Every package with its dependencies, dependencies always before their dependents. */
   *topological(): Generator<[name: string, deps: readonly string[]]> {
-    const epoch = ++this.#epoch;
+    if (this.#pending !== null) throw busy('topological');
+    const epoch = ++this.#order.epoch;
     const stack: [Entry, number][] = [];
     for (const root of this.#entries.values()) {
-      if (root.visited === epoch) continue;
-      root.visited = epoch;
+      if (root.mark === epoch) continue;
+      root.mark = epoch;
       stack.push([root, 0]);
       while (stack.length > 0) {
         const top = stack[stack.length - 1]!;
         const [entry, i] = top;
-        if (i < entry.deps.length) {
+        if (2 * i < entry.links.length) {
           top[1] = i + 1;
-          const dep = entry.deps[i]!;
-          if (dep.visited !== epoch) {
-            dep.visited = epoch;
+          const dep = entry.links[2 * i] as Entry;
+          if (dep.mark !== epoch) {
+            dep.mark = epoch;
             stack.push([dep, 0]);
           }
         } else {
           stack.pop();
-          yield [entry.name, entry.deps.map((d) => d.name)];
+          yield [entry.name, namesOf(entry)];
         }
       }
     }
@@ -167,79 +400,78 @@ export class DependencyGraph {
 
   /** Every package and its dependencies, in no particular order. */
   *entries(): Generator<[name: string, deps: readonly string[]]> {
-    for (const entry of this.#entries.values()) yield [entry.name, entry.deps.map((d) => d.name)];
+    for (const entry of this.#entries.values()) yield [entry.name, namesOf(entry)];
   }
 
   /**
    * Checks every invariant from scratch. Returns a list of violations, empty when consistent.
-   * O(packages + edges); meant for recovery and tests, not the hot path.
+   * O(packages log packages + edges), with one array of a number per package as extra memory;
+   * meant for recovery and tests, not the hot path.
    */
   verify(): string[] {
+    if (this.#pending !== null) return ['a re-index is pending; verify once it has ended'];
     const problems: string[] = [];
-    const counted = new Map<Entry, number>();
+    const entries = this.#entries;
+    const order = this.#order;
+    const positions = new Float64Array(entries.size);
     let edges = 0;
-    for (const entry of this.#entries.values()) {
-      edges += entry.deps.length;
-      for (const dep of entry.deps) {
-        if (this.#entries.get(dep.name) !== dep)
-          problems.push(`${entry.name} depends on unindexed ${dep.name}`);
-        counted.set(dep, (counted.get(dep) ?? 0) + 1);
+    let users = 0;
+    let roots = 0;
+    let held = 0;
+    let k = 0;
+    if (NO_USERS.length !== 0) problems.push('the shared empty dependents array was written to');
+    for (const entry of entries.values()) {
+      const links = entry.links;
+      const n = links.length >> 1;
+      const deps: Entry[] = [];
+      for (let i = 0; i < links.length; i += 2) deps.push(links[i] as Entry);
+      if (hasDuplicate(deps)) problems.push(`${entry.name} lists a dependency twice`);
+      edges += n;
+      if (n === 0) roots++;
+      positions[k++] = entry.ord;
+      if (!(entry.ord < order.top && entry.ord > order.bottom))
+        problems.push(`${entry.name} is at ${entry.ord}, outside (${order.bottom}, ${order.top})`);
+      for (const dep of deps) {
+        if (entries.get(dep.name) !== dep) problems.push(`${entry.name} depends on unindexed ${dep.name}`);
+        if (!(dep.ord < entry.ord))
+          problems.push(
+            `${entry.name} (at ${entry.ord}) is not above its dependency ${dep.name} (at ${dep.ord})`,
+          );
       }
+      problems.push(...this.#table.check(entry));
+      users += entry.dependents;
+      if (entry.dependents > 0) held++;
     }
+    // Every edge was found at its place among its dependency's dependents, so equal totals
+    // leave no room for a dependent that does not depend.
     if (edges !== this.#edges) problems.push(`edge count is ${this.#edges}, counted ${edges}`);
-    for (const entry of this.#entries.values()) {
-      const n = counted.get(entry) ?? 0;
-      if (n !== entry.dependents)
-        problems.push(`${entry.name} has ${entry.dependents} dependents recorded, ${n} real`);
-    }
-    let emitted = 0;
-    for (const _ of this.#acyclicOrder()) emitted++;
-    if (emitted !== this.#entries.size) problems.push(`cycle among ${this.#entries.size - emitted} packages`);
+    if (users !== edges) problems.push(`${users} dependents recorded for ${edges} edges`);
+    if (roots !== this.#roots) problems.push(`root count is ${this.#roots}, counted ${roots}`);
+    if (held !== this.#held) problems.push(`${this.#held} packages counted as depended on, ${held} are`);
+    positions.sort();
+    for (let i = 1; i < positions.length; i++)
+      if (positions[i] === positions[i - 1]) problems.push(`two packages share position ${positions[i]}`);
+    if (this.#names !== null) problems.push(...this.#names.verify());
     return problems;
-  }
-
-  /** Kahn's algorithm: yields packages while a dependency-free one remains. */
-  *#acyclicOrder(): Generator<Entry> {
-    const pending = new Map<Entry, number>();
-    const ready: Entry[] = [];
-    for (const entry of this.#entries.values()) {
-      pending.set(entry, entry.deps.length);
-      if (entry.deps.length === 0) ready.push(entry);
-    }
-    const dependentsOf = new Map<Entry, Entry[]>();
-    for (const entry of this.#entries.values())
-      for (const dep of entry.deps) {
-        const list = dependentsOf.get(dep);
-        if (list === undefined) dependentsOf.set(dep, [entry]);
-        else list.push(entry);
-      }
-    while (ready.length > 0) {
-      const entry = ready.pop()!;
-      yield entry;
-      for (const user of dependentsOf.get(entry) ?? []) {
-        const left = pending.get(user)! - 1;
-        pending.set(user, left);
-        if (left === 0) ready.push(user);
-      }
-    }
-  }
-
-  /** True when `target` is reachable from any of `from[0, count)` by following dependency edges. */
-  #reaches(from: readonly Entry[], count: number, target: Entry): boolean {
-    const epoch = ++this.#epoch;
-    const stack = from.slice(0, count);
-    while (stack.length > 0) {
-      const entry = stack.pop()!;
-      if (entry === target) return true;
-      if (entry.visited === epoch) continue;
-      entry.visited = epoch;
-      for (const dep of entry.deps) if (dep.visited !== epoch) stack.push(dep);
-    }
-    return false;
   }
 }
 
-function allMarked(entries: readonly Entry[], epoch: number): boolean {
-  for (const entry of entries) if (entry.visited !== epoch) return false;
-  return true;
+function namesOf(entry: Entry): string[] {
+  const links = entry.links;
+  const names: string[] = [];
+  for (let i = 0; i < links.length; i += 2) names.push((links[i] as Entry).name);
+  return names;
+}
+
+function hasDuplicate(items: readonly unknown[]): boolean {
+  if (items.length > 16) return new Set(items).size !== items.length;
+  for (let i = 1; i < items.length; i++) if (items.lastIndexOf(items[i], i - 1) !== -1) return true;
+  return false;
+}
+
+function busy(what: string): PkgIndexError {
+  return createError(
+    'E_GRAPH_BUSY',
+    `${what}(): a re-index is pending; finish it with resumeIndex() or drop it with cancelIndex() first`,
+  );
 }

@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DependencyGraph, IndexOutcome, RemoveOutcome } from '../../src/graph/dependency-graph.js';
+import {
+  DependencyGraph,
+  INDEX_PENDING,
+  IndexOutcome,
+  RemoveOutcome,
+  type IndexProgress,
+} from '../../src/graph/dependency-graph.js';
+import { ModelIndex } from './support/model.js';
 
 test('indexes a package only when all its dependencies are indexed', () => {
   const g = new DependencyGraph();
@@ -97,34 +104,7 @@ test('topological order lists dependencies before dependents', () => {
   assert.equal(seen.size, 4);
 });
 
-// ---- property test against a simple model ----
-
-/** The rules, written naively: a map of sets, full DFS for cycles, full scan for dependents. */
-class ModelIndex {
-  readonly deps = new Map<string, Set<string>>();
-
-  index(name: string, deps: string[]): boolean {
-    if (!deps.every((d) => this.deps.has(d))) return false;
-    if (this.deps.has(name)) {
-      const reaches = (from: string, seen = new Set<string>()): boolean => {
-        if (from === name) return true;
-        if (seen.has(from)) return false;
-        seen.add(from);
-        return [...this.deps.get(from)!].some((d) => reaches(d, seen));
-      };
-      if (deps.some((d) => reaches(d))) return false;
-    }
-    this.deps.set(name, new Set(deps));
-    return true;
-  }
-
-  remove(name: string): boolean {
-    if (!this.deps.has(name)) return true;
-    for (const ds of this.deps.values()) if (ds.has(name)) return false;
-    this.deps.delete(name);
-    return true;
-  }
-}
+// ---- property tests against a simple model ----
 
 test('property: the graph agrees with the model on random command sequences', () => {
   const name = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f');
@@ -134,19 +114,18 @@ test('property: the graph agrees with the model on random command sequences', ()
     fc.record({ op: fc.constant('query' as const), name }),
   );
   fc.assert(
-    fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+    fc.property(fc.array(op, { maxLength: 80, size: 'max' }), (ops) => {
       const g = new DependencyGraph();
       const m = new ModelIndex();
       for (const o of ops) {
         if (o.op === 'index') {
-          const outcome = g.index(o.name, o.deps);
-          const ok =
-            outcome === IndexOutcome.ADDED ||
-            outcome === IndexOutcome.REPLACED ||
-            outcome === IndexOutcome.UNCHANGED;
-          assert.equal(ok, m.index(o.name, o.deps), `INDEX ${o.name} ${o.deps.join(',')}`);
+          assert.equal(
+            g.index(o.name, o.deps),
+            m.index(o.name, o.deps),
+            `INDEX ${o.name} ${o.deps.join(',')}`,
+          );
         } else if (o.op === 'remove') {
-          assert.equal(g.remove(o.name) !== RemoveOutcome.REQUIRED, m.remove(o.name), `REMOVE ${o.name}`);
+          assert.equal(g.remove(o.name), m.remove(o.name), `REMOVE ${o.name}`);
         } else {
           assert.equal(g.has(o.name), m.deps.has(o.name));
         }
@@ -176,7 +155,7 @@ test('property: re-indexing with the previous list, edited, agrees with the mode
     fc.record({ op: fc.constant('remove' as const), name: fc.constantFrom(...names) }),
   );
   fc.assert(
-    fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+    fc.property(fc.array(op, { maxLength: 80, size: 'max' }), (ops) => {
       const g = new DependencyGraph();
       const m = new ModelIndex();
       for (const n of names.slice(0, 3)) {
@@ -185,7 +164,7 @@ test('property: re-indexing with the previous list, edited, agrees with the mode
       }
       for (const o of ops) {
         if (o.op === 'remove') {
-          assert.equal(g.remove(o.name) !== RemoveOutcome.REQUIRED, m.remove(o.name));
+          assert.equal(g.remove(o.name), m.remove(o.name));
           continue;
         }
         const prev = g.dependenciesOf(o.name) ?? [];
@@ -214,17 +193,11 @@ test('property: re-indexing with the previous list, edited, agrees with the mode
             break;
         }
         deps = deps.map(fresh);
-        const before = m.deps.get(o.name);
-        const outcome = g.index(fresh(o.name), deps);
-        const accepted = m.index(o.name, deps);
-        const expected: IndexOutcome[] = !accepted
-          ? [IndexOutcome.MISSING_DEPENDENCY, IndexOutcome.CYCLE]
-          : before === undefined
-            ? [IndexOutcome.ADDED]
-            : before.size === new Set(deps).size && deps.every((d) => before.has(d))
-              ? [IndexOutcome.UNCHANGED]
-              : [IndexOutcome.REPLACED];
-        assert.ok(expected.includes(outcome), `INDEX ${o.name} ${deps.join(',')}: ${outcome}`);
+        assert.equal(
+          g.index(fresh(o.name), deps),
+          m.index(o.name, deps),
+          `INDEX ${o.name} ${deps.join(',')}`,
+        );
       }
       assert.deepEqual(g.verify(), []);
       for (const [n, ds] of m.deps) assert.deepEqual(new Set(g.dependenciesOf(n)), ds);
@@ -232,4 +205,287 @@ test('property: re-indexing with the previous list, edited, agrees with the mode
     }),
     { numRuns: 500 },
   );
+});
+
+/** The graph's dependents of every package, sorted, against the model's. */
+function assertSameDependents(g: DependencyGraph, m: ModelIndex): void {
+  for (const name of m.deps.keys()) {
+    const node = g.node(name)!;
+    const got = [...g.dependents(node)].map((n) => n.name).sort();
+    assert.deepEqual(got, m.dependents(name), `dependents of ${name}`);
+    assert.equal(node.dependents, got.length);
+    assert.equal(g.dependentCount(name), got.length);
+  }
+}
+
+function assertSameState(g: DependencyGraph, m: ModelIndex): void {
+  assert.deepEqual(g.verify(), []);
+  assert.equal(g.size, m.deps.size);
+  for (const [n, ds] of m.deps) assert.deepEqual(new Set(g.dependenciesOf(n)), ds);
+  assert.equal(g.rootCount, [...m.deps.values()].filter((ds) => ds.size === 0).length);
+  assert.equal(g.leafCount, m.names().filter((n) => m.dependents(n).length === 0).length);
+}
+
+type Op = { op: 'index'; name: string; deps: readonly string[] } | { op: 'remove'; name: string };
+
+/** Indexes `first` without dependencies, then runs `ops` on both, checking every invariant after each. */
+function runChecked(g: DependencyGraph, m: ModelIndex, first: readonly string[], ops: readonly Op[]): void {
+  for (const n of first) assert.equal(g.index(n, []), m.index(n, []));
+  for (const o of ops) {
+    if (o.op === 'index')
+      assert.equal(g.index(o.name, o.deps), m.index(o.name, o.deps), `INDEX ${o.name}|${o.deps.join(',')}`);
+    else assert.equal(g.remove(o.name), m.remove(o.name), `REMOVE ${o.name}`);
+    assert.deepEqual(g.verify(), [], `after ${o.op} ${o.name}`);
+  }
+  assertSameState(g, m);
+  assertSameDependents(g, m);
+}
+
+test('property: every step agrees with the model and keeps every invariant (order, reverse edges)', () => {
+  // Ten names, lists of up to five: chains, diamonds and re-indexes that would close cycles
+  // through several packages, with verify() after every command.
+  const name = fc.constantFrom(...'abcdefghij'.split(''));
+  const op = fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        op: fc.constant('index' as const),
+        name,
+        deps: fc.array(name, { maxLength: 5 }),
+      }),
+    },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('remove' as const), name }) },
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 120, size: 'max' }), (ops) => {
+      runChecked(new DependencyGraph(), new ModelIndex(), [], ops);
+    }),
+    { numRuns: 400 },
+  );
+});
+
+test('property: re-indexes that rewire a graph of ten packages agree with the model (the order under load)', () => {
+  // Every package indexed first, in a random order and without dependencies, so that nearly
+  // every later INDEX replaces a list: edges against the order, searches on both sides, cycles.
+  const names = 'abcdefghij'.split('');
+  const name = fc.constantFrom(...names);
+  const op = fc.oneof(
+    {
+      weight: 8,
+      arbitrary: fc.record({
+        op: fc.constant('index' as const),
+        name,
+        deps: fc.array(name, { maxLength: 4 }),
+      }),
+    },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('remove' as const), name }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('index' as const), name, deps: fc.constant([]) }) },
+  );
+  fc.assert(
+    fc.property(
+      fc.shuffledSubarray(names, { minLength: 10 }),
+      fc.array(op, { maxLength: 150, size: 'max' }),
+      (first, ops) => {
+        runChecked(new DependencyGraph(), new ModelIndex(), first, ops);
+      },
+    ),
+    { numRuns: 400 },
+  );
+});
+
+test('property: re-indexes in a small region between long closures agree with the model (PK reordering)', () => {
+  // A low chain, ten middle packages on it, a high chain on them: rewiring the middle ones
+  // leaves a small affected region while both closures reach far beyond it, so the order is
+  // repaired by swapping positions inside the region, not by moving a closure to an end.
+  const middle = Array.from({ length: 10 }, (_, i) => `m${i}`);
+  const op = fc.record({
+    name: fc.constantFrom(...middle),
+    deps: fc.array(fc.constantFrom(...middle, 'low0', 'low29'), { maxLength: 3 }),
+  });
+  fc.assert(
+    fc.property(
+      fc.array(fc.subarray(middle), { minLength: 3, maxLength: 3 }),
+      fc.array(op, { maxLength: 80, size: 'max' }),
+      (highDeps, ops) => {
+        const g = new DependencyGraph();
+        const m = new ModelIndex();
+        const run = (name: string, deps: string[]): void => {
+          assert.equal(g.index(name, deps), m.index(name, deps), `INDEX ${name}|${deps.join(',')}`);
+        };
+        for (let i = 0; i < 30; i++) run(`low${i}`, i === 0 ? [] : [`low${i - 1}`]);
+        for (const name of middle) run(name, ['low29']);
+        for (let i = 0; i < 30; i++) run(`high${i}`, i < 3 ? highDeps[i]! : [`high${i - 1}`, `high${i - 3}`]);
+        for (const o of ops) {
+          run(o.name, o.deps);
+          assert.deepEqual(g.verify(), [], `after INDEX ${o.name}|${o.deps.join(',')}`);
+        }
+        assertSameState(g, m);
+        assertSameDependents(g, m);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('property: packages with many dependents (kept in a Set) agree with the model', () => {
+  // 48 packages over 3 hubs: dependents cross SET_ABOVE (32) both ways as packages come and go.
+  const hubs = ['h0', 'h1', 'h2'];
+  const users = Array.from({ length: 48 }, (_, i) => `u${i}`);
+  const op = fc.oneof(
+    fc.record({
+      op: fc.constant('index' as const),
+      name: fc.constantFrom(...users),
+      deps: fc.subarray(hubs),
+    }),
+    fc.record({ op: fc.constant('index' as const), name: fc.constantFrom(...hubs), deps: fc.subarray(hubs) }),
+    fc.record({ op: fc.constant('remove' as const), name: fc.constantFrom(...users, ...hubs) }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 300, size: 'max' }), (ops) => {
+      const g = new DependencyGraph();
+      const m = new ModelIndex();
+      for (const h of hubs) assert.equal(g.index(h, []), m.index(h, []));
+      for (const o of ops) {
+        if (o.op === 'index') assert.equal(g.index(o.name, o.deps), m.index(o.name, o.deps));
+        else assert.equal(g.remove(o.name), m.remove(o.name));
+      }
+      assertSameState(g, m);
+      assertSameDependents(g, m);
+    }),
+    { numRuns: 150 },
+  );
+});
+
+test('property: a re-index run in slices of a few units agrees with the model; reads see the state before it', () => {
+  const name = fc.constantFrom(...'abcdefghij'.split(''));
+  const op = fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        op: fc.constant('index' as const),
+        name,
+        deps: fc.array(name, { maxLength: 5 }),
+        budget: fc.integer({ min: 1, max: 12 }),
+        cancel: fc.boolean(),
+      }),
+    },
+    { weight: 2, arbitrary: fc.record({ op: fc.constant('remove' as const), name }) },
+  );
+  fc.assert(
+    fc.property(
+      fc.shuffledSubarray('abcdefghij'.split('')),
+      fc.array(op, { maxLength: 100, size: 'max' }),
+      (first, ops) => {
+        const g = new DependencyGraph();
+        const m = new ModelIndex();
+        for (const n of first) assert.equal(g.index(n, []), m.index(n, []));
+        for (const o of ops) {
+          if (o.op === 'remove') {
+            assert.equal(g.remove(o.name), m.remove(o.name));
+            continue;
+          }
+          let progress: IndexProgress = g.indexWithin(o.name, o.deps, o.budget);
+          let slices = 0;
+          while (progress === INDEX_PENDING) {
+            assert.equal(g.pending, true);
+            assert.ok(
+              g.lastWork <= o.budget + 64,
+              `slice of ${g.lastWork} units for a budget of ${o.budget}`,
+            );
+            // Reads see the graph as it was; changes are refused.
+            assert.deepEqual(new Set(g.dependenciesOf(o.name)), m.deps.get(o.name));
+            assert.throws(() => g.index('a', []), { code: 'E_GRAPH_BUSY' });
+            assert.throws(() => g.remove('a'), { code: 'E_GRAPH_BUSY' });
+            if (o.cancel && slices === 1) {
+              g.cancelIndex();
+              break;
+            }
+            progress = g.resumeIndex(o.budget);
+            slices++;
+          }
+          if (progress === INDEX_PENDING) {
+            // Cancelled: nothing changed, and the order still holds.
+            assert.equal(g.pending, false);
+            assert.deepEqual(g.verify(), []);
+            continue;
+          }
+          assert.equal(
+            progress,
+            m.index(o.name, o.deps),
+            `INDEX ${o.name}|${o.deps.join(',')} in slices of ${o.budget}`,
+          );
+          assert.deepEqual(g.verify(), []);
+        }
+        assertSameState(g, m);
+        assertSameDependents(g, m);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('a long chain: the re-index that would close a cycle is refused, in slices too', () => {
+  const g = new DependencyGraph();
+  const n = 2000;
+  g.index('q0', []);
+  for (let i = 1; i <= n; i++) g.index(`q${i}`, [`q${i - 1}`]);
+  assert.equal(g.index('q0', [`q${n}`]), IndexOutcome.CYCLE);
+  assert.ok(g.lastWork >= n, `the check walked the chain (${g.lastWork} units)`);
+  let progress = g.indexWithin('q0', [`q${n}`], 100);
+  let slices = 1;
+  while (progress === INDEX_PENDING) {
+    progress = g.resumeIndex(100);
+    slices++;
+  }
+  assert.equal(progress, IndexOutcome.CYCLE);
+  assert.ok(slices >= n / 100, `${slices} slices`);
+  // An edge that agrees with the order costs no search.
+  g.index('top', []);
+  assert.equal(g.index(`q${n}`, [`q${n - 1}`, 'q0']), IndexOutcome.REPLACED);
+  assert.ok(g.lastWork <= 2, `${g.lastWork} units`);
+  assert.deepEqual(g.verify(), []);
+});
+
+test('a re-index that moves a package above a dependency it gains keeps the order (all three plans)', () => {
+  const g = new DependencyGraph();
+  const m = new ModelIndex();
+  const run = (name: string, deps: string[]) => {
+    assert.equal(g.index(name, deps), m.index(name, deps), `INDEX ${name}|${deps.join(',')}`);
+    assert.deepEqual(g.verify(), []);
+  };
+  // b below many, then gains a dependency indexed after all of them: its few dependents move up.
+  run('b', []);
+  for (let i = 0; i < 20; i++) run(`x${i}`, i === 0 ? [] : [`x${i - 1}`]);
+  run('c', ['b']);
+  run('d', ['c']);
+  run('late', ['x19']);
+  run('b', ['late']);
+  // A package with many dependents gains a fresh, small dependency: the dependency moves down.
+  for (let i = 0; i < 30; i++) run(`user${i}`, ['x0']);
+  run('fresh', []);
+  run('x0', ['fresh']);
+  // Both sides bounded: neither search sees all of its closure.
+  run('p', ['x5']);
+  run('q', ['p']);
+  run('r', ['x10']);
+  run('s', ['r', 'x3']);
+  run('x7', ['x6', 'q']);
+  run('x2', ['x1', 's']);
+  assert.equal(g.index('x1', ['x19']), IndexOutcome.CYCLE);
+  assertSameState(g, m);
+  assertSameDependents(g, m);
+});
+
+test('while a re-index is pending, topological() refuses and verify() says so', () => {
+  const g = new DependencyGraph();
+  for (let i = 0; i < 50; i++) g.index(`c${i}`, i === 0 ? [] : [`c${i - 1}`]);
+  g.index('new', []);
+  assert.equal(g.indexWithin('c0', ['new'], 1), INDEX_PENDING);
+  assert.throws(() => [...g.topological()], { code: 'E_GRAPH_BUSY' });
+  assert.match(g.verify().join(), /pending/);
+  assert.equal(g.has('c10'), true);
+  while (g.resumeIndex(5) === INDEX_PENDING);
+  assert.deepEqual(g.dependenciesOf('c0'), ['new']);
+  assert.deepEqual(g.verify(), []);
+  assert.throws(() => g.resumeIndex(1), { code: 'E_GRAPH_IDLE' });
 });

@@ -1,0 +1,47 @@
+/**
+ * What every query of the index shares: its bounds. A query is one synchronous call that
+ * reads the graph, so it sees one consistent state; it never does more than a fixed amount of
+ * work, so it cannot hold the server's event loop. Where a full answer would cost more, the
+ * answer says so (`truncated`, `exact: false`, `ready: false`) instead of taking longer.
+ */
+
+/** Items per page when the caller does not say. */
+export const DEFAULT_LIMIT = 100;
+/** Most items per page. */
+export const MAX_LIMIT = 1000;
+/**
+ * Packages and edges a query may visit by default: about 2-5 ms on the development machine
+ * (see docs/performance.md), and more than the largest closure of Debian's archive (~60,000).
+ */
+export const DEFAULT_MAX_VISITS = 100_000;
+
+/** A page of a list sorted by name; `next` is the cursor for the following page, null at the end. */
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** The name to pass as `after` for the next page; null when nothing follows. */
+  readonly next: string | null;
+}
+
+export interface PageOptions {
+  /** Only names after this one (exclusive): the previous page's `next`. */
+  readonly after?: string;
+  /** Items per page, 1 to MAX_LIMIT (default DEFAULT_LIMIT). */
+  readonly limit?: number;
+}
+
+export interface WalkOptions {
+  /** Most packages plus edges the query may visit (default DEFAULT_MAX_VISITS). */
+  readonly maxVisits?: number;
+}
+
+/** The page size asked for, clamped to [1, MAX_LIMIT]. */
+export function pageLimit(options: PageOptions): number {
+  const limit = options.limit ?? DEFAULT_LIMIT;
+  return Number.isFinite(limit) ? Math.min(MAX_LIMIT, Math.max(1, Math.floor(limit))) : DEFAULT_LIMIT;
+}
+
+/** The visit budget asked for, at least 1. */
+export function visitBudget(options: WalkOptions): number {
+  const max = options.maxVisits ?? DEFAULT_MAX_VISITS;
+  return max >= 1 ? Math.floor(max) : 1;
+}
