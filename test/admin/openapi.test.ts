@@ -98,7 +98,7 @@ describe('/v1/openapi.json against the real routes', () => {
         assert.deepEqual(
           check(
             JSON.parse(missing.text),
-            op.responses['404']!.content!['application/json']!.schema,
+            op.responses['404'].content!['application/json']!.schema,
             doc,
             path,
           ),

@@ -6,7 +6,8 @@ import { get, startInProcess, type InProcess } from './harness.js';
 
 type Json = Record<string, unknown>;
 
-const NAMES = [...'abcdefgh'].flatMap((x) => [...'abcdefgh'].map((y) => x + y));
+const LETTERS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+const NAMES = LETTERS.flatMap((x) => LETTERS.map((y) => x + y));
 const write = fc.record({ remove: fc.boolean(), name: fc.constantFrom(...NAMES) });
 
 /**
