@@ -22,4 +22,8 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
     load: () => import('./import.js'),
   },
   bench: { summary: 'measure a server with a load of the protocol', load: () => import('./bench.js') },
+  migrate: {
+    summary: 'bring the PostgreSQL schema of --storage postgres up to date',
+    load: () => import('./migrate.js'),
+  },
 };
