@@ -23,11 +23,16 @@ Refuses a database migrated by a newer pkgindex.`,
   epilogue: 'Exit status: 0 migrated (or already current), 2 a usage, connection or schema error.',
   run: async (values) => {
     if (values.databaseUrl === '')
-      throw createError('E_DATABASE_CONFIG', 'pkgindex migrate needs the database: set PKGINDEX_DATABASE_URL');
+      throw createError(
+        'E_DATABASE_CONFIG',
+        'pkgindex migrate needs the database: set PKGINDEX_DATABASE_URL',
+      );
     const { default: pg } = await import('pg');
     const client = new pg.Client({
       connectionString: values.databaseUrl,
-      ...(values.databasePasswordFile === '' ? {} : { password: readPasswordFile(values.databasePasswordFile) }),
+      ...(values.databasePasswordFile === ''
+        ? {}
+        : { password: readPasswordFile(values.databasePasswordFile) }),
       application_name: 'pkgindex migrate',
     });
     client.on('error', () => undefined);

@@ -244,7 +244,9 @@ export class PostgresStore implements IndexStore {
       client = await this.#pool!.connect();
     } catch (err) {
       // No connection at all: whatever the error says, the database is not there for us.
-      throw createError('E_DATABASE_UNAVAILABLE', `cannot connect: ${(err as Error).message}`, { cause: err });
+      throw createError('E_DATABASE_UNAVAILABLE', `cannot connect: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     let result: pg.QueryResult<{ r: number[] }>;
     try {
@@ -274,7 +276,8 @@ export class PostgresStore implements IndexStore {
         `a batch met serialization failures or deadlocks ${attempts} times in a row (${message}); nothing of it was committed`,
         { cause: err },
       );
-    if (isPkgIndexError(err, 'E_DATABASE_UNAVAILABLE') || isUnavailable(err)) this.#breaker.trip(`database unreachable: ${message}`);
+    if (isPkgIndexError(err, 'E_DATABASE_UNAVAILABLE') || isUnavailable(err))
+      this.#breaker.trip(`database unreachable: ${message}`);
     return createError('E_DATABASE_UNAVAILABLE', `database batch failed: ${message}`, { cause: err });
   }
 
