@@ -33,4 +33,8 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
   },
   info: { summary: "the server's and the index's status (query API)", load: () => import('./info.js') },
   bench: { summary: 'measure a server with a load of the protocol', load: () => import('./bench.js') },
+  migrate: {
+    summary: 'bring the PostgreSQL schema of --storage postgres up to date',
+    load: () => import('./migrate.js'),
+  },
 };
