@@ -5,7 +5,9 @@
  * refused.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -195,7 +197,8 @@ describe('slow and piled-up admin connections', () => {
       // descriptor after the 408 for as long as it kept sending.
       const s = await startInProcess({ config: { adminRequestTimeoutMs: 500 } });
       try {
-        const socket = await openClient(s.adminPort, true);
+        const socket = connect({ host: '127.0.0.1', port: s.adminPort, allowHalfOpen: true });
+        await once(socket, 'connect');
         let received = '';
         socket.on('data', (chunk: Buffer) => {
           received += chunk.toString('latin1');
