@@ -7,6 +7,8 @@ import type { ServerMetrics } from '../observability/metrics.js';
 import { Profiler } from '../observability/profiler.js';
 import type { HealthReporter, ServingState } from '../observability/readiness.js';
 import { bearerTokenCheck } from './auth.js';
+import { registerDashboardRoutes } from './dashboard/dashboard-routes.js';
+import { SignalStream } from './dashboard/signal-stream.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { answerClientError, errorReply, notFoundReply } from './http-errors.js';
 import { registerMetricsRoute } from './metrics-route.js';
@@ -53,6 +55,8 @@ export class AdminServer {
   readonly #authorize: ((request: AdminRequest) => void) | null;
   /** Aborted on close, so that a running CPU profile ends instead of holding shutdown. */
   readonly #closing = new AbortController();
+  /** The dashboard's live signals (GET /v1/events), sampled while the server listens. */
+  readonly signals: SignalStream;
 
   constructor(deps: AdminServerDeps, options: AdminServerOptions) {
     this.#options = options;
@@ -60,6 +64,8 @@ export class AdminServer {
     this.#authorize = options.token === null ? null : bearerTokenCheck(options.token);
     registerHealthRoutes(this.#router, deps);
     registerMetricsRoute(this.#router, deps.metrics);
+    this.signals = new SignalStream(() => deps.metrics.live.sample());
+    registerDashboardRoutes(this.#router, { signals: this.signals });
     registerProfilingRoutes(this.#router, {
       profiler: new Profiler(),
       log: this.#log,
@@ -115,6 +121,7 @@ export class AdminServer {
     try {
       await sendReply(res, reply);
     } catch (err) {
+      if (reply.live === true) return;
       // Mostly a client that went away during a download; the response is already destroyed.
       this.#log.warn({ ...context, err }, 'admin reply not sent in full');
     }
@@ -145,6 +152,7 @@ export class AdminServer {
       );
     }
     const bound = main.address() as AddressInfo;
+    this.signals.start();
     if (host === 'localhost')
       for (const { address } of await lookup('localhost', { all: true })) {
         if (address === bound.address) continue;
@@ -168,6 +176,7 @@ export class AdminServer {
    */
   async close(): Promise<void> {
     this.#closing.abort();
+    this.signals.stop();
     await Promise.all(
       this.#servers
         .filter((server) => server.listening)
