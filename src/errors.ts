@@ -152,6 +152,25 @@ export const ERRORS = {
     status: 500,
     meaning: 'The inspector session failed while taking a profile or snapshot.',
   },
+  // The query API (/v1/..., src/admin/query-routes.ts) and the CLI's queries.
+  E_PACKAGE_NOT_FOUND: {
+    name: 'PackageNotFoundError',
+    status: 404,
+    exitCode: 1,
+    meaning: 'The package asked about is not indexed.',
+  },
+  E_QUERY_BUSY: {
+    name: 'QueryBusyError',
+    status: 503,
+    exitCode: EXIT_USAGE,
+    meaning: 'The index is still preparing what the query needs (the sorted names after a large import).',
+  },
+  E_QUERY_UNAVAILABLE: {
+    name: 'QueryUnavailableError',
+    status: 501,
+    exitCode: EXIT_USAGE,
+    meaning: 'The storage backend this server runs does not serve the query API.',
+  },
   E_INVALID_ARGUMENT: {
     name: 'InvalidArgumentError',
     kind: 'bug',

@@ -169,7 +169,18 @@ export class Composition implements PkgIndex {
       if (this.#metrics !== null) {
         const { AdminServer } = await import('./admin/admin-server.js');
         this.#admin = new AdminServer(
-          { log, metrics: this.#metrics, server, store, version },
+          {
+            log,
+            metrics: this.#metrics,
+            server,
+            store,
+            version,
+            query: {
+              reader: store.reader ?? null,
+              backend: store.id.replace(/-\d+$/, ''),
+              connections: () => server.connectionCount,
+            },
+          },
           { host: config.adminHost, port: config.adminPort, token },
         );
         admin = await this.#admin.listen();

@@ -7,6 +7,7 @@ import { createError, isPkgIndexError, isStorageError } from '../errors.js';
 import type { StorageFs } from './fs/storage-fs.js';
 import { NodeFs } from './fs/node-fs.js';
 import { applyCommand } from './apply-command.js';
+import { GraphReader } from './graph-reader.js';
 import type { IndexStore, StoreHealth } from './store.js';
 import { DirLock } from './dir-lock.js';
 import { errorText, LogWriter, type SyncMode } from './log-writer.js';
@@ -60,6 +61,8 @@ export class DiskStore implements IndexStore {
   readonly #retryMinMs: number;
   readonly #retryMaxMs: number;
   #graph = new DependencyGraph();
+  /** Reads the current graph: a reopen after a failure replaces it. */
+  readonly reader = new GraphReader(() => this.#graph);
   #lock: DirLock | null = null;
   #writer: LogWriter | null = null;
   #health: StoreHealth = { recovered: false, writable: false, detail: 'not opened yet' };
