@@ -70,6 +70,31 @@ export const ERRORS = {
     meaning:
       'Reading, writing or syncing the data dir failed; mutations are answered ERROR until the store recovers.',
   },
+  // --- PostgreSQL backend (issue 14, ADR 0009) ---
+  E_DATABASE_CONFIG: {
+    name: 'DatabaseError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'The PostgreSQL settings are incomplete or unsafe (no --database-url, a password on the command line, an unreadable password file).',
+  },
+  E_DATABASE_UNAVAILABLE: {
+    name: 'DatabaseError',
+    status: 503,
+    exitCode: EXIT_USAGE,
+    meaning:
+      'PostgreSQL could not be reached or failed a batch; commands are answered ERROR until it answers again (the circuit breaker probes it).',
+  },
+  E_DATABASE_SCHEMA_TOO_NEW: {
+    name: 'DatabaseError',
+    exitCode: EXIT_USAGE,
+    meaning: 'The database schema was migrated by a newer pkgindex; upgrade this instance.',
+  },
+  E_DATABASE_CONFLICT: {
+    name: 'DatabaseError',
+    status: 503,
+    meaning:
+      'A batch kept meeting serialization failures or deadlocks with other instances after every retry; its commands were answered ERROR and nothing of it was committed.',
+  },
   E_CONNECT: {
     name: 'ConnectError',
     exitCode: EXIT_USAGE,
