@@ -164,6 +164,12 @@ export const ERRORS = {
     status: 431,
     meaning: "An admin HTTP request's headers exceed Node's limit.",
   },
+  E_ADMIN_BUSY: {
+    name: 'AdminBusyError',
+    status: 503,
+    meaning:
+      'Too many live dashboard event streams (GET /v1/events) are open on the admin port; close one and retry.',
+  },
   E_PROFILER_BUSY: {
     name: 'ProfilerBusyError',
     status: 409,
