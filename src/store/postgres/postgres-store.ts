@@ -12,6 +12,7 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import { CommandGroup } from './command-batch.js';
 import { redactUrl } from './database-url.js';
 import { migrate, type MigrationOutcome } from './migrate.js';
+import { PostgresReader } from './postgres-reader.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database; a password in it is never shown (redactUrl). */
@@ -54,6 +55,8 @@ export class PostgresStore implements IndexStore {
   readonly #maxAttempts: number;
   readonly #random: () => number;
   #pool: pg.Pool | null = null;
+  /** The query API's read side, answered from the database (see postgres-reader.ts). */
+  readonly reader = new PostgresReader(() => this.#pool);
   #opened = false;
   #closing = false;
   #gathering = new CommandGroup();
