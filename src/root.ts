@@ -87,6 +87,7 @@ function createStore(config: PkgIndexConfig): IndexStore {
     syncMode: config.syncMode,
     syncIntervalMs: config.syncIntervalMs,
     compactAfterBytes: config.compactAfterBytes,
+    storageTimeoutMs: config.storageTimeoutMs,
   });
 }
 

@@ -6,6 +6,7 @@ import { DependencyGraph, type GraphStats } from '../graph/dependency-graph.js';
 import { createError, isPkgIndexError, isStorageError } from '../errors.js';
 import type { StorageFs } from './fs/storage-fs.js';
 import { NodeFs } from './fs/node-fs.js';
+import { InflightFs } from './fs/inflight-fs.js';
 import { applyCommand } from './apply-command.js';
 import { GraphReader } from './graph-reader.js';
 import type { IndexStore, StoreHealth } from './store.js';
@@ -35,6 +36,12 @@ export interface DiskStoreOptions {
   readonly retryMaxMs?: number;
   /** Default: `disk-N`, unique in the process. */
   readonly id?: string;
+  /**
+   * Deadline of one storage operation (write, fdatasync, ...), in ms: past it the log is ended
+   * as if the operation had failed (held replies ERROR, not writable) and the store reopens once
+   * it completes. Default 30 s.
+   */
+  readonly storageTimeoutMs?: number;
 }
 
 /** Upper bound of compactAfterBytes: frame bases are u32 offsets in a segment. */
@@ -56,7 +63,9 @@ export class DiskStore implements IndexStore {
   readonly id: string;
   readonly #events: StoreEventPublisher;
   readonly #dir: string;
-  readonly #fs: StorageFs;
+  readonly #fs: InflightFs;
+  readonly #storageTimeoutMs: number;
+  #watchdog: NodeJS.Timeout | null = null;
   readonly #syncMode: SyncMode;
   readonly #syncIntervalMs: number;
   readonly #compactAfterBytes: number;
@@ -89,7 +98,10 @@ export class DiskStore implements IndexStore {
     this.id = options.id ?? nextStoreId('disk');
     this.#events = new StoreEventPublisher(this.id);
     this.#dir = options.dataDir;
-    this.#fs = options.fs ?? new NodeFs();
+    this.#fs = new InflightFs(options.fs ?? new NodeFs(), (op, durationMs, failed) => {
+      this.#events.io({ op: op.op, path: op.path, durationMs, stuck: false, failed });
+    });
+    this.#storageTimeoutMs = options.storageTimeoutMs ?? 30_000;
     this.#syncMode = options.syncMode ?? 'durable';
     this.#syncIntervalMs = options.syncIntervalMs ?? 100;
     this.#compactAfterBytes = Math.min(options.compactAfterBytes ?? 64 * 1024 * 1024, MAX_SEGMENT_BYTES);
@@ -124,6 +136,7 @@ export class DiskStore implements IndexStore {
       );
     }
     this.#adopt(recovered);
+    this.#startWatchdog();
     try {
       this.#writer = await this.#startWriter(recovered.nextSeq);
     } catch (err) {
@@ -158,7 +171,9 @@ export class DiskStore implements IndexStore {
   }
 
   health(): StoreHealth {
-    return this.#health;
+    const oldest = this.#fs.oldest();
+    if (oldest === null) return this.#health;
+    return { ...this.#health, inflightIoMs: performance.now() - oldest.startedAt };
   }
 
   stats(): GraphStats {
@@ -173,6 +188,7 @@ export class DiskStore implements IndexStore {
   async #close(): Promise<void> {
     // Not published: a shutdown is no storage failure for the subscribers to alert on.
     this.#health = { recovered: this.#health.recovered, writable: false, detail: 'closed' };
+    if (this.#watchdog !== null) clearInterval(this.#watchdog);
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
     this.#wakeRetry?.();
     try {
@@ -188,6 +204,41 @@ export class DiskStore implements IndexStore {
       this.#lock?.release();
       this.#lock = null;
     }
+  }
+
+  /**
+   * Checks the storage operations in flight a few times per deadline. One past it ends the
+   * current log as a failure would, at once: the replies it holds are answered ERROR, the graph
+   * is rolled back, /readyz turns not ready; the reopen then waits for the operation to
+   * complete, cuts the log back to its last good sync (whatever the late operation did), and
+   * starts a new segment. See docs/adr/0015-rollback-and-io-deadline.md.
+   */
+  #startWatchdog(): void {
+    const timeout = this.#storageTimeoutMs;
+    this.#watchdog = setInterval(
+      () => {
+        const now = performance.now();
+        for (const op of this.#fs.inflight()) {
+          const age = now - op.startedAt;
+          // In start order: the rest are younger.
+          if (age < timeout) break;
+          if (op.stuck) continue;
+          op.stuck = true;
+          this.#events.io({ op: op.op, path: op.path, durationMs: age, stuck: true, failed: false });
+          const err = createError(
+            'E_STORAGE_IO',
+            `${op.op} of ${op.path} has not completed after ${Math.round(age)} ms (--storage-timeout-ms ${timeout}); mutations are answered ERROR until it completes and the store has reopened its data dir`,
+          );
+          if (this.#writer?.expire(err) === true) continue;
+          // No log to end (already failed, or being reopened): say why it is stuck.
+          if (!this.#health.writable)
+            this.#setHealth({ recovered: true, writable: false, detail: err.message });
+        }
+      },
+      Math.max(5, Math.min(timeout / 4, 1000)),
+    );
+    // Watching alone must not keep a process alive.
+    this.#watchdog.unref();
   }
 
   #adopt(recovered: Recovered): void {
