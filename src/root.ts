@@ -204,6 +204,7 @@ export class Composition implements PkgIndex {
             server,
             store,
             version,
+            backup: store instanceof DiskStore ? store : null,
             query: {
               reader: store.reader ?? null,
               backend: store.id.replace(/-\d+$/, ''),

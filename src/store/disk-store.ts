@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Command } from '../protocol/command.js';
 import { Verb } from '../protocol/command.js';
@@ -18,6 +19,8 @@ import { workerCompactor } from './compaction-worker.js';
 import { segmentPath, snapshotPath } from './data-dir-files.js';
 import { nextStoreId, StoreEventPublisher } from './store-events.js';
 import { UndoLog } from './undo-log.js';
+import type { Backup, BackupSource } from './backup-source.js';
+import { writeArchive, type ArchiveFile } from './backup-archive.js';
 
 export interface DiskStoreOptions {
   readonly dataDir: string;
@@ -59,7 +62,7 @@ const MAX_SEALED_SEGMENTS = 32;
  * Mutations are then answered ERROR (queries still served) while the store reopens its data
  * dir, with backoff, rebuilding the graph from what is durable and starting a new segment.
  */
-export class DiskStore implements IndexStore {
+export class DiskStore implements IndexStore, BackupSource {
   readonly id: string;
   readonly #events: StoreEventPublisher;
   readonly #dir: string;
@@ -89,6 +92,8 @@ export class DiskStore implements IndexStore {
   /** Sealed segments not yet folded into a snapshot: seq → bytes. */
   readonly #sealed = new Map<number, number>();
   #compaction: Promise<void> | null = null;
+  /** Backups streaming now: while any is, no compaction starts (it would delete their files). */
+  #backups = 0;
   #reopening: Promise<void> | null = null;
   #retryTimer: NodeJS.Timeout | null = null;
   #wakeRetry: (() => void) | null = null;
@@ -361,8 +366,78 @@ export class DiskStore implements IndexStore {
     return this.#closing !== null;
   }
 
+  /**
+   * An online backup: the durable state at this moment (the snapshot, the sealed segments, and
+   * the current segment up to its last sync; in relaxed mode up to its last write, which is
+   * what relaxed mode acknowledges), streamed while the store keeps serving. Every file in the
+   * cut is immutable up to its cut length until the backup is released: appends go past it, a
+   * failure only cuts the log back to a later sync, and compaction, which deletes files, does
+   * not start meanwhile (a running one is waited for before the cut).
+   */
+  async startBackup(): Promise<Backup> {
+    const unavailable = (why: string) =>
+      createError('E_BACKUP_UNAVAILABLE', `cannot back up data dir ${this.#dir}: ${why}`);
+    if (this.#closing !== null) throw unavailable('the server is shutting down');
+    this.#backups++;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.#backups--;
+      this.#maybeCompact();
+    };
+    try {
+      await this.#compaction;
+      const writer = this.#writer;
+      if (writer === null || writer.failed || !this.#health.writable)
+        throw unavailable(
+          `the store is not writable (${this.#health.detail ?? 'reopening'}); retry once /readyz is ready`,
+        );
+      const files: ArchiveFile[] = [];
+      const add = (path: string, length: number): void => {
+        files.push({ name: basename(path), path, length });
+      };
+      const snapshotSeq = this.#snapshotSeq;
+      const sealed = [...this.#sealed].filter(([seq]) => seq > snapshotSeq && seq < writer.seq);
+      add(
+        segmentPath(this.#dir, writer.seq),
+        this.#syncMode === 'durable' ? writer.syncedBytes : writer.writtenBytes,
+      );
+      for (const [seq, bytes] of sealed.sort(([a], [b]) => b - a)) add(segmentPath(this.#dir, seq), bytes);
+      if (snapshotSeq > 0) {
+        // The only await after the cut: the snapshot cannot change while compaction is held.
+        const path = snapshotPath(this.#dir, snapshotSeq);
+        const file = await this.#fs.open(path, 'read');
+        try {
+          add(path, await file.size());
+        } finally {
+          await file.close();
+        }
+      }
+      files.reverse();
+      const fs = this.#fs;
+      async function* stream(): AsyncGenerator<Uint8Array> {
+        try {
+          yield* writeArchive(fs, files);
+        } finally {
+          release();
+        }
+      }
+      return {
+        files: files.length,
+        bytes: files.reduce((sum, f) => sum + f.length, 0),
+        stream: stream(),
+        release,
+      };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
   #maybeCompact(): void {
     if (this.#compaction !== null || this.#closing !== null || this.#sealed.size === 0) return;
+    if (this.#backups > 0) return;
     const current = this.#writer?.seq ?? Infinity;
     const sealed = [...this.#sealed.keys()].filter((seq) => seq < current).sort((a, b) => a - b);
     let bytes = 0;

@@ -76,6 +76,15 @@ export class LogWriter {
     return this.#failure !== null;
   }
 
+  /** Bytes of the current segment on stable storage, and written to it (relaxed mode acknowledges those). */
+  get syncedBytes(): number {
+    return this.#syncedEnd;
+  }
+
+  get writtenBytes(): number {
+    return this.#writtenEnd;
+  }
+
   /** Records (numbered from 0 in append order, across segments) now on stable storage. */
   get syncedRecords(): number {
     return this.#syncedRecords;
