@@ -87,6 +87,7 @@ function createStore(config: PkgIndexConfig): IndexStore {
     syncMode: config.syncMode,
     syncIntervalMs: config.syncIntervalMs,
     compactAfterBytes: config.compactAfterBytes,
+    storageTimeoutMs: config.storageTimeoutMs,
   });
 }
 
@@ -203,6 +204,7 @@ export class Composition implements PkgIndex {
             server,
             store,
             version,
+            backup: store instanceof DiskStore ? store : null,
             query: {
               reader: store.reader ?? null,
               backend: store.id.replace(/-\d+$/, ''),
