@@ -139,16 +139,19 @@ export const ERRORS = {
   E_ADMIN_BAD_REQUEST: {
     name: 'AdminBadRequestError',
     status: 400,
+    exitCode: EXIT_USAGE,
     meaning: 'An admin HTTP request could not be read, or asked for something out of bounds.',
   },
   E_ADMIN_UNAUTHORIZED: {
     name: 'AdminUnauthorizedError',
     status: 401,
+    exitCode: EXIT_USAGE,
     meaning: 'An admin HTTP request lacked the bearer token set in PKGINDEX_ADMIN_TOKEN, or had a wrong one.',
   },
   E_NOT_FOUND: {
     name: 'NotFoundError',
     status: 404,
+    exitCode: EXIT_USAGE,
     meaning: 'No admin endpoint serves this method and path.',
   },
   E_ADMIN_REQUEST_TIMEOUT: {
@@ -160,6 +163,12 @@ export const ERRORS = {
     name: 'AdminHeadersTooLargeError',
     status: 431,
     meaning: "An admin HTTP request's headers exceed Node's limit.",
+  },
+  E_ADMIN_BUSY: {
+    name: 'AdminBusyError',
+    status: 503,
+    meaning:
+      'Too many live dashboard event streams (GET /v1/events) are open on the admin port; close one and retry.',
   },
   E_PROFILER_BUSY: {
     name: 'ProfilerBusyError',

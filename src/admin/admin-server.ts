@@ -8,6 +8,8 @@ import type { ServerMetrics } from '../observability/metrics.js';
 import { Profiler } from '../observability/profiler.js';
 import type { ServingState } from '../observability/readiness.js';
 import { bearerTokenCheck } from './auth.js';
+import { registerDashboardRoutes } from './dashboard/dashboard-routes.js';
+import { SignalStream } from './dashboard/signal-stream.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { answerClientError, errorReply, notFoundReply } from './http-errors.js';
 import { registerMetricsRoute } from './metrics-route.js';
@@ -83,6 +85,8 @@ export class AdminServer {
   /** Connections closed at once over the cap, and not yet logged. */
   #dropped = 0;
   #lastDropLog = -Infinity;
+  /** The dashboard's live signals (GET /v1/events), sampled while the server listens. */
+  readonly signals: SignalStream;
 
   constructor(deps: AdminServerDeps, options: AdminServerOptions) {
     this.#options = options;
@@ -105,6 +109,8 @@ export class AdminServer {
     registerMetricsRoute(this.#router, deps.metrics);
     registerQueryRoutes(this.#router, { ...deps.query, store: deps.store, version: deps.version });
     const debug = options.debug ?? 'auto';
+    this.signals = new SignalStream(() => deps.metrics.live.sample());
+    registerDashboardRoutes(this.#router, { signals: this.signals });
     registerProfilingRoutes(this.#router, {
       profiler: new Profiler(),
       log: this.#log,
@@ -185,6 +191,7 @@ export class AdminServer {
     try {
       await sendReply(res, reply);
     } catch (err) {
+      if (reply.live === true) return;
       // Mostly a client that went away during a download; the response is already destroyed.
       this.#log.warn({ ...context, err }, 'admin reply not sent in full');
     }
@@ -215,6 +222,7 @@ export class AdminServer {
       );
     }
     const bound = main.address() as AddressInfo;
+    this.signals.start();
     if (host === 'localhost')
       for (const { address } of await lookup('localhost', { all: true })) {
         if (address === bound.address) continue;
@@ -238,6 +246,7 @@ export class AdminServer {
    */
   async close(): Promise<void> {
     this.#closing.abort();
+    this.signals.stop();
     await Promise.all(
       this.#servers
         .filter((server) => server.listening)
