@@ -215,6 +215,12 @@ export const ERRORS = {
     meaning:
       'A heap snapshot was refused: the heap is too large for the memory or disk left, or over --admin-heap-snapshot-max-heap-bytes.',
   },
+  E_TLS: {
+    name: 'TlsError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'A TLS certificate, key or CA file could not be read or used (at start-up, or on a SIGHUP reload, which then keeps the old one).',
+  },
   // The query API (/v1/..., src/admin/query-routes.ts) and the CLI's queries.
   E_PACKAGE_NOT_FOUND: {
     name: 'PackageNotFoundError',

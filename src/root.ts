@@ -9,6 +9,7 @@ import { createLogger } from './observability/logger.js';
 import type { ServerMetrics } from './observability/metrics.js';
 import { subscribeStoreEvents } from './observability/store-events.js';
 import { IndexServer } from './server/server.js';
+import { TlsListener } from './server/tls-listener.js';
 import type { SharedReadsProof } from './server/shared-reads-proof.js';
 import { DiskStore } from './store/disk-store.js';
 import { MemoryStore } from './store/memory-store.js';
@@ -63,6 +64,12 @@ export interface PkgIndex {
    * (last, so that /readyz answers 503 for the whole drain). Idempotent.
    */
   close(): Promise<void>;
+  /**
+   * Reads the TLS certificate, key and CA files again (what SIGHUP does for `pkgindex serve`):
+   * new connections get them, open ones keep theirs. False without TLS; throws E_TLS, and keeps
+   * serving the old ones, when the new files cannot be read or used.
+   */
+  reloadTls(): boolean;
 }
 
 /** What the composition root takes beyond the public options: test seams. */
@@ -108,6 +115,18 @@ function createPostgresStore(config: PkgIndexConfig): PostgresStore {
   });
 }
 
+/** TLS on the protocol port when --tls-cert and --tls-key are set; E_CONFIG when only part is. */
+function tlsListener(config: PkgIndexConfig, log: Logger): TlsListener | null {
+  const { tlsCert: cert, tlsKey: key, tlsCa: ca } = config;
+  if (cert === '' && key === '' && ca === '') return null;
+  if (cert === '' || key === '')
+    throw createError(
+      'E_CONFIG',
+      '--tls-cert and --tls-key go together (and --tls-ca needs both): pass the certificate and its key',
+    );
+  return new TlsListener({ cert, key, ca: ca === '' ? null : ca }, log);
+}
+
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
@@ -124,6 +143,7 @@ export class Composition implements PkgIndex {
   readonly log: Logger;
   readonly server: IndexServer;
   readonly #adminToken: string | null;
+  readonly #tls: TlsListener | null;
   #metrics: ServerMetrics | null = null;
   #admin: AdminServer | null = null;
   #addresses: PkgIndexAddresses | null = null;
@@ -151,12 +171,25 @@ export class Composition implements PkgIndex {
     this.version = options.version ?? packageVersion();
     this.log =
       options.log ?? createLogger({ level: full.logLevel, quiet: full.quiet, pretty: full.logPretty });
+    this.#tls = tlsListener(full, this.log);
     this.store = options.store ?? createStore(full);
-    const deps = { store: this.store, log: this.log };
+    const deps = {
+      store: this.store,
+      log: this.log,
+      ...(this.#tls === null ? {} : { createListener: this.#tls.create }),
+    };
     this.server = new IndexServer(
       options.proveSharedReads === undefined ? deps : { ...deps, proveSharedReads: options.proveSharedReads },
-      full,
+      // The shared read buffer reads the kernel socket, which under TLS carries ciphertext.
+      this.#tls === null ? full : { ...full, sharedReadBuffer: false },
     );
+  }
+
+  reloadTls(): boolean {
+    if (this.#tls === null) return false;
+    this.#tls.reload();
+    this.log.info({ cert: this.config.tlsCert }, 'TLS certificate reloaded');
+    return true;
   }
 
   /** The metrics, once `listen()` has built them; null with `config.admin` false. */
@@ -230,7 +263,7 @@ export class Composition implements PkgIndex {
       log.info({ ...store.stats(), durationMs: Math.round(performance.now() - startedAt) }, 'store opened');
 
       const protocol = await server.listen();
-      log.info({ host: protocol.address, port: protocol.port }, 'listening');
+      log.info({ host: protocol.address, port: protocol.port, tls: this.#tls !== null }, 'listening');
       this.#addresses = { protocol, admin };
       return this.#addresses;
     } catch (err) {
