@@ -8,6 +8,7 @@ import { createError } from './errors.js';
 import { createLogger } from './observability/logger.js';
 import type { ServerMetrics } from './observability/metrics.js';
 import { subscribeStoreEvents } from './observability/store-events.js';
+import type { Tracing } from './observability/tracing.js';
 import { IndexServer } from './server/server.js';
 import { TlsListener } from './server/tls-listener.js';
 import type { SharedReadsProof } from './server/shared-reads-proof.js';
@@ -148,6 +149,7 @@ export class Composition implements PkgIndex {
   #admin: AdminServer | null = null;
   #addresses: PkgIndexAddresses | null = null;
   #unsubscribe: () => void = () => undefined;
+  #tracing: Tracing | null = null;
   #started: Promise<PkgIndexAddresses> | null = null;
   #closing: Promise<void> | null = null;
 
@@ -258,6 +260,15 @@ export class Composition implements PkgIndex {
         log.info({ host: admin.address, port: admin.port, auth: token !== null }, 'admin listening');
       }
 
+      if (config.otlpEndpoint !== '') {
+        const { startTracing } = await import('./observability/tracing.js');
+        this.#tracing = await startTracing({
+          endpoint: config.otlpEndpoint,
+          sampleRatio: config.traceSampleRatio,
+          serviceName: 'pkgindex',
+        });
+        log.info({ endpoint: config.otlpEndpoint, sampleRatio: config.traceSampleRatio }, 'tracing on');
+      }
       const startedAt = performance.now();
       await store.open();
       log.info({ ...store.stats(), durationMs: Math.round(performance.now() - startedAt) }, 'store opened');
@@ -271,6 +282,7 @@ export class Composition implements PkgIndex {
       await this.#admin?.close();
       this.#unsubscribe();
       await store.close();
+      await this.#tracing?.shutdown();
       throw err;
     }
   }
@@ -294,6 +306,8 @@ export class Composition implements PkgIndex {
     this.log.info({ connections: this.server.connectionCount }, 'shutting down');
     await this.server.close();
     await this.store.close();
+    // After the store: the spans of the last batches are exported too.
+    await this.#tracing?.shutdown();
     // Last, so that /readyz answers 503 for the whole drain.
     await this.#admin?.close();
     this.#unsubscribe();

@@ -100,6 +100,12 @@ export class PostgresStore implements IndexStore {
     // An idle connection whose backend goes away emits 'error' on the pool; without a
     // listener that would crash the process. The next query sees the failure and trips the breaker.
     pool.on('error', () => undefined);
+    // A connection that dies while checked out (the server terminated it mid-batch) emits
+    // 'error' on its client as well as failing the query; pg-pool listens only while it is
+    // idle, so without this the process would crash (found by the fault test).
+    pool.on('connect', (client) => {
+      client.on('error', () => undefined);
+    });
     this.#pool = pool;
     try {
       const client = await pool.connect();
