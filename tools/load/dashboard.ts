@@ -7,14 +7,17 @@
  *  - the protocol's QUERY latency (request/response, p50/p99/max) with the dashboard closed,
  *    open in chromium (the SSE stream and the charts redrawing every second), and with the
  *    maximum number of event streams open without a browser (the server's share alone),
- *    interleaved over rounds on one server.
+ *    interleaved over rounds on one server; with the server's CPU time per QUERY
+ *    (/proc/<pid>/stat), steadier than latency on a shared machine.
  * Needs /usr/bin/chromium (Debian's) for the browser figures.
  */
 import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 import { SIGNAL_STREAM_DEFAULTS } from '../../src/admin/dashboard/signal-stream.js';
+import { sampleProcess } from '../../src/bench/proc-stats.js';
 import { median } from '../matrix/targets.js';
 import { ToolError } from '../support/errors.js';
 import { intOption, parseToolArgs, positiveOption } from '../support/options.js';
@@ -120,6 +123,13 @@ async function queryLatencies(port: number, connections: number, seconds: number
   return latencies;
 }
 
+/** User + system CPU seconds of a process, from /proc (Linux). */
+function cpuSecondsOf(pid: number): number {
+  const sample = sampleProcess(pid);
+  if (sample === null) throw new ToolError(`cannot read /proc/${pid}: this measurement needs Linux`);
+  return sample.cpuSeconds;
+}
+
 function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
@@ -148,13 +158,21 @@ const MODES: readonly Mode[] = [
     async open(server) {
       const controllers = await Promise.all(
         Array.from({ length: SIGNAL_STREAM_DEFAULTS.maxClients }, async () => {
-          const controller = new AbortController();
-          const response = await fetch(`http://127.0.0.1:${server.adminPort}/v1/events`, {
-            signal: controller.signal,
-          });
-          if (response.status !== 200) throw new ToolError(`/v1/events answered ${response.status}`);
-          void response.body!.pipeTo(new WritableStream()).catch(() => undefined);
-          return controller;
+          // The previous mode's streams free their slots once the server sees them close.
+          for (let attempt = 0; ; attempt++) {
+            const controller = new AbortController();
+            const response = await fetch(`http://127.0.0.1:${server.adminPort}/v1/events`, {
+              signal: controller.signal,
+            });
+            if (response.status === 200) {
+              void response.body!.pipeTo(new WritableStream()).catch(() => undefined);
+              return controller;
+            }
+            await response.body?.cancel();
+            if (response.status !== 503 || attempt === 100)
+              throw new ToolError(`/v1/events answered ${response.status}`);
+            await sleep(50);
+          }
         }),
       );
       return () => {
@@ -200,17 +218,22 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
 
     const modes = MODES.filter((m) => browser !== null || !m.name.includes('chromium'));
-    const results = modes.map(() => [] as { p50: number; p99: number; max: number; n: number }[]);
+    const results = modes.map(
+      () => [] as { p50: number; p99: number; max: number; n: number; cpuUs: number }[],
+    );
     for (let r = 0; r < rounds; r++)
       for (const m of modes.map((_, i) => (i + r) % modes.length)) {
         const close = await modes[m]!.open(server, browser);
         try {
+          const cpuBefore = cpuSecondsOf(server.pid);
           const sorted = (await queryLatencies(server.port, connections, seconds)).sort((a, b) => a - b);
+          const cpu = cpuSecondsOf(server.pid) - cpuBefore;
           results[m]!.push({
             p50: quantile(sorted, 0.5),
             p99: quantile(sorted, 0.99),
             max: sorted[sorted.length - 1]!,
             n: sorted.length / seconds,
+            cpuUs: (cpu / sorted.length) * 1e6,
           });
         } finally {
           await close();
@@ -220,10 +243,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       `\nQUERY request/response, ${connections} connections, ${rounds} rounds of ${seconds} s (latency in µs, medians of the rounds):`,
     );
     modes.forEach((mode, m) => {
-      const of = (key: 'p50' | 'p99' | 'max' | 'n'): number => median(results[m]!.map((x) => x[key]));
+      const of = (key: 'p50' | 'p99' | 'max' | 'n' | 'cpuUs'): number =>
+        median(results[m]!.map((x) => x[key]));
       console.log(
         `  ${mode.name.padEnd(30)} p50 ${of('p50').toFixed(0)}  p99 ${of('p99').toFixed(0)}  max ${of('max').toFixed(0)}  ` +
-          `QUERY/s ${Math.round(of('n'))}  (p99 runs ${results[m]!.map((x) => x.p99.toFixed(0)).join(' ')})`,
+          `QUERY/s ${Math.round(of('n'))}  server CPU/QUERY ${of('cpuUs').toFixed(2)} µs  ` +
+          `(p99 runs ${results[m]!.map((x) => x.p99.toFixed(0)).join(' ')}; CPU runs ${results[m]!.map((x) => x.cpuUs.toFixed(2)).join(' ')})`,
       );
     });
   } finally {
