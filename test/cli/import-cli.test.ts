@@ -100,7 +100,15 @@ test('a gzip-compressed Debian index is imported the same way', async () => {
 async function importDebian(port: number): Promise<void> {
   const gz = join(dir, 'Packages.gz');
   writeFileSync(gz, gzipSync(readFileSync(DEBIAN)));
-  const result = await runCli(['import', '--break-cycles=false', '--port', String(port), '--json', '--no-progress', gz]);
+  const result = await runCli([
+    'import',
+    '--break-cycles=false',
+    '--port',
+    String(port),
+    '--json',
+    '--no-progress',
+    gz,
+  ]);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stderr, '');
   const report = JSON.parse(result.stdout) as ImportReport;
@@ -113,7 +121,14 @@ async function importDebian(port: number): Promise<void> {
   assert.deepEqual(await indexed(leftOut, port), new Set());
 
   // Imported again, everything is already there: still OK.
-  const again = await runCli(['import', '--break-cycles=false', '--port', String(port), '--no-progress', DEBIAN]);
+  const again = await runCli([
+    'import',
+    '--break-cycles=false',
+    '--port',
+    String(port),
+    '--no-progress',
+    DEBIAN,
+  ]);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, new RegExp(`Import into 127\\.0\\.0\\.1:${port}: ${importable.length} indexed`));
 }
