@@ -64,6 +64,14 @@ export const OPTIONS = {
     help: 'On SIGTERM/SIGINT, how long to let clients collect their replies before closing them.',
     parse: integer(0, 600_000),
   }),
+  // Socket threads (issue 13, ADR 0010).
+  threads: option({
+    flag: '--threads',
+    env: 'PKGINDEX_THREADS',
+    default: 0,
+    help: 'Threads that accept, read and write connections (the first also owns the index; every command is executed there, in one serial order); 0: one per core; 1: a single thread.',
+    parse: integer(0, 256),
+  }),
   sharedReadBuffer: option({
     flag: '--shared-read-buffer',
     env: 'PKGINDEX_SHARED_READ_BUFFER',
