@@ -70,6 +70,31 @@ export const ERRORS = {
     meaning:
       'Reading, writing or syncing the data dir failed; mutations are answered ERROR until the store recovers.',
   },
+  // --- PostgreSQL backend (issue 14, ADR 0009) ---
+  E_DATABASE_CONFIG: {
+    name: 'DatabaseError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'The PostgreSQL settings are incomplete or unsafe (no --database-url, a password on the command line, an unreadable password file).',
+  },
+  E_DATABASE_UNAVAILABLE: {
+    name: 'DatabaseError',
+    status: 503,
+    exitCode: EXIT_USAGE,
+    meaning:
+      'PostgreSQL could not be reached or failed a batch; commands are answered ERROR until it answers again (the circuit breaker probes it).',
+  },
+  E_DATABASE_SCHEMA_TOO_NEW: {
+    name: 'DatabaseError',
+    exitCode: EXIT_USAGE,
+    meaning: 'The database schema was migrated by a newer pkgindex; upgrade this instance.',
+  },
+  E_DATABASE_CONFLICT: {
+    name: 'DatabaseError',
+    status: 503,
+    meaning:
+      'A batch kept meeting serialization failures or deadlocks with other instances after every retry; its commands were answered ERROR and nothing of it was committed.',
+  },
   E_CONNECT: {
     name: 'ConnectError',
     exitCode: EXIT_USAGE,
@@ -145,6 +170,25 @@ export const ERRORS = {
     name: 'ProfilerError',
     status: 500,
     meaning: 'The inspector session failed while taking a profile or snapshot.',
+  },
+  // The query API (/v1/..., src/admin/query-routes.ts) and the CLI's queries.
+  E_PACKAGE_NOT_FOUND: {
+    name: 'PackageNotFoundError',
+    status: 404,
+    exitCode: 1,
+    meaning: 'The package asked about is not indexed.',
+  },
+  E_QUERY_BUSY: {
+    name: 'QueryBusyError',
+    status: 503,
+    exitCode: EXIT_USAGE,
+    meaning: 'The index is still preparing what the query needs (the sorted names after a large import).',
+  },
+  E_QUERY_UNAVAILABLE: {
+    name: 'QueryUnavailableError',
+    status: 501,
+    exitCode: EXIT_USAGE,
+    meaning: 'The storage backend this server runs does not serve the query API.',
   },
   E_INVALID_ARGUMENT: {
     name: 'InvalidArgumentError',

@@ -17,6 +17,8 @@ import { SocketThreads } from './threads/socket-threads.js';
 import type { SharedReadsProof } from './server/shared-reads-proof.js';
 import { DiskStore } from './store/disk-store.js';
 import { MemoryStore } from './store/memory-store.js';
+import { defaultApplicationName, readPasswordFile } from './store/postgres/database-url.js';
+import { PostgresStore } from './store/postgres/postgres-store.js';
 import type { IndexStore } from './store/store.js';
 
 /** Every setting of a server: the options table of `pkgindex serve` (src/config/options.ts). */
@@ -94,11 +96,29 @@ export function withDefaults(config: Partial<PkgIndexConfig>): PkgIndexConfig {
 /** Builds the store chosen by `config.storage`. */
 function createStore(config: PkgIndexConfig): IndexStore {
   if (config.storage === 'memory') return new MemoryStore();
+  if (config.storage === 'postgres') return createPostgresStore(config);
   return new DiskStore({
     dataDir: config.dataDir,
     syncMode: config.syncMode,
     syncIntervalMs: config.syncIntervalMs,
     compactAfterBytes: config.compactAfterBytes,
+  });
+}
+
+/** The PostgreSQL store `--storage postgres` and the `--database-*` options describe. */
+function createPostgresStore(config: PkgIndexConfig): PostgresStore {
+  if (config.databaseUrl === '')
+    throw createError(
+      'E_DATABASE_CONFIG',
+      '--storage postgres needs the database: set PKGINDEX_DATABASE_URL (or --database-url without a password)',
+    );
+  return new PostgresStore({
+    url: config.databaseUrl,
+    password: config.databasePasswordFile === '' ? undefined : readPasswordFile(config.databasePasswordFile),
+    poolSize: config.databasePoolSize,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    applicationName:
+      config.databaseApplicationName === '' ? defaultApplicationName() : config.databaseApplicationName,
   });
 }
 
@@ -219,7 +239,18 @@ export class Composition implements PkgIndex {
       if (this.#metrics !== null) {
         const { AdminServer } = await import('./admin/admin-server.js');
         this.#admin = new AdminServer(
-          { log, metrics: this.#metrics, server, store, version },
+          {
+            log,
+            metrics: this.#metrics,
+            server,
+            store,
+            version,
+            query: {
+              reader: store.reader ?? null,
+              backend: store.id.replace(/-\d+$/, ''),
+              connections: () => server.connectionCount,
+            },
+          },
           { host: config.adminHost, port: config.adminPort, token },
         );
         admin = await this.#admin.listen();

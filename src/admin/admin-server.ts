@@ -5,12 +5,13 @@ import type { Logger } from 'pino';
 import { createError } from '../errors.js';
 import type { ServerMetrics } from '../observability/metrics.js';
 import { Profiler } from '../observability/profiler.js';
-import type { HealthReporter, ServingState } from '../observability/readiness.js';
+import type { ServingState } from '../observability/readiness.js';
 import { bearerTokenCheck } from './auth.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { answerClientError, errorReply, notFoundReply } from './http-errors.js';
 import { registerMetricsRoute } from './metrics-route.js';
 import { registerProfilingRoutes } from './profiling-routes.js';
+import { registerQueryRoutes, type QueryRouteDeps } from './query-routes.js';
 import { sendReply, type AdminReply } from './reply.js';
 import { parseRequest, Router, type AdminRequest } from './router.js';
 
@@ -26,8 +27,10 @@ export interface AdminServerDeps {
   readonly log: Logger;
   readonly metrics: ServerMetrics;
   readonly server: ServingState;
-  readonly store: HealthReporter;
+  readonly store: QueryRouteDeps['store'];
   readonly version: string;
+  /** The query API (`/v1/...`): the index's read side and the status /v1/info reports. */
+  readonly query: Omit<QueryRouteDeps, 'store' | 'version'>;
 }
 
 /**
@@ -60,6 +63,7 @@ export class AdminServer {
     this.#authorize = options.token === null ? null : bearerTokenCheck(options.token);
     registerHealthRoutes(this.#router, deps);
     registerMetricsRoute(this.#router, deps.metrics);
+    registerQueryRoutes(this.#router, { ...deps.query, store: deps.store, version: deps.version });
     registerProfilingRoutes(this.#router, {
       profiler: new Profiler(),
       log: this.#log,
@@ -105,10 +109,10 @@ export class AdminServer {
     let reply: AdminReply;
     try {
       const request = parseRequest(req);
-      const route = this.#router.find(request.method, request.path);
       // Unknown paths need the token too: without it, their 404 would map the endpoints.
-      if (route?.public !== true) this.#authorize?.(request);
-      reply = route === undefined ? notFoundReply(request) : await route.handler(request);
+      if (this.#router.find(request.method, request.path)?.public !== true) this.#authorize?.(request);
+      const found = this.#router.match(request);
+      reply = found === undefined ? notFoundReply(request) : await found.route.handler(request, found.params);
     } catch (err) {
       reply = errorReply(err, context, this.#log);
     }

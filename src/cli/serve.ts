@@ -3,6 +3,7 @@ import { ADMIN_TOKEN_ENV, adminTokenFromEnv } from '../admin/auth.js';
 import { OPTIONS, type Config } from '../config/options.js';
 import { createPkgIndex, type PkgIndex } from '../index.js';
 import { createLogger } from '../observability/logger.js';
+import { redactUrl } from '../store/postgres/database-url.js';
 import { defineCommand, type Command } from './command.js';
 
 /** Start-up errors already written as a JSON fatal event by the configured logger. */
@@ -59,7 +60,12 @@ export async function serve(config: Config): Promise<number> {
     pkgindex = createPkgIndex(config, { log, adminToken });
     // The token itself is never logged, only whether one is set.
     log.info(
-      { version: pkgindex.version, pid: process.pid, config, adminAuth: adminToken !== null },
+      {
+        version: pkgindex.version,
+        pid: process.pid,
+        config: { ...config, databaseUrl: redactUrl(config.databaseUrl) },
+        adminAuth: adminToken !== null,
+      },
       'starting',
     );
     await pkgindex.listen();

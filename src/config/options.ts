@@ -1,5 +1,5 @@
 import type { OptionSpec } from './command-line.js';
-import { flagBool, integer, oneOf, text } from './parsers.js';
+import { databaseUrl, flagBool, integer, oneOf, ratio, text } from './parsers.js';
 
 /**
  * Every setting of `pkgindex serve`, in one table: each is a flag and an environment
@@ -79,12 +79,12 @@ export const OPTIONS = {
     help: "Read every connection into one 64 KiB buffer, skipping Node's buffer and stream events per read (faster for request/response clients); --shared-read-buffer=false uses Node's ordinary socket reads.",
     parse: flagBool,
   }),
-  storage: option<'memory' | 'disk'>({
+  storage: option<'memory' | 'disk' | 'postgres'>({
     flag: '--storage',
     env: 'PKGINDEX_STORAGE',
     default: 'disk',
-    help: 'Where the index lives: disk (durable, in --data-dir) or memory (lost on restart; for tests and throwaway use).',
-    parse: oneOf('memory', 'disk'),
+    help: 'Where the index lives: disk (durable, in --data-dir), postgres (shared by every instance on --database-url) or memory (lost on restart; for tests and throwaway use).',
+    parse: oneOf('memory', 'disk', 'postgres'),
   }),
   dataDir: option({
     flag: '--data-dir',
@@ -155,6 +155,56 @@ export const OPTIONS = {
     default: 9090,
     help: 'TCP port of the admin HTTP server (0 picks a free port, printed in the "admin listening" log event).',
     parse: integer(0, 65535),
+  }),
+  // --- PostgreSQL backend (issue 14, ADR 0009) ---
+  databaseUrl: option({
+    flag: '--database-url',
+    env: 'PKGINDEX_DATABASE_URL',
+    default: '',
+    help: 'PostgreSQL connection URL (postgres://user@host:5432/db) of --storage postgres. A password only in the environment variable or --database-password-file (flags show in `ps`); never logged.',
+    parse: databaseUrl,
+  }),
+  databasePasswordFile: option({
+    flag: '--database-password-file',
+    env: 'PKGINDEX_DATABASE_PASSWORD_FILE',
+    default: '',
+    help: 'File holding the PostgreSQL password (one line), read at start; PGPASSWORD works too.',
+    parse: text,
+  }),
+  databasePoolSize: option({
+    flag: '--database-pool-size',
+    env: 'PKGINDEX_DATABASE_POOL_SIZE',
+    default: 4,
+    help: 'Most PostgreSQL connections this instance opens (one carries the batches, the rest probes and migrations).',
+    parse: integer(2, 100),
+  }),
+  databaseStatementTimeoutMs: option({
+    flag: '--database-statement-timeout-ms',
+    env: 'PKGINDEX_DATABASE_STATEMENT_TIMEOUT_MS',
+    default: 5_000,
+    help: 'statement_timeout of every PostgreSQL session: a batch running longer is cancelled and its commands answered ERROR.',
+    parse: integer(100, 600_000),
+  }),
+  databaseApplicationName: option({
+    flag: '--database-application-name',
+    env: 'PKGINDEX_DATABASE_APPLICATION_NAME',
+    default: '',
+    help: "application_name of this instance's PostgreSQL sessions (pg_stat_activity); default pkgindex/<host>/<pid>.",
+    parse: text,
+  }),
+  otlpEndpoint: option({
+    flag: '--otlp-endpoint',
+    env: 'PKGINDEX_OTLP_ENDPOINT',
+    default: '',
+    help: 'OTLP/HTTP traces endpoint (http://collector:4318/v1/traces): turns on OpenTelemetry spans per database batch, sampled by --trace-sample-ratio. Empty: tracing off.',
+    parse: text,
+  }),
+  traceSampleRatio: option({
+    flag: '--trace-sample-ratio',
+    env: 'PKGINDEX_TRACE_SAMPLE_RATIO',
+    default: 0.01,
+    help: 'Share of database batches traced when --otlp-endpoint is set (0 to 1).',
+    parse: ratio,
   }),
 };
 

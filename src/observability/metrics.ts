@@ -4,8 +4,15 @@ import { REPLY_NAMES } from '../protocol/reply.js';
 import { COMMAND_ROWS, type ServerStats } from '../server/stats.js';
 import { BucketCounts, COMMAND_LATENCY_BOUNDS_MS } from './bucket-counts.js';
 import { ExportedHistogram } from './exported-histogram.js';
+import { DatabaseMetrics } from './database-metrics.js';
 import { readiness, type HealthReporter, type ServingState } from './readiness.js';
-import type { CompactionEvent, RecoveryEvent, StateEvent, SyncEvent } from '../store/store-events.js';
+import type {
+  CompactionEvent,
+  DatabaseEvent,
+  RecoveryEvent,
+  StateEvent,
+  SyncEvent,
+} from '../store/store-events.js';
 import type { StoreEventSink } from './store-events.js';
 
 /** What the exporter reads at scrape time. */
@@ -40,6 +47,7 @@ export class ServerMetrics implements StoreEventSink {
   readonly #stateChanges: Counter<'writable'>;
   readonly #compactionSeconds: Histogram;
   readonly #compactionSnapshotBytes: Gauge;
+  readonly #database: DatabaseMetrics;
 
   constructor(sources: MetricsSources) {
     const { stats, server, store } = sources;
@@ -227,6 +235,7 @@ export class ServerMetrics implements StoreEventSink {
       registers,
     });
     for (const writable of ['true', 'false']) this.#stateChanges.inc({ writable }, 0);
+    this.#database = new DatabaseMetrics(registers);
 
     function counter(name: string, help: string, read: () => number): void {
       new Counter({
@@ -270,5 +279,9 @@ export class ServerMetrics implements StoreEventSink {
   storeCompaction(e: CompactionEvent): void {
     this.#compactionSeconds.observe(e.durationMs / 1000);
     this.#compactionSnapshotBytes.set(e.snapshotBytes);
+  }
+
+  storeDatabase(e: DatabaseEvent): void {
+    this.#database.observe(e);
   }
 }

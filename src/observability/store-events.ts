@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import {
   StoreChannel,
   type CompactionEvent,
+  type DatabaseEvent,
   type RecoveryEvent,
   type StateEvent,
   type StoreChannelName,
@@ -15,6 +16,7 @@ export interface StoreEventSink {
   storeRecovery(event: RecoveryEvent): void;
   storeState(event: StateEvent): void;
   storeCompaction(event: CompactionEvent): void;
+  storeDatabase(event: DatabaseEvent): void;
 }
 
 export interface StoreEventSubscriber {
@@ -40,6 +42,10 @@ const WELL_FORMED: Readonly<Record<StoreChannelName, (m: Message) => boolean>> =
   [StoreChannel.STATE]: (m) =>
     typeof m.writable === 'boolean' && (m.detail === undefined || typeof m.detail === 'string'),
   [StoreChannel.COMPACTION]: (m) => hasNumbers(m, ['durationMs', 'snapshotBytes', 'segmentsDropped']),
+  [StoreChannel.DATABASE]: (m) =>
+    hasNumbers(m, ['durationMs', 'commands', 'attempts', 'poolTotal', 'poolIdle', 'poolWaiting']) &&
+    typeof m.failed === 'boolean' &&
+    typeof m.circuitOpen === 'boolean',
 };
 
 /**
@@ -72,6 +78,17 @@ export function subscribeStoreEvents({ storeId, log, sink }: StoreEventSubscribe
       const e = m as unknown as CompactionEvent;
       sink?.storeCompaction(e);
       log.info({ event: 'store.compaction', ...e }, 'storage compacted');
+    },
+    [StoreChannel.DATABASE]: (m) => {
+      const e = m as unknown as DatabaseEvent;
+      sink?.storeDatabase(e);
+      // One per batch: at debug, unless it failed or needed retries (conflicts with other instances).
+      if (e.commands > 0 && (e.failed || e.attempts > 1))
+        log.warn(
+          { event: 'store.database', ...e },
+          e.failed ? 'database batch failed' : 'database batch retried',
+        );
+      else if (log.isLevelEnabled('debug')) log.debug({ event: 'store.database', ...e }, 'database batch');
     },
   };
   const handlers = (Object.keys(onEvent) as StoreChannelName[]).map((channel) => {

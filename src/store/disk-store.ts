@@ -7,6 +7,7 @@ import { createError, isPkgIndexError, isStorageError } from '../errors.js';
 import type { StorageFs } from './fs/storage-fs.js';
 import { NodeFs } from './fs/node-fs.js';
 import { applyCommand } from './apply-command.js';
+import { GraphReader } from './graph-reader.js';
 import type { IndexStore, StoreHealth } from './store.js';
 import { DirLock } from './dir-lock.js';
 import { errorText, LogWriter, type SyncMode } from './log-writer.js';
@@ -15,6 +16,7 @@ import type { Compactor } from './compaction.js';
 import { workerCompactor } from './compaction-worker.js';
 import { segmentPath, snapshotPath } from './data-dir-files.js';
 import { nextStoreId, StoreEventPublisher } from './store-events.js';
+import { UndoLog } from './undo-log.js';
 
 export interface DiskStoreOptions {
   readonly dataDir: string;
@@ -44,9 +46,11 @@ const MAX_SEALED_SEGMENTS = 32;
  * The durable index: the graph in memory serves every command; a segmented, checksummed log
  * with periodic snapshots holds the truth across restarts (see docs/adr/0001-storage-engine.md).
  *
- * A failed write or sync ends the current log: mutations are answered ERROR (queries still
- * served) while the store reopens its data dir, with backoff, rebuilding the graph from what
- * is durable and starting a new segment.
+ * A failed write or sync ends the current log: before anything else is answered, the graph
+ * is rolled back to what the log keeps (the undo log takes back every mutation not yet
+ * durable), so that no reply, QUERY included, shows a state a restart would not recover.
+ * Mutations are then answered ERROR (queries still served) while the store reopens its data
+ * dir, with backoff, rebuilding the graph from what is durable and starting a new segment.
  */
 export class DiskStore implements IndexStore {
   readonly id: string;
@@ -60,6 +64,15 @@ export class DiskStore implements IndexStore {
   readonly #retryMinMs: number;
   readonly #retryMaxMs: number;
   #graph = new DependencyGraph();
+  /** Reads the current graph: a reopen after a failure replaces it. */
+  readonly reader = new GraphReader(() => this.#graph);
+  /** How to take back the mutations of the current log that are not durable yet. */
+  readonly #undo = new UndoLog();
+  /**
+   * The graph may hold mutations that are not durable and could not be undone (a bug): every
+   * command is answered ERROR until the store has rebuilt it from the data dir.
+   */
+  #suspect = false;
   #lock: DirLock | null = null;
   #writer: LogWriter | null = null;
   #health: StoreHealth = { recovered: false, writable: false, detail: 'not opened yet' };
@@ -124,10 +137,16 @@ export class DiskStore implements IndexStore {
   }
 
   execute(command: Command): Reply {
-    if (command.verb !== Verb.QUERY && !this.#health.writable) return Reply.ERROR;
+    if (this.#suspect) return Reply.ERROR;
+    if (command.verb === Verb.QUERY) return applyCommand(this.#graph, command).reply;
+    if (!this.#health.writable) return Reply.ERROR;
+    // What undoes it, read before it is applied: the list it had, or null for a new package.
+    const before = this.#graph.dependenciesOf(command.name) ?? null;
     const applied = applyCommand(this.#graph, command);
     if (applied.changed) {
       const writer = this.#writer!;
+      this.#undo.trim(writer.syncedRecords);
+      this.#undo.push(command.name, before);
       if (command.verb === Verb.INDEX) writer.appendIndex(command.name, command.deps);
       else writer.appendRemove(command.name);
     }
@@ -173,6 +192,8 @@ export class DiskStore implements IndexStore {
 
   #adopt(recovered: Recovered): void {
     this.#graph = recovered.graph;
+    this.#suspect = false;
+    this.#undo.reset();
     this.#snapshotSeq = recovered.snapshotSeq;
     this.#sealed.clear();
     for (const { seq, bytes } of recovered.segments) this.#sealed.set(seq, bytes);
@@ -206,6 +227,7 @@ export class DiskStore implements IndexStore {
   }
 
   #onFailure(err: unknown): void {
+    this.#rollBack();
     const detail = `cannot write to data dir ${this.#dir} (${errorText(err)}); mutations are answered ERROR until the store has reopened it`;
     this.#setHealth({
       recovered: true,
@@ -231,7 +253,12 @@ export class DiskStore implements IndexStore {
         await this.#compaction;
         const writer = this.#writer;
         if (writer !== null && writer.failed) {
-          await writer.abandon();
+          try {
+            await writer.abandon();
+          } finally {
+            // Cut back or not, the log now keeps less than the failure left it: match it.
+            this.#rollBack();
+          }
           this.#writer = null;
         }
         if (recovered === null) {
@@ -239,6 +266,7 @@ export class DiskStore implements IndexStore {
           this.#adopt(recovered);
         }
         this.#writer = await this.#startWriter(recovered.nextSeq);
+        this.#undo.reset();
         if (this.#isClosing()) return;
         this.#setHealth({ recovered: true, writable: true });
         this.#maybeCompact();
@@ -260,6 +288,21 @@ export class DiskStore implements IndexStore {
       this.#retryTimer = null;
       this.#wakeRetry = null;
       delay = Math.min(delay * 2, this.#retryMaxMs);
+    }
+  }
+
+  /**
+   * Takes back, synchronously, every mutation the failed log does not keep, so that the next
+   * reply (on any connection) already answers from what a restart would recover.
+   */
+  #rollBack(): void {
+    const writer = this.#writer;
+    if (writer === null || !writer.failed || this.#suspect) return;
+    try {
+      this.#undo.rollback(this.#graph, writer.keptRecords);
+    } catch {
+      // Unreachable while the undo rules hold; if not, the reopen rebuilds from the data dir.
+      this.#suspect = true;
     }
   }
 

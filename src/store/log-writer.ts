@@ -42,6 +42,10 @@ export class LogWriter {
   #openGroup = new CommitGroup();
   #inflight: CommitGroup | null = null;
   #unsyncedRecords = 0;
+  /** Records appended by this writer so far that were written, synced, and kept after a failure. */
+  #writtenRecords = 0;
+  #syncedRecords = 0;
+  #keptRecords = 0;
   #pumping = false;
   #syncDue = false;
   #syncTimer: NodeJS.Timeout | null = null;
@@ -70,6 +74,19 @@ export class LogWriter {
 
   get failed(): boolean {
     return this.#failure !== null;
+  }
+
+  /** Records (numbered from 0 in append order, across segments) now on stable storage. */
+  get syncedRecords(): number {
+    return this.#syncedRecords;
+  }
+
+  /**
+   * After a failure: how many of the records appended survive in the log, those it cuts back
+   * to (see abandon()). Every record from this number on is as if never appended.
+   */
+  get keptRecords(): number {
+    return this.#keptRecords;
   }
 
   appendIndex(name: string, deps: readonly string[]): void {
@@ -115,6 +132,7 @@ export class LogWriter {
     } catch (err) {
       // Unsynced bytes cannot be trusted now; next time keep only what was synced.
       this.#keep = this.#syncedEnd;
+      this.#keptRecords = this.#syncedRecords;
       throw err;
     }
     this.#syncedEnd = this.#writtenEnd = this.#keep;
@@ -163,6 +181,7 @@ export class LogWriter {
     await this.#file.write(bytes, this.#writtenEnd);
     this.#writtenEnd += bytes.length;
     this.#unsyncedRecords += count;
+    this.#writtenRecords += count;
     records.reset();
     this.#spare = records;
     if (this.#o.syncMode === 'durable') await this.#sync();
@@ -184,6 +203,7 @@ export class LogWriter {
     this.#phase = 'sync';
     await this.#file.datasync();
     this.#syncedEnd = this.#writtenEnd;
+    this.#syncedRecords = this.#writtenRecords;
     this.#syncDue = false;
     this.#o.events.sync(performance.now() - started, this.#unsyncedRecords, bytes);
     this.#unsyncedRecords = 0;
@@ -212,6 +232,7 @@ export class LogWriter {
     this.#failure = failure;
     // Bytes that were written but whose sync failed may be gone from the page cache.
     this.#keep = phase === 'write' ? this.#writtenEnd : this.#syncedEnd;
+    this.#keptRecords = phase === 'write' ? this.#writtenRecords : this.#syncedRecords;
     this.#clearTimer();
     this.#inflight?.reject(failure);
     this.#openGroup.reject(failure);

@@ -1,6 +1,7 @@
 import type { Command } from '../protocol/command.js';
 import type { Reply } from '../protocol/reply.js';
 import type { GraphStats } from '../graph/dependency-graph.js';
+import type { IndexReader } from './index-reader.js';
 
 /** What readiness checks and logs need to know about a store. */
 export interface StoreHealth {
@@ -59,6 +60,11 @@ export interface IndexStore {
   barrier(): Promise<ArrayLike<Reply> | void> | null;
   health(): StoreHealth;
   stats(): GraphStats;
+  /**
+   * The read side of the same index, for the query API (see index-reader.ts); absent for a
+   * store that serves the protocol only (the API then answers E_QUERY_UNAVAILABLE).
+   */
+  readonly reader?: IndexReader;
   /** Makes everything durable, releases files and locks. Idempotent. */
   close(): Promise<void>;
 }

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { LineClient } from '../support/line-client.js';
 import { THREAD_COUNTS, startServer } from '../support/servers.js';
+import { until } from '../support/until.js';
 
 // Every test runs with both ways of reading sockets (see src/server/shared-reads.ts), on one
 // thread and on several (ADR 0010).
@@ -42,11 +43,13 @@ for (const threads of THREAD_COUNTS)
       });
 
       test('a line split across many TCP writes is one command', async () => {
-        const { port, close } = await startServer({ threads, sharedReadBuffer });
+        const { port, stats, close } = await startServer({ threads, sharedReadBuffer });
         const c = await LineClient.open(port);
+        let sent = 0;
         for (const byte of Buffer.from('INDEX|gtk+3|\nQUERY|gtk+3|\n')) {
           c.write(Buffer.from([byte]));
-          await sleep(1);
+          sent++;
+          await until('the byte read', async () => (await stats()).bytesIn >= sent); // one read per byte
         }
         assert.deepEqual(await c.read(2), ['OK', 'OK']);
         c.close();
@@ -76,10 +79,10 @@ for (const threads of THREAD_COUNTS)
       });
 
       test('a connection closed in the middle of a line executes nothing of it', async () => {
-        const { port, close } = await startServer({ threads, sharedReadBuffer });
+        const { port, stats, close } = await startServer({ threads, sharedReadBuffer });
         const a = await LineClient.open(port);
         a.write('INDEX|half|');
-        await sleep(50);
+        await until('the partial line read', async () => (await stats()).bytesIn >= 'INDEX|half|'.length);
         a.socket.end();
         await a.closedByServer();
         const b = await LineClient.open(port);
@@ -112,7 +115,7 @@ for (const threads of THREAD_COUNTS)
         assert.deepEqual(await b.request('QUERY|a|'), ['OK']);
         a.close();
         // Once a slot frees up, a new connection is served.
-        for (let i = 0; i < 100 && (await stats()).connectionsOpen > 1; i++) await sleep(10);
+        await until('the freed slot', async () => (await stats()).connectionsOpen <= 1);
         const c = await LineClient.open(port);
         assert.deepEqual(await c.request('QUERY|a|'), ['OK']);
         b.close();
@@ -224,7 +227,7 @@ for (const threads of THREAD_COUNTS)
         // Every byte the server ever read was one line; each gets its reply (the client's kernel
         // buffer still held lines when it stopped writing, so the server reads past the plateau).
         const otherBytes = 'INDEX|a|\nQUERY|a|\n'.length;
-        for (let i = 0; i < 400 && replies !== (await stats()).bytesIn - otherBytes; i++) await sleep(50);
+        await until('every reply', async () => replies === (await stats()).bytesIn - otherBytes, 20_000);
         assert.equal(replies, (await stats()).bytesIn - otherBytes);
         assert.ok(replies >= plateau);
         socket.destroy();
@@ -237,7 +240,8 @@ for (const threads of THREAD_COUNTS)
         await once(a, 'connect');
         const b = await LineClient.open(port);
         a.write('INDEX|from-a');
-        await sleep(50); // a's partial line is read before b's line lands in the same buffer
+        // a's partial line is read before b's line lands in the same buffer
+        await until("a's partial line read", async () => (await stats()).bytesIn >= 'INDEX|from-a'.length);
         assert.deepEqual(await b.request('INDEX|from-b|'), ['OK']);
         a.write('|\n');
         const [reply] = (await once(a, 'data')) as [Buffer];

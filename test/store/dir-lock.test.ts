@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DiskStore } from '../../src/store/disk-store.js';
 import { spawnServer } from '../support/servers.js';
-import { LineClient } from './support/line-client.js';
+import { LineClient } from '../support/line-client.js';
 import { tempDir } from './support/tmp-dir.js';
 
 test(
@@ -33,14 +33,14 @@ test('a second server process is refused; a kill -9 leaves no stale lock', { tim
     assert.match(err.message, /E_STORAGE_LOCKED/);
     return true;
   });
-  const client = await LineClient.connect(first.port);
+  const client = await LineClient.open(first.port);
   assert.equal(await client.send('INDEX|kept|'), 'OK');
   client.close();
   await first.kill9();
 
   const restarted = await spawnServer(options);
   t.after(() => restarted.kill9());
-  const again = await LineClient.connect(restarted.port);
+  const again = await LineClient.open(restarted.port);
   assert.equal(await again.send('QUERY|kept|'), 'OK');
   again.close();
 });

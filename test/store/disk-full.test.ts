@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { recover } from '../../src/store/recover.js';
 import { THREAD_COUNTS, spawnServer, type ServerProcess } from '../support/servers.js';
-import { LineClient } from './support/line-client.js';
+import { LineClient } from '../support/line-client.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -66,7 +66,7 @@ for (const threads of THREAD_COUNTS)
       const dir = join(mnt, 'data');
       await mkdir(dir);
       server = await spawnServer({ storage: 'disk', dataDir: dir, threads });
-      let client = await LineClient.connect(server.port);
+      let client = await LineClient.open(server.port);
       const acked: string[] = [];
       let errors = 0;
       const index = async (name: string): Promise<string> => {
@@ -93,7 +93,7 @@ for (const threads of THREAD_COUNTS)
       client.close();
       await server.kill9();
       server = await spawnServer({ storage: 'disk', dataDir: dir, threads });
-      client = await LineClient.connect(server.port);
+      client = await LineClient.open(server.port);
       assert.equal(await client.send(`QUERY|${acked.at(-1)!}|`), 'OK', 'recovered on a full disk');
       assert.equal((await readyz(server)).status, 503, 'a restart on a full disk is not ready');
       assert.equal(await index('restarted-full'), 'ERROR');
