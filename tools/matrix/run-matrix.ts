@@ -34,7 +34,7 @@ export const SHAPES: readonly Shape[] = [
   { id: 'mut-100x32', label: 'mutations 100×32', connections: 100, inFlight: 32, mix: MUTATIONS },
 ];
 
-/** memory and durable run with --threads at its default (one per core); memory-1t with --threads 1. */
+/** memory and durable run with one thread per core (--threads 0); memory-1t with --threads 1. */
 export type ServerKind = 'ceiling' | 'memory' | 'memory-1t' | 'durable';
 export const SERVER_KINDS: readonly ServerKind[] = ['ceiling', 'memory', 'memory-1t', 'durable'];
 
@@ -83,9 +83,9 @@ const SERVE_ARGS = [
 ];
 
 export const DEFAULT_SERVER_ARGS: MatrixOptions['serverArgs'] = {
-  memory: [...SERVE_ARGS, '--storage', 'memory'],
+  memory: [...SERVE_ARGS, '--storage', 'memory', '--threads', '0'],
   'memory-1t': [...SERVE_ARGS, '--storage', 'memory', '--threads', '1'],
-  durable: [...SERVE_ARGS, '--storage', 'disk', '--data-dir', '{dataDir}'],
+  durable: [...SERVE_ARGS, '--storage', 'disk', '--data-dir', '{dataDir}', '--threads', '0'],
 };
 
 export interface Cell {
