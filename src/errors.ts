@@ -139,16 +139,19 @@ export const ERRORS = {
   E_ADMIN_BAD_REQUEST: {
     name: 'AdminBadRequestError',
     status: 400,
+    exitCode: EXIT_USAGE,
     meaning: 'An admin HTTP request could not be read, or asked for something out of bounds.',
   },
   E_ADMIN_UNAUTHORIZED: {
     name: 'AdminUnauthorizedError',
     status: 401,
+    exitCode: EXIT_USAGE,
     meaning: 'An admin HTTP request lacked the bearer token set in PKGINDEX_ADMIN_TOKEN, or had a wrong one.',
   },
   E_NOT_FOUND: {
     name: 'NotFoundError',
     status: 404,
+    exitCode: EXIT_USAGE,
     meaning: 'No admin endpoint serves this method and path.',
   },
   E_ADMIN_REQUEST_TIMEOUT: {
@@ -161,6 +164,12 @@ export const ERRORS = {
     status: 431,
     meaning: "An admin HTTP request's headers exceed Node's limit.",
   },
+  E_ADMIN_BUSY: {
+    name: 'AdminBusyError',
+    status: 503,
+    meaning:
+      'Too many live dashboard event streams (GET /v1/events) are open on the admin port; close one and retry.',
+  },
   E_PROFILER_BUSY: {
     name: 'ProfilerBusyError',
     status: 409,
@@ -170,6 +179,24 @@ export const ERRORS = {
     name: 'ProfilerError',
     status: 500,
     meaning: 'The inspector session failed while taking a profile or snapshot.',
+  },
+  // Admin port hardening and TLS (issue 12, ADR 0013).
+  E_ADMIN_UNPROTECTED: {
+    name: 'AdminUnprotectedError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'The admin HTTP server would listen beyond loopback without a token: set PKGINDEX_ADMIN_TOKEN (or _FILE) or bind --admin-host to loopback.',
+  },
+  E_ADMIN_DEBUG_OFF: {
+    name: 'AdminDebugOffError',
+    status: 403,
+    meaning: 'The /debug/* endpoints are off: they need a token, or --admin-debug=on.',
+  },
+  E_ADMIN_HEAP_TOO_LARGE: {
+    name: 'AdminHeapTooLargeError',
+    status: 503,
+    meaning:
+      'A heap snapshot was refused: the heap is too large for the memory or disk left, or over --admin-heap-snapshot-max-heap-bytes.',
   },
   // The query API (/v1/..., src/admin/query-routes.ts) and the CLI's queries.
   E_PACKAGE_NOT_FOUND: {

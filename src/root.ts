@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import type { AdminServer } from './admin/admin-server.js';
-import { ADMIN_TOKEN_ENV } from './admin/auth.js';
+import { ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE_ENV } from './admin/auth.js';
 import { OPTIONS, type Config, type Option, type OptionKey } from './config/options.js';
 import { packageVersion } from './config/version.js';
 import { createError } from './errors.js';
@@ -158,12 +158,20 @@ export class Composition implements PkgIndex {
         'E_CONFIG',
         `--admin-port and --port are both ${full.port}; give the admin HTTP server another port or pass --admin=false`,
       );
+    this.#adminToken = options.adminToken ?? null;
+    // Refused rather than warned about: an open /debug/heap-snapshot beyond this host lets anyone
+    // stall the server for seconds and take gigabytes of memory (issue 12).
+    if (full.admin && this.#adminToken === null && !isLoopback(full.adminHost))
+      throw createError(
+        'E_ADMIN_UNPROTECTED',
+        `--admin-host ${full.adminHost} reaches beyond this host, and no admin token is set; set ` +
+          `${ADMIN_TOKEN_ENV} or ${ADMIN_TOKEN_FILE_ENV} (e.g. \`openssl rand -hex 32\`), or bind --admin-host to 127.0.0.1`,
+      );
     this.config = full;
     this.version = options.version ?? packageVersion();
     this.log =
       options.log ?? createLogger({ level: full.logLevel, quiet: full.quiet, pretty: full.logPretty });
     this.store = options.store ?? createStore(full);
-    this.#adminToken = options.adminToken ?? null;
     const deps = {
       store: this.store,
       log: this.log,
@@ -251,15 +259,18 @@ export class Composition implements PkgIndex {
               connections: () => server.connectionCount,
             },
           },
-          { host: config.adminHost, port: config.adminPort, token },
+          {
+            host: config.adminHost,
+            port: config.adminPort,
+            token,
+            debug: config.adminDebug,
+            maxConnections: config.adminMaxConnections,
+            requestTimeoutMs: config.adminRequestTimeoutMs,
+            heapSnapshotMaxHeapBytes: config.adminHeapSnapshotMaxHeapBytes,
+          },
         );
         admin = await this.#admin.listen();
         log.info({ host: admin.address, port: admin.port, auth: token !== null }, 'admin listening');
-        if (token === null && !isLoopback(config.adminHost))
-          log.warn(
-            { host: config.adminHost },
-            `admin endpoints are reachable beyond this host without authentication; set ${ADMIN_TOKEN_ENV}`,
-          );
       }
 
       const startedAt = performance.now();

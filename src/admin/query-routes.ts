@@ -48,7 +48,7 @@ function json(value: unknown): AdminReply {
 function notIndexed(name: string): never {
   throw createError(
     'E_PACKAGE_NOT_FOUND',
-    `package "${name}" is not indexed; list the indexed ones with GET /v1/packages?prefix=${encodeURIComponent(name.slice(0, 3))}`,
+    `package "${name}" is not indexed; search the index by prefix: GET /v1/packages?prefix=${encodeURIComponent(name.slice(0, 3))} (pkgindex ls ${name.slice(0, 3)})`,
   );
 }
 

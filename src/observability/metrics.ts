@@ -5,6 +5,7 @@ import { COMMAND_ROWS, type ServerStats } from '../server/stats.js';
 import { BucketCounts, COMMAND_LATENCY_BOUNDS_MS } from './bucket-counts.js';
 import { ExportedHistogram } from './exported-histogram.js';
 import { DatabaseMetrics } from './database-metrics.js';
+import { LiveSignals } from './live-signals.js';
 import { readiness, type HealthReporter, type ServingState } from './readiness.js';
 import type {
   CompactionEvent,
@@ -38,6 +39,10 @@ const COMPACTION_SECONDS_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300]
  */
 export class ServerMetrics implements StoreEventSink {
   readonly registry = new Registry();
+  /** Per-second figures for the dashboard, from the same counters. */
+  readonly live: LiveSignals;
+  /** Sync durations in ms as plain counts, for `live` (the exported histogram is prom-client's). */
+  readonly #syncMs = new BucketCounts(SYNC_SECONDS_BUCKETS.map((s) => s * 1000));
   readonly #syncSeconds: Histogram;
   readonly #syncRecords: Histogram;
   readonly #syncBytes: Counter;
@@ -54,6 +59,7 @@ export class ServerMetrics implements StoreEventSink {
     const registers = [this.registry];
     const latency = new BucketCounts(COMMAND_LATENCY_BOUNDS_MS);
     stats.commandLatency = latency;
+    this.live = new LiveSignals({ stats, server, store, latency, sync: this.#syncMs });
 
     collectDefaultMetrics({ register: this.registry });
 
@@ -262,6 +268,7 @@ export class ServerMetrics implements StoreEventSink {
 
   storeSync(e: SyncEvent): void {
     this.#syncSeconds.observe(e.durationMs / 1000);
+    this.#syncMs.record(e.durationMs);
     this.#syncRecords.observe(e.records);
     this.#syncBytes.inc(e.bytes);
   }

@@ -239,12 +239,28 @@ export class PostgresStore implements IndexStore {
   }
 
   async #apply(group: CommandGroup): Promise<ArrayLike<Reply>> {
-    const pool = this.#pool!;
-    const result = await pool.query<{ r: number[] }>({
-      name: 'pkgindex_apply',
-      text: APPLY,
-      values: [group.verbs, group.names, group.deps],
-    });
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool!.connect();
+    } catch (err) {
+      // No connection at all: whatever the error says, the database is not there for us.
+      throw createError('E_DATABASE_UNAVAILABLE', `cannot connect: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    let result: pg.QueryResult<{ r: number[] }>;
+    try {
+      result = await client.query<{ r: number[] }>({
+        name: 'pkgindex_apply',
+        text: APPLY,
+        values: [group.verbs, group.names, group.deps],
+      });
+      client.release();
+    } catch (err) {
+      // A connection that failed is dropped from the pool rather than handed out again.
+      client.release(isUnavailable(err) ? (err as Error) : undefined);
+      throw err;
+    }
     const replies = result.rows[0]?.r;
     if (replies?.length !== group.size)
       throw createError('E_DATABASE_UNAVAILABLE', 'pkgindex_apply answered a wrong number of replies');
@@ -260,7 +276,8 @@ export class PostgresStore implements IndexStore {
         `a batch met serialization failures or deadlocks ${attempts} times in a row (${message}); nothing of it was committed`,
         { cause: err },
       );
-    if (isUnavailable(err)) this.#breaker.trip(`database unreachable: ${message}`);
+    if (isPkgIndexError(err, 'E_DATABASE_UNAVAILABLE') || isUnavailable(err))
+      this.#breaker.trip(`database unreachable: ${message}`);
     return createError('E_DATABASE_UNAVAILABLE', `database batch failed: ${message}`, { cause: err });
   }
 
