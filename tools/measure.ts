@@ -47,6 +47,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'mutation throughput per storage mode, and recovery time and size of large data dirs',
     load: () => import('./load/storage.js'),
   },
+  postgres: {
+    summary:
+      'pgbench -N, then 1-3 instances on one PostgreSQL: strict and pipelined, mixed and mutation-heavy',
+    load: () => import('./postgres/command.js'),
+  },
   'hot-path': {
     summary: 'CPU per message of real Connections over a stub socket (memory or disk store)',
     load: () => import('./hot-path/command.js'),
