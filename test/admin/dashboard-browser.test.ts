@@ -129,6 +129,15 @@ describe('dashboard in chromium', { skip: missing }, () => {
       const canvasWidth = await page.locator('[data-chart="latency"] canvas').first().boundingBox();
       assert.ok(canvasWidth !== null && canvasWidth.width <= 390, JSON.stringify(canvasWidth));
       await page.screenshot({ path: `${SHOTS}/dashboard-phone.png`, fullPage: true });
+
+      assert.deepEqual(await exchange(s.port, ['INDEX|zlib|', 'INDEX|libpng|zlib']), ['OK', 'OK']);
+      await page.goto(`http://127.0.0.1:${s.adminPort}/#/package/libpng`);
+      await page.waitForSelector('body[data-package="libpng"]');
+      const packageOverflow = await page.evaluate(
+        () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+      );
+      assert.ok(packageOverflow <= 0, `the package page is ${packageOverflow}px wider than the screen`);
+      await page.screenshot({ path: `${SHOTS}/dashboard-phone-package.png`, fullPage: true });
       assert.deepEqual(problems, []);
     } finally {
       await context.close();

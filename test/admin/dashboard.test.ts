@@ -4,8 +4,14 @@ import { request, type IncomingHttpHeaders } from 'node:http';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import { acceptsGzip, CONTENT_SECURITY_POLICY } from '../../src/admin/dashboard/dashboard-routes.js';
-import { SIGNAL_STREAM_DEFAULTS } from '../../src/admin/dashboard/signal-stream.js';
+import {
+  acceptsGzip,
+  CONTENT_SECURITY_POLICY,
+  registerDashboardRoutes,
+} from '../../src/admin/dashboard/dashboard-routes.js';
+import { SIGNAL_STREAM_DEFAULTS, SignalStream } from '../../src/admin/dashboard/signal-stream.js';
+import { Router } from '../../src/admin/router.js';
+import type { SignalSample } from '../../src/observability/live-signals.js';
 import { importsOf } from '../architecture/imports.js';
 import { exchange, get, startInProcess, type InProcess } from './harness.js';
 
@@ -254,4 +260,56 @@ test('the page imports nothing of the server: its own modules, and the libraries
     }
   }
   assert.deepEqual(problems, []);
+});
+
+test('a stream whose client does not read is dropped past its backlog; stop() ends the others', async () => {
+  let n = 0;
+  const signals = new SignalStream(() => ({ n: n++ }) as unknown as SignalSample, {
+    maxBacklogBytes: 200,
+    maxClients: 2,
+  });
+  const stalled = signals.open();
+  const reading = signals.open();
+  const received: string[] = [];
+  reading.on('data', (chunk: Buffer) => received.push(chunk.toString()));
+  const closed = new Promise((resolve) => stalled.once('close', resolve));
+  // A turn of the event loop between ticks (a second, in service) lets the reader drain.
+  for (let i = 0; i < 20; i++) {
+    signals.tick();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await closed;
+  assert.equal(stalled.destroyed, true);
+  assert.equal(signals.clientCount, 1, 'the slot is free again');
+  const ended = new Promise((resolve) => reading.once('end', resolve));
+  signals.stop();
+  await ended;
+  assert.match(received.join(''), /event: sample\ndata: \{"n":19\}/);
+  assert.equal(signals.clientCount, 0);
+});
+
+test('without a built page, GET / answers 404 saying how to build it', () => {
+  const router = new Router();
+  registerDashboardRoutes(router, {
+    signals: new SignalStream(() => ({}) as SignalSample),
+    dir: '/nonexistent',
+  });
+  const route = router.find('GET', '/');
+  assert.ok(route !== undefined);
+  assert.throws(
+    () =>
+      route.handler(
+        {
+          method: 'GET',
+          url: '/',
+          path: '/',
+          rawPath: '/',
+          query: new URLSearchParams(),
+          peer: '',
+          headers: {},
+        },
+        {},
+      ),
+    (err: Error & { code?: string }) => err.code === 'E_NOT_FOUND' && /npm run build/.test(err.message),
+  );
 });

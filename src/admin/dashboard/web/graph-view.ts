@@ -63,14 +63,15 @@ export class GraphView {
       // The whole neighbourhood fits; zooming by wheel would fight page scrolling on a phone.
       userZoomingEnabled: false,
       // Fitting a handful of nodes would blow them up to fill the box.
-      maxZoom: 1.4,
+      maxZoom: 1.3,
       boxSelectionEnabled: false,
       autoungrabify: true,
       layout: {
         name: 'concentric',
         concentric: (node: cytoscape.NodeSingular) => (node.data('role') === 'self' ? 2 : 1),
         levelWidth: () => 1,
-        minNodeSpacing: 12,
+        // Room for the labels under each node.
+        minNodeSpacing: 44,
         padding: 16,
         animate: false,
       },
