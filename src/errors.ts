@@ -215,6 +215,12 @@ export const ERRORS = {
     meaning:
       'A heap snapshot was refused: the heap is too large for the memory or disk left, or over --admin-heap-snapshot-max-heap-bytes.',
   },
+  E_TLS: {
+    name: 'TlsError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'A TLS certificate, key or CA file could not be read or used (at start-up, or on a SIGHUP reload, which then keeps the old one).',
+  },
   // The query API (/v1/..., src/admin/query-routes.ts) and the CLI's queries.
   E_PACKAGE_NOT_FOUND: {
     name: 'PackageNotFoundError',
@@ -256,6 +262,14 @@ export const ERRORS = {
     status: 500,
     exitCode: EXIT_INTERNAL,
     meaning: 'A re-index was resumed with none pending: a bug in the caller.',
+  },
+  // Socket threads (issue 13, ADR 0010).
+  E_THREAD: {
+    name: 'ThreadError',
+    status: 503,
+    exitCode: EXIT_USAGE,
+    meaning:
+      'A socket thread could not start or lost the index owner; its replies are ERROR. The server falls back to fewer threads (see the warning logged) or pass --threads 1.',
   },
   E_INTERNAL: {
     name: 'InternalError',
