@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { DiskStore } from '../../src/store/disk-store.js';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { recover } from '../../src/store/recover.js';
 import { runCli } from '../cli/processes.js';
@@ -172,6 +173,38 @@ test(
     }
   },
 );
+
+test('pkgindex backup and restore say why they cannot run', { timeout: 60_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const server = await startServer(
+    { storage: 'memory', admin: true, adminHost: '127.0.0.1', adminPort: 0 },
+    { adminToken: null },
+  );
+  const adminPort = String(server.pkgindex.addresses!.admin!.port);
+  const memory = await runCli(['backup', '--to', join(dir, 'm.backup'), '--admin-port', adminPort]);
+  assert.equal(memory.code, 2);
+  assert.match(memory.stderr, /HTTP 503 \[E_BACKUP_UNAVAILABLE\].*--storage disk/);
+  await server.close();
+  const closed = await runCli(['backup', '--to', join(dir, 'c.backup'), '--admin-port', adminPort]);
+  assert.equal(closed.code, 2);
+  assert.match(closed.stderr, /cannot reach the admin port.*E_CONNECT/s);
+  const usage = await runCli(['backup']);
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /pass --to FILE/);
+  const missing = await runCli(['restore', '--from', join(dir, 'nope.backup'), '--data-dir', join(dir, 'd')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /cannot read .*nope\.backup: no such file/);
+  assert.deepEqual(await readdir(dir), ['d']);
+  const held = new DiskStore({ dataDir: join(dir, 'held') });
+  await held.open();
+  try {
+    const busy = await runCli(['restore', '--from', join(dir, 'x'), '--data-dir', join(dir, 'held')]);
+    assert.equal(busy.code, 2);
+    assert.match(busy.stderr, /is locked by pid \d+; stop the server before restoring.*E_RESTORE_TARGET/s);
+  } finally {
+    await held.close();
+  }
+});
 
 test('a server without a data dir answers POST /v1/backup 503', async (t) => {
   const server = await startServer(
