@@ -95,6 +95,23 @@ export const ERRORS = {
     meaning:
       'A batch kept meeting serialization failures or deadlocks with other instances after every retry; its commands were answered ERROR and nothing of it was committed.',
   },
+  E_BACKUP_DAMAGED: {
+    name: 'BackupError',
+    exitCode: EXIT_USAGE,
+    meaning: 'A backup file is not a whole pkgindex backup (wrong header, checksum mismatch, cut short).',
+  },
+  E_BACKUP_UNAVAILABLE: {
+    name: 'BackupError',
+    status: 503,
+    exitCode: EXIT_USAGE,
+    meaning:
+      'The server cannot take a backup now: its storage is not on disk, or not writable (retry once /readyz is ready).',
+  },
+  E_RESTORE_TARGET: {
+    name: 'BackupError',
+    exitCode: EXIT_USAGE,
+    meaning: 'The restore target directory already holds data files or is in use by a server.',
+  },
   E_CONNECT: {
     name: 'ConnectError',
     exitCode: EXIT_USAGE,
@@ -197,6 +214,12 @@ export const ERRORS = {
     status: 503,
     meaning:
       'A heap snapshot was refused: the heap is too large for the memory or disk left, or over --admin-heap-snapshot-max-heap-bytes.',
+  },
+  E_TLS: {
+    name: 'TlsError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'A TLS certificate, key or CA file could not be read or used (at start-up, or on a SIGHUP reload, which then keeps the old one).',
   },
   // The query API (/v1/..., src/admin/query-routes.ts) and the CLI's queries.
   E_PACKAGE_NOT_FOUND: {

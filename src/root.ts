@@ -9,7 +9,9 @@ import { createError } from './errors.js';
 import { createLogger } from './observability/logger.js';
 import type { ServerMetrics } from './observability/metrics.js';
 import { subscribeStoreEvents } from './observability/store-events.js';
+import type { Tracing } from './observability/tracing.js';
 import { IndexServer } from './server/server.js';
+import { TlsListener } from './server/tls-listener.js';
 import type { ServerStats } from './server/stats.js';
 import { combinedStats } from './threads/combined-stats.js';
 import { ConnectionSlots } from './server/connection-slots.js';
@@ -68,6 +70,12 @@ export interface PkgIndex {
    * (last, so that /readyz answers 503 for the whole drain). Idempotent.
    */
   close(): Promise<void>;
+  /**
+   * Reads the TLS certificate, key and CA files again (what SIGHUP does for `pkgindex serve`):
+   * new connections get them, open ones keep theirs. False without TLS; throws E_TLS, and keeps
+   * serving the old ones, when the new files cannot be read or used.
+   */
+  reloadTls(): boolean;
 }
 
 /** What the composition root takes beyond the public options: test seams. */
@@ -102,6 +110,7 @@ function createStore(config: PkgIndexConfig): IndexStore {
     syncMode: config.syncMode,
     syncIntervalMs: config.syncIntervalMs,
     compactAfterBytes: config.compactAfterBytes,
+    storageTimeoutMs: config.storageTimeoutMs,
   });
 }
 
@@ -122,6 +131,18 @@ function createPostgresStore(config: PkgIndexConfig): PostgresStore {
   });
 }
 
+/** TLS on the protocol port when --tls-cert and --tls-key are set; E_CONFIG when only part is. */
+function tlsListener(config: PkgIndexConfig, log: Logger): TlsListener | null {
+  const { tlsCert: cert, tlsKey: key, tlsCa: ca } = config;
+  if (cert === '' && key === '' && ca === '') return null;
+  if (cert === '' || key === '')
+    throw createError(
+      'E_CONFIG',
+      '--tls-cert and --tls-key go together (and --tls-ca needs both): pass the certificate and its key',
+    );
+  return new TlsListener({ cert, key, ca: ca === '' ? null : ca }, log);
+}
+
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
@@ -138,10 +159,12 @@ export class Composition implements PkgIndex {
   readonly log: Logger;
   readonly server: IndexServer;
   readonly #adminToken: string | null;
+  readonly #tls: TlsListener | null;
   #metrics: ServerMetrics | null = null;
   #admin: AdminServer | null = null;
   #addresses: PkgIndexAddresses | null = null;
   #unsubscribe: () => void = () => undefined;
+  #tracing: Tracing | null = null;
   #started: Promise<PkgIndexAddresses> | null = null;
   #closing: Promise<void> | null = null;
   readonly #listenerFd: () => number | null;
@@ -171,15 +194,18 @@ export class Composition implements PkgIndex {
     this.version = options.version ?? packageVersion();
     this.log =
       options.log ?? createLogger({ level: full.logLevel, quiet: full.quiet, pretty: full.logPretty });
+    this.#tls = tlsListener(full, this.log);
     this.store = options.store ?? createStore(full);
     const deps = {
       store: this.store,
       log: this.log,
+      ...(this.#tls === null ? {} : { createListener: this.#tls.create }),
       connectionSlots: new ConnectionSlots(full.maxConnections, new Int32Array(this.#connections)),
     };
     this.server = new IndexServer(
       options.proveSharedReads === undefined ? deps : { ...deps, proveSharedReads: options.proveSharedReads },
-      full,
+      // The shared read buffer reads the kernel socket, which under TLS carries ciphertext.
+      this.#tls === null ? full : { ...full, sharedReadBuffer: false },
     );
     this.#listenerFd = options.listenerFd ?? (() => this.server.listenerFd());
     this.#stats = combinedStats(
@@ -206,6 +232,13 @@ export class Composition implements PkgIndex {
   /** The socket threads, once started; null on one thread. */
   get socketThreads(): SocketThreads | null {
     return this.#threads;
+  }
+
+  reloadTls(): boolean {
+    if (this.#tls === null) return false;
+    this.#tls.reload();
+    this.log.info({ cert: this.config.tlsCert }, 'TLS certificate reloaded');
+    return true;
   }
 
   /** The metrics, once `listen()` has built them; null with `config.admin` false. */
@@ -253,6 +286,7 @@ export class Composition implements PkgIndex {
             server,
             store,
             version,
+            backup: store instanceof DiskStore ? store : null,
             query: {
               reader: store.reader ?? null,
               backend: store.id.replace(/-\d+$/, ''),
@@ -273,13 +307,25 @@ export class Composition implements PkgIndex {
         log.info({ host: admin.address, port: admin.port, auth: token !== null }, 'admin listening');
       }
 
+      if (config.otlpEndpoint !== '') {
+        const { startTracing } = await import('./observability/tracing.js');
+        this.#tracing = await startTracing({
+          endpoint: config.otlpEndpoint,
+          sampleRatio: config.traceSampleRatio,
+          serviceName: 'pkgindex',
+        });
+        log.info({ endpoint: config.otlpEndpoint, sampleRatio: config.traceSampleRatio }, 'tracing on');
+      }
       const startedAt = performance.now();
       await store.open();
       log.info({ ...store.stats(), durationMs: Math.round(performance.now() - startedAt) }, 'store opened');
 
       const protocol = await server.listen();
       await this.#startThreads();
-      log.info({ host: protocol.address, port: protocol.port, threads: this.threads }, 'listening');
+      log.info(
+        { host: protocol.address, port: protocol.port, tls: this.#tls !== null, threads: this.threads },
+        'listening',
+      );
       this.#addresses = { protocol, admin };
       return this.#addresses;
     } catch (err) {
@@ -289,6 +335,7 @@ export class Composition implements PkgIndex {
       await this.#admin?.close();
       this.#unsubscribe();
       await store.close();
+      await this.#tracing?.shutdown();
       throw err;
     }
   }
@@ -301,6 +348,11 @@ export class Composition implements PkgIndex {
   async #startThreads(): Promise<void> {
     const wanted = threadCount(this.config);
     if (wanted <= 1) return;
+    if (this.#tls !== null) {
+      // The socket threads would accept on the shared descriptor and speak plain TCP.
+      this.log.warn({ threads: wanted }, 'TLS is served on one thread: --threads is ignored with --tls-cert');
+      return;
+    }
     const fd = this.#listenerFd();
     if (fd === null) {
       this.log.warn({ node: process.version, threads: wanted }, NO_SHARED_LISTENER);
@@ -336,6 +388,8 @@ export class Composition implements PkgIndex {
     // The socket threads' batches are executed here until each has drained.
     await Promise.all([this.server.close(), this.#threads?.close()]);
     await this.store.close();
+    // After the store: the spans of the last batches are exported too.
+    await this.#tracing?.shutdown();
     // Last, so that /readyz answers 503 for the whole drain.
     await this.#admin?.close();
     this.#unsubscribe();

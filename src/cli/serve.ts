@@ -63,6 +63,7 @@ export async function serve(config: Config): Promise<number> {
       log.fatal({ err, origin }, 'uncaught exception; exiting');
     });
     pkgindex = createPkgIndex(config, { log, adminToken });
+    reloadOnHangup(pkgindex, log);
     // The token itself is never logged, only whether one is set.
     log.info(
       {
@@ -83,6 +84,21 @@ export async function serve(config: Config): Promise<number> {
   await signalled;
   await pkgindex.close();
   return 0;
+}
+
+/**
+ * SIGHUP re-reads the TLS certificate and key (renewed by certbot or a secret manager): new
+ * connections get them, open ones keep theirs. A failed reload is logged and the old ones stay.
+ */
+function reloadOnHangup(pkgindex: PkgIndex, log: Logger): void {
+  const onHangup = (): void => {
+    try {
+      if (!pkgindex.reloadTls()) log.info('SIGHUP ignored: TLS is off, nothing to reload');
+    } catch (err) {
+      log.error({ err }, 'TLS reload failed; still serving the previous certificate');
+    }
+  };
+  process.on('SIGHUP', onHangup);
 }
 
 /** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */

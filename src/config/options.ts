@@ -116,6 +116,13 @@ export const OPTIONS = {
     help: 'Log bytes after which a new log segment is started and the old ones are folded into a snapshot in the background.',
     parse: integer(4096, 1024 * MiB),
   }),
+  storageTimeoutMs: option({
+    flag: '--storage-timeout-ms',
+    env: 'PKGINDEX_STORAGE_TIMEOUT_MS',
+    default: 30_000,
+    help: 'Deadline of one disk operation (write, fdatasync): past it (a hung disk) the replies waiting on it are answered ERROR, /readyz turns not ready and mutations are ERROR until it completes and the store has reopened its data dir.',
+    parse: integer(100, 3_600_000),
+  }),
   logLevel: option<LogLevel>({
     flag: '--log-level',
     env: 'PKGINDEX_LOG_LEVEL',
