@@ -95,6 +95,23 @@ export const ERRORS = {
     meaning:
       'A batch kept meeting serialization failures or deadlocks with other instances after every retry; its commands were answered ERROR and nothing of it was committed.',
   },
+  E_BACKUP_DAMAGED: {
+    name: 'BackupError',
+    exitCode: EXIT_USAGE,
+    meaning: 'A backup file is not a whole pkgindex backup (wrong header, checksum mismatch, cut short).',
+  },
+  E_BACKUP_UNAVAILABLE: {
+    name: 'BackupError',
+    status: 503,
+    exitCode: EXIT_USAGE,
+    meaning:
+      'The server cannot take a backup now: its storage is not on disk, or not writable (retry once /readyz is ready).',
+  },
+  E_RESTORE_TARGET: {
+    name: 'BackupError',
+    exitCode: EXIT_USAGE,
+    meaning: 'The restore target directory already holds data files or is in use by a server.',
+  },
   E_CONNECT: {
     name: 'ConnectError',
     exitCode: EXIT_USAGE,
@@ -245,6 +262,14 @@ export const ERRORS = {
     status: 500,
     exitCode: EXIT_INTERNAL,
     meaning: 'A re-index was resumed with none pending: a bug in the caller.',
+  },
+  // Socket threads (issue 13, ADR 0010).
+  E_THREAD: {
+    name: 'ThreadError',
+    status: 503,
+    exitCode: EXIT_USAGE,
+    meaning:
+      'A socket thread could not start or lost the index owner; its replies are ERROR. The server falls back to fewer threads (see the warning logged) or pass --threads 1.',
   },
   E_INTERNAL: {
     name: 'InternalError',

@@ -13,6 +13,8 @@ import { SignalStream } from './dashboard/signal-stream.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { answerClientError, errorReply, notFoundReply } from './http-errors.js';
 import { registerMetricsRoute } from './metrics-route.js';
+import { registerBackupRoute } from './backup-route.js';
+import type { BackupSource } from '../store/backup-source.js';
 import { registerProfilingRoutes } from './profiling-routes.js';
 import { registerQueryRoutes, type QueryRouteDeps } from './query-routes.js';
 import { sendReply, type AdminReply } from './reply.js';
@@ -47,6 +49,8 @@ export interface AdminServerDeps {
   readonly version: string;
   /** The query API (`/v1/...`): the index's read side and the status /v1/info reports. */
   readonly query: Omit<QueryRouteDeps, 'store' | 'version'>;
+  /** Online backups (POST /v1/backup); absent or null: the store has none. */
+  readonly backup?: BackupSource | null;
 }
 
 /**
@@ -107,6 +111,7 @@ export class AdminServer {
       },
     });
     registerMetricsRoute(this.#router, deps.metrics);
+    registerBackupRoute(this.#router, { source: deps.backup ?? null, log: this.#log });
     registerQueryRoutes(this.#router, { ...deps.query, store: deps.store, version: deps.version });
     const debug = options.debug ?? 'auto';
     this.signals = new SignalStream(() => deps.metrics.live.sample());

@@ -64,6 +64,16 @@ export const OPTIONS = {
     help: 'On SIGTERM/SIGINT, how long to let clients collect their replies before closing them.',
     parse: integer(0, 600_000),
   }),
+  // Socket threads (issue 13, ADR 0010).
+  threads: option({
+    flag: '--threads',
+    env: 'PKGINDEX_THREADS',
+    // 1, not one per core: on the 2-core machine measured, a second thread costs more (a
+    // postMessage round trip per batch, ~9 µs of CPU) than it saves; see ADR 0010.
+    default: 1,
+    help: 'Threads that accept, read and write connections; the first also owns the index, and every command is executed there, in one serial order (ADR 0010). 0: one per core.',
+    parse: integer(0, 256),
+  }),
   sharedReadBuffer: option({
     flag: '--shared-read-buffer',
     env: 'PKGINDEX_SHARED_READ_BUFFER',
@@ -105,6 +115,13 @@ export const OPTIONS = {
     default: 64 * MiB,
     help: 'Log bytes after which a new log segment is started and the old ones are folded into a snapshot in the background.',
     parse: integer(4096, 1024 * MiB),
+  }),
+  storageTimeoutMs: option({
+    flag: '--storage-timeout-ms',
+    env: 'PKGINDEX_STORAGE_TIMEOUT_MS',
+    default: 30_000,
+    help: 'Deadline of one disk operation (write, fdatasync): past it (a hung disk) the replies waiting on it are answered ERROR, /readyz turns not ready and mutations are ERROR until it completes and the store has reopened its data dir.',
+    parse: integer(100, 3_600_000),
   }),
   logLevel: option<LogLevel>({
     flag: '--log-level',

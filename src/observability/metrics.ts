@@ -10,6 +10,7 @@ import { readiness, type HealthReporter, type ServingState } from './readiness.j
 import type {
   CompactionEvent,
   DatabaseEvent,
+  IoEvent,
   RecoveryEvent,
   StateEvent,
   SyncEvent,
@@ -53,6 +54,7 @@ export class ServerMetrics implements StoreEventSink {
   readonly #compactionSeconds: Histogram;
   readonly #compactionSnapshotBytes: Gauge;
   readonly #database: DatabaseMetrics;
+  readonly #ioStuck: Counter;
 
   constructor(sources: MetricsSources) {
     const { stats, server, store } = sources;
@@ -183,6 +185,14 @@ export class ServerMetrics implements StoreEventSink {
       },
     });
     new Gauge({
+      name: 'pkgindex_store_inflight_io_age_seconds',
+      help: 'Age of the oldest storage operation in flight (write, fdatasync, ...), 0 when none: grows while a disk hangs.',
+      registers,
+      collect() {
+        this.set((store.health().inflightIoMs ?? 0) / 1000);
+      },
+    });
+    new Gauge({
       name: 'pkgindex_store_recovered',
       help: '1 once the store has finished recovery.',
       registers,
@@ -242,6 +252,11 @@ export class ServerMetrics implements StoreEventSink {
     });
     for (const writable of ['true', 'false']) this.#stateChanges.inc({ writable }, 0);
     this.#database = new DatabaseMetrics(registers);
+    this.#ioStuck = new Counter({
+      name: 'pkgindex_store_io_stuck_total',
+      help: 'Storage operations that passed --storage-timeout-ms while in flight (their held replies were answered ERROR).',
+      registers,
+    });
 
     function counter(name: string, help: string, read: () => number): void {
       new Counter({
@@ -286,6 +301,10 @@ export class ServerMetrics implements StoreEventSink {
   storeCompaction(e: CompactionEvent): void {
     this.#compactionSeconds.observe(e.durationMs / 1000);
     this.#compactionSnapshotBytes.set(e.snapshotBytes);
+  }
+
+  storeIo(e: IoEvent): void {
+    if (e.stuck) this.#ioStuck.inc();
   }
 
   storeDatabase(e: DatabaseEvent): void {

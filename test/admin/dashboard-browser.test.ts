@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { openClient, startInProcess, type InProcess } from './harness.js';
+import { exchange, openClient, startInProcess, type InProcess } from './harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = 'test-results';
@@ -129,6 +129,48 @@ describe('dashboard in chromium', { skip: missing }, () => {
       const canvasWidth = await page.locator('[data-chart="latency"] canvas').first().boundingBox();
       assert.ok(canvasWidth !== null && canvasWidth.width <= 390, JSON.stringify(canvasWidth));
       await page.screenshot({ path: `${SHOTS}/dashboard-phone.png`, fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('search a package, open its graph and walk to a dependency by clicking it', async () => {
+    const graph = ['INDEX|libc|', 'INDEX|openssl|libc', 'INDEX|curl|openssl,libc', 'INDEX|git|curl,openssl'];
+    assert.deepEqual(await exchange(s.port, graph), ['OK', 'OK', 'OK', 'OK']);
+    const { page, problems } = await open();
+    try {
+      await page.click('nav a[data-view="packages"]');
+      await page.fill('#prefix', 'cu');
+      await page.click('#search button[type="submit"]');
+      await page.waitForSelector('#results a');
+      assert.deepEqual(await page.locator('#results a').allTextContents(), ['curl']);
+      await page.click('#results a');
+      await page.waitForSelector('body[data-package="curl"]');
+      assert.deepEqual(await page.locator('#dependencies a').allTextContents(), ['openssl', 'libc']);
+      assert.deepEqual(await page.locator('#dependents a').allTextContents(), ['git']);
+      await page.screenshot({ path: `${SHOTS}/dashboard-package-curl.png`, fullPage: true });
+
+      // Click openssl's node on the canvas, where cytoscape drew it.
+      const container = page.locator('#graph');
+      await container.scrollIntoViewIfNeeded();
+      const box = (await container.boundingBox())!;
+      const at = await page.evaluate(() => {
+        const handle = (
+          window as unknown as { pkgindexDashboard: { explorer: { graph: { core: unknown } } } }
+        ).pkgindexDashboard.explorer.graph.core as {
+          $id(id: string): { renderedPosition(): { x: number; y: number } };
+        };
+        return handle.$id('openssl').renderedPosition();
+      });
+      await page.mouse.click(box.x + at.x, box.y + at.y);
+      await page.waitForSelector('body[data-package="openssl"]');
+      assert.equal(await page.textContent('#package-name'), 'openssl');
+      assert.match(page.url(), /#\/package\/openssl$/);
+      // Why it is held: the shortest chain of dependents down to it.
+      await page.waitForSelector('#why-chain a');
+      assert.deepEqual(await page.locator('#why-chain a').allTextContents(), ['git', 'openssl']);
+      await page.screenshot({ path: `${SHOTS}/dashboard-package-openssl.png`, fullPage: true });
       assert.deepEqual(problems, []);
     } finally {
       await context.close();

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { request, type IncomingHttpHeaders } from 'node:http';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 import { acceptsGzip, CONTENT_SECURITY_POLICY } from '../../src/admin/dashboard/dashboard-routes.js';
 import { SIGNAL_STREAM_DEFAULTS } from '../../src/admin/dashboard/signal-stream.js';
+import { importsOf } from '../architecture/imports.js';
 import { exchange, get, startInProcess, type InProcess } from './harness.js';
 
 function rawGet(
@@ -236,4 +239,19 @@ test('with a token, the page is open but the events need it; streams are bounded
     !s.events.some((e) => e.msg === 'admin reply not sent in full'),
     'a dashboard leaving is not a failed reply',
   );
+});
+
+test('the page imports nothing of the server: its own modules, and the libraries by type only', () => {
+  const dir = 'src/admin/dashboard/web';
+  const problems: string[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+    const text = readFileSync(join(dir, file), 'utf8');
+    for (const specifier of importsOf(text)) {
+      const local = /^\.\/[\w-]+\.js$/.test(specifier);
+      const typeOnly = new RegExp(`^import type \\w+ from '${specifier}';$`, 'm').test(text);
+      if (!local && !(typeOnly && ['uplot', 'cytoscape'].includes(specifier)))
+        problems.push(`${file} imports ${specifier}`);
+    }
+  }
+  assert.deepEqual(problems, []);
 });

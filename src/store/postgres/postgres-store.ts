@@ -12,6 +12,7 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import { CommandGroup } from './command-batch.js';
 import { redactUrl } from './database-url.js';
 import { migrate, type MigrationOutcome } from './migrate.js';
+import { PostgresReader } from './postgres-reader.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database; a password in it is never shown (redactUrl). */
@@ -54,6 +55,8 @@ export class PostgresStore implements IndexStore {
   readonly #maxAttempts: number;
   readonly #random: () => number;
   #pool: pg.Pool | null = null;
+  /** The query API's read side, answered from the database (see postgres-reader.ts). */
+  readonly reader = new PostgresReader(() => this.#pool);
   #opened = false;
   #closing = false;
   #gathering = new CommandGroup();
@@ -97,6 +100,12 @@ export class PostgresStore implements IndexStore {
     // An idle connection whose backend goes away emits 'error' on the pool; without a
     // listener that would crash the process. The next query sees the failure and trips the breaker.
     pool.on('error', () => undefined);
+    // A connection that dies while checked out (the server terminated it mid-batch) emits
+    // 'error' on its client as well as failing the query; pg-pool listens only while it is
+    // idle, so without this the process would crash (found by the fault test).
+    pool.on('connect', (client) => {
+      client.on('error', () => undefined);
+    });
     this.#pool = pool;
     try {
       const client = await pool.connect();

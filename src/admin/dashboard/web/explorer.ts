@@ -16,23 +16,34 @@ interface Page<T> {
   readonly next: string | null;
 }
 
+/** GET /v1/packages/{name} (src/admin/query-routes.ts). */
 interface PackageInfo {
   readonly name: string;
   readonly dependencies: readonly string[];
+  /** The first of its direct dependents; `dependentCount` counts them all. */
   readonly dependents: readonly string[];
-  readonly closureSize?: number;
-  readonly depth?: number;
+  readonly dependentCount: number;
+  readonly closureSize: number;
+  readonly depth: number;
+  /** False when the walk was cut short: closureSize and depth are lower bounds. */
+  readonly exact: boolean;
 }
 
+/** GET /v1/packages/{name}/why: the chain of dependents from one nothing depends on down to it. */
 interface HeldBy {
+  readonly removable: boolean;
   readonly chain: readonly string[];
-  readonly complete?: boolean;
+  readonly complete: boolean;
 }
 
 const PAGE_SIZE = 50;
 
 function packagePath(name: string, rest = ''): string {
   return `/v1/packages/${encodeURIComponent(name)}${rest}`;
+}
+
+function count(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
 }
 
 function describe(err: unknown): string {
@@ -133,14 +144,21 @@ export class Explorer {
         err instanceof ApiError && err.status === 404 ? `${name} is not indexed.` : describe(err);
       return;
     }
-    const facts = [`${info.dependencies.length} dependencies`, `${info.dependents.length} direct dependents`];
-    if (info.closureSize !== undefined) facts.push(`closure of ${info.closureSize}`);
-    if (info.depth !== undefined) facts.push(`depth ${info.depth}`);
-    byId('package-facts').textContent = facts.join(' · ');
+    const atLeast = info.exact ? '' : 'at least ';
+    byId('package-facts').textContent = [
+      count(info.dependencies.length, 'dependency', 'dependencies'),
+      count(info.dependentCount, 'direct dependent', 'direct dependents'),
+      `${atLeast}${count(info.closureSize, 'package', 'packages')} in its closure`,
+      `longest chain ${atLeast}${info.depth}`,
+    ].join(' · ');
     fill(byId('dependencies'), ...info.dependencies.map((d) => el('li', '', packageLink(d))));
     fill(byId('dependents'), ...info.dependents.map((d) => el('li', '', packageLink(d))));
     if (info.dependencies.length === 0) byId('dependencies').append(el('li', 'note', 'none'));
-    if (info.dependents.length === 0) byId('dependents').append(el('li', 'note', 'none'));
+    if (info.dependentCount === 0) byId('dependents').append(el('li', 'note', 'none'));
+    else if (info.dependentCount > info.dependents.length)
+      byId('dependents').append(
+        el('li', 'note', `… and ${info.dependentCount - info.dependents.length} more`),
+      );
     const graph = this.#graph.show(info).catch((err: unknown) => {
       byId('package-error').textContent = `The graph could not be drawn: ${describe(err)}`;
     });
@@ -150,19 +168,23 @@ export class Explorer {
 
   async #why(info: PackageInfo, signal: AbortSignal): Promise<void> {
     const why = byId('why');
-    if (info.dependents.length === 0) {
+    if (info.dependentCount === 0) {
       why.textContent = 'Nothing depends on it: REMOVE would succeed.';
       return;
     }
     try {
       const held = await this.#api.json<HeldBy>(packagePath(info.name, '/why'), signal);
-      why.textContent = `REMOVE is refused while it is depended on, e.g. by this chain${
-        held.complete === false ? ' (cut short)' : ''
-      }:`;
+      if (held.removable) {
+        why.textContent = 'Nothing depends on it any more: REMOVE would succeed.';
+        return;
+      }
+      why.textContent = `REMOVE is refused while others depend on it, as along this chain${
+        held.complete ? '' : ' (cut short)'
+      }, each depending on the next:`;
       fill(byId('why-chain'), ...held.chain.map((d) => el('li', '', packageLink(d))));
     } catch (err) {
       if (signal.aborted) return;
-      why.textContent = `REMOVE is refused: ${info.dependents.length} packages depend on it directly (${describe(err)}).`;
+      why.textContent = `REMOVE is refused: ${info.dependentCount} packages depend on it directly (${describe(err)}).`;
     }
   }
 }

@@ -19,6 +19,9 @@ export interface Neighbourhood {
   readonly dependents: readonly string[];
 }
 
+/** Neighbours drawn on each side: more would be an unreadable disc (the lists show them all). */
+export const MAX_DRAWN = 40;
+
 /** The graph of one package at a time; clicking another package calls `onWalk` with its name. */
 export class GraphView {
   readonly #container: HTMLElement;
@@ -35,9 +38,14 @@ export class GraphView {
     return this.#cy;
   }
 
-  async show(n: Neighbourhood): Promise<void> {
+  async show(whole: Neighbourhood): Promise<void> {
     const create = await loadCytoscape();
     this.#cy?.destroy();
+    const n = {
+      name: whole.name,
+      dependencies: whole.dependencies.slice(0, MAX_DRAWN),
+      dependents: whole.dependents.slice(0, MAX_DRAWN),
+    };
     const nodes = new Map<string, 'self' | 'dep' | 'user' | 'both'>([[n.name, 'self']]);
     for (const d of n.dependencies) if (d !== n.name) nodes.set(d, 'dep');
     for (const d of n.dependents) if (d !== n.name) nodes.set(d, nodes.get(d) === 'dep' ? 'both' : 'user');
@@ -54,6 +62,8 @@ export class GraphView {
       elements,
       // The whole neighbourhood fits; zooming by wheel would fight page scrolling on a phone.
       userZoomingEnabled: false,
+      // Fitting a handful of nodes would blow them up to fill the box.
+      maxZoom: 1.4,
       boxSelectionEnabled: false,
       autoungrabify: true,
       layout: {
