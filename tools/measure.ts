@@ -64,6 +64,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: "what the graph's queries cost: name pages, closures, the survey (run node with --expose-gc)",
     load: () => import('./graph/queries.js'),
   },
+  'admin-attacks': {
+    summary: 'the admin-port attacks of issue 12 (slow headers, heap snapshots) against a build (--cli)',
+    load: () => import('./load/admin-attacks.js'),
+  },
   'perf-categories': {
     summary: 'sorts `perf report` output (stdin) into parts of the work: parse, index, kernel, ...',
     load: () => import('./profile/perf-categories.js'),

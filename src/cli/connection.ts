@@ -100,6 +100,29 @@ export const CONNECTION_OPTIONS = {
 
 export type ServerAddress = Values<typeof CONNECTION_OPTIONS>;
 
+/** Reconnection after a lost connection (issue 12): `import` resumes where the server stopped. */
+export const RETRY_OPTIONS = {
+  retries: option({
+    flag: '--retries',
+    env: 'PKGINDEX_RETRIES',
+    value: 'N',
+    default: 5,
+    help: 'Reconnect at most this many times in a row after a lost connection or a failed connect (0: fail at once), waiting with exponential backoff and full jitter from 100 ms.',
+    parse: integer(0, 1000),
+  }),
+  retryMaxDelayMs: option({
+    flag: '--retry-max-delay-ms',
+    env: 'PKGINDEX_RETRY_MAX_DELAY_MS',
+    value: 'MS',
+    default: 5000,
+    help: 'Longest wait before a reconnection (the backoff doubles from 100 ms up to this; each wait is uniform below it).',
+    parse: integer(1, 600_000),
+  }),
+};
+
+/** Where the backoff starts; doubles per failed attempt up to --retry-max-delay-ms. */
+export const RETRY_BASE_DELAY_MS = 100;
+
 export function connectTo(address: ServerAddress, window?: number): Promise<PkgIndexClient> {
   return PkgIndexClient.connect({
     host: address.host,

@@ -7,9 +7,9 @@ import { planImport } from '../import/plan.js';
 import { Progress } from '../import/progress.js';
 import { readLines, type ReadCounter } from '../import/read-lines.js';
 import { buildReport, formatReport } from '../import/report.js';
-import { runImport, type RunResult } from '../import/run.js';
+import { runImportResumable, type RunResult } from '../import/run.js';
 import { defineCommand } from './command.js';
-import { CONNECTION_OPTIONS, connectTo } from './connection.js';
+import { CONNECTION_OPTIONS, connectTo, RETRY_BASE_DELAY_MS, RETRY_OPTIONS } from './connection.js';
 
 const DESCRIPTION = `Loads a package repository into a running server: every package that can be indexed,
 dependencies first, pipelined over one connection; then a report of what was indexed,
@@ -36,6 +36,7 @@ const EPILOGUE = `Exit status: 0 every importable package was indexed; 1 the ser
 
 const OPTIONS = {
   ...CONNECTION_OPTIONS,
+  ...RETRY_OPTIONS,
   format: option<FormatName>({
     flag: '--format',
     value: 'FORMAT',
@@ -135,11 +136,19 @@ async function importFiles(values: Values<typeof OPTIONS>, files: readonly strin
 
   let run: { server: string; result: RunResult } | null = null;
   if (!dryRun) {
-    const connection = await connectTo(values, window);
     progress?.nextPhase();
     try {
-      const result = await runImport(connection, plan.order, {
+      const result = await runImportResumable(plan.order, {
         window,
+        connect: () => connectTo(values, window),
+        retries: values.retries,
+        backoff: { baseMs: RETRY_BASE_DELAY_MS, maxMs: values.retryMaxDelayMs },
+        onRetry: (attempt, delayMs, cause) => {
+          if (!quiet)
+            process.stderr.write(
+              `\n${cause.message}; reconnecting in ${delayMs} ms (attempt ${attempt} of ${values.retries}), then resuming\n`,
+            );
+        },
         onProgress:
           progress === null
             ? undefined
@@ -147,10 +156,9 @@ async function importFiles(values: Values<typeof OPTIONS>, files: readonly strin
                 progress.update(done, total);
               },
       });
-      run = { server: connection.address, result };
+      run = { server: `${values.host}:${values.port}`, result };
     } finally {
       progress?.finish();
-      await connection.close();
     }
   }
 

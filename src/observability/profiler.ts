@@ -59,7 +59,7 @@ export class Profiler {
    * and disk it takes. The caller owns the file. Synchronous: the process stops serving while
    * V8 walks the heap (seconds for a large index). Written to a file rather than collected from
    * the inspector as strings, so that the snapshot's text never sits in the JS heap (measured on
-   * 125 MB of heap: 1.28 GB peak RSS against 1.48 GB, and the memory is returned after).
+   * 125 MB of heap: 1.28 GB peak RSS against 1.48 GB; V8 keeps much of the peak afterwards).
    * `onStarted` is called as it begins; E_PROFILER_BUSY if another profile or snapshot runs.
    */
   heapSnapshotFile(
