@@ -1,0 +1,100 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { backoffMs, isRetryable, isUnavailable } from '../../../src/store/postgres/backoff.js';
+import { CircuitBreaker } from '../../../src/store/postgres/circuit-breaker.js';
+import { redactUrl } from '../../../src/store/postgres/database-url.js';
+import { databaseUrl } from '../../../src/config/parsers.js';
+import { isPkgIndexError } from '../../../src/errors.js';
+import { Composition } from '../../../src/root.js';
+
+test('backoff: full jitter below base·2ⁿ, capped', () => {
+  assert.equal(
+    backoffMs(0, 2, 200, () => 0.999),
+    1,
+  );
+  assert.equal(
+    backoffMs(3, 2, 200, () => 0.5),
+    8,
+  );
+  assert.equal(
+    backoffMs(20, 2, 200, () => 0.999),
+    199,
+  );
+  assert.equal(
+    backoffMs(5, 2, 200, () => 0),
+    0,
+  );
+});
+
+test('which failures are retried, and which open the breaker', () => {
+  assert.ok(isRetryable({ code: '40001' }));
+  assert.ok(isRetryable({ code: '40P01' }));
+  assert.ok(!isRetryable({ code: '23503' }));
+  assert.ok(!isRetryable(null));
+  for (const code of ['08006', '57P01', '57P03', '53300', 'ECONNREFUSED'])
+    assert.ok(isUnavailable({ code }), code);
+  assert.ok(!isUnavailable({ code: '57014' }), 'a statement timeout is not an outage');
+  assert.ok(isUnavailable(Object.assign(new Error('Connection terminated unexpectedly'))));
+  assert.ok(!isUnavailable(new Error('syntax error')));
+});
+
+test('circuit breaker: opens once, probes with backoff until the database answers, then closes', async () => {
+  const changes: [boolean, string | undefined][] = [];
+  let probes = 0;
+  let closed!: () => void;
+  const done = new Promise<void>((resolve) => (closed = resolve));
+  const breaker = new CircuitBreaker({
+    probe: () => (++probes < 3 ? Promise.reject(new Error('still down')) : Promise.resolve()),
+    onChange: (writable, detail) => {
+      changes.push([writable, detail]);
+      if (writable) closed();
+    },
+    baseMs: 1,
+    capMs: 2,
+  });
+  // The breaker's timers are unref'd (they must not keep a server alive): hold the loop open.
+  const alive = setInterval(() => undefined, 1000);
+  breaker.trip('database unreachable: ECONNREFUSED');
+  breaker.trip('again'); // already open: no second change
+  assert.equal(breaker.isOpen, true);
+  assert.equal(breaker.detail, 'database unreachable: ECONNREFUSED');
+  await done;
+  clearInterval(alive);
+  assert.equal(probes, 3);
+  assert.equal(breaker.isOpen, false);
+  assert.equal(breaker.opened, 1);
+  assert.deepEqual(changes, [
+    [false, 'database unreachable: ECONNREFUSED'],
+    [true, undefined],
+  ]);
+  breaker.stop();
+  breaker.trip('after stop'); // a closing store does not probe any more
+  assert.equal(breaker.isOpen, false);
+});
+
+test('the database URL: a password is refused on the command line, accepted from the environment, never shown', () => {
+  assert.throws(
+    () => databaseUrl('postgres://u:secret@db/x', '--database-url'),
+    (err) =>
+      isPkgIndexError(err, 'E_CONFIG') &&
+      /PKGINDEX_DATABASE_URL/.test(err.message) &&
+      !err.message.includes('secret'),
+  );
+  assert.equal(
+    databaseUrl('postgres://u:secret@db/x', 'environment variable PKGINDEX_DATABASE_URL'),
+    'postgres://u:secret@db/x',
+  );
+  assert.throws(() => databaseUrl('mysql://db/x', '--database-url'), /must start with postgres/);
+  assert.throws(() => databaseUrl('not a url', '--database-url'), /must be a URL/);
+  assert.equal(redactUrl('postgres://u:secret@db:5432/x'), 'postgres://u:***@db:5432/x');
+  assert.equal(redactUrl('postgres://u@db/x'), 'postgres://u@db/x');
+  assert.equal(redactUrl(''), '');
+  assert.equal(redactUrl('::'), '<unparseable database URL>');
+});
+
+test('--storage postgres without a database URL is a clear configuration error', () => {
+  assert.throws(
+    () => new Composition({ storage: 'postgres', databaseUrl: '' }),
+    (err) => isPkgIndexError(err, 'E_DATABASE_CONFIG') && /PKGINDEX_DATABASE_URL/.test(err.message),
+  );
+});
