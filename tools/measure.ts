@@ -55,6 +55,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: "what the graph's queries cost: name pages, closures, the survey (run node with --expose-gc)",
     load: () => import('./graph/queries.js'),
   },
+  'query-api': {
+    summary: "the protocol's QUERY latency while the query API walks the largest closure",
+    load: () => import('./graph/query-api.js'),
+  },
   'perf-categories': {
     summary: 'sorts `perf report` output (stdin) into parts of the work: parse, index, kernel, ...',
     load: () => import('./profile/perf-categories.js'),
