@@ -65,6 +65,13 @@ export class Router {
     }
   }
 
+  /** A POST route (an action, such as a backup): an exact path, never public. */
+  post(path: string, handler: RouteHandler): void {
+    const key = `POST ${path}`;
+    if (this.#routes.has(key)) throw createError('E_INTERNAL', `admin route ${key} registered twice`);
+    this.#routes.set(key, { handler, public: false });
+  }
+
   /** The route for this method and path; undefined for an unknown path or a wrong method. */
   find(method: string, path: string): Route | undefined {
     return this.#routes.get(`${method} ${path}`);

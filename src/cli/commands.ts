@@ -32,5 +32,14 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
     load: () => import('./order.js'),
   },
   info: { summary: "the server's and the index's status (query API)", load: () => import('./info.js') },
+  backup: {
+    summary: "save an online backup of a running server's data dir (admin port)",
+    load: () => import('./backup.js'),
+  },
+  restore: { summary: 'restore a backup into a data dir, checked', load: () => import('./restore.js') },
   bench: { summary: 'measure a server with a load of the protocol', load: () => import('./bench.js') },
+  migrate: {
+    summary: 'bring the PostgreSQL schema of --storage postgres up to date',
+    load: () => import('./migrate.js'),
+  },
 };

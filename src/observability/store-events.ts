@@ -4,6 +4,7 @@ import {
   StoreChannel,
   type CompactionEvent,
   type DatabaseEvent,
+  type IoEvent,
   type RecoveryEvent,
   type StateEvent,
   type StoreChannelName,
@@ -17,6 +18,7 @@ export interface StoreEventSink {
   storeState(event: StateEvent): void;
   storeCompaction(event: CompactionEvent): void;
   storeDatabase(event: DatabaseEvent): void;
+  storeIo(event: IoEvent): void;
 }
 
 export interface StoreEventSubscriber {
@@ -46,6 +48,12 @@ const WELL_FORMED: Readonly<Record<StoreChannelName, (m: Message) => boolean>> =
     hasNumbers(m, ['durationMs', 'commands', 'attempts', 'poolTotal', 'poolIdle', 'poolWaiting']) &&
     typeof m.failed === 'boolean' &&
     typeof m.circuitOpen === 'boolean',
+  [StoreChannel.IO]: (m) =>
+    hasNumbers(m, ['durationMs']) &&
+    typeof m.op === 'string' &&
+    typeof m.path === 'string' &&
+    typeof m.stuck === 'boolean' &&
+    typeof m.failed === 'boolean',
 };
 
 /**
@@ -89,6 +97,16 @@ export function subscribeStoreEvents({ storeId, log, sink }: StoreEventSubscribe
           e.failed ? 'database batch failed' : 'database batch retried',
         );
       else if (log.isLevelEnabled('debug')) log.debug({ event: 'store.database', ...e }, 'database batch');
+    },
+    [StoreChannel.IO]: (m) => {
+      const e = m as unknown as IoEvent;
+      sink?.storeIo(e);
+      if (e.stuck)
+        log.error(
+          { event: 'store.io', ...e },
+          'storage operation stuck past the deadline: held replies answered ERROR',
+        );
+      else log.warn({ event: 'store.io', ...e }, 'stuck storage operation completed');
     },
   };
   const handlers = (Object.keys(onEvent) as StoreChannelName[]).map((channel) => {

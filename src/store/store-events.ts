@@ -15,6 +15,7 @@ export const StoreChannel = {
   STATE: 'pkgindex:store:state',
   COMPACTION: 'pkgindex:store:compaction',
   DATABASE: 'pkgindex:store:database',
+  IO: 'pkgindex:store:io',
 } as const;
 
 export type StoreChannelName = (typeof StoreChannel)[keyof typeof StoreChannel];
@@ -70,6 +71,19 @@ export interface DatabaseEvent extends StoreEventBase {
   readonly poolWaiting: number;
 }
 
+/**
+ * A storage operation passed the deadline (`--storage-timeout-ms`) while in flight (`stuck`
+ * true, `durationMs` its age then), or such an operation finally completed (`stuck` false,
+ * `durationMs` how long it took, `failed` whether it returned an error).
+ */
+export interface IoEvent extends StoreEventBase {
+  readonly op: string;
+  readonly path: string;
+  readonly durationMs: number;
+  readonly stuck: boolean;
+  readonly failed: boolean;
+}
+
 /** The event each channel carries. */
 export interface StoreEventOf {
   [StoreChannel.SYNC]: SyncEvent;
@@ -77,6 +91,7 @@ export interface StoreEventOf {
   [StoreChannel.STATE]: StateEvent;
   [StoreChannel.COMPACTION]: CompactionEvent;
   [StoreChannel.DATABASE]: DatabaseEvent;
+  [StoreChannel.IO]: IoEvent;
 }
 
 const syncChannel = diagnostics_channel.channel(StoreChannel.SYNC);
@@ -84,6 +99,7 @@ const recoveryChannel = diagnostics_channel.channel(StoreChannel.RECOVERY);
 const stateChannel = diagnostics_channel.channel(StoreChannel.STATE);
 const compactionChannel = diagnostics_channel.channel(StoreChannel.COMPACTION);
 const databaseChannel = diagnostics_channel.channel(StoreChannel.DATABASE);
+const ioChannel = diagnostics_channel.channel(StoreChannel.IO);
 
 /** Ids handed out so far: ids only need to differ within one process. */
 let storesCreated = 0;
@@ -128,5 +144,9 @@ export class StoreEventPublisher {
   database(event: Omit<DatabaseEvent, 'storeId'>): void {
     if (databaseChannel.hasSubscribers)
       databaseChannel.publish({ storeId: this.storeId, ...event } satisfies DatabaseEvent);
+  }
+
+  io(event: Omit<IoEvent, 'storeId'>): void {
+    if (ioChannel.hasSubscribers) ioChannel.publish({ storeId: this.storeId, ...event } satisfies IoEvent);
   }
 }

@@ -11,6 +11,12 @@ export interface StoreHealth {
   readonly writable: boolean;
   /** Why the store is not writable, for logs and /readyz. */
   readonly detail?: string;
+  /**
+   * How long the oldest storage operation now in flight has been running, in ms (absent or 0
+   * when none is): what `pkgindex_store_inflight_io_age_seconds` exports, so that a hung disk
+   * shows while it hangs.
+   */
+  readonly inflightIoMs?: number;
 }
 
 /**

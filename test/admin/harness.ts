@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import type { ServerMetrics } from '../../src/observability/metrics.js';
+import type { PkgIndexConfig } from '../../src/root.js';
 import type { IndexServer } from '../../src/server/server.js';
 import type { IndexStore } from '../../src/store/store.js';
 import { coverageEnv } from '../support/coverage-env.js';
@@ -41,7 +42,12 @@ export interface InProcess {
 
 /** A server with its admin server in this process, both on port 0 of loopback (startServer). */
 export async function startInProcess(
-  options: { store?: IndexStore; token?: string | null; logLevel?: string } = {},
+  options: {
+    store?: IndexStore;
+    token?: string | null;
+    logLevel?: string;
+    config?: Partial<PkgIndexConfig>;
+  } = {},
 ): Promise<InProcess> {
   const { log, events } = memoryLogger(options.logLevel);
   const s = await startServer(
@@ -52,6 +58,7 @@ export async function startInProcess(
       maxConnections: 100,
       maxLineBytes: 1024,
       shutdownTimeoutMs: 1000,
+      ...options.config,
     },
     { log, version: 'test', adminToken: options.token ?? null, store: options.store },
   );

@@ -12,6 +12,7 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import { CommandGroup } from './command-batch.js';
 import { redactUrl } from './database-url.js';
 import { migrate, type MigrationOutcome } from './migrate.js';
+import { PostgresReader } from './postgres-reader.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user@host:port/database; a password in it is never shown (redactUrl). */
@@ -54,6 +55,8 @@ export class PostgresStore implements IndexStore {
   readonly #maxAttempts: number;
   readonly #random: () => number;
   #pool: pg.Pool | null = null;
+  /** The query API's read side, answered from the database (see postgres-reader.ts). */
+  readonly reader = new PostgresReader(() => this.#pool);
   #opened = false;
   #closing = false;
   #gathering = new CommandGroup();
@@ -97,6 +100,12 @@ export class PostgresStore implements IndexStore {
     // An idle connection whose backend goes away emits 'error' on the pool; without a
     // listener that would crash the process. The next query sees the failure and trips the breaker.
     pool.on('error', () => undefined);
+    // A connection that dies while checked out (the server terminated it mid-batch) emits
+    // 'error' on its client as well as failing the query; pg-pool listens only while it is
+    // idle, so without this the process would crash (found by the fault test).
+    pool.on('connect', (client) => {
+      client.on('error', () => undefined);
+    });
     this.#pool = pool;
     try {
       const client = await pool.connect();
@@ -239,12 +248,28 @@ export class PostgresStore implements IndexStore {
   }
 
   async #apply(group: CommandGroup): Promise<ArrayLike<Reply>> {
-    const pool = this.#pool!;
-    const result = await pool.query<{ r: number[] }>({
-      name: 'pkgindex_apply',
-      text: APPLY,
-      values: [group.verbs, group.names, group.deps],
-    });
+    let client: pg.PoolClient;
+    try {
+      client = await this.#pool!.connect();
+    } catch (err) {
+      // No connection at all: whatever the error says, the database is not there for us.
+      throw createError('E_DATABASE_UNAVAILABLE', `cannot connect: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    let result: pg.QueryResult<{ r: number[] }>;
+    try {
+      result = await client.query<{ r: number[] }>({
+        name: 'pkgindex_apply',
+        text: APPLY,
+        values: [group.verbs, group.names, group.deps],
+      });
+      client.release();
+    } catch (err) {
+      // A connection that failed is dropped from the pool rather than handed out again.
+      client.release(isUnavailable(err) ? (err as Error) : undefined);
+      throw err;
+    }
     const replies = result.rows[0]?.r;
     if (replies?.length !== group.size)
       throw createError('E_DATABASE_UNAVAILABLE', 'pkgindex_apply answered a wrong number of replies');
@@ -260,7 +285,8 @@ export class PostgresStore implements IndexStore {
         `a batch met serialization failures or deadlocks ${attempts} times in a row (${message}); nothing of it was committed`,
         { cause: err },
       );
-    if (isUnavailable(err)) this.#breaker.trip(`database unreachable: ${message}`);
+    if (isPkgIndexError(err, 'E_DATABASE_UNAVAILABLE') || isUnavailable(err))
+      this.#breaker.trip(`database unreachable: ${message}`);
     return createError('E_DATABASE_UNAVAILABLE', `database batch failed: ${message}`, { cause: err });
   }
 
