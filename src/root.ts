@@ -291,6 +291,7 @@ export class Composition implements PkgIndex {
               reader: store.reader ?? null,
               backend: store.id.replace(/-\d+$/, ''),
               connections: () => server.connectionCount,
+              maxVisits: config.queryMaxVisits,
             },
           },
           {

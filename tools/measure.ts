@@ -68,6 +68,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'the admin-port attacks of issue 12 (slow headers, heap snapshots) against a build (--cli)',
     load: () => import('./load/admin-attacks.js'),
   },
+  'query-api': {
+    summary: "the protocol's QUERY latency while the query API walks the largest closure",
+    load: () => import('./graph/query-api.js'),
+  },
   'perf-categories': {
     summary: 'sorts `perf report` output (stdin) into parts of the work: parse, index, kernel, ...',
     load: () => import('./profile/perf-categories.js'),

@@ -29,6 +29,8 @@ export interface QueryRouteDeps {
   readonly backend: string;
   /** Open protocol connections. */
   readonly connections: () => number;
+  /** Packages plus edges one query may visit (`--query-max-visits`). */
+  readonly maxVisits: number;
   readonly version: string;
 }
 
@@ -58,6 +60,7 @@ function page<T>(p: Page<T>): { items: readonly T[]; next: string | null } {
 
 export function registerQueryRoutes(router: Router, deps: QueryRouteDeps): void {
   const startedAt = Date.now();
+  const { maxVisits } = deps;
   const reader = (): IndexReader => {
     if (deps.reader === null)
       throw createError(
@@ -91,7 +94,7 @@ export function registerQueryRoutes(router: Router, deps: QueryRouteDeps): void 
   route('/v1/roots', LIST, listing(ListFilter.ROOTS));
 
   route('/v1/packages/{name}', [], async (_q, { name = '' }) => {
-    const info = (await reader().packageInfo(name)) ?? notIndexed(name);
+    const info = (await reader().packageInfo(name, { maxVisits })) ?? notIndexed(name);
     return {
       name: info.name,
       dependencies: info.dependencies,
@@ -108,6 +111,7 @@ export function registerQueryRoutes(router: Router, deps: QueryRouteDeps): void 
       const related =
         (await reader().related(name, direction, {
           transitive: q.bool('transitive', false),
+          maxVisits,
           after: q.cursor(),
           limit: q.integer('limit', DEFAULT_LIMIT, 1, MAX_LIMIT),
         })) ?? notIndexed(name);
@@ -120,6 +124,7 @@ export function registerQueryRoutes(router: Router, deps: QueryRouteDeps): void 
       (await reader().tree(name, direction, {
         depth: q.integer('depth', DEFAULT_TREE_DEPTH, 0, MAX_TREE_DEPTH),
         maxNodes: q.integer('maxNodes', DEFAULT_TREE_NODES, 1, MAX_TREE_NODES),
+        maxVisits,
       })) ?? notIndexed(name);
     return { direction, ...tree };
   });
@@ -127,20 +132,20 @@ export function registerQueryRoutes(router: Router, deps: QueryRouteDeps): void 
   route('/v1/packages/{name}/why', ['deps'], async (q, { name = '' }) => {
     const deps = q.names('deps');
     if (deps !== undefined) {
-      const why = await reader().whyRefused(name, deps);
+      const why = await reader().whyRefused(name, deps, { maxVisits });
       return { name, action: 'index', deps, indexable: why.verdict === 'ok', ...why };
     }
-    const held = (await reader().whyHeld(name)) ?? notIndexed(name);
+    const held = (await reader().whyHeld(name, { maxVisits })) ?? notIndexed(name);
     return { name, action: 'remove', removable: held.chain.length === 1, ...held };
   });
 
   route('/v1/packages/{name}/install-order', [], async (_q, { name = '' }) => {
-    const order = (await reader().installOrder(name)) ?? notIndexed(name);
+    const order = (await reader().installOrder(name, { maxVisits })) ?? notIndexed(name);
     return { items: order.items, truncated: order.truncated };
   });
 
   route('/v1/packages/{name}/removal-order', [], async (_q, { name = '' }) => {
-    const order = (await reader().removalOrder(name)) ?? notIndexed(name);
+    const order = (await reader().removalOrder(name, { maxVisits })) ?? notIndexed(name);
     return { items: order.items, truncated: order.truncated };
   });
 

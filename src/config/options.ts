@@ -144,6 +144,14 @@ export const OPTIONS = {
     help: 'Human-readable logs instead of JSON lines (for a terminal; not for production).',
     parse: flagBool,
   }),
+  // The query API (issue 15, docs/adr/0014-query-api.md).
+  queryMaxVisits: option({
+    flag: '--query-max-visits',
+    env: 'PKGINDEX_QUERY_MAX_VISITS',
+    default: 25_000,
+    help: 'Packages plus edges one query of the /v1 API may visit before it answers truncated: a query runs in one turn of the event loop, so this bounds what it adds to a protocol reply (~10 ms on a loaded 2-core machine).',
+    parse: integer(100, 10_000_000),
+  }),
   admin: option({
     flag: '--admin',
     env: 'PKGINDEX_ADMIN',

@@ -72,6 +72,7 @@ describe('/v1/openapi.json against the real routes', () => {
       store: new MemoryStore(),
       backend: 'memory',
       connections: () => 0,
+      maxVisits: 1000,
       version: 'test',
     });
     const served = router.paths().filter((p) => p.startsWith('/v1/'));
