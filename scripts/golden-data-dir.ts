@@ -35,7 +35,7 @@ async function run(store: IndexStore, from: number, to: number): Promise<void> {
     const deps =
       i === 0 ? [] : [`pkg-${Math.floor(i / 2)}`, `pkg-${i - 1}`].filter((d, k, a) => a.indexOf(d) === k);
     await send(store, { verb: Verb.INDEX, name: `pkg-${i}`, deps });
-    // A pause now and then: the log of this build rotates only when the writer is idle.
+    // A pause now and then: the v1 build rotated only when its writer was idle.
     if (i % 10 === 9) await new Promise(setImmediate);
   }
 }

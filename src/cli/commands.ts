@@ -22,4 +22,5 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
     load: () => import('./import.js'),
   },
   bench: { summary: 'measure a server with a load of the protocol', load: () => import('./bench.js') },
+  fsck: { summary: 'verify a data directory offline', load: () => import('./fsck.js') },
 };
