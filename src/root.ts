@@ -1,17 +1,21 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { AdminServer } from './admin/admin-server.js';
-import { ADMIN_TOKEN_ENV } from './admin/auth.js';
+import { ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE_ENV } from './admin/auth.js';
 import { OPTIONS, type Config, type Option, type OptionKey } from './config/options.js';
 import { packageVersion } from './config/version.js';
 import { createError } from './errors.js';
 import { createLogger } from './observability/logger.js';
 import type { ServerMetrics } from './observability/metrics.js';
 import { subscribeStoreEvents } from './observability/store-events.js';
+import type { Tracing } from './observability/tracing.js';
 import { IndexServer } from './server/server.js';
+import { TlsListener } from './server/tls-listener.js';
 import type { SharedReadsProof } from './server/shared-reads-proof.js';
 import { DiskStore } from './store/disk-store.js';
 import { MemoryStore } from './store/memory-store.js';
+import { defaultApplicationName, readPasswordFile } from './store/postgres/database-url.js';
+import { PostgresStore } from './store/postgres/postgres-store.js';
 import type { IndexStore } from './store/store.js';
 
 /** Every setting of a server: the options table of `pkgindex serve` (src/config/options.ts). */
@@ -61,6 +65,12 @@ export interface PkgIndex {
    * (last, so that /readyz answers 503 for the whole drain). Idempotent.
    */
   close(): Promise<void>;
+  /**
+   * Reads the TLS certificate, key and CA files again (what SIGHUP does for `pkgindex serve`):
+   * new connections get them, open ones keep theirs. False without TLS; throws E_TLS, and keeps
+   * serving the old ones, when the new files cannot be read or used.
+   */
+  reloadTls(): boolean;
 }
 
 /** What the composition root takes beyond the public options: test seams. */
@@ -79,6 +89,7 @@ export function withDefaults(config: Partial<PkgIndexConfig>): PkgIndexConfig {
 /** Builds the store chosen by `config.storage`. */
 function createStore(config: PkgIndexConfig): IndexStore {
   if (config.storage === 'memory') return new MemoryStore();
+  if (config.storage === 'postgres') return createPostgresStore(config);
   return new DiskStore({
     dataDir: config.dataDir,
     syncMode: config.syncMode,
@@ -86,7 +97,37 @@ function createStore(config: PkgIndexConfig): IndexStore {
     compactAfterBytes: config.compactAfterBytes,
     acceptDataLoss: config.acceptDataLoss,
     createIndex: config.createIndex,
+    storageTimeoutMs: config.storageTimeoutMs,
   });
+}
+
+/** The PostgreSQL store `--storage postgres` and the `--database-*` options describe. */
+function createPostgresStore(config: PkgIndexConfig): PostgresStore {
+  if (config.databaseUrl === '')
+    throw createError(
+      'E_DATABASE_CONFIG',
+      '--storage postgres needs the database: set PKGINDEX_DATABASE_URL (or --database-url without a password)',
+    );
+  return new PostgresStore({
+    url: config.databaseUrl,
+    password: config.databasePasswordFile === '' ? undefined : readPasswordFile(config.databasePasswordFile),
+    poolSize: config.databasePoolSize,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    applicationName:
+      config.databaseApplicationName === '' ? defaultApplicationName() : config.databaseApplicationName,
+  });
+}
+
+/** TLS on the protocol port when --tls-cert and --tls-key are set; E_CONFIG when only part is. */
+function tlsListener(config: PkgIndexConfig, log: Logger): TlsListener | null {
+  const { tlsCert: cert, tlsKey: key, tlsCa: ca } = config;
+  if (cert === '' && key === '' && ca === '') return null;
+  if (cert === '' || key === '')
+    throw createError(
+      'E_CONFIG',
+      '--tls-cert and --tls-key go together (and --tls-ca needs both): pass the certificate and its key',
+    );
+  return new TlsListener({ cert, key, ca: ca === '' ? null : ca }, log);
 }
 
 function isLoopback(host: string): boolean {
@@ -105,10 +146,12 @@ export class Composition implements PkgIndex {
   readonly log: Logger;
   readonly server: IndexServer;
   readonly #adminToken: string | null;
+  readonly #tls: TlsListener | null;
   #metrics: ServerMetrics | null = null;
   #admin: AdminServer | null = null;
   #addresses: PkgIndexAddresses | null = null;
   #unsubscribe: () => void = () => undefined;
+  #tracing: Tracing | null = null;
   #started: Promise<PkgIndexAddresses> | null = null;
   #closing: Promise<void> | null = null;
 
@@ -119,17 +162,38 @@ export class Composition implements PkgIndex {
         'E_CONFIG',
         `--admin-port and --port are both ${full.port}; give the admin HTTP server another port or pass --admin=false`,
       );
+    this.#adminToken = options.adminToken ?? null;
+    // Refused rather than warned about: an open /debug/heap-snapshot beyond this host lets anyone
+    // stall the server for seconds and take gigabytes of memory (issue 12).
+    if (full.admin && this.#adminToken === null && !isLoopback(full.adminHost))
+      throw createError(
+        'E_ADMIN_UNPROTECTED',
+        `--admin-host ${full.adminHost} reaches beyond this host, and no admin token is set; set ` +
+          `${ADMIN_TOKEN_ENV} or ${ADMIN_TOKEN_FILE_ENV} (e.g. \`openssl rand -hex 32\`), or bind --admin-host to 127.0.0.1`,
+      );
     this.config = full;
     this.version = options.version ?? packageVersion();
     this.log =
       options.log ?? createLogger({ level: full.logLevel, quiet: full.quiet, pretty: full.logPretty });
+    this.#tls = tlsListener(full, this.log);
     this.store = options.store ?? createStore(full);
-    this.#adminToken = options.adminToken ?? null;
-    const deps = { store: this.store, log: this.log };
+    const deps = {
+      store: this.store,
+      log: this.log,
+      ...(this.#tls === null ? {} : { createListener: this.#tls.create }),
+    };
     this.server = new IndexServer(
       options.proveSharedReads === undefined ? deps : { ...deps, proveSharedReads: options.proveSharedReads },
-      full,
+      // The shared read buffer reads the kernel socket, which under TLS carries ciphertext.
+      this.#tls === null ? full : { ...full, sharedReadBuffer: false },
     );
+  }
+
+  reloadTls(): boolean {
+    if (this.#tls === null) return false;
+    this.#tls.reload();
+    this.log.info({ cert: this.config.tlsCert }, 'TLS certificate reloaded');
+    return true;
   }
 
   /** The metrics, once `listen()` has built them; null with `config.admin` false. */
@@ -171,24 +235,48 @@ export class Composition implements PkgIndex {
       if (this.#metrics !== null) {
         const { AdminServer } = await import('./admin/admin-server.js');
         this.#admin = new AdminServer(
-          { log, metrics: this.#metrics, server, store, version },
-          { host: config.adminHost, port: config.adminPort, token },
+          {
+            log,
+            metrics: this.#metrics,
+            server,
+            store,
+            version,
+            backup: store instanceof DiskStore ? store : null,
+            query: {
+              reader: store.reader ?? null,
+              backend: store.id.replace(/-\d+$/, ''),
+              connections: () => server.connectionCount,
+            },
+          },
+          {
+            host: config.adminHost,
+            port: config.adminPort,
+            token,
+            debug: config.adminDebug,
+            maxConnections: config.adminMaxConnections,
+            requestTimeoutMs: config.adminRequestTimeoutMs,
+            heapSnapshotMaxHeapBytes: config.adminHeapSnapshotMaxHeapBytes,
+          },
         );
         admin = await this.#admin.listen();
         log.info({ host: admin.address, port: admin.port, auth: token !== null }, 'admin listening');
-        if (token === null && !isLoopback(config.adminHost))
-          log.warn(
-            { host: config.adminHost },
-            `admin endpoints are reachable beyond this host without authentication; set ${ADMIN_TOKEN_ENV}`,
-          );
       }
 
+      if (config.otlpEndpoint !== '') {
+        const { startTracing } = await import('./observability/tracing.js');
+        this.#tracing = await startTracing({
+          endpoint: config.otlpEndpoint,
+          sampleRatio: config.traceSampleRatio,
+          serviceName: 'pkgindex',
+        });
+        log.info({ endpoint: config.otlpEndpoint, sampleRatio: config.traceSampleRatio }, 'tracing on');
+      }
       const startedAt = performance.now();
       await store.open();
       log.info({ ...store.stats(), durationMs: Math.round(performance.now() - startedAt) }, 'store opened');
 
       const protocol = await server.listen();
-      log.info({ host: protocol.address, port: protocol.port }, 'listening');
+      log.info({ host: protocol.address, port: protocol.port, tls: this.#tls !== null }, 'listening');
       this.#addresses = { protocol, admin };
       return this.#addresses;
     } catch (err) {
@@ -196,6 +284,7 @@ export class Composition implements PkgIndex {
       await this.#admin?.close();
       this.#unsubscribe();
       await store.close();
+      await this.#tracing?.shutdown();
       throw err;
     }
   }
@@ -219,6 +308,8 @@ export class Composition implements PkgIndex {
     this.log.info({ connections: this.server.connectionCount }, 'shutting down');
     await this.server.close();
     await this.store.close();
+    // After the store: the spans of the last batches are exported too.
+    await this.#tracing?.shutdown();
     // Last, so that /readyz answers 503 for the whole drain.
     await this.#admin?.close();
     this.#unsubscribe();

@@ -1,9 +1,10 @@
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { createError } from '../errors.js';
 import type { IndexStore } from '../store/store.js';
 import { Connection, type ConnectionContext, type ConnectionLimits } from './connection.js';
 import { ServerStats } from './stats.js';
+import { tcpListener, type ListenerFactory } from './transport.js';
 import { ReplyScratch } from './reply-scratch.js';
 import { SHARED_READ_BYTES, startReading } from './shared-reads.js';
 import { proveSharedReadsOnce, type SharedReadsProof } from './shared-reads-proof.js';
@@ -26,6 +27,8 @@ export interface IndexServerDeps {
    * server reads the ordinary way. Default: proveSharedReadsOnce (tests pass a broken one).
    */
   readonly proveSharedReads?: () => Promise<SharedReadsProof>;
+  /** Makes the protocol listener (transport.ts): plain TCP by default, or TLS. */
+  readonly createListener?: ListenerFactory;
 }
 
 const NO_SHARED_READS =
@@ -72,8 +75,7 @@ export class IndexServer {
     };
     this.#readBuffer = options.sharedReadBuffer ? Buffer.allocUnsafe(SHARED_READ_BYTES) : null;
     this.stats.sharedReadBuffer = options.sharedReadBuffer;
-    // pauseOnConnect: nothing is read before startReading() has chosen how to read.
-    this.#server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => {
+    this.#server = (deps.createListener ?? tcpListener)((socket) => {
       this.#accept(socket);
     });
   }

@@ -2,6 +2,7 @@ import type { Command } from '../protocol/command.js';
 import type { Reply } from '../protocol/reply.js';
 import { DependencyGraph, type GraphStats } from '../graph/dependency-graph.js';
 import { applyCommand } from './apply-command.js';
+import { GraphReader } from './graph-reader.js';
 import type { IndexStore, StoreHealth } from './store.js';
 import { nextStoreId } from './store-events.js';
 
@@ -11,6 +12,7 @@ const HEALTHY: StoreHealth = { recovered: true, writable: true };
 export class MemoryStore implements IndexStore {
   readonly id = nextStoreId('memory');
   readonly #graph = new DependencyGraph();
+  readonly reader = new GraphReader(() => this.#graph);
 
   open(): Promise<void> {
     return Promise.resolve();

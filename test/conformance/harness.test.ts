@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadBrewPackages } from '../../tools/stress/brew-packages.js';
 import { checkConsistency, runHarness } from '../../tools/stress/harness.js';
-import { memoryOf, spawnServer } from '../support/servers.js';
+import { createTestDatabase, needPostgres } from '../support/postgres.js';
+import { memoryOf, spawnServer, type ServerProcess } from '../support/servers.js';
 
 const packages = loadBrewPackages();
 
@@ -28,6 +29,40 @@ for (const seed of [1, 2, 3]) {
       );
     } finally {
       assert.equal(await server.stop(), 0);
+    }
+  });
+}
+
+// The same harness with its 100 clients spread over three instances sharing one PostgreSQL:
+// every instance must answer as the one server above does.
+for (const seed of [1, 2, 3]) {
+  test(`challenge-style stress on PostgreSQL: 100 clients over 3 instances, seed ${seed}`, async (t) => {
+    if (!(await needPostgres(t))) return;
+    const url = await createTestDatabase(t);
+    const servers: ServerProcess[] = [];
+    try {
+      for (let i = 0; i < 3; i++)
+        servers.push(
+          await spawnServer({ storage: 'postgres', admin: false, env: { PKGINDEX_DATABASE_URL: url } }),
+        );
+      const ports = servers.map((s) => s.port);
+      let checked = 0;
+      const report = await runHarness({
+        port: ports,
+        packages,
+        clients: 100,
+        seed,
+        afterIndex: async () => {
+          // Checked through another instance than most clients used.
+          checked = await checkConsistency(ports[seed % 3]!, packages);
+        },
+      });
+      assert.equal(checked, 780, 'every package that another depends on was checked');
+      t.diagnostic(
+        `${report.messages} messages (${report.broken} broken) in ${(report.elapsedMs / 1000).toFixed(2)} s over 3 instances`,
+      );
+    } finally {
+      for (const s of servers) assert.equal(await s.stop(), 0);
     }
   });
 }

@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { LineClient } from '../support/line-client.js';
 import { startServer } from '../support/servers.js';
+import { until } from '../support/until.js';
 
 // Every test runs with both ways of reading sockets (see src/server/shared-reads.ts).
 for (const sharedReadBuffer of [true, false])
@@ -40,11 +41,13 @@ for (const sharedReadBuffer of [true, false])
     });
 
     test('a line split across many TCP writes is one command', async () => {
-      const { port, close } = await startServer({ sharedReadBuffer });
+      const { port, server, close } = await startServer({ sharedReadBuffer });
       const c = await LineClient.open(port);
+      let sent = 0;
       for (const byte of Buffer.from('INDEX|gtk+3|\nQUERY|gtk+3|\n')) {
         c.write(Buffer.from([byte]));
-        await sleep(1);
+        sent++;
+        await until('the byte read', () => server.stats.bytesIn >= sent); // one read per byte
       }
       assert.deepEqual(await c.read(2), ['OK', 'OK']);
       c.close();
@@ -74,10 +77,10 @@ for (const sharedReadBuffer of [true, false])
     });
 
     test('a connection closed in the middle of a line executes nothing of it', async () => {
-      const { port, close } = await startServer({ sharedReadBuffer });
+      const { port, server, close } = await startServer({ sharedReadBuffer });
       const a = await LineClient.open(port);
       a.write('INDEX|half|');
-      await sleep(50);
+      await until('the partial line read', () => server.stats.bytesIn >= 'INDEX|half|'.length);
       a.socket.end();
       await a.closedByServer();
       const b = await LineClient.open(port);
@@ -106,7 +109,7 @@ for (const sharedReadBuffer of [true, false])
       assert.deepEqual(await b.request('QUERY|a|'), ['OK']);
       a.close();
       // Once a slot frees up, a new connection is served.
-      for (let i = 0; i < 100 && server.connectionCount > 1; i++) await sleep(10);
+      await until('the freed slot', () => server.connectionCount <= 1);
       const c = await LineClient.open(port);
       assert.deepEqual(await c.request('QUERY|a|'), ['OK']);
       b.close();
@@ -207,7 +210,7 @@ for (const sharedReadBuffer of [true, false])
       // Every byte the server ever read was one line; each gets its reply (the client's kernel
       // buffer still held lines when it stopped writing, so the server reads past the plateau).
       const otherBytes = 'INDEX|a|\nQUERY|a|\n'.length;
-      for (let i = 0; i < 400 && replies !== server.stats.bytesIn - otherBytes; i++) await sleep(50);
+      await until('every reply', () => replies === server.stats.bytesIn - otherBytes, 20_000);
       assert.equal(replies, server.stats.bytesIn - otherBytes);
       assert.ok(replies >= plateau);
       socket.destroy();
@@ -220,7 +223,8 @@ for (const sharedReadBuffer of [true, false])
       await once(a, 'connect');
       const b = await LineClient.open(port);
       a.write('INDEX|from-a');
-      await sleep(50); // a's partial line is read before b's line lands in the same buffer
+      // a's partial line is read before b's line lands in the same buffer
+      await until("a's partial line read", () => server.stats.bytesIn >= 'INDEX|from-a'.length);
       assert.deepEqual(await b.request('INDEX|from-b|'), ['OK']);
       a.write('|\n');
       const [reply] = (await once(a, 'data')) as [Buffer];

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { recover } from '../../src/store/recover.js';
 import { spawnServer, type ServerProcess } from '../support/servers.js';
-import { LineClient } from './support/line-client.js';
+import { LineClient } from '../support/line-client.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -65,7 +65,7 @@ test(
     const dir = join(mnt, 'data');
     await mkdir(dir);
     server = await spawnServer({ storage: 'disk', dataDir: dir });
-    let client = await LineClient.connect(server.port);
+    let client = await LineClient.open(server.port);
     const acked: string[] = [];
     let errors = 0;
     const index = async (name: string): Promise<string> => {
@@ -92,7 +92,7 @@ test(
     client.close();
     await server.kill9();
     server = await spawnServer({ storage: 'disk', dataDir: dir });
-    client = await LineClient.connect(server.port);
+    client = await LineClient.open(server.port);
     assert.equal(await client.send(`QUERY|${acked.at(-1)!}|`), 'OK', 'recovered on a full disk');
     assert.equal((await readyz(server)).status, 503, 'a restart on a full disk is not ready');
     assert.equal(await index('restarted-full'), 'ERROR');

@@ -11,7 +11,7 @@ export const CLI = cliPath();
 
 export interface SpawnOptions {
   /** `--storage`; default memory: the CLI default (disk in ./data) would share one dir. */
-  readonly storage?: 'memory' | 'disk';
+  readonly storage?: 'memory' | 'disk' | 'postgres';
   /** `--data-dir`, when given. */
   readonly dataDir?: string;
   /** The admin HTTP server on a free port (default), or `--admin=false`. */
