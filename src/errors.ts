@@ -275,6 +275,14 @@ export const ERRORS = {
     exitCode: EXIT_INTERNAL,
     meaning: 'A re-index was resumed with none pending: a bug in the caller.',
   },
+  // Socket threads (issue 13, ADR 0010).
+  E_THREAD: {
+    name: 'ThreadError',
+    status: 503,
+    exitCode: EXIT_USAGE,
+    meaning:
+      'A socket thread could not start or lost the index owner; its replies are ERROR. The server falls back to fewer threads (see the warning logged) or pass --threads 1.',
+  },
   E_INTERNAL: {
     name: 'InternalError',
     kind: 'bug',

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import type { AdminServer } from './admin/admin-server.js';
 import { ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE_ENV } from './admin/auth.js';
@@ -11,6 +12,10 @@ import { subscribeStoreEvents } from './observability/store-events.js';
 import type { Tracing } from './observability/tracing.js';
 import { IndexServer } from './server/server.js';
 import { TlsListener } from './server/tls-listener.js';
+import type { ServerStats } from './server/stats.js';
+import { combinedStats } from './threads/combined-stats.js';
+import { ConnectionSlots } from './server/connection-slots.js';
+import { SocketThreads } from './threads/socket-threads.js';
 import type { SharedReadsProof } from './server/shared-reads-proof.js';
 import { DiskStore } from './store/disk-store.js';
 import { MemoryStore } from './store/memory-store.js';
@@ -76,7 +81,17 @@ export interface PkgIndex {
 /** What the composition root takes beyond the public options: test seams. */
 export interface ComposeOptions extends PkgIndexOptions {
   readonly proveSharedReads?: () => Promise<SharedReadsProof>;
+  /** Finds the listening socket's descriptor for the socket threads; default: the server's. */
+  readonly listenerFd?: () => number | null;
 }
+
+/** `config.threads` as a count: 0 means one per core. */
+export function threadCount(config: PkgIndexConfig): number {
+  return config.threads === 0 ? availableParallelism() : config.threads;
+}
+
+const NO_SHARED_LISTENER =
+  "this Node does not expose the listening socket's descriptor; serving on one thread (--threads 1)";
 
 /** The configuration with every setting the caller left out at its default. */
 export function withDefaults(config: Partial<PkgIndexConfig>): PkgIndexConfig {
@@ -154,6 +169,12 @@ export class Composition implements PkgIndex {
   #tracing: Tracing | null = null;
   #started: Promise<PkgIndexAddresses> | null = null;
   #closing: Promise<void> | null = null;
+  readonly #listenerFd: () => number | null;
+  /** The process's count of open connections, shared with the socket threads. */
+  readonly #connections = new SharedArrayBuffer(4);
+  #threads: SocketThreads | null = null;
+  /** Every thread's counters as one (see combined-stats.ts). */
+  readonly #stats: ServerStats;
 
   constructor(config: Partial<PkgIndexConfig>, options: ComposeOptions = {}) {
     const full = withDefaults(config);
@@ -181,12 +202,38 @@ export class Composition implements PkgIndex {
       store: this.store,
       log: this.log,
       ...(this.#tls === null ? {} : { createListener: this.#tls.create }),
+      connectionSlots: new ConnectionSlots(full.maxConnections, new Int32Array(this.#connections)),
     };
     this.server = new IndexServer(
       options.proveSharedReads === undefined ? deps : { ...deps, proveSharedReads: options.proveSharedReads },
       // The shared read buffer reads the kernel socket, which under TLS carries ciphertext.
       this.#tls === null ? full : { ...full, sharedReadBuffer: false },
     );
+    this.#listenerFd = options.listenerFd ?? (() => this.server.listenerFd());
+    this.#stats = combinedStats(
+      this.server.stats,
+      () => this.#threads?.reports() ?? [],
+      new Int32Array(this.#connections),
+    );
+  }
+
+  /** Threads serving connections, the main one included (1 until `listen()` has started the others). */
+  get threads(): number {
+    return 1 + (this.#threads?.count ?? 0);
+  }
+
+  /**
+   * The counters of every thread's server, summed, the socket threads asked for theirs now
+   * (the metrics read the same sum, with reports at most a second old).
+   */
+  async serverStats(): Promise<ServerStats> {
+    await this.#threads?.collectStats();
+    return this.#stats;
+  }
+
+  /** The socket threads, once started; null on one thread. */
+  get socketThreads(): SocketThreads | null {
+    return this.#threads;
   }
 
   reloadTls(): boolean {
@@ -222,7 +269,7 @@ export class Composition implements PkgIndex {
     // it, prom-client alone would cost ~10 MB of memory for nothing.
     if (config.admin)
       this.#metrics = new (await import('./observability/metrics.js')).ServerMetrics({
-        stats: server.stats,
+        stats: this.#stats,
         server,
         store,
         maxConnections: config.maxConnections,
@@ -276,10 +323,16 @@ export class Composition implements PkgIndex {
       log.info({ ...store.stats(), durationMs: Math.round(performance.now() - startedAt) }, 'store opened');
 
       const protocol = await server.listen();
-      log.info({ host: protocol.address, port: protocol.port, tls: this.#tls !== null }, 'listening');
+      await this.#startThreads();
+      log.info(
+        { host: protocol.address, port: protocol.port, tls: this.#tls !== null, threads: this.threads },
+        'listening',
+      );
       this.#addresses = { protocol, admin };
       return this.#addresses;
     } catch (err) {
+      await this.#threads?.close();
+      await server.close();
       // The admin server's handle would keep the process alive after a failed start.
       await this.#admin?.close();
       this.#unsubscribe();
@@ -287,6 +340,34 @@ export class Composition implements PkgIndex {
       await this.#tracing?.shutdown();
       throw err;
     }
+  }
+
+  /**
+   * Starts the socket threads beside the main one (ADR 0010): each gets a copy of the
+   * listening socket and sends its connections' commands here. Without the socket's
+   * descriptor, serves on this thread alone, with a warning.
+   */
+  async #startThreads(): Promise<void> {
+    const wanted = threadCount(this.config);
+    if (wanted <= 1) return;
+    if (this.#tls !== null) {
+      // The socket threads would accept on the shared descriptor and speak plain TCP.
+      this.log.warn({ threads: wanted }, 'TLS is served on one thread: --threads is ignored with --tls-cert');
+      return;
+    }
+    const fd = this.#listenerFd();
+    if (fd === null) {
+      this.log.warn({ node: process.version, threads: wanted }, NO_SHARED_LISTENER);
+      return;
+    }
+    this.#threads = await SocketThreads.start({
+      count: wanted - 1,
+      fd,
+      server: this.config,
+      store: this.store,
+      log: this.log,
+      connections: this.#connections,
+    });
   }
 
   close(): Promise<void> {
@@ -306,7 +387,8 @@ export class Composition implements PkgIndex {
       }
     }
     this.log.info({ connections: this.server.connectionCount }, 'shutting down');
-    await this.server.close();
+    // The socket threads' batches are executed here until each has drained.
+    await Promise.all([this.server.close(), this.#threads?.close()]);
     await this.store.close();
     // After the store: the spans of the last batches are exported too.
     await this.#tracing?.shutdown();

@@ -64,6 +64,16 @@ export const OPTIONS = {
     help: 'On SIGTERM/SIGINT, how long to let clients collect their replies before closing them.',
     parse: integer(0, 600_000),
   }),
+  // Socket threads (issue 13, ADR 0010).
+  threads: option({
+    flag: '--threads',
+    env: 'PKGINDEX_THREADS',
+    // 1, not one per core: on the 2-core machine measured, a second thread costs more (a
+    // postMessage round trip per batch, ~9 µs of CPU) than it saves; see ADR 0010.
+    default: 1,
+    help: 'Threads that accept, read and write connections; the first also owns the index, and every command is executed there, in one serial order (ADR 0010). 0: one per core.',
+    parse: integer(0, 256),
+  }),
   sharedReadBuffer: option({
     flag: '--shared-read-buffer',
     env: 'PKGINDEX_SHARED_READ_BUFFER',

@@ -8,6 +8,8 @@ import { tcpListener, type ListenerFactory } from './transport.js';
 import { ReplyScratch } from './reply-scratch.js';
 import { SHARED_READ_BYTES, startReading } from './shared-reads.js';
 import { proveSharedReadsOnce, type SharedReadsProof } from './shared-reads-proof.js';
+import { ConnectionSlots } from './connection-slots.js';
+import { listenerFd } from './listener-fd.js';
 
 export interface IndexServerOptions extends ConnectionLimits {
   readonly host: string;
@@ -29,6 +31,13 @@ export interface IndexServerDeps {
   readonly proveSharedReads?: () => Promise<SharedReadsProof>;
   /** Makes the protocol listener (transport.ts): plain TCP by default, or TLS. */
   readonly createListener?: ListenerFactory;
+  /**
+   * Listen on this handle (a listening socket another thread shares, see src/threads/)
+   * instead of binding `host:port`.
+   */
+  readonly listenHandle?: object;
+  /** The process's count of open connections, shared by every socket thread. Default: this server's own. */
+  readonly connectionSlots?: ConnectionSlots;
 }
 
 const NO_SHARED_READS =
@@ -49,6 +58,8 @@ export class IndexServer {
   readonly #connections = new Set<Connection>();
   readonly #context: ConnectionContext;
   readonly #proveSharedReads: () => Promise<SharedReadsProof>;
+  readonly #listenHandle: object | undefined;
+  readonly #slots: ConnectionSlots;
   /** Where every connection's reads land, or null for Node's own buffer per read. */
   #readBuffer: Buffer | null;
   #nextId = 1;
@@ -61,6 +72,8 @@ export class IndexServer {
     this.#options = options;
     this.#log = deps.log;
     this.#proveSharedReads = deps.proveSharedReads ?? proveSharedReadsOnce;
+    this.#listenHandle = deps.listenHandle;
+    this.#slots = deps.connectionSlots ?? new ConnectionSlots(options.maxConnections);
     this.#context = {
       store: deps.store,
       stats: this.stats,
@@ -69,6 +82,7 @@ export class IndexServer {
       scratch: new ReplyScratch(),
       onClosed: (c) => {
         this.#connections.delete(c);
+        this.#slots.release();
         this.stats.connectionsOpen--;
         if (this.#connections.size === 0 && this.#onLastClosed !== null) this.#onLastClosed();
       },
@@ -92,6 +106,11 @@ export class IndexServer {
 
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** The listening socket's descriptor, to share with other threads; null if unknown (see listener-fd.ts). */
+  listenerFd(): number | null {
+    return this.#server.listening ? listenerFd(this.#server) : null;
   }
 
   /**
@@ -127,14 +146,20 @@ export class IndexServer {
               : 'check --host and --port';
         reject(createError('E_LISTEN', `cannot listen on ${where}: ${err.message}; ${hint}`, { cause: err }));
       };
-      this.#server.once('error', onError);
-      this.#server.listen({ host: this.#options.host, port: this.#options.port, backlog: 4096 }, () => {
+      const onListening = (): void => {
         this.#server.off('error', onError);
         this.#server.on('error', (err) => {
           this.#log.error({ err }, 'listener error');
         });
         resolve(this.#server.address() as AddressInfo);
-      });
+      };
+      this.#server.once('error', onError);
+      if (this.#listenHandle !== undefined) this.#server.listen(this.#listenHandle, 4096, onListening);
+      else
+        this.#server.listen(
+          { host: this.#options.host, port: this.#options.port, backlog: 4096 },
+          onListening,
+        );
     });
   }
 
@@ -169,10 +194,10 @@ export class IndexServer {
 
   #accept(socket: Socket): void {
     const stats = this.stats;
-    if (this.#draining || this.#connections.size >= this.#options.maxConnections) {
+    if (this.#draining || !this.#slots.tryAcquire()) {
       stats.connectionsRefused++;
       this.#log.warn(
-        { peer: socket.remoteAddress, open: this.#connections.size, max: this.#options.maxConnections },
+        { peer: socket.remoteAddress, open: this.#slots.open, max: this.#options.maxConnections },
         this.#draining
           ? 'connection refused: shutting down'
           : 'connection refused: --max-connections reached',

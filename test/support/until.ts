@@ -6,9 +6,13 @@ import { setImmediate as turn, setTimeout as delay } from 'node:timers/promises'
  * asynchronously (a counter, a metric, a health flag). It re-checks after each event-loop turn at
  * first, then every few milliseconds, and fails naming `what` when `timeoutMs` passes.
  */
-export async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+export async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (let i = 0; !check(); i++) {
+  for (let i = 0; !(await check()); i++) {
     if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
     if (i < 100) await turn();
     else await delay(5);
