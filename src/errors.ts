@@ -63,6 +63,18 @@ export const ERRORS = {
     exitCode: EXIT_USAGE,
     meaning: 'A data file was written by a newer pkgindex.',
   },
+  E_STORAGE_DATA_LOSS: {
+    name: 'StorageError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'The data dir holds less than its control record says was made durable (a deleted or truncated file); the message names what is missing. The server does not start unless --accept-data-loss is given.',
+  },
+  E_STORAGE_ACCESS: {
+    name: 'StorageError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'The data dir or a file in it cannot be read or written by this user (permissions); the message names the path.',
+  },
   E_STORAGE_IO: {
     name: 'StorageError',
     status: 503,
@@ -402,7 +414,7 @@ export function meaningOf(code: ErrorCode): string {
 }
 
 /** What was found damaged, which decides what the operator can do about it. */
-export type DamagedFileKind = 'segment' | 'sealed segment' | 'snapshot' | 'data dir';
+export type DamagedFileKind = 'segment' | 'sealed segment' | 'snapshot' | 'control file' | 'data dir';
 
 const WHAT_TO_DO: Readonly<Record<DamagedFileKind, string>> = {
   segment:
@@ -411,6 +423,8 @@ const WHAT_TO_DO: Readonly<Record<DamagedFileKind, string>> = {
     'the segment was synced whole before the next one began, so this is damage on disk; compaction stopped, ' +
     'and the server will not start on this file. Restore the data dir from a backup',
   snapshot: 'the snapshot is damaged. Restore the data dir from a backup',
+  'control file':
+    'the control record of what is durable is damaged. Restore the data dir from a backup, or check it with pkgindex fsck and start with --accept-data-loss',
   'data dir': 'restore the data dir from a backup',
 };
 

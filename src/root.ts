@@ -110,6 +110,8 @@ function createStore(config: PkgIndexConfig): IndexStore {
     syncMode: config.syncMode,
     syncIntervalMs: config.syncIntervalMs,
     compactAfterBytes: config.compactAfterBytes,
+    acceptDataLoss: config.acceptDataLoss,
+    createIndex: config.createIndex,
     storageTimeoutMs: config.storageTimeoutMs,
   });
 }

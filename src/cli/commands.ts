@@ -38,6 +38,7 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
   },
   restore: { summary: 'restore a backup into a data dir, checked', load: () => import('./restore.js') },
   bench: { summary: 'measure a server with a load of the protocol', load: () => import('./bench.js') },
+  fsck: { summary: 'verify a data directory offline', load: () => import('./fsck.js') },
   migrate: {
     summary: 'bring the PostgreSQL schema of --storage postgres up to date',
     load: () => import('./migrate.js'),

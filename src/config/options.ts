@@ -116,6 +116,20 @@ export const OPTIONS = {
     help: 'Log bytes after which a new log segment is started and the old ones are folded into a snapshot in the background.',
     parse: integer(4096, 1024 * MiB),
   }),
+  acceptDataLoss: option({
+    flag: '--accept-data-loss',
+    env: 'PKGINDEX_ACCEPT_DATA_LOSS',
+    default: false,
+    help: 'Start even when the data dir holds less than its control record says was durable (a deleted or truncated file), serving what is left; the loss is logged at error level. Only to bring a damaged index back after reading pkgindex fsck.',
+    parse: flagBool,
+  }),
+  createIndex: option({
+    flag: '--create-index',
+    env: 'PKGINDEX_CREATE_INDEX',
+    default: true,
+    help: 'Start a new, empty index in a data dir that holds none. --create-index=false refuses such a dir (exit 2), so an emptied or wrong --data-dir is noticed: set it once the index exists.',
+    parse: flagBool,
+  }),
   storageTimeoutMs: option({
     flag: '--storage-timeout-ms',
     env: 'PKGINDEX_STORAGE_TIMEOUT_MS',

@@ -72,7 +72,12 @@ export function subscribeStoreEvents({ storeId, log, sink }: StoreEventSubscribe
     [StoreChannel.RECOVERY]: (m) => {
       const e = m as unknown as RecoveryEvent;
       sink?.storeRecovery(e);
-      if (e.truncatedBytes > 0)
+      if (e.dataLoss !== undefined && e.dataLoss.length > 0)
+        log.error(
+          { event: 'store.recovery', ...e },
+          'storage recovered WITH DATA LOSS accepted by --accept-data-loss: acknowledged data is gone',
+        );
+      else if (e.truncatedBytes > 0)
         log.warn({ event: 'store.recovery', ...e }, 'storage recovered; a torn tail was truncated');
       else log.info({ event: 'store.recovery', ...e }, 'storage recovered');
     },

@@ -1,8 +1,9 @@
 import { DependencyGraph } from '../graph/dependency-graph.js';
 import { corruptDataError, type PkgIndexError } from '../errors.js';
 import type { StorageFs } from './fs/storage-fs.js';
-import { HEADER_BYTES, Magic, readFileHeader } from './format/file-header.js';
-import { scanFrames } from './format/frame.js';
+import { HEADER_BYTES, Magic } from './format/file-header.js';
+import type { ScanResult } from './format/frame.js';
+import { DEFAULT_READ_BUFFER_BYTES, openDataFile, scanFileFrames } from './format/frame-reader.js';
 import { decodeRecord } from './format/record.js';
 import { applyCommand } from './apply-command.js';
 import { segmentPath, snapshotPath } from './data-dir-files.js';
@@ -33,13 +34,18 @@ export async function foldSnapshot(fs: StorageFs, job: CompactionJob): Promise<C
   if (job.snapshotSeq > 0) await readSnapshot(fs, snapshotPath(job.dir, job.snapshotSeq), graph);
   for (let seq = job.fromSeq; seq <= job.toSeq; seq++) {
     const path = segmentPath(job.dir, seq);
-    const buf = await fs.readFile(path);
-    if (readFileHeader(buf, Magic.SEGMENT, path) === null) throw damaged(path, 0, 'incomplete file header');
-    const scan = scanFrames(buf, HEADER_BYTES, (payload, offset) => {
-      const command = decodeRecord(payload);
-      if (command === null || command.verb === 'END') throw damaged(path, offset, 'undecodable record');
-      if (!applyCommand(graph, command).changed) throw damaged(path, offset, 'record that does not apply');
-    });
+    const { file, size, header } = await openDataFile(fs, path, Magic.SEGMENT);
+    let scan: ScanResult;
+    try {
+      if (header === null) throw damaged(path, 0, 'incomplete file header');
+      scan = await scanFileFrames(file, size, HEADER_BYTES, DEFAULT_READ_BUFFER_BYTES, (payload, offset) => {
+        const command = decodeRecord(payload);
+        if (command === null || command.verb === 'END') throw damaged(path, offset, 'undecodable record');
+        if (!applyCommand(graph, command).changed) throw damaged(path, offset, 'record that does not apply');
+      });
+    } finally {
+      await file.close();
+    }
     if (scan.bad !== null) throw damaged(path, scan.bad.offset, scan.bad.reason);
   }
   return { snapshotBytes: await writeSnapshot(fs, job.dir, job.toSeq, graph.topological()) };

@@ -10,6 +10,8 @@ const SEGMENT = /^segment-(\d{10})\.log$/;
 const SNAPSHOT = /^snapshot-(\d{10})\.snap$/;
 export const TEMP_SUFFIX = '.tmp';
 export const PID_FILE = 'LOCK';
+/** The control record (format version 2; see control-file.ts). */
+export const CONTROL_FILE = 'CONTROL';
 
 const pad = (seq: number): string => String(seq).padStart(10, '0');
 

@@ -4,7 +4,8 @@ import type { Command } from '../protocol/command.js';
 import { Verb } from '../protocol/command.js';
 import { Reply } from '../protocol/reply.js';
 import { DependencyGraph, type GraphStats } from '../graph/dependency-graph.js';
-import { createError, isPkgIndexError, isStorageError } from '../errors.js';
+import { userInfo } from 'node:os';
+import { createError, isPkgIndexError, isStorageError, type PkgIndexError } from '../errors.js';
 import type { StorageFs } from './fs/storage-fs.js';
 import { NodeFs } from './fs/node-fs.js';
 import { InflightFs } from './fs/inflight-fs.js';
@@ -13,7 +14,9 @@ import { GraphReader } from './graph-reader.js';
 import type { IndexStore, StoreHealth } from './store.js';
 import { DirLock } from './dir-lock.js';
 import { errorText, LogWriter, type SyncMode } from './log-writer.js';
-import { recover, type Recovered } from './recover.js';
+import { recover, type RecoverOptions, type Recovered } from './recover.js';
+import { writeControl } from './control-file.js';
+import { HEADER_BYTES } from './format/file-header.js';
 import type { Compactor } from './compaction.js';
 import { workerCompactor } from './compaction-worker.js';
 import { segmentPath, snapshotPath } from './data-dir-files.js';
@@ -39,6 +42,12 @@ export interface DiskStoreOptions {
   readonly retryMaxMs?: number;
   /** Default: `disk-N`, unique in the process. */
   readonly id?: string;
+  /** Start on what is left when files the control record knows of are missing or short. Default false. */
+  readonly acceptDataLoss?: boolean;
+  /** Start a new, empty index in a dir that holds none. Default true; false refuses (E_STORAGE_DATA_LOSS). */
+  readonly createIndex?: boolean;
+  /** Bytes recovery reads at a time. Default 1 MiB. */
+  readonly readBufferBytes?: number;
   /**
    * Deadline of one storage operation (write, fdatasync, ...), in ms: past it the log is ended
    * as if the operation had failed (held replies ERROR, not writable) and the store reopens once
@@ -51,6 +60,13 @@ export interface DiskStoreOptions {
 export const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;
 /** Sealed segments kept before compaction even when they are small (restarts each add one). */
 const MAX_SEALED_SEGMENTS = 32;
+/**
+ * Sealed segments that may wait while a compaction runs. At this many, the next rotation waits
+ * for the compaction to finish (the writer holds its acknowledgements, so connections stop
+ * being read once their replies pile up): the log after the snapshot stays bounded, at about
+ * (this + 1) × --compact-after-bytes, however fast clients write (issue 11, defect 1).
+ */
+export const MAX_SEALED_WHILE_COMPACTING = 4;
 
 /**
  * The durable index: the graph in memory serves every command; a segmented, checksummed log
@@ -92,12 +108,19 @@ export class DiskStore implements IndexStore, BackupSource {
   /** Sealed segments not yet folded into a snapshot: seq → bytes. */
   readonly #sealed = new Map<number, number>();
   #compaction: Promise<void> | null = null;
+  /** The newest segment the running compaction folds; 0 when none runs. */
+  #compacting = 0;
+  #backpressureWaits = 0;
   /** Backups streaming now: while any is, no compaction starts (it would delete their files). */
   #backups = 0;
   #reopening: Promise<void> | null = null;
   #retryTimer: NodeJS.Timeout | null = null;
   #wakeRetry: (() => void) | null = null;
   #closing: Promise<void> | null = null;
+  readonly #recoverOptions: RecoverOptions;
+  /** Control record writes, one at a time, in order; each writes the state at its turn. */
+  #controlWrites: Promise<void> = Promise.resolve();
+  #controlGeneration = 0;
 
   constructor(options: DiskStoreOptions) {
     this.id = options.id ?? nextStoreId('disk');
@@ -113,6 +136,12 @@ export class DiskStore implements IndexStore, BackupSource {
     this.#compactor = options.compactor ?? workerCompactor();
     this.#retryMinMs = options.retryMinMs ?? 50;
     this.#retryMaxMs = options.retryMaxMs ?? 5000;
+    this.#recoverOptions = {
+      repair: true,
+      acceptDataLoss: options.acceptDataLoss ?? false,
+      createIndex: options.createIndex ?? true,
+      ...(options.readBufferBytes === undefined ? {} : { readBufferBytes: options.readBufferBytes }),
+    };
   }
 
   async open(): Promise<void> {
@@ -121,30 +150,46 @@ export class DiskStore implements IndexStore, BackupSource {
       this.#lock = await DirLock.acquire(this.#dir);
     } catch (err) {
       if (isStorageError(err)) throw err;
-      throw createError(
-        'E_STORAGE_IO',
-        `cannot use data dir ${this.#dir} (${errorText(err)}); pass --data-dir with a directory this user can write, or --storage memory`,
-        { cause: err },
+      throw (
+        accessError(this.#dir, err) ??
+        createError(
+          'E_STORAGE_IO',
+          `cannot use data dir ${this.#dir} (${errorText(err)}); pass --data-dir with a directory this user can write, or --storage memory`,
+          { cause: err },
+        )
       );
     }
     let recovered: Recovered;
     try {
-      recovered = await recover(this.#fs, this.#dir, { repair: true });
+      recovered = await recover(this.#fs, this.#dir, this.#recoverOptions);
     } catch (err) {
       this.#lock.release();
       this.#lock = null;
       if (isPkgIndexError(err)) throw err;
-      throw createError(
-        'E_STORAGE_IO',
-        `cannot read data dir ${this.#dir} (${errorText(err)}); check that this user can read every file in it`,
-        { cause: err },
+      throw (
+        accessError(this.#dir, err) ??
+        createError(
+          'E_STORAGE_IO',
+          `cannot read data dir ${this.#dir} (${errorText(err)}); check that this user can read every file in it`,
+          { cause: err },
+        )
       );
     }
     this.#adopt(recovered);
     this.#startWatchdog();
     try {
       this.#writer = await this.#startWriter(recovered.nextSeq);
+      await this.#saveControl(false);
     } catch (err) {
+      // Permissions do not come back by themselves: refuse to start, saying what to change.
+      const denied = accessError(this.#dir, err);
+      if (denied !== null) {
+        await this.#writer?.release();
+        this.#writer = null;
+        this.#lock.release();
+        this.#lock = null;
+        throw denied;
+      }
       // The index is recovered and can serve queries; a full disk or an I/O error only stops
       // mutations, until the retry loop manages to start a segment.
       this.#onFailure(err);
@@ -199,7 +244,12 @@ export class DiskStore implements IndexStore, BackupSource {
     try {
       await this.#reopening;
       await this.#compaction;
-      if (this.#writer !== null && !this.#writer.failed) await this.#writer.close();
+      if (this.#writer !== null && !this.#writer.failed) {
+        await this.#writer.close();
+        // A clean stop records the whole last segment: a later truncation of it is data loss.
+        // Best effort: if it fails, the record before it (the segment's header) is still true.
+        await this.#saveControl(true).catch(() => undefined);
+      }
       // A failed log not yet abandoned by #reopen: cut it back now, best effort, and release it.
       else if (this.#writer !== null) {
         const writer = this.#writer;
@@ -258,6 +308,7 @@ export class DiskStore implements IndexStore, BackupSource {
       packages: recovered.graph.size,
       records: recovered.records,
       truncatedBytes: recovered.truncatedBytes,
+      dataLoss: recovered.dataLoss,
     });
   }
 
@@ -272,10 +323,12 @@ export class DiskStore implements IndexStore, BackupSource {
         onFailure: (err) => {
           this.#onFailure(err);
         },
-        onRotated: (sealedSeq, bytes) => {
+        onRotated: async (sealedSeq, bytes) => {
           this.#sealed.set(sealedSeq, bytes);
+          await this.#saveControl(false);
           this.#maybeCompact();
         },
+        beforeRotation: () => this.#rotationGate(),
         events: this.#events,
       },
       seq,
@@ -318,10 +371,11 @@ export class DiskStore implements IndexStore, BackupSource {
           this.#writer = null;
         }
         if (recovered === null) {
-          recovered = await recover(this.#fs, this.#dir, { repair: true });
+          recovered = await recover(this.#fs, this.#dir, this.#recoverOptions);
           this.#adopt(recovered);
         }
         this.#writer = await this.#startWriter(recovered.nextSeq);
+        await this.#saveControl(false);
         this.#undo.reset();
         if (this.#isClosing()) return;
         this.#setHealth({ recovered: true, writable: true });
@@ -364,6 +418,21 @@ export class DiskStore implements IndexStore, BackupSource {
 
   #isClosing(): boolean {
     return this.#closing !== null;
+  }
+
+  /** Holds rotation back while a compaction runs and enough sealed segments wait behind it. */
+  #rotationGate(): Promise<void> | null {
+    const compaction = this.#compaction;
+    if (compaction === null) return null;
+    const waiting = [...this.#sealed.keys()].filter((seq) => seq > this.#compacting).length;
+    if (waiting < MAX_SEALED_WHILE_COMPACTING) return null;
+    this.#backpressureWaits++;
+    return compaction;
+  }
+
+  /** Rotations that waited for a compaction (for tests and the storage benchmark). */
+  get backpressureWaits(): number {
+    return this.#backpressureWaits;
   }
 
   /**
@@ -444,12 +513,19 @@ export class DiskStore implements IndexStore, BackupSource {
     for (const seq of sealed) bytes += this.#sealed.get(seq)!;
     if (sealed.length === 0 || (bytes < this.#compactAfterBytes && sealed.length < MAX_SEALED_SEGMENTS))
       return;
-    this.#compaction = this.#compact(sealed[0]!, sealed.at(-1)!).finally(() => {
+    this.#compacting = sealed.at(-1)!;
+    this.#compaction = this.#compact(sealed[0]!, sealed.at(-1)!).then((done) => {
       this.#compaction = null;
+      this.#compacting = 0;
+      // Segments sealed while it ran may already be due: under sustained writes they are. Not
+      // while reopening (that recovery deletes the files a compaction works on), nor after a
+      // failure (the next rotation retries, as before).
+      if (done && this.#reopening === null) this.#maybeCompact();
     });
   }
 
-  async #compact(fromSeq: number, toSeq: number): Promise<void> {
+  /** True when the snapshot replaced the segments. Never rejects. */
+  async #compact(fromSeq: number, toSeq: number): Promise<boolean> {
     const started = performance.now();
     const oldSnapshot = this.#snapshotSeq;
     try {
@@ -462,6 +538,8 @@ export class DiskStore implements IndexStore, BackupSource {
       // The new snapshot is durable (synced, renamed, directory synced): drop what it replaces.
       this.#snapshotSeq = toSeq;
       for (let seq = fromSeq; seq <= toSeq; seq++) this.#sealed.delete(seq);
+      // Recorded before the files it replaces go: a crash between leaves both, which is fine.
+      await this.#saveControl(false);
       if (oldSnapshot > 0) await this.#fs.unlink(snapshotPath(this.#dir, oldSnapshot));
       for (let seq = fromSeq; seq <= toSeq; seq++) await this.#fs.unlink(segmentPath(this.#dir, seq));
       await this.#fs.syncDir(this.#dir);
@@ -472,6 +550,7 @@ export class DiskStore implements IndexStore, BackupSource {
         snapshotBytes,
         segmentsDropped: toSeq - fromSeq + 1,
       });
+      return true;
     } catch (err) {
       // The log stays complete without the snapshot; the next rotation tries again. Files left
       // over are deleted by the next recovery.
@@ -481,7 +560,37 @@ export class DiskStore implements IndexStore, BackupSource {
       if (isPkgIndexError(err, 'E_STORAGE_CORRUPT'))
         this.#setHealth({ recovered: true, writable: false, detail: err.message });
       else if (this.#health.writable) this.#health = { ...this.#health, detail };
+      return false;
     }
+  }
+
+  /**
+   * Writes the control record (control-file.ts) with the state of now: snapshot, sealed
+   * segments and the current one. `clean`: the writer is closed and its segment whole.
+   */
+  #saveControl(clean: boolean): Promise<void> {
+    const write = this.#controlWrites.then(() => {
+      const writer = this.#writer;
+      const sealed = [...this.#sealed]
+        .filter(([seq]) => seq > this.#snapshotSeq && seq !== writer?.seq)
+        .sort(([a], [b]) => a - b)
+        .map(([seq, bytes]) => ({ seq, bytes }));
+      return writeControl(
+        this.#fs,
+        this.#dir,
+        {
+          snapshotSeq: this.#snapshotSeq,
+          sealed,
+          currentSeq: writer?.seq ?? 0,
+          currentBytes: writer === null ? 0 : clean ? writer.syncedBytes : HEADER_BYTES,
+          clean,
+        },
+        ++this.#controlGeneration,
+      );
+    });
+    // The next write goes ahead whatever became of this one.
+    this.#controlWrites = write.catch(() => undefined);
+    return write;
   }
 
   #setHealth(health: StoreHealth): void {
@@ -493,5 +602,35 @@ export class DiskStore implements IndexStore, BackupSource {
       (!health.writable && health.detail !== this.#health.detail);
     this.#health = health;
     if (changed && !opening) this.#events.state(health.writable, health.detail);
+  }
+}
+
+/**
+ * E_STORAGE_ACCESS for a permission error (issue 11, defect 5), naming the path the system
+ * refused and the user; null for any other error.
+ */
+function accessError(dir: string, err: unknown): PkgIndexError<'E_STORAGE_ACCESS'> | null {
+  const { code, path } = err as { code?: unknown; path?: unknown };
+  if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') return null;
+  const where = typeof path === 'string' ? path : dir;
+  const uid = typeof process.getuid === 'function' ? process.getuid() : null;
+  const who = uid === null ? 'this user' : `user ${userName() ?? uid} (uid ${uid})`;
+  const fix =
+    code === 'EROFS'
+      ? 'mount it read-write'
+      : `give ${who} read and write access to ${dir} and every file in it (for example: chown -R ${uid ?? '<user>'} ${dir} && chmod -R u+rwX ${dir})`;
+  return createError(
+    'E_STORAGE_ACCESS',
+    `${where} is not accessible (${code}) to ${who}; ${fix}, or pass --data-dir with a directory this user owns`,
+    { cause: err },
+  );
+}
+
+function userName(): string | null {
+  try {
+    return userInfo().username;
+  } catch {
+    // A uid without a passwd entry (containers): the uid alone names it.
+    return null;
   }
 }

@@ -19,8 +19,17 @@ export interface LogWriterOptions {
   readonly rotateAfterBytes: number;
   /** Writing failed; the writer accepts nothing more. Called once. */
   readonly onFailure: (err: PkgIndexError<'E_STORAGE_IO'>) => void;
-  /** A segment was sealed (synced and closed) and a new one started. */
-  readonly onRotated: (sealedSeq: number, sealedBytes: number) => void;
+  /**
+   * A segment was sealed (synced and closed) and a new one started. Awaited before anything
+   * is written to the new segment; a rejection fails the writer like an I/O error.
+   */
+  readonly onRotated: (sealedSeq: number, sealedBytes: number) => Promise<void> | void;
+  /**
+   * Asked before each rotation, once the full segment is synced: a promise delays the new
+   * segment (and with it every write and acknowledgement) until it settles. This is how the
+   * store holds writers back while compaction catches up.
+   */
+  readonly beforeRotation?: () => Promise<void> | null;
   /** Where each sync is reported. */
   readonly events: StoreEventPublisher;
 }
@@ -179,9 +188,11 @@ export class LogWriter {
   async #pump(): Promise<void> {
     try {
       for (;;) {
-        if (this.#open.count > 0) await this.#writeGroup();
+        // Rotation comes first, whatever is pending: under sustained writes the writer is never
+        // idle, and a segment that only rotates when idle grows without bound (issue 11).
+        if (this.#writtenEnd >= this.#o.rotateAfterBytes) await this.#rotate();
+        else if (this.#open.count > 0) await this.#writeGroup();
         else if (this.#syncDue && this.#syncedEnd < this.#writtenEnd) await this.#sync();
-        else if (this.#writtenEnd >= this.#o.rotateAfterBytes) await this.#rotate();
         else break;
       }
     } catch (err) {
@@ -236,6 +247,8 @@ export class LogWriter {
 
   async #rotate(): Promise<void> {
     if (this.#syncedEnd < this.#writtenEnd) await this.#sync();
+    const gate = this.#o.beforeRotation?.() ?? null;
+    if (gate !== null) await gate;
     this.#phase = 'rotation';
     const next = await createSegment(this.#o.fs, this.#o.dir, this.#seq + 1);
     if (this.#failure !== null) {
@@ -249,7 +262,7 @@ export class LogWriter {
     this.#file = next;
     this.#seq++;
     this.#writtenEnd = this.#syncedEnd = HEADER_BYTES;
-    this.#o.onRotated(sealed, sealedBytes);
+    await this.#o.onRotated(sealed, sealedBytes);
   }
 
   /** After an await in the pump: stop if expire() failed the writer meanwhile. */

@@ -1,13 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { DependencyGraph } from '../graph/dependency-graph.js';
-import { corruptDataError, type PkgIndexError } from '../errors.js';
+import { corruptDataError, createError, type PkgIndexError } from '../errors.js';
 import type { StorageFs } from './fs/storage-fs.js';
-import { HEADER_BYTES, Magic, readFileHeader } from './format/file-header.js';
-import { scanFrames } from './format/frame.js';
+import { HEADER_BYTES, Magic } from './format/file-header.js';
+import { DEFAULT_READ_BUFFER_BYTES, openDataFile, scanFileFrames } from './format/frame-reader.js';
 import { decodeRecord } from './format/record.js';
+import type { ScanResult } from './format/frame.js';
 import { applyCommand } from './apply-command.js';
-import { listDataDir, segmentPath, snapshotPath } from './data-dir-files.js';
+import { CONTROL_FILE, listDataDir, segmentPath, snapshotPath, type DirListing } from './data-dir-files.js';
+import { readControl, type ControlRecord } from './control-file.js';
 import { readSnapshot } from './snapshot-file.js';
 
 export interface RecoverOptions {
@@ -16,6 +18,18 @@ export interface RecoverOptions {
    * a finished compaction made obsolete. False reads the dir without changing it.
    */
   readonly repair: boolean;
+  /** Bytes read at a time from each file (default 1 MiB): recovery never holds a whole file. */
+  readonly readBufferBytes?: number;
+  /**
+   * Recover what there is even when it is less than the control record says was durable: the
+   * losses are returned in `dataLoss` instead of thrown as E_STORAGE_DATA_LOSS (--accept-data-loss).
+   */
+  readonly acceptDataLoss?: boolean;
+  /**
+   * False: a dir without any index (no control record, no data file) is refused with
+   * E_STORAGE_DATA_LOSS instead of being recovered as a new, empty index (--create-index=false).
+   */
+  readonly createIndex?: boolean;
 }
 
 export interface Recovered {
@@ -31,6 +45,12 @@ export interface Recovered {
   /** The sequence number for the next segment. */
   readonly nextSeq: number;
   readonly durationMs: number;
+  /** The control record found; null in a new dir or one written by format version 1. */
+  readonly control: ControlRecord | null;
+  /** Format versions of the data files read, ascending. */
+  readonly versions: readonly number[];
+  /** What the control record says was durable and is not there (only with acceptDataLoss). */
+  readonly dataLoss: readonly string[];
 }
 
 function corrupt(path: string, offset: number, what: string): PkgIndexError<'E_STORAGE_CORRUPT'> {
@@ -41,51 +61,66 @@ function corrupt(path: string, offset: number, what: string): PkgIndexError<'E_S
  * Rebuilds the index from a data dir: the newest snapshot, then every later log segment in
  * order, re-applied through the same graph rules as live commands. Only the end of the last
  * segment may be damaged (a write that a crash interrupted); damage anywhere else is refused.
+ * The files are then checked against the control record: a log shorter than what the store
+ * knew was durable is data loss, refused before anything is repaired.
  */
 export async function recover(fs: StorageFs, dir: string, options: RecoverOptions): Promise<Recovered> {
   const started = performance.now();
+  const readBuffer = options.readBufferBytes ?? DEFAULT_READ_BUFFER_BYTES;
   const listing = await listDataDir(fs, dir);
+  const control = await readControl(fs, dir);
+  const versions = new Set<number>();
   const graph = new DependencyGraph();
   const snapshotSeq = listing.snapshots.at(-1) ?? 0;
   if (snapshotSeq > 0) {
     const path = snapshotPath(dir, snapshotSeq);
-    if ((await readSnapshot(fs, path, graph)) !== snapshotSeq)
-      throw corruptDataError(path, 8, 'wrong sequence number', 'snapshot');
+    const header = await readSnapshot(fs, path, graph, readBuffer);
+    if (header.seq !== snapshotSeq) throw corruptDataError(path, 8, 'wrong sequence number', 'snapshot');
+    versions.add(header.version);
   }
   const live = listing.segments.filter((seq) => seq > snapshotSeq);
   const segments: { seq: number; bytes: number }[] = [];
+  /** Repairs, made only once the files are known to hold everything the control record says. */
+  const repairs: (() => Promise<void>)[] = [];
   let records = 0;
   let truncatedBytes = 0;
-  let changedDir = false;
+  /** Set by the repairs (closures): whether the directory needs a sync. */
+  const dirChanges = { unlinked: false };
   for (let i = 0; i < live.length; i++) {
     const seq = live[i]!;
     const path = segmentPath(dir, seq);
     if (seq !== snapshotSeq + 1 + i)
       throw corrupt(path, 0, `segment ${snapshotSeq + 1 + i} is missing before this file`);
     const last = i === live.length - 1;
-    const buf = await fs.readFile(path);
-    const header = readFileHeader(buf, Magic.SEGMENT, path);
-    if (header === null) {
-      if (!last) throw corrupt(path, 0, 'incomplete file header');
-      // A crash while the segment was being created: it never held a record.
-      truncatedBytes += buf.length;
-      if (options.repair) {
-        await fs.unlink(path);
-        changedDir = true;
+    const { file, size, header } = await openDataFile(fs, path, Magic.SEGMENT);
+    let scan: ScanResult;
+    try {
+      if (header === null) {
+        if (!last) throw corrupt(path, 0, 'incomplete file header');
+        // A crash while the segment was being created: it never held a record.
+        truncatedBytes += size;
+        repairs.push(async () => {
+          await fs.unlink(path);
+          dirChanges.unlinked = true;
+        });
+        break;
       }
-      break;
+      if (header.seq !== seq) throw corrupt(path, 8, `sequence number ${header.seq} in a file named ${seq}`);
+      versions.add(header.version);
+      scan = await scanFileFrames(file, size, HEADER_BYTES, readBuffer, (payload, offset) => {
+        const command = decodeRecord(payload);
+        if (command === null || command.verb === 'END') throw corrupt(path, offset, 'undecodable record');
+        if (!applyCommand(graph, command).changed) throw corrupt(path, offset, 'record that does not apply');
+        records++;
+      });
+    } finally {
+      await file.close();
     }
-    if (header.seq !== seq) throw corrupt(path, 8, `sequence number ${header.seq} in a file named ${seq}`);
-    const scan = scanFrames(buf, HEADER_BYTES, (payload, offset) => {
-      const command = decodeRecord(payload);
-      if (command === null || command.verb === 'END') throw corrupt(path, offset, 'undecodable record');
-      if (!applyCommand(graph, command).changed) throw corrupt(path, offset, 'record that does not apply');
-      records++;
-    });
     if (scan.bad !== null) {
       if (!last || scan.bad.corrupt) throw corrupt(path, scan.bad.offset, scan.bad.reason);
-      truncatedBytes += buf.length - scan.end;
-      if (options.repair) await truncateDurably(fs, path, scan.end);
+      truncatedBytes += size - scan.end;
+      const end = scan.end;
+      repairs.push(() => truncateDurably(fs, path, end));
     }
     segments.push({ seq, bytes: scan.end });
   }
@@ -97,15 +132,26 @@ export async function recover(fs: StorageFs, dir: string, options: RecoverOption
       `the recovered index is inconsistent (${problems.slice(0, 3).join('; ')})`,
       'data dir',
     );
+  const dataLoss =
+    control === null
+      ? noIndex(dir, listing, options.createIndex ?? true)
+      : missingDurableData(dir, control, snapshotSeq, segments);
+  if (dataLoss.length > 0 && options.acceptDataLoss !== true)
+    throw createError(
+      'E_STORAGE_DATA_LOSS',
+      `${dataLoss.join('; ')}; acknowledged data is gone. Restore the data dir from a backup, or start with --accept-data-loss to serve what is left (pkgindex fsck --data-dir ${dir} shows it)`,
+    );
   if (options.repair) {
+    for (const repair of repairs) await repair();
     const obsolete = [
       ...listing.segments.filter((seq) => seq <= snapshotSeq).map((seq) => segmentPath(dir, seq)),
       ...listing.snapshots.filter((seq) => seq < snapshotSeq).map((seq) => snapshotPath(dir, seq)),
       ...listing.temporary.map((name) => join(dir, name)),
     ];
     for (const path of obsolete) await fs.unlink(path);
-    if (changedDir || obsolete.length > 0) await fs.syncDir(dir);
+    if (dirChanges.unlinked || obsolete.length > 0) await fs.syncDir(dir);
   }
+  // After an accepted loss the numbers of lost segments are used again: the log has no gap.
   const nextSeq = Math.max(segments.at(-1)?.seq ?? 0, snapshotSeq) + 1;
   return {
     graph,
@@ -115,7 +161,54 @@ export async function recover(fs: StorageFs, dir: string, options: RecoverOption
     truncatedBytes,
     nextSeq,
     durationMs: performance.now() - started,
+    control,
+    versions: [...versions].sort((a, b) => a - b),
+    dataLoss,
   };
+}
+
+/** Without a control record: a new dir, a format-1 dir, or one whose every file was deleted. */
+function noIndex(dir: string, listing: DirListing, createIndex: boolean): string[] {
+  if (createIndex || listing.segments.length > 0 || listing.snapshots.length > 0) return [];
+  return [
+    `${dir} holds no index (no ${CONTROL_FILE} file, no snapshot, no log segment) and --create-index is false`,
+  ];
+}
+
+/** What the control record says is durable and the files do not hold. */
+function missingDurableData(
+  dir: string,
+  control: ControlRecord,
+  snapshotSeq: number,
+  segments: readonly { readonly seq: number; readonly bytes: number }[],
+): string[] {
+  const lost: string[] = [];
+  if (snapshotSeq < control.snapshotSeq)
+    lost.push(
+      `${snapshotPath(dir, control.snapshotSeq)} is missing (the control record says segments up to ${control.snapshotSeq} were folded into it)`,
+    );
+  const found = new Map(segments.map(({ seq, bytes }) => [seq, bytes]));
+  const expected = [
+    ...control.sealed,
+    {
+      seq: control.currentSeq,
+      bytes: control.clean ? control.currentBytes : Math.min(control.currentBytes, HEADER_BYTES),
+    },
+  ];
+  // Segments the snapshot found covers need not exist any more (a compaction deletes them).
+  const covered = Math.max(snapshotSeq, control.snapshotSeq);
+  for (const { seq, bytes } of expected) {
+    if (seq <= covered || seq === 0) continue;
+    const has = found.get(seq);
+    const path = segmentPath(dir, seq);
+    if (has === undefined)
+      lost.push(`${path} is missing (the control record says ${bytes} bytes of it were durable)`);
+    else if (has < bytes)
+      lost.push(
+        `${path} holds ${has} bytes of whole records, but the control record says ${bytes} were durable`,
+      );
+  }
+  return lost;
 }
 
 async function truncateDurably(fs: StorageFs, path: string, length: number): Promise<void> {

@@ -2,8 +2,9 @@ import { DependencyGraph, IndexOutcome } from '../graph/dependency-graph.js';
 import { corruptDataError, type PkgIndexError } from '../errors.js';
 import { Verb } from '../protocol/command.js';
 import type { StorageFs } from './fs/storage-fs.js';
-import { encodeFileHeader, HEADER_BYTES, Magic, readFileHeader } from './format/file-header.js';
-import { scanFrames } from './format/frame.js';
+import { encodeFileHeader, HEADER_BYTES, Magic, type FileHeader } from './format/file-header.js';
+import type { ScanResult } from './format/frame.js';
+import { DEFAULT_READ_BUFFER_BYTES, openDataFile, scanFileFrames } from './format/frame-reader.js';
 import { decodeRecord } from './format/record.js';
 import { RecordBuffer } from './format/record-buffer.js';
 import { snapshotPath, TEMP_SUFFIX } from './data-dir-files.js';
@@ -21,25 +22,34 @@ function corrupt(path: string, offset: number, what: string): PkgIndexError<'E_S
   return corruptDataError(path, offset, what, 'snapshot');
 }
 
-/** Loads snapshot `path` into the empty `graph`. Returns the sequence number it covers. */
-export async function readSnapshot(fs: StorageFs, path: string, graph: DependencyGraph): Promise<number> {
-  const buf = await fs.readFile(path);
-  const header = readFileHeader(buf, Magic.SNAPSHOT, path);
-  if (header === null) throw corrupt(path, 0, 'incomplete file header');
+/** Loads snapshot `path` into the empty `graph`. Returns its header: the sequence number it covers. */
+export async function readSnapshot(
+  fs: StorageFs,
+  path: string,
+  graph: DependencyGraph,
+  readBufferBytes = DEFAULT_READ_BUFFER_BYTES,
+): Promise<FileHeader> {
+  const { file, size, header } = await openDataFile(fs, path, Magic.SNAPSHOT);
   let end: { packages: number; edges: number } | null = null;
-  const scan = scanFrames(buf, HEADER_BYTES, (payload, offset) => {
-    const record = decodeRecord(payload);
-    if (end !== null) throw corrupt(path, offset, 'record after the END record');
-    if (record?.verb === 'END') end = record;
-    else if (record?.verb !== Verb.INDEX || graph.index(record.name, record.deps) !== IndexOutcome.ADDED)
-      throw corrupt(path, offset, 'invalid snapshot record');
-  });
+  let scan: ScanResult;
+  try {
+    if (header === null) throw corrupt(path, 0, 'incomplete file header');
+    scan = await scanFileFrames(file, size, HEADER_BYTES, readBufferBytes, (payload, offset) => {
+      const record = decodeRecord(payload);
+      if (end !== null) throw corrupt(path, offset, 'record after the END record');
+      if (record?.verb === 'END') end = record;
+      else if (record?.verb !== Verb.INDEX || graph.index(record.name, record.deps) !== IndexOutcome.ADDED)
+        throw corrupt(path, offset, 'invalid snapshot record');
+    });
+  } finally {
+    await file.close();
+  }
   if (scan.bad !== null) throw corrupt(path, scan.bad.offset, scan.bad.reason);
   const counts = end as { packages: number; edges: number } | null;
   if (counts === null) throw corrupt(path, scan.end, 'missing END record');
   if (counts.packages !== graph.size || counts.edges !== graph.edgeCount)
     throw corrupt(path, scan.end, 'package or edge count differs from the END record');
-  return header.seq;
+  return header;
 }
 
 /**

@@ -38,6 +38,8 @@ export interface RecoveryEvent extends StoreEventBase {
   readonly packages: number;
   readonly records: number;
   readonly truncatedBytes: number;
+  /** Durable data found missing and accepted with --accept-data-loss (see recover.ts). */
+  readonly dataLoss?: readonly string[];
 }
 
 /**

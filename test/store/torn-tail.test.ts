@@ -6,7 +6,8 @@ import { Verb } from '../../src/protocol/command.js';
 import { DiskStore } from '../../src/store/disk-store.js';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { recover } from '../../src/store/recover.js';
-import { HEADER_BYTES } from '../../src/store/format/file-header.js';
+import { FORMAT_VERSION, HEADER_BYTES } from '../../src/store/format/file-header.js';
+import { writeControl } from '../../src/store/control-file.js';
 import { crc32 } from '../../src/store/format/crc32.js';
 import { FRAME_HEADER_BYTES, scanFrames } from '../../src/store/format/frame.js';
 import { RecordBuffer } from '../../src/store/format/record-buffer.js';
@@ -15,13 +16,23 @@ import { send } from './support/workload.js';
 
 const fs = new NodeFs();
 
-/** A data dir whose one segment holds INDEX p0..p(n-1), each synced on its own. */
+/**
+ * A data dir whose one segment holds INDEX p0..p(n-1), each synced on its own, as a crash
+ * leaves it: the control record claims the segment's header only (a clean stop would claim
+ * the whole segment, and a shorter one would then be data loss: control-record.test.ts).
+ */
 async function logOf(dir: string, n: number): Promise<{ path: string; bytes: Buffer; starts: number[] }> {
   const store = new DiskStore({ dataDir: dir });
   await store.open();
   for (let i = 0; i < n; i++)
     await send(store, { verb: Verb.INDEX, name: `p${i}`, deps: i > 0 ? [`p${i - 1}`] : [] });
   await store.close();
+  await writeControl(
+    fs,
+    dir,
+    { snapshotSeq: 0, sealed: [], currentSeq: 1, currentBytes: HEADER_BYTES, clean: false },
+    1,
+  );
   const name = (await readdir(dir)).find((f) => f.endsWith('.log'))!;
   const path = join(dir, name);
   const bytes = await readFile(path);
@@ -142,12 +153,12 @@ test('a file of a newer format version is refused with a clear message', async (
   const dir = await tempDir(t);
   const { path, bytes } = await logOf(dir, 2);
   const newer = Buffer.from(bytes);
-  newer.writeUInt32LE(2, 4);
+  newer.writeUInt32LE(FORMAT_VERSION + 1, 4);
   newer.writeUInt32LE(crc32(newer.subarray(0, 12)), 12);
   await writeFile(path, newer);
   await assert.rejects(recover(fs, dir, { repair: false }), {
     code: 'E_STORAGE_VERSION',
-    message: `${path} has format version 2, but this pkgindex reads versions up to 1; run a newer pkgindex on this data dir`,
+    message: `${path} has format version ${FORMAT_VERSION + 1}, but this pkgindex reads versions up to ${FORMAT_VERSION}; run a newer pkgindex on this data dir`,
   });
 });
 

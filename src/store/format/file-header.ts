@@ -10,9 +10,21 @@ import { crc32 } from './crc32.js';
 export const HEADER_BYTES = 16;
 
 /** The format this build writes. Readers for older versions go in `readFileHeader`. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
-export const Magic = { SEGMENT: 'PKIL', SNAPSHOT: 'PKIS' } as const;
+/**
+ * What each format version is (docs/adr/0008-storage-guarantees.md, "Versioning"). Records and
+ * frames are the same in both; version 2 adds the control record (control-file.ts), so a v2
+ * data dir is refused by a v1 build, which would not keep it up to date. A v1 dir is read as it
+ * is (no control record: nothing to check the log against) and gets one at its first open;
+ * compaction rewrites its segments into a v2 snapshot.
+ */
+export const FORMAT_VERSIONS: Readonly<Record<number, { readonly control: boolean }>> = {
+  1: { control: false },
+  2: { control: true },
+};
+
+export const Magic = { SEGMENT: 'PKIL', SNAPSHOT: 'PKIS', CONTROL: 'PKIC' } as const;
 export type Magic = (typeof Magic)[keyof typeof Magic];
 
 export interface FileHeader {
@@ -44,10 +56,11 @@ export function readFileHeader(buf: Buffer, magic: Magic, file: string): FileHea
       'E_STORAGE_VERSION',
       `${file} has format version ${version}, but this pkgindex reads versions up to ${FORMAT_VERSION}; run a newer pkgindex on this data dir`,
     );
-  if (version < 1) throw corruptDataError(file, 4, `invalid format version ${version}`, kindOf(magic));
+  if (!(version in FORMAT_VERSIONS))
+    throw corruptDataError(file, 4, `invalid format version ${version}`, kindOf(magic));
   return { version, seq: buf.readUInt32LE(8) };
 }
 
 function kindOf(magic: Magic): DamagedFileKind {
-  return magic === Magic.SNAPSHOT ? 'snapshot' : 'segment';
+  return magic === Magic.SNAPSHOT ? 'snapshot' : magic === Magic.CONTROL ? 'control file' : 'segment';
 }

@@ -1,0 +1,171 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { appendFile, cp, readdir, readFile, truncate, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import diagnostics_channel from 'node:diagnostics_channel';
+import { isPkgIndexError } from '../../src/errors.js';
+import { Verb } from '../../src/protocol/command.js';
+import { Reply } from '../../src/protocol/reply.js';
+import { DiskStore, type DiskStoreOptions } from '../../src/store/disk-store.js';
+import { segmentPath } from '../../src/store/data-dir-files.js';
+import { HEADER_BYTES } from '../../src/store/format/file-header.js';
+import { scanFrames } from '../../src/store/format/frame.js';
+import { StoreChannel, type RecoveryEvent } from '../../src/store/store-events.js';
+import { runCli } from '../cli/processes.js';
+import { tempDir } from './support/tmp-dir.js';
+import { send } from './support/workload.js';
+
+/** Two runs of 300 acknowledged records each, both stopped cleanly: segments 1 and 2. */
+async function twoRuns(dir: string, options: Partial<DiskStoreOptions> = {}): Promise<void> {
+  for (let run = 0; run < 2; run++) {
+    const store = new DiskStore({ dataDir: dir, ...options });
+    await store.open();
+    for (let i = 0; i < 300; i++)
+      assert.equal(await send(store, { verb: Verb.INDEX, name: `r${run}-p${i}`, deps: [] }), Reply.OK);
+    await store.close();
+  }
+}
+
+async function opened(dir: string, options: Partial<DiskStoreOptions> = {}): Promise<DiskStore> {
+  const store = new DiskStore({ dataDir: dir, ...options });
+  await store.open();
+  return store;
+}
+
+/** Opening `dir` is refused with E_STORAGE_DATA_LOSS, naming `file`. */
+async function refused(dir: string, file: string, options: Partial<DiskStoreOptions> = {}): Promise<void> {
+  await assert.rejects(opened(dir, options), (err: unknown) => {
+    assert.ok(isPkgIndexError(err, 'E_STORAGE_DATA_LOSS'), String(err));
+    assert.ok(err.message.includes(file), `${err.message} does not name ${file}`);
+    assert.match(err.message, /--accept-data-loss/);
+    return true;
+  });
+}
+
+const segments = async (dir: string): Promise<string[]> =>
+  (await readdir(dir)).filter((name) => name.endsWith('.log')).sort();
+
+test('a deleted newest segment is data loss: refused, named, and nothing is changed', async (t) => {
+  const dir = await tempDir(t);
+  await twoRuns(dir);
+  await unlink(segmentPath(dir, 2));
+  const before = await readdir(dir);
+  await refused(dir, 'segment-0000000002.log');
+  assert.deepEqual((await readdir(dir)).sort(), before.sort(), 'a refused start changed the data dir');
+});
+
+test('all segments deleted, or the snapshot too, is data loss', async (t) => {
+  const dir = await tempDir(t);
+  await twoRuns(dir, { compactAfterBytes: 4096 });
+  for (const name of await segments(dir)) await unlink(join(dir, name));
+  const files = await readdir(dir);
+  // With a snapshot left, the first missing file is the newest segment.
+  await refused(dir, files.some((f) => f.endsWith('.snap')) ? 'segment-' : '.log');
+  for (const name of files.filter((f) => f.endsWith('.snap'))) await unlink(join(dir, name));
+  await refused(dir, 'segment-');
+});
+
+test('an emptied directory: a new index by default, refused with createIndex false', async (t) => {
+  const dir = await tempDir(t);
+  await twoRuns(dir);
+  for (const name of await readdir(dir)) await unlink(join(dir, name));
+  await assert.rejects(opened(dir, { createIndex: false }), (err: unknown) => {
+    assert.ok(isPkgIndexError(err, 'E_STORAGE_DATA_LOSS'), String(err));
+    assert.match(err.message, /holds no index/);
+    return true;
+  });
+  const store = await opened(dir);
+  assert.equal(store.stats().packages, 0);
+  await store.close();
+  // Once it exists, createIndex false accepts it.
+  await (await opened(dir, { createIndex: false })).close();
+});
+
+test('a truncated last segment after a clean stop is data loss, wherever it is cut', async (t) => {
+  const dir = await tempDir(t);
+  await twoRuns(dir);
+  const path = segmentPath(dir, 2);
+  const whole = await readFile(path);
+  const starts: number[] = [];
+  scanFrames(whole, HEADER_BYTES, (_p, offset) => starts.push(offset));
+  for (const cut of [10, HEADER_BYTES, starts[150]!, starts[150]! + 5, whole.length - 1]) {
+    await truncate(path, cut);
+    await refused(dir, 'segment-0000000002.log');
+    await appendFile(path, whole.subarray(cut));
+  }
+  const store = await opened(dir);
+  assert.equal(store.stats().packages, 600);
+  await store.close();
+});
+
+test('a sealed segment cut at a record boundary is data loss (it used to pass as a shorter log)', async (t) => {
+  const dir = await tempDir(t);
+  await twoRuns(dir);
+  // Reopened once more: segment 2 is sealed too, with its size in the control record.
+  await (await opened(dir)).close();
+  const path = segmentPath(dir, 2);
+  const whole = await readFile(path);
+  const starts: number[] = [];
+  scanFrames(whole, HEADER_BYTES, (_p, offset) => starts.push(offset));
+  await truncate(path, starts[200]);
+  await refused(dir, 'segment-0000000002.log');
+});
+
+test('a torn tail after a crash is still cut silently', async (t) => {
+  const dir = await tempDir(t);
+  const crashed = await tempDir(t);
+  const store = await opened(dir);
+  for (let i = 0; i < 50; i++)
+    assert.equal(await send(store, { verb: Verb.INDEX, name: `p${i}`, deps: [] }), Reply.OK);
+  // The files as a kill -9 now would leave them, plus half a record being written.
+  await cp(dir, crashed, { recursive: true });
+  await store.close();
+  await unlink(join(crashed, 'LOCK')).catch(() => undefined);
+  const [last] = (await segments(crashed)).slice(-1);
+  await appendFile(join(crashed, last!), Buffer.from([40, 0, 0, 0, 1, 2, 3]));
+  const events: RecoveryEvent[] = [];
+  const listener = (m: unknown): void => void events.push(m as RecoveryEvent);
+  diagnostics_channel.subscribe(StoreChannel.RECOVERY, listener);
+  t.after(() => diagnostics_channel.unsubscribe(StoreChannel.RECOVERY, listener));
+  const again = await opened(crashed);
+  assert.equal(again.stats().packages, 50);
+  await again.close();
+  const mine = events.find((e) => e.storeId === again.id)!;
+  assert.equal(mine.truncatedBytes, 7);
+  assert.deepEqual(mine.dataLoss, []);
+});
+
+test('--accept-data-loss starts on what is left, says what was lost, and records the new state', async (t) => {
+  const dir = await tempDir(t);
+  await twoRuns(dir);
+  await unlink(segmentPath(dir, 2));
+  const events: RecoveryEvent[] = [];
+  const listener = (m: unknown): void => void events.push(m as RecoveryEvent);
+  diagnostics_channel.subscribe(StoreChannel.RECOVERY, listener);
+  t.after(() => diagnostics_channel.unsubscribe(StoreChannel.RECOVERY, listener));
+  const store = await opened(dir, { acceptDataLoss: true });
+  assert.equal(store.stats().packages, 300);
+  assert.equal(await send(store, { verb: Verb.INDEX, name: 'after', deps: [] }), Reply.OK);
+  await store.close();
+  const mine = events.find((e) => e.storeId === store.id)!;
+  assert.match(mine.dataLoss?.join() ?? '', /segment-0000000002\.log is missing/);
+  // The loss was accepted once: the next start needs no flag.
+  const again = await opened(dir);
+  assert.equal(again.stats().packages, 301);
+  await again.close();
+});
+
+test('pkgindex serve refuses a data dir with lost data: exit 2, a fatal JSON event naming the file', async (t) => {
+  const dir = await tempDir(t);
+  await twoRuns(dir);
+  await unlink(segmentPath(dir, 2));
+  const result = await runCli(['serve', '--data-dir', dir, '--port', '0', '--admin=false']);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /segment-0000000002\.log is missing.*\[E_STORAGE_DATA_LOSS\]/);
+  const fatal = result.stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { level: number; err?: { code?: string } })
+    .find((e) => e.level === 60);
+  assert.equal(fatal?.err?.code, 'E_STORAGE_DATA_LOSS');
+});
