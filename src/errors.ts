@@ -169,6 +169,12 @@ export const ERRORS = {
     exitCode: EXIT_INTERNAL,
     meaning: 'A re-index was resumed with none pending: a bug in the caller.',
   },
+  // Issue 12, bounded work and limits per client (src/server/peer-limits.ts, src/store/sliced-graph.ts).
+  E_STORE_CLOSED: {
+    name: 'StoreClosedError',
+    meaning:
+      'The store was closed while a command waited for a long cycle check: the command was not applied and was answered ERROR; send it again once the server is back.',
+  },
   E_INTERNAL: {
     name: 'InternalError',
     kind: 'bug',

@@ -57,6 +57,14 @@ export const OPTIONS = {
     help: 'Stop reading from a client while this many reply bytes wait for it to read them.',
     parse: integer(1024, 64 * MiB),
   }),
+  // Issue 12, fair service (src/server/connection.ts, src/store/sliced-graph.ts, docs/adr/0012).
+  turnBudgetUs: option({
+    flag: '--turn-budget-us',
+    env: 'PKGINDEX_TURN_BUDGET_US',
+    default: 1000,
+    help: 'Longest a connection, or a long cycle check, runs before other connections get their turn (microseconds); the rest of its input runs on a later turn.',
+    parse: integer(100, 1_000_000),
+  }),
   shutdownTimeoutMs: option({
     flag: '--shutdown-timeout-ms',
     env: 'PKGINDEX_SHUTDOWN_TIMEOUT_MS',

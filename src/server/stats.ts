@@ -31,6 +31,10 @@ export class ServerStats {
   bytesIn = 0;
   bytesOut = 0;
   linesTooLong = 0;
+  /** Slices that ended because a connection used up --turn-budget-us (the rest ran later). */
+  turnsYielded = 0;
+  /** Commands the store suspended (a long cycle check, or a mutation queued behind one). */
+  commandsSuspended = 0;
   /** Replies sent as ERROR because the store could not make their batch durable. */
   repliesFailedDurability = 0;
   /** `commands[row * 3 + reply]`, rows as in COMMAND_ROWS, replies as in Reply. */

@@ -6,8 +6,8 @@ import { DependencyGraph, type GraphStats } from '../graph/dependency-graph.js';
 import { createError, isPkgIndexError, isStorageError } from '../errors.js';
 import type { StorageFs } from './fs/storage-fs.js';
 import { NodeFs } from './fs/node-fs.js';
-import { applyCommand } from './apply-command.js';
-import type { IndexStore, StoreHealth } from './store.js';
+import type { IndexStore, StoreHealth, Suspended } from './store.js';
+import { SlicedGraph, type SliceOptions } from './sliced-graph.js';
 import { DirLock } from './dir-lock.js';
 import { errorText, LogWriter, type SyncMode } from './log-writer.js';
 import { recover, type Recovered } from './recover.js';
@@ -33,6 +33,8 @@ export interface DiskStoreOptions {
   readonly retryMaxMs?: number;
   /** Default: `disk-N`, unique in the process. */
   readonly id?: string;
+  /** How long cycle checks may hold the event loop (see sliced-graph.ts). */
+  readonly slices?: SliceOptions;
 }
 
 /** Upper bound of compactAfterBytes: frame bases are u32 offsets in a segment. */
@@ -71,8 +73,23 @@ export class DiskStore implements IndexStore {
   #retryTimer: NodeJS.Timeout | null = null;
   #wakeRetry: (() => void) | null = null;
   #closing: Promise<void> | null = null;
+  /** Runs long cycle checks across turns; appends what they change to the log. */
+  readonly #sliced: SlicedGraph;
 
   constructor(options: DiskStoreOptions) {
+    this.#sliced = new SlicedGraph(
+      () => this.#graph,
+      {
+        writable: () => this.#health.writable,
+        changed: (command) => {
+          const writer = this.#writer!;
+          if (command.verb === Verb.INDEX) writer.appendIndex(command.name, command.deps);
+          else writer.appendRemove(command.name);
+        },
+        durable: () => this.#writer?.barrier() ?? null,
+      },
+      options.slices,
+    );
     this.id = options.id ?? nextStoreId('disk');
     this.#events = new StoreEventPublisher(this.id);
     this.#dir = options.dataDir;
@@ -123,19 +140,13 @@ export class DiskStore implements IndexStore {
     this.#maybeCompact();
   }
 
-  execute(command: Command): Reply {
-    if (command.verb !== Verb.QUERY && !this.#health.writable) return Reply.ERROR;
-    const applied = applyCommand(this.#graph, command);
-    if (applied.changed) {
-      const writer = this.#writer!;
-      if (command.verb === Verb.INDEX) writer.appendIndex(command.name, command.deps);
-      else writer.appendRemove(command.name);
-    }
-    return applied.reply;
+  execute(command: Command): Reply | Suspended {
+    return this.#sliced.execute(command);
   }
 
-  barrier(): Promise<void> | null {
-    return this.#writer?.barrier() ?? null;
+  // eslint-disable-next-line @typescript-eslint/no-invalid-void-type
+  barrier(): Promise<readonly Reply[] | void> | null {
+    return this.#sliced.barrier() ?? this.#writer?.barrier() ?? null;
   }
 
   health(): StoreHealth {
@@ -154,6 +165,9 @@ export class DiskStore implements IndexStore {
   async #close(): Promise<void> {
     // Not published: a shutdown is no storage failure for the subscribers to alert on.
     this.#health = { recovered: this.#health.recovered, writable: false, detail: 'closed' };
+    this.#sliced.close(
+      createError('E_STORE_CLOSED', `the store of ${this.#dir} was closed before this command was decided`),
+    );
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
     this.#wakeRetry?.();
     try {
