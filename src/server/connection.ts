@@ -123,10 +123,7 @@ export class Connection implements LineSink {
     this.#budgetMs = limits.turnBudgetUs / 1000;
 
     socket.setNoDelay(true);
-    if (limits.idleTimeoutMs > 0)
-      socket.setTimeout(limits.idleTimeoutMs, () => {
-        this.#onTimeout();
-      });
+    if (limits.idleTimeoutMs > 0) this.#armIdleTimer();
     socket.on('drain', () => {
       this.#checkOutput();
     });
@@ -399,13 +396,20 @@ export class Connection implements LineSink {
    * the decision waits for the reads of this turn (setImmediate runs after them), and a
    * connection that read or wrote since, or still owes replies, is not idle.
    */
+  #armIdleTimer(): void {
+    // Node listens with once(): each firing needs the listener again.
+    this.#socket.setTimeout(this.#limits.idleTimeoutMs, () => {
+      this.#onTimeout();
+    });
+  }
+
   #onTimeout(): void {
     if (this.#closed) return;
     const seen = this.#activity;
     setImmediate(() => {
       if (this.#closed) return;
       if (this.#activity !== seen || this.#hasUnanswered()) {
-        this.#socket.setTimeout(this.#limits.idleTimeoutMs);
+        this.#armIdleTimer();
         return;
       }
       this.#onIdle();
