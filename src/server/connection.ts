@@ -1,11 +1,13 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { LineFramer, type LineSink } from '../protocol/framer.js';
-import { CommandSlot } from '../protocol/command.js';
+import { CommandSlot, Verb } from '../protocol/command.js';
 import { parseInto } from '../protocol/parse.js';
 import { Reply, renderReplies } from '../protocol/reply.js';
 import { PENDING, SUSPENDED, type IndexStore } from '../store/store.js';
 import type { ReplyScratch } from './reply-scratch.js';
+import type { OffenderLog } from './offender-log.js';
+import type { Peer, PeerLimits } from './peer-limits.js';
 import { INVALID_ROW, ROW_OF_VERB, type ServerStats } from './stats.js';
 
 export interface ConnectionLimits {
@@ -17,6 +19,10 @@ export interface ConnectionLimits {
    * rest of its read is executed on a later turn, after other connections' reads.
    */
   readonly turnBudgetUs: number;
+  /** INDEX is answered ERROR while the store holds this many packages (0: no cap). */
+  readonly maxPackages?: number;
+  /** INDEX listing more dependencies is answered ERROR (0: no cap). */
+  readonly maxDependencies?: number;
 }
 
 /**
@@ -56,6 +62,9 @@ export interface ConnectionContext {
   readonly scratch: ReplyScratch;
   /** Called once, when the socket has closed. */
   readonly onClosed: (c: Connection) => void;
+  /** Limits per client address, and where offenders are logged (absent: none). */
+  readonly peers?: PeerLimits;
+  readonly offenders?: OffenderLog;
 }
 
 /**
@@ -107,8 +116,22 @@ export class Connection implements LineSink {
   /** Bumped by every read and write: the idle check compares it across a timeout. */
   #activity = 0;
 
-  constructor(id: number, socket: Socket, context: ConnectionContext) {
+  /** This client's address and what it may still do, shared by its connections. */
+  readonly peerLimit: Peer | null;
+  readonly #peers: PeerLimits | null;
+  readonly #offenders: OffenderLog | null;
+  /** Some limit applies to mutations: each is checked before it runs. */
+  readonly #checksMutations: boolean;
+
+  constructor(id: number, socket: Socket, context: ConnectionContext, peer: Peer | null = null) {
     const { limits, log } = context;
+    this.peerLimit = peer;
+    this.#peers = context.peers ?? null;
+    this.#offenders = context.offenders ?? null;
+    this.#checksMutations =
+      (limits.maxPackages ?? 0) > 0 ||
+      (limits.maxDependencies ?? 0) > 0 ||
+      (peer !== null && this.#peers !== null && this.#peers.limitsMutations);
     this.id = id;
     this.#socket = socket;
     this.#store = context.store;
@@ -170,9 +193,14 @@ export class Connection implements LineSink {
       this.#push(Reply.ERROR);
       return;
     }
+    const row = ROW_OF_VERB[command.verb];
+    if (this.#checksMutations && command.verb !== Verb.QUERY && this.#refused(command)) {
+      this.#stats.commands[row * 3 + Reply.ERROR]!++;
+      this.#push(Reply.ERROR);
+      return;
+    }
     const reply = this.#store.execute(command);
     this.#executed++;
-    const row = ROW_OF_VERB[command.verb];
     if (this.#log.levelVal <= this.#debugLevel)
       this.#log.debug(
         {
@@ -194,6 +222,40 @@ export class Connection implements LineSink {
     }
     this.#stats.commands[row * 3 + reply]!++;
     this.#push(reply);
+  }
+
+  /** A mutation over a cap or the peer's rate: answered ERROR, counted, logged per offender. */
+  #refused(command: CommandSlot): boolean {
+    const limits = this.#limits;
+    const stats = this.#stats;
+    let code: 'E_TOO_MANY_DEPENDENCIES' | 'E_TOO_MANY_PACKAGES' | 'E_RATE_LIMITED';
+    let detail: Record<string, unknown>;
+    const maxDependencies = limits.maxDependencies ?? 0;
+    const maxPackages = limits.maxPackages ?? 0;
+    if (command.verb === Verb.INDEX && maxDependencies > 0 && command.deps.length > maxDependencies) {
+      stats.commandsOverDependencyCap++;
+      code = 'E_TOO_MANY_DEPENDENCIES';
+      detail = { dependencies: command.deps.length, max: maxDependencies };
+    } else if (
+      command.verb === Verb.INDEX &&
+      maxPackages > 0 &&
+      this.#store.stats().packages >= maxPackages
+    ) {
+      stats.commandsOverPackageCap++;
+      code = 'E_TOO_MANY_PACKAGES';
+      detail = { max: maxPackages };
+    } else if (this.peerLimit !== null && this.#peers?.limitsMutations === true) {
+      if (this.#peers.takeMutation(this.peerLimit)) return false;
+      stats.commandsRateLimited++;
+      code = 'E_RATE_LIMITED';
+      detail = {};
+    } else return false;
+    this.#offenders?.warn(
+      `${code}:${this.peerLimit?.address ?? this.peer}`,
+      { code, peer: this.peerLimit?.address ?? this.peer, conn: this.id, ...detail },
+      'command refused',
+    );
+    return true;
   }
 
   overlong(): void {

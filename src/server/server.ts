@@ -7,8 +7,10 @@ import { ServerStats } from './stats.js';
 import { ReplyScratch } from './reply-scratch.js';
 import { SHARED_READ_BYTES, startReading } from './shared-reads.js';
 import { proveSharedReadsOnce, type SharedReadsProof } from './shared-reads-proof.js';
+import { OffenderLog } from './offender-log.js';
+import { PeerLimits, type PeerLimitOptions } from './peer-limits.js';
 
-export interface IndexServerOptions extends ConnectionLimits {
+export interface IndexServerOptions extends ConnectionLimits, Partial<PeerLimitOptions> {
   readonly host: string;
   readonly port: number;
   readonly maxConnections: number;
@@ -53,18 +55,29 @@ export class IndexServer {
   /** Resolves the promise close() waits on when the last connection has closed. */
   #onLastClosed: (() => void) | null = null;
   #warnedNoSharedReads = false;
+  readonly #peers: PeerLimits;
+  readonly #offenders: OffenderLog;
 
   constructor(deps: IndexServerDeps, options: IndexServerOptions) {
     this.#options = options;
     this.#log = deps.log;
     this.#proveSharedReads = deps.proveSharedReads ?? proveSharedReadsOnce;
+    this.#peers = new PeerLimits({
+      maxConnectionsPerPeer: options.maxConnectionsPerPeer ?? 0,
+      mutationRatePerPeer: options.mutationRatePerPeer ?? 0,
+      mutationBurst: options.mutationBurst ?? 1,
+    });
+    this.#offenders = new OffenderLog(deps.log);
     this.#context = {
+      peers: this.#peers,
+      offenders: this.#offenders,
       store: deps.store,
       stats: this.stats,
       limits: options,
       log: deps.log,
       scratch: new ReplyScratch(),
       onClosed: (c) => {
+        if (c.peerLimit !== null) this.#peers.release(c.peerLimit);
         this.#connections.delete(c);
         this.stats.connectionsOpen--;
         if (this.#connections.size === 0 && this.#onLastClosed !== null) this.#onLastClosed();
@@ -128,8 +141,8 @@ export class IndexServer {
       this.#server.once('error', onError);
       this.#server.listen({ host: this.#options.host, port: this.#options.port, backlog: 4096 }, () => {
         this.#server.off('error', onError);
-        this.#server.on('error', (err) => {
-          this.#log.error({ err }, 'listener error');
+        this.#server.on('error', (err: NodeJS.ErrnoException) => {
+          this.#onListenerError(err);
         });
         resolve(this.#server.address() as AddressInfo);
       });
@@ -165,20 +178,59 @@ export class IndexServer {
     clearTimeout(deadline);
   }
 
+  /**
+   * A failed accept (Node reports it on the listener): out of file descriptors, the kernel
+   * has already completed the client's handshake and libuv resets it. Counted, and logged at
+   * most once per interval, since a client retrying would otherwise write a line per attempt.
+   */
+  #onListenerError(err: NodeJS.ErrnoException): void {
+    if (err.syscall !== 'accept') {
+      this.#log.error({ err }, 'listener error');
+      return;
+    }
+    this.stats.acceptErrors++;
+    const outOfFds = err.code === 'EMFILE' || err.code === 'ENFILE';
+    this.#offenders.warn(
+      `accept:${err.code ?? '?'}`,
+      { code: err.code, open: this.#connections.size },
+      outOfFds
+        ? 'accept failed: out of file descriptors, new clients are reset; raise LimitNOFILE (ulimit -n) above --max-connections plus a margin'
+        : 'accept failed; new clients are reset',
+    );
+  }
+
+  #refuse(socket: Socket): void {
+    socket.on('error', () => undefined);
+    socket.end();
+    socket.resume();
+    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+  }
+
   #accept(socket: Socket): void {
     const stats = this.stats;
     if (this.#draining || this.#connections.size >= this.#options.maxConnections) {
       stats.connectionsRefused++;
-      this.#log.warn(
+      // One line per reason per interval: a connection flood must not become a log flood.
+      this.#offenders.warn(
+        this.#draining ? 'draining' : 'max-connections',
         { peer: socket.remoteAddress, open: this.#connections.size, max: this.#options.maxConnections },
         this.#draining
           ? 'connection refused: shutting down'
           : 'connection refused: --max-connections reached',
       );
-      socket.on('error', () => undefined);
-      socket.end();
-      socket.resume();
-      setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+      this.#refuse(socket);
+      return;
+    }
+    const address = socket.remoteAddress ?? '?';
+    const peer = this.#peers.admit(address);
+    if (peer === null) {
+      stats.connectionsRefusedPerPeer++;
+      this.#offenders.warn(
+        `E_PEER_CONNECTIONS:${address}`,
+        { code: 'E_PEER_CONNECTIONS', peer: address, max: this.#options.maxConnectionsPerPeer },
+        'connection refused: --max-connections-per-peer reached',
+      );
+      this.#refuse(socket);
       return;
     }
     const id = this.#nextId++;
@@ -194,7 +246,7 @@ export class IndexServer {
       },
       this.#readBuffer,
     );
-    connection = new Connection(id, socket, this.#context);
+    connection = new Connection(id, socket, this.#context, peer);
     if (shared) stats.connectionsSharedReads++;
     else if (this.#readBuffer !== null)
       this.#warnNoSharedReads('an accepted socket lacked the private keys or handle methods this mode sets');
