@@ -55,6 +55,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: "what the graph's queries cost: name pages, closures, the survey (run node with --expose-gc)",
     load: () => import('./graph/queries.js'),
   },
+  attack: {
+    summary:
+      "a hostile client (chain, pipeline, connection flood, slowloris) against a victim's QUERY latency",
+    load: () => import('./attack/command.js'),
+  },
   'perf-categories': {
     summary: 'sorts `perf report` output (stdin) into parts of the work: parse, index, kernel, ...',
     load: () => import('./profile/perf-categories.js'),
