@@ -83,10 +83,10 @@ interface VictimFigures {
 async function victim(port: number, stop: Promise<void>): Promise<VictimFigures> {
   const socket = await open(port);
   const replies = new Replies(socket);
-  let done = false;
-  void stop.then(() => (done = true));
+  const state = { done: false };
+  void stop.then(() => (state.done = true));
   const samples: number[] = [];
-  for (let n = 1; !done; n++) {
+  for (let n = 1; !state.done; n++) {
     const t0 = performance.now();
     socket.write('QUERY|q0|\n');
     await Promise.race([replies.until(n), stop]);
@@ -116,15 +116,16 @@ async function attack(name: Attack, port: number): Promise<() => string> {
     }
     case 'pipeline': {
       const block = Buffer.from('QUERY|q0|\n'.repeat(6000));
-      let stopped = false;
+      const run = { stopped: false };
       const sockets = await Promise.all(Array.from({ length: 8 }, () => open(port)));
       const counters = sockets.map((s) => new Replies(s));
       for (const s of sockets)
         void (async () => {
-          while (!stopped && !s.destroyed) if (!s.write(block)) await once(s, 'drain').catch(() => undefined);
+          while (!run.stopped && !s.destroyed)
+            if (!s.write(block)) await once(s, 'drain').catch(() => undefined);
         })();
       return () => {
-        stopped = true;
+        run.stopped = true;
         for (const s of sockets) s.destroy();
         return `attacker: ${counters.reduce((n, c) => n + c.count, 0)} replies`;
       };
@@ -212,7 +213,9 @@ export async function main(argv: readonly string[]): Promise<number> {
           s.destroy();
           resolve(true);
         });
-        s.on('error', () => resolve(false));
+        s.on('error', () => {
+          resolve(false);
+        });
       });
       if (ok) break;
       if (i > 300 || child.exitCode !== null) throw new ToolError(`server did not start: ${stderr}`);
