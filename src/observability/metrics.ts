@@ -116,6 +116,11 @@ export class ServerMetrics implements StoreEventSink {
       () => stats.acceptErrors,
     );
     counter(
+      'pkgindex_connections_refused_descriptors_total',
+      'Connections refused because the file descriptor limit (LimitNOFILE) left no room for them.',
+      () => stats.connectionsRefusedDescriptors,
+    );
+    counter(
       'pkgindex_commands_rate_limited_total',
       'Mutations answered ERROR because their address exceeded --mutation-rate-per-peer.',
       () => stats.commandsRateLimited,

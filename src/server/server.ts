@@ -8,6 +8,7 @@ import { ReplyScratch } from './reply-scratch.js';
 import { SHARED_READ_BYTES, startReading } from './shared-reads.js';
 import { proveSharedReadsOnce, type SharedReadsProof } from './shared-reads-proof.js';
 import { OffenderLog } from './offender-log.js';
+import { connectionBudget, type DescriptorBudget } from './descriptor-budget.js';
 import { PeerLimits, type PeerLimitOptions } from './peer-limits.js';
 
 export interface IndexServerOptions extends ConnectionLimits, Partial<PeerLimitOptions> {
@@ -28,6 +29,8 @@ export interface IndexServerDeps {
    * server reads the ordinary way. Default: proveSharedReadsOnce (tests pass a broken one).
    */
   readonly proveSharedReads?: () => Promise<SharedReadsProof>;
+  /** Measures the file descriptors left for connections at listen(); default from /proc. */
+  readonly descriptorBudget?: () => DescriptorBudget;
 }
 
 const NO_SHARED_READS =
@@ -57,6 +60,9 @@ export class IndexServer {
   #warnedNoSharedReads = false;
   readonly #peers: PeerLimits;
   readonly #offenders: OffenderLog;
+  readonly #measureDescriptors: () => DescriptorBudget;
+  /** Connections the file descriptors leave room for (measured at listen). */
+  #descriptors: DescriptorBudget = { limit: null, open: null, connections: Infinity };
 
   constructor(deps: IndexServerDeps, options: IndexServerOptions) {
     this.#options = options;
@@ -68,6 +74,7 @@ export class IndexServer {
       mutationBurst: options.mutationBurst ?? 1,
     });
     this.#offenders = new OffenderLog(deps.log);
+    this.#measureDescriptors = deps.descriptorBudget ?? (() => connectionBudget());
     this.#context = {
       peers: this.#peers,
       offenders: this.#offenders,
@@ -117,6 +124,13 @@ export class IndexServer {
         this.#warnNoSharedReads(proof.reason);
       }
     }
+    this.#descriptors = this.#measureDescriptors();
+    const { limit, open, connections } = this.#descriptors;
+    if (connections < this.#options.maxConnections)
+      this.#log.warn(
+        { limit, open, fitConnections: connections, maxConnections: this.#options.maxConnections },
+        'the file descriptor limit leaves room for fewer connections than --max-connections; raise LimitNOFILE (ulimit -n)',
+      );
     return this.#bind();
   }
 
@@ -219,6 +233,17 @@ export class IndexServer {
           : 'connection refused: --max-connections reached',
       );
       this.#refuse(socket);
+      return;
+    }
+    if (this.#connections.size >= this.#descriptors.connections) {
+      stats.connectionsRefusedDescriptors++;
+      this.#offenders.warn(
+        'descriptors',
+        { open: this.#connections.size, limit: this.#descriptors.limit },
+        'connection refused: out of file descriptors for connections; raise LimitNOFILE (ulimit -n)',
+      );
+      // No linger: the descriptor is what is short.
+      socket.destroy();
       return;
     }
     const address = socket.remoteAddress ?? '?';

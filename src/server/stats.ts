@@ -39,6 +39,8 @@ export class ServerStats {
   connectionsRefusedPerPeer = 0;
   /** Accepts that failed (EMFILE, ENFILE: out of file descriptors): the client was reset. */
   acceptErrors = 0;
+  /** Connections refused because the file descriptor limit left no room (see descriptor-budget.ts). */
+  connectionsRefusedDescriptors = 0;
   /** Mutations answered ERROR by --mutation-rate-per-peer. */
   commandsRateLimited = 0;
   /** INDEX lines answered ERROR by --max-packages and by --max-dependencies. */

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { LineClient } from '../support/line-client.js';
-import { startServer } from '../support/servers.js';
+import { spawnServer, startServer } from '../support/servers.js';
 
 /** A logger at warn whose JSON lines land in `lines`. */
 function capturedLog(): { log: pino.Logger; lines: Record<string, unknown>[] } {
@@ -101,5 +101,50 @@ test('--max-dependencies and --max-packages answer ERROR past the cap; REMOVE ma
     c.close();
   } finally {
     await s.close();
+  }
+});
+
+test('out of file descriptors: the server refuses connections itself, counted and logged once, instead of resets', async () => {
+  const server = await spawnServer({ launcher: ['prlimit', '--nofile=100:100', '--'] });
+  try {
+    assert.equal(
+      server.events.filter((e) => typeof e.msg === 'string' && e.msg.includes('raise LimitNOFILE')).length,
+      1,
+      'warned at startup that the limit is below --max-connections',
+    );
+    const clients = await Promise.all(Array.from({ length: 60 }, () => LineClient.open(server.port)));
+    const answered = await Promise.all(
+      clients.map((c) =>
+        c.request('QUERY|a|').then(
+          (r) => r[0],
+          () => 'closed',
+        ),
+      ),
+    );
+    const served = answered.filter((r) => r === 'FAIL').length;
+    assert.ok(served > 0 && served < 60, `${served} of 60 served`);
+    assert.equal(answered.filter((r) => r === 'closed').length, 60 - served, 'the others were refused');
+    const metrics = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
+    const refused = Number(/^pkgindex_connections_refused_descriptors_total (\d+)/m.exec(metrics)?.[1]);
+    assert.equal(refused, 60 - served);
+    assert.equal(
+      server.events.filter(
+        (e) =>
+          e.msg ===
+          'connection refused: out of file descriptors for connections; raise LimitNOFILE (ulimit -n)',
+      ).length,
+      1,
+      'one log line for all of them',
+    );
+    for (const c of clients) c.close();
+    // Room again once clients leave.
+    let again: string[] = [];
+    while (again[0] !== 'FAIL') {
+      const c = await LineClient.open(server.port);
+      again = await c.request('QUERY|a|').catch(() => []);
+      c.close();
+    }
+  } finally {
+    await server.stop();
   }
 });

@@ -6,7 +6,9 @@
  *
  * Prints the victim's p50, p99 and max during the attack, and what the attacker got.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { freePort } from '../support/child-server.js';
@@ -167,7 +169,36 @@ async function attack(name: Attack, port: number): Promise<() => string> {
   }
 }
 
+/**
+ * The victim runs in a process of its own: in the attacker's, its latency would be the
+ * attacker's event loop's (8 pipelining clients keep one busy).
+ */
+async function victimProcess(port: number, seconds: number): Promise<VictimFigures> {
+  const measure = fileURLToPath(new URL('../measure.js', import.meta.url));
+  const { stdout } = await promisify(execFile)(process.execPath, [
+    measure,
+    'attack',
+    'victim',
+    '--port',
+    String(port),
+    '--seconds',
+    String(seconds),
+  ]);
+  return JSON.parse(stdout) as VictimFigures;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'victim') {
+    const { values } = parseToolArgs(
+      argv.slice(1),
+      { port: { type: 'string' }, seconds: { type: 'string' } },
+      usage,
+    );
+    const seconds = intOption('--seconds', values.seconds, 10);
+    const window = new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000));
+    console.log(JSON.stringify(await victim(intOption('--port', values.port, 0), window)));
+    return 0;
+  }
   const name = argv[0] as Attack | undefined;
   if (name === undefined || !ATTACKS.includes(name))
     throw new ToolUsageError(`name an attack: ${ATTACKS.join(', ')}\n\n${usage}`);
@@ -224,11 +255,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     const chain = name === 'chain-1m' ? 1_000_000 : name === 'chain-300k' ? 300_000 : 1;
     await loadChain(port, chain);
     // The same victim without an attack first: what this (shared, noisy) machine gives it.
-    const reference = await victim(port, new Promise((resolve) => setTimeout(resolve, 3000)));
+    const reference = await victimProcess(port, 3);
     const stop = await attack(name, port);
     const logBefore = logBytes;
-    const window = new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000));
-    const figures = await victim(port, window);
+    const figures = await victimProcess(port, seconds);
     const attacker = stop();
     const f = (ms: number): string => ms.toFixed(2);
     console.log(`attack ${name} against ${cli} (${seconds} s, victim request/response QUERY)`);
@@ -236,7 +266,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       `victim: ${figures.queries} queries, p50 ${f(figures.p50)} ms, p99 ${f(figures.p99)} ms, max ${f(figures.max)} ms`,
     );
     console.log(
-      `reference, no attack (3 s): ${reference.queries} queries, p50 ${f(reference.p50)} ms, p99 ${f(reference.p99)} ms, max ${f(reference.max)} ms`,
+      `reference, same server before the attack (3 s): ${reference.queries} queries, p50 ${f(reference.p50)} ms, p99 ${f(reference.p99)} ms, max ${f(reference.max)} ms`,
     );
     console.log(attacker);
     console.log(
