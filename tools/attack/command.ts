@@ -6,8 +6,7 @@
  *
  * Prints the victim's p50, p99 and max during the attack, and what the attacker got.
  */
-import { execFile, spawn } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
@@ -82,8 +81,7 @@ interface VictimFigures {
 }
 
 /** QUERY, wait for the reply, again, until `stop` resolves; latencies in ms. */
-async function victim(port: number, stop: Promise<void>): Promise<VictimFigures> {
-  const socket = await open(port);
+async function victim(socket: Socket, stop: Promise<void>): Promise<VictimFigures> {
   const replies = new Replies(socket);
   const state = { done: false };
   void stop.then(() => (state.done = true));
@@ -173,18 +171,22 @@ async function attack(name: Attack, port: number): Promise<() => string> {
  * The victim runs in a process of its own: in the attacker's, its latency would be the
  * attacker's event loop's (8 pipelining clients keep one busy).
  */
-async function victimProcess(port: number, seconds: number): Promise<VictimFigures> {
+async function victimProcess(
+  port: number,
+  seconds: number,
+  start: () => Promise<void> = () => Promise.resolve(),
+): Promise<VictimFigures> {
   const measure = fileURLToPath(new URL('../measure.js', import.meta.url));
-  const { stdout } = await promisify(execFile)(process.execPath, [
-    measure,
-    'attack',
-    'victim',
-    '--port',
-    String(port),
-    '--seconds',
-    String(seconds),
-  ]);
-  return JSON.parse(stdout) as VictimFigures;
+  const args = [measure, 'attack', 'victim', '--port', String(port), '--seconds', String(seconds)];
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (out += text));
+  // The victim connects first (a connection flood must not keep it out), then says so.
+  while (!out.includes('connected\n')) await once(child.stdout, 'data');
+  await start();
+  child.stdin.end('go\n');
+  await once(child, 'close');
+  return JSON.parse(out.slice(out.indexOf('\n') + 1)) as VictimFigures;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -195,8 +197,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       usage,
     );
     const seconds = intOption('--seconds', values.seconds, 10);
+    const socket = await open(intOption('--port', values.port, 0));
+    console.log('connected');
+    process.stdin.resume();
+    await once(process.stdin, 'data');
     const window = new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000));
-    console.log(JSON.stringify(await victim(intOption('--port', values.port, 0), window)));
+    console.log(JSON.stringify(await victim(socket, window)));
     return 0;
   }
   const name = argv[0] as Attack | undefined;
@@ -256,9 +262,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     await loadChain(port, chain);
     // The same victim without an attack first: what this (shared, noisy) machine gives it.
     const reference = await victimProcess(port, 3);
-    const stop = await attack(name, port);
-    const logBefore = logBytes;
-    const figures = await victimProcess(port, seconds);
+    let stop: () => string = () => '';
+    let logBefore = 0;
+    const figures = await victimProcess(port, seconds, async () => {
+      stop = await attack(name, port);
+      logBefore = logBytes;
+    });
     const attacker = stop();
     const f = (ms: number): string => ms.toFixed(2);
     console.log(`attack ${name} against ${cli} (${seconds} s, victim request/response QUERY)`);
