@@ -70,6 +70,48 @@ export const ERRORS = {
     meaning:
       'Reading, writing or syncing the data dir failed; mutations are answered ERROR until the store recovers.',
   },
+  // --- PostgreSQL backend (issue 14, ADR 0009) ---
+  E_DATABASE_CONFIG: {
+    name: 'DatabaseError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'The PostgreSQL settings are incomplete or unsafe (no --database-url, a password on the command line, an unreadable password file).',
+  },
+  E_DATABASE_UNAVAILABLE: {
+    name: 'DatabaseError',
+    status: 503,
+    exitCode: EXIT_USAGE,
+    meaning:
+      'PostgreSQL could not be reached or failed a batch; commands are answered ERROR until it answers again (the circuit breaker probes it).',
+  },
+  E_DATABASE_SCHEMA_TOO_NEW: {
+    name: 'DatabaseError',
+    exitCode: EXIT_USAGE,
+    meaning: 'The database schema was migrated by a newer pkgindex; upgrade this instance.',
+  },
+  E_DATABASE_CONFLICT: {
+    name: 'DatabaseError',
+    status: 503,
+    meaning:
+      'A batch kept meeting serialization failures or deadlocks with other instances after every retry; its commands were answered ERROR and nothing of it was committed.',
+  },
+  E_BACKUP_DAMAGED: {
+    name: 'BackupError',
+    exitCode: EXIT_USAGE,
+    meaning: 'A backup file is not a whole pkgindex backup (wrong header, checksum mismatch, cut short).',
+  },
+  E_BACKUP_UNAVAILABLE: {
+    name: 'BackupError',
+    status: 503,
+    exitCode: EXIT_USAGE,
+    meaning:
+      'The server cannot take a backup now: its storage is not on disk, or not writable (retry once /readyz is ready).',
+  },
+  E_RESTORE_TARGET: {
+    name: 'BackupError',
+    exitCode: EXIT_USAGE,
+    meaning: 'The restore target directory already holds data files or is in use by a server.',
+  },
   E_CONNECT: {
     name: 'ConnectError',
     exitCode: EXIT_USAGE,
@@ -114,16 +156,19 @@ export const ERRORS = {
   E_ADMIN_BAD_REQUEST: {
     name: 'AdminBadRequestError',
     status: 400,
+    exitCode: EXIT_USAGE,
     meaning: 'An admin HTTP request could not be read, or asked for something out of bounds.',
   },
   E_ADMIN_UNAUTHORIZED: {
     name: 'AdminUnauthorizedError',
     status: 401,
+    exitCode: EXIT_USAGE,
     meaning: 'An admin HTTP request lacked the bearer token set in PKGINDEX_ADMIN_TOKEN, or had a wrong one.',
   },
   E_NOT_FOUND: {
     name: 'NotFoundError',
     status: 404,
+    exitCode: EXIT_USAGE,
     meaning: 'No admin endpoint serves this method and path.',
   },
   E_ADMIN_REQUEST_TIMEOUT: {
@@ -136,6 +181,12 @@ export const ERRORS = {
     status: 431,
     meaning: "An admin HTTP request's headers exceed Node's limit.",
   },
+  E_ADMIN_BUSY: {
+    name: 'AdminBusyError',
+    status: 503,
+    meaning:
+      'Too many live dashboard event streams (GET /v1/events) are open on the admin port; close one and retry.',
+  },
   E_PROFILER_BUSY: {
     name: 'ProfilerBusyError',
     status: 409,
@@ -145,6 +196,49 @@ export const ERRORS = {
     name: 'ProfilerError',
     status: 500,
     meaning: 'The inspector session failed while taking a profile or snapshot.',
+  },
+  // Admin port hardening and TLS (issue 12, ADR 0013).
+  E_ADMIN_UNPROTECTED: {
+    name: 'AdminUnprotectedError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'The admin HTTP server would listen beyond loopback without a token: set PKGINDEX_ADMIN_TOKEN (or _FILE) or bind --admin-host to loopback.',
+  },
+  E_ADMIN_DEBUG_OFF: {
+    name: 'AdminDebugOffError',
+    status: 403,
+    meaning: 'The /debug/* endpoints are off: they need a token, or --admin-debug=on.',
+  },
+  E_ADMIN_HEAP_TOO_LARGE: {
+    name: 'AdminHeapTooLargeError',
+    status: 503,
+    meaning:
+      'A heap snapshot was refused: the heap is too large for the memory or disk left, or over --admin-heap-snapshot-max-heap-bytes.',
+  },
+  E_TLS: {
+    name: 'TlsError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'A TLS certificate, key or CA file could not be read or used (at start-up, or on a SIGHUP reload, which then keeps the old one).',
+  },
+  // The query API (/v1/..., src/admin/query-routes.ts) and the CLI's queries.
+  E_PACKAGE_NOT_FOUND: {
+    name: 'PackageNotFoundError',
+    status: 404,
+    exitCode: 1,
+    meaning: 'The package asked about is not indexed.',
+  },
+  E_QUERY_BUSY: {
+    name: 'QueryBusyError',
+    status: 503,
+    exitCode: EXIT_USAGE,
+    meaning: 'The index is still preparing what the query needs (the sorted names after a large import).',
+  },
+  E_QUERY_UNAVAILABLE: {
+    name: 'QueryUnavailableError',
+    status: 501,
+    exitCode: EXIT_USAGE,
+    meaning: 'The storage backend this server runs does not serve the query API.',
   },
   E_INVALID_ARGUMENT: {
     name: 'InvalidArgumentError',
@@ -198,6 +292,14 @@ export const ERRORS = {
     status: 413,
     meaning:
       'An INDEX listed more than --max-dependencies dependencies and was answered ERROR: raise the cap if such packages are legitimate.',
+  },
+  // Socket threads (issue 13, ADR 0010).
+  E_THREAD: {
+    name: 'ThreadError',
+    status: 503,
+    exitCode: EXIT_USAGE,
+    meaning:
+      'A socket thread could not start or lost the index owner; its replies are ERROR. The server falls back to fewer threads (see the warning logged) or pass --threads 1.',
   },
   E_INTERNAL: {
     name: 'InternalError',

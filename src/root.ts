@@ -1,17 +1,26 @@
 import type { AddressInfo } from 'node:net';
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import type { AdminServer } from './admin/admin-server.js';
-import { ADMIN_TOKEN_ENV } from './admin/auth.js';
+import { ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE_ENV } from './admin/auth.js';
 import { OPTIONS, type Config, type Option, type OptionKey } from './config/options.js';
 import { packageVersion } from './config/version.js';
 import { createError } from './errors.js';
 import { createLogger } from './observability/logger.js';
 import type { ServerMetrics } from './observability/metrics.js';
 import { subscribeStoreEvents } from './observability/store-events.js';
+import type { Tracing } from './observability/tracing.js';
 import { IndexServer } from './server/server.js';
+import { TlsListener } from './server/tls-listener.js';
+import type { ServerStats } from './server/stats.js';
+import { combinedStats } from './threads/combined-stats.js';
+import { ConnectionSlots } from './server/connection-slots.js';
+import { SocketThreads } from './threads/socket-threads.js';
 import type { SharedReadsProof } from './server/shared-reads-proof.js';
 import { DiskStore } from './store/disk-store.js';
 import { MemoryStore } from './store/memory-store.js';
+import { defaultApplicationName, readPasswordFile } from './store/postgres/database-url.js';
+import { PostgresStore } from './store/postgres/postgres-store.js';
 import type { IndexStore } from './store/store.js';
 
 /** Every setting of a server: the options table of `pkgindex serve` (src/config/options.ts). */
@@ -61,12 +70,28 @@ export interface PkgIndex {
    * (last, so that /readyz answers 503 for the whole drain). Idempotent.
    */
   close(): Promise<void>;
+  /**
+   * Reads the TLS certificate, key and CA files again (what SIGHUP does for `pkgindex serve`):
+   * new connections get them, open ones keep theirs. False without TLS; throws E_TLS, and keeps
+   * serving the old ones, when the new files cannot be read or used.
+   */
+  reloadTls(): boolean;
 }
 
 /** What the composition root takes beyond the public options: test seams. */
 export interface ComposeOptions extends PkgIndexOptions {
   readonly proveSharedReads?: () => Promise<SharedReadsProof>;
+  /** Finds the listening socket's descriptor for the socket threads; default: the server's. */
+  readonly listenerFd?: () => number | null;
 }
+
+/** `config.threads` as a count: 0 means one per core. */
+export function threadCount(config: PkgIndexConfig): number {
+  return config.threads === 0 ? availableParallelism() : config.threads;
+}
+
+const NO_SHARED_LISTENER =
+  "this Node does not expose the listening socket's descriptor; serving on one thread (--threads 1)";
 
 /** The configuration with every setting the caller left out at its default. */
 export function withDefaults(config: Partial<PkgIndexConfig>): PkgIndexConfig {
@@ -80,13 +105,44 @@ export function withDefaults(config: Partial<PkgIndexConfig>): PkgIndexConfig {
 function createStore(config: PkgIndexConfig): IndexStore {
   const slices = { sliceMs: config.turnBudgetUs / 1000 };
   if (config.storage === 'memory') return new MemoryStore(slices);
+  if (config.storage === 'postgres') return createPostgresStore(config);
   return new DiskStore({
     slices,
     dataDir: config.dataDir,
     syncMode: config.syncMode,
     syncIntervalMs: config.syncIntervalMs,
     compactAfterBytes: config.compactAfterBytes,
+    storageTimeoutMs: config.storageTimeoutMs,
   });
+}
+
+/** The PostgreSQL store `--storage postgres` and the `--database-*` options describe. */
+function createPostgresStore(config: PkgIndexConfig): PostgresStore {
+  if (config.databaseUrl === '')
+    throw createError(
+      'E_DATABASE_CONFIG',
+      '--storage postgres needs the database: set PKGINDEX_DATABASE_URL (or --database-url without a password)',
+    );
+  return new PostgresStore({
+    url: config.databaseUrl,
+    password: config.databasePasswordFile === '' ? undefined : readPasswordFile(config.databasePasswordFile),
+    poolSize: config.databasePoolSize,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    applicationName:
+      config.databaseApplicationName === '' ? defaultApplicationName() : config.databaseApplicationName,
+  });
+}
+
+/** TLS on the protocol port when --tls-cert and --tls-key are set; E_CONFIG when only part is. */
+function tlsListener(config: PkgIndexConfig, log: Logger): TlsListener | null {
+  const { tlsCert: cert, tlsKey: key, tlsCa: ca } = config;
+  if (cert === '' && key === '' && ca === '') return null;
+  if (cert === '' || key === '')
+    throw createError(
+      'E_CONFIG',
+      '--tls-cert and --tls-key go together (and --tls-ca needs both): pass the certificate and its key',
+    );
+  return new TlsListener({ cert, key, ca: ca === '' ? null : ca }, log);
 }
 
 function isLoopback(host: string): boolean {
@@ -105,12 +161,20 @@ export class Composition implements PkgIndex {
   readonly log: Logger;
   readonly server: IndexServer;
   readonly #adminToken: string | null;
+  readonly #tls: TlsListener | null;
   #metrics: ServerMetrics | null = null;
   #admin: AdminServer | null = null;
   #addresses: PkgIndexAddresses | null = null;
   #unsubscribe: () => void = () => undefined;
+  #tracing: Tracing | null = null;
   #started: Promise<PkgIndexAddresses> | null = null;
   #closing: Promise<void> | null = null;
+  readonly #listenerFd: () => number | null;
+  /** The process's count of open connections, shared with the socket threads. */
+  readonly #connections = new SharedArrayBuffer(4);
+  #threads: SocketThreads | null = null;
+  /** Every thread's counters as one (see combined-stats.ts). */
+  readonly #stats: ServerStats;
 
   constructor(config: Partial<PkgIndexConfig>, options: ComposeOptions = {}) {
     const full = withDefaults(config);
@@ -119,17 +183,64 @@ export class Composition implements PkgIndex {
         'E_CONFIG',
         `--admin-port and --port are both ${full.port}; give the admin HTTP server another port or pass --admin=false`,
       );
+    this.#adminToken = options.adminToken ?? null;
+    // Refused rather than warned about: an open /debug/heap-snapshot beyond this host lets anyone
+    // stall the server for seconds and take gigabytes of memory (issue 12).
+    if (full.admin && this.#adminToken === null && !isLoopback(full.adminHost))
+      throw createError(
+        'E_ADMIN_UNPROTECTED',
+        `--admin-host ${full.adminHost} reaches beyond this host, and no admin token is set; set ` +
+          `${ADMIN_TOKEN_ENV} or ${ADMIN_TOKEN_FILE_ENV} (e.g. \`openssl rand -hex 32\`), or bind --admin-host to 127.0.0.1`,
+      );
     this.config = full;
     this.version = options.version ?? packageVersion();
     this.log =
       options.log ?? createLogger({ level: full.logLevel, quiet: full.quiet, pretty: full.logPretty });
+    this.#tls = tlsListener(full, this.log);
     this.store = options.store ?? createStore(full);
-    this.#adminToken = options.adminToken ?? null;
-    const deps = { store: this.store, log: this.log };
+    const deps = {
+      store: this.store,
+      log: this.log,
+      ...(this.#tls === null ? {} : { createListener: this.#tls.create }),
+      connectionSlots: new ConnectionSlots(full.maxConnections, new Int32Array(this.#connections)),
+    };
     this.server = new IndexServer(
       options.proveSharedReads === undefined ? deps : { ...deps, proveSharedReads: options.proveSharedReads },
-      full,
+      // The shared read buffer reads the kernel socket, which under TLS carries ciphertext.
+      this.#tls === null ? full : { ...full, sharedReadBuffer: false },
     );
+    this.#listenerFd = options.listenerFd ?? (() => this.server.listenerFd());
+    this.#stats = combinedStats(
+      this.server.stats,
+      () => this.#threads?.reports() ?? [],
+      new Int32Array(this.#connections),
+    );
+  }
+
+  /** Threads serving connections, the main one included (1 until `listen()` has started the others). */
+  get threads(): number {
+    return 1 + (this.#threads?.count ?? 0);
+  }
+
+  /**
+   * The counters of every thread's server, summed, the socket threads asked for theirs now
+   * (the metrics read the same sum, with reports at most a second old).
+   */
+  async serverStats(): Promise<ServerStats> {
+    await this.#threads?.collectStats();
+    return this.#stats;
+  }
+
+  /** The socket threads, once started; null on one thread. */
+  get socketThreads(): SocketThreads | null {
+    return this.#threads;
+  }
+
+  reloadTls(): boolean {
+    if (this.#tls === null) return false;
+    this.#tls.reload();
+    this.log.info({ cert: this.config.tlsCert }, 'TLS certificate reloaded');
+    return true;
   }
 
   /** The metrics, once `listen()` has built them; null with `config.admin` false. */
@@ -158,7 +269,7 @@ export class Composition implements PkgIndex {
     // it, prom-client alone would cost ~10 MB of memory for nothing.
     if (config.admin)
       this.#metrics = new (await import('./observability/metrics.js')).ServerMetrics({
-        stats: server.stats,
+        stats: this.#stats,
         server,
         store,
         maxConnections: config.maxConnections,
@@ -171,33 +282,92 @@ export class Composition implements PkgIndex {
       if (this.#metrics !== null) {
         const { AdminServer } = await import('./admin/admin-server.js');
         this.#admin = new AdminServer(
-          { log, metrics: this.#metrics, server, store, version },
-          { host: config.adminHost, port: config.adminPort, token },
+          {
+            log,
+            metrics: this.#metrics,
+            server,
+            store,
+            version,
+            backup: store instanceof DiskStore ? store : null,
+            query: {
+              reader: store.reader ?? null,
+              backend: store.id.replace(/-\d+$/, ''),
+              connections: () => server.connectionCount,
+            },
+          },
+          {
+            host: config.adminHost,
+            port: config.adminPort,
+            token,
+            debug: config.adminDebug,
+            maxConnections: config.adminMaxConnections,
+            requestTimeoutMs: config.adminRequestTimeoutMs,
+            heapSnapshotMaxHeapBytes: config.adminHeapSnapshotMaxHeapBytes,
+          },
         );
         admin = await this.#admin.listen();
         log.info({ host: admin.address, port: admin.port, auth: token !== null }, 'admin listening');
-        if (token === null && !isLoopback(config.adminHost))
-          log.warn(
-            { host: config.adminHost },
-            `admin endpoints are reachable beyond this host without authentication; set ${ADMIN_TOKEN_ENV}`,
-          );
       }
 
+      if (config.otlpEndpoint !== '') {
+        const { startTracing } = await import('./observability/tracing.js');
+        this.#tracing = await startTracing({
+          endpoint: config.otlpEndpoint,
+          sampleRatio: config.traceSampleRatio,
+          serviceName: 'pkgindex',
+        });
+        log.info({ endpoint: config.otlpEndpoint, sampleRatio: config.traceSampleRatio }, 'tracing on');
+      }
       const startedAt = performance.now();
       await store.open();
       log.info({ ...store.stats(), durationMs: Math.round(performance.now() - startedAt) }, 'store opened');
 
       const protocol = await server.listen();
-      log.info({ host: protocol.address, port: protocol.port }, 'listening');
+      await this.#startThreads();
+      log.info(
+        { host: protocol.address, port: protocol.port, tls: this.#tls !== null, threads: this.threads },
+        'listening',
+      );
       this.#addresses = { protocol, admin };
       return this.#addresses;
     } catch (err) {
+      await this.#threads?.close();
+      await server.close();
       // The admin server's handle would keep the process alive after a failed start.
       await this.#admin?.close();
       this.#unsubscribe();
       await store.close();
+      await this.#tracing?.shutdown();
       throw err;
     }
+  }
+
+  /**
+   * Starts the socket threads beside the main one (ADR 0010): each gets a copy of the
+   * listening socket and sends its connections' commands here. Without the socket's
+   * descriptor, serves on this thread alone, with a warning.
+   */
+  async #startThreads(): Promise<void> {
+    const wanted = threadCount(this.config);
+    if (wanted <= 1) return;
+    if (this.#tls !== null) {
+      // The socket threads would accept on the shared descriptor and speak plain TCP.
+      this.log.warn({ threads: wanted }, 'TLS is served on one thread: --threads is ignored with --tls-cert');
+      return;
+    }
+    const fd = this.#listenerFd();
+    if (fd === null) {
+      this.log.warn({ node: process.version, threads: wanted }, NO_SHARED_LISTENER);
+      return;
+    }
+    this.#threads = await SocketThreads.start({
+      count: wanted - 1,
+      fd,
+      server: this.config,
+      store: this.store,
+      log: this.log,
+      connections: this.#connections,
+    });
   }
 
   close(): Promise<void> {
@@ -217,8 +387,11 @@ export class Composition implements PkgIndex {
       }
     }
     this.log.info({ connections: this.server.connectionCount }, 'shutting down');
-    await this.server.close();
+    // The socket threads' batches are executed here until each has drained.
+    await Promise.all([this.server.close(), this.#threads?.close()]);
     await this.store.close();
+    // After the store: the spans of the last batches are exported too.
+    await this.#tracing?.shutdown();
     // Last, so that /readyz answers 503 for the whole drain.
     await this.#admin?.close();
     this.#unsubscribe();

@@ -39,9 +39,18 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'what metrics cost the hot path: admin off, on, and scraped every second',
     load: () => import('./load/observability.js'),
   },
+  dashboard: {
+    summary: 'the web dashboard: page weight, time to first chart, protocol p99 with it open or closed',
+    load: () => import('./load/dashboard.js'),
+  },
   storage: {
     summary: 'mutation throughput per storage mode, and recovery time and size of large data dirs',
     load: () => import('./load/storage.js'),
+  },
+  postgres: {
+    summary:
+      'pgbench -N, then 1-3 instances on one PostgreSQL: strict and pipelined, mixed and mutation-heavy',
+    load: () => import('./postgres/command.js'),
   },
   'hot-path': {
     summary: 'CPU per message of real Connections over a stub socket (memory or disk store)',

@@ -49,6 +49,9 @@ export function notFoundReply(request: { method: string; url: string }): AdminRe
   return jsonReply({ error: err.code, message: err.message }, { status: httpStatusOf(err) });
 }
 
+/** How long a refused request's connection may stay open after its answer. */
+const CLIENT_ERROR_LINGER_MS = 1000;
+
 /** Requests node:http gave up on, by Node's code: the catalogue's code and what to tell the client. */
 const CLIENT_ERRORS: Readonly<Record<string, { code: ThrownErrorCode; message: string } | undefined>> = {
   ERR_HTTP_REQUEST_TIMEOUT: {
@@ -81,6 +84,8 @@ export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): v
     error: error.code,
     message: `${STATUS_CODES[status] ?? 'Bad Request'}: ${error.message}`,
   });
+  // A client that never reads nor closes would keep the descriptor after our FIN: not longer than this.
+  setTimeout(() => socket.destroy(), CLIENT_ERROR_LINGER_MS).unref();
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Bad Request'}\r\n` +
       `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +

@@ -8,6 +8,11 @@ export interface AdminReply {
   readonly headers: Readonly<Record<string, string>>;
   /** A string or buffer goes with a content-length; a stream goes chunked. */
   readonly body: string | Buffer | Readable;
+  /**
+   * A stream without an end (server-sent events): the client going away is how it normally
+   * ends, not a failure to log.
+   */
+  readonly live?: boolean;
 }
 
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';

@@ -9,13 +9,21 @@ export interface AdminRequest {
   readonly url: string;
   /** The decoded path, without query or fragment. */
   readonly path: string;
+  /**
+   * The path as sent, still percent-encoded: routes with parameters match on it segment by
+   * segment, so that an encoded `/` (`%2F`) in a package name stays inside its segment.
+   */
+  readonly rawPath: string;
   readonly query: URLSearchParams;
   /** The client's address. */
   readonly peer: string;
   readonly headers: IncomingMessage['headers'];
 }
 
-export type RouteHandler = (request: AdminRequest) => AdminReply | Promise<AdminReply>;
+/** The decoded values of a route's `{parameters}`, by name. */
+export type RouteParams = Readonly<Record<string, string>>;
+
+export type RouteHandler = (request: AdminRequest, params: RouteParams) => AdminReply | Promise<AdminReply>;
 
 export interface Route {
   readonly handler: RouteHandler;
@@ -23,16 +31,33 @@ export interface Route {
   readonly public: boolean;
 }
 
+/** A route whose path has `{parameters}`, each one whole segment. */
+interface PatternRoute {
+  readonly path: string;
+  /** The segments after the leading `/`: a literal, or `{name}` for a parameter. */
+  readonly segments: readonly string[];
+  readonly route: Route;
+}
+
 /**
- * Method + exact path → handler. Every GET route answers HEAD too (the same handler; node:http
- * leaves out the body). A path is matched after percent-decoding, case-sensitively and without
- * normalisation: `/healthz/` and `/HEALTHZ` are unknown, as they were under fastify.
+ * Method + path → handler. Every GET route answers HEAD too (the same handler; node:http
+ * leaves out the body). An exact path is matched after percent-decoding, case-sensitively and
+ * without normalisation: `/healthz/` and `/HEALTHZ` are unknown, as they were under fastify.
+ * A path with parameters (`/v1/packages/{name}`) is matched on the encoded path, segment by
+ * segment, each parameter decoded on its own; exact paths are tried first.
  */
 export class Router {
   readonly #routes = new Map<string, Route>();
+  readonly #patterns: PatternRoute[] = [];
 
   get(path: string, handler: RouteHandler, options: { public?: boolean } = {}): void {
     const route: Route = { handler, public: options.public ?? false };
+    if (path.includes('{')) {
+      if (this.#patterns.some((p) => p.path === path))
+        throw createError('E_INTERNAL', `admin route GET ${path} registered twice`);
+      this.#patterns.push({ path, segments: path.slice(1).split('/'), route });
+      return;
+    }
     for (const method of ['GET', 'HEAD']) {
       const key = `${method} ${path}`;
       if (this.#routes.has(key)) throw createError('E_INTERNAL', `admin route ${key} registered twice`);
@@ -40,9 +65,61 @@ export class Router {
     }
   }
 
+  /** A POST route (an action, such as a backup): an exact path, never public. */
+  post(path: string, handler: RouteHandler): void {
+    const key = `POST ${path}`;
+    if (this.#routes.has(key)) throw createError('E_INTERNAL', `admin route ${key} registered twice`);
+    this.#routes.set(key, { handler, public: false });
+  }
+
   /** The route for this method and path; undefined for an unknown path or a wrong method. */
   find(method: string, path: string): Route | undefined {
     return this.#routes.get(`${method} ${path}`);
+  }
+
+  /**
+   * The route for a request and the values of its parameters; undefined for an unknown path or
+   * a wrong method. Throws E_ADMIN_BAD_REQUEST when a parameter is not valid percent-encoding.
+   */
+  match(
+    request: Pick<AdminRequest, 'method' | 'path' | 'rawPath'>,
+  ): { route: Route; params: RouteParams } | undefined {
+    const exact = this.find(request.method, request.path);
+    if (exact !== undefined) return { route: exact, params: {} };
+    if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
+    const segments = request.rawPath.slice(1).split('/');
+    for (const pattern of this.#patterns) {
+      if (pattern.segments.length !== segments.length) continue;
+      const params: Record<string, string> = {};
+      let matched = true;
+      for (let i = 0; i < segments.length && matched; i++) {
+        const want = pattern.segments[i]!;
+        const got = segments[i]!;
+        if (want.startsWith('{')) {
+          if (got === '') matched = false;
+          else params[want.slice(1, -1)] = decodeSegment(got);
+        } else matched = want === got;
+      }
+      if (matched) return { route: pattern.route, params };
+    }
+    return undefined;
+  }
+
+  /** Every GET path served, parameters as `{name}` (for the API description and its test). */
+  paths(): string[] {
+    const exact = [...this.#routes.keys()].filter((k) => k.startsWith('GET ')).map((k) => k.slice(4));
+    return [...exact, ...this.#patterns.map((p) => p.path)];
+  }
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw createError(
+      'E_ADMIN_BAD_REQUEST',
+      `"${segment}" is not valid percent-encoding; encode "%" as "%25" and "/" in a name as "%2F"`,
+    );
   }
 }
 
@@ -75,6 +152,7 @@ export function parseRequest(req: IncomingMessage): AdminRequest {
     method: req.method ?? 'GET',
     url,
     path,
+    rawPath,
     query: new URLSearchParams(queryAt >= 0 ? target.slice(queryAt + 1) : ''),
     peer: req.socket.remoteAddress ?? 'unknown',
     headers: req.headers,

@@ -4,11 +4,19 @@
  * refilled with one write. Requests are slices of a pre-rendered script, so sending costs no
  * formatting and no copy; replies are counted on bytes.
  */
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { performance } from 'node:perf_hooks';
 import type { Histogram } from './histogram.js';
 import { Expect, ReplyClass, ReplyScanner, type ReplySink } from './replies.js';
 import type { Script } from './workload.js';
+
+/** TLS to the server, as PEM text (structured-cloned to worker threads, so no paths to re-read). */
+export interface BenchTls {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
 
 /** Counters of one run, summed over connections and threads. */
 export interface LoadCounts {
@@ -93,14 +101,19 @@ export class LoadConnection implements ReplySink {
     return this.#sent - this.#answered;
   }
 
-  connect(host: string, port: number): Promise<void> {
+  /** Connects; with `tls`, resolves once the handshake is done (its cost is not measured). */
+  connect(host: string, port: number, tls: BenchTls | null = null): Promise<void> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ host, port, noDelay: true });
+      const socket =
+        tls === null
+          ? connect({ host, port, noDelay: true })
+          : tlsConnect({ host, port, ...tls, ...(isIP(host) === 0 ? { servername: host } : {}) });
+      socket.setNoDelay(true);
       const onError = (err: Error): void => {
         reject(err);
       };
       socket.once('error', onError);
-      socket.once('connect', () => {
+      socket.once(tls === null ? 'connect' : 'secureConnect', () => {
         socket.off('error', onError);
         this.#attach(socket);
         resolve();

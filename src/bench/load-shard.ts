@@ -6,13 +6,15 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Histogram, type HistogramSnapshot } from './histogram.js';
-import { LoadConnection, emptyCounts, type LoadCounts } from './load-connection.js';
+import { LoadConnection, emptyCounts, type BenchTls, type LoadCounts } from './load-connection.js';
 import type { Script } from './workload.js';
 import { createError } from '../errors.js';
 
 export interface ShardOptions {
   readonly host: string;
   readonly port: number;
+  /** Null: plain TCP. */
+  readonly tls: BenchTls | null;
   readonly script: Script;
   /** One entry per connection: where in the script it starts, and how many requests it sends. */
   readonly starts: readonly number[];
@@ -64,7 +66,7 @@ export class LoadShard {
         );
       this.#connections.push(...batch);
       try {
-        await Promise.all(batch.map((c) => c.connect(o.host, o.port)));
+        await Promise.all(batch.map((c) => c.connect(o.host, o.port, o.tls)));
       } catch (err) {
         this.close();
         throw createError(

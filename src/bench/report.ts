@@ -28,7 +28,7 @@ export function formatSummary(r: BenchResult): string {
   const c = r.config;
   const l = r.latencyUs;
   const rows: [string, string][] = [
-    ['target', `${c.host}:${c.port}`],
+    ['target', `${c.host}:${c.port}${c.tls ? ' (TLS)' : ''}`],
     ['load', `${c.connections} connections × ${c.inFlight} in flight, ${c.threads} thread(s)`],
     ['workload', `${c.mix}, seed ${c.seed}${c.validate ? '' : ', replies not validated'}`],
     [

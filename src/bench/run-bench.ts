@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { createError, deserializeError, isPkgIndexError } from '../errors.js';
 import { Histogram } from './histogram.js';
-import { addCounts, emptyCounts, protocolErrors, type LoadCounts } from './load-connection.js';
+import { addCounts, emptyCounts, protocolErrors, type BenchTls, type LoadCounts } from './load-connection.js';
 import { LoadShard, type ShardOptions, type ShardResult } from './load-shard.js';
 import type { WorkerInput, WorkerMessage } from './load-worker.js';
 import { sampleMachine, sampleProcess } from './proc-stats.js';
@@ -28,6 +28,8 @@ import {
 export interface BenchOptions {
   readonly host: string;
   readonly port: number;
+  /** TLS to the server; null or absent: plain TCP. */
+  readonly tls?: BenchTls | null;
   readonly connections: number;
   readonly inFlight: number;
   /** Seconds of load; exclusive with `ops`. */
@@ -71,8 +73,10 @@ export interface PhaseResult {
 
 export interface BenchResult {
   /** The options the run used, with the mix as text (as `--mix` takes it). */
-  readonly config: Omit<BenchOptions, 'mix' | 'serverPid' | 'scriptLength' | 'onProgress'> & {
+  readonly config: Omit<BenchOptions, 'mix' | 'serverPid' | 'scriptLength' | 'onProgress' | 'tls'> & {
     readonly mix: string;
+    /** Whether the run spoke TLS (the PEM text is not reported). */
+    readonly tls: boolean;
   };
   readonly warmup: PhaseResult & { readonly skipped: number };
   /** The removal of what the warm-up indexed; null with `cleanup: false`. */
@@ -119,6 +123,7 @@ async function runPhase(o: BenchOptions, script: Script): Promise<PhaseResult> {
   const shard = new LoadShard({
     host: o.host,
     port: o.port,
+    tls: o.tls ?? null,
     script,
     starts: [0],
     budgets: [script.length],
@@ -152,6 +157,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const shards: ShardOptions[] = starts.map((s, t) => ({
     host: o.host,
     port: o.port,
+    tls: o.tls ?? null,
     script,
     starts: s,
     budgets: budgets[t]!,
@@ -200,6 +206,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     config: {
       host: o.host,
       port: o.port,
+      tls: (o.tls ?? null) !== null,
       connections: o.connections,
       inFlight: o.inFlight,
       durationS: o.durationS,

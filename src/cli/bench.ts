@@ -17,7 +17,7 @@ import {
 } from '../bench/workload.js';
 import { createError } from '../errors.js';
 import { defineCommand } from './command.js';
-import { SERVER_OPTIONS } from './connection.js';
+import { clientTls, SERVER_OPTIONS } from './connection.js';
 
 const DEFAULT_DURATION_S = 5;
 
@@ -148,6 +148,7 @@ function benchOptions(values: Values<typeof OPTIONS>): Omit<BenchOptions, 'onPro
   return {
     host: values.host,
     port: values.port,
+    tls: clientTls(values),
     connections: values.connections,
     inFlight: values.inFlight,
     durationS: values.ops === null ? (values.duration ?? DEFAULT_DURATION_S) : null,

@@ -12,6 +12,8 @@ import { Reply, REPLY_NAMES } from '../protocol/reply.js';
 import { readLines } from '../import/read-lines.js';
 import { defineCommand } from './command.js';
 import { CONNECTION_OPTIONS, connectTo, type ServerAddress } from './connection.js';
+import { ADMIN_OPTIONS } from './admin-connection.js';
+import { failReason, type Explainer } from './fail-reason.js';
 import { ReconnectingConnection } from './reconnecting.js';
 
 /** The commands in words, as typed after `pkgindex client` or at the prompt. */
@@ -39,13 +41,16 @@ const EPILOGUE = `Prints the reply (OK, FAIL or ERROR). Exit status: 0 OK, 1 FAI
 connection (the reason on stderr). For piped lines: the worst reply of all. At the
 prompt: 0, or 2 if a command could not reach the server or lost its reply; a
 connection the server closed (idle, restart) is reopened on the next command.
-At the prompt, Ctrl-C abandons the line being typed; Ctrl-D or quit exits.`;
+At the prompt, Ctrl-C abandons the line being typed; Ctrl-D or quit exits. After a
+FAIL, the prompt asks the server's query API (--admin-host, --admin-port) why: which
+dependency is missing, which package holds the one not removed.`;
 
 /** `pkgindex client`: one command, raw lines from a pipe, or an interactive prompt. */
 export const command = defineCommand({
   description: DESCRIPTION,
   options: {
     ...CONNECTION_OPTIONS,
+    ...ADMIN_OPTIONS,
     interactive: option({
       flag: '--interactive',
       short: '-i',
@@ -74,7 +79,8 @@ export const command = defineCommand({
   epilogue: EPILOGUE,
   run: async (values, words) => {
     if (words.length > 0) return oneShot(values, words);
-    if (values.interactive || process.stdin.isTTY) return interactive(values, values.history);
+    if (values.interactive || process.stdin.isTTY)
+      return interactive(values, values.history, failReason(values));
     return piped(values);
   },
 });
@@ -190,7 +196,11 @@ const INTERACTIVE_HELP = `Commands: ${FORMS.join(' | ')} | a raw line INDEX|name
  * server, or whose reply was lost, is reported and the prompt stays open. Exit status 0, or 2
  * when any command went unanswered that way.
  */
-async function interactive(address: ServerAddress, history: string | null): Promise<number> {
+async function interactive(
+  address: ServerAddress,
+  history: string | null,
+  explain: Explainer,
+): Promise<number> {
   const first = await connectTo(address);
   const terminal = process.stdin.isTTY;
   const historyFile = history ?? join(homedir(), '.pkgindex_history');
@@ -266,12 +276,12 @@ async function interactive(address: ServerAddress, history: string | null): Prom
       } finally {
         awaitingReply = false;
       }
-      const verb = command?.verb ?? parsedVerb(line);
+      const parsedCommand = command ?? parsedCommandOf(line);
       const why =
         reply === Reply.ERROR
           ? (malformedReason(line) ?? SERVER_ERROR)
-          : reply === Reply.FAIL && verb !== null
-            ? WHY_FAIL[verb]
+          : reply === Reply.FAIL && parsedCommand !== null
+            ? ((await explain(parsedCommand)) ?? WHY_FAIL[parsedCommand.verb])
             : null;
       process.stdout.write(why === null ? `${REPLY_NAMES[reply]}\n` : `${REPLY_NAMES[reply]} (${why})\n`);
       rl.prompt();
@@ -284,9 +294,9 @@ async function interactive(address: ServerAddress, history: string | null): Prom
   return status;
 }
 
-function parsedVerb(line: string): Verb | null {
+function parsedCommandOf(line: string): Command | null {
   const result = parseLine(Buffer.from(line, 'latin1'), 0, Buffer.byteLength(line, 'latin1'));
-  return isProtocolError(result) ? null : result.verb;
+  return isProtocolError(result) ? null : result;
 }
 
 function saveHistory(rl: ReturnType<typeof createInterface>, file: string): void {

@@ -21,5 +21,25 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
     summary: 'load a package repository (Homebrew, Debian) into a server',
     load: () => import('./import.js'),
   },
+  ls: { summary: 'list the indexed packages (query API)', load: () => import('./ls.js') },
+  deps: {
+    summary: "a package's dependencies or dependents, as a list or a tree (query API)",
+    load: () => import('./deps.js'),
+  },
+  why: { summary: 'why REMOVE or INDEX of a package is refused (query API)', load: () => import('./why.js') },
+  order: {
+    summary: "install order of a package's dependencies, or safe removal order (query API)",
+    load: () => import('./order.js'),
+  },
+  info: { summary: "the server's and the index's status (query API)", load: () => import('./info.js') },
+  backup: {
+    summary: "save an online backup of a running server's data dir (admin port)",
+    load: () => import('./backup.js'),
+  },
+  restore: { summary: 'restore a backup into a data dir, checked', load: () => import('./restore.js') },
   bench: { summary: 'measure a server with a load of the protocol', load: () => import('./bench.js') },
+  migrate: {
+    summary: 'bring the PostgreSQL schema of --storage postgres up to date',
+    load: () => import('./migrate.js'),
+  },
 };

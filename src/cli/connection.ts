@@ -7,10 +7,12 @@
  * address it binds (`0.0.0.0`, every interface), which is not an address to dial, so the
  * clients read `PKGINDEX_SERVER_HOST` and default to this machine's loopback.
  */
-import { PkgIndexClient } from '../client/client.js';
+import { readFileSync } from 'node:fs';
+import { PkgIndexClient, type ClientTls } from '../client/client.js';
 import { option, type Values } from '../config/command-line.js';
 import { OPTIONS } from '../config/options.js';
-import { integer, text } from '../config/parsers.js';
+import { existingFile, flagBool, integer, text } from '../config/parsers.js';
+import { createError } from '../errors.js';
 
 export const SERVER_OPTIONS = {
   host: option({
@@ -29,7 +31,59 @@ export const SERVER_OPTIONS = {
     help: "The server's protocol port (its --port; not the admin port).",
     parse: integer(1, 65535),
   }),
+  // TLS to the server (issue 12, ADR 0013). Their variables are not serve's PKGINDEX_TLS_*:
+  // those are the server's own certificate and the CA it checks clients with.
+  tls: option({
+    flag: '--tls',
+    env: 'PKGINDEX_SERVER_TLS',
+    default: false,
+    help: "Speak TLS to the server (one started with --tls-cert), verifying its certificate with the system's CAs or --ca. Implied by --ca, --cert and --key.",
+    parse: flagBool,
+  }),
+  ca: option({
+    flag: '--ca',
+    env: 'PKGINDEX_SERVER_CA',
+    value: 'FILE',
+    default: '',
+    defaultText: "the system's CAs",
+    help: "PEM CA certificate(s) that signed the server's certificate (a private CA).",
+    parse: existingFile,
+  }),
+  cert: option({
+    flag: '--cert',
+    env: 'PKGINDEX_CLIENT_CERT',
+    value: 'FILE',
+    default: '',
+    defaultText: 'none',
+    help: 'PEM client certificate, for a server that verifies clients (its --tls-ca, mutual TLS); with --key.',
+    parse: existingFile,
+  }),
+  key: option({
+    flag: '--key',
+    env: 'PKGINDEX_CLIENT_KEY',
+    value: 'FILE',
+    default: '',
+    defaultText: 'none',
+    help: 'PEM private key of --cert.',
+    parse: existingFile,
+  }),
 };
+
+/**
+ * The TLS settings of the server options, files read: null for plain TCP. E_CONFIG when only
+ * one of --cert and --key is given.
+ */
+export function clientTls(values: Values<typeof SERVER_OPTIONS>): ClientTls | null {
+  const { tls, ca, cert, key } = values;
+  if (!tls && ca === '' && cert === '' && key === '') return null;
+  if ((cert === '') !== (key === ''))
+    throw createError('E_CONFIG', '--cert and --key go together: pass the client certificate and its key');
+  const read = (path: string): string => readFileSync(path, 'utf8');
+  return {
+    ...(ca === '' ? {} : { ca: read(ca) }),
+    ...(cert === '' ? {} : { cert: read(cert), key: read(key) }),
+  };
+}
 
 /** `SERVER_OPTIONS` and the reply timeout: what `client` and `import` need to talk to a server. */
 export const CONNECTION_OPTIONS = {
@@ -53,5 +107,6 @@ export function connectTo(address: ServerAddress, window?: number): Promise<PkgI
     connectTimeoutMs: address.timeoutMs || undefined,
     replyTimeoutMs: address.timeoutMs,
     window,
+    tls: clientTls(address),
   });
 }

@@ -1,10 +1,11 @@
+import { statSync } from 'node:fs';
 import { option, type Values } from '../config/command-line.js';
 import { flagBool, integer, oneOf, requireFile } from '../config/parsers.js';
 import { createError } from '../errors.js';
 import { FORMATS, parseSource, type FormatName } from '../import/formats.js';
 import { planImport } from '../import/plan.js';
 import { Progress } from '../import/progress.js';
-import { readLines } from '../import/read-lines.js';
+import { readLines, type ReadCounter } from '../import/read-lines.js';
 import { buildReport, formatReport } from '../import/report.js';
 import { runImport, type RunResult } from '../import/run.js';
 import { defineCommand } from './command.js';
@@ -19,12 +20,16 @@ Formats (--format):
   debian   Debian package index: a Packages file (apt-cache dumpavail,
            /var/lib/apt/lists/*_Packages*) or /var/lib/dpkg/status
 
-Packages that cannot be indexed are left out and reported: names the protocol
-forbids, dependencies that exist nowhere, dependency cycles, and everything that
-depends on one of those. With --break-cycles, each cycle instead loses a few of
-its dependencies (Eades-Lin-Smyth greedy order; ties keep the dependency on the
-package more of the repository depends on) so its packages can be indexed; every
-dropped dependency is reported.`;
+The server refuses cycles, so by default each dependency cycle loses a few of its
+dependencies (Eades-Lin-Smyth greedy order; ties keep the dependency on the
+package more of the repository depends on) and the whole repository is indexed:
+on Debian, 74 dependencies dropped index 63,640 of 63,681 packages, where leaving
+the cycles out would index 13,950 (libc6 <-> libgcc-s1 alone keeps out 47,459).
+Every dropped dependency is reported. --break-cycles=false leaves the cycles out
+instead, with everything that depends on them. Packages that still cannot be
+indexed are left out and reported: names the protocol forbids, dependencies that
+exist nowhere, and everything that depends on one of those. The report names
+first the cycles that keep out (or let in) the most packages.`;
 
 const EPILOGUE = `Exit status: 0 every importable package was indexed; 1 the server refused some
 (or, with --strict, some were left out); 2 unreadable source, usage or connection error.`;
@@ -46,8 +51,8 @@ const OPTIONS = {
   }),
   breakCycles: option({
     flag: '--break-cycles',
-    default: false,
-    help: 'Drop dependencies inside cycles instead of leaving the cycles out.',
+    default: true,
+    help: 'Drop the fewest dependencies inside cycles (each reported) so the whole repository is indexed; =false leaves the cycles out, with all that depends on them.',
     parse: flagBool,
   }),
   json: option({
@@ -97,8 +102,24 @@ async function importFiles(values: Values<typeof OPTIONS>, files: readonly strin
   for (const file of files) if (file !== '-') requireFile(file);
   const { format, dryRun, breakCycles, window, noProgress: quiet } = values;
   const started = performance.now();
+  const progress = quiet
+    ? null
+    : new Progress({ out: process.stderr, tty: process.stderr.isTTY, columns: process.stderr.columns });
   if (!quiet) process.stderr.write(`reading ${files.join(', ')}\n`);
-  const parsed = await parseSource(readLines(files), format);
+  // Progress from the first byte: the bytes read (of the files' sizes, when they are files).
+  const totalBytes = files.includes('-') ? null : files.reduce((sum, f) => sum + statSync(f).size, 0);
+  const counter: ReadCounter = { bytes: 0 };
+  let lines = 0;
+  const counted = async function* (): AsyncGenerator<string> {
+    for await (const line of readLines(files, counter)) {
+      lines++;
+      progress?.reading(counter.bytes, totalBytes, lines);
+      yield line;
+    }
+    progress?.reading(counter.bytes, totalBytes, lines, true);
+  };
+  const parsed = await parseSource(counted(), format);
+  progress?.finish();
   if (parsed.packages.length === 0)
     throw createError(
       'E_IMPORT_FORMAT',
@@ -115,13 +136,7 @@ async function importFiles(values: Values<typeof OPTIONS>, files: readonly strin
   let run: { server: string; result: RunResult } | null = null;
   if (!dryRun) {
     const connection = await connectTo(values, window);
-    const progress = quiet
-      ? null
-      : new Progress({
-          out: process.stderr,
-          tty: process.stderr.isTTY,
-          columns: process.stderr.columns,
-        });
+    progress?.nextPhase();
     try {
       const result = await runImport(connection, plan.order, {
         window,

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
-import { ADMIN_TOKEN_ENV, adminTokenFromEnv } from '../admin/auth.js';
+import { ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE_ENV, adminTokenFromEnv } from '../admin/auth.js';
 import { OPTIONS, type Config } from '../config/options.js';
 import { createPkgIndex, type PkgIndex } from '../index.js';
 import { createLogger } from '../observability/logger.js';
+import { redactUrl } from '../store/postgres/database-url.js';
 import { defineCommand, type Command } from './command.js';
 
 /** Start-up errors already written as a JSON fatal event by the configured logger. */
@@ -15,7 +16,12 @@ const declared = defineCommand({
     {
       env: ADMIN_TOKEN_ENV,
       why: 'flags show in `ps`',
-      help: 'Bearer token required by every admin endpoint except /healthz and /readyz (`Authorization: Bearer <token>`); at least 16 characters (`openssl rand -hex 32`). Compared in constant time, never logged. Unset: the admin endpoints are open, so keep --admin-host on loopback.',
+      help: 'Bearer token required by every admin endpoint except /healthz and /readyz (`Authorization: Bearer <token>`, which also shows /readyz in detail); at least 16 characters and 64 bits of estimated entropy (length × Shannon entropy of its characters: `openssl rand -hex 32` passes, 16 × `a` does not). Compared in constant time, never logged. Unset: the admin endpoints are open and /debug/* off, and a non-loopback --admin-host refuses to start.',
+    },
+    {
+      env: ADMIN_TOKEN_FILE_ENV,
+      why: 'a secret file',
+      help: 'Path of a file holding the admin token (a Docker or Kubernetes secret; one trailing newline is ignored), instead of PKGINDEX_ADMIN_TOKEN.',
     },
   ],
   run: serve,
@@ -57,9 +63,15 @@ export async function serve(config: Config): Promise<number> {
       log.fatal({ err, origin }, 'uncaught exception; exiting');
     });
     pkgindex = createPkgIndex(config, { log, adminToken });
+    reloadOnHangup(pkgindex, log);
     // The token itself is never logged, only whether one is set.
     log.info(
-      { version: pkgindex.version, pid: process.pid, config, adminAuth: adminToken !== null },
+      {
+        version: pkgindex.version,
+        pid: process.pid,
+        config: { ...config, databaseUrl: redactUrl(config.databaseUrl) },
+        adminAuth: adminToken !== null,
+      },
       'starting',
     );
     await pkgindex.listen();
@@ -72,6 +84,21 @@ export async function serve(config: Config): Promise<number> {
   await signalled;
   await pkgindex.close();
   return 0;
+}
+
+/**
+ * SIGHUP re-reads the TLS certificate and key (renewed by certbot or a secret manager): new
+ * connections get them, open ones keep theirs. A failed reload is logged and the old ones stay.
+ */
+function reloadOnHangup(pkgindex: PkgIndex, log: Logger): void {
+  const onHangup = (): void => {
+    try {
+      if (!pkgindex.reloadTls()) log.info('SIGHUP ignored: TLS is off, nothing to reload');
+    } catch (err) {
+      log.error({ err }, 'TLS reload failed; still serving the previous certificate');
+    }
+  };
+  process.on('SIGHUP', onHangup);
 }
 
 /** Resolves on the first SIGTERM or SIGINT; a second one exits at once. */

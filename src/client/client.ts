@@ -9,7 +9,8 @@
  * A connection is not reopened: once it ends (see `closed`), every send fails. Whether and when
  * to connect again is the caller's policy, since only the caller knows if a lost reply matters.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { createError, type PkgIndexError } from '../errors.js';
 import type { Command } from '../protocol/command.js';
 import { LineFramer, type LineSink } from '../protocol/framer.js';
@@ -26,6 +27,17 @@ export interface ClientOptions {
   readonly replyTimeoutMs?: number;
   /** Most lines awaiting a reply at once. Default 1024. */
   readonly window?: number;
+  /** Speak TLS (the server runs with --tls-cert); null or absent: plain TCP. */
+  readonly tls?: ClientTls | null;
+}
+
+/** TLS to the server: PEM text, not paths (read by the caller, once for many connections). */
+export interface ClientTls {
+  /** CA certificate(s) that signed the server's certificate; absent: the system's CAs. */
+  readonly ca?: string;
+  /** Client certificate and key, for a server that verifies clients (mutual TLS). */
+  readonly cert?: string;
+  readonly key?: string;
 }
 
 interface Waiter {
@@ -122,11 +134,24 @@ export class PkgIndexClient {
     });
   }
 
-  /** Opens a connection; rejects with E_CONNECT when the server cannot be reached. */
+  /**
+   * Opens a connection (with TLS, once the handshake has verified the server); rejects with
+   * E_CONNECT when the server cannot be reached or its certificate is not trusted.
+   */
   static connect(options: ClientOptions): Promise<PkgIndexClient> {
     const where = `${options.host}:${options.port}`;
+    const tls = options.tls ?? null;
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ host: options.host, port: options.port });
+      const socket =
+        tls === null
+          ? netConnect({ host: options.host, port: options.port })
+          : tlsConnect({
+              host: options.host,
+              port: options.port,
+              ...tls,
+              // SNI takes a host name, never an address.
+              ...(isIP(options.host) === 0 ? { servername: options.host } : {}),
+            });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(
@@ -138,16 +163,24 @@ export class PkgIndexClient {
       }, options.connectTimeoutMs ?? 5000);
       socket.once('error', (cause: NodeJS.ErrnoException) => {
         clearTimeout(timer);
+        const tlsHint =
+          tls === null
+            ? ''
+            : cause.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || cause.code === 'ECONNRESET'
+              ? '; does the server speak TLS (its --tls-cert)? Without it, drop --tls'
+              : /CERT|SIGNATURE|ISSUER|ALTNAME/.test(cause.code ?? '')
+                ? "; pass --ca with the CA that signed the server's certificate, and --host as named in it"
+                : '';
         reject(
           createError(
             'E_CONNECT',
             `cannot connect to ${where} (${cause.code ?? cause.message}); is \`pkgindex serve\` running there? ` +
-              'Pass --host and --port to reach another server',
+              `Pass --host and --port to reach another server${tlsHint}`,
             { cause },
           ),
         );
       });
-      socket.once('connect', () => {
+      socket.once(tls === null ? 'connect' : 'secureConnect', () => {
         clearTimeout(timer);
         socket.removeAllListeners('error');
         resolve(new PkgIndexClient(socket, where, options));

@@ -1,5 +1,5 @@
 import type { OptionSpec } from './command-line.js';
-import { flagBool, integer, oneOf, text } from './parsers.js';
+import { databaseUrl, existingFile, flagBool, integer, oneOf, ratio, text } from './parsers.js';
 
 /**
  * Every setting of `pkgindex serve`, in one table: each is a flag and an environment
@@ -107,6 +107,16 @@ export const OPTIONS = {
     help: 'On SIGTERM/SIGINT, how long to let clients collect their replies before closing them.',
     parse: integer(0, 600_000),
   }),
+  // Socket threads (issue 13, ADR 0010).
+  threads: option({
+    flag: '--threads',
+    env: 'PKGINDEX_THREADS',
+    // 1, not one per core: on the 2-core machine measured, a second thread costs more (a
+    // postMessage round trip per batch, ~9 µs of CPU) than it saves; see ADR 0010.
+    default: 1,
+    help: 'Threads that accept, read and write connections; the first also owns the index, and every command is executed there, in one serial order (ADR 0010). 0: one per core.',
+    parse: integer(0, 256),
+  }),
   sharedReadBuffer: option({
     flag: '--shared-read-buffer',
     env: 'PKGINDEX_SHARED_READ_BUFFER',
@@ -114,12 +124,12 @@ export const OPTIONS = {
     help: "Read every connection into one 64 KiB buffer, skipping Node's buffer and stream events per read (faster for request/response clients); --shared-read-buffer=false uses Node's ordinary socket reads.",
     parse: flagBool,
   }),
-  storage: option<'memory' | 'disk'>({
+  storage: option<'memory' | 'disk' | 'postgres'>({
     flag: '--storage',
     env: 'PKGINDEX_STORAGE',
     default: 'disk',
-    help: 'Where the index lives: disk (durable, in --data-dir) or memory (lost on restart; for tests and throwaway use).',
-    parse: oneOf('memory', 'disk'),
+    help: 'Where the index lives: disk (durable, in --data-dir), postgres (shared by every instance on --database-url) or memory (lost on restart; for tests and throwaway use).',
+    parse: oneOf('memory', 'disk', 'postgres'),
   }),
   dataDir: option({
     flag: '--data-dir',
@@ -148,6 +158,13 @@ export const OPTIONS = {
     default: 64 * MiB,
     help: 'Log bytes after which a new log segment is started and the old ones are folded into a snapshot in the background.',
     parse: integer(4096, 1024 * MiB),
+  }),
+  storageTimeoutMs: option({
+    flag: '--storage-timeout-ms',
+    env: 'PKGINDEX_STORAGE_TIMEOUT_MS',
+    default: 30_000,
+    help: 'Deadline of one disk operation (write, fdatasync): past it (a hung disk) the replies waiting on it are answered ERROR, /readyz turns not ready and mutations are ERROR until it completes and the store has reopened its data dir.',
+    parse: integer(100, 3_600_000),
   }),
   logLevel: option<LogLevel>({
     flag: '--log-level',
@@ -190,6 +207,110 @@ export const OPTIONS = {
     default: 9090,
     help: 'TCP port of the admin HTTP server (0 picks a free port, printed in the "admin listening" log event).',
     parse: integer(0, 65535),
+  }),
+  // Admin port hardening (issue 12, ADR 0013).
+  adminDebug: option<'auto' | 'on' | 'off'>({
+    flag: '--admin-debug',
+    env: 'PKGINDEX_ADMIN_DEBUG',
+    default: 'auto',
+    help: 'The /debug/* endpoints (CPU profile, heap snapshot): auto serves them only when PKGINDEX_ADMIN_TOKEN is set (and then only with it); on serves them without a token too (loopback only); off never.',
+    parse: oneOf('auto', 'on', 'off'),
+  }),
+  adminMaxConnections: option({
+    flag: '--admin-max-connections',
+    env: 'PKGINDEX_ADMIN_MAX_CONNECTIONS',
+    default: 32,
+    help: 'Open admin HTTP connections (per bound address) beyond which new ones are closed at once, so that the admin side never takes the file descriptors the protocol port needs.',
+    parse: integer(1, 10_000),
+  }),
+  adminRequestTimeoutMs: option({
+    flag: '--admin-request-timeout-ms',
+    env: 'PKGINDEX_ADMIN_REQUEST_TIMEOUT_MS',
+    default: 5000,
+    help: "An admin request's headers (and the whole request) must arrive within this long, or it is answered 408 and closed (checked every second).",
+    parse: integer(100, 600_000),
+  }),
+  adminHeapSnapshotMaxHeapBytes: option({
+    flag: '--admin-heap-snapshot-max-heap-bytes',
+    env: 'PKGINDEX_ADMIN_HEAP_SNAPSHOT_MAX_HEAP_BYTES',
+    default: 0,
+    help: 'Refuse /debug/heap-snapshot (503) when the V8 heap in use is larger than this (0: only the check against the memory and disk left).',
+    parse: integer(0),
+  }),
+  // TLS on the protocol port (issue 12, ADR 0013).
+  tlsCert: option({
+    flag: '--tls-cert',
+    env: 'PKGINDEX_TLS_CERT',
+    default: '',
+    defaultText: 'unset',
+    help: 'PEM certificate chain of the protocol port; with --tls-key, clients must speak TLS. Reloaded on SIGHUP (new connections get it; open ones keep theirs).',
+    parse: existingFile,
+  }),
+  tlsKey: option({
+    flag: '--tls-key',
+    env: 'PKGINDEX_TLS_KEY',
+    default: '',
+    defaultText: 'unset',
+    help: 'PEM private key of --tls-cert. Reloaded on SIGHUP with it.',
+    parse: existingFile,
+  }),
+  tlsCa: option({
+    flag: '--tls-ca',
+    env: 'PKGINDEX_TLS_CA',
+    default: '',
+    defaultText: 'unset',
+    help: 'PEM CA certificate(s): when set, every client must present a certificate signed by one of them (mutual TLS); others are refused during the handshake.',
+    parse: existingFile,
+  }),
+  // --- PostgreSQL backend (issue 14, ADR 0009) ---
+  databaseUrl: option({
+    flag: '--database-url',
+    env: 'PKGINDEX_DATABASE_URL',
+    default: '',
+    help: 'PostgreSQL connection URL (postgres://user@host:5432/db) of --storage postgres. A password only in the environment variable or --database-password-file (flags show in `ps`); never logged.',
+    parse: databaseUrl,
+  }),
+  databasePasswordFile: option({
+    flag: '--database-password-file',
+    env: 'PKGINDEX_DATABASE_PASSWORD_FILE',
+    default: '',
+    help: 'File holding the PostgreSQL password (one line), read at start; PGPASSWORD works too.',
+    parse: text,
+  }),
+  databasePoolSize: option({
+    flag: '--database-pool-size',
+    env: 'PKGINDEX_DATABASE_POOL_SIZE',
+    default: 4,
+    help: 'Most PostgreSQL connections this instance opens (one carries the batches, the rest probes and migrations).',
+    parse: integer(2, 100),
+  }),
+  databaseStatementTimeoutMs: option({
+    flag: '--database-statement-timeout-ms',
+    env: 'PKGINDEX_DATABASE_STATEMENT_TIMEOUT_MS',
+    default: 5_000,
+    help: 'statement_timeout of every PostgreSQL session: a batch running longer is cancelled and its commands answered ERROR.',
+    parse: integer(100, 600_000),
+  }),
+  databaseApplicationName: option({
+    flag: '--database-application-name',
+    env: 'PKGINDEX_DATABASE_APPLICATION_NAME',
+    default: '',
+    help: "application_name of this instance's PostgreSQL sessions (pg_stat_activity); default pkgindex/<host>/<pid>.",
+    parse: text,
+  }),
+  otlpEndpoint: option({
+    flag: '--otlp-endpoint',
+    env: 'PKGINDEX_OTLP_ENDPOINT',
+    default: '',
+    help: 'OTLP/HTTP traces endpoint (http://collector:4318/v1/traces): turns on OpenTelemetry spans per database batch, sampled by --trace-sample-ratio. Empty: tracing off.',
+    parse: text,
+  }),
+  traceSampleRatio: option({
+    flag: '--trace-sample-ratio',
+    env: 'PKGINDEX_TRACE_SAMPLE_RATIO',
+    default: 0.01,
+    help: 'Share of database batches traced when --otlp-endpoint is set (0 to 1).',
+    parse: ratio,
   }),
 };
 

@@ -67,3 +67,35 @@ export function requireFile(path: string, source?: string): string {
     );
   return path;
 }
+
+/** A number from 0 to 1 (`0.01`). */
+export function ratio(raw: string, source: string): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < 0 || n > 1)
+    throw createError('E_CONFIG', `${source} must be a number from 0 to 1, got "${raw}"`);
+  return n;
+}
+
+/**
+ * A postgres:// or postgresql:// URL. A password in it is refused on the command line, where
+ * `ps` shows it to every user of the machine; the environment variable may carry one.
+ */
+export function databaseUrl(raw: string, source: string): string {
+  let url: URL;
+  try {
+    url = new URL(text(raw, source));
+  } catch {
+    throw createError('E_CONFIG', `${source} must be a URL like postgres://user@host:5432/database`);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:')
+    throw createError(
+      'E_CONFIG',
+      `${source} must start with postgres:// or postgresql://, got ${url.protocol}//`,
+    );
+  if (url.password !== '' && source.startsWith('--'))
+    throw createError(
+      'E_CONFIG',
+      `${source} holds a password, which \`ps\` would show: put the URL in PKGINDEX_DATABASE_URL, or the password in --database-password-file`,
+    );
+  return raw;
+}

@@ -59,6 +59,13 @@ export interface ImportPlan {
   readonly leftOut: readonly LeftOut[];
   /** Each cycle's packages, sorted by name; `LeftOut.cycle` indexes this list. */
   readonly cycles: readonly (readonly string[])[];
+  /**
+   * For each cycle, how many packages it keeps out of the plan (its own and every package left
+   * out because it depends on it), or with `breakCycles`, how many it let in once broken. A
+   * package that depends on several cycles counts for the first one found on its way. What the
+   * report ranks cycles by: on Debian, a cycle of two packages keeps out most of the archive.
+   */
+  readonly cycleImpact: readonly number[];
   /** Each dependency that exists nowhere, with how many packages name it directly. */
   readonly missing: ReadonlyMap<string, number>;
   /** With `breakCycles`: the dependencies left out of the plan, so the cycles are gone. */
@@ -134,6 +141,8 @@ export function planImport(packages: readonly SourcePackage[], options: PlanOpti
   const droppedEdges: DroppedEdge[] = [];
   // Planned only thanks to a broken cycle: on it, or depending on such a package.
   const letIn = new Uint8Array(n);
+  // The broken cycle that let a package in (the first found on its way), -1 for none.
+  const freedBy = new Int32Array(n).fill(-1);
   const dependents = options.breakCycles === true ? countDependents(n, targets) : null;
 
   const decide = (component: readonly number[]): void => {
@@ -155,6 +164,7 @@ export function planImport(packages: readonly SourcePackage[], options: PlanOpti
         dependentsOf: (u) => dependents[u]!,
       });
       const droppedFrom = new Map<number, Set<number>>();
+      for (const u of component) freedBy[u] = cycle;
       for (const [from, to] of broken.dropped) {
         droppedEdges.push({ from: nodes[from]!.name, to: nodes[to]!.name, cycle });
         const set = droppedFrom.get(from) ?? new Set<number>();
@@ -181,7 +191,10 @@ export function planImport(packages: readonly SourcePackage[], options: PlanOpti
     let freed = dropped !== null;
     for (let e = offsets[v]!; e < offsets[v + 1]!; e++) {
       if (dropped?.has(targets[e]!) === true) continue;
-      if (letIn[targets[e]!] === 1) freed = true;
+      if (letIn[targets[e]!] === 1) {
+        freed = true;
+        if (freedBy[v] === -1) freedBy[v] = freedBy[targets[e]!]!;
+      }
       const dep = leftOutOf.get(targets[e]!);
       if (dep === undefined) continue;
       const root =
@@ -202,7 +215,25 @@ export function planImport(packages: readonly SourcePackage[], options: PlanOpti
   stronglyConnectedComponents(n, offsets, targets, decide);
 
   const leftOut = [...leftOutOf.entries()].sort((a, b) => a[0] - b[0]).map(([, l]) => l);
-  return { order, leftOut, cycles, missing, droppedEdges, letIn: letIn.reduce((sum, x) => sum + x, 0) };
+  const cycleImpact = new Array<number>(cycles.length).fill(0);
+  if (dependents === null)
+    for (const l of leftOut) {
+      if (l.reason === LeftOutReason.CYCLE) cycleImpact[l.cycle]!++;
+      else if (l.reason === LeftOutReason.BLOCKED && l.rootReason === LeftOutReason.CYCLE) {
+        const root = leftOutOf.get(byName.get(l.root)!);
+        if (root?.reason === LeftOutReason.CYCLE) cycleImpact[root.cycle]!++;
+      }
+    }
+  else for (let v = 0; v < n; v++) if (letIn[v] === 1 && freedBy[v]! >= 0) cycleImpact[freedBy[v]!]!++;
+  return {
+    order,
+    leftOut,
+    cycles,
+    cycleImpact,
+    missing,
+    droppedEdges,
+    letIn: letIn.reduce((sum, x) => sum + x, 0),
+  };
 }
 
 function countDependents(n: number, targets: Int32Array): Int32Array {

@@ -31,8 +31,13 @@ function detect(head: Buffer): Compression | undefined {
   return COMPRESSIONS.find((c) => c.magic.length <= head.length && c.magic.every((b, i) => head[i] === b));
 }
 
-/** The source's bytes, decompressed. */
-async function* bytes(path: string): AsyncGenerator<Buffer> {
+/** Bytes read from the sources so far, before decompression: what import progress shows. */
+export interface ReadCounter {
+  bytes: number;
+}
+
+/** The source's bytes, decompressed; `counter` counts them as read, compressed. */
+async function* bytes(path: string, counter: ReadCounter): AsyncGenerator<Buffer> {
   const input: AsyncIterable<Buffer> = path === '-' ? process.stdin : createReadStream(path);
   const iterator = input[Symbol.asyncIterator]();
   let first: IteratorResult<Buffer>;
@@ -44,12 +49,14 @@ async function* bytes(path: string): AsyncGenerator<Buffer> {
     });
   }
   if (first.done === true) return;
+  counter.bytes += first.value.length;
   const compression = detect(first.value);
   const rest = async function* (): AsyncGenerator<Buffer> {
     yield first.value;
     for (;;) {
       const next = await iterator.next();
       if (next.done === true) return;
+      counter.bytes += next.value.length;
       yield next.value;
     }
   };
@@ -116,14 +123,18 @@ async function* throughTool(
 
 /**
  * The lines of the sources, one after the other, without their `\n` (or `\r\n`). An empty
- * line is inserted between two sources so that a stanza cannot run across files.
+ * line is inserted between two sources so that a stanza cannot run across files. `counter`,
+ * when given, counts the bytes read (compressed) as they arrive.
  */
-export async function* readLines(paths: readonly string[]): AsyncGenerator<string> {
+export async function* readLines(
+  paths: readonly string[],
+  counter: ReadCounter = { bytes: 0 },
+): AsyncGenerator<string> {
   for (let p = 0; p < paths.length; p++) {
     if (p > 0) yield '';
     const decoder = new StringDecoder('utf8');
     let carry = '';
-    for await (const chunk of bytes(paths[p]!)) {
+    for await (const chunk of bytes(paths[p]!, counter)) {
       const text = carry + decoder.write(chunk);
       let start = 0;
       for (;;) {

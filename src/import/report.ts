@@ -22,8 +22,13 @@ export interface ImportReport {
     readonly leftOutByReason: Readonly<Record<LeftOutReason, number>>;
     /** Packages left out because of a dependency, by the reason at the root of the chain. */
     readonly blockedByRootReason: Readonly<Record<RootReason, number>>;
-    /** Largest first; `cycle` in `leftOutPackages` and `droppedEdges` indexes this list. */
+    /**
+     * The cycles that keep out (or, broken, let in) the most packages first, then the largest;
+     * `cycle` in `leftOutPackages` and `droppedEdges` indexes this list.
+     */
     readonly cycles: readonly (readonly string[])[];
+    /** For each cycle of `cycles`, the packages it keeps out (broken: lets in), its own included. */
+    readonly cycleImpact: readonly number[];
     /** Whether `--break-cycles` was given: cycles lose `droppedEdges` instead of being left out. */
     readonly cyclesBroken: boolean;
     readonly droppedEdges: readonly DroppedEdge[];
@@ -68,8 +73,14 @@ export function buildReport(
   const missing = [...plan.missing.entries()]
     .map(([name, neededBy]) => ({ name, neededBy }))
     .sort((a, b) => b.neededBy - a.neededBy || (a.name < b.name ? -1 : 1));
-  // Largest first, stable, and the packages and edges renumbered to match.
-  const byRank = plan.cycles.map((_, i) => i).sort((a, b) => plan.cycles[b]!.length - plan.cycles[a]!.length);
+  // Most packages kept out first (the cycle a user must look at), then largest, stable; the
+  // packages and edges renumbered to match.
+  const byRank = plan.cycles
+    .map((_, i) => i)
+    .sort(
+      (a, b) =>
+        plan.cycleImpact[b]! - plan.cycleImpact[a]! || plan.cycles[b]!.length - plan.cycles[a]!.length,
+    );
   const rank = new Int32Array(plan.cycles.length);
   byRank.forEach((old, i) => (rank[old] = i));
   const cycles = byRank.map((i) => plan.cycles[i]!);
@@ -90,6 +101,7 @@ export function buildReport(
       leftOutByReason,
       blockedByRootReason,
       cycles,
+      cycleImpact: byRank.map((i) => plan.cycleImpact[i]!),
       cyclesBroken,
       droppedEdges,
       letIn: plan.letIn,
@@ -161,12 +173,22 @@ export function formatReport(report: ImportReport): string {
     );
   }
   if (plan.cycles.length > 0) {
-    out.push(plan.cyclesBroken ? 'Cycles broken (largest first):' : 'Cycles (largest first):');
-    for (const cycle of plan.cycles.slice(0, SHOWN)) out.push(`  ${cycle.length}: ${list(cycle, 8)}`);
+    out.push(
+      plan.cyclesBroken
+        ? 'Cycles broken, those that let in the most packages first (packages let in: the cycle):'
+        : 'Cycles, those that keep out the most packages first (packages kept out: the cycle):',
+    );
+    plan.cycles.slice(0, SHOWN).forEach((cycle, i) => {
+      const impact = plan.cycleImpact[i]!;
+      out.push(
+        `  ${count(impact)}: ${cycle.length === 2 ? cycle.join(' <-> ') : list(cycle, 8)}` +
+          (cycle.length > 2 && cycle.length <= 8 ? ` (${cycle.length} packages)` : ''),
+      );
+    });
     if (plan.cycles.length > SHOWN) out.push(`  … and ${plan.cycles.length - SHOWN} more`);
   }
   if (plan.droppedEdges.length > 0) {
-    out.push('Dependencies dropped (from -> to, the cycle by size rank and package count):');
+    out.push('Dependencies dropped (from -> to, the cycle by rank above and its package count):');
     for (const e of plan.droppedEdges.slice(0, SHOWN))
       out.push(`  ${e.from} -> ${e.to} (cycle ${e.cycle + 1}, ${plan.cycles[e.cycle]!.length} packages)`);
     if (plan.droppedEdges.length > SHOWN)

@@ -4,8 +4,17 @@ import { REPLY_NAMES } from '../protocol/reply.js';
 import { COMMAND_ROWS, type ServerStats } from '../server/stats.js';
 import { BucketCounts, COMMAND_LATENCY_BOUNDS_MS } from './bucket-counts.js';
 import { ExportedHistogram } from './exported-histogram.js';
+import { DatabaseMetrics } from './database-metrics.js';
+import { LiveSignals } from './live-signals.js';
 import { readiness, type HealthReporter, type ServingState } from './readiness.js';
-import type { CompactionEvent, RecoveryEvent, StateEvent, SyncEvent } from '../store/store-events.js';
+import type {
+  CompactionEvent,
+  DatabaseEvent,
+  IoEvent,
+  RecoveryEvent,
+  StateEvent,
+  SyncEvent,
+} from '../store/store-events.js';
 import type { StoreEventSink } from './store-events.js';
 
 /** What the exporter reads at scrape time. */
@@ -31,6 +40,10 @@ const COMPACTION_SECONDS_BUCKETS = [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300]
  */
 export class ServerMetrics implements StoreEventSink {
   readonly registry = new Registry();
+  /** Per-second figures for the dashboard, from the same counters. */
+  readonly live: LiveSignals;
+  /** Sync durations in ms as plain counts, for `live` (the exported histogram is prom-client's). */
+  readonly #syncMs = new BucketCounts(SYNC_SECONDS_BUCKETS.map((s) => s * 1000));
   readonly #syncSeconds: Histogram;
   readonly #syncRecords: Histogram;
   readonly #syncBytes: Counter;
@@ -40,12 +53,15 @@ export class ServerMetrics implements StoreEventSink {
   readonly #stateChanges: Counter<'writable'>;
   readonly #compactionSeconds: Histogram;
   readonly #compactionSnapshotBytes: Gauge;
+  readonly #database: DatabaseMetrics;
+  readonly #ioStuck: Counter;
 
   constructor(sources: MetricsSources) {
     const { stats, server, store } = sources;
     const registers = [this.registry];
     const latency = new BucketCounts(COMMAND_LATENCY_BOUNDS_MS);
     stats.commandLatency = latency;
+    this.live = new LiveSignals({ stats, server, store, latency, sync: this.#syncMs });
 
     collectDefaultMetrics({ register: this.registry });
 
@@ -205,6 +221,14 @@ export class ServerMetrics implements StoreEventSink {
       },
     });
     new Gauge({
+      name: 'pkgindex_store_inflight_io_age_seconds',
+      help: 'Age of the oldest storage operation in flight (write, fdatasync, ...), 0 when none: grows while a disk hangs.',
+      registers,
+      collect() {
+        this.set((store.health().inflightIoMs ?? 0) / 1000);
+      },
+    });
+    new Gauge({
       name: 'pkgindex_store_recovered',
       help: '1 once the store has finished recovery.',
       registers,
@@ -263,6 +287,12 @@ export class ServerMetrics implements StoreEventSink {
       registers,
     });
     for (const writable of ['true', 'false']) this.#stateChanges.inc({ writable }, 0);
+    this.#database = new DatabaseMetrics(registers);
+    this.#ioStuck = new Counter({
+      name: 'pkgindex_store_io_stuck_total',
+      help: 'Storage operations that passed --storage-timeout-ms while in flight (their held replies were answered ERROR).',
+      registers,
+    });
 
     function counter(name: string, help: string, read: () => number): void {
       new Counter({
@@ -289,6 +319,7 @@ export class ServerMetrics implements StoreEventSink {
 
   storeSync(e: SyncEvent): void {
     this.#syncSeconds.observe(e.durationMs / 1000);
+    this.#syncMs.record(e.durationMs);
     this.#syncRecords.observe(e.records);
     this.#syncBytes.inc(e.bytes);
   }
@@ -306,5 +337,13 @@ export class ServerMetrics implements StoreEventSink {
   storeCompaction(e: CompactionEvent): void {
     this.#compactionSeconds.observe(e.durationMs / 1000);
     this.#compactionSnapshotBytes.set(e.snapshotBytes);
+  }
+
+  storeIo(e: IoEvent): void {
+    if (e.stuck) this.#ioStuck.inc();
+  }
+
+  storeDatabase(e: DatabaseEvent): void {
+    this.#database.observe(e);
   }
 }

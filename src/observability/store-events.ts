@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import {
   StoreChannel,
   type CompactionEvent,
+  type DatabaseEvent,
+  type IoEvent,
   type RecoveryEvent,
   type StateEvent,
   type StoreChannelName,
@@ -15,6 +17,8 @@ export interface StoreEventSink {
   storeRecovery(event: RecoveryEvent): void;
   storeState(event: StateEvent): void;
   storeCompaction(event: CompactionEvent): void;
+  storeDatabase(event: DatabaseEvent): void;
+  storeIo(event: IoEvent): void;
 }
 
 export interface StoreEventSubscriber {
@@ -40,6 +44,16 @@ const WELL_FORMED: Readonly<Record<StoreChannelName, (m: Message) => boolean>> =
   [StoreChannel.STATE]: (m) =>
     typeof m.writable === 'boolean' && (m.detail === undefined || typeof m.detail === 'string'),
   [StoreChannel.COMPACTION]: (m) => hasNumbers(m, ['durationMs', 'snapshotBytes', 'segmentsDropped']),
+  [StoreChannel.DATABASE]: (m) =>
+    hasNumbers(m, ['durationMs', 'commands', 'attempts', 'poolTotal', 'poolIdle', 'poolWaiting']) &&
+    typeof m.failed === 'boolean' &&
+    typeof m.circuitOpen === 'boolean',
+  [StoreChannel.IO]: (m) =>
+    hasNumbers(m, ['durationMs']) &&
+    typeof m.op === 'string' &&
+    typeof m.path === 'string' &&
+    typeof m.stuck === 'boolean' &&
+    typeof m.failed === 'boolean',
 };
 
 /**
@@ -72,6 +86,27 @@ export function subscribeStoreEvents({ storeId, log, sink }: StoreEventSubscribe
       const e = m as unknown as CompactionEvent;
       sink?.storeCompaction(e);
       log.info({ event: 'store.compaction', ...e }, 'storage compacted');
+    },
+    [StoreChannel.DATABASE]: (m) => {
+      const e = m as unknown as DatabaseEvent;
+      sink?.storeDatabase(e);
+      // One per batch: at debug, unless it failed or needed retries (conflicts with other instances).
+      if (e.commands > 0 && (e.failed || e.attempts > 1))
+        log.warn(
+          { event: 'store.database', ...e },
+          e.failed ? 'database batch failed' : 'database batch retried',
+        );
+      else if (log.isLevelEnabled('debug')) log.debug({ event: 'store.database', ...e }, 'database batch');
+    },
+    [StoreChannel.IO]: (m) => {
+      const e = m as unknown as IoEvent;
+      sink?.storeIo(e);
+      if (e.stuck)
+        log.error(
+          { event: 'store.io', ...e },
+          'storage operation stuck past the deadline: held replies answered ERROR',
+        );
+      else log.warn({ event: 'store.io', ...e }, 'stuck storage operation completed');
     },
   };
   const handlers = (Object.keys(onEvent) as StoreChannelName[]).map((channel) => {

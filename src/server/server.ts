@@ -1,15 +1,18 @@
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { createError } from '../errors.js';
 import type { IndexStore } from '../store/store.js';
 import { Connection, type ConnectionContext, type ConnectionLimits } from './connection.js';
 import { ServerStats } from './stats.js';
+import { tcpListener, type ListenerFactory } from './transport.js';
 import { ReplyScratch } from './reply-scratch.js';
 import { SHARED_READ_BYTES, startReading } from './shared-reads.js';
 import { proveSharedReadsOnce, type SharedReadsProof } from './shared-reads-proof.js';
 import { OffenderLog } from './offender-log.js';
 import { connectionBudget, type DescriptorBudget } from './descriptor-budget.js';
 import { PeerLimits, type PeerLimitOptions } from './peer-limits.js';
+import { ConnectionSlots } from './connection-slots.js';
+import { listenerFd } from './listener-fd.js';
 
 export interface IndexServerOptions extends ConnectionLimits, Partial<PeerLimitOptions> {
   readonly host: string;
@@ -31,6 +34,15 @@ export interface IndexServerDeps {
   readonly proveSharedReads?: () => Promise<SharedReadsProof>;
   /** Measures the file descriptors left for connections at listen(); default from /proc. */
   readonly descriptorBudget?: () => DescriptorBudget;
+  /** Makes the protocol listener (transport.ts): plain TCP by default, or TLS. */
+  readonly createListener?: ListenerFactory;
+  /**
+   * Listen on this handle (a listening socket another thread shares, see src/threads/)
+   * instead of binding `host:port`.
+   */
+  readonly listenHandle?: object;
+  /** The process's count of open connections, shared by every socket thread. Default: this server's own. */
+  readonly connectionSlots?: ConnectionSlots;
 }
 
 const NO_SHARED_READS =
@@ -51,6 +63,8 @@ export class IndexServer {
   readonly #connections = new Set<Connection>();
   readonly #context: ConnectionContext;
   readonly #proveSharedReads: () => Promise<SharedReadsProof>;
+  readonly #listenHandle: object | undefined;
+  readonly #slots: ConnectionSlots;
   /** Where every connection's reads land, or null for Node's own buffer per read. */
   #readBuffer: Buffer | null;
   #nextId = 1;
@@ -75,6 +89,8 @@ export class IndexServer {
     });
     this.#offenders = new OffenderLog(deps.log);
     this.#measureDescriptors = deps.descriptorBudget ?? (() => connectionBudget());
+    this.#listenHandle = deps.listenHandle;
+    this.#slots = deps.connectionSlots ?? new ConnectionSlots(options.maxConnections);
     this.#context = {
       peers: this.#peers,
       offenders: this.#offenders,
@@ -86,14 +102,14 @@ export class IndexServer {
       onClosed: (c) => {
         if (c.peerLimit !== null) this.#peers.release(c.peerLimit);
         this.#connections.delete(c);
+        this.#slots.release();
         this.stats.connectionsOpen--;
         if (this.#connections.size === 0 && this.#onLastClosed !== null) this.#onLastClosed();
       },
     };
     this.#readBuffer = options.sharedReadBuffer ? Buffer.allocUnsafe(SHARED_READ_BYTES) : null;
     this.stats.sharedReadBuffer = options.sharedReadBuffer;
-    // pauseOnConnect: nothing is read before startReading() has chosen how to read.
-    this.#server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (socket) => {
+    this.#server = (deps.createListener ?? tcpListener)((socket) => {
       this.#accept(socket);
     });
   }
@@ -110,6 +126,11 @@ export class IndexServer {
 
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** The listening socket's descriptor, to share with other threads; null if unknown (see listener-fd.ts). */
+  listenerFd(): number | null {
+    return this.#server.listening ? listenerFd(this.#server) : null;
   }
 
   /**
@@ -152,14 +173,20 @@ export class IndexServer {
               : 'check --host and --port';
         reject(createError('E_LISTEN', `cannot listen on ${where}: ${err.message}; ${hint}`, { cause: err }));
       };
-      this.#server.once('error', onError);
-      this.#server.listen({ host: this.#options.host, port: this.#options.port, backlog: 4096 }, () => {
+      const onListening = (): void => {
         this.#server.off('error', onError);
         this.#server.on('error', (err: NodeJS.ErrnoException) => {
           this.#onListenerError(err);
         });
         resolve(this.#server.address() as AddressInfo);
-      });
+      };
+      this.#server.once('error', onError);
+      if (this.#listenHandle !== undefined) this.#server.listen(this.#listenHandle, 4096, onListening);
+      else
+        this.#server.listen(
+          { host: this.#options.host, port: this.#options.port, backlog: 4096 },
+          onListening,
+        );
     });
   }
 
@@ -206,7 +233,7 @@ export class IndexServer {
     const outOfFds = err.code === 'EMFILE' || err.code === 'ENFILE';
     this.#offenders.warn(
       `accept:${err.code ?? '?'}`,
-      { code: err.code, open: this.#connections.size },
+      { code: err.code, open: this.#slots.open },
       outOfFds
         ? 'accept failed: out of file descriptors, new clients are reset; raise LimitNOFILE (ulimit -n) above --max-connections plus a margin'
         : 'accept failed; new clients are reset',
@@ -222,12 +249,12 @@ export class IndexServer {
 
   #accept(socket: Socket): void {
     const stats = this.stats;
-    if (this.#draining || this.#connections.size >= this.#options.maxConnections) {
+    if (this.#draining || !this.#slots.tryAcquire()) {
       stats.connectionsRefused++;
       // One line per reason per interval: a connection flood must not become a log flood.
       this.#offenders.warn(
         this.#draining ? 'draining' : 'max-connections',
-        { peer: socket.remoteAddress, open: this.#connections.size, max: this.#options.maxConnections },
+        { peer: socket.remoteAddress, open: this.#slots.open, max: this.#options.maxConnections },
         this.#draining
           ? 'connection refused: shutting down'
           : 'connection refused: --max-connections reached',
@@ -235,11 +262,13 @@ export class IndexServer {
       this.#refuse(socket);
       return;
     }
-    if (this.#connections.size >= this.#descriptors.connections) {
+    // The slot just taken counts: over the budget, this connection does not fit.
+    if (this.#slots.open > this.#descriptors.connections) {
+      this.#slots.release();
       stats.connectionsRefusedDescriptors++;
       this.#offenders.warn(
         'descriptors',
-        { open: this.#connections.size, limit: this.#descriptors.limit },
+        { open: this.#slots.open, limit: this.#descriptors.limit },
         'connection refused: out of file descriptors for connections; raise LimitNOFILE (ulimit -n)',
       );
       // No linger: the descriptor is what is short.
@@ -249,6 +278,7 @@ export class IndexServer {
     const address = socket.remoteAddress ?? '?';
     const peer = this.#peers.admit(address);
     if (peer === null) {
+      this.#slots.release();
       stats.connectionsRefusedPerPeer++;
       this.#offenders.warn(
         `E_PEER_CONNECTIONS:${address}`,

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, unlinkSync } from 'node:fs';
-import { realpath } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { createError, type PkgIndexError } from '../errors.js';
@@ -8,10 +7,12 @@ import { PID_FILE } from './data-dir-files.js';
 
 /**
  * One owner per data dir. Node has no flock(2), so on Linux the lock is a Unix socket bound
- * in the abstract namespace under a name derived from the dir's real path: binding fails while
- * another process holds it, and the kernel releases it when the holder dies, so a kill -9
- * never leaves a stale lock. The pid file is only there to name the holder in the message.
- * Elsewhere the pid file is the lock, taken over when its pid is no longer alive.
+ * in the abstract namespace under a name made of the dir's device and inode numbers: the
+ * directory itself, not a path to it, so a symlink, a second mount or a bind mount of the same
+ * directory all name the same lock (issue 11, defect 3). Binding fails while another process
+ * holds it, and the kernel releases it when the holder dies, so a kill -9 never leaves a stale
+ * lock. The pid file is only there to name the holder in the message. Elsewhere the pid file
+ * is the lock, taken over when its pid is no longer alive. See docs/adr/0015.
  */
 export class DirLock {
   readonly #server: Server | null;
@@ -23,12 +24,11 @@ export class DirLock {
   }
 
   static async acquire(dir: string): Promise<DirLock> {
-    const real = await realpath(dir);
-    const pidPath = join(real, PID_FILE);
+    // Through the directory, whatever path reached it: every path finds the same file.
+    const pidPath = join(dir, PID_FILE);
     let server: Server | null = null;
     if (process.platform === 'linux') {
-      const hash = createHash('sha256').update(real).digest('hex').slice(0, 40);
-      server = await bind(`\0pkgindex-lock-${hash}`).catch((err: unknown) => {
+      server = await bind(await lockName(dir)).catch((err: unknown) => {
         if ((err as { code?: unknown }).code === 'EADDRINUSE') throw locked(dir, readPid(pidPath));
         throw err;
       });
@@ -53,6 +53,15 @@ export class DirLock {
     }
     this.#server?.close();
   }
+}
+
+/**
+ * The abstract socket name of `dir`'s lock: its device and inode, which every path to it
+ * shares (st_dev is the file system's, so a bind mount shows the same pair).
+ */
+export async function lockName(dir: string): Promise<string> {
+  const { dev, ino } = await stat(dir, { bigint: true });
+  return `\0pkgindex-lock-${dev.toString(16)}-${ino.toString(16)}`;
 }
 
 function bind(path: string): Promise<Server> {

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Command } from '../protocol/command.js';
 import { Verb } from '../protocol/command.js';
@@ -8,6 +9,8 @@ import type { StorageFs } from './fs/storage-fs.js';
 import { NodeFs } from './fs/node-fs.js';
 import type { IndexStore, StoreHealth, Suspended } from './store.js';
 import { SlicedGraph, type SliceOptions } from './sliced-graph.js';
+import { InflightFs } from './fs/inflight-fs.js';
+import { GraphReader } from './graph-reader.js';
 import { DirLock } from './dir-lock.js';
 import { errorText, LogWriter, type SyncMode } from './log-writer.js';
 import { recover, type Recovered } from './recover.js';
@@ -15,6 +18,9 @@ import type { Compactor } from './compaction.js';
 import { workerCompactor } from './compaction-worker.js';
 import { segmentPath, snapshotPath } from './data-dir-files.js';
 import { nextStoreId, StoreEventPublisher } from './store-events.js';
+import { UndoLog } from './undo-log.js';
+import type { Backup, BackupSource } from './backup-source.js';
+import { writeArchive, type ArchiveFile } from './backup-archive.js';
 
 export interface DiskStoreOptions {
   readonly dataDir: string;
@@ -35,6 +41,12 @@ export interface DiskStoreOptions {
   readonly id?: string;
   /** How long cycle checks may hold the event loop (see sliced-graph.ts). */
   readonly slices?: SliceOptions;
+  /**
+   * Deadline of one storage operation (write, fdatasync, ...), in ms: past it the log is ended
+   * as if the operation had failed (held replies ERROR, not writable) and the store reopens once
+   * it completes. Default 30 s.
+   */
+  readonly storageTimeoutMs?: number;
 }
 
 /** Upper bound of compactAfterBytes: frame bases are u32 offsets in a segment. */
@@ -46,15 +58,19 @@ const MAX_SEALED_SEGMENTS = 32;
  * The durable index: the graph in memory serves every command; a segmented, checksummed log
  * with periodic snapshots holds the truth across restarts (see docs/adr/0001-storage-engine.md).
  *
- * A failed write or sync ends the current log: mutations are answered ERROR (queries still
- * served) while the store reopens its data dir, with backoff, rebuilding the graph from what
- * is durable and starting a new segment.
+ * A failed write or sync ends the current log: before anything else is answered, the graph
+ * is rolled back to what the log keeps (the undo log takes back every mutation not yet
+ * durable), so that no reply, QUERY included, shows a state a restart would not recover.
+ * Mutations are then answered ERROR (queries still served) while the store reopens its data
+ * dir, with backoff, rebuilding the graph from what is durable and starting a new segment.
  */
-export class DiskStore implements IndexStore {
+export class DiskStore implements IndexStore, BackupSource {
   readonly id: string;
   readonly #events: StoreEventPublisher;
   readonly #dir: string;
-  readonly #fs: StorageFs;
+  readonly #fs: InflightFs;
+  readonly #storageTimeoutMs: number;
+  #watchdog: NodeJS.Timeout | null = null;
   readonly #syncMode: SyncMode;
   readonly #syncIntervalMs: number;
   readonly #compactAfterBytes: number;
@@ -62,6 +78,15 @@ export class DiskStore implements IndexStore {
   readonly #retryMinMs: number;
   readonly #retryMaxMs: number;
   #graph = new DependencyGraph();
+  /** Reads the current graph: a reopen after a failure replaces it. */
+  readonly reader = new GraphReader(() => this.#graph);
+  /** How to take back the mutations of the current log that are not durable yet. */
+  readonly #undo = new UndoLog();
+  /**
+   * The graph may hold mutations that are not durable and could not be undone (a bug): every
+   * command is answered ERROR until the store has rebuilt it from the data dir.
+   */
+  #suspect = false;
   #lock: DirLock | null = null;
   #writer: LogWriter | null = null;
   #health: StoreHealth = { recovered: false, writable: false, detail: 'not opened yet' };
@@ -69,6 +94,8 @@ export class DiskStore implements IndexStore {
   /** Sealed segments not yet folded into a snapshot: seq → bytes. */
   readonly #sealed = new Map<number, number>();
   #compaction: Promise<void> | null = null;
+  /** Backups streaming now: while any is, no compaction starts (it would delete their files). */
+  #backups = 0;
   #reopening: Promise<void> | null = null;
   #retryTimer: NodeJS.Timeout | null = null;
   #wakeRetry: (() => void) | null = null;
@@ -80,9 +107,14 @@ export class DiskStore implements IndexStore {
     this.#sliced = new SlicedGraph(
       () => this.#graph,
       {
-        writable: () => this.#health.writable,
-        changed: (command) => {
+        // A store that rolled back after a failure answers nothing until it has reopened.
+        refuse: (command) => this.#suspect || (command.verb !== Verb.QUERY && !this.#health.writable),
+        // What undoes a mutation, read before it is applied: the list it had, or null.
+        before: (command) => this.#graph.dependenciesOf(command.name) ?? null,
+        changed: (command, before) => {
           const writer = this.#writer!;
+          this.#undo.trim(writer.syncedRecords);
+          this.#undo.push(command.name, before);
           if (command.verb === Verb.INDEX) writer.appendIndex(command.name, command.deps);
           else writer.appendRemove(command.name);
         },
@@ -93,7 +125,10 @@ export class DiskStore implements IndexStore {
     this.id = options.id ?? nextStoreId('disk');
     this.#events = new StoreEventPublisher(this.id);
     this.#dir = options.dataDir;
-    this.#fs = options.fs ?? new NodeFs();
+    this.#fs = new InflightFs(options.fs ?? new NodeFs(), (op, durationMs, failed) => {
+      this.#events.io({ op: op.op, path: op.path, durationMs, stuck: false, failed });
+    });
+    this.#storageTimeoutMs = options.storageTimeoutMs ?? 30_000;
     this.#syncMode = options.syncMode ?? 'durable';
     this.#syncIntervalMs = options.syncIntervalMs ?? 100;
     this.#compactAfterBytes = Math.min(options.compactAfterBytes ?? 64 * 1024 * 1024, MAX_SEGMENT_BYTES);
@@ -128,6 +163,7 @@ export class DiskStore implements IndexStore {
       );
     }
     this.#adopt(recovered);
+    this.#startWatchdog();
     try {
       this.#writer = await this.#startWriter(recovered.nextSeq);
     } catch (err) {
@@ -150,7 +186,9 @@ export class DiskStore implements IndexStore {
   }
 
   health(): StoreHealth {
-    return this.#health;
+    const oldest = this.#fs.oldest();
+    if (oldest === null) return this.#health;
+    return { ...this.#health, inflightIoMs: performance.now() - oldest.startedAt };
   }
 
   stats(): GraphStats {
@@ -168,6 +206,7 @@ export class DiskStore implements IndexStore {
     this.#sliced.close(
       createError('E_STORE_CLOSED', `the store of ${this.#dir} was closed before this command was decided`),
     );
+    if (this.#watchdog !== null) clearInterval(this.#watchdog);
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
     this.#wakeRetry?.();
     try {
@@ -185,8 +224,45 @@ export class DiskStore implements IndexStore {
     }
   }
 
+  /**
+   * Checks the storage operations in flight a few times per deadline. One past it ends the
+   * current log as a failure would, at once: the replies it holds are answered ERROR, the graph
+   * is rolled back, /readyz turns not ready; the reopen then waits for the operation to
+   * complete, cuts the log back to its last good sync (whatever the late operation did), and
+   * starts a new segment. See docs/adr/0015-rollback-and-io-deadline.md.
+   */
+  #startWatchdog(): void {
+    const timeout = this.#storageTimeoutMs;
+    this.#watchdog = setInterval(
+      () => {
+        const now = performance.now();
+        for (const op of this.#fs.inflight()) {
+          const age = now - op.startedAt;
+          // In start order: the rest are younger.
+          if (age < timeout) break;
+          if (op.stuck) continue;
+          op.stuck = true;
+          this.#events.io({ op: op.op, path: op.path, durationMs: age, stuck: true, failed: false });
+          const err = createError(
+            'E_STORAGE_IO',
+            `${op.op} of ${op.path} has not completed after ${Math.round(age)} ms (--storage-timeout-ms ${timeout}); mutations are answered ERROR until it completes and the store has reopened its data dir`,
+          );
+          if (this.#writer?.expire(err) === true) continue;
+          // No log to end (already failed, or being reopened): say why it is stuck.
+          if (!this.#health.writable)
+            this.#setHealth({ recovered: true, writable: false, detail: err.message });
+        }
+      },
+      Math.max(5, Math.min(timeout / 4, 1000)),
+    );
+    // Watching alone must not keep a process alive.
+    this.#watchdog.unref();
+  }
+
   #adopt(recovered: Recovered): void {
     this.#graph = recovered.graph;
+    this.#suspect = false;
+    this.#undo.reset();
     this.#snapshotSeq = recovered.snapshotSeq;
     this.#sealed.clear();
     for (const { seq, bytes } of recovered.segments) this.#sealed.set(seq, bytes);
@@ -220,6 +296,7 @@ export class DiskStore implements IndexStore {
   }
 
   #onFailure(err: unknown): void {
+    this.#rollBack();
     const detail = `cannot write to data dir ${this.#dir} (${errorText(err)}); mutations are answered ERROR until the store has reopened it`;
     this.#setHealth({
       recovered: true,
@@ -245,7 +322,12 @@ export class DiskStore implements IndexStore {
         await this.#compaction;
         const writer = this.#writer;
         if (writer !== null && writer.failed) {
-          await writer.abandon();
+          try {
+            await writer.abandon();
+          } finally {
+            // Cut back or not, the log now keeps less than the failure left it: match it.
+            this.#rollBack();
+          }
           this.#writer = null;
         }
         if (recovered === null) {
@@ -253,6 +335,7 @@ export class DiskStore implements IndexStore {
           this.#adopt(recovered);
         }
         this.#writer = await this.#startWriter(recovered.nextSeq);
+        this.#undo.reset();
         if (this.#isClosing()) return;
         this.#setHealth({ recovered: true, writable: true });
         this.#maybeCompact();
@@ -277,12 +360,97 @@ export class DiskStore implements IndexStore {
     }
   }
 
+  /**
+   * Takes back, synchronously, every mutation the failed log does not keep, so that the next
+   * reply (on any connection) already answers from what a restart would recover.
+   */
+  #rollBack(): void {
+    const writer = this.#writer;
+    if (writer === null || !writer.failed || this.#suspect) return;
+    try {
+      this.#undo.rollback(this.#graph, writer.keptRecords);
+    } catch {
+      // Unreachable while the undo rules hold; if not, the reopen rebuilds from the data dir.
+      this.#suspect = true;
+    }
+  }
+
   #isClosing(): boolean {
     return this.#closing !== null;
   }
 
+  /**
+   * An online backup: the durable state at this moment (the snapshot, the sealed segments, and
+   * the current segment up to its last sync; in relaxed mode up to its last write, which is
+   * what relaxed mode acknowledges), streamed while the store keeps serving. Every file in the
+   * cut is immutable up to its cut length until the backup is released: appends go past it, a
+   * failure only cuts the log back to a later sync, and compaction, which deletes files, does
+   * not start meanwhile (a running one is waited for before the cut).
+   */
+  async startBackup(): Promise<Backup> {
+    const unavailable = (why: string) =>
+      createError('E_BACKUP_UNAVAILABLE', `cannot back up data dir ${this.#dir}: ${why}`);
+    if (this.#closing !== null) throw unavailable('the server is shutting down');
+    this.#backups++;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.#backups--;
+      this.#maybeCompact();
+    };
+    try {
+      await this.#compaction;
+      const writer = this.#writer;
+      if (writer === null || writer.failed || !this.#health.writable)
+        throw unavailable(
+          `the store is not writable (${this.#health.detail ?? 'reopening'}); retry once /readyz is ready`,
+        );
+      const files: ArchiveFile[] = [];
+      const add = (path: string, length: number): void => {
+        files.push({ name: basename(path), path, length });
+      };
+      const snapshotSeq = this.#snapshotSeq;
+      const sealed = [...this.#sealed].filter(([seq]) => seq > snapshotSeq && seq < writer.seq);
+      add(
+        segmentPath(this.#dir, writer.seq),
+        this.#syncMode === 'durable' ? writer.syncedBytes : writer.writtenBytes,
+      );
+      for (const [seq, bytes] of sealed.sort(([a], [b]) => b - a)) add(segmentPath(this.#dir, seq), bytes);
+      if (snapshotSeq > 0) {
+        // The only await after the cut: the snapshot cannot change while compaction is held.
+        const path = snapshotPath(this.#dir, snapshotSeq);
+        const file = await this.#fs.open(path, 'read');
+        try {
+          add(path, await file.size());
+        } finally {
+          await file.close();
+        }
+      }
+      files.reverse();
+      const fs = this.#fs;
+      async function* stream(): AsyncGenerator<Uint8Array> {
+        try {
+          yield* writeArchive(fs, files);
+        } finally {
+          release();
+        }
+      }
+      return {
+        files: files.length,
+        bytes: files.reduce((sum, f) => sum + f.length, 0),
+        stream: stream(),
+        release,
+      };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
   #maybeCompact(): void {
     if (this.#compaction !== null || this.#closing !== null || this.#sealed.size === 0) return;
+    if (this.#backups > 0) return;
     const current = this.#writer?.seq ?? Infinity;
     const sealed = [...this.#sealed.keys()].filter((seq) => seq < current).sort((a, b) => a - b);
     let bytes = 0;

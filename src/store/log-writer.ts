@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { createError, type PkgIndexError } from '../errors.js';
+import { createError, isPkgIndexError, type PkgIndexError } from '../errors.js';
 import type { StorageFile, StorageFs } from './fs/storage-fs.js';
 import { encodeFileHeader, HEADER_BYTES, Magic } from './format/file-header.js';
 import { RecordBuffer } from './format/record-buffer.js';
@@ -42,6 +42,10 @@ export class LogWriter {
   #openGroup = new CommitGroup();
   #inflight: CommitGroup | null = null;
   #unsyncedRecords = 0;
+  /** Records appended by this writer so far that were written, synced, and kept after a failure. */
+  #writtenRecords = 0;
+  #syncedRecords = 0;
+  #keptRecords = 0;
   #pumping = false;
   #syncDue = false;
   #syncTimer: NodeJS.Timeout | null = null;
@@ -72,6 +76,28 @@ export class LogWriter {
     return this.#failure !== null;
   }
 
+  /** Bytes of the current segment on stable storage, and written to it (relaxed mode acknowledges those). */
+  get syncedBytes(): number {
+    return this.#syncedEnd;
+  }
+
+  get writtenBytes(): number {
+    return this.#writtenEnd;
+  }
+
+  /** Records (numbered from 0 in append order, across segments) now on stable storage. */
+  get syncedRecords(): number {
+    return this.#syncedRecords;
+  }
+
+  /**
+   * After a failure: how many of the records appended survive in the log, those it cuts back
+   * to (see abandon()). Every record from this number on is as if never appended.
+   */
+  get keptRecords(): number {
+    return this.#keptRecords;
+  }
+
   appendIndex(name: string, deps: readonly string[]): void {
     this.#open.appendIndex(name, deps);
     this.#kick();
@@ -87,6 +113,19 @@ export class LogWriter {
     if (this.#open.count > 0) return this.#openGroup.wait();
     if (this.#inflight !== null) return this.#inflight.wait();
     return null;
+  }
+
+  /**
+   * Fails the writer now, even while its write, sync or rotation is still in flight (the
+   * store's deadline for a hung disk): held replies become ERROR at once, and whatever the
+   * operation does when it returns is discarded, since `cause` already told the clients it
+   * failed. abandon() then waits for it and cuts the log back to what was synced before it.
+   * Returns false when the writer had already failed.
+   */
+  expire(cause: Error): boolean {
+    if (this.#failure !== null) return false;
+    this.#fail(cause);
+    return true;
   }
 
   /** Writes and syncs everything appended, then closes the file. */
@@ -113,8 +152,10 @@ export class LogWriter {
       await this.#file.truncate(this.#keep);
       await this.#file.datasync();
     } catch (err) {
-      // Unsynced bytes cannot be trusted now; next time keep only what was synced.
-      this.#keep = this.#syncedEnd;
+      // Unsynced bytes cannot be trusted now; next time keep only what was synced (never more
+      // than before: a sync that completed after expire() must not bring records back).
+      this.#keep = Math.min(this.#keep, this.#syncedEnd);
+      this.#keptRecords = Math.min(this.#keptRecords, this.#syncedRecords);
       throw err;
     }
     this.#syncedEnd = this.#writtenEnd = this.#keep;
@@ -161,8 +202,10 @@ export class LogWriter {
     const count = records.count;
     this.#phase = 'write';
     await this.#file.write(bytes, this.#writtenEnd);
+    this.#throwIfExpired();
     this.#writtenEnd += bytes.length;
     this.#unsyncedRecords += count;
+    this.#writtenRecords += count;
     records.reset();
     this.#spare = records;
     if (this.#o.syncMode === 'durable') await this.#sync();
@@ -183,7 +226,9 @@ export class LogWriter {
     const bytes = this.#writtenEnd - this.#syncedEnd;
     this.#phase = 'sync';
     await this.#file.datasync();
+    this.#throwIfExpired();
     this.#syncedEnd = this.#writtenEnd;
+    this.#syncedRecords = this.#writtenRecords;
     this.#syncDue = false;
     this.#o.events.sync(performance.now() - started, this.#unsyncedRecords, bytes);
     this.#unsyncedRecords = 0;
@@ -193,6 +238,11 @@ export class LogWriter {
     if (this.#syncedEnd < this.#writtenEnd) await this.#sync();
     this.#phase = 'rotation';
     const next = await createSegment(this.#o.fs, this.#o.dir, this.#seq + 1);
+    if (this.#failure !== null) {
+      // Expired meanwhile: the new segment holds only its header, which recovery accepts.
+      await next.close().catch(() => undefined);
+      throw this.#failure;
+    }
     const sealed = this.#seq;
     const sealedBytes = this.#writtenEnd;
     await this.#file.close();
@@ -202,16 +252,26 @@ export class LogWriter {
     this.#o.onRotated(sealed, sealedBytes);
   }
 
+  /** After an await in the pump: stop if expire() failed the writer meanwhile. */
+  #throwIfExpired(): void {
+    if (this.#failure !== null) throw this.#failure;
+  }
+
   #fail(cause: unknown): void {
+    // Once only: after expire(), the pump's own error (or the expiry it rethrows) lands here.
+    if (this.#failure !== null) return;
     const phase = this.#phase;
-    const failure = createError(
-      'E_STORAGE_IO',
-      `${phase} of log segment ${segmentPath(this.#o.dir, this.#seq)} failed (${errorText(cause)}); mutations are answered ERROR until the store has reopened its data dir`,
-      { cause },
-    );
+    const failure = isPkgIndexError(cause, 'E_STORAGE_IO')
+      ? cause
+      : createError(
+          'E_STORAGE_IO',
+          `${phase} of log segment ${segmentPath(this.#o.dir, this.#seq)} failed (${errorText(cause)}); mutations are answered ERROR until the store has reopened its data dir`,
+          { cause },
+        );
     this.#failure = failure;
     // Bytes that were written but whose sync failed may be gone from the page cache.
     this.#keep = phase === 'write' ? this.#writtenEnd : this.#syncedEnd;
+    this.#keptRecords = phase === 'write' ? this.#writtenRecords : this.#syncedRecords;
     this.#clearTimer();
     this.#inflight?.reject(failure);
     this.#openGroup.reject(failure);

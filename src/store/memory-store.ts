@@ -4,6 +4,7 @@ import { DependencyGraph, type GraphStats } from '../graph/dependency-graph.js';
 import { createError } from '../errors.js';
 import { SlicedGraph, type SliceOptions } from './sliced-graph.js';
 import type { IndexStore, StoreHealth, Suspended } from './store.js';
+import { GraphReader } from './graph-reader.js';
 import { nextStoreId } from './store-events.js';
 
 const HEALTHY: StoreHealth = { recovered: true, writable: true };
@@ -17,10 +18,12 @@ export class MemoryStore implements IndexStore {
   constructor(options: SliceOptions = {}) {
     this.#sliced = new SlicedGraph(
       () => this.#graph,
-      { writable: () => true, changed: () => undefined, durable: () => null },
+      { refuse: () => false, before: () => null, changed: () => undefined, durable: () => null },
       options,
     );
   }
+
+  readonly reader = new GraphReader(() => this.#graph);
 
   open(): Promise<void> {
     return Promise.resolve();

@@ -14,10 +14,12 @@ export interface SliceOptions {
 
 /** What the store around the graph does with the decisions (the embedded stores differ here). */
 export interface SliceHooks {
-  /** False: mutations are answered ERROR without being applied. */
-  writable(): boolean;
+  /** True: the command is answered ERROR without being applied (a store that cannot write). */
+  refuse(command: Command): boolean;
+  /** Read before a mutation is applied (what undoes it), handed to `changed`. */
+  before(command: Command): readonly string[] | null;
   /** A mutation changed the graph: make it durable (the disk store appends it to its log). */
-  changed(command: Command): void;
+  changed(command: Command, before: readonly string[] | null): void;
   /** Resolves once everything changed so far is durable; null when it already is. */
   durable(): Promise<void> | null;
 }
@@ -32,6 +34,8 @@ interface Waiting {
   readonly command: Command;
   /** The graph the check was started on, or null before it starts. */
   graph: DependencyGraph | null;
+  /** What the package had before (see SliceHooks.before), once started. */
+  before: readonly string[] | null;
   readonly resolve: (replies: readonly Reply[]) => void;
   readonly reject: (err: unknown) => void;
   readonly promise: Promise<readonly Reply[]>;
@@ -82,14 +86,15 @@ export class SlicedGraph {
   }
 
   execute(command: Command): Reply | Suspended {
+    if (this.#hooks.refuse(command)) return Reply.ERROR;
     if (command.verb === Verb.QUERY) return this.#graph().has(command.name) ? Reply.OK : Reply.FAIL;
-    if (!this.#hooks.writable()) return Reply.ERROR;
-    if (this.busy) return this.#suspend(copyOf(command), null);
+    if (this.busy) return this.#suspend(copyOf(command), null, null);
     if (command.verb === Verb.REMOVE) return this.#apply(command);
     const graph = this.#graph();
+    const before = this.#hooks.before(command);
     const progress = graph.indexWithin(command.name, command.deps, this.#inlineWork);
-    if (progress === INDEX_PENDING) return this.#suspend(copyOf(command), graph);
-    return this.#decided(command, progress);
+    if (progress === INDEX_PENDING) return this.#suspend(copyOf(command), graph, before);
+    return this.#decided(command, progress, before);
   }
 
   /** The promise of the batch's SUSPENDED command, with its reply; null if it had none. */
@@ -113,25 +118,30 @@ export class SlicedGraph {
   }
 
   #apply(command: Command): Reply {
+    const before = this.#hooks.before(command);
     const applied = applyCommand(this.#graph(), command);
-    if (applied.changed) this.#hooks.changed(command);
+    if (applied.changed) this.#hooks.changed(command, before);
     return applied.reply;
   }
 
-  #decided(command: Command, progress: Exclude<IndexProgress, typeof INDEX_PENDING>): Reply {
+  #decided(
+    command: Command,
+    progress: Exclude<IndexProgress, typeof INDEX_PENDING>,
+    before: readonly string[] | null,
+  ): Reply {
     const applied = appliedIndex(progress);
-    if (applied.changed) this.#hooks.changed(command);
+    if (applied.changed) this.#hooks.changed(command, before);
     return applied.reply;
   }
 
-  #suspend(command: Command, graph: DependencyGraph | null): Suspended {
+  #suspend(command: Command, graph: DependencyGraph | null, before: readonly string[] | null): Suspended {
     let resolve!: (replies: readonly Reply[]) => void;
     let reject!: (err: unknown) => void;
     const promise = new Promise<readonly Reply[]>((res, rej) => {
       resolve = res;
       reject = rej;
     });
-    const waiting: Waiting = { command, graph, resolve, reject, promise };
+    const waiting: Waiting = { command, graph, before, resolve, reject, promise };
     this.#queue.push(waiting);
     this.#suspended = waiting;
     this.suspendedCommands++;
@@ -172,21 +182,22 @@ export class SlicedGraph {
   /** Starts or continues the head's work; its reply once decided, else null. */
   #step(waiting: Waiting): Reply | null {
     const graph = this.#graph();
+    const command = waiting.command;
     if (waiting.graph === null) {
-      if (!this.#hooks.writable()) return Reply.ERROR;
-      const command = waiting.command;
+      if (this.#hooks.refuse(command)) return Reply.ERROR;
       if (command.verb !== Verb.INDEX) return this.#apply(command);
       waiting.graph = graph;
+      waiting.before = this.#hooks.before(command);
       const progress = graph.indexWithin(command.name, command.deps, RESUME_WORK);
-      return progress === INDEX_PENDING ? null : this.#decided(command, progress);
+      return progress === INDEX_PENDING ? null : this.#decided(command, progress, waiting.before);
     }
     // The store rebuilt its graph (after a storage failure): the check's graph is gone.
     if (waiting.graph !== graph) return Reply.ERROR;
     const progress = graph.resumeIndex(RESUME_WORK);
     if (progress === INDEX_PENDING) return null;
     // Decided while the store could not write: the graph is rebuilt from the log anyway.
-    if (!this.#hooks.writable()) return Reply.ERROR;
-    return this.#decided(waiting.command, progress);
+    if (this.#hooks.refuse(command)) return Reply.ERROR;
+    return this.#decided(command, progress, waiting.before);
   }
 
   #settle(waiting: Waiting, reply: Reply): void {

@@ -14,6 +14,8 @@ export const StoreChannel = {
   RECOVERY: 'pkgindex:store:recovery',
   STATE: 'pkgindex:store:state',
   COMPACTION: 'pkgindex:store:compaction',
+  DATABASE: 'pkgindex:store:database',
+  IO: 'pkgindex:store:io',
 } as const;
 
 export type StoreChannelName = (typeof StoreChannel)[keyof typeof StoreChannel];
@@ -54,18 +56,50 @@ export interface CompactionEvent extends StoreEventBase {
   readonly segmentsDropped: number;
 }
 
+/**
+ * A database backend finished a round trip (`commands` > 0: a batch, applied or `failed` after
+ * `attempts` tries) or its circuit breaker changed (`commands` 0), with its pool's state then.
+ */
+export interface DatabaseEvent extends StoreEventBase {
+  readonly durationMs: number;
+  readonly commands: number;
+  readonly attempts: number;
+  readonly failed: boolean;
+  readonly circuitOpen: boolean;
+  readonly poolTotal: number;
+  readonly poolIdle: number;
+  readonly poolWaiting: number;
+}
+
+/**
+ * A storage operation passed the deadline (`--storage-timeout-ms`) while in flight (`stuck`
+ * true, `durationMs` its age then), or such an operation finally completed (`stuck` false,
+ * `durationMs` how long it took, `failed` whether it returned an error).
+ */
+export interface IoEvent extends StoreEventBase {
+  readonly op: string;
+  readonly path: string;
+  readonly durationMs: number;
+  readonly stuck: boolean;
+  readonly failed: boolean;
+}
+
 /** The event each channel carries. */
 export interface StoreEventOf {
   [StoreChannel.SYNC]: SyncEvent;
   [StoreChannel.RECOVERY]: RecoveryEvent;
   [StoreChannel.STATE]: StateEvent;
   [StoreChannel.COMPACTION]: CompactionEvent;
+  [StoreChannel.DATABASE]: DatabaseEvent;
+  [StoreChannel.IO]: IoEvent;
 }
 
 const syncChannel = diagnostics_channel.channel(StoreChannel.SYNC);
 const recoveryChannel = diagnostics_channel.channel(StoreChannel.RECOVERY);
 const stateChannel = diagnostics_channel.channel(StoreChannel.STATE);
 const compactionChannel = diagnostics_channel.channel(StoreChannel.COMPACTION);
+const databaseChannel = diagnostics_channel.channel(StoreChannel.DATABASE);
+const ioChannel = diagnostics_channel.channel(StoreChannel.IO);
 
 /** Ids handed out so far: ids only need to differ within one process. */
 let storesCreated = 0;
@@ -105,5 +139,14 @@ export class StoreEventPublisher {
   compaction(event: Omit<CompactionEvent, 'storeId'>): void {
     if (compactionChannel.hasSubscribers)
       compactionChannel.publish({ storeId: this.storeId, ...event } satisfies CompactionEvent);
+  }
+
+  database(event: Omit<DatabaseEvent, 'storeId'>): void {
+    if (databaseChannel.hasSubscribers)
+      databaseChannel.publish({ storeId: this.storeId, ...event } satisfies DatabaseEvent);
+  }
+
+  io(event: Omit<IoEvent, 'storeId'>): void {
+    if (ioChannel.hasSubscribers) ioChannel.publish({ storeId: this.storeId, ...event } satisfies IoEvent);
   }
 }

@@ -1,6 +1,7 @@
 import type { Command } from '../protocol/command.js';
 import type { Reply } from '../protocol/reply.js';
 import type { GraphStats } from '../graph/dependency-graph.js';
+import type { IndexReader } from './index-reader.js';
 
 /** What readiness checks and logs need to know about a store. */
 export interface StoreHealth {
@@ -10,6 +11,12 @@ export interface StoreHealth {
   readonly writable: boolean;
   /** Why the store is not writable, for logs and /readyz. */
   readonly detail?: string;
+  /**
+   * How long the oldest storage operation now in flight has been running, in ms (absent or 0
+   * when none is): what `pkgindex_store_inflight_io_age_seconds` exports, so that a hung disk
+   * shows while it hangs.
+   */
+  readonly inflightIoMs?: number;
 }
 
 /**
@@ -72,6 +79,11 @@ export interface IndexStore {
   barrier(): Promise<ArrayLike<Reply> | void> | null;
   health(): StoreHealth;
   stats(): GraphStats;
+  /**
+   * The read side of the same index, for the query API (see index-reader.ts); absent for a
+   * store that serves the protocol only (the API then answers E_QUERY_UNAVAILABLE).
+   */
+  readonly reader?: IndexReader;
   /** Makes everything durable, releases files and locks. Idempotent. */
   close(): Promise<void>;
 }

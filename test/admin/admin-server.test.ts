@@ -95,7 +95,7 @@ describe('admin server endpoints', () => {
 describe('profiling endpoints', () => {
   let s: InProcess;
   before(async () => {
-    s = await startInProcess();
+    s = await startInProcess({ config: { adminDebug: 'on' } });
   });
   after(async () => {
     await s.close();

@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { get, openClient, send, startChild, stopChild } from './harness.js';
+import { LineClient } from '../support/line-client.js';
+import { get, startChild, stopChild } from './harness.js';
 
 test('during graceful shutdown /readyz answers 503 while /healthz stays 200, then the server exits 0', async () => {
   // A grace period far longer than the test: the drain ends because the client leaves.
   const child = await startChild(['--shutdown-timeout-ms', '120000']);
   try {
-    const client = await openClient(child.port, true);
-    assert.deepEqual(await send(client, ['INDEX|a|']), ['OK']);
+    const client = await LineClient.open(child.port, '127.0.0.1', { allowHalfOpen: true });
+    assert.deepEqual(await client.request('INDEX|a|'), ['OK']);
     assert.equal((await get(child.adminPort, '/readyz')).status, 200);
 
-    const serverEnded = new Promise<void>((resolve) => client.once('end', resolve));
-    client.resume();
+    const serverEnded = new Promise<void>((resolve) => client.socket.once('end', resolve));
     child.process.kill('SIGTERM');
     await child.waitFor((e) => e.msg === 'shutting down');
     await serverEnded;
@@ -28,7 +28,7 @@ test('during graceful shutdown /readyz answers 503 while /healthz stays 200, the
     assert.match(metrics.text, /^pkgindex_draining 1$/m);
     assert.match(metrics.text, /^pkgindex_connections_open 1$/m);
 
-    client.end();
+    client.socket.end();
     assert.equal(await child.exited, 0);
     assert.ok(child.events.some((e) => e.msg === 'stopped'));
   } finally {

@@ -4,10 +4,13 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import type { ServerMetrics } from '../../src/observability/metrics.js';
+import type { PkgIndexConfig } from '../../src/root.js';
 import type { IndexServer } from '../../src/server/server.js';
 import type { IndexStore } from '../../src/store/store.js';
 import { coverageEnv } from '../support/coverage-env.js';
 import { startServer } from '../support/servers.js';
+import { until as waitUntil } from '../support/until.js';
+import { LineClient } from '../support/line-client.js';
 
 /** A JSON log event as the server writes it. */
 export type LogEvent = Record<string, unknown> & { level: number; msg: string };
@@ -39,7 +42,12 @@ export interface InProcess {
 
 /** A server with its admin server in this process, both on port 0 of loopback (startServer). */
 export async function startInProcess(
-  options: { store?: IndexStore; token?: string | null; logLevel?: string } = {},
+  options: {
+    store?: IndexStore;
+    token?: string | null;
+    logLevel?: string;
+    config?: Partial<PkgIndexConfig>;
+  } = {},
 ): Promise<InProcess> {
   const { log, events } = memoryLogger(options.logLevel);
   const s = await startServer(
@@ -50,6 +58,7 @@ export async function startInProcess(
       maxConnections: 100,
       maxLineBytes: 1024,
       shutdownTimeoutMs: 1000,
+      ...options.config,
     },
     { log, version: 'test', adminToken: options.token ?? null, store: options.store },
   );
@@ -68,16 +77,18 @@ export async function startInProcess(
 
 /** Sends `lines` on a new connection and resolves with the replies, once all have come. */
 export async function exchange(port: number, lines: readonly string[]): Promise<string[]> {
-  const socket = await openClient(port);
-  const replies = await send(socket, lines);
-  socket.end();
-  return replies;
+  const client = await LineClient.open(port);
+  try {
+    return await client.request(...lines);
+  } finally {
+    client.socket.end();
+  }
 }
 
-/** A client connection; with allowHalfOpen it keeps its side open after the server's FIN. */
-export function openClient(port: number, allowHalfOpen = false): Promise<Socket> {
+/** A raw socket to a port (for HTTP requests written by hand). */
+export function openClient(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, allowHalfOpen }, () => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
       socket.off('error', reject);
       resolve(socket);
     });
@@ -85,27 +96,9 @@ export function openClient(port: number, allowHalfOpen = false): Promise<Socket>
   });
 }
 
-export function send(socket: Socket, lines: readonly string[]): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    let received = '';
-    const onData = (chunk: Buffer): void => {
-      received += chunk.toString('latin1');
-      const replies = received.split('\n').slice(0, -1);
-      if (replies.length >= lines.length) {
-        socket.off('data', onData);
-        socket.off('error', reject);
-        resolve(replies);
-      }
-    };
-    socket.on('data', onData);
-    socket.once('error', reject);
-    socket.write(lines.map((l) => `${l}\n`).join(''));
-  });
-}
-
-/** Resolves once `condition` holds, checking every few milliseconds (the test's timeout bounds it). */
-export async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+/** Resolves once `condition` holds (see test/support/until.ts). */
+export function until(condition: () => boolean, what = 'the condition'): Promise<void> {
+  return waitUntil(what, condition);
 }
 
 /** GET on the admin port. */

@@ -177,7 +177,7 @@ describe('admin server close', () => {
   });
 
   test('close() ends a running CPU profile instead of waiting for it', async () => {
-    const s = await startInProcess();
+    const s = await startInProcess({ config: { adminDebug: 'on' } });
     try {
       const profile = get(s.adminPort, '/debug/cpu-profile?seconds=60').then(
         (r) => r.status,

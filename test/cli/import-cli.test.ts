@@ -46,14 +46,14 @@ function sourceNames(
 }
 
 test('dry run: the plan and report without a server, as text and as JSON', async () => {
-  const text = await runCli(['import', '--dry-run', BREW]);
+  const text = await runCli(['import', '--break-cycles=false', '--dry-run', BREW]);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /3,368 packages/);
   assert.match(text.stdout, /Plan: 3,359 importable, 9 left out/);
   assert.match(text.stdout, /gpg: 8, docbook2X: 1/);
   assert.match(text.stdout, /Dry run: nothing was sent/);
 
-  const json = await runCli(['import', '--dry-run', '--json', DEBIAN]);
+  const json = await runCli(['import', '--break-cycles=false', '--dry-run', '--json', DEBIAN]);
   assert.equal(json.code, 0, json.stderr);
   const report = JSON.parse(json.stdout) as ImportReport;
   assert.equal(report.format, 'debian');
@@ -62,18 +62,20 @@ test('dry run: the plan and report without a server, as text and as JSON', async
   assert.deepEqual(report.plan.cycles, [['libc6', 'libgcc-s1']]);
   assert.equal(report.plan.importable + report.plan.leftOut, 29);
 
-  const strict = await runCli(['import', '--dry-run', '--strict', BREW]);
+  const strict = await runCli(['import', '--break-cycles=false', '--dry-run', '--strict', BREW]);
   assert.equal(strict.code, 1);
 });
 
 test('the Homebrew list is imported: everything importable is indexed, nothing else', async () => {
-  const result = await runCli(['import', ...at(), '--json', BREW]);
+  const result = await runCli(['import', '--break-cycles=false', ...at(), '--json', BREW]);
   assert.equal(result.code, 0, result.stderr);
   const report = JSON.parse(result.stdout) as ImportReport;
   assert.equal(report.run?.indexed, 3359);
   assert.deepEqual(report.run.rejected, []);
   // Not a terminal: plain progress lines, the last at 100%.
   assert.match(result.stderr, /indexing: 3359\/3359 100%/);
+  // Progress from the first byte read: bytes of the file's size and lines, before any plan.
+  assert.match(result.stderr, /^reading: 0\.2 MB of 0\.2 MB 100%, 3,368 lines, /m);
 
   const all = readFileSync(BREW, 'utf8')
     .split('\n')
@@ -98,7 +100,15 @@ test('a gzip-compressed Debian index is imported the same way', async () => {
 async function importDebian(port: number): Promise<void> {
   const gz = join(dir, 'Packages.gz');
   writeFileSync(gz, gzipSync(readFileSync(DEBIAN)));
-  const result = await runCli(['import', '--port', String(port), '--json', '--no-progress', gz]);
+  const result = await runCli([
+    'import',
+    '--break-cycles=false',
+    '--port',
+    String(port),
+    '--json',
+    '--no-progress',
+    gz,
+  ]);
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stderr, '');
   const report = JSON.parse(result.stdout) as ImportReport;
@@ -111,13 +121,22 @@ async function importDebian(port: number): Promise<void> {
   assert.deepEqual(await indexed(leftOut, port), new Set());
 
   // Imported again, everything is already there: still OK.
-  const again = await runCli(['import', '--port', String(port), '--no-progress', DEBIAN]);
+  const again = await runCli([
+    'import',
+    '--break-cycles=false',
+    '--port',
+    String(port),
+    '--no-progress',
+    DEBIAN,
+  ]);
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, new RegExp(`Import into 127\\.0\\.0\\.1:${port}: ${importable.length} indexed`));
 }
 
-test('--break-cycles: libc6 and libgcc-s1 are indexed, with what depends on them', async () => {
+test('cycles broken by default: libc6 and libgcc-s1 are indexed, with what depends on them', async () => {
+  const byDefault = await runCli(['import', '--dry-run', DEBIAN]);
   const dry = await runCli(['import', '--dry-run', '--break-cycles', DEBIAN]);
+  assert.equal(byDefault.stdout, dry.stdout);
   assert.equal(dry.code, 0, dry.stderr);
   assert.match(dry.stdout, /Plan: 22 importable, 7 left out/);
   assert.match(dry.stdout, /cycles broken: 1 dependencies dropped in 1 cycles, letting in 11 packages/);
@@ -170,7 +189,7 @@ test('packages the server refuses make the import exit 1 and are listed', async 
   await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
   try {
     const port = String((refusing.address() as AddressInfo).port);
-    const result = await runCli(['import', '--port', port, '--no-progress', BREW]);
+    const result = await runCli(['import', '--break-cycles=false', '--port', port, '--no-progress', BREW]);
     assert.equal(result.code, 1);
     assert.match(result.stdout, /0 indexed, 3,359 refused/);
     assert.match(result.stdout, /refused: a2ps \(FAIL\)/);

@@ -2,32 +2,68 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadBrewPackages } from '../../tools/stress/brew-packages.js';
 import { checkConsistency, runHarness } from '../../tools/stress/harness.js';
-import { memoryOf, spawnServer } from '../support/servers.js';
+import { createTestDatabase, needPostgres } from '../support/postgres.js';
+import { THREAD_COUNTS, memoryOf, spawnServer, type ServerProcess } from '../support/servers.js';
 
 const packages = loadBrewPackages();
 
+for (const threads of THREAD_COUNTS)
+  for (const seed of [1, 2, 3]) {
+    test(`challenge-style stress: 100 clients, Homebrew list, 25% broken messages, seed ${seed}, ${threads} thread(s)`, async (t) => {
+      const server = await spawnServer({ threads });
+      try {
+        let checked = 0;
+        const report = await runHarness({
+          port: server.port,
+          packages,
+          clients: 100,
+          seed,
+          afterIndex: async () => {
+            checked = await checkConsistency(server.port, packages);
+          },
+        });
+        assert.equal(checked, 780, 'every package that another depends on was checked');
+        assert.ok(report.broken > report.messages * 0.15, 'broken messages were sent');
+        const { peak } = memoryOf(server.child.pid!);
+        t.diagnostic(
+          `${report.messages} messages (${report.broken} broken) in ${(report.elapsedMs / 1000).toFixed(2)} s; server peak RSS ${(peak / 1048576).toFixed(1)} MiB`,
+        );
+      } finally {
+        assert.equal(await server.stop(), 0);
+      }
+    });
+  }
+
+// The same harness with its 100 clients spread over three instances sharing one PostgreSQL:
+// every instance must answer as the one server above does.
 for (const seed of [1, 2, 3]) {
-  test(`challenge-style stress: 100 clients, Homebrew list, 25% broken messages, seed ${seed}`, async (t) => {
-    const server = await spawnServer();
+  test(`challenge-style stress on PostgreSQL: 100 clients over 3 instances, seed ${seed}`, async (t) => {
+    if (!(await needPostgres(t))) return;
+    const url = await createTestDatabase(t);
+    const servers: ServerProcess[] = [];
     try {
+      for (let i = 0; i < 3; i++)
+        servers.push(
+          await spawnServer({ storage: 'postgres', admin: false, env: { PKGINDEX_DATABASE_URL: url } }),
+        );
+      const ports = servers.map((s) => s.port);
       let checked = 0;
       const report = await runHarness({
-        port: server.port,
+        port: ports,
         packages,
         clients: 100,
         seed,
         afterIndex: async () => {
-          checked = await checkConsistency(server.port, packages);
+          // Checked through another instance than most clients used.
+          checked = await checkConsistency(ports[seed % 3]!, packages);
         },
       });
       assert.equal(checked, 780, 'every package that another depends on was checked');
-      assert.ok(report.broken > report.messages * 0.15, 'broken messages were sent');
-      const { peak } = memoryOf(server.child.pid!);
       t.diagnostic(
-        `${report.messages} messages (${report.broken} broken) in ${(report.elapsedMs / 1000).toFixed(2)} s; server peak RSS ${(peak / 1048576).toFixed(1)} MiB`,
+        `${report.messages} messages (${report.broken} broken) in ${(report.elapsedMs / 1000).toFixed(2)} s over 3 instances`,
       );
     } finally {
-      assert.equal(await server.stop(), 0);
+      for (const s of servers) assert.equal(await s.stop(), 0);
     }
   });
 }

@@ -56,9 +56,15 @@ describe('deploy/Dockerfile', () => {
     assert.ok(created, `the runtime stage creates user ${user}`);
   });
 
-  test('exposes the protocol and admin ports and starts `pkgindex serve`', () => {
+  test('exposes the protocol port only, keeps the admin port on loopback, and starts `pkgindex serve`', () => {
     const exposed = runtime.filter((i) => i.keyword === 'EXPOSE').flatMap((i) => i.args.split(' '));
-    assert.deepEqual(exposed.sort(), ['8080', '9090']);
+    // Before: the admin port was exposed and bound to 0.0.0.0 without a token (issue 12).
+    assert.deepEqual(exposed, ['8080']);
+    const env = runtime
+      .filter((i) => i.keyword === 'ENV')
+      .map((i) => i.args)
+      .join(' ');
+    assert.match(env, /PKGINDEX_ADMIN_HOST=127\.0\.0\.1\b/);
     const entrypoint = runtime.find((i) => i.keyword === 'ENTRYPOINT');
     assert.deepEqual(JSON.parse(entrypoint!.args), ['node', '/app/dist/src/cli/main.js']);
     assert.deepEqual(JSON.parse(runtime.find((i) => i.keyword === 'CMD')!.args), ['serve']);

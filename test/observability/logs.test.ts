@@ -5,15 +5,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { createLogger } from '../../src/observability/logger.js';
-import {
-  exchange,
-  openClient,
-  send,
-  spawnServe,
-  startChild,
-  stopChild,
-  type LogEvent,
-} from '../admin/harness.js';
+import { LineClient } from '../support/line-client.js';
+import { exchange, spawnServe, startChild, stopChild, type LogEvent } from '../admin/harness.js';
 
 const TOKEN = 'log-test-token-do-not-print-0123456789';
 
@@ -29,15 +22,15 @@ describe('server logs (spawned server, stdout parsed)', () => {
     let code: number | null;
     let localPort: number | undefined;
     try {
-      const client = await openClient(child.port);
-      localPort = client.localPort;
-      assert.deepEqual(await send(client, ['INDEX|a|', 'INDEX|b|a', 'QUERY|b|', 'BAD']), [
+      const client = await LineClient.open(child.port);
+      localPort = client.socket.localPort;
+      assert.deepEqual(await client.request('INDEX|a|', 'INDEX|b|a', 'QUERY|b|', 'BAD'), [
         'OK',
         'OK',
         'OK',
         'ERROR',
       ]);
-      client.end();
+      client.socket.end();
       await child.waitFor((e) => e.msg === 'connection closed');
     } finally {
       code = await stopChild(child);

@@ -48,6 +48,9 @@ test(
     const shipped = packed.files.map((f) => f.path);
     assert.ok(shipped.includes('bench/brew-dependencies.txt'), 'the bench data set ships');
     assert.ok(shipped.includes('dist/src/cli/main.js'));
+    // The dashboard works offline: its page and the libraries it draws with ship built.
+    for (const file of ['index.html', 'main.js', 'vendor/uPlot.iife.min.js', 'vendor/cytoscape.esm.min.mjs'])
+      assert.ok(shipped.includes(`dist/src/admin/dashboard/web/${file}`), `the dashboard's ${file} ships`);
     const tooling = shipped.filter((p) => !p.startsWith('dist/src/') && !p.startsWith('bench/'));
     assert.deepEqual(tooling.sort(), ['README.md', 'package.json'], 'nothing of tests or tools ships');
 

@@ -2,29 +2,31 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCrashCycles } from '../../tools/crash/cycles.js';
 import { tempDir } from './support/tmp-dir.js';
+import { THREAD_COUNTS } from '../support/servers.js';
 
 // Quick variant; `node dist/tools/measure.js crash --cycles 50` runs the long one.
-for (const [seed, args] of [
-  [1, []],
-  [2, ['--compact-after-bytes', '8192']],
-  // Relaxed mode acknowledges after write(2): a killed process still loses nothing.
-  [3, ['--sync-mode', 'relaxed', '--sync-interval-ms', '1000']],
-] as const) {
-  test(
-    `kill -9 of the server at random moments loses no acknowledged mutation (seed ${seed} ${args.join(' ')})`,
-    { timeout: 60_000 },
-    async (t) => {
-      const report = await runCrashCycles({
-        dir: await tempDir(t),
-        seed,
-        cycles: 3,
-        clients: 12,
-        minRunMs: 200,
-        maxRunMs: 700,
-        args,
-      });
-      // A floor that only proves the workload ran: a loaded CI disk can be very slow to fsync.
-      assert.ok(report.acked > 50, `only ${report.acked} acknowledged`);
-    },
-  );
-}
+for (const threads of THREAD_COUNTS)
+  for (const [seed, args] of [
+    [1, []],
+    [2, ['--compact-after-bytes', '8192']],
+    // Relaxed mode acknowledges after write(2): a killed process still loses nothing.
+    [3, ['--sync-mode', 'relaxed', '--sync-interval-ms', '1000']],
+  ] as const) {
+    test(
+      `kill -9 of the server at random moments loses no acknowledged mutation (seed ${seed} ${args.join(' ')}, ${threads} thread(s))`,
+      { timeout: 60_000 },
+      async (t) => {
+        const report = await runCrashCycles({
+          dir: await tempDir(t),
+          seed,
+          cycles: 3,
+          clients: 12,
+          minRunMs: 200,
+          maxRunMs: 700,
+          args: ['--threads', String(threads), ...args],
+        });
+        // A floor that only proves the workload ran: a loaded CI disk can be very slow to fsync.
+        assert.ok(report.acked > 50, `only ${report.acked} acknowledged`);
+      },
+    );
+  }

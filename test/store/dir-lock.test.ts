@@ -1,8 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DiskStore } from '../../src/store/disk-store.js';
 import { spawnServer } from '../support/servers.js';
-import { LineClient } from './support/line-client.js';
+import { LineClient } from '../support/line-client.js';
 import { tempDir } from './support/tmp-dir.js';
 
 test(
@@ -33,14 +36,71 @@ test('a second server process is refused; a kill -9 leaves no stale lock', { tim
     assert.match(err.message, /E_STORAGE_LOCKED/);
     return true;
   });
-  const client = await LineClient.connect(first.port);
+  const client = await LineClient.open(first.port);
   assert.equal(await client.send('INDEX|kept|'), 'OK');
   client.close();
   await first.kill9();
 
   const restarted = await spawnServer(options);
   t.after(() => restarted.kill9());
-  const again = await LineClient.connect(restarted.port);
+  const again = await LineClient.open(restarted.port);
   assert.equal(await again.send('QUERY|kept|'), 'OK');
   again.close();
+});
+
+/** Asserts that a store opened on `other`, another path to `dir`, is refused while `dir` is held. */
+async function refusedThrough(dir: string, other: string): Promise<void> {
+  const first = new DiskStore({ dataDir: dir });
+  await first.open();
+  try {
+    const second = new DiskStore({ dataDir: other });
+    await assert.rejects(second.open(), {
+      code: 'E_STORAGE_LOCKED',
+      message: `data dir ${other} is locked by pid ${process.pid}; stop that process or pass another --data-dir`,
+    });
+  } finally {
+    await first.close();
+  }
+  // Free again through the other path once the first owner is gone.
+  const again = new DiskStore({ dataDir: other });
+  await again.open();
+  await again.close();
+}
+
+test('the same directory through a symlink is refused', { timeout: 60_000 }, async (t) => {
+  const dir = await tempDir(t);
+  const data = join(dir, 'data');
+  await mkdir(data);
+  await symlink(data, join(dir, 'link'));
+  await refusedThrough(data, join(dir, 'link'));
+});
+
+// Issue 11, defect 3: the lock was named after the resolved path, so the same directory
+// reached through a bind mount got a second owner, and the two diverged.
+test('the same directory through a bind mount is refused', { timeout: 60_000 }, async (t) => {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) {
+    t.skip('mount --bind needs root on Linux; the symlink test covers the rest');
+    console.log('# skipped: mount --bind needs root on Linux (not root here)');
+    return;
+  }
+  const dir = await tempDir(t);
+  const data = join(dir, 'data');
+  const mounted = join(dir, 'mounted');
+  await mkdir(data);
+  await mkdir(mounted);
+  try {
+    execFileSync('mount', ['--bind', data, mounted], { stdio: 'pipe' });
+  } catch (err) {
+    const reason = `mount --bind is not permitted here (${String(err).split('\n')[0]})`;
+    console.log(`# skipped: ${reason}`);
+    t.skip(reason);
+    return;
+  }
+  // Unmounted here, not in an after hook: those run before the temporary dir is removed.
+  try {
+    await refusedThrough(data, mounted);
+    await refusedThrough(mounted, data);
+  } finally {
+    execFileSync('umount', [mounted]);
+  }
 });

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { recover } from '../../src/store/recover.js';
-import { spawnServer, type ServerProcess } from '../support/servers.js';
-import { LineClient } from './support/line-client.js';
+import { THREAD_COUNTS, spawnServer, type ServerProcess } from '../support/servers.js';
+import { LineClient } from '../support/line-client.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -40,77 +40,78 @@ async function fill(path: string): Promise<void> {
   }
 }
 
-test(
-  'disk full: no acknowledged write lost, ERROR while full, queries answered, recovery when space returns',
-  { timeout: 60_000 },
-  async (t) => {
-    if (process.platform !== 'linux') {
-      t.skip('tmpfs mounting is Linux-only');
-      return;
-    }
-    const mnt = await mkdtemp(join(tmpdir(), 'pkgindex-tmpfs-'));
-    const why = mountTmpfs(mnt);
-    if (why !== null) {
-      await rm(mnt, { recursive: true });
-      t.skip(why);
-      return;
-    }
-    let server: ServerProcess | null = null;
-    // One hook, in this order: the server lets go of the mount, the mount goes, then its dir.
-    t.after(async () => {
-      await server?.kill9();
-      execFileSync('umount', [mnt]);
-      await rm(mnt, { recursive: true });
-    });
-    const dir = join(mnt, 'data');
-    await mkdir(dir);
-    server = await spawnServer({ storage: 'disk', dataDir: dir });
-    let client = await LineClient.connect(server.port);
-    const acked: string[] = [];
-    let errors = 0;
-    const index = async (name: string): Promise<string> => {
-      const reply = await client.send(`INDEX|${name}|${acked.at(-1) ?? ''}`);
-      if (reply === 'OK') acked.push(name);
-      else if (reply === 'ERROR') errors++;
-      else assert.fail(`INDEX ${name}: ${reply}`);
-      return reply;
-    };
-    for (let i = 0; i < 50; i++) assert.equal(await index(`before${i}`), 'OK');
-    assert.equal((await readyz(server)).status, 200, 'ready while the disk has space');
+for (const threads of THREAD_COUNTS)
+  test(
+    `disk full: no acknowledged write lost, ERROR while full, queries answered, recovery when space returns (${threads} thread(s))`,
+    { timeout: 60_000 },
+    async (t) => {
+      if (process.platform !== 'linux') {
+        t.skip('tmpfs mounting is Linux-only');
+        return;
+      }
+      const mnt = await mkdtemp(join(tmpdir(), 'pkgindex-tmpfs-'));
+      const why = mountTmpfs(mnt);
+      if (why !== null) {
+        await rm(mnt, { recursive: true });
+        t.skip(why);
+        return;
+      }
+      let server: ServerProcess | null = null;
+      // One hook, in this order: the server lets go of the mount, the mount goes, then its dir.
+      t.after(async () => {
+        await server?.kill9();
+        execFileSync('umount', [mnt]);
+        await rm(mnt, { recursive: true });
+      });
+      const dir = join(mnt, 'data');
+      await mkdir(dir);
+      server = await spawnServer({ storage: 'disk', dataDir: dir, threads });
+      let client = await LineClient.open(server.port);
+      const acked: string[] = [];
+      let errors = 0;
+      const index = async (name: string): Promise<string> => {
+        const reply = await client.send(`INDEX|${name}|${acked.at(-1) ?? ''}`);
+        if (reply === 'OK') acked.push(name);
+        else if (reply === 'ERROR') errors++;
+        else assert.fail(`INDEX ${name}: ${reply}`);
+        return reply;
+      };
+      for (let i = 0; i < 50; i++) assert.equal(await index(`before${i}`), 'OK');
+      assert.equal((await readyz(server)).status, 200, 'ready while the disk has space');
 
-    await fill(join(mnt, 'filler'));
-    let i = 0;
-    while (errors === 0 && i < 20_000) await index(`full${i++}`);
-    assert.ok(errors > 0, 'the full disk was never noticed');
-    for (let k = 0; k < 20; k++) assert.equal(await index(`still-full${k}`), 'ERROR');
-    assert.equal(await client.send(`QUERY|${acked[0]!}|`), 'OK', 'queries are still answered');
-    const full = await readyz(server);
-    assert.equal(full.status, 503, 'not ready while mutations cannot be made durable');
-    assert.deepEqual((full.body.checks as Record<string, unknown>).writable, false);
+      await fill(join(mnt, 'filler'));
+      let i = 0;
+      while (errors === 0 && i < 20_000) await index(`full${i++}`);
+      assert.ok(errors > 0, 'the full disk was never noticed');
+      for (let k = 0; k < 20; k++) assert.equal(await index(`still-full${k}`), 'ERROR');
+      assert.equal(await client.send(`QUERY|${acked[0]!}|`), 'OK', 'queries are still answered');
+      const full = await readyz(server);
+      assert.equal(full.status, 503, 'not ready while mutations cannot be made durable');
+      assert.deepEqual((full.body.checks as Record<string, unknown>).writable, false);
 
-    // A restart on the full disk: the index is recovered and served, mutations wait for space.
-    client.close();
-    await server.kill9();
-    server = await spawnServer({ storage: 'disk', dataDir: dir });
-    client = await LineClient.connect(server.port);
-    assert.equal(await client.send(`QUERY|${acked.at(-1)!}|`), 'OK', 'recovered on a full disk');
-    assert.equal((await readyz(server)).status, 503, 'a restart on a full disk is not ready');
-    assert.equal(await index('restarted-full'), 'ERROR');
+      // A restart on the full disk: the index is recovered and served, mutations wait for space.
+      client.close();
+      await server.kill9();
+      server = await spawnServer({ storage: 'disk', dataDir: dir, threads });
+      client = await LineClient.open(server.port);
+      assert.equal(await client.send(`QUERY|${acked.at(-1)!}|`), 'OK', 'recovered on a full disk');
+      assert.equal((await readyz(server)).status, 503, 'a restart on a full disk is not ready');
+      assert.equal(await index('restarted-full'), 'ERROR');
 
-    await unlink(join(mnt, 'filler'));
-    const deadline = Date.now() + 15_000;
-    let reply = 'ERROR';
-    for (let k = 0; reply !== 'OK'; k++) {
-      assert.ok(Date.now() < deadline, 'the store did not recover after space returned');
-      await sleep(50);
-      reply = await index(`after${k}`);
-    }
-    for (let k = 0; k < 50; k++) assert.equal(await index(`after-ok${k}`), 'OK');
-    assert.equal((await readyz(server)).status, 200, 'ready again once space returned');
+      await unlink(join(mnt, 'filler'));
+      const deadline = Date.now() + 15_000;
+      let reply = 'ERROR';
+      for (let k = 0; reply !== 'OK'; k++) {
+        assert.ok(Date.now() < deadline, 'the store did not recover after space returned');
+        await sleep(50);
+        reply = await index(`after${k}`);
+      }
+      for (let k = 0; k < 50; k++) assert.equal(await index(`after-ok${k}`), 'OK');
+      assert.equal((await readyz(server)).status, 200, 'ready again once space returned');
 
-    client.close();
-    await server.kill9();
-    const { graph } = await recover(new NodeFs(), dir, { repair: false });
-    for (const name of acked) assert.ok(graph.has(name), `acknowledged ${name} was lost`);
-  },
-);
+      client.close();
+      await server.kill9();
+      const { graph } = await recover(new NodeFs(), dir, { repair: false });
+      for (const name of acked) assert.ok(graph.has(name), `acknowledged ${name} was lost`);
+    },
+  );

@@ -13,6 +13,7 @@ import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { StoreChannel } from '../../src/store/store-events.js';
 import { tempDir } from './support/tmp-dir.js';
 import { Harness, sendAll, stateOf } from './support/store-harness.js';
+import { until } from '../support/until.js';
 
 const index = (name: string, ...deps: string[]) => ({ verb: Verb.INDEX, name, deps }) as const;
 const remove = (name: string) => ({ verb: Verb.REMOVE, name }) as const;
@@ -132,11 +133,7 @@ test(
     await store.open();
     const harness = new Harness(store, 300);
     await harness.run(3, 20, 4000);
-    const deadline = Date.now() + 20_000;
-    while (compactions.length === 0) {
-      assert.ok(Date.now() < deadline, 'no compaction within 20 s');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await until('a compaction', () => compactions.length > 0, 20_000);
     await store.close();
     assert.ok(compactions[0]!.snapshotBytes > 16 && compactions[0]!.segmentsDropped >= 1);
     const files = await readdir(dir);
@@ -186,10 +183,7 @@ test(
       Reply.OK,
     ]);
     assert.equal(fs.count('datasync'), syncsBefore, 'acknowledged before any sync');
-    while (syncs.length === 0) {
-      assert.ok(performance.now() - started < 5000, 'never synced');
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await until('a sync', () => syncs.length > 0, 5000);
     assert.ok(performance.now() - started >= 25, 'synced no sooner than the interval');
     assert.equal(
       syncs.reduce((n, e) => n + e.records, 0),

@@ -11,6 +11,7 @@ import { recover } from '../../src/store/recover.js';
 import { StoreChannel, type StateEvent } from '../../src/store/store-events.js';
 import { tempDir } from './support/tmp-dir.js';
 import { send } from './support/workload.js';
+import { until } from '../support/until.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -59,14 +60,6 @@ async function indexFresh(
     }),
   );
   return { acked, errors };
-}
-
-async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
 }
 
 const faults: [string, FaultRule][] = [

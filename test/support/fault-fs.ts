@@ -19,6 +19,22 @@ export interface FaultRule {
   readonly partial?: boolean;
 }
 
+/** A held operation: a disk that hangs until the test lets it go. */
+export interface Hold {
+  /** Resolves once a matching call has started and is waiting. */
+  readonly reached: Promise<void>;
+  /** Lets the call go on (and every later one it holds); it then succeeds or fails as it would. */
+  release(): void;
+}
+
+interface ActiveHold {
+  readonly op: FaultOp;
+  readonly path: string | undefined;
+  readonly reached: () => void;
+  readonly gate: Promise<void>;
+  used: boolean;
+}
+
 /** What a simulated power loss does to bytes written but not synced. */
 export type CrashMode = 'drop' | 'tear';
 
@@ -57,6 +73,7 @@ export class FaultFs implements StorageFs {
   /** Renames since the directory was last synced, in order. */
   #renames: [from: string, to: string][] = [];
   readonly #counts = new Map<FaultOp, number>();
+  readonly #holds: ActiveHold[] = [];
   #dead = false;
 
   constructor(inner: StorageFs = new NodeFs()) {
@@ -66,6 +83,30 @@ export class FaultFs implements StorageFs {
   /** Adds a fault. */
   inject(rule: FaultRule): void {
     this.#rules.push({ rule, skip: rule.after ?? 0, left: rule.times ?? 1 });
+  }
+
+  /**
+   * The next call of `op` (on a path containing `path`) hangs until `release()`, as on a disk
+   * or NFS server that stopped answering. Only write and datasync are held.
+   */
+  hold(op: 'write' | 'datasync', path?: string): Hold {
+    let reached!: () => void;
+    const reachedPromise = new Promise<void>((resolve) => (reached = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    this.#holds.push({ op, path, reached, gate, used: false });
+    return { reached: reachedPromise, release };
+  }
+
+  /** Waits while a hold matches this call. */
+  async held(op: FaultOp, path: string): Promise<void> {
+    const hold = this.#holds.find(
+      (h) => !h.used && h.op === op && (h.path === undefined || path.includes(h.path)),
+    );
+    if (hold === undefined) return;
+    hold.used = true;
+    hold.reached();
+    await hold.gate;
   }
 
   /** Removes every fault not yet spent. */
@@ -232,6 +273,7 @@ class FaultFile implements StorageFile {
   }
 
   async write(data: Uint8Array, position: number): Promise<void> {
+    await this.#fs.held('write', this.path);
     const rule = this.#fs.check('write', this.path);
     if (rule !== null) {
       if (rule.partial === true) await this.#inner.write(data.subarray(0, data.length >> 1), position);
@@ -251,6 +293,7 @@ class FaultFile implements StorageFile {
   }
 
   async datasync(): Promise<void> {
+    await this.#fs.held('datasync', this.path);
     const rule = this.#fs.check('datasync', this.path);
     if (rule !== null) {
       if (!this.#fs.dead) this.#fs.syncFailed(this.path, await this.#inner.size());

@@ -1,6 +1,7 @@
 import { pino, type Logger } from 'pino';
 import { Composition, type ComposeOptions, type PkgIndexConfig } from '../../src/root.js';
 import type { IndexServer } from '../../src/server/server.js';
+import type { ServerStats } from '../../src/server/stats.js';
 import type { IndexStore } from '../../src/store/store.js';
 
 /** What tests run a server in this process with, unless they say otherwise. */
@@ -11,7 +12,16 @@ export const TEST_CONFIG: Partial<PkgIndexConfig> = {
   admin: false,
   idleTimeoutMs: 0,
   shutdownTimeoutMs: 5_000,
+  // One thread unless a test says otherwise: the tests of the protocol, durability and
+  // crashes loop over THREAD_COUNTS.
+  threads: 1,
 };
+
+/**
+ * The thread counts every protocol, durability and crash test runs with (issue 13): today's
+ * single thread, and the main thread with one socket thread (ADR 0010).
+ */
+export const THREAD_COUNTS = [1, 2] as const;
 
 export interface InProcessServer {
   readonly pkgindex: Composition;
@@ -19,6 +29,8 @@ export interface InProcessServer {
   readonly port: number;
   readonly store: IndexStore;
   readonly log: Logger;
+  /** The counters of every thread's server, summed (the socket threads asked for theirs now). */
+  readonly stats: () => Promise<ServerStats>;
   readonly close: () => Promise<void>;
 }
 
@@ -42,6 +54,7 @@ export async function startServer(
     port: protocol.port,
     store: pkgindex.store,
     log: pkgindex.log,
+    stats: () => pkgindex.serverStats(),
     close: () => pkgindex.close(),
   };
 }

@@ -38,6 +38,7 @@ function cells(
         othersCpuPercent: 0,
         samples: samples[shape.id]?.[server] ?? (result === null ? [] : [result.opsPerSec]),
         errorsAllRounds: result === null ? 0 : result.protocolErrors,
+        clientBound: result === null ? null : false,
       });
     }
   return out;
@@ -59,6 +60,10 @@ test('targets are ratios between cells of the same run, and unmeasured ones are 
       ['0.800×', false],
       ['1.500×', true],
       ['not available yet', null],
+      ['not available yet', null],
+      ['not available yet', null],
+      ['not available yet', null],
+      ['0.600×', false],
     ],
   );
 });
@@ -111,4 +116,17 @@ test('the section is created, then replaced in place, leaving other sections alo
   assert.ok(replaced.endsWith("## Storage\n\nsomeone else's text\n"));
   const appended = spliceMatrixSection('# Benchmarks\n\n## Import\n\ntext\n', 'third');
   assert.ok(appended.startsWith('# Benchmarks\n\n## Import\n\ntext\n\n## Standard matrix'));
+});
+
+test('no ratio is claimed from a cell whose load generator was at its CPU limit', () => {
+  const all = cells({ '100x1': { ceiling: fakeResult(1000, 10), memory: fakeResult(950, 20) } });
+  const ceiling = all.findIndex((c) => c.shape.id === '100x1' && c.server === 'ceiling');
+  all[ceiling] = { ...all[ceiling]!, clientBound: true };
+  const strict = evaluateTargets(all)[1]!;
+  assert.equal(strict.met, null);
+  assert.match(strict.measured, /not claimed: the load generator was at its CPU limit \(ceiling cell\)/);
+  assert.match(
+    formatMatrixMarkdown({ ...MATRIX, cells: all }),
+    /\| strict 100×1 \| memory \| 950 \| not claimed \|/,
+  );
 });

@@ -4,6 +4,9 @@
  * hits both alike. Prints ops/s and server CPU µs per op for each round, then the median B/A
  * ratios.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { median } from '../matrix/targets.js';
 import { FRESH_SERVER_BENCH_ARGS, runBenchCli } from '../support/bench-cli.js';
 import { freePort, startServer } from '../support/child-server.js';
@@ -14,7 +17,11 @@ import { cliPath } from '../support/paths.js';
 export const usage = `Usage: node dist/tools/measure.js ab --a=ARGS --b=ARGS [--rounds 3] [-- bench options...]
 
   --a=ARGS, --b=ARGS   extra \`pkgindex serve\` arguments of each side, as one string
-                       (write --a='--admin=false' --b='': a value starting with - needs the =)
+                       (write --a='--admin=false' --b='': a value starting with - needs the =);
+                       {dataDir} becomes a fresh directory per round (--a='--storage=disk --data-dir={dataDir}')
+  --a-cli=PATH, --b-cli=PATH
+                       the pkgindex CLI (dist/src/cli/main.js) each side runs: another build,
+                       for a before/after comparison in one run (default: this build)
   --rounds N           A/B pairs (default 3)
 
 Each server runs in memory, --quiet, admin server on a free port, plus its side's arguments.
@@ -25,10 +32,17 @@ const DEFAULT_BENCH_ARGS = ['--connections', '100', '--in-flight', '32', '--dura
 export async function main(argv: readonly string[]): Promise<number> {
   const { values, rest } = parseToolArgs(
     argv,
-    { a: { type: 'string' }, b: { type: 'string' }, rounds: { type: 'string' } },
+    {
+      a: { type: 'string' },
+      b: { type: 'string' },
+      'a-cli': { type: 'string' },
+      'b-cli': { type: 'string' },
+      rounds: { type: 'string' },
+    },
     usage,
   );
   const sides = { A: splitArgs(values.a ?? ''), B: splitArgs(values.b ?? '') };
+  const clis = { A: values['a-cli'] ?? cliPath(), B: values['b-cli'] ?? cliPath() };
   const rounds = intOption('--rounds', values.rounds, 3);
   const benchArgs = rest.length > 0 ? rest : DEFAULT_BENCH_ARGS;
   const ops = { A: [] as number[], B: [] as number[] };
@@ -36,13 +50,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   for (let round = 1; round <= rounds; round++)
     for (const side of ['A', 'B'] as const) {
       const port = await freePort();
+      const dataDir = mkdtempSync(join(tmpdir(), `pkgindex-ab-${side}-`));
       const server = await startServer(
         process.execPath,
-        [cliPath(), 'serve', '--host', '127.0.0.1', '--port', String(port), '--storage', 'memory'].concat([
+        [clis[side], 'serve', '--host', '127.0.0.1', '--port', String(port), '--storage', 'memory'].concat([
           '--admin-port',
           '0',
           '--quiet',
-          ...sides[side],
+          ...sides[side].map((arg) => arg.replaceAll('{dataDir}', dataDir)),
         ]),
         port,
       );
@@ -69,6 +84,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         );
       } finally {
         await server.stop();
+        rmSync(dataDir, { recursive: true, force: true });
       }
     }
   const ratios = (m: { A: number[]; B: number[] }): number[] => m.A.map((a, i) => m.B[i]! / a);

@@ -1,11 +1,14 @@
 /*
  * The ceiling of pkgindex's protocol on this machine: a server that answers "OK\n" to every
- * line and does nothing else. Single-threaded, non-blocking, level-triggered epoll, like a
- * good event-loop server: per read chunk it counts the '\n's and answers them all with one
- * write. While a client's replies cannot be written, it stops reading from that client.
+ * line and does nothing else. One thread per core (issue 13: a ceiling on one core measures
+ * one core), each with its own listening socket on the same port (SO_REUSEPORT, so the
+ * kernel spreads connections over them) and its own non-blocking, level-triggered epoll loop,
+ * like a good event-loop server: per read chunk it counts the '\n's and answers them all with
+ * one write. While a client's replies cannot be written, it stops reading from that client.
  *
  * Built by the benchmark matrix (tools/matrix/child-server.ts) with the machine's gcc into tools/out/.
- * Usage: ceiling [port] [host]   (port 0 = any; prints "listening on port N" once ready).
+ * Usage: ceiling [port] [host] [threads]   (port 0 = any; threads 0 or absent = one per online
+ * core; prints "listening on port N" once every thread listens).
  * It dies with its parent (PR_SET_PDEATHSIG), so a crashed benchmark never leaves it behind.
  */
 #define _GNU_SOURCE
@@ -13,6 +16,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,8 +37,10 @@ struct conn {
   unsigned long owed; /* bytes of the "OK\n" stream not yet written */
   unsigned phase;     /* offset of the next owed byte within "OK\n" */
 };
+/* Indexed by fd: descriptors are unique in the process, so threads never share an entry. */
 static struct conn conns[MAX_FDS];
-static int ep;
+/* Each thread's epoll instance. */
+static __thread int ep;
 
 static void die(const char *what) {
   perror(what);
@@ -69,7 +75,7 @@ static int flush_owed(int fd) {
 }
 
 static void on_readable(int fd) {
-  static char buf[READ_SIZE];
+  static __thread char buf[READ_SIZE];
   ssize_t r = read(fd, buf, sizeof buf);
   if (r < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (r <= 0) {
@@ -94,31 +100,26 @@ static void on_writable(int fd) {
     watch(fd, EPOLLIN);
 }
 
-int main(int argc, char **argv) {
-  int port = argc > 1 ? atoi(argv[1]) : 0;
-  const char *host = argc > 2 ? argv[2] : "127.0.0.1";
-  prctl(PR_SET_PDEATHSIG, SIGTERM);
-  signal(SIGPIPE, SIG_IGN);
-  for (size_t i = 0; i + 3 <= sizeof replies; i += 3) memcpy(replies + i, "OK\n", 3);
-
+static int listen_on(const char *host, int port) {
   int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   if (lfd < 0) die("socket");
   int one = 1;
   setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (setsockopt(lfd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) die("SO_REUSEPORT");
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
   if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) die("inet_pton");
   if (bind(lfd, (struct sockaddr *)&addr, sizeof addr) < 0) die("bind");
   if (listen(lfd, 4096) < 0) die("listen");
-  socklen_t len = sizeof addr;
-  getsockname(lfd, (struct sockaddr *)&addr, &len);
+  return lfd;
+}
 
+static void *serve(void *arg) {
+  int lfd = (int)(long)arg;
+  int one = 1;
   ep = epoll_create1(0);
   if (ep < 0) die("epoll_create1");
   struct epoll_event lev = {.events = EPOLLIN, .data.fd = lfd};
   if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &lev) < 0) die("epoll_ctl");
-  printf("listening on port %d\n", ntohs(addr.sin_port));
-  fflush(stdout);
-
   struct epoll_event events[MAX_EVENTS];
   for (;;) {
     int n = epoll_wait(ep, events, MAX_EVENTS, -1);
@@ -147,4 +148,31 @@ int main(int argc, char **argv) {
       }
     }
   }
+  return NULL;
+}
+
+int main(int argc, char **argv) {
+  int port = argc > 1 ? atoi(argv[1]) : 0;
+  const char *host = argc > 2 ? argv[2] : "127.0.0.1";
+  long threads = argc > 3 ? atol(argv[3]) : 0;
+  if (threads <= 0) threads = sysconf(_SC_NPROCESSORS_ONLN);
+  if (threads <= 0) threads = 1;
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  signal(SIGPIPE, SIG_IGN);
+  for (size_t i = 0; i + 3 <= sizeof replies; i += 3) memcpy(replies + i, "OK\n", 3);
+
+  /* The first socket picks the port (when 0); the others bind the same one. */
+  int first = listen_on(host, port);
+  struct sockaddr_in addr;
+  socklen_t len = sizeof addr;
+  getsockname(first, (struct sockaddr *)&addr, &len);
+  port = ntohs(addr.sin_port);
+  for (long t = 1; t < threads; t++) {
+    pthread_t id;
+    if (pthread_create(&id, NULL, serve, (void *)(long)listen_on(host, port)) != 0) die("pthread_create");
+  }
+  printf("listening on port %d (%ld threads)\n", port, threads);
+  fflush(stdout);
+  serve((void *)(long)first);
+  return 0;
 }

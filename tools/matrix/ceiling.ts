@@ -19,7 +19,7 @@ export function buildCeiling(root = repoRoot()): string {
   // never exec a half-written binary, and a running ceiling keeps its own inode.
   const partial = `${binary}.${process.pid}.tmp`;
   try {
-    execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-o', partial, source], {
+    execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-pthread', '-o', partial, source], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     renameSync(partial, binary);

@@ -18,7 +18,7 @@ export const usage = `Usage: npm run bench -- [options]
 
   --duration SECONDS     per run of a cell (default 2)
   --rounds N             runs of each cell, interleaved with the other servers' (default 3)
-  --threads N            client worker threads per cell (default 1)
+  --threads N            client worker threads per cell (default: one per core)
   --seed N               workload seed (default 1)
   --shapes IDS           comma-separated subset of ${SHAPES.map((s) => s.id).join(',')}
   --memory-args "ARGS"   node arguments of the in-memory server; {port} is substituted
@@ -62,13 +62,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   const result = await runMatrix({
     durationS: positiveOption('--duration', values.duration, 2),
     rounds: intOption('--rounds', values.rounds, 3),
-    threads: intOption('--threads', values.threads, 1),
+    threads: intOption('--threads', values.threads, cpus().length),
     seed: intOption('--seed', values.seed, 1, Number.MIN_SAFE_INTEGER),
     shapes,
     roundTripCpu,
     serverArgs: {
       memory:
         values['memory-args'] === undefined ? DEFAULT_SERVER_ARGS.memory : splitArgs(values['memory-args']),
+      'memory-1t': DEFAULT_SERVER_ARGS['memory-1t'],
       durable:
         values['durable-args'] === undefined
           ? DEFAULT_SERVER_ARGS.durable

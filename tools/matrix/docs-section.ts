@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { formatBytes, formatCount, formatUs } from '../../src/bench/report.js';
 import type { MatrixResult } from './run-matrix.js';
+import { cpuPerReply } from './run-matrix.js';
 import { cell, median, roundRatios } from './targets.js';
 
 /** The "Standard matrix" section of docs/benchmarks.md, in Markdown. */
@@ -10,13 +11,13 @@ export function formatMatrixMarkdown(m: MatrixResult): string {
   out.push(
     `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC with \`${m.command}\` (${m.options.rounds} interleaved rounds of ${m.options.durationS} s per cell, seed ${m.options.seed}, ${m.options.threads} client thread(s), ${m.options.roundTripCpu === null ? 'no CPU pinning' : `1×1 cells pinned to CPU ${m.options.roundTripCpu}, server and client both`}) on ${m.machine.cores} cores, ${m.machine.cpu}, Node ${m.machine.node}; load average at start ${m.machine.loadavg}.`,
     '',
-    '| load | server | ops/s | × ceiling | p50 | p99 | p99.9 | max | server CPU | client CPU | others CPU | server peak RSS | protocol errors |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| load | server | ops/s | × ceiling | p50 | p99 | p99.9 | max | server CPU | server CPU per reply (user + kernel) | client CPU | client-bound | others CPU | server peak RSS | protocol errors |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |',
   );
   for (const c of m.cells) {
     const r = c.result;
     if (r === null) {
-      out.push(`| ${c.shape.label} | ${c.server} | ${c.unavailable ?? ''} | | | | | | | | | | |`);
+      out.push(`| ${c.shape.label} | ${c.server} | ${c.unavailable ?? ''} | | | | | | | | | | | | |`);
       continue;
     }
     const ceiling = cell(m.cells, c.shape.id, 'ceiling');
@@ -26,12 +27,14 @@ export function formatMatrixMarkdown(m: MatrixResult): string {
         ? '1'
         : ratios.length === 0
           ? ''
-          : ratios.length === 1
-            ? ratios[0]!.toFixed(2)
-            : `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
+          : c.clientBound === true || ceiling?.clientBound === true
+            ? 'not claimed'
+            : ratios.length === 1
+              ? ratios[0]!.toFixed(2)
+              : `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
     const l = r.latencyUs;
     out.push(
-      `| ${c.shape.label} | ${c.server} | ${formatCount(r.opsPerSec)} | ${ratio} | ${formatUs(l.p50)} | ${formatUs(l.p99)} | ${formatUs(l.p999)} | ${formatUs(l.max)} | ${r.server ? `${r.server.cpuPercent.toFixed(0)} %` : ''} | ${r.client.cpuPercent.toFixed(0)} % | ${c.othersCpuPercent === null ? '' : `${c.othersCpuPercent.toFixed(0)} %`} | ${r.server ? formatBytes(r.server.peakRssBytes) : ''} | ${c.errorsAllRounds} |`,
+      `| ${c.shape.label} | ${c.server} | ${formatCount(r.opsPerSec)} | ${ratio} | ${formatUs(l.p50)} | ${formatUs(l.p99)} | ${formatUs(l.p999)} | ${formatUs(l.max)} | ${r.server ? `${r.server.cpuPercent.toFixed(0)} %` : ''} | ${cpuPerReply(r)} | ${r.client.cpuPercent.toFixed(0)} % | ${c.clientBound === true ? 'yes' : 'no'} | ${c.othersCpuPercent === null ? '' : `${c.othersCpuPercent.toFixed(0)} %`} | ${r.server ? formatBytes(r.server.peakRssBytes) : ''} | ${c.errorsAllRounds} |`,
     );
   }
   out.push('', '| target | required | measured | met |', '| --- | --- | --- | --- |');
@@ -41,7 +44,7 @@ export function formatMatrixMarkdown(m: MatrixResult): string {
     );
   out.push(
     '',
-    'Each shape runs in rounds: ceiling, in memory, durable, then again; the row shows the round with the median ops/s, "× ceiling" the median of the per-round ratios (and their range), and the targets use those medians. Loads: strict = 1 request in flight per connection; pipelined = 32. Mixed = query 80, index 10, remove 10 (weights); mutations = index 50, remove 50. CPU columns are % of one core over the measured window; "others" is every other process on the machine (this machine is shared), so a cell with high "others" is less trustworthy. Peak RSS is VmHWM since the server started, warm-up included.',
+    'Each shape runs in rounds: ceiling (one epoll loop per core, SO_REUSEPORT), in memory (one thread per core), in memory on one thread (memory-1t), durable (one thread per core), then again; the row shows the round with the median ops/s, "× ceiling" the median of the per-round ratios (and their range), and the targets use those medians. Loads: strict = 1 request in flight per connection; pipelined = 32. Mixed = query 80, index 10, remove 10 (weights); mutations = index 50, remove 50. CPU columns are % of one core over the measured window; server CPU per reply is user + kernel CPU time divided by replies, which does not depend on the client; a cell is client-bound when the load generator used at least 90 % of its threads\' CPU, and then no ratio is claimed from it; "others" is every other process on the machine (this machine is shared), so a cell with high "others" is less trustworthy. Peak RSS is VmHWM since the server started, warm-up included.',
   );
   return out.join('\n');
 }

@@ -34,8 +34,20 @@ export const SHAPES: readonly Shape[] = [
   { id: 'mut-100x32', label: 'mutations 100×32', connections: 100, inFlight: 32, mix: MUTATIONS },
 ];
 
-export type ServerKind = 'ceiling' | 'memory' | 'durable';
-export const SERVER_KINDS: readonly ServerKind[] = ['ceiling', 'memory', 'durable'];
+/** memory and durable run with one thread per core (--threads 0); memory-1t with --threads 1. */
+export type ServerKind = 'ceiling' | 'memory' | 'memory-1t' | 'durable';
+export const SERVER_KINDS: readonly ServerKind[] = ['ceiling', 'memory', 'memory-1t', 'durable'];
+
+/**
+ * A cell whose load generator used at least this share of its threads' CPU (one core each)
+ * measured the client, not the server: its ratio is not claimed (issue 13).
+ */
+export const CLIENT_BOUND_SHARE = 0.9;
+
+/** Whether a run was client-bound: the client's CPU at its threads' limit. */
+export function isClientBound(result: BenchResult, clientThreads: number): boolean {
+  return result.client.cpuPercent >= CLIENT_BOUND_SHARE * 100 * clientThreads;
+}
 
 export interface MatrixOptions {
   readonly durationS: number;
@@ -71,8 +83,9 @@ const SERVE_ARGS = [
 ];
 
 export const DEFAULT_SERVER_ARGS: MatrixOptions['serverArgs'] = {
-  memory: [...SERVE_ARGS, '--storage', 'memory'],
-  durable: [...SERVE_ARGS, '--storage', 'disk', '--data-dir', '{dataDir}'],
+  memory: [...SERVE_ARGS, '--storage', 'memory', '--threads', '0'],
+  'memory-1t': [...SERVE_ARGS, '--storage', 'memory', '--threads', '1'],
+  durable: [...SERVE_ARGS, '--storage', 'disk', '--data-dir', '{dataDir}', '--threads', '0'],
 };
 
 export interface Cell {
@@ -87,6 +100,11 @@ export interface Cell {
   readonly samples: readonly number[];
   /** Protocol errors summed over every round, warm-ups included. */
   readonly errorsAllRounds: number;
+  /**
+   * The median round's load generator was at its threads' CPU limit: the cell measured the
+   * client, and no ratio is claimed from it (null: no result).
+   */
+  readonly clientBound: boolean | null;
 }
 
 /** One run of one cell. */
@@ -99,7 +117,7 @@ type Run =
  * every column comes from one run), the others are kept as ops/s samples, and a protocol error
  * in any round counts.
  */
-function combine(shape: Shape, server: ServerKind, runs: readonly Run[]): Cell {
+function combine(shape: Shape, server: ServerKind, runs: readonly Run[], clientThreads: number): Cell {
   const failed = runs.find((r) => r.result === null);
   if (failed !== undefined || runs.length === 0)
     return {
@@ -110,6 +128,7 @@ function combine(shape: Shape, server: ServerKind, runs: readonly Run[]): Cell {
       othersCpuPercent: null,
       samples: [],
       errorsAllRounds: 0,
+      clientBound: null,
     };
   const measured = runs as readonly Extract<Run, { result: BenchResult }>[];
   const sorted = [...measured].sort((a, b) => a.result.opsPerSec - b.result.opsPerSec);
@@ -122,6 +141,7 @@ function combine(shape: Shape, server: ServerKind, runs: readonly Run[]): Cell {
     othersCpuPercent: median.othersCpuPercent,
     samples: measured.map((r) => r.result.opsPerSec),
     errorsAllRounds: measured.reduce((n, r) => n + allProtocolErrors(r.result), 0),
+    clientBound: isClientBound(median.result, clientThreads),
   };
 }
 
@@ -197,6 +217,17 @@ function runCellLoad(
   return runBenchCli(args, { cpu, timeoutMs: (options.durationS + 120) * 1000 });
 }
 
+/**
+ * The server's CPU per reply, user + kernel, in µs: what the server spends on a request,
+ * whatever the client could offer (issue 13).
+ */
+export function cpuPerReply(result: BenchResult): string {
+  const s = result.server;
+  if (s === null || result.answered === 0) return '';
+  const us = (seconds: number): string => ((seconds * 1e6) / result.answered).toFixed(1);
+  return `${us(s.userSeconds)} + ${us(s.systemSeconds)} µs`;
+}
+
 /** Runs every shape against every server kind, ceiling first, so each ratio compares neighbours in time. */
 export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
   const root = repoRoot();
@@ -220,7 +251,7 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
           unavailable.set(kind, run.unavailable);
         runs.get(kind)!.push(run);
       }
-    for (const kind of SERVER_KINDS) cells.push(combine(shape, kind, runs.get(kind)!));
+    for (const kind of SERVER_KINDS) cells.push(combine(shape, kind, runs.get(kind)!, options.threads));
   }
 
   async function runOnce(shape: Shape, kind: ServerKind): Promise<Run> {
@@ -239,8 +270,9 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
         result.machineCpuPercent === null || result.server === null
           ? null
           : Math.max(0, result.machineCpuPercent - result.server.cpuPercent - result.client.cpuPercent);
+      const perReply = result.server === null ? '' : `  server ${cpuPerReply(result)}`;
       options.log(
-        `${shape.label.padEnd(18)} ${kind.padEnd(8)} ${formatCount(result.opsPerSec).padStart(10)} ops/s  p50 ${formatUs(result.latencyUs.p50)}  errors ${result.protocolErrors}`,
+        `${shape.label.padEnd(18)} ${kind.padEnd(9)} ${formatCount(result.opsPerSec).padStart(10)} ops/s  p50 ${formatUs(result.latencyUs.p50)}  max ${formatUs(result.latencyUs.max)}${perReply}  client ${result.client.cpuPercent.toFixed(0)} %${isClientBound(result, options.threads) ? ' (client-bound)' : ''}  errors ${result.protocolErrors}`,
       );
       return { result, unavailable: null, othersCpuPercent: others };
     } catch (err) {

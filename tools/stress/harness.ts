@@ -54,7 +54,8 @@ export interface HarnessReport {
  * OK; then REMOVE until gone; then QUERY expecting FAIL. Throws on the first wrong reply.
  */
 export async function runHarness(options: {
-  port: number;
+  /** Several ports: the clients are spread over them in turn (instances sharing one database). */
+  port: number | readonly number[];
   packages: ReadonlyMap<string, readonly string[]>;
   clients: number;
   seed: number;
@@ -71,7 +72,8 @@ export async function runHarness(options: {
     [names[i], names[j]] = [names[j]!, names[i]!];
   }
   const shares = Array.from({ length: clients }, (_, c) => names.filter((_, i) => i % clients === c));
-  const connections = await Promise.all(shares.map(() => LineClient.open(port)));
+  const ports = typeof port === 'number' ? [port] : port;
+  const connections = await Promise.all(shares.map((_, c) => LineClient.open(ports[c % ports.length]!)));
   const randoms = shares.map((_, c) => prng(seed * 1000 + c));
   let messages = 0;
   let broken = 0;

@@ -1,8 +1,9 @@
 import { connect, type Socket } from 'node:net';
 
 /**
- * A minimal test client over a real TCP socket: write raw bytes, read reply lines in order.
- * Deliberately independent of the server's own framing code.
+ * The one line-protocol client of the tests and tools: a real TCP socket, raw bytes out, reply
+ * lines in, in order. Deliberately independent of the server's own framing code and of the
+ * product's client (`src/client/`), so that it can send what a real client never would.
  */
 export class LineClient {
   readonly socket: Socket;
@@ -34,9 +35,13 @@ export class LineClient {
     socket.on('error', () => undefined);
   }
 
-  static open(port: number, host = '127.0.0.1'): Promise<LineClient> {
+  /**
+   * Connects to a protocol port. With `allowHalfOpen` the client keeps its side open after the
+   * server's FIN (to watch a draining server).
+   */
+  static open(port: number, host = '127.0.0.1', { allowHalfOpen = false } = {}): Promise<LineClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ port, host }, () => {
+      const socket = connect({ port, host, allowHalfOpen }, () => {
         socket.off('error', reject);
         resolve(new LineClient(socket));
       });
@@ -56,6 +61,12 @@ export class LineClient {
   async request(...lines: string[]): Promise<string[]> {
     this.write(lines.map((l) => `${l}\n`).join(''));
     return this.read(lines.length);
+  }
+
+  /** Sends one line and resolves with its one reply (replies stay in request order). */
+  async send(line: string): Promise<string> {
+    const [reply] = await this.request(line);
+    return reply!;
   }
 
   /** Resolves with the next `n` reply lines; rejects if the server closes first or time runs out. */

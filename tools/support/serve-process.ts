@@ -11,11 +11,13 @@ export const CLI = cliPath();
 
 export interface SpawnOptions {
   /** `--storage`; default memory: the CLI default (disk in ./data) would share one dir. */
-  readonly storage?: 'memory' | 'disk';
+  readonly storage?: 'memory' | 'disk' | 'postgres';
   /** `--data-dir`, when given. */
   readonly dataDir?: string;
   /** The admin HTTP server on a free port (default), or `--admin=false`. */
   readonly admin?: boolean;
+  /** `--threads`, when given (else the CLI default: one per core). */
+  readonly threads?: number;
   /** More `serve` arguments, after the ones above, so they can override them. */
   readonly args?: readonly string[];
   /** Added to this process's environment. */
@@ -49,7 +51,7 @@ export interface ServerProcess {
  * exit code and stderr if it exits first, and kills it if it does not listen within 20 s.
  */
 export async function spawnServer(options: SpawnOptions = {}): Promise<ServerProcess> {
-  const { storage = 'memory', dataDir, admin = true, args = [], env = {}, launcher = [] } = options;
+  const { storage = 'memory', dataDir, admin = true, threads, args = [], env = {}, launcher = [] } = options;
   const child = spawn(
     launcher[0] ?? process.execPath,
     [
@@ -65,6 +67,7 @@ export async function spawnServer(options: SpawnOptions = {}): Promise<ServerPro
       '--storage',
       storage,
       ...(dataDir === undefined ? [] : ['--data-dir', dataDir]),
+      ...(threads === undefined ? [] : ['--threads', String(threads)]),
       ...args,
     ],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },

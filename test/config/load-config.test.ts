@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load-config.js';
-import { spawnServe } from './harness.js';
+import { spawnServe } from '../admin/harness.js';
 
 describe('admin configuration', () => {
   test('defaults: admin on, loopback, port 9090', () => {

@@ -1,0 +1,249 @@
+/**
+ * The OpenAPI 3.1 description of the query API, served at `/v1/openapi.json`. Written by hand
+ * beside the routes (query-routes.ts); a test checks that every route is described and that
+ * every described path answers, and that the answers carry the fields described here.
+ */
+import { DEFAULT_LIMIT, MAX_LIMIT } from '../store/index-reader.js';
+
+type Schema = Readonly<Record<string, unknown>>;
+
+const str: Schema = { type: 'string' };
+const int: Schema = { type: 'integer', minimum: 0 };
+const bool: Schema = { type: 'boolean' };
+const names: Schema = { type: 'array', items: str };
+const cursor: Schema = {
+  type: ['string', 'null'],
+  description: 'Pass as `cursor` for the next page; null on the last page. Opaque.',
+};
+
+function object(properties: Readonly<Record<string, Schema>>, description?: string): Schema {
+  return {
+    type: 'object',
+    required: Object.keys(properties),
+    properties,
+    ...(description === undefined ? {} : { description }),
+  };
+}
+
+const nameParam = {
+  name: 'name',
+  in: 'path',
+  required: true,
+  description: 'The package name, percent-encoded (`/` as `%2F`).',
+  schema: str,
+};
+const query = (name: string, schema: Schema, description: string): Schema => ({
+  name,
+  in: 'query',
+  required: false,
+  description,
+  schema,
+});
+const listParams = [
+  query('prefix', str, 'Only names starting with this.'),
+  query('cursor', str, 'The `next` of the previous page; absent for the first.'),
+  query(
+    'limit',
+    { type: 'integer', minimum: 1, maximum: MAX_LIMIT, default: DEFAULT_LIMIT },
+    'Items per page.',
+  ),
+];
+
+const error = object({ error: str, message: str }, 'A stable code from the error catalogue, and what to do.');
+const errors = {
+  '400': { description: 'A parameter out of its bounds (E_ADMIN_BAD_REQUEST).', content: jsonOf(error) },
+  '401': { description: 'Missing or wrong bearer token (E_ADMIN_UNAUTHORIZED).', content: jsonOf(error) },
+  '501': {
+    description: 'The storage backend serves no queries (E_QUERY_UNAVAILABLE).',
+    content: jsonOf(error),
+  },
+};
+const notFound = {
+  '404': { description: 'The package is not indexed (E_PACKAGE_NOT_FOUND).', content: jsonOf(error) },
+};
+
+function jsonOf(schema: Schema): Schema {
+  return { 'application/json': { schema } };
+}
+
+function get(summary: string, parameters: readonly Schema[], schema: Schema, extra: Schema = {}): Schema {
+  return {
+    get: {
+      summary,
+      parameters,
+      responses: { '200': { description: 'OK', content: jsonOf(schema) }, ...errors, ...extra },
+    },
+  };
+}
+
+const summaryPage = object({
+  items: { type: 'array', items: object({ name: str, dependencies: int, dependents: int }) },
+  next: cursor,
+});
+const order = object({
+  items: names,
+  truncated: {
+    type: 'boolean',
+    description: 'The walk hit its bound: the order covers part of the closure.',
+  },
+});
+const treeNode: Schema = {
+  type: 'object',
+  required: ['name'],
+  properties: {
+    name: str,
+    children: { type: 'array', items: { $ref: '#/components/schemas/TreeNode' } },
+    seen: { const: true, description: 'Expanded earlier in the tree.' },
+    more: { const: true, description: 'Has children not shown (depth or size limit).' },
+  },
+};
+
+/** The document, with the server's version. */
+export function openApiDocument(version: string): Schema {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'pkgindex query API',
+      version,
+      description:
+        'Read-only views of the package index. Every list is keyset-paginated by name (bytewise) with an opaque ' +
+        'cursor; every computation is bounded and says so (`truncated`, `exact`) when it hit its bound.',
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: { TreeNode: treeNode },
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      '/v1/openapi.json': get('This description.', [], { type: 'object' }),
+      '/v1/info': get(
+        'Server and index status, like Redis INFO.',
+        [],
+        object({
+          version: str,
+          uptimeSeconds: int,
+          connections: int,
+          packages: int,
+          edges: int,
+          storage: object({
+            backend: str,
+            state: { enum: ['recovering', 'writable', 'read-only'] },
+            recovered: bool,
+            writable: bool,
+          }),
+          index: {
+            type: ['object', 'null'],
+            description: 'The last survey of the whole graph (null while recovering).',
+            properties: {
+              roots: int,
+              leaves: int,
+              maxDepth: int,
+              mostDependents: { type: 'array', items: object({ name: str, dependents: int }) },
+              largestClosures: { type: 'array', items: object({ name: str, dependents: int, exact: bool }) },
+              exact: bool,
+              surveyedAt: str,
+            },
+          },
+        }),
+      ),
+      '/v1/packages': get('Indexed packages by name.', listParams, summaryPage),
+      '/v1/leaves': get('Packages nothing depends on.', listParams, summaryPage),
+      '/v1/roots': get('Packages that depend on nothing.', listParams, summaryPage),
+      '/v1/chains': get(
+        'The longest dependency chains, longest first (from the last survey).',
+        [],
+        object({ maxDepth: int, items: { type: 'array', items: names }, exact: bool, surveyedAt: str }),
+      ),
+      '/v1/packages/{name}': get(
+        'One package: dependencies, direct dependents, closure size and depth.',
+        [nameParam],
+        object({
+          name: str,
+          dependencies: names,
+          dependents: {
+            ...names,
+            description: `The first ${MAX_LIMIT} by name; dependentCount has them all.`,
+          },
+          dependentCount: int,
+          closureSize: int,
+          depth: int,
+          exact: bool,
+        }),
+        notFound,
+      ),
+      ...Object.fromEntries(
+        ['dependencies', 'dependents'].map((direction) => [
+          `/v1/packages/{name}/${direction}`,
+          get(
+            `A page of the package's ${direction}, direct or transitive, by name.`,
+            [nameParam, query('transitive', bool, 'Follow the edges transitively.'), ...listParams.slice(1)],
+            object({ items: names, next: cursor, total: int, truncated: bool }),
+            notFound,
+          ),
+        ]),
+      ),
+      '/v1/packages/{name}/tree': get(
+        'The dependency tree (or with reverse=true, the tree of dependents).',
+        [
+          nameParam,
+          query(
+            'depth',
+            { type: 'integer', minimum: 0, maximum: 64, default: 8 },
+            'Levels below the package.',
+          ),
+          query('reverse', bool, 'The tree of what depends on the package.'),
+          query('maxNodes', { type: 'integer', minimum: 1, maximum: 10_000, default: 1000 }, 'Most nodes.'),
+        ],
+        object({
+          direction: { enum: ['dependencies', 'dependents'] },
+          root: { $ref: '#/components/schemas/TreeNode' },
+          nodes: int,
+          truncated: bool,
+        }),
+        notFound,
+      ),
+      '/v1/packages/{name}/why': get(
+        'Why REMOVE is refused (the chain of dependents holding it), or with deps, why INDEX would be.',
+        [nameParam, query('deps', str, 'Comma-separated dependencies of a hypothetical INDEX.')],
+        {
+          oneOf: [
+            object({
+              name: str,
+              action: { const: 'remove' },
+              removable: bool,
+              chain: names,
+              shortest: bool,
+              complete: bool,
+            }),
+            {
+              type: 'object',
+              required: ['name', 'action', 'deps', 'indexable', 'verdict'],
+              properties: {
+                name: str,
+                action: { const: 'index' },
+                deps: names,
+                indexable: bool,
+                verdict: { enum: ['ok', 'missing-dependency', 'cycle', 'unknown'] },
+                missing: names,
+                cycle: names,
+              },
+            },
+          ],
+        },
+        notFound,
+      ),
+      '/v1/packages/{name}/install-order': get(
+        'The transitive dependencies, each after all of its own, ending with the package.',
+        [nameParam],
+        order,
+        notFound,
+      ),
+      '/v1/packages/{name}/removal-order': get(
+        'The package and everything depending on it, dependents first.',
+        [nameParam],
+        order,
+        notFound,
+      ),
+    },
+  };
+}

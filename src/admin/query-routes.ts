@@ -1,0 +1,188 @@
+/**
+ * The query API: read-only JSON under `/v1/`, behind the admin token like every admin route
+ * but health. Each route reads the index through `IndexReader` (src/store/index-reader.ts),
+ * whose answers are bounded; this module turns requests into reader calls and answers into
+ * JSON, and documents nothing itself: the description is `openapi.ts`, which a test holds to
+ * these routes. Decisions and alternatives: docs/adr/0014-query-api.md.
+ */
+import { createError } from '../errors.js';
+import type { HealthReporter } from '../observability/readiness.js';
+import {
+  DEFAULT_LIMIT,
+  Direction,
+  ListFilter,
+  MAX_LIMIT,
+  type IndexReader,
+  type Page,
+} from '../store/index-reader.js';
+import { encodeCursor } from './cursor.js';
+import { openApiDocument } from './openapi.js';
+import { QueryParams } from './query-params.js';
+import { jsonReply, type AdminReply } from './reply.js';
+import type { AdminRequest, Router, RouteParams } from './router.js';
+
+export interface QueryRouteDeps {
+  /** Null when the store serves the protocol only: the query routes answer 501. */
+  readonly reader: IndexReader | null;
+  readonly store: HealthReporter & { stats(): { readonly packages: number; readonly edges: number } };
+  /** The storage backend's name (`memory`, `disk`, ...). */
+  readonly backend: string;
+  /** Open protocol connections. */
+  readonly connections: () => number;
+  readonly version: string;
+}
+
+/** Levels of a tree when the request does not say, and the most it may ask for. */
+export const DEFAULT_TREE_DEPTH = 8;
+export const MAX_TREE_DEPTH = 64;
+/** Nodes of a tree when the request does not say, and the most it may ask for. */
+export const DEFAULT_TREE_NODES = 1000;
+export const MAX_TREE_NODES = 10_000;
+
+const NO_STORE = { 'cache-control': 'no-store' };
+
+function json(value: unknown): AdminReply {
+  return jsonReply(value, { headers: NO_STORE });
+}
+
+function notIndexed(name: string): never {
+  throw createError(
+    'E_PACKAGE_NOT_FOUND',
+    `package "${name}" is not indexed; search the index by prefix: GET /v1/packages?prefix=${encodeURIComponent(name.slice(0, 3))} (pkgindex ls ${name.slice(0, 3)})`,
+  );
+}
+
+function page<T>(p: Page<T>): { items: readonly T[]; next: string | null } {
+  return { items: p.items, next: p.next === null ? null : encodeCursor(p.next) };
+}
+
+export function registerQueryRoutes(router: Router, deps: QueryRouteDeps): void {
+  const startedAt = Date.now();
+  const reader = (): IndexReader => {
+    if (deps.reader === null)
+      throw createError(
+        'E_QUERY_UNAVAILABLE',
+        `the ${deps.backend} storage backend does not serve the query API; run the server with --storage memory or disk`,
+      );
+    return deps.reader;
+  };
+  const route = (
+    path: string,
+    known: readonly string[],
+    handler: (q: QueryParams, params: RouteParams, request: AdminRequest) => Promise<unknown>,
+  ): void => {
+    router.get(path, async (request, params) =>
+      json(await handler(new QueryParams(request.query, known), params, request)),
+    );
+  };
+  const listing = (filter: ListFilter) => async (q: QueryParams) =>
+    page(
+      await reader().listPackages(filter, {
+        prefix: q.text('prefix') ?? '',
+        after: q.cursor(),
+        limit: q.integer('limit', DEFAULT_LIMIT, 1, MAX_LIMIT),
+      }),
+    );
+  const LIST = ['prefix', 'cursor', 'limit'];
+
+  router.get('/v1/openapi.json', () => json(openApiDocument(deps.version)));
+  route('/v1/packages', LIST, listing(ListFilter.ALL));
+  route('/v1/leaves', LIST, listing(ListFilter.LEAVES));
+  route('/v1/roots', LIST, listing(ListFilter.ROOTS));
+
+  route('/v1/packages/{name}', [], async (_q, { name = '' }) => {
+    const info = (await reader().packageInfo(name)) ?? notIndexed(name);
+    return {
+      name: info.name,
+      dependencies: info.dependencies,
+      dependents: info.dependents,
+      dependentCount: info.dependentCount,
+      closureSize: info.closureSize,
+      depth: info.depth,
+      exact: info.exact,
+    };
+  });
+
+  for (const direction of [Direction.DEPENDENCIES, Direction.DEPENDENTS])
+    route(`/v1/packages/{name}/${direction}`, ['transitive', 'cursor', 'limit'], async (q, { name = '' }) => {
+      const related =
+        (await reader().related(name, direction, {
+          transitive: q.bool('transitive', false),
+          after: q.cursor(),
+          limit: q.integer('limit', DEFAULT_LIMIT, 1, MAX_LIMIT),
+        })) ?? notIndexed(name);
+      return { ...page(related), total: related.total, truncated: related.truncated };
+    });
+
+  route('/v1/packages/{name}/tree', ['depth', 'reverse', 'maxNodes'], async (q, { name = '' }) => {
+    const direction = q.bool('reverse', false) ? Direction.DEPENDENTS : Direction.DEPENDENCIES;
+    const tree =
+      (await reader().tree(name, direction, {
+        depth: q.integer('depth', DEFAULT_TREE_DEPTH, 0, MAX_TREE_DEPTH),
+        maxNodes: q.integer('maxNodes', DEFAULT_TREE_NODES, 1, MAX_TREE_NODES),
+      })) ?? notIndexed(name);
+    return { direction, ...tree };
+  });
+
+  route('/v1/packages/{name}/why', ['deps'], async (q, { name = '' }) => {
+    const deps = q.names('deps');
+    if (deps !== undefined) {
+      const why = await reader().whyRefused(name, deps);
+      return { name, action: 'index', deps, indexable: why.verdict === 'ok', ...why };
+    }
+    const held = (await reader().whyHeld(name)) ?? notIndexed(name);
+    return { name, action: 'remove', removable: held.chain.length === 1, ...held };
+  });
+
+  route('/v1/packages/{name}/install-order', [], async (_q, { name = '' }) => {
+    const order = (await reader().installOrder(name)) ?? notIndexed(name);
+    return { items: order.items, truncated: order.truncated };
+  });
+
+  route('/v1/packages/{name}/removal-order', [], async (_q, { name = '' }) => {
+    const order = (await reader().removalOrder(name)) ?? notIndexed(name);
+    return { items: order.items, truncated: order.truncated };
+  });
+
+  route('/v1/chains', [], async () => {
+    const { result, finishedAt, stale } = await reader().survey();
+    return {
+      maxDepth: result.maxDepth,
+      items: result.longestChains,
+      exact: result.exact && !stale,
+      surveyedAt: new Date(finishedAt).toISOString(),
+    };
+  });
+
+  route('/v1/info', [], async () => {
+    const health = deps.store.health();
+    const { packages, edges } = deps.store.stats();
+    const survey = deps.reader === null || !health.recovered ? null : await deps.reader.survey();
+    return {
+      version: deps.version,
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      connections: deps.connections(),
+      packages,
+      edges,
+      storage: {
+        backend: deps.backend,
+        state: !health.recovered ? 'recovering' : health.writable ? 'writable' : 'read-only',
+        recovered: health.recovered,
+        writable: health.writable,
+        ...(health.detail === undefined ? {} : { detail: health.detail }),
+      },
+      index:
+        survey === null
+          ? null
+          : {
+              roots: survey.result.roots,
+              leaves: survey.result.leaves,
+              maxDepth: survey.result.maxDepth,
+              mostDependents: survey.result.mostDependents,
+              largestClosures: survey.result.largestClosures,
+              exact: survey.result.exact && !survey.stale,
+              surveyedAt: new Date(survey.finishedAt).toISOString(),
+            },
+    };
+  });
+}

@@ -1,0 +1,140 @@
+/**
+ * The schema of the PostgreSQL backend, as numbered migrations applied in order (ADR 0009).
+ * A migration is never edited once released: a change is a new one. The version reached is
+ * recorded in `pkgindex_schema`; an instance refuses a database migrated past what it knows.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sql: string;
+}
+
+/**
+ * v1: the index as two tables. Names are compared bytewise (COLLATE "C"), as the protocol
+ * does. The foreign keys are the last line of defence of the rules across instances: an edge
+ * can only name a package that exists (the insert takes a KEY SHARE lock on it), and a package
+ * that an edge names cannot be deleted (ON DELETE RESTRICT); the package's own edges go with it.
+ * `pkgindex_cycle_lock` is one row, locked by the rare re-INDEX that could close a cycle.
+ */
+const V1 = `
+CREATE TABLE pkgindex_packages (
+  name text COLLATE "C" PRIMARY KEY
+);
+CREATE TABLE pkgindex_dependencies (
+  package text COLLATE "C" NOT NULL REFERENCES pkgindex_packages (name) ON DELETE CASCADE,
+  dependency text COLLATE "C" NOT NULL REFERENCES pkgindex_packages (name) ON DELETE RESTRICT,
+  PRIMARY KEY (package, dependency)
+);
+CREATE INDEX pkgindex_dependencies_dependency ON pkgindex_dependencies (dependency);
+CREATE TABLE pkgindex_cycle_lock (id integer PRIMARY KEY CHECK (id = 1));
+INSERT INTO pkgindex_cycle_lock VALUES (1);
+`;
+
+/**
+ * v2: the batch function. One call applies a batch of commands in order, in the caller's
+ * transaction, and returns their replies (0 OK, 1 FAIL), so that a batch is one round trip.
+ * verbs: 0 INDEX, 1 REMOVE, 2 QUERY; deps: each INDEX's dependencies joined by ','
+ * (a name cannot contain one). It runs at READ COMMITTED: every statement sees what other
+ * instances committed before it began, after the row locks taken before it were granted.
+ * The reasoning for each lock is in docs/adr/0009-postgresql-backend.md.
+ */
+const V2 = `
+ALTER TABLE pkgindex_dependencies ADD CONSTRAINT pkgindex_no_self_dependency CHECK (package <> dependency);
+
+CREATE FUNCTION pkgindex_apply(verbs smallint[], names text[], deps text[])
+RETURNS smallint[] LANGUAGE plpgsql AS $fn$
+DECLARE
+  replies smallint[] := '{}';
+  n text;
+  wanted text[];
+  old text[];
+  existed boolean;
+  present integer;
+BEGIN
+  FOR i IN 1 .. coalesce(array_length(verbs, 1), 0) LOOP
+    n := names[i];
+    IF verbs[i] = 2 THEN
+      replies[i] := CASE WHEN EXISTS (SELECT 1 FROM pkgindex_packages WHERE name = n) THEN 0 ELSE 1 END;
+    ELSIF verbs[i] = 1 THEN
+      -- FOR UPDATE waits for every INDEX holding this package as a dependency (KEY SHARE)
+      -- to finish; the next statement then sees the edges they committed.
+      PERFORM 1 FROM pkgindex_packages WHERE name = n FOR UPDATE;
+      IF NOT FOUND THEN
+        replies[i] := 0;
+      ELSIF EXISTS (SELECT 1 FROM pkgindex_dependencies WHERE dependency = n) THEN
+        replies[i] := 1;
+      ELSE
+        DELETE FROM pkgindex_packages WHERE name = n;
+        replies[i] := 0;
+      END IF;
+    ELSE
+      wanted := ARRAY(SELECT DISTINCT d COLLATE "C" FROM unnest(string_to_array(deps[i], ',')) AS d ORDER BY 1);
+      IF n = ANY (wanted) THEN
+        -- A package cannot depend on itself: missing if new, a cycle if not.
+        replies[i] := 1;
+        CONTINUE;
+      END IF;
+      -- Our own row first: while we hold it FOR UPDATE nobody can add an edge to it (that
+      -- needs KEY SHARE on it), so its dependents stay the ones we see next.
+      PERFORM 1 FROM pkgindex_packages WHERE name = n FOR UPDATE;
+      existed := FOUND;
+      -- The dependencies, in name order (fewer deadlocks): KEY SHARE keeps them from being
+      -- removed until we commit; one removed meanwhile is skipped, so the count falls short.
+      SELECT count(*) INTO present FROM (
+        SELECT 1 FROM pkgindex_packages WHERE name = ANY (wanted) ORDER BY name FOR KEY SHARE
+      ) AS locked;
+      IF present <> cardinality(wanted) THEN
+        replies[i] := 1;
+        CONTINUE;
+      END IF;
+      IF NOT existed THEN
+        INSERT INTO pkgindex_packages (name) VALUES (n) ON CONFLICT DO NOTHING;
+        IF FOUND THEN
+          -- New: nothing depends on it, so its edges close no cycle.
+          INSERT INTO pkgindex_dependencies (package, dependency) SELECT n, d FROM unnest(wanted) AS d;
+          replies[i] := 0;
+          CONTINUE;
+        END IF;
+        -- Another instance created it meanwhile: re-index it like any existing package.
+        PERFORM 1 FROM pkgindex_packages WHERE name = n FOR UPDATE;
+      END IF;
+      old := ARRAY(SELECT dependency FROM pkgindex_dependencies WHERE package = n ORDER BY dependency);
+      IF old = wanted THEN
+        replies[i] := 0;
+        CONTINUE;
+      END IF;
+      IF NOT (wanted <@ old) AND EXISTS (SELECT 1 FROM pkgindex_dependencies WHERE dependency = n) THEN
+        -- The rare path: a package others depend on gains dependencies. One such re-INDEX at a
+        -- time in the whole cluster (the lock is held to commit); the search below then sees
+        -- every edge that any other could have added.
+        PERFORM 1 FROM pkgindex_cycle_lock WHERE id = 1 FOR UPDATE;
+        IF EXISTS (
+          WITH RECURSIVE reach (p) AS (
+            SELECT d COLLATE "C" FROM unnest(wanted) AS d WHERE d <> ALL (old)
+            UNION
+            SELECT e.dependency FROM pkgindex_dependencies e JOIN reach ON e.package = reach.p
+          )
+          SELECT 1 FROM reach WHERE p = n
+        ) THEN
+          replies[i] := 1;
+          CONTINUE;
+        END IF;
+      END IF;
+      DELETE FROM pkgindex_dependencies WHERE package = n AND dependency <> ALL (wanted);
+      INSERT INTO pkgindex_dependencies (package, dependency)
+        SELECT n, d FROM unnest(wanted) AS d ON CONFLICT DO NOTHING;
+      replies[i] := 0;
+    END IF;
+  END LOOP;
+  RETURN replies;
+END
+$fn$;
+`;
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, description: 'packages and dependencies tables', sql: V1 },
+  { version: 2, description: 'pkgindex_apply: a batch of commands in one round trip', sql: V2 },
+];
+
+/** The schema version this build reaches. */
+export const SCHEMA_VERSION = MIGRATIONS.at(-1)!.version;

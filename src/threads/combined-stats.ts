@@ -1,0 +1,67 @@
+import { COMMAND_ROWS, ServerStats } from '../server/stats.js';
+import type { ThreadStats } from './messages.js';
+
+type Counter = Exclude<keyof ThreadStats, 'commands'>;
+
+const COUNTERS: readonly Counter[] = [
+  'connectionsTotal',
+  'connectionsRefused',
+  'connectionsIdleClosed',
+  'connectionsSharedReads',
+  'bytesIn',
+  'bytesOut',
+  'linesTooLong',
+  'repliesFailedDurability',
+  'turnsYielded',
+  'commandsSuspended',
+  'connectionsRefusedPerPeer',
+  'acceptErrors',
+  'commandsRateLimited',
+  'commandsOverPackageCap',
+  'commandsOverDependencyCap',
+  'connectionsRefusedDescriptors',
+];
+
+/**
+ * The counters of every thread's server seen as one ServerStats, for the metrics: each
+ * counter read is the main thread's value now plus the socket threads' last reports (at most
+ * a second old, see SocketThreads); the open connections are the process's shared count.
+ * Command latency is measured on the main thread's connections only.
+ */
+export function combinedStats(
+  main: ServerStats,
+  reports: () => readonly (ThreadStats | null)[],
+  open: Int32Array,
+): ServerStats {
+  const combined = Object.create(ServerStats.prototype) as ServerStats;
+  const sum = (key: Counter): number => {
+    let total = main[key];
+    for (const report of reports()) if (report !== null) total += report[key];
+    return total;
+  };
+  const properties: PropertyDescriptorMap = {
+    connectionsOpen: { get: () => Atomics.load(open, 0), enumerable: true },
+    sharedReadBuffer: { get: () => main.sharedReadBuffer, enumerable: true },
+    commandLatency: {
+      get: () => main.commandLatency,
+      set: (value: ServerStats['commandLatency']) => {
+        main.commandLatency = value;
+      },
+      enumerable: true,
+    },
+    commands: {
+      get: () => {
+        const commands = new Float64Array(COMMAND_ROWS.length * 3);
+        commands.set(main.commands);
+        for (const report of reports())
+          if (report !== null)
+            for (let i = 0; i < commands.length; i++) commands[i]! += report.commands[i] ?? 0;
+        return commands;
+      },
+      enumerable: true,
+    },
+  };
+  for (const key of COUNTERS) properties[key] = { get: () => sum(key), enumerable: true };
+  Object.defineProperties(combined, properties);
+  return combined;
+}

@@ -1,0 +1,46 @@
+/**
+ * What the index owner (the main thread) and a socket thread say to each other over the
+ * worker's message port. One `batch` per socket thread per turn of its event loop, answered
+ * by one `replies` (or `failed`), in the order the batches were sent.
+ */
+export type ToOwner =
+  | { readonly t: 'listening' }
+  | { readonly t: 'start-failed'; readonly reason: string }
+  /** Protocol lines, each ended by `\n` (see command-lines.ts), `count` of them. */
+  | { readonly t: 'batch'; readonly lines: Uint8Array; readonly count: number }
+  /** One pino JSON line, for the owner's logger. */
+  | { readonly t: 'log'; readonly line: string }
+  | { readonly t: 'stats'; readonly stats: ThreadStats }
+  | { readonly t: 'closed' };
+
+export type ToSocketThread =
+  /** One reply per line of the oldest unanswered batch, as Reply values. */
+  | { readonly t: 'replies'; readonly replies: Uint8Array }
+  /** The oldest unanswered batch could not be made durable: every reply is ERROR. */
+  | { readonly t: 'failed' }
+  /** Report your counters now (a `stats` message). */
+  | { readonly t: 'stats' }
+  /** Graceful shutdown: stop accepting, answer what was read, close, then say `closed`. */
+  | { readonly t: 'drain' };
+
+/** The counters of a socket thread's server, summed into the owner's metrics. */
+export interface ThreadStats {
+  readonly connectionsTotal: number;
+  readonly connectionsRefused: number;
+  readonly connectionsIdleClosed: number;
+  readonly connectionsSharedReads: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly linesTooLong: number;
+  readonly repliesFailedDurability: number;
+  // Issue 12: fair service and limits per client (src/server/).
+  readonly turnsYielded: number;
+  readonly commandsSuspended: number;
+  readonly connectionsRefusedPerPeer: number;
+  readonly acceptErrors: number;
+  readonly commandsRateLimited: number;
+  readonly commandsOverPackageCap: number;
+  readonly commandsOverDependencyCap: number;
+  readonly connectionsRefusedDescriptors: number;
+  readonly commands: readonly number[];
+}

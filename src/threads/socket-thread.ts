@@ -1,0 +1,119 @@
+/**
+ * The entry point of a socket thread (a worker_threads Worker started by the index owner,
+ * see socket-threads.ts): its own copy of the listening socket, its own IndexServer, whose
+ * store is a RemoteStore that sends each turn's commands to the owner. Accepting, reading,
+ * framing, parsing, rendering and writing happen here, in parallel with the other threads;
+ * only executing the commands is serial, on the owner.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { pino } from 'pino';
+import { IndexServer, type IndexServerOptions } from '../server/server.js';
+import { ConnectionSlots } from '../server/connection-slots.js';
+import { RemoteStore } from './remote-store.js';
+import { copyListener } from './listener-copy.js';
+import type { ThreadStats, ToOwner, ToSocketThread } from './messages.js';
+
+/** What the owner gives a socket thread. */
+export interface SocketThreadData {
+  readonly index: number;
+  readonly fd: number;
+  readonly options: IndexServerOptions;
+  readonly logLevel: string;
+  /** The process's count of open connections (ConnectionSlots). */
+  readonly connections: SharedArrayBuffer;
+  readonly statsIntervalMs: number;
+}
+
+const port = parentPort!;
+const data = workerData as SocketThreadData;
+
+function post(message: ToOwner, transfer?: ArrayBuffer[]): void {
+  port.postMessage(message, transfer);
+}
+
+// Log events go to the owner's logger, which writes them with this thread's index.
+const log = pino(
+  { level: data.logLevel, base: null, timestamp: false },
+  {
+    write(line: string): void {
+      post({ t: 'log', line });
+    },
+  },
+);
+
+const store = new RemoteStore(`thread-${data.index}`, (lines, count) => {
+  post({ t: 'batch', lines, count }, [lines.buffer as ArrayBuffer]);
+});
+
+let server: IndexServer | null = null;
+
+function snapshot(s: IndexServer): ThreadStats {
+  const st = s.stats;
+  return {
+    connectionsTotal: st.connectionsTotal,
+    connectionsRefused: st.connectionsRefused,
+    connectionsIdleClosed: st.connectionsIdleClosed,
+    connectionsSharedReads: st.connectionsSharedReads,
+    bytesIn: st.bytesIn,
+    bytesOut: st.bytesOut,
+    linesTooLong: st.linesTooLong,
+    repliesFailedDurability: st.repliesFailedDurability,
+    turnsYielded: st.turnsYielded,
+    commandsSuspended: st.commandsSuspended,
+    connectionsRefusedPerPeer: st.connectionsRefusedPerPeer,
+    acceptErrors: st.acceptErrors,
+    commandsRateLimited: st.commandsRateLimited,
+    commandsOverPackageCap: st.commandsOverPackageCap,
+    commandsOverDependencyCap: st.commandsOverDependencyCap,
+    connectionsRefusedDescriptors: st.connectionsRefusedDescriptors,
+    commands: Array.from(st.commands),
+  };
+}
+
+port.on('message', (message: ToSocketThread) => {
+  switch (message.t) {
+    case 'replies':
+      store.settle(message.replies);
+      break;
+    case 'failed':
+      store.fail();
+      break;
+    case 'stats':
+      if (server !== null) post({ t: 'stats', stats: snapshot(server) });
+      break;
+    case 'drain':
+      void drain();
+      break;
+  }
+});
+
+async function drain(): Promise<void> {
+  clearInterval(statsTimer);
+  if (server !== null) {
+    await server.close();
+    post({ t: 'stats', stats: snapshot(server) });
+  }
+  post({ t: 'closed' });
+}
+
+const statsTimer = setInterval(() => {
+  if (server !== null) post({ t: 'stats', stats: snapshot(server) });
+}, data.statsIntervalMs);
+statsTimer.unref();
+
+try {
+  const handle = await copyListener(data.fd);
+  server = new IndexServer(
+    {
+      store,
+      log,
+      listenHandle: handle,
+      connectionSlots: new ConnectionSlots(data.options.maxConnections, new Int32Array(data.connections)),
+    },
+    data.options,
+  );
+  await server.listen();
+  post({ t: 'listening' });
+} catch (err) {
+  post({ t: 'start-failed', reason: err instanceof Error ? err.message : String(err) });
+}

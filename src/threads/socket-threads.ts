@@ -1,0 +1,240 @@
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { CommandSlot } from '../protocol/command.js';
+import { parseInto } from '../protocol/parse.js';
+import { Reply } from '../protocol/reply.js';
+import type { IndexServerOptions } from '../server/server.js';
+import { PENDING, type IndexStore } from '../store/store.js';
+import type { ThreadStats, ToOwner, ToSocketThread } from './messages.js';
+import type { SocketThreadData } from './socket-thread.js';
+
+const ENTRY = new URL('./socket-thread.js', import.meta.url);
+const NEWLINE = 0x0a;
+/** How often a socket thread reports its counters for the metrics. */
+const STATS_INTERVAL_MS = 1000;
+
+export interface SocketThreadsOptions {
+  /** Socket threads to start besides the main thread. */
+  readonly count: number;
+  /** The main thread's listening socket, which each thread gets a copy of. */
+  readonly fd: number;
+  readonly server: IndexServerOptions;
+  readonly store: IndexStore;
+  readonly log: Logger;
+  /** The process's count of open connections, shared with the main thread's server. */
+  readonly connections: SharedArrayBuffer;
+}
+
+/** One socket thread, seen from the owner. */
+class SocketThread {
+  readonly index: number;
+  readonly worker: Worker;
+  readonly log: Logger;
+  stats: ThreadStats | null = null;
+  /** Called with the next stats report (see `collectStats`). */
+  statsWaiters: (() => void)[] = [];
+  /** The last batch's reply, chained so that batches are answered in the order they came. */
+  tail: Promise<void> | null = null;
+  closed = false;
+  readonly exited: Promise<void>;
+
+  constructor(index: number, worker: Worker, log: Logger) {
+    this.index = index;
+    this.worker = worker;
+    this.log = log;
+    this.exited = new Promise((resolve) => {
+      worker.once('exit', () => {
+        this.closed = true;
+        resolve();
+      });
+    });
+  }
+
+  post(message: ToSocketThread, transfer?: ArrayBuffer[]): void {
+    if (!this.closed) this.worker.postMessage(message, transfer);
+  }
+}
+
+/**
+ * The socket threads of a server and the index owner's side of their conversation (ADR
+ * 0010): starts them, executes their batches against the store in arrival order (the one
+ * serial order of the index, shared with the main thread's own connections), and answers
+ * each batch once the store's barrier says its replies may be sent.
+ */
+export class SocketThreads {
+  readonly #threads: SocketThread[] = [];
+  readonly #store: IndexStore;
+  readonly #slot = new CommandSlot();
+
+  private constructor(store: IndexStore) {
+    this.#store = store;
+  }
+
+  /**
+   * Starts `count` socket threads and resolves once each listens. A thread that cannot start
+   * is logged and left out (the others serve); resolves with those that did.
+   */
+  static async start(options: SocketThreadsOptions): Promise<SocketThreads> {
+    const threads = new SocketThreads(options.store);
+    await Promise.all(Array.from({ length: options.count }, (_, i) => threads.#startOne(i + 1, options)));
+    return threads;
+  }
+
+  /** Threads serving besides the main one. */
+  get count(): number {
+    return this.#threads.length;
+  }
+
+  /** Asks every socket thread for its counters now; resolves once each has answered (or exited). */
+  async collectStats(): Promise<void> {
+    await Promise.all(
+      this.#threads.map((thread) => {
+        if (thread.closed) return Promise.resolve();
+        const reported = new Promise<void>((resolve) => thread.statsWaiters.push(resolve));
+        thread.post({ t: 'stats' });
+        return Promise.race([reported, thread.exited]);
+      }),
+    );
+  }
+
+  /** The socket threads' counters as last reported (null: not yet). */
+  reports(): (ThreadStats | null)[] {
+    return this.#threads.map((thread) => thread.stats);
+  }
+
+  #startOne(index: number, options: SocketThreadsOptions): Promise<void> {
+    const data: SocketThreadData = {
+      index,
+      fd: options.fd,
+      options: options.server,
+      logLevel: options.log.level,
+      connections: options.connections,
+      statsIntervalMs: STATS_INTERVAL_MS,
+    };
+    const worker = new Worker(ENTRY, { workerData: data });
+    const thread = new SocketThread(index, worker, options.log.child({ thread: index }));
+    return new Promise((resolve) => {
+      let started = false;
+      worker.on('message', (message: ToOwner) => {
+        switch (message.t) {
+          case 'batch':
+            this.#execute(thread, message.lines, message.count);
+            break;
+          case 'log':
+            this.#relayLog(thread, message.line);
+            break;
+          case 'stats':
+            thread.stats = message.stats;
+            for (const waiter of thread.statsWaiters.splice(0)) waiter();
+            break;
+          case 'listening':
+            started = true;
+            this.#threads.push(thread);
+            resolve();
+            break;
+          case 'start-failed':
+            options.log.warn(
+              { thread: index, reason: message.reason },
+              'a socket thread could not start; serving without it',
+            );
+            thread.closed = true;
+            void worker.terminate();
+            resolve();
+            break;
+          case 'closed':
+            thread.closed = true;
+            void worker.terminate();
+            break;
+        }
+      });
+      worker.on('error', (err) => {
+        thread.log.error({ err }, 'socket thread failed; its connections are closed');
+      });
+      worker.on('exit', (code) => {
+        thread.closed = true;
+        if (!started) {
+          if (code !== 0)
+            options.log.warn({ thread: index, code }, 'a socket thread exited before listening');
+          resolve();
+        }
+      });
+    });
+  }
+
+  /** Writes a socket thread's log event with the owner's logger. */
+  #relayLog(thread: SocketThread, line: string): void {
+    try {
+      const { level, msg, ...fields } = JSON.parse(line) as { level: number; msg?: string };
+      const label = thread.log.levels.labels[level] ?? 'info';
+      (thread.log as unknown as Record<string, (o: object, m?: string) => void>)[label]!(fields, msg);
+    } catch {
+      thread.log.warn({ line }, 'unreadable log event from a socket thread');
+    }
+  }
+
+  /**
+   * Executes a socket thread's batch, every line in order, then answers it once the store's
+   * barrier passes, after any earlier batch of the same thread. Lines were parsed by the thread
+   * already; one that does not parse here (it cannot) is answered ERROR.
+   */
+  #execute(thread: SocketThread, lines: Uint8Array, count: number): void {
+    const store = this.#store;
+    const slot = this.#slot;
+    const bytes = Buffer.from(lines.buffer, lines.byteOffset, lines.length);
+    const replies = new Uint8Array(count);
+    let pending = false;
+    let start = 0;
+    for (let i = 0; i < count; i++) {
+      const end = bytes.indexOf(NEWLINE, start);
+      const error = end < 0 ? 'E_FIELD_COUNT' : parseInto(bytes, start, end, slot);
+      start = end + 1;
+      if (error !== null) {
+        replies[i] = Reply.ERROR;
+        continue;
+      }
+      const reply = store.execute(slot);
+      if (reply === PENDING) pending = true;
+      replies[i] = reply;
+    }
+    const barrier = store.barrier();
+    if (barrier === null && thread.tail === null) {
+      thread.post({ t: 'replies', replies }, [replies.buffer]);
+      return;
+    }
+    const decided = (barrier ?? Promise.resolve()).then((values) => {
+      if (pending && values !== undefined) {
+        let next = 0;
+        for (let i = 0; i < replies.length; i++)
+          if (replies[i] === PENDING) replies[i] = next < values.length ? values[next++]! : Reply.ERROR;
+      }
+    });
+    // Handled here too: it may reject before the previous batch's answer attaches to it.
+    decided.catch(() => undefined);
+    const previous = thread.tail;
+    const answered = (previous === null ? decided : previous.then(() => decided)).then(
+      () => {
+        thread.post({ t: 'replies', replies }, [replies.buffer]);
+      },
+      () => {
+        thread.post({ t: 'failed' });
+      },
+    );
+    thread.tail = answered;
+    void answered.then(() => {
+      if (thread.tail === answered) thread.tail = null;
+    });
+  }
+
+  /**
+   * Graceful shutdown of every socket thread: each stops accepting, answers what it read (its
+   * batches are still executed here meanwhile) and closes its connections; resolves when all
+   * have exited.
+   */
+  async close(): Promise<void> {
+    for (const thread of this.#threads) {
+      if (thread.closed) void thread.worker.terminate();
+      else thread.post({ t: 'drain' });
+    }
+    await Promise.all(this.#threads.map((thread) => thread.exited));
+  }
+}

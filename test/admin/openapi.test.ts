@@ -1,0 +1,112 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { registerQueryRoutes } from '../../src/admin/query-routes.js';
+import { Router } from '../../src/admin/router.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { exchange, get, startInProcess, type InProcess } from './harness.js';
+
+type Json = Record<string, unknown>;
+interface Operation {
+  parameters: { name: string; in: string }[];
+  responses: Record<string, { content?: Record<string, { schema: Json }> }>;
+}
+
+/** The problems of `value` against the parts of JSON Schema the description uses. */
+function check(value: unknown, schema: Json, doc: Json, at: string): string[] {
+  if (typeof schema.$ref === 'string') {
+    const name = schema.$ref.split('/').pop()!;
+    return check(value, ((doc.components as Json).schemas as Json)[name] as Json, doc, at);
+  }
+  if (Array.isArray(schema.oneOf)) {
+    const passing = (schema.oneOf as Json[]).filter((s) => check(value, s, doc, at).length === 0);
+    return passing.length === 1 ? [] : [`${at}: matches ${passing.length} of oneOf`];
+  }
+  if ('const' in schema) return value === schema.const ? [] : [`${at}: not ${String(schema.const)}`];
+  if (Array.isArray(schema.enum))
+    return schema.enum.includes(value) ? [] : [`${at}: ${String(value)} not in enum`];
+  const types = schema.type === undefined ? [] : ([] as unknown[]).concat(schema.type);
+  const typeOf =
+    value === null
+      ? 'null'
+      : Array.isArray(value)
+        ? 'array'
+        : Number.isInteger(value)
+          ? 'integer'
+          : typeof value;
+  if (types.length > 0 && !types.includes(typeOf) && !(typeOf === 'integer' && types.includes('number')))
+    return [`${at}: ${typeOf}, not ${types.join('|')}`];
+  if (typeOf === 'array' && schema.items !== undefined)
+    return (value as unknown[]).flatMap((v, i) => check(v, schema.items as Json, doc, `${at}[${i}]`));
+  if (typeOf === 'object') {
+    const v = value as Json;
+    const missing = ((schema.required as string[] | undefined) ?? [])
+      .filter((k) => !(k in v))
+      .map((k) => `${at}.${k}: missing`);
+    const props = (schema.properties as Json | undefined) ?? {};
+    return [
+      ...missing,
+      ...Object.entries(props).flatMap(([k, s]) => (k in v ? check(v[k], s as Json, doc, `${at}.${k}`) : [])),
+    ];
+  }
+  return [];
+}
+
+describe('/v1/openapi.json against the real routes', () => {
+  let s: InProcess;
+  let doc: Json;
+  before(async () => {
+    s = await startInProcess();
+    await exchange(s.port, ['INDEX|a|', 'INDEX|b|a', 'INDEX|c/d|b']);
+    const r = await get(s.adminPort, '/v1/openapi.json');
+    assert.equal(r.status, 200);
+    doc = JSON.parse(r.text) as Json;
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  test('every /v1 route is described, and nothing else is', () => {
+    const router = new Router();
+    registerQueryRoutes(router, {
+      reader: null,
+      store: new MemoryStore(),
+      backend: 'memory',
+      connections: () => 0,
+      version: 'test',
+    });
+    const served = router.paths().filter((p) => p.startsWith('/v1/'));
+    assert.deepEqual(Object.keys(doc.paths as Json).sort(), served.sort());
+    assert.equal(doc.openapi, '3.1.0');
+    assert.equal((doc.info as Json).version, 'test');
+  });
+
+  test('every described path answers 200 with the fields described, and 404 as described', async () => {
+    for (const [path, item] of Object.entries(doc.paths as Record<string, { get: Operation }>)) {
+      const op = item.get;
+      const names = op.parameters.filter((p) => p.in === 'path').map((p) => p.name);
+      assert.deepEqual(names, path.includes('{name}') ? ['name'] : [], path);
+      const url = path.replace('{name}', encodeURIComponent('c/d'));
+      const r = await get(s.adminPort, url);
+      assert.equal(r.status, 200, `${url}: ${r.text}`);
+      const schema = op.responses['200']!.content!['application/json']!.schema;
+      assert.deepEqual(check(JSON.parse(r.text), schema, doc, url), [], url);
+      if (path.includes('{name}')) {
+        assert.ok(op.responses['404'] !== undefined, `${path} documents its 404`);
+        const missing = await get(s.adminPort, path.replace('{name}', 'not-indexed'));
+        // A hypothetical INDEX needs no indexed package; everything else answers 404.
+        assert.equal(missing.status, 404, path);
+        assert.deepEqual(
+          check(
+            JSON.parse(missing.text),
+            op.responses['404'].content!['application/json']!.schema,
+            doc,
+            path,
+          ),
+          [],
+        );
+      }
+      for (const p of op.parameters.filter((q) => q.in === 'query'))
+        assert.notEqual((await get(s.adminPort, `${url}?${p.name}=`)).status, 404, `${path} takes ${p.name}`);
+    }
+  });
+});

@@ -1,0 +1,132 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LineClient } from '../../support/line-client.js';
+import {
+  ADMIN_URL,
+  adminQuery,
+  createTestDatabase,
+  databaseState,
+  needPostgres,
+} from '../../support/postgres.js';
+import { spawnServer, type ServerProcess } from '../../support/servers.js';
+
+type Outcome = 'OK' | 'FAIL' | 'ERROR' | 'lost';
+
+interface Op {
+  readonly line: string;
+  readonly name: string;
+  readonly verb: 'INDEX' | 'REMOVE';
+  outcome?: Outcome;
+}
+
+/**
+ * Clients that each index packages of their own (all depending on `base`) and remove every
+ * third one again, one request at a time, over the instances in turn: a connection that dies
+ * (its instance was killed) makes the in-flight request's outcome unknown, and the client
+ * goes on through the next live instance.
+ */
+class Workload {
+  readonly ops: Op[] = [];
+  acked = 0;
+  #stop = false;
+
+  constructor(readonly servers: () => readonly ServerProcess[]) {}
+
+  stop(): void {
+    this.#stop = true;
+  }
+
+  async client(k: number): Promise<void> {
+    let conn: LineClient | null = null;
+    let target = k;
+    for (let i = 0; !this.#stop; i++) {
+      const name = `k${k}n${i}`;
+      const ops: Op[] = [{ line: `INDEX|${name}|base`, name, verb: 'INDEX' }];
+      if (i % 3 === 2) ops.push({ line: `REMOVE|k${k}n${i - 1}|`, name: `k${k}n${i - 1}`, verb: 'REMOVE' });
+      for (const op of ops) {
+        this.ops.push(op);
+        try {
+          if (conn === null || conn.ended) {
+            const live = this.servers().filter(
+              (s) => s.child.exitCode === null && s.child.signalCode === null,
+            );
+            conn = await LineClient.open(live[target++ % live.length]!.port);
+          }
+          op.outcome = (await conn.request(op.line))[0] as Outcome;
+          if (op.outcome === 'OK') this.acked++;
+        } catch {
+          op.outcome = 'lost';
+          conn?.close();
+          conn = null;
+        }
+      }
+    }
+    conn?.close();
+  }
+
+  async until(acked: number): Promise<void> {
+    while (this.acked < acked) await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+test('faults under load: PostgreSQL backends terminated twice and an instance killed -9; nothing acknowledged is lost', async (t) => {
+  if (!(await needPostgres(t))) return;
+  const url = await createTestDatabase(t);
+  const db = new URL(url).pathname.slice(1);
+  const servers: ServerProcess[] = [];
+  try {
+    for (let i = 0; i < 3; i++)
+      servers.push(
+        await spawnServer({ storage: 'postgres', admin: false, env: { PKGINDEX_DATABASE_URL: url } }),
+      );
+    const first = await LineClient.open(servers[0]!.port);
+    assert.deepEqual(await first.request('INDEX|base|'), ['OK']);
+    first.close();
+
+    const load = new Workload(() => servers);
+    const clients = Array.from({ length: 12 }, (_, k) => load.client(k));
+    // Every session of the database dies, as in a PostgreSQL restart (the safe stand-in on a
+    // shared machine): twice, under load.
+    for (const at of [200, 500]) {
+      await load.until(at);
+      await adminQuery(
+        ADMIN_URL,
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1',
+        [db],
+      );
+    }
+    await load.until(800);
+    await servers[0]!.kill9();
+    const afterKill = load.acked;
+    await load.until(afterKill + 300);
+    load.stop();
+    await Promise.all(clients);
+
+    const state = await databaseState(url);
+    const outcomes = new Map<string, number>();
+    for (const op of load.ops) outcomes.set(op.outcome!, (outcomes.get(op.outcome!) ?? 0) + 1);
+    t.diagnostic(`outcomes: ${JSON.stringify(Object.fromEntries(outcomes))}`);
+    // The last acknowledged operation on each name decides whether it must be there, unless an
+    // operation after it has an unknown outcome.
+    const last = new Map<string, Op>();
+    const unknown = new Set<string>();
+    for (const op of load.ops) {
+      if (op.outcome === 'OK') {
+        last.set(op.name, op);
+        unknown.delete(op.name);
+      } else if (op.outcome === 'ERROR' || op.outcome === 'lost') unknown.add(op.name);
+    }
+    let checked = 0;
+    for (const [name, op] of last) {
+      if (unknown.has(name)) continue;
+      checked++;
+      if (op.verb === 'INDEX')
+        assert.deepEqual(state.get(name), ['base'], `${name} was acknowledged indexed`);
+      else assert.ok(!state.has(name), `${name} was acknowledged removed`);
+    }
+    assert.ok(checked > 500, `${checked} acknowledged outcomes checked`);
+    assert.ok((outcomes.get('ERROR') ?? 0) + (outcomes.get('lost') ?? 0) > 0, 'the faults were felt');
+  } finally {
+    for (const s of servers) await s.stop();
+  }
+});

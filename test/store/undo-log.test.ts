@@ -1,0 +1,74 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Verb, type Command } from '../../src/protocol/command.js';
+import { DependencyGraph } from '../../src/graph/dependency-graph.js';
+import { applyCommand } from '../../src/store/apply-command.js';
+import { UndoLog } from '../../src/store/undo-log.js';
+import { stateOf } from './support/workload.js';
+
+const NAMES = ['a', 'b', 'c', 'd', 'e', 'f'];
+const command = fc.oneof(
+  fc.record({
+    verb: fc.constant(Verb.INDEX),
+    name: fc.constantFrom(...NAMES),
+    deps: fc.array(fc.constantFrom(...NAMES), { maxLength: 3 }),
+  }),
+  fc.record({ verb: fc.constant(Verb.REMOVE), name: fc.constantFrom(...NAMES) }),
+) as fc.Arbitrary<Command>;
+
+test('rolling back to record k gives exactly the state after the first k records', () => {
+  fc.assert(
+    fc.property(fc.array(command, { maxLength: 80 }), fc.nat(), fc.nat(), (commands, trimAt, keepAt) => {
+      const graph = new DependencyGraph();
+      const undo = new UndoLog();
+      const states: string[][] = [stateOf(graph)];
+      for (const c of commands) {
+        const before = graph.dependenciesOf(c.name) ?? null;
+        if (applyCommand(graph, c).changed) {
+          undo.push(c.name, before);
+          states.push(stateOf(graph));
+        }
+      }
+      const records = states.length - 1;
+      const durable = records === 0 ? 0 : trimAt % (records + 1);
+      undo.trim(durable);
+      const kept = durable + (records - durable === 0 ? 0 : keepAt % (records - durable + 1));
+      assert.equal(undo.rollback(graph, kept), records - kept);
+      assert.deepEqual(stateOf(graph), states[kept]);
+      assert.deepEqual(graph.verify(), []);
+      assert.equal(undo.end, kept);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('trimming forgets in place and keeps numbering across many records', () => {
+  const graph = new DependencyGraph();
+  const undo = new UndoLog();
+  for (let i = 0; i < 5000; i++) {
+    const name = `p${i}`;
+    graph.index(name, []);
+    undo.push(name, null);
+    if (i % 3 === 0) undo.trim(i - 2000);
+  }
+  assert.equal(undo.end, 5000);
+  assert.ok(undo.start > 2000);
+  assert.equal(undo.rollback(graph, 4990), 10);
+  assert.equal(graph.size, 4990);
+  undo.trim(4990);
+  assert.equal(undo.rollback(graph, 0), 0, 'durable records are never undone');
+  undo.reset(7);
+  assert.equal(undo.start, 7);
+  assert.equal(undo.end, 7);
+});
+
+test('an undo that does not apply is reported, not ignored', () => {
+  const graph = new DependencyGraph();
+  const undo = new UndoLog();
+  undo.push('never-indexed', null);
+  assert.throws(() => undo.rollback(graph, 0), { code: 'E_INTERNAL' });
+  undo.reset();
+  undo.push('x', ['missing']);
+  assert.throws(() => undo.rollback(graph, 0), { code: 'E_INTERNAL' });
+});
