@@ -275,6 +275,36 @@ export const ERRORS = {
     exitCode: EXIT_INTERNAL,
     meaning: 'A re-index was resumed with none pending: a bug in the caller.',
   },
+  // Issue 12, bounded work and limits per client (src/server/peer-limits.ts, src/store/sliced-graph.ts).
+  E_STORE_CLOSED: {
+    name: 'StoreClosedError',
+    meaning:
+      'The store was closed while a command waited for a long cycle check: the command was not applied and was answered ERROR; send it again once the server is back.',
+  },
+  E_PEER_CONNECTIONS: {
+    name: 'PeerConnectionsError',
+    status: 429,
+    meaning:
+      'A connection was refused because its address already holds --max-connections-per-peer connections: close idle ones, or raise the limit for clients behind one address (NAT, proxies).',
+  },
+  E_RATE_LIMITED: {
+    name: 'RateLimitedError',
+    status: 429,
+    meaning:
+      'A mutation was answered ERROR because its address sent more than --mutation-rate-per-peer per second (beyond --mutation-burst): slow the client down, or raise the limit.',
+  },
+  E_TOO_MANY_PACKAGES: {
+    name: 'TooManyPackagesError',
+    status: 507,
+    meaning:
+      'An INDEX was answered ERROR because the index holds --max-packages packages: REMOVE packages, or raise the cap if the memory allows it.',
+  },
+  E_TOO_MANY_DEPENDENCIES: {
+    name: 'TooManyDependenciesError',
+    status: 413,
+    meaning:
+      'An INDEX listed more than --max-dependencies dependencies and was answered ERROR: raise the cap if such packages are legitimate.',
+  },
   // Socket threads (issue 13, ADR 0010).
   E_THREAD: {
     name: 'ThreadError',

@@ -103,9 +103,11 @@ export function withDefaults(config: Partial<PkgIndexConfig>): PkgIndexConfig {
 
 /** Builds the store chosen by `config.storage`. */
 function createStore(config: PkgIndexConfig): IndexStore {
-  if (config.storage === 'memory') return new MemoryStore();
+  const slices = { sliceMs: config.turnBudgetUs / 1000 };
+  if (config.storage === 'memory') return new MemoryStore(slices);
   if (config.storage === 'postgres') return createPostgresStore(config);
   return new DiskStore({
+    slices,
     dataDir: config.dataDir,
     syncMode: config.syncMode,
     syncIntervalMs: config.syncIntervalMs,

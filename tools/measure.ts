@@ -72,6 +72,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: "the protocol's QUERY latency while the query API walks the largest closure",
     load: () => import('./graph/query-api.js'),
   },
+  attack: {
+    summary:
+      "a hostile client (chain, pipeline, connection flood, slowloris) against a victim's QUERY latency",
+    load: () => import('./attack/command.js'),
+  },
   'perf-categories': {
     summary: 'sorts `perf report` output (stdin) into parts of the work: parse, index, kernel, ...',
     load: () => import('./profile/perf-categories.js'),

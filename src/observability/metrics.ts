@@ -120,6 +120,42 @@ export class ServerMetrics implements StoreEventSink {
       'Connections closed after --idle-timeout-ms without input.',
       () => stats.connectionsIdleClosed,
     );
+    // Issue 12: limits per client, fair service (src/server/peer-limits.ts, docs/adr/0012).
+    counter(
+      'pkgindex_connections_refused_per_peer_total',
+      'Connections closed at once because their address held --max-connections-per-peer.',
+      () => stats.connectionsRefusedPerPeer,
+    );
+    counter(
+      'pkgindex_accept_errors_total',
+      'Accepts that failed (EMFILE/ENFILE: out of file descriptors); each such client was reset.',
+      () => stats.acceptErrors,
+    );
+    counter(
+      'pkgindex_connections_refused_descriptors_total',
+      'Connections refused because the file descriptor limit (LimitNOFILE) left no room for them.',
+      () => stats.connectionsRefusedDescriptors,
+    );
+    counter(
+      'pkgindex_commands_rate_limited_total',
+      'Mutations answered ERROR because their address exceeded --mutation-rate-per-peer.',
+      () => stats.commandsRateLimited,
+    );
+    counter(
+      'pkgindex_commands_over_cap_total',
+      'INDEX lines answered ERROR by --max-packages or --max-dependencies.',
+      () => stats.commandsOverPackageCap + stats.commandsOverDependencyCap,
+    );
+    counter(
+      'pkgindex_turns_yielded_total',
+      'Times a connection used up --turn-budget-us and let others run before the rest of its input.',
+      () => stats.turnsYielded,
+    );
+    counter(
+      'pkgindex_commands_suspended_total',
+      'Commands run across event-loop turns: a long cycle check, or a mutation queued behind one.',
+      () => stats.commandsSuspended,
+    );
     counter(
       'pkgindex_connections_shared_reads_total',
       'Connections read into the shared buffer (--shared-read-buffer); fewer than accepted means this Node fell back to per-read buffers.',

@@ -12,6 +12,11 @@ export interface LineSink {
   line(buf: Buffer, start: number, end: number): void;
   /** A line exceeded the maximum length. Called once per such line, as soon as it is known. */
   overlong(): void;
+  /**
+   * Read after each line: true stops `push()` there, which returns where the next line starts
+   * (a server ends a slice of its work this way and frames the rest on a later turn).
+   */
+  readonly halted?: boolean;
 }
 
 export class LineFramer {
@@ -30,18 +35,20 @@ export class LineFramer {
   }
 
   /**
-   * Frames `chunk[0, length)`. The bytes past `length` are not read: the chunk may be a buffer
-   * shared by many connections that only its first `length` bytes belong to this read.
+   * Frames `chunk[from, length)`. The bytes past `length` are not read: the chunk may be a
+   * buffer shared by many connections that only its first `length` bytes belong to this read.
+   * Returns `length`, or, when the sink halted after a line, the offset just past that line:
+   * the caller pushes the rest again later.
    */
-  push(chunk: Buffer, sink: LineSink, length = chunk.length): void {
-    let start = 0;
+  push(chunk: Buffer, sink: LineSink, length = chunk.length, from = 0): number {
+    let start = from;
     while (start < length) {
       // A JS scan bounded by `length`: indexOf() would search the rest of a shared buffer.
       let nl = start;
       while (nl < length && chunk[nl] !== LF) nl++;
       if (nl === length) {
         this.#hold(chunk, start, length, sink);
-        return;
+        return length;
       }
       if (this.#discarding) {
         this.#discarding = false;
@@ -62,7 +69,9 @@ export class LineFramer {
         sink.line(chunk, start, nl);
       }
       start = nl + 1;
+      if (sink.halted === true) return start;
     }
+    return length;
   }
 
   /** Forgets an unfinished line (the connection closed before its `\n`). */

@@ -1,18 +1,36 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { LineFramer, type LineSink } from '../protocol/framer.js';
-import { CommandSlot } from '../protocol/command.js';
+import { CommandSlot, Verb } from '../protocol/command.js';
 import { parseInto } from '../protocol/parse.js';
 import { Reply, renderReplies } from '../protocol/reply.js';
-import { PENDING, type IndexStore } from '../store/store.js';
+import { PENDING, SUSPENDED, type IndexStore } from '../store/store.js';
 import type { ReplyScratch } from './reply-scratch.js';
+import type { OffenderLog } from './offender-log.js';
+import type { Peer, PeerLimits } from './peer-limits.js';
 import { INVALID_ROW, ROW_OF_VERB, type ServerStats } from './stats.js';
 
 export interface ConnectionLimits {
   readonly maxLineBytes: number;
   readonly idleTimeoutMs: number;
   readonly outputHighWaterBytes: number;
+  /**
+   * Longest a connection runs in one turn of the event loop, in microseconds: past it, the
+   * rest of its read is executed on a later turn, after other connections' reads.
+   */
+  readonly turnBudgetUs: number;
+  /** INDEX is answered ERROR while the store holds this many packages (0: no cap). */
+  readonly maxPackages?: number;
+  /** INDEX listing more dependencies is answered ERROR (0: no cap). */
+  readonly maxDependencies?: number;
 }
+
+/**
+ * The clock is read once per this many lines of a read chunk, not per line (a clock read
+ * costs about a tenth of a pipelined QUERY). A line's own work is bounded (the store
+ * suspends a long cycle check), so a turn can overrun its budget by at most this many lines.
+ */
+const LINES_PER_CLOCK = 16;
 
 /** Replies of one read chunk that wait for the store to make what they observed durable. */
 interface HeldBatch {
@@ -20,6 +38,8 @@ interface HeldBatch {
   state: 'waiting' | 'durable' | 'failed';
   /** performance.now() when the chunk arrived, or 0 when latency is not measured. */
   readonly arrivedAt: number;
+  /** Its last command was SUSPENDED: the connection executes nothing more until it settles. */
+  readonly suspends: boolean;
 }
 
 const ERROR_BYTES_PER_REPLY = 6;
@@ -42,6 +62,9 @@ export interface ConnectionContext {
   readonly scratch: ReplyScratch;
   /** Called once, when the socket has closed. */
   readonly onClosed: (c: Connection) => void;
+  /** Limits per client address, and where offenders are logged (absent: none). */
+  readonly peers?: PeerLimits;
+  readonly offenders?: OffenderLog;
 }
 
 /**
@@ -73,13 +96,42 @@ export class Connection implements LineSink {
   readonly #held: HeldBatch[] = [];
   #heldReplies = 0;
   #commands = 0;
-  #pausedForOutput = false;
   /** The client sent FIN or the server is draining: end our side once replies are out. */
   #ending = false;
   #closed = false;
+  /** Bytes read but not yet framed, `#backlog[#backlogAt..]`: reading pauses while there are. */
+  #backlog: Buffer | null = null;
+  #backlogAt = 0;
+  /** The last batch ended with a SUSPENDED command: waiting for its barrier. */
+  #suspended = false;
+  /** Set during a slice to stop the framer after the current line. */
+  #halted = false;
+  #linesLeft = LINES_PER_CLOCK;
+  #sliceStartedAt = 0;
+  readonly #budgetMs: number;
+  #continuation: NodeJS.Immediate | null = null;
+  /** Reading is paused (the client's replies back up, or input waits to be executed). */
+  #paused = false;
+  #overHighWater = false;
+  /** Bumped by every read and write: the idle check compares it across a timeout. */
+  #activity = 0;
 
-  constructor(id: number, socket: Socket, context: ConnectionContext) {
+  /** This client's address and what it may still do, shared by its connections. */
+  readonly peerLimit: Peer | null;
+  readonly #peers: PeerLimits | null;
+  readonly #offenders: OffenderLog | null;
+  /** Some limit applies to mutations: each is checked before it runs. */
+  readonly #checksMutations: boolean;
+
+  constructor(id: number, socket: Socket, context: ConnectionContext, peer: Peer | null = null) {
     const { limits, log } = context;
+    this.peerLimit = peer;
+    this.#peers = context.peers ?? null;
+    this.#offenders = context.offenders ?? null;
+    this.#checksMutations =
+      (limits.maxPackages ?? 0) > 0 ||
+      (limits.maxDependencies ?? 0) > 0 ||
+      (peer !== null && this.#peers !== null && this.#peers.limitsMutations);
     this.id = id;
     this.#socket = socket;
     this.#store = context.store;
@@ -91,14 +143,12 @@ export class Connection implements LineSink {
     this.#framer = new LineFramer(limits.maxLineBytes);
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.#debugLevel = log.levels.values['debug'] ?? 20;
+    this.#budgetMs = limits.turnBudgetUs / 1000;
 
     socket.setNoDelay(true);
-    if (limits.idleTimeoutMs > 0)
-      socket.setTimeout(limits.idleTimeoutMs, () => {
-        this.#onIdle();
-      });
+    if (limits.idleTimeoutMs > 0) this.#armIdleTimer();
     socket.on('drain', () => {
-      this.#maybeResume();
+      this.#checkOutput();
     });
     socket.on('end', () => {
       this.#ending = true;
@@ -128,7 +178,13 @@ export class Connection implements LineSink {
     this.#socket.destroy();
   }
 
+  /** Read by the framer after each line: the slice is over (see LineSink). */
+  get halted(): boolean {
+    return this.#halted;
+  }
+
   line(buf: Buffer, start: number, end: number): void {
+    if (--this.#linesLeft === 0) this.#readClock();
     const command = this.#command;
     const error = parseInto(buf, start, end, command);
     if (error !== null) {
@@ -137,20 +193,30 @@ export class Connection implements LineSink {
       this.#push(Reply.ERROR);
       return;
     }
+    const row = ROW_OF_VERB[command.verb];
+    if (this.#checksMutations && command.verb !== Verb.QUERY && this.#refused(command)) {
+      this.#stats.commands[row * 3 + Reply.ERROR]!++;
+      this.#push(Reply.ERROR);
+      return;
+    }
     const reply = this.#store.execute(command);
     this.#executed++;
-    const row = ROW_OF_VERB[command.verb];
     if (this.#log.levelVal <= this.#debugLevel)
       this.#log.debug(
         {
           conn: this.id,
           verb: command.verb,
           pkg: command.name,
-          reply: reply === PENDING ? 'pending' : reply,
+          reply: reply === PENDING ? 'pending' : reply === SUSPENDED ? 'suspended' : reply,
         },
         'command',
       );
-    if (reply === PENDING) {
+    if (reply >= PENDING) {
+      if (reply === SUSPENDED) {
+        this.#suspended = true;
+        this.#halted = true;
+        this.#stats.commandsSuspended++;
+      }
       this.#push(PENDING_SLOT + row);
       return;
     }
@@ -158,7 +224,42 @@ export class Connection implements LineSink {
     this.#push(reply);
   }
 
+  /** A mutation over a cap or the peer's rate: answered ERROR, counted, logged per offender. */
+  #refused(command: CommandSlot): boolean {
+    const limits = this.#limits;
+    const stats = this.#stats;
+    let code: 'E_TOO_MANY_DEPENDENCIES' | 'E_TOO_MANY_PACKAGES' | 'E_RATE_LIMITED';
+    let detail: Record<string, unknown>;
+    const maxDependencies = limits.maxDependencies ?? 0;
+    const maxPackages = limits.maxPackages ?? 0;
+    if (command.verb === Verb.INDEX && maxDependencies > 0 && command.deps.length > maxDependencies) {
+      stats.commandsOverDependencyCap++;
+      code = 'E_TOO_MANY_DEPENDENCIES';
+      detail = { dependencies: command.deps.length, max: maxDependencies };
+    } else if (
+      command.verb === Verb.INDEX &&
+      maxPackages > 0 &&
+      this.#store.stats().packages >= maxPackages
+    ) {
+      stats.commandsOverPackageCap++;
+      code = 'E_TOO_MANY_PACKAGES';
+      detail = { max: maxPackages };
+    } else if (this.peerLimit !== null && this.#peers?.limitsMutations === true) {
+      if (this.#peers.takeMutation(this.peerLimit)) return false;
+      stats.commandsRateLimited++;
+      code = 'E_RATE_LIMITED';
+      detail = {};
+    } else return false;
+    this.#offenders?.warn(
+      `${code}:${this.peerLimit?.address ?? this.peer}`,
+      { code, peer: this.peerLimit?.address ?? this.peer, conn: this.id, ...detail },
+      'command refused',
+    );
+    return true;
+  }
+
   overlong(): void {
+    if (--this.#linesLeft === 0) this.#readClock();
     this.#stats.linesTooLong++;
     this.#stats.commands[INVALID_ROW * 3 + Reply.ERROR]!++;
     this.#push(Reply.ERROR);
@@ -166,6 +267,17 @@ export class Connection implements LineSink {
 
   #push(slot: number): void {
     this.#scratch.push(slot);
+  }
+
+  /** Every LINES_PER_CLOCK lines: ends the slice once it has run for the turn's budget. */
+  #readClock(): void {
+    this.#linesLeft = LINES_PER_CLOCK;
+    const now = performance.now();
+    if (this.#sliceStartedAt === 0) this.#sliceStartedAt = now;
+    else if (now - this.#sliceStartedAt >= this.#budgetMs) {
+      this.#halted = true;
+      this.#stats.turnsYielded++;
+    }
   }
 
   /**
@@ -176,41 +288,99 @@ export class Connection implements LineSink {
    */
   receive(chunk: Buffer, length: number): void {
     this.#stats.bytesIn += length;
+    this.#activity++;
     if (this.#ending) return;
+    if (this.#backlog !== null || this.#suspended) {
+      // Reading is paused from the moment input waits; this is only what was already in flight.
+      this.#keep(chunk, 0, length);
+      this.#updateReading();
+      return;
+    }
+    this.#slice(chunk, 0, length, false);
+  }
+
+  /**
+   * Executes the lines of `buf[from, length)` until the turn's budget is spent or a command
+   * is suspended, answers them as one batch, and keeps the rest for a later turn. `owned`:
+   * `buf` is the backlog (else it may be the shared read buffer, so the rest is copied).
+   */
+  #slice(buf: Buffer, from: number, length: number, owned: boolean): void {
     // One clock read per chunk, not per line, and none when metrics are off.
     const latency = this.#stats.commandLatency;
     const arrivedAt = latency === null ? 0 : performance.now();
     const scratch = this.#scratch;
     scratch.count = 0;
     const executedBefore = this.#executed;
-    this.#framer.push(chunk, this, length);
+    this.#halted = false;
+    this.#linesLeft = LINES_PER_CLOCK;
+    this.#sliceStartedAt = 0;
+    const stop = this.#framer.push(buf, this, length, from);
+    this.#halted = false;
+    if (stop < length) {
+      if (owned) this.#backlogAt = stop;
+      else this.#keep(buf, stop, length);
+    } else if (owned) this.#backlog = null;
     const count = scratch.count;
-    if (count === 0) return;
-    this.#commands += count;
-
-    const barrier = this.#executed !== executedBefore ? this.#store.barrier() : null;
-    if (barrier === null && this.#held.length === 0) {
-      this.#write(renderReplies(scratch.bytes, count));
-      if (latency !== null) latency.record(performance.now() - arrivedAt);
-    } else {
-      const batch: HeldBatch = { replies: scratch.bytes.slice(0, count), state: 'waiting', arrivedAt };
-      this.#held.push(batch);
-      this.#heldReplies += count;
-      if (barrier === null) batch.state = 'durable';
-      else
-        barrier.then(
-          (decided) => {
-            if (decided !== undefined) this.#settle(batch.replies, decided);
-            batch.state = 'durable';
-            this.#release();
-          },
-          () => {
-            batch.state = 'failed';
-            this.#release();
-          },
-        );
+    if (count > 0) {
+      this.#commands += count;
+      const barrier = this.#executed !== executedBefore ? this.#store.barrier() : null;
+      if (barrier === null && this.#held.length === 0) {
+        this.#write(renderReplies(scratch.bytes, count));
+        if (latency !== null) latency.record(performance.now() - arrivedAt);
+      } else this.#hold(scratch.bytes.slice(0, count), barrier, arrivedAt);
     }
-    this.#maybePause();
+    if (this.#backlog !== null && !this.#suspended) this.#continueLater();
+    this.#checkOutput();
+  }
+
+  /** Holds a batch's replies until its barrier settles, behind any batch held before it. */
+  #hold(replies: Uint8Array, barrier: ReturnType<IndexStore['barrier']>, arrivedAt: number): void {
+    const suspends = this.#suspended;
+    const batch: HeldBatch = { replies, state: 'waiting', arrivedAt, suspends };
+    this.#held.push(batch);
+    this.#heldReplies += replies.length;
+    if (barrier === null) batch.state = 'durable';
+    else
+      barrier.then(
+        (decided) => {
+          if (decided !== undefined) this.#settle(batch.replies, decided);
+          batch.state = 'durable';
+          this.#release();
+          if (suspends) this.#resumeAfterSuspension();
+        },
+        () => {
+          batch.state = 'failed';
+          this.#release();
+          if (suspends) this.#resumeAfterSuspension();
+        },
+      );
+  }
+
+  /** Keeps `buf[from, to)` (copied: it may be the shared read buffer) after any backlog. */
+  #keep(buf: Buffer, from: number, to: number): void {
+    const backlog = this.#backlog;
+    if (backlog === null) this.#backlog = Buffer.from(buf.subarray(from, to));
+    else this.#backlog = Buffer.concat([backlog.subarray(this.#backlogAt), buf.subarray(from, to)]);
+    this.#backlogAt = 0;
+  }
+
+  #resumeAfterSuspension(): void {
+    this.#suspended = false;
+    if (this.#backlog !== null) this.#continueLater();
+    else this.#updateReading();
+    this.#maybeEnd();
+  }
+
+  /** Goes on with the backlog on a later turn, after other connections' reads. */
+  #continueLater(): void {
+    if (this.#continuation !== null || this.#closed) return;
+    this.#continuation = setImmediate(() => {
+      this.#continuation = null;
+      const backlog = this.#backlog;
+      if (this.#closed || this.#suspended || backlog === null) return;
+      this.#slice(backlog, this.#backlogAt, backlog.length, true);
+      this.#maybeEnd();
+    });
   }
 
   /**
@@ -243,12 +413,13 @@ export class Connection implements LineSink {
       const latency = this.#stats.commandLatency;
       if (latency !== null && batch.arrivedAt > 0) latency.record(performance.now() - batch.arrivedAt);
     }
-    this.#maybeResume();
+    this.#checkOutput();
     this.#maybeEnd();
   }
 
   #write(bytes: Buffer): void {
     this.#stats.bytesOut += bytes.length;
+    this.#activity++;
     this.#socket.write(bytes);
   }
 
@@ -256,22 +427,55 @@ export class Connection implements LineSink {
     return this.#socket.writableLength + this.#heldReplies * ERROR_BYTES_PER_REPLY;
   }
 
-  #maybePause(): void {
-    if (!this.#pausedForOutput && this.#pendingOutputBytes() > this.#limits.outputHighWaterBytes) {
-      this.#pausedForOutput = true;
-      this.#socket.pause();
-    }
+  /** Pauses reading while the client leaves too many replies unread; resumes once it reads. */
+  #checkOutput(): void {
+    this.#overHighWater = this.#pendingOutputBytes() > this.#limits.outputHighWaterBytes;
+    this.#updateReading();
   }
 
-  #maybeResume(): void {
-    if (this.#pausedForOutput && this.#pendingOutputBytes() <= this.#limits.outputHighWaterBytes) {
-      this.#pausedForOutput = false;
-      this.#socket.resume();
-    }
+  #updateReading(): void {
+    const pause = this.#overHighWater || this.#backlog !== null || this.#suspended;
+    if (pause === this.#paused || this.#closed) return;
+    this.#paused = pause;
+    if (pause) this.#socket.pause();
+    else this.#socket.resume();
+  }
+
+  /** Input read but not answered yet: executing, waiting to be, or held for durability. */
+  #hasUnanswered(): boolean {
+    return this.#backlog !== null || this.#suspended || this.#held.length > 0;
   }
 
   #maybeEnd(): void {
-    if (this.#ending && this.#held.length === 0 && !this.#closed) this.#socket.end();
+    if (this.#ending && !this.#hasUnanswered() && !this.#closed) this.#socket.end();
+  }
+
+  /**
+   * The socket saw no read or write for --idle-timeout-ms, by Node's timer (which every read
+   * and write restarts). That timer fires
+   * before the reads of the same turn are processed, so after a stall of the whole process (a
+   * long synchronous step, SIGSTOP) it fires even for a client whose request waits unread:
+   * the decision waits for the reads of this turn (setImmediate runs after them), and a
+   * connection that read or wrote since, or still owes replies, is not idle.
+   */
+  #armIdleTimer(): void {
+    // Node listens with once(): each firing needs the listener again.
+    this.#socket.setTimeout(this.#limits.idleTimeoutMs, () => {
+      this.#onTimeout();
+    });
+  }
+
+  #onTimeout(): void {
+    if (this.#closed) return;
+    const seen = this.#activity;
+    setImmediate(() => {
+      if (this.#closed) return;
+      if (this.#activity !== seen || this.#hasUnanswered()) {
+        this.#armIdleTimer();
+        return;
+      }
+      this.#onIdle();
+    });
   }
 
   #onIdle(): void {
@@ -283,6 +487,9 @@ export class Connection implements LineSink {
   #onClose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#continuation !== null) clearImmediate(this.#continuation);
+    this.#continuation = null;
+    this.#backlog = null;
     this.#framer.reset();
     this.#held.length = 0;
     this.#heldReplies = 0;

@@ -8,10 +8,13 @@ import { tcpListener, type ListenerFactory } from './transport.js';
 import { ReplyScratch } from './reply-scratch.js';
 import { SHARED_READ_BYTES, startReading } from './shared-reads.js';
 import { proveSharedReadsOnce, type SharedReadsProof } from './shared-reads-proof.js';
+import { OffenderLog } from './offender-log.js';
+import { connectionBudget, type DescriptorBudget } from './descriptor-budget.js';
+import { PeerLimits, type PeerLimitOptions } from './peer-limits.js';
 import { ConnectionSlots } from './connection-slots.js';
 import { listenerFd } from './listener-fd.js';
 
-export interface IndexServerOptions extends ConnectionLimits {
+export interface IndexServerOptions extends ConnectionLimits, Partial<PeerLimitOptions> {
   readonly host: string;
   readonly port: number;
   readonly maxConnections: number;
@@ -29,6 +32,8 @@ export interface IndexServerDeps {
    * server reads the ordinary way. Default: proveSharedReadsOnce (tests pass a broken one).
    */
   readonly proveSharedReads?: () => Promise<SharedReadsProof>;
+  /** Measures the file descriptors left for connections at listen(); default from /proc. */
+  readonly descriptorBudget?: () => DescriptorBudget;
   /** Makes the protocol listener (transport.ts): plain TCP by default, or TLS. */
   readonly createListener?: ListenerFactory;
   /**
@@ -67,20 +72,35 @@ export class IndexServer {
   /** Resolves the promise close() waits on when the last connection has closed. */
   #onLastClosed: (() => void) | null = null;
   #warnedNoSharedReads = false;
+  readonly #peers: PeerLimits;
+  readonly #offenders: OffenderLog;
+  readonly #measureDescriptors: () => DescriptorBudget;
+  /** Connections the file descriptors leave room for (measured at listen). */
+  #descriptors: DescriptorBudget = { limit: null, open: null, connections: Infinity };
 
   constructor(deps: IndexServerDeps, options: IndexServerOptions) {
     this.#options = options;
     this.#log = deps.log;
     this.#proveSharedReads = deps.proveSharedReads ?? proveSharedReadsOnce;
+    this.#peers = new PeerLimits({
+      maxConnectionsPerPeer: options.maxConnectionsPerPeer ?? 0,
+      mutationRatePerPeer: options.mutationRatePerPeer ?? 0,
+      mutationBurst: options.mutationBurst ?? 1,
+    });
+    this.#offenders = new OffenderLog(deps.log);
+    this.#measureDescriptors = deps.descriptorBudget ?? (() => connectionBudget());
     this.#listenHandle = deps.listenHandle;
     this.#slots = deps.connectionSlots ?? new ConnectionSlots(options.maxConnections);
     this.#context = {
+      peers: this.#peers,
+      offenders: this.#offenders,
       store: deps.store,
       stats: this.stats,
       limits: options,
       log: deps.log,
       scratch: new ReplyScratch(),
       onClosed: (c) => {
+        if (c.peerLimit !== null) this.#peers.release(c.peerLimit);
         this.#connections.delete(c);
         this.#slots.release();
         this.stats.connectionsOpen--;
@@ -125,6 +145,13 @@ export class IndexServer {
         this.#warnNoSharedReads(proof.reason);
       }
     }
+    this.#descriptors = this.#measureDescriptors();
+    const { limit, open, connections } = this.#descriptors;
+    if (connections < this.#options.maxConnections)
+      this.#log.warn(
+        { limit, open, fitConnections: connections, maxConnections: this.#options.maxConnections },
+        'the file descriptor limit leaves room for fewer connections than --max-connections; raise LimitNOFILE (ulimit -n)',
+      );
     return this.#bind();
   }
 
@@ -148,8 +175,8 @@ export class IndexServer {
       };
       const onListening = (): void => {
         this.#server.off('error', onError);
-        this.#server.on('error', (err) => {
-          this.#log.error({ err }, 'listener error');
+        this.#server.on('error', (err: NodeJS.ErrnoException) => {
+          this.#onListenerError(err);
         });
         resolve(this.#server.address() as AddressInfo);
       };
@@ -192,20 +219,73 @@ export class IndexServer {
     clearTimeout(deadline);
   }
 
+  /**
+   * A failed accept (Node reports it on the listener): out of file descriptors, the kernel
+   * has already completed the client's handshake and libuv resets it. Counted, and logged at
+   * most once per interval, since a client retrying would otherwise write a line per attempt.
+   */
+  #onListenerError(err: NodeJS.ErrnoException): void {
+    if (err.syscall !== 'accept') {
+      this.#log.error({ err }, 'listener error');
+      return;
+    }
+    this.stats.acceptErrors++;
+    const outOfFds = err.code === 'EMFILE' || err.code === 'ENFILE';
+    this.#offenders.warn(
+      `accept:${err.code ?? '?'}`,
+      { code: err.code, open: this.#slots.open },
+      outOfFds
+        ? 'accept failed: out of file descriptors, new clients are reset; raise LimitNOFILE (ulimit -n) above --max-connections plus a margin'
+        : 'accept failed; new clients are reset',
+    );
+  }
+
+  #refuse(socket: Socket): void {
+    socket.on('error', () => undefined);
+    socket.end();
+    socket.resume();
+    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+  }
+
   #accept(socket: Socket): void {
     const stats = this.stats;
     if (this.#draining || !this.#slots.tryAcquire()) {
       stats.connectionsRefused++;
-      this.#log.warn(
+      // One line per reason per interval: a connection flood must not become a log flood.
+      this.#offenders.warn(
+        this.#draining ? 'draining' : 'max-connections',
         { peer: socket.remoteAddress, open: this.#slots.open, max: this.#options.maxConnections },
         this.#draining
           ? 'connection refused: shutting down'
           : 'connection refused: --max-connections reached',
       );
-      socket.on('error', () => undefined);
-      socket.end();
-      socket.resume();
-      setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+      this.#refuse(socket);
+      return;
+    }
+    // The slot just taken counts: over the budget, this connection does not fit.
+    if (this.#slots.open > this.#descriptors.connections) {
+      this.#slots.release();
+      stats.connectionsRefusedDescriptors++;
+      this.#offenders.warn(
+        'descriptors',
+        { open: this.#slots.open, limit: this.#descriptors.limit },
+        'connection refused: out of file descriptors for connections; raise LimitNOFILE (ulimit -n)',
+      );
+      // No linger: the descriptor is what is short.
+      socket.destroy();
+      return;
+    }
+    const address = socket.remoteAddress ?? '?';
+    const peer = this.#peers.admit(address);
+    if (peer === null) {
+      this.#slots.release();
+      stats.connectionsRefusedPerPeer++;
+      this.#offenders.warn(
+        `E_PEER_CONNECTIONS:${address}`,
+        { code: 'E_PEER_CONNECTIONS', peer: address, max: this.#options.maxConnectionsPerPeer },
+        'connection refused: --max-connections-per-peer reached',
+      );
+      this.#refuse(socket);
       return;
     }
     const id = this.#nextId++;
@@ -221,7 +301,7 @@ export class IndexServer {
       },
       this.#readBuffer,
     );
-    connection = new Connection(id, socket, this.#context);
+    connection = new Connection(id, socket, this.#context, peer);
     if (shared) stats.connectionsSharedReads++;
     else if (this.#readBuffer !== null)
       this.#warnNoSharedReads('an accepted socket lacked the private keys or handle methods this mode sets');

@@ -31,6 +31,21 @@ export class ServerStats {
   bytesIn = 0;
   bytesOut = 0;
   linesTooLong = 0;
+  /** Slices that ended because a connection used up --turn-budget-us (the rest ran later). */
+  turnsYielded = 0;
+  /** Commands the store suspended (a long cycle check, or a mutation queued behind one). */
+  commandsSuspended = 0;
+  /** Connections refused because their address held --max-connections-per-peer. */
+  connectionsRefusedPerPeer = 0;
+  /** Accepts that failed (EMFILE, ENFILE: out of file descriptors): the client was reset. */
+  acceptErrors = 0;
+  /** Connections refused because the file descriptor limit left no room (see descriptor-budget.ts). */
+  connectionsRefusedDescriptors = 0;
+  /** Mutations answered ERROR by --mutation-rate-per-peer. */
+  commandsRateLimited = 0;
+  /** INDEX lines answered ERROR by --max-packages and by --max-dependencies. */
+  commandsOverPackageCap = 0;
+  commandsOverDependencyCap = 0;
   /** Replies sent as ERROR because the store could not make their batch durable. */
   repliesFailedDurability = 0;
   /** `commands[row * 3 + reply]`, rows as in COMMAND_ROWS, replies as in Reply. */

@@ -18,17 +18,7 @@ export function applyCommand(graph: DependencyGraph, command: Command): Applied 
     case Verb.QUERY:
       return graph.has(command.name) ? OK_UNCHANGED : FAIL;
     case Verb.INDEX:
-      switch (graph.index(command.name, command.deps)) {
-        case IndexOutcome.ADDED:
-        case IndexOutcome.REPLACED:
-          return OK_CHANGED;
-        case IndexOutcome.UNCHANGED:
-          return OK_UNCHANGED;
-        case IndexOutcome.MISSING_DEPENDENCY:
-        case IndexOutcome.CYCLE:
-          return FAIL;
-      }
-    // falls through: exhaustive above, kept for the compiler
+      return appliedIndex(graph.index(command.name, command.deps));
     case Verb.REMOVE:
       switch (graph.remove(command.name)) {
         case RemoveOutcome.REMOVED:
@@ -38,5 +28,19 @@ export function applyCommand(graph: DependencyGraph, command: Command): Applied 
         case RemoveOutcome.REQUIRED:
           return FAIL;
       }
+  }
+}
+
+/** The reply to an INDEX that ended with `outcome`, and whether it changed the graph. */
+export function appliedIndex(outcome: IndexOutcome): Applied {
+  switch (outcome) {
+    case IndexOutcome.ADDED:
+    case IndexOutcome.REPLACED:
+      return OK_CHANGED;
+    case IndexOutcome.UNCHANGED:
+      return OK_UNCHANGED;
+    case IndexOutcome.MISSING_DEPENDENCY:
+    case IndexOutcome.CYCLE:
+      return FAIL;
   }
 }

@@ -8,10 +8,10 @@ import { userInfo } from 'node:os';
 import { createError, isPkgIndexError, isStorageError, type PkgIndexError } from '../errors.js';
 import type { StorageFs } from './fs/storage-fs.js';
 import { NodeFs } from './fs/node-fs.js';
+import type { IndexStore, StoreHealth, Suspended } from './store.js';
+import { SlicedGraph, type SliceOptions } from './sliced-graph.js';
 import { InflightFs } from './fs/inflight-fs.js';
-import { applyCommand } from './apply-command.js';
 import { GraphReader } from './graph-reader.js';
-import type { IndexStore, StoreHealth } from './store.js';
 import { DirLock } from './dir-lock.js';
 import { errorText, LogWriter, type SyncMode } from './log-writer.js';
 import { recover, type RecoverOptions, type Recovered } from './recover.js';
@@ -48,6 +48,8 @@ export interface DiskStoreOptions {
   readonly createIndex?: boolean;
   /** Bytes recovery reads at a time. Default 1 MiB. */
   readonly readBufferBytes?: number;
+  /** How long cycle checks may hold the event loop (see sliced-graph.ts). */
+  readonly slices?: SliceOptions;
   /**
    * Deadline of one storage operation (write, fdatasync, ...), in ms: past it the log is ended
    * as if the operation had failed (held replies ERROR, not writable) and the store reopens once
@@ -121,8 +123,28 @@ export class DiskStore implements IndexStore, BackupSource {
   /** Control record writes, one at a time, in order; each writes the state at its turn. */
   #controlWrites: Promise<void> = Promise.resolve();
   #controlGeneration = 0;
+  /** Runs long cycle checks across turns; appends what they change to the log. */
+  readonly #sliced: SlicedGraph;
 
   constructor(options: DiskStoreOptions) {
+    this.#sliced = new SlicedGraph(
+      () => this.#graph,
+      {
+        // A store that rolled back after a failure answers nothing until it has reopened.
+        refuse: (command) => this.#suspect || (command.verb !== Verb.QUERY && !this.#health.writable),
+        // What undoes a mutation, read before it is applied: the list it had, or null.
+        before: (command) => this.#graph.dependenciesOf(command.name) ?? null,
+        changed: (command, before) => {
+          const writer = this.#writer!;
+          this.#undo.trim(writer.syncedRecords);
+          this.#undo.push(command.name, before);
+          if (command.verb === Verb.INDEX) writer.appendIndex(command.name, command.deps);
+          else writer.appendRemove(command.name);
+        },
+        durable: () => this.#writer?.barrier() ?? null,
+      },
+      options.slices,
+    );
     this.id = options.id ?? nextStoreId('disk');
     this.#events = new StoreEventPublisher(this.id);
     this.#dir = options.dataDir;
@@ -199,25 +221,13 @@ export class DiskStore implements IndexStore, BackupSource {
     this.#maybeCompact();
   }
 
-  execute(command: Command): Reply {
-    if (this.#suspect) return Reply.ERROR;
-    if (command.verb === Verb.QUERY) return applyCommand(this.#graph, command).reply;
-    if (!this.#health.writable) return Reply.ERROR;
-    // What undoes it, read before it is applied: the list it had, or null for a new package.
-    const before = this.#graph.dependenciesOf(command.name) ?? null;
-    const applied = applyCommand(this.#graph, command);
-    if (applied.changed) {
-      const writer = this.#writer!;
-      this.#undo.trim(writer.syncedRecords);
-      this.#undo.push(command.name, before);
-      if (command.verb === Verb.INDEX) writer.appendIndex(command.name, command.deps);
-      else writer.appendRemove(command.name);
-    }
-    return applied.reply;
+  execute(command: Command): Reply | Suspended {
+    return this.#sliced.execute(command);
   }
 
-  barrier(): Promise<void> | null {
-    return this.#writer?.barrier() ?? null;
+  // eslint-disable-next-line @typescript-eslint/no-invalid-void-type
+  barrier(): Promise<readonly Reply[] | void> | null {
+    return this.#sliced.barrier() ?? this.#writer?.barrier() ?? null;
   }
 
   health(): StoreHealth {
@@ -238,6 +248,9 @@ export class DiskStore implements IndexStore, BackupSource {
   async #close(): Promise<void> {
     // Not published: a shutdown is no storage failure for the subscribers to alert on.
     this.#health = { recovered: this.#health.recovered, writable: false, detail: 'closed' };
+    this.#sliced.close(
+      createError('E_STORE_CLOSED', `the store of ${this.#dir} was closed before this command was decided`),
+    );
     if (this.#watchdog !== null) clearInterval(this.#watchdog);
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
     this.#wakeRetry?.();

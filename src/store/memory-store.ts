@@ -1,9 +1,10 @@
 import type { Command } from '../protocol/command.js';
 import type { Reply } from '../protocol/reply.js';
 import { DependencyGraph, type GraphStats } from '../graph/dependency-graph.js';
-import { applyCommand } from './apply-command.js';
+import { createError } from '../errors.js';
+import { SlicedGraph, type SliceOptions } from './sliced-graph.js';
+import type { IndexStore, StoreHealth, Suspended } from './store.js';
 import { GraphReader } from './graph-reader.js';
-import type { IndexStore, StoreHealth } from './store.js';
 import { nextStoreId } from './store-events.js';
 
 const HEALTHY: StoreHealth = { recovered: true, writable: true };
@@ -12,18 +13,28 @@ const HEALTHY: StoreHealth = { recovered: true, writable: true };
 export class MemoryStore implements IndexStore {
   readonly id = nextStoreId('memory');
   readonly #graph = new DependencyGraph();
+  readonly #sliced: SlicedGraph;
+
+  constructor(options: SliceOptions = {}) {
+    this.#sliced = new SlicedGraph(
+      () => this.#graph,
+      { refuse: () => false, before: () => null, changed: () => undefined, durable: () => null },
+      options,
+    );
+  }
+
   readonly reader = new GraphReader(() => this.#graph);
 
   open(): Promise<void> {
     return Promise.resolve();
   }
 
-  execute(command: Command): Reply {
-    return applyCommand(this.#graph, command).reply;
+  execute(command: Command): Reply | Suspended {
+    return this.#sliced.execute(command);
   }
 
-  barrier(): null {
-    return null;
+  barrier(): Promise<readonly Reply[]> | null {
+    return this.#sliced.barrier();
   }
 
   health(): StoreHealth {
@@ -35,6 +46,7 @@ export class MemoryStore implements IndexStore {
   }
 
   close(): Promise<void> {
+    this.#sliced.close(createError('E_STORE_CLOSED', 'the store was closed before this command was decided'));
     return Promise.resolve();
   }
 }

@@ -28,6 +28,16 @@ export const PENDING = 3;
 export type Pending = typeof PENDING;
 
 /**
+ * What `execute` answers when the command started work that runs across event-loop turns (a
+ * long cycle check, or a mutation queued behind one; see docs/adr/0012): like PENDING, its
+ * reply comes with the batch's `barrier()`, but the caller ends the batch after it and
+ * executes nothing more for the same client until that barrier has settled, so that the
+ * client's later commands observe it. Other clients' QUERYs go on being answered meanwhile.
+ */
+export const SUSPENDED = 4;
+export type Suspended = typeof SUSPENDED;
+
+/**
  * The one interface through which the server reaches the index. The network code knows
  * nothing else of storage, so another backend can be put behind it. The unit of work is a
  * batch: the commands a connection executes between two calls of `barrier()` (one read chunk,
@@ -48,9 +58,12 @@ export type Pending = typeof PENDING;
  *   store that returned no PENDING may resolve with nothing), and rejects when the state they
  *   observed cannot be made durable, in which case every reply of the batch, and every one
  *   held behind it, is sent as ERROR instead;
- * - a store that returned PENDING during a batch must return a promise from `barrier()`;
- *   commands executed between two barriers all belong to the same batch, because the server
- *   executes a batch without yielding.
+ * - a store that returned PENDING or SUSPENDED during a batch must return a promise from
+ *   `barrier()`; commands executed between two barriers all belong to the same batch, because
+ *   the server executes a batch without yielding (it yields between batches: a long read
+ *   chunk is executed as several batches, see docs/adr/0012);
+ * - SUSPENDED ends the batch: the caller executes no further command of that client before
+ *   the barrier has settled.
  */
 export interface IndexStore {
   /**
@@ -60,7 +73,7 @@ export interface IndexStore {
   readonly id: string;
   /** Recovers the state; called once, before any `execute`. */
   open(): Promise<void>;
-  execute(command: Command): Reply | Pending;
+  execute(command: Command): Reply | Pending | Suspended;
   // The embedded stores resolve with their group commit's Promise<void>: nothing to decide.
   // eslint-disable-next-line @typescript-eslint/no-invalid-void-type
   barrier(): Promise<ArrayLike<Reply> | void> | null;

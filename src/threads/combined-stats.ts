@@ -12,6 +12,14 @@ const COUNTERS: readonly Counter[] = [
   'bytesOut',
   'linesTooLong',
   'repliesFailedDurability',
+  'turnsYielded',
+  'commandsSuspended',
+  'connectionsRefusedPerPeer',
+  'acceptErrors',
+  'commandsRateLimited',
+  'commandsOverPackageCap',
+  'commandsOverDependencyCap',
+  'connectionsRefusedDescriptors',
 ];
 
 /**

@@ -33,5 +33,14 @@ export interface ThreadStats {
   readonly bytesOut: number;
   readonly linesTooLong: number;
   readonly repliesFailedDurability: number;
+  // Issue 12: fair service and limits per client (src/server/).
+  readonly turnsYielded: number;
+  readonly commandsSuspended: number;
+  readonly connectionsRefusedPerPeer: number;
+  readonly acceptErrors: number;
+  readonly commandsRateLimited: number;
+  readonly commandsOverPackageCap: number;
+  readonly commandsOverDependencyCap: number;
+  readonly connectionsRefusedDescriptors: number;
   readonly commands: readonly number[];
 }

@@ -58,6 +58,14 @@ function snapshot(s: IndexServer): ThreadStats {
     bytesOut: st.bytesOut,
     linesTooLong: st.linesTooLong,
     repliesFailedDurability: st.repliesFailedDurability,
+    turnsYielded: st.turnsYielded,
+    commandsSuspended: st.commandsSuspended,
+    connectionsRefusedPerPeer: st.connectionsRefusedPerPeer,
+    acceptErrors: st.acceptErrors,
+    commandsRateLimited: st.commandsRateLimited,
+    commandsOverPackageCap: st.commandsOverPackageCap,
+    commandsOverDependencyCap: st.commandsOverDependencyCap,
+    connectionsRefusedDescriptors: st.connectionsRefusedDescriptors,
     commands: Array.from(st.commands),
   };
 }

@@ -26,7 +26,7 @@ class FailingStore implements IndexStore {
     return this.#memory.open();
   }
   execute(command: Command): Reply {
-    return this.#memory.execute(command);
+    return this.#memory.execute(command) as Reply;
   }
   barrier(): Promise<void> {
     return Promise.reject(createError('E_STORAGE_IO', 'fsync failed: EIO (test)'));

@@ -43,7 +43,7 @@ async function pipelined(
     assert.equal(await send(store, { verb: Verb.INDEX, name: dep, deps: [] }), Reply.OK);
     applyCommand(model, { verb: Verb.INDEX, name: dep, deps: [] });
   }
-  const barriers: Promise<void>[] = [];
+  const barriers: Promise<unknown>[] = [];
   let inBatch = 0;
   for (const command of commands) {
     assert.equal(store.execute(command), Reply.OK);

@@ -75,7 +75,7 @@ export class DeferredStore implements IndexStore {
       const number = this.#batches - this.#closed.length;
       for (const [i, batch] of this.#closed.splice(0).entries()) {
         if (this.failBatch(number + i + 1)) batch.reject(new Error('injected batch failure'));
-        else batch.resolve(batch.commands.map((c) => this.#inner.execute(c)));
+        else batch.resolve(batch.commands.map((c) => this.#inner.execute(c) as Reply));
       }
     });
   }

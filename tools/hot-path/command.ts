@@ -33,7 +33,7 @@ export const usage = `Usage: node dist/tools/measure.js hot-path [options]
   --sync-mode MODE         durable or relaxed (default durable)
   --compact-after-bytes N  default 1 GiB: no compaction during the measurement`;
 
-const LIMITS = { maxLineBytes: 65_536, idleTimeoutMs: 0, outputHighWaterBytes: 1 << 30 };
+const LIMITS = { maxLineBytes: 65_536, idleTimeoutMs: 0, outputHighWaterBytes: 1 << 30, turnBudgetUs: 1000 };
 
 export async function main(argv: readonly string[]): Promise<number> {
   const { values } = parseToolArgs(

@@ -22,6 +22,8 @@ export interface SpawnOptions {
   readonly args?: readonly string[];
   /** Added to this process's environment. */
   readonly env?: NodeJS.ProcessEnv;
+  /** A command that runs node, e.g. `['prlimit', '--nofile=100:100', '--']`. */
+  readonly launcher?: readonly string[];
 }
 
 export interface ServerProcess {
@@ -49,10 +51,11 @@ export interface ServerProcess {
  * exit code and stderr if it exits first, and kills it if it does not listen within 20 s.
  */
 export async function spawnServer(options: SpawnOptions = {}): Promise<ServerProcess> {
-  const { storage = 'memory', dataDir, admin = true, threads, args = [], env = {} } = options;
+  const { storage = 'memory', dataDir, admin = true, threads, args = [], env = {}, launcher = [] } = options;
   const child = spawn(
-    process.execPath,
+    launcher[0] ?? process.execPath,
     [
+      ...(launcher.length > 0 ? [...launcher.slice(1), process.execPath] : []),
       CLI,
       'serve',
       '--host',

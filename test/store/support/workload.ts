@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Command } from '../../../src/protocol/command.js';
 import { Reply } from '../../../src/protocol/reply.js';
-import { PENDING, type IndexStore } from '../../../src/store/store.js';
+import { PENDING, SUSPENDED, type IndexStore } from '../../../src/store/store.js';
 
 /** The crash test's workload (tools/crash/), shared with the store tests. */
 export { randomCommand, seededRandom, stateOf } from '../../../tools/crash/workload.js';
@@ -16,7 +16,7 @@ export async function send(store: IndexStore, command: Command): Promise<Reply> 
   }
   try {
     const decided = await barrier;
-    if (reply !== PENDING) return reply;
+    if (reply !== PENDING && reply !== SUSPENDED) return reply;
     assert.ok(decided !== undefined && decided.length === 1, 'one decided reply for one pending command');
     return decided[0]!;
   } catch {

@@ -1,0 +1,216 @@
+import { Verb, type Command } from '../protocol/command.js';
+import { Reply } from '../protocol/reply.js';
+import { DependencyGraph, INDEX_PENDING, type IndexProgress } from '../graph/dependency-graph.js';
+import { appliedIndex, applyCommand } from './apply-command.js';
+import { SUSPENDED, type Suspended } from './store.js';
+
+/** How long checks may run, given by the store's owner (the `--turn-budget-us` option). */
+export interface SliceOptions {
+  /** Cycle-check work a line may do inline before it is suspended (units of DependencyGraph). */
+  readonly inlineWork?: number;
+  /** Longest run of suspended work in one event-loop turn, in milliseconds. */
+  readonly sliceMs?: number;
+}
+
+/** What the store around the graph does with the decisions (the embedded stores differ here). */
+export interface SliceHooks {
+  /** True: the command is answered ERROR without being applied (a store that cannot write). */
+  refuse(command: Command): boolean;
+  /** Read before a mutation is applied (what undoes it), handed to `changed`. */
+  before(command: Command): readonly string[] | null;
+  /** A mutation changed the graph: make it durable (the disk store appends it to its log). */
+  changed(command: Command, before: readonly string[] | null): void;
+  /** Resolves once everything changed so far is durable; null when it already is. */
+  durable(): Promise<void> | null;
+}
+
+/** About 0.2–0.6 ms of cycle-check work (10–30 ns a unit; see docs/adr/0011). */
+const DEFAULT_INLINE_WORK = 20_000;
+const RESUME_WORK = 5_000;
+const DEFAULT_SLICE_MS = 1;
+
+/** A mutation waiting for its turn, or the one whose cycle check runs across turns. */
+interface Waiting {
+  readonly command: Command;
+  /** The graph the check was started on, or null before it starts. */
+  graph: DependencyGraph | null;
+  /** What the package had before (see SliceHooks.before), once started. */
+  before: readonly string[] | null;
+  readonly resolve: (replies: readonly Reply[]) => void;
+  readonly reject: (err: unknown) => void;
+  readonly promise: Promise<readonly Reply[]>;
+}
+
+function copyOf(command: Command): Command {
+  return command.verb === Verb.INDEX
+    ? { verb: Verb.INDEX, name: command.name, deps: [...command.deps] }
+    : { verb: command.verb, name: command.name };
+}
+
+/**
+ * Executes commands against a graph so that no single one holds the event loop: an INDEX
+ * whose cycle check outgrows `inlineWork` is answered SUSPENDED, and its check goes on in
+ * slices of `sliceMs` on later turns (setImmediate), between other connections' reads. While
+ * it runs, the graph keeps its previous state: QUERYs are answered at once from it (ordered
+ * before the pending INDEX, which has not been answered yet), and every other mutation is
+ * queued, answered SUSPENDED, and applied in arrival order once the check is decided. The
+ * caller executes nothing more on a connection that got SUSPENDED until that batch's
+ * barrier has settled, so each connection's commands keep their order. See docs/adr/0012.
+ */
+export class SlicedGraph {
+  readonly #graph: () => DependencyGraph;
+  readonly #hooks: SliceHooks;
+  readonly #inlineWork: number;
+  readonly #sliceMs: number;
+  /** Head: the command being decided (its check may have started); the rest in arrival order. */
+  readonly #queue: Waiting[] = [];
+  #head = 0;
+  /** The command answered SUSPENDED since the last barrier(): its batch waits for it. */
+  #suspended: Waiting | null = null;
+  #scheduled: NodeJS.Immediate | null = null;
+  #closed = false;
+  /** Commands answered SUSPENDED, and turns in which suspended work ran: for metrics. */
+  suspendedCommands = 0;
+  slices = 0;
+
+  constructor(graph: () => DependencyGraph, hooks: SliceHooks, options: SliceOptions = {}) {
+    this.#graph = graph;
+    this.#hooks = hooks;
+    this.#inlineWork = options.inlineWork ?? DEFAULT_INLINE_WORK;
+    this.#sliceMs = options.sliceMs ?? DEFAULT_SLICE_MS;
+  }
+
+  /** True while a check runs across turns or mutations wait for one. */
+  get busy(): boolean {
+    return this.#head < this.#queue.length;
+  }
+
+  execute(command: Command): Reply | Suspended {
+    if (this.#hooks.refuse(command)) return Reply.ERROR;
+    if (command.verb === Verb.QUERY) return this.#graph().has(command.name) ? Reply.OK : Reply.FAIL;
+    if (this.busy) return this.#suspend(copyOf(command), null, null);
+    if (command.verb === Verb.REMOVE) return this.#apply(command);
+    const graph = this.#graph();
+    const before = this.#hooks.before(command);
+    const progress = graph.indexWithin(command.name, command.deps, this.#inlineWork);
+    if (progress === INDEX_PENDING) return this.#suspend(copyOf(command), graph, before);
+    return this.#decided(command, progress, before);
+  }
+
+  /** The promise of the batch's SUSPENDED command, with its reply; null if it had none. */
+  barrier(): Promise<readonly Reply[]> | null {
+    const waiting = this.#suspended;
+    if (waiting === null) return null;
+    this.#suspended = null;
+    return waiting.promise;
+  }
+
+  /** Abandons the check and every queued mutation: their batches are answered ERROR. */
+  close(reason: unknown): void {
+    this.#closed = true;
+    if (this.#scheduled !== null) clearImmediate(this.#scheduled);
+    this.#scheduled = null;
+    const head = this.#queue[this.#head];
+    if (head?.graph != null && head.graph === this.#graph()) head.graph.cancelIndex();
+    for (let i = this.#head; i < this.#queue.length; i++) this.#queue[i]!.reject(reason);
+    this.#queue.length = 0;
+    this.#head = 0;
+  }
+
+  #apply(command: Command): Reply {
+    const before = this.#hooks.before(command);
+    const applied = applyCommand(this.#graph(), command);
+    if (applied.changed) this.#hooks.changed(command, before);
+    return applied.reply;
+  }
+
+  #decided(
+    command: Command,
+    progress: Exclude<IndexProgress, typeof INDEX_PENDING>,
+    before: readonly string[] | null,
+  ): Reply {
+    const applied = appliedIndex(progress);
+    if (applied.changed) this.#hooks.changed(command, before);
+    return applied.reply;
+  }
+
+  #suspend(command: Command, graph: DependencyGraph | null, before: readonly string[] | null): Suspended {
+    let resolve!: (replies: readonly Reply[]) => void;
+    let reject!: (err: unknown) => void;
+    const promise = new Promise<readonly Reply[]>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    const waiting: Waiting = { command, graph, before, resolve, reject, promise };
+    this.#queue.push(waiting);
+    this.#suspended = waiting;
+    this.suspendedCommands++;
+    this.#schedule();
+    return SUSPENDED;
+  }
+
+  #schedule(): void {
+    if (this.#scheduled !== null || this.#closed) return;
+    this.#scheduled = setImmediate(() => {
+      this.#scheduled = null;
+      this.#run();
+    });
+  }
+
+  /** One slice: decides queued commands in order until the queue is empty or the time is up. */
+  #run(): void {
+    this.slices++;
+    const deadline = performance.now() + this.#sliceMs;
+    while (this.busy) {
+      const waiting = this.#queue[this.#head]!;
+      const reply = this.#step(waiting);
+      if (reply === null) {
+        if (performance.now() >= deadline) break;
+        continue;
+      }
+      this.#queue[this.#head++] = undefined as unknown as Waiting;
+      if (this.#head === this.#queue.length) {
+        this.#queue.length = 0;
+        this.#head = 0;
+      }
+      this.#settle(waiting, reply);
+      if (performance.now() >= deadline) break;
+    }
+    if (this.busy) this.#schedule();
+  }
+
+  /** Starts or continues the head's work; its reply once decided, else null. */
+  #step(waiting: Waiting): Reply | null {
+    const graph = this.#graph();
+    const command = waiting.command;
+    if (waiting.graph === null) {
+      if (this.#hooks.refuse(command)) return Reply.ERROR;
+      if (command.verb !== Verb.INDEX) return this.#apply(command);
+      waiting.graph = graph;
+      waiting.before = this.#hooks.before(command);
+      const progress = graph.indexWithin(command.name, command.deps, RESUME_WORK);
+      return progress === INDEX_PENDING ? null : this.#decided(command, progress, waiting.before);
+    }
+    // The store rebuilt its graph (after a storage failure): the check's graph is gone.
+    if (waiting.graph !== graph) return Reply.ERROR;
+    const progress = graph.resumeIndex(RESUME_WORK);
+    if (progress === INDEX_PENDING) return null;
+    // Decided while the store could not write: the graph is rebuilt from the log anyway.
+    if (this.#hooks.refuse(command)) return Reply.ERROR;
+    return this.#decided(command, progress, waiting.before);
+  }
+
+  #settle(waiting: Waiting, reply: Reply): void {
+    const durable = this.#hooks.durable();
+    if (durable === null) waiting.resolve([reply]);
+    else
+      durable.then(
+        () => {
+          waiting.resolve([reply]);
+        },
+        (err: unknown) => {
+          waiting.reject(err);
+        },
+      );
+  }
+}
