@@ -151,7 +151,8 @@ for (const threads of THREAD_COUNTS)
         assert.equal(server.draining, true);
         await c.closedByServer();
         await closing;
-        await assert.rejects(LineClient.open(port));
+        // Not a connect attempt: on a busy machine another test's server may get the port at once.
+        assert.equal(server.listening, false);
       });
 
       test('counts commands by verb and reply, and bytes both ways', async () => {
