@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, symlink } from 'node:fs/promises';
+import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PID_FILE } from '../../src/store/data-dir-files.js';
+import { DirLock } from '../../src/store/dir-lock.js';
 import { DiskStore } from '../../src/store/disk-store.js';
 import { spawnServer } from '../support/servers.js';
 import { LineClient } from '../support/line-client.js';
@@ -103,4 +105,37 @@ test('the same directory through a bind mount is refused', { timeout: 60_000 }, 
   } finally {
     execFileSync('umount', [mounted]);
   }
+});
+
+test('a pid file that cannot be written does not stop the lock on Linux; the holder is then unnamed', async (t) => {
+  if (process.platform !== 'linux') {
+    t.skip('elsewhere the pid file is the lock itself');
+    console.log('# skipped: the abstract-socket lock is Linux only');
+    return;
+  }
+  const dir = await tempDir(t);
+  // A directory where the pid file goes: writing it fails with EISDIR, as a full disk would fail it.
+  await mkdir(join(dir, PID_FILE));
+  const lock = await DirLock.acquire(dir);
+  await assert.rejects(DirLock.acquire(dir), {
+    code: 'E_STORAGE_LOCKED',
+    message: `data dir ${dir} is locked by another process; stop that process or pass another --data-dir`,
+  });
+  lock.release();
+  assert.ok((await stat(join(dir, PID_FILE))).isDirectory(), 'release leaves what is not its pid file alone');
+  (await DirLock.acquire(dir)).release();
+});
+
+test('release leaves a pid file naming another process alone', async (t) => {
+  const dir = await tempDir(t);
+  const lock = await DirLock.acquire(dir);
+  assert.equal(await readFile(join(dir, PID_FILE), 'latin1'), `${process.pid}\n`);
+  await writeFile(join(dir, PID_FILE), '1\n');
+  lock.release();
+  assert.equal(await readFile(join(dir, PID_FILE), 'latin1'), '1\n');
+});
+
+test('a data dir that does not exist is an ENOENT error, not a lock held by someone', async (t) => {
+  const dir = await tempDir(t);
+  await assert.rejects(DirLock.acquire(join(dir, 'missing')), { code: 'ENOENT' });
 });
