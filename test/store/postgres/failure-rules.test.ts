@@ -36,6 +36,7 @@ test('which failures are retried, and which open the breaker', () => {
   assert.ok(!isUnavailable({ code: '57014' }), 'a statement timeout is not an outage');
   assert.ok(isUnavailable(Object.assign(new Error('Connection terminated unexpectedly'))));
   assert.ok(!isUnavailable(new Error('syntax error')));
+  assert.ok(!isUnavailable(undefined), 'a rejection without an error is not taken for an outage');
 });
 
 test('circuit breaker: opens once, probes with backoff until the database answers, then closes', async () => {
@@ -71,6 +72,84 @@ test('circuit breaker: opens once, probes with backoff until the database answer
   breaker.trip('after stop'); // a closing store does not probe any more
   assert.equal(breaker.isOpen, false);
 });
+
+test('circuit breaker: stopped before it opens, it never opens nor probes', () => {
+  let probes = 0;
+  const breaker = new CircuitBreaker({
+    probe: () => {
+      probes++;
+      return Promise.resolve();
+    },
+    onChange: () => assert.fail(),
+  });
+  breaker.stop(); // no probe timer to clear
+  breaker.trip('database unreachable');
+  assert.equal(breaker.isOpen, false);
+  assert.equal(probes, 0);
+});
+
+test('circuit breaker: stopped while a probe is pending, the probe never runs', async () => {
+  let probes = 0;
+  const breaker = new CircuitBreaker({
+    probe: () => {
+      probes++;
+      return Promise.resolve();
+    },
+    onChange: () => undefined,
+    baseMs: 1,
+    capMs: 1,
+    random: () => 0, // the probe is due 5 ms after the trip
+  });
+  breaker.trip('down');
+  breaker.stop();
+  // Node fires timers in order of their due time: one due after the probe's runs after it would have.
+  await new Promise<void>((resolve) => setTimeout(resolve, 20));
+  assert.equal(probes, 0);
+  assert.equal(breaker.isOpen, true);
+});
+
+for (const outcome of ['answers', 'still fails'] as const)
+  test(`circuit breaker: a probe in flight when the store stops (${outcome}) neither closes it nor schedules another`, async () => {
+    const changes: boolean[] = [];
+    let backoffs = 0;
+    let settle!: () => void;
+    let probing!: () => void;
+    const started = new Promise<void>((resolve) => (probing = resolve));
+    const breaker = new CircuitBreaker({
+      probe: () => {
+        probing();
+        return new Promise<void>((resolve, reject) => {
+          settle =
+            outcome === 'answers'
+              ? resolve
+              : () => {
+                  reject(new Error('still down'));
+                };
+        });
+      },
+      onChange: (writable) => {
+        changes.push(writable);
+      },
+      baseMs: 1,
+      capMs: 1,
+      // Drawn once per scheduled probe: counts the probes the breaker schedules.
+      random: () => (backoffs++, 0),
+    });
+    const alive = setInterval(() => undefined, 1000);
+    try {
+      breaker.trip('down');
+      await started;
+      breaker.stop();
+      settle();
+      // The probe's handlers run within a few turns of the loop once it settles.
+      for (let i = 0; i < 10; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+      assert.equal(breaker.isOpen, true, 'a stopped breaker does not close');
+      assert.deepEqual(changes, [false]);
+      assert.equal(backoffs, 1, 'no probe scheduled after stop');
+    } finally {
+      clearInterval(alive);
+    }
+  });
 
 test('the database URL: a password is refused on the command line, accepted from the environment, never shown', () => {
   assert.throws(
