@@ -58,3 +58,28 @@ test('an error answer that names no error code is reported with its body (E_BAD_
     /the query API answered 502 without an error code: \{"detail":"upstream down"\}.*E_BAD_REPLY/s,
   );
 });
+
+test('an unreadable admin token file does not break the interactive client: a FAIL gets the general reason', async (t) => {
+  const server = await startServer(
+    { storage: 'memory', admin: true, adminHost: '127.0.0.1', adminPort: 0 },
+    { adminToken: null },
+  );
+  t.after(() => server.close());
+  const adminPort = String(server.pkgindex.addresses!.admin!.port);
+  const clean: NodeJS.ProcessEnv = { ...process.env };
+  delete clean.PKGINDEX_ADMIN_TOKEN;
+  delete clean.PKGINDEX_ADMIN_TOKEN_FILE;
+  const env = { ...clean, PKGINDEX_ADMIN_TOKEN_FILE: '/nonexistent/pkgindex-token' };
+  const session = await runCli(['client', '--port', String(server.port), '--admin-port', adminPort, '-i'], {
+    env,
+    input: 'index a\nindex b a\nremove a\nquit\n',
+  });
+  assert.equal(session.code, 0, session.stderr);
+  assert.match(session.stdout, /FAIL \(other indexed packages depend on it\)/);
+  // The same session with a usable token is explained by the API: the fallback above was the token's doing.
+  const explained = await runCli(['client', '--port', String(server.port), '--admin-port', adminPort, '-i'], {
+    env: clean,
+    input: 'remove a\nquit\n',
+  });
+  assert.match(explained.stdout, /FAIL \(a is needed by b: b → a\)/);
+});
