@@ -80,3 +80,50 @@ describe('profiling endpoints', () => {
     }
   });
 });
+
+// Moved here from hardening.test.ts and http-behaviour.test.ts: they take CPU profiles (see the top).
+const TOKEN = 'correct-horse-battery-staple-42';
+const AUTH = { authorization: `Bearer ${TOKEN}` };
+
+function errorCode(text: string): string {
+  return (JSON.parse(text) as { error: string }).error;
+}
+
+describe('debug endpoints with a token (issue 12)', () => {
+  test('with a token they are served, to requests carrying it; --admin-debug=off turns them off', async () => {
+    const on = await startInProcess({ token: TOKEN });
+    try {
+      assert.equal((await get(on.adminPort, '/debug/cpu-profile?seconds=1')).status, 401);
+      assert.equal((await get(on.adminPort, '/debug/cpu-profile?seconds=1', AUTH)).status, 200);
+    } finally {
+      await on.close();
+    }
+    const off = await startInProcess({ token: TOKEN, config: { adminDebug: 'off' } });
+    try {
+      const r = await get(off.adminPort, '/debug/cpu-profile?seconds=1', AUTH);
+      assert.equal(r.status, 403);
+      assert.equal(errorCode(r.text), 'E_ADMIN_DEBUG_OFF');
+    } finally {
+      await off.close();
+    }
+  });
+});
+
+describe('shutdown during a profile', () => {
+  test('close() ends a running CPU profile instead of waiting for it', async () => {
+    const s = await startInProcess({ config: { adminDebug: 'on' } });
+    try {
+      const profile = get(s.adminPort, '/debug/cpu-profile?seconds=60').then(
+        (r) => r.status,
+        () => 'connection closed',
+      );
+      await until(() => s.events.some((e) => e.msg === 'cpu profile started'));
+      const startedAt = performance.now();
+      await s.closeAdmin();
+      assert.ok(performance.now() - startedAt < 5000);
+      assert.equal(await profile, 'connection closed');
+    } finally {
+      await s.close();
+    }
+  });
+});
