@@ -27,11 +27,6 @@ export class QueryClient {
     this.#base = `http://${host}:${address.port}`;
   }
 
-  /** Where requests go, for messages. */
-  get base(): string {
-    return this.#base;
-  }
-
   /**
    * GETs `path` (its parts already percent-encoded: see `segment`) with `query`, and resolves
    * with the parsed JSON. Rejects with the catalogue error of an error answer, or E_CONNECT.

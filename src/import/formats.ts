@@ -14,10 +14,6 @@ export const FORMATS = {
 } as const satisfies Record<string, (lines: Lines) => Promise<ParsedSource>>;
 export type FormatName = keyof typeof FORMATS | 'auto';
 
-export function isFormatName(name: string): name is FormatName {
-  return name === 'auto' || Object.hasOwn(FORMATS, name);
-}
-
 /** Parses `lines` in `format`, or in the format recognised from the first meaningful line. */
 export async function parseSource(lines: AsyncIterable<string>, format: FormatName): Promise<ParsedSource> {
   const iterator = lines[Symbol.asyncIterator]();

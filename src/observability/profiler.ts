@@ -23,11 +23,6 @@ export class Profiler {
   /** A heap snapshot written but still being sent (heapSnapshotFile until its release). */
   #held: string | null = null;
 
-  /** True while a profile or snapshot is being taken, or reserved. */
-  get busy(): boolean {
-    return this.#running !== null || this.#held !== null;
-  }
-
   /**
    * Samples the CPU for `seconds` (ending early if `signal` aborts) and returns the profile;
    * `onStarted` is called once sampling has begun. Throws E_PROFILER_BUSY if another profile

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { exchange, get, sample, startInProcess, until, type InProcess } from './harness.js';
+import { exchange, get, sample, startInProcess, type InProcess } from './harness.js';
 
 describe('admin server endpoints', () => {
   let s: InProcess;
@@ -88,81 +88,6 @@ describe('admin server endpoints', () => {
       assert.equal(sample(theirs, 'pkgindex_packages'), 0);
     } finally {
       await other.close();
-    }
-  });
-});
-
-describe('profiling endpoints', () => {
-  let s: InProcess;
-  before(async () => {
-    s = await startInProcess({ config: { adminDebug: 'on' } });
-  });
-  after(async () => {
-    await s.close();
-  });
-
-  test('/debug/cpu-profile returns a .cpuprofile that DevTools can read', async () => {
-    const r = await get(s.adminPort, '/debug/cpu-profile?seconds=1');
-    assert.equal(r.status, 200);
-    assert.match(
-      r.headers.get('content-disposition') ?? '',
-      /^attachment; filename="pkgindex-.*\.cpuprofile"$/,
-    );
-    const profile = JSON.parse(r.text) as {
-      nodes: { id: number; callFrame: { functionName: string } }[];
-      samples: number[];
-      timeDeltas: number[];
-      startTime: number;
-      endTime: number;
-    };
-    assert.ok(profile.nodes.length > 0);
-    assert.equal(profile.nodes[0]!.callFrame.functionName, '(root)');
-    assert.ok(Array.isArray(profile.samples));
-    assert.equal(profile.samples.length, profile.timeDeltas.length);
-    const ids = new Set(profile.nodes.map((n) => n.id));
-    for (const id of profile.samples) assert.ok(ids.has(id));
-    assert.ok(profile.endTime > profile.startTime);
-  });
-
-  test('/debug/heap-snapshot returns a .heapsnapshot with its meta', async () => {
-    const r = await get(s.adminPort, '/debug/heap-snapshot');
-    assert.equal(r.status, 200);
-    assert.match(r.headers.get('content-disposition') ?? '', /\.heapsnapshot"$/);
-    const snapshot = JSON.parse(r.text) as {
-      snapshot: { meta: { node_fields: string[] }; node_count: number };
-      nodes: number[];
-    };
-    assert.ok(snapshot.snapshot.meta.node_fields.includes('self_size'));
-    assert.ok(snapshot.snapshot.node_count > 0);
-    assert.equal(
-      snapshot.nodes.length,
-      snapshot.snapshot.node_count * snapshot.snapshot.meta.node_fields.length,
-    );
-  });
-
-  test('a second profile while one runs gets 409, and is not logged as started', async () => {
-    const before = s.events.length;
-    const started = (what: string): number =>
-      s.events.slice(before).filter((e) => e.msg === `${what} started`).length;
-    const first = get(s.adminPort, '/debug/cpu-profile?seconds=2');
-    await until(() => started('cpu profile') === 1);
-    for (const path of ['/debug/heap-snapshot', '/debug/cpu-profile?seconds=1']) {
-      const second = await get(s.adminPort, path);
-      assert.equal(second.status, 409, path);
-      assert.equal((JSON.parse(second.text) as { error: string }).error, 'E_PROFILER_BUSY');
-    }
-    assert.equal((await first).status, 200);
-    assert.equal(started('cpu profile'), 1, 'only the profile that ran is logged as started');
-    assert.equal(started('heap snapshot'), 0);
-  });
-
-  test('seconds out of bounds or not a number gets 400 and says the range', async () => {
-    for (const q of ['0', '61', 'abc', '1.5']) {
-      const r = await get(s.adminPort, `/debug/cpu-profile?seconds=${q}`);
-      assert.equal(r.status, 400, q);
-      const body = JSON.parse(r.text) as { error: string; message: string };
-      assert.equal(body.error, 'E_ADMIN_BAD_REQUEST');
-      assert.match(body.message, /from 1 to 60/);
     }
   });
 });

@@ -102,3 +102,22 @@ test('a connection closed with requests outstanding counts them missing, and the
   assert.ok(r.protocolErrors > 0);
   assert.ok(r.elapsedS < 30);
 });
+
+test('a script shorter than the run wraps around, the window straddling its end, and every reply is still expected', async () => {
+  // 7 lines, 4 in flight: windows keep crossing the end of the script and starting it again.
+  const r = await withReference({}, (port) =>
+    runBench({ ...BASE, port, connections: 1, inFlight: 4, scriptLength: 7, ops: 1000 }),
+  );
+  assert.equal(r.answered, 1000);
+  assert.equal(r.counts.sent, 1000);
+  assert.equal(r.protocolErrors, 0, JSON.stringify(r.counts));
+});
+
+test('a reply to no request is counted unsolicited, a protocol error', async () => {
+  // One request in flight: the second reply to the same line arrives when none is outstanding.
+  const r = await withReference({ replaceReply: { at: WARMUP + 10, bytes: 'ERROR\nERROR\n' } }, (port) =>
+    runBench({ ...BASE, port, connections: 1, inFlight: 1, ops: 100, mix: parseMix('malformed=100') }),
+  );
+  assert.equal(r.counts.unsolicited, 1, JSON.stringify(r.counts));
+  assert.equal(r.protocolErrors, 1);
+});

@@ -93,3 +93,48 @@ test('a failed start after the admin server is up still exits (protocol port bus
     await first.exited;
   }
 });
+
+describe('database and tracing settings', () => {
+  test('a database URL in a flag may not carry a password (ps shows flags); the variable may', () => {
+    assert.throws(
+      () => loadConfig(['--database-url', 'postgres://app:secret@db:5432/pkgindex'], {}),
+      /--database-url holds a password, which `ps` would show: put the URL in PKGINDEX_DATABASE_URL/,
+    );
+    const url = 'postgresql://app:secret@db:5432/pkgindex';
+    assert.equal(loadConfig([], { PKGINDEX_DATABASE_URL: url }).databaseUrl, url);
+    assert.equal(
+      loadConfig(['--database-url', 'postgres://app@db/pkgindex'], {}).databaseUrl,
+      'postgres://app@db/pkgindex',
+    );
+  });
+
+  test('a database URL must be a postgres:// URL, naming the flag or variable at fault', () => {
+    assert.throws(
+      () => loadConfig(['--database-url', 'db.example:5432'], {}),
+      /--database-url must start with postgres:\/\/ or postgresql:\/\/, got db\.example:\/\//,
+    );
+    assert.throws(
+      () => loadConfig([], { PKGINDEX_DATABASE_URL: 'not a url' }),
+      (err: Error & { code?: string }) =>
+        err.code === 'E_CONFIG' &&
+        /PKGINDEX_DATABASE_URL must be a URL like postgres:\/\/user@host:5432\/database/.test(err.message),
+    );
+    assert.throws(() => loadConfig([], { PKGINDEX_DATABASE_URL: 'mysql://db/x' }), /got mysql:\/\//);
+  });
+
+  test('the trace sample ratio is a number from 0 to 1', () => {
+    assert.equal(loadConfig([], {}).traceSampleRatio, 0.01);
+    assert.equal(loadConfig(['--trace-sample-ratio', '1'], {}).traceSampleRatio, 1);
+    assert.equal(loadConfig([], { PKGINDEX_TRACE_SAMPLE_RATIO: '0' }).traceSampleRatio, 0);
+    for (const raw of ['1.5', '-0.1', 'half', ' ', 'Infinity'])
+      assert.throws(
+        () => loadConfig(['--trace-sample-ratio', raw], {}),
+        new RegExp(`--trace-sample-ratio must be a number from 0 to 1, got "${raw.replace('.', '\\.')}"`),
+        raw,
+      );
+  });
+
+  test('--help is refused: loadConfig reads settings only', () => {
+    assert.throws(() => loadConfig(['--help'], {}), /--help is not a setting/);
+  });
+});

@@ -189,3 +189,31 @@ test('names the protocol forbids are imported as nothing, and reported', async (
     user: LeftOutReason.MISSING_DEPENDENCY,
   });
 });
+
+test('a stanza without a Package field (or with an empty one) is skipped with a warning at its line', async () => {
+  const parsed = await parseDebian([
+    'Package: a',
+    '',
+    'Version: 1.0',
+    'Depends: a',
+    '',
+    'Package:',
+    'Depends: a',
+    '',
+    'Package: b',
+    'Depends: a',
+  ]);
+  assert.deepEqual(
+    parsed.packages.map((p) => p.name),
+    ['a', 'b'],
+  );
+  assert.deepEqual(depsOf(parsed.packages, 'b'), ['a']);
+  assert.equal(parsed.warningCount, 2);
+  assert.deepEqual(
+    parsed.warnings.map((w) => [w.line, w.message]),
+    [
+      [3, 'stanza without a Package field; skipped'],
+      [6, 'stanza without a Package field; skipped'],
+    ],
+  );
+});

@@ -183,3 +183,30 @@ test('SIGHUP reloads the certificate for new connections; an open connection kee
     assert.equal(await child.exited, 0);
   }
 });
+
+test('pkgindex client under mutual TLS: --cert and --key present the certificate; one without the other is refused', async () => {
+  const s = await startServer(
+    { tlsCert: server.cert, tlsKey: server.key, tlsCa: ca.caFile },
+    { log: pino({ level: 'silent' }) },
+  );
+  try {
+    const at = ['--port', String(s.port), '--ca', ca.caFile, '--timeout-ms', '5000'];
+    const served = await runCli(['client', ...at, '--cert', client.cert, '--key', client.key, 'index', 'a']);
+    assert.equal(served.code, 0, served.stderr);
+    assert.match(served.stdout, /OK/);
+    for (const half of [
+      ['--cert', client.cert],
+      ['--key', client.key],
+    ]) {
+      const r = await runCli(['client', ...at, ...half, 'query', 'a']);
+      assert.equal(r.code, 2, half[0]);
+      assert.match(
+        r.stderr,
+        /--cert and --key go together: pass the client certificate and its key.*E_CONFIG/s,
+      );
+    }
+    assert.equal(s.server.stats.connectionsTotal, 1, 'the refused ones never dialled');
+  } finally {
+    await s.close();
+  }
+});

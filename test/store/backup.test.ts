@@ -218,3 +218,23 @@ test('a server without a data dir answers POST /v1/backup 503', async (t) => {
   assert.equal(response.status, 503);
   assert.equal(((await response.json()) as { error: string }).error, 'E_BACKUP_UNAVAILABLE');
 });
+
+test('a backup that cannot be written is reported, and leaves neither the file nor a partial one', async (t) => {
+  const dir = await tempDir(t);
+  const server = await startServer(
+    { storage: 'disk', dataDir: join(dir, 'data'), admin: true, adminHost: '127.0.0.1', adminPort: 0 },
+    { adminToken: null },
+  );
+  t.after(() => server.close());
+  const adminPort = String(server.pkgindex.addresses!.admin!.port);
+  // The directory of --to does not exist: the server streamed the backup, the CLI cannot keep it.
+  const nowhere = join(dir, 'missing-dir', 'index.backup');
+  const r = await runCli(['backup', '--to', nowhere, '--admin-port', adminPort]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /the backup was not saved: .*ENOENT.*E_BACKUP_UNAVAILABLE/s);
+  assert.equal(r.stdout, '', 'no "saved" line');
+  assert.deepEqual((await readdir(dir)).sort(), ['data']);
+  // The server is unharmed by the abandoned download: the next backup is taken.
+  const ok = await runCli(['backup', '--to', join(dir, 'ok.backup'), '--admin-port', adminPort]);
+  assert.equal(ok.code, 0, ok.stderr);
+});

@@ -25,3 +25,8 @@ export function stateOf(graph: Pick<DependencyGraph, 'entries'>): string[] {
   for (const [name, deps] of graph.entries()) lines.push(`${name}|${[...deps].sort().join(',')}`);
   return lines.sort();
 }
+
+/** A command as the protocol line that sends it (without the `\n`). */
+export function commandLine(c: Command): string {
+  return c.verb === Verb.INDEX ? `INDEX|${c.name}|${c.deps.join(',')}` : `${c.verb}|${c.name}|`;
+}

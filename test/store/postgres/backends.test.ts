@@ -2,14 +2,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { DependencyGraph } from '../../../src/graph/dependency-graph.js';
-import { Verb, type Command } from '../../../src/protocol/command.js';
 import { REPLY_NAMES } from '../../../src/protocol/reply.js';
 import { applyCommand } from '../../../src/store/apply-command.js';
 import type { PkgIndexConfig } from '../../../src/root.js';
 import { LineClient } from '../../support/line-client.js';
 import { createTestDatabase, databaseState, needPostgres } from '../../support/postgres.js';
 import { startServer } from '../../support/servers.js';
-import { randomCommand, seededRandom, stateOf } from '../support/workload.js';
+import { commandLine as line, randomCommand, seededRandom, stateOf } from '../support/workload.js';
 
 type Backend = 'memory' | 'postgres';
 
@@ -18,10 +17,6 @@ async function configFor(t: TestContext, backend: Backend): Promise<Partial<PkgI
   if (backend === 'memory') return { storage: 'memory' };
   if (!(await needPostgres(t))) return null;
   return { storage: 'postgres', databaseUrl: await createTestDatabase(t) };
-}
-
-function line(c: Command): string {
-  return c.verb === Verb.INDEX ? `INDEX|${c.name}|${c.deps.join(',')}` : `${c.verb}|${c.name}|`;
 }
 
 // The same tests, and the same expected replies, on the embedded and the PostgreSQL backend.

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DependencyGraph } from '../../../src/graph/dependency-graph.js';
-import { Verb, type Command } from '../../../src/protocol/command.js';
+import { Verb } from '../../../src/protocol/command.js';
 import { applyCommand } from '../../../src/store/apply-command.js';
 import { GraphReader } from '../../../src/store/graph-reader.js';
 import {
@@ -14,11 +14,7 @@ import { LineClient } from '../../support/line-client.js';
 import { createTestDatabase, needPostgres } from '../../support/postgres.js';
 import { startServer } from '../../support/servers.js';
 import { exchange, get, startInProcess } from '../../admin/harness.js';
-import { randomCommand, seededRandom } from '../support/workload.js';
-
-function line(c: Command): string {
-  return c.verb === Verb.INDEX ? `INDEX|${c.name}|${c.deps.join(',')}` : `${c.verb}|${c.name}|`;
-}
+import { commandLine as line, randomCommand, seededRandom } from '../support/workload.js';
 
 /** Every page of a listing, `limit` at a time. */
 async function allPages(

@@ -4,7 +4,7 @@ import { Reply } from '../../../src/protocol/reply.js';
 import { PENDING, SUSPENDED, type IndexStore } from '../../../src/store/store.js';
 
 /** The crash test's workload (tools/crash/), shared with the store tests. */
-export { randomCommand, seededRandom, stateOf } from '../../../tools/crash/workload.js';
+export { commandLine, randomCommand, seededRandom, stateOf } from '../../../tools/crash/workload.js';
 
 /** What the server does for one command alone in a batch: execute, then wait for the barrier. */
 export async function send(store: IndexStore, command: Command): Promise<Reply> {
