@@ -185,3 +185,21 @@ test('--admin-host localhost serves on the loopback address', async () => {
     assert.equal(await stopChild(child), 0);
   }
 });
+
+test('a request target in absolute form (GET http://host/path) is served like its path', async () => {
+  const s = await startInProcess();
+  try {
+    const reply = await raw(
+      s.adminPort,
+      `GET http://127.0.0.1:${s.adminPort}/healthz?x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+    );
+    assert.match(reply, /^HTTP\/1\.1 200 /);
+    const missing = await raw(
+      s.adminPort,
+      `GET http://127.0.0.1:${s.adminPort}/nope HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`,
+    );
+    assert.match(missing, /^HTTP\/1\.1 404 /);
+  } finally {
+    await s.close();
+  }
+});
