@@ -50,65 +50,32 @@ function ratioTarget(
   };
 }
 
-/** The issue's targets, each a ratio of two cells of this run. */
+/**
+ * The issues' targets: a label, the bound, the shape, and the two servers whose cells of that
+ * shape are compared (numerator, denominator), by ops/s (at least the bound) or p50 (at most).
+ */
+const TARGETS: readonly (readonly [string, number, string, ServerKind, ServerKind, 'ops' | 'p50'])[] = [
+  ['pipelined 100×32 mixed, in memory, ops/s vs ceiling', 0.5, '100x32', 'memory', 'ceiling', 'ops'],
+  ['strict 100×1, in memory, ops/s vs ceiling', 0.9, '100x1', 'memory', 'ceiling', 'ops'],
+  ['strict 1×1, in memory, p50 latency vs ceiling', 1.5, '1x1', 'memory', 'ceiling', 'p50'],
+  ['mutations 100×32, durable vs in memory, ops/s', 0.5, 'mut-100x32', 'durable', 'memory', 'ops'],
+  // Issue 13: against the ceiling on every core.
+  ['strict 1000×1, in memory, ops/s vs ceiling', 0.9, '1000x1', 'memory', 'ceiling', 'ops'],
+  ['strict 100×1, durable, ops/s vs ceiling', 0.75, '100x1', 'durable', 'ceiling', 'ops'],
+  ['strict 1000×1, durable, ops/s vs ceiling', 0.75, '1000x1', 'durable', 'ceiling', 'ops'],
+  [
+    'pipelined 100×32 mixed, in memory, ops/s vs ceiling (issue 13)',
+    0.7,
+    '100x32',
+    'memory',
+    'ceiling',
+    'ops',
+  ],
+];
+
+/** The issues' targets, each a ratio of two cells of this run. */
 export function evaluateTargets(cells: readonly Cell[]): Target[] {
-  return [
-    ratioTarget(
-      'pipelined 100×32 mixed, in memory, ops/s vs ceiling',
-      0.5,
-      cell(cells, '100x32', 'memory'),
-      cell(cells, '100x32', 'ceiling'),
-      'ops',
-    ),
-    ratioTarget(
-      'strict 100×1, in memory, ops/s vs ceiling',
-      0.9,
-      cell(cells, '100x1', 'memory'),
-      cell(cells, '100x1', 'ceiling'),
-      'ops',
-    ),
-    ratioTarget(
-      'strict 1×1, in memory, p50 latency vs ceiling',
-      1.5,
-      cell(cells, '1x1', 'memory'),
-      cell(cells, '1x1', 'ceiling'),
-      'p50',
-    ),
-    ratioTarget(
-      'mutations 100×32, durable vs in memory, ops/s',
-      0.5,
-      cell(cells, 'mut-100x32', 'durable'),
-      cell(cells, 'mut-100x32', 'memory'),
-      'ops',
-    ),
-    // Issue 13: against the ceiling on every core.
-    ratioTarget(
-      'strict 1000×1, in memory, ops/s vs ceiling',
-      0.9,
-      cell(cells, '1000x1', 'memory'),
-      cell(cells, '1000x1', 'ceiling'),
-      'ops',
-    ),
-    ratioTarget(
-      'strict 100×1, durable, ops/s vs ceiling',
-      0.75,
-      cell(cells, '100x1', 'durable'),
-      cell(cells, '100x1', 'ceiling'),
-      'ops',
-    ),
-    ratioTarget(
-      'strict 1000×1, durable, ops/s vs ceiling',
-      0.75,
-      cell(cells, '1000x1', 'durable'),
-      cell(cells, '1000x1', 'ceiling'),
-      'ops',
-    ),
-    ratioTarget(
-      'pipelined 100×32 mixed, in memory, ops/s vs ceiling (issue 13)',
-      0.7,
-      cell(cells, '100x32', 'memory'),
-      cell(cells, '100x32', 'ceiling'),
-      'ops',
-    ),
-  ];
+  return TARGETS.map(([label, bound, shape, num, den, kind]) =>
+    ratioTarget(label, bound, cell(cells, shape, num), cell(cells, shape, den), kind),
+  );
 }
