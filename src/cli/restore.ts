@@ -5,10 +5,11 @@ import { OPTIONS } from '../config/options.js';
 import { flagBool, text } from '../config/parsers.js';
 import { createError, isPkgIndexError } from '../errors.js';
 import { restoreArchive } from '../store/backup-archive.js';
-import { listDataDir, PID_FILE } from '../store/data-dir-files.js';
+import { CONTROL_FILE, listDataDir, PID_FILE, TEMP_SUFFIX } from '../store/data-dir-files.js';
+import { writeControl, type ControlRecord } from '../store/control-file.js';
 import { DirLock } from '../store/dir-lock.js';
 import { NodeFs } from '../store/fs/node-fs.js';
-import { recover } from '../store/recover.js';
+import { recover, type Recovered } from '../store/recover.js';
 import { defineCommand } from './command.js';
 
 /**
@@ -59,18 +60,26 @@ files, unless --force, which deletes them first. Start a server on the dir after
     });
     try {
       const existing = await dataFiles(fs, dataDir);
-      if (existing.length > 0 && !force)
+      const index = existing.filter((name) => name !== CONTROL_FILE && !name.endsWith(TEMP_SUFFIX));
+      if (index.length > 0 && !force)
         throw createError(
           'E_RESTORE_TARGET',
-          `data dir ${dataDir} already holds ${existing.length} data files; restore into an empty dir, or pass --force to replace its index`,
+          `data dir ${dataDir} already holds ${index.length} data files; restore into an empty dir, or pass --force to replace its index`,
         );
+      // A control record without data files (an emptied dir) describes an index that is gone:
+      // the restored one replaces it, so it goes too.
       for (const name of existing) await fs.unlink(join(dataDir, name));
       let restored;
       try {
         restored = await restoreArchive(createReadStream(from), fs, dataDir);
-        const { graph } = await recover(fs, dataDir, { repair: false });
+        // A backup made before archives carried a control record: write the one of what was
+        // restored (every file whole, the last segment as if stopped cleanly).
+        if (!restored.control)
+          await writeControl(fs, dataDir, controlOf(await recover(fs, dataDir, { repair: false })), 1);
+        // As the server's start will: every record, and the files against the control record.
+        const { graph } = await recover(fs, dataDir, { repair: false, createIndex: false });
         process.stdout.write(
-          `restored ${restored.files} files (${restored.bytes} bytes) into ${dataDir}: ${graph.size} packages, ${graph.edgeCount} dependencies; checked\n`,
+          `restored ${restored.files} files (${restored.bytes} bytes) into ${dataDir}: ${graph.size} packages, ${graph.edgeCount} dependencies; checked${restored.control ? '' : ' (control record written: the backup had none)'}\n`,
         );
       } catch (err) {
         // Never leave a part of an index behind: a server started on it would serve it.
@@ -87,12 +96,25 @@ files, unless --force, which deletes them first. Start a server on the dir after
   },
 });
 
+/** Segments, snapshots, the control record and temporary files: everything but the lock. */
 async function dataFiles(fs: NodeFs, dir: string): Promise<string[]> {
   const listing = await listDataDir(fs, dir);
   const names = await fs.readdir(dir);
   const known = new Set([...listing.temporary]);
   for (const name of names)
-    if (/^(segment-\d{10}\.log|snapshot-\d{10}\.snap)$/.test(name) || known.has(name)) known.add(name);
+    if (/^(segment-\d{10}\.log|snapshot-\d{10}\.snap)$/.test(name) || name === CONTROL_FILE) known.add(name);
   known.delete(PID_FILE);
   return [...known];
+}
+
+/** The control record of a recovered dir whose files are all whole: the last segment as stopped cleanly. */
+function controlOf(r: Recovered): ControlRecord {
+  const current = r.segments.at(-1);
+  return {
+    snapshotSeq: r.snapshotSeq,
+    sealed: r.segments.slice(0, -1),
+    currentSeq: current?.seq ?? 0,
+    currentBytes: current?.bytes ?? 0,
+    clean: true,
+  };
 }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { createError, type PkgIndexError } from '../errors.js';
 import { crc32 } from './format/crc32.js';
 import type { StorageFs } from './fs/storage-fs.js';
+import { CONTROL_FILE } from './data-dir-files.js';
 
 /**
  * The backup archive: the data files of one consistent cut of a data dir, each with its
@@ -11,18 +12,25 @@ import type { StorageFs } from './fs/storage-fs.js';
  *   per file: u16 name length, name (latin1), f64 byte length, the bytes, u32 CRC-32 of them
  *   end:      u16 0, u32 number of files, u32 CRC-32 of the file CRCs (big-endian each)
  *
+ * The last file is the control record of the cut (CONTROL, format version 2): the snapshot,
+ * the sealed segments and the current segment with the exact bytes backed up, marked clean, so
+ * that a restored dir is checked against it at its first start and by `pkgindex fsck` exactly
+ * as the original was. Archives made before it have no CONTROL; restore then writes one.
+ *
  * Only data file names are accepted on restore (no paths), so an archive cannot write outside
  * the target directory.
  */
 const MAGIC = Buffer.from('PKGIBAK1', 'latin1');
 const CHUNK = 1024 * 1024;
-const DATA_FILE = /^(segment-\d{10}\.log|snapshot-\d{10}\.snap)$/;
+const DATA_FILE = /^(segment-\d{10}\.log|snapshot-\d{10}\.snap|CONTROL)$/;
 
 export interface ArchiveFile {
   readonly name: string;
   readonly path: string;
   /** Bytes to take from the start of the file: the cut. */
   readonly length: number;
+  /** The file's bytes, when they are made for the archive rather than read (the control record). */
+  readonly data?: Buffer;
 }
 
 /** Streams `files` (each cut at its length) as an archive. */
@@ -36,24 +44,12 @@ export async function* writeArchive(fs: StorageFs, files: readonly ArchiveFile[]
     name.copy(head, 2);
     head.writeDoubleBE(file.length, 2 + name.length);
     yield head;
-    const handle = await fs.open(file.path, 'read');
-    let crc = 0;
-    try {
-      for (let at = 0; at < file.length;) {
-        const chunk = Buffer.allocUnsafe(Math.min(CHUNK, file.length - at));
-        const n = await handle.read(chunk, at, chunk.length);
-        if (n === 0)
-          throw createError(
-            'E_STORAGE_IO',
-            `${file.path} ended at byte ${at} while backing up ${file.length}; the data dir changed under the backup`,
-          );
-        const bytes = chunk.subarray(0, n);
-        crc = crc32(bytes, crc);
-        at += n;
-        yield bytes;
-      }
-    } finally {
-      await handle.close();
+    let crc: number;
+    if (file.data !== undefined) {
+      crc = crc32(file.data);
+      yield file.data;
+    } else {
+      crc = yield* readCut(fs, file);
     }
     const tail = Buffer.alloc(4);
     tail.writeUInt32BE(crc >>> 0, 0);
@@ -65,6 +61,30 @@ export async function* writeArchive(fs: StorageFs, files: readonly ArchiveFile[]
   end.writeUInt32BE(files.length, 2);
   end.writeUInt32BE(crc32(crcs) >>> 0, 6);
   yield end;
+}
+
+/** Streams the first `file.length` bytes of a data file; returns their CRC-32. */
+async function* readCut(fs: StorageFs, file: ArchiveFile): AsyncGenerator<Buffer, number> {
+  const handle = await fs.open(file.path, 'read');
+  let crc = 0;
+  try {
+    for (let at = 0; at < file.length;) {
+      const chunk = Buffer.allocUnsafe(Math.min(CHUNK, file.length - at));
+      const n = await handle.read(chunk, at, chunk.length);
+      if (n === 0)
+        throw createError(
+          'E_STORAGE_IO',
+          `${file.path} ended at byte ${at} while backing up ${file.length}; the data dir changed under the backup`,
+        );
+      const bytes = chunk.subarray(0, n);
+      crc = crc32(bytes, crc);
+      at += n;
+      yield bytes;
+    }
+  } finally {
+    await handle.close();
+  }
+  return crc;
 }
 
 /** Reads exactly the bytes asked for from a stream of chunks. */
@@ -107,6 +127,8 @@ class ChunkReader {
 export interface Restored {
   readonly files: number;
   readonly bytes: number;
+  /** Whether the archive held a control record (archives made before it did not). */
+  readonly control: boolean;
 }
 
 /**
@@ -123,6 +145,7 @@ export async function restoreArchive(
   if (!magic.equals(MAGIC)) throw damaged(0, 'not a pkgindex backup (no PKGIBAK1 header)');
   const crcs: number[] = [];
   let bytes = 0;
+  let control = false;
   for (;;) {
     const nameLength = (await reader.exactly(2, 'a file header')).readUInt16BE(0);
     if (nameLength === 0) break;
@@ -147,7 +170,8 @@ export async function restoreArchive(
       await file.close();
     }
     crcs.push(crc >>> 0);
-    bytes += length;
+    if (name === CONTROL_FILE) control = true;
+    else bytes += length;
   }
   const end = await reader.exactly(8, 'its end');
   const all = Buffer.alloc(4 * crcs.length);
@@ -156,7 +180,7 @@ export async function restoreArchive(
     throw damaged(reader.offset, 'its end record does not match its files');
   if ((await reader.some(1)) !== null) throw damaged(reader.offset, 'bytes after its end');
   await fs.syncDir(dir);
-  return { files: crcs.length, bytes };
+  return { files: crcs.length - (control ? 1 : 0), bytes, control };
 }
 
 function damaged(offset: number, what: string): PkgIndexError<'E_BACKUP_DAMAGED'> {

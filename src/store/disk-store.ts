@@ -15,11 +15,11 @@ import { GraphReader } from './graph-reader.js';
 import { DirLock } from './dir-lock.js';
 import { errorText, LogWriter, type SyncMode } from './log-writer.js';
 import { recover, type RecoverOptions, type Recovered } from './recover.js';
-import { writeControl } from './control-file.js';
+import { controlPath, encodeControl, writeControl, type ControlRecord } from './control-file.js';
 import { HEADER_BYTES } from './format/file-header.js';
 import type { Compactor } from './compaction.js';
 import { workerCompactor } from './compaction-worker.js';
-import { segmentPath, snapshotPath } from './data-dir-files.js';
+import { CONTROL_FILE, segmentPath, snapshotPath } from './data-dir-files.js';
 import { nextStoreId, StoreEventPublisher } from './store-events.js';
 import { UndoLog } from './undo-log.js';
 import type { Backup, BackupSource } from './backup-source.js';
@@ -497,6 +497,17 @@ export class DiskStore implements IndexStore, BackupSource {
         }
       }
       files.reverse();
+      // The control record of the cut, last: a restored dir is checked against it as the
+      // original is against its own (the live CONTROL describes the live log, not the cut).
+      const cut: ControlRecord = {
+        snapshotSeq,
+        sealed: sealed.sort(([a], [b]) => a - b).map(([seq, bytes]) => ({ seq, bytes })),
+        currentSeq: writer.seq,
+        currentBytes: files.at(-1)!.length,
+        clean: true,
+      };
+      const data = encodeControl(cut, this.#controlGeneration);
+      files.push({ name: CONTROL_FILE, path: controlPath(this.#dir), length: data.length, data });
       const fs = this.#fs;
       async function* stream(): AsyncGenerator<Uint8Array> {
         try {
@@ -506,8 +517,8 @@ export class DiskStore implements IndexStore, BackupSource {
         }
       }
       return {
-        files: files.length,
-        bytes: files.reduce((sum, f) => sum + f.length, 0),
+        files: files.length - 1,
+        bytes: files.reduce((sum, f) => sum + (f.data === undefined ? f.length : 0), 0),
         stream: stream(),
         release,
       };

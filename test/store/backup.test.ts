@@ -1,12 +1,15 @@
 import { test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { DiskStore } from '../../src/store/disk-store.js';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { recover } from '../../src/store/recover.js';
+import type { FsckReport } from '../../src/store/fsck.js';
+import { writeArchive, type ArchiveFile } from '../../src/store/backup-archive.js';
+import { encodeControl } from '../../src/store/control-file.js';
 import { runCli } from '../cli/processes.js';
 import { LineClient } from '../support/line-client.js';
 import { startServer } from '../support/servers.js';
@@ -104,9 +107,20 @@ test(
     const forced = await runCli(['restore', '--from', file, '--data-dir', target, '--force']);
     assert.equal(forced.code, 0, forced.stderr);
 
-    const { graph } = await recover(new NodeFs(), target, { repair: false });
+    const { graph, control } = await recover(new NodeFs(), target, { repair: false });
     assert.deepEqual(graph.verify(), []);
-    const restarted = await startServer({ storage: 'disk', dataDir: target });
+    // The restored dir carries the control record of the cut, so fsck and the next start check
+    // it as they check the original: clean, stopped cleanly at the bytes backed up.
+    assert.ok((await readdir(target)).includes('CONTROL'), 'restored with its control record');
+    assert.equal(control?.clean, true);
+    const fsck = await runCli(['fsck', '--data-dir', target, '--json']);
+    assert.equal(fsck.code, 0, fsck.stdout);
+    const report = JSON.parse(fsck.stdout) as FsckReport;
+    assert.equal(report.clean, true);
+    assert.deepEqual(report.control, control);
+    assert.equal(report.packages, graph.size);
+    // --create-index=false starts on it: the dir holds an index, not merely files.
+    const restarted = await startServer({ storage: 'disk', dataDir: target, createIndex: false });
     t.after(() => restarted.close());
     const client = await LineClient.open(restarted.port);
     t.after(() => {
@@ -115,6 +129,20 @@ test(
     const replies = await client.request(...ackedBefore.map((name) => `QUERY|${name}|`));
     const missing = ackedBefore.filter((_, i) => replies[i] !== 'OK');
     assert.deepEqual(missing, [], 'acknowledged before the backup and missing from it');
+    // The server answers what the backup holds, no more: mutations acknowledged during the
+    // backup are there exactly when they are in the cut.
+    const during = load.acked.slice(ackedBefore.length);
+    assert.deepEqual(
+      await client.request(...during.map((name) => `QUERY|${name}|`)),
+      during.map((name) => (graph.has(name) ? 'OK' : 'FAIL')),
+    );
+    // The control record is meaningful: a restored segment deleted is refused as data loss.
+    await restarted.close();
+    const newest = (await readdir(target)).filter((n) => n.startsWith('segment-')).sort().at(-1)!;
+    await unlink(join(target, newest));
+    const damaged = await runCli(['fsck', '--data-dir', target]);
+    assert.equal(damaged.code, 1, damaged.stdout);
+    assert.match(damaged.stdout, new RegExp(`DATA LOSS: .*${newest} is missing`));
     // A point-in-time cut: what it holds of each client's chain is a prefix of that chain.
     for (let c = 0; c < 4; c++) {
       let gap = false;
@@ -238,3 +266,76 @@ test('a backup that cannot be written is reported, and leaves neither the file n
   const ok = await runCli(['backup', '--to', join(dir, 'ok.backup'), '--admin-port', adminPort]);
   assert.equal(ok.code, 0, ok.stderr);
 });
+
+/** An archive of the data files of a stopped server's dir, with the control record given (or none). */
+async function archiveOf(dir: string, control: Buffer | null): Promise<Buffer> {
+  const files: ArchiveFile[] = [];
+  for (const name of (await readdir(dir)).sort())
+    if (/^(segment|snapshot)-/.test(name))
+      files.push({ name, path: join(dir, name), length: (await stat(join(dir, name))).size });
+  if (control !== null) files.push({ name: 'CONTROL', path: '', length: control.length, data: control });
+  const parts: Buffer[] = [];
+  for await (const part of writeArchive(new NodeFs(), files)) parts.push(part);
+  return Buffer.concat(parts);
+}
+
+test(
+  'restore writes the control record a backup made before it lacks, and checks the files against one it carries',
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = await tempDir(t);
+    const source = join(dir, 'source');
+    const server = await startServer({ storage: 'disk', dataDir: source });
+    const client = await LineClient.open(server.port);
+    assert.deepEqual(await client.request('INDEX|a|', 'INDEX|b|a'), ['OK', 'OK']);
+    client.close();
+    await server.close();
+    const segments = (await readdir(source)).filter((n) => n.startsWith('segment-')).sort();
+    const last = segments.at(-1)!;
+    const lastSeq = Number(/\d+/.exec(last)![0]);
+    const lastBytes = (await stat(join(source, last))).size;
+
+    // An archive as the build before this change wrote them: no CONTROL. Restored into a dir
+    // that an operator emptied of data files (only its stale control record is left).
+    const old = join(dir, 'old.backup');
+    await writeFile(old, await archiveOf(source, null));
+    const target = join(dir, 'target');
+    await runCli(['restore', '--from', old, '--data-dir', target]);
+    for (const name of await readdir(target)) if (name !== 'CONTROL') await unlink(join(target, name));
+    const restored = await runCli(['restore', '--from', old, '--data-dir', target]);
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.match(restored.stdout, /: 2 packages, 1 dependencies; checked \(control record written/);
+    const fsck = await runCli(['fsck', '--data-dir', target, '--json']);
+    assert.equal(fsck.code, 0, fsck.stdout);
+    const report = JSON.parse(fsck.stdout) as FsckReport;
+    assert.deepEqual(report.control, {
+      snapshotSeq: 0,
+      sealed: segments
+        .slice(0, -1)
+        .map((name) => report.segments.find((s) => name.includes(String(s.seq).padStart(10, '0')))),
+      currentSeq: lastSeq,
+      currentBytes: lastBytes,
+      clean: true,
+    });
+
+    // An archive whose control record says more was durable than its files hold: refused, and
+    // nothing is left for a server to start on.
+    const lying = join(dir, 'lying.backup');
+    const control = encodeControl(
+      { snapshotSeq: 0, sealed: [], currentSeq: lastSeq, currentBytes: lastBytes + 100, clean: true },
+      1,
+    );
+    await writeFile(lying, await archiveOf(source, control));
+    const refused = await runCli(['restore', '--from', lying, '--data-dir', join(dir, 'lied')]);
+    assert.equal(refused.code, 2, refused.stdout);
+    assert.match(
+      refused.stderr,
+      new RegExp(`${last} holds ${lastBytes} bytes .* says ${lastBytes + 100}.*E_STORAGE_DATA_LOSS`, 's'),
+    );
+    assert.deepEqual(
+      (await readdir(join(dir, 'lied'))).filter((n) => n !== 'LOCK'),
+      [],
+      'no data files left behind',
+    );
+  },
+);
