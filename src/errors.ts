@@ -474,14 +474,16 @@ export function corruptDataError(
 }
 
 /**
- * The connection ended (`cause`) between sending a command and its reply, so the server may or
- * may not have applied it. Not retried, since only the user can judge that.
+ * The connection ended (`cause`) between sending a command and its reply, and was not (or no
+ * longer) retried, so the server may or may not have applied it; `lines` is how many lines
+ * went unanswered with it (the first is the one meant).
  */
-export function replyLostError(cause: PkgIndexError): PkgIndexError<'E_REPLY_LOST'> {
+export function replyLostError(cause: PkgIndexError, lines = 1): PkgIndexError<'E_REPLY_LOST'> {
+  const more = lines > 1 ? `; ${lines - 1} later line${lines > 2 ? 's' : ''} went unanswered with it` : '';
   return createError(
     'E_REPLY_LOST',
-    `connection lost before the reply; the command may or may not have been applied (${cause.message}). ` +
-      'Query to check, or send it again: the next command reconnects',
+    `connection lost before the reply; the command may or may not have been applied (${cause.message})${more}. ` +
+      'Query to check, or send it again (--retries resends it after a lost connection)',
     { cause },
   );
 }

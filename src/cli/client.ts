@@ -2,7 +2,6 @@ import { createInterface } from 'node:readline';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { Fifo } from '../client/fifo.js';
 import { option } from '../config/command-line.js';
 import { flagBool, text } from '../config/parsers.js';
 import { createError, isOperationalError, meaningOf } from '../errors.js';
@@ -11,10 +10,16 @@ import { formatCommand, parseLine } from '../protocol/parse.js';
 import { Reply, REPLY_NAMES } from '../protocol/reply.js';
 import { readLines } from '../import/read-lines.js';
 import { defineCommand } from './command.js';
-import { CONNECTION_OPTIONS, connectTo, type ServerAddress } from './connection.js';
+import { ResendingConnection, mayChangeIndex, type ResendingOptions } from '../client/resending.js';
+import {
+  CONNECTION_OPTIONS,
+  connectTo,
+  RETRY_BASE_DELAY_MS,
+  RETRY_OPTIONS,
+  type ServerAddress,
+} from './connection.js';
 import { ADMIN_OPTIONS } from './admin-connection.js';
 import { failReason, type Explainer } from './fail-reason.js';
-import { ReconnectingConnection } from './reconnecting.js';
 
 /** The commands in words, as typed after `pkgindex client` or at the prompt. */
 const VERBS = {
@@ -41,6 +46,9 @@ const EPILOGUE = `Prints the reply (OK, FAIL or ERROR). Exit status: 0 OK, 1 FAI
 connection (the reason on stderr). For piped lines: the worst reply of all. At the
 prompt: 0, or 2 if a command could not reach the server or lost its reply; a
 connection the server closed (idle, restart) is reopened on the next command.
+A lost connection is retried (--retries, backoff with jitter) and the lines whose
+replies were lost are sent again (each command is idempotent in effect); with
+retries on, piped INDEX and REMOVE lines wait for the replies before them.
 At the prompt, Ctrl-C abandons the line being typed; Ctrl-D or quit exits. After a
 FAIL, the prompt asks the server's query API (--admin-host, --admin-port) why: which
 dependency is missing, which package holds the one not removed.`;
@@ -50,6 +58,7 @@ export const command = defineCommand({
   description: DESCRIPTION,
   options: {
     ...CONNECTION_OPTIONS,
+    ...RETRY_OPTIONS,
     ...ADMIN_OPTIONS,
     interactive: option({
       flag: '--interactive',
@@ -84,6 +93,42 @@ export const command = defineCommand({
     return piped(values);
   },
 });
+
+type ClientValues = ServerAddress & { readonly retries: number; readonly retryMaxDelayMs: number };
+
+/**
+ * The connection of every mode: reconnects after a lost connection with backoff and jitter
+ * (--retries, --retry-max-delay-ms), resending what was unanswered (see ResendingConnection
+ * for why that is safe), and says so on stderr.
+ */
+function resendingConnection(
+  values: ClientValues,
+  more: Pick<ResendingOptions, 'onDropped'> = {},
+): ResendingConnection {
+  const { retries } = values;
+  return new ResendingConnection({
+    connect: () => connectTo(values),
+    retries,
+    backoff: { baseMs: RETRY_BASE_DELAY_MS, maxMs: values.retryMaxDelayMs },
+    // Without retries nothing is sent again, so a pipe may pipeline its mutations too.
+    mutationBarrier: retries > 0,
+    onRetry: (attempt, delayMs, cause, resending) => {
+      const then =
+        resending === 0
+          ? ''
+          : resending === 1
+            ? ', then resending the line whose reply was lost'
+            : `, then resending the ${resending} lines whose replies were lost`;
+      process.stderr.write(
+        `pkgindex: ${cause.message}; reconnecting in ${delayMs} ms (attempt ${attempt} of ${retries})${then}\n`,
+      );
+    },
+    onReconnected: (address) => {
+      process.stderr.write(`pkgindex: reconnected to ${address}\n`);
+    },
+    ...(more.onDropped === undefined ? {} : { onDropped: more.onDropped }),
+  });
+}
 
 /** Why the server would answer ERROR to `line`, or null when it is well-formed. */
 export function malformedReason(line: string): string | null {
@@ -124,7 +169,7 @@ function commandFromWords(
   return { command: { verb, name } };
 }
 
-async function oneShot(address: ServerAddress, words: readonly string[]): Promise<number> {
+async function oneShot(address: ClientValues, words: readonly string[]): Promise<number> {
   const parsed = commandFromWords(words);
   if ('problem' in parsed)
     throw createError(
@@ -139,7 +184,7 @@ async function oneShot(address: ServerAddress, words: readonly string[]): Promis
     process.stderr.write(`pkgindex: not sent: ${why}\n`);
     return 2;
   }
-  const connection = await connectTo(address);
+  const connection = resendingConnection(address);
   try {
     const reply = await connection.sendLine(line);
     process.stdout.write(`${REPLY_NAMES[reply]}\n`);
@@ -150,28 +195,70 @@ async function oneShot(address: ServerAddress, words: readonly string[]): Promis
   }
 }
 
-/** Sends each line of stdin as is, pipelined; prints the replies in order. */
-async function piped(address: ServerAddress): Promise<number> {
-  const connection = await connectTo(address);
+/**
+ * Sends each line of stdin as is, pipelined; prints the replies in order. With retries on, an
+ * INDEX or REMOVE waits for every earlier reply (QUERY lines do not), so that what a lost
+ * connection leaves unanswered can be sent again (ResendingConnection).
+ */
+async function piped(address: ClientValues): Promise<number> {
+  const connection = resendingConnection(address);
+  const barrier = address.retries > 0;
   let worst: Reply = Reply.OK;
-  const inFlight = new Fifo<Promise<Reply>>();
-  const flushOldest = async (): Promise<void> => {
-    const reply = await inFlight.shift()!;
-    if (EXIT_STATUS[reply] > EXIT_STATUS[worst]) worst = reply;
-    process.stdout.write(`${REPLY_NAMES[reply]}\n`);
+  // Replies are printed as they arrive (a script may wait for one before writing its next line),
+  // by `printing`, while the loop below reads and sends; each wakes the other.
+  // (Typed with `as`: assigned in callbacks, which type narrowing does not see.)
+  let inputDone = false as boolean;
+  let failure = null as { error: unknown } | null;
+  let wakePrinter = null as (() => void) | null;
+  let wakeReader = null as (() => void) | null;
+  const wake = (which: 'printer' | 'reader'): void => {
+    const waker = which === 'printer' ? wakePrinter : wakeReader;
+    if (which === 'printer') wakePrinter = null;
+    else wakeReader = null;
+    waker?.();
   };
+  // Connected before reading: an unreachable server is reported at once, not at the first line.
+  await connection.open();
+  const printing = (async () => {
+    while (!(inputDone && connection.pending === 0)) {
+      if (connection.pending === 0) {
+        await new Promise<void>((resolve) => (wakePrinter = resolve));
+        continue;
+      }
+      const reply = await connection.next();
+      if (EXIT_STATUS[reply] > EXIT_STATUS[worst]) worst = reply;
+      process.stdout.write(`${REPLY_NAMES[reply]}\n`);
+      wake('reader');
+    }
+  })().catch((error: unknown) => {
+    failure = { error };
+    wake('reader');
+    // A lost reply ends the run now, not when the writer of the pipe is done.
+    process.stdin.destroy();
+  });
   try {
     for await (const line of readLines(['-'])) {
-      const reply = connection.sendLine(line);
-      // Awaited in order below; this only keeps an early failure from counting as unhandled.
-      reply.catch(() => undefined);
-      inFlight.push(reply);
-      if (inFlight.length >= 1024) await flushOldest();
+      while (
+        failure === null &&
+        (connection.pending >= 1024 || (barrier && connection.pending > 0 && mayChangeIndex(line)))
+      )
+        await new Promise<void>((resolve) => (wakeReader = resolve));
+      if (failure !== null) break;
+      await connection.send(line);
+      wake('printer');
     }
-    while (inFlight.length > 0) await flushOldest();
+  } catch (err) {
+    // stdin destroyed above: the failure speaks for it.
+    if (failure === null) throw err;
   } finally {
+    inputDone = true;
+    wake('printer');
+    // On a failure here (no connection for a line), the printer stops at the first unanswered one.
+    if (failure === null) await printing;
     connection.destroy();
+    await printing;
   }
+  if (failure !== null) throw failure.error;
   return EXIT_STATUS[worst];
 }
 
@@ -197,13 +284,23 @@ const INTERACTIVE_HELP = `Commands: ${FORMS.join(' | ')} | a raw line INDEX|name
  * when any command went unanswered that way.
  */
 async function interactive(
-  address: ServerAddress,
+  address: ClientValues,
   history: string | null,
   explain: Explainer,
 ): Promise<number> {
-  const first = await connectTo(address);
   const terminal = process.stdin.isTTY;
   const historyFile = history ?? join(homedir(), '.pkgindex_history');
+  const connection = resendingConnection(address, {
+    onDropped: (reason) => {
+      // On a terminal the notice interrupts the prompt line: start a new one, then redraw it.
+      process.stderr.write(
+        `${terminal ? '\n' : ''}pkgindex: ${reason.message}; reconnecting on the next command\n`,
+      );
+      if (terminal) rl.prompt(true);
+    },
+  });
+  // Connected before the prompt: an unreachable server is reported at once.
+  const where = await connection.open();
   const rl = createInterface({
     input: process.stdin,
     output: process.stdout,
@@ -212,18 +309,7 @@ async function interactive(
     historySize: 1000,
     history: terminal ? loadHistory(historyFile) : [],
   });
-  const connection = new ReconnectingConnection(
-    first,
-    () => connectTo(address),
-    (reason) => {
-      // On a terminal the notice interrupts the prompt line: start a new one, then redraw it.
-      process.stderr.write(
-        `${terminal ? '\n' : ''}pkgindex: ${reason.message}; reconnecting on the next command\n`,
-      );
-      if (terminal) rl.prompt(true);
-    },
-  );
-  if (terminal) process.stdout.write(`connected to ${first.address}; type help for commands\n`);
+  if (terminal) process.stdout.write(`connected to ${where}; type help for commands\n`);
   let status = 0;
   let awaitingReply = false;
   // As in shells: Ctrl-C abandons the line being typed, never the session (readline would close).

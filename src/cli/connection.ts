@@ -100,7 +100,10 @@ export const CONNECTION_OPTIONS = {
 
 export type ServerAddress = Values<typeof CONNECTION_OPTIONS>;
 
-/** Reconnection after a lost connection (issue 12): `import` resumes where the server stopped. */
+/**
+ * Reconnection after a lost connection (issue 12): `import` resumes where the server stopped;
+ * `client` sends again the lines whose replies were lost (src/client/resending.ts).
+ */
 export const RETRY_OPTIONS = {
   retries: option({
     flag: '--retries',

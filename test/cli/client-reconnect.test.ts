@@ -1,7 +1,8 @@
 /**
  * The interactive prompt outlives its connections: a connection the server closed (idle
- * timeout, restart) is reported once and reopened by the next command; a command whose reply
- * was lost is reported, never resent. Real CLI, real servers, stdin fed line by line.
+ * timeout, restart) is reported once and reopened by the next command; with --retries 0 a
+ * command whose reply was lost is reported, never resent (with retries: client-retry.test.ts).
+ * Real CLI, real servers, stdin fed line by line.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,10 +33,10 @@ test('interactive: after the server closes an idle connection, the next command 
   }
 });
 
-test('interactive: server stopped → the error, prompt stays open; restarted on the same port → works again', async () => {
+test('interactive, --retries 0: server stopped → the error, prompt stays open; restarted on the same port → works again', async () => {
   const first = await spawnServer();
   const port = first.port;
-  const session = startCli(['client', ...at(port), '-i']);
+  const session = startCli(['client', ...at(port), '--retries', '0', '-i']);
   let second: Awaited<ReturnType<typeof spawnServer>> | undefined;
   try {
     session.send('index a');
@@ -66,7 +67,7 @@ test('interactive: server stopped → the error, prompt stays open; restarted on
   }
 });
 
-test('interactive: a reply lost mid-flight is reported as such and the command is not resent', async () => {
+test('interactive, --retries 0: a reply lost mid-flight is reported as such and the command is not resent', async () => {
   // A server that reads each line and drops the connection without answering.
   const received: string[] = [];
   let connections = 0;
@@ -82,7 +83,7 @@ test('interactive: a reply lost mid-flight is reported as such and the command i
   });
   await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
   try {
-    const session = startCli(['client', ...at((raw.address() as AddressInfo).port), '-i']);
+    const session = startCli(['client', ...at((raw.address() as AddressInfo).port), '--retries', '0', '-i']);
     session.send('query x');
     await session.waitFor(
       'stderr',
