@@ -4,6 +4,7 @@
  * every described path answers, and that the answers carry the fields described here.
  */
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../store/index-reader.js';
+import { PACKAGE_PAGE_DEPENDENTS } from './query-limits.js';
 
 type Schema = Readonly<Record<string, unknown>>;
 
@@ -162,9 +163,13 @@ export function openApiDocument(version: string): Schema {
           dependencies: names,
           dependents: {
             ...names,
-            description: `The first ${MAX_LIMIT} by name; dependentCount has them all.`,
+            description: `The first ${PACKAGE_PAGE_DEPENDENTS} by name; dependentCount counts them all, and /v1/packages/{name}/dependents lists them a page at a time.`,
           },
           dependentCount: int,
+          dependentsTruncated: {
+            type: 'boolean',
+            description: 'True when dependents lists fewer than dependentCount.',
+          },
           closureSize: int,
           depth: int,
           exact: bool,

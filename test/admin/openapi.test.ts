@@ -73,6 +73,7 @@ describe('/v1/openapi.json against the real routes', () => {
       backend: 'memory',
       connections: () => 0,
       maxVisits: 1000,
+      maxConcurrent: 8,
       version: 'test',
     });
     const served = router.paths().filter((p) => p.startsWith('/v1/'));

@@ -83,6 +83,7 @@ describe('query API over HTTP, fed over the protocol port', () => {
       dependencies: ['a', 'b'],
       dependents: ['x/y'],
       dependentCount: 1,
+      dependentsTruncated: false,
       closureSize: 2,
       depth: 2,
       exact: true,
