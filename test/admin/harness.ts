@@ -37,6 +37,8 @@ export interface InProcess {
   readonly events: LogEvent[];
   /** Closes the admin server alone (close() does it too, after the protocol server). */
   closeAdmin(): Promise<void>;
+  /** The routes the admin server serves, by method and path. */
+  adminRoutes(): { method: string; path: string }[];
   close(): Promise<void>;
 }
 
@@ -71,6 +73,7 @@ export async function startInProcess(
     adminPort: pkgindex.addresses!.admin!.port,
     events,
     closeAdmin: () => pkgindex.admin!.close(),
+    adminRoutes: () => pkgindex.admin!.routes(),
     close: () => s.close(),
   };
 }
