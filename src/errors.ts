@@ -244,7 +244,8 @@ export const ERRORS = {
     name: 'QueryBusyError',
     status: 503,
     exitCode: EXIT_USAGE,
-    meaning: 'The index is still preparing what the query needs (the sorted names after a large import).',
+    meaning:
+      'The query API is busy: --query-max-concurrent queries are running, the index kept changing while a long walk ran, or the sorted names are still being prepared after a large import. Retry after the Retry-After seconds.',
   },
   E_QUERY_UNAVAILABLE: {
     name: 'QueryUnavailableError',

@@ -296,6 +296,7 @@ export class Composition implements PkgIndex {
               backend: store.id.replace(/-\d+$/, ''),
               connections: () => server.connectionCount,
               maxVisits: config.queryMaxVisits,
+              maxConcurrent: config.queryMaxConcurrent,
             },
           },
           {

@@ -245,6 +245,11 @@ export class AdminServer {
     return bound;
   }
 
+  /** Every route served, by method and path (for the API description's test). */
+  routes(): { method: string; path: string }[] {
+    return this.#router.routes();
+  }
+
   /**
    * Stops listening and closes open connections, idle keep-alive ones and those with a request
    * in progress alike; a running CPU profile ends early.

@@ -12,9 +12,13 @@ export function httpStatusOf(err: unknown): number {
   return isPkgIndexError(err) ? (err.status ?? 500) : 500;
 }
 
+/** Seconds a client refused with these codes should wait before retrying (the Retry-After header). */
+const RETRY_AFTER_SECONDS: Partial<Record<string, number>> = { E_QUERY_BUSY: 1, E_ADMIN_BUSY: 1 };
+
 /**
  * The JSON `{ error, message }` answer to an error, with the status from httpStatusOf.
- * Server-side failures are logged with the request's context, refusals as warnings.
+ * Server-side failures are logged with the request's context, refusals as warnings. A refusal
+ * that a retry can get past (E_QUERY_BUSY, E_ADMIN_BUSY) carries a Retry-After header.
  */
 export function errorReply(
   err: unknown,
@@ -34,11 +38,15 @@ export function errorReply(
       : err instanceof Error
         ? err.message
         : String(err);
+  const retryAfter = RETRY_AFTER_SECONDS[code];
   return jsonReply(
     { error: code, message },
     {
       status,
-      headers: status === 401 ? { 'www-authenticate': 'Bearer realm="pkgindex-admin"' } : {},
+      headers: {
+        ...(status === 401 ? { 'www-authenticate': 'Bearer realm="pkgindex-admin"' } : {}),
+        ...(retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) }),
+      },
     },
   );
 }

@@ -1,9 +1,13 @@
 /**
- * The OpenAPI 3.1 description of the query API, served at `/v1/openapi.json`. Written by hand
- * beside the routes (query-routes.ts); a test checks that every route is described and that
- * every described path answers, and that the answers carry the fields described here.
+ * The OpenAPI 3.1 description of every `/v1` route of the admin server, served at
+ * `/v1/openapi.json`: the query API (query-routes.ts), the dashboard's event stream
+ * (dashboard/dashboard-routes.ts) and the backup (backup-route.ts). Written by hand beside the
+ * routes; a test checks it against the routes the running admin server serves (each method and
+ * path, in both directions), that every described GET answers, and that the answers carry the
+ * fields described here.
  */
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../store/index-reader.js';
+import { PACKAGE_PAGE_DEPENDENTS } from './query-limits.js';
 
 type Schema = Readonly<Record<string, unknown>>;
 
@@ -55,6 +59,13 @@ const errors = {
   '401': { description: 'Missing or wrong bearer token (E_ADMIN_UNAUTHORIZED).', content: jsonOf(error) },
   '501': {
     description: 'The storage backend serves no queries (E_QUERY_UNAVAILABLE).',
+    content: jsonOf(error),
+  },
+  '503': {
+    description:
+      'Busy (E_QUERY_BUSY): --query-max-concurrent queries are running, or the index kept changing during a long ' +
+      "walk. Retry after the Retry-After header's seconds.",
+    headers: { 'Retry-After': { schema: { type: 'integer', minimum: 1 } } },
     content: jsonOf(error),
   },
 };
@@ -162,9 +173,13 @@ export function openApiDocument(version: string): Schema {
           dependencies: names,
           dependents: {
             ...names,
-            description: `The first ${MAX_LIMIT} by name; dependentCount has them all.`,
+            description: `The first ${PACKAGE_PAGE_DEPENDENTS} by name; dependentCount counts them all, and /v1/packages/{name}/dependents lists them a page at a time.`,
           },
           dependentCount: int,
+          dependentsTruncated: {
+            type: 'boolean',
+            description: 'True when dependents lists fewer than dependentCount.',
+          },
           closureSize: int,
           depth: int,
           exact: bool,
@@ -244,6 +259,56 @@ export function openApiDocument(version: string): Schema {
         order,
         notFound,
       ),
+      '/v1/events': {
+        get: {
+          summary:
+            "The live golden signals (the dashboard's feed) as server-sent events: one `history` event with the " +
+            'samples kept (up to five minutes), then one `sample` event a second. The stream does not end.',
+          parameters: [],
+          responses: {
+            '200': {
+              description:
+                'A stream of `event: history` then `event: sample` lines, each `data:` one JSON object.',
+              content: { 'text/event-stream': { schema: str } },
+            },
+            '401': errors['401'],
+            '503': {
+              description:
+                'As many streams are open as the server keeps (E_ADMIN_BUSY); retry after Retry-After.',
+              headers: { 'Retry-After': { schema: { type: 'integer', minimum: 1 } } },
+              content: jsonOf(error),
+            },
+          },
+        },
+      },
+      '/v1/backup': {
+        post: {
+          summary:
+            'An online backup of the data dir, streamed: a consistent cut of its durable state taken when the ' +
+            'request arrives, while the server keeps serving (`pkgindex backup` saves it, `pkgindex restore` ' +
+            'brings it back).',
+          parameters: [],
+          responses: {
+            '200': {
+              description: 'The backup archive.',
+              headers: {
+                'X-Pkgindex-Backup-Files': { schema: int },
+                'X-Pkgindex-Backup-Data-Bytes': { schema: int },
+              },
+              content: {
+                'application/octet-stream': {
+                  schema: { type: 'string', contentMediaType: 'application/octet-stream' },
+                },
+              },
+            },
+            '401': errors['401'],
+            '503': {
+              description: 'The server does not keep its index in a data dir (E_BACKUP_UNAVAILABLE).',
+              content: jsonOf(error),
+            },
+          },
+        },
+      },
     },
   };
 }

@@ -17,8 +17,9 @@ import {
 } from '../store/index-reader.js';
 import { encodeCursor } from './cursor.js';
 import { openApiDocument } from './openapi.js';
+import { PACKAGE_PAGE_DEPENDENTS } from './query-limits.js';
 import { QueryParams } from './query-params.js';
-import { jsonReply, type AdminReply } from './reply.js';
+import { jsonItemsReply, jsonReply, type AdminReply } from './reply.js';
 import type { AdminRequest, Router, RouteParams } from './router.js';
 
 export interface QueryRouteDeps {
@@ -31,6 +32,8 @@ export interface QueryRouteDeps {
   readonly connections: () => number;
   /** Packages plus edges one query may visit (`--query-max-visits`). */
   readonly maxVisits: number;
+  /** Queries answered at once; more are refused E_QUERY_BUSY (`--query-max-concurrent`). */
+  readonly maxConcurrent: number;
   readonly version: string;
 }
 
@@ -40,6 +43,8 @@ export const MAX_TREE_DEPTH = 64;
 /** Nodes of a tree when the request does not say, and the most it may ask for. */
 export const DEFAULT_TREE_NODES = 1000;
 export const MAX_TREE_NODES = 10_000;
+
+export { PACKAGE_PAGE_DEPENDENTS } from './query-limits.js';
 
 const NO_STORE = { 'cache-control': 'no-store' };
 
@@ -69,14 +74,36 @@ export function registerQueryRoutes(router: Router, deps: QueryRouteDeps): void 
       );
     return deps.reader;
   };
+  let running = 0;
+  /** Runs `handler` unless `maxConcurrent` queries are running already (E_QUERY_BUSY, 503). */
+  const limited = async (handler: () => Promise<AdminReply>): Promise<AdminReply> => {
+    if (running >= deps.maxConcurrent)
+      throw createError(
+        'E_QUERY_BUSY',
+        `${running} queries are running, the most --query-max-concurrent allows; retry after the Retry-After seconds, or raise --query-max-concurrent`,
+      );
+    running++;
+    try {
+      return await handler();
+    } finally {
+      running--;
+    }
+  };
+  const routeReply = (
+    path: string,
+    known: readonly string[],
+    handler: (q: QueryParams, params: RouteParams, request: AdminRequest) => Promise<AdminReply>,
+  ): void => {
+    router.get(path, (request, params) =>
+      limited(() => handler(new QueryParams(request.query, known), params, request)),
+    );
+  };
   const route = (
     path: string,
     known: readonly string[],
     handler: (q: QueryParams, params: RouteParams, request: AdminRequest) => Promise<unknown>,
   ): void => {
-    router.get(path, async (request, params) =>
-      json(await handler(new QueryParams(request.query, known), params, request)),
-    );
+    routeReply(path, known, async (q, params, request) => json(await handler(q, params, request)));
   };
   const listing = (filter: ListFilter) => async (q: QueryParams) =>
     page(
@@ -94,12 +121,15 @@ export function registerQueryRoutes(router: Router, deps: QueryRouteDeps): void 
   route('/v1/roots', LIST, listing(ListFilter.ROOTS));
 
   route('/v1/packages/{name}', [], async (_q, { name = '' }) => {
-    const info = (await reader().packageInfo(name, { maxVisits })) ?? notIndexed(name);
+    const info =
+      (await reader().packageInfo(name, { maxVisits, maxDependents: PACKAGE_PAGE_DEPENDENTS })) ??
+      notIndexed(name);
     return {
       name: info.name,
       dependencies: info.dependencies,
       dependents: info.dependents,
       dependentCount: info.dependentCount,
+      dependentsTruncated: info.dependents.length < info.dependentCount,
       closureSize: info.closureSize,
       depth: info.depth,
       exact: info.exact,
@@ -139,14 +169,14 @@ export function registerQueryRoutes(router: Router, deps: QueryRouteDeps): void 
     return { name, action: 'remove', removable: held.chain.length === 1, ...held };
   });
 
-  route('/v1/packages/{name}/install-order', [], async (_q, { name = '' }) => {
+  routeReply('/v1/packages/{name}/install-order', [], async (_q, { name = '' }) => {
     const order = (await reader().installOrder(name, { maxVisits })) ?? notIndexed(name);
-    return { items: order.items, truncated: order.truncated };
+    return jsonItemsReply(order.items, { truncated: order.truncated }, { headers: NO_STORE });
   });
 
-  route('/v1/packages/{name}/removal-order', [], async (_q, { name = '' }) => {
+  routeReply('/v1/packages/{name}/removal-order', [], async (_q, { name = '' }) => {
     const order = (await reader().removalOrder(name, { maxVisits })) ?? notIndexed(name);
-    return { items: order.items, truncated: order.truncated };
+    return jsonItemsReply(order.items, { truncated: order.truncated }, { headers: NO_STORE });
   });
 
   route('/v1/chains', [], async () => {

@@ -105,6 +105,17 @@ export class Router {
     return undefined;
   }
 
+  /** Every route served, by method (`GET` or `POST`; HEAD goes with GET) and path, parameters as `{name}`. */
+  routes(): { method: string; path: string }[] {
+    const exact = [...this.#routes.keys()]
+      .filter((k) => !k.startsWith('HEAD '))
+      .map((k) => {
+        const space = k.indexOf(' ');
+        return { method: k.slice(0, space), path: k.slice(space + 1) };
+      });
+    return [...exact, ...this.#patterns.map((p) => ({ method: 'GET', path: p.path }))];
+  }
+
   /** Every GET path served, parameters as `{name}` (for the API description and its test). */
   paths(): string[] {
     const exact = [...this.#routes.keys()].filter((k) => k.startsWith('GET ')).map((k) => k.slice(4));

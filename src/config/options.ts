@@ -62,7 +62,7 @@ export const OPTIONS = {
     flag: '--turn-budget-us',
     env: 'PKGINDEX_TURN_BUDGET_US',
     default: 1000,
-    help: 'Longest a connection, or a long cycle check, runs before other connections get their turn (microseconds); the rest of its input runs on a later turn.',
+    help: 'Longest a connection, a long cycle check, or a query of the /v1 API runs before other connections get their turn (microseconds); the rest of its work runs on a later turn.',
     parse: integer(100, 1_000_000),
   }),
   maxConnectionsPerPeer: option({
@@ -206,8 +206,15 @@ export const OPTIONS = {
     flag: '--query-max-visits',
     env: 'PKGINDEX_QUERY_MAX_VISITS',
     default: 25_000,
-    help: 'Packages plus edges one query of the /v1 API may visit before it answers truncated: a query runs in one turn of the event loop, so this bounds what it adds to a protocol reply (~10 ms on a loaded 2-core machine).',
+    help: "Packages plus edges one query of the /v1 API may visit before it answers truncated (a query runs in slices of --turn-budget-us between the protocol's reads, so this bounds its total time, not what it adds to a protocol reply).",
     parse: integer(100, 10_000_000),
+  }),
+  queryMaxConcurrent: option({
+    flag: '--query-max-concurrent',
+    env: 'PKGINDEX_QUERY_MAX_CONCURRENT',
+    default: 8,
+    help: 'Queries of the /v1 API answered at once (they run one after another, a slice per turn); more are refused 503 E_QUERY_BUSY with Retry-After, so that many clients cannot queue up work without end.',
+    parse: integer(1, 10_000),
   }),
   admin: option({
     flag: '--admin',

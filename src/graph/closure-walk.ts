@@ -4,6 +4,7 @@
  */
 import type { DependencyGraph } from './dependency-graph.js';
 import { dependencyAt, dependencyCount, type PackageNode, type VisitMarks } from './package-node.js';
+import { finish, STEP_VISITS, type Steps } from './query-bounds.js';
 
 export const Direction = { DEPENDENCIES: 'dependencies', DEPENDENTS: 'dependents' } as const;
 export type Direction = (typeof Direction)[keyof typeof Direction];
@@ -25,8 +26,19 @@ export function walkClosure(
   maxVisits: number,
   visit: (node: PackageNode) => void,
 ): WalkResult {
+  return finish(walkClosureSteps(graph, start, direction, maxVisits, visit));
+}
+
+/** `walkClosure`, pausing every STEP_VISITS visits (see Steps). */
+export function* walkClosureSteps(
+  graph: DependencyGraph,
+  start: PackageNode,
+  direction: Direction,
+  maxVisits: number,
+  visit: (node: PackageNode) => void,
+): Steps<WalkResult> {
   const walker = new ClosureWalker(graph, start, direction, visit, graph.visitMarks());
-  walker.step(maxVisits);
+  while (!walker.step(Math.min(STEP_VISITS, maxVisits - walker.visits)) && walker.visits < maxVisits) yield;
   return { reached: walker.reached, complete: walker.done, visits: walker.visits };
 }
 

@@ -6,9 +6,9 @@
  */
 import type { DependencyGraph } from './dependency-graph.js';
 import { Direction } from './closure-walk.js';
-import { firstNames } from './first-names.js';
+import { firstNamesSteps } from './first-names.js';
 import { dependenciesOf, dependencyCount, type PackageNode } from './package-node.js';
-import { visitBudget } from './query-bounds.js';
+import { finish, visitBudget, type Steps } from './query-bounds.js';
 
 export interface TreeNode {
   readonly name: string;
@@ -46,7 +46,7 @@ export function dependencyTree(
   name: string,
   options: TreeOptions = {},
 ): Tree | undefined {
-  return tree(graph, name, Direction.DEPENDENCIES, options);
+  return finish(treeSteps(graph, name, Direction.DEPENDENCIES, options));
 }
 
 /** The reverse dependency tree of `name` (what depends on it); undefined when it is not indexed. */
@@ -55,7 +55,7 @@ export function dependentTree(
   name: string,
   options: TreeOptions = {},
 ): Tree | undefined {
-  return tree(graph, name, Direction.DEPENDENTS, options);
+  return finish(treeSteps(graph, name, Direction.DEPENDENTS, options));
 }
 
 interface Building {
@@ -65,12 +65,13 @@ interface Building {
   more?: true;
 }
 
-function tree(
+/** The tree (or reverse tree) of `name`, pausing every STEP_VISITS edges (see Steps). */
+export function* treeSteps(
   graph: DependencyGraph,
   name: string,
   direction: Direction,
   options: TreeOptions,
-): Tree | undefined {
+): Steps<Tree | undefined> {
   const start = graph.node(name);
   if (start === undefined) return undefined;
   const maxDepth = Math.max(0, Math.floor(options.depth ?? 8));
@@ -96,7 +97,7 @@ function tree(
       continue;
     }
     expanded.add(node);
-    const first = firstNames(
+    const first = yield* firstNamesSteps(
       down ? dependenciesOf(node) : graph.dependents(node),
       undefined,
       maxNodes - nodes,

@@ -3,6 +3,8 @@
  * collection: one pass with a bounded max-heap, O(n log limit), so a page of libc6's 50,000
  * dependents does not sort 50,000 names.
  */
+import { finish, STEP_VISITS, type Steps } from './query-bounds.js';
+
 interface Named {
   readonly name: string;
 }
@@ -53,6 +55,16 @@ export function firstNames<T extends Named>(
   limit: number,
   maxScan = Infinity,
 ): FirstNames<T> & { readonly scanned: number; readonly complete: boolean } {
+  return finish(firstNamesSteps(items, after, limit, maxScan));
+}
+
+/** `firstNames`, pausing every STEP_VISITS items (see Steps). */
+export function* firstNamesSteps<T extends Named>(
+  items: Iterable<T>,
+  after: string | undefined,
+  limit: number,
+  maxScan = Infinity,
+): Steps<FirstNames<T> & { readonly scanned: number; readonly complete: boolean }> {
   const collector = new FirstNamesCollector<T>(after, limit);
   let scanned = 0;
   for (const item of items) {
@@ -62,6 +74,7 @@ export function firstNames<T extends Named>(
     }
     scanned++;
     collector.add(item);
+    if (scanned % STEP_VISITS === 0) yield;
   }
   return { ...collector.result(), scanned, complete: true };
 }

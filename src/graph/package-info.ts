@@ -3,7 +3,7 @@
  * needs in all (its transitive closure) and how deep its longest dependency chain goes.
  */
 import type { DependencyGraph } from './dependency-graph.js';
-import { firstNames } from './first-names.js';
+import { firstNamesSteps } from './first-names.js';
 import {
   dependenciesOf,
   dependencyAt,
@@ -11,7 +11,7 @@ import {
   type PackageNode,
   type VisitMarks,
 } from './package-node.js';
-import { MAX_LIMIT, visitBudget, type WalkOptions } from './query-bounds.js';
+import { finish, MAX_LIMIT, STEP_VISITS, visitBudget, type Steps, type WalkOptions } from './query-bounds.js';
 
 export interface PackageInfo {
   readonly name: string;
@@ -43,15 +43,25 @@ export function packageInfo(
   name: string,
   options: PackageInfoOptions = {},
 ): PackageInfo | undefined {
+  return finish(packageInfoSteps(graph, name, options));
+}
+
+/** `packageInfo`, pausing every STEP_VISITS visits (see Steps). */
+export function* packageInfoSteps(
+  graph: DependencyGraph,
+  name: string,
+  options: PackageInfoOptions = {},
+): Steps<PackageInfo | undefined> {
   const node = graph.node(name);
   if (node === undefined) return undefined;
   const listed = Math.max(0, Math.min(options.maxDependents ?? MAX_LIMIT, MAX_LIMIT));
   const maxVisits = visitBudget(options);
-  const { closureSize, depth, exact } = measureClosure(graph.visitMarks(), node, maxVisits);
+  const { closureSize, depth, exact } = yield* measureClosureSteps(graph.visitMarks(), node, maxVisits);
+  const dependents = yield* firstNamesSteps(graph.dependents(node), undefined, listed, maxVisits);
   return {
     name,
     dependencies: dependenciesOf(node).map((d) => d.name),
-    dependents: firstNames(graph.dependents(node), undefined, listed, maxVisits).items.map((n) => n.name),
+    dependents: dependents.items.map((n) => n.name),
     dependentCount: node.dependents,
     closureSize,
     depth,
@@ -68,6 +78,15 @@ export function measureClosure(
   node: PackageNode,
   maxVisits: number,
 ): { closureSize: number; depth: number; exact: boolean } {
+  return finish(measureClosureSteps(marks, node, maxVisits));
+}
+
+/** `measureClosure`, pausing every STEP_VISITS visits (see Steps). */
+export function* measureClosureSteps(
+  marks: VisitMarks,
+  node: PackageNode,
+  maxVisits: number,
+): Steps<{ closureSize: number; depth: number; exact: boolean }> {
   // Marked when found; the value is the depth once finished (a package found earlier is
   // finished: one still on the stack cannot be reached again, there being no cycle).
   marks.begin();
@@ -89,6 +108,7 @@ export function measureClosure(
       continue;
     }
     if (++visits > maxVisits) return { closureSize: found - 1, depth: deepest, exact: false };
+    if (visits % STEP_VISITS === 0) yield;
     top[1] = i + 1;
     const dep = dependencyAt(current, i);
     if (marks.see(dep)) {

@@ -45,3 +45,22 @@ export function visitBudget(options: WalkOptions): number {
   const max = options.maxVisits ?? DEFAULT_MAX_VISITS;
   return max >= 1 ? Math.floor(max) : 1;
 }
+
+/**
+ * A query that can pause: a generator that yields after every STEP_VISITS packages or edges
+ * (or so) and returns the answer. Synchronous callers run it to the end at once (`finish`); the
+ * server's reader runs a few steps per event-loop turn, within a time budget, and restarts it
+ * if the graph changed between two turns, so the answer still describes one state of the index.
+ */
+export type Steps<T> = Generator<void, T, void>;
+
+/** Visits between two pauses of a query: a few tens of microseconds of work. */
+export const STEP_VISITS = 1024;
+
+/** Runs `steps` to the end, in one call. */
+export function finish<T>(steps: Steps<T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done === true) return r.value;
+  }
+}

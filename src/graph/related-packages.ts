@@ -7,11 +7,19 @@
  * related between pages. A transitive page walks the whole closure (within `maxVisits`), so
  * its cost is the closure's, not the page's; `total` says how large the closure is.
  */
-import { Direction, walkClosure } from './closure-walk.js';
+import { Direction, walkClosureSteps } from './closure-walk.js';
 import type { DependencyGraph } from './dependency-graph.js';
-import { FirstNamesCollector, firstNames, type FirstNames } from './first-names.js';
+import { FirstNamesCollector, firstNamesSteps, type FirstNames } from './first-names.js';
 import { dependenciesOf, dependencyCount } from './package-node.js';
-import { pageLimit, visitBudget, type Page, type PageOptions, type WalkOptions } from './query-bounds.js';
+import {
+  finish,
+  pageLimit,
+  visitBudget,
+  type Page,
+  type PageOptions,
+  type Steps,
+  type WalkOptions,
+} from './query-bounds.js';
 
 export { Direction } from './closure-walk.js';
 
@@ -51,6 +59,16 @@ export function relatedPage(
   direction: Direction,
   options: RelatedOptions,
 ): RelatedPage | undefined {
+  return finish(relatedPageSteps(graph, name, direction, options));
+}
+
+/** `relatedPage`, pausing every STEP_VISITS visits (see Steps). */
+export function* relatedPageSteps(
+  graph: DependencyGraph,
+  name: string,
+  direction: Direction,
+  options: RelatedOptions,
+): Steps<RelatedPage | undefined> {
   const node = graph.node(name);
   if (node === undefined) return undefined;
   const limit = pageLimit(options);
@@ -60,7 +78,7 @@ export function relatedPage(
   let truncated: boolean;
   if (options.transitive === true) {
     const collector = new FirstNamesCollector<{ readonly name: string }>(options.after, limit);
-    const walk = walkClosure(graph, node, direction, maxVisits, (n) => {
+    const walk = yield* walkClosureSteps(graph, node, direction, maxVisits, (n) => {
       collector.add(n);
     });
     page = collector.result();
@@ -68,7 +86,7 @@ export function relatedPage(
     truncated = !walk.complete;
   } else {
     const related = direction === Direction.DEPENDENCIES ? dependenciesOf(node) : graph.dependents(node);
-    const first = firstNames(related, options.after, limit, maxVisits);
+    const first = yield* firstNamesSteps(related, options.after, limit, maxVisits);
     page = first;
     total = direction === Direction.DEPENDENCIES ? dependencyCount(node) : node.dependents;
     truncated = !first.complete;

@@ -5,7 +5,7 @@
  */
 import type { DependencyGraph } from './dependency-graph.js';
 import type { Entry, PackageNode } from './package-node.js';
-import { visitBudget, type WalkOptions } from './query-bounds.js';
+import { finish, STEP_VISITS, visitBudget, type Steps, type WalkOptions } from './query-bounds.js';
 
 export interface HeldBy {
   /**
@@ -21,6 +21,15 @@ export interface HeldBy {
 
 /** What keeps `name` from being removed; undefined when it is not indexed. */
 export function whyHeld(graph: DependencyGraph, name: string, options: WalkOptions = {}): HeldBy | undefined {
+  return finish(whyHeldSteps(graph, name, options));
+}
+
+/** `whyHeld`, pausing every STEP_VISITS visits (see Steps). */
+export function* whyHeldSteps(
+  graph: DependencyGraph,
+  name: string,
+  options: WalkOptions = {},
+): Steps<HeldBy | undefined> {
   const start = graph.node(name);
   if (start === undefined) return undefined;
   const maxVisits = visitBudget(options);
@@ -36,6 +45,7 @@ export function whyHeld(graph: DependencyGraph, name: string, options: WalkOptio
     const node = queue[head]!;
     visits++;
     for (let k = 0; k < node.dependents && visits++ < maxVisits; k++) {
+      if (visits % STEP_VISITS === 0) yield;
       const user = graph.dependentAt(node, k);
       if (parent.has(user)) continue;
       parent.set(user, node);
@@ -53,6 +63,7 @@ export function whyHeld(graph: DependencyGraph, name: string, options: WalkOptio
   let node = start;
   for (let steps = 0; node.dependents > 0; steps++) {
     if (steps === maxVisits) return { chain: chain.reverse(), shortest: false, complete: false };
+    if (steps % STEP_VISITS === STEP_VISITS - 1) yield;
     let first: PackageNode | undefined;
     graph.forEachDependent(node, (user) => {
       first = user;
@@ -102,6 +113,16 @@ export function whyRefused(
   deps: readonly string[],
   options: WalkOptions = {},
 ): IndexExplanation {
+  return finish(whyRefusedSteps(graph, name, deps, options));
+}
+
+/** `whyRefused`, pausing every STEP_VISITS visits (see Steps). */
+export function* whyRefusedSteps(
+  graph: DependencyGraph,
+  name: string,
+  deps: readonly string[],
+  options: WalkOptions = {},
+): Steps<IndexExplanation> {
   const missing = [...new Set(deps.filter((d) => !graph.has(d)))];
   if (missing.length > 0) return { verdict: IndexVerdict.MISSING_DEPENDENCY, missing };
   const target = graph.node(name) as Entry | undefined;
@@ -125,6 +146,7 @@ export function whyRefused(
     for (let i = 0; i < node.links.length; i += 2) {
       const dep = node.links[i] as Entry;
       if (++visits > maxVisits) return { verdict: IndexVerdict.UNKNOWN };
+      if (visits % STEP_VISITS === 0) yield;
       if (dep === target) {
         // From `node` back up to the listed dependency it was reached from.
         const up: string[] = [];

@@ -95,7 +95,7 @@ export class DiskStore implements IndexStore, BackupSource {
   readonly #retryMaxMs: number;
   #graph = new DependencyGraph();
   /** Reads the current graph: a reopen after a failure replaces it. */
-  readonly reader = new GraphReader(() => this.#graph);
+  readonly reader: GraphReader;
   /** How to take back the mutations of the current log that are not durable yet. */
   readonly #undo = new UndoLog();
   /**
@@ -145,6 +145,7 @@ export class DiskStore implements IndexStore, BackupSource {
       },
       options.slices,
     );
+    this.reader = new GraphReader(() => this.#graph, { sliceMs: options.slices?.sliceMs });
     this.id = options.id ?? nextStoreId('disk');
     this.#events = new StoreEventPublisher(this.id);
     this.#dir = options.dataDir;

@@ -21,9 +21,10 @@ export class MemoryStore implements IndexStore {
       { refuse: () => false, before: () => null, changed: () => undefined, durable: () => null },
       options,
     );
+    this.reader = new GraphReader(() => this.#graph, { sliceMs: options.sliceMs });
   }
 
-  readonly reader = new GraphReader(() => this.#graph);
+  readonly reader: GraphReader;
 
   open(): Promise<void> {
     return Promise.resolve();

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { LineClient } from '../support/line-client.js';
 import { exchange, openClient, startInProcess, type InProcess } from './harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -186,6 +187,31 @@ describe('dashboard in chromium', { skip: missing }, () => {
     }
   });
 
+  test('a package with many dependents lists them a page at a time from the paginated route', async () => {
+    const users = Array.from({ length: 250 }, (_, i) => `user${String(i).padStart(3, '0')}`);
+    const lines = ['INDEX|hub|', ...users.map((u) => `INDEX|${u}|hub`)];
+    assert.ok((await exchange(s.port, lines)).every((r) => r === 'OK'));
+    const { page, problems } = await open();
+    try {
+      await page.goto(`http://127.0.0.1:${s.adminPort}/#/package/hub`);
+      await page.waitForSelector('body[data-package="hub"]');
+      const dependents = page.locator('#dependents a');
+      assert.equal(await dependents.count(), 100);
+      assert.deepEqual(await dependents.first().textContent(), 'user000');
+      assert.match((await page.textContent('#package-facts')) ?? '', /250 direct dependents/);
+      await page.click('#more-dependents');
+      await page.waitForFunction(() => document.querySelectorAll('#dependents a').length === 200);
+      await page.click('#more-dependents');
+      await page.waitForFunction(() => document.querySelectorAll('#dependents a').length === 250);
+      assert.deepEqual(await dependents.allTextContents(), users);
+      assert.equal(await page.isHidden('#more-dependents'), true);
+      await page.screenshot({ path: `${SHOTS}/dashboard-package-many-dependents.png`, fullPage: true });
+      assert.deepEqual(problems, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   test('a name made of HTML is shown as text, never run (XSS probe)', async () => {
     const probe = '<img src=x onerror=alert(1)>';
     const { page, problems } = await open();
@@ -239,6 +265,120 @@ describe('dashboard in chromium with an admin token', { skip: missing }, () => {
         [],
       );
     } finally {
+      await browser.close();
+      await s.close();
+    }
+  });
+});
+
+/** Opens connections until one is served by a socket thread and one by the main thread (the kernel picks). */
+async function oneOnEachThread(
+  s: InProcess,
+): Promise<{ main: LineClient; socket: LineClient; rest: LineClient[] }> {
+  const opened: LineClient[] = [];
+  let main: LineClient | undefined;
+  let socket: LineClient | undefined;
+  for (let i = 0; i < 400 && (main === undefined || socket === undefined); i++) {
+    const before = s.server.stats.connectionsTotal;
+    const c = await LineClient.open(s.port);
+    await c.request('QUERY|x|');
+    if (s.server.stats.connectionsTotal > before) main ??= c;
+    else socket ??= c;
+    opened.push(c);
+  }
+  assert.ok(main !== undefined && socket !== undefined, 'no connection on each thread in 400 tries');
+  return { main, socket, rest: opened.filter((c) => c !== main && c !== socket) };
+}
+
+/** Sends QUERYs on `client` in batches until the returned function is called. */
+function queryLoop(client: LineClient): () => Promise<void> {
+  let stopped = false;
+  const batch = Array.from({ length: 50 }, () => 'QUERY|a|');
+  const loop = (async () => {
+    while (!stopped) await client.request(...batch);
+  })();
+  return async () => {
+    stopped = true;
+    await loop;
+  };
+}
+
+describe('dashboard in chromium with --threads 2', { skip: missing }, () => {
+  test('the charts move with traffic served by the socket thread, then by the main thread', async () => {
+    const s = await startInProcess({ config: { threads: 2 } });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    const { main, socket, rest } = await oneOnEachThread(s);
+    for (const c of rest) c.close();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const { problems } = watch(page);
+      await page.goto(`http://127.0.0.1:${s.adminPort}/`);
+      await page.waitForSelector('body[data-charted="true"]');
+      const rate = (): Promise<number> =>
+        page.evaluate(() =>
+          Number(
+            (document.querySelector('[data-tile="requests/s"] .value')?.textContent ?? '0').replace(/,/g, ''),
+          ),
+        );
+      const busyAbove = (n: number): Promise<unknown> =>
+        page.waitForFunction(
+          (min) =>
+            Number(
+              (document.querySelector('[data-tile="requests/s"] .value')?.textContent ?? '0').replace(
+                /,/g,
+                '',
+              ),
+            ) > min,
+          n,
+        );
+      const quietBelow = (n: number): Promise<unknown> =>
+        page.waitForFunction(
+          (max) =>
+            Number(
+              (document.querySelector('[data-tile="requests/s"] .value')?.textContent ?? '0').replace(
+                /,/g,
+                '',
+              ),
+            ) < max,
+          n,
+        );
+      const chart = page.locator('[data-chart="commands"] canvas');
+      const mainBefore = s.server.stats.count('QUERY', 0) + s.server.stats.count('QUERY', 1);
+      for (const [thread, client] of [
+        ['socket thread', socket],
+        ['main thread', main],
+      ] as const) {
+        await quietBelow(100);
+        const quiet = await chart.screenshot();
+        const stop = queryLoop(client);
+        try {
+          await busyAbove(100);
+        } finally {
+          await stop();
+        }
+        assert.notDeepEqual(
+          await chart.screenshot(),
+          quiet,
+          `the requests chart moved with the ${thread}'s traffic`,
+        );
+        await page.screenshot({
+          path: `${SHOTS}/dashboard-threads-${thread.split(' ')[0]!}.png`,
+          fullPage: true,
+        });
+        if (thread === 'socket thread') {
+          // Served there: the main thread's own server counted none of it.
+          const mainNow = s.server.stats.count('QUERY', 0) + s.server.stats.count('QUERY', 1);
+          assert.ok(mainNow - mainBefore < 100, `${mainNow - mainBefore} QUERYs on the main thread`);
+        }
+      }
+      assert.ok((await rate()) >= 0);
+      assert.deepEqual(problems, []);
+    } finally {
+      main.close();
+      socket.close();
       await browser.close();
       await s.close();
     }

@@ -6,6 +6,7 @@ import { pino, type Logger } from 'pino';
 import type { ServerMetrics } from '../../src/observability/metrics.js';
 import type { PkgIndexConfig } from '../../src/root.js';
 import type { IndexServer } from '../../src/server/server.js';
+import type { ServerStats } from '../../src/server/stats.js';
 import type { IndexStore } from '../../src/store/store.js';
 import { coverageEnv } from '../support/coverage-env.js';
 import { startServer } from '../support/servers.js';
@@ -37,6 +38,10 @@ export interface InProcess {
   readonly events: LogEvent[];
   /** Closes the admin server alone (close() does it too, after the protocol server). */
   closeAdmin(): Promise<void>;
+  /** The protocol counters of every thread (a socket thread's as of its last report). */
+  stats(): Promise<ServerStats>;
+  /** The routes the admin server serves, by method and path. */
+  adminRoutes(): { method: string; path: string }[];
   close(): Promise<void>;
 }
 
@@ -71,6 +76,8 @@ export async function startInProcess(
     adminPort: pkgindex.addresses!.admin!.port,
     events,
     closeAdmin: () => pkgindex.admin!.close(),
+    adminRoutes: () => pkgindex.admin!.routes(),
+    stats: () => s.stats(),
     close: () => s.close(),
   };
 }

@@ -65,7 +65,23 @@ describe('/v1/openapi.json against the real routes', () => {
     await s.close();
   });
 
-  test('every /v1 route is described, and nothing else is', () => {
+  test('every /v1 route the admin server serves is described, by method, and nothing else is', () => {
+    const served = s
+      .adminRoutes()
+      .filter((r) => r.path.startsWith('/v1/'))
+      .map((r) => `${r.method} ${r.path}`);
+    const described = Object.entries(doc.paths as Record<string, Json>).flatMap(([path, item]) =>
+      Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    assert.deepEqual(described.sort(), served.sort());
+    // The routes this test exists for: a description that lost them must fail here.
+    for (const route of ['GET /v1/events', 'POST /v1/backup', 'GET /v1/packages/{name}/dependents'])
+      assert.ok(described.includes(route), `${route} is described`);
+    assert.equal(doc.openapi, '3.1.0');
+    assert.equal((doc.info as Json).version, 'test');
+  });
+
+  test('the query routes alone are the described GET paths but the event stream', () => {
     const router = new Router();
     registerQueryRoutes(router, {
       reader: null,
@@ -73,17 +89,36 @@ describe('/v1/openapi.json against the real routes', () => {
       backend: 'memory',
       connections: () => 0,
       maxVisits: 1000,
+      maxConcurrent: 8,
       version: 'test',
     });
-    const served = router.paths().filter((p) => p.startsWith('/v1/'));
-    assert.deepEqual(Object.keys(doc.paths as Json).sort(), served.sort());
-    assert.equal(doc.openapi, '3.1.0');
-    assert.equal((doc.info as Json).version, 'test');
+    const gets = Object.entries(doc.paths as Record<string, Json>)
+      .filter(([path, item]) => 'get' in item && path !== '/v1/events')
+      .map(([path]) => path);
+    assert.deepEqual(router.paths().sort(), gets.sort());
+  });
+
+  test('the event stream answers as described, and the backup refuses a memory store as described', async () => {
+    const events = (doc.paths as Record<string, { get: Operation }>)['/v1/events']!.get;
+    const stop = new AbortController();
+    const stream = await fetch(`http://127.0.0.1:${s.adminPort}/v1/events`, { signal: stop.signal });
+    assert.equal(stream.status, 200);
+    assert.ok(events.responses['200']!.content!['text/event-stream'] !== undefined);
+    assert.match(stream.headers.get('content-type') ?? '', /^text\/event-stream/);
+    stop.abort();
+
+    const backup = (doc.paths as Record<string, { post: Operation }>)['/v1/backup']!.post;
+    const r = await fetch(`http://127.0.0.1:${s.adminPort}/v1/backup`, { method: 'POST' });
+    assert.equal(r.status, 503);
+    const schema = backup.responses['503']!.content!['application/json']!.schema;
+    assert.deepEqual(check(await r.json(), schema, doc, 'POST /v1/backup'), []);
   });
 
   test('every described path answers 200 with the fields described, and 404 as described', async () => {
-    for (const [path, item] of Object.entries(doc.paths as Record<string, { get: Operation }>)) {
+    for (const [path, item] of Object.entries(doc.paths as Record<string, { get?: Operation }>)) {
       const op = item.get;
+      // A stream that does not end, and the POST: checked above.
+      if (op === undefined || path === '/v1/events') continue;
       const names = op.parameters.filter((p) => p.in === 'path').map((p) => p.name);
       assert.deepEqual(names, path.includes('{name}') ? ['name'] : [], path);
       const url = path.replace('{name}', encodeURIComponent('c/d'));

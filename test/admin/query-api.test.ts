@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DeferredStore } from '../support/deferred-store.js';
+import { tempDir } from '../store/support/tmp-dir.js';
 import { exchange, get, startInProcess, type InProcess } from './harness.js';
 
 type Json = Record<string, unknown>;
@@ -83,6 +84,7 @@ describe('query API over HTTP, fed over the protocol port', () => {
       dependencies: ['a', 'b'],
       dependents: ['x/y'],
       dependentCount: 1,
+      dependentsTruncated: false,
       closureSize: 2,
       depth: 2,
       exact: true,
@@ -273,6 +275,49 @@ describe('query API on a store without a read side', () => {
       assert.equal((info.storage as Json).backend, 'deferred');
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe('GET /v1/info on the disk store', () => {
+  test('reports the disk backend, its storage state, and an index that survives a restart', async (t) => {
+    const dataDir = await tempDir(t);
+    const config = { storage: 'disk' as const, dataDir };
+    const first = await startInProcess({ config });
+    try {
+      assert.deepEqual(await exchange(first.port, ['INDEX|a|', 'INDEX|b|a', 'INDEX|c|a,b']), [
+        'OK',
+        'OK',
+        'OK',
+      ]);
+      const info = await ok(first.adminPort, '/v1/info');
+      assert.equal(info.packages, 3);
+      assert.equal(info.edges, 3);
+      const storage = info.storage as Json;
+      assert.equal(storage.backend, 'disk');
+      assert.equal(storage.state, 'writable');
+      assert.equal(storage.recovered, true);
+      assert.equal(storage.writable, true);
+      assert.equal((info.index as Json).maxDepth, 2);
+    } finally {
+      await first.close();
+    }
+    // The same data dir, recovered by a new server: the same index, the same figures.
+    const second = await startInProcess({ config });
+    try {
+      const info = await ok(second.adminPort, '/v1/info');
+      assert.equal(info.packages, 3);
+      assert.equal(info.edges, 3);
+      assert.equal((info.storage as Json).state, 'writable');
+      assert.deepEqual(((info.index as Json).largestClosures as Json[])[0], {
+        name: 'a',
+        dependents: 2,
+        exact: true,
+      });
+      const c = await ok(second.adminPort, '/v1/packages/c');
+      assert.equal(c.closureSize, 2);
+    } finally {
+      await second.close();
     }
   });
 });

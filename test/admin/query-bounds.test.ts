@@ -13,7 +13,8 @@ describe('query API bounds on a closure larger than the visit budget', () => {
   let s: InProcess;
   let client: LineClient;
   before(async () => {
-    s = await startInProcess();
+    // Room for the 20 walks queued at once below (the default answers 8 at a time).
+    s = await startInProcess({ config: { queryMaxConcurrent: 32 } });
     client = await LineClient.open(s.port);
     const lines = ['INDEX|n0|'];
     for (let i = 1; i < LENGTH; i++) lines.push(`INDEX|n${i}|n${i - 1}`);
@@ -86,5 +87,39 @@ describe('query API bounds on a closure larger than the visit budget', () => {
     );
     assert.deepEqual(await query, ['OK']);
     assert.ok(finishedBefore < walks.length, `the QUERY waited for all ${walks.length} walks`);
+  });
+
+  test('queries past --query-max-concurrent are refused 503 E_QUERY_BUSY with Retry-After, the others answered', async () => {
+    const busy = await startInProcess({ config: { queryMaxConcurrent: 2, queryMaxVisits: 100_000 } });
+    try {
+      const feeder = await LineClient.open(busy.port);
+      const lines = ['INDEX|n0|'];
+      for (let i = 1; i < 30_000; i++) lines.push(`INDEX|n${i}|n${i - 1}`);
+      for (let i = 0; i < lines.length; i += 10_000)
+        assert.ok((await feeder.request(...lines.slice(i, i + 10_000))).every((r) => r === 'OK'));
+      feeder.close();
+      // Twelve walks of 30,000 packages sent at once: each takes many slices, so more than two
+      // are in flight together.
+      const replies = await Promise.all(
+        Array.from({ length: 12 }, () => get(busy.adminPort, '/v1/packages/n29999/install-order')),
+      );
+      const refused = replies.filter((r) => r.status === 503);
+      const answered = replies.filter((r) => r.status === 200);
+      assert.equal(refused.length + answered.length, replies.length);
+      assert.ok(answered.length >= 2, `${answered.length} answered`);
+      assert.ok(refused.length >= 1, 'none refused: the limit did not hold');
+      for (const r of refused) {
+        assert.equal(r.headers.get('retry-after'), '1');
+        const body = JSON.parse(r.text) as Json;
+        assert.equal(body.error, 'E_QUERY_BUSY');
+        assert.match(body.message as string, /--query-max-concurrent/);
+      }
+      for (const r of answered)
+        assert.equal((JSON.parse(r.text) as { items: string[] }).items.length, 30_000);
+      // Once the burst is over, the server answers again.
+      assert.equal((await get(busy.adminPort, '/v1/packages/n29999')).status, 200);
+    } finally {
+      await busy.close();
+    }
   });
 });

@@ -2,8 +2,9 @@
  * What the query API costs the protocol (issue 15): the protocol's QUERY latency (p50, p99,
  * max) from one closed-loop client, alone and while HTTP clients make the API walk the largest
  * closure of the index over and over, in alternating rounds (the machine is shared: each
- * figure is compared with the reference measured in the same run). Prints a table for
- * docs/benchmarks.md. Not a test.
+ * figure is compared with the references measured in the same run: no API load, and the same
+ * clients on a route that walks nothing, which keeps the server as busy with HTTP alone). Prints a
+ * table for docs/benchmarks.md. Not a test.
  *
  *   npm run build && node dist/tools/measure.js query-api [--seconds 4] [--rounds 2] [--clients 4] [--max-visits N]
  *
@@ -93,6 +94,9 @@ export async function main(argv: readonly string[]): Promise<number> {
 
     const loads: Record<string, string | null> = {
       'no API load (reference)': null,
+      // The same clients on a route that walks nothing: what a server kept busy by HTTP alone
+      // costs the protocol on this machine (the floor for the rows below).
+      [`${clients} HTTP clients: ${hub}'s direct dependencies, page of 1 (busy reference)`]: `/v1/packages/${hub}/dependencies?limit=1`,
       [`${clients} HTTP clients: ${hub}'s transitive dependents, page of 100`]: `/v1/packages/${hub}/dependents?transitive=true&limit=100`,
       [`${clients} HTTP clients: ${hub}'s removal order`]: `/v1/packages/${hub}/removal-order`,
       [`${clients} HTTP clients: ${hub}, one package (closure size, depth)`]: `/v1/packages/${hub}`,

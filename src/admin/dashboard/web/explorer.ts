@@ -1,5 +1,7 @@
 // The package explorer: prefix search over GET /v1/packages, and a package's page from
-// GET /v1/packages/{name} and GET /v1/packages/{name}/why, with its neighbourhood graph.
+// GET /v1/packages/{name} and GET /v1/packages/{name}/why, with its neighbourhood graph; its
+// dependents are listed a page at a time from GET /v1/packages/{name}/dependents (the package
+// itself carries the first hundred only: libc6 has tens of thousands).
 
 import { ApiError, type Api } from './api.js';
 import { byId, el, fill, packageLink } from './dom.js';
@@ -23,6 +25,7 @@ interface PackageInfo {
   /** The first of its direct dependents; `dependentCount` counts them all. */
   readonly dependents: readonly string[];
   readonly dependentCount: number;
+  readonly dependentsTruncated: boolean;
   readonly closureSize: number;
   readonly depth: number;
   /** False when the walk was cut short: closureSize and depth are lower bounds. */
@@ -37,6 +40,7 @@ interface HeldBy {
 }
 
 const PAGE_SIZE = 50;
+const DEPENDENTS_PAGE_SIZE = 100;
 
 function packagePath(name: string, rest = ''): string {
   return `/v1/packages/${encodeURIComponent(name)}${rest}`;
@@ -56,6 +60,9 @@ export class Explorer {
   readonly #graph: GraphView;
   #next: string | null = null;
   #prefix = '';
+  /** The package whose page is shown, and the cursor of its next page of dependents. */
+  #package = '';
+  #nextDependents: string | null = null;
   /** Ends the requests of a view the user has left. */
   #view = new AbortController();
 
@@ -73,6 +80,9 @@ export class Explorer {
     });
     byId('more').addEventListener('click', () => {
       void this.#loadPage(this.#view.signal);
+    });
+    byId('more-dependents').addEventListener('click', () => {
+      void this.#loadDependents(this.#view.signal);
     });
   }
 
@@ -132,6 +142,7 @@ export class Explorer {
     fill(byId('package-error'));
     fill(byId('dependencies'));
     fill(byId('dependents'));
+    byId('more-dependents').hidden = true;
     fill(byId('why'));
     fill(byId('why-chain'));
     let info: PackageInfo;
@@ -152,18 +163,45 @@ export class Explorer {
       `longest chain ${atLeast}${info.depth}`,
     ].join(' · ');
     fill(byId('dependencies'), ...info.dependencies.map((d) => el('li', '', packageLink(d))));
-    fill(byId('dependents'), ...info.dependents.map((d) => el('li', '', packageLink(d))));
     if (info.dependencies.length === 0) byId('dependencies').append(el('li', 'note', 'none'));
     if (info.dependentCount === 0) byId('dependents').append(el('li', 'note', 'none'));
-    else if (info.dependentCount > info.dependents.length)
-      byId('dependents').append(
-        el('li', 'note', `… and ${info.dependentCount - info.dependents.length} more`),
-      );
     const graph = this.#graph.show(info).catch((err: unknown) => {
       byId('package-error').textContent = `The graph could not be drawn: ${describe(err)}`;
     });
-    await Promise.all([graph, this.#why(info, signal)]);
+    this.#package = info.name;
+    this.#nextDependents = null;
+    const dependents = info.dependentCount === 0 ? undefined : this.#loadDependents(signal);
+    await Promise.all([graph, this.#why(info, signal), dependents]);
     if (!signal.aborted) document.body.dataset.package = info.name;
+  }
+
+  /** Appends the next page of the shown package's direct dependents, by name. */
+  async #loadDependents(signal: AbortSignal): Promise<void> {
+    const more = byId('more-dependents', HTMLButtonElement);
+    // One page at a time: a second click while one loads would append it twice.
+    more.disabled = true;
+    const query = new URLSearchParams({ limit: String(DEPENDENTS_PAGE_SIZE) });
+    if (this.#nextDependents !== null) query.set('cursor', this.#nextDependents);
+    try {
+      const page = await this.#api.json<Page<string> & { total: number }>(
+        packagePath(this.#package, `/dependents?${query}`),
+        signal,
+      );
+      const list = byId('dependents');
+      list.append(...page.items.map((d) => el('li', '', packageLink(d))));
+      this.#nextDependents = page.next;
+      more.hidden = page.next === null;
+      more.textContent =
+        page.next === null
+          ? 'More dependents'
+          : `More dependents (${page.total - list.childElementCount} left)`;
+    } catch (err) {
+      if (signal.aborted) return;
+      more.hidden = true;
+      byId('dependents').append(el('li', 'note', `Dependents could not be listed: ${describe(err)}`));
+    } finally {
+      more.disabled = false;
+    }
   }
 
   async #why(info: PackageInfo, signal: AbortSignal): Promise<void> {
