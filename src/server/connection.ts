@@ -6,6 +6,7 @@ import { parseInto } from '../protocol/parse.js';
 import { Reply, renderReplies } from '../protocol/reply.js';
 import { PENDING, SUSPENDED, type IndexStore } from '../store/store.js';
 import type { ReplyScratch } from './reply-scratch.js';
+import { RunQueue, type Runnable } from './run-queue.js';
 import type { OffenderLog } from './offender-log.js';
 import type { Peer, PeerLimits } from './peer-limits.js';
 import { INVALID_ROW, ROW_OF_VERB, type ServerStats } from './stats.js';
@@ -15,10 +16,15 @@ export interface ConnectionLimits {
   readonly idleTimeoutMs: number;
   readonly outputHighWaterBytes: number;
   /**
-   * Longest a connection runs in one turn of the event loop, in microseconds: past it, the
-   * rest of its read is executed on a later turn, after other connections' reads.
+   * Longest one round of the connections waiting with more input runs per turn of the event
+   * loop, in microseconds (see run-queue.ts).
    */
   readonly turnBudgetUs: number;
+  /**
+   * Longest a connection runs at a time, in microseconds: past it, the rest of its read waits
+   * for its next slice in the round robin (run-queue.ts). Absent: `turnBudgetUs`.
+   */
+  readonly sliceUs?: number;
   /** INDEX is answered ERROR while the store holds this many packages (0: no cap). */
   readonly maxPackages?: number;
   /** INDEX listing more dependencies is answered ERROR (0: no cap). */
@@ -65,6 +71,8 @@ export interface ConnectionContext {
   /** Limits per client address, and where offenders are logged (absent: none). */
   readonly peers?: PeerLimits;
   readonly offenders?: OffenderLog;
+  /** Where connections with more than a slice of input wait for their next slice (absent: one per connection). */
+  readonly runQueue?: RunQueue;
 }
 
 /**
@@ -72,7 +80,7 @@ export interface ConnectionContext {
  * read chunk with one write. Reading pauses while the client leaves too many replies unread,
  * so its memory stays bounded whatever it sends.
  */
-export class Connection implements LineSink {
+export class Connection implements LineSink, Runnable {
   readonly id: number;
   readonly #socket: Socket;
   readonly #store: IndexStore;
@@ -109,7 +117,9 @@ export class Connection implements LineSink {
   #linesLeft = LINES_PER_CLOCK;
   #sliceStartedAt = 0;
   readonly #budgetMs: number;
-  #continuation: NodeJS.Immediate | null = null;
+  readonly #runQueue: RunQueue;
+  /** In the run queue, waiting for its next slice. */
+  #queued = false;
   /** Reading is paused (the client's replies back up, or input waits to be executed). */
   #paused = false;
   #overHighWater = false;
@@ -143,7 +153,8 @@ export class Connection implements LineSink {
     this.#framer = new LineFramer(limits.maxLineBytes);
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.#debugLevel = log.levels.values['debug'] ?? 20;
-    this.#budgetMs = limits.turnBudgetUs / 1000;
+    this.#budgetMs = (limits.sliceUs ?? limits.turnBudgetUs) / 1000;
+    this.#runQueue = context.runQueue ?? new RunQueue(limits.turnBudgetUs);
 
     socket.setNoDelay(true);
     if (limits.idleTimeoutMs > 0) this.#armIdleTimer();
@@ -371,16 +382,23 @@ export class Connection implements LineSink {
     this.#maybeEnd();
   }
 
-  /** Goes on with the backlog on a later turn, after other connections' reads. */
+  /**
+   * Goes on with the backlog in its next slice: behind the other connections waiting in the
+   * run queue, on a later turn, after that turn's reads.
+   */
   #continueLater(): void {
-    if (this.#continuation !== null || this.#closed) return;
-    this.#continuation = setImmediate(() => {
-      this.#continuation = null;
-      const backlog = this.#backlog;
-      if (this.#closed || this.#suspended || backlog === null) return;
-      this.#slice(backlog, this.#backlogAt, backlog.length, true);
-      this.#maybeEnd();
-    });
+    if (this.#queued || this.#closed) return;
+    this.#queued = true;
+    this.#runQueue.enqueue(this);
+  }
+
+  /** The run queue's turn for this connection: one slice of its backlog. */
+  runSlice(): void {
+    this.#queued = false;
+    const backlog = this.#backlog;
+    if (this.#closed || this.#suspended || backlog === null) return;
+    this.#slice(backlog, this.#backlogAt, backlog.length, true);
+    this.#maybeEnd();
   }
 
   /**
@@ -487,8 +505,6 @@ export class Connection implements LineSink {
   #onClose(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#continuation !== null) clearImmediate(this.#continuation);
-    this.#continuation = null;
     this.#backlog = null;
     this.#framer.reset();
     this.#held.length = 0;

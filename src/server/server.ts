@@ -13,6 +13,7 @@ import { connectionBudget, type DescriptorBudget } from './descriptor-budget.js'
 import { PeerLimits, type PeerLimitOptions } from './peer-limits.js';
 import { ConnectionSlots } from './connection-slots.js';
 import { listenerFd } from './listener-fd.js';
+import { RunQueue } from './run-queue.js';
 
 export interface IndexServerOptions extends ConnectionLimits, Partial<PeerLimitOptions> {
   readonly host: string;
@@ -99,6 +100,7 @@ export class IndexServer {
       limits: options,
       log: deps.log,
       scratch: new ReplyScratch(),
+      runQueue: new RunQueue(options.turnBudgetUs),
       onClosed: (c) => {
         if (c.peerLimit !== null) this.#peers.release(c.peerLimit);
         this.#connections.delete(c);
