@@ -50,6 +50,9 @@ interface HeldBatch {
 
 const ERROR_BYTES_PER_REPLY = 6;
 
+/** A read is at most this long (shared-reads.ts, and Node's own reads): one store fits any cut read. */
+const BACKLOG_STORE_BYTES = 64 * 1024;
+
 /**
  * A reply slot waiting for an asynchronous store: PENDING_SLOT + the verb's row in the command
  * counters, so that the reply is counted in the right row once the store has decided it, with
@@ -110,6 +113,12 @@ export class Connection implements LineSink, Runnable {
   /** Bytes read but not yet framed, `#backlog[#backlogAt..]`: reading pauses while there are. */
   #backlog: Buffer | null = null;
   #backlogAt = 0;
+  /**
+   * The memory a cut read's rest is copied into, kept from one cut read to the next while the
+   * client pipelines (a fresh 64 KiB per read made the GC pause everyone), dropped once a read
+   * is executed whole.
+   */
+  #backlogStore: Buffer | null = null;
   /** The last batch ended with a SUSPENDED command: waiting for its barrier. */
   #suspended = false;
   /** Set during a slice to stop the framer after the current line. */
@@ -331,6 +340,7 @@ export class Connection implements LineSink, Runnable {
       if (owned) this.#backlogAt = stop;
       else this.#keep(buf, stop, length);
     } else if (owned) this.#backlog = null;
+    else this.#backlogStore = null;
     const count = scratch.count;
     if (count > 0) {
       this.#commands += count;
@@ -370,8 +380,13 @@ export class Connection implements LineSink, Runnable {
   /** Keeps `buf[from, to)` (copied: it may be the shared read buffer) after any backlog. */
   #keep(buf: Buffer, from: number, to: number): void {
     const backlog = this.#backlog;
-    if (backlog === null) this.#backlog = Buffer.from(buf.subarray(from, to));
-    else this.#backlog = Buffer.concat([backlog.subarray(this.#backlogAt), buf.subarray(from, to)]);
+    if (backlog === null) {
+      let store = this.#backlogStore;
+      if (store === null || store.length < to - from)
+        store = this.#backlogStore = Buffer.allocUnsafe(Math.max(to - from, BACKLOG_STORE_BYTES));
+      buf.copy(store, 0, from, to);
+      this.#backlog = store.subarray(0, to - from);
+    } else this.#backlog = Buffer.concat([backlog.subarray(this.#backlogAt), buf.subarray(from, to)]);
     this.#backlogAt = 0;
   }
 
@@ -506,6 +521,7 @@ export class Connection implements LineSink, Runnable {
     if (this.#closed) return;
     this.#closed = true;
     this.#backlog = null;
+    this.#backlogStore = null;
     this.#framer.reset();
     this.#held.length = 0;
     this.#heldReplies = 0;
