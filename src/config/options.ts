@@ -62,8 +62,15 @@ export const OPTIONS = {
     flag: '--turn-budget-us',
     env: 'PKGINDEX_TURN_BUDGET_US',
     default: 1000,
-    help: 'Longest a connection, a long cycle check, or a query of the /v1 API runs before other connections get their turn (microseconds); the rest of its work runs on a later turn.',
+    help: 'Longest a long cycle check, one round of slices of the connections with more input, or a slice of a /v1 API query runs before the event loop reads again (microseconds); the rest runs on a later turn.',
     parse: integer(100, 1_000_000),
+  }),
+  sliceUs: option({
+    flag: '--slice-us',
+    env: 'PKGINDEX_SLICE_US',
+    default: 100,
+    help: 'Longest a connection executes its input at a time (microseconds); the rest waits for its next slice, after the other connections with input waiting (round robin).',
+    parse: integer(10, 1_000_000),
   }),
   maxConnectionsPerPeer: option({
     flag: '--max-connections-per-peer',

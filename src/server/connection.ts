@@ -6,6 +6,7 @@ import { parseInto } from '../protocol/parse.js';
 import { Reply, renderReplies } from '../protocol/reply.js';
 import { PENDING, SUSPENDED, type IndexStore } from '../store/store.js';
 import type { ReplyScratch } from './reply-scratch.js';
+import { RunQueue, type Runnable } from './run-queue.js';
 import type { OffenderLog } from './offender-log.js';
 import type { Peer, PeerLimits } from './peer-limits.js';
 import { INVALID_ROW, ROW_OF_VERB, type ServerStats } from './stats.js';
@@ -15,10 +16,15 @@ export interface ConnectionLimits {
   readonly idleTimeoutMs: number;
   readonly outputHighWaterBytes: number;
   /**
-   * Longest a connection runs in one turn of the event loop, in microseconds: past it, the
-   * rest of its read is executed on a later turn, after other connections' reads.
+   * Longest one round of the connections waiting with more input runs per turn of the event
+   * loop, in microseconds (see run-queue.ts).
    */
   readonly turnBudgetUs: number;
+  /**
+   * Longest a connection runs at a time, in microseconds: past it, the rest of its read waits
+   * for its next slice in the round robin (run-queue.ts). Absent: `turnBudgetUs`.
+   */
+  readonly sliceUs?: number;
   /** INDEX is answered ERROR while the store holds this many packages (0: no cap). */
   readonly maxPackages?: number;
   /** INDEX listing more dependencies is answered ERROR (0: no cap). */
@@ -44,6 +50,9 @@ interface HeldBatch {
 
 const ERROR_BYTES_PER_REPLY = 6;
 
+/** A read is at most this long (shared-reads.ts, and Node's own reads): one store fits any cut read. */
+const BACKLOG_STORE_BYTES = 64 * 1024;
+
 /**
  * A reply slot waiting for an asynchronous store: PENDING_SLOT + the verb's row in the command
  * counters, so that the reply is counted in the right row once the store has decided it, with
@@ -65,6 +74,8 @@ export interface ConnectionContext {
   /** Limits per client address, and where offenders are logged (absent: none). */
   readonly peers?: PeerLimits;
   readonly offenders?: OffenderLog;
+  /** Where connections with more than a slice of input wait for their next slice (absent: one per connection). */
+  readonly runQueue?: RunQueue;
 }
 
 /**
@@ -72,7 +83,7 @@ export interface ConnectionContext {
  * read chunk with one write. Reading pauses while the client leaves too many replies unread,
  * so its memory stays bounded whatever it sends.
  */
-export class Connection implements LineSink {
+export class Connection implements LineSink, Runnable {
   readonly id: number;
   readonly #socket: Socket;
   readonly #store: IndexStore;
@@ -102,6 +113,12 @@ export class Connection implements LineSink {
   /** Bytes read but not yet framed, `#backlog[#backlogAt..]`: reading pauses while there are. */
   #backlog: Buffer | null = null;
   #backlogAt = 0;
+  /**
+   * The memory a cut read's rest is copied into, kept from one cut read to the next while the
+   * client pipelines (a fresh 64 KiB per read made the GC pause everyone), dropped once a read
+   * is executed whole.
+   */
+  #backlogStore: Buffer | null = null;
   /** The last batch ended with a SUSPENDED command: waiting for its barrier. */
   #suspended = false;
   /** Set during a slice to stop the framer after the current line. */
@@ -109,7 +126,9 @@ export class Connection implements LineSink {
   #linesLeft = LINES_PER_CLOCK;
   #sliceStartedAt = 0;
   readonly #budgetMs: number;
-  #continuation: NodeJS.Immediate | null = null;
+  readonly #runQueue: RunQueue;
+  /** In the run queue, waiting for its next slice. */
+  #queued = false;
   /** Reading is paused (the client's replies back up, or input waits to be executed). */
   #paused = false;
   #overHighWater = false;
@@ -143,7 +162,8 @@ export class Connection implements LineSink {
     this.#framer = new LineFramer(limits.maxLineBytes);
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.#debugLevel = log.levels.values['debug'] ?? 20;
-    this.#budgetMs = limits.turnBudgetUs / 1000;
+    this.#budgetMs = (limits.sliceUs ?? limits.turnBudgetUs) / 1000;
+    this.#runQueue = context.runQueue ?? new RunQueue(limits.turnBudgetUs);
 
     socket.setNoDelay(true);
     if (limits.idleTimeoutMs > 0) this.#armIdleTimer();
@@ -320,6 +340,7 @@ export class Connection implements LineSink {
       if (owned) this.#backlogAt = stop;
       else this.#keep(buf, stop, length);
     } else if (owned) this.#backlog = null;
+    else this.#backlogStore = null;
     const count = scratch.count;
     if (count > 0) {
       this.#commands += count;
@@ -359,8 +380,13 @@ export class Connection implements LineSink {
   /** Keeps `buf[from, to)` (copied: it may be the shared read buffer) after any backlog. */
   #keep(buf: Buffer, from: number, to: number): void {
     const backlog = this.#backlog;
-    if (backlog === null) this.#backlog = Buffer.from(buf.subarray(from, to));
-    else this.#backlog = Buffer.concat([backlog.subarray(this.#backlogAt), buf.subarray(from, to)]);
+    if (backlog === null) {
+      let store = this.#backlogStore;
+      if (store === null || store.length < to - from)
+        store = this.#backlogStore = Buffer.allocUnsafe(Math.max(to - from, BACKLOG_STORE_BYTES));
+      buf.copy(store, 0, from, to);
+      this.#backlog = store.subarray(0, to - from);
+    } else this.#backlog = Buffer.concat([backlog.subarray(this.#backlogAt), buf.subarray(from, to)]);
     this.#backlogAt = 0;
   }
 
@@ -371,16 +397,23 @@ export class Connection implements LineSink {
     this.#maybeEnd();
   }
 
-  /** Goes on with the backlog on a later turn, after other connections' reads. */
+  /**
+   * Goes on with the backlog in its next slice: behind the other connections waiting in the
+   * run queue, on a later turn, after that turn's reads.
+   */
   #continueLater(): void {
-    if (this.#continuation !== null || this.#closed) return;
-    this.#continuation = setImmediate(() => {
-      this.#continuation = null;
-      const backlog = this.#backlog;
-      if (this.#closed || this.#suspended || backlog === null) return;
-      this.#slice(backlog, this.#backlogAt, backlog.length, true);
-      this.#maybeEnd();
-    });
+    if (this.#queued || this.#closed) return;
+    this.#queued = true;
+    this.#runQueue.enqueue(this);
+  }
+
+  /** The run queue's turn for this connection: one slice of its backlog. */
+  runSlice(): void {
+    this.#queued = false;
+    const backlog = this.#backlog;
+    if (this.#closed || this.#suspended || backlog === null) return;
+    this.#slice(backlog, this.#backlogAt, backlog.length, true);
+    this.#maybeEnd();
   }
 
   /**
@@ -487,9 +520,8 @@ export class Connection implements LineSink {
   #onClose(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#continuation !== null) clearImmediate(this.#continuation);
-    this.#continuation = null;
     this.#backlog = null;
+    this.#backlogStore = null;
     this.#framer.reset();
     this.#held.length = 0;
     this.#heldReplies = 0;

@@ -13,6 +13,7 @@ import { connectionBudget, type DescriptorBudget } from './descriptor-budget.js'
 import { PeerLimits, type PeerLimitOptions } from './peer-limits.js';
 import { ConnectionSlots } from './connection-slots.js';
 import { listenerFd } from './listener-fd.js';
+import { RunQueue } from './run-queue.js';
 
 export interface IndexServerOptions extends ConnectionLimits, Partial<PeerLimitOptions> {
   readonly host: string;
@@ -99,6 +100,7 @@ export class IndexServer {
       limits: options,
       log: deps.log,
       scratch: new ReplyScratch(),
+      runQueue: new RunQueue(options.turnBudgetUs),
       onClosed: (c) => {
         if (c.peerLimit !== null) this.#peers.release(c.peerLimit);
         this.#connections.delete(c);
@@ -111,6 +113,14 @@ export class IndexServer {
     this.stats.sharedReadBuffer = options.sharedReadBuffer;
     this.#server = (deps.createListener ?? tcpListener)((socket) => {
       this.#accept(socket);
+    });
+    // Over --max-connections on this listener alone, Node closes the accepted handle itself,
+    // before it builds a Socket: under a connection flood a refusal then costs a close(), not a
+    // stream's allocations (their GC stalled every client for 60-70 ms, docs/reliability.md).
+    // The process-wide count (slots, with several threads) is still checked in #accept.
+    this.#server.maxConnections = options.maxConnections;
+    this.#server.on('drop', (data?: { readonly remoteAddress?: string }) => {
+      this.#refused(data?.remoteAddress);
     });
   }
 
@@ -240,25 +250,33 @@ export class IndexServer {
     );
   }
 
+  /** Counts a connection refused for --max-connections (or shutdown) and logs it, rate-limited. */
+  #refused(peer: string | undefined): void {
+    this.stats.connectionsRefused++;
+    // One line per reason per interval: a connection flood must not become a log flood.
+    this.#offenders.warn(
+      this.#draining ? 'draining' : 'max-connections',
+      { peer, open: this.#slots.open, max: this.#options.maxConnections },
+      this.#draining ? 'connection refused: shutting down' : 'connection refused: --max-connections reached',
+    );
+  }
+
   #refuse(socket: Socket): void {
     socket.on('error', () => undefined);
     socket.end();
     socket.resume();
-    setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+    // Cleared at close: under a connection flood the timers would otherwise keep every socket
+    // refused in the last second alive, and the GC pauses of that heap stall every client.
+    const linger = setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
+    socket.once('close', () => {
+      clearTimeout(linger);
+    });
   }
 
   #accept(socket: Socket): void {
     const stats = this.stats;
     if (this.#draining || !this.#slots.tryAcquire()) {
-      stats.connectionsRefused++;
-      // One line per reason per interval: a connection flood must not become a log flood.
-      this.#offenders.warn(
-        this.#draining ? 'draining' : 'max-connections',
-        { peer: socket.remoteAddress, open: this.#slots.open, max: this.#options.maxConnections },
-        this.#draining
-          ? 'connection refused: shutting down'
-          : 'connection refused: --max-connections reached',
-      );
+      this.#refused(socket.remoteAddress);
       this.#refuse(socket);
       return;
     }

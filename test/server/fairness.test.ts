@@ -119,6 +119,36 @@ test('a pipelining client is served in slices: a request/response client is answ
   }
 });
 
+test('several pipelining clients share the turns: a request/response client is answered before any of them is done', async () => {
+  // One slice is 20 µs of lines and one round 100 µs: a pipeliner's every read is cut into
+  // slices, served in turn with the other pipeliners' and between the event loop's reads.
+  const s = await startServer({ sliceUs: 20, turnBudgetUs: 100 });
+  try {
+    const lines = 100_000;
+    const flooders = await Promise.all(Array.from({ length: 4 }, () => LineClient.open(s.port)));
+    const victim = await LineClient.open(s.port);
+    assert.deepEqual(await victim.request('INDEX|a|'), ['OK']);
+    const received = flooders.map(countReplies);
+    for (const f of flooders) f.write('QUERY|a|\n'.repeat(lines));
+    // Every pipeliner has been served a first slice: all of them are in the round robin now.
+    while (received.some((r) => r.count === 0)) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(await victim.request('QUERY|a|'), ['OK']);
+    const counts = received.map((r) => r.count);
+    assert.ok(
+      counts.every((n) => n < lines),
+      `the victim was answered before every pipeliner's input was done (${counts.join(', ')} of ${lines})`,
+    );
+    for (const f of flooders) {
+      const replies = await f.read(lines, 120_000);
+      assert.equal(replies.filter((r) => r === 'OK').length, lines, 'each pipeliner gets all its replies, in order');
+      f.close();
+    }
+    victim.close();
+  } finally {
+    await s.close();
+  }
+});
+
 test('the durable store answers a suspended re-INDEX once it is on disk, and keeps it', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'pkgindex-fair-'));
   t.after(() => rm(dir, { recursive: true, force: true }));

@@ -4,7 +4,10 @@
  *
  *   node dist/tools/measure.js attack chain-300k --cli /work/baseline/dist/src/cli/main.js
  *
- * Prints the victim's p50, p99 and max during the attack, and what the attacker got.
+ * Prints the victim's p50, p99 and max during the attack, and what the attacker got; beside
+ * them, what the server's event loop and GC did in the same window (loop-probe.ts, loaded into
+ * the server with --import), and the victim's own GC, so that a slow query can be blamed on
+ * the right process. The victim warms up (JIT, first GCs) before it measures.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +17,7 @@ import { freePort } from '../support/child-server.js';
 import { ToolError, ToolUsageError } from '../support/errors.js';
 import { intOption, parseToolArgs, splitArgs } from '../support/options.js';
 import { cliPath } from '../support/paths.js';
+import { LoopProbe, type ProbeFigures } from './loop-probe.js';
 
 export const usage = `Usage: node dist/tools/measure.js attack <name> [--cli PATH] [--seconds 10] [--serve=ARGS]
 
@@ -38,7 +42,7 @@ class Replies {
 
   constructor(socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
-      for (const byte of chunk) if (byte === 0x0a) this.count++;
+      for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) this.count++;
       if (this.count >= this.#wanted) this.#wake?.();
     });
   }
@@ -78,26 +82,60 @@ interface VictimFigures {
   readonly p50: number;
   readonly p99: number;
   readonly max: number;
+  /** When the slowest query was sent, in ms from the start of the window. */
+  readonly maxAt: number;
+  /** The victim process's own event loop and GC during the window. */
+  readonly own: ProbeFigures;
 }
 
+/** How long the victim queries before it measures: its JIT and first collections. */
+const WARM_UP_MS = 500;
+
 /** QUERY, wait for the reply, again, until `stop` resolves; latencies in ms. */
-async function victim(socket: Socket, stop: Promise<void>): Promise<VictimFigures> {
-  const replies = new Replies(socket);
+async function victim(
+  socket: Socket,
+  replies: Replies,
+  stop: Promise<void>,
+  probe: LoopProbe,
+): Promise<VictimFigures> {
   const state = { done: false };
   void stop.then(() => (state.done = true));
-  const samples: number[] = [];
-  for (let n = 1; !state.done; n++) {
+  // Preallocated: the victim's own allocations are what its GC pauses (which would count as
+  // the server's latency) are made of.
+  let samples = new Float64Array(1 << 20);
+  let count = 0;
+  const started = performance.now();
+  probe.reset();
+  let max = 0;
+  let maxAt = 0;
+  for (let n = replies.count + 1; !state.done; n++) {
     const t0 = performance.now();
     socket.write('QUERY|q0|\n');
     await Promise.race([replies.until(n), stop]);
     // A query still waiting when the window closes counts with the time it waited so far.
-    samples.push(performance.now() - t0);
+    const ms = performance.now() - t0;
+    if (count === samples.length) {
+      const grown = new Float64Array(count * 2);
+      grown.set(samples);
+      samples = grown;
+    }
+    samples[count++] = ms;
+    if (ms > max) [max, maxAt] = [ms, t0 - started];
   }
+  const own = probe.figures();
   socket.destroy();
-  samples.sort((a, b) => a - b);
-  const at = (q: number): number =>
-    samples[Math.min(samples.length - 1, Math.floor(q * samples.length))] ?? 0;
-  return { queries: samples.length, p50: at(0.5), p99: at(0.99), max: samples.at(-1) ?? 0 };
+  const sorted = samples.subarray(0, count).sort();
+  const at = (q: number): number => sorted[Math.min(count - 1, Math.floor(q * count))] ?? 0;
+  return { queries: count, p50: at(0.5), p99: at(0.99), max, maxAt, own };
+}
+
+/** Queries for `ms`, unmeasured: the victim's code is compiled and its heap settled. */
+async function warmUp(socket: Socket, replies: Replies, ms: number): Promise<void> {
+  const until = performance.now() + ms;
+  for (let n = replies.count + 1; performance.now() < until; n++) {
+    socket.write('QUERY|q0|\n');
+    await replies.until(n);
+  }
 }
 
 /** Starts the attack; returns a function that stops it and says what the attacker got. */
@@ -174,8 +212,9 @@ async function attack(name: Attack, port: number): Promise<() => string> {
 async function victimProcess(
   port: number,
   seconds: number,
+  server: ServerProbe,
   start: () => Promise<void> = () => Promise.resolve(),
-): Promise<VictimFigures> {
+): Promise<VictimFigures & { readonly server: ProbeFigures }> {
   const measure = fileURLToPath(new URL('../measure.js', import.meta.url));
   const args = [measure, 'attack', 'victim', '--port', String(port), '--seconds', String(seconds)];
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -184,9 +223,39 @@ async function victimProcess(
   // The victim connects first (a connection flood must not keep it out), then says so.
   while (!out.includes('connected\n')) await once(child.stdout, 'data');
   await start();
+  server.reset();
   child.stdin.end('go\n');
   await once(child, 'close');
-  return JSON.parse(out.slice(out.indexOf('\n') + 1)) as VictimFigures;
+  const serverFigures = await server.report();
+  return { ...(JSON.parse(out.slice(out.indexOf('\n') + 1)) as VictimFigures), server: serverFigures };
+}
+
+/** The server's loop-probe.ts, over the IPC channel. */
+interface ServerProbe {
+  reset(): void;
+  report(): Promise<ProbeFigures>;
+}
+
+function serverProbe(child: ReturnType<typeof spawn>): ServerProbe {
+  return {
+    reset: () => child.send('probe:reset'),
+    report: async () => {
+      const reply = once(child, 'message');
+      child.send('probe:report');
+      const [message] = (await reply) as [{ probe: ProbeFigures }];
+      return message.probe;
+    },
+  };
+}
+
+function describe(label: string, v: VictimFigures & { readonly server: ProbeFigures }): string[] {
+  const f = (ms: number): string => ms.toFixed(2);
+  const s = v.server;
+  return [
+    `${label}: ${v.queries} queries, p50 ${f(v.p50)} ms, p99 ${f(v.p99)} ms, max ${f(v.max)} ms (sent at ${(v.maxAt / 1000).toFixed(2)} s)`,
+    `  server meanwhile: event loop busy ${(s.busy * 100).toFixed(0)} %, 1 ms timer late by p99 ${f(s.loopP99)} ms, max ${f(s.loopMax)} ms; ${s.gcCount} GCs, longest ${f(s.gcMax)} ms (${s.gcMaxKind || 'none'}), total ${f(s.gcTotal)} ms`,
+    `  victim's own process: 1 ms timer late by max ${f(v.own.loopMax)} ms; ${v.own.gcCount} GCs, longest ${f(v.own.gcMax)} ms (${v.own.gcMaxKind || 'none'})`,
+  ];
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -197,12 +266,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       usage,
     );
     const seconds = intOption('--seconds', values.seconds, 10);
+    const probe = new LoopProbe();
     const socket = await open(intOption('--port', values.port, 0));
+    const replies = new Replies(socket);
+    await warmUp(socket, replies, WARM_UP_MS);
     console.log('connected');
     process.stdin.resume();
     await once(process.stdin, 'data');
     const window = new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000));
-    console.log(JSON.stringify(await victim(socket, window)));
+    console.log(JSON.stringify(await victim(socket, replies, window, probe)));
+    probe.stop();
     return 0;
   }
   const name = argv[0] as Attack | undefined;
@@ -220,10 +293,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     ...(name === 'conn-flood' ? ['--max-connections', '200'] : []),
     ...splitArgs(values.serve ?? ''),
   ];
+  const probeModule = fileURLToPath(new URL('./loop-probe.js', import.meta.url));
   const child = spawn(
     process.execPath,
     [
       '--max-old-space-size=4096',
+      '--import',
+      probeModule,
       cli,
       'serve',
       '--port',
@@ -237,12 +313,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       'warn',
       ...extra,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, PKGINDEX_LOOP_PROBE: '1' } },
   );
+  const probe = serverProbe(child);
   let logBytes = 0;
   let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (logBytes += b.length));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  child.stdout?.on('data', (b: Buffer) => (logBytes += b.length));
+  child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
   try {
     for (let i = 0; ; i++) {
       const ok = await new Promise<boolean>((resolve) => {
@@ -261,22 +338,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     const chain = name === 'chain-1m' ? 1_000_000 : name === 'chain-300k' ? 300_000 : 1;
     await loadChain(port, chain);
     // The same victim without an attack first: what this (shared, noisy) machine gives it.
-    const reference = await victimProcess(port, 3);
+    const reference = await victimProcess(port, 3, probe);
     let stop: () => string = () => '';
     let logBefore = 0;
-    const figures = await victimProcess(port, seconds, async () => {
+    const figures = await victimProcess(port, seconds, probe, async () => {
       stop = await attack(name, port);
       logBefore = logBytes;
     });
     const attacker = stop();
-    const f = (ms: number): string => ms.toFixed(2);
-    console.log(`attack ${name} against ${cli} (${seconds} s, victim request/response QUERY)`);
-    console.log(
-      `victim: ${figures.queries} queries, p50 ${f(figures.p50)} ms, p99 ${f(figures.p99)} ms, max ${f(figures.max)} ms`,
-    );
-    console.log(
-      `reference, same server before the attack (3 s): ${reference.queries} queries, p50 ${f(reference.p50)} ms, p99 ${f(reference.p99)} ms, max ${f(reference.max)} ms`,
-    );
+    console.log(`attack ${name} against ${cli} (${seconds} s, victim request/response QUERY, after ${WARM_UP_MS} ms of warm-up)`);
+    for (const line of describe('victim', figures)) console.log(line);
+    for (const line of describe('reference, same server before the attack (3 s)', reference)) console.log(line);
     console.log(attacker);
     console.log(
       `server log during the attack: ${((logBytes - logBefore) / seconds / 1024).toFixed(1)} KiB/s (--log-level warn)`,
