@@ -55,6 +55,37 @@ test('re-index replaces the dependency list and moves the dependent counts', () 
   assert.deepEqual(g.verify(), []);
 });
 
+test('a re-index that keeps dependencies in place, appends, drops or reorders keeps every reverse edge exact', () => {
+  // #commit leaves a dependency kept at the same position untouched (its dependents' record of
+  // it is already right) and rewrites only the ones that moved: verify() checks both directions.
+  const g = new DependencyGraph();
+  for (const n of ['a', 'b', 'c', 'd']) g.index(n, []);
+  // Other dependents of the same packages, so that swap-removals move them around.
+  g.index('q', ['a', 'b', 'c']);
+  g.index('p', ['a', 'b']);
+  g.index('r', ['c', 'a']);
+  const dependents = (name: string): string[] => [...g.dependents(g.node(name)!)].map((n) => n.name).sort();
+  const steps: [string[], IndexOutcome][] = [
+    [['a', 'b', 'c'], IndexOutcome.REPLACED], // appended: a and b stay where they were
+    [['a', 'b'], IndexOutcome.REPLACED], // dropped from the end
+    [['b', 'a', 'd'], IndexOutcome.REPLACED], // reordered and appended
+    [['b', 'c', 'd'], IndexOutcome.REPLACED], // b and d in place, c replaces a
+    [['d'], IndexOutcome.REPLACED], // d moves to the front
+    [['d', 'a', 'b', 'c'], IndexOutcome.REPLACED],
+  ];
+  for (const [deps, outcome] of steps) {
+    assert.equal(g.index('p', deps), outcome, `INDEX p|${deps.join(',')}`);
+    assert.deepEqual(g.verify(), [], `after INDEX p|${deps.join(',')}`);
+    assert.deepEqual(g.dependenciesOf('p'), deps);
+    for (const n of ['a', 'b', 'c', 'd'])
+      assert.equal(dependents(n).includes('p'), deps.includes(n), `${n} lists p as a dependent`);
+  }
+  assert.equal(g.remove('q'), RemoveOutcome.REMOVED);
+  assert.equal(g.remove('r'), RemoveOutcome.REMOVED);
+  assert.deepEqual(g.verify(), []);
+  assert.deepEqual(dependents('a'), ['p']);
+});
+
 test('a failed re-index changes nothing', () => {
   const g = new DependencyGraph();
   g.index('a', []);
