@@ -186,7 +186,7 @@ export class DiskStore implements IndexStore, BackupSource {
   async open(): Promise<void> {
     try {
       await this.#fs.mkdir(this.#dir);
-      this.#lock = await DirLock.acquire(this.#dir);
+      this.#lock = await DirLock.acquire(this.#dir, { announce: false });
     } catch (err) {
       if (isStorageError(err)) throw err;
       throw (
@@ -199,8 +199,15 @@ export class DiskStore implements IndexStore, BackupSource {
       );
     }
     let recovered: Recovered;
+    const leftover = this.#lock.leftoverPid;
     try {
-      recovered = await recover(this.#fs, this.#dir, this.#recoverOptions);
+      recovered = await recover(this.#fs, this.#dir, {
+        ...this.#recoverOptions,
+        traces:
+          leftover === null
+            ? []
+            : [`the LOCK file left by pid ${leftover} (which ended without a clean stop)`],
+      });
     } catch (err) {
       this.#lock.release();
       this.#lock = null;
@@ -219,7 +226,10 @@ export class DiskStore implements IndexStore, BackupSource {
     try {
       this.#writer = await this.#startWriter(recovered.nextSeq);
       await this.#saveControl(false);
+      // Only now, with an index in the dir, does a pid file left behind mean one was there.
+      this.#lock.announce();
     } catch (err) {
+      this.#lock.announce();
       // Permissions do not come back by themselves: refuse to start, saying what to change.
       const denied = accessError(this.#dir, err);
       if (denied !== null) {
