@@ -290,7 +290,7 @@ export class ServerMetrics implements StoreEventSink {
     this.#database = new DatabaseMetrics(registers);
     this.#ioStuck = new Counter({
       name: 'pkgindex_store_io_stuck_total',
-      help: 'Storage operations that passed --storage-timeout-ms while in flight (their held replies were answered ERROR).',
+      help: "Storage operations that passed --storage-timeout-ms while in flight (the log's: held replies answered ERROR; a compaction's: compaction abandoned).",
       registers,
     });
 

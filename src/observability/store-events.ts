@@ -109,7 +109,9 @@ export function subscribeStoreEvents({ storeId, log, sink }: StoreEventSubscribe
       if (e.stuck)
         log.error(
           { event: 'store.io', ...e },
-          'storage operation stuck past the deadline: held replies answered ERROR',
+          e.compaction === true
+            ? 'compaction storage operation stuck past the deadline: compaction abandoned, writes go on'
+            : 'storage operation stuck past the deadline: held replies answered ERROR',
         );
       else log.warn({ event: 'store.io', ...e }, 'stuck storage operation completed');
     },

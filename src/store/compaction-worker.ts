@@ -1,38 +1,71 @@
 import { Worker } from 'node:worker_threads';
 import { createError, deserializeError, isStorageError } from '../errors.js';
 import type { Compactor } from './compaction.js';
-import type { WorkerReply } from './compaction-thread.js';
+import type { WorkerIo, WorkerReply, WorkerRequest } from './compaction-thread.js';
 
 /**
  * Runs each compaction in a fresh worker thread, so loading and folding a large snapshot
  * never blocks the event loop that serves clients. A worker per job costs a few ms, against
  * compactions minutes apart; it also hands the memory of the folded graph back at the end.
  * It rejects with a storage error (E_STORAGE_*) whose cause chain is the one raised in the thread.
+ *
+ * The thread reports each file operation as it starts and ends; they are passed on to the
+ * store's `context.io`, where the watchdog sees one that hangs. When `context.signal` is
+ * aborted, the thread is told to start no further operation: it fails at its next one (once
+ * the one that hangs returns) and answers; the promise settles then, not before, so that a
+ * new compaction does not start while a thread is still blocked in the file system.
  */
 export function workerCompactor(): Compactor {
-  return (job) =>
+  return (job, context) =>
     new Promise((resolve, reject) => {
       const worker = new Worker(new URL('./compaction-thread.js', import.meta.url));
       let settled = false;
-      worker.once('message', (reply: WorkerReply) => {
+      /** The thread's operation ids → the store's. */
+      const inflight = new Map<number, number>();
+      const onAbort = (): void => {
+        worker.postMessage({
+          abort: String(context?.signal.reason ?? 'compaction abandoned'),
+        } satisfies WorkerRequest);
+      };
+      const finish = (): void => {
         settled = true;
-        if ('ok' in reply) resolve(reply.ok);
+        context?.signal.removeEventListener('abort', onAbort);
+        for (const id of inflight.values()) context?.io.end(id, true);
+        inflight.clear();
+      };
+      worker.on('message', (message: WorkerReply | WorkerIo) => {
+        if ('io' in message) {
+          if (context === undefined) return;
+          if (message.io === 'begin') inflight.set(message.id, context.io.begin(message.op, message.path));
+          else {
+            const id = inflight.get(message.id);
+            inflight.delete(message.id);
+            if (id !== undefined) context.io.end(id, message.failed);
+          }
+          return;
+        }
+        finish();
+        if ('ok' in message) resolve(message.ok);
         else {
-          const err = deserializeError(reply.error);
+          const err = deserializeError(message.error);
           reject(isStorageError(err) ? err : createError('E_STORAGE_IO', err.message, { cause: err }));
         }
         void worker.terminate();
       });
       worker.once('error', (err) => {
-        settled = true;
+        finish();
         reject(createError('E_STORAGE_IO', `compaction worker failed: ${err.message}`, { cause: err }));
       });
       worker.once('exit', (code) => {
-        if (!settled)
+        if (!settled) {
+          finish();
           reject(
             createError('E_STORAGE_IO', `compaction worker exited with code ${code} before it answered`),
           );
+        }
       });
-      worker.postMessage(job);
+      if (context?.signal.aborted === true) onAbort();
+      else context?.signal.addEventListener('abort', onAbort, { once: true });
+      worker.postMessage({ job } satisfies WorkerRequest);
     });
 }

@@ -1,6 +1,7 @@
 import { DependencyGraph } from '../graph/dependency-graph.js';
 import { corruptDataError, type PkgIndexError } from '../errors.js';
 import type { StorageFs } from './fs/storage-fs.js';
+import { InflightFs, type IoObserver } from './fs/inflight-fs.js';
 import { HEADER_BYTES, Magic } from './format/file-header.js';
 import type { ScanResult } from './format/frame.js';
 import { DEFAULT_READ_BUFFER_BYTES, openDataFile, scanFileFrames } from './format/frame-reader.js';
@@ -21,8 +22,27 @@ export interface CompactionResult {
   readonly snapshotBytes: number;
 }
 
-/** Runs a compaction job somewhere: in a worker thread in production, inline in tests (test/support/). */
-export type Compactor = (job: CompactionJob) => Promise<CompactionResult>;
+/**
+ * What the store gives each compaction so that its I/O is under the storage deadline like the
+ * writer's (ADR 0015): every file operation is reported to `io` while in flight (the store's
+ * watchdog looks at it), and once `signal` is aborted (an operation passed the deadline, or
+ * the store is closing) no further operation starts: the compaction fails at its next one.
+ */
+export interface CompactionContext {
+  readonly io: IoObserver;
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Runs a compaction job somewhere: in a worker thread in production, inline in tests
+ * (test/support/). Without a context its I/O is not tracked (tests of the fold alone).
+ */
+export type Compactor = (job: CompactionJob, context?: CompactionContext) => Promise<CompactionResult>;
+
+/** `fs` with the compaction's I/O tracked and abortable, as `context` asks. */
+export function compactionFs(fs: StorageFs, context: CompactionContext | undefined): StorageFs {
+  return context === undefined ? fs : new InflightFs(fs, context.io, context.signal);
+}
 
 /**
  * Builds the new snapshot purely from files, so the thread serving clients never serialises

@@ -17,32 +17,53 @@ import { PID_FILE } from './data-dir-files.js';
 export class DirLock {
   readonly #server: Server | null;
   readonly #pidPath: string;
+  /**
+   * The pid in a pid file found when the lock was taken: an owner that ended without releasing
+   * it (kill -9, a crash, a power loss). Null when there was none (a clean stop removes it).
+   */
+  readonly leftoverPid: number | null;
 
-  private constructor(server: Server | null, pidPath: string) {
+  private constructor(server: Server | null, pidPath: string, leftoverPid: number | null) {
     this.#server = server;
     this.#pidPath = pidPath;
+    this.leftoverPid = leftoverPid;
   }
 
-  static async acquire(dir: string): Promise<DirLock> {
+  /**
+   * `announce: false` (Linux only) takes the lock without writing the pid file yet: the store
+   * writes it with `announce()` once the index exists in the dir, so that a pid file left in a
+   * dir without data files always means an index was kept there (see recover.ts, `traces`).
+   */
+  static async acquire(dir: string, options: { announce?: boolean } = {}): Promise<DirLock> {
     // Through the directory, whatever path reached it: every path finds the same file.
     const pidPath = join(dir, PID_FILE);
     let server: Server | null = null;
+    let leftoverPid: number | null;
     if (process.platform === 'linux') {
       server = await bind(await lockName(dir)).catch((err: unknown) => {
         if ((err as { code?: unknown }).code === 'EADDRINUSE') throw locked(dir, readPid(pidPath));
         throw err;
       });
+      leftoverPid = readPid(pidPath);
     } else {
       const holder = readPid(pidPath);
       if (holder !== null && holder !== process.pid && isAlive(holder)) throw locked(dir, holder);
+      leftoverPid = holder;
     }
+    const lock = new DirLock(server, pidPath, leftoverPid === process.pid ? null : leftoverPid);
+    if (server === null) writeFileSync(pidPath, `${process.pid}\n`);
+    else if (options.announce !== false) lock.announce();
+    return lock;
+  }
+
+  /** Writes the pid file that names the holder (Linux: informative only, best effort). */
+  announce(): void {
+    if (this.#server === null) return;
     try {
-      writeFileSync(pidPath, `${process.pid}\n`);
-    } catch (err) {
+      writeFileSync(this.#pidPath, `${process.pid}\n`);
+    } catch {
       // On Linux the pid file only names the holder: a full disk must not stop the start.
-      if (server === null) throw err;
     }
-    return new DirLock(server, pidPath);
   }
 
   release(): void {

@@ -10,7 +10,7 @@ import type { StorageFs } from './fs/storage-fs.js';
 import { NodeFs } from './fs/node-fs.js';
 import type { IndexStore, StoreHealth, Suspended } from './store.js';
 import { SlicedGraph, type SliceOptions } from './sliced-graph.js';
-import { InflightFs } from './fs/inflight-fs.js';
+import { InflightFs, IoTracker, type InflightOp } from './fs/inflight-fs.js';
 import { GraphReader } from './graph-reader.js';
 import { DirLock } from './dir-lock.js';
 import { errorText, LogWriter, type SyncMode } from './log-writer.js';
@@ -85,6 +85,10 @@ export class DiskStore implements IndexStore, BackupSource {
   readonly #events: StoreEventPublisher;
   readonly #dir: string;
   readonly #fs: InflightFs;
+  /** The writer's and recovery's storage operations in flight (through #fs). */
+  readonly #io: IoTracker;
+  /** The running compaction's storage operations in flight (in its thread). */
+  readonly #compactionIo: IoTracker;
   readonly #storageTimeoutMs: number;
   #watchdog: NodeJS.Timeout | null = null;
   readonly #syncMode: SyncMode;
@@ -112,6 +116,15 @@ export class DiskStore implements IndexStore, BackupSource {
   #compaction: Promise<void> | null = null;
   /** The newest segment the running compaction folds; 0 when none runs. */
   #compacting = 0;
+  /** Aborted when the running compaction is abandoned (stuck past the deadline, or closing). */
+  #compactionAbort: AbortController | null = null;
+  /**
+   * Settles when the running compaction does, or when it is abandoned: what the writer's
+   * rotation, a backup and a reopen wait for. A compaction stuck in the file system must not
+   * hold them (issue 11): it no longer changes anything in the data dir's state when it ends.
+   */
+  #compactionWait: Promise<void> | null = null;
+  #releaseCompactionWait: (() => void) | null = null;
   #backpressureWaits = 0;
   /** Backups streaming now: while any is, no compaction starts (it would delete their files). */
   #backups = 0;
@@ -149,9 +162,13 @@ export class DiskStore implements IndexStore, BackupSource {
     this.id = options.id ?? nextStoreId('disk');
     this.#events = new StoreEventPublisher(this.id);
     this.#dir = options.dataDir;
-    this.#fs = new InflightFs(options.fs ?? new NodeFs(), (op, durationMs, failed) => {
+    this.#io = new IoTracker((op, durationMs, failed) => {
       this.#events.io({ op: op.op, path: op.path, durationMs, stuck: false, failed });
     });
+    this.#compactionIo = new IoTracker((op, durationMs, failed) => {
+      this.#events.io({ op: op.op, path: op.path, durationMs, stuck: false, failed, compaction: true });
+    });
+    this.#fs = new InflightFs(options.fs ?? new NodeFs(), this.#io);
     this.#storageTimeoutMs = options.storageTimeoutMs ?? 30_000;
     this.#syncMode = options.syncMode ?? 'durable';
     this.#syncIntervalMs = options.syncIntervalMs ?? 100;
@@ -170,7 +187,7 @@ export class DiskStore implements IndexStore, BackupSource {
   async open(): Promise<void> {
     try {
       await this.#fs.mkdir(this.#dir);
-      this.#lock = await DirLock.acquire(this.#dir);
+      this.#lock = await DirLock.acquire(this.#dir, { announce: false });
     } catch (err) {
       if (isStorageError(err)) throw err;
       throw (
@@ -183,8 +200,15 @@ export class DiskStore implements IndexStore, BackupSource {
       );
     }
     let recovered: Recovered;
+    const leftover = this.#lock.leftoverPid;
     try {
-      recovered = await recover(this.#fs, this.#dir, this.#recoverOptions);
+      recovered = await recover(this.#fs, this.#dir, {
+        ...this.#recoverOptions,
+        traces:
+          leftover === null
+            ? []
+            : [`the LOCK file left by pid ${leftover} (which ended without a clean stop)`],
+      });
     } catch (err) {
       this.#lock.release();
       this.#lock = null;
@@ -203,7 +227,10 @@ export class DiskStore implements IndexStore, BackupSource {
     try {
       this.#writer = await this.#startWriter(recovered.nextSeq);
       await this.#saveControl(false);
+      // Only now, with an index in the dir, does a pid file left behind mean one was there.
+      this.#lock.announce();
     } catch (err) {
+      this.#lock.announce();
       // Permissions do not come back by themselves: refuse to start, saying what to change.
       const denied = accessError(this.#dir, err);
       if (denied !== null) {
@@ -232,9 +259,10 @@ export class DiskStore implements IndexStore, BackupSource {
   }
 
   health(): StoreHealth {
-    const oldest = this.#fs.oldest();
-    if (oldest === null) return this.#health;
-    return { ...this.#health, inflightIoMs: performance.now() - oldest.startedAt };
+    const oldest = [this.#io.oldest(), this.#compactionIo.oldest()].filter((op) => op !== null);
+    if (oldest.length === 0) return this.#health;
+    const startedAt = Math.min(...oldest.map((op) => op.startedAt));
+    return { ...this.#health, inflightIoMs: performance.now() - startedAt };
   }
 
   stats(): GraphStats {
@@ -252,12 +280,15 @@ export class DiskStore implements IndexStore, BackupSource {
     this.#sliced.close(
       createError('E_STORE_CLOSED', `the store of ${this.#dir} was closed before this command was decided`),
     );
-    if (this.#watchdog !== null) clearInterval(this.#watchdog);
     if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
     this.#wakeRetry?.();
+    // A running compaction is waited for, under the watchdog still: one stuck in the file
+    // system past the deadline is abandoned (it starts nothing more, and changes nothing when
+    // it ends; see #compact), so that a hung compaction does not hang the shutdown.
+    await this.#compactionWait;
+    if (this.#watchdog !== null) clearInterval(this.#watchdog);
     try {
       await this.#reopening;
-      await this.#compaction;
       if (this.#writer !== null && !this.#writer.failed) {
         await this.#writer.close();
         // A clean stop records the whole last segment: a later truncation of it is data loss.
@@ -287,7 +318,8 @@ export class DiskStore implements IndexStore, BackupSource {
     this.#watchdog = setInterval(
       () => {
         const now = performance.now();
-        for (const op of this.#fs.inflight()) {
+        this.#checkCompactionIo(now);
+        for (const op of this.#io.inflight()) {
           const age = now - op.startedAt;
           // In start order: the rest are younger.
           if (age < timeout) break;
@@ -308,6 +340,38 @@ export class DiskStore implements IndexStore, BackupSource {
     );
     // Watching alone must not keep a process alive.
     this.#watchdog.unref();
+  }
+
+  /**
+   * A compaction operation past the deadline: the compaction is abandoned (it starts no further
+   * operation, and its result is ignored), reported (a `store.io` event: log line and
+   * `pkgindex_store_io_stuck_total`; the in-flight age gauge; health detail), and the writer,
+   * backups and reopens stop waiting for it. Writes go on: the log only grows past its bound
+   * until a compaction succeeds again. A new compaction starts only once this one has ended
+   * (its thread is blocked in the kernel until then), at the next rotation.
+   */
+  #checkCompactionIo(now: number): void {
+    const timeout = this.#storageTimeoutMs;
+    let stuck: InflightOp | null = null;
+    for (const op of this.#compactionIo.inflight()) {
+      if (now - op.startedAt < timeout) break;
+      if (op.stuck) continue;
+      op.stuck = true;
+      stuck = op;
+      this.#events.io({
+        op: op.op,
+        path: op.path,
+        durationMs: now - op.startedAt,
+        stuck: true,
+        failed: false,
+        compaction: true,
+      });
+    }
+    if (stuck === null || this.#compactionAbort?.signal.aborted !== false) return;
+    const detail = `compaction of segments up to ${this.#compacting} abandoned: ${stuck.op} of ${stuck.path} has not completed after ${Math.round(now - stuck.startedAt)} ms (--storage-timeout-ms ${timeout}); writes go on, the log grows until a compaction succeeds (retried at a rotation once that operation has returned)`;
+    this.#compactionAbort.abort(detail);
+    this.#releaseCompactionWait?.();
+    if (this.#health.writable) this.#health = { ...this.#health, detail };
   }
 
   #adopt(recovered: Recovered): void {
@@ -372,8 +436,8 @@ export class DiskStore implements IndexStore, BackupSource {
     for (;;) {
       if (this.#isClosing()) return;
       try {
-        // Compaction deletes temporary files and segments; let it finish first.
-        await this.#compaction;
+        // Compaction deletes temporary files and segments; let it finish first (or be abandoned).
+        await this.#compactionWait;
         const writer = this.#writer;
         if (writer !== null && writer.failed) {
           try {
@@ -436,8 +500,8 @@ export class DiskStore implements IndexStore, BackupSource {
 
   /** Holds rotation back while a compaction runs and enough sealed segments wait behind it. */
   #rotationGate(): Promise<void> | null {
-    const compaction = this.#compaction;
-    if (compaction === null) return null;
+    const compaction = this.#compactionWait;
+    if (compaction === null || this.#compactionAbort?.signal.aborted === true) return null;
     const waiting = [...this.#sealed.keys()].filter((seq) => seq > this.#compacting).length;
     if (waiting < MAX_SEALED_WHILE_COMPACTING) return null;
     this.#backpressureWaits++;
@@ -470,7 +534,7 @@ export class DiskStore implements IndexStore, BackupSource {
       this.#maybeCompact();
     };
     try {
-      await this.#compaction;
+      await this.#compactionWait;
       const writer = this.#writer;
       if (writer === null || writer.failed || !this.#health.writable)
         throw unavailable(
@@ -539,8 +603,15 @@ export class DiskStore implements IndexStore, BackupSource {
     if (sealed.length === 0 || (bytes < this.#compactAfterBytes && sealed.length < MAX_SEALED_SEGMENTS))
       return;
     this.#compacting = sealed.at(-1)!;
-    this.#compaction = this.#compact(sealed[0]!, sealed.at(-1)!).then((done) => {
+    const abort = new AbortController();
+    this.#compactionAbort = abort;
+    this.#compactionWait = new Promise<void>((resolve) => (this.#releaseCompactionWait = resolve));
+    this.#compaction = this.#compact(sealed[0]!, sealed.at(-1)!, abort.signal).then((done) => {
+      this.#releaseCompactionWait?.();
       this.#compaction = null;
+      this.#compactionWait = null;
+      this.#releaseCompactionWait = null;
+      this.#compactionAbort = null;
       this.#compacting = 0;
       // Segments sealed while it ran may already be due: under sustained writes they are. Not
       // while reopening (that recovery deletes the files a compaction works on), nor after a
@@ -550,16 +621,18 @@ export class DiskStore implements IndexStore, BackupSource {
   }
 
   /** True when the snapshot replaced the segments. Never rejects. */
-  async #compact(fromSeq: number, toSeq: number): Promise<boolean> {
+  async #compact(fromSeq: number, toSeq: number, signal: AbortSignal): Promise<boolean> {
     const started = performance.now();
     const oldSnapshot = this.#snapshotSeq;
     try {
-      const { snapshotBytes } = await this.#compactor({
-        dir: this.#dir,
-        snapshotSeq: oldSnapshot,
-        fromSeq,
-        toSeq,
-      });
+      const { snapshotBytes } = await this.#compactor(
+        { dir: this.#dir, snapshotSeq: oldSnapshot, fromSeq, toSeq },
+        { io: this.#compactionIo, signal },
+      );
+      // Abandoned (stuck past the deadline, or closing): the store has moved on without it (a
+      // reopen may have recovered the dir meanwhile, the lock may be released). Its snapshot, if
+      // it got that far, is whole and consistent; the next compaction or recovery supersedes it.
+      if (signal.aborted) return false;
       // The new snapshot is durable (synced, renamed, directory synced): drop what it replaces.
       this.#snapshotSeq = toSeq;
       for (let seq = fromSeq; seq <= toSeq; seq++) this.#sealed.delete(seq);
@@ -581,6 +654,8 @@ export class DiskStore implements IndexStore, BackupSource {
       // over are deleted by the next recovery.
       // Still writable, so no state event (subscribers read those as writability changes); the
       // reason shows in health() until a compaction succeeds.
+      // Abandoned: the watchdog has said why (health detail, event); it ends no differently.
+      if (signal.aborted) return false;
       const detail = `compaction of segments ${fromSeq}..${toSeq} failed (${errorText(err)}); retried at the next rotation`;
       if (isPkgIndexError(err, 'E_STORAGE_CORRUPT'))
         this.#setHealth({ recovered: true, writable: false, detail: err.message });

@@ -30,6 +30,13 @@ export interface RecoverOptions {
    * E_STORAGE_DATA_LOSS instead of being recovered as a new, empty index (--create-index=false).
    */
   readonly createIndex?: boolean;
+  /**
+   * Signs that an index was kept in the dir, found by the caller before it took the dir (a
+   * LOCK file a dead owner left). With no data file and no control record, any of them, or a
+   * temporary file of the store, makes the dir an emptied index (E_STORAGE_DATA_LOSS) rather
+   * than a new one.
+   */
+  readonly traces?: readonly string[];
 }
 
 export interface Recovered {
@@ -134,7 +141,7 @@ export async function recover(fs: StorageFs, dir: string, options: RecoverOption
     );
   const dataLoss =
     control === null
-      ? noIndex(dir, listing, options.createIndex ?? true)
+      ? noIndex(dir, listing, options.createIndex ?? true, options.traces ?? [])
       : missingDurableData(dir, control, snapshotSeq, segments);
   if (dataLoss.length > 0 && options.acceptDataLoss !== true)
     throw createError(
@@ -167,9 +174,27 @@ export async function recover(fs: StorageFs, dir: string, options: RecoverOption
   };
 }
 
-/** Without a control record: a new dir, a format-1 dir, or one whose every file was deleted. */
-function noIndex(dir: string, listing: DirListing, createIndex: boolean): string[] {
-  if (createIndex || listing.segments.length > 0 || listing.snapshots.length > 0) return [];
+/**
+ * Without a control record: a new dir, a format-1 dir, or one whose files were deleted. A dir
+ * with no data file is a new index only when nothing in it says an index was kept there (a
+ * temporary file of the store, a LOCK file its owner left), and --create-index allows it.
+ */
+function noIndex(
+  dir: string,
+  listing: DirListing,
+  createIndex: boolean,
+  traces: readonly string[],
+): string[] {
+  if (listing.segments.length > 0 || listing.snapshots.length > 0) return [];
+  const found = [
+    ...listing.temporary.map((name) => `${join(dir, name)} (a temporary file of the store)`),
+    ...traces,
+  ];
+  if (found.length > 0)
+    return [
+      `${dir} holds no index (no ${CONTROL_FILE} file, no snapshot, no log segment), but ${found.join(' and ')} show${found.length === 1 ? 's' : ''} that one was kept there: its files were deleted`,
+    ];
+  if (createIndex) return [];
   return [
     `${dir} holds no index (no ${CONTROL_FILE} file, no snapshot, no log segment) and --create-index is false`,
   ];
@@ -183,6 +208,10 @@ function missingDurableData(
   segments: readonly { readonly seq: number; readonly bytes: number }[],
 ): string[] {
   const lost: string[] = [];
+  if (segments.length === 0 && snapshotSeq === 0 && (control.currentSeq > 0 || control.snapshotSeq > 0))
+    lost.push(
+      `${dir} holds a control record but no snapshot and no log segment: the index's files were deleted`,
+    );
   if (snapshotSeq < control.snapshotSeq)
     lost.push(
       `${snapshotPath(dir, control.snapshotSeq)} is missing (the control record says segments up to ${control.snapshotSeq} were folded into it)`,

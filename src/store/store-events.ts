@@ -84,6 +84,11 @@ export interface IoEvent extends StoreEventBase {
   readonly durationMs: number;
   readonly stuck: boolean;
   readonly failed: boolean;
+  /**
+   * An operation of a compaction (true), not of the log: past the deadline the compaction is
+   * abandoned and writes go on, nothing is answered ERROR.
+   */
+  readonly compaction?: boolean;
 }
 
 /** The event each channel carries. */

@@ -1,12 +1,15 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, open as openFile, readFile, unlink, writeFile } from 'node:fs/promises';
 import { createError, isPkgIndexError } from '../../src/errors.js';
 import { Verb } from '../../src/protocol/command.js';
 import type { CompactionJob } from '../../src/store/compaction.js';
 import { workerCompactor } from '../../src/store/compaction-worker.js';
 import { segmentPath } from '../../src/store/data-dir-files.js';
 import { DiskStore } from '../../src/store/disk-store.js';
+import { IoTracker } from '../../src/store/fs/inflight-fs.js';
+import { until } from '../support/until.js';
 import { HEADER_BYTES } from '../../src/store/format/file-header.js';
 import { FRAME_HEADER_BYTES, scanFrames } from '../../src/store/format/frame.js';
 import { tempDir } from './support/tmp-dir.js';
@@ -71,4 +74,40 @@ test('an I/O error in a compaction worker crosses to the main thread with its ca
     assert.match(cause.stack ?? '', /EISDIR/);
     return true;
   });
+});
+
+// Issue 11 (notes): the worker's I/O was not under the storage deadline. A real stall: a FIFO
+// in place of a segment blocks the thread's open(2) in the kernel until a writer comes.
+test('a compaction worker reports each file operation while in flight, and once aborted starts no other', async (t) => {
+  const job = await sealedSegments(t);
+  const path = segmentPath(job.dir, job.fromSeq);
+  await unlink(path);
+  execFileSync('mkfifo', [path]);
+  const stuckDone: string[] = [];
+  const io = new IoTracker((op) => stuckDone.push(`${op.op} ${op.path}`));
+  const abort = new AbortController();
+  let settled = false;
+  const compaction = workerCompactor()(job, { io, signal: abort.signal }).finally(() => {
+    settled = true;
+  });
+  await until('the open of the FIFO in flight', () => io.oldest()?.path === path);
+  const open = io.oldest()!;
+  assert.equal(open.op, 'open');
+  open.stuck = true;
+  abort.abort('abandoned by the test');
+  // The thread is blocked in open(2): the compaction has not ended, and still shows in flight.
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(settled, false);
+  assert.equal(io.oldest(), open);
+
+  // A writer opens the FIFO: the open returns, the next operation is refused, the worker answers.
+  const writer = await openFile(path, 'r+');
+  t.after(() => writer.close());
+  await assert.rejects(compaction, (err: unknown) => {
+    assert.ok(isPkgIndexError(err, 'E_STORAGE_IO'), String(err));
+    assert.match(err.message, /not started: abandoned by the test/);
+    return true;
+  });
+  assert.equal(io.oldest(), null, 'nothing left in flight');
+  assert.deepEqual(stuckDone, [`open ${path}`], 'the stuck operation is reported when it returns');
 });

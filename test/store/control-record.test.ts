@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, cp, readdir, readFile, truncate, unlink } from 'node:fs/promises';
+import { appendFile, cp, readdir, readFile, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { isPkgIndexError } from '../../src/errors.js';
@@ -79,6 +79,62 @@ test('an emptied directory: a new index by default, refused with createIndex fal
   await store.close();
   // Once it exists, createIndex false accepts it.
   await (await opened(dir, { createIndex: false })).close();
+});
+
+// Issue 11 (notes): an emptied data dir silently became a new, empty index. What an operator
+// deleting the data files leaves behind (the control record, the LOCK file of an owner killed
+// -9, a temporary file of the store) now says an index was there; only a dir with nothing of
+// the store's in it is a new index.
+test('an emptied dir with a trace of its index is refused by default; a brand-new one is a new index', async (t) => {
+  const traces: [string, string, RegExp][] = [
+    [
+      'CONTROL',
+      '',
+      /holds a control record but no snapshot and no log segment: the index's files were deleted/,
+    ],
+    [
+      'LOCK',
+      '4194303\n',
+      /the LOCK file left by pid 4194303 \(which ended without a clean stop\) shows that one was kept there/,
+    ],
+    ['CONTROL.tmp', 'x', /CONTROL\.tmp \(a temporary file of the store\) shows that one was kept there/],
+  ];
+  for (const [keep, content, message] of traces) {
+    const dir = await tempDir(t);
+    await twoRuns(dir);
+    for (const name of await readdir(dir)) if (name !== keep) await unlink(join(dir, name));
+    if (content !== '') await writeFile(join(dir, keep), content);
+    await assert.rejects(opened(dir), (err: unknown) => {
+      assert.ok(isPkgIndexError(err, 'E_STORAGE_DATA_LOSS'), `${keep}: ${String(err)}`);
+      assert.match(err.message, message);
+      assert.match(err.message, /Restore the data dir from a backup, or start with --accept-data-loss/);
+      return true;
+    });
+    assert.deepEqual(await readdir(dir), [keep], 'a refused start changes nothing');
+    // Accepted once: a new, empty index, and the next start needs no flag.
+    const accepted = await opened(dir, { acceptDataLoss: true });
+    assert.equal(accepted.stats().packages, 0);
+    await accepted.close();
+    await (await opened(dir, { createIndex: false })).close();
+  }
+
+  // Brand-new: a missing dir, or an empty one, is a new index; the pid file is written only
+  // once the index exists, so a store killed while creating one leaves no false trace.
+  const fresh = join(await tempDir(t), 'new');
+  const store = await opened(fresh);
+  assert.deepEqual((await readdir(fresh)).sort(), ['CONTROL', 'LOCK', 'segment-0000000001.log']);
+  await store.close();
+
+  // The same through the real server: exit 2, the message says what to do.
+  const dir = await tempDir(t);
+  await twoRuns(dir);
+  for (const name of await segments(dir)) await unlink(join(dir, name));
+  const result = await runCli(['serve', '--data-dir', dir, '--port', '0', '--admin=false']);
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(
+    result.stderr,
+    /the index's files were deleted.*Restore the data dir from a backup.*\[E_STORAGE_DATA_LOSS\]/s,
+  );
 });
 
 test('a truncated last segment after a clean stop is data loss, wherever it is cut', async (t) => {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DiskStore } from '../../src/store/disk-store.js';
+import { readdir } from 'node:fs/promises';
+import { DiskStore, MAX_SEALED_WHILE_COMPACTING } from '../../src/store/disk-store.js';
 import { FaultFs } from '../support/fault-fs.js';
 import { inlineCompactor } from '../support/inline-compactor.js';
 import { LineClient } from '../support/line-client.js';
@@ -129,3 +130,113 @@ test('an operation quicker than the deadline changes nothing, and the gauge is 0
   assert.equal(store.health().inflightIoMs, undefined);
   assert.equal(store.health().writable, true);
 });
+
+const COMPACTION_TIMEOUT_MS = 1500;
+
+// Issue 11 (notes): the compaction's reads, writes and fsyncs had no deadline. A compaction
+// hung in the file system held the writer (rotation waits for it once 4 sealed segments wait),
+// every backup and every reopen, and nothing said so.
+test(
+  "a compaction's write hung past --storage-timeout-ms: reported, abandoned, and the writer goes on; retried once it returns",
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = await tempDir(t);
+    const fs = new FaultFs();
+    const store = new DiskStore({
+      dataDir: dir,
+      fs,
+      compactor: inlineCompactor(fs),
+      compactAfterBytes: 2048,
+      // Longer than the other tests': the writer's own operations, a thousand of them here, must
+      // not pass it on a loaded machine.
+      storageTimeoutMs: COMPACTION_TIMEOUT_MS,
+    });
+    const s = await startInProcess({ store });
+    t.after(() => s.close());
+    const client = await LineClient.open(s.port);
+    t.after(() => {
+      client.close();
+    });
+    const acked: string[] = [];
+    let next = 0;
+    /** Indexes `n` packages with long names (a rotation every ~20), one request at a time. */
+    const write = async (n: number): Promise<void> => {
+      for (const end = next + n; next < end; next++) {
+        const name = `package-${next}-${'x'.repeat(80)}`;
+        const reply = await client.request(`INDEX|${name}|`);
+        assert.deepEqual(
+          reply,
+          ['OK'],
+          `${name}: ${JSON.stringify(s.events.filter((e) => e.event === 'store.io'))}`,
+        );
+        acked.push(name);
+      }
+    };
+    const segments = async (): Promise<number> =>
+      (await readdir(dir)).filter((n) => n.startsWith('segment-')).length;
+
+    // The first compaction writes its snapshot into a file system that hangs.
+    const hold = fs.hold('write', '.snap');
+    const writing = write(1000);
+    await hold.reached;
+    await until('the compaction reported stuck', () => /abandoned/.test(store.health().detail ?? ''));
+    const metrics = (await get(s.adminPort, '/metrics')).text;
+    assert.equal(sample(metrics, 'pkgindex_store_io_stuck_total'), 1);
+    assert.ok(
+      sample(metrics, 'pkgindex_store_inflight_io_age_seconds')! >= COMPACTION_TIMEOUT_MS / 1000,
+      metrics,
+    );
+    assert.equal(sample(metrics, 'pkgindex_store_writable'), 1, 'writes go on');
+    assert.equal((await get(s.adminPort, '/readyz')).status, 200);
+    assert.ok(
+      s.events.some(
+        (e) =>
+          e.msg.startsWith('compaction storage operation stuck') && e.op === 'write' && e.compaction === true,
+      ),
+    );
+    assert.match(
+      store.health().detail!,
+      new RegExp(
+        `write of .*\\.snap\\.tmp has not completed after \\d+ ms \\(--storage-timeout-ms ${COMPACTION_TIMEOUT_MS}\\); writes go on`,
+      ),
+    );
+
+    // The writer is not held behind it: many more rotations than the backpressure bound (4
+    // sealed segments behind a running compaction), every mutation acknowledged.
+    await writing;
+    const during = await segments();
+    assert.ok(during > MAX_SEALED_WHILE_COMPACTING + 2, `${during} segments`);
+    // A backup is not held either, and does not wait for it.
+    const backup = await store.startBackup();
+    for await (const _ of backup.stream);
+    assert.ok(backup.files > MAX_SEALED_WHILE_COMPACTING, String(backup.files));
+
+    // The disk returns: the abandoned compaction stops at its next operation; the next
+    // rotation compacts everything, and the log shrinks back.
+    hold.release();
+    await until('the stuck operation reported done', () =>
+      s.events.some((e) => e.msg === 'stuck storage operation completed' && e.compaction === true),
+    );
+    // Only what runs now is in flight (the abandoned compaction closing its file, at most).
+    const age = sample((await get(s.adminPort, '/metrics')).text, 'pkgindex_store_inflight_io_age_seconds')!;
+    assert.ok(age < COMPACTION_TIMEOUT_MS / 1000, String(age));
+    await write(100);
+    await until('compacted again', async () => (await segments()) <= 3, 20_000);
+    assert.equal(store.health().detail, undefined, 'the reason is cleared by a compaction that succeeds');
+
+    client.close();
+    await s.close();
+    const restarted = await startServer({ storage: 'disk', dataDir: dir, createIndex: false });
+    t.after(() => restarted.close());
+    const again = await LineClient.open(restarted.port);
+    t.after(() => {
+      again.close();
+    });
+    const replies = await again.request(...acked.map((name) => `QUERY|${name}|`));
+    assert.deepEqual(
+      acked.filter((_, i) => replies[i] !== 'OK'),
+      [],
+      'every acknowledged mutation survives',
+    );
+  },
+);

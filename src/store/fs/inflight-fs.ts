@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { createError } from '../../errors.js';
 import type { OpenMode, StorageFile, StorageFs } from './storage-fs.js';
 
 /** One storage operation that has started and not yet completed. */
@@ -12,26 +13,53 @@ export interface InflightOp {
 }
 
 /**
- * A StorageFs that knows which of its operations are in flight and since when, so that a hung
- * disk (an fdatasync that never returns, an NFS server gone) is noticed while it hangs rather
- * than when it completes: the store's watchdog reads `oldest()` (see disk-store.ts), and the
- * age is exported as `pkgindex_store_inflight_io_age_seconds`. Costs one Set insert and delete
- * per operation, which is per group commit, not per command.
+ * What a tracked file system tells about each operation: that it starts (`begin` returns the
+ * id `end` is called with) and that it ended. The store's IoTracker implements it; in the
+ * compaction thread, a forwarder posts both to the store's thread (compaction-thread.ts).
  */
-export class InflightFs implements StorageFs {
-  readonly #inner: StorageFs;
-  /** In start order, so the first is the oldest. */
-  readonly #inflight = new Set<InflightOp>();
-  readonly #onStuckDone: (op: InflightOp, durationMs: number, failed: boolean) => void;
+export interface IoObserver {
+  begin(op: string, path: string): number;
+  end(id: number, failed: boolean): void;
+}
 
-  constructor(inner: StorageFs, onStuckDone: (op: InflightOp, durationMs: number, failed: boolean) => void) {
-    this.#inner = inner;
+/**
+ * The storage operations in flight and since when, so that a hung disk (an fdatasync that never
+ * returns, an NFS server gone) is noticed while it hangs rather than when it completes: the
+ * store's watchdog reads `oldest()`/`inflight()` (see disk-store.ts), and the age is exported as
+ * `pkgindex_store_inflight_io_age_seconds`. Costs one Map insert and delete per operation,
+ * which is per group commit, not per command.
+ */
+export class IoTracker implements IoObserver {
+  /** In start order, so the first is the oldest. */
+  readonly #inflight = new Map<number, InflightOp>();
+  readonly #onStuckDone: (op: InflightOp, durationMs: number, failed: boolean) => void;
+  #nextId = 1;
+
+  constructor(onStuckDone: (op: InflightOp, durationMs: number, failed: boolean) => void) {
     this.#onStuckDone = onStuckDone;
+  }
+
+  begin(op: string, path: string): number {
+    const id = this.#nextId++;
+    this.#inflight.set(id, { op, path, startedAt: performance.now(), stuck: false });
+    return id;
+  }
+
+  end(id: number, failed: boolean): void {
+    const entry = this.#inflight.get(id);
+    if (entry === undefined) return;
+    this.#inflight.delete(id);
+    if (entry.stuck) this.#onStuckDone(entry, performance.now() - entry.startedAt, failed);
+  }
+
+  /** Forgets every operation in flight, without reporting them (their thread is gone). */
+  clear(): void {
+    this.#inflight.clear();
   }
 
   /** The operation in flight the longest, or null when none is. */
   oldest(): InflightOp | null {
-    for (const op of this.#inflight) return op;
+    for (const op of this.#inflight.values()) return op;
     return null;
   }
 
@@ -39,19 +67,39 @@ export class InflightFs implements StorageFs {
   inflight(): IterableIterator<InflightOp> {
     return this.#inflight.values();
   }
+}
 
-  /** Runs `run` as one tracked operation. */
-  async track<T>(op: string, path: string, run: () => Promise<T>): Promise<T> {
-    const entry: InflightOp = { op, path, startedAt: performance.now(), stuck: false };
-    this.#inflight.add(entry);
+/**
+ * A StorageFs whose every operation is reported to an IoObserver while in flight. With a
+ * `signal`, an operation that would start after it was aborted fails at once with E_STORAGE_IO
+ * instead (a compaction abandoned past the deadline stops at its next operation).
+ */
+export class InflightFs implements StorageFs {
+  readonly #inner: StorageFs;
+  readonly #observer: IoObserver;
+  readonly #signal: AbortSignal | undefined;
+
+  constructor(inner: StorageFs, observer: IoObserver, signal?: AbortSignal) {
+    this.#inner = inner;
+    this.#observer = observer;
+    this.#signal = signal;
+  }
+
+  /** Runs `run` as one tracked operation; `always`: even after the signal (closing a file). */
+  async track<T>(op: string, path: string, run: () => Promise<T>, always = false): Promise<T> {
+    if (!always && this.#signal?.aborted === true)
+      throw createError(
+        'E_STORAGE_IO',
+        `${op} of ${path} not started: ${String(this.#signal.reason ?? 'abandoned')}`,
+      );
+    const id = this.#observer.begin(op, path);
     let failed = true;
     try {
       const result = await run();
       failed = false;
       return result;
     } finally {
-      this.#inflight.delete(entry);
-      if (entry.stuck) this.#onStuckDone(entry, performance.now() - entry.startedAt, failed);
+      this.#observer.end(id, failed);
     }
   }
 
@@ -118,6 +166,7 @@ class InflightFile implements StorageFile {
   }
 
   close(): Promise<void> {
-    return this.#fs.track('close', this.path, () => this.#inner.close());
+    // An abandoned compaction still closes its files: never refused.
+    return this.#fs.track('close', this.path, () => this.#inner.close(), true);
   }
 }
