@@ -1,8 +1,9 @@
 /**
- * What every query of the index shares: its bounds. A query is one synchronous call that
- * reads the graph, so it sees one consistent state; it never does more than a fixed amount of
- * work, so it cannot hold the server's event loop. Where a full answer would cost more, the
- * answer says so (`truncated`, `exact: false`, `ready: false`) instead of taking longer.
+ * What every query of the index shares: its bounds. A query reads the graph as one
+ * synchronous call, or as steps (`Steps`) that a caller may spread over turns of the event loop
+ * and must start again if the graph changes between them, so it describes one consistent state;
+ * it never does more than a fixed amount of work in all. Where a full answer would cost more,
+ * the answer says so (`truncated`, `exact: false`, `ready: false`) instead of taking longer.
  */
 
 /** Items per page when the caller does not say. */

@@ -292,13 +292,13 @@ async function oneOnEachThread(
 
 /** Sends QUERYs on `client` in batches until the returned function is called. */
 function queryLoop(client: LineClient): () => Promise<void> {
-  let stopped = false;
+  const state = { stopped: false };
   const batch = Array.from({ length: 50 }, () => 'QUERY|a|');
   const loop = (async () => {
-    while (!stopped) await client.request(...batch);
+    while (!state.stopped) await client.request(...batch);
   })();
   return async () => {
-    stopped = true;
+    state.stopped = true;
     await loop;
   };
 }
@@ -317,12 +317,6 @@ describe('dashboard in chromium with --threads 2', { skip: missing }, () => {
       const { problems } = watch(page);
       await page.goto(`http://127.0.0.1:${s.adminPort}/`);
       await page.waitForSelector('body[data-charted="true"]');
-      const rate = (): Promise<number> =>
-        page.evaluate(() =>
-          Number(
-            (document.querySelector('[data-tile="requests/s"] .value')?.textContent ?? '0').replace(/,/g, ''),
-          ),
-        );
       const busyAbove = (n: number): Promise<unknown> =>
         page.waitForFunction(
           (min) =>
@@ -374,7 +368,6 @@ describe('dashboard in chromium with --threads 2', { skip: missing }, () => {
           assert.ok(mainNow - mainBefore < 100, `${mainNow - mainBefore} QUERYs on the main thread`);
         }
       }
-      assert.ok((await rate()) >= 0);
       assert.deepEqual(problems, []);
     } finally {
       main.close();

@@ -6,13 +6,14 @@
  * clients on a route that walks nothing, which keeps the server as busy with HTTP alone). Prints a
  * table for docs/benchmarks.md. Not a test.
  *
- *   npm run build && node dist/tools/measure.js query-api [--seconds 4] [--rounds 2] [--clients 4] [--max-visits N]
+ *   npm run build && node dist/tools/measure.js query-api [--seconds 4] [--rounds 2] [--clients 4] [--max-visits N] [--cli PATH]
  *
  * The index: Debian's archive from `apt-cache dumpavail` with its cycles broken (libc6 is
  * under ~60,000 packages), or, without apt, a synthetic graph of 60,000 packages under one.
  */
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { parseDebian } from '../../src/import/debian.js';
 import { planImport, type SourcePackage } from '../../src/import/plan.js';
 import { ToolError } from '../support/errors.js';
@@ -22,7 +23,9 @@ import { spawnServer } from '../support/serve-process.js';
 export const usage = `What the query API costs the protocol: QUERY latency alone and while the API walks the
 largest closure, in alternating rounds.
 
-  npm run build && node dist/tools/measure.js query-api [--seconds 4] [--rounds 2] [--clients 4] [--max-visits N]
+  npm run build && node dist/tools/measure.js query-api [--seconds 4] [--rounds 2] [--clients 4] [--max-visits N] [--cli PATH]
+
+--cli PATH measures another build's server (its dist/src/cli/main.js) with this load.
 `;
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -52,6 +55,33 @@ async function source(): Promise<{ label: string; packages: readonly SourcePacka
   return { label: 'synthetic, 60,000 packages under one', packages, hub: 'base' };
 }
 
+/** The HTTP clients' loop, run in a worker thread (plain JS: a worker evaluates it as is). */
+const HTTP_LOAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { url, clients, stop } = workerData;
+const api = [];
+Promise.all(Array.from({ length: clients }, async () => {
+  while (Date.now() < stop) {
+    const t = performance.now();
+    const r = await fetch(url);
+    await r.arrayBuffer();
+    api.push(performance.now() - t);
+  }
+})).then(() => parentPort.postMessage(api));
+`;
+
+/** Runs `clients` HTTP clients getting `url` back to back until `stop`; resolves their latencies. */
+function httpLoad(load: { url: string; clients: number; stop: number }): Promise<number[]> {
+  const worker = new Worker(HTTP_LOAD, { eval: true, workerData: load });
+  return new Promise((resolve, reject) => {
+    worker.once('message', (api: number[]) => {
+      resolve(api);
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+  });
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
@@ -60,6 +90,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       rounds: { type: 'string', default: '2' },
       clients: { type: 'string', default: '4' },
       'max-visits': { type: 'string' },
+      cli: { type: 'string' },
     },
   });
   const seconds = Number(values.seconds);
@@ -69,6 +100,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const maxVisits = values['max-visits'];
   const server = await spawnServer({
     args: maxVisits === undefined ? [] : ['--query-max-visits', maxVisits],
+    ...(values.cli === undefined ? {} : { cli: values.cli }),
   });
   try {
     const feeder = await LineClient.open(server.port);
@@ -107,17 +139,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       for (const [name, path] of Object.entries(loads)) {
         const stop = Date.now() + seconds * 1000;
         const api: number[] = [];
+        // The HTTP clients run in a thread of their own: parsing their answers in this thread's
+        // event loop would delay the protocol client's replies and count as the server's latency.
         const workers =
-          path === null
-            ? []
-            : Array.from({ length: clients }, async () => {
-                while (Date.now() < stop) {
-                  const t = performance.now();
-                  const r = await fetch(base + path);
-                  await r.arrayBuffer();
-                  api.push(performance.now() - t);
-                }
-              });
+          path === null ? [] : [httpLoad({ url: base + path, clients, stop }).then((xs) => api.push(...xs))];
         const latencies: number[] = [];
         while (Date.now() < stop) {
           const t = performance.now();

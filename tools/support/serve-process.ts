@@ -18,6 +18,8 @@ export interface SpawnOptions {
   readonly admin?: boolean;
   /** `--threads`, when given (else the CLI default: one per core). */
   readonly threads?: number;
+  /** The CLI to run (default this build's), e.g. another build's to compare against. */
+  readonly cli?: string;
   /** More `serve` arguments, after the ones above, so they can override them. */
   readonly args?: readonly string[];
   /** Added to this process's environment. */
@@ -51,12 +53,21 @@ export interface ServerProcess {
  * exit code and stderr if it exits first, and kills it if it does not listen within 20 s.
  */
 export async function spawnServer(options: SpawnOptions = {}): Promise<ServerProcess> {
-  const { storage = 'memory', dataDir, admin = true, threads, args = [], env = {}, launcher = [] } = options;
+  const {
+    storage = 'memory',
+    dataDir,
+    admin = true,
+    threads,
+    args = [],
+    env = {},
+    launcher = [],
+    cli = CLI,
+  } = options;
   const child = spawn(
     launcher[0] ?? process.execPath,
     [
       ...(launcher.length > 0 ? [...launcher.slice(1), process.execPath] : []),
-      CLI,
+      cli,
       'serve',
       '--host',
       '127.0.0.1',
