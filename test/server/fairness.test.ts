@@ -140,7 +140,11 @@ test('several pipelining clients share the turns: a request/response client is a
     );
     for (const f of flooders) {
       const replies = await f.read(lines, 120_000);
-      assert.equal(replies.filter((r) => r === 'OK').length, lines, 'each pipeliner gets all its replies, in order');
+      assert.equal(
+        replies.filter((r) => r === 'OK').length,
+        lines,
+        'each pipeliner gets all its replies, in order',
+      );
       f.close();
     }
     victim.close();

@@ -73,3 +73,13 @@ test('a round that used its budget ends: the event loop turns before the next sl
   await settled(queue);
   assert.deepEqual(log, ['a', 'other', 'b', 'c']);
 });
+
+test('hundreds of waiting connections keep their round-robin order across rounds', async () => {
+  const queue = new RunQueue(1_000_000);
+  const log: string[] = [];
+  const names = Array.from({ length: 300 }, (_, i) => `c${i}`);
+  for (const name of names) queue.enqueue(runnable(name, 3, queue, log));
+  await settled(queue);
+  assert.deepEqual(log, [...names, ...names, ...names]);
+  assert.equal(queue.length, 0);
+});

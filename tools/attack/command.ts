@@ -346,9 +346,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       logBefore = logBytes;
     });
     const attacker = stop();
-    console.log(`attack ${name} against ${cli} (${seconds} s, victim request/response QUERY, after ${WARM_UP_MS} ms of warm-up)`);
+    console.log(
+      `attack ${name} against ${cli} (${seconds} s, victim request/response QUERY, after ${WARM_UP_MS} ms of warm-up)`,
+    );
     for (const line of describe('victim', figures)) console.log(line);
-    for (const line of describe('reference, same server before the attack (3 s)', reference)) console.log(line);
+    for (const line of describe('reference, same server before the attack (3 s)', reference))
+      console.log(line);
     console.log(attacker);
     console.log(
       `server log during the attack: ${((logBytes - logBefore) / seconds / 1024).toFixed(1)} KiB/s (--log-level warn)`,

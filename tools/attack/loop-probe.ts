@@ -7,7 +7,12 @@
  * In a child with an IPC channel, answers the messages 'probe:reset' and 'probe:report' with
  * its figures since the last reset.
  */
-import { monitorEventLoopDelay, PerformanceObserver, type EventLoopUtilization, performance } from 'node:perf_hooks';
+import {
+  monitorEventLoopDelay,
+  PerformanceObserver,
+  type EventLoopUtilization,
+  performance,
+} from 'node:perf_hooks';
 
 export interface ProbeFigures {
   /** The event loop's delay as a 1 ms timer sees it (ms): a timer that fired late by a stall. */
