@@ -1,4 +1,4 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError, type SerializedError } from '../errors.js';
 import { NodeFs } from './fs/node-fs.js';
 import { InflightFs } from './fs/inflight-fs.js';
@@ -14,13 +14,26 @@ export type WorkerReply = { ok: CompactionResult } | { error: SerializedError };
 export type WorkerIo =
   { io: 'begin'; id: number; op: string; path: string } | { io: 'end'; id: number; failed: boolean };
 
-/** What the store sends: the job, then possibly `abort` (no further file operation starts). */
-export type WorkerRequest = { job: CompactionJob } | { abort: string };
+/** What the store sends: the job. */
+export type WorkerRequest = { job: CompactionJob };
+
+/**
+ * The thread's workerData: a shared flag the store sets (Atomics) to abandon the compaction.
+ * Read before each file operation, so one that starts after it was set is refused, whatever
+ * this thread's event loop has processed (a message could arrive after the operation
+ * that hung has returned and the next one has started).
+ */
+export interface WorkerData {
+  readonly abandoned: Int32Array;
+}
+
+export const ABANDONED_MESSAGE =
+  'the store abandoned this compaction (an operation of it passed --storage-timeout-ms, or the store is closing)';
 
 // The entry point of a compaction worker thread (see compaction-worker.ts): one job, one reply.
 const port = parentPort;
 if (port !== null) {
-  const abort = new AbortController();
+  const { abandoned } = workerData as WorkerData;
   let nextId = 1;
   const fs = new InflightFs(
     new NodeFs(),
@@ -34,13 +47,9 @@ if (port !== null) {
         port.postMessage({ io: 'end', id, failed } satisfies WorkerIo);
       },
     },
-    abort.signal,
+    () => (Atomics.load(abandoned, 0) === 1 ? ABANDONED_MESSAGE : null),
   );
-  port.on('message', (request: WorkerRequest) => {
-    if ('abort' in request) {
-      abort.abort(request.abort);
-      return;
-    }
+  port.once('message', (request: WorkerRequest) => {
     foldSnapshot(fs, request.job).then(
       (ok) => {
         port.postMessage({ ok } satisfies WorkerReply);

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { createError, deserializeError, isStorageError } from '../errors.js';
 import type { Compactor } from './compaction.js';
-import type { WorkerIo, WorkerReply, WorkerRequest } from './compaction-thread.js';
+import type { WorkerData, WorkerIo, WorkerReply, WorkerRequest } from './compaction-thread.js';
 
 /**
  * Runs each compaction in a fresh worker thread, so loading and folding a large snapshot
@@ -11,21 +11,23 @@ import type { WorkerIo, WorkerReply, WorkerRequest } from './compaction-thread.j
  *
  * The thread reports each file operation as it starts and ends; they are passed on to the
  * store's `context.io`, where the watchdog sees one that hangs. When `context.signal` is
- * aborted, the thread is told to start no further operation: it fails at its next one (once
- * the one that hangs returns) and answers; the promise settles then, not before, so that a
- * new compaction does not start while a thread is still blocked in the file system.
+ * aborted, a flag shared with the thread says to start no further operation: it fails at its
+ * next one (once the one that hangs returns) and answers; the promise settles then, not
+ * before, so that a new compaction does not start while a thread is still blocked in the file
+ * system.
  */
 export function workerCompactor(): Compactor {
   return (job, context) =>
     new Promise((resolve, reject) => {
-      const worker = new Worker(new URL('./compaction-thread.js', import.meta.url));
+      const abandoned = new Int32Array(new SharedArrayBuffer(4));
+      const worker = new Worker(new URL('./compaction-thread.js', import.meta.url), {
+        workerData: { abandoned } satisfies WorkerData,
+      });
       let settled = false;
       /** The thread's operation ids → the store's. */
       const inflight = new Map<number, number>();
       const onAbort = (): void => {
-        worker.postMessage({
-          abort: String(context?.signal.reason ?? 'compaction abandoned'),
-        } satisfies WorkerRequest);
+        Atomics.store(abandoned, 0, 1);
       };
       const finish = (): void => {
         settled = true;

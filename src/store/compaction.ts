@@ -41,7 +41,9 @@ export type Compactor = (job: CompactionJob, context?: CompactionContext) => Pro
 
 /** `fs` with the compaction's I/O tracked and abortable, as `context` asks. */
 export function compactionFs(fs: StorageFs, context: CompactionContext | undefined): StorageFs {
-  return context === undefined ? fs : new InflightFs(fs, context.io, context.signal);
+  if (context === undefined) return fs;
+  const { signal } = context;
+  return new InflightFs(fs, context.io, () => (signal.aborted ? String(signal.reason) : null));
 }
 
 /**

@@ -138,7 +138,10 @@ test(
     );
     // The control record is meaningful: a restored segment deleted is refused as data loss.
     await restarted.close();
-    const newest = (await readdir(target)).filter((n) => n.startsWith('segment-')).sort().at(-1)!;
+    const newest = (await readdir(target))
+      .filter((n) => n.startsWith('segment-'))
+      .sort()
+      .at(-1)!;
     await unlink(join(target, newest));
     const damaged = await runCli(['fsck', '--data-dir', target]);
     assert.equal(damaged.code, 1, damaged.stdout);

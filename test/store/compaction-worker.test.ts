@@ -105,7 +105,7 @@ test('a compaction worker reports each file operation while in flight, and once 
   t.after(() => writer.close());
   await assert.rejects(compaction, (err: unknown) => {
     assert.ok(isPkgIndexError(err, 'E_STORAGE_IO'), String(err));
-    assert.match(err.message, /not started: abandoned by the test/);
+    assert.match(err.message, /not started: the store abandoned this compaction/);
     return true;
   });
   assert.equal(io.oldest(), null, 'nothing left in flight');

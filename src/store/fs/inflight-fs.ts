@@ -70,28 +70,26 @@ export class IoTracker implements IoObserver {
 }
 
 /**
- * A StorageFs whose every operation is reported to an IoObserver while in flight. With a
- * `signal`, an operation that would start after it was aborted fails at once with E_STORAGE_IO
- * instead (a compaction abandoned past the deadline stops at its next operation).
+ * A StorageFs whose every operation is reported to an IoObserver while in flight. With
+ * `abandoned` (which returns why, or null), an operation that would start once it says so
+ * fails at once with E_STORAGE_IO instead (a compaction abandoned past the deadline stops at
+ * its next operation).
  */
 export class InflightFs implements StorageFs {
   readonly #inner: StorageFs;
   readonly #observer: IoObserver;
-  readonly #signal: AbortSignal | undefined;
+  readonly #abandoned: () => string | null;
 
-  constructor(inner: StorageFs, observer: IoObserver, signal?: AbortSignal) {
+  constructor(inner: StorageFs, observer: IoObserver, abandoned: () => string | null = () => null) {
     this.#inner = inner;
     this.#observer = observer;
-    this.#signal = signal;
+    this.#abandoned = abandoned;
   }
 
-  /** Runs `run` as one tracked operation; `always`: even after the signal (closing a file). */
+  /** Runs `run` as one tracked operation; `always`: even once abandoned (closing a file). */
   async track<T>(op: string, path: string, run: () => Promise<T>, always = false): Promise<T> {
-    if (!always && this.#signal?.aborted === true)
-      throw createError(
-        'E_STORAGE_IO',
-        `${op} of ${path} not started: ${String(this.#signal.reason ?? 'abandoned')}`,
-      );
+    const abandoned = always ? null : this.#abandoned();
+    if (abandoned !== null) throw createError('E_STORAGE_IO', `${op} of ${path} not started: ${abandoned}`);
     const id = this.#observer.begin(op, path);
     let failed = true;
     try {
