@@ -244,7 +244,7 @@ async function piped(address: ClientValues): Promise<number> {
       )
         await new Promise<void>((resolve) => (wakeReader = resolve));
       if (failure !== null) break;
-      await connection.send(line);
+      if (!connection.sendNow(line)) await connection.send(line);
       wake('printer');
     }
   } catch (err) {

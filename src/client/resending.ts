@@ -104,8 +104,8 @@ export class ResendingConnection {
 
   /**
    * Sends one protocol line (connecting first if needed, with retries: E_CONNECT when that
-   * fails, the line unsent). With the mutation barrier, an INDEX or REMOVE first waits for the
-   * replies of the lines before it: call `next` for those first, or this waits forever.
+   * fails, the line unsent). With the mutation barrier, an INDEX or REMOVE must wait for the
+   * replies of the lines before it: take them with `next` first (E_INVALID_ARGUMENT otherwise).
    */
   async send(line: string): Promise<void> {
     if (this.#options.mutationBarrier && this.#pending.length > 0 && mayChangeIndex(line))
@@ -113,7 +113,21 @@ export class ResendingConnection {
         'E_INVALID_ARGUMENT',
         'a line that changes the index waits for every earlier reply: take them with next() first',
       );
-    const client = this.#current ?? (await this.#reconnect(null));
+    this.#sendOn(this.#current ?? (await this.#reconnect(null)), line);
+  }
+
+  /**
+   * `send` without waiting when it need not connect first (a pipe's fast path): true when sent,
+   * false when the caller must `send` (to connect) instead.
+   */
+  sendNow(line: string): boolean {
+    if (this.#current === null || this.#reconnecting !== null) return false;
+    if (this.#options.mutationBarrier && this.#pending.length > 0 && mayChangeIndex(line)) return false;
+    this.#sendOn(this.#current, line);
+    return true;
+  }
+
+  #sendOn(client: PkgIndexClient, line: string): void {
     const entry: Pending = { line, reply: client.sendLine(line) };
     entry.reply.catch(() => undefined);
     this.#pending.push(entry);
