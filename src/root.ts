@@ -370,6 +370,7 @@ export class Composition implements PkgIndex {
       store: this.store,
       log: this.log,
       connections: this.#connections,
+      hop: this.config.threadHop,
     });
   }
 

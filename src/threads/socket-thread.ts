@@ -11,7 +11,14 @@ import { IndexServer, type IndexServerOptions } from '../server/server.js';
 import { ConnectionSlots } from '../server/connection-slots.js';
 import { RemoteStore } from './remote-store.js';
 import { copyListener } from './listener-copy.js';
-import type { ThreadStats, ToOwner, ToSocketThread } from './messages.js';
+import {
+  FAILED_TAG,
+  type ThreadHop,
+  type ThreadStats,
+  type ToOwner,
+  type ToSocketThread,
+} from './messages.js';
+import { RingChannel } from './ring-channel.js';
 
 /** What the owner gives a socket thread. */
 export interface SocketThreadData {
@@ -22,6 +29,12 @@ export interface SocketThreadData {
   /** The process's count of open connections (ConnectionSlots). */
   readonly connections: SharedArrayBuffer;
   readonly statsIntervalMs: number;
+  readonly hop: ThreadHop;
+  /** The rings of `hop` ring and ring-doorbell: batches to the owner, replies from it. */
+  readonly toOwner: SharedArrayBuffer;
+  readonly fromOwner: SharedArrayBuffer;
+  /** Largest batch sent as one (it must fit one ring record). */
+  readonly maxBatchBytes: number;
 }
 
 const port = parentPort!;
@@ -41,9 +54,36 @@ const log = pino(
   },
 );
 
-const store = new RemoteStore(`thread-${data.index}`, (lines, count) => {
-  post({ t: 'batch', lines, count }, [lines.buffer as ArrayBuffer]);
-});
+const ring =
+  data.hop === 'message'
+    ? null
+    : new RingChannel(
+        data.toOwner,
+        data.fromOwner,
+        data.hop === 'ring' ? 'wait' : 'doorbell',
+        () => {
+          post({ t: 'doorbell' });
+        },
+        (payload, tag) => {
+          // Copied: the replies are used after the ring has moved on.
+          if (tag === FAILED_TAG) store.fail();
+          else store.settle(Uint8Array.prototype.slice.call(payload, 0, tag));
+        },
+      );
+
+const store = new RemoteStore(
+  `thread-${data.index}`,
+  ring === null
+    ? (lines, count) => {
+        const copy = Uint8Array.prototype.slice.call(lines); // a Buffer's slice() would not copy
+        post({ t: 'batch', lines: copy, count }, [copy.buffer]);
+      }
+    : (lines, count) => {
+        ring.send(lines, count);
+      },
+  data.maxBatchBytes,
+);
+ring?.start();
 
 let server: IndexServer | null = null;
 
@@ -84,6 +124,9 @@ port.on('message', (message: ToSocketThread) => {
     case 'drain':
       void drain();
       break;
+    case 'doorbell':
+      ring?.doorbell();
+      break;
   }
 });
 
@@ -93,6 +136,7 @@ async function drain(): Promise<void> {
     await server.close();
     post({ t: 'stats', stats: snapshot(server) });
   }
+  ring?.close();
   post({ t: 'closed' });
 }
 

@@ -22,34 +22,43 @@ async function connectionOnSocketThread(
   assert.fail('no connection reached a socket thread in 400 tries');
 }
 
-test('--threads 2: connections on the socket thread see the same index, in one order, and are counted', async () => {
-  const server = await startServer({ threads: 2 });
-  try {
-    assert.equal(server.pkgindex.threads, 2);
-    const clients = await connectionOnSocketThread(
-      server.port,
-      server.stats,
-      () => server.server.stats.connectionsTotal,
-    );
-    // The last client is served by the socket thread, the first ones (probably) by the main one.
-    const remote = clients.at(-1)!;
-    assert.deepEqual(await remote.request('INDEX|a|', 'INDEX|b|a', 'QUERY|b|', 'REMOVE|a|', 'nonsense'), [
-      'OK',
-      'OK',
-      'OK',
-      'FAIL',
-      'ERROR',
-    ]);
-    for (const c of clients) assert.deepEqual(await c.request('QUERY|b|', 'REMOVE|a|'), ['OK', 'FAIL']);
-    const stats = await server.stats();
-    assert.ok(stats.count('INDEX', 0) >= 2);
-    assert.equal(stats.count('INVALID', 2), 1);
-    assert.equal(stats.connectionsOpen, clients.length);
-    for (const c of clients) c.close();
-  } finally {
-    await server.close();
-  }
-});
+for (const threadHop of ['ring', 'ring-doorbell', 'message'] as const)
+  test(`--threads 2 --thread-hop ${threadHop}: connections on the socket thread see the same index, in one order, and are counted`, async () => {
+    const server = await startServer({ threads: 2, threadHop });
+    try {
+      assert.equal(server.pkgindex.threads, 2);
+      const clients = await connectionOnSocketThread(
+        server.port,
+        server.stats,
+        () => server.server.stats.connectionsTotal,
+      );
+      // The last client is served by the socket thread, the first ones (probably) by the main one.
+      const remote = clients.at(-1)!;
+      assert.deepEqual(await remote.request('INDEX|a|', 'INDEX|b|a', 'QUERY|b|', 'REMOVE|a|', 'nonsense'), [
+        'OK',
+        'OK',
+        'OK',
+        'FAIL',
+        'ERROR',
+      ]);
+      for (const c of clients) assert.deepEqual(await c.request('QUERY|b|', 'REMOVE|a|'), ['OK', 'FAIL']);
+      // Batches larger than one ring record (64 KiB of lines) are sent in parts, answered in order.
+      const many = Array.from({ length: 30_000 }, (_, i) => (i % 3 === 2 ? 'QUERY|zz|' : `INDEX|p${i}|b`));
+      const replies = await remote.request(...many);
+      assert.equal(replies.length, many.length);
+      assert.deepEqual(
+        replies.filter((r, i) => r !== (i % 3 === 2 ? 'FAIL' : 'OK')),
+        [],
+      );
+      const stats = await server.stats();
+      assert.ok(stats.count('INDEX', 0) >= 20_002);
+      assert.equal(stats.count('INVALID', 2), 1);
+      assert.equal(stats.connectionsOpen, clients.length);
+      for (const c of clients) c.close();
+    } finally {
+      await server.close();
+    }
+  });
 
 test('without the listening socket descriptor, serves on one thread with a warning', async () => {
   const { log, events } = memoryLogger();
