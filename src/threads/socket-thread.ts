@@ -9,6 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { IndexServer, type IndexServerOptions } from '../server/server.js';
 import { ConnectionSlots } from '../server/connection-slots.js';
+import { SharedPeerTable } from '../server/shared-peer-table.js';
 import { RemoteStore } from './remote-store.js';
 import { copyListener } from './listener-copy.js';
 import {
@@ -28,6 +29,9 @@ export interface SocketThreadData {
   readonly logLevel: string;
   /** The process's count of open connections (ConnectionSlots). */
   readonly connections: SharedArrayBuffer;
+  /** The process's table of peers (SharedPeerTable) and its size. */
+  readonly peers: SharedArrayBuffer;
+  readonly peerSlots: number;
   readonly statsIntervalMs: number;
   readonly hop: ThreadHop;
   /** The rings of `hop` ring and ring-doorbell: batches to the owner, replies from it. */
@@ -153,6 +157,7 @@ try {
       log,
       listenHandle: handle,
       connectionSlots: new ConnectionSlots(data.options.maxConnections, new Int32Array(data.connections)),
+      peerTable: new SharedPeerTable(data.peers, data.peerSlots),
     },
     data.options,
   );

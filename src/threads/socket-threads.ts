@@ -43,6 +43,9 @@ export interface SocketThreadsOptions {
   readonly connections: SharedArrayBuffer;
   /** How batches and replies travel (--thread-hop). */
   readonly hop: ThreadHop;
+  /** The process's table of peers (SharedPeerTable), shared with the main thread's server. */
+  readonly peers: SharedArrayBuffer;
+  readonly peerSlots: number;
 }
 
 /** One socket thread, seen from the owner. */
@@ -148,6 +151,8 @@ export class SocketThreads {
       options: options.server,
       logLevel: options.log.level,
       connections: options.connections,
+      peers: options.peers,
+      peerSlots: options.peerSlots,
       statsIntervalMs: STATS_INTERVAL_MS,
       hop: options.hop,
       toOwner: rings ? createRing(ringBytes) : new SharedArrayBuffer(0),

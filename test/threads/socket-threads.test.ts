@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openSync, closeSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { once } from 'node:events';
 import { memoryLogger } from '../admin/harness.js';
 import { LineClient } from '../support/line-client.js';
 import { startServer } from '../support/servers.js';
@@ -118,5 +120,86 @@ test('--threads 2 on disk: replies sent from the socket thread survive a restart
     c.close();
   } finally {
     await second.close();
+  }
+});
+
+/** Connects from `localAddress` and asks one QUERY: 'served', or 'refused' when the server closed it. */
+async function attempt(port: number, localAddress: string): Promise<{ socket: Socket; outcome: string }> {
+  const socket = connect({ port, host: '127.0.0.1', localAddress });
+  socket.on('error', () => undefined);
+  await once(socket, 'connect');
+  socket.write('QUERY|a|\n');
+  const outcome = await new Promise<string>((resolve) => {
+    socket.once('data', () => {
+      resolve('served');
+    });
+    socket.once('end', () => {
+      resolve('refused');
+    });
+    socket.once('close', () => {
+      resolve('refused');
+    });
+  });
+  return { socket, outcome };
+}
+
+test('--threads 2: --max-connections-per-peer holds for the process, whichever thread accepts', async () => {
+  const server = await startServer({ threads: 2, maxConnectionsPerPeer: 2 });
+  const sockets: Socket[] = [];
+  try {
+    assert.equal(server.pkgindex.threads, 2);
+    let served = 0;
+    let refused = 0;
+    // Until both threads have refused the peer at least once (the kernel picks the thread).
+    for (let i = 0; i < 400; i++) {
+      const { socket, outcome } = await attempt(server.port, '127.0.0.3');
+      sockets.push(socket);
+      if (outcome === 'served') served++;
+      else refused++;
+      const all = (await server.stats()).connectionsRefusedPerPeer;
+      const main = server.server.stats.connectionsRefusedPerPeer;
+      if (main > 0 && all > main && refused >= 4) break;
+    }
+    const all = (await server.stats()).connectionsRefusedPerPeer;
+    const main = server.server.stats.connectionsRefusedPerPeer;
+    assert.ok(main > 0 && all > main, `both threads refused (main ${main} of ${all})`);
+    assert.equal(served, 2, 'two connections for the peer in the whole process');
+    assert.equal(all, refused);
+    // Another address is not limited by it.
+    const other = await attempt(server.port, '127.0.0.4');
+    sockets.push(other.socket);
+    assert.equal(other.outcome, 'served');
+  } finally {
+    for (const s of sockets) s.destroy();
+    await server.close();
+  }
+});
+
+test('--threads 2: --mutation-rate-per-peer is one bucket for the process, whichever thread serves', async () => {
+  // One token a second, three at once: far less than a second passes before the last INDEX.
+  const server = await startServer({ threads: 2, mutationRatePerPeer: 1, mutationBurst: 3 });
+  const clients: LineClient[] = [];
+  try {
+    // One connection on each thread.
+    let onMain: LineClient | null = null;
+    let onOther: LineClient | null = null;
+    for (let i = 0; i < 400 && (onMain === null || onOther === null); i++) {
+      const before = server.server.stats.connectionsTotal;
+      const c = await LineClient.open(server.port);
+      clients.push(c);
+      await c.request('QUERY|x|');
+      if (server.server.stats.connectionsTotal > before) onMain ??= c;
+      else onOther ??= c;
+    }
+    assert.ok(onMain !== null && onOther !== null, 'a connection on each thread');
+    const replies = [
+      ...(await onMain.request('INDEX|a|', 'INDEX|b|')),
+      ...(await onOther.request('INDEX|c|', 'INDEX|d|')),
+    ];
+    assert.deepEqual(replies, ['OK', 'OK', 'OK', 'ERROR']);
+    assert.equal((await server.stats()).commandsRateLimited, 1);
+  } finally {
+    for (const c of clients) c.close();
+    await server.close();
   }
 });
