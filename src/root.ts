@@ -384,6 +384,7 @@ export class Composition implements PkgIndex {
       hop: this.config.threadHop,
       peers: this.#peerTable!.memory,
       peerSlots: this.#peerTable!.slots,
+      latency: this.server.stats.commandLatency,
     });
   }
 

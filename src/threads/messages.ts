@@ -1,3 +1,5 @@
+import type { LatencyCounts } from './thread-latency.js';
+
 /**
  * What the index owner (the main thread) and a socket thread say to each other over the
  * worker's message port. One `batch` per socket thread per turn of its event loop, answered
@@ -55,4 +57,6 @@ export interface ThreadStats {
   readonly commandsOverDependencyCap: number;
   readonly connectionsRefusedDescriptors: number;
   readonly commands: readonly number[];
+  /** Command latency, cumulative (null: not measured, the owner exports no metrics). */
+  readonly latency: LatencyCounts | null;
 }

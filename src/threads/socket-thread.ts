@@ -20,6 +20,7 @@ import {
   type ToSocketThread,
 } from './messages.js';
 import { RingChannel } from './ring-channel.js';
+import { ThreadLatency } from './thread-latency.js';
 
 /** What the owner gives a socket thread. */
 export interface SocketThreadData {
@@ -39,6 +40,8 @@ export interface SocketThreadData {
   readonly fromOwner: SharedArrayBuffer;
   /** Largest batch sent as one (it must fit one ring record). */
   readonly maxBatchBytes: number;
+  /** Bounds of the owner's latency histogram, or null when it exports no metrics. */
+  readonly latencyBounds: readonly number[] | null;
 }
 
 const port = parentPort!;
@@ -90,6 +93,7 @@ const store = new RemoteStore(
 ring?.start();
 
 let server: IndexServer | null = null;
+const latency = data.latencyBounds === null ? null : new ThreadLatency(data.latencyBounds);
 
 function snapshot(s: IndexServer): ThreadStats {
   const st = s.stats;
@@ -111,6 +115,7 @@ function snapshot(s: IndexServer): ThreadStats {
     commandsOverDependencyCap: st.commandsOverDependencyCap,
     connectionsRefusedDescriptors: st.connectionsRefusedDescriptors,
     commands: Array.from(st.commands),
+    latency: latency?.snapshot() ?? null,
   };
 }
 
@@ -161,6 +166,7 @@ try {
     },
     data.options,
   );
+  server.stats.commandLatency = latency;
   await server.listen();
   post({ t: 'listening' });
 } catch (err) {

@@ -15,6 +15,8 @@ import {
 import { createRing, ringCapacity } from './ring.js';
 import { RingChannel } from './ring-channel.js';
 import { DEFAULT_MAX_BATCH_BYTES } from './remote-store.js';
+import { latencyDelta } from './thread-latency.js';
+import type { LatencyRecorder } from '../server/stats.js';
 import type { SocketThreadData } from './socket-thread.js';
 
 const ENTRY = new URL('./socket-thread.js', import.meta.url);
@@ -46,6 +48,8 @@ export interface SocketThreadsOptions {
   /** The process's table of peers (SharedPeerTable), shared with the main thread's server. */
   readonly peers: SharedArrayBuffer;
   readonly peerSlots: number;
+  /** The main thread's latency histogram, which the socket threads' samples are added to. */
+  readonly latency: LatencyRecorder | null;
 }
 
 /** One socket thread, seen from the owner. */
@@ -158,6 +162,7 @@ export class SocketThreads {
       toOwner: rings ? createRing(ringBytes) : new SharedArrayBuffer(0),
       fromOwner: rings ? createRing(ringBytes) : new SharedArrayBuffer(0),
       maxBatchBytes: DEFAULT_MAX_BATCH_BYTES,
+      latencyBounds: options.latency?.merge === undefined ? null : (options.latency.bounds ?? null),
     };
     const worker = new Worker(ENTRY, { workerData: data });
     const thread = new SocketThread(index, worker, options.log.child({ thread: index }));
@@ -189,6 +194,10 @@ export class SocketThreads {
             this.#relayLog(thread, message.line);
             break;
           case 'stats':
+            if (message.stats.latency !== null && options.latency?.merge !== undefined) {
+              const delta = latencyDelta(message.stats.latency, thread.stats?.latency ?? null);
+              options.latency.merge(delta.counts, delta.sum, delta.count);
+            }
             thread.stats = message.stats;
             for (const waiter of thread.statsWaiters.splice(0)) waiter();
             break;

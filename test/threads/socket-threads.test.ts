@@ -203,3 +203,44 @@ test('--threads 2: --mutation-rate-per-peer is one bucket for the process, which
     await server.close();
   }
 });
+
+test('--threads 2: /metrics counts the commands and latency of connections on both threads', async () => {
+  const server = await startServer({ threads: 2, admin: true, adminPort: 0, adminHost: '127.0.0.1' });
+  const clients: LineClient[] = [];
+  try {
+    const adminPort = server.pkgindex.addresses!.admin!.port;
+    let onMain: LineClient | null = null;
+    let onOther: LineClient | null = null;
+    for (let i = 0; i < 400 && (onMain === null || onOther === null); i++) {
+      const before = server.server.stats.connectionsTotal;
+      const c = await LineClient.open(server.port);
+      clients.push(c);
+      if ((await c.request('INDEX|x|'))[0] !== 'OK') assert.fail('INDEX|x| not OK');
+      if (server.server.stats.connectionsTotal > before) onMain ??= c;
+      else onOther ??= c;
+    }
+    assert.ok(onMain !== null && onOther !== null, 'a connection on each thread');
+    // Strict request/response: each request is a read chunk of its own, one latency sample each.
+    for (let i = 0; i < 50; i++) await onMain.request(`QUERY|m${i}|`);
+    for (let i = 0; i < 70; i++) await onOther.request(`QUERY|o${i}|`);
+    const onMainServer = server.server.stats.count('QUERY', 1);
+    assert.equal(onMainServer, 50, 'the main thread served 50 of the QUERYs');
+    await server.stats(); // the socket thread reports now
+    const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    const sample = (name: string): number => {
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+      assert.ok(line !== undefined, `${name} is exported`);
+      return Number(line.slice(name.length + 1));
+    };
+    assert.equal(sample('pkgindex_commands_total{command="QUERY",result="FAIL"}'), 120);
+    assert.equal(sample('pkgindex_commands_total{command="INDEX",result="OK"}'), clients.length);
+    // One latency sample per chunk: at least the 120 QUERYs and the INDEXes, from both threads.
+    assert.ok(
+      sample('pkgindex_command_latency_seconds_count') >= 120 + clients.length,
+      'latency samples of both threads',
+    );
+  } finally {
+    for (const c of clients) c.close();
+    await server.close();
+  }
+});
