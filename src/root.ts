@@ -15,6 +15,7 @@ import { TlsListener } from './server/tls-listener.js';
 import type { ServerStats } from './server/stats.js';
 import { combinedStats } from './threads/combined-stats.js';
 import { ConnectionSlots } from './server/connection-slots.js';
+import { peerTableBytes, peerTableSlots, SharedPeerTable } from './server/shared-peer-table.js';
 import { SocketThreads } from './threads/socket-threads.js';
 import type { SharedReadsProof } from './server/shared-reads-proof.js';
 import { DiskStore } from './store/disk-store.js';
@@ -175,6 +176,8 @@ export class Composition implements PkgIndex {
   /** The process's count of open connections, shared with the socket threads. */
   readonly #connections = new SharedArrayBuffer(4);
   #threads: SocketThreads | null = null;
+  /** The process's table of peers, when socket threads may start (see SharedPeerTable). */
+  readonly #peerTable: { readonly memory: SharedArrayBuffer; readonly slots: number } | null = null;
   /** Every thread's counters as one (see combined-stats.ts). */
   readonly #stats: ServerStats;
 
@@ -200,7 +203,15 @@ export class Composition implements PkgIndex {
       options.log ?? createLogger({ level: full.logLevel, quiet: full.quiet, pretty: full.logPretty });
     this.#tls = tlsListener(full, this.log);
     this.store = options.store ?? createStore(full);
+    // With socket threads, the limits per peer are counted in memory every thread shares.
+    if (threadCount(full) > 1 && this.#tls === null) {
+      const slots = peerTableSlots(full.maxConnections);
+      this.#peerTable = { memory: new SharedArrayBuffer(peerTableBytes(slots)), slots };
+    }
     const deps = {
+      ...(this.#peerTable === null
+        ? {}
+        : { peerTable: new SharedPeerTable(this.#peerTable.memory, this.#peerTable.slots) }),
       store: this.store,
       log: this.log,
       ...(this.#tls === null ? {} : { createListener: this.#tls.create }),
@@ -371,6 +382,10 @@ export class Composition implements PkgIndex {
       store: this.store,
       log: this.log,
       connections: this.#connections,
+      hop: this.config.threadHop,
+      peers: this.#peerTable!.memory,
+      peerSlots: this.#peerTable!.slots,
+      latency: this.server.stats.commandLatency,
     });
   }
 

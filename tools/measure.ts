@@ -77,6 +77,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       "a hostile client (chain, pipeline, connection flood, slowloris) against a victim's QUERY latency",
     load: () => import('./attack/command.js'),
   },
+  hop: {
+    summary: "one batch's round trip to another thread: postMessage against shared-memory rings",
+    load: () => import('./threads/hop.js'),
+  },
   'perf-categories': {
     summary: 'sorts `perf report` output (stdin) into parts of the work: parse, index, kernel, ...',
     load: () => import('./profile/perf-categories.js'),

@@ -124,6 +124,13 @@ export const OPTIONS = {
     help: 'Threads that accept, read and write connections; the first also owns the index, and every command is executed there, in one serial order (ADR 0010). 0: one per core.',
     parse: integer(0, 256),
   }),
+  threadHop: option<'ring' | 'ring-doorbell' | 'message'>({
+    flag: '--thread-hop',
+    env: 'PKGINDEX_THREAD_HOP',
+    default: 'ring',
+    help: 'With --threads above 1: how batches of commands reach the index owner and replies come back. ring: a shared-memory ring per thread and direction, woken with Atomics.notify; ring-doorbell: the same rings, woken by a message; message: one postMessage per batch (ADR 0010).',
+    parse: oneOf('ring', 'ring-doorbell', 'message'),
+  }),
   sharedReadBuffer: option({
     flag: '--shared-read-buffer',
     env: 'PKGINDEX_SHARED_READ_BUFFER',

@@ -31,6 +31,13 @@ export class BucketCounts {
     this.sum += value;
     this.count++;
   }
+
+  /** Adds samples counted elsewhere in the same buckets (a socket thread's, ADR 0010). */
+  merge(counts: ArrayLike<number>, sum: number, count: number): void {
+    for (let i = 0; i < this.counts.length && i < counts.length; i++) this.counts[i]! += counts[i]!;
+    this.sum += sum;
+    this.count += count;
+  }
 }
 
 /** Bounds of the command latency histogram, in milliseconds (exported in seconds). */

@@ -11,6 +11,7 @@ import { proveSharedReadsOnce, type SharedReadsProof } from './shared-reads-proo
 import { OffenderLog } from './offender-log.js';
 import { connectionBudget, type DescriptorBudget } from './descriptor-budget.js';
 import { PeerLimits, type PeerLimitOptions } from './peer-limits.js';
+import type { SharedPeerTable } from './shared-peer-table.js';
 import { ConnectionSlots } from './connection-slots.js';
 import { listenerFd } from './listener-fd.js';
 import { RunQueue } from './run-queue.js';
@@ -44,6 +45,8 @@ export interface IndexServerDeps {
   readonly listenHandle?: object;
   /** The process's count of open connections, shared by every socket thread. Default: this server's own. */
   readonly connectionSlots?: ConnectionSlots;
+  /** The process's table of peers, shared by every socket thread (default: this server's own map). */
+  readonly peerTable?: SharedPeerTable;
 }
 
 const NO_SHARED_READS =
@@ -83,11 +86,14 @@ export class IndexServer {
     this.#options = options;
     this.#log = deps.log;
     this.#proveSharedReads = deps.proveSharedReads ?? proveSharedReadsOnce;
-    this.#peers = new PeerLimits({
-      maxConnectionsPerPeer: options.maxConnectionsPerPeer ?? 0,
-      mutationRatePerPeer: options.mutationRatePerPeer ?? 0,
-      mutationBurst: options.mutationBurst ?? 1,
-    });
+    this.#peers = new PeerLimits(
+      {
+        maxConnectionsPerPeer: options.maxConnectionsPerPeer ?? 0,
+        mutationRatePerPeer: options.mutationRatePerPeer ?? 0,
+        mutationBurst: options.mutationBurst ?? 1,
+      },
+      deps.peerTable ?? null,
+    );
     this.#offenders = new OffenderLog(deps.log);
     this.#measureDescriptors = deps.descriptorBudget ?? (() => connectionBudget());
     this.#listenHandle = deps.listenHandle;

@@ -10,6 +10,10 @@ export const INVALID_ROW = 3;
 /** Takes one latency sample, in milliseconds; the metrics' histogram implements it. */
 export interface LatencyRecorder {
   record(ms: number): void;
+  /** Upper bounds of its buckets (ms), so that another thread can count in the same ones. */
+  readonly bounds?: readonly number[];
+  /** Adds another thread's samples, counted per bucket of `bounds` (see threads/). */
+  merge?(counts: ArrayLike<number>, sum: number, count: number): void;
 }
 
 /**

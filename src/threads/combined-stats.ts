@@ -1,7 +1,7 @@
 import { COMMAND_ROWS, ServerStats } from '../server/stats.js';
 import type { ThreadStats } from './messages.js';
 
-type Counter = Exclude<keyof ThreadStats, 'commands'>;
+type Counter = Exclude<keyof ThreadStats, 'commands' | 'latency'>;
 
 const COUNTERS: readonly Counter[] = [
   'connectionsTotal',
@@ -26,7 +26,8 @@ const COUNTERS: readonly Counter[] = [
  * The counters of every thread's server seen as one ServerStats, for the metrics: each
  * counter read is the main thread's value now plus the socket threads' last reports (at most
  * a second old, see SocketThreads); the open connections are the process's shared count.
- * Command latency is measured on the main thread's connections only.
+ * Command latency: the socket threads' samples are added to the main thread's histogram as
+ * their reports arrive (see SocketThreads).
  */
 export function combinedStats(
   main: ServerStats,

@@ -8,7 +8,7 @@ const NEWLINE = 0x0a;
  * The batch a socket thread sends to the index owner: its commands as protocol lines, each
  * ended by `\n`, which the owner parses again with the one parser (so the two threads cannot
  * disagree on a command). Names are validated ASCII, so their bytes are their latin1 encoding.
- * Grows by doubling; one buffer per batch, handed over (transferred) when the batch is sent.
+ * Grows by doubling; the bytes are reused from batch to batch (the sender copies what it keeps).
  */
 export class CommandLines {
   #bytes: Buffer;
@@ -45,13 +45,20 @@ export class CommandLines {
     this.#count++;
   }
 
-  /** The lines appended since the last take, as a buffer of their own; starts a new batch. */
-  take(): Uint8Array {
-    const lines = new Uint8Array(this.#length);
-    lines.set(this.#bytes.subarray(0, this.#length));
+  /** Bytes of the lines appended since the last `clear`. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** The lines appended since the last `clear`: a view, valid until the next append or clear. */
+  view(): Uint8Array {
+    return this.#bytes.subarray(0, this.#length);
+  }
+
+  /** Starts a new batch (the bytes are reused). */
+  clear(): void {
     this.#length = 0;
     this.#count = 0;
-    return lines;
   }
 
   #reserve(bytes: number): void {

@@ -1,7 +1,11 @@
+import type { LatencyCounts } from './thread-latency.js';
+
 /**
  * What the index owner (the main thread) and a socket thread say to each other over the
  * worker's message port. One `batch` per socket thread per turn of its event loop, answered
- * by one `replies` (or `failed`), in the order the batches were sent.
+ * by one `replies` (or `failed`), in the order the batches were sent — or, with the rings of
+ * `--thread-hop ring` (ring.ts), the same batches and replies as ring records, and the port
+ * carries only the rest (and, with `ring-doorbell`, the wake-ups).
  */
 export type ToOwner =
   | { readonly t: 'listening' }
@@ -11,7 +15,9 @@ export type ToOwner =
   /** One pino JSON line, for the owner's logger. */
   | { readonly t: 'log'; readonly line: string }
   | { readonly t: 'stats'; readonly stats: ThreadStats }
-  | { readonly t: 'closed' };
+  | { readonly t: 'closed' }
+  /** Records wait in the ring to the owner, which had gone idle (--thread-hop ring-doorbell). */
+  | { readonly t: 'doorbell' };
 
 export type ToSocketThread =
   /** One reply per line of the oldest unanswered batch, as Reply values. */
@@ -21,7 +27,15 @@ export type ToSocketThread =
   /** Report your counters now (a `stats` message). */
   | { readonly t: 'stats' }
   /** Graceful shutdown: stop accepting, answer what was read, close, then say `closed`. */
-  | { readonly t: 'drain' };
+  | { readonly t: 'drain' }
+  /** Records wait in the ring from the owner (--thread-hop ring-doorbell). */
+  | { readonly t: 'doorbell' };
+
+/** How batches and replies travel between a socket thread and the owner (--thread-hop). */
+export type ThreadHop = 'ring' | 'ring-doorbell' | 'message';
+
+/** Ring record tag of a batch that could not be made durable (a reply record's tag is its count). */
+export const FAILED_TAG = -1;
 
 /** The counters of a socket thread's server, summed into the owner's metrics. */
 export interface ThreadStats {
@@ -43,4 +57,6 @@ export interface ThreadStats {
   readonly commandsOverDependencyCap: number;
   readonly connectionsRefusedDescriptors: number;
   readonly commands: readonly number[];
+  /** Command latency, cumulative (null: not measured, the owner exports no metrics). */
+  readonly latency: LatencyCounts | null;
 }

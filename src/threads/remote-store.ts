@@ -27,6 +27,16 @@ function newTurn(): Turn {
   return { promise, resolve, reject };
 }
 
+/** Where a connection's commands went when a turn's batch was sent before its barrier. */
+interface Part {
+  readonly turn: Turn;
+  readonly start: number;
+  readonly end: number;
+}
+
+/** A batch this large is sent at once, not at the end of the turn (it must fit a ring record). */
+export const DEFAULT_MAX_BATCH_BYTES = 64 * 1024;
+
 /**
  * The index as a socket thread sees it: owned by the main thread (ADR 0010). Every command is
  * answered PENDING and appended, as a protocol line, to this turn's batch; at the end of the
@@ -34,12 +44,17 @@ function newTurn(): Turn {
  * message, and each connection's barrier resolves with its slice of the owner's replies, which
  * the owner sends only once what they observed is durable (ADR 0007). Reads are decided by
  * the owner too, in the same serial order as writes: a socket thread has no copy of the
- * index, so every reply is linearizable.
+ * index, so every reply is linearizable. A batch that grows past `maxBatchBytes` is sent at
+ * once (a connection whose commands straddle two batches gets both slices in its barrier).
  */
 export class RemoteStore implements IndexStore {
   readonly id: string;
+  /** Sends a batch: `lines` is a view, valid during the call only. */
   readonly #send: (lines: Uint8Array, count: number) => void;
+  readonly #maxBatchBytes: number;
   readonly #lines = new CommandLines();
+  /** Earlier parts of the open connection batch, sent in batches of their own. */
+  #parts: Part[] = [];
   /** Index in this turn's batch of the first command of the open connection batch. */
   #batchStart = 0;
   #turn: Turn | null = null;
@@ -54,12 +69,18 @@ export class RemoteStore implements IndexStore {
     this.#turn = null;
     this.#batchStart = 0;
     this.#inFlight.push(turn);
-    this.#send(this.#lines.take(), count);
+    this.#send(this.#lines.view(), count);
+    this.#lines.clear();
   };
 
-  constructor(id: string, send: (lines: Uint8Array, count: number) => void) {
+  constructor(
+    id: string,
+    send: (lines: Uint8Array, count: number) => void,
+    maxBatchBytes = DEFAULT_MAX_BATCH_BYTES,
+  ) {
     this.id = id;
     this.#send = send;
+    this.#maxBatchBytes = maxBatchBytes;
   }
 
   open(): Promise<void> {
@@ -67,6 +88,7 @@ export class RemoteStore implements IndexStore {
   }
 
   execute(command: Command): Pending {
+    if (this.#lines.length >= this.#maxBatchBytes) this.#sendEarly();
     this.#lines.append(command);
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -80,7 +102,25 @@ export class RemoteStore implements IndexStore {
     const start = this.#batchStart;
     const end = this.#lines.count;
     this.#batchStart = end;
+    if (this.#parts.length > 0) return this.#joinParts({ turn, start, end });
     return turn.promise.then((replies) => replies.subarray(start, end) as unknown as ArrayLike<Reply>);
+  }
+
+  /** Sends this turn's batch now, the open connection batch's part in it remembered. */
+  #sendEarly(): void {
+    const turn = (this.#turn ??= newTurn());
+    this.#parts.push({ turn, start: this.#batchStart, end: this.#lines.count });
+    this.#flush();
+  }
+
+  /** A connection batch sent in several batches: its replies, in order, once all are decided. */
+  async #joinParts(last: Part): Promise<ArrayLike<Reply>> {
+    const parts = [...this.#parts, last];
+    this.#parts = [];
+    const slices = await Promise.all(
+      parts.map((p) => p.turn.promise.then((r) => r.subarray(p.start, p.end))),
+    );
+    return Buffer.concat(slices) as unknown as ArrayLike<Reply>;
   }
 
   /** The owner's replies to the oldest batch in flight. */

@@ -9,9 +9,18 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { IndexServer, type IndexServerOptions } from '../server/server.js';
 import { ConnectionSlots } from '../server/connection-slots.js';
+import { SharedPeerTable } from '../server/shared-peer-table.js';
 import { RemoteStore } from './remote-store.js';
 import { copyListener } from './listener-copy.js';
-import type { ThreadStats, ToOwner, ToSocketThread } from './messages.js';
+import {
+  FAILED_TAG,
+  type ThreadHop,
+  type ThreadStats,
+  type ToOwner,
+  type ToSocketThread,
+} from './messages.js';
+import { RingChannel } from './ring-channel.js';
+import { ThreadLatency } from './thread-latency.js';
 
 /** What the owner gives a socket thread. */
 export interface SocketThreadData {
@@ -21,7 +30,18 @@ export interface SocketThreadData {
   readonly logLevel: string;
   /** The process's count of open connections (ConnectionSlots). */
   readonly connections: SharedArrayBuffer;
+  /** The process's table of peers (SharedPeerTable) and its size. */
+  readonly peers: SharedArrayBuffer;
+  readonly peerSlots: number;
   readonly statsIntervalMs: number;
+  readonly hop: ThreadHop;
+  /** The rings of `hop` ring and ring-doorbell: batches to the owner, replies from it. */
+  readonly toOwner: SharedArrayBuffer;
+  readonly fromOwner: SharedArrayBuffer;
+  /** Largest batch sent as one (it must fit one ring record). */
+  readonly maxBatchBytes: number;
+  /** Bounds of the owner's latency histogram, or null when it exports no metrics. */
+  readonly latencyBounds: readonly number[] | null;
 }
 
 const port = parentPort!;
@@ -41,11 +61,39 @@ const log = pino(
   },
 );
 
-const store = new RemoteStore(`thread-${data.index}`, (lines, count) => {
-  post({ t: 'batch', lines, count }, [lines.buffer as ArrayBuffer]);
-});
+const ring =
+  data.hop === 'message'
+    ? null
+    : new RingChannel(
+        data.toOwner,
+        data.fromOwner,
+        data.hop === 'ring' ? 'wait' : 'doorbell',
+        () => {
+          post({ t: 'doorbell' });
+        },
+        (payload, tag) => {
+          // Copied: the replies are used after the ring has moved on.
+          if (tag === FAILED_TAG) store.fail();
+          else store.settle(Uint8Array.prototype.slice.call(payload, 0, tag));
+        },
+      );
+
+const store = new RemoteStore(
+  `thread-${data.index}`,
+  ring === null
+    ? (lines, count) => {
+        const copy = Uint8Array.prototype.slice.call(lines); // a Buffer's slice() would not copy
+        post({ t: 'batch', lines: copy, count }, [copy.buffer]);
+      }
+    : (lines, count) => {
+        ring.send(lines, count);
+      },
+  data.maxBatchBytes,
+);
+ring?.start();
 
 let server: IndexServer | null = null;
+const latency = data.latencyBounds === null ? null : new ThreadLatency(data.latencyBounds);
 
 function snapshot(s: IndexServer): ThreadStats {
   const st = s.stats;
@@ -67,6 +115,7 @@ function snapshot(s: IndexServer): ThreadStats {
     commandsOverDependencyCap: st.commandsOverDependencyCap,
     connectionsRefusedDescriptors: st.connectionsRefusedDescriptors,
     commands: Array.from(st.commands),
+    latency: latency?.snapshot() ?? null,
   };
 }
 
@@ -84,6 +133,9 @@ port.on('message', (message: ToSocketThread) => {
     case 'drain':
       void drain();
       break;
+    case 'doorbell':
+      ring?.doorbell();
+      break;
   }
 });
 
@@ -93,6 +145,7 @@ async function drain(): Promise<void> {
     await server.close();
     post({ t: 'stats', stats: snapshot(server) });
   }
+  ring?.close();
   post({ t: 'closed' });
 }
 
@@ -109,9 +162,11 @@ try {
       log,
       listenHandle: handle,
       connectionSlots: new ConnectionSlots(data.options.maxConnections, new Int32Array(data.connections)),
+      peerTable: new SharedPeerTable(data.peers, data.peerSlots),
     },
     data.options,
   );
+  server.stats.commandLatency = latency;
   await server.listen();
   post({ t: 'listening' });
 } catch (err) {

@@ -5,13 +5,33 @@ import { parseInto } from '../protocol/parse.js';
 import { Reply } from '../protocol/reply.js';
 import type { IndexServerOptions } from '../server/server.js';
 import { PENDING, type IndexStore } from '../store/store.js';
-import type { ThreadStats, ToOwner, ToSocketThread } from './messages.js';
+import {
+  FAILED_TAG,
+  type ThreadHop,
+  type ThreadStats,
+  type ToOwner,
+  type ToSocketThread,
+} from './messages.js';
+import { createRing, ringCapacity } from './ring.js';
+import { RingChannel } from './ring-channel.js';
+import { DEFAULT_MAX_BATCH_BYTES } from './remote-store.js';
+import { latencyDelta } from './thread-latency.js';
+import type { LatencyRecorder } from '../server/stats.js';
 import type { SocketThreadData } from './socket-thread.js';
 
 const ENTRY = new URL('./socket-thread.js', import.meta.url);
 const NEWLINE = 0x0a;
 /** How often a socket thread reports its counters for the metrics. */
 const STATS_INTERVAL_MS = 1000;
+const NO_BYTES = new Uint8Array(0);
+
+/**
+ * Data bytes of each ring: a record (one batch) holds at most half, and a batch is sent once
+ * it passes DEFAULT_MAX_BATCH_BYTES, so it is at most that plus one command line.
+ */
+function ringBytesFor(maxLineBytes: number): number {
+  return ringCapacity(Math.max(1 << 20, 2 * (DEFAULT_MAX_BATCH_BYTES + 2 * maxLineBytes + 1024)));
+}
 
 export interface SocketThreadsOptions {
   /** Socket threads to start besides the main thread. */
@@ -23,6 +43,13 @@ export interface SocketThreadsOptions {
   readonly log: Logger;
   /** The process's count of open connections, shared with the main thread's server. */
   readonly connections: SharedArrayBuffer;
+  /** How batches and replies travel (--thread-hop). */
+  readonly hop: ThreadHop;
+  /** The process's table of peers (SharedPeerTable), shared with the main thread's server. */
+  readonly peers: SharedArrayBuffer;
+  readonly peerSlots: number;
+  /** The main thread's latency histogram, which the socket threads' samples are added to. */
+  readonly latency: LatencyRecorder | null;
 }
 
 /** One socket thread, seen from the owner. */
@@ -37,6 +64,8 @@ class SocketThread {
   tail: Promise<void> | null = null;
   closed = false;
   readonly exited: Promise<void>;
+  /** The rings to and from this thread (null: batches and replies go by postMessage). */
+  ring: RingChannel | null = null;
 
   constructor(index: number, worker: Worker, log: Logger) {
     this.index = index;
@@ -45,6 +74,7 @@ class SocketThread {
     this.exited = new Promise((resolve) => {
       worker.once('exit', () => {
         this.closed = true;
+        this.ring?.close();
         resolve();
       });
     });
@@ -52,6 +82,20 @@ class SocketThread {
 
   post(message: ToSocketThread, transfer?: ArrayBuffer[]): void {
     if (!this.closed) this.worker.postMessage(message, transfer);
+  }
+
+  /** Answers the oldest unanswered batch. */
+  replies(replies: Uint8Array): void {
+    if (this.closed) return;
+    if (this.ring !== null) this.ring.send(replies, replies.length);
+    else this.worker.postMessage({ t: 'replies', replies }, [replies.buffer as ArrayBuffer]);
+  }
+
+  /** The oldest unanswered batch could not be made durable. */
+  failed(): void {
+    if (this.closed) return;
+    if (this.ring !== null) this.ring.send(NO_BYTES, FAILED_TAG);
+    else this.worker.postMessage({ t: 'failed' });
   }
 }
 
@@ -103,16 +147,39 @@ export class SocketThreads {
   }
 
   #startOne(index: number, options: SocketThreadsOptions): Promise<void> {
+    const ringBytes = ringBytesFor(options.server.maxLineBytes);
+    const rings = options.hop !== 'message';
     const data: SocketThreadData = {
       index,
       fd: options.fd,
       options: options.server,
       logLevel: options.log.level,
       connections: options.connections,
+      peers: options.peers,
+      peerSlots: options.peerSlots,
       statsIntervalMs: STATS_INTERVAL_MS,
+      hop: options.hop,
+      toOwner: rings ? createRing(ringBytes) : new SharedArrayBuffer(0),
+      fromOwner: rings ? createRing(ringBytes) : new SharedArrayBuffer(0),
+      maxBatchBytes: DEFAULT_MAX_BATCH_BYTES,
+      latencyBounds: options.latency?.merge === undefined ? null : (options.latency.bounds ?? null),
     };
     const worker = new Worker(ENTRY, { workerData: data });
     const thread = new SocketThread(index, worker, options.log.child({ thread: index }));
+    if (rings) {
+      thread.ring = new RingChannel(
+        data.fromOwner,
+        data.toOwner,
+        options.hop === 'ring' ? 'wait' : 'doorbell',
+        () => {
+          thread.post({ t: 'doorbell' });
+        },
+        (payload, count) => {
+          this.#execute(thread, payload, count);
+        },
+      );
+      thread.ring.start();
+    }
     return new Promise((resolve) => {
       let started = false;
       worker.on('message', (message: ToOwner) => {
@@ -120,10 +187,17 @@ export class SocketThreads {
           case 'batch':
             this.#execute(thread, message.lines, message.count);
             break;
+          case 'doorbell':
+            thread.ring?.doorbell();
+            break;
           case 'log':
             this.#relayLog(thread, message.line);
             break;
           case 'stats':
+            if (message.stats.latency !== null && options.latency?.merge !== undefined) {
+              const delta = latencyDelta(message.stats.latency, thread.stats?.latency ?? null);
+              options.latency.merge(delta.counts, delta.sum, delta.count);
+            }
             thread.stats = message.stats;
             for (const waiter of thread.statsWaiters.splice(0)) waiter();
             break;
@@ -175,7 +249,8 @@ export class SocketThreads {
   /**
    * Executes a socket thread's batch, every line in order, then answers it once the store's
    * barrier passes, after any earlier batch of the same thread. Lines were parsed by the thread
-   * already; one that does not parse here (it cannot) is answered ERROR.
+   * already; one that does not parse here (it cannot) is answered ERROR. `lines` may be a view
+   * into a ring: it is read before this returns, never kept.
    */
   #execute(thread: SocketThread, lines: Uint8Array, count: number): void {
     const store = this.#store;
@@ -198,7 +273,7 @@ export class SocketThreads {
     }
     const barrier = store.barrier();
     if (barrier === null && thread.tail === null) {
-      thread.post({ t: 'replies', replies }, [replies.buffer]);
+      thread.replies(replies);
       return;
     }
     const decided = (barrier ?? Promise.resolve()).then((values) => {
@@ -213,10 +288,10 @@ export class SocketThreads {
     const previous = thread.tail;
     const answered = (previous === null ? decided : previous.then(() => decided)).then(
       () => {
-        thread.post({ t: 'replies', replies }, [replies.buffer]);
+        thread.replies(replies);
       },
       () => {
-        thread.post({ t: 'failed' });
+        thread.failed();
       },
     );
     thread.tail = answered;

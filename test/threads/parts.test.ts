@@ -73,3 +73,27 @@ test('remote store: one batch per turn, each barrier gets its slice, failures re
   store.fail(); // nothing in flight: no-op
   await store.close();
 });
+
+test('remote store: a batch past its size limit is sent at once; a connection batch across two gets both slices', async () => {
+  const sent: { lines: string; count: number }[] = [];
+  const store = new RemoteStore(
+    't',
+    (lines, count) => {
+      sent.push({ lines: Buffer.from(lines).toString('latin1'), count });
+    },
+    20,
+  );
+  store.execute({ verb: Verb.QUERY, name: 'a' });
+  const first = store.barrier();
+  store.execute({ verb: Verb.QUERY, name: 'bbbbbbbbbb' }); // 9 + 17 bytes: past 20
+  store.execute({ verb: Verb.QUERY, name: 'c' }); // sent before this one is appended
+  store.execute({ verb: Verb.QUERY, name: 'd' });
+  const second = store.barrier();
+  assert.deepEqual(sent, [{ lines: 'QUERY|a|\nQUERY|bbbbbbbbbb|\n', count: 2 }]);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(sent[1], { lines: 'QUERY|c|\nQUERY|d|\n', count: 2 });
+  store.settle(Uint8Array.from([0, 1]));
+  store.settle(Uint8Array.from([2, 0]));
+  assert.deepEqual(Array.from(await first), [0]);
+  assert.deepEqual(Array.from(await second), [1, 2, 0]);
+});

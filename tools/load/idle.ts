@@ -9,7 +9,7 @@ import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FRESH_SERVER_BENCH_ARGS, runBenchCli } from '../support/bench-cli.js';
 import { intOption, parseToolArgs, positiveOption } from '../support/options.js';
-import { memoryOf, spawnServer } from '../support/serve-process.js';
+import { memoryOf, sampleAnonPeak, spawnServer } from '../support/serve-process.js';
 
 export const usage = `Usage: node dist/tools/measure.js idle [--idle 10000] [--seconds 10] [--storage memory|disk] [-- serve args...]`;
 
@@ -31,6 +31,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const sockets: Socket[] = [];
   try {
     const base = memoryOf(server.pid);
+    const anon = sampleAnonPeak(server.pid);
     for (let i = 0; i < idle; i++) {
       const s = connect({ port: server.port, host: '127.0.0.1' });
       s.on('error', () => undefined);
@@ -56,14 +57,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       ],
       { timeoutMs: (seconds + 120) * 1000 },
     ).catch((err: unknown) => err as Error);
+    const peakAnon = anon.stop();
     const after = memoryOf(server.pid);
     const f = (b: number): string => `${(b / MiB).toFixed(1)} MiB (${(b / 1e6).toFixed(1)} MB)`;
     console.log(`idle connections:        ${idle}`);
-    console.log(`server RSS at start:     ${f(base.rss)}`);
+    console.log(`server RSS at start:     ${f(base.rss)} (RssAnon ${f(base.rssAnon)})`);
     console.log(
       `RSS with idle conns:     ${f(withIdle.rss)} (${((withIdle.rss - base.rss) / idle).toFixed(0)} bytes per connection)`,
     );
     console.log(`peak RSS (VmHWM) overall: ${f(after.peak)}`);
+    console.log(`peak RssAnon (sampled every 50 ms): ${f(peakAnon)}`);
     if (result instanceof Error) console.log(`bench failed: ${result.message}`);
     else
       console.log(

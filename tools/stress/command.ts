@@ -4,7 +4,7 @@
  * prints time and the server's peak RSS per seed.
  */
 import { intOption, parseToolArgs } from '../support/options.js';
-import { memoryOf, spawnServer } from '../support/serve-process.js';
+import { memoryOf, sampleAnonPeak, spawnServer } from '../support/serve-process.js';
 import { loadBrewPackages } from './brew-packages.js';
 import { checkConsistency, runHarness } from './harness.js';
 
@@ -25,6 +25,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   for (const seed of seeds) {
     const server = await spawnServer({ args: rest });
     try {
+      const anon = sampleAnonPeak(server.pid);
       const report = await runHarness({
         port: server.port,
         packages,
@@ -34,10 +35,12 @@ export async function main(argv: readonly string[]): Promise<number> {
           await checkConsistency(server.port, packages);
         },
       });
+      const peakAnon = anon.stop();
       const { peak } = memoryOf(server.pid);
       console.log(
         `seed ${seed}: ${report.messages} messages (${report.broken} broken) in ${(report.elapsedMs / 1000).toFixed(2)} s; ` +
-          `server peak RSS ${(peak / 1048576).toFixed(1)} MiB (${(peak / 1e6).toFixed(1)} MB)`,
+          `server peak RSS ${(peak / 1048576).toFixed(1)} MiB (${(peak / 1e6).toFixed(1)} MB), ` +
+          `peak RssAnon ${(peakAnon / 1048576).toFixed(1)} MiB (${(peakAnon / 1e6).toFixed(1)} MB, sampled every 50 ms)`,
       );
     } finally {
       await server.stop();

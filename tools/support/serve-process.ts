@@ -154,10 +154,39 @@ export async function spawnServer(options: SpawnOptions = {}): Promise<ServerPro
   };
 }
 
-/** Peak and current resident memory of a process, in bytes, from /proc. */
-export function memoryOf(pid: number): { rss: number; peak: number } {
+/**
+ * Peak and current resident memory of a process, in bytes, from /proc; `rssAnon` is the
+ * anonymous part of `rss` (heaps, buffers: what the process itself allocated, not its mapped
+ * code and files), the figure issue 13 budgets.
+ */
+export function memoryOf(pid: number): { rss: number; peak: number; rssAnon: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string): number =>
     Number(/(\d+)/.exec(status.split('\n').find((l) => l.startsWith(key)) ?? '0')![1]) * 1024;
-  return { rss: kb('VmRSS:'), peak: kb('VmHWM:') };
+  return { rss: kb('VmRSS:'), peak: kb('VmHWM:'), rssAnon: kb('RssAnon:') };
+}
+
+/**
+ * The largest RssAnon of a process while it runs, sampled every `everyMs` (/proc keeps a peak
+ * for the whole RSS, VmHWM, but none for its anonymous part). `stop` ends the sampling and
+ * returns the peak seen, in bytes.
+ */
+export function sampleAnonPeak(pid: number, everyMs = 50): { stop(): number } {
+  let peak = 0;
+  const take = (): void => {
+    try {
+      peak = Math.max(peak, memoryOf(pid).rssAnon);
+    } catch {
+      // The process has exited: keep the peak seen.
+    }
+  };
+  take();
+  const timer = setInterval(take, everyMs);
+  return {
+    stop(): number {
+      clearInterval(timer);
+      take();
+      return peak;
+    },
+  };
 }
