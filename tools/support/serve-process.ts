@@ -24,6 +24,8 @@ export interface SpawnOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** A command that runs node, e.g. `['prlimit', '--nofile=100:100', '--']`. */
   readonly launcher?: readonly string[];
+  /** The pkgindex CLI to run (default: this build's), e.g. a reference build's. */
+  readonly cli?: string;
 }
 
 export interface ServerProcess {
@@ -51,12 +53,21 @@ export interface ServerProcess {
  * exit code and stderr if it exits first, and kills it if it does not listen within 20 s.
  */
 export async function spawnServer(options: SpawnOptions = {}): Promise<ServerProcess> {
-  const { storage = 'memory', dataDir, admin = true, threads, args = [], env = {}, launcher = [] } = options;
+  const {
+    storage = 'memory',
+    dataDir,
+    admin = true,
+    threads,
+    args = [],
+    env = {},
+    launcher = [],
+    cli = CLI,
+  } = options;
   const child = spawn(
     launcher[0] ?? process.execPath,
     [
       ...(launcher.length > 0 ? [...launcher.slice(1), process.execPath] : []),
-      CLI,
+      cli,
       'serve',
       '--host',
       '127.0.0.1',
