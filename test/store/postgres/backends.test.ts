@@ -10,8 +10,8 @@ import { createTestDatabase, databaseState, needPostgres } from '../../support/p
 import { startServer } from '../../support/servers.js';
 import { commandLine as line, randomCommand, seededRandom, stateOf } from '../support/workload.js';
 
-// postgres-3: three batches in flight per instance (--database-batches-in-flight 3): a
-// connection's chunks must still apply in its order while other connections' run beside them.
+// postgres-3: three batches in flight per instance (--database-batches-in-flight 3), on two
+// threads: a connection's chunks must still apply in its order while others run beside them.
 type Backend = 'memory' | 'postgres' | 'postgres-3';
 
 /** The configuration of a server on `backend`, or null when the test is skipped. */
@@ -20,7 +20,9 @@ async function configFor(t: TestContext, backend: Backend): Promise<Partial<PkgI
   if (!(await needPostgres(t))) return null;
   const databaseUrl = await createTestDatabase(t);
   if (backend === 'postgres') return { storage: 'postgres', databaseUrl };
-  return { storage: 'postgres', databaseUrl, databaseBatchesInFlight: 3, databasePoolSize: 5 };
+  // On two threads: the index owner executes the socket thread's batches, whose origin is
+  // the thread.
+  return { storage: 'postgres', databaseUrl, databaseBatchesInFlight: 3, databasePoolSize: 5, threads: 2 };
 }
 
 // The same tests, and the same expected replies, on the embedded and the PostgreSQL backend.
