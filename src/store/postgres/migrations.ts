@@ -143,8 +143,8 @@ $fn$;
  * share a dependency do not wait for each other). Each run of slots of one mode is locked by
  * one statement. The slots are an optimisation only: the rules are kept by the row locks and
  * foreign keys of pkgindex_apply, and a deadlock the slots do not prevent (an instance of an
- * older version, a hash collision cannot cause one) is broken by PostgreSQL and the batch run
- * again, as before.
+ * older version, or one with a single lane, which passes no slots) is broken by PostgreSQL and
+ * the batch run again, as before.
  */
 const V3 = `
 CREATE TABLE pkgindex_lock_slots (slot integer PRIMARY KEY);

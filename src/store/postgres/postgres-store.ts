@@ -45,6 +45,7 @@ const HEALTHY: StoreHealth = { recovered: true, writable: true };
 /** The origin of batches whose caller names none: they are all kept in one order. */
 const ANONYMOUS = {};
 const NO_REPLIES: readonly Reply[] = [];
+const NO_SLOTS: readonly number[] = [];
 
 /**
  * One sequence of round trips: at most one in flight, the groups closed meanwhile waiting in
@@ -279,7 +280,11 @@ export class PostgresStore implements IndexStore {
         'pkgindex.lane': lane,
       },
     });
-    const slots = lockSlots(group);
+    // Lock slots only with several lanes: their own batches would otherwise deadlock each
+    // other often. With one lane, taking them serialises whole batches of different instances
+    // that merely share packages, and cost up to half the multi-instance throughput in
+    // measurement (docs/benchmarks.md#postgresql), so they are left to deadlock detection.
+    const slots = this.#lanes.length > 1 ? lockSlots(group) : NO_SLOTS;
     let attempts = 0;
     let replies: ArrayLike<Reply> | null = null;
     let failure: Error | null = null;
