@@ -126,10 +126,17 @@ function createPostgresStore(config: PkgIndexConfig): PostgresStore {
       'E_DATABASE_CONFIG',
       '--storage postgres needs the database: set PKGINDEX_DATABASE_URL (or --database-url without a password)',
     );
+  if (config.databaseBatchesInFlight >= config.databasePoolSize)
+    throw createError(
+      'E_DATABASE_CONFIG',
+      `--database-batches-in-flight ${config.databaseBatchesInFlight} needs a larger --database-pool-size (${config.databasePoolSize}): ` +
+        'one connection per batch in flight and one more for probes, statistics and the query API',
+    );
   return new PostgresStore({
     url: config.databaseUrl,
     password: config.databasePasswordFile === '' ? undefined : readPasswordFile(config.databasePasswordFile),
     poolSize: config.databasePoolSize,
+    batchesInFlight: config.databaseBatchesInFlight,
     statementTimeoutMs: config.databaseStatementTimeoutMs,
     applicationName:
       config.databaseApplicationName === '' ? defaultApplicationName() : config.databaseApplicationName,

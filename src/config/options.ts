@@ -324,8 +324,15 @@ export const OPTIONS = {
     flag: '--database-pool-size',
     env: 'PKGINDEX_DATABASE_POOL_SIZE',
     default: 4,
-    help: 'Most PostgreSQL connections this instance opens (one carries the batches, the rest probes and migrations).',
+    help: 'Most PostgreSQL connections this instance opens (--database-batches-in-flight carry the batches, the rest the probes, statistics, query API and migrations).',
     parse: integer(2, 100),
+  }),
+  databaseBatchesInFlight: option({
+    flag: '--database-batches-in-flight',
+    env: 'PKGINDEX_DATABASE_BATCHES_IN_FLIGHT',
+    default: 1,
+    help: "Batches (pkgindex_apply round trips) this instance runs at once, each on its own pool connection; a client connection's batches still apply in the order it sent them. Below --database-pool-size. 1 measured best on a 2-core machine (docs/benchmarks.md#postgresql); more can help when the database has cores to spare.",
+    parse: integer(1, 64),
   }),
   databaseStatementTimeoutMs: option({
     flag: '--database-statement-timeout-ms',

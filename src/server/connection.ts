@@ -344,7 +344,7 @@ export class Connection implements LineSink, Runnable {
     const count = scratch.count;
     if (count > 0) {
       this.#commands += count;
-      const barrier = this.#executed !== executedBefore ? this.#store.barrier() : null;
+      const barrier = this.#executed !== executedBefore ? this.#store.barrier(this) : null;
       if (barrier === null && this.#held.length === 0) {
         this.#write(renderReplies(scratch.bytes, count));
         if (latency !== null) latency.record(performance.now() - arrivedAt);

@@ -74,9 +74,15 @@ export interface IndexStore {
   /** Recovers the state; called once, before any `execute`. */
   open(): Promise<void>;
   execute(command: Command): Reply | Pending | Suspended;
+  /**
+   * Ends the batch. `origin` names who executed it (a client connection, a socket thread):
+   * an asynchronous store that applies batches concurrently keeps the batches of one origin
+   * in the order they were closed, and may reorder those of different origins (ADR 0009).
+   * Without it, every batch keeps its place in one order. The embedded stores ignore it.
+   */
   // The embedded stores resolve with their group commit's Promise<void>: nothing to decide.
   // eslint-disable-next-line @typescript-eslint/no-invalid-void-type
-  barrier(): Promise<ArrayLike<Reply> | void> | null;
+  barrier(origin?: object): Promise<ArrayLike<Reply> | void> | null;
   health(): StoreHealth;
   stats(): GraphStats;
   /**

@@ -271,7 +271,7 @@ export class SocketThreads {
       if (reply === PENDING) pending = true;
       replies[i] = reply;
     }
-    const barrier = store.barrier();
+    const barrier = store.barrier(thread);
     if (barrier === null && thread.tail === null) {
       thread.replies(replies);
       return;

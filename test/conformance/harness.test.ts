@@ -34,7 +34,8 @@ for (const threads of THREAD_COUNTS)
     });
   }
 
-// The same harness with its 100 clients spread over three instances sharing one PostgreSQL:
+// The same harness with its 100 clients spread over three instances sharing one PostgreSQL,
+// each with two batches in flight:
 // every instance must answer as the one server above does.
 for (const seed of [1, 2, 3]) {
   test(`challenge-style stress on PostgreSQL: 100 clients over 3 instances, seed ${seed}`, async (t) => {
@@ -44,7 +45,12 @@ for (const seed of [1, 2, 3]) {
     try {
       for (let i = 0; i < 3; i++)
         servers.push(
-          await spawnServer({ storage: 'postgres', admin: false, env: { PKGINDEX_DATABASE_URL: url } }),
+          await spawnServer({
+            storage: 'postgres',
+            admin: false,
+            // Two batches in flight per instance: its own batches race each other too.
+            env: { PKGINDEX_DATABASE_URL: url, PKGINDEX_DATABASE_BATCHES_IN_FLIGHT: '2' },
+          }),
         );
       const ports = servers.map((s) => s.port);
       let checked = 0;

@@ -13,9 +13,14 @@ import type { BenchResult } from '../../src/bench/run-bench.js';
 import { runBenchCli } from '../support/bench-cli.js';
 import { ToolError } from '../support/errors.js';
 import { parseToolArgs, positiveOption } from '../support/options.js';
-import { spawnServer, type ServerProcess } from '../support/serve-process.js';
+import { CLI, spawnServer, type ServerProcess } from '../support/serve-process.js';
 
 export const usage = `Usage: node dist/tools/measure.js postgres [--seconds 5] [--instances 1,2,3]
+  [--batches-in-flight 1] [--mixes mixed,mutation-heavy] [--clients 1,32]
+  [--builds this,base=/path/to/dist/src/cli/main.js]
+  --builds: every row is measured once per build, alternated (this: the build of this tool).
+  --batches-in-flight: a list (1,2,3) measures every row once per value (the instances'
+  --database-batches-in-flight; the pool is sized one above it).
   PKGINDEX_BENCH_DATABASE_URL: a database where the user may create databases
   (default postgres://postgres@127.0.0.1:5432/test).`;
 
@@ -69,7 +74,9 @@ function pgbenchTps(base: string, seconds: number, clients: number): number {
 }
 
 interface Cell {
+  readonly build: string;
   readonly instances: number;
+  readonly batches: number;
   readonly inFlight: number;
   readonly mix: keyof typeof MIXES;
   readonly opsPerSec: number;
@@ -79,7 +86,9 @@ interface Cell {
 
 async function cell(
   base: string,
+  build: Build,
   instances: number,
+  batches: number,
   inFlight: number,
   mix: keyof typeof MIXES,
   seconds: number,
@@ -94,7 +103,12 @@ async function cell(
         await spawnServer({
           storage: 'postgres',
           admin: false,
-          env: { PKGINDEX_DATABASE_URL: url },
+          cli: build.cli,
+          env: {
+            PKGINDEX_DATABASE_URL: url,
+            PKGINDEX_DATABASE_BATCHES_IN_FLIGHT: String(batches),
+            PKGINDEX_DATABASE_POOL_SIZE: String(Math.max(4, batches + 1)),
+          },
         }),
       );
     const results: BenchResult[] = await Promise.all(
@@ -120,7 +134,9 @@ async function cell(
       ),
     );
     return {
+      build: build.label,
       instances,
+      batches,
       inFlight,
       mix,
       opsPerSec: results.reduce((sum, r) => sum + r.opsPerSec, 0),
@@ -133,26 +149,65 @@ async function cell(
   }
 }
 
+interface Build {
+  readonly label: string;
+  readonly cli: string;
+}
+
+/** A comma-separated list of positive integers. */
+function list(flag: string, text: string): number[] {
+  const values = text.split(',').map(Number);
+  if (values.some((v) => !Number.isInteger(v) || v < 1))
+    throw new ToolError(`${flag}: expected positive integers separated by commas, got ${text}`);
+  return values;
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const { values } = parseToolArgs(
     argv,
-    { seconds: { type: 'string' }, instances: { type: 'string' } },
+    {
+      seconds: { type: 'string' },
+      instances: { type: 'string' },
+      'batches-in-flight': { type: 'string' },
+      mixes: { type: 'string' },
+      clients: { type: 'string' },
+      builds: { type: 'string' },
+    },
     usage,
   );
   const seconds = positiveOption('--seconds', values.seconds, 5);
-  const counts = (values.instances ?? '1,2,3').split(',').map(Number);
+  const counts = list('--instances', values.instances ?? '1,2,3');
+  const lanes = list('--batches-in-flight', values['batches-in-flight'] ?? '1');
+  const windows = list('--clients', values.clients ?? '1,32');
+  const builds = (values.builds ?? 'this').split(',').map((b): Build => {
+    if (b === 'this') return { label: 'this', cli: CLI };
+    const at = b.indexOf('=');
+    if (at <= 0) throw new ToolError(`--builds: expected this or label=path/to/main.js, got ${b}`);
+    return { label: b.slice(0, at), cli: b.slice(at + 1) };
+  });
+  const mixes = (values.mixes ?? Object.keys(MIXES).join(',')).split(',') as (keyof typeof MIXES)[];
+  for (const m of mixes)
+    if (!(m in MIXES)) throw new ToolError(`--mixes: ${m} is not one of ${Object.keys(MIXES).join(', ')}`);
   const base = process.env.PKGINDEX_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const tps = pgbenchTps(base, seconds, 16);
   console.log(`pgbench -N -c 16 -j 2 -T ${seconds}: ${tps.toFixed(0)} TPS`);
-  console.log('| instances | clients | mix | ops/s | p99 ms | × pgbench TPS | ERROR replies |');
-  console.log('| --- | --- | --- | --- | --- | --- | --- |');
-  for (const mix of Object.keys(MIXES) as (keyof typeof MIXES)[])
-    for (const inFlight of [1, 32])
-      for (const instances of counts) {
-        const c = await cell(base, instances, inFlight, mix, seconds);
-        console.log(
-          `| ${c.instances} | 100×${c.inFlight} | ${c.mix} | ${Math.round(c.opsPerSec).toLocaleString('en-US')} | ${c.p99Ms.toFixed(1)} | ${(c.opsPerSec / tps).toFixed(2)} | ${c.errors} |`,
-        );
-      }
+  console.log(
+    '| build | instances | batches in flight | clients | mix | ops/s | p99 ms | × pgbench TPS | ERROR replies |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const mix of mixes)
+    for (const inFlight of windows)
+      for (const instances of counts)
+        for (const batches of lanes)
+          for (const build of builds) {
+            // Another build is a reference at its own settings: measured once, with the first value.
+            if (build.label !== 'this' && batches !== lanes[0]) continue;
+            const c = await cell(base, build, instances, batches, inFlight, mix, seconds);
+            console.log(
+              `| ${c.build} | ${c.instances} | ${c.batches} | 100×${c.inFlight} | ${c.mix} | ${Math.round(c.opsPerSec).toLocaleString('en-US')} | ${c.p99Ms.toFixed(1)} | ${(c.opsPerSec / tps).toFixed(2)} | ${c.errors} |`,
+            );
+          }
+  const after = pgbenchTps(base, seconds, 16);
+  console.log(`pgbench -N -c 16 -j 2 -T ${seconds} again after the rows: ${after.toFixed(0)} TPS`);
   return 0;
 }

@@ -9,7 +9,7 @@ import { PENDING, type IndexStore, type Pending, type StoreHealth } from '../sto
 import { nextStoreId, StoreEventPublisher } from '../store-events.js';
 import { backoffMs, isRetryable, isUnavailable } from './backoff.js';
 import { CircuitBreaker } from './circuit-breaker.js';
-import { CommandGroup } from './command-batch.js';
+import { CommandGroup, lockSlots } from './command-batch.js';
 import { redactUrl } from './database-url.js';
 import { migrate, type MigrationOutcome } from './migrate.js';
 import { PostgresReader } from './postgres-reader.js';
@@ -22,6 +22,12 @@ export interface PostgresStoreOptions {
   readonly poolSize: number;
   readonly statementTimeoutMs: number;
   readonly applicationName: string;
+  /**
+   * Round trips (pkgindex_apply calls) in flight at once, each on its own pool connection
+   * (default 1): a client connection's batches all go through one of them while any is
+   * outstanding, so they are applied in the order it sent them (ADR 0009, Decision 1).
+   */
+  readonly batchesInFlight?: number;
   /** Most commands per round trip; a larger group is split into several (in order). */
   readonly maxBatchCommands?: number;
   /** Tries of a batch that meets serialization failures or deadlocks, the first included. */
@@ -33,17 +39,48 @@ export interface PostgresStoreOptions {
   readonly random?: () => number;
 }
 
-const APPLY = 'SELECT pkgindex_apply($1::smallint[], $2::text[], $3::text[]) AS r';
+const APPLY = 'SELECT pkgindex_apply_ordered($1::integer[], $2::smallint[], $3::text[], $4::text[]) AS r';
 const NOT_OPEN: StoreHealth = { recovered: false, writable: false, detail: 'connecting to the database' };
 const HEALTHY: StoreHealth = { recovered: true, writable: true };
+/** The origin of batches whose caller names none: they are all kept in one order. */
+const ANONYMOUS = {};
+const NO_REPLIES: readonly Reply[] = [];
+const NO_SLOTS: readonly number[] = [];
+
+/**
+ * One sequence of round trips: at most one in flight, the groups closed meanwhile waiting in
+ * order behind it. A store has `batchesInFlight` lanes working side by side.
+ */
+class Lane {
+  readonly index: number;
+  gathering = new CommandGroup();
+  readonly sealed: CommandGroup[] = [];
+  inFlight: Promise<void> | null = null;
+  scheduled = false;
+  /** Commands gathered, sealed or in flight here: where the next new origin goes. */
+  load = 0;
+
+  constructor(index: number) {
+    this.index = index;
+  }
+}
+
+/** An origin's batches not yet settled, and the lane they all go through. */
+interface OriginState {
+  readonly lane: Lane;
+  outstanding: number;
+}
 
 /**
  * The index in PostgreSQL, shared by every instance that points at the same database (issue
  * 14, ADR 0009). Each command is queued and answered PENDING; the commands of every connection
  * batch closed while a round trip is in flight gather into the next one (group commit), which
- * pkgindex_apply applies in order in one transaction. One round trip is in flight at a time,
- * so the commands of a connection reach the database in the order it sent them. Replies are
- * sent only after the transaction committed: never OK for a change the database did not keep.
+ * pkgindex_apply applies in order in one transaction. Up to `batchesInFlight` round trips are
+ * in flight at once, one per lane; every batch of one origin (a client connection) goes
+ * through the same lane while any of them is outstanding, and a lane sends its groups one after
+ * another, so the commands of a connection reach the database in the order it sent them.
+ * Replies are sent only after the transaction committed: never OK for a change the database
+ * did not keep.
  */
 export class PostgresStore implements IndexStore {
   readonly id = nextStoreId('postgres');
@@ -59,10 +96,10 @@ export class PostgresStore implements IndexStore {
   readonly reader = new PostgresReader(() => this.#pool);
   #opened = false;
   #closing = false;
-  #gathering = new CommandGroup();
-  readonly #sealed: CommandGroup[] = [];
-  #inFlight: Promise<void> | null = null;
-  #scheduled = false;
+  /** The batch being executed, until barrier() says which lane it goes to. */
+  readonly #staged = new CommandGroup();
+  readonly #lanes: readonly Lane[];
+  readonly #origins = new Map<object, OriginState>();
   #stats: GraphStats = { packages: 0, edges: 0 };
   #statsTimer: NodeJS.Timeout | null = null;
   /** What open() found and did to the schema. */
@@ -74,6 +111,7 @@ export class PostgresStore implements IndexStore {
     this.#maxBatch = options.maxBatchCommands ?? 8192;
     this.#maxAttempts = options.maxAttempts ?? 8;
     this.#random = options.random ?? Math.random;
+    this.#lanes = Array.from({ length: options.batchesInFlight ?? 1 }, (_, i) => new Lane(i));
     this.#breaker = new CircuitBreaker({
       probe: () => this.#probe(),
       onChange: (writable, detail) => {
@@ -135,32 +173,70 @@ export class PostgresStore implements IndexStore {
   }
 
   execute(command: Command): Pending {
-    this.#gathering.add(command);
+    this.#staged.add(command);
     return PENDING;
   }
 
-  barrier(): Promise<ArrayLike<Reply>> {
-    const group = this.#gathering;
+  /**
+   * Ends the batch executed since the last call. `origin` (the client connection, or the socket
+   * thread, that executed it) keeps its batches in order: all of them go through one lane while
+   * any is outstanding. Without one, batches share one origin, in one order.
+   */
+  barrier(origin: object = ANONYMOUS): Promise<ArrayLike<Reply>> {
+    const staged = this.#staged;
     if (this.#breaker.isOpen || !this.#opened || this.#closing) {
-      group.discard();
+      staged.discard();
       return Promise.reject(this.#refusal());
     }
+    // A batch of no command (every line malformed) observed nothing: no round trip for it.
+    if (staged.size === 0) return Promise.resolve(NO_REPLIES);
+    let known = this.#origins.get(origin);
+    if (known === undefined) {
+      known = { lane: this.#quietestLane(), outstanding: 0 };
+      this.#origins.set(origin, known);
+    }
+    const state = known;
+    state.outstanding++;
+    const lane = state.lane;
+    const group = lane.gathering;
+    lane.load += staged.size;
+    group.takeOpen(staged);
+    const settled = (): void => {
+      if (--state.outstanding === 0) this.#origins.delete(origin);
+    };
     const replies = new Promise<ArrayLike<Reply>>((resolve, reject) => {
-      group.close(resolve, reject);
+      group.close(
+        (r) => {
+          settled();
+          resolve(r);
+        },
+        (err) => {
+          settled();
+          reject(err);
+        },
+      );
     });
     if (group.size >= this.#maxBatch) {
-      this.#sealed.push(group);
-      this.#gathering = new CommandGroup();
+      lane.sealed.push(group);
+      lane.gathering = new CommandGroup();
     }
-    if (this.#inFlight === null && !this.#scheduled) {
+    if (lane.inFlight === null && !lane.scheduled) {
       // Sent after this turn's reads: the batches of every connection that reads in it join.
-      this.#scheduled = true;
+      lane.scheduled = true;
       setImmediate(() => {
-        this.#scheduled = false;
-        this.#pump();
+        lane.scheduled = false;
+        this.#pump(lane);
       });
     }
     return replies;
+  }
+
+  /** The lane with the fewest commands waiting or in flight (the first of equals). */
+  #quietestLane(): Lane {
+    const lanes = this.#lanes;
+    let best = lanes[0]!;
+    for (let i = 1; i < lanes.length && best.load > 0; i++) if (lanes[i]!.load < best.load) best = lanes[i]!;
+    return best;
   }
 
   #refusal(): Error {
@@ -171,32 +247,44 @@ export class PostgresStore implements IndexStore {
     );
   }
 
-  /** Sends the next group if none is in flight; runs again when it completes. */
-  #pump(): void {
-    if (this.#inFlight !== null) return;
-    let group = this.#sealed.shift();
+  /** Sends the lane's next group if none is in flight there; runs again when it completes. */
+  #pump(lane: Lane): void {
+    if (lane.inFlight !== null) return;
+    let group = lane.sealed.shift();
     if (group === undefined) {
-      if (this.#gathering.size === 0) return;
-      group = this.#gathering;
-      this.#gathering = new CommandGroup();
+      if (lane.gathering.waiters.length === 0) return;
+      group = lane.gathering;
+      lane.gathering = new CommandGroup();
     }
     if (this.#pool === null) {
+      lane.load -= group.size;
       for (const w of group.waiters) w.reject(this.#refusal());
-      this.#pump();
+      this.#pump(lane);
       return;
     }
-    this.#inFlight = this.#send(group).finally(() => {
-      this.#inFlight = null;
-      this.#pump();
+    const sent = group;
+    lane.inFlight = this.#send(sent, lane.index).finally(() => {
+      lane.load -= sent.size;
+      lane.inFlight = null;
+      this.#pump(lane);
     });
   }
 
-  async #send(group: CommandGroup): Promise<void> {
+  async #send(group: CommandGroup, lane: number): Promise<void> {
     const started = performance.now();
     const span = this.#tracer.startSpan('pkgindex.batch', {
       startTime: performance.timeOrigin + group.firstAt,
-      attributes: { 'pkgindex.commands': group.size, 'pkgindex.connection_batches': group.waiters.length },
+      attributes: {
+        'pkgindex.commands': group.size,
+        'pkgindex.connection_batches': group.waiters.length,
+        'pkgindex.lane': lane,
+      },
     });
+    // Lock slots only with several lanes: their own batches would otherwise deadlock each
+    // other often. With one lane, taking them serialises whole batches of different instances
+    // that merely share packages, and cost up to half the multi-instance throughput in
+    // measurement (docs/benchmarks.md#postgresql), so they are left to deadlock detection.
+    const slots = this.#lanes.length > 1 ? lockSlots(group) : NO_SLOTS;
     let attempts = 0;
     let replies: ArrayLike<Reply> | null = null;
     let failure: Error | null = null;
@@ -214,7 +302,7 @@ export class PostgresStore implements IndexStore {
         trace.setSpan(context.active(), span),
       );
       try {
-        replies = await this.#apply(group);
+        replies = await this.#apply(group, slots);
         db.end();
       } catch (err) {
         db.recordException(err as Error);
@@ -247,7 +335,7 @@ export class PostgresStore implements IndexStore {
     this.#publish(durationMs, group.size, attempts, failure !== null);
   }
 
-  async #apply(group: CommandGroup): Promise<ArrayLike<Reply>> {
+  async #apply(group: CommandGroup, slots: readonly number[]): Promise<ArrayLike<Reply>> {
     let client: pg.PoolClient;
     try {
       client = await this.#pool!.connect();
@@ -260,9 +348,9 @@ export class PostgresStore implements IndexStore {
     let result: pg.QueryResult<{ r: number[] }>;
     try {
       result = await client.query<{ r: number[] }>({
-        name: 'pkgindex_apply',
+        name: 'pkgindex_apply_ordered',
         text: APPLY,
-        values: [group.verbs, group.names, group.deps],
+        values: [slots, group.verbs, group.names, group.deps],
       });
       client.release();
     } catch (err) {
@@ -333,8 +421,8 @@ export class PostgresStore implements IndexStore {
     this.#breaker.stop();
     if (this.#statsTimer !== null) clearInterval(this.#statsTimer);
     // Batches already closed are sent and answered before the pool goes.
-    if (this.#scheduled) await new Promise((resolve) => setImmediate(resolve));
-    while (this.#inFlight !== null) await this.#inFlight;
+    if (this.#lanes.some((lane) => lane.scheduled)) await new Promise((resolve) => setImmediate(resolve));
+    for (const lane of this.#lanes) while (lane.inFlight !== null) await lane.inFlight;
     await this.#pool?.end();
     this.#pool = null;
   }

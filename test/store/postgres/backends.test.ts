@@ -10,17 +10,23 @@ import { createTestDatabase, databaseState, needPostgres } from '../../support/p
 import { startServer } from '../../support/servers.js';
 import { commandLine as line, randomCommand, seededRandom, stateOf } from '../support/workload.js';
 
-type Backend = 'memory' | 'postgres';
+// postgres-3: three batches in flight per instance (--database-batches-in-flight 3), on two
+// threads: a connection's chunks must still apply in its order while others run beside them.
+type Backend = 'memory' | 'postgres' | 'postgres-3';
 
 /** The configuration of a server on `backend`, or null when the test is skipped. */
 async function configFor(t: TestContext, backend: Backend): Promise<Partial<PkgIndexConfig> | null> {
   if (backend === 'memory') return { storage: 'memory' };
   if (!(await needPostgres(t))) return null;
-  return { storage: 'postgres', databaseUrl: await createTestDatabase(t) };
+  const databaseUrl = await createTestDatabase(t);
+  if (backend === 'postgres') return { storage: 'postgres', databaseUrl };
+  // On two threads: the index owner executes the socket thread's batches, whose origin is
+  // the thread.
+  return { storage: 'postgres', databaseUrl, databaseBatchesInFlight: 3, databasePoolSize: 5, threads: 2 };
 }
 
 // The same tests, and the same expected replies, on the embedded and the PostgreSQL backend.
-for (const backend of ['memory', 'postgres'] as const)
+for (const backend of ['memory', 'postgres', 'postgres-3'] as const)
   describe(`backend ${backend}`, () => {
     test('answers pipelined lines in order, many lines in one write', async (t) => {
       const config = await configFor(t, backend);
@@ -78,7 +84,7 @@ for (const backend of ['memory', 'postgres'] as const)
             final.push(...stateOf(model));
           }),
         );
-        if (backend === 'postgres') {
+        if (backend !== 'memory') {
           const state = await databaseState(config.databaseUrl!);
           const held = [...state].map(([n, deps]) => `${n}|${deps.join(',')}`).sort();
           assert.deepEqual(held, final.sort());

@@ -21,8 +21,13 @@ function assertDag(state: ReadonlyMap<string, readonly string[]>): void {
   for (const n of state.keys()) visit(n);
 }
 
+/** Two batches in flight each, so that batches of one instance race each other too. */
 async function instances(url: string, n: number): Promise<InProcessServer[]> {
-  return Promise.all(Array.from({ length: n }, () => startServer({ storage: 'postgres', databaseUrl: url })));
+  return Promise.all(
+    Array.from({ length: n }, () =>
+      startServer({ storage: 'postgres', databaseUrl: url, databaseBatchesInFlight: 2 }),
+    ),
+  );
 }
 
 /** `count` connections to each instance, round robin. */
