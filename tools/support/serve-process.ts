@@ -26,8 +26,6 @@ export interface SpawnOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** A command that runs node, e.g. `['prlimit', '--nofile=100:100', '--']`. */
   readonly launcher?: readonly string[];
-  /** The pkgindex CLI to run (default: this build's), e.g. a reference build's. */
-  readonly cli?: string;
 }
 
 export interface ServerProcess {
