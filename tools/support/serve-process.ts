@@ -26,6 +26,8 @@ export interface SpawnOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** A command that runs node, e.g. `['prlimit', '--nofile=100:100', '--']`. */
   readonly launcher?: readonly string[];
+  /** How long to wait for "listening" before killing it. Default 20 s. */
+  readonly listenTimeoutMs?: number;
 }
 
 export interface ServerProcess {
@@ -50,7 +52,7 @@ export interface ServerProcess {
 /**
  * Runs `pkgindex serve` as a child process on 127.0.0.1 and free ports, as an operator runs it,
  * and resolves once it logs "listening" (so the log level must include info). Rejects with its
- * exit code and stderr if it exits first, and kills it if it does not listen within 20 s.
+ * exit code and stderr if it exits first, and kills it if it does not listen in time (20 s by default).
  */
 export async function spawnServer(options: SpawnOptions = {}): Promise<ServerProcess> {
   const {
@@ -63,6 +65,7 @@ export async function spawnServer(options: SpawnOptions = {}): Promise<ServerPro
     launcher = [],
     cli = CLI,
   } = options;
+  const listenTimeoutMs = options.listenTimeoutMs ?? 20_000;
   const child = spawn(
     launcher[0] ?? process.execPath,
     [
@@ -126,9 +129,11 @@ export async function spawnServer(options: SpawnOptions = {}): Promise<ServerPro
       });
       setTimeout(() => {
         reject(
-          new Error(`server did not log "listening" within 20 s (is the log level above info?): ${stderr}`),
+          new Error(
+            `server did not log "listening" within ${listenTimeoutMs / 1000} s (is the log level above info?): ${stderr}`,
+          ),
         );
-      }, 20_000).unref();
+      }, listenTimeoutMs).unref();
     });
   } catch (err) {
     child.kill('SIGKILL');
