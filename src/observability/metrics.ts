@@ -148,7 +148,7 @@ export class ServerMetrics implements StoreEventSink {
     );
     counter(
       'pkgindex_turns_yielded_total',
-      'Times a connection used up --turn-budget-us and let others run before the rest of its input.',
+      'Times a connection used up --slice-us and let others run before the rest of its input.',
       () => stats.turnsYielded,
     );
     counter(

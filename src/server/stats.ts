@@ -35,7 +35,7 @@ export class ServerStats {
   bytesIn = 0;
   bytesOut = 0;
   linesTooLong = 0;
-  /** Slices that ended because a connection used up --turn-budget-us (the rest ran later). */
+  /** Slices that ended because a connection used up --slice-us (the rest waits in the run queue). */
   turnsYielded = 0;
   /** Commands the store suspended (a long cycle check, or a mutation queued behind one). */
   commandsSuspended = 0;
