@@ -9,6 +9,7 @@ import type { ReplyScratch } from './reply-scratch.js';
 import { RunQueue, type Runnable } from './run-queue.js';
 import type { OffenderLog } from './offender-log.js';
 import type { Peer, PeerLimits } from './peer-limits.js';
+import { BarrierWaiters, type Barrier, type BarrierWaiter, type Decided } from './barrier-waiters.js';
 import { INVALID_ROW, ROW_OF_VERB, type ServerStats } from './stats.js';
 
 export interface ConnectionLimits {
@@ -46,6 +47,8 @@ interface HeldBatch {
   readonly arrivedAt: number;
   /** Its last command was SUSPENDED: the connection executes nothing more until it settles. */
   readonly suspends: boolean;
+  /** What it waits on (null once settled, or when it never waited). */
+  barrier: Barrier | null;
 }
 
 const ERROR_BYTES_PER_REPLY = 6;
@@ -69,6 +72,8 @@ export interface ConnectionContext {
   readonly log: Logger;
   /** Replies of the chunk being processed: one per server, since a chunk is processed at once. */
   readonly scratch: ReplyScratch;
+  /** Held batches wait on barriers through it: one callback per barrier (default: one per connection). */
+  readonly barriers?: BarrierWaiters;
   /** Called once, when the socket has closed. */
   readonly onClosed: (c: Connection) => void;
   /** Limits per client address, and where offenders are logged (absent: none). */
@@ -83,7 +88,7 @@ export interface ConnectionContext {
  * read chunk with one write. Reading pauses while the client leaves too many replies unread,
  * so its memory stays bounded whatever it sends.
  */
-export class Connection implements LineSink, Runnable {
+export class Connection implements LineSink, Runnable, BarrierWaiter {
   readonly id: number;
   readonly #socket: Socket;
   readonly #store: IndexStore;
@@ -141,6 +146,7 @@ export class Connection implements LineSink, Runnable {
   readonly #offenders: OffenderLog | null;
   /** Some limit applies to mutations: each is checked before it runs. */
   readonly #checksMutations: boolean;
+  readonly #barriers: BarrierWaiters;
 
   constructor(id: number, socket: Socket, context: ConnectionContext, peer: Peer | null = null) {
     const { limits, log } = context;
@@ -159,6 +165,7 @@ export class Connection implements LineSink, Runnable {
     this.#log = log;
     this.#onClosed = context.onClosed;
     this.#scratch = context.scratch;
+    this.#barriers = context.barriers ?? new BarrierWaiters();
     this.#framer = new LineFramer(limits.maxLineBytes);
     this.peer = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.#debugLevel = log.levels.values['debug'] ?? 20;
@@ -357,24 +364,28 @@ export class Connection implements LineSink, Runnable {
   /** Holds a batch's replies until its barrier settles, behind any batch held before it. */
   #hold(replies: Uint8Array, barrier: ReturnType<IndexStore['barrier']>, arrivedAt: number): void {
     const suspends = this.#suspended;
-    const batch: HeldBatch = { replies, state: 'waiting', arrivedAt, suspends };
+    const batch: HeldBatch = { replies, state: 'waiting', arrivedAt, suspends, barrier };
     this.#held.push(batch);
     this.#heldReplies += replies.length;
     if (barrier === null) batch.state = 'durable';
-    else
-      barrier.then(
-        (decided) => {
-          if (decided !== undefined) this.#settle(batch.replies, decided);
-          batch.state = 'durable';
-          this.#release();
-          if (suspends) this.#resumeAfterSuspension();
-        },
-        () => {
-          batch.state = 'failed';
-          this.#release();
-          if (suspends) this.#resumeAfterSuspension();
-        },
-      );
+    else this.#barriers.wait(barrier, this);
+  }
+
+  /** Settles every held batch that waited on `barrier` (BarrierWaiters calls it once per barrier). */
+  barrierSettled(barrier: Barrier, decided: Decided, failed: boolean): void {
+    let suspends = false;
+    for (const batch of this.#held) {
+      if (batch.barrier !== barrier || batch.state !== 'waiting') continue;
+      batch.barrier = null;
+      if (failed) batch.state = 'failed';
+      else {
+        if (decided !== undefined) this.#settle(batch.replies, decided);
+        batch.state = 'durable';
+      }
+      if (batch.suspends) suspends = true;
+    }
+    this.#release();
+    if (suspends) this.#resumeAfterSuspension();
   }
 
   /** Keeps `buf[from, to)` (copied: it may be the shared read buffer) after any backlog. */

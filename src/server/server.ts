@@ -12,6 +12,7 @@ import { OffenderLog } from './offender-log.js';
 import { connectionBudget, type DescriptorBudget } from './descriptor-budget.js';
 import { PeerLimits, type PeerLimitOptions } from './peer-limits.js';
 import type { SharedPeerTable } from './shared-peer-table.js';
+import { BarrierWaiters } from './barrier-waiters.js';
 import { ConnectionSlots } from './connection-slots.js';
 import { listenerFd } from './listener-fd.js';
 import { RunQueue } from './run-queue.js';
@@ -107,6 +108,7 @@ export class IndexServer {
       log: deps.log,
       scratch: new ReplyScratch(),
       runQueue: new RunQueue(options.turnBudgetUs),
+      barriers: new BarrierWaiters(),
       onClosed: (c) => {
         if (c.peerLimit !== null) this.#peers.release(c.peerLimit);
         this.#connections.delete(c);

@@ -106,22 +106,24 @@ export class RingChannel {
     }, RETRY_MS);
   }
 
+  /**
+   * Drains what the peer has published, once; when more came in meanwhile, goes on after the
+   * rest of this turn (setImmediate), so that a peer that never stops sending cannot hold this
+   * thread (the owner's own connections, its timers) for longer than one pass.
+   */
   #receive(): void {
     if (this.#closed) return;
     const ring = this.#in;
-    for (;;) {
-      ring.drain(this.#onRecord);
-      if (this.#overflow.length > 0) this.#flushOverflow();
-      if (this.#mode === 'doorbell') {
-        if (ring.sleep()) return;
-        continue;
-      }
-      const seq = ring.wakeSeq;
-      if (!ring.sleep()) continue;
-      const waiting = ring.waitAsync(seq);
-      if (waiting === null) continue;
-      void waiting.then(this.#run);
+    ring.drain(this.#onRecord);
+    if (this.#overflow.length > 0) this.#flushOverflow();
+    const seq = ring.wakeSeq;
+    if (!ring.sleep()) {
+      setImmediate(this.#run);
       return;
     }
+    if (this.#mode === 'doorbell') return;
+    const waiting = ring.waitAsync(seq);
+    if (waiting === null) setImmediate(this.#run);
+    else void waiting.then(this.#run);
   }
 }

@@ -117,37 +117,35 @@ export class Ring {
   }
 
   /**
-   * Consumer: hands every published record to `onRecord`, oldest first, then frees them. The
-   * payload is a view into the ring (or a scratch copy), valid only during the call.
+   * Consumer: hands every record published so far to `onRecord`, oldest first, then frees
+   * them (one pass: records published meanwhile wait for the next call). The payload is a view
+   * into the ring (or a scratch copy), valid only during the call.
    */
   drain(onRecord: (payload: Buffer, tag: number) => void): number {
     let records = 0;
     let tail = this.#at;
     const mask = this.#mask;
-    for (;;) {
-      const head = Atomics.load(this.#header, HEAD);
-      if (head === tail) break;
-      while (tail !== head) {
-        const length = this.#words[(tail & mask) >>> 2]!;
-        const tag = this.#words[((tail + 4) & mask) >>> 2]!;
-        const from = (tail + RECORD_HEADER) & mask;
-        let payload: Buffer;
-        if (from + length <= this.capacity) payload = this.#bytes.subarray(from, from + length);
-        else {
-          if (this.#scratch.length < length)
-            this.#scratch = Buffer.allocUnsafe(Math.max(length, 2 * this.#scratch.length));
-          const first = this.capacity - from;
-          this.#bytes.copy(this.#scratch, 0, from, this.capacity);
-          this.#bytes.copy(this.#scratch, first, 0, length - first);
-          payload = this.#scratch.subarray(0, length);
-        }
-        tail = (tail + RECORD_HEADER + ((length + 3) & ~3)) | 0;
-        records++;
-        onRecord(payload, tag);
+    const head = Atomics.load(this.#header, HEAD);
+    while (tail !== head) {
+      const length = this.#words[(tail & mask) >>> 2]!;
+      const tag = this.#words[((tail + 4) & mask) >>> 2]!;
+      const from = (tail + RECORD_HEADER) & mask;
+      let payload: Buffer;
+      if (from + length <= this.capacity) payload = this.#bytes.subarray(from, from + length);
+      else {
+        if (this.#scratch.length < length)
+          this.#scratch = Buffer.allocUnsafe(Math.max(length, 2 * this.#scratch.length));
+        const first = this.capacity - from;
+        this.#bytes.copy(this.#scratch, 0, from, this.capacity);
+        this.#bytes.copy(this.#scratch, first, 0, length - first);
+        payload = this.#scratch.subarray(0, length);
       }
-      this.#at = tail;
-      Atomics.store(this.#header, TAIL, tail);
+      tail = (tail + RECORD_HEADER + ((length + 3) & ~3)) | 0;
+      records++;
+      onRecord(payload, tag);
     }
+    this.#at = tail;
+    Atomics.store(this.#header, TAIL, tail);
     return records;
   }
 
