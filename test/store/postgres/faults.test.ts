@@ -77,7 +77,12 @@ test('faults under load: PostgreSQL backends terminated twice and an instance ki
   try {
     for (let i = 0; i < 3; i++)
       servers.push(
-        await spawnServer({ storage: 'postgres', admin: false, env: { PKGINDEX_DATABASE_URL: url } }),
+        await spawnServer({
+          storage: 'postgres',
+          admin: false,
+          // Instance 0 with two batches in flight: a lost connection fails both lanes' batches.
+          env: { PKGINDEX_DATABASE_URL: url, PKGINDEX_DATABASE_BATCHES_IN_FLIGHT: i === 0 ? '2' : '1' },
+        }),
       );
     const first = await LineClient.open(servers[0]!.port);
     assert.deepEqual(await first.request('INDEX|base|'), ['OK']);

@@ -83,7 +83,15 @@ test('circuit breaker: database gone, commands are answered ERROR at once and /r
   if (!(await needPostgres(t))) return;
   const url = await createTestDatabase(t);
   const db = new URL(url).pathname.slice(1);
-  const s = await startServer({ storage: 'postgres', databaseUrl: url, admin: true, adminPort: 0 });
+  // Three lanes: the breaker is the store's, shared by every lane.
+  const s = await startServer({
+    storage: 'postgres',
+    databaseUrl: url,
+    admin: true,
+    adminPort: 0,
+    databaseBatchesInFlight: 3,
+    databasePoolSize: 5,
+  });
   const adminPort = s.pkgindex.addresses!.admin!.port;
   const { events, stop } = databaseEvents(s.store.id);
   const c = await LineClient.open(s.port);
