@@ -29,8 +29,9 @@ export interface ConnectionLimits {
  * The clock is read once per this many lines of a read chunk, not per line (a clock read
  * costs about a tenth of a pipelined QUERY). A line's own work is bounded (the store
  * suspends a long cycle check), so a turn can overrun its budget by at most this many lines.
- * The first read comes as line LINES_PER_CLOCK + 1 starts, so a chunk of a pipelining
- * client's usual 32 lines reads it once, and one of up to 16 lines never.
+ * The first read comes as line LINES_PER_CLOCK + 1 starts and starts the clock, so a chunk of
+ * a pipelining client's usual 32 lines reads it once (twice before) and runs whole, and one of
+ * up to 16 lines never reads it.
  */
 const LINES_PER_CLOCK = 16;
 
@@ -332,9 +333,10 @@ export class Connection implements LineSink {
     const executedBefore = this.#executed;
     this.#halted = false;
     this.#linesLeft = LINES_PER_CLOCK + 1;
-    // The latency clock read, when there is one, also starts the turn's budget (else the first
-    // budget check does): no second clock read per chunk.
-    this.#sliceStartedAt = arrivedAt;
+    // The first check (as line 17 starts) starts the clock. Not the arrival time: on a loaded
+    // machine a chunk is often preempted for longer than the budget, and yielding then helps
+    // no other client (none ran meanwhile) but costs a copy of the rest, a turn and a write.
+    this.#sliceStartedAt = 0;
     const stop = this.#framer.push(buf, this, length, from);
     this.#halted = false;
     if (stop < length) {
