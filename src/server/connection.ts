@@ -4,7 +4,7 @@ import { LineFramer, type LineSink } from '../protocol/framer.js';
 import { CommandSlot, Verb } from '../protocol/command.js';
 import { parseInto } from '../protocol/parse.js';
 import { Reply, renderReplies } from '../protocol/reply.js';
-import { PENDING, SUSPENDED, type IndexStore } from '../store/store.js';
+import { PENDING, SUSPENDED, type IndexStore, type Pending, type Suspended } from '../store/store.js';
 import type { ReplyScratch } from './reply-scratch.js';
 import { RunQueue, type Runnable } from './run-queue.js';
 import type { OffenderLog } from './offender-log.js';
@@ -36,6 +36,9 @@ export interface ConnectionLimits {
  * The clock is read once per this many lines of a read chunk, not per line (a clock read
  * costs about a tenth of a pipelined QUERY). A line's own work is bounded (the store
  * suspends a long cycle check), so a turn can overrun its budget by at most this many lines.
+ * The first read comes as line LINES_PER_CLOCK + 1 starts and starts the clock, so a chunk of
+ * a pipelining client's usual 32 lines reads it once (twice before) and runs whole, and one of
+ * up to 16 lines never reads it.
  */
 const LINES_PER_CLOCK = 16;
 
@@ -210,49 +213,70 @@ export class Connection implements LineSink, Runnable, BarrierWaiter {
     return this.#halted;
   }
 
+  /**
+   * The hot path, kept small: V8 inlines it into the framer's loop only while its bytecode
+   * stays under --max-inlined-bytecode-size (460 bytes), and a call per line costs more than
+   * anything the line does besides parsing and the store. Everything rare (malformed lines,
+   * refused mutations, debug logging, replies decided later) is a method of its own.
+   */
   line(buf: Buffer, start: number, end: number): void {
     if (--this.#linesLeft === 0) this.#readClock();
     const command = this.#command;
     const error = parseInto(buf, start, end, command);
     if (error !== null) {
-      this.#stats.commands[INVALID_ROW * 3 + Reply.ERROR]!++;
-      if (this.#log.levelVal <= this.#debugLevel) this.#log.debug({ conn: this.id, error }, 'malformed line');
-      this.#push(Reply.ERROR);
+      this.#malformed(error);
       return;
     }
-    const row = ROW_OF_VERB[command.verb];
-    if (this.#checksMutations && command.verb !== Verb.QUERY && this.#refused(command)) {
-      this.#stats.commands[row * 3 + Reply.ERROR]!++;
-      this.#push(Reply.ERROR);
-      return;
-    }
+    if (this.#checksMutations && command.verb !== Verb.QUERY && this.#refused(command)) return;
     const reply = this.#store.execute(command);
     this.#executed++;
-    if (this.#log.levelVal <= this.#debugLevel)
-      this.#log.debug(
-        {
-          conn: this.id,
-          verb: command.verb,
-          pkg: command.name,
-          reply: reply === PENDING ? 'pending' : reply === SUSPENDED ? 'suspended' : reply,
-        },
-        'command',
-      );
+    if (this.#log.levelVal <= this.#debugLevel) this.#logCommand(command, reply);
     if (reply >= PENDING) {
-      if (reply === SUSPENDED) {
-        this.#suspended = true;
-        this.#halted = true;
-        this.#stats.commandsSuspended++;
-      }
-      this.#push(PENDING_SLOT + row);
+      this.#decidedLater(command, reply as Pending | Suspended);
       return;
     }
-    this.#stats.commands[row * 3 + reply]!++;
-    this.#push(reply);
+    this.#stats.commands[ROW_OF_VERB[command.verb] * 3 + reply]!++;
+    this.#scratch.push(reply);
+  }
+
+  #malformed(error: string): void {
+    this.#stats.commands[INVALID_ROW * 3 + Reply.ERROR]!++;
+    if (this.#log.levelVal <= this.#debugLevel) this.#log.debug({ conn: this.id, error }, 'malformed line');
+    this.#scratch.push(Reply.ERROR);
+  }
+
+  #logCommand(command: CommandSlot, reply: Reply | Pending | Suspended): void {
+    this.#log.debug(
+      {
+        conn: this.id,
+        verb: command.verb,
+        pkg: command.name,
+        reply: reply === PENDING ? 'pending' : reply === SUSPENDED ? 'suspended' : reply,
+      },
+      'command',
+    );
+  }
+
+  /** The store answers `command` with its barrier: a slot for the reply; SUSPENDED ends the slice. */
+  #decidedLater(command: CommandSlot, reply: Pending | Suspended): void {
+    if (reply === SUSPENDED) {
+      this.#suspended = true;
+      this.#halted = true;
+      this.#stats.commandsSuspended++;
+    }
+    this.#scratch.push(PENDING_SLOT + ROW_OF_VERB[command.verb]);
   }
 
   /** A mutation over a cap or the peer's rate: answered ERROR, counted, logged per offender. */
   #refused(command: CommandSlot): boolean {
+    if (!this.#refusal(command)) return false;
+    this.#stats.commands[ROW_OF_VERB[command.verb] * 3 + Reply.ERROR]!++;
+    this.#scratch.push(Reply.ERROR);
+    return true;
+  }
+
+  /** True (counted as refused, logged) when `command` goes over a cap or the peer's rate. */
+  #refusal(command: CommandSlot): boolean {
     const limits = this.#limits;
     const stats = this.#stats;
     let code: 'E_TOO_MANY_DEPENDENCIES' | 'E_TOO_MANY_PACKAGES' | 'E_RATE_LIMITED';
@@ -289,11 +313,7 @@ export class Connection implements LineSink, Runnable, BarrierWaiter {
     if (--this.#linesLeft === 0) this.#readClock();
     this.#stats.linesTooLong++;
     this.#stats.commands[INVALID_ROW * 3 + Reply.ERROR]!++;
-    this.#push(Reply.ERROR);
-  }
-
-  #push(slot: number): void {
-    this.#scratch.push(slot);
+    this.#scratch.push(Reply.ERROR);
   }
 
   /** Every LINES_PER_CLOCK lines: ends the slice once it has run for the turn's budget. */
@@ -339,7 +359,10 @@ export class Connection implements LineSink, Runnable, BarrierWaiter {
     scratch.count = 0;
     const executedBefore = this.#executed;
     this.#halted = false;
-    this.#linesLeft = LINES_PER_CLOCK;
+    this.#linesLeft = LINES_PER_CLOCK + 1;
+    // The first check (as line 17 starts) starts the clock. Not the arrival time: on a loaded
+    // machine a chunk is often preempted for longer than the budget, and yielding then helps
+    // no other client (none ran meanwhile) but costs a copy of the rest, a turn and a write.
     this.#sliceStartedAt = 0;
     const stop = this.#framer.push(buf, this, length, from);
     this.#halted = false;

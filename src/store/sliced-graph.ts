@@ -1,4 +1,4 @@
-import { Verb, type Command } from '../protocol/command.js';
+import { Verb, type Command, type IndexCommand, type RemoveCommand } from '../protocol/command.js';
 import { Reply } from '../protocol/reply.js';
 import { DependencyGraph, INDEX_PENDING, type IndexProgress } from '../graph/dependency-graph.js';
 import { appliedIndex, applyCommand } from './apply-command.js';
@@ -85,9 +85,17 @@ export class SlicedGraph {
     return this.#head < this.#queue.length;
   }
 
+  /**
+   * Kept small, QUERY first: the server inlines this into its per-line loop only while the
+   * inlined code stays under V8's budget; mutations go on in `#mutate`.
+   */
   execute(command: Command): Reply | Suspended {
     if (this.#hooks.refuse(command)) return Reply.ERROR;
     if (command.verb === Verb.QUERY) return this.#graph().has(command.name) ? Reply.OK : Reply.FAIL;
+    return this.#mutate(command);
+  }
+
+  #mutate(command: IndexCommand | RemoveCommand): Reply | Suspended {
     if (this.busy) return this.#suspend(copyOf(command), null, null);
     if (command.verb === Verb.REMOVE) return this.#apply(command);
     const graph = this.#graph();

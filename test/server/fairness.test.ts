@@ -153,6 +153,28 @@ test('several pipelining clients share the turns: a request/response client is a
   }
 });
 
+test('the turn budget clock starts as line 17 of a read starts, and is compared every 16 lines after', async () => {
+  // A budget of 0 µs is spent by the first comparison, which ends the slice. A read of up to
+  // 32 lines (a pipelining client's usual) reads the clock at most once and never yields, with
+  // metrics on or off; the first slice of a longer one ends after line 33.
+  for (const admin of [false, true]) {
+    const s = await startServer({ sliceUs: 0, turnBudgetUs: 0, admin, adminPort: 0 });
+    try {
+      const c = await LineClient.open(s.port);
+      c.write('QUERY|a|\n'.repeat(32));
+      assert.equal((await c.read(32)).length, 32);
+      assert.equal(s.server.stats.turnsYielded, 0, `32 lines, admin ${admin}: the clock only started`);
+      // Loopback delivers a 360-byte write in one read; were it split, there would be no yield.
+      c.write('QUERY|a|\n'.repeat(40));
+      assert.equal((await c.read(40)).length, 40);
+      assert.equal(s.server.stats.turnsYielded, 1, `40 lines, admin ${admin}: one slice ends after line 33`);
+      c.close();
+    } finally {
+      await s.close();
+    }
+  }
+});
+
 test('the durable store answers a suspended re-INDEX once it is on disk, and keeps it', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'pkgindex-fair-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
