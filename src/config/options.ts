@@ -118,8 +118,9 @@ export const OPTIONS = {
   threads: option({
     flag: '--threads',
     env: 'PKGINDEX_THREADS',
-    // 1, not one per core: on the 2-core machine measured, a second thread costs more (a
-    // postMessage round trip per batch, ~9 µs of CPU) than it saves; see ADR 0010.
+    // 1, not one per core: on the 2-core machine measured, a second thread costs more than it
+    // saves (even with the rings, a strict request on it pays a wake-up of the owner and one
+    // back); see ADR 0010, "Measured costs".
     default: 1,
     help: 'Threads that accept, read and write connections; the first also owns the index, and every command is executed there, in one serial order (ADR 0010). 0: one per core.',
     parse: integer(0, 256),
