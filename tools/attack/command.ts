@@ -91,11 +91,15 @@ interface VictimFigures {
 /** How long the victim queries before it measures: its JIT and first collections. */
 const WARM_UP_MS = 500;
 
-/** QUERY, wait for the reply, again, until `stop` resolves; latencies in ms. */
+/**
+ * QUERY, wait for the reply, again, until `stop` resolves (due at `endsAt`, a
+ * `performance.now()` time); latencies in ms.
+ */
 async function victim(
   socket: Socket,
   replies: Replies,
   stop: Promise<void>,
+  endsAt: number,
   probe: LoopProbe,
 ): Promise<VictimFigures> {
   const state = { done: false };
@@ -110,10 +114,14 @@ async function victim(
   let maxAt = 0;
   for (let n = replies.count + 1; !state.done; n++) {
     const t0 = performance.now();
+    if (t0 >= endsAt) break;
     socket.write('QUERY|q0|\n');
     await Promise.race([replies.until(n), stop]);
-    // A query still waiting when the window closes counts with the time it waited so far.
-    const ms = performance.now() - t0;
+    // A query still waiting when the window closes counts with the time it waited until the
+    // window's end was due, not until this process's timer fired (which runs late by this
+    // process's own stalls: measured up to 20-70 ms under a connection flood, always on the
+    // last query, which then was the attack's "max").
+    const ms = Math.min(performance.now(), endsAt) - t0;
     if (count === samples.length) {
       const grown = new Float64Array(count * 2);
       grown.set(samples);
@@ -273,8 +281,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     console.log('connected');
     process.stdin.resume();
     await once(process.stdin, 'data');
+    const endsAt = performance.now() + seconds * 1000;
     const window = new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000));
-    console.log(JSON.stringify(await victim(socket, replies, window, probe)));
+    console.log(JSON.stringify(await victim(socket, replies, window, endsAt, probe)));
     probe.stop();
     return 0;
   }
