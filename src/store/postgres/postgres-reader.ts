@@ -30,7 +30,7 @@ import {
   whyHeld,
   whyRefused,
 } from '../../graph/queries.js';
-import { pageLimit, visitBudget } from '../../graph/query-bounds.js';
+import { MAX_LIMIT, pageLimit, visitBudget } from '../../graph/query-bounds.js';
 import { createError, isPkgIndexError } from '../../errors.js';
 import {
   Direction,
@@ -108,14 +108,23 @@ export class PostgresReader implements IndexReader {
     const graph = await this.#transaction(async (client) => {
       const rows = await closure(client, [name], Direction.DEPENDENCIES, visitBudget(options));
       if (rows.length === 0) return null;
-      // Its direct dependents too, for the list of them (their own dependencies do not matter).
+      // The first of its direct dependents by name, for the list of them (their own
+      // dependencies do not matter), and how many there are: libc6 has 21,838.
+      const listed = Math.max(0, Math.min(options.maxDependents ?? MAX_LIMIT, MAX_LIMIT));
       const { rows: users } = await client.query<{ package: string }>(
-        'SELECT package FROM pkgindex_dependencies WHERE dependency = $1',
+        'SELECT package FROM pkgindex_dependencies WHERE dependency = $1 ORDER BY package LIMIT $2',
+        [name, listed],
+      );
+      const { rows: counted } = await client.query<{ count: number }>(
+        'SELECT count(*)::int AS count FROM pkgindex_dependencies WHERE dependency = $1',
         [name],
       );
-      return buildGraph([...rows, ...users.map((u) => ({ name: u.package, deps: [name] }))]);
+      const listedUsers = users.map((u) => ({ name: u.package, deps: [name] }));
+      return { graph: buildGraph([...rows, ...listedUsers]), dependentCount: counted[0]?.count ?? 0 };
     });
-    return graph === null ? undefined : packageInfo(graph, name, options);
+    if (graph === null) return undefined;
+    const info = packageInfo(graph.graph, name, options);
+    return info === undefined ? undefined : { ...info, dependentCount: graph.dependentCount };
   }
 
   async related(

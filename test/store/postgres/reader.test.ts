@@ -208,3 +208,24 @@ test('the query API over HTTP on a PostgreSQL server answers from the database',
   });
   assert.equal((await get(s.adminPort, '/v1/packages/zzz')).status, 404);
 });
+
+test('the package page of a much-depended-on package lists the first dependents by name and counts them all, from PostgreSQL as embedded', async (t) => {
+  if (!(await needPostgres(t))) return;
+  const server = await startServer({ storage: 'postgres', databaseUrl: await createTestDatabase(t) });
+  t.after(() => server.close());
+  // 150 dependents, indexed in an order that is not their names' (d149 first, d0 last).
+  const lines = ['INDEX|base|', ...Array.from({ length: 150 }, (_, i) => `INDEX|d${149 - i}|base`)];
+  const model = new DependencyGraph();
+  for (const l of lines) {
+    const [, name, deps] = l.split('|');
+    applyCommand(model, { verb: Verb.INDEX, name: name!, deps: deps === '' ? [] : [deps!] });
+  }
+  const client = await LineClient.open(server.port);
+  assert.ok((await client.request(...lines)).every((r) => r === 'OK'));
+  client.close();
+  const postgres = await server.store.reader!.packageInfo('base', { maxDependents: 100 });
+  const embedded = await new GraphReader(() => model).packageInfo('base', { maxDependents: 100 });
+  assert.equal(postgres?.dependentCount, 150);
+  assert.equal(postgres.dependents.length, 100);
+  assert.deepEqual(postgres, embedded);
+});
