@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { DependencyGraph } from '../../../src/graph/dependency-graph.js';
 import { Verb } from '../../../src/protocol/command.js';
@@ -15,6 +15,27 @@ import { createTestDatabase, needPostgres } from '../../support/postgres.js';
 import { startServer } from '../../support/servers.js';
 import { exchange, get, startInProcess } from '../../admin/harness.js';
 import { commandLine as line, randomCommand, seededRandom } from '../support/workload.js';
+
+/**
+ * A PostgreSQL server and an embedded reader over the same index, built by sending `lines`
+ * (INDEX lines with at most one dependency, each answered OK) to both.
+ */
+async function bothReaders(
+  t: TestContext,
+  lines: readonly string[],
+): Promise<{ postgres: IndexReader; embedded: IndexReader }> {
+  const server = await startServer({ storage: 'postgres', databaseUrl: await createTestDatabase(t) });
+  t.after(() => server.close());
+  const model = new DependencyGraph();
+  for (const l of lines) {
+    const [, name, deps] = l.split('|');
+    applyCommand(model, { verb: Verb.INDEX, name: name!, deps: deps === '' ? [] : [deps!] });
+  }
+  const client = await LineClient.open(server.port);
+  assert.ok((await client.request(...lines)).every((r) => r === 'OK'));
+  client.close();
+  return { postgres: server.store.reader!, embedded: new GraphReader(() => model) };
+}
 
 /** Every page of a listing, `limit` at a time. */
 async function allPages(
@@ -144,19 +165,8 @@ for (const seed of [1, 2, 3])
 
 test('a closure past the visit budget comes back truncated from PostgreSQL, as from the embedded reader', async (t) => {
   if (!(await needPostgres(t))) return;
-  const server = await startServer({ storage: 'postgres', databaseUrl: await createTestDatabase(t) });
-  t.after(() => server.close());
-  const model = new DependencyGraph();
   const lines = Array.from({ length: 200 }, (_, i) => (i === 0 ? 'INDEX|c0|' : `INDEX|c${i}|c${i - 1}`));
-  for (const l of lines) {
-    const [, name, deps] = l.split('|');
-    applyCommand(model, { verb: Verb.INDEX, name: name!, deps: deps === '' ? [] : [deps!] });
-  }
-  const client = await LineClient.open(server.port);
-  assert.ok((await client.request(...lines)).every((r) => r === 'OK'));
-  client.close();
-  const embedded = new GraphReader(() => model);
-  const postgres = server.store.reader!;
+  const { postgres, embedded } = await bothReaders(t, lines);
   for (const reader of [postgres, embedded]) {
     const info = await reader.packageInfo('c199', { maxVisits: 50 });
     assert.equal(info?.exact, false);
@@ -211,20 +221,11 @@ test('the query API over HTTP on a PostgreSQL server answers from the database',
 
 test('the package page of a much-depended-on package lists the first dependents by name and counts them all, from PostgreSQL as embedded', async (t) => {
   if (!(await needPostgres(t))) return;
-  const server = await startServer({ storage: 'postgres', databaseUrl: await createTestDatabase(t) });
-  t.after(() => server.close());
   // 150 dependents, indexed in an order that is not their names' (d149 first, d0 last).
   const lines = ['INDEX|base|', ...Array.from({ length: 150 }, (_, i) => `INDEX|d${149 - i}|base`)];
-  const model = new DependencyGraph();
-  for (const l of lines) {
-    const [, name, deps] = l.split('|');
-    applyCommand(model, { verb: Verb.INDEX, name: name!, deps: deps === '' ? [] : [deps!] });
-  }
-  const client = await LineClient.open(server.port);
-  assert.ok((await client.request(...lines)).every((r) => r === 'OK'));
-  client.close();
-  const postgres = await server.store.reader!.packageInfo('base', { maxDependents: 100 });
-  const embedded = await new GraphReader(() => model).packageInfo('base', { maxDependents: 100 });
+  const readers = await bothReaders(t, lines);
+  const postgres = await readers.postgres.packageInfo('base', { maxDependents: 100 });
+  const embedded = await readers.embedded.packageInfo('base', { maxDependents: 100 });
   assert.equal(postgres?.dependentCount, 150);
   assert.equal(postgres.dependents.length, 100);
   assert.deepEqual(postgres, embedded);
