@@ -1,4 +1,4 @@
-import { backoffMs } from './backoff.js';
+import { backoffDelayMs } from '../../client/backoff.js';
 
 export interface CircuitBreakerOptions {
   /** Checks that the database answers again; resolves when it does. */
@@ -66,7 +66,8 @@ export class CircuitBreaker {
 
   #schedule(): void {
     // At least a few ms, so that a database refusing connections is not probed in a loop.
-    const delay = 5 + backoffMs(this.#failedProbes, this.#baseMs, this.#capMs, this.#random);
+    const delay =
+      5 + backoffDelayMs(this.#failedProbes, { baseMs: this.#baseMs, maxMs: this.#capMs }, this.#random);
     this.#timer = setTimeout(() => {
       this.#timer = null;
       this.#options.probe().then(

@@ -1,13 +1,4 @@
 /**
- * Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff And
- * Jitter"): attempt n waits a uniformly random time in [0, min(cap, base·2ⁿ)), so that
- * instances that collided do not retry in step and collide again.
- */
-export function backoffMs(attempt: number, baseMs: number, capMs: number, random: () => number): number {
-  return Math.floor(random() * Math.min(capMs, baseMs * 2 ** attempt));
-}
-
-/**
  * SQLSTATEs after which the transaction was rolled back whole by the database and running
  * the batch again is safe: serialization_failure and deadlock_detected.
  */

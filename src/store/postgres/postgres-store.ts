@@ -7,7 +7,8 @@ import type { GraphStats } from '../../graph/dependency-graph.js';
 import { createError, isPkgIndexError } from '../../errors.js';
 import { PENDING, type IndexStore, type Pending, type StoreHealth } from '../store.js';
 import { nextStoreId, StoreEventPublisher } from '../store-events.js';
-import { backoffMs, isRetryable, isUnavailable } from './backoff.js';
+import { backoffDelayMs } from '../../client/backoff.js';
+import { isRetryable, isUnavailable } from './failure-rules.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { CommandGroup, lockSlots } from './command-batch.js';
 import { redactUrl } from './database-url.js';
@@ -311,10 +312,9 @@ export class PostgresStore implements IndexStore {
         if (isRetryable(err) && attempts < this.#maxAttempts && !this.#closing) {
           // Rolled back whole by PostgreSQL: running the batch again applies it once.
           await sleep(
-            backoffMs(
+            backoffDelayMs(
               attempts - 1,
-              this.#options.retryBaseMs ?? 2,
-              this.#options.retryCapMs ?? 200,
+              { baseMs: this.#options.retryBaseMs ?? 2, maxMs: this.#options.retryCapMs ?? 200 },
               this.#random,
             ),
           );

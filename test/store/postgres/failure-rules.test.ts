@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffMs, isRetryable, isUnavailable } from '../../../src/store/postgres/backoff.js';
+import { backoffDelayMs } from '../../../src/client/backoff.js';
+import { isRetryable, isUnavailable } from '../../../src/store/postgres/failure-rules.js';
 import { CircuitBreaker } from '../../../src/store/postgres/circuit-breaker.js';
 import { redactUrl } from '../../../src/store/postgres/database-url.js';
 import { databaseUrl } from '../../../src/config/parsers.js';
@@ -9,19 +10,19 @@ import { Composition } from '../../../src/root.js';
 
 test('backoff: full jitter below base·2ⁿ, capped', () => {
   assert.equal(
-    backoffMs(0, 2, 200, () => 0.999),
+    backoffDelayMs(0, { baseMs: 2, maxMs: 200 }, () => 0.999),
     1,
   );
   assert.equal(
-    backoffMs(3, 2, 200, () => 0.5),
+    backoffDelayMs(3, { baseMs: 2, maxMs: 200 }, () => 0.5),
     8,
   );
   assert.equal(
-    backoffMs(20, 2, 200, () => 0.999),
+    backoffDelayMs(20, { baseMs: 2, maxMs: 200 }, () => 0.999),
     199,
   );
   assert.equal(
-    backoffMs(5, 2, 200, () => 0),
+    backoffDelayMs(5, { baseMs: 2, maxMs: 200 }, () => 0),
     0,
   );
 });
