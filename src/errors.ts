@@ -69,6 +69,18 @@ export const ERRORS = {
     meaning:
       'The data dir holds less than its control record says was made durable (a deleted or truncated file); the message names what is missing. The server does not start unless --accept-data-loss is given.',
   },
+  E_STORAGE_NO_INDEX: {
+    name: 'StorageError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'The data dir holds no index and this start may not create one: it exists (an emptied dir, a volume not mounted, a wrong --data-dir, or a new volume) and --create-index is missing, or --create-index is never. The message says both ways out: pkgindex init for a new index, a backup for a lost one.',
+  },
+  E_INIT_TARGET: {
+    name: 'StorageError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'pkgindex init found the data dir not empty (an index, a trace of one, or other files); the message names what it found.',
+  },
   E_STORAGE_ACCESS: {
     name: 'StorageError',
     exitCode: EXIT_USAGE,

@@ -36,6 +36,10 @@ export const COMMANDS: Readonly<Record<string, Entry>> = {
     summary: "save an online backup of a running server's data dir (admin port)",
     load: () => import('./backup.js'),
   },
+  init: {
+    summary: 'create a new, empty index in a data dir',
+    load: () => import('./init.js'),
+  },
   restore: { summary: 'restore a backup into a data dir, checked', load: () => import('./restore.js') },
   bench: { summary: 'measure a server with a load of the protocol', load: () => import('./bench.js') },
   fsck: { summary: 'verify a data directory offline', load: () => import('./fsck.js') },

@@ -75,9 +75,14 @@ files, unless --force, which deletes them first. Start a server on the dir after
         // A backup made before archives carried a control record: write the one of what was
         // restored (every file whole, the last segment as if stopped cleanly).
         if (!restored.control)
-          await writeControl(fs, dataDir, controlOf(await recover(fs, dataDir, { repair: false })), 1);
+          await writeControl(
+            fs,
+            dataDir,
+            controlOf(await recover(fs, dataDir, { repair: false, createIndex: 'empty' })),
+            1,
+          );
         // As the server's start will: every record, and the files against the control record.
-        const { graph } = await recover(fs, dataDir, { repair: false, createIndex: false });
+        const { graph } = await recover(fs, dataDir, { repair: false, createIndex: 'never' });
         process.stdout.write(
           `restored ${restored.files} files (${restored.bytes} bytes) into ${dataDir}: ${graph.size} packages, ${graph.edgeCount} dependencies; checked${restored.control ? '' : ' (control record written: the backup had none)'}\n`,
         );

@@ -1,5 +1,14 @@
 import type { OptionSpec } from './command-line.js';
-import { databaseUrl, existingFile, flagBool, integer, oneOf, ratio, text } from './parsers.js';
+import {
+  databaseUrl,
+  existingFile,
+  flagBool,
+  integer,
+  oneOf,
+  oneOfWithAliases,
+  ratio,
+  text,
+} from './parsers.js';
 
 /**
  * Every setting of `pkgindex serve`, in one table: each is a flag and an environment
@@ -181,12 +190,12 @@ export const OPTIONS = {
     help: 'Start even when the data dir holds less than its control record says was durable (a deleted or truncated file), serving what is left; the loss is logged at error level. Only to bring a damaged index back after reading pkgindex fsck.',
     parse: flagBool,
   }),
-  createIndex: option({
+  createIndex: option<'missing' | 'empty' | 'never'>({
     flag: '--create-index',
     env: 'PKGINDEX_CREATE_INDEX',
-    default: true,
-    help: 'Start a new, empty index in a data dir that holds none. --create-index=false refuses such a dir (exit 2), so an emptied or wrong --data-dir is noticed: set it once the index exists.',
-    parse: flagBool,
+    default: 'missing',
+    help: "Where a new, empty index may be created. missing: only by making a --data-dir that does not exist; an existing dir without an index (emptied, a volume not mounted, a wrong path) is refused (exit 2, E_STORAGE_NO_INDEX) rather than served empty. empty: also in an existing dir with nothing of the store's in it (a freshly mounted volume). never: nowhere (pkgindex init creates one). true and false, from when this was a switch, mean empty and never.",
+    parse: oneOfWithAliases(['missing', 'empty', 'never'], { true: 'empty', false: 'never' }),
   }),
   storageTimeoutMs: option({
     flag: '--storage-timeout-ms',

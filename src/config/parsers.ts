@@ -35,6 +35,25 @@ export function oneOf<const T extends string>(...values: T[]): Parser<T> {
   };
 }
 
+/**
+ * One of `values`, or an alias of one: for a setting that grew from a switch into a choice
+ * (`--create-index`), so that the words it took before keep their meaning.
+ */
+export function oneOfWithAliases<const T extends string>(
+  values: readonly T[],
+  aliases: Readonly<Record<string, T>>,
+): Parser<T> {
+  const also = Object.entries(aliases).map(([alias, value]) => `${alias} = ${value}`);
+  return (raw, source) => {
+    if (Object.hasOwn(aliases, raw)) return aliases[raw]!;
+    if ((values as readonly string[]).includes(raw)) return raw as T;
+    throw createError(
+      'E_CONFIG',
+      `${source} must be one of ${values.join(', ')} (or ${also.join(', ')}), got "${raw}"`,
+    );
+  };
+}
+
 export function text(raw: string, source: string): string {
   if (raw.trim() === '') throw createError('E_CONFIG', `${source} must not be empty`);
   return raw;

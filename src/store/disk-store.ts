@@ -15,6 +15,7 @@ import { GraphReader } from './graph-reader.js';
 import { DirLock } from './dir-lock.js';
 import { errorText, LogWriter, type SyncMode } from './log-writer.js';
 import { recover, type RecoverOptions, type Recovered } from './recover.js';
+import { createMissingDir, dirExists, missingDirError, type CreateIndex } from './new-index.js';
 import { controlPath, encodeControl, writeControl, type ControlRecord } from './control-file.js';
 import { HEADER_BYTES } from './format/file-header.js';
 import type { Compactor } from './compaction.js';
@@ -44,8 +45,8 @@ export interface DiskStoreOptions {
   readonly id?: string;
   /** Start on what is left when files the control record knows of are missing or short. Default false. */
   readonly acceptDataLoss?: boolean;
-  /** Start a new, empty index in a dir that holds none. Default true; false refuses (E_STORAGE_DATA_LOSS). */
-  readonly createIndex?: boolean;
+  /** Where a new, empty index may be created (see new-index.ts). Default `missing`: only by making the dir. */
+  readonly createIndex?: CreateIndex;
   /** Bytes recovery reads at a time. Default 1 MiB. */
   readonly readBufferBytes?: number;
   /** How long cycle checks may hold the event loop (see sliced-graph.ts). */
@@ -179,14 +180,19 @@ export class DiskStore implements IndexStore, BackupSource {
     this.#recoverOptions = {
       repair: true,
       acceptDataLoss: options.acceptDataLoss ?? false,
-      createIndex: options.createIndex ?? true,
+      createIndex: options.createIndex ?? 'missing',
       ...(options.readBufferBytes === undefined ? {} : { readBufferBytes: options.readBufferBytes }),
     };
   }
 
   async open(): Promise<void> {
+    const createIndex = this.#recoverOptions.createIndex ?? 'missing';
     try {
-      await this.#fs.mkdir(this.#dir);
+      // A dir that does not exist is made here with a new index in it, or refused; one that
+      // exists is recovered, and refused if it holds no index (recover.ts, noIndex).
+      if (createIndex === 'never') {
+        if (!(await dirExists(this.#fs, this.#dir))) throw missingDirError(this.#dir);
+      } else await createMissingDir(this.#fs, this.#dir);
       this.#lock = await DirLock.acquire(this.#dir, { announce: false });
     } catch (err) {
       if (isStorageError(err)) throw err;
@@ -709,7 +715,7 @@ export class DiskStore implements IndexStore, BackupSource {
  * E_STORAGE_ACCESS for a permission error (issue 11, defect 5), naming the path the system
  * refused and the user; null for any other error.
  */
-function accessError(dir: string, err: unknown): PkgIndexError<'E_STORAGE_ACCESS'> | null {
+export function accessError(dir: string, err: unknown): PkgIndexError<'E_STORAGE_ACCESS'> | null {
   const { code, path } = err as { code?: unknown; path?: unknown };
   if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') return null;
   const where = typeof path === 'string' ? path : dir;

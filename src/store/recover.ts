@@ -11,6 +11,7 @@ import { applyCommand } from './apply-command.js';
 import { CONTROL_FILE, listDataDir, segmentPath, snapshotPath, type DirListing } from './data-dir-files.js';
 import { readControl, type ControlRecord } from './control-file.js';
 import { readSnapshot } from './snapshot-file.js';
+import { waysOut, type CreateIndex } from './new-index.js';
 
 export interface RecoverOptions {
   /**
@@ -26,10 +27,11 @@ export interface RecoverOptions {
    */
   readonly acceptDataLoss?: boolean;
   /**
-   * False: a dir without any index (no control record, no data file) is refused with
-   * E_STORAGE_DATA_LOSS instead of being recovered as a new, empty index (--create-index=false).
+   * Whether the dir, which exists, may be recovered as a new, empty index when it holds no
+   * index (no control record, no data file) and no trace of one: only with `empty`; `missing`
+   * (the default) and `never` refuse it with E_STORAGE_NO_INDEX (see new-index.ts).
    */
-  readonly createIndex?: boolean;
+  readonly createIndex?: CreateIndex;
   /**
    * Signs that an index was kept in the dir, found by the caller before it took the dir (a
    * LOCK file a dead owner left). With no data file and no control record, any of them, or a
@@ -141,7 +143,7 @@ export async function recover(fs: StorageFs, dir: string, options: RecoverOption
     );
   const dataLoss =
     control === null
-      ? noIndex(dir, listing, options.createIndex ?? true, options.traces ?? [])
+      ? noIndex(dir, listing, options.createIndex ?? 'missing', options.traces ?? [])
       : missingDurableData(dir, control, snapshotSeq, segments);
   if (dataLoss.length > 0 && options.acceptDataLoss !== true)
     throw createError(
@@ -175,14 +177,16 @@ export async function recover(fs: StorageFs, dir: string, options: RecoverOption
 }
 
 /**
- * Without a control record: a new dir, a format-1 dir, or one whose files were deleted. A dir
- * with no data file is a new index only when nothing in it says an index was kept there (a
- * temporary file of the store, a LOCK file its owner left), and --create-index allows it.
+ * Without a control record: a format-1 dir, one whose files were deleted, or one that never
+ * held an index. A dir with no data file is an emptied index when anything in it says an index
+ * was kept there (a temporary file of the store, a LOCK file its owner left): data loss. With
+ * no trace either, it may be a new volume as well as an emptied or unmounted one: a new index
+ * only with --create-index=empty, else refused (E_STORAGE_NO_INDEX) with both ways out.
  */
 function noIndex(
   dir: string,
   listing: DirListing,
-  createIndex: boolean,
+  createIndex: CreateIndex,
   traces: readonly string[],
 ): string[] {
   if (listing.segments.length > 0 || listing.snapshots.length > 0) return [];
@@ -194,10 +198,11 @@ function noIndex(
     return [
       `${dir} holds no index (no ${CONTROL_FILE} file, no snapshot, no log segment), but ${found.join(' and ')} show${found.length === 1 ? 's' : ''} that one was kept there: its files were deleted`,
     ];
-  if (createIndex) return [];
-  return [
-    `${dir} holds no index (no ${CONTROL_FILE} file, no snapshot, no log segment) and --create-index is false`,
-  ];
+  if (createIndex === 'empty') return [];
+  throw createError(
+    'E_STORAGE_NO_INDEX',
+    `data dir ${dir} exists but holds no index (no ${CONTROL_FILE} file, no snapshot, no log segment), and --create-index=${createIndex} creates a new one ${createIndex === 'never' ? 'nowhere' : 'only in a dir that does not exist'}; ${waysOut(dir)}`,
+  );
 }
 
 /** What the control record says is durable and the files do not hold. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DeferredStore } from '../support/deferred-store.js';
-import { tempDir } from '../store/support/tmp-dir.js';
+import { newDataDir } from '../store/support/tmp-dir.js';
 import { exchange, get, startInProcess, type InProcess } from './harness.js';
 
 type Json = Record<string, unknown>;
@@ -281,7 +281,7 @@ describe('query API on a store without a read side', () => {
 
 describe('GET /v1/info on the disk store', () => {
   test('reports the disk backend, its storage state, and an index that survives a restart', async (t) => {
-    const dataDir = await tempDir(t);
+    const dataDir = await newDataDir(t);
     const config = { storage: 'disk' as const, dataDir };
     const first = await startInProcess({ config });
     try {

@@ -6,7 +6,7 @@ import { Verb } from '../../src/protocol/command.js';
 import { DiskStore } from '../../src/store/disk-store.js';
 import { segmentPath } from '../../src/store/data-dir-files.js';
 import type { FsckReport } from '../../src/store/fsck.js';
-import { tempDir } from '../store/support/tmp-dir.js';
+import { newDataDir, tempDir } from '../store/support/tmp-dir.js';
 import { send } from '../store/support/workload.js';
 import { runCli } from './processes.js';
 
@@ -29,7 +29,7 @@ async function fsck(dir: string): Promise<{ code: number | null; text: string; r
 }
 
 test('fsck of a clean data dir: exit 0, what it holds', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   await twoRuns(dir);
   const { code, text, report } = await fsck(dir);
   assert.equal(code, 0, text);
@@ -42,7 +42,7 @@ test('fsck of a clean data dir: exit 0, what it holds', async (t) => {
 });
 
 test('fsck finds lost data and damage: exit 1, naming the file', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   await twoRuns(dir);
   const bytes = await readFile(segmentPath(dir, 1));
   await unlink(segmentPath(dir, 2));

@@ -7,7 +7,7 @@ import { ServerStats } from '../../src/server/stats.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { StoreChannel } from '../../src/store/store-events.js';
 import { exchange, get, memoryLogger, sample, startInProcess } from '../admin/harness.js';
-import { tempDir } from '../store/support/tmp-dir.js';
+import { newDataDir } from '../store/support/tmp-dir.js';
 import { DiskStore } from '../../src/store/disk-store.js';
 
 const STORE_ID = 'disk-under-test';
@@ -120,7 +120,7 @@ describe('storage events on diagnostics_channel', () => {
 
 describe('storage events of real servers', () => {
   test('a fresh start is no state change: nothing logged as "writable again", nothing counted', async (t) => {
-    const store = new DiskStore({ dataDir: await tempDir(t) });
+    const store = new DiskStore({ dataDir: await newDataDir(t) });
     const s = await startInProcess({ store });
     try {
       assert.deepEqual(await exchange(s.port, ['INDEX|a|']), ['OK']);
@@ -142,11 +142,11 @@ describe('storage events of real servers', () => {
 
   test('two servers in one process each count and log only their own store', async (t) => {
     const first = await startInProcess({
-      store: new DiskStore({ dataDir: await tempDir(t) }),
+      store: new DiskStore({ dataDir: await newDataDir(t) }),
       logLevel: 'debug',
     });
     const second = await startInProcess({
-      store: new DiskStore({ dataDir: await tempDir(t) }),
+      store: new DiskStore({ dataDir: await newDataDir(t) }),
       logLevel: 'debug',
     });
     try {

@@ -119,8 +119,8 @@ test(
     assert.equal(report.clean, true);
     assert.deepEqual(report.control, control);
     assert.equal(report.packages, graph.size);
-    // --create-index=false starts on it: the dir holds an index, not merely files.
-    const restarted = await startServer({ storage: 'disk', dataDir: target, createIndex: false });
+    // --create-index=never starts on it: the dir holds an index, not merely files.
+    const restarted = await startServer({ storage: 'disk', dataDir: target, createIndex: 'never' });
     t.after(() => restarted.close());
     const client = await LineClient.open(restarted.port);
     t.after(() => {

@@ -12,7 +12,7 @@ import { IoTracker } from '../../src/store/fs/inflight-fs.js';
 import { until } from '../support/until.js';
 import { HEADER_BYTES } from '../../src/store/format/file-header.js';
 import { FRAME_HEADER_BYTES, scanFrames } from '../../src/store/format/frame.js';
-import { tempDir } from './support/tmp-dir.js';
+import { newDataDir } from './support/tmp-dir.js';
 import { send } from './support/workload.js';
 
 /**
@@ -20,7 +20,7 @@ import { send } from './support/workload.js';
  * own compactor only records the job, so the segments stay for the worker under test.
  */
 async function sealedSegments(t: TestContext): Promise<CompactionJob> {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   const jobs: CompactionJob[] = [];
   const store = new DiskStore({
     dataDir: dir,

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, cp, readdir, readFile, truncate, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, readdir, readFile, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { isPkgIndexError } from '../../src/errors.js';
@@ -12,7 +12,7 @@ import { HEADER_BYTES } from '../../src/store/format/file-header.js';
 import { scanFrames } from '../../src/store/format/frame.js';
 import { StoreChannel, type RecoveryEvent } from '../../src/store/store-events.js';
 import { runCli } from '../cli/processes.js';
-import { tempDir } from './support/tmp-dir.js';
+import { newDataDir, tempDir } from './support/tmp-dir.js';
 import { send } from './support/workload.js';
 
 /** Two runs of 300 acknowledged records each, both stopped cleanly: segments 1 and 2. */
@@ -46,7 +46,7 @@ const segments = async (dir: string): Promise<string[]> =>
   (await readdir(dir)).filter((name) => name.endsWith('.log')).sort();
 
 test('a deleted newest segment is data loss: refused, named, and nothing is changed', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   await twoRuns(dir);
   await unlink(segmentPath(dir, 2));
   const before = await readdir(dir);
@@ -55,7 +55,7 @@ test('a deleted newest segment is data loss: refused, named, and nothing is chan
 });
 
 test('all segments deleted, or the snapshot too, is data loss', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   await twoRuns(dir, { compactAfterBytes: 4096 });
   for (const name of await segments(dir)) await unlink(join(dir, name));
   const files = await readdir(dir);
@@ -65,20 +65,63 @@ test('all segments deleted, or the snapshot too, is data loss', async (t) => {
   await refused(dir, 'segment-');
 });
 
-test('an emptied directory: a new index by default, refused with createIndex false', async (t) => {
-  const dir = await tempDir(t);
+test('an emptied directory: refused by default and with never, a new index with createIndex empty', async (t) => {
+  const dir = await newDataDir(t);
   await twoRuns(dir);
   for (const name of await readdir(dir)) await unlink(join(dir, name));
-  await assert.rejects(opened(dir, { createIndex: false }), (err: unknown) => {
-    assert.ok(isPkgIndexError(err, 'E_STORAGE_DATA_LOSS'), String(err));
-    assert.match(err.message, /holds no index/);
-    return true;
-  });
-  const store = await opened(dir);
+  for (const createIndex of [undefined, 'missing', 'never'] as const) {
+    await assert.rejects(opened(dir, createIndex === undefined ? {} : { createIndex }), (err: unknown) => {
+      assert.ok(isPkgIndexError(err, 'E_STORAGE_NO_INDEX'), String(err));
+      assert.match(err.message, /exists but holds no index/);
+      assert.match(err.message, /pkgindex init --data-dir .*pkgindex restore/);
+      return true;
+    });
+    assert.deepEqual(await readdir(dir), [], 'a refused start changes nothing');
+  }
+  const store = await opened(dir, { createIndex: 'empty' });
   assert.equal(store.stats().packages, 0);
   await store.close();
-  // Once it exists, createIndex false accepts it.
-  await (await opened(dir, { createIndex: false })).close();
+  // Once it exists, never accepts it.
+  await (await opened(dir, { createIndex: 'never' })).close();
+});
+
+test('a missing dir: made with a new index by default and with empty, refused with never', async (t) => {
+  const parent = await tempDir(t);
+  for (const createIndex of [undefined, 'empty'] as const) {
+    const dir = join(parent, `new-${createIndex ?? 'default'}`);
+    const store = await opened(dir, createIndex === undefined ? {} : { createIndex });
+    await store.close();
+    assert.deepEqual((await readdir(dir)).sort(), ['CONTROL', 'segment-0000000001.log']);
+  }
+  const never = join(parent, 'never');
+  await assert.rejects(opened(never, { createIndex: 'never' }), (err: unknown) => {
+    assert.ok(isPkgIndexError(err, 'E_STORAGE_NO_INDEX'), String(err));
+    assert.match(err.message, /does not exist and --create-index is never/);
+    return true;
+  });
+  // Nothing was made: no dir, and no half-built one beside it.
+  assert.deepEqual((await readdir(parent)).sort(), ['new-default', 'new-empty']);
+});
+
+test('a creation killed before the rename leaves no data dir; the next start takes the half-built one over', async (t) => {
+  const parent = await tempDir(t);
+  const dir = join(parent, 'data');
+  // What a process killed while building the index leaves: the sibling, a control record half-written.
+  await mkdir(`${dir}.creating`);
+  await writeFile(join(`${dir}.creating`, 'CONTROL.tmp'), 'x');
+  const store = await opened(dir);
+  await send(store, { verb: Verb.INDEX, name: 'a', deps: [] });
+  await store.close();
+  assert.deepEqual((await readdir(parent)).sort(), ['data']);
+  // A sibling holding anything else is not ours to take over.
+  const other = join(parent, 'other');
+  await mkdir(`${other}.creating`);
+  await writeFile(join(`${other}.creating`, 'notes.txt'), 'mine');
+  await assert.rejects(opened(other), (err: unknown) => {
+    assert.ok(isPkgIndexError(err, 'E_STORAGE_NO_INDEX'), String(err));
+    assert.match(err.message, /other\.creating.*holds other files \(notes\.txt\); move it away/);
+    return true;
+  });
 });
 
 // Issue 11 (notes): an emptied data dir silently became a new, empty index. What an operator
@@ -100,7 +143,7 @@ test('an emptied dir with a trace of its index is refused by default; a brand-ne
     ['CONTROL.tmp', 'x', /CONTROL\.tmp \(a temporary file of the store\) shows that one was kept there/],
   ];
   for (const [keep, content, message] of traces) {
-    const dir = await tempDir(t);
+    const dir = await newDataDir(t);
     await twoRuns(dir);
     for (const name of await readdir(dir)) if (name !== keep) await unlink(join(dir, name));
     if (content !== '') await writeFile(join(dir, keep), content);
@@ -115,7 +158,7 @@ test('an emptied dir with a trace of its index is refused by default; a brand-ne
     const accepted = await opened(dir, { acceptDataLoss: true });
     assert.equal(accepted.stats().packages, 0);
     await accepted.close();
-    await (await opened(dir, { createIndex: false })).close();
+    await (await opened(dir, { createIndex: 'never' })).close();
   }
 
   // Brand-new: a missing dir, or an empty one, is a new index; the pid file is written only
@@ -126,7 +169,7 @@ test('an emptied dir with a trace of its index is refused by default; a brand-ne
   await store.close();
 
   // The same through the real server: exit 2, the message says what to do.
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   await twoRuns(dir);
   for (const name of await segments(dir)) await unlink(join(dir, name));
   const result = await runCli(['serve', '--data-dir', dir, '--port', '0', '--admin=false']);
@@ -138,7 +181,7 @@ test('an emptied dir with a trace of its index is refused by default; a brand-ne
 });
 
 test('a truncated last segment after a clean stop is data loss, wherever it is cut', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   await twoRuns(dir);
   const path = segmentPath(dir, 2);
   const whole = await readFile(path);
@@ -155,7 +198,7 @@ test('a truncated last segment after a clean stop is data loss, wherever it is c
 });
 
 test('a sealed segment cut at a record boundary is data loss (it used to pass as a shorter log)', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   await twoRuns(dir);
   // Reopened once more: segment 2 is sealed too, with its size in the control record.
   await (await opened(dir)).close();
@@ -168,8 +211,8 @@ test('a sealed segment cut at a record boundary is data loss (it used to pass as
 });
 
 test('a torn tail after a crash is still cut silently', async (t) => {
-  const dir = await tempDir(t);
-  const crashed = await tempDir(t);
+  const dir = await newDataDir(t);
+  const crashed = await newDataDir(t);
   const store = await opened(dir);
   for (let i = 0; i < 50; i++)
     assert.equal(await send(store, { verb: Verb.INDEX, name: `p${i}`, deps: [] }), Reply.OK);
@@ -192,7 +235,7 @@ test('a torn tail after a crash is still cut silently', async (t) => {
 });
 
 test('--accept-data-loss starts on what is left, says what was lost, and records the new state', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   await twoRuns(dir);
   await unlink(segmentPath(dir, 2));
   const events: RecoveryEvent[] = [];
@@ -212,7 +255,7 @@ test('--accept-data-loss starts on what is left, says what was lost, and records
 });
 
 test('pkgindex serve refuses a data dir with lost data: exit 2, a fatal JSON event naming the file', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   await twoRuns(dir);
   await unlink(segmentPath(dir, 2));
   const result = await runCli(['serve', '--data-dir', dir, '--port', '0', '--admin=false']);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCrashCycles } from '../../tools/crash/cycles.js';
-import { tempDir } from './support/tmp-dir.js';
+import { newDataDir } from './support/tmp-dir.js';
 import { THREAD_COUNTS } from '../support/servers.js';
 
 // Quick variant; `node dist/tools/measure.js crash --cycles 50` runs the long one.
@@ -17,7 +17,7 @@ for (const threads of THREAD_COUNTS)
       { timeout: 60_000 },
       async (t) => {
         const report = await runCrashCycles({
-          dir: await tempDir(t),
+          dir: await newDataDir(t),
           seed,
           cycles: 3,
           clients: 12,

@@ -8,13 +8,13 @@ import { DirLock } from '../../src/store/dir-lock.js';
 import { DiskStore } from '../../src/store/disk-store.js';
 import { spawnServer } from '../support/servers.js';
 import { LineClient } from '../support/line-client.js';
-import { tempDir } from './support/tmp-dir.js';
+import { newDataDir, tempDir } from './support/tmp-dir.js';
 
 test(
   'a second store on the same data dir is refused, naming the pid; free again after close',
   { timeout: 60_000 },
   async (t) => {
-    const dir = await tempDir(t);
+    const dir = await newDataDir(t);
     const first = new DiskStore({ dataDir: dir });
     await first.open();
     const second = new DiskStore({ dataDir: `${dir}/.` });
@@ -29,7 +29,7 @@ test(
 );
 
 test('a second server process is refused; a kill -9 leaves no stale lock', { timeout: 60_000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   const options = { storage: 'disk', dataDir: dir, admin: false } as const;
   const first = await spawnServer(options);
   t.after(() => first.kill9());
@@ -52,7 +52,8 @@ test('a second server process is refused; a kill -9 leaves no stale lock', { tim
 
 /** Asserts that a store opened on `other`, another path to `dir`, is refused while `dir` is held. */
 async function refusedThrough(dir: string, other: string): Promise<void> {
-  const first = new DiskStore({ dataDir: dir });
+  // The dir exists (a symlink or a mount points at it), empty: a new index only with `empty`.
+  const first = new DiskStore({ dataDir: dir, createIndex: 'empty' });
   await first.open();
   try {
     const second = new DiskStore({ dataDir: other });

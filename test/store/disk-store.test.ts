@@ -11,7 +11,7 @@ import { inlineCompactor } from '../support/inline-compactor.js';
 import { recover } from '../../src/store/recover.js';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { StoreChannel } from '../../src/store/store-events.js';
-import { tempDir } from './support/tmp-dir.js';
+import { newDataDir, tempDir } from './support/tmp-dir.js';
 import { Harness, sendAll, stateOf } from './support/store-harness.js';
 import { until } from '../support/until.js';
 
@@ -31,7 +31,7 @@ function collect<T>(t: { after: (fn: () => void) => void }, channel: string): T[
 
 for (const syncMode of ['durable', 'relaxed'] as const) {
   test(`${syncMode}: the index survives close and reopen`, { timeout: 60_000 }, async (t) => {
-    const dir = await tempDir(t);
+    const dir = await newDataDir(t);
     const store = new DiskStore({ dataDir: dir, syncMode, syncIntervalMs: 5 });
     await store.open();
     assert.deepEqual(store.health(), { recovered: true, writable: true });
@@ -70,7 +70,7 @@ for (const syncMode of ['durable', 'relaxed'] as const) {
 }
 
 test('QUERY, FAIL and no-op OK write nothing and need no barrier', { timeout: 60_000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   const fs = new FaultFs();
   const store = new DiskStore({ dataDir: dir, fs, compactor: inlineCompactor(fs) });
   await store.open();
@@ -98,7 +98,7 @@ test(
   'concurrent clients share syncs (group commit) and every OK is on disk',
   { timeout: 60_000 },
   async (t) => {
-    const dir = await tempDir(t);
+    const dir = await newDataDir(t);
     const syncs = collect<{ records: number; bytes: number; durationMs: number }>(t, StoreChannel.SYNC);
     const store = new DiskStore({ dataDir: dir });
     await store.open();
@@ -120,7 +120,7 @@ test(
   'compaction in a worker thread folds sealed segments into a snapshot, state unchanged',
   { timeout: 60_000 },
   async (t) => {
-    const dir = await tempDir(t);
+    const dir = await newDataDir(t);
     const compactions = collect<{ durationMs: number; snapshotBytes: number; segmentsDropped: number }>(
       t,
       StoreChannel.COMPACTION,
@@ -151,7 +151,7 @@ test(
 );
 
 test('compaction survives failures of its own and is retried', { timeout: 60_000 }, async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   const fs = new FaultFs();
   fs.inject({ op: 'rename', path: '.snap', times: 2 });
   const store = new DiskStore({ dataDir: dir, fs, compactor: inlineCompactor(fs), compactAfterBytes: 4096 });
@@ -170,7 +170,7 @@ test(
   'relaxed mode acknowledges after the write and syncs within the interval',
   { timeout: 60_000 },
   async (t) => {
-    const dir = await tempDir(t);
+    const dir = await newDataDir(t);
     const syncs = collect<{ records: number }>(t, StoreChannel.SYNC);
     const fs = new FaultFs();
     const store = new DiskStore({ dataDir: dir, fs, syncMode: 'relaxed', syncIntervalMs: 30 });

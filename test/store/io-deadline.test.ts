@@ -8,7 +8,7 @@ import { LineClient } from '../support/line-client.js';
 import { startServer } from '../support/servers.js';
 import { until } from '../support/until.js';
 import { get, sample, startInProcess } from '../admin/harness.js';
-import { tempDir } from './support/tmp-dir.js';
+import { newDataDir } from './support/tmp-dir.js';
 
 const TIMEOUT_MS = 300;
 
@@ -34,7 +34,7 @@ for (const [op, then] of [
     `a ${op} hung past --storage-timeout-ms: held replies ERROR, not ready, gauge grows; the store recovers once it ${then}`,
     { timeout: 60_000 },
     async (t) => {
-      const dir = await tempDir(t);
+      const dir = await newDataDir(t);
       const fs = new FaultFs();
       const store = storeOn(dir, fs);
       const s = await startInProcess({ store });
@@ -112,7 +112,7 @@ for (const [op, then] of [
 }
 
 test('an operation quicker than the deadline changes nothing, and the gauge is 0 when idle', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   const fs = new FaultFs();
   const store = storeOn(dir, fs);
   const client = await startServer({ storage: 'disk', dataDir: dir }, { store });
@@ -140,7 +140,7 @@ test(
   "a compaction's write hung past --storage-timeout-ms: reported, abandoned, and the writer goes on; retried once it returns",
   { timeout: 60_000 },
   async (t) => {
-    const dir = await tempDir(t);
+    const dir = await newDataDir(t);
     const fs = new FaultFs();
     const store = new DiskStore({
       dataDir: dir,
@@ -226,7 +226,7 @@ test(
 
     client.close();
     await s.close();
-    const restarted = await startServer({ storage: 'disk', dataDir: dir, createIndex: false });
+    const restarted = await startServer({ storage: 'disk', dataDir: dir, createIndex: 'never' });
     t.after(() => restarted.close());
     const again = await LineClient.open(restarted.port);
     t.after(() => {

@@ -6,7 +6,7 @@ import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { inlineCompactor } from '../support/inline-compactor.js';
 import { recover } from '../../src/store/recover.js';
 import type { SyncMode } from '../../src/store/log-writer.js';
-import { tempDir } from './support/tmp-dir.js';
+import { newDataDir } from './support/tmp-dir.js';
 import { Harness, seededRandom, stateOf } from './support/store-harness.js';
 
 interface Outcome {
@@ -70,7 +70,7 @@ for (const mode of ['drop', 'tear'] as const) {
       let acked = 0;
       for (let seed = 1; seed <= 6; seed++) {
         // Small segments in half the runs, so cuts also land during rotation and compaction.
-        const outcome = await powerCut(await tempDir(t), seed, mode, 'durable', seed % 2 ? 2048 : 1 << 20);
+        const outcome = await powerCut(await newDataDir(t), seed, mode, 'durable', seed % 2 ? 2048 : 1 << 20);
         assert.equal(outcome.lostAcked, 0, `seed ${seed}`);
         acked += outcome.acked;
       }
@@ -85,7 +85,7 @@ test(
   async (t) => {
     let lost = 0;
     for (let seed = 1; seed <= 3; seed++)
-      lost += (await powerCut(await tempDir(t), seed, 'drop', 'relaxed', 1 << 20)).lostAcked;
+      lost += (await powerCut(await newDataDir(t), seed, 'drop', 'relaxed', 1 << 20)).lostAcked;
     assert.ok(lost > 0, 'relaxed mode lost nothing: the power-cut simulation is not biting');
   },
 );

@@ -10,7 +10,7 @@ import { inlineCompactor } from '../support/inline-compactor.js';
 import { LineClient } from '../support/line-client.js';
 import { startServer } from '../support/servers.js';
 import { randomCommand, seededRandom, send } from './support/workload.js';
-import { tempDir } from './support/tmp-dir.js';
+import { newDataDir } from './support/tmp-dir.js';
 
 /** A server on a durable store whose file system fails what the test injects. */
 async function serverOn(dir: string, fs: FaultFs = new FaultFs()) {
@@ -34,7 +34,7 @@ test(
   'after a failed sync, QUERY from another connection answers as a restart does',
   { timeout: 60_000 },
   async (t) => {
-    const dir = await tempDir(t);
+    const dir = await newDataDir(t);
     const { server, store, fs } = await serverOn(dir);
     t.after(() => server.close());
     const writer = await LineClient.open(server.port);
@@ -85,7 +85,7 @@ test(
   'a QUERY that observed a mutation still syncing waits for it, and is ERROR with it',
   { timeout: 60_000 },
   async (t) => {
-    const dir = await tempDir(t);
+    const dir = await newDataDir(t);
     const { server, fs } = await serverOn(dir);
     t.after(() => server.close());
     const writer = await LineClient.open(server.port);
@@ -109,7 +109,7 @@ test(
 // with what recovery finds in the data dir once the failed log has been cut back.
 for (const seed of [1, 2, 3]) {
   test(`seed ${seed}: after each failed sync the serving state equals the recovered one`, async (t) => {
-    const dir = await tempDir(t);
+    const dir = await newDataDir(t);
     const fs = new FaultFs();
     const store = new DiskStore({
       dataDir: dir,

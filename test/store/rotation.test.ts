@@ -12,7 +12,7 @@ import { segmentPath } from '../../src/store/data-dir-files.js';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
 import type { StorageFile } from '../../src/store/fs/storage-fs.js';
 import { recover } from '../../src/store/recover.js';
-import { tempDir } from './support/tmp-dir.js';
+import { newDataDir } from './support/tmp-dir.js';
 import { send, stateOf } from './support/workload.js';
 
 const fs = new NodeFs();
@@ -72,7 +72,7 @@ function recordingCompactor(dir: string, sizes: number[], hold?: Promise<void>):
 }
 
 test('under sustained pipelined writes the log rotates at the threshold and compaction folds it', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   const threshold = 32 * 1024;
   const sizes: number[] = [];
   const store = new DiskStore({
@@ -100,7 +100,7 @@ test('under sustained pipelined writes the log rotates at the threshold and comp
 });
 
 test('writers wait while compaction cannot keep up: the log stays bounded and nothing is lost', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   const threshold = 16 * 1024;
   const sizes: number[] = [];
   let release!: () => void;
@@ -152,7 +152,7 @@ class BoundedReadFs extends NodeFs {
 }
 
 test('recovery streams a segment much larger than its read buffer, torn tail and damage included', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   const store = new DiskStore({ dataDir: dir, compactAfterBytes: 1 << 30 });
   await store.open();
   const model = await pipelined(store, reindexes(3000));

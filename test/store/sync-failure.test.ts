@@ -9,7 +9,7 @@ import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { inlineCompactor } from '../support/inline-compactor.js';
 import { recover } from '../../src/store/recover.js';
 import { StoreChannel, type StateEvent } from '../../src/store/store-events.js';
-import { tempDir } from './support/tmp-dir.js';
+import { newDataDir } from './support/tmp-dir.js';
 import { send } from './support/workload.js';
 import { until } from '../support/until.js';
 
@@ -73,7 +73,7 @@ for (const [what, rule] of faults) {
     `${what}: nothing acknowledged after the failure is lost, and the store reopens by itself`,
     { timeout: 60_000 },
     async (t) => {
-      const dir = await tempDir(t);
+      const dir = await newDataDir(t);
       const fs = new FaultFs();
       const states: StateEvent[] = [];
       const onState = (m: unknown): void => void states.push(m as StateEvent);
@@ -108,7 +108,7 @@ test(
   'disk full: mutations are ERROR, queries still answered, writable again when space returns',
   { timeout: 60_000 },
   async (t) => {
-    const dir = await tempDir(t);
+    const dir = await newDataDir(t);
     const fs = new FaultFs();
     const store = await openStore(dir, fs, 20);
     const before = await indexFresh(store, 4, 10, 'a');
@@ -142,7 +142,7 @@ test(
   'while the failed log cannot even be cut back, queries are answered and mutations are ERROR',
   { timeout: 60_000 },
   async (t) => {
-    const dir = await tempDir(t);
+    const dir = await newDataDir(t);
     const fs = new FaultFs();
     const store = await openStore(dir, fs, 20);
     assert.equal(await send(store, { verb: Verb.INDEX, name: 'kept', deps: [] }), Reply.OK);

@@ -11,7 +11,7 @@ import { writeControl } from '../../src/store/control-file.js';
 import { crc32 } from '../../src/store/format/crc32.js';
 import { FRAME_HEADER_BYTES, scanFrames } from '../../src/store/format/frame.js';
 import { RecordBuffer } from '../../src/store/format/record-buffer.js';
-import { tempDir } from './support/tmp-dir.js';
+import { newDataDir } from './support/tmp-dir.js';
 import { send } from './support/workload.js';
 
 const fs = new NodeFs();
@@ -42,7 +42,7 @@ async function logOf(dir: string, n: number): Promise<{ path: string; bytes: Buf
 }
 
 test('a log cut at every byte offset of its last records recovers every whole record before the cut', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   const { path, bytes, starts } = await logOf(dir, 8);
   assert.equal(starts.length, 8);
   for (let cut = starts[5]!; cut <= bytes.length; cut++) {
@@ -66,7 +66,7 @@ test('a log cut at every byte offset of its last records recovers every whole re
 });
 
 test('bad frame headers at the tail are cut off, and a huge length allocates nothing', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   const { path, bytes } = await logOf(dir, 5);
   const header = (length: number, extra = 0): Buffer => {
     const h = Buffer.alloc(FRAME_HEADER_BYTES + extra);
@@ -99,7 +99,7 @@ test('bad frame headers at the tail are cut off, and a huge length allocates not
 });
 
 test('damage in the middle of the log is refused, naming the file and the offset', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   const { path, bytes, starts } = await logOf(dir, 6);
   const damaged = Buffer.from(bytes);
   damaged[starts[2]! + FRAME_HEADER_BYTES + 1]! ^= 0x40;
@@ -117,7 +117,7 @@ test('damage in the middle of the log is refused, naming the file and the offset
 });
 
 test('any damage in a sealed segment, a gap in the segments or a damaged snapshot is refused', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   const store = new DiskStore({ dataDir: dir });
   await store.open();
   await send(store, { verb: Verb.INDEX, name: 'a', deps: [] });
@@ -150,7 +150,7 @@ test('any damage in a sealed segment, a gap in the segments or a damaged snapsho
 });
 
 test('a file of a newer format version is refused with a clear message', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   const { path, bytes } = await logOf(dir, 2);
   const newer = Buffer.from(bytes);
   newer.writeUInt32LE(FORMAT_VERSION + 1, 4);
@@ -163,7 +163,7 @@ test('a file of a newer format version is refused with a clear message', async (
 });
 
 test('a half-created last segment (crash during rotation) is dropped', async (t) => {
-  const dir = await tempDir(t);
+  const dir = await newDataDir(t);
   const { bytes } = await logOf(dir, 3);
   for (const partial of [Buffer.alloc(0), Buffer.alloc(HEADER_BYTES), bytes.subarray(0, 7)]) {
     await writeFile(join(dir, 'segment-0000000002.log'), partial);

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { memoryLogger } from '../admin/harness.js';
 import { LineClient } from '../support/line-client.js';
 import { startServer } from '../support/servers.js';
-import { tempDir } from '../store/support/tmp-dir.js';
+import { newDataDir, tempDir } from '../store/support/tmp-dir.js';
 
 /** Opens connections one at a time until one lands on a socket thread (the kernel picks). */
 async function connectionOnSocketThread(
@@ -97,7 +97,7 @@ test('a socket thread that cannot copy the listener is left out with a warning; 
 });
 
 test('--threads 2 on disk: replies sent from the socket thread survive a restart', async (t) => {
-  const dataDir = await tempDir(t);
+  const dataDir = await newDataDir(t);
   const first = await startServer({ threads: 2, storage: 'disk', dataDir });
   const clients = await connectionOnSocketThread(
     first.port,

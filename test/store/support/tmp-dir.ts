@@ -9,3 +9,12 @@ export async function tempDir(t: TestContext, prefix = 'pkgindex-store-'): Promi
   t.after(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
+
+/**
+ * The path of a data dir that does not exist yet, in a fresh directory removed after the test:
+ * a store or server started on it makes it with a new index (--create-index=missing, the
+ * default), where an existing empty dir would be refused as possibly emptied.
+ */
+export async function newDataDir(t: TestContext, prefix = 'pkgindex-store-'): Promise<string> {
+  return join(await tempDir(t, prefix), 'data');
+}
