@@ -2,9 +2,8 @@
  * `measure crash`: the long crash test. kill -9 of the durable server at random moments, many
  * cycles and seeds, checking every time that the data dir holds exactly the acknowledged history.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdir } from 'node:fs/promises';
+import { newDataDir, removeDataDir } from '../support/data-dir.js';
 import { intOption, parseToolArgs } from '../support/options.js';
 import { runCrashCycles } from './cycles.js';
 
@@ -30,7 +29,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   );
   const seeds = intOption('--seeds', values.seeds, 5);
   for (let seed = 1; seed <= seeds; seed++) {
-    const dir = await mkdtemp(join(tmpdir(), 'pkgindex-crash-'));
+    const dir = newDataDir('pkgindex-crash-');
     try {
       const report = await runCrashCycles({
         dir,
@@ -53,7 +52,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         `seed ${seed}: OK ${JSON.stringify(report)}; files at the end: ${(await readdir(dir)).join(' ')}`,
       );
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      removeDataDir(dir);
     }
   }
   return 0;

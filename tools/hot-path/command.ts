@@ -11,9 +11,8 @@
  * so every turn is one write (and, in durable mode, one fdatasync). CPU is the process's user
  * + system time, thread pool and compaction worker included.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { newDataDir, removeDataDir } from '../support/data-dir.js';
 import { ToolUsageError } from '../support/errors.js';
 import { intOption, parseToolArgs, positiveOption } from '../support/options.js';
 import { repoRoot } from '../support/paths.js';
@@ -142,7 +141,7 @@ async function measureDisk(
   const { newConnection, ServerStats, ReplyScratch, DiskStore, createLogger } = o.modules;
   const workload = loadWorkload({ mix: o.mix, defaultMix: 'index=50,remove=50', batch: o.batch });
   const log = silentLogger(createLogger);
-  const dir = mkdtempSync(join(tmpdir(), 'pkgindex-durable-bench-'));
+  const dir = newDataDir('pkgindex-durable-bench-');
   const store = new DiskStore({ dataDir: dir, syncMode: o.syncMode, compactAfterBytes: o.compactAfterBytes });
   await store.open();
   const stats = new ServerStats();
@@ -188,7 +187,7 @@ async function measureDisk(
     results.push({ ns: ((cpu.user + cpu.system) * 1000) / messages, rate: messages / (wall / 1000) });
   }
   await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  removeDataDir(dir);
   const all = results.map((x) => x.ns.toFixed(0)).join(' ');
   results.sort((a, b) => a.ns - b.ns);
   return `${o.dist} ${o.syncMode} mix ${workload.mixLabel} ${o.connections}×${o.batch}: min ${results[0]!.ns.toFixed(0)} ns/msg, median ${results[Math.floor(o.rounds / 2)]!.ns.toFixed(0)} ns/msg [${all}] (${o.rounds} rounds of ${o.seconds} s, ${Math.round(results[0]!.rate)} msg/s wall)`;

@@ -4,9 +4,7 @@
  * hits both alike. Prints ops/s and server CPU µs per op for each round, then the median B/A
  * ratios.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { newDataDir, removeDataDir } from '../support/data-dir.js';
 import { median } from '../matrix/targets.js';
 import { FRESH_SERVER_BENCH_ARGS, runBenchCli } from '../support/bench-cli.js';
 import { freePort, startServer } from '../support/child-server.js';
@@ -50,7 +48,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   for (let round = 1; round <= rounds; round++)
     for (const side of ['A', 'B'] as const) {
       const port = await freePort();
-      const dataDir = mkdtempSync(join(tmpdir(), `pkgindex-ab-${side}-`));
+      const dataDir = newDataDir(`pkgindex-ab-${side}-`);
       const server = await startServer(
         process.execPath,
         [clis[side], 'serve', '--host', '127.0.0.1', '--port', String(port), '--storage', 'memory'].concat([
@@ -84,7 +82,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         );
       } finally {
         await server.stop();
-        rmSync(dataDir, { recursive: true, force: true });
+        removeDataDir(dataDir);
       }
     }
   const ratios = (m: { A: number[]; B: number[] }): number[] => m.A.map((a, i) => m.B[i]! / a);

@@ -6,11 +6,12 @@
  *  2. recovery time and peak RSS of `pkgindex serve` on a data dir of N synthetic packages,
  *     from the log alone and after compaction into a snapshot; disk bytes per package.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { newDataDir, removeDataDir } from '../support/data-dir.js';
 import { DiskStore } from '../../src/store/disk-store.js';
 import { ToolError } from '../support/errors.js';
 import { parseToolArgs, positiveOption } from '../support/options.js';
@@ -54,7 +55,7 @@ function lockStepClient(port: number, id: number, deadline: number): Promise<num
 }
 
 async function throughput(label: string, args: string[], clients: number, seconds: number): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-store-'));
+  const dir = newDataDir('bench-store-');
   const server = await spawnServer({ admin: false, args: [...args, '--data-dir', dir] });
   const deadline = performance.now() + seconds * 1000;
   const started = performance.now();
@@ -63,7 +64,7 @@ async function throughput(label: string, args: string[], clients: number, second
   );
   const elapsed = (performance.now() - started) / 1000;
   await server.stop();
-  rmSync(dir, { recursive: true });
+  removeDataDir(dir);
   const total = counts.reduce((a, b) => a + b, 0);
   console.log(`| ${label} | ${clients} | ${Math.round(total / elapsed).toLocaleString('en')} |`);
 }
@@ -144,7 +145,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     );
     console.log('| --- | --- | --- | --- | --- | --- | --- |');
     for (const packages of (values.sizes ?? '100000,1000000').split(',').map(Number)) {
-      const dir = mkdtempSync(join(tmpdir(), 'bench-recovery-'));
+      const dir = newDataDir('bench-recovery-');
       await buildDataDir(dir, packages);
       const row = (what: string, r: { wall: number; openMs: number; peakMiB: number }): void => {
         console.log(
@@ -161,7 +162,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       const fromSnapshot = await startup(dir);
       await fromSnapshot.server.stop();
       row('snapshot', fromSnapshot);
-      rmSync(dir, { recursive: true });
+      removeDataDir(dir);
     }
   }
   return 0;

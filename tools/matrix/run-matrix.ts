@@ -4,9 +4,9 @@
  * fresh `pkgindex bench` process. Every headline figure is a ratio to the ceiling measured
  * in the same run, right before, because this machine's other load moves absolute figures.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { newDataDir, removeDataDir } from '../support/data-dir.js';
 import { formatCount, formatUs } from '../../src/bench/report.js';
 import { allProtocolErrors, type BenchResult } from '../../src/bench/run-bench.js';
 import { FRESH_SERVER_BENCH_ARGS, runBenchCli } from '../support/bench-cli.js';
@@ -255,13 +255,13 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
   }
 
   async function runOnce(shape: Shape, kind: ServerKind): Promise<Run> {
-    const dataDir = mkdtempSync(join(outDir, `data-${kind}-`));
+    const dataDir = newDataDir(`data-${kind}-`, outDir);
     const cpu = shape.connections * shape.inFlight === 1 ? (options.roundTripCpu ?? undefined) : undefined;
     let server: ChildServer;
     try {
       server = await startKind(kind, cpu, options, root, dataDir);
     } catch (err) {
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
       throw err;
     }
     try {
@@ -281,7 +281,7 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
       return { result: null, unavailable: why, othersCpuPercent: null };
     } finally {
       await server.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      removeDataDir(dataDir);
     }
   }
 
