@@ -62,6 +62,7 @@ export async function createMissingDir(fs: StorageFs, dir: string): Promise<bool
   const target = resolve(dir);
   const parent = dirname(target);
   const building = join(parent, `${basename(target)}.creating`);
+  await refuseInsideIndex(fs, dir, parent);
   await fs.mkdir(building);
   const lock = await DirLock.acquire(building, { announce: false }).catch((err: unknown) => {
     if (!isPkgIndexError(err, 'E_STORAGE_LOCKED')) throw err;
@@ -95,6 +96,22 @@ export async function createMissingDir(fs: StorageFs, dir: string): Promise<bool
   } finally {
     lock.release();
   }
+}
+
+/**
+ * A new data dir inside one that holds an index is a data dir setting gone wrong, most likely
+ * an upgrade: the image kept its index at the volume's root before its data dir became the
+ * subdirectory `data` (deploy/Dockerfile). Creating it would start an empty index beside the
+ * real one, the silent loss the default exists to prevent.
+ */
+async function refuseInsideIndex(fs: StorageFs, dir: string, parent: string): Promise<void> {
+  const names = await fs.readdir(parent).catch(() => [] as string[]);
+  const index = names.filter((name) => name === CONTROL_FILE || /^segment-\d{10}\.log$/.test(name));
+  if (index.length === 0) return;
+  throw createError(
+    'E_STORAGE_NO_INDEX',
+    `data dir ${dir} does not exist, and its parent ${parent} holds an index (${index.slice(0, 3).join(', ')}): pass --data-dir ${parent} to serve that index (the container image kept its index at the volume's root before its data dir became /var/lib/pkgindex/data), or move its files into ${dir}`,
+  );
 }
 
 /**

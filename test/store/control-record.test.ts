@@ -103,6 +103,22 @@ test('a missing dir: made with a new index by default and with empty, refused wi
   assert.deepEqual((await readdir(parent)).sort(), ['new-default', 'new-empty']);
 });
 
+test('a missing dir inside a dir holding an index is not made (the image before its data dir moved to a subdirectory)', async (t) => {
+  const volume = await newDataDir(t);
+  await twoRuns(volume);
+  const dir = join(volume, 'data');
+  await assert.rejects(opened(dir), (err: unknown) => {
+    assert.ok(isPkgIndexError(err, 'E_STORAGE_NO_INDEX'), String(err));
+    assert.match(
+      err.message,
+      /its parent .* holds an index \(CONTROL, segment-0000000001\.log.*pass --data-dir /,
+    );
+    return true;
+  });
+  assert.equal((await readdir(volume)).includes('data'), false);
+  assert.equal((await readdir(volume)).includes('data.creating'), false);
+});
+
 test('a creation killed before the rename leaves no data dir; the next start takes the half-built one over', async (t) => {
   const parent = await tempDir(t);
   const dir = join(parent, 'data');
