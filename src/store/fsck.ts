@@ -127,7 +127,9 @@ export function formatFsckReport(r: FsckReport): string {
       ? 'clean: the server starts on this data dir and loses nothing it acknowledged'
       : r.damage === null
         ? 'damaged: the server refuses to start (E_STORAGE_DATA_LOSS); restore from a backup, or start with --accept-data-loss to serve the index above'
-        : 'damaged: the server refuses to start; restore the data dir from a backup',
+        : r.damage.code === 'E_STORAGE_NO_INDEX'
+          ? 'no index: the server refuses to start on this dir; see above for the ways out'
+          : 'damaged: the server refuses to start; restore the data dir from a backup',
   );
   return lines.join('\n') + '\n';
 }

@@ -69,6 +69,15 @@ test('fsck of a golden v1 data dir (no control record) is clean', async () => {
   assert.equal(report.packages, expected.length);
 });
 
+test('fsck of an existing dir without an index: exit 1, the server would refuse it', async (t) => {
+  const dir = await tempDir(t);
+  const { code, text, report } = await fsck(dir);
+  assert.equal(code, 1, text);
+  assert.equal(report.damage?.code, 'E_STORAGE_NO_INDEX');
+  assert.match(text, /exists but holds no index.*pkgindex init --data-dir/s);
+  assert.match(text, /^no index: the server refuses to start on this dir/m);
+});
+
 test('fsck of a missing dir is a usage error: exit 2', async (t) => {
   const result = await runCli(['fsck', '--data-dir', join(await tempDir(t), 'nowhere')]);
   assert.equal(result.code, 2);
