@@ -130,3 +130,15 @@ test('pkgindex init: a new index the server starts on; refused on an index or a 
   );
   assert.deepEqual(await readdir(stray), ['notes.txt'], 'init changed a dir it refused');
 });
+
+test('pkgindex init takes the dir lock: refused while a server holds the dir', async (t) => {
+  const dir = await newDataDir(t);
+  const server = await spawnServer({ storage: 'disk', dataDir: dir, admin: false });
+  try {
+    const init = await runCli(['init', '--data-dir', dir]);
+    assert.equal(init.code, 2, init.stderr);
+    assert.match(init.stderr, new RegExp(`is locked by pid ${server.pid}.*\\[E_STORAGE_LOCKED\\]`));
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});
