@@ -1,9 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { defaultDataFile } from '../../src/bench/data-set.js';
 import { runBench } from '../../src/bench/run-bench.js';
 import { DEFAULT_PREFIX, parseMix } from '../../src/bench/workload.js';
@@ -14,6 +11,7 @@ import { recover } from '../../src/store/recover.js';
 import { stateOf } from '../../tools/crash/workload.js';
 import { buildCeiling } from '../../tools/matrix/ceiling.js';
 import { freePort, startServer as startChild } from '../../tools/support/child-server.js';
+import { newDataDir, removeDataDir } from '../../tools/support/data-dir.js';
 import { runCli } from '../cli/processes.js';
 import { spawnServer, startServer } from '../support/servers.js';
 
@@ -83,9 +81,9 @@ test('pkgindex bench --help says that it namespaces its packages and removes the
 });
 
 test('against a server holding the real Homebrew packages, bench reports no error and leaves the server as it was', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'pkgindex-bench-real-'));
+  const dir = newDataDir('pkgindex-bench-real-');
   t.after(() => {
-    rmSync(dir, { recursive: true, force: true });
+    removeDataDir(dir);
   });
   const held = async (): Promise<string[]> =>
     stateOf((await recover(new NodeFs(), dir, { repair: false })).graph);

@@ -7,10 +7,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { newDataDir, removeDataDir } from '../../tools/support/data-dir.js';
 import { spawnServer, startServer, type ServerProcess } from '../support/servers.js';
 import { until } from '../support/until.js';
 import { runCli, startCli } from './processes.js';
@@ -48,7 +47,7 @@ function unreadBytesOn(port: number): number {
 }
 
 test('piped: the server killed -9 and restarted mid-session → every line answered, the lost one resent, exit 0', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pkgindex-client-retry-'));
+  const dir = newDataDir('pkgindex-client-retry-');
   let first: ServerProcess | null = await spawnServer({ storage: 'disk', dataDir: dir });
   let second: ServerProcess | null = null;
   const port = first.port;
@@ -84,7 +83,7 @@ test('piped: the server killed -9 and restarted mid-session → every line answe
     await session.end();
     await first?.kill9();
     await second?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    removeDataDir(dir);
   }
 });
 
@@ -267,7 +266,7 @@ test('retries are bounded: a server that drops every connection gets the line 1 
 });
 
 test('interactive: the server killed -9 and restarted while a command waits → it gets its answer', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pkgindex-client-retry-'));
+  const dir = newDataDir('pkgindex-client-retry-');
   let first: ServerProcess | null = await spawnServer({ storage: 'disk', dataDir: dir });
   let second: ServerProcess | null = null;
   const port = first.port;
@@ -290,6 +289,6 @@ test('interactive: the server killed -9 and restarted while a command waits → 
     await session.end();
     await first?.kill9();
     await second?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    removeDataDir(dir);
   }
 });

@@ -5,11 +5,10 @@
  * an uninterrupted import.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { backoffDelayMs } from '../../src/client/backoff.js';
+import { newDataDir, removeDataDir } from '../../tools/support/data-dir.js';
 import { spawnServer, type ServerProcess } from '../support/servers.js';
 import { until } from '../support/until.js';
 import { runCli } from './processes.js';
@@ -58,7 +57,7 @@ test('backoff with full jitter: uniform below min(max, base × 2^attempt)', () =
 
 test('an import resumes after the server is killed -9 and restarted mid-way, ending with the same index', async () => {
   const names = [...readFileSync(DEBIAN, 'utf8').matchAll(/^Package: (\S+)$/gm)].map((m) => m[1]!);
-  const dir = mkdtempSync(join(tmpdir(), 'pkgindex-resume-'));
+  const dir = newDataDir('pkgindex-resume-');
   const reference = await spawnServer();
   let first: ServerProcess | null = await spawnServer({
     storage: 'disk',
@@ -108,6 +107,6 @@ test('an import resumes after the server is killed -9 and restarted mid-way, end
     await first?.kill9();
     await second?.stop();
     await reference.stop();
-    rmSync(dir, { recursive: true, force: true });
+    removeDataDir(dir);
   }
 });

@@ -176,8 +176,10 @@ test('the turn budget clock starts as line 17 of a read starts, and is compared 
 });
 
 test('the durable store answers a suspended re-INDEX once it is on disk, and keeps it', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'pkgindex-fair-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  const parent = await mkdtemp(join(tmpdir(), 'pkgindex-fair-'));
+  t.after(() => rm(parent, { recursive: true, force: true }));
+  // Not yet existing: the server makes it (an existing empty dir is refused as emptied).
+  const dir = join(parent, 'data');
   let s = await startServer({ storage: 'disk', dataDir: dir });
   try {
     await load(s.port, chain('q', CHAIN) + chain('r', CHAIN));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, open, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, open, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
@@ -63,8 +63,8 @@ for (const threads of THREAD_COUNTS)
         execFileSync('umount', [mnt]);
         await rm(mnt, { recursive: true });
       });
+      // Made by the server, with a new index, inside the mount.
       const dir = join(mnt, 'data');
-      await mkdir(dir);
       server = await spawnServer({ storage: 'disk', dataDir: dir, threads });
       let client = await LineClient.open(server.port);
       const acked: string[] = [];
