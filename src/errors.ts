@@ -76,7 +76,7 @@ export const ERRORS = {
       'The data dir holds no index and this start may not create one: it exists (an emptied dir, a volume not mounted, a wrong --data-dir, or a new volume) and --create-index is missing, or --create-index is never. The message says both ways out: pkgindex init for a new index, a backup for a lost one.',
   },
   E_INIT_TARGET: {
-    name: 'StorageError',
+    name: 'InitError',
     exitCode: EXIT_USAGE,
     meaning:
       'pkgindex init found the data dir not empty (an index, a trace of one, or other files); the message names what it found.',

@@ -1,7 +1,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Verb } from '../../src/protocol/command.js';
 import { DiskStore } from '../../src/store/disk-store.js';
@@ -53,8 +53,8 @@ async function dataDirWithIndex(t: TestContext): Promise<string> {
   const parent = await tempDir(t);
   // mkdtemp makes it 0700; the server's user must reach the data dir inside.
   await chmod(parent, 0o755);
+  // Made by the store, with a new index (an existing empty dir would be refused).
   const dir = join(parent, 'data');
-  await mkdir(dir);
   const store = new DiskStore({ dataDir: dir });
   await store.open();
   await send(store, { verb: Verb.INDEX, name: 'a', deps: [] });
