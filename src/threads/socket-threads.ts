@@ -46,11 +46,25 @@ export function socketThreadHeapMb(threadHeapMb: number, maxConnections: number)
 }
 
 /**
- * Data bytes of each ring: a record (one batch) holds at most half, and a batch is sent once
- * it passes DEFAULT_MAX_BATCH_BYTES, so it is at most that plus one command line.
+ * Data bytes of the ring of batches: a record (one batch) holds at most half, and a batch is
+ * sent once it passes DEFAULT_MAX_BATCH_BYTES, so it is at most that plus one command line.
+ * No larger: the producer writes its way around the whole ring, so every byte of it ends up
+ * resident (512 KiB with the default --max-line-bytes).
  */
-function ringBytesFor(maxLineBytes: number): number {
-  return ringCapacity(Math.max(1 << 20, 2 * (DEFAULT_MAX_BATCH_BYTES + 2 * maxLineBytes + 1024)));
+function batchRingBytes(maxLineBytes: number): number {
+  return ringCapacity(2 * (DEFAULT_MAX_BATCH_BYTES + 2 * maxLineBytes + 1024));
+}
+
+/** The shortest command line a batch can hold (`QUERY|a|` and its newline). */
+const MIN_COMMAND_LINE_BYTES = 9;
+
+/**
+ * Data bytes of the ring of replies: one byte per command of a batch, so a reply record is
+ * at most a batch's bytes over the shortest line (128 KiB with the default --max-line-bytes).
+ */
+function replyRingBytes(maxLineBytes: number): number {
+  const lines = DEFAULT_MAX_BATCH_BYTES + 2 * maxLineBytes + 1024;
+  return ringCapacity(2 * (Math.ceil(lines / MIN_COMMAND_LINE_BYTES) + 64));
 }
 
 export interface SocketThreadsOptions {
@@ -179,7 +193,6 @@ export class SocketThreads {
   }
 
   #startOne(index: number, options: SocketThreadsOptions): Promise<void> {
-    const ringBytes = ringBytesFor(options.server.maxLineBytes);
     const rings = options.hop !== 'message';
     const held = new SharedArrayBuffer(4 * (1 + options.peerSlots));
     const data: SocketThreadData = {
@@ -192,8 +205,8 @@ export class SocketThreads {
       peerSlots: options.peerSlots,
       statsIntervalMs: STATS_INTERVAL_MS,
       hop: options.hop,
-      toOwner: rings ? createRing(ringBytes) : new SharedArrayBuffer(0),
-      fromOwner: rings ? createRing(ringBytes) : new SharedArrayBuffer(0),
+      toOwner: rings ? createRing(batchRingBytes(options.server.maxLineBytes)) : new SharedArrayBuffer(0),
+      fromOwner: rings ? createRing(replyRingBytes(options.server.maxLineBytes)) : new SharedArrayBuffer(0),
       maxBatchBytes: DEFAULT_MAX_BATCH_BYTES,
       latencyBounds: options.latency?.merge === undefined ? null : (options.latency.bounds ?? null),
       held,
