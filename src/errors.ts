@@ -326,6 +326,12 @@ export const ERRORS = {
     meaning:
       'A socket thread could not start or lost the index owner; its replies are ERROR. The server falls back to fewer threads (see the warning logged) or pass --threads 1.',
   },
+  E_THREAD_HEAP: {
+    name: 'ThreadHeapError',
+    status: 503,
+    meaning:
+      'A socket thread reached its heap limit (--thread-heap-mb) and was stopped: the connections it held were closed (their clients reconnect; replies not received were not acknowledged), the other threads serve on. Raise --thread-heap-mb, or lower --max-connections.',
+  },
   E_INTERNAL: {
     name: 'InternalError',
     kind: 'bug',

@@ -16,7 +16,7 @@ import type { ServerStats } from './server/stats.js';
 import { combinedStats } from './threads/combined-stats.js';
 import { ConnectionSlots } from './server/connection-slots.js';
 import { peerTableBytes, peerTableSlots, SharedPeerTable } from './server/shared-peer-table.js';
-import { SocketThreads } from './threads/socket-threads.js';
+import { socketThreadHeapMb, SocketThreads } from './threads/socket-threads.js';
 import type { SharedReadsProof } from './server/shared-reads-proof.js';
 import { DiskStore } from './store/disk-store.js';
 import { MemoryStore } from './store/memory-store.js';
@@ -393,6 +393,7 @@ export class Composition implements PkgIndex {
       peers: this.#peerTable!.memory,
       peerSlots: this.#peerTable!.slots,
       latency: this.server.stats.commandLatency,
+      heapMb: socketThreadHeapMb(this.config.threadHeapMb, this.config.maxConnections),
     });
   }
 

@@ -141,6 +141,13 @@ export const OPTIONS = {
     help: 'With --threads above 1: how batches of commands reach the index owner and replies come back. ring: a shared-memory ring per thread and direction, woken with Atomics.notify; ring-doorbell: the same rings, woken by a message; message: one postMessage per batch (ADR 0010).',
     parse: oneOf('ring', 'ring-doorbell', 'message'),
   }),
+  threadHeapMb: option({
+    flag: '--thread-heap-mb',
+    env: 'PKGINDEX_THREAD_HEAP_MB',
+    default: 0,
+    help: 'With --threads above 1: the old-generation heap limit of each socket thread, in MiB. A thread that reaches it is stopped: its connections are closed, an error (E_THREAD_HEAP) is logged, and the other threads serve on. 0: sized from --max-connections (64 MiB, plus 8 KiB per connection).',
+    parse: integer(0, 65536),
+  }),
   sharedReadBuffer: option({
     flag: '--shared-read-buffer',
     env: 'PKGINDEX_SHARED_READ_BUFFER',

@@ -53,9 +53,16 @@ export class SharedPeerTable {
   /** tokens[slot * 2], refilledAt[slot * 2 + 1] (epoch milliseconds, the same in every thread). */
   readonly #buckets: Float64Array;
   readonly #key = new Uint8Array(KEY_BYTES);
+  /** This thread's connections per slot, in shared memory (see `releaseHeld`), or null. */
+  readonly #held: Int32Array | null;
 
-  constructor(memory: SharedArrayBuffer, slots: number) {
+  /**
+   * `held`: `slots` counters of the connections this thread holds per peer, where the owner
+   * can read them if the thread dies (see `releaseHeld`).
+   */
+  constructor(memory: SharedArrayBuffer, slots: number, held?: Int32Array) {
     this.slots = slots;
+    this.#held = held ?? null;
     const wordBytes = (HEADER_WORDS + slots * ENTRY_WORDS) * 4;
     this.#words = new Int32Array(memory, 0, wordBytes / 4);
     this.#bytes = new Uint8Array(memory, 0, wordBytes);
@@ -87,6 +94,7 @@ export class SharedPeerTable {
       const open = this.#words[at + CONNECTIONS]!;
       if (max > 0 && open >= max) return -1;
       this.#words[at + CONNECTIONS] = open + 1;
+      if (this.#held !== null) Atomics.add(this.#held, slot, 1);
       return slot;
     } finally {
       this.#unlock();
@@ -101,9 +109,33 @@ export class SharedPeerTable {
       const open = this.#words[at + CONNECTIONS]! - 1;
       this.#words[at + CONNECTIONS] = open;
       if (open === 0 && !keepBucket) this.#remove(at);
+      if (this.#held !== null) Atomics.sub(this.#held, slot, 1);
     } finally {
       this.#unlock();
     }
+  }
+
+  /**
+   * Releases every connection a thread that has died still held (its `held` counters, zeroed
+   * as they are read), as if each had closed; returns how many.
+   */
+  releaseHeld(held: Int32Array, keepBucket: boolean): number {
+    let released = 0;
+    for (let slot = 0; slot < held.length; slot++) {
+      const count = Atomics.exchange(held, slot, 0);
+      if (count === 0) continue;
+      released += count;
+      this.#lock();
+      try {
+        const at = HEADER_WORDS + slot * ENTRY_WORDS;
+        const open = this.#words[at + CONNECTIONS]! - count;
+        this.#words[at + CONNECTIONS] = open;
+        if (open === 0 && !keepBucket) this.#remove(at);
+      } finally {
+        this.#unlock();
+      }
+    }
+    return released;
   }
 
   /** Takes one token of the peer in `slot`, its bucket refilled at `rate` per second up to `burst`. */

@@ -42,6 +42,11 @@ export interface SocketThreadData {
   readonly maxBatchBytes: number;
   /** Bounds of the owner's latency histogram, or null when it exports no metrics. */
   readonly latencyBounds: readonly number[] | null;
+  /**
+   * The connection slots ([0]) and per-peer connections ([1 + slot]) this thread holds, which
+   * the owner gives back if this thread dies (e.g. at its heap limit) holding them.
+   */
+  readonly held: SharedArrayBuffer;
 }
 
 const port = parentPort!;
@@ -161,8 +166,16 @@ try {
       store,
       log,
       listenHandle: handle,
-      connectionSlots: new ConnectionSlots(data.options.maxConnections, new Int32Array(data.connections)),
-      peerTable: new SharedPeerTable(data.peers, data.peerSlots),
+      connectionSlots: new ConnectionSlots(
+        data.options.maxConnections,
+        new Int32Array(data.connections),
+        new Int32Array(data.held, 0, 1),
+      ),
+      peerTable: new SharedPeerTable(
+        data.peers,
+        data.peerSlots,
+        new Int32Array(data.held, 4, data.peerSlots),
+      ),
     },
     data.options,
   );

@@ -1,5 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { createError } from '../errors.js';
+import { ConnectionSlots } from '../server/connection-slots.js';
+import { SharedPeerTable } from '../server/shared-peer-table.js';
 import { CommandSlot } from '../protocol/command.js';
 import { parseInto } from '../protocol/parse.js';
 import { Reply } from '../protocol/reply.js';
@@ -26,11 +29,42 @@ const STATS_INTERVAL_MS = 1000;
 const NO_BYTES = new Uint8Array(0);
 
 /**
- * Data bytes of each ring: a record (one batch) holds at most half, and a batch is sent once
- * it passes DEFAULT_MAX_BATCH_BYTES, so it is at most that plus one command line.
+ * The young generation of a socket thread, in MiB (V8 gives a third of it to each of the two
+ * semi-spaces): 1 MiB semi-spaces instead of V8's 8 MiB. A socket thread keeps little
+ * between turns (connections, carries, its batch), so most of what it allocates dies in the
+ * turn and a small nursery is scavenged often but quickly; measured in docs/benchmarks.md,
+ * "Memory with socket threads".
  */
-function ringBytesFor(maxLineBytes: number): number {
-  return ringCapacity(Math.max(1 << 20, 2 * (DEFAULT_MAX_BATCH_BYTES + 2 * maxLineBytes + 1024)));
+export const SOCKET_THREAD_YOUNG_GENERATION_MB = 3;
+
+/**
+ * The old-generation limit of a socket thread for `--thread-heap-mb 0`: its own code and
+ * state, plus room for every connection the process may hold landing on it.
+ */
+export function socketThreadHeapMb(threadHeapMb: number, maxConnections: number): number {
+  return threadHeapMb > 0 ? threadHeapMb : 64 + Math.ceil((maxConnections * 8) / 1024);
+}
+
+/**
+ * Data bytes of the ring of batches: a record (one batch) holds at most half, and a batch is
+ * sent once it passes DEFAULT_MAX_BATCH_BYTES, so it is at most that plus one command line.
+ * No larger: the producer writes its way around the whole ring, so every byte of it ends up
+ * resident (512 KiB with the default --max-line-bytes).
+ */
+function batchRingBytes(maxLineBytes: number): number {
+  return ringCapacity(2 * (DEFAULT_MAX_BATCH_BYTES + 2 * maxLineBytes + 1024));
+}
+
+/** The shortest command line a batch can hold (`QUERY|a|` and its newline). */
+const MIN_COMMAND_LINE_BYTES = 9;
+
+/**
+ * Data bytes of the ring of replies: one byte per command of a batch, so a reply record is
+ * at most a batch's bytes over the shortest line (128 KiB with the default --max-line-bytes).
+ */
+function replyRingBytes(maxLineBytes: number): number {
+  const lines = DEFAULT_MAX_BATCH_BYTES + 2 * maxLineBytes + 1024;
+  return ringCapacity(2 * (Math.ceil(lines / MIN_COMMAND_LINE_BYTES) + 64));
 }
 
 export interface SocketThreadsOptions {
@@ -50,6 +84,8 @@ export interface SocketThreadsOptions {
   readonly peerSlots: number;
   /** The main thread's latency histogram, which the socket threads' samples are added to. */
   readonly latency: LatencyRecorder | null;
+  /** Old-generation heap limit of each thread, in MiB (see socketThreadHeapMb). */
+  readonly heapMb: number;
 }
 
 /** One socket thread, seen from the owner. */
@@ -66,11 +102,21 @@ class SocketThread {
   readonly exited: Promise<void>;
   /** The rings to and from this thread (null: batches and replies go by postMessage). */
   ring: RingChannel | null = null;
+  /** Asked to drain: its exit is expected. */
+  draining = false;
+  /** Why the worker stopped, when it failed ('error' comes before 'exit'). */
+  failure: Error | null = null;
+  /**
+   * The connection slots ([0]) and per-peer connections ([1 + slot]) this thread holds, in
+   * shared memory: given back by the owner if the thread dies holding them.
+   */
+  readonly held: SharedArrayBuffer;
 
-  constructor(index: number, worker: Worker, log: Logger) {
+  constructor(index: number, worker: Worker, log: Logger, held: SharedArrayBuffer) {
     this.index = index;
     this.worker = worker;
     this.log = log;
+    this.held = held;
     this.exited = new Promise((resolve) => {
       worker.once('exit', () => {
         this.closed = true;
@@ -147,8 +193,8 @@ export class SocketThreads {
   }
 
   #startOne(index: number, options: SocketThreadsOptions): Promise<void> {
-    const ringBytes = ringBytesFor(options.server.maxLineBytes);
     const rings = options.hop !== 'message';
+    const held = new SharedArrayBuffer(4 * (1 + options.peerSlots));
     const data: SocketThreadData = {
       index,
       fd: options.fd,
@@ -159,13 +205,20 @@ export class SocketThreads {
       peerSlots: options.peerSlots,
       statsIntervalMs: STATS_INTERVAL_MS,
       hop: options.hop,
-      toOwner: rings ? createRing(ringBytes) : new SharedArrayBuffer(0),
-      fromOwner: rings ? createRing(ringBytes) : new SharedArrayBuffer(0),
+      toOwner: rings ? createRing(batchRingBytes(options.server.maxLineBytes)) : new SharedArrayBuffer(0),
+      fromOwner: rings ? createRing(replyRingBytes(options.server.maxLineBytes)) : new SharedArrayBuffer(0),
       maxBatchBytes: DEFAULT_MAX_BATCH_BYTES,
       latencyBounds: options.latency?.merge === undefined ? null : (options.latency.bounds ?? null),
+      held,
     };
-    const worker = new Worker(ENTRY, { workerData: data });
-    const thread = new SocketThread(index, worker, options.log.child({ thread: index }));
+    const worker = new Worker(ENTRY, {
+      workerData: data,
+      resourceLimits: {
+        maxYoungGenerationSizeMb: SOCKET_THREAD_YOUNG_GENERATION_MB,
+        maxOldGenerationSizeMb: options.heapMb,
+      },
+    });
+    const thread = new SocketThread(index, worker, options.log.child({ thread: index }), held);
     if (rings) {
       thread.ring = new RingChannel(
         data.fromOwner,
@@ -222,17 +275,51 @@ export class SocketThreads {
         }
       });
       worker.on('error', (err) => {
-        thread.log.error({ err }, 'socket thread failed; its connections are closed');
+        thread.failure = err;
       });
       worker.on('exit', (code) => {
         thread.closed = true;
         if (!started) {
           if (code !== 0)
-            options.log.warn({ thread: index, code }, 'a socket thread exited before listening');
+            options.log.warn(
+              { thread: index, code, err: thread.failure ?? undefined },
+              'a socket thread exited before listening',
+            );
           resolve();
+          return;
         }
+        this.#died(thread, options, code);
       });
     });
+  }
+
+  /**
+   * A socket thread that has exited: gives back the connection slots and per-peer counts its
+   * connections held (the runtime closed those sockets with the thread), and, unless it was
+   * asked to drain, says loudly why it stopped.
+   */
+  #died(thread: SocketThread, options: SocketThreadsOptions, code: number): void {
+    const slots = new ConnectionSlots(options.server.maxConnections, new Int32Array(options.connections));
+    const connections = slots.giveBack(new Int32Array(thread.held, 0, 1));
+    new SharedPeerTable(options.peers, options.peerSlots).releaseHeld(
+      new Int32Array(thread.held, 4, options.peerSlots),
+      (options.server.mutationRatePerPeer ?? 0) > 0,
+    );
+    if (thread.draining && thread.failure === null) return;
+    const outOfMemory = (thread.failure as { code?: unknown } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
+    const err = outOfMemory
+      ? createError(
+          'E_THREAD_HEAP',
+          `socket thread ${thread.index} reached its heap limit of ${options.heapMb} MiB (--thread-heap-mb) and was stopped; ` +
+            `its ${connections} connections were closed and the other threads serve on: raise --thread-heap-mb, or lower --max-connections`,
+          { cause: thread.failure },
+        )
+      : createError(
+          'E_THREAD',
+          `socket thread ${thread.index} stopped (exit code ${code}); its ${connections} connections were closed and the other threads serve on`,
+          thread.failure === null ? undefined : { cause: thread.failure },
+        );
+    thread.log.error({ code: err.code, err, connectionsClosed: connections }, err.message);
   }
 
   /** Writes a socket thread's log event with the owner's logger. */
@@ -307,6 +394,7 @@ export class SocketThreads {
    */
   async close(): Promise<void> {
     for (const thread of this.#threads) {
+      thread.draining = true;
       if (thread.closed) void thread.worker.terminate();
       else thread.post({ t: 'drain' });
     }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { openSync, closeSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
-import { memoryLogger } from '../admin/harness.js';
+import { memoryLogger, type LogEvent } from '../admin/harness.js';
 import { LineClient } from '../support/line-client.js';
 import { startServer } from '../support/servers.js';
 import { newDataDir, tempDir } from '../store/support/tmp-dir.js';
@@ -169,6 +169,62 @@ test('--threads 2: --max-connections-per-peer holds for the process, whichever t
     const other = await attempt(server.port, '127.0.0.4');
     sockets.push(other.socket);
     assert.equal(other.outcome, 'served');
+  } finally {
+    for (const s of sockets) s.destroy();
+    await server.close();
+  }
+});
+
+test('--threads 2: a socket thread at its heap limit is stopped loudly; its connections are closed and their slots given back; the server serves on', async () => {
+  const { log, events } = memoryLogger();
+  // A heap too small for a few thousand connections (each holds a socket and its Connection).
+  const server = await startServer(
+    { threads: 2, threadHeapMb: 12, maxConnections: 20_000, maxConnectionsPerPeer: 2_000 },
+    { log },
+  );
+  const sockets: Socket[] = [];
+  let closedByServer = 0;
+  let closed: () => void = () => undefined;
+  const failure = (): LogEvent | undefined => events.find((e) => e.code === 'E_THREAD_HEAP');
+  try {
+    assert.equal(server.pkgindex.threads, 2);
+    // Until the socket thread runs out of heap. Several source addresses: the per-peer limit holds.
+    for (let i = 0; i < 8_000 && failure() === undefined; i++) {
+      const socket = connect({
+        port: server.port,
+        host: '127.0.0.1',
+        localAddress: `127.0.1.${1 + (i % 8)}`,
+      });
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        closedByServer++;
+        closed();
+      });
+      sockets.push(socket);
+      if (i % 100 === 99) await once(socket, 'connect');
+    }
+    const event = failure();
+    assert.ok(event !== undefined, 'the heap limit was reached and logged as E_THREAD_HEAP');
+    assert.equal(event.level, 50);
+    assert.match(event.msg, /heap limit of 12 MiB \(--thread-heap-mb\)/);
+    const held = event.connectionsClosed as number;
+    assert.ok(held > 0);
+    // Its clients see their connections end (they do not hang).
+    while (closedByServer < held) await new Promise<void>((resolve) => (closed = resolve));
+    assert.equal(closedByServer, held);
+    // The main thread serves on, new connections included.
+    const c = await LineClient.open(server.port);
+    assert.deepEqual(await c.request('INDEX|a|', 'QUERY|a|'), ['OK', 'OK']);
+    // The dead thread's slots are free again: the process counts only the connections open.
+    const expected = sockets.length - closedByServer + 1;
+    let open = (await server.stats()).connectionsOpen;
+    // The main thread may still be accepting the last connections from its backlog.
+    for (let i = 0; i < 200 && open !== expected; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      open = (await server.stats()).connectionsOpen;
+    }
+    assert.equal(open, expected);
+    c.close();
   } finally {
     for (const s of sockets) s.destroy();
     await server.close();

@@ -26,7 +26,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const server = await spawnServer({
     storage: values.storage === 'disk' ? 'disk' : 'memory',
     dataDir: `/tmp/pkgindex-idle-${process.pid}`,
-    args: ['--max-connections', String(idle + 1000), ...rest],
+    // Every connection comes from this host: no limit per peer (issue 12's default of 2,000
+    // would refuse most of the idle connections and then the load's).
+    args: ['--max-connections', String(idle + 1000), '--max-connections-per-peer', '0', ...rest],
   });
   const sockets: Socket[] = [];
   try {
