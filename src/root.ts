@@ -92,6 +92,8 @@ export function threadCount(config: PkgIndexConfig): number {
   return config.threads === 0 ? availableParallelism() : config.threads;
 }
 
+/** An accept lane only for every this many connections the file descriptors leave room for. */
+const CONNECTIONS_PER_LANE = 64;
 const NO_ACCEPT_LANES =
   "this Node does not expose the listening socket's descriptor; accepting with one listener (--accept-lanes 1)";
 const NO_SHARED_LISTENER =
@@ -374,14 +376,26 @@ export class Composition implements PkgIndex {
    * (a TLS listener wraps its own server); without the socket's descriptor, one listener.
    */
   async #addAcceptLanes(): Promise<void> {
-    const lanes = this.config.acceptLanes - 1;
+    // A lane is a descriptor: under a low descriptor limit, connections come first.
+    const lanes = Math.min(
+      this.config.acceptLanes - 1,
+      Math.floor(this.server.descriptorRoom / CONNECTIONS_PER_LANE),
+    );
     if (lanes <= 0 || this.#tls !== null) return;
     const fd = this.#listenerFd();
     if (fd === null) {
       this.log.warn({ node: process.version, acceptLanes: this.config.acceptLanes }, NO_ACCEPT_LANES);
       return;
     }
-    await this.server.addAcceptLanes(await copyListeners(fd, lanes));
+    try {
+      await this.server.addAcceptLanes(await copyListeners(fd, lanes));
+    } catch (err) {
+      // Lanes only make accepting faster: serve with the listeners there are.
+      this.log.warn(
+        { err, acceptLanes: this.config.acceptLanes, listeners: this.server.listeners },
+        'cannot open the accept lanes; accepting with fewer listeners',
+      );
+    }
   }
 
   /**

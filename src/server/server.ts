@@ -170,22 +170,40 @@ export class IndexServer {
    * listen(); the lanes close with the server.
    */
   async addAcceptLanes(handles: readonly object[]): Promise<void> {
-    for (const handle of handles) {
-      const lane = this.#listener();
-      this.#lanes.push(lane);
-      await new Promise<void>((resolve, reject) => {
-        lane.once('error', reject);
-        lane.listen(handle, 4096, () => {
-          lane.off('error', reject);
-          lane.on('error', (err: NodeJS.ErrnoException) => {
-            this.#onListenerError(err);
-          });
-          resolve();
-        });
-      });
+    let added = 0;
+    try {
+      for (const handle of handles) {
+        await this.#addLane(handle);
+        added++;
+      }
+    } catch (err) {
+      // The failed lane closes with the server; the handles after it are nobody's yet.
+      for (const handle of handles.slice(added + 1)) (handle as { close?: () => void }).close?.();
+      throw err;
+    } finally {
+      // Each lane holds a descriptor: they leave fewer for connections.
+      this.#descriptors = this.#measureDescriptors();
     }
-    // Each lane holds a descriptor: they leave fewer for connections.
-    this.#descriptors = this.#measureDescriptors();
+  }
+
+  #addLane(handle: object): Promise<void> {
+    const lane = this.#listener();
+    this.#lanes.push(lane);
+    return new Promise<void>((resolve, reject) => {
+      lane.once('error', reject);
+      lane.listen(handle, 4096, () => {
+        lane.off('error', reject);
+        lane.on('error', (err: NodeJS.ErrnoException) => {
+          this.#onListenerError(err);
+        });
+        resolve();
+      });
+    });
+  }
+
+  /** Connections the file descriptors leave room for (Infinity when unknown), as measured last. */
+  get descriptorRoom(): number {
+    return this.#descriptors.connections;
   }
 
   /** Listeners on the protocol socket: the bound one and its accept lanes. */
