@@ -17,6 +17,7 @@ import { combinedStats } from './threads/combined-stats.js';
 import { ConnectionSlots } from './server/connection-slots.js';
 import { peerTableBytes, peerTableSlots, SharedPeerTable } from './server/shared-peer-table.js';
 import { socketThreadHeapMb, SocketThreads } from './threads/socket-threads.js';
+import { copyListeners } from './threads/listener-copy.js';
 import type { SharedReadsProof } from './server/shared-reads-proof.js';
 import { DiskStore } from './store/disk-store.js';
 import { MemoryStore } from './store/memory-store.js';
@@ -91,6 +92,10 @@ export function threadCount(config: PkgIndexConfig): number {
   return config.threads === 0 ? availableParallelism() : config.threads;
 }
 
+/** An accept lane only for every this many connections the file descriptors leave room for. */
+const CONNECTIONS_PER_LANE = 64;
+const NO_ACCEPT_LANES =
+  "this Node does not expose the listening socket's descriptor; accepting with one listener (--accept-lanes 1)";
 const NO_SHARED_LISTENER =
   "this Node does not expose the listening socket's descriptor; serving on one thread (--threads 1)";
 
@@ -345,6 +350,7 @@ export class Composition implements PkgIndex {
       log.info({ ...store.stats(), durationMs: Math.round(performance.now() - startedAt) }, 'store opened');
 
       const protocol = await server.listen();
+      await this.#addAcceptLanes();
       await this.#startThreads();
       log.info(
         { host: protocol.address, port: protocol.port, tls: this.#tls !== null, threads: this.threads },
@@ -361,6 +367,34 @@ export class Composition implements PkgIndex {
       await store.close();
       await this.#tracing?.shutdown();
       throw err;
+    }
+  }
+
+  /**
+   * Gives the main thread's server its accept lanes (ADR 0018): copies of the listening
+   * socket, so that a busy turn of the loop accepts more than one connection. Plain TCP only
+   * (a TLS listener wraps its own server); without the socket's descriptor, one listener.
+   */
+  async #addAcceptLanes(): Promise<void> {
+    // A lane is a descriptor: under a low descriptor limit, connections come first.
+    const lanes = Math.min(
+      this.config.acceptLanes - 1,
+      Math.floor(this.server.descriptorRoom / CONNECTIONS_PER_LANE),
+    );
+    if (lanes <= 0 || this.#tls !== null) return;
+    const fd = this.#listenerFd();
+    if (fd === null) {
+      this.log.warn({ node: process.version, acceptLanes: this.config.acceptLanes }, NO_ACCEPT_LANES);
+      return;
+    }
+    try {
+      await this.server.addAcceptLanes(await copyListeners(fd, lanes));
+    } catch (err) {
+      // Lanes only make accepting faster: serve with the listeners there are.
+      this.log.warn(
+        { err, acceptLanes: this.config.acceptLanes, listeners: this.server.listeners },
+        'cannot open the accept lanes; accepting with fewer listeners',
+      );
     }
   }
 

@@ -134,6 +134,16 @@ export const OPTIONS = {
     help: 'Threads that accept, read and write connections; the first also owns the index, and every command is executed there, in one serial order (ADR 0010). 0: one per core.',
     parse: integer(0, 256),
   }),
+  acceptLanes: option({
+    flag: '--accept-lanes',
+    env: 'PKGINDEX_ACCEPT_LANES',
+    // libuv (1.45 on, Node 20) accepts one connection per listener per turn of the event loop;
+    // a turn under load serves every ready connection, so 1000 clients connecting at once
+    // waited up to seconds in the kernel's queue (ADR 0018, docs/benchmarks.md "Strict 1000×1 tail").
+    default: 16,
+    help: 'Listeners per thread on the protocol socket (each its own descriptor): one turn of the event loop accepts up to this many new connections, so clients connecting to a busy server wait fewer turns. 1: one listener, as Node does. Fewer when the descriptor limit leaves room for fewer than 64 connections per listener. Plain TCP only.',
+    parse: integer(1, 256),
+  }),
   threadHop: option<'ring' | 'ring-doorbell' | 'message'>({
     flag: '--thread-hop',
     env: 'PKGINDEX_THREAD_HOP',

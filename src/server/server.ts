@@ -24,6 +24,8 @@ export interface IndexServerOptions extends ConnectionLimits, Partial<PeerLimitO
   readonly shutdownTimeoutMs: number;
   /** Read every connection into one buffer (see shared-reads.ts); false: Node's buffer per read. */
   readonly sharedReadBuffer: boolean;
+  /** Listeners per thread on the protocol socket (see addAcceptLanes); absent: 1. */
+  readonly acceptLanes?: number;
 }
 
 /** The server's collaborators, given by the composition root. */
@@ -65,6 +67,9 @@ export class IndexServer {
   readonly #options: IndexServerOptions;
   readonly #log: Logger;
   readonly #server: Server;
+  /** More listeners on the same socket, so that one turn of the loop accepts more than one connection (ADR 0018). */
+  readonly #lanes: Server[] = [];
+  readonly #createListener: ListenerFactory;
   readonly #connections = new Set<Connection>();
   readonly #context: ConnectionContext;
   readonly #proveSharedReads: () => Promise<SharedReadsProof>;
@@ -119,17 +124,23 @@ export class IndexServer {
     };
     this.#readBuffer = options.sharedReadBuffer ? Buffer.allocUnsafe(SHARED_READ_BYTES) : null;
     this.stats.sharedReadBuffer = options.sharedReadBuffer;
-    this.#server = (deps.createListener ?? tcpListener)((socket) => {
+    this.#createListener = deps.createListener ?? tcpListener;
+    this.#server = this.#listener();
+  }
+
+  #listener(): Server {
+    const server = this.#createListener((socket) => {
       this.#accept(socket);
     });
     // Over --max-connections on this listener alone, Node closes the accepted handle itself,
     // before it builds a Socket: under a connection flood a refusal then costs a close(), not a
     // stream's allocations (their GC stalled every client for 60-70 ms, docs/reliability.md).
     // The process-wide count (slots, with several threads) is still checked in #accept.
-    this.#server.maxConnections = options.maxConnections;
-    this.#server.on('drop', (data?: { readonly remoteAddress?: string }) => {
+    server.maxConnections = this.#options.maxConnections;
+    server.on('drop', (data?: { readonly remoteAddress?: string }) => {
       this.#refused(data?.remoteAddress);
     });
+    return server;
   }
 
   /** True from the start of shutdown: readiness reports not ready. */
@@ -149,6 +160,55 @@ export class IndexServer {
   /** The listening socket's descriptor, to share with other threads; null if unknown (see listener-fd.ts). */
   listenerFd(): number | null {
     return this.#server.listening ? listenerFd(this.#server) : null;
+  }
+
+  /**
+   * Listens on `handles` too: other descriptors of the listening socket (copies, see
+   * src/threads/listener-copy.ts). libuv accepts one connection per listener per turn of the
+   * event loop, so with N lanes a turn accepts up to N + 1: connections a busy loop has not
+   * accepted yet wait in the kernel's queue for N + 1 times fewer turns (ADR 0018). Call after
+   * listen(); the lanes close with the server.
+   */
+  async addAcceptLanes(handles: readonly object[]): Promise<void> {
+    let added = 0;
+    try {
+      for (const handle of handles) {
+        await this.#addLane(handle);
+        added++;
+      }
+    } catch (err) {
+      // The failed lane closes with the server; the handles after it are nobody's yet.
+      for (const handle of handles.slice(added + 1)) (handle as { close?: () => void }).close?.();
+      throw err;
+    } finally {
+      // Each lane holds a descriptor: they leave fewer for connections.
+      this.#descriptors = this.#measureDescriptors();
+    }
+  }
+
+  #addLane(handle: object): Promise<void> {
+    const lane = this.#listener();
+    this.#lanes.push(lane);
+    return new Promise<void>((resolve, reject) => {
+      lane.once('error', reject);
+      lane.listen(handle, 4096, () => {
+        lane.off('error', reject);
+        lane.on('error', (err: NodeJS.ErrnoException) => {
+          this.#onListenerError(err);
+        });
+        resolve();
+      });
+    });
+  }
+
+  /** Connections the file descriptors leave room for (Infinity when unknown), as measured last. */
+  get descriptorRoom(): number {
+    return this.#descriptors.connections;
+  }
+
+  /** Listeners on the protocol socket: the bound one and its accept lanes. */
+  get listeners(): number {
+    return (this.#server.listening ? 1 : 0) + this.#lanes.filter((l) => l.listening).length;
   }
 
   /**
@@ -215,10 +275,15 @@ export class IndexServer {
   async close(): Promise<void> {
     if (this.#draining) return;
     this.#draining = true;
-    const listenerClosed = new Promise<void>((resolve) =>
-      this.#server.close(() => {
-        resolve();
-      }),
+    const listenerClosed = Promise.all(
+      [this.#server, ...this.#lanes].map(
+        (listener) =>
+          new Promise<void>((resolve) =>
+            listener.close(() => {
+              resolve();
+            }),
+          ),
+      ),
     );
     const connectionsClosed = new Promise<void>((resolve) => {
       if (this.#connections.size === 0) resolve();

@@ -5,32 +5,34 @@ const HELPER = new URL('./listener-copy-helper.js', import.meta.url);
 const TIMEOUT_MS = 20_000;
 
 /**
- * A handle of this thread's own on the listening socket whose descriptor is `fd` (the main
- * thread's): a child process inherits the descriptor and sends it back (see
- * listener-copy-helper.ts), so it arrives as a new descriptor owned by this thread's event
- * loop. Node 20 has neither dup(2) nor SO_REUSEPORT, and listening on the main thread's
+ * `count` handles of this thread's own on the listening socket whose descriptor is `fd` (the
+ * main thread's): a child process inherits the descriptor and sends it back `count` times
+ * (see listener-copy-helper.ts), so each arrives as a new descriptor owned by this thread's
+ * event loop. Node 20 has neither dup(2) nor SO_REUSEPORT, and listening on the main thread's
  * descriptor itself would leave several threads closing the same number, the second
  * closing whatever file was given that number in between. Rejects (E_THREAD) if the child
  * fails or sends something else.
  */
-export function copyListener(fd: number): Promise<object> {
+export function copyListeners(fd: number, count: number): Promise<object[]> {
   return new Promise((resolve, reject) => {
     let stderr = '';
     let settled = false;
-    const child = fork(HELPER, [], {
+    const handles: object[] = [];
+    const child = fork(HELPER, [String(count)], {
       stdio: ['ignore', 'ignore', 'pipe', 'ipc', fd],
       // Not the parent's flags (an inspector port, a loader): the helper needs none.
       execArgv: [],
       serialization: 'json',
     });
-    const done = (err: Error | null, handle?: object): void => {
+    const done = (err: Error | null): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       if (err !== null) {
         child.kill();
+        for (const handle of handles) (handle as { close?: () => void }).close?.();
         reject(err);
-      } else resolve(handle!);
+      } else resolve(handles);
     };
     const timer = setTimeout(() => {
       done(createError('E_THREAD', `the listener copy helper did not answer within ${TIMEOUT_MS} ms`));
@@ -38,18 +40,19 @@ export function copyListener(fd: number): Promise<object> {
     child.stderr!.setEncoding('utf8').on('data', (text: string) => {
       stderr += text;
     });
-    child.once('message', (message: unknown, handle: unknown) => {
-      if (message === 'listener' && typeof handle === 'object' && handle !== null) done(null, handle);
-      else done(createError('E_THREAD', 'the listener copy helper sent no socket handle'));
+    child.on('message', (message: unknown, handle: unknown) => {
+      if (message !== 'listener' || typeof handle !== 'object' || handle === null)
+        done(createError('E_THREAD', 'the listener copy helper sent no socket handle'));
+      else if (handles.push(handle) === count) done(null);
     });
     child.once('error', (err) => {
       done(createError('E_THREAD', `cannot start the listener copy helper: ${err.message}`, { cause: err }));
     });
-    child.once('exit', (code) => {
+    child.once('close', (code) => {
       done(
         createError(
           'E_THREAD',
-          `the listener copy helper exited (${code}) before sending the socket: ${stderr.trim()}`,
+          `the listener copy helper exited (${code}) having sent ${handles.length} of ${count} copies of the socket: ${stderr.trim()}`,
         ),
       );
     });

@@ -11,7 +11,7 @@ import { IndexServer, type IndexServerOptions } from '../server/server.js';
 import { ConnectionSlots } from '../server/connection-slots.js';
 import { SharedPeerTable } from '../server/shared-peer-table.js';
 import { RemoteStore } from './remote-store.js';
-import { copyListener } from './listener-copy.js';
+import { copyListeners } from './listener-copy.js';
 import {
   FAILED_TAG,
   type ThreadHop,
@@ -160,7 +160,8 @@ const statsTimer = setInterval(() => {
 statsTimer.unref();
 
 try {
-  const handle = await copyListener(data.fd);
+  // One copy to listen on, and the rest as this thread's accept lanes (ADR 0018).
+  const [handle, ...lanes] = await copyListeners(data.fd, Math.max(1, data.options.acceptLanes ?? 1));
   server = new IndexServer(
     {
       store,
@@ -181,6 +182,7 @@ try {
   );
   server.stats.commandLatency = latency;
   await server.listen();
+  await server.addAcceptLanes(lanes);
   post({ t: 'listening' });
 } catch (err) {
   post({ t: 'start-failed', reason: err instanceof Error ? err.message : String(err) });

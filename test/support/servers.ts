@@ -15,6 +15,9 @@ export const TEST_CONFIG: Partial<PkgIndexConfig> = {
   // One thread unless a test says otherwise: the tests of the protocol, durability and
   // crashes loop over THREAD_COUNTS.
   threads: 1,
+  // One listener: the lanes fork a helper process at start, which hundreds of servers per run
+  // would pay for nothing; test/server/accept-lanes.test.ts and the spawned servers use them.
+  acceptLanes: 1,
 };
 
 /**
