@@ -56,6 +56,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'CPU per message of real Connections over a stub socket (memory or disk store)',
     load: () => import('./hot-path/command.js'),
   },
+  instructions: {
+    summary: 'instructions per message of the hot path (callgrind): builds compared whatever the load',
+    load: () => import('./hot-path/instructions.js'),
+  },
   'cycle-check': {
     summary: 'cycle checks of a build against a baseline build: chains, wide DAGs, Debian, Homebrew',
     load: () => import('./graph/cycle-check.js'),

@@ -10,7 +10,7 @@ import { RunQueue, type Runnable } from './run-queue.js';
 import type { OffenderLog } from './offender-log.js';
 import type { Peer, PeerLimits } from './peer-limits.js';
 import { BarrierWaiters, type Barrier, type BarrierWaiter, type Decided } from './barrier-waiters.js';
-import { INVALID_ROW, ROW_OF_VERB, type ServerStats } from './stats.js';
+import { INVALID_ROW, rowOfVerb, type ServerStats } from './stats.js';
 
 export interface ConnectionLimits {
   readonly maxLineBytes: number;
@@ -235,7 +235,7 @@ export class Connection implements LineSink, Runnable, BarrierWaiter {
       this.#decidedLater(command, reply as Pending | Suspended);
       return;
     }
-    this.#stats.commands[ROW_OF_VERB[command.verb] * 3 + reply]!++;
+    this.#stats.commands[rowOfVerb(command.verb) * 3 + reply]!++;
     this.#scratch.push(reply);
   }
 
@@ -264,13 +264,13 @@ export class Connection implements LineSink, Runnable, BarrierWaiter {
       this.#halted = true;
       this.#stats.commandsSuspended++;
     }
-    this.#scratch.push(PENDING_SLOT + ROW_OF_VERB[command.verb]);
+    this.#scratch.push(PENDING_SLOT + rowOfVerb(command.verb));
   }
 
   /** A mutation over a cap or the peer's rate: answered ERROR, counted, logged per offender. */
   #refused(command: CommandSlot): boolean {
     if (!this.#refusal(command)) return false;
-    this.#stats.commands[ROW_OF_VERB[command.verb] * 3 + Reply.ERROR]!++;
+    this.#stats.commands[rowOfVerb(command.verb) * 3 + Reply.ERROR]!++;
     this.#scratch.push(Reply.ERROR);
     return true;
   }

@@ -1,5 +1,5 @@
-import type { Command } from '../protocol/command.js';
-import type { Reply } from '../protocol/reply.js';
+import { Verb, type Command } from '../protocol/command.js';
+import { Reply } from '../protocol/reply.js';
 import { DependencyGraph, type GraphStats } from '../graph/dependency-graph.js';
 import { createError } from '../errors.js';
 import { SlicedGraph, type SliceOptions } from './sliced-graph.js';
@@ -16,11 +16,8 @@ export class MemoryStore implements IndexStore {
   readonly #sliced: SlicedGraph;
 
   constructor(options: SliceOptions = {}) {
-    this.#sliced = new SlicedGraph(
-      () => this.#graph,
-      { refuse: () => false, before: () => null, changed: () => undefined, durable: () => null },
-      options,
-    );
+    // Nothing to refuse, undo or make durable: no hooks.
+    this.#sliced = new SlicedGraph(() => this.#graph, null, options);
     this.reader = new GraphReader(() => this.#graph, { sliceMs: options.sliceMs });
   }
 
@@ -30,7 +27,14 @@ export class MemoryStore implements IndexStore {
     return Promise.resolve();
   }
 
+  /**
+   * A QUERY is answered from the graph at once, whatever the sliced graph is doing (it keeps
+   * the previous state while a check is suspended, see sliced-graph.ts), and this store
+   * refuses nothing: it skips that layer, which is most of the work of the 80 % of lines
+   * that are QUERYs in a usual mix.
+   */
   execute(command: Command): Reply | Suspended {
+    if (command.verb === Verb.QUERY) return this.#graph.has(command.name) ? Reply.OK : Reply.FAIL;
     return this.#sliced.execute(command);
   }
 

@@ -59,7 +59,8 @@ function copyOf(command: Command): Command {
  */
 export class SlicedGraph {
   readonly #graph: () => DependencyGraph;
-  readonly #hooks: SliceHooks;
+  /** Null: a store that refuses nothing and has nothing to make durable (the memory store). */
+  readonly #hooks: SliceHooks | null;
   readonly #inlineWork: number;
   readonly #sliceMs: number;
   /** Head: the command being decided (its check may have started); the rest in arrival order. */
@@ -73,7 +74,7 @@ export class SlicedGraph {
   suspendedCommands = 0;
   slices = 0;
 
-  constructor(graph: () => DependencyGraph, hooks: SliceHooks, options: SliceOptions = {}) {
+  constructor(graph: () => DependencyGraph, hooks: SliceHooks | null, options: SliceOptions = {}) {
     this.#graph = graph;
     this.#hooks = hooks;
     this.#inlineWork = options.inlineWork ?? DEFAULT_INLINE_WORK;
@@ -90,7 +91,7 @@ export class SlicedGraph {
    * inlined code stays under V8's budget; mutations go on in `#mutate`.
    */
   execute(command: Command): Reply | Suspended {
-    if (this.#hooks.refuse(command)) return Reply.ERROR;
+    if (this.#hooks !== null && this.#hooks.refuse(command)) return Reply.ERROR;
     if (command.verb === Verb.QUERY) return this.#graph().has(command.name) ? Reply.OK : Reply.FAIL;
     return this.#mutate(command);
   }
@@ -99,7 +100,7 @@ export class SlicedGraph {
     if (this.busy) return this.#suspend(copyOf(command), null, null);
     if (command.verb === Verb.REMOVE) return this.#apply(command);
     const graph = this.#graph();
-    const before = this.#hooks.before(command);
+    const before = this.#hooks?.before(command) ?? null;
     const progress = graph.indexWithin(command.name, command.deps, this.#inlineWork);
     if (progress === INDEX_PENDING) return this.#suspend(copyOf(command), graph, before);
     return this.#decided(command, progress, before);
@@ -126,9 +127,11 @@ export class SlicedGraph {
   }
 
   #apply(command: Command): Reply {
-    const before = this.#hooks.before(command);
+    const hooks = this.#hooks;
+    if (hooks === null) return applyCommand(this.#graph(), command).reply;
+    const before = hooks.before(command);
     const applied = applyCommand(this.#graph(), command);
-    if (applied.changed) this.#hooks.changed(command, before);
+    if (applied.changed) hooks.changed(command, before);
     return applied.reply;
   }
 
@@ -138,7 +141,7 @@ export class SlicedGraph {
     before: readonly string[] | null,
   ): Reply {
     const applied = appliedIndex(progress);
-    if (applied.changed) this.#hooks.changed(command, before);
+    if (applied.changed) this.#hooks?.changed(command, before);
     return applied.reply;
   }
 
@@ -192,10 +195,10 @@ export class SlicedGraph {
     const graph = this.#graph();
     const command = waiting.command;
     if (waiting.graph === null) {
-      if (this.#hooks.refuse(command)) return Reply.ERROR;
+      if (this.#hooks?.refuse(command) === true) return Reply.ERROR;
       if (command.verb !== Verb.INDEX) return this.#apply(command);
       waiting.graph = graph;
-      waiting.before = this.#hooks.before(command);
+      waiting.before = this.#hooks?.before(command) ?? null;
       const progress = graph.indexWithin(command.name, command.deps, RESUME_WORK);
       return progress === INDEX_PENDING ? null : this.#decided(command, progress, waiting.before);
     }
@@ -204,12 +207,12 @@ export class SlicedGraph {
     const progress = graph.resumeIndex(RESUME_WORK);
     if (progress === INDEX_PENDING) return null;
     // Decided while the store could not write: the graph is rebuilt from the log anyway.
-    if (this.#hooks.refuse(command)) return Reply.ERROR;
+    if (this.#hooks?.refuse(command) === true) return Reply.ERROR;
     return this.#decided(command, progress, waiting.before);
   }
 
   #settle(waiting: Waiting, reply: Reply): void {
-    const durable = this.#hooks.durable();
+    const durable = this.#hooks?.durable() ?? null;
     if (durable === null) waiting.resolve([reply]);
     else
       durable.then(

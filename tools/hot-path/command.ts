@@ -27,6 +27,9 @@ export const usage = `Usage: node dist/tools/measure.js hot-path [options]
   --batch N                lines per read chunk (default 32)
   --seconds S              per round (default 2)
   --rounds N               rounds; the minimum and the median are reported (default 5)
+  --messages N             each round feeds exactly N messages (whole chunks, N rounded up)
+                           instead of running --seconds: the same work for every build, for
+                           instruction counts (measure instructions)
  with --store disk:
   --connections N          connections fed in turn (default 100)
   --sync-mode MODE         durable or relaxed (default durable)
@@ -49,6 +52,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       batch: { type: 'string' },
       seconds: { type: 'string' },
       rounds: { type: 'string' },
+      messages: { type: 'string' },
       connections: { type: 'string' },
       'sync-mode': { type: 'string' },
       'compact-after-bytes': { type: 'string' },
@@ -64,10 +68,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     batch: intOption('--batch', values.batch, 32),
     seconds: positiveOption('--seconds', values.seconds, 2),
     rounds: intOption('--rounds', values.rounds, 5),
+    messages: values.messages === undefined ? null : intOption('--messages', values.messages, 0),
   };
   const store = values.store ?? 'memory';
   if (store === 'memory') console.log(await measureMemory(common));
   else if (store === 'disk') {
+    if (common.messages !== null) throw new ToolUsageError('--messages is for --store memory only');
     const syncMode = values['sync-mode'] ?? 'durable';
     if (syncMode !== 'durable' && syncMode !== 'relaxed')
       throw new ToolUsageError(`--sync-mode must be durable or relaxed, got "${syncMode}"`);
@@ -94,6 +100,8 @@ interface Common {
   readonly batch: number;
   readonly seconds: number;
   readonly rounds: number;
+  /** Messages per round, or null to run each round for `seconds`. */
+  readonly messages: number | null;
 }
 
 async function measureMemory(o: Common): Promise<string> {
@@ -119,20 +127,35 @@ async function measureMemory(o: Common): Promise<string> {
           socket.emit('data', c);
         };
   for (const c of workload.warmup) feed(c);
+  const { chunks, linesPerChunk } = workload;
   const results: number[] = [];
+  let next = 0;
   for (let r = 0; r < o.rounds; r++) {
     let messages = 0;
     const cpu0 = process.cpuUsage();
-    const until = performance.now() + o.seconds * 1000;
-    while (performance.now() < until) {
-      for (const c of workload.chunks) feed(c);
-      messages += workload.chunks.length * workload.linesPerChunk;
+    if (o.messages !== null) {
+      // The chunks in script order, carried on across rounds, so that every build and every
+      // run sees the same lines in the same order.
+      for (; messages < o.messages; messages += linesPerChunk) {
+        feed(chunks[next]!);
+        next = next + 1 === chunks.length ? 0 : next + 1;
+      }
+    } else {
+      const until = performance.now() + o.seconds * 1000;
+      while (performance.now() < until) {
+        for (const c of chunks) feed(c);
+        messages += chunks.length * linesPerChunk;
+      }
     }
     const cpu = process.cpuUsage(cpu0);
-    results.push(((cpu.user + cpu.system) * 1000) / messages);
+    results.push(messages === 0 ? 0 : ((cpu.user + cpu.system) * 1000) / messages);
   }
   results.sort((a, b) => a - b);
-  return `${o.dist} mix ${workload.mixLabel} batch ${o.batch}: min ${results[0]!.toFixed(0)} ns/msg, median ${results[Math.floor(o.rounds / 2)]!.toFixed(0)} ns/msg (${o.rounds} rounds of ${o.seconds} s)`;
+  const round =
+    o.messages === null
+      ? `${o.seconds} s`
+      : `${Math.ceil(o.messages / linesPerChunk) * linesPerChunk} messages`;
+  return `${o.dist} mix ${workload.mixLabel} batch ${o.batch}: min ${results[0]!.toFixed(0)} ns/msg, median ${results[Math.floor(o.rounds / 2)]!.toFixed(0)} ns/msg (${o.rounds} rounds of ${round})`;
 }
 
 async function measureDisk(

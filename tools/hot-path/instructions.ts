@@ -1,0 +1,225 @@
+/**
+ * `measure instructions`: the hot path's cost per message in instructions (and, with
+ * --cache-sim, simulated cache misses), which, unlike time, do not depend on what else the
+ * machine runs. Runs `measure hot-path --messages N` under valgrind's callgrind (every thread
+ * of the process counted: the garbage collector and the compiler included) at two message
+ * counts, and reports the difference of the two totals per message of the difference:
+ * start-up, the warm-up and most of the JIT's work cancel out. Each build in --dist
+ * (repeatable) is measured --repeat times, builds interleaved.
+ *
+ * A run takes a minute or more (callgrind runs node some 50 times slower); --jobs runs several
+ * at once, which changes the wall time, not the counts. --top N lists the functions whose
+ * share grew between the two counts (V8's generated code is one line, "JIT code": callgrind
+ * cannot name JavaScript functions).
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ToolError, ToolUsageError } from '../support/errors.js';
+import { intOption, parseToolArgs } from '../support/options.js';
+import { repoRoot } from '../support/paths.js';
+
+export const usage = `Usage: node dist/tools/measure.js instructions [options]
+
+  --dist DIR          a build to measure; repeat for several (default: this checkout's dist)
+  --messages LO,HI    the two message counts (default 500000,900000), rounded up to whole chunks
+  --repeat N          measurements per build, interleaved across builds (default 1)
+  --jobs N            valgrind runs at once (default 2)
+  --cache-sim         also simulate the caches: L1 and last-level data misses per message
+  --top N             the N functions whose cost per message is largest, per build
+  --keep DIR          keep callgrind's output files in DIR (for callgrind_annotate)
+  --mix SPEC          workload mix (default: the bench's)
+  --batch N           lines per read chunk (default 32)`;
+
+interface Run {
+  readonly dist: string;
+  readonly messages: number;
+  /** Event name (Ir, D1mr, ...) to count, once run. */
+  counts?: Map<string, number>;
+  file?: string;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const { values } = parseToolArgs(
+    argv,
+    {
+      dist: { type: 'string', multiple: true },
+      messages: { type: 'string' },
+      repeat: { type: 'string' },
+      jobs: { type: 'string' },
+      'cache-sim': { type: 'boolean' },
+      top: { type: 'string' },
+      keep: { type: 'string' },
+      mix: { type: 'string' },
+      batch: { type: 'string' },
+    },
+    usage,
+  );
+  const root = repoRoot();
+  const dists = values.dist ?? [join(root, 'dist')];
+  const batch = intOption('--batch', values.batch, 32);
+  const [lo, hi] = (values.messages ?? '500000,900000')
+    .split(',')
+    .map((n) => Math.ceil(Number(n) / batch) * batch);
+  if (lo === undefined || hi === undefined || !(lo >= 0 && hi > lo))
+    throw new ToolUsageError(`--messages must be LO,HI with 0 ≤ LO < HI, got "${values.messages}"`);
+  const repeat = intOption('--repeat', values.repeat, 1);
+  const jobs = intOption('--jobs', values.jobs, 2);
+  const top = intOption('--top', values.top, 0, 0);
+  const cacheSim = values['cache-sim'] === true;
+  const extra = [...(values.mix === undefined ? [] : ['--mix', values.mix]), '--batch', String(batch)];
+
+  const dir = values.keep ?? mkdtempSync(join(tmpdir(), 'pkgindex-callgrind-'));
+  mkdirSync(dir, { recursive: true });
+  try {
+    // This build's own tool (not the checkout's dist, which a rebuild may change under a long run).
+    const tool = fileURLToPath(new URL('../measure.js', import.meta.url));
+    const runs: Run[] = [];
+    for (let r = 0; r < repeat; r++)
+      for (const dist of dists) for (const messages of [lo, hi]) runs.push({ dist, messages });
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < runs.length) {
+        const run = runs[next++]!;
+        const args = [
+          'hot-path',
+          '--dist',
+          run.dist,
+          '--messages',
+          String(run.messages),
+          '--rounds',
+          '1',
+          ...extra,
+        ];
+        const done = await callgrind(dir, cacheSim, tool, args);
+        run.counts = done.counts;
+        run.file = done.file;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(jobs, runs.length) }, worker));
+
+    const span = hi - lo;
+    const mixLabel = values.mix ?? 'the bench default';
+    console.log(
+      `per message, callgrind, (count at ${hi} - count at ${lo}) / ${span}; mix ${mixLabel}, batch ${batch}`,
+    );
+    for (const dist of dists) {
+      const pairs: [Run, Run][] = [];
+      const mine = runs.filter((x) => x.dist === dist);
+      for (let r = 0; r < repeat; r++) pairs.push([mine[2 * r]!, mine[2 * r + 1]!]);
+      const per = (event: (c: Map<string, number>) => number): number[] =>
+        pairs.map(([a, b]) => (event(b.counts!) - event(a.counts!)) / span);
+      const parts = [
+        describe(
+          'instructions',
+          per((c) => c.get('Ir') ?? 0),
+        ),
+      ];
+      if (cacheSim) {
+        parts.push(
+          describe(
+            'L1d misses',
+            per((c) => (c.get('D1mr') ?? 0) + (c.get('D1mw') ?? 0)),
+          ),
+        );
+        parts.push(
+          describe(
+            'LLd misses',
+            per((c) => (c.get('DLmr') ?? 0) + (c.get('DLmw') ?? 0)),
+          ),
+        );
+      }
+      console.log(`${dist}: ${parts.join('; ')}`);
+      if (top > 0) {
+        const [a, b] = pairs[pairs.length - 1]!;
+        const before = await functionCosts(a.file!);
+        const after = await functionCosts(b.file!);
+        const rows = [...new Set([...before.keys(), ...after.keys()])]
+          .map((name) => ({ name, per: ((after.get(name) ?? 0) - (before.get(name) ?? 0)) / span }))
+          .sort((x, y) => Math.abs(y.per) - Math.abs(x.per))
+          .slice(0, top);
+        for (const row of rows) console.log(`  ${row.per.toFixed(1).padStart(8)}  ${row.name}`);
+      }
+    }
+  } finally {
+    if (values.keep === undefined) rmSync(dir, { recursive: true, force: true });
+  }
+  return 0;
+}
+
+/** `name median [each]` of per-message figures. */
+function describe(name: string, figures: number[]): string {
+  const sorted = [...figures].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)]!;
+  const each = figures.length > 1 ? ` [${figures.map((x) => x.toFixed(0)).join(' ')}]` : '';
+  return `${name} ${median.toFixed(name === 'instructions' ? 0 : 1)}${each}`;
+}
+
+/** Runs `node tool args…` under callgrind: its event totals (all threads) and its output file. */
+function callgrind(
+  dir: string,
+  cacheSim: boolean,
+  tool: string,
+  args: readonly string[],
+): Promise<{ counts: Map<string, number>; file: string }> {
+  return new Promise((resolve, reject) => {
+    const tag = `${args.join('_').replaceAll(/[^\w.-]+/g, '_')}.${process.pid}.${Math.random().toString(36).slice(2, 8)}`;
+    const file = join(dir, `callgrind.${tag.slice(-120)}`);
+    const child = spawn(
+      'valgrind',
+      [
+        '--tool=callgrind',
+        `--callgrind-out-file=${file}`,
+        ...(cacheSim ? ['--cache-sim=yes'] : []),
+        process.execPath,
+        tool,
+        ...args,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (s: string) => {
+      stderr += s;
+    });
+    child.on('error', (err) => {
+      reject(new ToolError(`cannot run valgrind (apt-get install valgrind): ${err.message}`));
+    });
+    child.on('close', (code) => {
+      const events = /Events\s*:\s*([\w ]+)\n/.exec(stderr)?.[1]?.trim().split(/\s+/);
+      const collected = /Collected\s*:\s*([\d ]+)\n/.exec(stderr)?.[1]?.trim().split(/\s+/);
+      if (code !== 0 || events === undefined || collected === undefined)
+        reject(new ToolError(`valgrind ${args.join(' ')} failed (status ${code}):\n${stderr.slice(-2000)}`));
+      else resolve({ counts: new Map(events.map((e, i) => [e, Number(collected[i])])), file });
+    });
+  });
+}
+
+/** Instructions per function of a callgrind output file (V8's generated code summed as one). */
+function functionCosts(file: string): Promise<Map<string, number>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('callgrind_annotate', ['--threshold=100', '--show=Ir', '--auto=no', file], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (s: string) => {
+      out += s;
+    });
+    child.on('error', (err) => {
+      reject(new ToolError(`cannot run callgrind_annotate: ${err.message}`));
+    });
+    child.on('close', () => {
+      const costs = new Map<string, number>();
+      for (const line of out.split('\n')) {
+        const m = /^\s*([\d,]+)\s+(?:\([\s\d.]+%\)\s+)?(\S.*)$/.exec(line);
+        if (m === null || line.includes('PROGRAM TOTALS')) continue;
+        const name = m[2]!.startsWith('???:0x') ? 'JIT code' : m[2]!.replace(/^\?\?\?:/, '');
+        costs.set(name, (costs.get(name) ?? 0) + Number(m[1]!.replaceAll(',', '')));
+      }
+      resolve(costs);
+    });
+  });
+}
