@@ -3,7 +3,7 @@
  * is clean, 1 when it is damaged (the server would refuse it), 2 on a usage error.
  */
 import { option } from '../config/command-line.js';
-import { OPTIONS } from '../config/options.js';
+import { offlineDataDirOption } from '../config/options.js';
 import { flagBool } from '../config/parsers.js';
 import { NodeFs } from '../store/fs/node-fs.js';
 import { formatFsckReport, fsckDataDir } from '../store/fsck.js';
@@ -13,14 +13,7 @@ export const command = defineCommand({
   description:
     'Verifies a data directory offline, changing nothing: every frame and checksum, the control record, the snapshot, that every record applies, and that the log holds everything the control record says was made durable. Run it on a stopped server (or on a copy).',
   options: {
-    dataDir: option({
-      flag: '--data-dir',
-      env: OPTIONS.dataDir.env,
-      value: 'DIR',
-      default: OPTIONS.dataDir.default,
-      help: 'The data directory to check (the --data-dir of the server).',
-      parse: OPTIONS.dataDir.parse,
-    }),
+    dataDir: offlineDataDirOption('The data directory to check (the --data-dir of the server).'),
     json: option({
       flag: '--json',
       default: false,

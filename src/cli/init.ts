@@ -3,8 +3,7 @@
  * that already exists (a mounted volume), since a server started with the default
  * --create-index=missing creates one only by making its --data-dir (ADR 0008).
  */
-import { option } from '../config/command-line.js';
-import { OPTIONS } from '../config/options.js';
+import { offlineDataDirOption } from '../config/options.js';
 import { createError, isPkgIndexError } from '../errors.js';
 import { accessError } from '../store/disk-store.js';
 import { NodeFs } from '../store/fs/node-fs.js';
@@ -17,14 +16,7 @@ Refuses a dir that holds anything (an index, a trace of one, or other files; an 
 system's lost+found aside), under the same lock a server takes. Then start \`pkgindex serve\`
 on it.`,
   options: {
-    dataDir: option({
-      flag: '--data-dir',
-      env: OPTIONS.dataDir.env,
-      value: 'DIR',
-      default: OPTIONS.dataDir.default,
-      help: 'The data directory to initialise (the --data-dir of the server).',
-      parse: OPTIONS.dataDir.parse,
-    }),
+    dataDir: offlineDataDirOption('The data directory to initialise (the --data-dir of the server).'),
   },
   epilogue:
     'Exit status: 0 initialised, 2 refused (the reason on stderr: not empty, locked by a server, not writable).',

@@ -396,3 +396,8 @@ export type Options = typeof OPTIONS;
 export type OptionKey = keyof Options;
 /** The validated configuration of `pkgindex serve`. */
 export type Config = { readonly [K in OptionKey]: Options[K]['default'] };
+
+/** The server's `--data-dir`, for a command that works on a data dir offline (init, fsck). */
+export function offlineDataDirOption(help: string): OptionSpec<string> {
+  return { ...OPTIONS.dataDir, value: 'DIR', help };
+}
