@@ -101,13 +101,16 @@ test('a compaction worker reports each file operation while in flight, and once 
   assert.equal(io.oldest(), open);
 
   // A writer opens the FIFO: the open returns, the next operation is refused, the worker answers.
-  const writer = await openFile(path, 'r+');
-  t.after(() => writer.close());
-  await assert.rejects(compaction, (err: unknown) => {
+  // The rejection is awaited from before the writer opens: the worker's answer can arrive before
+  // the open's own callback, and would then be an unhandled rejection (seen under load).
+  const refused = assert.rejects(compaction, (err: unknown) => {
     assert.ok(isPkgIndexError(err, 'E_STORAGE_IO'), String(err));
     assert.match(err.message, /not started: the store abandoned this compaction/);
     return true;
   });
+  const writer = await openFile(path, 'r+');
+  t.after(() => writer.close());
+  await refused;
   assert.equal(io.oldest(), null, 'nothing left in flight');
   assert.deepEqual(stuckDone, [`open ${path}`], 'the stuck operation is reported when it returns');
 });
