@@ -4,8 +4,12 @@ import assert from 'node:assert/strict';
 import { readFile, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { Verb } from '../../src/protocol/command.js';
+import { Reply } from '../../src/protocol/reply.js';
 import { DiskStore } from '../../src/store/disk-store.js';
+import { foldSnapshot } from '../../src/store/compaction.js';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
+import type { OpenMode, StorageFile } from '../../src/store/fs/storage-fs.js';
 import { recover } from '../../src/store/recover.js';
 import type { FsckReport } from '../../src/store/fsck.js';
 import { writeArchive, type ArchiveFile } from '../../src/store/backup-archive.js';
@@ -13,7 +17,8 @@ import { encodeControl } from '../../src/store/control-file.js';
 import { runCli } from '../cli/processes.js';
 import { LineClient } from '../support/line-client.js';
 import { startServer } from '../support/servers.js';
-import { tempDir } from './support/tmp-dir.js';
+import { newDataDir, tempDir } from './support/tmp-dir.js';
+import { send } from './support/workload.js';
 
 const TOKEN = randomBytes(32).toString('hex');
 
@@ -156,6 +161,95 @@ test(
         else assert.ok(!gap, `${name} is in the backup but an earlier package of its client is not`);
       }
     }
+  },
+);
+
+/** The real file system, except that once armed, the next open of a snapshot for reading waits. */
+class SnapshotReadGate extends NodeFs {
+  #held: { reached: () => void; gate: Promise<void> } | null = null;
+
+  /** `reached` resolves when the held open has started; `release` lets it go on. */
+  arm(): { reached: Promise<void>; release: () => void } {
+    let reached!: () => void;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const reachedPromise = new Promise<void>((resolve) => (reached = resolve));
+    this.#held = { reached, gate };
+    return { reached: reachedPromise, release };
+  }
+
+  override async open(path: string, mode: OpenMode): Promise<StorageFile> {
+    const held = this.#held;
+    if (held !== null && mode === 'read' && /snapshot-\d+\.snap$/.test(path)) {
+      this.#held = null;
+      held.reached();
+      await held.gate;
+    }
+    return super.open(path, mode);
+  }
+}
+
+test(
+  'a rotation while the backup reads its snapshot does not change the cut: the backup restores whole',
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = await tempDir(t);
+    const source = await newDataDir(t);
+    const fs = new SnapshotReadGate();
+    const store = new DiskStore({
+      dataDir: source,
+      fs,
+      compactAfterBytes: 4096,
+      compactor: (job) => foldSnapshot(new NodeFs(), job),
+    });
+    await store.open();
+    t.after(() => store.close());
+    const acked: string[] = [];
+    let n = 0;
+    /** At least `bytes` of log, acknowledged: each record takes more than 40. */
+    const write = async (bytes: number): Promise<void> => {
+      for (const end = n + Math.ceil(bytes / 40); n < end; n++) {
+        const name = `pkg-${n}-${'y'.repeat(30)}`;
+        assert.equal(await send(store, { verb: Verb.INDEX, name, deps: [] }), Reply.OK);
+        acked.push(name);
+      }
+    };
+    const files = async (prefix: string) =>
+      (await readdir(source)).filter((f) => f.startsWith(prefix)).sort();
+    for (let kib = 0; (await files('snapshot-')).length === 0; kib++) {
+      assert.ok(kib < 1024, 'a compaction wrote a snapshot');
+      await write(1024);
+    }
+    const ackedBefore = [...acked];
+
+    // The cut is taken, then the backup opens the snapshot: meanwhile more than two segments of
+    // log are acknowledged, so the writer has rotated before the backup has its files.
+    const gate = fs.arm();
+    const starting = store.startBackup();
+    await gate.reached;
+    const atCut = (await files('segment-')).at(-1)!;
+    await write(3 * 4096);
+    const newest = (await files('segment-')).at(-1)!;
+    assert.ok(newest > atCut, `the writer rotated while the backup was held (${atCut}, then ${newest})`);
+    gate.release();
+    const backup = await starting;
+    const parts: Buffer[] = [];
+    for await (const part of backup.stream) parts.push(Buffer.from(part));
+
+    const file = join(dir, 'index.backup');
+    await writeFile(file, Buffer.concat(parts));
+    const target = join(dir, 'target');
+    const restore = await runCli(['restore', '--from', file, '--data-dir', target]);
+    assert.equal(restore.code, 0, restore.stderr);
+    const { graph, control } = await recover(new NodeFs(), target, { repair: false, createIndex: 'never' });
+    assert.deepEqual(
+      ackedBefore.filter((name) => !graph.has(name)),
+      [],
+      'acknowledged before the backup and missing from it',
+    );
+    // The cut's current segment is the newest one in the backup, not one the writer began after it.
+    const restored = (await readdir(target)).filter((f) => f.startsWith('segment-')).sort();
+    assert.equal(control!.currentSeq, Number(/\d+/.exec(restored.at(-1)!)![0]));
   },
 );
 
