@@ -524,8 +524,10 @@ export class DiskStore implements IndexStore, BackupSource {
    * the current segment up to its last sync; in relaxed mode up to its last write, which is
    * what relaxed mode acknowledges), streamed while the store keeps serving. Every file in the
    * cut is immutable up to its cut length until the backup is released: appends go past it, a
-   * failure only cuts the log back to a later sync, and compaction, which deletes files, does
-   * not start meanwhile (a running one is waited for before the cut).
+   * failure in durable mode only cuts the log back to a later sync, and compaction, which
+   * deletes files, does not start meanwhile (a running one is waited for before the cut). In
+   * relaxed mode a failed sync can cut the current segment below the cut: the stream then fails
+   * (E_STORAGE_IO) rather than hold what the log no longer does, and the backup is taken again.
    */
   async startBackup(): Promise<Backup> {
     const unavailable = (why: string) =>

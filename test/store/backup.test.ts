@@ -12,13 +12,15 @@ import { NodeFs } from '../../src/store/fs/node-fs.js';
 import type { OpenMode, StorageFile } from '../../src/store/fs/storage-fs.js';
 import { recover } from '../../src/store/recover.js';
 import type { FsckReport } from '../../src/store/fsck.js';
-import { writeArchive, type ArchiveFile } from '../../src/store/backup-archive.js';
+import { restoreArchive, writeArchive, type ArchiveFile } from '../../src/store/backup-archive.js';
 import { encodeControl } from '../../src/store/control-file.js';
 import { runCli } from '../cli/processes.js';
+import { FaultFs } from '../support/fault-fs.js';
 import { LineClient } from '../support/line-client.js';
 import { startServer } from '../support/servers.js';
 import { newDataDir, tempDir } from './support/tmp-dir.js';
 import { send } from './support/workload.js';
+import { until } from '../support/until.js';
 
 const TOKEN = randomBytes(32).toString('hex');
 
@@ -250,6 +252,56 @@ test(
     // The cut's current segment is the newest one in the backup, not one the writer began after it.
     const restored = (await readdir(target)).filter((f) => f.startsWith('segment-')).sort();
     assert.equal(control!.currentSeq, Number(/\d+/.exec(restored.at(-1)!)![0]));
+  },
+);
+
+test(
+  'relaxed mode: a failed sync that cuts the log back below a running backup fails the backup; the next one restores',
+  { timeout: 60_000 },
+  async (t) => {
+    const source = await newDataDir(t);
+    const fs = new FaultFs();
+    // Relaxed: the cut is the written length, which a failed sync cuts back to the last sync.
+    const store = new DiskStore({
+      dataDir: source,
+      fs,
+      syncMode: 'relaxed',
+      syncIntervalMs: 60_000,
+      compactAfterBytes: 4096,
+      retryMinMs: 10,
+    });
+    await store.open();
+    t.after(() => store.close());
+    const index = (name: string) => send(store, { verb: Verb.INDEX, name, deps: [] });
+    for (let i = 0; i < 5; i++) assert.equal(await index(`a${i}`), Reply.OK);
+    const backup = await store.startBackup();
+
+    // Written past the segment's size, it rotates: the sync before it fails, the log is cut back
+    // to the segment's header (nothing was synced), and the store reopens on a new segment.
+    fs.inject({ op: 'datasync', path: 'segment-' });
+    let failed = false;
+    for (let i = 0; i < 1000 && !failed; i++)
+      failed = (await index(`b${i}-${'z'.repeat(30)}`)) === Reply.ERROR;
+    assert.ok(failed, 'the failed sync was answered ERROR');
+    await until('writable again', () => store.health().writable);
+
+    // The backup does not stream what the log no longer holds: it fails, saying why.
+    await assert.rejects(
+      async () => {
+        for await (const _ of backup.stream);
+      },
+      (err: Error) =>
+        /ended at byte \d+ while backing up \d+; the data dir changed under the backup/.test(err.message),
+    );
+    // Released: the next backup is taken, and restores to what the store serves.
+    const again = await store.startBackup();
+    const target = join(await tempDir(t), 'target');
+    await new NodeFs().mkdir(target);
+    await restoreArchive(again.stream, new NodeFs(), target);
+    const { graph } = await recover(new NodeFs(), target, { repair: false, createIndex: 'never' });
+    assert.deepEqual(graph.verify(), []);
+    for (let i = 0; i < 5; i++)
+      assert.equal(graph.has(`a${i}`), (await send(store, { verb: Verb.QUERY, name: `a${i}` })) === Reply.OK);
   },
 );
 
