@@ -524,8 +524,10 @@ export class DiskStore implements IndexStore, BackupSource {
    * the current segment up to its last sync; in relaxed mode up to its last write, which is
    * what relaxed mode acknowledges), streamed while the store keeps serving. Every file in the
    * cut is immutable up to its cut length until the backup is released: appends go past it, a
-   * failure only cuts the log back to a later sync, and compaction, which deletes files, does
-   * not start meanwhile (a running one is waited for before the cut).
+   * failure in durable mode only cuts the log back to a later sync, and compaction, which
+   * deletes files, does not start meanwhile (a running one is waited for before the cut). In
+   * relaxed mode a failed sync can cut the current segment below the cut: the stream then fails
+   * (E_STORAGE_IO) rather than hold what the log no longer does, and the backup is taken again.
    */
   async startBackup(): Promise<Backup> {
     const unavailable = (why: string) =>
@@ -546,19 +548,27 @@ export class DiskStore implements IndexStore, BackupSource {
         throw unavailable(
           `the store is not writable (${this.#health.detail ?? 'reopening'}); retry once /readyz is ready`,
         );
+      // The whole cut is read in this turn, before the await below: the writer goes on, and
+      // may rotate, meanwhile (a control record naming the next segment as current, with the
+      // bytes of this one, restored as E_STORAGE_DATA_LOSS).
+      const snapshotSeq = this.#snapshotSeq;
+      const cut: ControlRecord = {
+        snapshotSeq,
+        sealed: [...this.#sealed]
+          .filter(([seq]) => seq > snapshotSeq && seq < writer.seq)
+          .sort(([a], [b]) => a - b)
+          .map(([seq, bytes]) => ({ seq, bytes })),
+        currentSeq: writer.seq,
+        currentBytes: this.#syncMode === 'durable' ? writer.syncedBytes : writer.writtenBytes,
+        clean: true,
+      };
+      const generation = this.#controlGeneration;
       const files: ArchiveFile[] = [];
       const add = (path: string, length: number): void => {
         files.push({ name: basename(path), path, length });
       };
-      const snapshotSeq = this.#snapshotSeq;
-      const sealed = [...this.#sealed].filter(([seq]) => seq > snapshotSeq && seq < writer.seq);
-      add(
-        segmentPath(this.#dir, writer.seq),
-        this.#syncMode === 'durable' ? writer.syncedBytes : writer.writtenBytes,
-      );
-      for (const [seq, bytes] of sealed.sort(([a], [b]) => b - a)) add(segmentPath(this.#dir, seq), bytes);
       if (snapshotSeq > 0) {
-        // The only await after the cut: the snapshot cannot change while compaction is held.
+        // The snapshot cannot change while compaction is held.
         const path = snapshotPath(this.#dir, snapshotSeq);
         const file = await this.#fs.open(path, 'read');
         try {
@@ -567,17 +577,11 @@ export class DiskStore implements IndexStore, BackupSource {
           await file.close();
         }
       }
-      files.reverse();
+      for (const { seq, bytes } of cut.sealed) add(segmentPath(this.#dir, seq), bytes);
+      add(segmentPath(this.#dir, cut.currentSeq), cut.currentBytes);
       // The control record of the cut, last: a restored dir is checked against it as the
       // original is against its own (the live CONTROL describes the live log, not the cut).
-      const cut: ControlRecord = {
-        snapshotSeq,
-        sealed: sealed.sort(([a], [b]) => a - b).map(([seq, bytes]) => ({ seq, bytes })),
-        currentSeq: writer.seq,
-        currentBytes: files.at(-1)!.length,
-        clean: true,
-      };
-      const data = encodeControl(cut, this.#controlGeneration);
+      const data = encodeControl(cut, generation);
       files.push({ name: CONTROL_FILE, path: controlPath(this.#dir), length: data.length, data });
       const fs = this.#fs;
       async function* stream(): AsyncGenerator<Uint8Array> {

@@ -55,58 +55,55 @@ test('backoff with full jitter: uniform below min(max, base × 2^attempt)', () =
   );
 });
 
-test('an import resumes after the server is killed -9 and restarted mid-way, ending with the same index', async () => {
+test('an import resumes after the server is killed -9 and restarted mid-way, ending with the same index', async (t) => {
   const names = [...readFileSync(DEBIAN, 'utf8').matchAll(/^Package: (\S+)$/gm)].map((m) => m[1]!);
   const dir = newDataDir('pkgindex-resume-');
-  const reference = await spawnServer();
-  let first: ServerProcess | null = await spawnServer({
-    storage: 'disk',
-    dataDir: dir,
-    args: ['--log-level', 'debug'],
-  });
+  let reference: ServerProcess | null = null;
+  let first: ServerProcess | null = null;
   let second: ServerProcess | null = null;
-  try {
-    const port = first.port;
-    const importing = runCli([
-      'import',
-      '--port',
-      String(port),
-      '--window',
-      '1',
-      '--retries',
-      '50',
-      '--retry-max-delay-ms',
-      '200',
-      '--json',
-      DEBIAN,
-    ]);
-    // Frozen at its first command, so that the import cannot finish before the kill.
-    const server = first;
-    await until('the first INDEX', () => server.events.some((e) => e.msg === 'command'));
-    server.child.kill('SIGSTOP');
-    await server.kill9();
-    first = null;
-    second = await spawnServer({ storage: 'disk', dataDir: dir, args: ['--port', String(port)] });
-
-    const interrupted = await importing;
-    assert.equal(interrupted.code, 0, interrupted.stderr);
-    assert.match(interrupted.stderr, /reconnecting in \d+ ms \(attempt 1 of 50\), then resuming/);
-
-    const uninterrupted = await runCli(['import', '--port', String(reference.port), '--json', DEBIAN]);
-    assert.equal(uninterrupted.code, 0, uninterrupted.stderr);
-    const a = JSON.parse(interrupted.stdout) as { run: { indexed: number; rejected: unknown[] } };
-    const b = JSON.parse(uninterrupted.stdout) as { run: { indexed: number; rejected: unknown[] } };
-    assert.ok(b.run.indexed >= 10, `the fixture indexes ${b.run.indexed} packages`);
-    assert.equal(a.run.indexed, b.run.indexed);
-    assert.deepEqual(a.run.rejected, b.run.rejected);
-
-    assert.deepEqual(await held(second, names), await held(reference, names));
-    for (const gaugeName of ['pkgindex_packages', 'pkgindex_dependency_edges'])
-      assert.equal(await gauge(second, gaugeName), await gauge(reference, gaugeName), gaugeName);
-  } finally {
-    await first?.kill9();
-    await second?.stop();
-    await reference.stop();
+  // Registered before any spawn: whichever of them fails, the servers already started are stopped.
+  t.after(async () => {
+    const stopped = await Promise.allSettled([first?.kill9(), second?.stop(), reference?.stop()]);
     removeDataDir(dir);
-  }
+    for (const result of stopped) if (result.status === 'rejected') throw result.reason;
+  });
+  reference = await spawnServer();
+  first = await spawnServer({ storage: 'disk', dataDir: dir, args: ['--log-level', 'debug'] });
+  const port = first.port;
+  const importing = runCli([
+    'import',
+    '--port',
+    String(port),
+    '--window',
+    '1',
+    '--retries',
+    '50',
+    '--retry-max-delay-ms',
+    '200',
+    '--json',
+    DEBIAN,
+  ]);
+  // Frozen at its first command, so that the import cannot finish before the kill.
+  const server = first;
+  await until('the first INDEX', () => server.events.some((e) => e.msg === 'command'));
+  server.child.kill('SIGSTOP');
+  await server.kill9();
+  first = null;
+  second = await spawnServer({ storage: 'disk', dataDir: dir, args: ['--port', String(port)] });
+
+  const interrupted = await importing;
+  assert.equal(interrupted.code, 0, interrupted.stderr);
+  assert.match(interrupted.stderr, /reconnecting in \d+ ms \(attempt 1 of 50\), then resuming/);
+
+  const uninterrupted = await runCli(['import', '--port', String(reference.port), '--json', DEBIAN]);
+  assert.equal(uninterrupted.code, 0, uninterrupted.stderr);
+  const a = JSON.parse(interrupted.stdout) as { run: { indexed: number; rejected: unknown[] } };
+  const b = JSON.parse(uninterrupted.stdout) as { run: { indexed: number; rejected: unknown[] } };
+  assert.ok(b.run.indexed >= 10, `the fixture indexes ${b.run.indexed} packages`);
+  assert.equal(a.run.indexed, b.run.indexed);
+  assert.deepEqual(a.run.rejected, b.run.rejected);
+
+  assert.deepEqual(await held(second, names), await held(reference, names));
+  for (const gaugeName of ['pkgindex_packages', 'pkgindex_dependency_edges'])
+    assert.equal(await gauge(second, gaugeName), await gauge(reference, gaugeName), gaugeName);
 });

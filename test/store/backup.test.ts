@@ -4,16 +4,23 @@ import assert from 'node:assert/strict';
 import { readFile, readdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { Verb } from '../../src/protocol/command.js';
+import { Reply } from '../../src/protocol/reply.js';
 import { DiskStore } from '../../src/store/disk-store.js';
+import { foldSnapshot } from '../../src/store/compaction.js';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
+import type { OpenMode, StorageFile } from '../../src/store/fs/storage-fs.js';
 import { recover } from '../../src/store/recover.js';
 import type { FsckReport } from '../../src/store/fsck.js';
-import { writeArchive, type ArchiveFile } from '../../src/store/backup-archive.js';
+import { restoreArchive, writeArchive, type ArchiveFile } from '../../src/store/backup-archive.js';
 import { encodeControl } from '../../src/store/control-file.js';
 import { runCli } from '../cli/processes.js';
+import { FaultFs } from '../support/fault-fs.js';
 import { LineClient } from '../support/line-client.js';
 import { startServer } from '../support/servers.js';
-import { tempDir } from './support/tmp-dir.js';
+import { newDataDir, tempDir } from './support/tmp-dir.js';
+import { send } from './support/workload.js';
+import { until } from '../support/until.js';
 
 const TOKEN = randomBytes(32).toString('hex');
 
@@ -156,6 +163,145 @@ test(
         else assert.ok(!gap, `${name} is in the backup but an earlier package of its client is not`);
       }
     }
+  },
+);
+
+/** The real file system, except that once armed, the next open of a snapshot for reading waits. */
+class SnapshotReadGate extends NodeFs {
+  #held: { reached: () => void; gate: Promise<void> } | null = null;
+
+  /** `reached` resolves when the held open has started; `release` lets it go on. */
+  arm(): { reached: Promise<void>; release: () => void } {
+    let reached!: () => void;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const reachedPromise = new Promise<void>((resolve) => (reached = resolve));
+    this.#held = { reached, gate };
+    return { reached: reachedPromise, release };
+  }
+
+  override async open(path: string, mode: OpenMode): Promise<StorageFile> {
+    const held = this.#held;
+    if (held !== null && mode === 'read' && /snapshot-\d+\.snap$/.test(path)) {
+      this.#held = null;
+      held.reached();
+      await held.gate;
+    }
+    return super.open(path, mode);
+  }
+}
+
+test(
+  'a rotation while the backup reads its snapshot does not change the cut: the backup restores whole',
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = await tempDir(t);
+    const source = await newDataDir(t);
+    const fs = new SnapshotReadGate();
+    const store = new DiskStore({
+      dataDir: source,
+      fs,
+      compactAfterBytes: 4096,
+      compactor: (job) => foldSnapshot(new NodeFs(), job),
+    });
+    await store.open();
+    t.after(() => store.close());
+    const acked: string[] = [];
+    let n = 0;
+    /** At least `bytes` of log, acknowledged: each record takes more than 40. */
+    const write = async (bytes: number): Promise<void> => {
+      for (const end = n + Math.ceil(bytes / 40); n < end; n++) {
+        const name = `pkg-${n}-${'y'.repeat(30)}`;
+        assert.equal(await send(store, { verb: Verb.INDEX, name, deps: [] }), Reply.OK);
+        acked.push(name);
+      }
+    };
+    const files = async (prefix: string) =>
+      (await readdir(source)).filter((f) => f.startsWith(prefix)).sort();
+    for (let kib = 0; (await files('snapshot-')).length === 0; kib++) {
+      assert.ok(kib < 1024, 'a compaction wrote a snapshot');
+      await write(1024);
+    }
+    const ackedBefore = [...acked];
+
+    // The cut is taken, then the backup opens the snapshot: meanwhile more than two segments of
+    // log are acknowledged, so the writer has rotated before the backup has its files.
+    const gate = fs.arm();
+    const starting = store.startBackup();
+    await gate.reached;
+    const atCut = (await files('segment-')).at(-1)!;
+    await write(3 * 4096);
+    const newest = (await files('segment-')).at(-1)!;
+    assert.ok(newest > atCut, `the writer rotated while the backup was held (${atCut}, then ${newest})`);
+    gate.release();
+    const backup = await starting;
+    const parts: Buffer[] = [];
+    for await (const part of backup.stream) parts.push(Buffer.from(part));
+
+    const file = join(dir, 'index.backup');
+    await writeFile(file, Buffer.concat(parts));
+    const target = join(dir, 'target');
+    const restore = await runCli(['restore', '--from', file, '--data-dir', target]);
+    assert.equal(restore.code, 0, restore.stderr);
+    const { graph, control } = await recover(new NodeFs(), target, { repair: false, createIndex: 'never' });
+    assert.deepEqual(
+      ackedBefore.filter((name) => !graph.has(name)),
+      [],
+      'acknowledged before the backup and missing from it',
+    );
+    // The cut's current segment is the newest one in the backup, not one the writer began after it.
+    const restored = (await readdir(target)).filter((f) => f.startsWith('segment-')).sort();
+    assert.equal(control!.currentSeq, Number(/\d+/.exec(restored.at(-1)!)![0]));
+  },
+);
+
+test(
+  'relaxed mode: a failed sync that cuts the log back below a running backup fails the backup; the next one restores',
+  { timeout: 60_000 },
+  async (t) => {
+    const source = await newDataDir(t);
+    const fs = new FaultFs();
+    // Relaxed: the cut is the written length, which a failed sync cuts back to the last sync.
+    const store = new DiskStore({
+      dataDir: source,
+      fs,
+      syncMode: 'relaxed',
+      syncIntervalMs: 60_000,
+      compactAfterBytes: 4096,
+      retryMinMs: 10,
+    });
+    await store.open();
+    t.after(() => store.close());
+    const index = (name: string) => send(store, { verb: Verb.INDEX, name, deps: [] });
+    for (let i = 0; i < 5; i++) assert.equal(await index(`a${i}`), Reply.OK);
+    const backup = await store.startBackup();
+
+    // Written past the segment's size, it rotates: the sync before it fails, the log is cut back
+    // to the segment's header (nothing was synced), and the store reopens on a new segment.
+    fs.inject({ op: 'datasync', path: 'segment-' });
+    let failed = false;
+    for (let i = 0; i < 1000 && !failed; i++)
+      failed = (await index(`b${i}-${'z'.repeat(30)}`)) === Reply.ERROR;
+    assert.ok(failed, 'the failed sync was answered ERROR');
+    await until('writable again', () => store.health().writable);
+
+    // The backup does not stream what the log no longer holds: it fails, saying why.
+    await assert.rejects(
+      async () => {
+        for await (const _ of backup.stream);
+      },
+      (err: Error) =>
+        /ended at byte \d+ while backing up \d+; the data dir changed under the backup/.test(err.message),
+    );
+    // Released: the next backup is taken, and restores to what the store serves.
+    const again = await store.startBackup();
+    const target = join(await tempDir(t), 'target');
+    await new NodeFs().mkdir(target);
+    await restoreArchive(again.stream, new NodeFs(), target);
+    const { graph } = await recover(new NodeFs(), target, { repair: false, createIndex: 'never' });
+    assert.deepEqual(graph.verify(), []);
+    for (let i = 0; i < 5; i++)
+      assert.equal(graph.has(`a${i}`), (await send(store, { verb: Verb.QUERY, name: `a${i}` })) === Reply.OK);
   },
 );
 
