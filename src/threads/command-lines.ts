@@ -45,6 +45,23 @@ export class CommandLines {
     this.#count++;
   }
 
+  /**
+   * Appends the line `source[start, end)` (without its newline) as it came: the bytes a
+   * command was parsed from, which the owner's parser reads as the same command (it is the
+   * same parser), at the cost of a copy instead of a rendering.
+   */
+  appendLine(source: Uint8Array, start: number, end: number): void {
+    const length = end - start;
+    this.#reserve(length + 1);
+    const bytes = this.#bytes;
+    let at = this.#length;
+    // A loop: for lines this short it is cheaper than a call into the runtime to copy.
+    for (let i = start; i < end; i++) bytes[at++] = source[i]!;
+    bytes[at++] = NEWLINE;
+    this.#length = at;
+    this.#count++;
+  }
+
   /** Bytes of the lines appended since the last `clear`. */
   get length(): number {
     return this.#length;
