@@ -23,16 +23,6 @@ export class CommandSlot {
   verb: Verb = Verb.QUERY;
   name = '';
   readonly deps: string[] = [];
-  /**
-   * The bytes the command was parsed from, `source[sourceStart, sourceEnd)` (set by
-   * `parseInto`, null when unknown): a socket thread forwards the line itself to the index
-   * owner instead of rendering the command again (ADR 0010). Valid only while the bytes are
-   * (the caller of `parseInto` clears it before reusing them), and only for the command just
-   * parsed: whoever sets `verb`, `name` or `deps` by hand sets this to null.
-   */
-  source: Uint8Array | null = null;
-  sourceStart = 0;
-  sourceEnd = 0;
 }
 
 /** Why a line was answered ERROR. Stable codes of the catalogue (errors.ts): they appear in debug logs. */

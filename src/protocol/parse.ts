@@ -75,7 +75,6 @@ const LINE_SLOT = new CommandSlot();
  */
 export function parseLine(buf: Buffer, start: number, end: number): ParseResult {
   const error = parseInto(buf, start, end, LINE_SLOT);
-  LINE_SLOT.source = null;
   if (error !== null) return ERRORS[error];
   const { verb, name, deps } = LINE_SLOT;
   if (verb !== Verb.INDEX) return verb === Verb.QUERY ? { verb, name } : { verb, name };
@@ -100,9 +99,6 @@ export function parseInto(
   end: number,
   slot: CommandSlot,
 ): ProtocolErrorCode | null {
-  slot.source = buf;
-  slot.sourceStart = start;
-  slot.sourceEnd = end;
   if (end > start && buf[end - 1] === CR) end--;
   // The shortest well-formed line is `QUERY|a|`; below that, no byte past `end` is read here.
   if (end - start < 8) return parseChecked(buf, start, end, slot);

@@ -365,8 +365,6 @@ export class Connection implements LineSink, Runnable, BarrierWaiter {
     // no other client (none ran meanwhile) but costs a copy of the rest, a turn and a write.
     this.#sliceStartedAt = 0;
     const stop = this.#framer.push(buf, this, length, from);
-    // The last line's bytes: the buffer is reused (or dropped) once this returns.
-    this.#command.source = null;
     this.#halted = false;
     if (stop < length) {
       if (owned) this.#backlogAt = stop;

@@ -1,4 +1,4 @@
-import type { Command, CommandSlot } from '../protocol/command.js';
+import type { Command } from '../protocol/command.js';
 import type { Reply } from '../protocol/reply.js';
 import { PENDING, type IndexStore, type Pending, type StoreHealth } from '../store/store.js';
 import { createError } from '../errors.js';
@@ -94,12 +94,7 @@ export class RemoteStore implements IndexStore {
 
   execute(command: Command): Pending {
     if (this.#lines.length >= this.#maxBatchBytes) this.#sendEarly();
-    // The bytes a command was parsed from (CommandSlot) are copied; anything else is rendered.
-    const slot = command as Partial<CommandSlot>;
-    const source = slot.source;
-    if (source !== undefined && source !== null)
-      this.#lines.appendLine(source, slot.sourceStart!, slot.sourceEnd!);
-    else this.#lines.append(command);
+    this.#lines.append(command);
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flush);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CommandSlot, Verb } from '../../src/protocol/command.js';
+import { CommandSlot } from '../../src/protocol/command.js';
 import { parseInto } from '../../src/protocol/parse.js';
 import { Reply } from '../../src/protocol/reply.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
@@ -11,7 +11,7 @@ import { executeBatch, type BatchPeer } from '../../src/threads/owner-batches.js
 /** Names, valid and not (too long, empty, a space, non-ASCII). */
 const NAMES = ['a', 'zlib', 'openssl@3', 'b.c_d+e-f/g:h', 'x'.repeat(255), 'y'.repeat(256), '', ' ', 'é'];
 
-test("a parsed line goes to the owner as the client's bytes, and the owner parses it to the same command", async () => {
+test('a parsed command goes to the owner as a line that the owner parses to the same command', async () => {
   const batches: Buffer[] = [];
   const store = new RemoteStore('t', (lines) => {
     batches.push(Buffer.from(lines));
@@ -50,22 +50,6 @@ test("a parsed line goes to the owner as the client's bytes, and the owner parse
     start = end + 1;
   }
   assert.equal(start, lines.length, 'one line per command, nothing else');
-});
-
-test('a command without its bytes (not parsed, or its slot cleared) is rendered as a line', async () => {
-  const batches: string[] = [];
-  const store = new RemoteStore('t', (lines) => {
-    batches.push(Buffer.from(lines).toString('latin1'));
-  });
-  const slot = new CommandSlot();
-  assert.equal(parseInto(Buffer.from('INDEX|a|b\r'), 0, 10, slot), null);
-  assert.equal(slot.source !== null, true, 'parseInto records where the command came from');
-  slot.source = null;
-  store.execute(slot);
-  store.execute({ verb: Verb.INDEX, name: 'c', deps: ['d', 'e'] });
-  void store.barrier();
-  await new Promise((resolve) => setImmediate(resolve));
-  assert.deepEqual(batches, ['INDEX|a|b\nINDEX|c|d,e\n']);
 });
 
 test('the owner executes a batch in order and answers it with one reply per line, as the store would', async () => {
