@@ -73,3 +73,21 @@ test('the owner executes a batch in order and answers it with one reply per line
   assert.deepEqual(answered, [[FAIL, OK, OK, OK, FAIL, OK, FAIL, ERROR]]);
   assert.equal(peer.tail, null, 'answered at once: nothing chained');
 });
+
+test('a batch that holds fewer lines than its count says gets ERROR for the missing ones', async () => {
+  const answered: number[][] = [];
+  const peer: BatchPeer = {
+    tail: null,
+    replies(replies) {
+      answered.push(Array.from(replies));
+    },
+    failed() {
+      assert.fail('the memory store never fails a batch');
+    },
+  };
+  const store = new MemoryStore();
+  await store.open();
+  // The last line lacks its newline: a record cut short is never read past its end.
+  executeBatch(store, new CommandSlot(), peer, Buffer.from('INDEX|a|\nQUERY|a|'), 3);
+  assert.deepEqual(answered, [[Reply.OK, Reply.ERROR, Reply.ERROR]]);
+});
