@@ -38,6 +38,7 @@ export const usage = `Usage: node dist/tools/measure.js hot-path [options]
   --connections N          connections fed in turn (default 100; remote: 50)
  with --store remote:
   --turns N                turns per round (default 400)
+  --side both|local|remote which to run (default both; one alone for instruction counts)
   --sync-mode MODE         durable or relaxed (default durable)
   --compact-after-bytes N  default 1 GiB: no compaction during the measurement`;
 
@@ -61,6 +62,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       messages: { type: 'string' },
       connections: { type: 'string' },
       turns: { type: 'string' },
+      side: { type: 'string' },
       'sync-mode': { type: 'string' },
       'compact-after-bytes': { type: 'string' },
     },
@@ -86,6 +88,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         dist: values.dist ?? join(repoRoot(), 'dist'),
         connections: intOption('--connections', values.connections, 50),
         turns: intOption('--turns', values.turns, 400),
+        sides: sideOption(values.side),
       }),
     );
   else if (store === 'disk') {
@@ -230,4 +233,9 @@ async function measureDisk(
   const all = results.map((x) => x.ns.toFixed(0)).join(' ');
   results.sort((a, b) => a.ns - b.ns);
   return `${o.dist} ${o.syncMode} mix ${workload.mixLabel} ${o.connections}×${o.batch}: min ${results[0]!.ns.toFixed(0)} ns/msg, median ${results[Math.floor(o.rounds / 2)]!.ns.toFixed(0)} ns/msg [${all}] (${o.rounds} rounds of ${o.seconds} s, ${Math.round(results[0]!.rate)} msg/s wall)`;
+}
+
+function sideOption(text: string | undefined): 'both' | 'local' | 'remote' {
+  if (text === undefined || text === 'both' || text === 'local' || text === 'remote') return text ?? 'both';
+  throw new ToolUsageError(`--side must be both, local or remote, got "${text}"`);
 }

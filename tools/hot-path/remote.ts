@@ -30,6 +30,8 @@ export interface RemoteOptions {
   readonly connections: number;
   /** Turns per round. */
   readonly turns: number;
+  /** Which sides to run (one alone: for instruction counts of that side). */
+  readonly sides: 'both' | 'local' | 'remote';
 }
 
 /** ns of CPU per message: [local, remote] medians and minimums over the rounds. */
@@ -108,7 +110,7 @@ export async function measureRemote(o: RemoteOptions): Promise<string> {
   const next = { local: 0, remote: 0 };
   const results: Record<'local' | 'remote', number[]> = { local: [], remote: [] };
   for (let r = 0; r < o.rounds; r++) {
-    for (const side of ['local', 'remote'] as const) {
+    for (const side of o.sides === 'both' ? (['local', 'remote'] as const) : [o.sides]) {
       const feeds = sides[side];
       let at = next[side];
       const cpu0 = process.cpuUsage();
@@ -129,6 +131,7 @@ export async function measureRemote(o: RemoteOptions): Promise<string> {
     const s = [...xs].sort((a, b) => a - b);
     return `min ${s[0]!.toFixed(0)} median ${s[Math.floor(s.length / 2)]!.toFixed(0)}`;
   };
+  if (o.sides !== 'both') return `${o.dist} ${o.sides} ns/msg: ${summary(results[o.sides])}`;
   const hop = results.remote.map((x, i) => x - results.local[i]!);
   return (
     `${o.dist} mix ${workload.mixLabel} ${o.connections}×${o.batch} per turn, ns/msg: ` +
