@@ -447,7 +447,10 @@ export class Composition implements PkgIndex {
         return; // A start that failed has already stopped what it started.
       }
     }
-    this.log.info({ connections: this.server.connectionCount }, 'shutting down');
+    this.log.info(
+      { connections: this.server.connectionCount, connectionsServed: this.server.stats.connectionsTotal },
+      'shutting down',
+    );
     // The socket threads' batches are executed here until each has drained.
     await Promise.all([this.server.close(), this.#threads?.close()]);
     await this.store.close();

@@ -1,7 +1,7 @@
 import { COMMAND_ROWS, ServerStats } from '../server/stats.js';
 import type { ThreadStats } from './messages.js';
 
-type Counter = Exclude<keyof ThreadStats, 'commands' | 'latency'>;
+type Counter = Exclude<keyof ThreadStats, 'commands' | 'latency' | 'hop' | 'batches' | 'batchedCommands'>;
 
 const COUNTERS: readonly Counter[] = [
   'connectionsTotal',

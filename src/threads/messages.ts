@@ -1,4 +1,5 @@
 import type { LatencyCounts } from './thread-latency.js';
+import type { HopCounts } from './ring-channel.js';
 
 /**
  * What the index owner (the main thread) and a socket thread say to each other over the
@@ -59,4 +60,9 @@ export interface ThreadStats {
   readonly commands: readonly number[];
   /** Command latency, cumulative (null: not measured, the owner exports no metrics). */
   readonly latency: LatencyCounts | null;
+  /** The thread's end of its rings (null: --thread-hop message). */
+  readonly hop: HopCounts | null;
+  /** Batches sent to the owner, and the commands in them. */
+  readonly batches: number;
+  readonly batchedCommands: number;
 }

@@ -61,6 +61,9 @@ export class RemoteStore implements IndexStore {
   /** Turns sent and not yet answered, oldest first (the owner answers in order). */
   readonly #inFlight: Turn[] = [];
   #scheduled = false;
+  /** Batches sent, and the commands in them (plain counters, for the thread's reports). */
+  batches = 0;
+  batchedCommands = 0;
   readonly #flush = (): void => {
     this.#scheduled = false;
     const turn = this.#turn;
@@ -69,6 +72,8 @@ export class RemoteStore implements IndexStore {
     this.#turn = null;
     this.#batchStart = 0;
     this.#inFlight.push(turn);
+    this.batches++;
+    this.batchedCommands += count;
     this.#send(this.#lines.view(), count);
     this.#lines.clear();
   };

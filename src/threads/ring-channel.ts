@@ -11,6 +11,20 @@ export type WakeMode = 'doorbell' | 'wait';
 /** How long a record refused by a full ring waits before it is offered again. */
 const RETRY_MS = 1;
 
+/** What one end of a pair of rings did, since it started (see `RingChannel.counts`). */
+export interface HopCounts {
+  /** Records written into the outgoing ring (or queued for it). */
+  recordsOut: number;
+  /** Records read from the incoming ring. */
+  recordsIn: number;
+  /** Wake-ups given to the peer (it had gone idle). */
+  wakesOut: number;
+  /** Times this end went idle and was woken (or rang). */
+  wakesIn: number;
+  /** Passes over the incoming ring (each drains every record there is). */
+  drains: number;
+}
+
 /**
  * One thread's end of a pair of rings (ADR 0010): records out through one, records in through
  * the other, and the wake-ups between. A record that does not fit in the outgoing ring now is
@@ -27,6 +41,12 @@ export class RingChannel {
   readonly #overflow: { payload: Uint8Array; tag: number }[] = [];
   #retry: NodeJS.Timeout | null = null;
   #closed = false;
+  /** Plain increments: read by the thread's stats reports and the shutdown log. */
+  readonly counts: HopCounts = { recordsOut: 0, recordsIn: 0, wakesOut: 0, wakesIn: 0, drains: 0 };
+  readonly #wake = (): void => {
+    this.counts.wakesIn++;
+    this.#receive();
+  };
   readonly #run = (): void => {
     this.#receive();
   };
@@ -62,11 +82,13 @@ export class RingChannel {
 
   /** Called on a doorbell message (mode `doorbell`): drains the incoming ring. */
   doorbell(): void {
+    this.counts.wakesIn++;
     this.#receive();
   }
 
   /** Appends a record for the peer (queued, in order, while the ring is full). */
   send(payload: Uint8Array, tag: number): void {
+    this.counts.recordsOut++;
     if (this.#overflow.length > 0 || !this.#out.tryWrite(payload, tag)) {
       this.#overflow.push({ payload: Uint8Array.prototype.slice.call(payload), tag });
       this.#scheduleRetry();
@@ -84,6 +106,7 @@ export class RingChannel {
 
   #wakePeer(): void {
     if (!this.#out.claimWake()) return;
+    this.counts.wakesOut++;
     if (this.#mode === 'doorbell') this.#ringDoorbell();
     else this.#out.notify();
   }
@@ -114,7 +137,8 @@ export class RingChannel {
   #receive(): void {
     if (this.#closed) return;
     const ring = this.#in;
-    ring.drain(this.#onRecord);
+    this.counts.drains++;
+    this.counts.recordsIn += ring.drain(this.#onRecord);
     if (this.#overflow.length > 0) this.#flushOverflow();
     const seq = ring.wakeSeq;
     if (!ring.sleep()) {
@@ -124,6 +148,6 @@ export class RingChannel {
     if (this.#mode === 'doorbell') return;
     const waiting = ring.waitAsync(seq);
     if (waiting === null) setImmediate(this.#run);
-    else void waiting.then(this.#run);
+    else void waiting.then(this.#wake);
   }
 }

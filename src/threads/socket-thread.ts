@@ -121,6 +121,9 @@ function snapshot(s: IndexServer): ThreadStats {
     connectionsRefusedDescriptors: st.connectionsRefusedDescriptors,
     commands: Array.from(st.commands),
     latency: latency?.snapshot() ?? null,
+    hop: ring === null ? null : { ...ring.counts },
+    batches: store.batches,
+    batchedCommands: store.batchedCommands,
   };
 }
 

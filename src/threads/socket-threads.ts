@@ -4,10 +4,9 @@ import { createError } from '../errors.js';
 import { ConnectionSlots } from '../server/connection-slots.js';
 import { SharedPeerTable } from '../server/shared-peer-table.js';
 import { CommandSlot } from '../protocol/command.js';
-import { parseInto } from '../protocol/parse.js';
-import { Reply } from '../protocol/reply.js';
 import type { IndexServerOptions } from '../server/server.js';
-import { PENDING, type IndexStore } from '../store/store.js';
+import type { IndexStore } from '../store/store.js';
+import { executeBatch, type BatchPeer } from './owner-batches.js';
 import {
   FAILED_TAG,
   type ThreadHop,
@@ -23,7 +22,6 @@ import type { LatencyRecorder } from '../server/stats.js';
 import type { SocketThreadData } from './socket-thread.js';
 
 const ENTRY = new URL('./socket-thread.js', import.meta.url);
-const NEWLINE = 0x0a;
 /** How often a socket thread reports its counters for the metrics. */
 const STATS_INTERVAL_MS = 1000;
 const NO_BYTES = new Uint8Array(0);
@@ -89,7 +87,7 @@ export interface SocketThreadsOptions {
 }
 
 /** One socket thread, seen from the owner. */
-class SocketThread {
+class SocketThread implements BatchPeer {
   readonly index: number;
   readonly worker: Worker;
   readonly log: Logger;
@@ -305,7 +303,19 @@ export class SocketThreads {
       new Int32Array(thread.held, 4, options.peerSlots),
       (options.server.mutationRatePerPeer ?? 0) > 0,
     );
-    if (thread.draining && thread.failure === null) return;
+    if (thread.draining && thread.failure === null) {
+      thread.log.info(
+        {
+          connections: thread.stats?.connectionsTotal,
+          batches: thread.stats?.batches,
+          batchedCommands: thread.stats?.batchedCommands,
+          hop: thread.stats?.hop ?? undefined,
+          ownerHop: thread.ring?.counts,
+        },
+        'socket thread stopped',
+      );
+      return;
+    }
     const outOfMemory = (thread.failure as { code?: unknown } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
     const err = outOfMemory
       ? createError(
@@ -333,58 +343,8 @@ export class SocketThreads {
     }
   }
 
-  /**
-   * Executes a socket thread's batch, every line in order, then answers it once the store's
-   * barrier passes, after any earlier batch of the same thread. Lines were parsed by the thread
-   * already; one that does not parse here (it cannot) is answered ERROR. `lines` may be a view
-   * into a ring: it is read before this returns, never kept.
-   */
   #execute(thread: SocketThread, lines: Uint8Array, count: number): void {
-    const store = this.#store;
-    const slot = this.#slot;
-    const bytes = Buffer.from(lines.buffer, lines.byteOffset, lines.length);
-    const replies = new Uint8Array(count);
-    let pending = false;
-    let start = 0;
-    for (let i = 0; i < count; i++) {
-      const end = bytes.indexOf(NEWLINE, start);
-      const error = end < 0 ? 'E_FIELD_COUNT' : parseInto(bytes, start, end, slot);
-      start = end + 1;
-      if (error !== null) {
-        replies[i] = Reply.ERROR;
-        continue;
-      }
-      const reply = store.execute(slot);
-      if (reply === PENDING) pending = true;
-      replies[i] = reply;
-    }
-    const barrier = store.barrier(thread);
-    if (barrier === null && thread.tail === null) {
-      thread.replies(replies);
-      return;
-    }
-    const decided = (barrier ?? Promise.resolve()).then((values) => {
-      if (pending && values !== undefined) {
-        let next = 0;
-        for (let i = 0; i < replies.length; i++)
-          if (replies[i] === PENDING) replies[i] = next < values.length ? values[next++]! : Reply.ERROR;
-      }
-    });
-    // Handled here too: it may reject before the previous batch's answer attaches to it.
-    decided.catch(() => undefined);
-    const previous = thread.tail;
-    const answered = (previous === null ? decided : previous.then(() => decided)).then(
-      () => {
-        thread.replies(replies);
-      },
-      () => {
-        thread.failed();
-      },
-    );
-    thread.tail = answered;
-    void answered.then(() => {
-      if (thread.tail === answered) thread.tail = null;
-    });
+    executeBatch(this.#store, this.#slot, thread, lines, count);
   }
 
   /**

@@ -16,11 +16,15 @@ import { newDataDir, removeDataDir } from '../support/data-dir.js';
 import { ToolUsageError } from '../support/errors.js';
 import { intOption, parseToolArgs, positiveOption } from '../support/options.js';
 import { repoRoot } from '../support/paths.js';
+import { measureRemote } from './remote.js';
 import { StubSocket, importServer, loadWorkload, silentLogger, type ServerModules } from './harness.js';
 
 export const usage = `Usage: node dist/tools/measure.js hot-path [options]
 
-  --store memory|disk      the store under the connections (default memory)
+  --store memory|disk|remote
+                           the store under the connections (default memory); remote: a
+                           socket thread's RemoteStore and the owner's side of the ring, in
+                           this one thread, against the same turns on a MemoryStore
   --dist DIR               the build to measure (default: this checkout's dist; another
                            build's dist compares with this one)
   --mix SPEC               workload mix (default: the bench's; with --store disk index=50,remove=50)
@@ -30,8 +34,11 @@ export const usage = `Usage: node dist/tools/measure.js hot-path [options]
   --messages N             each round feeds exactly N messages (whole chunks, N rounded up)
                            instead of running --seconds: the same work for every build, for
                            instruction counts (measure instructions)
- with --store disk:
-  --connections N          connections fed in turn (default 100)
+ with --store disk or remote:
+  --connections N          connections fed in turn (default 100; remote: 50)
+ with --store remote:
+  --turns N                turns per round (default 400)
+  --side both|local|remote which to run (default both; one alone for instruction counts)
   --sync-mode MODE         durable or relaxed (default durable)
   --compact-after-bytes N  default 1 GiB: no compaction during the measurement`;
 
@@ -54,6 +61,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       rounds: { type: 'string' },
       messages: { type: 'string' },
       connections: { type: 'string' },
+      turns: { type: 'string' },
+      side: { type: 'string' },
       'sync-mode': { type: 'string' },
       'compact-after-bytes': { type: 'string' },
     },
@@ -72,6 +81,16 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   const store = values.store ?? 'memory';
   if (store === 'memory') console.log(await measureMemory(common));
+  else if (store === 'remote')
+    console.log(
+      await measureRemote({
+        ...common,
+        dist: values.dist ?? join(repoRoot(), 'dist'),
+        connections: intOption('--connections', values.connections, 50),
+        turns: intOption('--turns', values.turns, 400),
+        sides: sideOption(values.side),
+      }),
+    );
   else if (store === 'disk') {
     if (common.messages !== null) throw new ToolUsageError('--messages is for --store memory only');
     const syncMode = values['sync-mode'] ?? 'durable';
@@ -89,7 +108,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         ),
       }),
     );
-  } else throw new ToolUsageError(`--store must be memory or disk, got "${store}"`);
+  } else throw new ToolUsageError(`--store must be memory, disk or remote, got "${store}"`);
   return 0;
 }
 
@@ -214,4 +233,9 @@ async function measureDisk(
   const all = results.map((x) => x.ns.toFixed(0)).join(' ');
   results.sort((a, b) => a.ns - b.ns);
   return `${o.dist} ${o.syncMode} mix ${workload.mixLabel} ${o.connections}×${o.batch}: min ${results[0]!.ns.toFixed(0)} ns/msg, median ${results[Math.floor(o.rounds / 2)]!.ns.toFixed(0)} ns/msg [${all}] (${o.rounds} rounds of ${o.seconds} s, ${Math.round(results[0]!.rate)} msg/s wall)`;
+}
+
+function sideOption(text: string | undefined): 'both' | 'local' | 'remote' {
+  if (text === undefined || text === 'both' || text === 'local' || text === 'remote') return text ?? 'both';
+  throw new ToolUsageError(`--side must be both, local or remote, got "${text}"`);
 }

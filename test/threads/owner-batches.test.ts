@@ -1,0 +1,93 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { CommandSlot } from '../../src/protocol/command.js';
+import { parseInto } from '../../src/protocol/parse.js';
+import { Reply } from '../../src/protocol/reply.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import { RemoteStore } from '../../src/threads/remote-store.js';
+import { executeBatch, type BatchPeer } from '../../src/threads/owner-batches.js';
+
+/** Names, valid and not (too long, empty, a space, non-ASCII). */
+const NAMES = ['a', 'zlib', 'openssl@3', 'b.c_d+e-f/g:h', 'x'.repeat(255), 'y'.repeat(256), '', ' ', 'é'];
+
+test('a parsed command goes to the owner as a line that the owner parses to the same command', async () => {
+  const batches: Buffer[] = [];
+  const store = new RemoteStore('t', (lines) => {
+    batches.push(Buffer.from(lines));
+  });
+  const samples = fc.sample(
+    fc.tuple(
+      fc.constantFrom('INDEX', 'QUERY', 'REMOVE', 'index'),
+      fc.constantFrom(...NAMES),
+      fc.array(fc.constantFrom(...NAMES), { maxLength: 4 }),
+      fc.constantFrom('', '\r', '|'),
+      fc.nat(3),
+    ),
+    { numRuns: 4000, seed: 13 },
+  );
+  const expected: { verb: string; name: string; deps: string[] }[] = [];
+  const slot = new CommandSlot();
+  for (const [verb, name, deps, end, before] of samples) {
+    // The line sits inside a larger read, as in the shared read buffer.
+    const line = Buffer.from(`${verb}|${name}|${deps.join(',')}${end}`, 'utf8');
+    const buf = Buffer.concat([Buffer.alloc(before, 0x7c), line, Buffer.from('\nQUERY|next|\n')]);
+    if (parseInto(buf, before, before + line.length, slot) !== null) continue;
+    expected.push({ verb: slot.verb, name: slot.name, deps: [...slot.deps] });
+    store.execute(slot);
+    buf.fill(0); // the read buffer is reused at once: the batch must hold a copy
+  }
+  void store.barrier();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.ok(expected.length > 300, `${expected.length} valid lines in the sample`);
+  const lines = Buffer.concat(batches);
+  const owner = new CommandSlot();
+  let start = 0;
+  for (const want of expected) {
+    const end = lines.indexOf(0x0a, start);
+    assert.equal(parseInto(lines, start, end, owner), null, lines.toString('latin1', start, end));
+    assert.deepEqual({ verb: owner.verb, name: owner.name, deps: [...owner.deps] }, want);
+    start = end + 1;
+  }
+  assert.equal(start, lines.length, 'one line per command, nothing else');
+});
+
+test('the owner executes a batch in order and answers it with one reply per line, as the store would', async () => {
+  const answered: number[][] = [];
+  const peer: BatchPeer = {
+    tail: null,
+    replies(replies) {
+      answered.push(Array.from(replies));
+    },
+    failed() {
+      assert.fail('the memory store never fails a batch');
+    },
+  };
+  const store = new MemoryStore();
+  await store.open();
+  const lines = Buffer.from(
+    'INDEX|b|a\nINDEX|a|\nINDEX|b|a\r\nQUERY|b|\nREMOVE|a|\nREMOVE|b|\nQUERY|b|\nquery|b|\n',
+  );
+  executeBatch(store, new CommandSlot(), peer, lines, 8);
+  const { OK, FAIL, ERROR } = Reply;
+  assert.deepEqual(answered, [[FAIL, OK, OK, OK, FAIL, OK, FAIL, ERROR]]);
+  assert.equal(peer.tail, null, 'answered at once: nothing chained');
+});
+
+test('a batch that holds fewer lines than its count says gets ERROR for the missing ones', async () => {
+  const answered: number[][] = [];
+  const peer: BatchPeer = {
+    tail: null,
+    replies(replies) {
+      answered.push(Array.from(replies));
+    },
+    failed() {
+      assert.fail('the memory store never fails a batch');
+    },
+  };
+  const store = new MemoryStore();
+  await store.open();
+  // The last line lacks its newline: a record cut short is never read past its end.
+  executeBatch(store, new CommandSlot(), peer, Buffer.from('INDEX|a|\nQUERY|a|'), 3);
+  assert.deepEqual(answered, [[Reply.OK, Reply.ERROR, Reply.ERROR]]);
+});
