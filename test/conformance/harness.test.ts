@@ -63,6 +63,13 @@ for (const seed of [1, 2, 3]) {
           // Checked through another instance than most clients used.
           checked = await checkConsistency(ports[seed % 3]!, packages);
         },
+      }).catch((err: unknown) => {
+        // A reply the harness did not expect: say what the instances logged about it.
+        const warnings = servers.flatMap((s) => s.events.filter((e) => Number(e.level) >= 40));
+        throw new Error(
+          `${(err as Error).message}; the instances' warnings: ${JSON.stringify(warnings.slice(0, 5))}`,
+          { cause: err },
+        );
       });
       assert.equal(checked, 780, 'every package that another depends on was checked');
       t.diagnostic(
