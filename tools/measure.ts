@@ -60,6 +60,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'instructions per message of the hot path (callgrind): builds compared whatever the load',
     load: () => import('./hot-path/instructions.js'),
   },
+  'graph-mutations': {
+    summary: "the bench's workload on a build's DependencyGraph alone (for instructions --graph)",
+    load: () => import('./graph/mutations.js'),
+  },
   'cycle-check': {
     summary: 'cycle checks of a build against a baseline build: chains, wide DAGs, Debian, Homebrew',
     load: () => import('./graph/cycle-check.js'),

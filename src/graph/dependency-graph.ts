@@ -15,7 +15,7 @@
  * `indexWithin()` stops after a budget of work and `resumeIndex()` continues it.
  */
 import { createError, type PkgIndexError } from '../errors.js';
-import { NO_USERS, NodeTable, VisitMarks, newEntry, type Entry, type PackageNode } from './package-node.js';
+import { NodeTable, VisitMarks, newEntry, type Entry, type PackageNode } from './package-node.js';
 import { OrderSpace, OrderUpdate, Verdict } from './topological-order.js';
 import { SortedNames } from './sorted-names.js';
 
@@ -219,8 +219,7 @@ export class DependencyGraph {
     for (let i = 0; i < deps.length; i++) {
       const depName = deps[i]!;
       let dep: Entry | undefined;
-      if (had !== undefined && 2 * i < had.length && (had[2 * i] as Entry).name === depName)
-        dep = had[2 * i] as Entry;
+      if (had !== undefined && i < had.length && had[i]!.name === depName) dep = had[i]!;
       else {
         dep = entries.get(depName);
         if (dep === undefined) return IndexOutcome.MISSING_DEPENDENCY;
@@ -233,9 +232,10 @@ export class DependencyGraph {
     if (existing === undefined) {
       // A package not yet indexed has no dependents, so its edges cannot close a cycle, and
       // above everything in the order it is above its dependencies.
-      const entry = newEntry(name, new Array<Entry | number>(2 * count), order.top++);
+      const entry = newEntry(name, resolved.slice(0, count), order.top++);
       const table = this.#table;
       table.add(entry);
+      entry.slots = table.reserve(entry, count);
       for (let i = 0; i < count; i++) if (table.link(entry, i, resolved[i]!)) this.#held++;
       this.#edges += count;
       if (count === 0) this.#roots++;
@@ -248,14 +248,14 @@ export class DependencyGraph {
     const kept = ++order.epoch;
     const links = existing.links;
     let keptCount = 0;
-    for (let i = 0; i < links.length; i += 2) {
-      const dep = links[i] as Entry;
+    for (let i = 0; i < links.length; i++) {
+      const dep = links[i]!;
       if (dep.mark === epoch) {
         dep.mark = kept;
         keptCount++;
       }
     }
-    if (keptCount === count && links.length === 2 * count) return IndexOutcome.UNCHANGED;
+    if (keptCount === count && links.length === count) return IndexOutcome.UNCHANGED;
     // `existing` is marked only if it lists itself.
     if (existing.mark === epoch) return IndexOutcome.CYCLE;
     let below = true;
@@ -292,8 +292,7 @@ export class DependencyGraph {
     for (let i = 0; i < count; i++) deps[i]!.mark = epoch;
     const kept = ++order.epoch;
     const links = entry.links;
-    for (let i = 0; i < links.length; i += 2)
-      if ((links[i] as Entry).mark === epoch) (links[i] as Entry).mark = kept;
+    for (let i = 0; i < links.length; i++) if (links[i]!.mark === epoch) links[i]!.mark = kept;
     this.#commit(entry, deps, count, epoch, kept);
     return IndexOutcome.REPLACED;
   }
@@ -305,37 +304,34 @@ export class DependencyGraph {
   #commit(entry: Entry, resolved: readonly Entry[], count: number, added: number, kept: number): void {
     const links = entry.links;
     const table = this.#table;
-    const had = links.length >> 1;
+    const had = links.length;
     for (let i = 0; i < had; i++) {
-      const dep = links[2 * i] as Entry;
+      const dep = links[i]!;
       // A kept dependency keeps `entry` where it is among its users: that position waits in
       // its mark (negative: no epoch is) until the links are rewritten below.
-      if (dep.mark === kept) dep.mark = -1 - (links[2 * i + 1] as number);
+      if (dep.mark === kept) dep.mark = -1 - table.positionOf(entry, i);
       else if (table.unlink(entry, i)) this.#held--;
     }
     if (had === 0) this.#roots--;
     if (count === 0) this.#roots++;
     this.#edges += count - had;
+    const old = entry.slots;
+    const slots = (entry.slots = table.reserve(entry, count));
     for (let i = 0; i < count; i++) {
       const dep = resolved[i]!;
       if (dep.mark === added) {
         if (table.link(entry, i, dep)) this.#held++;
       } else {
-        // Still at the same place (a re-index mostly repeats the list, or appends to it): its
-        // link holds the same position, and its users already say `i`. Not touching its
-        // users array saves a cache miss per kept dependency.
-        if (links[2 * i] !== dep) {
-          const at = -1 - dep.mark;
-          links[2 * i] = dep;
-          links[2 * i + 1] = at;
-          // Its users record where it sits among `entry`'s dependencies: elsewhere now.
-          dep.users[2 * at + 1] = i;
-        }
+        // Still at the same place in the same block (a re-index mostly repeats the list, or
+        // appends to it): its slot already holds its position, and its users already name
+        // that slot. Not touching its users array saves a cache miss per kept dependency.
+        if (links[i] !== dep || slots !== old) table.move(entry, i, dep, -1 - dep.mark);
         dep.mark = kept;
       }
     }
+    if (slots !== old) table.release(old);
     // pop() is inlined where the length setter is a call into the runtime.
-    while (links.length > 2 * count) links.pop();
+    while (links.length > count) links.pop();
     this.#version++;
   }
 
@@ -345,7 +341,7 @@ export class DependencyGraph {
     const entry = this.#entries.get(name);
     if (entry === undefined) return RemoveOutcome.ABSENT;
     if (entry.dependents > 0) return RemoveOutcome.REQUIRED;
-    const had = entry.links.length >> 1;
+    const had = entry.links.length;
     const table = this.#table;
     for (let i = 0; i < had; i++) if (table.unlink(entry, i)) this.#held--;
     table.drop(entry);
@@ -388,9 +384,9 @@ export class DependencyGraph {
       while (stack.length > 0) {
         const top = stack[stack.length - 1]!;
         const [entry, i] = top;
-        if (2 * i < entry.links.length) {
+        if (i < entry.links.length) {
           top[1] = i + 1;
-          const dep = entry.links[2 * i] as Entry;
+          const dep = entry.links[i]!;
           if (dep.mark !== epoch) {
             dep.mark = epoch;
             stack.push([dep, 0]);
@@ -424,12 +420,9 @@ export class DependencyGraph {
     let roots = 0;
     let held = 0;
     let k = 0;
-    if (NO_USERS.length !== 0) problems.push('the shared empty dependents array was written to');
     for (const entry of entries.values()) {
-      const links = entry.links;
-      const n = links.length >> 1;
-      const deps: Entry[] = [];
-      for (let i = 0; i < links.length; i += 2) deps.push(links[i] as Entry);
+      const deps = entry.links;
+      const n = deps.length;
       if (hasDuplicate(deps)) problems.push(`${entry.name} lists a dependency twice`);
       edges += n;
       if (n === 0) roots++;
@@ -464,7 +457,7 @@ export class DependencyGraph {
 function namesOf(entry: Entry): string[] {
   const links = entry.links;
   const names: string[] = [];
-  for (let i = 0; i < links.length; i += 2) names.push((links[i] as Entry).name);
+  for (let i = 0; i < links.length; i++) names.push(links[i]!.name);
   return names;
 }
 

@@ -147,15 +147,15 @@ export class GraphSurvey {
       const entry = all[this.#at++]!;
       let d = 0;
       const links = entry.links;
-      for (let i = 0; i < links.length; i += 2) {
-        const below = depth.get(links[i] as Entry);
+      for (let i = 0; i < links.length; i++) {
+        const below = depth.get(links[i]!);
         // Not measured yet: the order changed while the survey ran.
         if (below === undefined) this.#exact = false;
         else if (below + 1 > d) d = below + 1;
       }
       depth.set(entry, d);
       keepTop(this.#deepest, entry, this.#top, (e) => depth.get(e) ?? 0);
-      work += 1 + (links.length >> 1);
+      work += 1 + links.length;
     }
     this.#work += work;
     if (this.#at === n) this.#phase = Phase.CLOSURES;

@@ -124,6 +124,7 @@ class ClosureSearch {
     const regionStack = this.#regionStack;
     const beyondStack = this.#beyondStack;
     const byId = this.table.byId;
+    const words = this.table.words;
     let current = this.#current;
     let inRegion = this.#currentInRegion;
     let at = this.#at;
@@ -143,14 +144,14 @@ class ClosureSearch {
         at = 0;
         work++;
       }
-      // Dependents are every other slot of `users` up to twice the count; dependencies every other slot of `links`.
+      // Dependents are every other word from `users` up to twice the count.
       const users = current.users;
       const links = current.links;
-      const count = up ? current.dependents : links.length >> 1;
+      const count = up ? current.dependents : links.length;
       const stop = Math.min(count, at + (budget - work));
       work += stop - at;
       for (; at < stop; at++) {
-        const v = (up ? byId[users[2 * at]!] : links[2 * at]) as Entry;
+        const v = (up ? byId[words[users + 2 * at]!] : links[at]) as Entry;
         const m = v.mark;
         if (m === mark) continue;
         if (m === otherMark) {
@@ -205,6 +206,7 @@ class Collect {
     if (!this.collected) {
       const { up, mark, bound, table } = this.#search!;
       const byId = table.byId;
+      const words = table.words;
       const regionOnly = this.#regionOnly;
       const taken = this.#taken;
       const stack = this.#stack;
@@ -224,10 +226,10 @@ class Collect {
         found.push(current);
         const users = current.users;
         const links = current.links;
-        const count = up ? current.dependents : links.length >> 1;
+        const count = up ? current.dependents : links.length;
         work += 1 + count;
         for (let i = 0; i < count; i++) {
-          const v = (up ? byId[users[2 * i]!] : links[2 * i]) as Entry;
+          const v = (up ? byId[words[users + 2 * i]!] : links[i]) as Entry;
           if (v.mark === mark && (!regionOnly || (up ? v.ord < bound : v.ord > bound))) {
             v.mark = taken;
             stack.push(v);

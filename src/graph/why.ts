@@ -143,8 +143,8 @@ export function* whyRefusedSteps(
   let visits = 0;
   for (let head = 0; head < queue.length; head++) {
     const node = queue[head]!;
-    for (let i = 0; i < node.links.length; i += 2) {
-      const dep = node.links[i] as Entry;
+    for (let i = 0; i < node.links.length; i++) {
+      const dep = node.links[i]!;
       if (++visits > maxVisits) return { verdict: IndexVerdict.UNKNOWN };
       if (visits % STEP_VISITS === 0) yield;
       if (dep === target) {

@@ -86,6 +86,58 @@ test('a re-index that keeps dependencies in place, appends, drops or reorders ke
   assert.deepEqual(dependents('a'), ['p']);
 });
 
+test('edge slots: lists outgrowing their block, blocks given back and taken again, the pool grown', () => {
+  // Each package's edges have a block of slots in one pool (package-node.ts), and its
+  // dependents another: a list that outgrows its block moves every kept edge to a larger
+  // one; a removed package's blocks are reused by the next of their size; the pool grows
+  // past its first allocation; a package's dependents move to smaller blocks as they go.
+  const g = new DependencyGraph();
+  const base = Array.from({ length: 40 }, (_, i) => `b${i}`);
+  for (const n of base) g.index(n, []);
+  for (let k = 1; k <= 40; k++) {
+    // p's list grows through blocks of 2, 4, …, 64 slots while other dependents come and go.
+    assert.equal(g.index('p', base.slice(0, k)), k === 1 ? IndexOutcome.ADDED : IndexOutcome.REPLACED);
+    assert.equal(g.index(`u${k}`, base.slice(k - 1, k + 3)), IndexOutcome.ADDED);
+    if (k % 3 === 0) assert.equal(g.remove(`u${k - 1}`), RemoveOutcome.REMOVED);
+    assert.deepEqual(g.verify(), [], `after p lists ${k}`);
+  }
+  // Down to none and back: the block is kept.
+  assert.equal(g.index('p', []), IndexOutcome.REPLACED);
+  assert.deepEqual(g.verify(), []);
+  assert.equal(g.index('p', base.slice(10, 30).reverse()), IndexOutcome.REPLACED);
+  assert.deepEqual(g.verify(), []);
+  // A package that never had a dependency takes its first block.
+  g.index('z', []);
+  assert.equal(g.index('z', ['b0', 'b1', 'b2']), IndexOutcome.REPLACED);
+  assert.deepEqual(g.verify(), []);
+  const present = new Set<number>();
+  for (let round = 0; round < 3; round++) {
+    // 600 packages of 1 to 5 dependencies: thousands of words, past the pool's first 1,024.
+    for (let i = 0; i < 600; i++) {
+      const deps = ['p', ...base.slice(i % 35, (i % 35) + ((i + round) % 5))];
+      const outcome = g.index(`m${i}`, deps);
+      assert.equal(outcome, present.has(i) ? IndexOutcome.REPLACED : IndexOutcome.ADDED);
+      present.add(i);
+    }
+    assert.deepEqual(g.verify(), [], `round ${round}, all indexed`);
+    // Every other one removed: their blocks go back to the pool, for the next round's.
+    for (let i = round % 2; i < 600; i += 2) {
+      assert.equal(g.remove(`m${i}`), RemoveOutcome.REMOVED);
+      present.delete(i);
+    }
+    assert.deepEqual(g.verify(), [], `round ${round}, half removed`);
+    assert.equal(g.dependentCount('p'), present.size);
+  }
+  // p's dependents shrink to blocks an eighth full, then smaller ones: checked on the way down.
+  for (const i of [...present]) {
+    assert.equal(g.remove(`m${i}`), RemoveOutcome.REMOVED);
+    present.delete(i);
+    if ((present.size & (present.size - 1)) === 0) assert.deepEqual(g.verify(), [], `${present.size} left`);
+  }
+  assert.equal(g.dependentCount('p'), 0);
+  assert.deepEqual(g.verify(), []);
+});
+
 test('a failed re-index changes nothing', () => {
   const g = new DependencyGraph();
   g.index('a', []);

@@ -31,6 +31,8 @@ export const usage = `Usage: node dist/tools/measure.js instructions [options]
   --top N             the N functions whose cost per message is largest, per build
   --keep DIR          keep callgrind's output files in DIR (for callgrind_annotate)
   --mix SPEC          workload mix (default: the bench's)
+  --graph             count the graph alone (measure graph-mutations: the workload on a
+                      DependencyGraph, no server) instead of the hot path
   --batch N           lines per read chunk (default 32)`;
 
 interface Run {
@@ -54,6 +56,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       keep: { type: 'string' },
       mix: { type: 'string' },
       batch: { type: 'string' },
+      graph: { type: 'boolean' },
     },
     usage,
   );
@@ -69,7 +72,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const jobs = intOption('--jobs', values.jobs, 2);
   const top = intOption('--top', values.top, 0, 0);
   const cacheSim = values['cache-sim'] === true;
-  const extra = [...(values.mix === undefined ? [] : ['--mix', values.mix]), '--batch', String(batch)];
+  const graph = values.graph === true;
+  const mixArgs = values.mix === undefined ? [] : ['--mix', values.mix];
+  const extra = graph ? mixArgs : [...mixArgs, '--rounds', '1', '--batch', String(batch)];
 
   const dir = values.keep ?? mkdtempSync(join(tmpdir(), 'pkgindex-callgrind-'));
   mkdirSync(dir, { recursive: true });
@@ -84,13 +89,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       while (next < runs.length) {
         const run = runs[next++]!;
         const args = [
-          'hot-path',
+          graph ? 'graph-mutations' : 'hot-path',
           '--dist',
           run.dist,
           '--messages',
           String(run.messages),
-          '--rounds',
-          '1',
           ...extra,
         ];
         const done = await callgrind(dir, cacheSim, tool, args);
@@ -103,7 +106,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const span = hi - lo;
     const mixLabel = values.mix ?? 'the bench default';
     console.log(
-      `per message, callgrind, (count at ${hi} - count at ${lo}) / ${span}; mix ${mixLabel}, batch ${batch}`,
+      `per message, callgrind, (count at ${hi} - count at ${lo}) / ${span}; mix ${mixLabel}, ${graph ? 'the graph alone' : `batch ${batch}`}`,
     );
     for (const dist of dists) {
       const pairs: [Run, Run][] = [];
