@@ -17,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type * as GraphModule from '../../src/graph/dependency-graph.js';
 import { prng } from '../../src/bench/workload.js';
+import { defaultDataFile } from '../../src/bench/data-set.js';
 import { parseBrew } from '../../src/import/brew.js';
 import { parseDebian } from '../../src/import/debian.js';
 import { planImport, type SourcePackage } from '../../src/import/plan.js';
@@ -308,7 +309,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 
   if (only.has('brew')) {
-    const parsed = await parseBrew(readFileSync('test/fixtures/brew-dependencies.txt', 'utf8').split('\n'));
+    const parsed = await parseBrew(readFileSync(defaultDataFile(), 'utf8').split('\n'));
     archive('Homebrew', planImport(parsed.packages, { breakCycles: true }).order);
   }
   return 0;

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import type * as GraphModule from '../../src/graph/dependency-graph.js';
 import type * as QueryModule from '../../src/graph/queries.js';
 import { buildScript, parseDataFile, planWorkload, parseMix } from '../../src/bench/workload.js';
+import { defaultDataFile } from '../../src/bench/data-set.js';
 import { parseDebian } from '../../src/import/debian.js';
 import { planImport } from '../../src/import/plan.js';
 
@@ -53,7 +54,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   // 1. The view's price on the hot path: the benchmark's mutations, with and without a view.
   {
-    const plan = planWorkload(parseDataFile(readFileSync('test/fixtures/brew-dependencies.txt', 'utf8')), 1);
+    const plan = planWorkload(parseDataFile(readFileSync(defaultDataFile(), 'utf8')), 1);
     const script = buildScript(plan, parseMix('index=50,remove=50'), 1, 65_536);
     const lines: [string, string, string[]][] = [];
     for (let i = 0; i < script.length; i++) {
