@@ -30,8 +30,12 @@ export const usage = `Usage: node dist/tools/measure.js instructions [options]
   --cache-sim         also simulate the caches: L1 and last-level data misses per message
   --top N             the N functions whose cost per message is largest, per build
   --keep DIR          keep callgrind's output files in DIR (for callgrind_annotate)
-  --mix SPEC          workload mix (default: the bench's)
-  --batch N           lines per read chunk (default 32)`;
+  --mix SPEC          workload mix (default: the bench's; with --store disk index=50,remove=50)
+  --batch N           lines per read chunk (default 32)
+  --store memory|disk the store under the connections (default memory); with disk, each turn
+                      is one chunk per connection and one group commit (see measure hot-path)
+  --connections N     with --store disk: connections fed in turn (default 100)
+  --sync-mode MODE    with --store disk: durable or relaxed (default durable)`;
 
 interface Run {
   readonly dist: string;
@@ -54,22 +58,47 @@ export async function main(argv: readonly string[]): Promise<number> {
       keep: { type: 'string' },
       mix: { type: 'string' },
       batch: { type: 'string' },
+      store: { type: 'string' },
+      connections: { type: 'string' },
+      'sync-mode': { type: 'string' },
     },
     usage,
   );
+  const store = values.store ?? 'memory';
+  if (store !== 'memory' && store !== 'disk')
+    throw new ToolUsageError(`--store must be memory or disk, got "${store}"`);
+  if (store === 'memory' && (values.connections !== undefined || values['sync-mode'] !== undefined))
+    throw new ToolUsageError('--connections and --sync-mode are for --store disk only');
+  const connections = intOption('--connections', values.connections, 100);
   const root = repoRoot();
   const dists = values.dist ?? [join(root, 'dist')];
   const batch = intOption('--batch', values.batch, 32);
+  // Whole chunks; with the disk store, whole turns of one chunk per connection.
+  const unit = store === 'disk' ? batch * connections : batch;
   const [lo, hi] = (values.messages ?? '500000,900000')
     .split(',')
-    .map((n) => Math.ceil(Number(n) / batch) * batch);
+    .map((n) => Math.ceil(Number(n) / unit) * unit);
   if (lo === undefined || hi === undefined || !(lo >= 0 && hi > lo))
     throw new ToolUsageError(`--messages must be LO,HI with 0 ≤ LO < HI, got "${values.messages}"`);
   const repeat = intOption('--repeat', values.repeat, 1);
   const jobs = intOption('--jobs', values.jobs, 2);
   const top = intOption('--top', values.top, 0, 0);
   const cacheSim = values['cache-sim'] === true;
-  const extra = [...(values.mix === undefined ? [] : ['--mix', values.mix]), '--batch', String(batch)];
+  const extra = [
+    ...(values.mix === undefined ? [] : ['--mix', values.mix]),
+    '--batch',
+    String(batch),
+    ...(store === 'disk'
+      ? [
+          '--store',
+          'disk',
+          '--connections',
+          String(connections),
+          '--sync-mode',
+          values['sync-mode'] ?? 'durable',
+        ]
+      : []),
+  ];
 
   const dir = values.keep ?? mkdtempSync(join(tmpdir(), 'pkgindex-callgrind-'));
   mkdirSync(dir, { recursive: true });
@@ -101,9 +130,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     await Promise.all(Array.from({ length: Math.min(jobs, runs.length) }, worker));
 
     const span = hi - lo;
-    const mixLabel = values.mix ?? 'the bench default';
+    const mixLabel = values.mix ?? (store === 'disk' ? 'index=50,remove=50' : 'the bench default');
+    const where =
+      store === 'disk' ? `, disk store ${values['sync-mode'] ?? 'durable'}, ${connections} connections` : '';
     console.log(
-      `per message, callgrind, (count at ${hi} - count at ${lo}) / ${span}; mix ${mixLabel}, batch ${batch}`,
+      `per message, callgrind, (count at ${hi} - count at ${lo}) / ${span}; mix ${mixLabel}, batch ${batch}${where}`,
     );
     for (const dist of dists) {
       const pairs: [Run, Run][] = [];
