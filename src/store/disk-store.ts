@@ -144,8 +144,9 @@ export class DiskStore implements IndexStore, BackupSource {
     this.#sliced = new SlicedGraph(
       () => this.#graph,
       {
-        // A store that rolled back after a failure answers nothing until it has reopened.
-        refuse: (command) => this.#suspect || (command.verb !== Verb.QUERY && !this.#health.writable),
+        // A store that rolled back after a failure answers nothing until it has reopened. Only
+        // mutations come here: execute() answers QUERYs itself.
+        refuse: () => this.#suspect || !this.#health.writable,
         // What undoes a mutation, read before it is applied: the list it had, or null.
         before: (command) => this.#graph.dependenciesOf(command.name) ?? null,
         changed: (command, before) => {
@@ -255,7 +256,15 @@ export class DiskStore implements IndexStore, BackupSource {
     this.#maybeCompact();
   }
 
+  /**
+   * A QUERY is answered from the graph at once, as the memory store does: the sliced graph
+   * answers it from the same graph anyway (it keeps the previous state while a check is
+   * suspended), and the only thing that refuses a QUERY here is a suspect graph, so it needs
+   * neither that layer nor its refuse hook (a closure call on 80 % of lines in a usual mix).
+   */
   execute(command: Command): Reply | Suspended {
+    if (command.verb === Verb.QUERY)
+      return this.#suspect ? Reply.ERROR : this.#graph.has(command.name) ? Reply.OK : Reply.FAIL;
     return this.#sliced.execute(command);
   }
 
