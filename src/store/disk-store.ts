@@ -147,12 +147,11 @@ export class DiskStore implements IndexStore, BackupSource {
         // A store that rolled back after a failure answers nothing until it has reopened. Only
         // mutations come here: execute() answers QUERYs itself.
         refuse: () => this.#suspect || !this.#health.writable,
-        // What undoes a mutation, read before it is applied: the list it had, or null.
-        before: (command) => this.#graph.dependenciesOf(command.name) ?? null,
-        changed: (command, before) => {
+        // `dropped` undoes it: the graph hands back the list it took (see #adopt), no copy here.
+        changed: (command, dropped) => {
           const writer = this.#writer!;
           this.#undo.trim(writer.syncedRecords);
-          this.#undo.push(command.name, before);
+          this.#undo.push(command.name, dropped);
           if (command.verb === Verb.INDEX) writer.appendIndex(command.name, command.deps);
           else writer.appendRemove(command.name);
         },
@@ -391,6 +390,8 @@ export class DiskStore implements IndexStore, BackupSource {
 
   #adopt(recovered: Recovered): void {
     this.#graph = recovered.graph;
+    // What each change drops is what the undo log keeps to take it back.
+    this.#graph.keepDropped();
     this.#suspect = false;
     this.#undo.reset();
     this.#snapshotSeq = recovered.snapshotSeq;
