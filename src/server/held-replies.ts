@@ -63,8 +63,11 @@ export class HeldReplies {
     suspends: boolean,
   ): void {
     this.#reserve(count);
-    this.#bytes.set(count === replies.length ? replies : replies.subarray(0, count), this.#to);
-    this.#to += count;
+    // Byte by byte: a chunk holds a few dozen replies, and subarray() would be an object.
+    const bytes = this.#bytes;
+    const to = this.#to;
+    for (let i = 0; i < count; i++) bytes[to + i] = replies[i]!;
+    this.#to = to + count;
     this.#ends.push(this.#to);
     this.#barriers.push(barrier);
     this.#arrivedAt.push(arrivedAt);
