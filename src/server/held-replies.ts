@@ -34,16 +34,22 @@ export class HeldReplies {
   #bytes = new Uint8Array(0);
   #from = 0;
   #to = 0;
-  /** Batches `[#head, #ends.length)`: the end of each in `#bytes`, and the rest, by row. */
-  #ends: number[] = [];
-  #barriers: (Barrier | null)[] = [];
-  #arrivedAt: number[] = [];
-  #states: number[] = [];
+  /**
+   * Batches `[#head, #tail)`: the end of each in `#bytes`, and the rest, by row. The rows are
+   * reused, never truncated: an array whose length is set to 0 loses its backing store, and
+   * the next push would allocate one again, for every chunk of a client that waits for its
+   * replies before sending more.
+   */
+  readonly #ends: number[] = [];
+  readonly #barriers: (Barrier | null)[] = [];
+  readonly #arrivedAt: number[] = [];
+  readonly #states: number[] = [];
   #head = 0;
+  #tail = 0;
 
   /** Batches held. */
   get length(): number {
-    return this.#ends.length - this.#head;
+    return this.#tail - this.#head;
   }
 
   /** Replies held. */
@@ -68,10 +74,19 @@ export class HeldReplies {
     const to = this.#to;
     for (let i = 0; i < count; i++) bytes[to + i] = replies[i]!;
     this.#to = to + count;
-    this.#ends.push(this.#to);
-    this.#barriers.push(barrier);
-    this.#arrivedAt.push(arrivedAt);
-    this.#states.push((barrier === null ? DURABLE : WAITING) | (suspends ? SUSPENDS : 0));
+    const row = this.#tail++;
+    const state = (barrier === null ? DURABLE : WAITING) | (suspends ? SUSPENDS : 0);
+    if (row === this.#ends.length) {
+      this.#ends.push(this.#to);
+      this.#barriers.push(barrier);
+      this.#arrivedAt.push(arrivedAt);
+      this.#states.push(state);
+    } else {
+      this.#ends[row] = this.#to;
+      this.#barriers[row] = barrier;
+      this.#arrivedAt[row] = arrivedAt;
+      this.#states[row] = state;
+    }
   }
 
   /**
@@ -82,7 +97,7 @@ export class HeldReplies {
     let suspends = false;
     const barriers = this.#barriers;
     const states = this.#states;
-    for (let i = this.#head; i < barriers.length; i++) {
+    for (let i = this.#head; i < this.#tail; i++) {
       if (barriers[i] !== barrier || (states[i]! & STATE) !== WAITING) continue;
       barriers[i] = null;
       if (failed) states[i] = states[i]! | FAILED;
@@ -97,7 +112,7 @@ export class HeldReplies {
 
   /** The oldest batch's state (WAITING, DURABLE or FAILED); WAITING when none is held. */
   get state(): number {
-    return this.#head < this.#states.length ? this.#states[this.#head]! & STATE : WAITING;
+    return this.#head < this.#tail ? this.#states[this.#head]! & STATE : WAITING;
   }
 
   /** When the oldest batch arrived (0: not measured). */
@@ -130,14 +145,21 @@ export class HeldReplies {
     this.#barriers[this.#head] = null;
     this.#head++;
     this.#from = end;
-    if (this.#head === this.#ends.length) this.clear();
-    else if (this.#head >= 64 && this.#head * 2 >= this.#ends.length) {
-      // Never empty while a client pipelines without pause: compact, amortised O(1) a batch.
-      this.#ends = this.#ends.slice(this.#head);
-      this.#barriers = this.#barriers.slice(this.#head);
-      this.#arrivedAt = this.#arrivedAt.slice(this.#head);
-      this.#states = this.#states.slice(this.#head);
+    if (this.#head === this.#tail) this.clear();
+    else if (this.#head >= 64 && this.#head * 2 >= this.#tail) {
+      // Never empty while a client pipelines without pause: move the rows to the front,
+      // amortised O(1) a batch.
+      const head = this.#head;
+      const held = this.#tail - head;
+      for (let i = 0; i < held; i++) {
+        this.#ends[i] = this.#ends[head + i]!;
+        this.#barriers[i] = this.#barriers[head + i]!;
+        this.#arrivedAt[i] = this.#arrivedAt[head + i]!;
+        this.#states[i] = this.#states[head + i]!;
+        this.#barriers[head + i] = null;
+      }
       this.#head = 0;
+      this.#tail = held;
     }
     return end;
   }
@@ -153,11 +175,10 @@ export class HeldReplies {
 
   /** Forgets every batch (the connection closed); keeps the buffer for reuse. */
   clear(): void {
-    this.#ends.length = 0;
-    this.#barriers.length = 0;
-    this.#arrivedAt.length = 0;
-    this.#states.length = 0;
+    // The rows stay for reuse; no barrier is kept alive by them.
+    for (let i = this.#head; i < this.#tail; i++) this.#barriers[i] = null;
     this.#head = 0;
+    this.#tail = 0;
     this.#from = 0;
     this.#to = 0;
   }
@@ -177,7 +198,7 @@ export class HeldReplies {
     }
     // Every batch's end moves with its replies.
     const ends = this.#ends;
-    for (let i = this.#head; i < ends.length; i++) ends[i] = ends[i]! - from;
+    for (let i = this.#head; i < this.#tail; i++) ends[i] = ends[i]! - from;
     this.#from = 0;
     this.#to = held;
   }
