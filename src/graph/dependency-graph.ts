@@ -37,6 +37,19 @@ export type IndexProgress = IndexOutcome | typeof INDEX_PENDING;
 export const RemoveOutcome = { REMOVED: 'removed', ABSENT: 'absent', REQUIRED: 'required' } as const;
 export type RemoveOutcome = (typeof RemoveOutcome)[keyof typeof RemoveOutcome];
 
+/**
+ * The dependency list a change took from a package (see `DependencyGraph.dropped`): opaque,
+ * read with `droppedNames()`. The graph never writes to it again.
+ */
+export type DroppedList = readonly unknown[] & { readonly __dropped: unique symbol };
+
+/** The names of a list `dropped` handed back, in their order. */
+export function droppedNames(list: DroppedList): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < list.length; i += 2) names.push((list[i] as Entry).name);
+  return names;
+}
+
 export interface GraphStats {
   readonly packages: number;
   readonly edges: number;
@@ -64,6 +77,9 @@ export class DependencyGraph {
   #pending: PendingIndex | null = null;
   #lastWork = 0;
   #names: SortedNames | null = null;
+  /** Keep what each change drops (see `keepDropped`). */
+  #keepsDropped = false;
+  #dropped: DroppedList | null = null;
 
   get size(): number {
     return this.#entries.size;
@@ -156,6 +172,26 @@ export class DependencyGraph {
     return this.#names;
   }
 
+  /**
+   * From now on, each change hands back the dependency list it takes from its package, read
+   * with `dropped` right after the call: for a store that must be able to undo it (the disk
+   * store's undo log). A removal hands back the removed package's own list, which nothing
+   * uses any more; a replacement rewrites the list in place, so it copies the old one, once
+   * it is known to change. Off by default: the memory store has nothing to undo.
+   */
+  keepDropped(): void {
+    this.#keepsDropped = true;
+  }
+
+  /**
+   * What the last `index()`, `indexWithin()`, `resumeIndex()` or `remove()` that changed the
+   * graph took from its package: the list it replaced or removed, or null when it added the
+   * package. Read only right after a call that changed the graph (with `keepDropped()` on).
+   */
+  get dropped(): DroppedList | null {
+    return this.#dropped;
+  }
+
   /** True while a re-index started by `indexWithin()` waits for `resumeIndex()`. */
   get pending(): boolean {
     return this.#pending !== null;
@@ -242,6 +278,7 @@ export class DependencyGraph {
       entries.set(name, entry);
       if (this.#names !== null && !this.#names.added(name)) this.#names = null;
       this.#version++;
+      this.#dropped = null;
       return IndexOutcome.ADDED;
     }
     // Dependencies kept from the old list get a second mark; those still marked `epoch` are new.
@@ -303,6 +340,7 @@ export class DependencyGraph {
    */
   #commit(entry: Entry, resolved: readonly Entry[], count: number, added: number, kept: number): void {
     const links = entry.links;
+    if (this.#keepsDropped) this.#dropped = links.slice() as unknown as DroppedList;
     const table = this.#table;
     const had = links.length;
     for (let i = 0; i < had; i++) {
@@ -350,6 +388,8 @@ export class DependencyGraph {
     this.#entries.delete(name);
     this.#names?.removed();
     this.#version++;
+    // The removed entry's links: nothing links to it or rewrites them any more.
+    if (this.#keepsDropped) this.#dropped = entry.links as unknown as DroppedList;
     return RemoveOutcome.REMOVED;
   }
 

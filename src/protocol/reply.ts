@@ -14,15 +14,15 @@ export const REPLY_BYTES: readonly Buffer[] = REPLY_NAMES.map((n) => Buffer.from
 export const MAX_REPLY_BYTES = 6;
 
 /**
- * Renders a sequence of replies into one buffer, ready for a single socket write. Bytes are
+ * Renders the replies `replies[from, to)` into one buffer, ready for a single socket write. Bytes are
  * stored one by one: a Buffer.copy() per reply costs more than the few bytes it copies.
  */
-export function renderReplies(replies: Uint8Array, count: number): Buffer {
+export function renderReplies(replies: Uint8Array, from: number, to: number): Buffer {
   let size = 0;
-  for (let i = 0; i < count; i++) size += REPLY_BYTES[replies[i] as Reply]!.length;
+  for (let i = from; i < to; i++) size += REPLY_BYTES[replies[i] as Reply]!.length;
   const out = Buffer.allocUnsafe(size);
   let at = 0;
-  for (let i = 0; i < count; i++) {
+  for (let i = from; i < to; i++) {
     const bytes = REPLY_BYTES[replies[i] as Reply]!;
     for (let j = 0; j < bytes.length; j++) out[at++] = bytes[j]!;
   }

@@ -10,6 +10,7 @@ import { RunQueue, type Runnable } from './run-queue.js';
 import type { OffenderLog } from './offender-log.js';
 import type { Peer, PeerLimits } from './peer-limits.js';
 import { BarrierWaiters, type Barrier, type BarrierWaiter, type Decided } from './barrier-waiters.js';
+import { FAILED, HeldReplies, PENDING_SLOT, WAITING } from './held-replies.js';
 import { INVALID_ROW, rowOfVerb, type ServerStats } from './stats.js';
 
 export interface ConnectionLimits {
@@ -42,30 +43,10 @@ export interface ConnectionLimits {
  */
 const LINES_PER_CLOCK = 16;
 
-/** Replies of one read chunk that wait for the store to make what they observed durable. */
-interface HeldBatch {
-  readonly replies: Uint8Array;
-  state: 'waiting' | 'durable' | 'failed';
-  /** performance.now() when the chunk arrived, or 0 when latency is not measured. */
-  readonly arrivedAt: number;
-  /** Its last command was SUSPENDED: the connection executes nothing more until it settles. */
-  readonly suspends: boolean;
-  /** What it waits on (null once settled, or when it never waited). */
-  barrier: Barrier | null;
-}
-
 const ERROR_BYTES_PER_REPLY = 6;
 
 /** A read is at most this long (shared-reads.ts, and Node's own reads): one store fits any cut read. */
 const BACKLOG_STORE_BYTES = 64 * 1024;
-
-/**
- * A reply slot waiting for an asynchronous store: PENDING_SLOT + the verb's row in the command
- * counters, so that the reply is counted in the right row once the store has decided it, with
- * no array beside the replies.
- */
-const PENDING_SLOT = 4;
-const NOTHING_DECIDED: ArrayLike<Reply> = [];
 
 /** What every connection of one server shares: the server builds it once. */
 export interface ConnectionContext {
@@ -112,8 +93,8 @@ export class Connection implements LineSink, Runnable, BarrierWaiter {
   readonly #command = new CommandSlot();
   /** Commands executed (not malformed); a chunk that executed one observed the store's state. */
   #executed = 0;
-  readonly #held: HeldBatch[] = [];
-  #heldReplies = 0;
+  /** Replies of read chunks waiting for the store's barrier (see held-replies.ts). */
+  readonly #held = new HeldReplies();
   #commands = 0;
   /** The client sent FIN or the server is draining: end our side once replies are out. */
   #ending = false;
@@ -376,37 +357,26 @@ export class Connection implements LineSink, Runnable, BarrierWaiter {
       this.#commands += count;
       const barrier = this.#executed !== executedBefore ? this.#store.barrier(this) : null;
       if (barrier === null && this.#held.length === 0) {
-        this.#write(renderReplies(scratch.bytes, count));
+        this.#write(renderReplies(scratch.bytes, 0, count));
         if (latency !== null) latency.record(performance.now() - arrivedAt);
-      } else this.#hold(scratch.bytes.slice(0, count), barrier, arrivedAt);
+      } else this.#hold(scratch.bytes, count, barrier, arrivedAt);
     }
     if (this.#backlog !== null && !this.#suspended) this.#continueLater();
     this.#checkOutput();
   }
 
-  /** Holds a batch's replies until its barrier settles, behind any batch held before it. */
-  #hold(replies: Uint8Array, barrier: ReturnType<IndexStore['barrier']>, arrivedAt: number): void {
-    const suspends = this.#suspended;
-    const batch: HeldBatch = { replies, state: 'waiting', arrivedAt, suspends, barrier };
-    this.#held.push(batch);
-    this.#heldReplies += replies.length;
-    if (barrier === null) batch.state = 'durable';
-    else this.#barriers.wait(barrier, this);
+  /**
+   * Holds a batch's replies (copied: `replies` is the shared scratch) until its barrier
+   * settles, behind any batch held before it.
+   */
+  #hold(replies: Uint8Array, count: number, barrier: Barrier | null, arrivedAt: number): void {
+    this.#held.hold(replies, count, barrier, arrivedAt, this.#suspended);
+    if (barrier !== null) this.#barriers.wait(barrier, this);
   }
 
   /** Settles every held batch that waited on `barrier` (BarrierWaiters calls it once per barrier). */
   barrierSettled(barrier: Barrier, decided: Decided, failed: boolean): void {
-    let suspends = false;
-    for (const batch of this.#held) {
-      if (batch.barrier !== barrier || batch.state !== 'waiting') continue;
-      batch.barrier = null;
-      if (failed) batch.state = 'failed';
-      else {
-        if (decided !== undefined) this.#settle(batch.replies, decided);
-        batch.state = 'durable';
-      }
-      if (batch.suspends) suspends = true;
-    }
+    const suspends = this.#held.settle(barrier, decided, failed, this.#stats.commands);
     this.#release();
     if (suspends) this.#resumeAfterSuspension();
   }
@@ -451,35 +421,21 @@ export class Connection implements LineSink, Runnable, BarrierWaiter {
   }
 
   /**
-   * Puts the replies an asynchronous store decided into the batch's pending slots, in order,
-   * and counts them. A slot the store left undecided (a store bug, or a failed batch) is ERROR.
+   * Writes held batches, oldest first, as far as their barriers allow: every batch released
+   * now in one write (their replies lie one after the other).
    */
-  #settle(replies: Uint8Array, decided: ArrayLike<Reply>): void {
-    const commands = this.#stats.commands;
-    let next = 0;
-    for (let i = 0; i < replies.length; i++) {
-      const slot = replies[i]!;
-      if (slot < PENDING_SLOT) continue;
-      const reply = next < decided.length ? decided[next++]! : Reply.ERROR;
-      commands[(slot - PENDING_SLOT) * 3 + reply]!++;
-      replies[i] = reply;
-    }
-  }
-
-  /** Writes held batches, oldest first, as far as their barriers allow. */
   #release(): void {
-    while (this.#held.length > 0 && this.#held[0]!.state !== 'waiting') {
-      const batch = this.#held.shift()!;
-      this.#heldReplies -= batch.replies.length;
-      if (batch.state === 'failed') {
-        this.#settle(batch.replies, NOTHING_DECIDED);
-        batch.replies.fill(Reply.ERROR);
-        this.#stats.repliesFailedDurability += batch.replies.length;
-      }
-      if (!this.#closed) this.#write(renderReplies(batch.replies, batch.replies.length));
-      const latency = this.#stats.commandLatency;
-      if (latency !== null && batch.arrivedAt > 0) latency.record(performance.now() - batch.arrivedAt);
+    const held = this.#held;
+    const from = held.from;
+    let to = from;
+    const latency = this.#stats.commandLatency;
+    while (held.length > 0 && held.state !== WAITING) {
+      if (held.state === FAILED) this.#stats.repliesFailedDurability += held.fail(this.#stats.commands);
+      if (latency !== null && held.arrivedAt > 0) latency.record(performance.now() - held.arrivedAt);
+      to = held.shift();
     }
+    // shift() leaves the released replies in place until the next hold().
+    if (to > from && !this.#closed) this.#write(renderReplies(held.bytes, from, to));
     this.#checkOutput();
     this.#maybeEnd();
   }
@@ -491,7 +447,7 @@ export class Connection implements LineSink, Runnable, BarrierWaiter {
   }
 
   #pendingOutputBytes(): number {
-    return this.#socket.writableLength + this.#heldReplies * ERROR_BYTES_PER_REPLY;
+    return this.#socket.writableLength + this.#held.replies * ERROR_BYTES_PER_REPLY;
   }
 
   /** Pauses reading while the client leaves too many replies unread; resumes once it reads. */
@@ -557,8 +513,7 @@ export class Connection implements LineSink, Runnable, BarrierWaiter {
     this.#backlog = null;
     this.#backlogStore = null;
     this.#framer.reset();
-    this.#held.length = 0;
-    this.#heldReplies = 0;
+    this.#held.clear();
     this.#log.info(
       {
         conn: this.id,

@@ -144,14 +144,14 @@ export class DiskStore implements IndexStore, BackupSource {
     this.#sliced = new SlicedGraph(
       () => this.#graph,
       {
-        // A store that rolled back after a failure answers nothing until it has reopened.
-        refuse: (command) => this.#suspect || (command.verb !== Verb.QUERY && !this.#health.writable),
-        // What undoes a mutation, read before it is applied: the list it had, or null.
-        before: (command) => this.#graph.dependenciesOf(command.name) ?? null,
-        changed: (command, before) => {
+        // A store that rolled back after a failure answers nothing until it has reopened. Only
+        // mutations come here: execute() answers QUERYs itself.
+        refuse: () => this.#suspect || !this.#health.writable,
+        // `dropped` undoes it: the graph hands back the list it took (see #adopt), no copy here.
+        changed: (command, dropped) => {
           const writer = this.#writer!;
           this.#undo.trim(writer.syncedRecords);
-          this.#undo.push(command.name, before);
+          this.#undo.push(command.name, dropped);
           if (command.verb === Verb.INDEX) writer.appendIndex(command.name, command.deps);
           else writer.appendRemove(command.name);
         },
@@ -255,7 +255,15 @@ export class DiskStore implements IndexStore, BackupSource {
     this.#maybeCompact();
   }
 
+  /**
+   * A QUERY is answered from the graph at once, as the memory store does: the sliced graph
+   * answers it from the same graph anyway (it keeps the previous state while a check is
+   * suspended), and the only thing that refuses a QUERY here is a suspect graph, so it needs
+   * neither that layer nor its refuse hook (a closure call on 80 % of lines in a usual mix).
+   */
   execute(command: Command): Reply | Suspended {
+    if (command.verb === Verb.QUERY)
+      return this.#suspect ? Reply.ERROR : this.#graph.has(command.name) ? Reply.OK : Reply.FAIL;
     return this.#sliced.execute(command);
   }
 
@@ -382,6 +390,8 @@ export class DiskStore implements IndexStore, BackupSource {
 
   #adopt(recovered: Recovered): void {
     this.#graph = recovered.graph;
+    // What each change drops is what the undo log keeps to take it back.
+    this.#graph.keepDropped();
     this.#suspect = false;
     this.#undo.reset();
     this.#snapshotSeq = recovered.snapshotSeq;

@@ -1,6 +1,11 @@
 import { Verb, type Command, type IndexCommand, type RemoveCommand } from '../protocol/command.js';
 import { Reply } from '../protocol/reply.js';
-import { DependencyGraph, INDEX_PENDING, type IndexProgress } from '../graph/dependency-graph.js';
+import {
+  DependencyGraph,
+  INDEX_PENDING,
+  type DroppedList,
+  type IndexProgress,
+} from '../graph/dependency-graph.js';
 import { appliedIndex, applyCommand } from './apply-command.js';
 import { SUSPENDED, type Suspended } from './store.js';
 
@@ -16,10 +21,12 @@ export interface SliceOptions {
 export interface SliceHooks {
   /** True: the command is answered ERROR without being applied (a store that cannot write). */
   refuse(command: Command): boolean;
-  /** Read before a mutation is applied (what undoes it), handed to `changed`. */
-  before(command: Command): readonly string[] | null;
-  /** A mutation changed the graph: make it durable (the disk store appends it to its log). */
-  changed(command: Command, before: readonly string[] | null): void;
+  /**
+   * A mutation changed the graph: make it durable (the disk store appends it to its log).
+   * `dropped`: the list it took from the package (null: it added the package), which is what
+   * undoes it; handed back by the graph when the store asked it to (`keepDropped()`), else null.
+   */
+  changed(command: Command, dropped: DroppedList | null): void;
   /** Resolves once everything changed so far is durable; null when it already is. */
   durable(): Promise<void> | null;
 }
@@ -34,8 +41,6 @@ interface Waiting {
   readonly command: Command;
   /** The graph the check was started on, or null before it starts. */
   graph: DependencyGraph | null;
-  /** What the package had before (see SliceHooks.before), once started. */
-  before: readonly string[] | null;
   readonly resolve: (replies: readonly Reply[]) => void;
   readonly reject: (err: unknown) => void;
   readonly promise: Promise<readonly Reply[]>;
@@ -97,13 +102,12 @@ export class SlicedGraph {
   }
 
   #mutate(command: IndexCommand | RemoveCommand): Reply | Suspended {
-    if (this.busy) return this.#suspend(copyOf(command), null, null);
+    if (this.busy) return this.#suspend(copyOf(command), null);
     if (command.verb === Verb.REMOVE) return this.#apply(command);
     const graph = this.#graph();
-    const before = this.#hooks?.before(command) ?? null;
     const progress = graph.indexWithin(command.name, command.deps, this.#inlineWork);
-    if (progress === INDEX_PENDING) return this.#suspend(copyOf(command), graph, before);
-    return this.#decided(command, progress, before);
+    if (progress === INDEX_PENDING) return this.#suspend(copyOf(command), graph);
+    return this.#decided(command, progress, graph);
   }
 
   /** The promise of the batch's SUSPENDED command, with its reply; null if it had none. */
@@ -127,32 +131,30 @@ export class SlicedGraph {
   }
 
   #apply(command: Command): Reply {
-    const hooks = this.#hooks;
-    if (hooks === null) return applyCommand(this.#graph(), command).reply;
-    const before = hooks.before(command);
-    const applied = applyCommand(this.#graph(), command);
-    if (applied.changed) hooks.changed(command, before);
+    const graph = this.#graph();
+    const applied = applyCommand(graph, command);
+    if (applied.changed) this.#hooks?.changed(command, graph.dropped);
     return applied.reply;
   }
 
   #decided(
     command: Command,
     progress: Exclude<IndexProgress, typeof INDEX_PENDING>,
-    before: readonly string[] | null,
+    graph: DependencyGraph,
   ): Reply {
     const applied = appliedIndex(progress);
-    if (applied.changed) this.#hooks?.changed(command, before);
+    if (applied.changed) this.#hooks?.changed(command, graph.dropped);
     return applied.reply;
   }
 
-  #suspend(command: Command, graph: DependencyGraph | null, before: readonly string[] | null): Suspended {
+  #suspend(command: Command, graph: DependencyGraph | null): Suspended {
     let resolve!: (replies: readonly Reply[]) => void;
     let reject!: (err: unknown) => void;
     const promise = new Promise<readonly Reply[]>((res, rej) => {
       resolve = res;
       reject = rej;
     });
-    const waiting: Waiting = { command, graph, before, resolve, reject, promise };
+    const waiting: Waiting = { command, graph, resolve, reject, promise };
     this.#queue.push(waiting);
     this.#suspended = waiting;
     this.suspendedCommands++;
@@ -198,9 +200,8 @@ export class SlicedGraph {
       if (this.#hooks?.refuse(command) === true) return Reply.ERROR;
       if (command.verb !== Verb.INDEX) return this.#apply(command);
       waiting.graph = graph;
-      waiting.before = this.#hooks?.before(command) ?? null;
       const progress = graph.indexWithin(command.name, command.deps, RESUME_WORK);
-      return progress === INDEX_PENDING ? null : this.#decided(command, progress, waiting.before);
+      return progress === INDEX_PENDING ? null : this.#decided(command, progress, graph);
     }
     // The store rebuilt its graph (after a storage failure): the check's graph is gone.
     if (waiting.graph !== graph) return Reply.ERROR;
@@ -208,7 +209,7 @@ export class SlicedGraph {
     if (progress === INDEX_PENDING) return null;
     // Decided while the store could not write: the graph is rebuilt from the log anyway.
     if (this.#hooks?.refuse(command) === true) return Reply.ERROR;
-    return this.#decided(command, progress, waiting.before);
+    return this.#decided(command, progress, graph);
   }
 
   #settle(waiting: Waiting, reply: Reply): void {

@@ -1,5 +1,11 @@
 import { createError } from '../errors.js';
-import { IndexOutcome, RemoveOutcome, type DependencyGraph } from '../graph/dependency-graph.js';
+import {
+  IndexOutcome,
+  RemoveOutcome,
+  droppedNames,
+  type DependencyGraph,
+  type DroppedList,
+} from '../graph/dependency-graph.js';
 
 /**
  * How to take back the mutations applied to the serving graph that are not yet durable, so
@@ -7,14 +13,16 @@ import { IndexOutcome, RemoveOutcome, type DependencyGraph } from '../graph/depe
  * anything else is answered (docs/adr/0015-rollback-and-io-deadline.md).
  *
  * One entry per logged record, numbered like the log writer numbers its records (0 for the
- * writer's first): the name and the dependency list it had before (null: it was not indexed).
+ * writer's first): the name and the dependency list the change took from it, as the graph
+ * handed it back (`DependencyGraph.dropped`; null: it was not indexed). Nothing is copied
+ * per record: the names are read from that list only when a rollback needs them.
  * Undoing in reverse order always applies, because each step returns the graph to a state it
  * was in: a package added has no dependents yet, a package removed had none, and a list
  * replaced refers to packages the mutation did not touch.
  */
 export class UndoLog {
   #names: string[] = [];
-  #before: (readonly string[] | null)[] = [];
+  #before: (DroppedList | null)[] = [];
   /** Record number of `#names[#head]`. */
   #base = 0;
   #head = 0;
@@ -30,7 +38,7 @@ export class UndoLog {
   }
 
   /** Remembers how to undo the next record: `name` had `before` (null: not indexed). */
-  push(name: string, before: readonly string[] | null): void {
+  push(name: string, before: DroppedList | null): void {
     this.#names.push(name);
     this.#before.push(before);
   }
@@ -63,7 +71,7 @@ export class UndoLog {
       if (before === null) {
         if (graph.remove(name) !== RemoveOutcome.REMOVED) throw cannotUndo(name, 'remove');
       } else {
-        const outcome = graph.index(name, before);
+        const outcome = graph.index(name, droppedNames(before));
         if (outcome !== IndexOutcome.ADDED && outcome !== IndexOutcome.REPLACED)
           throw cannotUndo(name, 'index');
       }

@@ -6,6 +6,7 @@ import {
   INDEX_PENDING,
   IndexOutcome,
   RemoveOutcome,
+  droppedNames,
   type IndexProgress,
 } from '../../src/graph/dependency-graph.js';
 import { ModelIndex } from './support/model.js';
@@ -505,6 +506,57 @@ test('property: a re-index run in slices of a few units agrees with the model; r
     ),
     { numRuns: 300 },
   );
+});
+
+test('property: with keepDropped(), every change hands back the list it took, whole or in slices, and later changes leave it as it was', () => {
+  const name = fc.constantFrom(...'abcdefgh'.split(''));
+  const op = fc.oneof(
+    fc.record({
+      op: fc.constant('index' as const),
+      name,
+      deps: fc.array(name, { maxLength: 4 }),
+      budget: fc.integer({ min: 1, max: 8 }),
+    }),
+    fc.record({ op: fc.constant('remove' as const), name }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+      const g = new DependencyGraph();
+      g.keepDropped();
+      // Every list handed back, with the names it had then: none may change afterwards.
+      const handed: [ReturnType<typeof droppedNames>, NonNullable<typeof g.dropped>][] = [];
+      for (const o of ops) {
+        const had = g.dependenciesOf(o.name) ?? null;
+        let changed: boolean;
+        if (o.op === 'remove') changed = g.remove(o.name) === RemoveOutcome.REMOVED;
+        else {
+          let progress: IndexProgress = g.indexWithin(o.name, o.deps, o.budget);
+          while (progress === INDEX_PENDING) progress = g.resumeIndex(o.budget);
+          changed = progress === IndexOutcome.ADDED || progress === IndexOutcome.REPLACED;
+        }
+        if (!changed) continue;
+        const dropped = g.dropped;
+        if (had === null) assert.equal(dropped, null, `${o.op} ${o.name} added it`);
+        else {
+          assert.notEqual(dropped, null);
+          assert.deepEqual(droppedNames(dropped!), had, `${o.op} ${o.name} hands back what it had`);
+          handed.push([had as string[], dropped!]);
+        }
+      }
+      for (const [names, dropped] of handed) assert.deepEqual(droppedNames(dropped), names);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('without keepDropped() the graph keeps nothing of what it drops', () => {
+  const g = new DependencyGraph();
+  g.index('a', []);
+  g.index('b', ['a']);
+  g.index('b', []);
+  assert.equal(g.dropped, null);
+  g.remove('b');
+  assert.equal(g.dropped, null);
 });
 
 test('a long chain: the re-index that would close a cycle is refused, in slices too', () => {

@@ -21,12 +21,13 @@ test('rolling back to record k gives exactly the state after the first k records
   fc.assert(
     fc.property(fc.array(command, { maxLength: 80 }), fc.nat(), fc.nat(), (commands, trimAt, keepAt) => {
       const graph = new DependencyGraph();
+      graph.keepDropped();
       const undo = new UndoLog();
       const states: string[][] = [stateOf(graph)];
       for (const c of commands) {
-        const before = graph.dependenciesOf(c.name) ?? null;
         if (applyCommand(graph, c).changed) {
-          undo.push(c.name, before);
+          // What the graph hands back, as the disk store does: no copy of its own.
+          undo.push(c.name, graph.dropped);
           states.push(stateOf(graph));
         }
       }
@@ -68,7 +69,13 @@ test('an undo that does not apply is reported, not ignored', () => {
   const undo = new UndoLog();
   undo.push('never-indexed', null);
   assert.throws(() => undo.rollback(graph, 0), { code: 'E_INTERNAL' });
+  // A list naming a package the graph no longer has: re-indexing with it cannot apply.
+  const other = new DependencyGraph();
+  other.keepDropped();
+  other.index('missing', []);
+  other.index('x', ['missing']);
+  other.remove('x');
   undo.reset();
-  undo.push('x', ['missing']);
+  undo.push('x', other.dropped);
   assert.throws(() => undo.rollback(graph, 0), { code: 'E_INTERNAL' });
 });

@@ -21,8 +21,25 @@ test('hot-path --messages feeds each round that many messages, in whole chunks, 
   assert.match(run.stdout, /median \d+ ns\/msg \(2 rounds of 128 messages\)/);
 });
 
-test('hot-path --messages is refused with the disk store, which runs by time only', () => {
-  const run = measure('--store', 'disk', '--messages', '100');
+test('hot-path --store disk --messages runs whole turns of one chunk per connection, each a group commit', () => {
+  // 2 connections × 32 lines a turn: 100 messages is two turns, 128 messages.
+  const run = measure('--store', 'disk', '--messages', '100', '--rounds', '2', '--connections', '2');
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(
+    run.stdout,
+    /durable mix .* 2×32: min \d+ ns\/msg, .*\(2 rounds of 128 messages, \d+ msg\/s wall\)/,
+  );
+});
+
+test('measure instructions takes the disk store only with its options, and says which', () => {
+  const run = spawnSync(process.execPath, [MEASURE, 'instructions', '--connections', '5'], {
+    encoding: 'utf8',
+  });
   assert.equal(run.status, 2);
-  assert.match(run.stderr, /--messages is for --store memory only/);
+  assert.match(run.stderr, /--connections and --sync-mode are for --store disk only/);
+  const bad = spawnSync(process.execPath, [MEASURE, 'instructions', '--store', 'postgres'], {
+    encoding: 'utf8',
+  });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--store must be memory or disk, got "postgres"/);
 });

@@ -31,7 +31,8 @@ export const usage = `Usage: node dist/tools/measure.js hot-path [options]
   --batch N                lines per read chunk (default 32)
   --seconds S              per round (default 2)
   --rounds N               rounds; the minimum and the median are reported (default 5)
-  --messages N             each round feeds exactly N messages (whole chunks, N rounded up)
+  --messages N             each round feeds exactly N messages (whole chunks, N rounded up;
+                           with --store disk, whole turns of one chunk per connection)
                            instead of running --seconds: the same work for every build, for
                            instruction counts (measure instructions)
  with --store disk or remote:
@@ -92,7 +93,6 @@ export async function main(argv: readonly string[]): Promise<number> {
       }),
     );
   else if (store === 'disk') {
-    if (common.messages !== null) throw new ToolUsageError('--messages is for --store memory only');
     const syncMode = values['sync-mode'] ?? 'durable';
     if (syncMode !== 'durable' && syncMode !== 'relaxed')
       throw new ToolUsageError(`--sync-mode must be durable or relaxed, got "${syncMode}"`);
@@ -216,7 +216,10 @@ async function measureDisk(
     const cpu0 = process.cpuUsage();
     const started = performance.now();
     const until = started + o.seconds * 1000;
-    while (performance.now() < until) {
+    // With --messages, whole turns until that many: the chunks in script order, carried on
+    // across rounds, so that every build sees the same lines (and the same group commits).
+    const more = (): boolean => (o.messages === null ? performance.now() < until : messages < o.messages);
+    while (more()) {
       for (const feed of feeds) {
         feed(chunks[next]!);
         next = next + 1 === chunks.length ? 0 : next + 1;
@@ -226,13 +229,19 @@ async function measureDisk(
     }
     const cpu = process.cpuUsage(cpu0);
     const wall = performance.now() - started;
-    results.push({ ns: ((cpu.user + cpu.system) * 1000) / messages, rate: messages / (wall / 1000) });
+    results.push({
+      ns: messages === 0 ? 0 : ((cpu.user + cpu.system) * 1000) / messages,
+      rate: messages / (wall / 1000),
+    });
   }
   await store.close();
   removeDataDir(dir);
   const all = results.map((x) => x.ns.toFixed(0)).join(' ');
   results.sort((a, b) => a.ns - b.ns);
-  return `${o.dist} ${o.syncMode} mix ${workload.mixLabel} ${o.connections}×${o.batch}: min ${results[0]!.ns.toFixed(0)} ns/msg, median ${results[Math.floor(o.rounds / 2)]!.ns.toFixed(0)} ns/msg [${all}] (${o.rounds} rounds of ${o.seconds} s, ${Math.round(results[0]!.rate)} msg/s wall)`;
+  const perTurn = o.connections * linesPerChunk;
+  const round =
+    o.messages === null ? `${o.seconds} s` : `${Math.ceil(o.messages / perTurn) * perTurn} messages`;
+  return `${o.dist} ${o.syncMode} mix ${workload.mixLabel} ${o.connections}×${o.batch}: min ${results[0]!.ns.toFixed(0)} ns/msg, median ${results[Math.floor(o.rounds / 2)]!.ns.toFixed(0)} ns/msg [${all}] (${o.rounds} rounds of ${round}, ${Math.round(results[0]!.rate)} msg/s wall)`;
 }
 
 function sideOption(text: string | undefined): 'both' | 'local' | 'remote' {

@@ -30,10 +30,14 @@ export const usage = `Usage: node dist/tools/measure.js instructions [options]
   --cache-sim         also simulate the caches: L1 and last-level data misses per message
   --top N             the N functions whose cost per message is largest, per build
   --keep DIR          keep callgrind's output files in DIR (for callgrind_annotate)
-  --mix SPEC          workload mix (default: the bench's)
+  --mix SPEC          workload mix (default: the bench's; with --store disk index=50,remove=50)
   --graph             count the graph alone (measure graph-mutations: the workload on a
                       DependencyGraph, no server) instead of the hot path
-  --batch N           lines per read chunk (default 32)`;
+  --batch N           lines per read chunk (default 32)
+  --store memory|disk the store under the connections (default memory); with disk, each turn
+                      is one chunk per connection and one group commit (see measure hot-path)
+  --connections N     with --store disk: connections fed in turn (default 100)
+  --sync-mode MODE    with --store disk: durable or relaxed (default durable)`;
 
 interface Run {
   readonly dist: string;
@@ -57,15 +61,26 @@ export async function main(argv: readonly string[]): Promise<number> {
       mix: { type: 'string' },
       batch: { type: 'string' },
       graph: { type: 'boolean' },
+      store: { type: 'string' },
+      connections: { type: 'string' },
+      'sync-mode': { type: 'string' },
     },
     usage,
   );
+  const store = values.store ?? 'memory';
+  if (store !== 'memory' && store !== 'disk')
+    throw new ToolUsageError(`--store must be memory or disk, got "${store}"`);
+  if (store === 'memory' && (values.connections !== undefined || values['sync-mode'] !== undefined))
+    throw new ToolUsageError('--connections and --sync-mode are for --store disk only');
+  const connections = intOption('--connections', values.connections, 100);
   const root = repoRoot();
   const dists = values.dist ?? [join(root, 'dist')];
   const batch = intOption('--batch', values.batch, 32);
+  // Whole chunks; with the disk store, whole turns of one chunk per connection.
+  const unit = store === 'disk' ? batch * connections : batch;
   const [lo, hi] = (values.messages ?? '500000,900000')
     .split(',')
-    .map((n) => Math.ceil(Number(n) / batch) * batch);
+    .map((n) => Math.ceil(Number(n) / unit) * unit);
   if (lo === undefined || hi === undefined || !(lo >= 0 && hi > lo))
     throw new ToolUsageError(`--messages must be LO,HI with 0 ≤ LO < HI, got "${values.messages}"`);
   const repeat = intOption('--repeat', values.repeat, 1);
@@ -73,8 +88,27 @@ export async function main(argv: readonly string[]): Promise<number> {
   const top = intOption('--top', values.top, 0, 0);
   const cacheSim = values['cache-sim'] === true;
   const graph = values.graph === true;
+  if (graph && store === 'disk') throw new ToolUsageError('--graph counts the graph alone: no --store disk');
   const mixArgs = values.mix === undefined ? [] : ['--mix', values.mix];
-  const extra = graph ? mixArgs : [...mixArgs, '--rounds', '1', '--batch', String(batch)];
+  const extra = graph
+    ? mixArgs
+    : [
+        ...mixArgs,
+        '--rounds',
+        '1',
+        '--batch',
+        String(batch),
+        ...(store === 'disk'
+          ? [
+              '--store',
+              'disk',
+              '--connections',
+              String(connections),
+              '--sync-mode',
+              values['sync-mode'] ?? 'durable',
+            ]
+          : []),
+      ];
 
   const dir = values.keep ?? mkdtempSync(join(tmpdir(), 'pkgindex-callgrind-'));
   mkdirSync(dir, { recursive: true });
@@ -104,9 +138,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     await Promise.all(Array.from({ length: Math.min(jobs, runs.length) }, worker));
 
     const span = hi - lo;
-    const mixLabel = values.mix ?? 'the bench default';
+    const mixLabel = values.mix ?? (store === 'disk' ? 'index=50,remove=50' : 'the bench default');
+    const where =
+      store === 'disk' ? `, disk store ${values['sync-mode'] ?? 'durable'}, ${connections} connections` : '';
     console.log(
-      `per message, callgrind, (count at ${hi} - count at ${lo}) / ${span}; mix ${mixLabel}, ${graph ? 'the graph alone' : `batch ${batch}`}`,
+      `per message, callgrind, (count at ${hi} - count at ${lo}) / ${span}; mix ${mixLabel}, ${graph ? 'the graph alone' : `batch ${batch}${where}`}`,
     );
     for (const dist of dists) {
       const pairs: [Run, Run][] = [];
