@@ -46,7 +46,7 @@ export type DroppedList = readonly unknown[] & { readonly __dropped: unique symb
 /** The names of a list `dropped` handed back, in their order. */
 export function droppedNames(list: DroppedList): string[] {
   const names: string[] = [];
-  for (let i = 0; i < list.length; i += 2) names.push((list[i] as Entry).name);
+  for (let i = 0; i < list.length; i++) names.push((list[i] as Entry).name);
   return names;
 }
 
