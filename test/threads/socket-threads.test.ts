@@ -210,20 +210,23 @@ test('--threads 2: a socket thread at its heap limit is stopped loudly; its conn
     const held = event.connectionsClosed as number;
     assert.ok(held > 0);
     // Its clients see their connections end (they do not hang).
+    // At least those it counted: a connection the kernel handed to the dying thread as it died
+    // is closed with it without being counted, at most one per accept lane (seen once: 2,665
+    // closed for 2,664 counted).
     while (closedByServer < held) await new Promise<void>((resolve) => (closed = resolve));
-    assert.equal(closedByServer, held);
+    assert.ok(closedByServer - held <= 16, `${closedByServer} closed for ${held} counted (16 accept lanes)`);
     // The main thread serves on, new connections included.
     const c = await LineClient.open(server.port);
     assert.deepEqual(await c.request('INDEX|a|', 'QUERY|a|'), ['OK', 'OK']);
     // The dead thread's slots are free again: the process counts only the connections open.
-    const expected = sockets.length - closedByServer + 1;
+    const expected = (): number => sockets.length - closedByServer + 1;
     let open = (await server.stats()).connectionsOpen;
     // The main thread may still be accepting the last connections from its backlog.
-    for (let i = 0; i < 200 && open !== expected; i++) {
+    for (let i = 0; i < 200 && open !== expected(); i++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
       open = (await server.stats()).connectionsOpen;
     }
-    assert.equal(open, expected);
+    assert.equal(open, expected());
     c.close();
   } finally {
     for (const s of sockets) s.destroy();

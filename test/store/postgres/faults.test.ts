@@ -112,22 +112,33 @@ test('faults under load: PostgreSQL backends terminated twice and an instance ki
     for (const op of load.ops) outcomes.set(op.outcome!, (outcomes.get(op.outcome!) ?? 0) + 1);
     t.diagnostic(`outcomes: ${JSON.stringify(Object.fromEntries(outcomes))}`);
     // The last acknowledged operation on each name decides whether it must be there, unless an
-    // operation after it has an unknown outcome.
+    // operation after it has an unknown outcome. A request lost with the instance killed -9 stays
+    // unknown even after a later one is acknowledged: its statement goes on in PostgreSQL, which
+    // does not watch the dead client, and may commit after the client, now on another instance,
+    // has been answered (seen once: INDEX k3n82 lost, REMOVE k3n82 OK on the package still
+    // absent, then the orphaned INDEX committed). Linearizable: the lost request took effect
+    // last. So its effect is also an acceptable end state for that name.
     const last = new Map<string, Op>();
     const unknown = new Set<string>();
+    const late = new Map<string, Op[]>();
     for (const op of load.ops) {
       if (op.outcome === 'OK') {
         last.set(op.name, op);
         unknown.delete(op.name);
       } else if (op.outcome === 'ERROR' || op.outcome === 'lost') unknown.add(op.name);
+      if (op.outcome === 'lost') late.set(op.name, [...(late.get(op.name) ?? []), op]);
     }
+    const holds = (op: Op, deps: string[] | undefined): boolean =>
+      op.verb === 'INDEX' ? deps?.length === 1 && deps[0] === 'base' : deps === undefined;
     let checked = 0;
     for (const [name, op] of last) {
       if (unknown.has(name)) continue;
       checked++;
-      if (op.verb === 'INDEX')
-        assert.deepEqual(state.get(name), ['base'], `${name} was acknowledged indexed`);
-      else assert.ok(!state.has(name), `${name} was acknowledged removed`);
+      const deps = state.get(name);
+      if (holds(op, deps) || (late.get(name) ?? []).some((lost) => holds(lost, deps))) continue;
+      assert.fail(
+        `${name} was acknowledged ${op.verb === 'INDEX' ? 'indexed' : 'removed'}, and is ${JSON.stringify(deps ?? 'absent')}`,
+      );
     }
     assert.ok(checked > 500, `${checked} acknowledged outcomes checked`);
     assert.ok((outcomes.get('ERROR') ?? 0) + (outcomes.get('lost') ?? 0) > 0, 'the faults were felt');
