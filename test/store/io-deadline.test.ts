@@ -9,6 +9,7 @@ import { startServer } from '../support/servers.js';
 import { until } from '../support/until.js';
 import { get, sample, startInProcess } from '../admin/harness.js';
 import { newDataDir } from './support/tmp-dir.js';
+import { answersAfterRestart } from './support/restart.js';
 
 const TIMEOUT_MS = 300;
 
@@ -96,13 +97,7 @@ for (const [op, then] of [
       writer.close();
       reader.close();
       await s.close();
-      const restarted = await startServer({ storage: 'disk', dataDir: dir });
-      t.after(() => restarted.close());
-      const again = await LineClient.open(restarted.port);
-      t.after(() => {
-        again.close();
-      });
-      assert.deepEqual(await again.request('QUERY|stuck|', 'QUERY|base|', 'QUERY|after|'), [
+      assert.deepEqual(await answersAfterRestart(t, dir, ['QUERY|stuck|', 'QUERY|base|', 'QUERY|after|']), [
         'FAIL',
         'OK',
         'OK',
@@ -226,13 +221,11 @@ test(
 
     client.close();
     await s.close();
-    const restarted = await startServer({ storage: 'disk', dataDir: dir, createIndex: 'never' });
-    t.after(() => restarted.close());
-    const again = await LineClient.open(restarted.port);
-    t.after(() => {
-      again.close();
-    });
-    const replies = await again.request(...acked.map((name) => `QUERY|${name}|`));
+    const replies = await answersAfterRestart(
+      t,
+      dir,
+      acked.map((name) => `QUERY|${name}|`),
+    );
     assert.deepEqual(
       acked.filter((_, i) => replies[i] !== 'OK'),
       [],

@@ -11,6 +11,7 @@ import { LineClient } from '../support/line-client.js';
 import { startServer } from '../support/servers.js';
 import { randomCommand, seededRandom, send } from './support/workload.js';
 import { newDataDir } from './support/tmp-dir.js';
+import { answersAfterRestart } from './support/restart.js';
 
 /** A server on a durable store whose file system fails what the test injects. */
 async function serverOn(dir: string, fs: FaultFs = new FaultFs()) {
@@ -67,14 +68,8 @@ test(
     writer.close();
     reader.close();
     await server.close();
-    const restarted = await startServer({ storage: 'disk', dataDir: dir });
-    t.after(() => restarted.close());
-    const after = await LineClient.open(restarted.port);
-    t.after(() => {
-      after.close();
-    });
     assert.deepEqual(
-      await after.request('QUERY|ghost|', 'QUERY|leaf|', 'QUERY|base|'),
+      await answersAfterRestart(t, dir, ['QUERY|ghost|', 'QUERY|leaf|', 'QUERY|base|']),
       ['FAIL', 'OK', 'OK'],
       'a restart answers the same',
     );
