@@ -62,15 +62,27 @@ for (const threadHop of ['ring', 'ring-doorbell', 'message'] as const)
     }
   });
 
+/** A server that fell back to one thread: it said why in a warning, and it serves. */
+async function servesOnOneThreadWarned(
+  server: Awaited<ReturnType<typeof startServer>>,
+  events: readonly LogEvent[],
+  why: string,
+): Promise<void> {
+  assert.equal(server.pkgindex.threads, 1);
+  assert.ok(
+    events.some((e) => e.level === 40 && e.msg.includes(why)),
+    `a warning says "${why}"`,
+  );
+  const c = await LineClient.open(server.port);
+  assert.deepEqual(await c.request('INDEX|a|', 'QUERY|a|'), ['OK', 'OK']);
+  c.close();
+}
+
 test('without the listening socket descriptor, serves on one thread with a warning', async () => {
   const { log, events } = memoryLogger();
   const server = await startServer({ threads: 4 }, { log, listenerFd: () => null });
   try {
-    assert.equal(server.pkgindex.threads, 1);
-    assert.ok(events.some((e) => e.level === 40 && e.msg.includes('serving on one thread')));
-    const c = await LineClient.open(server.port);
-    assert.deepEqual(await c.request('INDEX|a|', 'QUERY|a|'), ['OK', 'OK']);
-    c.close();
+    await servesOnOneThreadWarned(server, events, 'serving on one thread');
   } finally {
     await server.close();
   }
@@ -83,11 +95,7 @@ test('a socket thread that cannot copy the listener is left out with a warning; 
   try {
     const server = await startServer({ threads: 2 }, { log, listenerFd: () => fd });
     try {
-      assert.equal(server.pkgindex.threads, 1);
-      assert.ok(events.some((e) => e.level === 40 && e.msg.includes('could not start')));
-      const c = await LineClient.open(server.port);
-      assert.deepEqual(await c.request('INDEX|a|', 'QUERY|a|'), ['OK', 'OK']);
-      c.close();
+      await servesOnOneThreadWarned(server, events, 'could not start');
     } finally {
       await server.close();
     }
