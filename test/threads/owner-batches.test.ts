@@ -52,7 +52,8 @@ test('a parsed command goes to the owner as a line that the owner parses to the 
   assert.equal(start, lines.length, 'one line per command, nothing else');
 });
 
-test('the owner executes a batch in order and answers it with one reply per line, as the store would', async () => {
+/** A socket thread's side of the hop that keeps the replies it is sent; the memory store never fails. */
+function recordingPeer(): { peer: BatchPeer; answered: number[][] } {
   const answered: number[][] = [];
   const peer: BatchPeer = {
     tail: null,
@@ -63,6 +64,11 @@ test('the owner executes a batch in order and answers it with one reply per line
       assert.fail('the memory store never fails a batch');
     },
   };
+  return { peer, answered };
+}
+
+test('the owner executes a batch in order and answers it with one reply per line, as the store would', async () => {
+  const { peer, answered } = recordingPeer();
   const store = new MemoryStore();
   await store.open();
   const lines = Buffer.from(
@@ -75,16 +81,7 @@ test('the owner executes a batch in order and answers it with one reply per line
 });
 
 test('a batch that holds fewer lines than its count says gets ERROR for the missing ones', async () => {
-  const answered: number[][] = [];
-  const peer: BatchPeer = {
-    tail: null,
-    replies(replies) {
-      answered.push(Array.from(replies));
-    },
-    failed() {
-      assert.fail('the memory store never fails a batch');
-    },
-  };
+  const { peer, answered } = recordingPeer();
   const store = new MemoryStore();
   await store.open();
   // The last line lacks its newline: a record cut short is never read past its end.

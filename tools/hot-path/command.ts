@@ -17,7 +17,15 @@ import { ToolUsageError } from '../support/errors.js';
 import { intOption, parseToolArgs, positiveOption } from '../support/options.js';
 import { repoRoot } from '../support/paths.js';
 import { measureRemote } from './remote.js';
-import { StubSocket, importServer, loadWorkload, silentLogger, type ServerModules } from './harness.js';
+import {
+  StubSocket,
+  UNLIMITED,
+  connectionFeeds,
+  importServer,
+  loadWorkload,
+  silentLogger,
+  type ServerModules,
+} from './harness.js';
 
 export const usage = `Usage: node dist/tools/measure.js hot-path [options]
 
@@ -48,7 +56,6 @@ export const usage = `Usage: node dist/tools/measure.js hot-path [options]
  * where a slice that yielded (a round preempted for a millisecond on a loaded machine) would
  * leave its connection a backlog that no later turn drains, every further chunk appended to it.
  */
-const LIMITS = { maxLineBytes: 65_536, idleTimeoutMs: 0, outputHighWaterBytes: 1 << 30, turnBudgetUs: 1e9 };
 
 export async function main(argv: readonly string[]): Promise<number> {
   const { values } = parseToolArgs(
@@ -132,7 +139,7 @@ async function measureMemory(o: Common): Promise<string> {
   const connection = newConnection(1, socket.asSocket(), {
     store,
     stats: new ServerStats(),
-    limits: LIMITS,
+    limits: UNLIMITED,
     log: silentLogger(createLogger),
     scratch: new ReplyScratch(),
   });
@@ -180,26 +187,13 @@ async function measureMemory(o: Common): Promise<string> {
 async function measureDisk(
   o: Common & { connections: number; syncMode: 'durable' | 'relaxed'; compactAfterBytes: number },
 ): Promise<string> {
-  const { newConnection, ServerStats, ReplyScratch, DiskStore, createLogger } = o.modules;
+  const { DiskStore, createLogger } = o.modules;
   const workload = loadWorkload({ mix: o.mix, defaultMix: 'index=50,remove=50', batch: o.batch });
   const log = silentLogger(createLogger);
   const dir = newDataDir('pkgindex-durable-bench-');
   const store = new DiskStore({ dataDir: dir, syncMode: o.syncMode, compactAfterBytes: o.compactAfterBytes });
   await store.open();
-  const stats = new ServerStats();
-  const scratch = new ReplyScratch();
-  const feeds = Array.from({ length: o.connections }, (_, i) => {
-    const connection = newConnection(i + 1, new StubSocket().asSocket(), {
-      store,
-      stats,
-      limits: LIMITS,
-      log,
-      scratch,
-    });
-    return (c: Buffer): void => {
-      connection.receive(c, c.length);
-    };
-  });
+  const feeds = connectionFeeds(o.modules, store, o.connections, log);
   const settle = async (): Promise<void> => {
     const barrier = store.barrier();
     if (barrier !== null) await barrier;

@@ -43,6 +43,43 @@ export interface ServerModules {
   readonly createLogger: (typeof import('../../src/observability/logger.js'))['createLogger'];
 }
 
+/**
+ * Connection limits that never get in a measurement's way: long lines, no idle timeout, no
+ * back-pressure, a turn budget nothing reaches.
+ */
+export const UNLIMITED = {
+  maxLineBytes: 65_536,
+  idleTimeoutMs: 0,
+  outputHighWaterBytes: 1 << 30,
+  turnBudgetUs: 1e9,
+};
+
+/**
+ * `count` connections of the build in `modules` on `store`, sharing one ServerStats and one
+ * ReplyScratch as a server's connections do: one function per connection, fed whole chunks.
+ */
+export function connectionFeeds(
+  modules: ServerModules,
+  store: ConnectionContext['store'],
+  count: number,
+  log: ConnectionContext['log'],
+): ((chunk: Buffer) => void)[] {
+  const stats = new modules.ServerStats();
+  const scratch = new modules.ReplyScratch();
+  return Array.from({ length: count }, (_, i) => {
+    const connection = modules.newConnection(i + 1, new StubSocket().asSocket(), {
+      store,
+      stats,
+      limits: UNLIMITED,
+      log,
+      scratch,
+    });
+    return (chunk: Buffer): void => {
+      connection.receive(chunk, chunk.length);
+    };
+  });
+}
+
 /** The constructor of builds from before the composition root. */
 type PositionalConnection = new (
   id: number,

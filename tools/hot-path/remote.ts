@@ -10,7 +10,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { ServerModules } from './harness.js';
-import { StubSocket, loadWorkload, silentLogger } from './harness.js';
+import { connectionFeeds, loadWorkload, silentLogger } from './harness.js';
 
 type RemoteStoreModule = typeof import('../../src/threads/remote-store.js');
 type RingModule = typeof import('../../src/threads/ring.js');
@@ -18,7 +18,6 @@ type OwnerModule = typeof import('../../src/threads/owner-batches.js');
 type CommandModule = typeof import('../../src/protocol/command.js');
 type IndexStore = import('../../src/store/store.js').IndexStore;
 
-const LIMITS = { maxLineBytes: 65_536, idleTimeoutMs: 0, outputHighWaterBytes: 1 << 30, turnBudgetUs: 1e9 };
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 export interface RemoteOptions {
@@ -48,7 +47,7 @@ export async function measureRemote(o: RemoteOptions): Promise<string> {
     // Builds from before owner-batches.ts: this build's (the same code, then private).
     executeBatch = (await import('../../src/threads/owner-batches.js')).executeBatch;
   }
-  const { newConnection, ServerStats, ReplyScratch, MemoryStore, createLogger } = o.modules;
+  const { MemoryStore, createLogger } = o.modules;
   const workload = loadWorkload({ mix: o.mix, batch: o.batch });
   const log = silentLogger(createLogger);
 
@@ -84,22 +83,8 @@ export async function measureRemote(o: RemoteOptions): Promise<string> {
 
   const local = new MemoryStore();
   await local.open();
-  const feedsOf = (store: IndexStore): ((c: Buffer) => void)[] => {
-    const stats = new ServerStats();
-    const scratch = new ReplyScratch();
-    return Array.from({ length: o.connections }, (_, i) => {
-      const connection = newConnection(i + 1, new StubSocket().asSocket(), {
-        store,
-        stats,
-        limits: LIMITS,
-        log,
-        scratch,
-      });
-      return (c: Buffer): void => {
-        connection.receive(c, c.length);
-      };
-    });
-  };
+  const feedsOf = (store: IndexStore): ((c: Buffer) => void)[] =>
+    connectionFeeds(o.modules, store, o.connections, log);
   const sides = { local: feedsOf(local), remote: feedsOf(remote) };
   for (const feeds of Object.values(sides)) {
     for (const c of workload.warmup) feeds[0]!(c);
