@@ -28,8 +28,10 @@ function cells(
 ): Cell[] {
   const out: Cell[] = [];
   for (const shape of SHAPES)
-    for (const server of ['ceiling', 'memory', 'durable'] as const) {
+    for (const server of ['ceiling', 'node-floor', 'memory', 'memory-1t', 'durable'] as const) {
       const result = figures[shape.id]?.[server] ?? null;
+      // The matrix runs every kind; a test that names no figure for the optional ones leaves them out.
+      if (result === null && (server === 'node-floor' || server === 'memory-1t')) continue;
       out.push({
         shape,
         server,
@@ -129,4 +131,34 @@ test('no ratio is claimed from a cell whose load generator was at its CPU limit'
     formatMatrixMarkdown({ ...MATRIX, cells: all }),
     /\| strict 100×1 \| memory \| 950 \| not claimed \|/,
   );
+});
+
+test('pkgindex is compared with the Node floor of each shape that measured one', () => {
+  const all = cells(
+    {
+      '100x1': {
+        ceiling: fakeResult(1000, 10),
+        'node-floor': fakeResult(800, 12),
+        memory: fakeResult(600, 20),
+        'memory-1t': fakeResult(700, 15),
+      },
+      '1x1': { ceiling: fakeResult(1000, 10), memory: fakeResult(900, 12) },
+    },
+    {
+      '100x1': {
+        ceiling: [1000, 500],
+        'node-floor': [800, 300],
+        memory: [600, 240],
+        'memory-1t': [700, 270],
+      },
+    },
+  );
+  const md = formatMatrixMarkdown({ ...MATRIX, cells: all });
+  assert.match(md, /\| strict 100×1 \| node-floor \| 800 \| 0\.70 \(0\.60–0\.80\) \|/);
+  assert.match(
+    md,
+    /\| strict 100×1 \| 0\.70 \(0\.60–0\.80\) \| 0\.89 \(0\.88–0\.90\) \| 0\.78 \(0\.75–0\.80\) \| not measured \|/,
+  );
+  // A shape without a Node floor cell gets no row in that table.
+  assert.doesNotMatch(md, /\| strict 1×1 \| not measured/);
 });

@@ -1,7 +1,7 @@
 /** The docs rewriter: the matrix as Markdown, spliced into its section of docs/benchmarks.md. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { formatBytes, formatCount, formatUs } from '../../src/bench/report.js';
-import type { MatrixResult } from './run-matrix.js';
+import type { Cell, MatrixResult, ServerKind } from './run-matrix.js';
 import { cpuPerReply } from './run-matrix.js';
 import { cell, median, roundRatios } from './targets.js';
 
@@ -37,6 +37,7 @@ export function formatMatrixMarkdown(m: MatrixResult): string {
       `| ${c.shape.label} | ${c.server} | ${formatCount(r.opsPerSec)} | ${ratio} | ${formatUs(l.p50)} | ${formatUs(l.p99)} | ${formatUs(l.p999)} | ${formatUs(l.max)} | ${r.server ? `${r.server.cpuPercent.toFixed(0)} %` : ''} | ${cpuPerReply(r)} | ${r.client.cpuPercent.toFixed(0)} % | ${c.clientBound === true ? 'yes' : 'no'} | ${c.othersCpuPercent === null ? '' : `${c.othersCpuPercent.toFixed(0)} %`} | ${r.server ? formatBytes(r.server.peakRssBytes) : ''} | ${c.errorsAllRounds} |`,
     );
   }
+  out.push(...floorTable(m));
   out.push('', '| target | required | measured | met |', '| --- | --- | --- | --- |');
   for (const t of m.targets)
     out.push(
@@ -44,9 +45,40 @@ export function formatMatrixMarkdown(m: MatrixResult): string {
     );
   out.push(
     '',
-    'Each shape runs in rounds: ceiling (one epoll loop per core, SO_REUSEPORT), in memory (one thread per core), in memory on one thread (memory-1t), durable (one thread per core), then again; the row shows the round with the median ops/s, "× ceiling" the median of the per-round ratios (and their range), and the targets use those medians. Loads: strict = 1 request in flight per connection; pipelined = 32. Mixed = query 80, index 10, remove 10 (weights); mutations = index 50, remove 50. CPU columns are % of one core over the measured window; server CPU per reply is user + kernel CPU time divided by replies, which does not depend on the client; a cell is client-bound when the load generator used at least 90 % of its threads\' CPU, and then no ratio is claimed from it; "others" is every other process on the machine (this machine is shared), so a cell with high "others" is less trustworthy. Peak RSS is VmHWM since the server started, warm-up included.',
+    'Each shape runs in rounds: ceiling (one epoll loop per core, SO_REUSEPORT), the Node floor (one Node event loop answering OK to every line with pkgindex\'s read path: what any server on one Node thread can reach; the second table compares pkgindex with it), in memory (one thread per core), in memory on one thread (memory-1t), durable (one thread per core), then again; the row shows the round with the median ops/s, "× ceiling" the median of the per-round ratios (and their range), and the targets use those medians. Loads: strict = 1 request in flight per connection; pipelined = 32. Mixed = query 80, index 10, remove 10 (weights); mutations = index 50, remove 50. CPU columns are % of one core over the measured window; server CPU per reply is user + kernel CPU time divided by replies, which does not depend on the client; a cell is client-bound when the load generator used at least 90 % of its threads\' CPU, and then no ratio is claimed from it; "others" is every other process on the machine (this machine is shared), so a cell with high "others" is less trustworthy. Peak RSS is VmHWM since the server started, warm-up included.',
   );
   return out.join('\n');
+}
+
+/** A median of per-round ratios and their range, or why there is none. */
+function ratioText(num: Cell | undefined, den: Cell | undefined): string {
+  if (num?.result == null || den?.result == null) return 'not measured';
+  if (num.clientBound === true || den.clientBound === true) return 'not claimed';
+  const ratios = roundRatios(num, den);
+  if (ratios.length === 0) return 'not measured';
+  if (ratios.length === 1) return ratios[0]!.toFixed(2);
+  return `${median(ratios).toFixed(2)} (${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
+}
+
+/**
+ * pkgindex against the Node floor (tools/matrix/node-floor.ts), per shape: how much of what a
+ * Node event loop can do pkgindex does, beside how much of the C ceiling that loop reaches.
+ */
+function floorTable(m: MatrixResult): string[] {
+  const shapes = [...new Map(m.cells.map((c) => [c.shape.id, c.shape])).values()];
+  const rows = shapes
+    .filter((shape) => cell(m.cells, shape.id, 'node-floor')?.result != null)
+    .map((shape) => {
+      const of = (server: ServerKind): Cell | undefined => cell(m.cells, shape.id, server);
+      return `| ${shape.label} | ${ratioText(of('node-floor'), of('ceiling'))} | ${ratioText(of('memory-1t'), of('node-floor'))} | ${ratioText(of('memory'), of('node-floor'))} | ${ratioText(of('durable'), of('node-floor'))} |`;
+    });
+  if (rows.length === 0) return [];
+  return [
+    '',
+    '| load | Node floor × ceiling | memory-1t × Node floor | memory × Node floor | durable × Node floor |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...rows,
+  ];
 }
 
 export const SECTION_START =

@@ -6,6 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
 import { newDataDir, removeDataDir } from '../support/data-dir.js';
 import { formatCount, formatUs } from '../../src/bench/report.js';
 import { allProtocolErrors, type BenchResult } from '../../src/bench/run-bench.js';
@@ -34,9 +35,24 @@ export const SHAPES: readonly Shape[] = [
   { id: 'mut-100x32', label: 'mutations 100×32', connections: 100, inFlight: 32, mix: MUTATIONS },
 ];
 
-/** memory and durable run with one thread per core (--threads 0); memory-1t with --threads 1. */
-export type ServerKind = 'ceiling' | 'memory' | 'memory-1t' | 'durable';
-export const SERVER_KINDS: readonly ServerKind[] = ['ceiling', 'memory', 'memory-1t', 'durable'];
+/**
+ * The two references answer OK to everything: the C ceiling (one epoll loop per core) and the
+ * Node floor (node-floor.ts: one Node event loop, pkgindex's read path, no index). memory and
+ * durable run with one thread per core (--threads 0); memory-1t with --threads 1.
+ */
+export type ServerKind = 'ceiling' | 'node-floor' | 'memory' | 'memory-1t' | 'durable';
+export const SERVER_KINDS: readonly ServerKind[] = [
+  'ceiling',
+  'node-floor',
+  'memory',
+  'memory-1t',
+  'durable',
+];
+
+/** The servers that answer OK to every line: their replies are not checked against the workload. */
+function answersOkToEverything(kind: ServerKind): boolean {
+  return kind === 'ceiling' || kind === 'node-floor';
+}
 
 /**
  * A cell whose load generator used at least this share of its threads' CPU (one core each)
@@ -56,7 +72,7 @@ export interface MatrixOptions {
   readonly threads: number;
   readonly seed: number;
   /** Arguments of `node` for each pkgindex mode (run in the checkout); `{port}` and `{dataDir}` are substituted. */
-  readonly serverArgs: Readonly<Record<Exclude<ServerKind, 'ceiling'>, readonly string[]>>;
+  readonly serverArgs: Readonly<Record<Exclude<ServerKind, 'ceiling' | 'node-floor'>, readonly string[]>>;
   readonly shapes: readonly Shape[];
   /**
    * The CPU that the strict 1×1 cells run on, server and load generator both (with taskset),
@@ -181,6 +197,12 @@ async function startKind(
 ): Promise<ChildServer> {
   const port = await freePort();
   if (kind === 'ceiling') return startServer(buildCeiling(root), [String(port)], port);
+  if (kind === 'node-floor')
+    return startServer(
+      process.execPath,
+      [join(root, 'dist', 'tools', 'matrix', 'node-floor.js'), String(port)],
+      port,
+    );
   const args = options.serverArgs[kind].map((a) =>
     a.replaceAll('{port}', String(port)).replaceAll('{dataDir}', dataDir),
   );
@@ -213,7 +235,7 @@ function runCellLoad(
     String(options.threads),
     ...FRESH_SERVER_BENCH_ARGS,
   ];
-  if (kind === 'ceiling') args.push('--no-validate');
+  if (answersOkToEverything(kind)) args.push('--no-validate');
   return runBenchCli(args, { cpu, timeoutMs: (options.durationS + 120) * 1000 });
 }
 
