@@ -1,11 +1,12 @@
 /**
  * `measure ab`: an A/B benchmark. The same `pkgindex bench` load against two server
- * configurations, in interleaved rounds (A, B, A, B, ...) so that drift on a shared machine
- * hits both alike. Prints ops/s and server CPU µs per op for each round, then the median B/A
- * ratios.
+ * configurations, in interleaved rounds (A then B, B then A, ...) so that drift on a shared
+ * machine hits both alike. Prints ops/s and server CPU µs per op for each round, then the
+ * median B/A ratios with a distribution-free 95 % interval (support/median-interval.ts).
  */
 import { newDataDir, removeDataDir } from '../support/data-dir.js';
 import { median } from '../matrix/targets.js';
+import { medianInterval } from '../support/median-interval.js';
 import { FRESH_SERVER_BENCH_ARGS, runBenchCli } from '../support/bench-cli.js';
 import { freePort, startServer } from '../support/child-server.js';
 import { ToolError } from '../support/errors.js';
@@ -20,7 +21,8 @@ export const usage = `Usage: node dist/tools/measure.js ab --a=ARGS --b=ARGS [--
   --a-cli=PATH, --b-cli=PATH
                        the pkgindex CLI (dist/src/cli/main.js) each side runs: another build,
                        for a before/after comparison in one run (default: this build)
-  --rounds N           A/B pairs (default 3)
+  --rounds N           A/B pairs (default 3; at least 6 for a 95 % interval of the median
+                       ratio, 15 or more to resolve a few per cent on this shared machine)
 
 Each server runs in memory, --quiet, admin server on a free port, plus its side's arguments.
 Bench options default to --connections 100 --in-flight 32 --duration 4.`;
@@ -46,7 +48,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   const ops = { A: [] as number[], B: [] as number[] };
   const cpu = { A: [] as number[], B: [] as number[] };
   for (let round = 1; round <= rounds; round++)
-    for (const side of ['A', 'B'] as const) {
+    // A first in odd rounds, B first in even ones: a side that always ran second (a warmer
+    // machine, a neighbour's job that starts on the minute) would bias every pair alike.
+    for (const side of round % 2 === 1 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
       const port = await freePort();
       const dataDir = newDataDir(`pkgindex-ab-${side}-`);
       const server = await startServer(
@@ -87,9 +91,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   const ratios = (m: { A: number[]; B: number[] }): number[] => m.A.map((a, i) => m.B[i]! / a);
   const show = (xs: number[]): string => xs.map((x) => x.toFixed(3)).join(', ');
-  console.log(`B/A ops/s: median ${median(ratios(ops)).toFixed(3)} (rounds ${show(ratios(ops))})`);
-  console.log(
-    `B/A server CPU per op: median ${median(ratios(cpu)).toFixed(3)} (rounds ${show(ratios(cpu))})`,
-  );
+  const summary = (xs: number[]): string => {
+    const interval = medianInterval(xs);
+    const range =
+      interval === null
+        ? 'no 95 % interval with fewer than 6 rounds'
+        : `${(100 * interval.confidence).toFixed(1)} % interval ${interval.low.toFixed(3)}–${interval.high.toFixed(3)}`;
+    return `median ${median(xs).toFixed(3)}, ${range} (rounds ${show(xs)})`;
+  };
+  console.log(`B/A ops/s: ${summary(ratios(ops))}`);
+  console.log(`B/A server CPU per op: ${summary(ratios(cpu))}`);
   return 0;
 }
