@@ -377,7 +377,8 @@ export class Connection implements LineSink, Runnable, BarrierWaiter {
    */
   #hold(replies: Uint8Array, count: number, barrier: Barrier | null, arrivedAt: number): void {
     if (this.#held === NOTHING_HELD) this.#held = new HeldReplies();
-    this.#held.hold(replies, count, barrier, arrivedAt, this.#suspended);
+    const offset = barrier === null ? 0 : (this.#store.barrierOffset ?? 0);
+    this.#held.hold(replies, count, barrier, arrivedAt, this.#suspended, offset);
     if (barrier !== null) this.#barriers.wait(barrier, this);
   }
 

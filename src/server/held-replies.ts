@@ -44,6 +44,8 @@ export class HeldReplies {
   readonly #barriers: (Barrier | null)[] = [];
   readonly #arrivedAt: number[] = [];
   readonly #states: number[] = [];
+  /** Where each batch's decided replies start in what its barrier resolves with (IndexStore.barrierOffset). */
+  readonly #offsets: number[] = [];
   #head = 0;
   #tail = 0;
 
@@ -59,7 +61,8 @@ export class HeldReplies {
 
   /**
    * Holds `replies[0, count)` as the newest batch, waiting on `barrier` (null: it waits for
-   * nothing but the batches before it). `suspends`: its last command was SUSPENDED.
+   * nothing but the batches before it). `suspends`: its last command was SUSPENDED. `offset`:
+   * where its decided replies start in what `barrier` resolves with.
    */
   hold(
     replies: Uint8Array,
@@ -67,6 +70,7 @@ export class HeldReplies {
     barrier: Barrier | null,
     arrivedAt: number,
     suspends: boolean,
+    offset = 0,
   ): void {
     this.#reserve(count);
     // Byte by byte: a chunk holds a few dozen replies, and subarray() would be an object.
@@ -81,11 +85,13 @@ export class HeldReplies {
       this.#barriers.push(barrier);
       this.#arrivedAt.push(arrivedAt);
       this.#states.push(state);
+      this.#offsets.push(offset);
     } else {
       this.#ends[row] = this.#to;
       this.#barriers[row] = barrier;
       this.#arrivedAt[row] = arrivedAt;
       this.#states[row] = state;
+      this.#offsets[row] = offset;
     }
   }
 
@@ -156,6 +162,7 @@ export class HeldReplies {
         this.#barriers[i] = this.#barriers[head + i]!;
         this.#arrivedAt[i] = this.#arrivedAt[head + i]!;
         this.#states[i] = this.#states[head + i]!;
+        this.#offsets[i] = this.#offsets[head + i]!;
         this.#barriers[head + i] = null;
       }
       this.#head = 0;
@@ -204,13 +211,14 @@ export class HeldReplies {
   }
 
   /**
-   * Puts the replies an asynchronous store decided into batch `i`'s pending slots, in order,
-   * and counts them. A slot the store left undecided (a store bug) is ERROR.
+   * Puts the replies an asynchronous store decided into batch `i`'s pending slots, in order
+   * from the batch's offset, and counts them. A slot the store left undecided (a store bug) is
+   * ERROR.
    */
   #decide(i: number, decided: ArrayLike<Reply>, commands: Float64Array): void {
     const bytes = this.#bytes;
     const to = this.#ends[i]!;
-    let next = 0;
+    let next = this.#offsets[i]!;
     for (let k = i === this.#head ? this.#from : this.#ends[i - 1]!; k < to; k++) {
       const slot = bytes[k]!;
       if (slot < PENDING_SLOT) continue;

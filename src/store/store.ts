@@ -83,6 +83,14 @@ export interface IndexStore {
   // The embedded stores resolve with their group commit's Promise<void>: nothing to decide.
   // eslint-disable-next-line @typescript-eslint/no-invalid-void-type
   barrier(origin?: object): Promise<ArrayLike<Reply> | void> | null;
+  /**
+   * Read right after `barrier()`: where the replies of the batch it closed start in what that
+   * barrier resolves with. A store may give several batches one promise that resolves with the
+   * replies of all of them, one batch after another (a socket thread's turn, whose batches the
+   * owner answers at once: one promise and one callback per turn instead of one per client);
+   * absent means 0, each batch its own promise.
+   */
+  readonly barrierOffset?: number;
   health(): StoreHealth;
   stats(): GraphStats;
   /**

@@ -41,8 +41,8 @@ export const DEFAULT_MAX_BATCH_BYTES = 64 * 1024;
  * The index as a socket thread sees it: owned by the main thread (ADR 0010). Every command is
  * answered PENDING and appended, as a protocol line, to this turn's batch; at the end of the
  * turn (setImmediate: after every read of the turn's poll) the batch goes to the owner in one
- * message, and each connection's barrier resolves with its slice of the owner's replies, which
- * the owner sends only once what they observed is durable (ADR 0007). Reads are decided by
+ * message, and each connection's barrier resolves with the owner's replies to the turn, its own
+ * from `barrierOffset` on, which the owner sends only once what they observed is durable (ADR 0007). Reads are decided by
  * the owner too, in the same serial order as writes: a socket thread has no copy of the
  * index, so every reply is linearizable. A batch that grows past `maxBatchBytes` is sent at
  * once (a connection whose commands straddle two batches gets both slices in its barrier).
@@ -102,14 +102,25 @@ export class RemoteStore implements IndexStore {
     return PENDING;
   }
 
+  /**
+   * The turn's promise, shared by every connection batch of the turn (see `barrierOffset`):
+   * a connection used to get a promise of its own, a callback and a subarray, per read chunk.
+   */
   barrier(): Promise<ArrayLike<Reply>> {
     const turn = (this.#turn ??= newTurn());
     const start = this.#batchStart;
     const end = this.#lines.count;
     this.#batchStart = end;
-    if (this.#parts.length > 0) return this.#joinParts({ turn, start, end });
-    return turn.promise.then((replies) => replies.subarray(start, end) as unknown as ArrayLike<Reply>);
+    if (this.#parts.length > 0) {
+      this.barrierOffset = 0;
+      return this.#joinParts({ turn, start, end });
+    }
+    this.barrierOffset = start;
+    return turn.promise as Promise<ArrayLike<Reply>>;
   }
+
+  /** Where the batch closed by the last `barrier()` starts in its turn's replies. */
+  barrierOffset = 0;
 
   /** Sends this turn's batch now, the open connection batch's part in it remembered. */
   #sendEarly(): void {

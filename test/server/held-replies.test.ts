@@ -130,3 +130,23 @@ test('held replies: decided replies go to their own batch, pending slots of a fa
   assert.equal(held.replies, 0);
   assert.equal(held.state, WAITING, 'nothing held: nothing to release');
 });
+
+test('held replies: batches that share one barrier each take their own replies from their offset', () => {
+  const held = new HeldReplies();
+  const commands = new Float64Array(ROWS * 3);
+  const turn = barrier();
+  // Two batches of one connection in one turn of a socket thread: the turn's replies are
+  // [FAIL, OK, ERROR | OK, FAIL]; the first batch's two pending slots start at 1, the
+  // second's at 3 (another connection's reply sits at 0).
+  held.hold(Uint8Array.of(PENDING_SLOT + 0, Reply.OK, PENDING_SLOT + 1), 3, turn, 1, false, 1);
+  held.hold(Uint8Array.of(PENDING_SLOT + 2, PENDING_SLOT + 0), 2, turn, 2, false, 3);
+  assert.equal(
+    held.settle(turn, [Reply.FAIL, Reply.OK, Reply.ERROR, Reply.OK, Reply.FAIL], false, commands),
+    false,
+  );
+  assert.deepEqual(release(held, commands), [Reply.OK, Reply.OK, Reply.ERROR, Reply.OK, Reply.FAIL]);
+  assert.equal(commands[0 * 3 + Reply.OK], 1);
+  assert.equal(commands[0 * 3 + Reply.FAIL], 1);
+  assert.equal(commands[1 * 3 + Reply.ERROR], 1);
+  assert.equal(commands[2 * 3 + Reply.OK], 1);
+});

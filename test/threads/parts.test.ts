@@ -39,7 +39,7 @@ test("listenerFd finds a listening server's descriptor and answers null for anyt
   }
 });
 
-test('remote store: one batch per turn, each barrier gets its slice, failures reject in order', async () => {
+test('remote store: one batch per turn, one barrier for its connection batches, each at its offset; failures reject in order', async () => {
   const sent: { lines: string; count: number }[] = [];
   const store = new RemoteStore('t', (lines, count) => {
     sent.push({ lines: Buffer.from(lines).toString('latin1'), count });
@@ -49,14 +49,16 @@ test('remote store: one batch per turn, each barrier gets its slice, failures re
   assert.deepEqual(store.stats(), { packages: 0, edges: 0 });
   assert.equal(store.execute({ verb: Verb.INDEX, name: 'a', deps: ['b', 'c'] }), PENDING);
   const first = store.barrier();
+  assert.equal(store.barrierOffset, 0);
   assert.equal(store.execute({ verb: Verb.QUERY, name: 'a' }), PENDING);
   assert.equal(store.execute({ verb: Verb.REMOVE, name: 'a' }), PENDING);
   const second = store.barrier();
+  assert.equal(store.barrierOffset, 1, "the second batch's replies start after the first's");
+  assert.equal(second, first, 'one promise for the whole turn');
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(sent, [{ lines: 'INDEX|a|b,c\nQUERY|a|\nREMOVE|a|\n', count: 3 }]);
   store.settle(Uint8Array.from([0, 1, 2]));
-  assert.deepEqual(Array.from(await first), [0]);
-  assert.deepEqual(Array.from(await second), [1, 2]);
+  assert.deepEqual(Array.from(await first), [0, 1, 2]);
 
   // Two turns in flight; the owner fails the first and then goes away.
   store.execute({ verb: Verb.QUERY, name: 'x'.repeat(20_000) });
@@ -89,11 +91,12 @@ test('remote store: a batch past its size limit is sent at once; a connection ba
   store.execute({ verb: Verb.QUERY, name: 'c' }); // sent before this one is appended
   store.execute({ verb: Verb.QUERY, name: 'd' });
   const second = store.barrier();
+  assert.equal(store.barrierOffset, 0, 'a batch joined from parts gets a promise, and replies, of its own');
   assert.deepEqual(sent, [{ lines: 'QUERY|a|\nQUERY|bbbbbbbbbb|\n', count: 2 }]);
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(sent[1], { lines: 'QUERY|c|\nQUERY|d|\n', count: 2 });
   store.settle(Uint8Array.from([0, 1]));
   store.settle(Uint8Array.from([2, 0]));
-  assert.deepEqual(Array.from(await first), [0]);
+  assert.deepEqual(Array.from(await first), [0, 1]);
   assert.deepEqual(Array.from(await second), [1, 2, 0]);
 });
