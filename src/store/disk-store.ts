@@ -104,8 +104,8 @@ export class DiskStore implements IndexStore, BackupSource {
   /** How to take back the mutations of the current log that are not durable yet. */
   readonly #undo = new UndoLog();
   /**
-   * The graph may hold mutations that are not durable and could not be undone (a bug): every
-   * command is answered ERROR until the store has rebuilt it from the data dir.
+   * The graph may hold mutations that are not durable and could not be undone: every command
+   * is answered ERROR until the store has rebuilt it from the data dir. See #rollBack.
    */
   #suspect = false;
   #lock: DirLock | null = null;
@@ -505,7 +505,9 @@ export class DiskStore implements IndexStore, BackupSource {
     try {
       this.#undo.rollback(this.#graph, writer.keptRecords);
     } catch {
-      // Unreachable while the undo rules hold; if not, the reopen rebuilds from the data dir.
+      // The graph refuses the undo: a cycle check suspended across turns (sliced-graph.ts)
+      // holds it busy (E_GRAPH_BUSY) until decided, or the undo rules were broken. The reopen
+      // rebuilds it from the data dir; until then no reply comes from it.
       this.#suspect = true;
     }
   }
