@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { createError, type PkgIndexError } from '../errors.js';
 import { crc32 } from './format/crc32.js';
-import type { StorageFs } from './fs/storage-fs.js';
+import type { StorageFile, StorageFs } from './fs/storage-fs.js';
 import { CONTROL_FILE } from './data-dir-files.js';
 
 /**
@@ -31,6 +31,11 @@ export interface ArchiveFile {
   readonly length: number;
   /** The file's bytes, when they are made for the archive rather than read (the control record). */
   readonly data?: Buffer;
+  /**
+   * The file, opened by the caller when it cut the files: read through it, and left open. Else
+   * it is opened by `path` when its turn comes.
+   */
+  readonly file?: StorageFile;
 }
 
 /** Streams `files` (each cut at its length) as an archive. */
@@ -65,7 +70,7 @@ export async function* writeArchive(fs: StorageFs, files: readonly ArchiveFile[]
 
 /** Streams the first `file.length` bytes of a data file; returns their CRC-32. */
 async function* readCut(fs: StorageFs, file: ArchiveFile): AsyncGenerator<Buffer, number> {
-  const handle = await fs.open(file.path, 'read');
+  const handle = file.file ?? (await fs.open(file.path, 'read'));
   let crc = 0;
   try {
     for (let at = 0; at < file.length;) {
@@ -82,7 +87,7 @@ async function* readCut(fs: StorageFs, file: ArchiveFile): AsyncGenerator<Buffer
       yield bytes;
     }
   } finally {
-    await handle.close();
+    if (file.file === undefined) await handle.close();
   }
   return crc;
 }

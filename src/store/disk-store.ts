@@ -6,7 +6,7 @@ import { Reply } from '../protocol/reply.js';
 import { DependencyGraph, type GraphStats } from '../graph/dependency-graph.js';
 import { userInfo } from 'node:os';
 import { createError, isPkgIndexError, isStorageError, type PkgIndexError } from '../errors.js';
-import type { StorageFs } from './fs/storage-fs.js';
+import type { StorageFile, StorageFs } from './fs/storage-fs.js';
 import { NodeFs } from './fs/node-fs.js';
 import type { IndexStore, StoreHealth, Suspended } from './store.js';
 import { SlicedGraph, type SliceOptions } from './sliced-graph.js';
@@ -104,8 +104,8 @@ export class DiskStore implements IndexStore, BackupSource {
   /** How to take back the mutations of the current log that are not durable yet. */
   readonly #undo = new UndoLog();
   /**
-   * The graph may hold mutations that are not durable and could not be undone (a bug): every
-   * command is answered ERROR until the store has rebuilt it from the data dir.
+   * The graph may hold mutations that are not durable and could not be undone: every command
+   * is answered ERROR until the store has rebuilt it from the data dir. See #rollBack.
    */
   #suspect = false;
   #lock: DirLock | null = null;
@@ -505,7 +505,9 @@ export class DiskStore implements IndexStore, BackupSource {
     try {
       this.#undo.rollback(this.#graph, writer.keptRecords);
     } catch {
-      // Unreachable while the undo rules hold; if not, the reopen rebuilds from the data dir.
+      // The graph refuses the undo: a cycle check suspended across turns (sliced-graph.ts)
+      // holds it busy (E_GRAPH_BUSY) until decided, or the undo rules were broken. The reopen
+      // rebuilds it from the data dir; until then no reply comes from it.
       this.#suspect = true;
     }
   }
@@ -538,6 +540,12 @@ export class DiskStore implements IndexStore, BackupSource {
    * deletes files, does not start meanwhile (a running one is waited for before the cut). In
    * relaxed mode a failed sync can cut the current segment below the cut: the stream then fails
    * (E_STORAGE_IO) rather than hold what the log no longer does, and the backup is taken again.
+   *
+   * The cut's files are opened before this returns and read through those descriptors, so no
+   * unlink or rename in the dir takes one from the backup. One can happen meanwhile: a
+   * compaction abandoned in the rename of its snapshot (#checkCompactionIo) does not wait for
+   * that rename, which may land later; the snapshot it leaves is whole but not the store's, and
+   * a reopen's recovery adopts it and deletes the segments it covers, which the cut names.
    */
   async startBackup(): Promise<Backup> {
     const unavailable = (why: string) =>
@@ -545,10 +553,13 @@ export class DiskStore implements IndexStore, BackupSource {
     if (this.#closing !== null) throw unavailable('the server is shutting down');
     this.#backups++;
     let released = false;
+    /** The cut's files, open until the backup is released. */
+    const opened: StorageFile[] = [];
     const release = (): void => {
       if (released) return;
       released = true;
       this.#backups--;
+      for (const file of opened) void file.close().catch(() => undefined);
       this.#maybeCompact();
     };
     try {
@@ -574,21 +585,15 @@ export class DiskStore implements IndexStore, BackupSource {
       };
       const generation = this.#controlGeneration;
       const files: ArchiveFile[] = [];
-      const add = (path: string, length: number): void => {
-        files.push({ name: basename(path), path, length });
-      };
-      if (snapshotSeq > 0) {
-        // The snapshot cannot change while compaction is held.
-        const path = snapshotPath(this.#dir, snapshotSeq);
+      /** Opens a file of the cut; `length` null: all of it (the snapshot, whole by design). */
+      const add = async (path: string, length: number | null): Promise<void> => {
         const file = await this.#fs.open(path, 'read');
-        try {
-          add(path, await file.size());
-        } finally {
-          await file.close();
-        }
-      }
-      for (const { seq, bytes } of cut.sealed) add(segmentPath(this.#dir, seq), bytes);
-      add(segmentPath(this.#dir, cut.currentSeq), cut.currentBytes);
+        opened.push(file);
+        files.push({ name: basename(path), path, length: length ?? (await file.size()), file });
+      };
+      if (snapshotSeq > 0) await add(snapshotPath(this.#dir, snapshotSeq), null);
+      for (const { seq, bytes } of cut.sealed) await add(segmentPath(this.#dir, seq), bytes);
+      await add(segmentPath(this.#dir, cut.currentSeq), cut.currentBytes);
       // The control record of the cut, last: a restored dir is checked against it as the
       // original is against its own (the live CONTROL describes the live log, not the cut).
       const data = encodeControl(cut, generation);

@@ -41,6 +41,8 @@ interface Waiting {
   readonly command: Command;
   /** The graph the check was started on, or null before it starts. */
   graph: DependencyGraph | null;
+  /** The hooks' `durable()` when its batch had changed the graph before it; else null. */
+  readonly before: Promise<void> | null;
   readonly resolve: (replies: readonly Reply[]) => void;
   readonly reject: (err: unknown) => void;
   readonly promise: Promise<readonly Reply[]>;
@@ -74,6 +76,8 @@ export class SlicedGraph {
   /** The command answered SUSPENDED since the last barrier(): its batch waits for it. */
   #suspended: Waiting | null = null;
   #scheduled: NodeJS.Immediate | null = null;
+  /** The commands executed since the last barrier() (one batch) have changed the graph. */
+  #changedInBatch = false;
   #closed = false;
   /** Commands answered SUSPENDED, and turns in which suspended work ran: for metrics. */
   suspendedCommands = 0;
@@ -112,6 +116,7 @@ export class SlicedGraph {
 
   /** The promise of the batch's SUSPENDED command, with its reply; null if it had none. */
   barrier(): Promise<readonly Reply[]> | null {
+    this.#changedInBatch = false;
     const waiting = this.#suspended;
     if (waiting === null) return null;
     this.#suspended = null;
@@ -133,7 +138,7 @@ export class SlicedGraph {
   #apply(command: Command): Reply {
     const graph = this.#graph();
     const applied = applyCommand(graph, command);
-    if (applied.changed) this.#hooks?.changed(command, graph.dropped);
+    if (applied.changed) this.#changed(command, graph);
     return applied.reply;
   }
 
@@ -143,8 +148,13 @@ export class SlicedGraph {
     graph: DependencyGraph,
   ): Reply {
     const applied = appliedIndex(progress);
-    if (applied.changed) this.#hooks?.changed(command, graph.dropped);
+    if (applied.changed) this.#changed(command, graph);
     return applied.reply;
+  }
+
+  #changed(command: Command, graph: DependencyGraph): void {
+    this.#changedInBatch = true;
+    this.#hooks?.changed(command, graph.dropped);
   }
 
   #suspend(command: Command, graph: DependencyGraph | null): Suspended {
@@ -154,7 +164,13 @@ export class SlicedGraph {
       resolve = res;
       reject = rej;
     });
-    const waiting: Waiting = { command, graph, resolve, reject, promise };
+    // The caller's barrier for the batch is this promise alone: it must also cover the batch's
+    // mutations before this one, whose group commit may fail before this is decided, and
+    // `durable()` then no longer covers a group that failed (#settle).
+    const before = this.#changedInBatch ? (this.#hooks?.durable() ?? null) : null;
+    // Handled now: the group may fail long before this is decided (#settle reads it then).
+    before?.catch(() => undefined);
+    const waiting: Waiting = { command, graph, resolve, reject, promise, before };
     this.#queue.push(waiting);
     this.#suspended = waiting;
     this.suspendedCommands++;
@@ -189,6 +205,8 @@ export class SlicedGraph {
       this.#settle(waiting, reply);
       if (performance.now() >= deadline) break;
     }
+    // What a slice changes belongs to no batch.
+    this.#changedInBatch = false;
     if (this.busy) this.#schedule();
   }
 
@@ -213,7 +231,9 @@ export class SlicedGraph {
   }
 
   #settle(waiting: Waiting, reply: Reply): void {
-    const durable = this.#hooks?.durable() ?? null;
+    const now = this.#hooks?.durable() ?? null;
+    const before = waiting.before;
+    const durable = before === null ? now : now === null ? before : Promise.all([before, now]);
     if (durable === null) waiting.resolve([reply]);
     else
       durable.then(

@@ -144,3 +144,65 @@ for (const seed of [1, 2, 3]) {
     }
   });
 }
+
+// The suspect graph (DiskStore.#rollBack): a re-index whose cycle check runs across turns keeps
+// the graph busy (E_GRAPH_BUSY to any other change) until it is decided. A log that fails
+// meanwhile cannot be undone into that graph: every reply, QUERY included, is ERROR until the
+// store has rebuilt the graph from the data dir, and from then on it answers as a restart does.
+test(
+  'a failed write while a cycle check is suspended: QUERY answers ERROR until the store reopens, then the durable state',
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = await newDataDir(t);
+    const fs = new FaultFs();
+    // Checks past 1000 units of work are suspended (the default is 20,000).
+    const store = new DiskStore({
+      dataDir: dir,
+      fs,
+      compactor: inlineCompactor(fs),
+      retryMinMs: 5,
+      retryMaxMs: 20,
+      slices: { inlineWork: 1000 },
+    });
+    const server = await startServer({ storage: 'disk', dataDir: dir }, { store });
+    t.after(() => server.close());
+    const writer = await LineClient.open(server.port);
+    const reader = await LineClient.open(server.port);
+    t.after(() => {
+      writer.close();
+      reader.close();
+    });
+    // Two chains, a0 <- a1 <- ... then b0 <- b1 <- ...: making a0 depend on b9999 moves all of
+    // a behind all of b, a check of about 200,000 units, some 40 slices.
+    const chain = (p: string) =>
+      Array.from({ length: 10_000 }, (_, i) => `INDEX|${p}${i}|${i === 0 ? '' : `${p}${i - 1}`}`);
+    assert.ok((await writer.request(...chain('a'), ...chain('b'))).every((reply) => reply === 'OK'));
+
+    // The next log write fails, and recovery cannot read the dir until healed: the reopen waits.
+    fs.inject({ op: 'write', path: '.log' });
+    fs.inject({ op: 'read', times: Infinity });
+    // One chunk: `m` is applied and appended, then the re-index is suspended; the write of `m`
+    // fails before the check is decided. Both are ERROR: the batch waits for the group of `m`
+    // too (SlicedGraph's #suspend), not only for the suspended re-index.
+    assert.deepEqual(await writer.request('INDEX|m|', 'INDEX|a0|b9999'), ['ERROR', 'ERROR']);
+    assert.equal(store.health().writable, false);
+    // `m` is not durable and could not be undone: no QUERY is answered from this graph.
+    assert.deepEqual(await reader.request('QUERY|m|', 'QUERY|a0|', 'QUERY|b0|'), ['ERROR', 'ERROR', 'ERROR']);
+    await until('the reopen retried', () => fs.count('read') > 5);
+    assert.deepEqual(await reader.request('QUERY|a0|'), ['ERROR'], 'still ERROR while not reopened');
+
+    fs.heal();
+    await until('writable again', () => store.health().writable);
+    const lines = ['QUERY|m|', 'QUERY|a0|', 'QUERY|a9999|', 'QUERY|b9999|', 'REMOVE|b9999|'];
+    // Rebuilt from the log: `m` is gone, and a0 does not depend on b9999 (which can go).
+    assert.deepEqual(await reader.request(...lines), ['FAIL', 'OK', 'OK', 'OK', 'OK']);
+    writer.close();
+    reader.close();
+    await server.close();
+    assert.deepEqual(
+      await answersAfterRestart(t, dir, lines),
+      ['FAIL', 'OK', 'OK', 'FAIL', 'OK'],
+      'a restart answers the same',
+    );
+  },
+);

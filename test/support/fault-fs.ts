@@ -86,10 +86,11 @@ export class FaultFs implements StorageFs {
   }
 
   /**
-   * The next call of `op` (on a path containing `path`) hangs until `release()`, as on a disk
-   * or NFS server that stopped answering. Only write and datasync are held.
+   * The next call of `op` (on a path containing `path`; for a rename, the path renamed) hangs
+   * until `release()`, as on a disk or NFS server that stopped answering. Only write, datasync
+   * and rename are held.
    */
-  hold(op: 'write' | 'datasync', path?: string): Hold {
+  hold(op: 'write' | 'datasync' | 'rename', path?: string): Hold {
     let reached!: () => void;
     const reachedPromise = new Promise<void>((resolve) => (reached = resolve));
     let release!: () => void;
@@ -191,6 +192,7 @@ export class FaultFs implements StorageFs {
   }
 
   async rename(from: string, to: string): Promise<void> {
+    await this.held('rename', from);
     this.#check('rename', from);
     await this.#inner.rename(from, to);
     this.#renames.push([from, to]);
