@@ -252,11 +252,15 @@ export class DependencyGraph {
     // re-sends its line, or adds one at the end): the entry already holds them, so a name
     // equal to the one at the same position needs no lookup in the map.
     const had = existing?.links;
+    // How many leading dependencies are the entry's own, in place: a re-index leaves them be.
+    let prefix = 0;
     for (let i = 0; i < deps.length; i++) {
       const depName = deps[i]!;
       let dep: Entry | undefined;
-      if (had !== undefined && i < had.length && had[i]!.name === depName) dep = had[i]!;
-      else {
+      if (had !== undefined && i < had.length && had[i]!.name === depName) {
+        dep = had[i]!;
+        if (prefix === i) prefix++;
+      } else {
         dep = entries.get(depName);
         if (dep === undefined) return IndexOutcome.MISSING_DEPENDENCY;
       }
@@ -307,7 +311,7 @@ export class DependencyGraph {
         return this.#check(existing, resolved, count, budget);
       }
     }
-    this.#commit(existing, resolved, count, epoch, kept);
+    this.#commit(existing, resolved, count, epoch, kept, prefix);
     return IndexOutcome.REPLACED;
   }
 
@@ -330,20 +334,34 @@ export class DependencyGraph {
     const kept = ++order.epoch;
     const links = entry.links;
     for (let i = 0; i < links.length; i++) if (links[i]!.mark === epoch) links[i]!.mark = kept;
-    this.#commit(entry, deps, count, epoch, kept);
+    this.#commit(entry, deps, count, epoch, kept, 0);
     return IndexOutcome.REPLACED;
   }
 
   /**
    * Gives `entry` the dependencies `resolved[0, count)`: those marked `added` are new, those of
-   * its current list not marked `kept` are dropped. Rewrites its links in place.
+   * its current list not marked `kept` are dropped. Rewrites its links in place. The first
+   * `prefix` are its links already, in place (the benchmark's re-index appends a dependency to
+   * the list or drops the last): while the block stays, nothing of theirs changes, not even a
+   * mark, so neither loop visits them.
    */
-  #commit(entry: Entry, resolved: readonly Entry[], count: number, added: number, kept: number): void {
+  #commit(
+    entry: Entry,
+    resolved: readonly Entry[],
+    count: number,
+    added: number,
+    kept: number,
+    prefix: number,
+  ): void {
     const links = entry.links;
     if (this.#keepsDropped) this.#dropped = links.slice() as unknown as DroppedList;
     const table = this.#table;
     const had = links.length;
-    for (let i = 0; i < had; i++) {
+    // Before the unlinks, which read the old block: a new one leaves it as it is until `release`.
+    const old = entry.slots;
+    const slots = table.reserve(entry, count);
+    const start = slots === old ? prefix : 0;
+    for (let i = start; i < had; i++) {
       const dep = links[i]!;
       // A kept dependency keeps `entry` where it is among its users: that position waits in
       // its mark (negative: no epoch is) until the links are rewritten below.
@@ -353,9 +371,8 @@ export class DependencyGraph {
     if (had === 0) this.#roots--;
     if (count === 0) this.#roots++;
     this.#edges += count - had;
-    const old = entry.slots;
-    const slots = (entry.slots = table.reserve(entry, count));
-    for (let i = 0; i < count; i++) {
+    entry.slots = slots;
+    for (let i = start; i < count; i++) {
       const dep = resolved[i]!;
       if (dep.mark === added) {
         if (table.link(entry, i, dep)) this.#held++;

@@ -58,9 +58,11 @@ test('re-index replaces the dependency list and moves the dependent counts', () 
 
 test('a re-index that keeps dependencies in place, appends, drops or reorders keeps every reverse edge exact', () => {
   // #commit leaves a dependency kept at the same position untouched (its dependents' record of
-  // it is already right) and rewrites only the ones that moved: verify() checks both directions.
+  // it is already right) and rewrites only the ones that moved; a prefix of the list in place
+  // is not even visited, unless the list outgrows its block: verify() checks both directions.
   const g = new DependencyGraph();
-  for (const n of ['a', 'b', 'c', 'd']) g.index(n, []);
+  const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+  for (const n of names) g.index(n, []);
   // Other dependents of the same packages, so that swap-removals move them around.
   g.index('q', ['a', 'b', 'c']);
   g.index('p', ['a', 'b']);
@@ -73,12 +75,17 @@ test('a re-index that keeps dependencies in place, appends, drops or reorders ke
     [['b', 'c', 'd'], IndexOutcome.REPLACED], // b and d in place, c replaces a
     [['d'], IndexOutcome.REPLACED], // d moves to the front
     [['d', 'a', 'b', 'c'], IndexOutcome.REPLACED],
+    [['d', 'a', 'c', 'e', 'f'], IndexOutcome.REPLACED], // d, a in place, b dropped, past the block of 4
+    [['d', 'a', 'c', 'e'], IndexOutcome.REPLACED], // the last dropped: all the rest in place
+    [['d', 'a', 'c', 'e', 'b', 'f'], IndexOutcome.REPLACED], // two appended within the block
+    [['d', 'a', 'b'], IndexOutcome.REPLACED], // b moves into the place of c, the tail dropped
+    [['d', 'd', 'a', 'f'], IndexOutcome.REPLACED], // a duplicate ends the prefix
   ];
   for (const [deps, outcome] of steps) {
     assert.equal(g.index('p', deps), outcome, `INDEX p|${deps.join(',')}`);
     assert.deepEqual(g.verify(), [], `after INDEX p|${deps.join(',')}`);
-    assert.deepEqual(g.dependenciesOf('p'), deps);
-    for (const n of ['a', 'b', 'c', 'd'])
+    assert.deepEqual(g.dependenciesOf('p'), [...new Set(deps)]);
+    for (const n of names)
       assert.equal(dependents(n).includes('p'), deps.includes(n), `${n} lists p as a dependent`);
   }
   assert.equal(g.remove('q'), RemoveOutcome.REMOVED);
