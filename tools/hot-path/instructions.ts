@@ -5,7 +5,10 @@
  * of the process counted: the garbage collector and the compiler included) at two message
  * counts, and reports the difference of the two totals per message of the difference:
  * start-up, the warm-up and most of the JIT's work cancel out. Each build in --dist
- * (repeatable) is measured --repeat times, builds interleaved.
+ * (repeatable) is measured --repeat times, builds interleaved. Node runs with
+ * --single-threaded (compiles and collections in the main thread), so that the count repeats:
+ * the same build gave 3,095 and 5,010 instructions per message without it, 2,985 and 3,058
+ * with it (docs/benchmarks.md, stop 22).
  *
  * A run takes a minute or more (callgrind runs node some 50 times slower); --jobs runs several
  * at once, which changes the wall time, not the counts. --top N lists the functions whose
@@ -213,6 +216,10 @@ function callgrind(
         `--callgrind-out-file=${file}`,
         ...(cacheSim ? ['--cache-sim=yes'] : []),
         process.execPath,
+        // No background compiles or collections: with them, when optimized code arrives
+        // depends on how valgrind schedules the threads, and the same build's count moved by
+        // up to ±40 % between runs; in one thread the tier-up points, and the count, repeat.
+        '--single-threaded',
         tool,
         ...args,
       ],
