@@ -60,6 +60,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'instructions per message of the hot path (callgrind): builds compared whatever the load',
     load: () => import('./hot-path/instructions.js'),
   },
+  'server-instructions': {
+    summary:
+      'instructions per line of the whole server (callgrind) under a bench load: sockets and event loop included',
+    load: () => import('./hot-path/server-instructions.js'),
+  },
   'graph-mutations': {
     summary: "the bench's workload on a build's DependencyGraph alone (for instructions --graph)",
     load: () => import('./graph/mutations.js'),

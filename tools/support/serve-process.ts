@@ -26,6 +26,8 @@ export interface SpawnOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** A command that runs node, e.g. `['prlimit', '--nofile=100:100', '--']`. */
   readonly launcher?: readonly string[];
+  /** Node's own options, before the CLI's path (e.g. `--single-threaded`). */
+  readonly nodeArgs?: readonly string[];
   /** How long to wait for "listening" before killing it. Default 20 s. */
   readonly listenTimeoutMs?: number;
 }
@@ -63,6 +65,7 @@ export async function spawnServer(options: SpawnOptions = {}): Promise<ServerPro
     args = [],
     env = {},
     launcher = [],
+    nodeArgs = [],
     cli = CLI,
   } = options;
   const listenTimeoutMs = options.listenTimeoutMs ?? 20_000;
@@ -70,6 +73,7 @@ export async function spawnServer(options: SpawnOptions = {}): Promise<ServerPro
     launcher[0] ?? process.execPath,
     [
       ...(launcher.length > 0 ? [...launcher.slice(1), process.execPath] : []),
+      ...nodeArgs,
       cli,
       'serve',
       '--host',

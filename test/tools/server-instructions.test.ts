@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { nameAt, parsePerfMap, selfCosts } from '../../tools/hot-path/server-instructions.js';
+
+const MAP = [
+  'd0eac00 f2c JS:*push file:///work/main/dist/src/protocol/framer.js:27:9',
+  'd0ebc00 2670 JS:*parseInto file:///work/main/dist/src/protocol/parse.js:89:26',
+  'not a map line',
+  // Re-mapped: a later entry for an address range wins.
+  'd0eac00 100 JS:*receive file:///work/main/dist/src/server/connection.js:118:12',
+].join('\n');
+
+test('perf map: entries sorted by address, the later of two overlapping entries names the code', () => {
+  const entries = parsePerfMap(MAP);
+  assert.equal(entries.length, 3);
+  assert.equal(
+    nameAt(entries, 0xd0ebc00 + 0x10),
+    'JS:*parseInto file:///work/main/dist/src/protocol/parse.js:89:26',
+  );
+  assert.equal(
+    nameAt(entries, 0xd0eac00 + 0x50),
+    'JS:*receive file:///work/main/dist/src/server/connection.js:118:12',
+  );
+  assert.equal(
+    nameAt(entries, 0xd0eac00 + 0x200),
+    'JS:*push file:///work/main/dist/src/protocol/framer.js:27:9',
+  );
+  assert.equal(nameAt(entries, 0xd0eac00 - 1), null);
+  assert.equal(nameAt(entries, 0xd0ebc00 + 0x2670), null, 'the end is exclusive');
+});
+
+test("callgrind_annotate's rows: generated code named from the map and summed per name, the rest as printed", () => {
+  const annotated = [
+    '941,243,451 (100.0%)  PROGRAM TOTALS',
+    '374,012,128 (38.25%)  ???:0x000000000d0ebc00 [???]',
+    '  1,000,000 ( 0.10%)  ???:0x000000000d0ebd00 [???]',
+    ' 41,801,521 ( 4.27%)  ???:Builtins_LoadIC [/usr/bin/node]',
+    '      5,000 ( 0.00%)  ???:0x0000000000000042 [???]',
+    '      3,000 ( 0.00%)  /home/iojs/build/ws/out/../deps/uv/src/unix/stream.c:uv__read [/usr/bin/node]',
+  ].join('\n');
+  const costs = selfCosts(annotated, parsePerfMap(MAP));
+  assert.deepEqual(
+    [...costs],
+    [
+      ['*parseInto parse.js:89', 375_012_128],
+      ['Builtins_LoadIC', 41_801_521],
+      ['JIT code (unmapped)', 5_000],
+      ['/home/iojs/build/ws/out/../deps/uv/src/unix/stream.c:uv__read', 3_000],
+    ],
+  );
+});

@@ -1,0 +1,194 @@
+/**
+ * `measure server-instructions`: what the whole server executes per line of a `pkgindex bench`
+ * load, sockets and event loop included, in instructions, which unlike time do not depend on
+ * what else this shared machine runs. `measure instructions` counts the in-process hot path
+ * only; this one runs `pkgindex serve` (in memory) under callgrind with instrumentation off,
+ * warms it with one bench run, switches instrumentation on (`callgrind_control -i on`) for a
+ * second run of --ops requests, and off again: start-up and the first compiles are not
+ * counted. The count per line divides by every line of the measured run: its requests plus
+ * its warm-up and clean-up (the same for every build).
+ *
+ * Under callgrind the server is ~50 times slower than the client, so reads carry whatever the
+ * client has sent: with --in-flight 32 a read holds up to 32 lines per connection, about as
+ * at full speed; with strict loads (--in-flight 1), every read has one line, as always. Node
+ * runs --single-threaded, so that a count repeats (see instructions.ts), and with
+ * --perf-basic-prof-only-functions, whose map of generated code names the JavaScript
+ * functions in --top (`callgrind_annotate` alone shows them as bare addresses).
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runBenchCli } from '../support/bench-cli.js';
+import { ToolError } from '../support/errors.js';
+import { intOption, parseToolArgs, splitArgs } from '../support/options.js';
+import { repoRoot } from '../support/paths.js';
+import { spawnServer } from '../support/serve-process.js';
+
+export const usage = `Usage: node dist/tools/measure.js server-instructions [options]
+
+  --dist DIR        a build to measure; repeat for several, run one after the other
+                    (default: this checkout's dist)
+  --ops N           requests of the measured bench run (default 200000)
+  --warmup-ops N    requests of the bench run before it, not counted (default 100000)
+  --bench "ARGS"    the load (default "--connections 100 --in-flight 32"); the same for both runs
+  --top N           the N functions with the most instructions of their own, per build,
+                    JavaScript functions by name
+  --keep DIR        keep callgrind's output and the perf map in DIR
+
+Needs valgrind (apt-get install valgrind). A build takes one to two minutes.`;
+
+/** One entry of node's perf map: generated code at [start, start + size). */
+export interface PerfMapEntry {
+  readonly start: number;
+  readonly size: number;
+  readonly name: string;
+}
+
+/** Parses node's `/tmp/perf-PID.map` (`START SIZE NAME`, hex), sorted by start. */
+export function parsePerfMap(text: string): PerfMapEntry[] {
+  const entries: PerfMapEntry[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]+) ([0-9a-f]+) (.+)$/.exec(line);
+    if (m === null) continue;
+    entries.push({ start: parseInt(m[1]!, 16), size: parseInt(m[2]!, 16), name: m[3]! });
+  }
+  return entries.sort((a, b) => a.start - b.start);
+}
+
+/**
+ * The name of the code at `address`; the last mapped entry wins where code was re-mapped
+ * (V8 reuses addresses after a function is collected or re-optimized). Null if unmapped.
+ */
+export function nameAt(entries: readonly PerfMapEntry[], address: number): string | null {
+  let found: string | null = null;
+  for (const e of entries) {
+    if (e.start > address) break;
+    if (address < e.start + e.size) found = e.name;
+  }
+  return found;
+}
+
+/**
+ * Rows of `callgrind_annotate --inclusive=no`: instructions per function, generated code
+ * named from `entries` (`JS:*parseInto file:///…/parse.js:97:26` becomes `*parseInto
+ * parse.js:97`) and summed per name.
+ */
+export function selfCosts(annotated: string, entries: readonly PerfMapEntry[]): Map<string, number> {
+  const costs = new Map<string, number>();
+  for (const line of annotated.split('\n')) {
+    const m = /^\s*([\d,]+)\s+\([\s\d.]+%\)\s+(\S.*)$/.exec(line);
+    if (m === null || line.includes('PROGRAM TOTALS')) continue;
+    let name = m[2]!.replace(/^\?\?\?:/, '').replace(/ \[[^\]]*\]$/, '');
+    const address = /^0x([0-9a-f]+)$/.exec(name);
+    if (address !== null) {
+      const mapped = nameAt(entries, parseInt(address[1]!, 16));
+      name =
+        mapped === null
+          ? 'JIT code (unmapped)'
+          : mapped.replace(/^JS:/, '').replace(/file:\/\/\/\S*\/([^/]+\.js):(\d+):\d+/, '$1:$2');
+    }
+    costs.set(name, (costs.get(name) ?? 0) + Number(m[1]!.replaceAll(',', '')));
+  }
+  return costs;
+}
+
+async function run(command: string, args: readonly string[]): Promise<string> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const [code] = (await Promise.race([
+    once(child, 'close'),
+    once(child, 'error').then(([e]) => {
+      throw new ToolError(`cannot run ${command}: ${(e as Error).message} (apt-get install valgrind)`);
+    }),
+  ])) as [number | null];
+  if (code !== 0)
+    throw new ToolError(`${command} ${args.join(' ')} exited with ${String(code)}: ${err.trim()}`);
+  return out;
+}
+
+interface Measured {
+  readonly instructions: number;
+  readonly lines: number;
+  readonly costs: Map<string, number> | null;
+}
+
+async function measure(
+  dist: string,
+  bench: readonly string[],
+  ops: number,
+  warmupOps: number,
+  top: number,
+  keep: string | undefined,
+): Promise<Measured> {
+  const dir = keep ?? mkdtempSync(join(tmpdir(), 'pkgindex-server-instructions-'));
+  const out = join(dir, `callgrind.${Date.now()}.out`);
+  const server = await spawnServer({
+    cli: join(dist, 'src', 'cli', 'main.js'),
+    admin: false,
+    launcher: ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`],
+    nodeArgs: ['--single-threaded', '--perf-basic-prof-only-functions'],
+    listenTimeoutMs: 180_000,
+  });
+  const perfMap = `/tmp/perf-${server.pid}.map`;
+  try {
+    const load = ['--port', String(server.port), ...bench];
+    await runBenchCli([...load, '--ops', String(warmupOps)], { timeoutMs: 600_000 });
+    await run('callgrind_control', ['-i', 'on', String(server.pid)]);
+    const result = await runBenchCli([...load, '--ops', String(ops)], { timeoutMs: 600_000 });
+    await run('callgrind_control', ['-i', 'off', String(server.pid)]);
+    await server.stop('SIGINT');
+    const totals = /^totals:\s+(\d+)/m.exec(readFileSync(out, 'utf8'));
+    if (totals === null) throw new ToolError(`no totals in ${out}: did callgrind finish?`);
+    const lines = result.answered + result.warmup.packages + (result.cleanup?.packages ?? 0);
+    let costs: Map<string, number> | null = null;
+    if (top > 0) {
+      const entries = existsSync(perfMap) ? parsePerfMap(readFileSync(perfMap, 'utf8')) : [];
+      costs = selfCosts(await run('callgrind_annotate', ['--inclusive=no', '--threshold=99', out]), entries);
+    }
+    return { instructions: Number(totals[1]), lines, costs };
+  } finally {
+    await server.stop('SIGKILL');
+    if (keep === undefined) rmSync(dir, { recursive: true, force: true });
+    else if (existsSync(perfMap)) await run('cp', [perfMap, dir]);
+    rmSync(perfMap, { force: true });
+  }
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const { values } = parseToolArgs(
+    argv,
+    {
+      dist: { type: 'string', multiple: true },
+      ops: { type: 'string' },
+      'warmup-ops': { type: 'string' },
+      bench: { type: 'string' },
+      top: { type: 'string' },
+      keep: { type: 'string' },
+    },
+    usage,
+  );
+  const dists = values.dist ?? [join(repoRoot(), 'dist')];
+  const ops = intOption('--ops', values.ops, 200_000);
+  const warmupOps = intOption('--warmup-ops', values['warmup-ops'], 100_000);
+  const top = intOption('--top', values.top, 0, 0);
+  const bench = splitArgs(values.bench ?? '--connections 100 --in-flight 32');
+  console.log(`load: pkgindex bench ${bench.join(' ')} --ops ${ops}, after ${warmupOps} not counted`);
+  for (const dist of dists) {
+    const m = await measure(dist, bench, ops, warmupOps, top, values.keep);
+    console.log(
+      `${dist}: ${Math.round(m.instructions / m.lines).toLocaleString('en-US')} instructions per line ` +
+        `(${m.instructions.toLocaleString('en-US')} over ${m.lines.toLocaleString('en-US')} lines)`,
+    );
+    if (m.costs !== null) {
+      const rows = [...m.costs].sort((a, b) => b[1] - a[1]).slice(0, top);
+      for (const [name, cost] of rows)
+        console.log(`  ${String(Math.round(cost / m.lines)).padStart(6)}  ${name}`);
+    }
+  }
+  return 0;
+}
