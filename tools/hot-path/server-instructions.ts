@@ -32,7 +32,8 @@ export const usage = `Usage: node dist/tools/measure.js server-instructions [opt
                     (default: this checkout's dist)
   --ops N           requests of the measured bench run (default 200000)
   --warmup-ops N    requests of the bench run before it, not counted (default 100000)
-  --bench "ARGS"    the load (default "--connections 100 --in-flight 32"); the same for both runs
+  --bench=ARGS      the load, one string with the = (default --bench="--connections 100
+                    --in-flight 32"); the same for the warm-up run and the measured one
   --top N           the N functions with the most instructions of their own, per build,
                     JavaScript functions by name
   --keep DIR        keep callgrind's output and the perf map in DIR
