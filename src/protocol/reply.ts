@@ -16,8 +16,11 @@ export const MAX_REPLY_BYTES = 6;
 /**
  * Renders the replies `replies[from, to)` into one buffer, ready for a single socket write. Bytes are
  * stored one by one: a Buffer.copy() per reply costs more than the few bytes it copies.
+ * One reply (every strict request/response) is REPLY_BYTES' own buffer, shared: a new Buffer
+ * per reply was ~180 instructions of a strict request. The result is for writing only.
  */
 export function renderReplies(replies: Uint8Array, from: number, to: number): Buffer {
+  if (to - from === 1) return REPLY_BYTES[replies[from] as Reply]!;
   let size = 0;
   for (let i = from; i < to; i++) size += REPLY_BYTES[replies[i] as Reply]!.length;
   const out = Buffer.allocUnsafe(size);
