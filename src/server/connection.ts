@@ -133,8 +133,13 @@ export class Connection implements LineSink, Runnable, BarrierWaiter {
   /** Reading is paused (the client's replies back up, or input waits to be executed). */
   #paused = false;
   #overHighWater = false;
-  /** Bumped by every read and write: the idle check compares it across a timeout. */
+  /** Bumped by every read and write: the idle sweep compares it across sweeps. */
   #activity = 0;
+  /** `#activity` and the socket's unsent bytes at the last sweep that saw them change. */
+  #seenActivity = 0;
+  #seenUnsent = 0;
+  /** When a sweep last saw activity (performance.now()). */
+  #activeAt = performance.now();
 
   /** This client's address and what it may still do, shared by its connections. */
   readonly peerLimit: Peer | null;
@@ -169,7 +174,6 @@ export class Connection implements LineSink, Runnable, BarrierWaiter {
     this.#runQueue = context.runQueue ?? new RunQueue(limits.turnBudgetUs);
 
     socket.setNoDelay(true);
-    if (limits.idleTimeoutMs > 0) this.#armIdleTimer();
     socket.on('drain', () => {
       this.#checkOutput();
     });
@@ -488,31 +492,24 @@ export class Connection implements LineSink, Runnable, BarrierWaiter {
   }
 
   /**
-   * The socket saw no read or write for --idle-timeout-ms, by Node's timer (which every read
-   * and write restarts). That timer fires
-   * before the reads of the same turn are processed, so after a stall of the whole process (a
-   * long synchronous step, SIGSTOP) it fires even for a client whose request waits unread:
-   * the decision waits for the reads of this turn (setImmediate runs after them), and a
-   * connection that read or wrote since, or still owes replies, is not idle.
+   * The server's idle sweep (see IdleSweep): closes the connection once no byte went in or
+   * out for --idle-timeout-ms and nothing it sent waits for an answer. A sweep sees activity
+   * as a change of the read/write counter or of the bytes the socket has yet to send (a
+   * client reading its replies slowly is not idle), and idleness is timed from the sweep that
+   * last saw some: the connection closes between one timeout and one timeout plus a sweep
+   * period after its last byte, never before. Sweeps run after the reads of their turn, so
+   * after a stall of the whole process a request that arrived during it counts as activity.
+   * Not Node's socket timer: every read and every write restarts that one, a relink in
+   * Node's timer lists keyed by duration (~500 instructions per strict request).
    */
-  #armIdleTimer(): void {
-    // Node listens with once(): each firing needs the listener again.
-    this.#socket.setTimeout(this.#limits.idleTimeoutMs, () => {
-      this.#onTimeout();
-    });
-  }
-
-  #onTimeout(): void {
+  sweepIdle(now: number): void {
     if (this.#closed) return;
-    const seen = this.#activity;
-    setImmediate(() => {
-      if (this.#closed) return;
-      if (this.#activity !== seen || this.#hasUnanswered()) {
-        this.#armIdleTimer();
-        return;
-      }
-      this.#onIdle();
-    });
+    const unsent = this.#socket.writableLength;
+    if (this.#activity !== this.#seenActivity || unsent !== this.#seenUnsent) {
+      this.#seenActivity = this.#activity;
+      this.#seenUnsent = unsent;
+      this.#activeAt = now;
+    } else if (now - this.#activeAt >= this.#limits.idleTimeoutMs && !this.#hasUnanswered()) this.#onIdle();
   }
 
   #onIdle(): void {

@@ -1,3 +1,4 @@
+import { IdleSweep } from './idle-sweep.js';
 import type { AddressInfo, Server, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { createError } from '../errors.js';
@@ -71,6 +72,8 @@ export class IndexServer {
   readonly #lanes: Server[] = [];
   readonly #createListener: ListenerFactory;
   readonly #connections = new Set<Connection>();
+  /** Closes idle connections (--idle-timeout-ms); null when there is no timeout. */
+  readonly #idleSweep: IdleSweep | null;
   readonly #context: ConnectionContext;
   readonly #proveSharedReads: () => Promise<SharedReadsProof>;
   readonly #listenHandle: object | undefined;
@@ -126,6 +129,8 @@ export class IndexServer {
     this.stats.sharedReadBuffer = options.sharedReadBuffer;
     this.#createListener = deps.createListener ?? tcpListener;
     this.#server = this.#listener();
+    this.#idleSweep =
+      options.idleTimeoutMs > 0 ? new IdleSweep(this.#connections, options.idleTimeoutMs) : null;
   }
 
   #listener(): Server {
@@ -300,6 +305,7 @@ export class IndexServer {
     }, this.#options.shutdownTimeoutMs);
     await Promise.all([listenerClosed, connectionsClosed]);
     clearTimeout(deadline);
+    this.#idleSweep?.stop();
   }
 
   /**

@@ -35,3 +35,26 @@ for (const sharedReadBuffer of [true, false]) {
     }
   });
 }
+
+test('an idle connection is closed no sooner than one timeout after its last byte', async () => {
+  const timeoutMs = 400;
+  const s = await startServer({ idleTimeoutMs: timeoutMs });
+  try {
+    const c = await LineClient.open(s.port);
+    // Activity at different points of the server's sweep period: the sweep must time
+    // idleness from the last byte, not from when the connection opened or a sweep ran.
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(await c.request('QUERY|a|'), ['FAIL']);
+      await new Promise((resolve) => setTimeout(resolve, 170));
+    }
+    assert.deepEqual(await c.request('QUERY|a|'), ['FAIL']);
+    const lastByte = performance.now();
+    await c.closedByServer(5000);
+    const idleFor = performance.now() - lastByte;
+    // The reply left the server before it reached the client, so a few ms of slack below.
+    assert.ok(idleFor >= timeoutMs - 20, `closed ${idleFor.toFixed(0)} ms after the last byte`);
+    assert.equal(s.server.stats.connectionsIdleClosed, 1);
+  } finally {
+    await s.close();
+  }
+});
