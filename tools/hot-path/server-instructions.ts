@@ -21,7 +21,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBenchCli } from '../support/bench-cli.js';
-import { ToolError } from '../support/errors.js';
+import { ToolError, ToolUsageError } from '../support/errors.js';
 import { intOption, parseToolArgs, splitArgs } from '../support/options.js';
 import { repoRoot } from '../support/paths.js';
 import { spawnServer } from '../support/serve-process.js';
@@ -36,6 +36,8 @@ export const usage = `Usage: node dist/tools/measure.js server-instructions [opt
                     --in-flight 32"); the same for the warm-up run and the measured one
   --top N           the N functions with the most instructions of their own, per build,
                     JavaScript functions by name
+  --storage KIND    memory (default) or disk: the durable store, in a fresh data dir
+                    (default sync mode: a group commit per turn, fdatasync included)
   --keep DIR        keep callgrind's output and the perf map in DIR
 
 Needs valgrind (apt-get install valgrind). A build takes one to two minutes.`;
@@ -125,11 +127,16 @@ async function measure(
   warmupOps: number,
   top: number,
   keep: string | undefined,
+  storage: 'memory' | 'disk',
 ): Promise<Measured> {
   const dir = keep ?? mkdtempSync(join(tmpdir(), 'pkgindex-server-instructions-'));
   const out = join(dir, `callgrind.${Date.now()}.out`);
+  const dataDir =
+    storage === 'disk' ? mkdtempSync(join(tmpdir(), 'pkgindex-server-instructions-data-')) : undefined;
   const server = await spawnServer({
     cli: join(dist, 'src', 'cli', 'main.js'),
+    storage,
+    dataDir,
     admin: false,
     launcher: ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`],
     nodeArgs: ['--single-threaded', '--perf-basic-prof-only-functions'],
@@ -154,6 +161,7 @@ async function measure(
     return { instructions: Number(totals[1]), lines, costs };
   } finally {
     await server.stop('SIGKILL');
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
     if (keep === undefined) rmSync(dir, { recursive: true, force: true });
     else if (existsSync(perfMap)) await run('cp', [perfMap, dir]);
     rmSync(perfMap, { force: true });
@@ -170,17 +178,23 @@ export async function main(argv: readonly string[]): Promise<number> {
       bench: { type: 'string' },
       top: { type: 'string' },
       keep: { type: 'string' },
+      storage: { type: 'string' },
     },
     usage,
   );
+  const storage = values.storage ?? 'memory';
+  if (storage !== 'memory' && storage !== 'disk')
+    throw new ToolUsageError(`--storage must be memory or disk, got "${storage}"`);
   const dists = values.dist ?? [join(repoRoot(), 'dist')];
   const ops = intOption('--ops', values.ops, 200_000);
   const warmupOps = intOption('--warmup-ops', values['warmup-ops'], 100_000);
   const top = intOption('--top', values.top, 0, 0);
   const bench = splitArgs(values.bench ?? '--connections 100 --in-flight 32');
-  console.log(`load: pkgindex bench ${bench.join(' ')} --ops ${ops}, after ${warmupOps} not counted`);
+  console.log(
+    `load: pkgindex bench ${bench.join(' ')} --ops ${ops}, after ${warmupOps} not counted; --storage ${storage}`,
+  );
   for (const dist of dists) {
-    const m = await measure(dist, bench, ops, warmupOps, top, values.keep);
+    const m = await measure(dist, bench, ops, warmupOps, top, values.keep, storage);
     console.log(
       `${dist}: ${Math.round(m.instructions / m.lines).toLocaleString('en-US')} instructions per line ` +
         `(${m.instructions.toLocaleString('en-US')} over ${m.lines.toLocaleString('en-US')} lines)`,
