@@ -131,8 +131,11 @@ async function measure(
 ): Promise<Measured> {
   const dir = keep ?? mkdtempSync(join(tmpdir(), 'pkgindex-server-instructions-'));
   const out = join(dir, `callgrind.${Date.now()}.out`);
-  const dataDir =
+  // A directory that does not exist yet: serve creates the index there (an existing empty
+  // one is refused, see E_NO_INDEX).
+  const dataRoot =
     storage === 'disk' ? mkdtempSync(join(tmpdir(), 'pkgindex-server-instructions-data-')) : undefined;
+  const dataDir = dataRoot === undefined ? undefined : join(dataRoot, 'index');
   const server = await spawnServer({
     cli: join(dist, 'src', 'cli', 'main.js'),
     storage,
@@ -161,7 +164,7 @@ async function measure(
     return { instructions: Number(totals[1]), lines, costs };
   } finally {
     await server.stop('SIGKILL');
-    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+    if (dataRoot !== undefined) rmSync(dataRoot, { recursive: true, force: true });
     if (keep === undefined) rmSync(dir, { recursive: true, force: true });
     else if (existsSync(perfMap)) await run('cp', [perfMap, dir]);
     rmSync(perfMap, { force: true });
