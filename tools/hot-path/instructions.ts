@@ -12,14 +12,15 @@
  *
  * A run takes a minute or more (callgrind runs node some 50 times slower); --jobs runs several
  * at once, which changes the wall time, not the counts. --top N lists the functions whose
- * share grew between the two counts (V8's generated code is one line, "JIT code": callgrind
- * cannot name JavaScript functions).
+ * share grew between the two counts (V8's generated code is one line, "JIT code (unmapped)":
+ * this tool does not write node's perf map; `measure server-instructions` names those functions).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runCommand, selfCosts } from '../support/callgrind-annotate.js';
 import { ToolError, ToolUsageError } from '../support/errors.js';
 import { intOption, parseToolArgs } from '../support/options.js';
 import { repoRoot } from '../support/paths.js';
@@ -244,28 +245,9 @@ function callgrind(
 }
 
 /** Instructions per function of a callgrind output file (V8's generated code summed as one). */
-function functionCosts(file: string): Promise<Map<string, number>> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('callgrind_annotate', ['--threshold=100', '--show=Ir', '--auto=no', file], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (s: string) => {
-      out += s;
-    });
-    child.on('error', (err) => {
-      reject(new ToolError(`cannot run callgrind_annotate: ${err.message}`));
-    });
-    child.on('close', () => {
-      const costs = new Map<string, number>();
-      for (const line of out.split('\n')) {
-        const m = /^\s*([\d,]+)\s+(?:\([\s\d.]+%\)\s+)?(\S.*)$/.exec(line);
-        if (m === null || line.includes('PROGRAM TOTALS')) continue;
-        const name = m[2]!.startsWith('???:0x') ? 'JIT code' : m[2]!.replace(/^\?\?\?:/, '');
-        costs.set(name, (costs.get(name) ?? 0) + Number(m[1]!.replaceAll(',', '')));
-      }
-      resolve(costs);
-    });
-  });
+async function functionCosts(file: string): Promise<Map<string, number>> {
+  return selfCosts(
+    await runCommand('callgrind_annotate', ['--threshold=100', '--show=Ir', '--auto=no', file]),
+    [],
+  );
 }

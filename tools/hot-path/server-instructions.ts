@@ -15,12 +15,11 @@
  * --perf-basic-prof-only-functions, whose map of generated code names the JavaScript
  * functions in --top (`callgrind_annotate` alone shows them as bare addresses).
  */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { runBenchCli } from '../support/bench-cli.js';
+import { parsePerfMap, runCommand, selfCosts } from '../support/callgrind-annotate.js';
 import { ToolError, ToolUsageError } from '../support/errors.js';
 import { intOption, parseToolArgs, splitArgs } from '../support/options.js';
 import { repoRoot } from '../support/paths.js';
@@ -41,78 +40,6 @@ export const usage = `Usage: node dist/tools/measure.js server-instructions [opt
   --keep DIR        keep callgrind's output and the perf map in DIR
 
 Needs valgrind (apt-get install valgrind). A build takes one to two minutes.`;
-
-/** One entry of node's perf map: generated code at [start, start + size). */
-export interface PerfMapEntry {
-  readonly start: number;
-  readonly size: number;
-  readonly name: string;
-}
-
-/** Parses node's `/tmp/perf-PID.map` (`START SIZE NAME`, hex), sorted by start. */
-export function parsePerfMap(text: string): PerfMapEntry[] {
-  const entries: PerfMapEntry[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^([0-9a-f]+) ([0-9a-f]+) (.+)$/.exec(line);
-    if (m === null) continue;
-    entries.push({ start: parseInt(m[1]!, 16), size: parseInt(m[2]!, 16), name: m[3]! });
-  }
-  return entries.sort((a, b) => a.start - b.start);
-}
-
-/**
- * The name of the code at `address`; the last mapped entry wins where code was re-mapped
- * (V8 reuses addresses after a function is collected or re-optimized). Null if unmapped.
- */
-export function nameAt(entries: readonly PerfMapEntry[], address: number): string | null {
-  let found: string | null = null;
-  for (const e of entries) {
-    if (e.start > address) break;
-    if (address < e.start + e.size) found = e.name;
-  }
-  return found;
-}
-
-/**
- * Rows of `callgrind_annotate --inclusive=no`: instructions per function, generated code
- * named from `entries` (`JS:*parseInto file:///…/parse.js:97:26` becomes `*parseInto
- * parse.js:97`) and summed per name.
- */
-export function selfCosts(annotated: string, entries: readonly PerfMapEntry[]): Map<string, number> {
-  const costs = new Map<string, number>();
-  for (const line of annotated.split('\n')) {
-    const m = /^\s*([\d,]+)\s+\([\s\d.]+%\)\s+(\S.*)$/.exec(line);
-    if (m === null || line.includes('PROGRAM TOTALS')) continue;
-    let name = m[2]!.replace(/^\?\?\?:/, '').replace(/ \[[^\]]*\]$/, '');
-    const address = /^0x([0-9a-f]+)$/.exec(name);
-    if (address !== null) {
-      const mapped = nameAt(entries, parseInt(address[1]!, 16));
-      name =
-        mapped === null
-          ? 'JIT code (unmapped)'
-          : mapped.replace(/^JS:/, '').replace(/file:\/\/\/\S*\/([^/]+\.js):(\d+):\d+/, '$1:$2');
-    }
-    costs.set(name, (costs.get(name) ?? 0) + Number(m[1]!.replaceAll(',', '')));
-  }
-  return costs;
-}
-
-async function run(command: string, args: readonly string[]): Promise<string> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-  const [code] = (await Promise.race([
-    once(child, 'close'),
-    once(child, 'error').then(([e]) => {
-      throw new ToolError(`cannot run ${command}: ${(e as Error).message} (apt-get install valgrind)`);
-    }),
-  ])) as [number | null];
-  if (code !== 0)
-    throw new ToolError(`${command} ${args.join(' ')} exited with ${String(code)}: ${err.trim()}`);
-  return out;
-}
 
 interface Measured {
   readonly instructions: number;
@@ -149,9 +76,9 @@ async function measure(
   try {
     const load = ['--port', String(server.port), ...bench];
     await runBenchCli([...load, '--ops', String(warmupOps)], { timeoutMs: 600_000 });
-    await run('callgrind_control', ['-i', 'on', String(server.pid)]);
+    await runCommand('callgrind_control', ['-i', 'on', String(server.pid)]);
     const result = await runBenchCli([...load, '--ops', String(ops)], { timeoutMs: 600_000 });
-    await run('callgrind_control', ['-i', 'off', String(server.pid)]);
+    await runCommand('callgrind_control', ['-i', 'off', String(server.pid)]);
     await server.stop('SIGINT');
     const totals = /^totals:\s+(\d+)/m.exec(readFileSync(out, 'utf8'));
     if (totals === null) throw new ToolError(`no totals in ${out}: did callgrind finish?`);
@@ -159,14 +86,17 @@ async function measure(
     let costs: Map<string, number> | null = null;
     if (top > 0) {
       const entries = existsSync(perfMap) ? parsePerfMap(readFileSync(perfMap, 'utf8')) : [];
-      costs = selfCosts(await run('callgrind_annotate', ['--inclusive=no', '--threshold=99', out]), entries);
+      costs = selfCosts(
+        await runCommand('callgrind_annotate', ['--inclusive=no', '--threshold=99', out]),
+        entries,
+      );
     }
     return { instructions: Number(totals[1]), lines, costs };
   } finally {
     await server.stop('SIGKILL');
     if (dataRoot !== undefined) rmSync(dataRoot, { recursive: true, force: true });
     if (keep === undefined) rmSync(dir, { recursive: true, force: true });
-    else if (existsSync(perfMap)) await run('cp', [perfMap, dir]);
+    else if (existsSync(perfMap)) copyFileSync(perfMap, join(dir, basename(perfMap)));
     rmSync(perfMap, { force: true });
   }
 }

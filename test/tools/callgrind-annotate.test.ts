@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nameAt, parsePerfMap, selfCosts } from '../../tools/hot-path/server-instructions.js';
+import { nameAt, parsePerfMap, selfCosts } from '../../tools/support/callgrind-annotate.js';
 
 const MAP = [
   'd0eac00 f2c JS:*push file:///work/main/dist/src/protocol/framer.js:27:9',
@@ -46,6 +46,21 @@ test("callgrind_annotate's rows: generated code named from the map and summed pe
       ['Builtins_LoadIC', 41_801_521],
       ['JIT code (unmapped)', 5_000],
       ['/home/iojs/build/ws/out/../deps/uv/src/unix/stream.c:uv__read', 3_000],
+    ],
+  );
+});
+
+test('rows without a percentage (older callgrind_annotate) are read too; no map: generated code is one line', () => {
+  const annotated = [
+    '1,000  ???:0x000000000d0ebc00 [???]',
+    '  500  ???:0x000000000d0eac00 [???]',
+    '  20  ???:memcpy [libc.so.6]',
+  ].join('\n');
+  assert.deepEqual(
+    [...selfCosts(annotated, [])],
+    [
+      ['JIT code (unmapped)', 1_500],
+      ['memcpy', 20],
     ],
   );
 });
