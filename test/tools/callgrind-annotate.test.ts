@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { nameAt, parsePerfMap, selfCosts } from '../../tools/support/callgrind-annotate.js';
+import { eventTotals, nameAt, parsePerfMap, selfCosts } from '../../tools/support/callgrind-annotate.js';
 
 const MAP = [
   'd0eac00 f2c JS:*push file:///work/main/dist/src/protocol/framer.js:27:9',
@@ -63,4 +63,27 @@ test('rows without a percentage (older callgrind_annotate) are read too; no map:
       ['memcpy', 20],
     ],
   );
+});
+
+test("a callgrind file's totals by event, with and without the cache simulation; none before it finished", () => {
+  const header = 'version: 1\ncreator: callgrind-3.19.0\npid: 42\ncmd: node serve\npositions: line\n';
+  const simulated = eventTotals(
+    `${header}events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw\nfl=(1) x\nfn=(1) f\n3 10 4 2 1 1 0 1 0 0\ntotals: 1000 400 200 10 30 20 5 7 3\n`,
+  );
+  assert.deepEqual(
+    simulated,
+    new Map([
+      ['Ir', 1000],
+      ['Dr', 400],
+      ['Dw', 200],
+      ['I1mr', 10],
+      ['D1mr', 30],
+      ['D1mw', 20],
+      ['ILmr', 5],
+      ['DLmr', 7],
+      ['DLmw', 3],
+    ]),
+  );
+  assert.deepEqual(eventTotals(`${header}events: Ir\ntotals: 941243451\n`), new Map([['Ir', 941243451]]));
+  assert.equal(eventTotals(`${header}events: Ir\nfl=(1) x\n`), null);
 });

@@ -19,7 +19,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'nod
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { runBenchCli } from '../support/bench-cli.js';
-import { parsePerfMap, runCommand, selfCosts } from '../support/callgrind-annotate.js';
+import { eventTotals, parsePerfMap, runCommand, selfCosts } from '../support/callgrind-annotate.js';
 import { ToolError, ToolUsageError } from '../support/errors.js';
 import { intOption, parseToolArgs, splitArgs } from '../support/options.js';
 import { repoRoot } from '../support/paths.js';
@@ -37,12 +37,16 @@ export const usage = `Usage: node dist/tools/measure.js server-instructions [opt
                     JavaScript functions by name
   --storage KIND    memory (default) or disk: the durable store, in a fresh data dir
                     (default sync mode: a group commit per turn, fdatasync included)
+  --cache-sim       also simulate the caches: L1 and last-level data misses per line
+  --top-event EVENT what --top ranks by, one of callgrind's events (default Ir,
+                    instructions; with --cache-sim also D1mr, D1mw, DLmr, DLmw)
   --keep DIR        keep callgrind's output and the perf map in DIR
 
 Needs valgrind (apt-get install valgrind). A build takes one to two minutes.`;
 
 interface Measured {
-  readonly instructions: number;
+  /** Callgrind's totals by event (Ir; with the cache simulation D1mr, DLmw, …). */
+  readonly totals: Map<string, number>;
   readonly lines: number;
   readonly costs: Map<string, number> | null;
 }
@@ -55,6 +59,8 @@ async function measure(
   top: number,
   keep: string | undefined,
   storage: 'memory' | 'disk',
+  cacheSim: boolean,
+  topEvent: string,
 ): Promise<Measured> {
   const dir = keep ?? mkdtempSync(join(tmpdir(), 'pkgindex-server-instructions-'));
   const out = join(dir, `callgrind.${Date.now()}.out`);
@@ -68,7 +74,13 @@ async function measure(
     storage,
     dataDir,
     admin: false,
-    launcher: ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${out}`],
+    launcher: [
+      'valgrind',
+      '--tool=callgrind',
+      '--instr-atstart=no',
+      `--callgrind-out-file=${out}`,
+      ...(cacheSim ? ['--cache-sim=yes'] : []),
+    ],
     nodeArgs: ['--single-threaded', '--perf-basic-prof-only-functions'],
     listenTimeoutMs: 180_000,
   });
@@ -80,18 +92,24 @@ async function measure(
     const result = await runBenchCli([...load, '--ops', String(ops)], { timeoutMs: 600_000 });
     await runCommand('callgrind_control', ['-i', 'off', String(server.pid)]);
     await server.stop('SIGINT');
-    const totals = /^totals:\s+(\d+)/m.exec(readFileSync(out, 'utf8'));
+    const totals = eventTotals(readFileSync(out, 'utf8'));
     if (totals === null) throw new ToolError(`no totals in ${out}: did callgrind finish?`);
     const lines = result.answered + result.warmup.packages + (result.cleanup?.packages ?? 0);
     let costs: Map<string, number> | null = null;
     if (top > 0) {
       const entries = existsSync(perfMap) ? parsePerfMap(readFileSync(perfMap, 'utf8')) : [];
       costs = selfCosts(
-        await runCommand('callgrind_annotate', ['--inclusive=no', '--threshold=99', out]),
+        await runCommand('callgrind_annotate', [
+          '--inclusive=no',
+          '--threshold=99',
+          `--show=${topEvent}`,
+          `--sort=${topEvent}`,
+          out,
+        ]),
         entries,
       );
     }
-    return { instructions: Number(totals[1]), lines, costs };
+    return { totals, lines, costs };
   } finally {
     await server.stop('SIGKILL');
     if (dataRoot !== undefined) rmSync(dataRoot, { recursive: true, force: true });
@@ -112,6 +130,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       top: { type: 'string' },
       keep: { type: 'string' },
       storage: { type: 'string' },
+      'cache-sim': { type: 'boolean' },
+      'top-event': { type: 'string' },
     },
     usage,
   );
@@ -122,20 +142,30 @@ export async function main(argv: readonly string[]): Promise<number> {
   const ops = intOption('--ops', values.ops, 200_000);
   const warmupOps = intOption('--warmup-ops', values['warmup-ops'], 100_000);
   const top = intOption('--top', values.top, 0, 0);
+  const cacheSim = values['cache-sim'] === true;
+  const topEvent = values['top-event'] ?? 'Ir';
+  const events = cacheSim ? ['Ir', 'D1mr', 'D1mw', 'DLmr', 'DLmw'] : ['Ir'];
+  if (!events.includes(topEvent))
+    throw new ToolUsageError(`--top-event must be one of ${events.join(', ')}, got "${topEvent}"`);
   const bench = splitArgs(values.bench ?? '--connections 100 --in-flight 32');
   console.log(
     `load: pkgindex bench ${bench.join(' ')} --ops ${ops}, after ${warmupOps} not counted; --storage ${storage}`,
   );
   for (const dist of dists) {
-    const m = await measure(dist, bench, ops, warmupOps, top, values.keep, storage);
-    console.log(
-      `${dist}: ${Math.round(m.instructions / m.lines).toLocaleString('en-US')} instructions per line ` +
-        `(${m.instructions.toLocaleString('en-US')} over ${m.lines.toLocaleString('en-US')} lines)`,
-    );
+    const m = await measure(dist, bench, ops, warmupOps, top, values.keep, storage, cacheSim, topEvent);
+    const per = (...names: string[]): number =>
+      names.reduce((sum, name) => sum + (m.totals.get(name) ?? 0), 0) / m.lines;
+    const instructions = m.totals.get('Ir') ?? 0;
+    let line =
+      `${dist}: ${Math.round(per('Ir')).toLocaleString('en-US')} instructions per line ` +
+      `(${instructions.toLocaleString('en-US')} over ${m.lines.toLocaleString('en-US')} lines)`;
+    if (cacheSim)
+      line += `; L1d misses ${per('D1mr', 'D1mw').toFixed(1)}, LLd misses ${per('DLmr', 'DLmw').toFixed(2)} per line`;
+    console.log(line);
     if (m.costs !== null) {
       const rows = [...m.costs].sort((a, b) => b[1] - a[1]).slice(0, top);
       for (const [name, cost] of rows)
-        console.log(`  ${String(Math.round(cost / m.lines)).padStart(6)}  ${name}`);
+        console.log(`  ${(cost / m.lines).toFixed(topEvent === 'Ir' ? 0 : 2).padStart(8)}  ${name}`);
     }
   }
   return 0;

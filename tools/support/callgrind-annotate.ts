@@ -63,6 +63,18 @@ export function selfCosts(annotated: string, entries: readonly PerfMapEntry[]): 
   return costs;
 }
 
+/**
+ * A callgrind output file's totals by event: its `events:` line (`Ir`, and with the cache
+ * simulation `Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw`) zipped with its `totals:` line. Null
+ * when either is missing (callgrind did not finish).
+ */
+export function eventTotals(text: string): Map<string, number> | null {
+  const events = /^events:\s*(.+)$/m.exec(text)?.[1]?.trim().split(/\s+/);
+  const totals = /^totals:\s*(.+)$/m.exec(text)?.[1]?.trim().split(/\s+/);
+  if (events === undefined || totals === undefined) return null;
+  return new Map(events.map((event, i) => [event, Number(totals[i] ?? 0)]));
+}
+
 /** Runs `command` to completion; its stdout, or a ToolError with its stderr. */
 export async function runCommand(command: string, args: readonly string[]): Promise<string> {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
