@@ -23,6 +23,9 @@ export const usage = `Usage: node dist/tools/measure.js ab --a=ARGS --b=ARGS [--
                        for a before/after comparison in one run (default: this build)
   --rounds N           A/B pairs (default 3; at least 6 for a 95 % interval of the median
                        ratio, 15 or more to resolve a few per cent on this shared machine)
+  --warmup-seconds N   first run the same load for N seconds, not measured, so that the
+                       measured run compares servers whose code is compiled (default 0:
+                       each measured run starts on a fresh server, its warm-up included)
 
 Each server runs in memory, --quiet, admin server on a free port, plus its side's arguments.
 Bench options default to --connections 100 --in-flight 32 --duration 4.`;
@@ -38,6 +41,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       'a-cli': { type: 'string' },
       'b-cli': { type: 'string' },
       rounds: { type: 'string' },
+      'warmup-seconds': { type: 'string' },
     },
     usage,
   );
@@ -45,6 +49,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const clis = { A: values['a-cli'] ?? cliPath(), B: values['b-cli'] ?? cliPath() };
   const rounds = intOption('--rounds', values.rounds, 3);
   const benchArgs = rest.length > 0 ? rest : DEFAULT_BENCH_ARGS;
+  const warmupSeconds = intOption('--warmup-seconds', values['warmup-seconds'], 0, 0);
+  const warmupArgs = [...withoutLength(benchArgs), '--duration', String(warmupSeconds)];
   const ops = { A: [] as number[], B: [] as number[] };
   const cpu = { A: [] as number[], B: [] as number[] };
   for (let round = 1; round <= rounds; round++)
@@ -64,6 +70,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         port,
       );
       try {
+        if (warmupSeconds > 0)
+          await runBenchCli(['--port', String(port), ...FRESH_SERVER_BENCH_ARGS, ...warmupArgs], {
+            timeoutMs: 600_000,
+          });
         const r = await runBenchCli(
           [
             '--port',
@@ -102,4 +112,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   console.log(`B/A ops/s: ${summary(ratios(ops))}`);
   console.log(`B/A server CPU per op: ${summary(ratios(cpu))}`);
   return 0;
+}
+
+/** Bench arguments without their --duration / --ops (and its value), for a run of another length. */
+export function withoutLength(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--duration' || arg === '-d' || arg === '--ops') i++;
+    else if (!/^(--duration|--ops)=/.test(arg)) out.push(arg);
+  }
+  return out;
 }
