@@ -5,6 +5,8 @@ import { Reply } from '../../../src/protocol/reply.js';
 import { Verb, type Command } from '../../../src/protocol/command.js';
 import { CommandGroup, LOCK_SLOTS, lockSlot, lockSlots } from '../../../src/store/postgres/command-batch.js';
 import { PostgresStore } from '../../../src/store/postgres/postgres-store.js';
+import { GATE_KEY, GATE_SLOTS, LOCK_NAMESPACE } from '../../../src/store/postgres/migrations.js';
+import pg from 'pg';
 import { LineClient } from '../../support/line-client.js';
 import { adminQuery, createTestDatabase, databaseState, needPostgres } from '../../support/postgres.js';
 import { startServer } from '../../support/servers.js';
@@ -160,4 +162,146 @@ test('lock slots: ascending by slot, a changed package exclusive, a dependency o
   assert.deepEqual(lockSlots(group), expected);
   assert.ok(['a', 'b', 'c', 'd', 'q'].every((n) => slot(n) >= 0 && slot(n) < LOCK_SLOTS));
   assert.equal(new Set(['a', 'b', 'c', 'd', 'q'].map(slot)).size, 5);
+});
+
+/** The slots pkgindex_apply_ordered takes for INDEX `name` with `deps`, as the store computes them. */
+function slotsOf(...commands: Command[]): number[] {
+  const group = new CommandGroup();
+  for (const c of commands) group.add(c);
+  return lockSlots(group);
+}
+
+/** `INDEX name|deps` applied by a side session in its open transaction (pkgindex_apply_ordered, as a lane sends it). */
+function applyIndex(session: pg.Client, slots: readonly number[], name: string, deps = ''): Promise<unknown> {
+  return session.query(
+    'SELECT pkgindex_apply_ordered($1::integer[], ARRAY[0]::smallint[], ARRAY[$2]::text[], ARRAY[$3]::text[])',
+    [slots, name, deps],
+  );
+}
+
+async function advisoryLocks(
+  url: string,
+  pid: number,
+): Promise<{ objid: number; mode: string; granted: boolean }[]> {
+  return adminQuery(
+    url,
+    "SELECT objid::integer AS objid, mode, granted FROM pg_locks WHERE locktype = 'advisory' AND pid = $1 AND classid = $2 ORDER BY objid",
+    [pid, LOCK_NAMESPACE],
+  );
+}
+
+async function sideSession(url: string): Promise<{ session: pg.Client; pid: number }> {
+  const session = new pg.Client({ connectionString: url });
+  await session.connect();
+  const { rows } = await session.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  return { session, pid: rows[0]!.pid };
+}
+
+test('lock slots: a batch changing a popular dependency is not starved by batches that keep depending on it', async (t) => {
+  if (!(await needPostgres(t))) return;
+  const url = await createTestDatabase(t);
+  // A statement timeout far above the sharers' whole run: the batch below is never cancelled,
+  // only answered late if it waits for them all.
+  const server = await startServer({
+    storage: 'postgres',
+    databaseUrl: url,
+    databaseBatchesInFlight: 2,
+    databaseStatementTimeoutMs: 60_000,
+  });
+  const c = await LineClient.open(server.port);
+  const sides = [await sideSession(url), await sideSession(url)];
+  try {
+    assert.deepEqual(await c.request('INDEX|popular|'), ['OK']);
+    // Two sessions apply INDEXes that depend on `popular`, each holding its transaction open
+    // 120 ms, the second 60 ms behind the first: at every moment one of them holds `popular`'s
+    // slot shared, as batches of other lanes and instances do under load.
+    const budget = 40;
+    let begun = 0;
+    let stop = false;
+    const sharers = sides.map(async ({ session }, k) => {
+      await sleep(k * 60);
+      for (let i = 0; i < budget && !stop; i++) {
+        await session.query('BEGIN');
+        const name = `s${k}x${i}`;
+        await applyIndex(session, slotsOf(command(Verb.INDEX, name, ['popular'])), name, 'popular');
+        begun++;
+        await sleep(120);
+        await session.query('COMMIT');
+      }
+    });
+    while (begun < 4) await sleep(10);
+    // Re-INDEXing `popular` takes its slot exclusively: it must get it once the transactions
+    // holding it when it asked have ended, not when the sharers stop.
+    const reply = await c.request('INDEX|popular|');
+    const sharedMeanwhile = begun;
+    stop = true;
+    await Promise.all(sharers);
+    assert.deepEqual(reply, ['OK']);
+    assert.ok(
+      sharedMeanwhile < 2 * budget,
+      `answered only after the sharers' last transaction (${sharedMeanwhile} of ${2 * budget}): starved`,
+    );
+  } finally {
+    c.close();
+    for (const { session } of sides) await session.end().catch(() => undefined);
+    await server.close();
+  }
+});
+
+test('lock slots: a batch with more slots than the gate allows takes the gate alone, exclusively, in turn with the others', async (t) => {
+  if (!(await needPostgres(t))) return;
+  const url = await createTestDatabase(t);
+  // Started once for its migrations: the sessions below call the batch function themselves.
+  await (await startServer({ storage: 'postgres', databaseUrl: url })).close();
+  const [small, big, later] = [await sideSession(url), await sideSession(url), await sideSession(url)];
+  const waiting = async (pid: number): Promise<boolean> =>
+    (await advisoryLocks(url, pid)).some((l) => !l.granted);
+  try {
+    await small.session.query('BEGIN');
+    await applyIndex(small.session, slotsOf(command(Verb.INDEX, 'a')), 'a');
+    const a = lockSlot('a');
+    assert.deepEqual(await advisoryLocks(url, small.pid), [
+      { objid: a, mode: 'ExclusiveLock', granted: true },
+      { objid: GATE_KEY, mode: 'ShareLock', granted: true },
+    ]);
+
+    // Names with more distinct slots than the gate allows, none of them a's.
+    const names: string[] = [];
+    const seen = new Set([a]);
+    for (let i = 0; names.length <= GATE_SLOTS; i++)
+      if (!seen.has(lockSlot(`b${i}`))) {
+        seen.add(lockSlot(`b${i}`));
+        names.push(`b${i}`);
+      }
+    const bigSlots = slotsOf(...names.map((n) => command(Verb.INDEX, n)));
+    assert.equal(bigSlots.length, GATE_SLOTS + 1);
+    await big.session.query('BEGIN');
+    const bigApplied = big.session.query(
+      'SELECT pkgindex_apply_ordered($1::integer[], $2::smallint[], $3::text[], $4::text[])',
+      [bigSlots, names.map(() => 0), names, names.map(() => '')],
+    );
+    while (!(await waiting(big.pid))) await sleep(10);
+    // A small batch asking now, on a slot nobody holds, queues behind the big one at the gate.
+    const c = names.length;
+    let name = `c${c}`;
+    for (let i = c; seen.has(lockSlot(name)); i++) name = `c${i}`;
+    await later.session.query('BEGIN');
+    const laterApplied = applyIndex(later.session, slotsOf(command(Verb.INDEX, name)), name);
+    while (!(await waiting(later.pid))) await sleep(10);
+
+    await small.session.query('COMMIT');
+    await bigApplied;
+    // The big batch holds one advisory lock, however many packages it changes.
+    assert.deepEqual(await advisoryLocks(url, big.pid), [
+      { objid: GATE_KEY, mode: 'ExclusiveLock', granted: true },
+    ]);
+    assert.ok(await waiting(later.pid), 'the small batch still waits for the big one');
+    await big.session.query('COMMIT');
+    await laterApplied;
+    await later.session.query('COMMIT');
+    const state = await databaseState(url);
+    assert.ok(['a', name, ...names].every((n) => state.has(n)));
+  } finally {
+    for (const { session } of [small, big, later]) await session.end().catch(() => undefined);
+  }
 });
