@@ -468,7 +468,10 @@ export class DiskStore implements IndexStore, BackupSource {
           recovered = await recover(this.#fs, this.#dir, this.#recoverOptions);
           this.#adopt(recovered);
         }
-        this.#writer = await this.#startWriter(recovered.nextSeq);
+        // A writer that did not fail is one whose control record could not be saved: it has
+        // logged nothing (mutations were refused since), so it is kept and only the record
+        // retried. Starting another would leak its descriptor and leave a segment per retry.
+        this.#writer ??= await this.#startWriter(recovered.nextSeq);
         await this.#saveControl(false);
         this.#undo.reset();
         if (this.#isClosing()) return;

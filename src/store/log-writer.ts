@@ -137,7 +137,10 @@ export class LogWriter {
     return true;
   }
 
-  /** Writes and syncs everything appended, then closes the file. */
+  /**
+   * Writes and syncs everything appended, then closes the file. If that fails, the file is
+   * closed all the same (recovery cuts the unsynced tail) and the failure thrown.
+   */
   async close(): Promise<void> {
     if (this.#failure === null) {
       this.#syncDue = true;
@@ -145,7 +148,10 @@ export class LogWriter {
       await this.#whenIdle();
     }
     this.#clearTimer();
-    if (this.#failure !== null) throw this.#failure;
+    if (this.#failure !== null) {
+      await this.#file.close().catch(() => undefined);
+      throw this.#failure;
+    }
     await this.#file.close();
   }
 
