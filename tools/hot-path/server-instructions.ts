@@ -15,7 +15,7 @@
  * --perf-basic-prof-only-functions, whose map of generated code names the JavaScript
  * functions in --top (`callgrind_annotate` alone shows them as bare addresses).
  */
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { runBenchCli } from '../support/bench-cli.js';
@@ -62,6 +62,8 @@ async function measure(
   cacheSim: boolean,
   topEvent: string,
 ): Promise<Measured> {
+  // --keep's dir is made if missing: callgrind cannot, and says only that it cannot open its file.
+  if (keep !== undefined) mkdirSync(keep, { recursive: true });
   const dir = keep ?? mkdtempSync(join(tmpdir(), 'pkgindex-server-instructions-'));
   const out = join(dir, `callgrind.${Date.now()}.out`);
   // A directory that does not exist yet: serve creates the index there (an existing empty
