@@ -358,7 +358,7 @@ export const OPTIONS = {
     flag: '--database-batches-in-flight',
     env: 'PKGINDEX_DATABASE_BATCHES_IN_FLIGHT',
     default: 1,
-    help: "Batches (pkgindex_apply round trips) this instance runs at once, each on its own pool connection; a client connection's batches still apply in the order it sent them. Below --database-pool-size. 1 measured best on a 2-core machine (docs/benchmarks.md#postgresql); more can help when the database has cores to spare.",
+    help: "Batches (pkgindex_apply round trips) this instance runs at once, each on its own pool connection; a client connection's batches still apply in the order it sent them. Below --database-pool-size. 1 measured best on a 2-core machine (docs/benchmarks.md#postgresql); more can help when the database has cores to spare. Above 1, each batch holds up to 257 advisory locks of the database's lock table (docs/runbook.md).",
     parse: integer(1, 64),
   }),
   databaseStatementTimeoutMs: option({
