@@ -47,14 +47,15 @@ test('rolling back to record k gives exactly the state after the first k records
 // Random lines mostly fail (a missing dependency), so the property above seldom undoes a list of
 // several dependencies (1 run in 500): here every package is indexed first and depends only on
 // packages before it, so most changes replace or remove lists of two and three.
+const acyclic = fc
+  .tuple(fc.integer({ min: 1, max: NAMES.length - 1 }), fc.boolean(), fc.array(fc.nat(), { maxLength: 4 }))
+  .map(([at, remove, picks]): Command => {
+    const name = NAMES[at]!;
+    if (remove) return { verb: Verb.REMOVE, name };
+    return { verb: Verb.INDEX, name, deps: picks.map((p) => NAMES[p % at]!) };
+  });
+
 test('rolling back restores lists of several dependencies exactly, in their order', () => {
-  const acyclic = fc
-    .tuple(fc.integer({ min: 1, max: NAMES.length - 1 }), fc.boolean(), fc.array(fc.nat(), { maxLength: 4 }))
-    .map(([at, remove, picks]): Command => {
-      const name = NAMES[at]!;
-      if (remove) return { verb: Verb.REMOVE, name };
-      return { verb: Verb.INDEX, name, deps: picks.map((p) => NAMES[p % at]!) };
-    });
   fc.assert(
     fc.property(fc.array(acyclic, { minLength: 1, maxLength: 40 }), fc.nat(), (commands, keepAt) => {
       const graph = new DependencyGraph();
@@ -117,4 +118,82 @@ test('an undo that does not apply is reported, not ignored', () => {
   undo.reset();
   undo.push('x', other.dropped);
   assert.throws(() => undo.rollback(graph, 0), { code: 'E_INTERNAL' });
+});
+
+// The ring under the disk store's pattern: records pushed while earlier ones become durable
+// (trim), now and then a failed sync (rollback to the durable point), from a capacity of 2 so
+// that it wraps around, grows and shrinks back many times. The model is the state after each
+// record number.
+test('a ring that wraps, grows and shrinks rolls back to exactly the state after the kept records', () => {
+  const step = fc.oneof(
+    { weight: 6, arbitrary: acyclic.map((c) => ({ kind: 'run' as const, c })) },
+    { weight: 2, arbitrary: fc.nat().map((n) => ({ kind: 'sync' as const, n })) },
+    { weight: 1, arbitrary: fc.nat().map((n) => ({ kind: 'fail' as const, n })) },
+  );
+  let grown = 0;
+  fc.assert(
+    fc.property(fc.array(step, { minLength: 30, maxLength: 200 }), (steps) => {
+      const graph = new DependencyGraph();
+      graph.keepDropped();
+      for (const name of NAMES) graph.index(name, []);
+      const undo = new UndoLog(2);
+      // states[k]: the state after record k - 1 (states[0] before any).
+      const states: string[][] = [stateOf(graph)];
+      let durable = 0;
+      let grew = false;
+      for (const s of steps) {
+        if (s.kind === 'run') {
+          if (applyCommand(graph, s.c).changed) {
+            undo.push(s.c.name, graph.dropped);
+            states.push(stateOf(graph));
+          }
+        } else if (s.kind === 'sync') {
+          // Some of the records not yet durable become so.
+          durable += s.n % (undo.end - durable + 1);
+          undo.trim(durable);
+        } else {
+          // A failed sync: back to a point at or after the durable one.
+          const kept = durable + (s.n % (undo.end - durable + 1));
+          assert.equal(undo.rollback(graph, kept), states.length - 1 - kept);
+          states.length = kept + 1;
+          assert.deepEqual(stateOf(graph), states[kept]);
+        }
+        assert.equal(undo.end, states.length - 1);
+        assert.equal(undo.start, durable);
+        grew ||= undo.capacity > 2;
+        assert.ok(undo.capacity >= undo.end - undo.start);
+      }
+      assert.equal(undo.rollback(graph, durable), states.length - 1 - durable);
+      assert.deepEqual(stateOf(graph), states[durable]);
+      assert.deepEqual(graph.verify(), []);
+      if (grew) grown++;
+    }),
+    { numRuns: 400 },
+  );
+  // The property is about the ring's edges: most runs must have wrapped and grown.
+  assert.ok(grown > 200, `only ${grown} of 400 runs grew the ring past 2 slots`);
+});
+
+test('the ring grows with the records kept and gives the memory back once they are durable', () => {
+  const undo = new UndoLog(4);
+  for (let i = 0; i < 1000; i++) undo.push(`p${i}`, null);
+  assert.equal(undo.capacity, 1024);
+  undo.trim(990);
+  // Groups of 10 from now on (at most 20 records held): the first check whose four turns of the
+  // ring all came after the burst shrinks it to between 2 and 4 times that (64), and it then
+  // stays there, neither growing nor shrinking.
+  const capacities = new Set<number>();
+  for (let i = 1000; i < 12000; i++) {
+    undo.push(`p${i}`, null);
+    if (i % 10 === 9) undo.trim(i - 9);
+    if (i >= 10000) capacities.add(undo.capacity);
+  }
+  assert.deepEqual([...capacities], [64]);
+  const graph = new DependencyGraph();
+  for (let i = 11990; i < 12000; i++) graph.index(`p${i}`, []);
+  assert.equal(undo.end - undo.start, 10);
+  assert.equal(undo.rollback(graph, 11995), 5);
+  assert.equal(graph.size, 5);
+  undo.reset(3);
+  assert.equal(undo.capacity, 4);
 });
