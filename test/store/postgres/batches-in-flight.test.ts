@@ -258,16 +258,22 @@ test('lock slots: a batch with more slots than the gate allows takes the gate al
     (await advisoryLocks(url, pid)).some((l) => !l.granted);
   try {
     await small.session.query('BEGIN');
-    await applyIndex(small.session, slotsOf(command(Verb.INDEX, 'a')), 'a');
+    // INDEX a with dependencies: its slot exclusive, theirs shared, and the gate shared.
+    await applyIndex(small.session, slotsOf(command(Verb.INDEX, 'a', ['d1', 'd2'])), 'a', 'd1,d2');
     const a = lockSlot('a');
-    assert.deepEqual(await advisoryLocks(url, small.pid), [
-      { objid: a, mode: 'ExclusiveLock', granted: true },
-      { objid: GATE_KEY, mode: 'ShareLock', granted: true },
-    ]);
+    assert.deepEqual(
+      await advisoryLocks(url, small.pid),
+      [
+        { objid: a, mode: 'ExclusiveLock', granted: true },
+        { objid: lockSlot('d1'), mode: 'ShareLock', granted: true },
+        { objid: lockSlot('d2'), mode: 'ShareLock', granted: true },
+        { objid: GATE_KEY, mode: 'ShareLock', granted: true },
+      ].sort((x, y) => x.objid - y.objid),
+    );
 
-    // Names with more distinct slots than the gate allows, none of them a's.
+    // Names with more distinct slots than the gate allows, none of the small batch's.
     const names: string[] = [];
-    const seen = new Set([a]);
+    const seen = new Set([a, lockSlot('d1'), lockSlot('d2')]);
     for (let i = 0; names.length <= GATE_SLOTS; i++)
       if (!seen.has(lockSlot(`b${i}`))) {
         seen.add(lockSlot(`b${i}`));
@@ -300,7 +306,8 @@ test('lock slots: a batch with more slots than the gate allows takes the gate al
     await laterApplied;
     await later.session.query('COMMIT');
     const state = await databaseState(url);
-    assert.ok(['a', name, ...names].every((n) => state.has(n)));
+    assert.ok([name, ...names].every((n) => state.has(n)));
+    assert.equal(state.has('a'), false, "a's dependencies were never indexed: FAIL, nothing applied");
   } finally {
     for (const { session } of [small, big, later]) await session.end().catch(() => undefined);
   }
