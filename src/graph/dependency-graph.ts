@@ -39,14 +39,9 @@ export type RemoveOutcome = (typeof RemoveOutcome)[keyof typeof RemoveOutcome];
 
 /**
  * The dependency list a change took from a package (see `DependencyGraph.dropped`): opaque,
- * read with `droppedName()` or `droppedNames()`. The graph never writes to it again.
+ * read with `droppedNames()`. The graph never writes to it again.
  */
 export type DroppedList = readonly unknown[] & { readonly __dropped: unique symbol };
-
-/** The `i`-th name of a list `dropped` handed back (`i` below its length). */
-export function droppedName(list: DroppedList, i: number): string {
-  return (list[i] as Entry).name;
-}
 
 /** The names of a list `dropped` handed back, in their order. */
 export function droppedNames(list: DroppedList): string[] {
