@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { readdirSync } from 'node:fs';
@@ -173,15 +173,19 @@ function openDescriptors(): number | null {
   }
 }
 
+/** The descriptors held now; null, with the test skipped saying why, where they cannot be counted. */
+function descriptorsOrSkip(t: TestContext): number | null {
+  const open = openDescriptors();
+  if (open === null) t.skip('/proc/self/fd is not there to count descriptors (not Linux)');
+  return open;
+}
+
 test(
   'a control record that cannot be saved is retried on the same segment: no descriptor and no segment left per try',
   { timeout: 60_000 },
   async (t) => {
-    const before = openDescriptors();
-    if (before === null) {
-      t.skip('/proc/self/fd is not there to count descriptors (not Linux)');
-      return;
-    }
+    const before = descriptorsOrSkip(t);
+    if (before === null) return;
     const dir = await newDataDir(t);
     const fs = new FaultFs();
     // The data dir is created whole; then twenty tries fail on the control record's sync, the
@@ -201,11 +205,8 @@ test(
 );
 
 test('a close whose last sync fails still gives back the segment descriptor, and says so', async (t) => {
-  const before = openDescriptors();
-  if (before === null) {
-    t.skip('/proc/self/fd is not there to count descriptors (not Linux)');
-    return;
-  }
+  const before = descriptorsOrSkip(t);
+  if (before === null) return;
   const dir = await newDataDir(t);
   const fs = new FaultFs();
   // Relaxed with a long interval: the mutation is acknowledged unsynced, and close syncs it.
