@@ -149,7 +149,7 @@ export class LogWriter {
     }
     this.#clearTimer();
     if (this.#failure !== null) {
-      await this.#file.close().catch(() => undefined);
+      await this.release();
       throw this.#failure;
     }
     await this.#file.close();
