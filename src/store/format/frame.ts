@@ -40,10 +40,10 @@ function frameCrc(buf: Buffer, at: number, payloadBytes: number): number {
   return crc32Range(buf, at + 8, at + FRAME_HEADER_BYTES + payloadBytes, crc32Range(buf, at, at + 4));
 }
 
-/** Payload length of a valid frame at `at`, or why it is not one. */
-export function checkFrame(buf: Buffer, at: number): number | string {
-  const room = buf.length - at - FRAME_HEADER_BYTES;
-  if (room < 0) return `short frame header (${buf.length - at} bytes)`;
+/** Payload length of a valid frame at `at`, or why it is not one; the bytes end at `end`. */
+export function checkFrame(buf: Buffer, at: number, end = buf.length): number | string {
+  const room = end - at - FRAME_HEADER_BYTES;
+  if (room < 0) return `short frame header (${end - at} bytes)`;
   const length = buf.readUInt32LE(at);
   if (length === 0) return 'zero frame length';
   if (length > MAX_PAYLOAD_BYTES) return `frame length ${length} exceeds the ${MAX_PAYLOAD_BYTES}-byte limit`;
