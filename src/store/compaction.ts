@@ -7,6 +7,7 @@ import type { ScanResult } from './format/frame.js';
 import { DEFAULT_READ_BUFFER_BYTES, openDataFile, scanFileFrames } from './format/frame-reader.js';
 import { decodeRecord } from './format/record.js';
 import { applyCommand } from './apply-command.js';
+import { NameCache } from '../protocol/name-cache.js';
 import { segmentPath, snapshotPath } from './data-dir-files.js';
 import { readSnapshot, writeSnapshot } from './snapshot-file.js';
 
@@ -53,7 +54,9 @@ export function compactionFs(fs: StorageFs, context: CompactionContext | undefin
  */
 export async function foldSnapshot(fs: StorageFs, job: CompactionJob): Promise<CompactionResult> {
   const graph = new DependencyGraph();
-  if (job.snapshotSeq > 0) await readSnapshot(fs, snapshotPath(job.dir, job.snapshotSeq), graph);
+  const names = new NameCache();
+  if (job.snapshotSeq > 0)
+    await readSnapshot(fs, snapshotPath(job.dir, job.snapshotSeq), graph, DEFAULT_READ_BUFFER_BYTES, names);
   for (let seq = job.fromSeq; seq <= job.toSeq; seq++) {
     const path = segmentPath(job.dir, seq);
     const { file, size, header } = await openDataFile(fs, path, Magic.SEGMENT);
@@ -61,7 +64,7 @@ export async function foldSnapshot(fs: StorageFs, job: CompactionJob): Promise<C
     try {
       if (header === null) throw damaged(path, 0, 'incomplete file header');
       scan = await scanFileFrames(file, size, HEADER_BYTES, DEFAULT_READ_BUFFER_BYTES, (payload, offset) => {
-        const command = decodeRecord(payload);
+        const command = decodeRecord(payload, names);
         if (command === null || command.verb === 'END') throw damaged(path, offset, 'undecodable record');
         if (!applyCommand(graph, command).changed) throw damaged(path, offset, 'record that does not apply');
       });

@@ -6,6 +6,7 @@ import type { StorageFs } from './fs/storage-fs.js';
 import { HEADER_BYTES, Magic } from './format/file-header.js';
 import { DEFAULT_READ_BUFFER_BYTES, openDataFile, scanFileFrames } from './format/frame-reader.js';
 import { decodeRecord } from './format/record.js';
+import { NameCache } from '../protocol/name-cache.js';
 import type { ScanResult } from './format/frame.js';
 import { applyCommand } from './apply-command.js';
 import { CONTROL_FILE, listDataDir, segmentPath, snapshotPath, type DirListing } from './data-dir-files.js';
@@ -80,10 +81,12 @@ export async function recover(fs: StorageFs, dir: string, options: RecoverOption
   const control = await readControl(fs, dir);
   const versions = new Set<number>();
   const graph = new DependencyGraph();
+  // Names repeat across records (dependencies, and the log's churn): one string each.
+  const names = new NameCache();
   const snapshotSeq = listing.snapshots.at(-1) ?? 0;
   if (snapshotSeq > 0) {
     const path = snapshotPath(dir, snapshotSeq);
-    const header = await readSnapshot(fs, path, graph, readBuffer);
+    const header = await readSnapshot(fs, path, graph, readBuffer, names);
     if (header.seq !== snapshotSeq) throw corruptDataError(path, 8, 'wrong sequence number', 'snapshot');
     versions.add(header.version);
   }
@@ -117,7 +120,7 @@ export async function recover(fs: StorageFs, dir: string, options: RecoverOption
       if (header.seq !== seq) throw corrupt(path, 8, `sequence number ${header.seq} in a file named ${seq}`);
       versions.add(header.version);
       scan = await scanFileFrames(file, size, HEADER_BYTES, readBuffer, (payload, offset) => {
-        const command = decodeRecord(payload);
+        const command = decodeRecord(payload, names);
         if (command === null || command.verb === 'END') throw corrupt(path, offset, 'undecodable record');
         if (!applyCommand(graph, command).changed) throw corrupt(path, offset, 'record that does not apply');
         records++;

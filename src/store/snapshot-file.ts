@@ -6,6 +6,7 @@ import { encodeFileHeader, HEADER_BYTES, Magic, type FileHeader } from './format
 import type { ScanResult } from './format/frame.js';
 import { DEFAULT_READ_BUFFER_BYTES, openDataFile, scanFileFrames } from './format/frame-reader.js';
 import { decodeRecord } from './format/record.js';
+import type { NameCache } from '../protocol/name-cache.js';
 import { RecordBuffer } from './format/record-buffer.js';
 import { snapshotPath, TEMP_SUFFIX } from './data-dir-files.js';
 import { dirname } from 'node:path';
@@ -22,12 +23,16 @@ function corrupt(path: string, offset: number, what: string): PkgIndexError<'E_S
   return corruptDataError(path, offset, what, 'snapshot');
 }
 
-/** Loads snapshot `path` into the empty `graph`. Returns its header: the sequence number it covers. */
+/**
+ * Loads snapshot `path` into the empty `graph`. Returns its header: the sequence number it
+ * covers. `names`: decode names through this cache (see decodeRecord).
+ */
 export async function readSnapshot(
   fs: StorageFs,
   path: string,
   graph: DependencyGraph,
   readBufferBytes = DEFAULT_READ_BUFFER_BYTES,
+  names?: NameCache,
 ): Promise<FileHeader> {
   const { file, size, header } = await openDataFile(fs, path, Magic.SNAPSHOT);
   let end: { packages: number; edges: number } | null = null;
@@ -35,7 +40,7 @@ export async function readSnapshot(
   try {
     if (header === null) throw corrupt(path, 0, 'incomplete file header');
     scan = await scanFileFrames(file, size, HEADER_BYTES, readBufferBytes, (payload, offset) => {
-      const record = decodeRecord(payload);
+      const record = decodeRecord(payload, names);
       if (end !== null) throw corrupt(path, offset, 'record after the END record');
       if (record?.verb === 'END') end = record;
       else if (record?.verb !== Verb.INDEX || graph.index(record.name, record.deps) !== IndexOutcome.ADDED)

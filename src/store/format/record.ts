@@ -1,5 +1,6 @@
 import { Verb, type IndexCommand, type RemoveCommand } from '../../protocol/command.js';
 import { putU32 } from './frame.js';
+import type { NameCache } from '../../protocol/name-cache.js';
 
 /**
  * Record payloads, the same in log segments and snapshots. Names are ASCII (the protocol
@@ -71,9 +72,11 @@ function writeName(buf: Buffer, at: number, name: string): number {
 
 /**
  * Decodes one payload, checking every length against the payload's bounds, so no length read
- * from the file is ever trusted for an allocation. Returns null when malformed.
+ * from the file is ever trusted for an allocation. Returns null when malformed. With `names`,
+ * a name decoded before is the same string again (see NameCache): a log replay meets the
+ * same names over and over, and a fresh string each time is a call into C++ and garbage.
  */
-export function decodeRecord(p: Buffer): LogRecord | null {
+export function decodeRecord(p: Buffer, names?: NameCache): LogRecord | null {
   const type = p[0];
   if (type === RecordType.END) {
     if (p.length !== END_PAYLOAD_BYTES) return null;
@@ -81,7 +84,7 @@ export function decodeRecord(p: Buffer): LogRecord | null {
   }
   const nameEnd = 2 + (p[1] ?? 0);
   if (p.length < nameEnd || nameEnd === 2) return null;
-  const name = p.toString('latin1', 2, nameEnd);
+  const name = names === undefined ? p.toString('latin1', 2, nameEnd) : names.decode(p, 2, nameEnd);
   if (type === RecordType.REMOVE) return p.length === nameEnd ? { verb: Verb.REMOVE, name } : null;
   if (type !== RecordType.INDEX || p.length < nameEnd + 4) return null;
   const count = p.readUInt32LE(nameEnd);
@@ -92,7 +95,11 @@ export function decodeRecord(p: Buffer): LogRecord | null {
   for (let i = 0; i < count; i++) {
     const len = p[at] ?? 0;
     if (len === 0 || at + 1 + len > p.length) return null;
-    deps.push(p.toString('latin1', at + 1, at + 1 + len));
+    deps.push(
+      names === undefined
+        ? p.toString('latin1', at + 1, at + 1 + len)
+        : names.decode(p, at + 1, at + 1 + len),
+    );
     at += 1 + len;
   }
   return at === p.length ? { verb: Verb.INDEX, name, deps } : null;

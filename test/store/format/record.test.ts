@@ -10,6 +10,7 @@ import {
   writeEndPayload,
   END_PAYLOAD_BYTES,
 } from '../../../src/store/format/record.js';
+import { NameCache } from '../../../src/protocol/name-cache.js';
 
 const name = fc.stringMatching(/^[a-z0-9._+@/:-]{1,255}$/);
 
@@ -48,4 +49,30 @@ test('malformed payloads decode to null instead of throwing or allocating', () =
       decodeRecord(Buffer.from(bytes));
     }),
   );
+});
+
+test('decoding through a name cache gives the same records, whatever it evicts', () => {
+  // Four slots for names drawn from a handful: hits, misses and evictions all happen.
+  const few = fc.constantFrom('a', 'b', 'libfoo', 'libfop', 'x.y-z', 'q'.repeat(255));
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(few, fc.array(few, { maxLength: 6 })), { minLength: 1, maxLength: 30 }),
+      (records) => {
+        const names = new NameCache(4);
+        for (const [n, deps] of records) {
+          const buf = Buffer.alloc(indexPayloadBytes(n, deps));
+          writeIndexPayload(buf, 0, n, deps);
+          assert.deepEqual(decodeRecord(buf, names), decodeRecord(buf));
+          const remove = Buffer.alloc(removePayloadBytes(n));
+          writeRemovePayload(remove, 0, n);
+          assert.deepEqual(decodeRecord(remove, names), { verb: 'REMOVE', name: n });
+        }
+      },
+    ),
+  );
+  const names = new NameCache();
+  const buf = Buffer.alloc(indexPayloadBytes('a', ['libfoo']));
+  writeIndexPayload(buf, 0, 'a', ['libfoo']);
+  for (let cut = 0; cut < buf.length; cut++)
+    assert.equal(decodeRecord(buf.subarray(0, cut), names), null, `cut ${cut}`);
 });
