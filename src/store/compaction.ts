@@ -5,7 +5,7 @@ import { InflightFs, type IoObserver } from './fs/inflight-fs.js';
 import { HEADER_BYTES, Magic } from './format/file-header.js';
 import type { ScanResult } from './format/frame.js';
 import { DEFAULT_READ_BUFFER_BYTES, openDataFile, scanFileFrames } from './format/frame-reader.js';
-import { decodeRecord } from './format/record.js';
+import { decodeRecordIn } from './format/record.js';
 import { applyCommand } from './apply-command.js';
 import { NameCache } from '../protocol/name-cache.js';
 import { segmentPath, snapshotPath } from './data-dir-files.js';
@@ -63,11 +63,18 @@ export async function foldSnapshot(fs: StorageFs, job: CompactionJob): Promise<C
     let scan: ScanResult;
     try {
       if (header === null) throw damaged(path, 0, 'incomplete file header');
-      scan = await scanFileFrames(file, size, HEADER_BYTES, DEFAULT_READ_BUFFER_BYTES, (payload, offset) => {
-        const command = decodeRecord(payload, names);
-        if (command === null || command.verb === 'END') throw damaged(path, offset, 'undecodable record');
-        if (!applyCommand(graph, command).changed) throw damaged(path, offset, 'record that does not apply');
-      });
+      scan = await scanFileFrames(
+        file,
+        size,
+        HEADER_BYTES,
+        DEFAULT_READ_BUFFER_BYTES,
+        (bytes, from, to, offset) => {
+          const command = decodeRecordIn(bytes, from, to, names);
+          if (command === null || command.verb === 'END') throw damaged(path, offset, 'undecodable record');
+          if (!applyCommand(graph, command).changed)
+            throw damaged(path, offset, 'record that does not apply');
+        },
+      );
     } finally {
       await file.close();
     }

@@ -66,9 +66,9 @@ export async function readControl(fs: StorageFs, dir: string): Promise<ControlRe
   try {
     // Written to a temporary file and renamed: it is whole or absent, so any damage is damage.
     if (header === null) throw damaged(path, 0, 'incomplete file header');
-    const scan = await scanFileFrames(file, size, HEADER_BYTES, size, (p, offset) => {
+    const scan = await scanFileFrames(file, size, HEADER_BYTES, size, (bytes, from, to, offset) => {
       if (found.record !== null) throw damaged(path, offset, 'more than one record');
-      found.record = decode(p);
+      found.record = decode(bytes.subarray(from, to));
       if (found.record === null) throw damaged(path, offset, 'undecodable control record');
     });
     if (scan.bad !== null) throw damaged(path, scan.bad.offset, scan.bad.reason);

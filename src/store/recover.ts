@@ -5,7 +5,7 @@ import { corruptDataError, createError, type PkgIndexError } from '../errors.js'
 import type { StorageFs } from './fs/storage-fs.js';
 import { HEADER_BYTES, Magic } from './format/file-header.js';
 import { DEFAULT_READ_BUFFER_BYTES, openDataFile, scanFileFrames } from './format/frame-reader.js';
-import { decodeRecord } from './format/record.js';
+import { decodeRecordIn } from './format/record.js';
 import { NameCache } from '../protocol/name-cache.js';
 import type { ScanResult } from './format/frame.js';
 import { applyCommand } from './apply-command.js';
@@ -119,8 +119,8 @@ export async function recover(fs: StorageFs, dir: string, options: RecoverOption
       }
       if (header.seq !== seq) throw corrupt(path, 8, `sequence number ${header.seq} in a file named ${seq}`);
       versions.add(header.version);
-      scan = await scanFileFrames(file, size, HEADER_BYTES, readBuffer, (payload, offset) => {
-        const command = decodeRecord(payload, names);
+      scan = await scanFileFrames(file, size, HEADER_BYTES, readBuffer, (bytes, from, to, offset) => {
+        const command = decodeRecordIn(bytes, from, to, names);
         if (command === null || command.verb === 'END') throw corrupt(path, offset, 'undecodable record');
         if (!applyCommand(graph, command).changed) throw corrupt(path, offset, 'record that does not apply');
         records++;

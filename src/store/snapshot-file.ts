@@ -5,7 +5,7 @@ import type { StorageFs } from './fs/storage-fs.js';
 import { encodeFileHeader, HEADER_BYTES, Magic, type FileHeader } from './format/file-header.js';
 import type { ScanResult } from './format/frame.js';
 import { DEFAULT_READ_BUFFER_BYTES, openDataFile, scanFileFrames } from './format/frame-reader.js';
-import { decodeRecord } from './format/record.js';
+import { decodeRecordIn } from './format/record.js';
 import type { NameCache } from '../protocol/name-cache.js';
 import { RecordBuffer } from './format/record-buffer.js';
 import { snapshotPath, TEMP_SUFFIX } from './data-dir-files.js';
@@ -39,8 +39,8 @@ export async function readSnapshot(
   let scan: ScanResult;
   try {
     if (header === null) throw corrupt(path, 0, 'incomplete file header');
-    scan = await scanFileFrames(file, size, HEADER_BYTES, readBufferBytes, (payload, offset) => {
-      const record = decodeRecord(payload, names);
+    scan = await scanFileFrames(file, size, HEADER_BYTES, readBufferBytes, (bytes, from, to, offset) => {
+      const record = decodeRecordIn(bytes, from, to, names);
       if (end !== null) throw corrupt(path, offset, 'record after the END record');
       if (record?.verb === 'END') end = record;
       else if (record?.verb !== Verb.INDEX || graph.index(record.name, record.deps) !== IndexOutcome.ADDED)

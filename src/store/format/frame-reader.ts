@@ -74,14 +74,15 @@ class FileWindow {
 
 /**
  * Visits every valid frame of `file` from `start`, as scanFrames does for a buffer, reading
- * through a bounded window. Payloads are views valid only during the visit.
+ * through a bounded window. Each payload is `bytes[from, to)`, valid only during the visit:
+ * no view is made of it (decodeRecordIn reads it in place).
  */
 export async function scanFileFrames(
   file: StorageFile,
   size: number,
   start: number,
   bufferBytes: number,
-  visit: (payload: Buffer, offset: number) => void,
+  visit: (bytes: Buffer, from: number, to: number, offset: number) => void,
 ): Promise<ScanResult> {
   const window = new FileWindow(file, size, bufferBytes);
   let at = start;
@@ -99,7 +100,7 @@ export async function scanFileFrames(
     const length = checkFrame(buf, i, window.end - window.start);
     if (typeof length === 'string')
       return { end: at, bad: { offset: at, reason: length, corrupt: await syncedDataFollows(window, at) } };
-    visit(buf.subarray(i + FRAME_HEADER_BYTES, i + FRAME_HEADER_BYTES + length), at);
+    visit(buf, i + FRAME_HEADER_BYTES, i + FRAME_HEADER_BYTES + length, at);
     at += FRAME_HEADER_BYTES + length;
   }
   return { end: at, bad: null };

@@ -77,30 +77,41 @@ function writeName(buf: Buffer, at: number, name: string): number {
  * same names over and over, and a fresh string each time is a call into C++ and garbage.
  */
 export function decodeRecord(p: Buffer, names?: NameCache): LogRecord | null {
-  const type = p[0];
+  return decodeRecordIn(p, 0, p.length, names);
+}
+
+/**
+ * `decodeRecord` of the payload `b[start, end)`, read in place: a replay decodes hundreds of
+ * thousands of payloads from one read buffer, and a Buffer view of each cost a twelfth of a
+ * compaction. Nothing outside `[start, end)` is read.
+ */
+export function decodeRecordIn(b: Buffer, start: number, end: number, names?: NameCache): LogRecord | null {
+  if (end - start < 2) return null;
+  const type = b[start];
   if (type === RecordType.END) {
-    if (p.length !== END_PAYLOAD_BYTES) return null;
-    return { verb: 'END', packages: p.readUInt32LE(1), edges: p.readUInt32LE(5) };
+    if (end - start !== END_PAYLOAD_BYTES) return null;
+    return { verb: 'END', packages: b.readUInt32LE(start + 1), edges: b.readUInt32LE(start + 5) };
   }
-  const nameEnd = 2 + (p[1] ?? 0);
-  if (p.length < nameEnd || nameEnd === 2) return null;
-  const name = names === undefined ? p.toString('latin1', 2, nameEnd) : names.decode(p, 2, nameEnd);
-  if (type === RecordType.REMOVE) return p.length === nameEnd ? { verb: Verb.REMOVE, name } : null;
-  if (type !== RecordType.INDEX || p.length < nameEnd + 4) return null;
-  const count = p.readUInt32LE(nameEnd);
+  const nameEnd = start + 2 + b[start + 1]!;
+  if (end < nameEnd || nameEnd === start + 2) return null;
+  const name =
+    names === undefined ? b.toString('latin1', start + 2, nameEnd) : names.decode(b, start + 2, nameEnd);
+  if (type === RecordType.REMOVE) return end === nameEnd ? { verb: Verb.REMOVE, name } : null;
+  if (type !== RecordType.INDEX || end < nameEnd + 4) return null;
+  const count = b.readUInt32LE(nameEnd);
   // Each dependency takes at least two bytes: a count beyond that is damage, not a size.
-  if (count > (p.length - nameEnd - 4) / 2) return null;
+  if (count > (end - nameEnd - 4) / 2) return null;
   const deps: string[] = [];
   let at = nameEnd + 4;
   for (let i = 0; i < count; i++) {
-    const len = p[at] ?? 0;
-    if (len === 0 || at + 1 + len > p.length) return null;
+    const len = at < end ? b[at]! : 0;
+    if (len === 0 || at + 1 + len > end) return null;
     deps.push(
       names === undefined
-        ? p.toString('latin1', at + 1, at + 1 + len)
-        : names.decode(p, at + 1, at + 1 + len),
+        ? b.toString('latin1', at + 1, at + 1 + len)
+        : names.decode(b, at + 1, at + 1 + len),
     );
     at += 1 + len;
   }
-  return at === p.length ? { verb: Verb.INDEX, name, deps } : null;
+  return at === end ? { verb: Verb.INDEX, name, deps } : null;
 }

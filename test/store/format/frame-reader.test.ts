@@ -51,8 +51,8 @@ async function fromFile(path: string, size: number, bufferBytes: number): Promis
   const file = await new NodeFs().open(path, 'read');
   const frames: string[] = [];
   try {
-    const result = await scanFileFrames(file, size, 0, bufferBytes, (payload, offset) =>
-      frames.push(`${offset}:${payload.toString('hex')}`),
+    const result = await scanFileFrames(file, size, 0, bufferBytes, (bytes, from, to, offset) =>
+      frames.push(`${offset}:${bytes.toString('hex', from, to)}`),
     );
     return { frames, result };
   } finally {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   decodeRecord,
+  decodeRecordIn,
   indexPayloadBytes,
   writeIndexPayload,
   writeRemovePayload,
@@ -75,4 +76,37 @@ test('decoding through a name cache gives the same records, whatever it evicts',
   writeIndexPayload(buf, 0, 'a', ['libfoo']);
   for (let cut = 0; cut < buf.length; cut++)
     assert.equal(decodeRecord(buf.subarray(0, cut), names), null, `cut ${cut}`);
+});
+
+test('a payload read in place, among other bytes, decodes as the payload alone does', () => {
+  const payload = fc.oneof(
+    fc.uint8Array({ maxLength: 40 }).map((bytes) => Buffer.from(bytes)),
+    fc.tuple(name, fc.array(name, { maxLength: 5 })).map(([n, deps]) => {
+      const buf = Buffer.alloc(indexPayloadBytes(n, deps));
+      writeIndexPayload(buf, 0, n, deps);
+      return buf;
+    }),
+    name.map((n) => {
+      const buf = Buffer.alloc(removePayloadBytes(n));
+      writeRemovePayload(buf, 0, n);
+      return buf;
+    }),
+  );
+  fc.assert(
+    fc.property(
+      payload,
+      fc.uint8Array({ maxLength: 8 }),
+      fc.uint8Array({ maxLength: 300 }),
+      (p, before, after) => {
+        const around = Buffer.concat([before, p, after]);
+        const expected = decodeRecord(Buffer.from(p));
+        assert.deepEqual(decodeRecordIn(around, before.length, before.length + p.length), expected);
+        assert.deepEqual(
+          decodeRecordIn(around, before.length, before.length + p.length, new NameCache(8)),
+          expected,
+        );
+      },
+    ),
+    { numRuns: 500 },
+  );
 });
