@@ -52,6 +52,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       'pgbench -N, then 1-3 instances on one PostgreSQL: strict and pipelined, mixed and mutation-heavy',
     load: () => import('./postgres/command.js'),
   },
+  compaction: {
+    summary: 'what one compaction (the fold of a full segment into a snapshot) costs per record',
+    load: () => import('./load/compaction.js'),
+  },
   'hot-path': {
     summary: 'CPU per message of real Connections over a stub socket (memory or disk store)',
     load: () => import('./hot-path/command.js'),
