@@ -26,6 +26,7 @@ import { intOption, parseToolArgs } from '../support/options.js';
 import { repoRoot } from '../support/paths.js';
 import { newDataDir, removeDataDir } from '../support/data-dir.js';
 import { medianInterval } from '../support/median-interval.js';
+import { median } from '../matrix/targets.js';
 
 export const usage = `Usage: node dist/tools/measure.js compaction [options]
 
@@ -142,10 +143,4 @@ export async function main(argv: readonly string[]): Promise<number> {
     removeDataDir(dir);
   }
   return 0;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }

@@ -94,8 +94,7 @@ export function decodeRecordIn(b: Buffer, start: number, end: number, names?: Na
   }
   const nameEnd = start + 2 + b[start + 1]!;
   if (end < nameEnd || nameEnd === start + 2) return null;
-  const name =
-    names === undefined ? b.toString('latin1', start + 2, nameEnd) : names.decode(b, start + 2, nameEnd);
+  const name = nameIn(b, start + 2, nameEnd, names);
   if (type === RecordType.REMOVE) return end === nameEnd ? { verb: Verb.REMOVE, name } : null;
   if (type !== RecordType.INDEX || end < nameEnd + 4) return null;
   const count = b.readUInt32LE(nameEnd);
@@ -106,12 +105,13 @@ export function decodeRecordIn(b: Buffer, start: number, end: number, names?: Na
   for (let i = 0; i < count; i++) {
     const len = at < end ? b[at]! : 0;
     if (len === 0 || at + 1 + len > end) return null;
-    deps.push(
-      names === undefined
-        ? b.toString('latin1', at + 1, at + 1 + len)
-        : names.decode(b, at + 1, at + 1 + len),
-    );
+    deps.push(nameIn(b, at + 1, at + 1 + len, names));
     at += 1 + len;
   }
   return at === end ? { verb: Verb.INDEX, name, deps } : null;
+}
+
+/** The name in `b[start, end)`, through `names` when given. */
+function nameIn(b: Buffer, start: number, end: number, names: NameCache | undefined): string {
+  return names === undefined ? b.toString('latin1', start, end) : names.decode(b, start, end);
 }
