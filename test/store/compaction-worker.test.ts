@@ -12,6 +12,7 @@ import { IoTracker } from '../../src/store/fs/inflight-fs.js';
 import { until } from '../support/until.js';
 import { HEADER_BYTES } from '../../src/store/format/file-header.js';
 import { FRAME_HEADER_BYTES, scanFrames } from '../../src/store/format/frame.js';
+import { RecordBuffer } from '../../src/store/format/record-buffer.js';
 import { newDataDir } from './support/tmp-dir.js';
 import { send } from './support/workload.js';
 
@@ -54,6 +55,28 @@ test('a compaction worker over a damaged segment reports E_STORAGE_CORRUPT with 
     assert.match(err.message, /restore the data dir from a backup/i);
     // Raised in the worker thread: the stack is the one of the fold there, not of the message handler.
     assert.match(err.stack ?? '', /foldSnapshot/);
+    return true;
+  });
+});
+
+test('a checksummed record whose end state cannot apply is reported as corruption at that record', async (t) => {
+  // The fold applies only each package's last record: one naming a dependency no record or
+  // snapshot indexed is found there, with the file and offset of that record.
+  const job = await sealedSegments(t);
+  const path = segmentPath(job.dir, job.toSeq);
+  const bytes = await readFile(path);
+  const forged = new RecordBuffer();
+  forged.appendIndex('package-with-a-long-name-0', ['never-indexed']);
+  await writeFile(path, Buffer.concat([bytes, forged.seal(bytes.length)]));
+
+  await assert.rejects(workerCompactor()(job), (err: unknown) => {
+    assert.ok(isPkgIndexError(err, 'E_STORAGE_CORRUPT'), String(err));
+    assert.ok(
+      err.message.startsWith(
+        `${path}: record whose end state does not apply (index: missing-dependency) at offset ${bytes.length}; `,
+      ),
+      err.message,
+    );
     return true;
   });
 });
