@@ -4,10 +4,21 @@
  *
  * Invariants, checked by `verify()`:
  * - every dependency of an indexed package is indexed;
- * - each package's dependents (the reverse edges) are exactly the packages that list it;
+ * - each package's dependent count is the number of packages that list it;
+ * - a package is *linked* (its edges are listed in its dependencies' blocks of dependents, the
+ *   reverse edges) or not; every package something depends on is linked;
  * - every package has a distinct position (`ord`) in a topological order, and every
- *   dependency sits below its dependent in it, so there is no cycle and every package can
- *   eventually be removed.
+ *   dependency sits below each linked dependent in it, so there is no cycle and every package
+ *   can eventually be removed.
+ *
+ * A package nothing depends on is added, re-indexed and removed unlinked: its edges are only
+ * counted, as before there were reverse edges. Most packages of a repository are such leaves,
+ * and most changes are theirs; listing each edge among the dependents of its dependency cost
+ * them two to three cache misses per edge. Nothing needs those edges until something depends
+ * on the package (it is linked, and given a valid position, at that moment: see `#attach`) or
+ * until a query lists dependents (every package waiting is linked then: see `#linkAll`). An
+ * unlinked package may sit anywhere in the order: cycle checks walk up through linked
+ * dependents only, and none of them can be on a cycle through it.
  *
  * The order is what keeps cycle checks cheap (see topological-order.ts): a re-index whose new
  * dependencies already sit below the package needs no search at all, and a search, when one
@@ -75,6 +86,16 @@ export class DependencyGraph {
   /** Scratch for `index()`; its slots past the current count hold stale entries, never read. */
   readonly #resolved: Entry[] = [];
   #pending: PendingIndex | null = null;
+  /**
+   * The ids of packages added or re-indexed unlinked since the last `#linkAll()`, the first
+   * `#unlinkedIds` of them; some removed or linked since, or their id given to another package
+   * (skipped then). Ids, not the packages: a list of removed packages kept them alive through
+   * collections, which cost more than the list. Filtered once it holds four times those still
+   * waiting, and 1,024.
+   */
+  #unlinked = new Int32Array(1024);
+  #unlinkedIds = 0;
+  #unlinkedWaiting = 0;
   #lastWork = 0;
   #names: SortedNames | null = null;
   /** Keep what each change drops (see `keepDropped`). */
@@ -136,7 +157,7 @@ export class DependencyGraph {
 
   /** The packages that depend on `node` (one of this graph's), in no particular order, lazily. */
   *dependents(node: PackageNode): Generator<PackageNode, void, undefined> {
-    for (let k = 0; k < node.dependents; k++) yield this.#table.dependentAt(node, k);
+    for (let k = 0; k < node.dependents; k++) yield this.dependentAt(node, k);
   }
 
   /**
@@ -152,13 +173,24 @@ export class DependencyGraph {
     return new VisitMarks(this.#table);
   }
 
+  /**
+   * Links every package waiting unlinked (see the header): from then on, until the next
+   * change, every package sits above all its dependencies in the order. For the queries that
+   * read positions (why.ts, graph-survey.ts); those that list dependents need not call it.
+   */
+  linkWaiting(): void {
+    if (this.#unlinkedWaiting > 0) this.#linkAll();
+  }
+
   /** The `k`-th package that depends on `node` (k < node.dependents), in no particular order. */
   dependentAt(node: PackageNode, k: number): PackageNode {
+    if (this.#unlinkedWaiting > 0) this.#linkAll();
     return this.#table.dependentAt(node, k);
   }
 
   /** Calls `visit` with each package that depends on `node`, until it returns false. */
   forEachDependent(node: PackageNode, visit: (user: PackageNode) => unknown): void {
+    if (this.#unlinkedWaiting > 0) this.#linkAll();
     const table = this.#table;
     for (let k = 0; k < node.dependents; k++) if (visit(table.dependentAt(node, k)) === false) return;
   }
@@ -270,15 +302,15 @@ export class DependencyGraph {
       }
     }
     if (existing === undefined) {
-      // A package not yet indexed has no dependents, so its edges cannot close a cycle, and
-      // above everything in the order it is above its dependencies.
+      // A package not yet indexed has no dependents, so its edges cannot close a cycle. It is
+      // added unlinked (see the header); above everything in the order, it is above its
+      // dependencies anyway (positioned after them: linking one may move it).
+      for (let i = 0; i < count; i++) this.#depend(resolved[i]!);
       const entry = newEntry(name, resolved.slice(0, count), order.top++);
-      const table = this.#table;
-      table.add(entry);
-      entry.slots = table.reserve(entry, count);
-      for (let i = 0; i < count; i++) if (table.link(entry, i, resolved[i]!)) this.#held++;
+      this.#table.add(entry);
       this.#edges += count;
       if (count === 0) this.#roots++;
+      else this.#waitUnlinked(entry);
       entries.set(name, entry);
       if (this.#names !== null && !this.#names.added(name)) this.#names = null;
       this.#version++;
@@ -302,16 +334,23 @@ export class DependencyGraph {
     let below = true;
     for (let i = 0; i < count; i++) {
       const dep = resolved[i]!;
-      if (dep.mark === epoch && dep.ord > existing.ord) below = false;
+      if (dep.mark !== epoch) continue;
+      // A new dependency nothing depended on is linked first, with a valid position: a path
+      // from it back to `existing` would otherwise be invisible to the check.
+      if (dep.dependents === 0 && dep.slots === 0 && dep.links.length > 0) this.#attach(dep);
+      if (dep.ord > existing.ord) below = false;
     }
     if (!below) {
-      if (existing.dependents === 0) existing.ord = order.top++;
+      // Nothing linked depends on it: no path comes back to it, and its place is free.
+      if (existing.linkedUsers === 0) existing.ord = order.top++;
       else {
         this.#update.start(existing, resolved, count, epoch);
         return this.#check(existing, resolved, count, budget);
       }
     }
-    this.#commit(existing, resolved, count, epoch, kept, prefix);
+    if (existing.dependents === 0 && existing.slots === 0)
+      this.#commitUnlinked(existing, resolved, count, kept);
+    else this.#commit(existing, resolved, count, epoch, kept, prefix);
     return IndexOutcome.REPLACED;
   }
 
@@ -366,7 +405,10 @@ export class DependencyGraph {
       // A kept dependency keeps `entry` where it is among its users: that position waits in
       // its mark (negative: no epoch is) until the links are rewritten below.
       if (dep.mark === kept) dep.mark = -1 - table.positionOf(entry, i);
-      else if (table.unlink(entry, i)) this.#held--;
+      else {
+        table.unlink(entry, i);
+        this.#undepend(dep);
+      }
     }
     if (had === 0) this.#roots--;
     if (count === 0) this.#roots++;
@@ -375,7 +417,8 @@ export class DependencyGraph {
     for (let i = start; i < count; i++) {
       const dep = resolved[i]!;
       if (dep.mark === added) {
-        if (table.link(entry, i, dep)) this.#held++;
+        this.#depend(dep);
+        table.link(entry, i, dep);
       } else {
         // Still at the same place in the same block (a re-index mostly repeats the list, or
         // appends to it): its slot already holds its position, and its users already name
@@ -390,15 +433,121 @@ export class DependencyGraph {
     this.#version++;
   }
 
+  /**
+   * `#commit` for a package nothing depends on and that is not linked (or has no dependency):
+   * only counts change; it stays unlinked, or has nothing to link once its list is empty.
+   */
+  #commitUnlinked(entry: Entry, resolved: readonly Entry[], count: number, kept: number): void {
+    const links = entry.links;
+    if (this.#keepsDropped) this.#dropped = links.slice() as unknown as DroppedList;
+    const had = links.length;
+    for (let i = 0; i < had; i++) {
+      const dep = links[i]!;
+      if (dep.mark !== kept) this.#undepend(dep);
+    }
+    for (let i = 0; i < count; i++) {
+      const dep = resolved[i]!;
+      if (dep.mark !== kept) this.#depend(dep);
+      links[i] = dep;
+    }
+    // pop() is inlined where the length setter is a call into the runtime.
+    while (links.length > count) links.pop();
+    if (had === 0) this.#roots--;
+    if (count === 0) this.#roots++;
+    this.#edges += count - had;
+    if (had === 0) this.#waitUnlinked(entry);
+    else if (count === 0) this.#unlinkedWaiting--;
+    this.#version++;
+  }
+
+  /** Counts a new edge to `dep`; its first dependent links it (see `#attach`). */
+  #depend(dep: Entry): void {
+    if (dep.dependents === 0) {
+      this.#held++;
+      if (dep.slots === 0 && dep.links.length > 0) this.#attach(dep);
+    }
+    dep.dependents++;
+  }
+
+  #undepend(dep: Entry): void {
+    if (--dep.dependents === 0) this.#held--;
+  }
+
+  /**
+   * Links a package that was not: lists it among the dependents of each of its dependencies
+   * and, since nothing linked kept it in order while it was not, moves it above everything if
+   * one of them now sits above it. It has no linked dependent, so nothing else moves.
+   */
+  #attach(entry: Entry): void {
+    const table = this.#table;
+    const links = entry.links;
+    entry.slots = table.reserve(entry, links.length);
+    let above = false;
+    for (let i = 0; i < links.length; i++) {
+      const dep = links[i]!;
+      table.link(entry, i, dep);
+      if (dep.ord > entry.ord) above = true;
+    }
+    if (above) entry.ord = this.#order.top++;
+    this.#unlinkedWaiting--;
+  }
+
+  /** Counts `entry` among the unlinked (it has a dependency, no block, nothing depends on it). */
+  #waitUnlinked(entry: Entry): void {
+    this.#unlinkedWaiting++;
+    let list = this.#unlinked;
+    if (this.#unlinkedIds === list.length) {
+      if (list.length > 4 * this.#unlinkedWaiting) this.#unlinkedIds = this.#forWaiting(false);
+      else {
+        list = new Int32Array(2 * list.length);
+        list.set(this.#unlinked);
+        this.#unlinked = list;
+      }
+    }
+    list[this.#unlinkedIds++] = entry.id;
+  }
+
+  /**
+   * Goes through the ids of the list: links each package still waiting (`link`), or keeps its
+   * id at the front of the list; returns how many were kept.
+   */
+  #forWaiting(link: boolean): number {
+    const list = this.#unlinked;
+    const byId = this.#table.byId;
+    let kept = 0;
+    for (let i = 0; i < this.#unlinkedIds; i++) {
+      const entry = byId[list[i]!];
+      if (entry === undefined || !waiting(entry)) continue;
+      if (link) this.#attach(entry);
+      else list[kept++] = list[i]!;
+    }
+    return kept;
+  }
+
+  /** Links every package that waits unlinked: dependents are listed from here on. */
+  #linkAll(): void {
+    this.#forWaiting(true);
+    this.#unlinkedIds = 0;
+    if (this.#unlinked.length > 1024) this.#unlinked = new Int32Array(1024);
+  }
+
   /** Removes `name` unless another indexed package depends on it. */
   remove(name: string): RemoveOutcome {
     if (this.#pending !== null) throw busy('remove');
     const entry = this.#entries.get(name);
     if (entry === undefined) return RemoveOutcome.ABSENT;
     if (entry.dependents > 0) return RemoveOutcome.REQUIRED;
-    const had = entry.links.length;
+    const links = entry.links;
+    const had = links.length;
     const table = this.#table;
-    for (let i = 0; i < had; i++) if (table.unlink(entry, i)) this.#held--;
+    if (entry.slots === 0 && had > 0) {
+      for (let i = 0; i < had; i++) this.#undepend(links[i]!);
+      this.#unlinkedWaiting--;
+    } else
+      for (let i = 0; i < had; i++) {
+        table.unlink(entry, i);
+        this.#undepend(links[i]!);
+      }
     table.drop(entry);
     this.#edges -= had;
     if (had === 0) this.#roots--;
@@ -477,6 +626,11 @@ export class DependencyGraph {
     let roots = 0;
     let held = 0;
     let k = 0;
+    let linkedEdges = 0;
+    let listed = 0;
+    let waiting = 0;
+    // How many packages list each one, by id.
+    const listing = new Int32Array(this.#table.byId.length);
     for (const entry of entries.values()) {
       const deps = entry.links;
       const n = deps.length;
@@ -486,19 +640,33 @@ export class DependencyGraph {
       positions[k++] = entry.ord;
       if (!(entry.ord < order.top && entry.ord > order.bottom))
         problems.push(`${entry.name} is at ${entry.ord}, outside (${order.bottom}, ${order.top})`);
+      const linked = entry.slots !== 0 || n === 0;
+      if (linked) linkedEdges += n;
+      else {
+        waiting++;
+        if (entry.dependents > 0) problems.push(`${entry.name} has dependents but is not linked`);
+      }
       for (const dep of deps) {
         if (entries.get(dep.name) !== dep) problems.push(`${entry.name} depends on unindexed ${dep.name}`);
-        if (!(dep.ord < entry.ord))
+        else listing[dep.id]!++;
+        if (linked && !(dep.ord < entry.ord))
           problems.push(
             `${entry.name} (at ${entry.ord}) is not above its dependency ${dep.name} (at ${dep.ord})`,
           );
       }
       problems.push(...this.#table.check(entry));
       users += entry.dependents;
+      listed += entry.linkedUsers;
       if (entry.dependents > 0) held++;
     }
-    // Every edge was found at its place among its dependency's dependents, so equal totals
-    // leave no room for a dependent that does not depend.
+    for (const entry of entries.values())
+      if (listing[entry.id] !== entry.dependents)
+        problems.push(`${entry.name} counts ${entry.dependents} dependents, ${listing[entry.id]} list it`);
+    // Every linked edge was found at its place among its dependency's dependents, so equal
+    // totals leave no room for a listed dependent that does not depend.
+    if (listed !== linkedEdges) problems.push(`${listed} dependents listed for ${linkedEdges} linked edges`);
+    if (waiting !== this.#unlinkedWaiting)
+      problems.push(`${this.#unlinkedWaiting} packages counted as unlinked, ${waiting} are`);
     if (edges !== this.#edges) problems.push(`edge count is ${this.#edges}, counted ${edges}`);
     if (users !== edges) problems.push(`${users} dependents recorded for ${edges} edges`);
     if (roots !== this.#roots) problems.push(`root count is ${this.#roots}, counted ${roots}`);
@@ -509,6 +677,11 @@ export class DependencyGraph {
     if (this.#names !== null) problems.push(...this.#names.verify());
     return problems;
   }
+}
+
+/** True for a package (an indexed one) still waiting to be linked: it has a dependency and no block. */
+function waiting(entry: Entry): boolean {
+  return entry.slots === 0 && entry.links.length > 0;
 }
 
 function namesOf(entry: Entry): string[] {

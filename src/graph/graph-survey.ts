@@ -80,6 +80,8 @@ export class GraphSurvey {
     this.#graph = graph;
     this.#top = Math.max(1, options.top ?? 5);
     this.#maxClosureVisits = options.maxClosureVisits ?? 2_000_000;
+    // Depths are measured in the order of positions: every package above its dependencies.
+    graph.linkWaiting();
     this.#version = graph.version;
     this.#iterator = graph.nodes();
     this.#depth = new DepthMarks(graph.newVisitMarks());

@@ -10,7 +10,8 @@
  * - `links` holds its dependencies, as before the reverse edges. The edge to `links[i]` has
  *   a slot, `slots + i`, in one Int32Array per graph (the slot pool): that dependency's
  *   position among its users. 4 bytes per edge plus the blocks' slack (a power of two each).
- * - its dependents are a block of the same pool, from `users`: for each, its id (a small
+ * - its dependents are a block of the same pool, from `users` (those that are linked: a
+ *   package nothing depends on keeps its edges out of the pool, see DependencyGraph): for each, its id (a small
  *   integer, see `NodeTable`) and the slot of its edge, `[id0, slot0, id1, slot1, …]`, in
  *   the first `2 × dependents` words, doubling when full and halving when an eighth full.
  *   Removing a dependent moves the last one into its place and writes that one's new
@@ -50,7 +51,13 @@ export interface Entry extends PackageNode {
    * list this one and the slot of each such edge. 0: no block (it never had a dependent).
    */
   users: number;
+  /**
+   * How many packages depend on it: every edge to it counts, linked into the pool or not (see
+   * `DependencyGraph`: a package nothing depends on keeps its own edges out of the pool).
+   */
   dependents: number;
+  /** How many of its dependents its block in the pool lists: `dependents` once all are linked. */
+  linkedUsers: number;
   /** Scratch for searches: equal to the graph's current epoch when visited by the current one. */
   mark: number;
   /** Position in the graph's topological order: every dependency has a smaller `ord`. */
@@ -60,7 +67,7 @@ export interface Entry extends PackageNode {
 }
 
 export function newEntry(name: string, links: Entry[], ord: number): Entry {
-  return { name, links, slots: 0, users: 0, dependents: 0, mark: 0, ord, id: 0 };
+  return { name, links, slots: 0, users: 0, dependents: 0, linkedUsers: 0, mark: 0, ord, id: 0 };
 }
 
 /** How many packages `node` depends on. */
@@ -194,11 +201,11 @@ export class NodeTable {
   }
 
   /**
-   * Makes `dep` the `i`-th dependency of `user` (`user.slots` has room for it); true when
-   * `dep` had no dependents before.
+   * Makes `dep` the `i`-th dependency of `user` (`user.slots` has room for it) and lists `user`
+   * among the dependents in `dep`'s block. The graph counts `dep.dependents` itself.
    */
-  link(user: Entry, i: number, dep: Entry): boolean {
-    const n = dep.dependents;
+  link(user: Entry, i: number, dep: Entry): void {
+    const n = dep.linkedUsers;
     let users = dep.users;
     // Blocks hold a power of two of words: only then can `2 * n` be the capacity.
     if ((n & (n - 1)) === 0 && 2 * n === this.#pool.capacity(users)) users = this.#resize(dep, n, 4 * n || 2);
@@ -206,10 +213,9 @@ export class NodeTable {
     const slot = user.slots + i;
     words[users + 2 * n] = user.id;
     words[users + 2 * n + 1] = slot;
-    dep.dependents = n + 1;
+    dep.linkedUsers = n + 1;
     user.links[i] = dep;
     words[slot] = n;
-    return n === 0;
   }
 
   /**
@@ -225,25 +231,24 @@ export class NodeTable {
   }
 
   /**
-   * Removes `user` from the dependents of its `i`-th dependency; true when that one has none
-   * left. The last of its dependents takes the freed place: only that one's slot changes, one
-   * word in the pool, not its entry or its links.
+   * Removes `user` from the block of dependents of its `i`-th dependency (the graph counts
+   * `dependents`). The last of the block takes the freed place: only that one's slot changes,
+   * one word in the pool, not its entry or its links.
    */
-  unlink(user: Entry, i: number): boolean {
+  unlink(user: Entry, i: number): void {
     const dep = user.links[i]!;
     const words = this.#pool.words;
     const at = words[user.slots + i]!;
-    const n = dep.dependents - 1;
+    const n = dep.linkedUsers - 1;
     const users = dep.users;
     const last = words[users + 2 * n]!;
     const lastSlot = words[users + 2 * n + 1]!;
-    dep.dependents = n;
+    dep.linkedUsers = n;
     words[users + 2 * at] = last;
     words[users + 2 * at + 1] = lastSlot;
     words[lastSlot] = at;
     // Looked at when the count is a power of two: the capacity word is not loaded otherwise.
     if (n > 8 && (n & (n - 1)) === 0 && 8 * n < this.#pool.capacity(users)) this.#resize(dep, n, 4 * n);
-    return n === 0;
   }
 
   /** Moves the `n` dependents of `dep` to a block of `size` words; where it starts. */
@@ -259,7 +264,7 @@ export class NodeTable {
     return users;
   }
 
-  /** The `k`-th dependent of `node` (k < node.dependents). */
+  /** The `k`-th dependent in `node`'s block (k < its `linkedUsers`). */
   dependentAt(node: PackageNode, k: number): Entry {
     return this.byId[this.#pool.words[(node as Entry).users + 2 * k]!]!;
   }
@@ -267,11 +272,13 @@ export class NodeTable {
   /** Problems with `entry`'s links and dependents (verify). */
   check(entry: Entry): string[] {
     const problems: string[] = [];
-    const { links, users, dependents, slots } = entry;
+    const { links, users, linkedUsers, slots } = entry;
     const pool = this.#pool;
     const words = pool.words;
     if (this.byId[entry.id] !== entry) problems.push(`${entry.name} is not under its id ${entry.id}`);
-    if (links.length > pool.capacity(slots))
+    if (slots === 0 && links.length > 0) {
+      // Not linked: its edges are counted, not in the pool (see DependencyGraph).
+    } else if (links.length > pool.capacity(slots))
       problems.push(`${entry.name} lists ${links.length} dependencies in a block of ${pool.capacity(slots)}`);
     else
       for (let i = 0; i < links.length; i++) {
@@ -279,16 +286,16 @@ export class NodeTable {
         const at = words[slots + i]!;
         if (!(
           at >= 0 &&
-          at < dep.dependents &&
+          at < dep.linkedUsers &&
           words[dep.users + 2 * at] === entry.id &&
           words[dep.users + 2 * at + 1] === slots + i
         ))
           problems.push(`${entry.name} is not at ${at} among the dependents of ${dep.name}`);
       }
-    if (2 * dependents > pool.capacity(users))
-      problems.push(`${entry.name} counts ${dependents} dependents in a block of ${pool.capacity(users)}`);
+    if (2 * linkedUsers > pool.capacity(users))
+      problems.push(`${entry.name} lists ${linkedUsers} dependents in a block of ${pool.capacity(users)}`);
     else
-      for (let k = 0; k < dependents; k++) {
+      for (let k = 0; k < linkedUsers; k++) {
         const user = this.byId[words[users + 2 * k]!];
         const i = words[users + 2 * k + 1]! - (user?.slots ?? 0);
         if (user?.links[i] !== entry || !(i >= 0 && i < user.links.length) || words[user.slots + i] !== k)

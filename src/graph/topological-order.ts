@@ -147,7 +147,7 @@ class ClosureSearch {
       // Dependents are every other word from `users` up to twice the count.
       const users = current.users;
       const links = current.links;
-      const count = up ? current.dependents : links.length;
+      const count = up ? current.linkedUsers : links.length;
       const stop = Math.min(count, at + (budget - work));
       work += stop - at;
       for (; at < stop; at++) {
@@ -226,7 +226,7 @@ class Collect {
         found.push(current);
         const users = current.users;
         const links = current.links;
-        const count = up ? current.dependents : links.length;
+        const count = up ? current.linkedUsers : links.length;
         work += 1 + count;
         for (let i = 0; i < count; i++) {
           const v = (up ? byId[words[users + 2 * i]!] : links[i]) as Entry;
@@ -312,8 +312,10 @@ export class OrderUpdate {
         while (this.#next < this.#count && deps[this.#next]!.ord < node.ord) this.#next++;
         this.work += 1;
         if (this.#next === this.#count) return this.#finish(Verdict.ACYCLIC);
-        if (node.dependents === 0) {
-          // Nothing depends on it: above everything, it is below none of its dependencies.
+        if (node.linkedUsers === 0) {
+          // No dependent in the pool (none, or packages nothing depends on, which may sit
+          // anywhere in the order, see DependencyGraph): above everything, it is below none of
+          // its dependencies, and no path leads back to it.
           node.ord = this.#space.top++;
           return this.#finish(Verdict.ACYCLIC);
         }

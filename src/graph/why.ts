@@ -128,6 +128,8 @@ export function* whyRefusedSteps(
   const target = graph.node(name) as Entry | undefined;
   if (target === undefined) return { verdict: IndexVerdict.OK };
   if (deps.includes(name)) return { verdict: IndexVerdict.CYCLE, cycle: [name, name] };
+  // The search below trusts positions: a package nothing depends on may sit anywhere until linked.
+  graph.linkWaiting();
   // Breadth first down from the new dependencies to `name`. Only packages above `name` in the
   // topological order can depend on it: the others are not searched.
   const parent = new Map<Entry, Entry | null>();

@@ -631,3 +631,27 @@ test('while a re-index is pending, topological() refuses and verify() says so', 
   assert.deepEqual(g.verify(), []);
   assert.throws(() => g.resumeIndex(1), { code: 'E_GRAPH_IDLE' });
 });
+
+test('packages nothing depends on stay out of the reverse edges until needed, and still close no cycle unseen', () => {
+  // A leaf is added, re-indexed and removed with its edges only counted (DependencyGraph's
+  // header); a cycle through one, or a query of dependents, links it first.
+  const g = new DependencyGraph();
+  g.index('a', []);
+  g.index('b', ['a']);
+  g.index('c', ['b']);
+  assert.equal(g.index('a', ['c']), IndexOutcome.CYCLE, 'c depends on a through b: a cannot depend on c');
+  assert.equal(g.index('d', ['a']), IndexOutcome.ADDED);
+  assert.equal(g.index('d', ['a', 'c']), IndexOutcome.REPLACED);
+  assert.equal(g.remove('d'), RemoveOutcome.REMOVED);
+  assert.equal(g.index('e', ['c']), IndexOutcome.ADDED);
+  assert.deepEqual(
+    [...g.dependents(g.node('c')!)].map((n) => n.name),
+    ['e'],
+  );
+  assert.deepEqual(
+    [...g.dependents(g.node('a')!)].map((n) => n.name),
+    ['b'],
+  );
+  assert.equal(g.index('b', ['a', 'e']), IndexOutcome.CYCLE, 'e depends on b through c');
+  assert.deepEqual(g.verify(), []);
+});
