@@ -87,15 +87,12 @@ export class DependencyGraph {
   readonly #resolved: Entry[] = [];
   #pending: PendingIndex | null = null;
   /**
-   * The ids of packages added or re-indexed unlinked since the last `#linkAll()`, the first
-   * `#unlinkedIds` of them; some removed or linked since, or their id given to another package
-   * (skipped then). Ids, not the packages: a list of removed packages kept them alive through
-   * collections, which cost more than the list. Filtered once it holds four times those still
-   * waiting, and 1,024.
+   * The packages waiting unlinked, each exactly once: one that waits keeps its place here in
+   * its `slots`, as `-1 - place` (it has no block), so leaving the list is a move of the last
+   * one into its place. A list of every package ever left unlinked, filtered from time to
+   * time, cost more in the filter's reads (a cache miss or more per package) than it saved.
    */
-  #unlinked = new Int32Array(1024);
-  #unlinkedIds = 0;
-  #unlinkedWaiting = 0;
+  readonly #unlinked: Entry[] = [];
   #lastWork = 0;
   #names: SortedNames | null = null;
   /** Keep what each change drops (see `keepDropped`). */
@@ -179,18 +176,18 @@ export class DependencyGraph {
    * read positions (why.ts, graph-survey.ts); those that list dependents need not call it.
    */
   linkWaiting(): void {
-    if (this.#unlinkedWaiting > 0) this.#linkAll();
+    if (this.#unlinked.length > 0) this.#linkAll();
   }
 
   /** The `k`-th package that depends on `node` (k < node.dependents), in no particular order. */
   dependentAt(node: PackageNode, k: number): PackageNode {
-    if (this.#unlinkedWaiting > 0) this.#linkAll();
+    if (this.#unlinked.length > 0) this.#linkAll();
     return this.#table.dependentAt(node, k);
   }
 
   /** Calls `visit` with each package that depends on `node`, until it returns false. */
   forEachDependent(node: PackageNode, visit: (user: PackageNode) => unknown): void {
-    if (this.#unlinkedWaiting > 0) this.#linkAll();
+    if (this.#unlinked.length > 0) this.#linkAll();
     const table = this.#table;
     for (let k = 0; k < node.dependents; k++) if (visit(table.dependentAt(node, k)) === false) return;
   }
@@ -337,7 +334,7 @@ export class DependencyGraph {
       if (dep.mark !== epoch) continue;
       // A new dependency nothing depended on is linked first, with a valid position: a path
       // from it back to `existing` would otherwise be invisible to the check.
-      if (dep.dependents === 0 && dep.slots === 0 && dep.links.length > 0) this.#attach(dep);
+      if (dep.slots < 0) this.#attach(dep);
       if (dep.ord > existing.ord) below = false;
     }
     if (!below) {
@@ -348,7 +345,7 @@ export class DependencyGraph {
         return this.#check(existing, resolved, count, budget);
       }
     }
-    if (existing.dependents === 0 && existing.slots === 0)
+    if (existing.dependents === 0 && existing.slots <= 0)
       this.#commitUnlinked(existing, resolved, count, kept);
     else this.#commit(existing, resolved, count, epoch, kept, prefix);
     return IndexOutcome.REPLACED;
@@ -456,7 +453,7 @@ export class DependencyGraph {
     if (count === 0) this.#roots++;
     this.#edges += count - had;
     if (had === 0) this.#waitUnlinked(entry);
-    else if (count === 0) this.#unlinkedWaiting--;
+    else if (count === 0) this.#unwait(entry);
     this.#version++;
   }
 
@@ -464,7 +461,7 @@ export class DependencyGraph {
   #depend(dep: Entry): void {
     if (dep.dependents === 0) {
       this.#held++;
-      if (dep.slots === 0 && dep.links.length > 0) this.#attach(dep);
+      if (dep.slots < 0) this.#attach(dep);
     }
     dep.dependents++;
   }
@@ -479,6 +476,7 @@ export class DependencyGraph {
    * one of them now sits above it. It has no linked dependent, so nothing else moves.
    */
   #attach(entry: Entry): void {
+    this.#unwait(entry);
     const table = this.#table;
     const links = entry.links;
     entry.slots = table.reserve(entry, links.length);
@@ -489,46 +487,30 @@ export class DependencyGraph {
       if (dep.ord > entry.ord) above = true;
     }
     if (above) entry.ord = this.#order.top++;
-    this.#unlinkedWaiting--;
   }
 
   /** Counts `entry` among the unlinked (it has a dependency, no block, nothing depends on it). */
   #waitUnlinked(entry: Entry): void {
-    this.#unlinkedWaiting++;
-    let list = this.#unlinked;
-    if (this.#unlinkedIds === list.length) {
-      if (list.length > 4 * this.#unlinkedWaiting) this.#unlinkedIds = this.#forWaiting(false);
-      else {
-        list = new Int32Array(2 * list.length);
-        list.set(this.#unlinked);
-        this.#unlinked = list;
-      }
-    }
-    list[this.#unlinkedIds++] = entry.id;
+    entry.slots = -1 - this.#unlinked.length;
+    this.#unlinked.push(entry);
   }
 
-  /**
-   * Goes through the ids of the list: links each package still waiting (`link`), or keeps its
-   * id at the front of the list; returns how many were kept.
-   */
-  #forWaiting(link: boolean): number {
+  /** Takes `entry`, which waits unlinked, off the list: it has no block (`slots` 0) for now. */
+  #unwait(entry: Entry): void {
     const list = this.#unlinked;
-    const byId = this.#table.byId;
-    let kept = 0;
-    for (let i = 0; i < this.#unlinkedIds; i++) {
-      const entry = byId[list[i]!];
-      if (entry === undefined || !waiting(entry)) continue;
-      if (link) this.#attach(entry);
-      else list[kept++] = list[i]!;
+    const at = -1 - entry.slots;
+    const last = list.pop()!;
+    if (last !== entry) {
+      list[at] = last;
+      last.slots = entry.slots;
     }
-    return kept;
+    entry.slots = 0;
   }
 
   /** Links every package that waits unlinked: dependents are listed from here on. */
   #linkAll(): void {
-    this.#forWaiting(true);
-    this.#unlinkedIds = 0;
-    if (this.#unlinked.length > 1024) this.#unlinked = new Int32Array(1024);
+    const list = this.#unlinked;
+    while (list.length > 0) this.#attach(list[list.length - 1]!);
   }
 
   /** Removes `name` unless another indexed package depends on it. */
@@ -540,9 +522,9 @@ export class DependencyGraph {
     const links = entry.links;
     const had = links.length;
     const table = this.#table;
-    if (entry.slots === 0 && had > 0) {
+    if (entry.slots < 0) {
       for (let i = 0; i < had; i++) this.#undepend(links[i]!);
-      this.#unlinkedWaiting--;
+      this.#unwait(entry);
     } else
       for (let i = 0; i < had; i++) {
         table.unlink(entry, i);
@@ -640,7 +622,9 @@ export class DependencyGraph {
       positions[k++] = entry.ord;
       if (!(entry.ord < order.top && entry.ord > order.bottom))
         problems.push(`${entry.name} is at ${entry.ord}, outside (${order.bottom}, ${order.top})`);
-      const linked = entry.slots !== 0 || n === 0;
+      const linked = entry.slots >= 0;
+      if (entry.slots === 0 && n > 0)
+        problems.push(`${entry.name} has dependencies but neither a block nor a place among the unlinked`);
       if (linked) linkedEdges += n;
       else {
         waiting++;
@@ -665,8 +649,12 @@ export class DependencyGraph {
     // Every linked edge was found at its place among its dependency's dependents, so equal
     // totals leave no room for a listed dependent that does not depend.
     if (listed !== linkedEdges) problems.push(`${listed} dependents listed for ${linkedEdges} linked edges`);
-    if (waiting !== this.#unlinkedWaiting)
-      problems.push(`${this.#unlinkedWaiting} packages counted as unlinked, ${waiting} are`);
+    if (waiting !== this.#unlinked.length)
+      problems.push(`${this.#unlinked.length} packages listed as unlinked, ${waiting} are`);
+    this.#unlinked.forEach((entry, i) => {
+      if (entry.slots !== -1 - i || entries.get(entry.name) !== entry)
+        problems.push(`${entry.name} is not at its place ${i} among the unlinked, or not indexed`);
+    });
     if (edges !== this.#edges) problems.push(`edge count is ${this.#edges}, counted ${edges}`);
     if (users !== edges) problems.push(`${users} dependents recorded for ${edges} edges`);
     if (roots !== this.#roots) problems.push(`root count is ${this.#roots}, counted ${roots}`);
@@ -677,11 +665,6 @@ export class DependencyGraph {
     if (this.#names !== null) problems.push(...this.#names.verify());
     return problems;
   }
-}
-
-/** True for a package (an indexed one) still waiting to be linked: it has a dependency and no block. */
-function waiting(entry: Entry): boolean {
-  return entry.slots === 0 && entry.links.length > 0;
 }
 
 function namesOf(entry: Entry): string[] {

@@ -43,7 +43,8 @@ export interface Entry extends PackageNode {
   /**
    * Where its edges' slots start in the table's slot pool (see `NodeTable`): the edge to
    * `links[i]` is slot `slots + i`, which holds its position among that dependency's users.
-   * 0: no block (it has never had a dependency).
+   * 0: no block. Negative: not linked, waiting at place `-1 - slots` of the graph's list of
+   * unlinked packages (see DependencyGraph).
    */
   slots: number;
   /**
@@ -276,7 +277,7 @@ export class NodeTable {
     const pool = this.#pool;
     const words = pool.words;
     if (this.byId[entry.id] !== entry) problems.push(`${entry.name} is not under its id ${entry.id}`);
-    if (slots === 0 && links.length > 0) {
+    if (slots < 0) {
       // Not linked: its edges are counted, not in the pool (see DependencyGraph).
     } else if (links.length > pool.capacity(slots))
       problems.push(`${entry.name} lists ${links.length} dependencies in a block of ${pool.capacity(slots)}`);
