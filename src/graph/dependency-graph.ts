@@ -181,13 +181,13 @@ export class DependencyGraph {
 
   /** The `k`-th package that depends on `node` (k < node.dependents), in no particular order. */
   dependentAt(node: PackageNode, k: number): PackageNode {
-    if (this.#unlinked.length > 0) this.#linkAll();
+    this.linkWaiting();
     return this.#table.dependentAt(node, k);
   }
 
   /** Calls `visit` with each package that depends on `node`, until it returns false. */
   forEachDependent(node: PackageNode, visit: (user: PackageNode) => unknown): void {
-    if (this.#unlinked.length > 0) this.#linkAll();
+    this.linkWaiting();
     const table = this.#table;
     for (let k = 0; k < node.dependents; k++) if (visit(table.dependentAt(node, k)) === false) return;
   }
@@ -407,9 +407,7 @@ export class DependencyGraph {
         this.#undepend(dep);
       }
     }
-    if (had === 0) this.#roots--;
-    if (count === 0) this.#roots++;
-    this.#edges += count - had;
+    this.#recount(had, count);
     entry.slots = slots;
     for (let i = start; i < count; i++) {
       const dep = resolved[i]!;
@@ -449,12 +447,17 @@ export class DependencyGraph {
     }
     // pop() is inlined where the length setter is a call into the runtime.
     while (links.length > count) links.pop();
-    if (had === 0) this.#roots--;
-    if (count === 0) this.#roots++;
-    this.#edges += count - had;
+    this.#recount(had, count);
     if (had === 0) this.#waitUnlinked(entry);
     else if (count === 0) this.#unwait(entry);
     this.#version++;
+  }
+
+  /** A package's list went from `had` dependencies to `count`: the edge and root counts follow. */
+  #recount(had: number, count: number): void {
+    if (had === 0) this.#roots--;
+    if (count === 0) this.#roots++;
+    this.#edges += count - had;
   }
 
   /** Counts a new edge to `dep`; its first dependent links it (see `#attach`). */

@@ -11,9 +11,10 @@
  *   a slot, `slots + i`, in one Int32Array per graph (the slot pool): that dependency's
  *   position among its users. 4 bytes per edge plus the blocks' slack (a power of two each).
  * - its dependents are a block of the same pool, from `users` (those that are linked: a
- *   package nothing depends on keeps its edges out of the pool, see DependencyGraph): for each, its id (a small
- *   integer, see `NodeTable`) and the slot of its edge, `[id0, slot0, id1, slot1, …]`, in
- *   the first `2 × dependents` words, doubling when full and halving when an eighth full.
+ *   package nothing depends on keeps its edges out of the pool, see DependencyGraph): for
+ *   each, its id (a small integer, see `NodeTable`) and the slot of its edge, `[id0, slot0,
+ *   id1, slot1, …]`, in the first `2 × linkedUsers` words, doubling when full and halving
+ *   when an eighth full.
  *   Removing a dependent moves the last one into its place and writes that one's new
  *   position into its slot: O(1), and one word touched where a position kept in the mover's
  *   own links would be three objects away (its id's entry, its links array, the element),
