@@ -87,18 +87,31 @@ export class InflightFs implements StorageFs {
   }
 
   /** Runs `run` as one tracked operation; `always`: even once abandoned (closing a file). */
-  async track<T>(op: string, path: string, run: () => Promise<T>, always = false): Promise<T> {
+  track<T>(op: string, path: string, run: () => Promise<T>, always = false): Promise<T> {
     const abandoned = always ? null : this.#abandoned();
-    if (abandoned !== null) throw createError('E_STORAGE_IO', `${op} of ${path} not started: ${abandoned}`);
-    const id = this.#observer.begin(op, path);
-    let failed = true;
+    if (abandoned !== null)
+      return Promise.reject(createError('E_STORAGE_IO', `${op} of ${path} not started: ${abandoned}`));
+    const observer = this.#observer;
+    const id = observer.begin(op, path);
+    let running: Promise<T>;
     try {
-      const result = await run();
-      failed = false;
-      return result;
-    } finally {
-      this.#observer.end(id, failed);
+      running = run();
+    } catch (err) {
+      observer.end(id, true);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
+    // One reaction on the operation's promise, not an async function's (two per commit's write
+    // and fdatasync add up when commits are small).
+    return running.then(
+      (result) => {
+        observer.end(id, false);
+        return result;
+      },
+      (err: unknown) => {
+        observer.end(id, true);
+        throw err;
+      },
+    );
   }
 
   async open(path: string, mode: OpenMode): Promise<StorageFile> {
