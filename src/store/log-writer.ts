@@ -63,7 +63,7 @@ export class LogWriter {
   #keep = 0;
   #idle: (() => void)[] = [];
   /** What the pump is doing, for the failure message and for what to keep after it. */
-  #phase: 'write' | 'sync' | 'rotation' = 'write';
+  #phase: 'write' | 'write and sync' | 'sync' | 'rotation' = 'write';
 
   private constructor(o: LogWriterOptions, file: StorageFile, seq: number) {
     this.#o = o;
@@ -217,16 +217,37 @@ export class LogWriter {
     this.#inflight = group;
     const bytes = records.seal(this.#syncedEnd);
     const count = records.count;
+    if (this.#o.syncMode === 'durable') await this.#writeDurably(bytes, count);
+    else await this.#write(bytes, count);
+    records.reset();
+    this.#spare = records;
+    this.#inflight = null;
+    group.resolve();
+  }
+
+  /**
+   * Durable mode: the group's write and its sync as one operation (StorageFile.writeDurably,
+   * one pwrite on an O_DSYNC descriptor), so nothing is ever written and not yet synced here.
+   */
+  async #writeDurably(bytes: Uint8Array, count: number): Promise<void> {
+    const started = performance.now();
+    this.#phase = 'write and sync';
+    await this.#file.writeDurably(bytes, this.#writtenEnd);
+    this.#throwIfExpired();
+    this.#writtenEnd = this.#syncedEnd = this.#writtenEnd + bytes.length;
+    this.#writtenRecords = this.#syncedRecords = this.#writtenRecords + count;
+    this.#o.events.sync(performance.now() - started, count, bytes.length);
+  }
+
+  /** Relaxed mode: written now, synced by the timer (or a rotation, or close). */
+  async #write(bytes: Uint8Array, count: number): Promise<void> {
     this.#phase = 'write';
     await this.#file.write(bytes, this.#writtenEnd);
     this.#throwIfExpired();
     this.#writtenEnd += bytes.length;
     this.#unsyncedRecords += count;
     this.#writtenRecords += count;
-    records.reset();
-    this.#spare = records;
-    if (this.#o.syncMode === 'durable') await this.#sync();
-    else if (this.#syncTimer === null) {
+    if (this.#syncTimer === null) {
       this.#syncTimer = setTimeout(() => {
         this.#syncTimer = null;
         this.#syncDue = true;
@@ -234,8 +255,6 @@ export class LogWriter {
       }, this.#o.syncIntervalMs);
       this.#syncTimer.unref();
     }
-    this.#inflight = null;
-    group.resolve();
   }
 
   async #sync(): Promise<void> {

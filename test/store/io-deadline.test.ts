@@ -75,7 +75,7 @@ for (const [op, then] of [
       assert.ok(
         s.events.some(
           (e) =>
-            e.msg.startsWith('storage operation stuck') && e.op === (op === 'write' ? 'write' : 'fdatasync'),
+            e.msg.startsWith('storage operation stuck') && e.op === 'write+fdatasync',
         ),
       );
       // Reads are answered from the last durable state; mutations are refused.

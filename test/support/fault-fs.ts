@@ -305,6 +305,29 @@ class FaultFile implements StorageFile {
     this.#fs.synced(this.path, await this.#inner.size());
   }
 
+  /**
+   * Faults as for write() then datasync(), which is what it is: a write fault fails it before
+   * anything is written; a datasync fault after the bytes reached the page cache, which are
+   * then lost as after any failed sync. Without a fault, the real writeDurably().
+   */
+  async writeDurably(data: Uint8Array, position: number): Promise<void> {
+    await this.#fs.held('write', this.path);
+    const writeRule = this.#fs.check('write', this.path);
+    if (writeRule !== null) {
+      if (writeRule.partial === true) await this.#inner.write(data.subarray(0, data.length >> 1), position);
+      throw fsError(writeRule.code ?? 'EIO', 'write', this.path);
+    }
+    await this.#fs.held('datasync', this.path);
+    const syncRule = this.#fs.check('datasync', this.path);
+    if (syncRule !== null) {
+      await this.#inner.write(data, position);
+      if (!this.#fs.dead) this.#fs.syncFailed(this.path, await this.#inner.size());
+      throw fsError(syncRule.code ?? 'EIO', 'datasync', this.path);
+    }
+    await this.#inner.writeDurably(data, position);
+    this.#fs.synced(this.path, await this.#inner.size());
+  }
+
   async truncate(length: number): Promise<void> {
     this.#throwIf('truncate');
     await this.#inner.truncate(length);

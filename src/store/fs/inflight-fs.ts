@@ -97,8 +97,9 @@ export class InflightFs implements StorageFs {
     try {
       running = run();
     } catch (err) {
+      // Not started at all: ended, and thrown as it came (every caller awaits it).
       observer.end(id, true);
-      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      throw err;
     }
     // One reaction on the operation's promise, not an async function's (two per commit's write
     // and fdatasync add up when commits are small).
@@ -170,6 +171,10 @@ class InflightFile implements StorageFile {
 
   datasync(): Promise<void> {
     return this.#fs.track('fdatasync', this.path, () => this.#inner.datasync());
+  }
+
+  writeDurably(data: Uint8Array, position: number): Promise<void> {
+    return this.#fs.track('write+fdatasync', this.path, () => this.#inner.writeDurably(data, position));
   }
 
   truncate(length: number): Promise<void> {

@@ -14,6 +14,8 @@ const FLAGS: Record<OpenMode, string> = { read: 'r', write: 'r+', create: 'wx' }
 class NodeFile implements StorageFile {
   readonly path: string;
   readonly #fd: number;
+  /** A second descriptor of the file, opened with O_DSYNC on the first writeDurably(); -1 before. */
+  #dsyncFd = -1;
   #closed = false;
 
   constructor(path: string, fd: number) {
@@ -21,9 +23,19 @@ class NodeFile implements StorageFile {
     this.#fd = fd;
   }
 
-  async write(data: Uint8Array, position: number): Promise<void> {
-    let done = 0;
-    while (done < data.length) done += await writeAt(this.#fd, data, done, position + done);
+  write(data: Uint8Array, position: number): Promise<void> {
+    return writeAll(this.#fd, data, position);
+  }
+
+  /**
+   * One pwrite(2) per call (more only for a short write) on an O_DSYNC descriptor: the kernel
+   * returns once the data and the metadata needed to read it back are on stable storage, as
+   * fdatasync would, so the durable log's group commit costs one trip to the thread pool, not
+   * two (a write, then an fdatasync).
+   */
+  async writeDurably(data: Uint8Array, position: number): Promise<void> {
+    if (this.#dsyncFd < 0) this.#dsyncFd = await openFd(this.path, fs.constants.O_WRONLY | fs.constants.O_DSYNC);
+    await writeAll(this.#dsyncFd, data, position);
   }
 
   read(buffer: Uint8Array, position: number, length: number): Promise<number> {
@@ -62,17 +74,42 @@ class NodeFile implements StorageFile {
     });
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
     // Twice is harmless, as with a FileHandle: the descriptor number may belong to another file by then.
-    if (this.#closed) return Promise.resolve();
+    if (this.#closed) return;
     this.#closed = true;
-    return new Promise((resolve, reject) => {
-      fs.close(this.#fd, (err) => {
-        if (!err) resolve();
-        else reject(err);
-      });
-    });
+    const dsyncFd = this.#dsyncFd;
+    this.#dsyncFd = -1;
+    try {
+      if (dsyncFd >= 0) await closeFd(dsyncFd);
+    } finally {
+      await closeFd(this.#fd);
+    }
   }
+}
+
+function openFd(path: string, flags: string | number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.open(path, flags, 0o644, (err, fd) => {
+      if (!err) resolve(fd);
+      else reject(err);
+    });
+  });
+}
+
+function closeFd(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fs.close(fd, (err) => {
+      if (!err) resolve();
+      else reject(err);
+    });
+  });
+}
+
+/** Writes every byte of `data` at `position`: a short write is continued, not returned. */
+async function writeAll(fd: number, data: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) done += await writeAt(fd, data, done, position + done);
 }
 
 function writeAt(fd: number, data: Uint8Array, offset: number, position: number): Promise<number> {
@@ -86,13 +123,8 @@ function writeAt(fd: number, data: Uint8Array, offset: number, position: number)
 
 /** The real file system, through node:fs. */
 export class NodeFs implements StorageFs {
-  open(path: string, mode: OpenMode): Promise<StorageFile> {
-    return new Promise((resolve, reject) => {
-      fs.open(path, FLAGS[mode], 0o644, (err, fd) => {
-        if (!err) resolve(new NodeFile(path, fd));
-        else reject(err);
-      });
-    });
+  async open(path: string, mode: OpenMode): Promise<StorageFile> {
+    return new NodeFile(path, await openFd(path, FLAGS[mode]));
   }
 
   readFile(path: string): Promise<Buffer> {
@@ -116,12 +148,7 @@ export class NodeFs implements StorageFs {
   }
 
   async syncDir(dir: string): Promise<void> {
-    const fd = await new Promise<number>((resolve, reject) => {
-      fs.open(dir, 'r', (err, opened) => {
-        if (!err) resolve(opened);
-        else reject(err);
-      });
-    });
+    const fd = await openFd(dir, 'r');
     try {
       // fsync(2), not fdatasync: a directory's entries are what must reach the disk.
       await new Promise<void>((resolve, reject) => {
@@ -131,12 +158,7 @@ export class NodeFs implements StorageFs {
         });
       });
     } finally {
-      await new Promise<void>((resolve, reject) => {
-        fs.close(fd, (err) => {
-          if (!err) resolve();
-          else reject(err);
-        });
-      });
+      await closeFd(fd);
     }
   }
 }
