@@ -73,10 +73,7 @@ for (const [op, then] of [
       assert.equal(sample(metrics, 'pkgindex_store_io_stuck_total'), 1);
       assert.equal(sample(metrics, 'pkgindex_store_writable'), 0);
       assert.ok(
-        s.events.some(
-          (e) =>
-            e.msg.startsWith('storage operation stuck') && e.op === 'write+fdatasync',
-        ),
+        s.events.some((e) => e.msg.startsWith('storage operation stuck') && e.op === 'write+fdatasync'),
       );
       // Reads are answered from the last durable state; mutations are refused.
       assert.deepEqual(await reader.request('QUERY|stuck|', 'QUERY|base|'), ['FAIL', 'OK']);

@@ -34,7 +34,8 @@ class NodeFile implements StorageFile {
    * two (a write, then an fdatasync).
    */
   async writeDurably(data: Uint8Array, position: number): Promise<void> {
-    if (this.#dsyncFd < 0) this.#dsyncFd = await openFd(this.path, fs.constants.O_WRONLY | fs.constants.O_DSYNC);
+    if (this.#dsyncFd < 0)
+      this.#dsyncFd = await openFd(this.path, fs.constants.O_WRONLY | fs.constants.O_DSYNC);
     await writeAll(this.#dsyncFd, data, position);
   }
 
