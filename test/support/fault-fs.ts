@@ -275,12 +275,7 @@ class FaultFile implements StorageFile {
   }
 
   async write(data: Uint8Array, position: number): Promise<void> {
-    await this.#fs.held('write', this.path);
-    const rule = this.#fs.check('write', this.path);
-    if (rule !== null) {
-      if (rule.partial === true) await this.#inner.write(data.subarray(0, data.length >> 1), position);
-      throw fsError(rule.code ?? 'EIO', 'write', this.path);
-    }
+    await this.#writeFaults(data, position);
     await this.#inner.write(data, position);
   }
 
@@ -295,12 +290,7 @@ class FaultFile implements StorageFile {
   }
 
   async datasync(): Promise<void> {
-    await this.#fs.held('datasync', this.path);
-    const rule = this.#fs.check('datasync', this.path);
-    if (rule !== null) {
-      if (!this.#fs.dead) this.#fs.syncFailed(this.path, await this.#inner.size());
-      throw fsError(rule.code ?? 'EIO', 'datasync', this.path);
-    }
+    await this.#syncFaults();
     await this.#inner.datasync();
     this.#fs.synced(this.path, await this.#inner.size());
   }
@@ -311,21 +301,32 @@ class FaultFile implements StorageFile {
    * then lost as after any failed sync. Without a fault, the real writeDurably().
    */
   async writeDurably(data: Uint8Array, position: number): Promise<void> {
-    await this.#fs.held('write', this.path);
-    const writeRule = this.#fs.check('write', this.path);
-    if (writeRule !== null) {
-      if (writeRule.partial === true) await this.#inner.write(data.subarray(0, data.length >> 1), position);
-      throw fsError(writeRule.code ?? 'EIO', 'write', this.path);
-    }
-    await this.#fs.held('datasync', this.path);
-    const syncRule = this.#fs.check('datasync', this.path);
-    if (syncRule !== null) {
-      await this.#inner.write(data, position);
-      if (!this.#fs.dead) this.#fs.syncFailed(this.path, await this.#inner.size());
-      throw fsError(syncRule.code ?? 'EIO', 'datasync', this.path);
-    }
+    await this.#writeFaults(data, position);
+    await this.#syncFaults(() => this.#inner.write(data, position));
     await this.#inner.writeDurably(data, position);
     this.#fs.synced(this.path, await this.#inner.size());
+  }
+
+  /** A write's hold, then its injected failure, if any (a partial one writes half the data first). */
+  async #writeFaults(data: Uint8Array, position: number): Promise<void> {
+    await this.#fs.held('write', this.path);
+    const rule = this.#fs.check('write', this.path);
+    if (rule === null) return;
+    if (rule.partial === true) await this.#inner.write(data.subarray(0, data.length >> 1), position);
+    throw fsError(rule.code ?? 'EIO', 'write', this.path);
+  }
+
+  /**
+   * A sync's hold, then its injected failure, if any: the file's unsynced bytes are lost, those
+   * `written` first (a write that reached the page cache before the sync failed) included.
+   */
+  async #syncFaults(written?: () => Promise<void>): Promise<void> {
+    await this.#fs.held('datasync', this.path);
+    const rule = this.#fs.check('datasync', this.path);
+    if (rule === null) return;
+    await written?.();
+    if (!this.#fs.dead) this.#fs.syncFailed(this.path, await this.#inner.size());
+    throw fsError(rule.code ?? 'EIO', 'datasync', this.path);
   }
 
   async truncate(length: number): Promise<void> {

@@ -40,38 +40,28 @@ class NodeFile implements StorageFile {
   }
 
   read(buffer: Uint8Array, position: number, length: number): Promise<number> {
-    return new Promise((resolve, reject) => {
-      fs.read(this.#fd, buffer, 0, length, position, (err, bytesRead) => {
-        if (!err) resolve(bytesRead);
-        else reject(err);
-      });
+    return call<number>((done) => {
+      fs.read(this.#fd, buffer, 0, length, position, done);
     });
   }
 
-  size(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      fs.fstat(this.#fd, (err, stats) => {
-        if (!err) resolve(stats.size);
-        else reject(err);
-      });
-    });
+  async size(): Promise<number> {
+    return (
+      await call<fs.Stats>((done) => {
+        fs.fstat(this.#fd, done);
+      })
+    ).size;
   }
 
   datasync(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      fs.fdatasync(this.#fd, (err) => {
-        if (!err) resolve();
-        else reject(err);
-      });
+    return call((done) => {
+      fs.fdatasync(this.#fd, done);
     });
   }
 
   truncate(length: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      fs.ftruncate(this.#fd, length, (err) => {
-        if (!err) resolve();
-        else reject(err);
-      });
+    return call((done) => {
+      fs.ftruncate(this.#fd, length, done);
     });
   }
 
@@ -89,21 +79,27 @@ class NodeFile implements StorageFile {
   }
 }
 
-function openFd(path: string, flags: string | number): Promise<number> {
+/** Runs a node:fs call whose callback is `done`: the promise of its error or its value. */
+function call<T = void>(
+  start: (done: (err: NodeJS.ErrnoException | null, value?: T) => void) => void,
+): Promise<T> {
   return new Promise((resolve, reject) => {
-    fs.open(path, flags, 0o644, (err, fd) => {
-      if (!err) resolve(fd);
-      else reject(err);
+    start((err, value) => {
+      if (err) reject(err);
+      else resolve(value as T);
     });
   });
 }
 
+function openFd(path: string, flags: string | number): Promise<number> {
+  return call<number>((done) => {
+    fs.open(path, flags, 0o644, done);
+  });
+}
+
 function closeFd(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    fs.close(fd, (err) => {
-      if (!err) resolve();
-      else reject(err);
-    });
+  return call((done) => {
+    fs.close(fd, done);
   });
 }
 
@@ -114,11 +110,8 @@ async function writeAll(fd: number, data: Uint8Array, position: number): Promise
 }
 
 function writeAt(fd: number, data: Uint8Array, offset: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    fs.write(fd, data, offset, data.length - offset, position, (err, written) => {
-      if (!err) resolve(written);
-      else reject(err);
-    });
+  return call<number>((done) => {
+    fs.write(fd, data, offset, data.length - offset, position, done);
   });
 }
 
@@ -152,11 +145,8 @@ export class NodeFs implements StorageFs {
     const fd = await openFd(dir, 'r');
     try {
       // fsync(2), not fdatasync: a directory's entries are what must reach the disk.
-      await new Promise<void>((resolve, reject) => {
-        fs.fsync(fd, (err) => {
-          if (!err) resolve();
-          else reject(err);
-        });
+      await call((done) => {
+        fs.fsync(fd, done);
       });
     } finally {
       await closeFd(fd);
