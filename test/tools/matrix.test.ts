@@ -28,10 +28,10 @@ function cells(
 ): Cell[] {
   const out: Cell[] = [];
   for (const shape of SHAPES)
-    for (const server of ['ceiling', 'node-floor', 'memory', 'memory-1t', 'durable'] as const) {
+    for (const server of ['ceiling', 'node-floor', 'memory', 'memory-1t', 'durable', 'durable-1t'] as const) {
       const result = figures[shape.id]?.[server] ?? null;
       // The matrix runs every kind; a test that names no figure for the optional ones leaves them out.
-      if (result === null && (server === 'node-floor' || server === 'memory-1t')) continue;
+      if (result === null && (server === 'node-floor' || server.endsWith('-1t'))) continue;
       out.push({
         shape,
         server,
@@ -66,6 +66,42 @@ test('targets are ratios between cells of the same run, and unmeasured ones are 
       ['not available yet', null],
       ['not available yet', null],
       ['0.600×', false],
+      ['not available yet', null],
+      ['not available yet', null],
+      // The one-thread kinds are optional in these tests: a run that has no such cell says so.
+      ['not measured', null],
+      ['not measured', null],
+    ],
+  );
+});
+
+test('the durable path is compared with the memory path at the same thread count', () => {
+  const targets = evaluateTargets(
+    cells({
+      '100x32': {
+        memory: fakeResult(1000, 10),
+        durable: fakeResult(700, 20),
+        'memory-1t': fakeResult(900, 10),
+        'durable-1t': fakeResult(810, 12),
+      },
+      'mut-100x32': {
+        memory: fakeResult(600, 10),
+        durable: fakeResult(300, 20),
+        'memory-1t': fakeResult(500, 10),
+        'durable-1t': fakeResult(350, 12),
+      },
+    }),
+  );
+  const issue13 = targets.filter(
+    (t) => t.label.includes('durable vs in memory') && t.label.endsWith('(issue 13)'),
+  );
+  assert.deepEqual(
+    issue13.map((t) => [t.label, t.measured, t.met]),
+    [
+      ['pipelined 100×32 mixed, durable vs in memory, ops/s (issue 13)', '0.700×', false],
+      ['mutations 100×32, durable vs in memory, ops/s (issue 13)', '0.500×', false],
+      ['pipelined 100×32 mixed, one thread, durable vs in memory, ops/s (issue 13)', '0.900×', true],
+      ['mutations 100×32, one thread, durable vs in memory, ops/s (issue 13)', '0.700×', false],
     ],
   );
 });
@@ -157,7 +193,7 @@ test('pkgindex is compared with the Node floor of each shape that measured one',
   assert.match(md, /\| strict 100×1 \| node-floor \| 800 \| 0\.70 \(0\.60–0\.80\) \|/);
   assert.match(
     md,
-    /\| strict 100×1 \| 0\.70 \(0\.60–0\.80\) \| 0\.89 \(0\.88–0\.90\) \| 0\.78 \(0\.75–0\.80\) \| not measured \|/,
+    /\| strict 100×1 \| 0\.70 \(0\.60–0\.80\) \| 0\.89 \(0\.88–0\.90\) \| 0\.78 \(0\.75–0\.80\) \| not measured \| not measured \|/,
   );
   // A shape without a Node floor cell gets no row in that table.
   assert.doesNotMatch(md, /\| strict 1×1 \| not measured/);

@@ -74,6 +74,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         values['durable-args'] === undefined
           ? DEFAULT_SERVER_ARGS.durable
           : splitArgs(values['durable-args']),
+      'durable-1t': DEFAULT_SERVER_ARGS['durable-1t'],
     },
     log: (line) => process.stderr.write(`${line}\n`),
   });

@@ -38,15 +38,17 @@ export const SHAPES: readonly Shape[] = [
 /**
  * The two references answer OK to everything: the C ceiling (one epoll loop per core) and the
  * Node floor (node-floor.ts: one Node event loop, pkgindex's read path, no index). memory and
- * durable run with one thread per core (--threads 0); memory-1t with --threads 1.
+ * durable run with one thread per core (--threads 0); memory-1t and durable-1t with --threads 1,
+ * the default of `pkgindex serve` (ADR 0010).
  */
-export type ServerKind = 'ceiling' | 'node-floor' | 'memory' | 'memory-1t' | 'durable';
+export type ServerKind = 'ceiling' | 'node-floor' | 'memory' | 'memory-1t' | 'durable' | 'durable-1t';
 export const SERVER_KINDS: readonly ServerKind[] = [
   'ceiling',
   'node-floor',
   'memory',
   'memory-1t',
   'durable',
+  'durable-1t',
 ];
 
 /** The servers that answer OK to every line: their replies are not checked against the workload. */
@@ -102,6 +104,7 @@ export const DEFAULT_SERVER_ARGS: MatrixOptions['serverArgs'] = {
   memory: [...SERVE_ARGS, '--storage', 'memory', '--threads', '0'],
   'memory-1t': [...SERVE_ARGS, '--storage', 'memory', '--threads', '1'],
   durable: [...SERVE_ARGS, '--storage', 'disk', '--data-dir', '{dataDir}', '--threads', '0'],
+  'durable-1t': [...SERVE_ARGS, '--storage', 'disk', '--data-dir', '{dataDir}', '--threads', '1'],
 };
 
 export interface Cell {
@@ -269,7 +272,11 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
           known !== undefined
             ? { result: null, unavailable: known, othersCpuPercent: null }
             : await runOnce(shape, kind);
-        if (run.result === null && kind === 'durable' && run.unavailable.startsWith('not available yet'))
+        if (
+          run.result === null &&
+          kind.startsWith('durable') &&
+          run.unavailable.startsWith('not available yet')
+        )
           unavailable.set(kind, run.unavailable);
         runs.get(kind)!.push(run);
       }

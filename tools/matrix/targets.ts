@@ -71,6 +71,33 @@ const TARGETS: readonly (readonly [string, number, string, ServerKind, ServerKin
     'ceiling',
     'ops',
   ],
+  // Issue 13, item 3: the durable path at the speed of the memory path, at one thread per core
+  // and at one thread (the default of `pkgindex serve`, ADR 0010).
+  [
+    'pipelined 100×32 mixed, durable vs in memory, ops/s (issue 13)',
+    0.8,
+    '100x32',
+    'durable',
+    'memory',
+    'ops',
+  ],
+  ['mutations 100×32, durable vs in memory, ops/s (issue 13)', 0.8, 'mut-100x32', 'durable', 'memory', 'ops'],
+  [
+    'pipelined 100×32 mixed, one thread, durable vs in memory, ops/s (issue 13)',
+    0.8,
+    '100x32',
+    'durable-1t',
+    'memory-1t',
+    'ops',
+  ],
+  [
+    'mutations 100×32, one thread, durable vs in memory, ops/s (issue 13)',
+    0.8,
+    'mut-100x32',
+    'durable-1t',
+    'memory-1t',
+    'ops',
+  ],
 ];
 
 /** The issues' targets, each a ratio of two cells of this run. */
