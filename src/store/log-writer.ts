@@ -4,6 +4,7 @@ import type { StorageFile, StorageFs } from './fs/storage-fs.js';
 import { encodeFileHeader, HEADER_BYTES, Magic } from './format/file-header.js';
 import { RecordBuffer } from './format/record-buffer.js';
 import { CommitGroup } from './group.js';
+import { UnackedNames } from './unacked-names.js';
 import { segmentPath } from './data-dir-files.js';
 import type { StoreEventPublisher } from './store-events.js';
 
@@ -54,6 +55,10 @@ export class LogWriter {
   /** Records appended by this writer so far that were written, synced, and kept after a failure. */
   #writtenRecords = 0;
   #syncedRecords = 0;
+  /** Records appended so far, acknowledged or not (after a failure, those dropped included). */
+  #appendedRecords = 0;
+  /** The names those records changed, with the last record of each (see `unacknowledged`). */
+  readonly #unacked = new UnackedNames();
   #keptRecords = 0;
   #pumping = false;
   #syncDue = false;
@@ -100,6 +105,15 @@ export class LogWriter {
   }
 
   /**
+   * Whether a record that changed `name` waits for its group commit (see unacked-names.ts).
+   * A group is acknowledged once written and synced in durable mode, written in relaxed mode.
+   */
+  unacknowledged(name: string): boolean {
+    const acknowledged = this.#writtenRecords;
+    return acknowledged < this.#appendedRecords && this.#unacked.has(name, acknowledged);
+  }
+
+  /**
    * After a failure: how many of the records appended survive in the log, those it cuts back
    * to (see abandon()). Every record from this number on is as if never appended.
    */
@@ -109,11 +123,13 @@ export class LogWriter {
 
   appendIndex(name: string, deps: readonly string[]): void {
     this.#open.appendIndex(name, deps);
+    this.#unacked.add(name, this.#appendedRecords++, this.#writtenRecords);
     this.#kick();
   }
 
   appendRemove(name: string): void {
     this.#open.appendRemove(name);
+    this.#unacked.add(name, this.#appendedRecords++, this.#writtenRecords);
     this.#kick();
   }
 

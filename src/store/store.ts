@@ -53,11 +53,12 @@ export type Suspended = typeof SUSPENDED;
  *   name list copies it;
  * - a reply must not reach a client before the state it observed is durable. After executing
  *   a batch the caller asks for `barrier()`: null means every reply of the batch is final and
- *   everything executed so far is durable, so they can be sent; otherwise a promise that
- *   resolves when they can be, with the replies of the batch's PENDING commands in order (a
- *   store that returned no PENDING may resolve with nothing), and rejects when the state they
- *   observed cannot be made durable, in which case every reply of the batch, and every one
- *   held behind it, is sent as ERROR instead;
+ *   the state they observed is durable (not necessarily everything executed so far: the disk
+ *   store answers a QUERY of a package no pending record changed at once), so they can be
+ *   sent; otherwise a promise that resolves when they can be, with the replies of the batch's
+ *   PENDING commands in order (a store that returned no PENDING may resolve with nothing),
+ *   and rejects when the state they observed cannot be made durable, in which case every
+ *   reply of the batch, and every one held behind it, is sent as ERROR instead;
  * - a store that returned PENDING or SUSPENDED during a batch must return a promise from
  *   `barrier()`; commands executed between two barriers all belong to the same batch, because
  *   the server executes a batch without yielding (it yields between batches: a long read

@@ -195,7 +195,10 @@ async function measureDisk(
   await store.open();
   const feeds = connectionFeeds(o.modules, store, o.connections, log);
   const settle = async (): Promise<void> => {
-    const barrier = store.barrier();
+    // Everything the turn executed, whatever its batches observed; builds before whenDurable()
+    // waited for all of it in barrier().
+    const whenDurable = (store as { whenDurable?: () => Promise<void> | null }).whenDurable;
+    const barrier = whenDurable !== undefined ? whenDurable.call(store) : store.barrier();
     if (barrier !== null) await barrier;
     // Let the connections' release callbacks run.
     await new Promise((r) => setImmediate(r));
