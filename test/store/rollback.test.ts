@@ -11,14 +11,8 @@ import { LineClient } from '../support/line-client.js';
 import { startServer } from '../support/servers.js';
 import { randomCommand, seededRandom, send } from './support/workload.js';
 import { newDataDir } from './support/tmp-dir.js';
+import { faultServer } from './support/fault-store.js';
 import { answersAfterRestart } from './support/restart.js';
-
-/** A server on a durable store whose file system fails what the test injects. */
-async function serverOn(dir: string, fs: FaultFs = new FaultFs()) {
-  const store = new DiskStore({ dataDir: dir, fs, compactor: inlineCompactor(fs), retryMinMs: 5 });
-  const server = await startServer({ storage: 'disk', dataDir: dir }, { store });
-  return { server, store, fs };
-}
 
 async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -36,7 +30,7 @@ test(
   { timeout: 60_000 },
   async (t) => {
     const dir = await newDataDir(t);
-    const { server, store, fs } = await serverOn(dir);
+    const { server, store, fs } = await faultServer(dir);
     t.after(() => server.close());
     const writer = await LineClient.open(server.port);
     const reader = await LineClient.open(server.port);
@@ -81,7 +75,7 @@ test(
   { timeout: 60_000 },
   async (t) => {
     const dir = await newDataDir(t);
-    const { server, fs } = await serverOn(dir);
+    const { server, fs } = await faultServer(dir);
     t.after(() => server.close());
     const writer = await LineClient.open(server.port);
     const reader = await LineClient.open(server.port);

@@ -5,11 +5,9 @@ import { Verb, type Command } from '../../src/protocol/command.js';
 import { Reply } from '../../src/protocol/reply.js';
 import { DiskStore } from '../../src/store/disk-store.js';
 import { UnackedNames } from '../../src/store/unacked-names.js';
-import { FaultFs } from '../support/fault-fs.js';
-import { inlineCompactor } from '../support/inline-compactor.js';
 import { LineClient } from '../support/line-client.js';
-import { startServer } from '../support/servers.js';
 import { newDataDir } from './support/tmp-dir.js';
+import { faultServer, faultStore } from './support/fault-store.js';
 import { send } from './support/workload.js';
 import { answersAfterRestart } from './support/restart.js';
 
@@ -81,8 +79,7 @@ test(
   { timeout: 30_000 },
   async (t) => {
     const dir = await newDataDir(t);
-    const fs = new FaultFs();
-    const store = new DiskStore({ dataDir: dir, fs, compactor: inlineCompactor(fs), retryMinMs: 5 });
+    const { store, fs } = faultStore(dir);
     await store.open();
     t.after(() => store.close());
     for (const command of [index('base'), index('gone'), index('kept', ['base'])])
@@ -139,8 +136,7 @@ test(
   { timeout: 30_000 },
   async (t) => {
     const dir = await newDataDir(t);
-    const fs = new FaultFs();
-    const store = new DiskStore({ dataDir: dir, fs, compactor: inlineCompactor(fs), retryMinMs: 5 });
+    const { store, fs } = faultStore(dir);
     await store.open();
     t.after(() => store.close());
     assert.equal(await send(store, index('base')), Reply.OK);
@@ -169,9 +165,7 @@ test(
   { timeout: 30_000 },
   async (t) => {
     const dir = await newDataDir(t);
-    const fs = new FaultFs();
-    const store = new DiskStore({ dataDir: dir, fs, compactor: inlineCompactor(fs), retryMinMs: 5 });
-    const server = await startServer({ storage: 'disk', dataDir: dir }, { store });
+    const { server, fs } = await faultServer(dir);
     t.after(() => server.close());
     const writer = await LineClient.open(server.port);
     const reader = await LineClient.open(server.port);

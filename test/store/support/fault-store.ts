@@ -1,0 +1,16 @@
+import { DiskStore } from '../../../src/store/disk-store.js';
+import { FaultFs } from '../../support/fault-fs.js';
+import { inlineCompactor } from '../../support/inline-compactor.js';
+import { startServer } from '../../support/servers.js';
+
+/** A durable store on `dir` whose file system fails or holds what the test injects; quick retries. */
+export function faultStore(dir: string, fs: FaultFs = new FaultFs()): { store: DiskStore; fs: FaultFs } {
+  return { store: new DiskStore({ dataDir: dir, fs, compactor: inlineCompactor(fs), retryMinMs: 5 }), fs };
+}
+
+/** A server on `faultStore(dir, fs)`. */
+export async function faultServer(dir: string, fs: FaultFs = new FaultFs()) {
+  const { store } = faultStore(dir, fs);
+  const server = await startServer({ storage: 'disk', dataDir: dir }, { store });
+  return { server, store, fs };
+}
