@@ -10,8 +10,9 @@ const TIMEOUT_MS = 20_000;
  * (see listener-copy-helper.ts), so each arrives as a new descriptor owned by this thread's
  * event loop. Node 20 has neither dup(2) nor SO_REUSEPORT, and listening on the main thread's
  * descriptor itself would leave several threads closing the same number, the second
- * closing whatever file was given that number in between. Rejects (E_THREAD) if the child
- * fails or sends something else.
+ * closing whatever file was given that number in between. Resolves once the child has exited,
+ * so that no other process holds the socket; rejects (E_THREAD) if the child fails or sends
+ * something else.
  */
 export function copyListeners(fd: number, count: number): Promise<object[]> {
   return new Promise((resolve, reject) => {
@@ -43,18 +44,22 @@ export function copyListeners(fd: number, count: number): Promise<object[]> {
     child.on('message', (message: unknown, handle: unknown) => {
       if (message !== 'listener' || typeof handle !== 'object' || handle === null)
         done(createError('E_THREAD', 'the listener copy helper sent no socket handle'));
-      else if (handles.push(handle) === count) done(null);
+      else handles.push(handle);
     });
     child.once('error', (err) => {
       done(createError('E_THREAD', `cannot start the listener copy helper: ${err.message}`, { cause: err }));
     });
+    // Only once the helper has exited: until then it holds the socket too, and a server closed
+    // meanwhile would still complete connections into the backlog of a socket nobody accepts on.
     child.once('close', (code) => {
-      done(
-        createError(
-          'E_THREAD',
-          `the listener copy helper exited (${code}) having sent ${handles.length} of ${count} copies of the socket: ${stderr.trim()}`,
-        ),
-      );
+      if (code === 0 && handles.length === count) done(null);
+      else
+        done(
+          createError(
+            'E_THREAD',
+            `the listener copy helper exited (${code}) having sent ${handles.length} of ${count} copies of the socket: ${stderr.trim()}`,
+          ),
+        );
     });
   });
 }
