@@ -10,6 +10,13 @@ const MIN_CARRY = 256;
 export interface LineSink {
   /** A complete line, `buf[start, end)`, without its `\n`. Valid only during the call. */
   line(buf: Buffer, start: number, end: number): void;
+  /**
+   * Optional, the fast lane: handles the line starting at `buf[start]` if it can find its end
+   * itself, before `limit`, and returns the offset of its `\n`; else -1, and the framer finds
+   * the end and calls `line()`. A sink that parses lines does both in one pass over the bytes
+   * (see `parseLineAt`). `limit` keeps the line within the maximum length.
+   */
+  lineAt?(buf: Buffer, start: number, limit: number): number;
   /** A line exceeded the maximum length. Called once per such line, as soon as it is known. */
   overlong(): void;
   /**
@@ -43,6 +50,14 @@ export class LineFramer {
   push(chunk: Buffer, sink: LineSink, length = chunk.length, from = 0): number {
     let start = from;
     while (start < length) {
+      if (sink.lineAt !== undefined && this.#carryBytes === 0 && !this.#discarding) {
+        const end = sink.lineAt(chunk, start, Math.min(length, start + this.#maxLineBytes + 1));
+        if (end >= 0) {
+          start = end + 1;
+          if (sink.halted === true) return start;
+          continue;
+        }
+      }
       // A JS scan bounded by `length`: indexOf() would search the rest of a shared buffer.
       let nl = start;
       while (nl < length && chunk[nl] !== LF) nl++;

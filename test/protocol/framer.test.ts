@@ -102,3 +102,53 @@ test('property: any split of the stream yields the same lines as splitting the w
     { numRuns: 1000 },
   );
 });
+
+/** A collector with the fast lane: it takes the lines made of `a` and `b` only. */
+function fastCollector(): LineSink & { events: string[]; fast: number } {
+  const sink = {
+    ...collector(),
+    fast: 0,
+    lineAt(buf: Buffer, start: number, limit: number): number {
+      let i = start;
+      while (i < limit && (buf[i] === 0x61 || buf[i] === 0x62)) i++;
+      if (i === limit || buf[i] !== 0x0a) return -1;
+      sink.events.push(buf.toString('latin1', start, i));
+      sink.fast++;
+      return i;
+    },
+  };
+  return sink;
+}
+
+test('property: a sink with the fast lane sees the same lines, and over-long ones, as one without', () => {
+  const lineArb = fc.string({ unit: fc.constantFrom('a', 'b', '|', '\r'), maxLength: 20 });
+  fc.assert(
+    fc.property(
+      fc.array(lineArb, { maxLength: 20 }),
+      fc.array(fc.nat(), { maxLength: 10 }),
+      fc.integer({ min: 1, max: 16 }),
+      (lines, cuts, max) => {
+        const whole = Buffer.from(lines.map((l) => `${l}\n`).join(''), 'latin1');
+        const points = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
+        const chunks: Buffer[] = [];
+        let at = 0;
+        for (const p of [...points, whole.length]) {
+          chunks.push(whole.subarray(at, p));
+          at = p;
+        }
+        const fast = fastCollector();
+        const framer = new LineFramer(max);
+        for (const chunk of chunks) framer.push(chunk, fast);
+        assert.deepEqual(fast.events, feed(new LineFramer(max), chunks));
+      },
+    ),
+    { numRuns: 1000 },
+  );
+});
+
+test('the fast lane takes whole lines in one chunk and never one over the maximum', () => {
+  const sink = fastCollector();
+  new LineFramer(4).push(Buffer.from('ab\nabab\nababa\nb\n'), sink);
+  assert.deepEqual(sink.events, ['ab', 'abab', '<overlong>', 'b']);
+  assert.equal(sink.fast, 3);
+});

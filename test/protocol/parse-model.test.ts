@@ -1,8 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { MAX_NAME_BYTES, ProtocolErrorCode, Verb, type ParseResult } from '../../src/protocol/command.js';
-import { parseLine, protocolError } from '../../src/protocol/parse.js';
+import {
+  CommandSlot,
+  MAX_NAME_BYTES,
+  ProtocolErrorCode,
+  Verb,
+  isProtocolError,
+  type ParseResult,
+} from '../../src/protocol/command.js';
+import { parseLine, parseLineAt, protocolError } from '../../src/protocol/parse.js';
 
 /*
  * parseLine was rewritten for speed (one pass for the separators, cached name strings). The
@@ -109,5 +116,78 @@ test('parseLine parses every line as the previous implementation did', () => {
       },
     ),
     { numRuns: 5000 },
+  );
+});
+
+/** The command `slot` holds, as parseLine returns it. */
+function slotCommand(slot: CommandSlot): ParseResult {
+  const { verb, name, deps } = slot;
+  if (verb !== Verb.INDEX) return { verb, name };
+  return { verb, name, deps: deps.length === 0 ? NO_DEPS : [...deps] };
+}
+
+/** Lines near the fast lane's edges: well-formed, or one piece away from it. */
+const NEAR_NAMES = ['a', 'zlib', 'x'.repeat(255), 'y'.repeat(256), '', 'é', 'a b', 'a|b'];
+const nearLineArb = fc
+  .record({
+    verb: fc.constantFrom('INDEX', 'QUERY', 'REMOVE', 'INDEX ', 'QUER'),
+    name: fc.constantFrom(...NEAR_NAMES),
+    deps: fc.array(fc.constantFrom(...NEAR_NAMES), { maxLength: 4 }),
+    end: fc.constantFrom('', '', '\r', '|', ','),
+  })
+  .map(({ verb, name, deps, end }) => `${verb}|${name}|${deps.join(',')}${end}\n`);
+
+test('parseLineAt parses a line, found by its own scan, as parseLine does, or leaves it to parseLine', () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.array(fc.constantFrom(...PIECES, '\n'), { maxLength: 12 }).map((p) => p.join('')),
+        nearLineArb,
+      ),
+      fc.array(fc.constantFrom('|', ',', 'a', '\n', '\r'), { maxLength: 4 }),
+      fc.nat(3),
+      fc.oneof(fc.constant(Infinity), fc.nat(300)),
+      (line, tail, before, cut) => {
+        const text = Buffer.from(line + tail.join(''), 'utf8');
+        const buf = Buffer.concat([Buffer.alloc(before, 0x7c), text]);
+        const limit = Math.min(buf.length, before + cut);
+        const slot = new CommandSlot();
+        const end = parseLineAt(buf, before, limit, slot);
+        const nl = buf.indexOf(0x0a, before);
+        const shown = JSON.stringify(text.toString('latin1'));
+        if (end === -1) {
+          // Left to the framer and parseLine, which must then disagree with the fast lane's
+          // rules: no newline before the limit, a `\r`, or a line parseLine refuses.
+          const complete = nl >= 0 && nl < limit;
+          const plain = complete && buf.subarray(before, nl).indexOf(0x0d) < 0;
+          if (plain) assert.equal(isProtocolError(parseLine(buf, before, nl)), true, shown);
+          return;
+        }
+        assert.equal(end, nl, `the offset of the first newline in ${shown}`);
+        assert.ok(end < limit);
+        assert.deepEqual(slotCommand(slot), parseLine(buf, before, end), shown);
+      },
+    ),
+    { numRuns: 5000 },
+  );
+});
+
+test('parseLineAt takes every well-formed line that ends before the limit', () => {
+  const nameArb = fc.constantFrom('a', 'zlib', 'openssl@3', 'x'.repeat(255), 'lib.so+1:2/3_4-5');
+  fc.assert(
+    fc.property(
+      fc.constantFrom('INDEX', 'QUERY', 'REMOVE'),
+      nameArb,
+      fc.array(nameArb, { maxLength: 6 }),
+      (verb, name, deps) => {
+        const line = `${verb}|${name}|${verb === 'INDEX' ? deps.join(',') : ''}`;
+        const buf = Buffer.from(`${line}\nQUERY|next|\n`, 'latin1');
+        const slot = new CommandSlot();
+        assert.equal(parseLineAt(buf, 0, line.length + 1, slot), line.length);
+        assert.deepEqual(slotCommand(slot), parseLine(buf, 0, line.length));
+        assert.equal(parseLineAt(buf, 0, line.length, slot), -1, 'a newline at the limit is past it');
+      },
+    ),
+    { numRuns: 2000 },
   );
 });
