@@ -63,3 +63,29 @@ test('decode hashes with nameHash, so decode and lookup share slots', () => {
   assert.equal(nameHash(buf, 6, 6), foldHash(FNV_OFFSET));
   assert.ok(nameHash(buf, 6, 10) >= 0 && nameHash(buf, 6, 10) < 2 ** 30);
 });
+
+test('names of the same length and hash that differ in one byte anywhere are told apart, by words or by characters', () => {
+  const cache = new NameCache(4);
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(
+          fc.integer({ min: 1, max: 40 }), // around 4-byte words and the 32 bytes kept as words
+          fc.nat(39), // which byte differs
+          fc.integer({ min: 1, max: 255 }),
+          fc.nat(1), // the hash: two values, so every name collides
+        ),
+        { maxLength: 30 },
+      ),
+      (steps) => {
+        for (const [length, at, delta, hash] of steps) {
+          const bytes = Buffer.alloc(length + 2, 0x61);
+          if (at < length) bytes[1 + at] = (0x61 + delta) & 0xff;
+          const expected = bytes.toString('latin1', 1, 1 + length);
+          assert.equal(cache.lookup(bytes, 1, 1 + length, hash), expected);
+        }
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});
