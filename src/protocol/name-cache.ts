@@ -9,17 +9,18 @@
  * (3,359 names, 1.65 names per line) through a simulation of the cache: direct-mapped with
  * 16,384 slots, 6.1 % of the lookups missed (a fifth of the names share their slot with
  * another and evict it in turn); two-way, 1.3 % with 16,384 slots, 0.4 % with 32,768.
- * Each slot keeps the name's 30-bit hash next to the string, so a slot holding another
- * name is almost always rejected without reading the string, and the name's bytes, four to a
- * word (names up to 32 bytes), to compare them with: by charCodeAt, a byte cost some 37
- * instructions (V8 checks the string's representation on every character), by words about
- * ten (on the benchmark's mutations, 414 fewer instructions a line for parsing, 12 %). A
- * longer name is compared by charCodeAt. It is transparent: the string returned always
- * equals `buf.toString('latin1', start, end)`.
+ * Each slot keeps, in one table of integers, the name's 30-bit hash, its length and its first
+ * 24 bytes, four to a word: a slot holding another name is almost always rejected by its
+ * hash, and a name up to 24 bytes is compared with the bytes by words, without reading the
+ * string. By charCodeAt a byte cost some 37 instructions (V8 checks the string's
+ * representation on every character), by words about ten; and a hash, a length, words and a
+ * string in four places cost up to four cache misses a name, where a set's records now
+ * share one cache line. A longer name is compared by charCodeAt. It is transparent: the
+ * string returned always equals `buf.toString('latin1', start, end)`.
  *
- * 16,384 slots: the words take 32 bytes a slot, and a cache spread over every page is
- * resident whole (512 KiB). Twice the slots missed 0.4 % of the lookups instead of 1.3 %, a
- * decode each, for twice the memory.
+ * 16,384 slots: 32 bytes of record a slot, and a cache spread over every page is resident
+ * whole (512 KiB). Twice the slots missed 0.4 % of the lookups instead of 1.3 %, a decode
+ * each, for twice the memory.
  */
 import { MAX_NAME_BYTES } from './command.js';
 
@@ -43,18 +44,25 @@ export function nameHash(buf: Uint8Array, start: number, end: number): number {
   return foldHash(h);
 }
 
-/** Bytes of a name compared by words; a slot's words are `WORDS` Int32s. */
-const WORD_BYTES = 32;
-const WORDS = WORD_BYTES / 4;
+/**
+ * A slot's record in the table: its name's hash, its length, then its first `WORD_BYTES`
+ * bytes, little-endian, four to a word. Eight Int32s, 32 bytes: a set's two slots share one
+ * 64-byte cache line, so a lookup that hits reads that line and the set's two strings.
+ */
+const HASH = 0;
+const LENGTH = 1;
+const WORDS = 2;
+const SLOT_INTS = 8;
+/** Names up to this long are compared by words; longer ones by characters. */
+const WORD_BYTES = (SLOT_INTS - WORDS) * 4;
 
 export class NameCache {
   /** Mask of a set's number; set `s` is slots `2s` (most recently used) and `2s + 1`. */
   readonly #setMask: number;
   /** '' in an empty slot: it only ever matches zero bytes, which it equals. */
   readonly #strings: string[];
-  readonly #hashes: Int32Array;
-  /** Slot `k`'s name's bytes, little-endian four to a word, at `k * WORDS` (see the header). */
-  readonly #words: Int32Array;
+  /** Slot `k`'s record (see SLOT_INTS) at `k * SLOT_INTS`. */
+  readonly #table: Int32Array;
 
   /** `slots` is rounded up to a power of two (at least 2); a few times the number of distinct names keeps evictions rare. */
   constructor(slots = 16_384) {
@@ -62,8 +70,7 @@ export class NameCache {
     while (size < slots) size *= 2;
     this.#setMask = size / 2 - 1;
     this.#strings = new Array<string>(size).fill('');
-    this.#hashes = new Int32Array(size);
-    this.#words = new Int32Array(size * WORDS);
+    this.#table = new Int32Array(size * SLOT_INTS);
   }
 
   /** `buf[start, end)` as a latin1 string; names longer than MAX_NAME_BYTES are decoded, not cached. */
@@ -79,41 +86,59 @@ export class NameCache {
   lookup(buf: Buffer, start: number, end: number, hash: number): string {
     const length = end - start;
     const strings = this.#strings;
-    const hashes = this.#hashes;
-    const words = this.#words;
+    const table = this.#table;
     const first = (hash & this.#setMask) << 1;
-    const a = strings[first]!;
-    if (hashes[first] === hash && a.length === length && same(a, words, first * WORDS, buf, start, length))
-      return a;
-    const second = first + 1;
-    const b = strings[second]!;
+    const at = first * SLOT_INTS;
     if (
-      hashes[second] === hash &&
-      b.length === length &&
-      same(b, words, second * WORDS, buf, start, length)
+      table[at + HASH] === hash &&
+      table[at + LENGTH] === length &&
+      same(strings, first, table, at, buf, start)
+    )
+      return strings[first]!;
+    const bt = at + SLOT_INTS;
+    if (
+      table[bt + HASH] === hash &&
+      table[bt + LENGTH] === length &&
+      same(strings, first + 1, table, bt, buf, start)
     ) {
       // Most recently used first: a name seen often stays when a third one comes.
-      strings[second] = a;
-      hashes[second] = hashes[first]!;
+      const b = strings[first + 1]!;
+      strings[first + 1] = strings[first]!;
       strings[first] = b;
-      hashes[first] = hash;
-      swapWords(words, first * WORDS);
+      for (let k = at; k < bt; k++) {
+        const w = table[k]!;
+        table[k] = table[k + SLOT_INTS]!;
+        table[k + SLOT_INTS] = w;
+      }
       return b;
     }
     const name = buf.toString('latin1', start, end);
-    strings[second] = a;
-    hashes[second] = hashes[first]!;
+    strings[first + 1] = strings[first]!;
     strings[first] = name;
-    hashes[first] = hash;
-    words.copyWithin(second * WORDS, first * WORDS, second * WORDS);
-    if (length <= WORD_BYTES) packWords(words, first * WORDS, buf, start, length);
+    table.copyWithin(bt, at, bt);
+    table[at + HASH] = hash;
+    table[at + LENGTH] = length;
+    if (length <= WORD_BYTES) packWords(table, at + WORDS, buf, start, length);
     return name;
   }
 }
 
-/** Whether `s`, a cached name whose words are at `words[at]`, has the bytes `buf[start, start + length)` (its length). */
-function same(s: string, words: Int32Array, at: number, buf: Buffer, start: number, length: number): boolean {
-  return length > WORD_BYTES ? sameBytes(s, buf, start, length) : sameWords(words, at, buf, start, length);
+/**
+ * Whether slot `k`, whose record is at `table[at]` and whose length is that of the bytes
+ * `buf[start, …)`, holds them.
+ */
+function same(
+  strings: readonly string[],
+  k: number,
+  table: Int32Array,
+  at: number,
+  buf: Buffer,
+  start: number,
+): boolean {
+  const length = table[at + LENGTH]!;
+  return length > WORD_BYTES
+    ? sameBytes(strings[k]!, buf, start, length)
+    : sameWords(table, at + WORDS, buf, start, length);
 }
 
 /** The little-endian word of the `count` (1 to 3) bytes at `buf[at]`. */
@@ -139,15 +164,6 @@ function packWords(words: Int32Array, at: number, buf: Buffer, start: number, le
   for (; i < whole; i += 4, at++)
     words[at] = buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24);
   if ((length & 3) !== 0) words[at] = tailWord(buf, i, length & 3);
-}
-
-/** Swaps the words of slot `at` (a set's first) with those of the slot after it. */
-function swapWords(words: Int32Array, at: number): void {
-  for (let k = at; k < at + WORDS; k++) {
-    const w = words[k]!;
-    words[k] = words[k + WORDS]!;
-    words[k + WORDS] = w;
-  }
 }
 
 function sameBytes(s: string, buf: Buffer, start: number, length: number): boolean {
