@@ -26,6 +26,10 @@ test('perf map: entries sorted by address, the later of two overlapping entries 
     'JS:*push file:///work/main/dist/src/protocol/framer.js:27:9',
   );
   assert.equal(nameAt(entries, 0xd0eac00 - 1), null);
+  // An older entry that starts higher up inside a newer one's range is not the name: the newer is.
+  const remapped = parsePerfMap(['d0eac80 200 JS:*old x.js:1:1', 'd0eac00 400 JS:*new y.js:2:2'].join('\n'));
+  assert.equal(nameAt(remapped, 0xd0eac90), 'JS:*new y.js:2:2');
+  assert.equal(nameAt(remapped, 0xd0eac10), 'JS:*new y.js:2:2');
   assert.equal(nameAt(entries, 0xd0ebc00 + 0x2670), null, 'the end is exclusive');
 });
 

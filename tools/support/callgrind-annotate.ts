@@ -13,6 +13,8 @@ export interface PerfMapEntry {
   readonly start: number;
   readonly size: number;
   readonly name: string;
+  /** Its line's place in the map: V8 appends, so a larger one was mapped later. */
+  readonly order: number;
 }
 
 /** Parses node's `/tmp/perf-PID.map` (`START SIZE NAME`, hex), sorted by start. */
@@ -21,7 +23,12 @@ export function parsePerfMap(text: string): PerfMapEntry[] {
   for (const line of text.split('\n')) {
     const m = /^([0-9a-f]+) ([0-9a-f]+) (.+)$/.exec(line);
     if (m === null) continue;
-    entries.push({ start: parseInt(m[1]!, 16), size: parseInt(m[2]!, 16), name: m[3]! });
+    entries.push({
+      start: parseInt(m[1]!, 16),
+      size: parseInt(m[2]!, 16),
+      name: m[3]!,
+      order: entries.length,
+    });
   }
   return entries.sort((a, b) => a.start - b.start);
 }
@@ -31,12 +38,12 @@ export function parsePerfMap(text: string): PerfMapEntry[] {
  * (V8 reuses addresses after a function is collected or re-optimized). Null if unmapped.
  */
 export function nameAt(entries: readonly PerfMapEntry[], address: number): string | null {
-  let found: string | null = null;
+  let found: PerfMapEntry | null = null;
   for (const e of entries) {
     if (e.start > address) break;
-    if (address < e.start + e.size) found = e.name;
+    if (address < e.start + e.size && (found === null || e.order > found.order)) found = e;
   }
-  return found;
+  return found?.name ?? null;
 }
 
 /**
