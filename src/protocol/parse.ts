@@ -140,11 +140,9 @@ function matchVerb(buf: Buffer, start: number, slot: CommandSlot): number {
  * Returns null when `slot` holds the command; otherwise why the line is malformed, and `slot`
  * holds nothing meaningful.
  *
- * A well-formed line is read once: the verb is matched with its `|`, then each name is
- * validated and hashed (for the name cache) in the same loop, up to the byte that ends it.
- * Anything unexpected sends the line to `parseChecked`, which finds the error in the order
- * the protocol reports errors (field count first). A line the fast path accepts is one that
- * `parseChecked` accepts with the same result.
+ * A well-formed line is read once (`scanLine`). Anything unexpected sends the line to
+ * `parseChecked`, which finds the error in the order the protocol reports errors (field count
+ * first). A line the fast path accepts is one that `parseChecked` accepts with the same result.
  */
 export function parseInto(
   buf: Buffer,
@@ -154,46 +152,8 @@ export function parseInto(
 ): ProtocolErrorCode | null {
   if (end > start && buf[end - 1] === CR) end--;
   // The shortest well-formed line is `QUERY|a|`; below that, no byte past `end` is read here.
-  if (end - start < 8) return parseChecked(buf, start, end, slot);
-  let i = matchVerb(buf, start, slot);
-  if (i < 0) return parseChecked(buf, start, end, slot);
-  const verb = slot.verb;
-
-  const nameStart = i;
-  let h = OFFSET;
-  let c: number;
-  while (i < end && NAME_BYTE[(c = buf[i]!)] === 1) {
-    h = Math.imul(h ^ c, PRIME);
-    i++;
-  }
-  const nameEnd = i;
-  if (i === end || buf[i] !== PIPE || i === nameStart || i - nameStart > MAX_NAME_BYTES)
+  if (end - start < 8 || scanLine(buf, start, end, slot, true) < 0)
     return parseChecked(buf, start, end, slot);
-  const name = NAMES.lookup(buf, nameStart, nameEnd, foldHash(h));
-  i++;
-
-  const deps = slot.deps;
-  let count = 0;
-  if (i !== end) {
-    if (verb !== Verb.INDEX) return parseChecked(buf, start, end, slot);
-    for (;;) {
-      const depStart = i;
-      h = OFFSET;
-      while (i < end && NAME_BYTE[(c = buf[i]!)] === 1) {
-        h = Math.imul(h ^ c, PRIME);
-        i++;
-      }
-      if (i === depStart || i - depStart > MAX_NAME_BYTES) return parseChecked(buf, start, end, slot);
-      deps[count++] = NAMES.lookup(buf, depStart, i, foldHash(h));
-      if (i === end) break;
-      if (buf[i] !== COMMA) return parseChecked(buf, start, end, slot);
-      i++;
-    }
-  }
-  // pop() is inlined where the length setter is a call into the runtime, and it keeps the
-  // array's storage for the next line.
-  while (deps.length > count) deps.pop();
-  slot.name = name;
   return null;
 }
 
@@ -211,7 +171,18 @@ const LF = 0x0a;
  */
 export function parseLineAt(buf: Buffer, start: number, limit: number, slot: CommandSlot): number {
   // `QUERY|a|\n` is the shortest; with 9 bytes, matchVerb reads none past `limit`.
-  if (limit - start < 9) return -1;
+  return limit - start < 9 ? -1 : scanLine(buf, start, limit, slot, false);
+}
+
+/**
+ * The fast path of both parsers: parses into `slot` the well-formed line that starts at
+ * `buf[start]` (at least 8 bytes before `limit`) and ends at `limit` (`toLimit`: its end is
+ * known, as for `parseInto`) or at a `\n` before `limit` (`parseLineAt`). Returns where it
+ * ends (`limit`, or the offset of the `\n`), or -1 for any other line, and `slot` then holds
+ * nothing meaningful. The verb is matched with its `|`, then each name is validated and
+ * hashed (for the name cache) in the same loop, up to the byte that ends it.
+ */
+function scanLine(buf: Buffer, start: number, limit: number, slot: CommandSlot, toLimit: boolean): number {
   let i = matchVerb(buf, start, slot);
   if (i < 0) return -1;
   const nameStart = i;
@@ -221,13 +192,13 @@ export function parseLineAt(buf: Buffer, start: number, limit: number, slot: Com
     h = Math.imul(h ^ c, PRIME);
     i++;
   }
-  // Past the name: its `|` and at least the `\n` after it.
-  if (i + 1 >= limit || c !== PIPE || i === nameStart || i - nameStart > MAX_NAME_BYTES) return -1;
+  if (i === limit || c !== PIPE || i === nameStart || i - nameStart > MAX_NAME_BYTES) return -1;
   const name = NAMES.lookup(buf, nameStart, i, foldHash(h));
   i++;
   const deps = slot.deps;
   let count = 0;
-  if (buf[i] !== LF) {
+  // Past the name's `|`: the end of the line, or dependencies.
+  if (toLimit ? i !== limit : i === limit || buf[i] !== LF) {
     if (slot.verb !== Verb.INDEX) return -1;
     for (;;) {
       const depStart = i;
@@ -236,13 +207,16 @@ export function parseLineAt(buf: Buffer, start: number, limit: number, slot: Com
         h = Math.imul(h ^ c, PRIME);
         i++;
       }
-      if (i === limit || i === depStart || i - depStart > MAX_NAME_BYTES) return -1;
+      if (i === depStart || i - depStart > MAX_NAME_BYTES || (i === limit && !toLimit)) return -1;
       deps[count++] = NAMES.lookup(buf, depStart, i, foldHash(h));
-      if (c === LF) break;
+      // At `limit` only when `toLimit`; else `c` is the byte that ended the name.
+      if (i === limit || (!toLimit && c === LF)) break;
       if (c !== COMMA) return -1;
       i++;
     }
   }
+  // pop() is inlined where the length setter is a call into the runtime, and it keeps the
+  // array's storage for the next line.
   while (deps.length > count) deps.pop();
   slot.name = name;
   return i;
