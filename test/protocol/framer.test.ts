@@ -78,6 +78,19 @@ test('memory stays bounded for an endless line fed in small pieces', () => {
   assert.deepEqual(sink.events, ['<overlong>']);
 });
 
+/** The lines, each with its `\n`, as one stream cut into chunks at the offsets `cuts` (modulo its length). */
+function splitLines(lines: readonly string[], cuts: readonly number[]): Buffer[] {
+  const whole = Buffer.from(lines.map((l) => `${l}\n`).join(''), 'latin1');
+  const points = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let at = 0;
+  for (const p of [...points, whole.length]) {
+    chunks.push(whole.subarray(at, p));
+    at = p;
+  }
+  return chunks;
+}
+
 test('property: any split of the stream yields the same lines as splitting the whole', () => {
   const lineArb = fc.string({ unit: fc.constantFrom('a', 'b', '|', ',', '\r'), maxLength: 20 });
   fc.assert(
@@ -86,15 +99,7 @@ test('property: any split of the stream yields the same lines as splitting the w
       fc.array(fc.nat(), { maxLength: 10 }),
       (lines, cuts) => {
         const max = 12;
-        const text = lines.map((l) => `${l}\n`).join('');
-        const whole = Buffer.from(text, 'latin1');
-        const points = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
-        const chunks: Buffer[] = [];
-        let at = 0;
-        for (const p of [...points, whole.length]) {
-          chunks.push(whole.subarray(at, p));
-          at = p;
-        }
+        const chunks = splitLines(lines, cuts);
         const expected = lines.map((l) => (l.length > max ? '<overlong>' : l));
         assert.deepEqual(feed(new LineFramer(max), chunks), expected);
       },
@@ -128,14 +133,7 @@ test('property: a sink with the fast lane sees the same lines, and over-long one
       fc.array(fc.nat(), { maxLength: 10 }),
       fc.integer({ min: 1, max: 16 }),
       (lines, cuts, max) => {
-        const whole = Buffer.from(lines.map((l) => `${l}\n`).join(''), 'latin1');
-        const points = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
-        const chunks: Buffer[] = [];
-        let at = 0;
-        for (const p of [...points, whole.length]) {
-          chunks.push(whole.subarray(at, p));
-          at = p;
-        }
+        const chunks = splitLines(lines, cuts);
         const fast = fastCollector();
         const framer = new LineFramer(max);
         for (const chunk of chunks) framer.push(chunk, fast);

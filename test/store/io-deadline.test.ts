@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DiskStore, MAX_SEALED_WHILE_COMPACTING } from '../../src/store/disk-store.js';
 import { FaultFs } from '../support/fault-fs.js';
 import { inlineCompactor } from '../support/inline-compactor.js';
-import { LineClient } from '../support/line-client.js';
+import { LineClient, writerAndReader } from '../support/line-client.js';
 import { startServer } from '../support/servers.js';
 import { until } from '../support/until.js';
 import { get, sample, startInProcess } from '../admin/harness.js';
@@ -44,12 +44,7 @@ for (const [op, then] of [
       const store = storeOn(dir, fs);
       const s = await startInProcess({ store });
       t.after(() => s.close());
-      const writer = await LineClient.open(s.port);
-      const reader = await LineClient.open(s.port);
-      t.after(() => {
-        writer.close();
-        reader.close();
-      });
+      const { writer, reader } = await writerAndReader(t, s.port);
       assert.deepEqual(await writer.request('INDEX|base|'), ['OK']);
 
       const hold = fs.hold(op, '.log');

@@ -7,7 +7,7 @@ import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { recover } from '../../src/store/recover.js';
 import { FaultFs } from '../support/fault-fs.js';
 import { inlineCompactor } from '../support/inline-compactor.js';
-import { LineClient } from '../support/line-client.js';
+import { writerAndReader } from '../support/line-client.js';
 import { startServer } from '../support/servers.js';
 import { randomCommand, seededRandom, send } from './support/workload.js';
 import { newDataDir } from './support/tmp-dir.js';
@@ -32,12 +32,7 @@ test(
     const dir = await newDataDir(t);
     const { server, store, fs } = await faultServer(dir);
     t.after(() => server.close());
-    const writer = await LineClient.open(server.port);
-    const reader = await LineClient.open(server.port);
-    t.after(() => {
-      writer.close();
-      reader.close();
-    });
+    const { writer, reader } = await writerAndReader(t, server.port);
     assert.deepEqual(await writer.request('INDEX|base|', 'INDEX|leaf|base'), ['OK', 'OK']);
 
     // Every sync fails from now on, the one that would cut the log back included.
@@ -77,12 +72,7 @@ test(
     const dir = await newDataDir(t);
     const { server, fs } = await faultServer(dir);
     t.after(() => server.close());
-    const writer = await LineClient.open(server.port);
-    const reader = await LineClient.open(server.port);
-    t.after(() => {
-      writer.close();
-      reader.close();
-    });
+    const { writer, reader } = await writerAndReader(t, server.port);
     fs.inject({ op: 'datasync', times: Infinity });
     const written = writer.request('INDEX|pkg|');
     // Sent in the same turn: it executes after the INDEX, before its sync has failed.
@@ -160,12 +150,7 @@ test(
     });
     const server = await startServer({ storage: 'disk', dataDir: dir }, { store });
     t.after(() => server.close());
-    const writer = await LineClient.open(server.port);
-    const reader = await LineClient.open(server.port);
-    t.after(() => {
-      writer.close();
-      reader.close();
-    });
+    const { writer, reader } = await writerAndReader(t, server.port);
     // Two chains, a0 <- a1 <- ... then b0 <- b1 <- ...: making a0 depend on b9999 moves all of
     // a behind all of b, a check of about 200,000 units, some 40 slices.
     const chain = (p: string) =>

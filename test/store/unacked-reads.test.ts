@@ -5,9 +5,9 @@ import { Verb, type Command } from '../../src/protocol/command.js';
 import { Reply } from '../../src/protocol/reply.js';
 import { DiskStore } from '../../src/store/disk-store.js';
 import { UnackedNames } from '../../src/store/unacked-names.js';
-import { LineClient } from '../support/line-client.js';
+import { writerAndReader } from '../support/line-client.js';
 import { newDataDir } from './support/tmp-dir.js';
-import { faultServer, faultStore } from './support/fault-store.js';
+import { faultServer, openFaultStore } from './support/fault-store.js';
 import { send } from './support/workload.js';
 import { answersAfterRestart } from './support/restart.js';
 
@@ -79,9 +79,7 @@ test(
   { timeout: 30_000 },
   async (t) => {
     const dir = await newDataDir(t);
-    const { store, fs } = faultStore(dir);
-    await store.open();
-    t.after(() => store.close());
+    const { store, fs } = await openFaultStore(t, dir);
     for (const command of [index('base'), index('gone'), index('kept', ['base'])])
       assert.equal(await send(store, command), Reply.OK);
     assert.equal(alone(store, query('base')).barrier, null, 'nothing pending: answered at once');
@@ -136,9 +134,7 @@ test(
   { timeout: 30_000 },
   async (t) => {
     const dir = await newDataDir(t);
-    const { store, fs } = faultStore(dir);
-    await store.open();
-    t.after(() => store.close());
+    const { store, fs } = await openFaultStore(t, dir);
     assert.equal(await send(store, index('base')), Reply.OK);
 
     const hold = fs.hold('datasync', '.log');
@@ -167,12 +163,7 @@ test(
     const dir = await newDataDir(t);
     const { server, fs } = await faultServer(dir);
     t.after(() => server.close());
-    const writer = await LineClient.open(server.port);
-    const reader = await LineClient.open(server.port);
-    t.after(() => {
-      writer.close();
-      reader.close();
-    });
+    const { writer, reader } = await writerAndReader(t, server.port);
     assert.deepEqual(await writer.request('INDEX|base|'), ['OK']);
     const hold = fs.hold('datasync', '.log');
     const stuck = writer.request('INDEX|new|base');

@@ -1,3 +1,4 @@
+import type { TestContext } from 'node:test';
 import { DiskStore } from '../../../src/store/disk-store.js';
 import { FaultFs } from '../../support/fault-fs.js';
 import { inlineCompactor } from '../../support/inline-compactor.js';
@@ -6,6 +7,17 @@ import { startServer } from '../../support/servers.js';
 /** A durable store on `dir` whose file system fails or holds what the test injects; quick retries. */
 export function faultStore(dir: string, fs: FaultFs = new FaultFs()): { store: DiskStore; fs: FaultFs } {
   return { store: new DiskStore({ dataDir: dir, fs, compactor: inlineCompactor(fs), retryMinMs: 5 }), fs };
+}
+
+/** `faultStore(dir)`, opened, closed when the test ends. */
+export async function openFaultStore(
+  t: TestContext,
+  dir: string,
+): Promise<{ store: DiskStore; fs: FaultFs }> {
+  const opened = faultStore(dir);
+  await opened.store.open();
+  t.after(() => opened.store.close());
+  return opened;
 }
 
 /** A server on `faultStore(dir, fs)`. */
