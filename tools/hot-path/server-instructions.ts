@@ -38,8 +38,15 @@ export const usage = `Usage: node dist/tools/measure.js server-instructions [opt
   --storage KIND    memory (default) or disk: the durable store, in a fresh data dir
                     (default sync mode: a group commit per turn, fdatasync included)
   --cache-sim       also simulate the caches: L1 and last-level data misses per line
+  --ll SIZE,WAYS,LINE
+                    with --cache-sim: the simulated last level (valgrind's --LL), e.g.
+                    524288,8,64 to count the misses of a 512 KiB per-core L2 (callgrind
+                    simulates two levels; by default the last is this host's shared L3)
+  --branch-sim      also simulate the branch predictors: mispredicted conditional and
+                    indirect branches per line
   --top-event EVENT what --top ranks by, one of callgrind's events (default Ir,
-                    instructions; with --cache-sim also D1mr, D1mw, DLmr, DLmw)
+                    instructions; with --cache-sim also D1mr, D1mw, DLmr, DLmw; with
+                    --branch-sim also Bcm, Bim)
   --keep DIR        keep callgrind's output and the perf map in DIR
 
 Needs valgrind (apt-get install valgrind). A build takes one to two minutes.`;
@@ -59,7 +66,7 @@ async function measure(
   top: number,
   keep: string | undefined,
   storage: 'memory' | 'disk',
-  cacheSim: boolean,
+  simArgs: readonly string[],
   topEvent: string,
 ): Promise<Measured> {
   // --keep's dir is made if missing: callgrind cannot, and says only that it cannot open its file.
@@ -81,7 +88,7 @@ async function measure(
       '--tool=callgrind',
       '--instr-atstart=no',
       `--callgrind-out-file=${out}`,
-      ...(cacheSim ? ['--cache-sim=yes'] : []),
+      ...simArgs,
     ],
     nodeArgs: ['--single-threaded', '--perf-basic-prof-only-functions'],
     listenTimeoutMs: 180_000,
@@ -134,6 +141,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       storage: { type: 'string' },
       'cache-sim': { type: 'boolean' },
       'top-event': { type: 'string' },
+      ll: { type: 'string' },
+      'branch-sim': { type: 'boolean' },
     },
     usage,
   );
@@ -146,7 +155,18 @@ export async function main(argv: readonly string[]): Promise<number> {
   const top = intOption('--top', values.top, 0, 0);
   const cacheSim = values['cache-sim'] === true;
   const topEvent = values['top-event'] ?? 'Ir';
-  const events = cacheSim ? ['Ir', 'D1mr', 'D1mw', 'DLmr', 'DLmw'] : ['Ir'];
+  if (values.ll !== undefined && (!cacheSim || !/^\d+,\d+,\d+$/.test(values.ll)))
+    throw new ToolUsageError(`--ll takes SIZE,WAYS,LINE in bytes (e.g. 524288,8,64) and needs --cache-sim`);
+  const branchSim = values['branch-sim'] === true;
+  const simArgs = [
+    ...(cacheSim ? ['--cache-sim=yes', ...(values.ll === undefined ? [] : [`--LL=${values.ll}`])] : []),
+    ...(branchSim ? ['--branch-sim=yes'] : []),
+  ];
+  const events = [
+    'Ir',
+    ...(cacheSim ? ['D1mr', 'D1mw', 'DLmr', 'DLmw'] : []),
+    ...(branchSim ? ['Bcm', 'Bim'] : []),
+  ];
   if (!events.includes(topEvent))
     throw new ToolUsageError(`--top-event must be one of ${events.join(', ')}, got "${topEvent}"`);
   const bench = splitArgs(values.bench ?? '--connections 100 --in-flight 32');
@@ -154,7 +174,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     `load: pkgindex bench ${bench.join(' ')} --ops ${ops}, after ${warmupOps} not counted; --storage ${storage}`,
   );
   for (const dist of dists) {
-    const m = await measure(dist, bench, ops, warmupOps, top, values.keep, storage, cacheSim, topEvent);
+    const m = await measure(dist, bench, ops, warmupOps, top, values.keep, storage, simArgs, topEvent);
     const per = (...names: string[]): number =>
       names.reduce((sum, name) => sum + (m.totals.get(name) ?? 0), 0) / m.lines;
     const instructions = m.totals.get('Ir') ?? 0;
@@ -163,6 +183,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       `(${instructions.toLocaleString('en-US')} over ${m.lines.toLocaleString('en-US')} lines)`;
     if (cacheSim)
       line += `; L1d misses ${per('D1mr', 'D1mw').toFixed(1)}, LLd misses ${per('DLmr', 'DLmw').toFixed(2)} per line`;
+    if (branchSim)
+      line += `; mispredicted branches ${per('Bcm').toFixed(1)} conditional, ${per('Bim').toFixed(1)} indirect per line`;
     console.log(line);
     if (m.costs !== null) {
       const rows = [...m.costs].sort((a, b) => b[1] - a[1]).slice(0, top);

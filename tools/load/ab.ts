@@ -23,6 +23,12 @@ export const usage = `Usage: node dist/tools/measure.js ab --a=ARGS --b=ARGS [--
                        for a before/after comparison in one run (default: this build)
   --rounds N           A/B pairs (default 3; at least 6 for a 95 % interval of the median
                        ratio, 15 or more to resolve a few per cent on this shared machine)
+  --server-cpu N, --client-cpu M
+                       run every server on CPU N and the load generator on CPU M (taskset),
+                       both sides alike: each process has a core to itself, instead of the
+                       scheduler moving them between the cores and sharing the caches (check
+                       that the client is not the bound: pkgindex bench --server-pid prints
+                       both CPUs)
   --warmup-seconds N   first run the same load for N seconds, not measured, so that the
                        measured run compares servers whose code is compiled (default 0:
                        each measured run starts on a fresh server, its warm-up included)
@@ -42,6 +48,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       'b-cli': { type: 'string' },
       rounds: { type: 'string' },
       'warmup-seconds': { type: 'string' },
+      'server-cpu': { type: 'string' },
+      'client-cpu': { type: 'string' },
     },
     usage,
   );
@@ -51,6 +59,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const benchArgs = rest.length > 0 ? rest : DEFAULT_BENCH_ARGS;
   const warmupSeconds = intOption('--warmup-seconds', values['warmup-seconds'], 0, 0);
   const warmupArgs = [...withoutLength(benchArgs), '--duration', String(warmupSeconds)];
+  const serverCpu = optionalCpu('--server-cpu', values['server-cpu']);
+  const clientCpu = optionalCpu('--client-cpu', values['client-cpu']);
   const ops = { A: [] as number[], B: [] as number[] };
   const cpu = { A: [] as number[], B: [] as number[] };
   for (let round = 1; round <= rounds; round++)
@@ -59,19 +69,31 @@ export async function main(argv: readonly string[]): Promise<number> {
     for (const side of round % 2 === 1 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
       const port = await freePort();
       const dataDir = newDataDir(`pkgindex-ab-${side}-`);
-      const server = await startServer(
-        process.execPath,
-        [clis[side], 'serve', '--host', '127.0.0.1', '--port', String(port), '--storage', 'memory'].concat([
-          '--admin-port',
-          '0',
-          '--quiet',
-          ...sides[side].map((arg) => arg.replaceAll('{dataDir}', dataDir)),
-        ]),
-        port,
+      const serve = [
+        clis[side],
+        'serve',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--storage',
+        'memory',
+      ];
+      serve.push(
+        '--admin-port',
+        '0',
+        '--quiet',
+        ...sides[side].map((arg) => arg.replaceAll('{dataDir}', dataDir)),
       );
+      // taskset execs node: the pid stays the server's, for bench's --server-pid.
+      const server =
+        serverCpu === undefined
+          ? await startServer(process.execPath, serve, port)
+          : await startServer('taskset', ['-c', String(serverCpu), process.execPath, ...serve], port);
       try {
         if (warmupSeconds > 0)
           await runBenchCli(['--port', String(port), ...FRESH_SERVER_BENCH_ARGS, ...warmupArgs], {
+            cpu: clientCpu,
             timeoutMs: 600_000,
           });
         const r = await runBenchCli(
@@ -83,7 +105,7 @@ export async function main(argv: readonly string[]): Promise<number> {
             ...FRESH_SERVER_BENCH_ARGS,
             ...benchArgs,
           ],
-          { timeoutMs: 600_000 },
+          { cpu: clientCpu, timeoutMs: 600_000 },
         );
         if (r.protocolErrors !== 0)
           throw new ToolError(`${side} round ${round}: ${r.protocolErrors} protocol errors`);
@@ -112,6 +134,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   console.log(`B/A ops/s: ${summary(ratios(ops))}`);
   console.log(`B/A server CPU per op: ${summary(ratios(cpu))}`);
   return 0;
+}
+
+function optionalCpu(flag: string, text: string | undefined): number | undefined {
+  return text === undefined ? undefined : intOption(flag, text, 0, 0);
 }
 
 /** Bench arguments without their --duration / --ops (and its value), for a run of another length. */
