@@ -30,6 +30,10 @@ import { NodeTable, VisitMarks, newEntry, type Entry, type PackageNode } from '.
 import { OrderSpace, OrderUpdate, Verdict } from './topological-order.js';
 import { SortedNames } from './sorted-names.js';
 
+/** Slots of `#keyed`: 128 KiB of pointers, a few times the names a busy server sees over and over. */
+const KEYED_SLOTS = 16_384;
+const KEYED_MASK = KEYED_SLOTS - 1;
+
 /** What `index()` did. Mutating outcomes are the ones a durable store must log. */
 export const IndexOutcome = {
   ADDED: 'added',
@@ -75,6 +79,16 @@ interface PendingIndex {
 
 export class DependencyGraph {
   readonly #entries = new Map<string, Entry>();
+  /**
+   * Packages by key (the parser's hash of the name, see IndexCommand's `keys`), a direct-mapped
+   * cache in front of `#entries`: slot `key & KEYED_MASK` holds the package last found there.
+   * A hit is the package itself when it is still indexed (`id` not 0) and its name is the
+   * string looked up, by identity mostly, as both come from the parser's name cache. Found so,
+   * a name's string is never read: V8's `Map` reads its hash field first, a cache miss at the
+   * head of a chain of dependent loads (string, bucket, entry, package), and its lookups were
+   * the mutation load's largest cost against 18b07b4 (docs/benchmarks.md, stop 31).
+   */
+  readonly #keyed: (Entry | undefined)[] = new Array<Entry | undefined>(KEYED_SLOTS).fill(undefined);
   #edges = 0;
   #roots = 0;
   #held = 0;
@@ -127,8 +141,20 @@ export class DependencyGraph {
     return { packages: this.#entries.size, edges: this.#edges };
   }
 
-  has(name: string): boolean {
-    return this.#entries.has(name);
+  /** Whether `name` is indexed; `key`, when known, is its key (see IndexCommand). */
+  has(name: string, key?: number): boolean {
+    return key === undefined ? this.#entries.has(name) : this.#find(name, key) !== undefined;
+  }
+
+  /** The package named `name`, looked up by `key` first (see `#keyed`). */
+  #find(name: string, key: number): Entry | undefined {
+    const keyed = this.#keyed;
+    const slot = key & KEYED_MASK;
+    const hit = keyed[slot];
+    if (hit !== undefined && hit.name === name && hit.id !== 0) return hit;
+    const entry = this.#entries.get(name);
+    if (entry !== undefined) keyed[slot] = entry;
+    return entry;
   }
 
   /** The dependencies of `name`, or undefined when not indexed. */
@@ -236,8 +262,8 @@ export class DependencyGraph {
    * list of an indexed package. Nothing changes unless every dependency is indexed and the
    * new edges create no cycle. Runs the cycle check to its end, however long.
    */
-  index(name: string, deps: readonly string[]): IndexOutcome {
-    return this.#index(name, deps, Infinity) as IndexOutcome;
+  index(name: string, deps: readonly string[], keys?: readonly number[]): IndexOutcome {
+    return this.#index(name, deps, Infinity, keys) as IndexOutcome;
   }
 
   /**
@@ -247,8 +273,13 @@ export class DependencyGraph {
    * Work is bounded by the affected region: the packages between `name` and its new
    * dependencies in the topological order, with their edges (see topological-order.ts).
    */
-  indexWithin(name: string, deps: readonly string[], budget: number): IndexProgress {
-    return this.#index(name, deps, budget);
+  indexWithin(
+    name: string,
+    deps: readonly string[],
+    budget: number,
+    keys?: readonly number[],
+  ): IndexProgress {
+    return this.#index(name, deps, budget, keys);
   }
 
   /** Continues the pending re-index for about `budget` more units. */
@@ -264,7 +295,7 @@ export class DependencyGraph {
     this.#pending = null;
   }
 
-  #index(name: string, deps: readonly string[], budget: number): IndexProgress {
+  #index(name: string, deps: readonly string[], budget: number, keys?: readonly number[]): IndexProgress {
     if (this.#pending !== null) throw busy('index');
     this.#lastWork = 0;
     if (this.#order.crowded || this.#order.marksWorn) this.#maintain();
@@ -276,7 +307,8 @@ export class DependencyGraph {
     const order = this.#order;
     const epoch = ++order.epoch;
     const entries = this.#entries;
-    const existing = entries.get(name);
+    const keyed = keys !== undefined && keys.length === deps.length + 1;
+    const existing = keyed ? this.#find(name, keys[0]!) : entries.get(name);
     // A re-indexed package mostly lists the dependencies it had, in the same order (a client
     // re-sends its line, or adds one at the end): the entry already holds them, so a name
     // equal to the one at the same position needs no lookup in the map.
@@ -290,7 +322,7 @@ export class DependencyGraph {
         dep = had[i]!;
         if (prefix === i) prefix++;
       } else {
-        dep = entries.get(depName);
+        dep = keyed ? this.#find(depName, keys[i + 1]!) : entries.get(depName);
         if (dep === undefined) return IndexOutcome.MISSING_DEPENDENCY;
       }
       if (dep.mark !== epoch) {
@@ -309,6 +341,7 @@ export class DependencyGraph {
       if (count === 0) this.#roots++;
       else this.#waitUnlinked(entry);
       entries.set(name, entry);
+      if (keyed) this.#keyed[keys[0]! & KEYED_MASK] = entry;
       if (this.#names !== null && !this.#names.added(name)) this.#names = null;
       this.#version++;
       this.#dropped = null;
@@ -517,9 +550,9 @@ export class DependencyGraph {
   }
 
   /** Removes `name` unless another indexed package depends on it. */
-  remove(name: string): RemoveOutcome {
+  remove(name: string, key?: number): RemoveOutcome {
     if (this.#pending !== null) throw busy('remove');
-    const entry = this.#entries.get(name);
+    const entry = key === undefined ? this.#entries.get(name) : this.#find(name, key);
     if (entry === undefined) return RemoveOutcome.ABSENT;
     if (entry.dependents > 0) return RemoveOutcome.REQUIRED;
     const links = entry.links;
@@ -534,6 +567,9 @@ export class DependencyGraph {
         this.#undepend(links[i]!);
       }
     table.drop(entry);
+    // Not kept alive by the cache (a dropped package fails its check there anyway).
+    if (key !== undefined && this.#keyed[key & KEYED_MASK] === entry)
+      this.#keyed[key & KEYED_MASK] = undefined;
     this.#edges -= had;
     if (had === 0) this.#roots--;
     this.#entries.delete(name);

@@ -64,7 +64,7 @@ export interface Entry extends PackageNode {
   mark: number;
   /** Position in the graph's topological order: every dependency has a smaller `ord`. */
   ord: number;
-  /** Its id in the graph's NodeTable (never 0). */
+  /** Its id in the graph's NodeTable: 0 before it is added and once it is dropped. */
   id: number;
 }
 
@@ -166,10 +166,15 @@ export class NodeTable {
     this.byId[id] = entry;
   }
 
-  /** Frees the id and the blocks of `entry`, which has no dependency and no dependent left. */
+  /**
+   * Frees the id and the blocks of `entry`, which has no dependency and no dependent left. Its
+   * id becomes 0: a package that is no longer indexed has none (the graph's lookup by key
+   * relies on it).
+   */
   drop(entry: Entry): void {
     this.byId[entry.id] = undefined;
     this.#free.push(entry.id);
+    entry.id = 0;
     if (entry.slots !== 0) this.#pool.give(entry.slots);
     if (entry.users !== 0) this.#pool.give(entry.users);
     entry.slots = entry.users = 0;

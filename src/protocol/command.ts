@@ -4,13 +4,29 @@ import type { ErrorCode } from '../errors.js';
 export const Verb = { INDEX: 'INDEX', REMOVE: 'REMOVE', QUERY: 'QUERY' } as const;
 export type Verb = (typeof Verb)[keyof typeof Verb];
 
+/**
+ * `keys`, when a command has them: the parser's hash of each of its names (`nameHash`: the
+ * name's first, then each dependency's), which the graph uses to find a package without
+ * reading its name's string (see `DependencyGraph`). Only the server's parsed commands carry
+ * them; absent, or of another length than `1 + deps.length`, they are not used. A wrong key
+ * costs a slower lookup, never a wrong answer.
+ */
 export type IndexCommand = {
   readonly verb: typeof Verb.INDEX;
   readonly name: string;
   readonly deps: readonly string[];
+  readonly keys?: readonly number[];
 };
-export type RemoveCommand = { readonly verb: typeof Verb.REMOVE; readonly name: string };
-export type QueryCommand = { readonly verb: typeof Verb.QUERY; readonly name: string };
+export type RemoveCommand = {
+  readonly verb: typeof Verb.REMOVE;
+  readonly name: string;
+  readonly keys?: readonly number[];
+};
+export type QueryCommand = {
+  readonly verb: typeof Verb.QUERY;
+  readonly name: string;
+  readonly keys?: readonly number[];
+};
 export type Command = IndexCommand | RemoveCommand | QueryCommand;
 
 /**
@@ -23,6 +39,8 @@ export class CommandSlot {
   verb: Verb = Verb.QUERY;
   name = '';
   readonly deps: string[] = [];
+  /** The names' keys (see IndexCommand): filled by the fast path, emptied by the other. */
+  readonly keys: number[] = [];
 }
 
 /** Why a line was answered ERROR. Stable codes of the catalogue (errors.ts): they appear in debug logs. */

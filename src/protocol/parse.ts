@@ -193,7 +193,10 @@ function scanLine(buf: Buffer, start: number, limit: number, slot: CommandSlot, 
     i++;
   }
   if (i === limit || c !== PIPE || i === nameStart || i - nameStart > MAX_NAME_BYTES) return -1;
-  const name = NAMES.lookup(buf, nameStart, i, foldHash(h));
+  const keys = slot.keys;
+  let key = foldHash(h);
+  keys[0] = key;
+  const name = NAMES.lookup(buf, nameStart, i, key);
   i++;
   const deps = slot.deps;
   let count = 0;
@@ -208,7 +211,9 @@ function scanLine(buf: Buffer, start: number, limit: number, slot: CommandSlot, 
         i++;
       }
       if (i === depStart || i - depStart > MAX_NAME_BYTES || (i === limit && !toLimit)) return -1;
-      deps[count++] = NAMES.lookup(buf, depStart, i, foldHash(h));
+      key = foldHash(h);
+      keys[count + 1] = key;
+      deps[count++] = NAMES.lookup(buf, depStart, i, key);
       // At `limit` only when `toLimit`; else `c` is the byte that ended the name.
       if (i === limit || (!toLimit && c === LF)) break;
       if (c !== COMMA) return -1;
@@ -218,6 +223,7 @@ function scanLine(buf: Buffer, start: number, limit: number, slot: CommandSlot, 
   // pop() is inlined where the length setter is a call into the runtime, and it keeps the
   // array's storage for the next line.
   while (deps.length > count) deps.pop();
+  while (keys.length > count + 1) keys.pop();
   slot.name = name;
   return i;
 }
@@ -260,6 +266,8 @@ function parseChecked(buf: Buffer, start: number, end: number, slot: CommandSlot
   // pop() is inlined where the length setter is a call into the runtime, and it keeps the
   // array's storage for the next line.
   while (deps.length > count) deps.pop();
+  // No keys on this path: the graph looks these names up by their strings.
+  while (slot.keys.length > 0) slot.keys.pop();
   slot.verb = verb;
   slot.name = NAMES.decode(buf, p1 + 1, p2);
   return null;

@@ -16,11 +16,11 @@ const FAIL: Applied = { reply: Reply.FAIL, changed: false };
 export function applyCommand(graph: DependencyGraph, command: Command): Applied {
   switch (command.verb) {
     case Verb.QUERY:
-      return graph.has(command.name) ? OK_UNCHANGED : FAIL;
+      return graph.has(command.name, command.keys?.[0]) ? OK_UNCHANGED : FAIL;
     case Verb.INDEX:
-      return appliedIndex(graph.index(command.name, command.deps));
+      return appliedIndex(graph.index(command.name, command.deps, command.keys));
     case Verb.REMOVE:
-      switch (graph.remove(command.name)) {
+      switch (graph.remove(command.name, command.keys?.[0])) {
         case RemoveOutcome.REMOVED:
           return OK_CHANGED;
         case RemoveOutcome.ABSENT:

@@ -278,7 +278,7 @@ export class DiskStore implements IndexStore, BackupSource {
     if (command.verb === Verb.QUERY) {
       if (this.#suspect) return Reply.ERROR;
       if (!this.#observed) this.#observed = this.#writer?.unacknowledged(command.name) === true;
-      return this.#graph.has(command.name) ? Reply.OK : Reply.FAIL;
+      return this.#graph.has(command.name, command.keys?.[0]) ? Reply.OK : Reply.FAIL;
     }
     this.#observed = true;
     return this.#sliced.execute(command);

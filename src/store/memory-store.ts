@@ -34,7 +34,8 @@ export class MemoryStore implements IndexStore {
    * that are QUERYs in a usual mix.
    */
   execute(command: Command): Reply | Suspended {
-    if (command.verb === Verb.QUERY) return this.#graph.has(command.name) ? Reply.OK : Reply.FAIL;
+    if (command.verb === Verb.QUERY)
+      return this.#graph.has(command.name, command.keys?.[0]) ? Reply.OK : Reply.FAIL;
     return this.#sliced.execute(command);
   }
 

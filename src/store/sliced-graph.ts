@@ -101,7 +101,8 @@ export class SlicedGraph {
    */
   execute(command: Command): Reply | Suspended {
     if (this.#hooks !== null && this.#hooks.refuse(command)) return Reply.ERROR;
-    if (command.verb === Verb.QUERY) return this.#graph().has(command.name) ? Reply.OK : Reply.FAIL;
+    if (command.verb === Verb.QUERY)
+      return this.#graph().has(command.name, command.keys?.[0]) ? Reply.OK : Reply.FAIL;
     return this.#mutate(command);
   }
 
@@ -109,7 +110,7 @@ export class SlicedGraph {
     if (this.busy) return this.#suspend(copyOf(command), null);
     if (command.verb === Verb.REMOVE) return this.#apply(command);
     const graph = this.#graph();
-    const progress = graph.indexWithin(command.name, command.deps, this.#inlineWork);
+    const progress = graph.indexWithin(command.name, command.deps, this.#inlineWork, command.keys);
     if (progress === INDEX_PENDING) return this.#suspend(copyOf(command), graph);
     return this.#decided(command, progress, graph);
   }

@@ -10,6 +10,7 @@ import {
   type IndexProgress,
 } from '../../src/graph/dependency-graph.js';
 import { ModelIndex } from './support/model.js';
+import { nameHash } from '../../src/protocol/name-cache.js';
 
 test('indexes a package only when all its dependencies are indexed', () => {
   const g = new DependencyGraph();
@@ -223,6 +224,53 @@ test('property: the graph agrees with the model on random command sequences', ()
       }
       assert.deepEqual(g.verify(), []);
       for (const [n, ds] of m.deps) assert.deepEqual(new Set(g.dependenciesOf(n)), ds);
+      assert.equal(g.size, m.deps.size);
+    }),
+    { numRuns: 500 },
+  );
+});
+
+test('property: names looked up by key (right, colliding, wrong or none; strings shared or copied) agree with the model', () => {
+  const name = fc.constantFrom('pkg-a', 'pkg-b', 'pkg-c', 'pkg-d', 'pkg-e', 'pkg-f');
+  // How a command's keys are made: the parser's hash, one key for every name (all in one slot
+  // of the graph's cache), arbitrary numbers, or no keys at all.
+  const keying = fc.constantFrom('hash', 'collide', 'wrong', 'none');
+  const how = { keying, seed: fc.integer({ min: 0, max: 0x3fffffff }), copy: fc.boolean() };
+  const op = fc.oneof(
+    fc.record({ op: fc.constant('index' as const), name, deps: fc.array(name, { maxLength: 4 }), ...how }),
+    fc.record({ op: fc.constant('remove' as const), name, ...how }),
+    fc.record({ op: fc.constant('query' as const), name, ...how }),
+  );
+  type How = { keying: string; seed: number; copy: boolean };
+  const keyOf = (n: string, h: How, i: number): number =>
+    h.keying === 'hash'
+      ? nameHash(Buffer.from(n, 'latin1'), 0, n.length)
+      : h.keying === 'collide'
+        ? 7
+        : (h.seed + i * 7919) & 0x3fffffff;
+  // A copy is another string object with the same characters: found by content, not identity.
+  const text = (n: string, h: How): string => (h.copy ? Buffer.from(n, 'latin1').toString('latin1') : n);
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 80, size: 'max' }), (ops) => {
+      const g = new DependencyGraph();
+      const m = new ModelIndex();
+      for (const o of ops) {
+        const names = [o.name, ...(o.op === 'index' ? o.deps : [])];
+        const keys = o.keying === 'none' ? undefined : names.map((n, i) => keyOf(n, o, i));
+        const label = `${o.op} ${names.join(',')} keys ${o.keying}`;
+        if (o.op === 'index') {
+          const deps = o.deps.map((d) => text(d, o));
+          assert.equal(g.index(text(o.name, o), deps, keys), m.index(o.name, o.deps), label);
+        } else if (o.op === 'remove') {
+          assert.equal(g.remove(text(o.name, o), keys?.[0]), m.remove(o.name), label);
+        } else {
+          assert.equal(g.has(text(o.name, o), keys?.[0]), m.deps.has(o.name), label);
+        }
+      }
+      assert.deepEqual(g.verify(), []);
+      for (const n of ['pkg-a', 'pkg-b', 'pkg-c', 'pkg-d', 'pkg-e', 'pkg-f'])
+        for (const key of [nameHash(Buffer.from(n, 'latin1'), 0, n.length), 7])
+          assert.equal(g.has(n, key), m.deps.has(n), `${n} by key ${key}`);
       assert.equal(g.size, m.deps.size);
     }),
     { numRuns: 500 },

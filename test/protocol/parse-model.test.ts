@@ -10,6 +10,7 @@ import {
   type ParseResult,
 } from '../../src/protocol/command.js';
 import { parseLine, parseLineAt, protocolError } from '../../src/protocol/parse.js';
+import { nameHash } from '../../src/protocol/name-cache.js';
 
 /*
  * parseLine was rewritten for speed (one pass for the separators, cached name strings). The
@@ -173,6 +174,10 @@ test('parseLineAt parses a line, found by its own scan, as parseLine does, or le
         assert.equal(end, nl, `the offset of the first newline in ${shown}`);
         assert.ok(end < limit);
         assert.deepEqual(slotCommand(slot), parseLine(buf, before, end), shown);
+        // The keys the graph looks names up by: each name's hash, the name's first.
+        const names = [slot.name, ...slot.deps];
+        const hashes = names.map((n) => nameHash(Buffer.from(n, 'latin1'), 0, n.length));
+        assert.deepEqual(slot.keys, hashes, `keys of ${shown}`);
       },
     ),
     { numRuns: 5000 },
