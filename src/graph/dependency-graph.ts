@@ -568,8 +568,8 @@ export class DependencyGraph {
       }
     table.drop(entry);
     // Not kept alive by the cache (a dropped package fails its check there anyway).
-    if (key !== undefined && this.#keyed[key & KEYED_MASK] === entry)
-      this.#keyed[key & KEYED_MASK] = undefined;
+    const slot = key === undefined ? -1 : key & KEYED_MASK;
+    if (slot >= 0 && this.#keyed[slot] === entry) this.#keyed[slot] = undefined;
     this.#edges -= had;
     if (had === 0) this.#roots--;
     this.#entries.delete(name);
