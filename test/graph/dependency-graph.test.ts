@@ -232,8 +232,8 @@ test('property: the graph agrees with the model on random command sequences', ()
 
 test('property: names looked up by key (right, colliding, wrong or none; strings shared or copied) agree with the model', () => {
   const name = fc.constantFrom('pkg-a', 'pkg-b', 'pkg-c', 'pkg-d', 'pkg-e', 'pkg-f');
-  // How a command's keys are made: the parser's hash, one key for every name (all in one slot
-  // of the graph's cache), arbitrary numbers, or no keys at all.
+  // How a command's keys are made: the parser's hash, one key for every name (all in one set
+  // of the graph's cache, more names than it has ways), arbitrary numbers, or no keys at all.
   const keying = fc.constantFrom('hash', 'collide', 'wrong', 'none');
   const how = { keying, seed: fc.integer({ min: 0, max: 0x3fffffff }), copy: fc.boolean() };
   const op = fc.oneof(
