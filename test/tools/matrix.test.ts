@@ -9,6 +9,12 @@ import {
   spliceMatrixSection,
 } from '../../tools/matrix/docs-section.js';
 import type { BenchResult } from '../../src/bench/run-bench.js';
+import {
+  beforeAfterRows,
+  beforeServerArgs,
+  formatBeforeAfter,
+  overallRatio,
+} from '../../tools/matrix/before-after.js';
 
 function fakeResult(opsPerSec: number, p50: number, protocolErrors = 0): BenchResult {
   const latencyUs = { min: 1, mean: p50, p50, p90: p50, p99: p50 * 2, p999: p50 * 3, max: p50 * 4 };
@@ -197,4 +203,52 @@ test('pkgindex is compared with the Node floor of each shape that measured one',
   );
   // A shape without a Node floor cell gets no row in that table.
   assert.doesNotMatch(md, /\| strict 1×1 \| not measured/);
+});
+
+test('before/after: per cell, the median of the rounds of this build over the other; one figure for all', () => {
+  const rows = beforeAfterRows(
+    cells(
+      {
+        '100x32': {
+          memory: fakeResult(1000, 10),
+          'memory-1t': fakeResult(950, 10),
+          durable: fakeResult(500, 10),
+          'durable-1t': fakeResult(520, 10),
+        },
+        '1x1': { memory: fakeResult(100, 10), 'memory-1t': null },
+      },
+      {
+        '100x32': {
+          memory: [1000, 800, 1000],
+          'memory-1t': [950, 880, 900],
+          durable: [500, 400, 600],
+          'durable-1t': [520, 400, 660],
+        },
+      },
+    ),
+  );
+  const byLabel = new Map(rows.map((r) => [r.label, r]));
+  // Round by round: 0.95, 1.1, 0.9 → median 0.95; 1.04, 1, 1.1 → 1.04.
+  assert.deepEqual(byLabel.get('pipelined 100×32, in memory')!.ratios, [0.95, 1.1, 0.9]);
+  assert.equal(byLabel.get('pipelined 100×32, in memory')!.median, 0.95);
+  assert.equal(byLabel.get('pipelined 100×32, durable')!.median, 1.04);
+  // A side without a result is not measured, and counts in no overall figure.
+  assert.equal(byLabel.get('strict 1×1, in memory')!.median, null);
+  assert.ok(Math.abs(overallRatio(rows)! - Math.sqrt(0.95 * 1.04)) < 1e-12);
+  const table = formatBeforeAfter(rows);
+  assert.match(table, /\| pipelined 100×32, in memory \| 0\.950 \| 0\.95, 1\.10, 0\.90 \| \*\*no\*\* \|/);
+  assert.match(table, /\| pipelined 100×32, durable \| 1\.040 \| .* \| yes \|/);
+  assert.match(table, /\| strict 1×1, in memory \| not measured \|/);
+  assert.equal(overallRatio([]), null);
+});
+
+test('before/after: the other build serves with its own CLI, one thread, in memory and durable', () => {
+  const args = beforeServerArgs('/elsewhere/dist');
+  assert.equal(args.memory[0], '/elsewhere/dist/src/cli/main.js');
+  assert.deepEqual(args.memory.slice(-2), ['--storage', 'memory']);
+  assert.deepEqual(args.durable.slice(-4), ['--storage', 'disk', '--data-dir', '{dataDir}']);
+  for (const a of [args.memory, args.durable]) {
+    assert.ok(a.includes('{port}'));
+    assert.ok(!a.includes('--threads'), 'an older build knows no --threads');
+  }
 });

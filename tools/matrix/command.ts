@@ -4,14 +4,15 @@
  * so another build or a storage mode still being built can be measured as soon as it exists.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ToolUsageError } from '../support/errors.js';
 import { intOption, parseToolArgs, positiveOption, splitArgs } from '../support/options.js';
 import { outDir, repoRoot } from '../support/paths.js';
 import { formatMatrixMarkdown, writeMatrixSection } from './docs-section.js';
 import { DEFAULT_SERVER_ARGS, SHAPES, runMatrix } from './run-matrix.js';
+import { beforeAfterRows, beforeServerArgs, formatBeforeAfter } from './before-after.js';
 
 export const usage = `Usage: npm run bench -- [options]
    or: node dist/tools/measure.js matrix [options]
@@ -28,7 +29,11 @@ export const usage = `Usage: npm run bench -- [options]
   --round-trip-cpu N     run the 1×1 cells' server and client both on CPU N with taskset
                          (default 0 when taskset exists; see docs/benchmarks.md for why)
   --no-pin               let the scheduler place them
-  --no-write             print the table, leave docs/benchmarks.md alone`;
+  --no-write             print the table, leave docs/benchmarks.md alone
+  --before DIST          a before/after run: the memory and durable servers are the build in
+                         DIST (another checkout's dist directory, one thread), the -1t ones this
+                         build; prints this build's ops/s over the other's per cell and leaves
+                         docs/benchmarks.md alone (issue 12's bound of 3 %)`;
 
 export async function main(argv: readonly string[]): Promise<number> {
   const { values } = parseToolArgs(
@@ -44,6 +49,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       'no-write': { type: 'boolean' },
       'round-trip-cpu': { type: 'string' },
       'no-pin': { type: 'boolean' },
+      before: { type: 'string' },
     },
     usage,
   );
@@ -59,6 +65,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw new ToolUsageError(
       'taskset (util-linux) is needed to pin the 1×1 cells; install it or pass --no-pin',
     );
+  const before = values.before === undefined ? null : resolve(values.before);
+  if (before !== null && !existsSync(join(before, 'src', 'cli', 'main.js')))
+    throw new ToolUsageError(`--before: ${before} holds no src/cli/main.js; give a build's dist directory`);
+  if (before !== null && (values['memory-args'] !== undefined || values['durable-args'] !== undefined))
+    throw new ToolUsageError(
+      '--before sets the memory and durable servers: leave out --memory-args and --durable-args',
+    );
+  const beforeArgs = before === null ? null : beforeServerArgs(before);
   const result = await runMatrix({
     durationS: positiveOption('--duration', values.duration, 2),
     rounds: intOption('--rounds', values.rounds, 3),
@@ -68,18 +82,26 @@ export async function main(argv: readonly string[]): Promise<number> {
     roundTripCpu,
     serverArgs: {
       memory:
-        values['memory-args'] === undefined ? DEFAULT_SERVER_ARGS.memory : splitArgs(values['memory-args']),
+        beforeArgs?.memory ??
+        (values['memory-args'] === undefined ? DEFAULT_SERVER_ARGS.memory : splitArgs(values['memory-args'])),
       'memory-1t': DEFAULT_SERVER_ARGS['memory-1t'],
       durable:
-        values['durable-args'] === undefined
+        beforeArgs?.durable ??
+        (values['durable-args'] === undefined
           ? DEFAULT_SERVER_ARGS.durable
-          : splitArgs(values['durable-args']),
+          : splitArgs(values['durable-args'])),
       'durable-1t': DEFAULT_SERVER_ARGS['durable-1t'],
     },
     log: (line) => process.stderr.write(`${line}\n`),
   });
   mkdirSync(outDir(), { recursive: true });
   writeFileSync(join(outDir(), 'matrix.json'), `${JSON.stringify(result, null, 2)}\n`);
+  if (before !== null) {
+    process.stdout.write(
+      `Before/after in one run: memory and durable are ${before}, memory-1t and durable-1t this build.\n\n${formatBeforeAfter(beforeAfterRows(result.cells))}\n`,
+    );
+    return 0;
+  }
   process.stdout.write(`${formatMatrixMarkdown(result)}\n`);
   if (values['no-write'] !== true) {
     writeMatrixSection(join(repoRoot(), 'docs', 'benchmarks.md'), result);
