@@ -31,6 +31,7 @@ function fakeResult(opsPerSec: number, p50: number, protocolErrors = 0): BenchRe
 function cells(
   figures: Partial<Record<string, Partial<Record<ServerKind, BenchResult | null>>>>,
   samples: Partial<Record<string, Partial<Record<ServerKind, number[]>>>> = {},
+  cpuSamples: Partial<Record<string, Partial<Record<ServerKind, (number | null)[]>>>> = {},
 ): Cell[] {
   const out: Cell[] = [];
   for (const shape of SHAPES)
@@ -45,6 +46,7 @@ function cells(
         unavailable: result === null ? 'not available yet' : null,
         othersCpuPercent: 0,
         samples: samples[shape.id]?.[server] ?? (result === null ? [] : [result.opsPerSec]),
+        cpuSamples: cpuSamples[shape.id]?.[server] ?? [],
         errorsAllRounds: result === null ? 0 : result.protocolErrors,
         clientBound: result === null ? null : false,
       });
@@ -225,6 +227,10 @@ test('before/after: per cell, the median of the rounds of this build over the ot
           'durable-1t': [520, 400, 660],
         },
       },
+      {
+        // CPU per reply: 1.2, 1.0, 1.1 → median 1.1; a round without the server's figures is left out.
+        '100x32': { memory: [1, 1, 2], 'memory-1t': [1.2, 1, 2.2], durable: [2, null], 'durable-1t': [3, 3] },
+      },
     ),
   );
   const byLabel = new Map(rows.map((r) => [r.label, r]));
@@ -232,11 +238,17 @@ test('before/after: per cell, the median of the rounds of this build over the ot
   assert.deepEqual(byLabel.get('pipelined 100×32, in memory')!.ratios, [0.95, 1.1, 0.9]);
   assert.equal(byLabel.get('pipelined 100×32, in memory')!.median, 0.95);
   assert.equal(byLabel.get('pipelined 100×32, durable')!.median, 1.04);
+  assert.ok(Math.abs(byLabel.get('pipelined 100×32, in memory')!.cpuMedian! - 1.1) < 1e-12);
+  assert.equal(byLabel.get('pipelined 100×32, durable')!.cpuMedian, 1.5);
+  assert.equal(byLabel.get('strict 1×1, in memory')!.cpuMedian, null);
   // A side without a result is not measured, and counts in no overall figure.
   assert.equal(byLabel.get('strict 1×1, in memory')!.median, null);
   assert.ok(Math.abs(overallRatio(rows)! - Math.sqrt(0.95 * 1.04)) < 1e-12);
   const table = formatBeforeAfter(rows);
-  assert.match(table, /\| pipelined 100×32, in memory \| 0\.950 \| 0\.95, 1\.10, 0\.90 \| \*\*no\*\* \|/);
+  assert.match(
+    table,
+    /\| pipelined 100×32, in memory \| 0\.950 \| 0\.95, 1\.10, 0\.90 \| \*\*no\*\* \| 1\.100 \|/,
+  );
   assert.match(table, /\| pipelined 100×32, durable \| 1\.040 \| .* \| yes \|/);
   assert.match(table, /\| strict 1×1, in memory \| not measured \|/);
   assert.equal(overallRatio([]), null);

@@ -26,6 +26,8 @@ export interface BeforeAfterRow {
   readonly ratios: readonly number[];
   /** Their median, or null. */
   readonly median: number | null;
+  /** This build's server CPU per reply over the other's, median of the rounds with both (null: none). */
+  readonly cpuMedian: number | null;
 }
 
 const PAIRS = [
@@ -41,14 +43,29 @@ export function beforeAfterRows(cells: readonly Cell[]): BeforeAfterRow[] {
     for (const pair of PAIRS) {
       const before = cell(cells, shape.id, pair.before);
       const after = cell(cells, shape.id, pair.after);
-      const ratios = before?.result != null && after?.result != null ? roundRatios(after, before) : [];
+      const measured = before?.result != null && after?.result != null;
+      const ratios = measured ? roundRatios(after, before) : [];
+      const cpu = measured ? cpuRatios(after, before) : [];
       rows.push({
         label: `${shape.label}, ${pair.store}`,
         ratios,
         median: ratios.length === 0 ? null : median(ratios),
+        cpuMedian: cpu.length === 0 ? null : median(cpu),
       });
     }
   return rows;
+}
+
+/** Per-round ratios of server CPU per reply, for the rounds where both sides have it. */
+function cpuRatios(num: Cell, den: Cell): number[] {
+  const out: number[] = [];
+  const n = Math.min(num.cpuSamples.length, den.cpuSamples.length);
+  for (let i = 0; i < n; i++) {
+    const a = num.cpuSamples[i];
+    const b = den.cpuSamples[i];
+    if (a != null && b != null && b > 0) out.push(a / b);
+  }
+  return out;
 }
 
 /** The geometric mean of the rows' medians: one figure for the whole matrix (null if none). */
@@ -61,13 +78,14 @@ export function overallRatio(rows: readonly BeforeAfterRow[]): number | null {
 /** The comparison as a markdown table, then the overall figure. */
 export function formatBeforeAfter(rows: readonly BeforeAfterRow[], bound = 0.97): string {
   const lines = [
-    '| cell | after / before ops/s: median | rounds | within the bound |',
-    '| --- | ---: | --- | --- |',
+    '| cell | after / before ops/s: median | rounds | within the bound | server CPU per reply, after / before: median |',
+    '| --- | ---: | --- | --- | ---: |',
   ];
   for (const row of rows) {
     const m = row.median;
+    const cpu = row.cpuMedian === null ? '' : row.cpuMedian.toFixed(3);
     lines.push(
-      `| ${row.label} | ${m === null ? 'not measured' : m.toFixed(3)} | ${row.ratios.map((r) => r.toFixed(2)).join(', ')} | ${m === null ? '' : m >= bound ? 'yes' : '**no**'} |`,
+      `| ${row.label} | ${m === null ? 'not measured' : m.toFixed(3)} | ${row.ratios.map((r) => r.toFixed(2)).join(', ')} | ${m === null ? '' : m >= bound ? 'yes' : '**no**'} | ${cpu} |`,
     );
   }
   const overall = overallRatio(rows);

@@ -117,6 +117,8 @@ export interface Cell {
   readonly othersCpuPercent: number | null;
   /** ops/s of each round, in the order run; the ratio of round i compares with the ceiling's round i. */
   readonly samples: readonly number[];
+  /** Server CPU per reply of each round (µs, user + kernel; null without the server's figures). */
+  readonly cpuSamples: readonly (number | null)[];
   /** Protocol errors summed over every round, warm-ups included. */
   readonly errorsAllRounds: number;
   /**
@@ -146,6 +148,7 @@ function combine(shape: Shape, server: ServerKind, runs: readonly Run[], clientT
       unavailable: failed?.unavailable ?? 'not run',
       othersCpuPercent: null,
       samples: [],
+      cpuSamples: [],
       errorsAllRounds: 0,
       clientBound: null,
     };
@@ -159,6 +162,7 @@ function combine(shape: Shape, server: ServerKind, runs: readonly Run[], clientT
     unavailable: null,
     othersCpuPercent: median.othersCpuPercent,
     samples: measured.map((r) => r.result.opsPerSec),
+    cpuSamples: measured.map((r) => cpuUsPerReply(r.result)),
     errorsAllRounds: measured.reduce((n, r) => n + allProtocolErrors(r.result), 0),
     clientBound: isClientBound(median.result, clientThreads),
   };
@@ -246,6 +250,12 @@ function runCellLoad(
  * The server's CPU per reply, user + kernel, in µs: what the server spends on a request,
  * whatever the client could offer (issue 13).
  */
+export function cpuUsPerReply(result: BenchResult): number | null {
+  const s = result.server;
+  if (s === null || result.answered === 0) return null;
+  return ((s.userSeconds + s.systemSeconds) * 1e6) / result.answered;
+}
+
 export function cpuPerReply(result: BenchResult): string {
   const s = result.server;
   if (s === null || result.answered === 0) return '';
