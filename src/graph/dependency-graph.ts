@@ -164,19 +164,18 @@ export class DependencyGraph {
     const second = keyed[slot + 1];
     if (second !== undefined && second.name === name && second.id !== 0) {
       // The one used last goes first: of a set's two, the other makes room for a third name.
-      keyed[slot + 1] = first;
-      keyed[slot] = second;
+      this.#keep(second, key);
       return second;
     }
     const entry = this.#entries.get(name);
-    if (entry !== undefined) {
-      keyed[slot + 1] = first;
-      keyed[slot] = entry;
-    }
+    if (entry !== undefined) this.#keep(entry, key);
     return entry;
   }
 
-  /** Puts `entry`, found or added under `key`, first in its set of `#keyed`. */
+  /**
+   * Puts `entry`, found or added under `key`, first in its set of `#keyed`; the package that
+   * was first becomes second (when `entry` was second already, the two swap).
+   */
   #keep(entry: Entry, key: number): void {
     const keyed = this.#keyed;
     const slot = (key & KEYED_SET_MASK) << 1;

@@ -78,13 +78,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         String(port),
         '--storage',
         'memory',
-      ];
-      serve.push(
         '--admin-port',
         '0',
         '--quiet',
         ...sides[side].map((arg) => arg.replaceAll('{dataDir}', dataDir)),
-      );
+      ];
       // taskset execs node: the pid stays the server's, for bench's --server-pid.
       const server =
         serverCpu === undefined

@@ -246,16 +246,17 @@ function runCellLoad(
   return runBenchCli(args, { cpu, timeoutMs: (options.durationS + 120) * 1000 });
 }
 
-/**
- * The server's CPU per reply, user + kernel, in µs: what the server spends on a request,
- * whatever the client could offer (issue 13).
- */
+/** The server's CPU per reply, user + kernel together, in µs (null without its figures). */
 export function cpuUsPerReply(result: BenchResult): number | null {
   const s = result.server;
   if (s === null || result.answered === 0) return null;
   return ((s.userSeconds + s.systemSeconds) * 1e6) / result.answered;
 }
 
+/**
+ * The server's CPU per reply, user + kernel, in µs: what the server spends on a request,
+ * whatever the client could offer (issue 13).
+ */
 export function cpuPerReply(result: BenchResult): string {
   const s = result.server;
   if (s === null || result.answered === 0) return '';
