@@ -3,7 +3,8 @@
  * consistent. Pure and synchronous; it knows nothing of sockets or disks.
  *
  * Invariants, checked by `verify()`:
- * - every dependency of an indexed package is indexed;
+ * - every dependency of an indexed package is indexed; a removed package the map still holds
+ *   (see `#entries`) lists none;
  * - each package's dependent count is the number of packages that list it;
  * - a package is *linked* (its edges are listed in its dependencies' blocks of dependents, the
  *   reverse edges) or not; every package something depends on is linked;
@@ -26,9 +27,9 @@
  * `indexWithin()` stops after a budget of work and `resumeIndex()` continues it.
  */
 import { createError, type PkgIndexError } from '../errors.js';
-import { NodeTable, VisitMarks, newEntry, type Entry, type PackageNode } from './package-node.js';
+import { NodeTable, VisitMarks, newEntry, revive, type Entry, type PackageNode } from './package-node.js';
 import { OrderSpace, OrderUpdate, Verdict } from './topological-order.js';
-import { SortedNames } from './sorted-names.js';
+import { SortedNames, type NameSet } from './sorted-names.js';
 
 /**
  * Slots of `#keyed`: 128 KiB of pointers, a few times the names a busy server sees over and
@@ -38,6 +39,25 @@ import { SortedNames } from './sorted-names.js';
 const KEYED_SLOTS = 16_384;
 /** Mask of a set's number: the set of `key` starts at slot `(key & KEYED_SET_MASK) << 1`. */
 const KEYED_SET_MASK = KEYED_SLOTS / 2 - 1;
+
+/**
+ * The dependencies of every removed package (see `remove`): shared, never written (a removed
+ * package's list is neither rewritten nor read by a change).
+ */
+const NO_LINKS: Entry[] = [];
+
+/**
+ * A removed package's `linkedUsers` once it is no longer its name's entry in the map (see
+ * `#entries`): a name added again after that gets a new one.
+ */
+const SWEPT = -1;
+
+/**
+ * Removed packages the map may keep, beyond the indexed ones (see `#entries`); past it, each
+ * change sweeps SWEEP_STEP of the map's entries.
+ */
+const SWEEP_SLACK = 1024;
+const SWEEP_STEP = 64;
 
 /** What `index()` did. Mutating outcomes are the ones a durable store must log. */
 export const IndexOutcome = {
@@ -83,19 +103,34 @@ interface PendingIndex {
 }
 
 export class DependencyGraph {
+  /**
+   * Each name's package: indexed (`id` not 0) or removed. A removed package stays its name's
+   * entry, so that adding the name again revives it (`revive`) instead of creating another:
+   * the benchmark's mutations remove and add back the same leaves, and the map's `delete` and
+   * `set` were, after the keyed lookups, the first to read each name's string (its hash), a
+   * chain of cache misses each (docs/performance.md, recommendation 7). A removed package
+   * keeps no dependencies. Removed ones are swept out once they outnumber the indexed ones by
+   * SWEEP_SLACK (`#sweep`), so the map holds at most about twice what is indexed.
+   */
   readonly #entries = new Map<string, Entry>();
+  /** Packages indexed: the map's entries less the removed ones. */
+  #count = 0;
+  /** Removed packages still in the map. */
+  #removed = 0;
+  /** Where `#sweep` goes on from, or null to start again from the map's first entry. */
+  #sweeper: Iterator<Entry> | null = null;
   /**
    * Packages by key (the parser's hash of the name, see IndexCommand's `keys`), a two-way set
    * associative cache in front of `#entries`: the set of `key` holds the two packages last
    * found or added under its keys, the one used last first (see KEYED_SLOTS). Replaying the
    * benchmark's mixed script through the graph, 10.9 % of the lookups went on to the `Map`
    * with one slot per key (7.2 % because two names shared a slot, 3.7 % for names not
-   * indexed), 5.3 % with sets of two. A hit is the package itself when it is still indexed
-   * (`id` not 0) and its name is the string looked up, by identity mostly, as both come from
-   * the parser's name cache. Found so, a name's string is never read: V8's `Map` reads its
-   * hash field first, a cache miss at the head of a chain of dependent loads (string, bucket,
-   * entry, package), and its lookups were the mutation load's largest cost against 18b07b4
-   * (docs/benchmarks.md, stop 31).
+   * indexed), 5.3 % with sets of two. A hit is the name's entry in the map, indexed or
+   * removed (see `#entries`), when its name is the string looked up (by identity mostly, as
+   * both come from the parser's name cache) and it was not swept out of the map since. Found
+   * so, a name's string is never read: V8's `Map` reads its hash field first, a cache miss at
+   * the head of a chain of dependent loads (string, bucket, entry, package), and its lookups
+   * were the mutation load's largest cost against 18b07b4 (docs/benchmarks.md, stop 31).
    */
   readonly #keyed: (Entry | undefined)[] = new Array<Entry | undefined>(KEYED_SLOTS).fill(undefined);
   #edges = 0;
@@ -123,7 +158,7 @@ export class DependencyGraph {
   #dropped: DroppedList | null = null;
 
   get size(): number {
-    return this.#entries.size;
+    return this.#count;
   }
 
   /** Number of dependency edges (distinct package → dependency pairs). */
@@ -138,7 +173,12 @@ export class DependencyGraph {
 
   /** Packages nothing depends on. */
   get leafCount(): number {
-    return this.#entries.size - this.#held;
+    return this.#count - this.#held;
+  }
+
+  /** Removed packages the map still holds (see `#entries`): at most about SWEEP_SLACK more than `size`. */
+  get removedHeld(): number {
+    return this.#removed;
   }
 
   /** Bumped by every change (a package added, re-indexed with another list, or removed). */
@@ -147,22 +187,32 @@ export class DependencyGraph {
   }
 
   stats(): GraphStats {
-    return { packages: this.#entries.size, edges: this.#edges };
+    return { packages: this.#count, edges: this.#edges };
   }
 
   /** Whether `name` is indexed; `key`, when known, is its key (see IndexCommand). */
   has(name: string, key?: number): boolean {
-    return key === undefined ? this.#entries.has(name) : this.#find(name, key) !== undefined;
+    const entry = key === undefined ? this.#entries.get(name) : this.#find(name, key);
+    return entry !== undefined && entry.id !== 0;
   }
 
-  /** The package named `name`, looked up by `key` first (see `#keyed`). */
+  /** The package named `name` if indexed. */
+  #get(name: string): Entry | undefined {
+    const entry = this.#entries.get(name);
+    return entry !== undefined && entry.id !== 0 ? entry : undefined;
+  }
+
+  /**
+   * The map's entry of `name`, indexed or removed (see `#entries`), looked up by `key` first
+   * (see `#keyed`).
+   */
   #find(name: string, key: number): Entry | undefined {
     const keyed = this.#keyed;
     const slot = (key & KEYED_SET_MASK) << 1;
     const first = keyed[slot];
-    if (first !== undefined && first.name === name && first.id !== 0) return first;
+    if (first !== undefined && first.name === name && first.linkedUsers !== SWEPT) return first;
     const second = keyed[slot + 1];
-    if (second !== undefined && second.name === name && second.id !== 0) {
+    if (second !== undefined && second.name === name && second.linkedUsers !== SWEPT) {
       // The one used last goes first: of a set's two, the other makes room for a third name.
       this.#keep(second, key);
       return second;
@@ -183,35 +233,25 @@ export class DependencyGraph {
     keyed[slot] = entry;
   }
 
-  /** Takes `entry`, found under `key`, out of its set of `#keyed`, if there. */
-  #forget(entry: Entry, key: number): void {
-    const keyed = this.#keyed;
-    const slot = (key & KEYED_SET_MASK) << 1;
-    if (keyed[slot] === entry) {
-      keyed[slot] = keyed[slot + 1];
-      keyed[slot + 1] = undefined;
-    } else if (keyed[slot + 1] === entry) keyed[slot + 1] = undefined;
-  }
-
   /** The dependencies of `name`, or undefined when not indexed. */
   dependenciesOf(name: string): readonly string[] | undefined {
-    const entry = this.#entries.get(name);
+    const entry = this.#get(name);
     return entry === undefined ? undefined : namesOf(entry);
   }
 
   /** How many indexed packages depend on `name` (0 when not indexed). */
   dependentCount(name: string): number {
-    return this.#entries.get(name)?.dependents ?? 0;
+    return this.#get(name)?.dependents ?? 0;
   }
 
   /** The package named `name`, for queries (see queries.ts), or undefined. */
   node(name: string): PackageNode | undefined {
-    return this.#entries.get(name);
+    return this.#get(name);
   }
 
   /** Every package, in no particular order. */
-  nodes(): IterableIterator<PackageNode> {
-    return this.#entries.values();
+  *nodes(): Generator<PackageNode, void, undefined> {
+    for (const entry of this.#entries.values()) if (entry.id !== 0) yield entry;
   }
 
   /** The packages that depend on `node` (one of this graph's), in no particular order, lazily. */
@@ -259,7 +299,7 @@ export class DependencyGraph {
    * on, each added package costs one array push (see sorted-names.ts).
    */
   sortedNames(): SortedNames {
-    this.#names ??= new SortedNames(this.#entries);
+    this.#names ??= new SortedNames(new IndexedNames(this.#entries, () => this.#count));
     return this.#names;
   }
 
@@ -359,25 +399,34 @@ export class DependencyGraph {
         if (prefix === i) prefix++;
       } else {
         dep = keyed ? this.#find(depName, keys[i + 1]!) : entries.get(depName);
-        if (dep === undefined) return IndexOutcome.MISSING_DEPENDENCY;
+        if (dep === undefined || dep.id === 0) return IndexOutcome.MISSING_DEPENDENCY;
       }
       if (dep.mark !== epoch) {
         dep.mark = epoch;
         resolved[count++] = dep;
       }
     }
-    if (existing === undefined) {
+    if (existing === undefined || existing.id === 0) {
       // A package not yet indexed has no dependents, so its edges cannot close a cycle. It is
       // added unlinked (see the header); above everything in the order, it is above its
       // dependencies anyway (positioned after them: linking one may move it).
       for (let i = 0; i < count; i++) this.#depend(resolved[i]!);
-      const entry = newEntry(name, resolved.slice(0, count), order.top++);
+      let entry: Entry;
+      if (existing === undefined) {
+        entry = newEntry(name, resolved.slice(0, count), order.top++);
+        entries.set(name, entry);
+        if (keyed) this.#keep(entry, keys[0]!);
+      } else {
+        // Removed earlier and still its name's entry (see `#entries`): no change to the map.
+        entry = existing;
+        revive(entry, resolved.slice(0, count), order.top++);
+        this.#removed--;
+      }
       this.#table.add(entry);
+      this.#count++;
       this.#edges += count;
       if (count === 0) this.#roots++;
       else this.#waitUnlinked(entry);
-      entries.set(name, entry);
-      if (keyed) this.#keep(entry, keys[0]!);
       if (this.#names !== null && !this.#names.added(name)) this.#names = null;
       this.#version++;
       this.#dropped = null;
@@ -589,7 +638,7 @@ export class DependencyGraph {
   remove(name: string, key?: number): RemoveOutcome {
     if (this.#pending !== null) throw busy('remove');
     const entry = key === undefined ? this.#entries.get(name) : this.#find(name, key);
-    if (entry === undefined) return RemoveOutcome.ABSENT;
+    if (entry === undefined || entry.id === 0) return RemoveOutcome.ABSENT;
     if (entry.dependents > 0) return RemoveOutcome.REQUIRED;
     const links = entry.links;
     const had = links.length;
@@ -603,16 +652,43 @@ export class DependencyGraph {
         this.#undepend(links[i]!);
       }
     table.drop(entry);
-    // Not kept alive by the cache (a dropped package fails its check there anyway).
-    if (key !== undefined) this.#forget(entry, key);
     this.#edges -= had;
     if (had === 0) this.#roots--;
-    this.#entries.delete(name);
+    this.#count--;
+    this.#removed++;
     this.#names?.removed();
     this.#version++;
     // The removed entry's links: nothing links to it or rewrites them any more.
     if (this.#keepsDropped) this.#dropped = entry.links as unknown as DroppedList;
+    // It stays its name's entry in the map (see `#entries`), without its dependencies, which
+    // may be removed after it, and theirs in turn.
+    entry.links = NO_LINKS;
+    if (this.#removed > this.#count + SWEEP_SLACK) this.#sweep();
     return RemoveOutcome.REMOVED;
+  }
+
+  /**
+   * Takes removed packages out of the map, SWEEP_STEP entries at a time, from where the last
+   * sweep stopped: called by each removal while they outnumber the indexed packages by more
+   * than SWEEP_SLACK, it keeps them below about that (each removal adds one and looks at
+   * SWEEP_STEP), at a bounded cost per removal. A package swept out stays removed; one in
+   * `#keyed` is no longer its name's entry there either (SWEPT).
+   */
+  #sweep(): void {
+    const entries = this.#entries;
+    for (let step = 0; step < SWEEP_STEP; step++) {
+      this.#sweeper ??= entries.values();
+      const next = this.#sweeper.next();
+      if (next.done === true) {
+        this.#sweeper = null;
+        continue;
+      }
+      const entry = next.value;
+      if (entry.id !== 0) continue;
+      entries.delete(entry.name);
+      entry.linkedUsers = SWEPT;
+      this.#removed--;
+    }
   }
 
   /**
@@ -623,7 +699,7 @@ export class DependencyGraph {
   #maintain(): void {
     const order = this.#order;
     if (order.crowded) {
-      const all = [...this.#entries.values()].sort((a, b) => a.ord - b.ord);
+      const all = [...this.nodes()].sort((a, b) => (a as Entry).ord - (b as Entry).ord) as Entry[];
       for (let i = 0; i < all.length; i++) all[i]!.ord = i;
       order.top = all.length;
       order.bottom = -1;
@@ -640,7 +716,7 @@ export class DependencyGraph {
     const epoch = ++this.#order.epoch;
     const stack: [Entry, number][] = [];
     for (const root of this.#entries.values()) {
-      if (root.mark === epoch) continue;
+      if (root.mark === epoch || root.id === 0) continue;
       root.mark = epoch;
       stack.push([root, 0]);
       while (stack.length > 0) {
@@ -663,7 +739,7 @@ export class DependencyGraph {
 
   /** Every package and its dependencies, in no particular order. */
   *entries(): Generator<[name: string, deps: readonly string[]]> {
-    for (const entry of this.#entries.values()) yield [entry.name, namesOf(entry)];
+    for (const entry of this.#entries.values()) if (entry.id !== 0) yield [entry.name, namesOf(entry)];
   }
 
   /**
@@ -676,7 +752,7 @@ export class DependencyGraph {
     const problems: string[] = [];
     const entries = this.#entries;
     const order = this.#order;
-    const positions = new Float64Array(entries.size);
+    const positions = new Float64Array(this.#count);
     let edges = 0;
     let users = 0;
     let roots = 0;
@@ -687,7 +763,14 @@ export class DependencyGraph {
     let waiting = 0;
     // How many packages list each one, by id.
     const listing = new Int32Array(this.#table.byId.length);
+    let removed = 0;
     for (const entry of entries.values()) {
+      if (entry.id === 0) {
+        removed++;
+        if (entry.links.length !== 0 || entry.linkedUsers === SWEPT)
+          problems.push(`${entry.name}, removed, keeps dependencies or is marked swept in the map`);
+        continue;
+      }
       const deps = entry.links;
       const n = deps.length;
       if (hasDuplicate(deps)) problems.push(`${entry.name} lists a dependency twice`);
@@ -705,7 +788,8 @@ export class DependencyGraph {
         if (entry.dependents > 0) problems.push(`${entry.name} has dependents but is not linked`);
       }
       for (const dep of deps) {
-        if (entries.get(dep.name) !== dep) problems.push(`${entry.name} depends on unindexed ${dep.name}`);
+        if (entries.get(dep.name) !== dep || dep.id === 0)
+          problems.push(`${entry.name} depends on unindexed ${dep.name}`);
         else listing[dep.id]!++;
         if (linked && !(dep.ord < entry.ord))
           problems.push(
@@ -717,8 +801,10 @@ export class DependencyGraph {
       listed += entry.linkedUsers;
       if (entry.dependents > 0) held++;
     }
+    if (k !== this.#count || removed !== this.#removed)
+      problems.push(`${this.#count} packages and ${this.#removed} removed counted, ${k} and ${removed} are`);
     for (const entry of entries.values())
-      if (listing[entry.id] !== entry.dependents)
+      if (entry.id !== 0 && listing[entry.id] !== entry.dependents)
         problems.push(`${entry.name} counts ${entry.dependents} dependents, ${listing[entry.id]} list it`);
     // Every linked edge was found at its place among its dependency's dependents, so equal
     // totals leave no room for a listed dependent that does not depend.
@@ -726,7 +812,7 @@ export class DependencyGraph {
     if (waiting !== this.#unlinked.length)
       problems.push(`${this.#unlinked.length} packages listed as unlinked, ${waiting} are`);
     this.#unlinked.forEach((entry, i) => {
-      if (entry.slots !== -1 - i || entries.get(entry.name) !== entry)
+      if (entry.slots !== -1 - i || entries.get(entry.name) !== entry || entry.id === 0)
         problems.push(`${entry.name} is not at its place ${i} among the unlinked, or not indexed`);
     });
     if (edges !== this.#edges) problems.push(`edge count is ${this.#edges}, counted ${edges}`);
@@ -738,6 +824,30 @@ export class DependencyGraph {
       if (positions[i] === positions[i - 1]) problems.push(`two packages share position ${positions[i]}`);
     if (this.#names !== null) problems.push(...this.#names.verify());
     return problems;
+  }
+}
+
+/** The names of the packages indexed in a graph's map (see `#entries`), for SortedNames. */
+class IndexedNames implements NameSet {
+  readonly #entries: ReadonlyMap<string, Entry>;
+  readonly #count: () => number;
+
+  constructor(entries: ReadonlyMap<string, Entry>, count: () => number) {
+    this.#entries = entries;
+    this.#count = count;
+  }
+
+  get size(): number {
+    return this.#count();
+  }
+
+  has(name: string): boolean {
+    const entry = this.#entries.get(name);
+    return entry !== undefined && entry.id !== 0;
+  }
+
+  *keys(): Generator<string, void, undefined> {
+    for (const entry of this.#entries.values()) if (entry.id !== 0) yield entry.name;
   }
 }
 

@@ -72,6 +72,13 @@ export function newEntry(name: string, links: Entry[], ord: number): Entry {
   return { name, links, slots: 0, users: 0, dependents: 0, linkedUsers: 0, mark: 0, ord, id: 0 };
 }
 
+/** Makes `entry`, removed (id 0), a package again: as `newEntry` made it, with `links` and `ord`. */
+export function revive(entry: Entry, links: Entry[], ord: number): void {
+  entry.links = links;
+  entry.slots = entry.users = entry.dependents = entry.linkedUsers = entry.mark = 0;
+  entry.ord = ord;
+}
+
 /** How many packages `node` depends on. */
 export function dependencyCount(node: PackageNode): number {
   return (node as Entry).links.length;

@@ -33,8 +33,15 @@ interface Merge {
   readonly out: string[];
 }
 
+/** The names a view lists (a `Map`'s keys will do): the graph gives those it indexes. */
+export interface NameSet {
+  readonly size: number;
+  has(name: string): boolean;
+  keys(): IterableIterator<string>;
+}
+
 export class SortedNames {
-  readonly #live: ReadonlyMap<string, unknown>;
+  readonly #live: NameSet;
   #runs: string[][] = [];
   #tail: string[] = [];
   #build: Iterator<string> | null;
@@ -43,8 +50,8 @@ export class SortedNames {
   #removed = 0;
   #compacting = false;
 
-  /** `live` is the graph's map of names: the view reads its keys and tests membership. */
-  constructor(live: ReadonlyMap<string, unknown>) {
+  /** `live` is the graph's names: the view reads them and tests membership. */
+  constructor(live: NameSet) {
     this.#live = live;
     this.#build = live.keys();
   }

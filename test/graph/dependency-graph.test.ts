@@ -9,6 +9,7 @@ import {
   droppedNames,
   type IndexProgress,
 } from '../../src/graph/dependency-graph.js';
+import { dependencyCount } from '../../src/graph/package-node.js';
 import { ModelIndex } from './support/model.js';
 import { nameHash } from '../../src/protocol/name-cache.js';
 
@@ -275,6 +276,67 @@ test('property: names looked up by key (right, colliding, wrong or none; strings
     }),
     { numRuns: 500 },
   );
+});
+
+test("a removed package added back is its name's package again, by name or by key", () => {
+  const key = (n: string): number => nameHash(Buffer.from(n, 'latin1'), 0, n.length);
+  const g = new DependencyGraph();
+  g.index('base', [], [key('base')]);
+  g.index('leaf', ['base'], [key('leaf'), key('base')]);
+  const held = g.node('leaf')!;
+  assert.equal(g.remove('leaf', key('leaf')), RemoveOutcome.REMOVED);
+  // A query that held it reads no dependencies: the removed package keeps none.
+  assert.equal(dependencyCount(held), 0);
+  assert.equal(g.has('leaf'), false);
+  assert.equal(g.has('leaf', key('leaf')), false);
+  assert.equal(g.node('leaf'), undefined);
+  assert.equal(g.index('x', ['leaf'], [key('x'), key('leaf')]), IndexOutcome.MISSING_DEPENDENCY);
+  assert.equal(g.index('x', ['leaf']), IndexOutcome.MISSING_DEPENDENCY);
+  assert.equal(g.remove('leaf', key('leaf')), RemoveOutcome.ABSENT);
+  assert.deepEqual(
+    [...g.nodes()].map((n) => n.name),
+    ['base'],
+  );
+  assert.deepEqual([...g.entries()], [['base', []]]);
+  assert.equal(g.size, 1);
+  assert.equal(g.removedHeld, 1);
+  assert.deepEqual(g.verify(), []);
+
+  assert.equal(g.index('leaf', ['base']), IndexOutcome.ADDED);
+  assert.equal(g.index('x', ['leaf'], [key('x'), key('leaf')]), IndexOutcome.ADDED);
+  assert.equal(g.remove('leaf', key('leaf')), RemoveOutcome.REQUIRED);
+  assert.deepEqual(g.dependenciesOf('x'), ['leaf']);
+  assert.equal(g.dependentCount('leaf'), 1);
+  assert.equal(g.size, 3);
+  assert.equal(g.removedHeld, 0);
+  assert.deepEqual(g.verify(), []);
+});
+
+test('removed packages are swept out of the map: it holds a bounded number beyond the indexed ones', () => {
+  const key = (n: string): number => nameHash(Buffer.from(n, 'latin1'), 0, n.length);
+  const g = new DependencyGraph();
+  const names = Array.from({ length: 6000 }, (_, i) => `p${i}`);
+  g.index('base', []);
+  for (const n of names) assert.equal(g.index(n, ['base'], [key(n), key('base')]), IndexOutcome.ADDED);
+  const sorted = g.sortedNames();
+  let most = 0;
+  for (const n of names) {
+    assert.equal(g.remove(n, key(n)), RemoveOutcome.REMOVED);
+    most = Math.max(most, g.removedHeld - g.size);
+  }
+  // SWEEP_SLACK (1024) past the indexed ones, plus what one sweep step can leave.
+  assert.ok(most <= 1024 + 1, `removed packages held beyond the indexed: ${most}`);
+  assert.ok(g.removedHeld <= 1024 + 1, `removed packages held at the end: ${g.removedHeld}`);
+  assert.deepEqual(g.verify(), []);
+  // Swept or not, every name looks absent, by key or by name, and comes back when added.
+  for (const n of names) assert.equal(g.has(n, key(n)) || g.has(n), false, n);
+  for (const n of names.slice(0, 3000)) assert.equal(g.index(n, [], [key(n)]), IndexOutcome.ADDED);
+  names.forEach((n, i) => {
+    assert.equal(g.has(n, key(n)), i < 3000, n);
+  });
+  assert.equal(g.size, 3001);
+  while (!sorted.maintain(1 << 20));
+  assert.deepEqual(g.verify(), []);
 });
 
 test('property: re-indexing with the previous list, edited, agrees with the model, outcome included', () => {
