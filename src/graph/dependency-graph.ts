@@ -192,7 +192,8 @@ export class DependencyGraph {
 
   /** Whether `name` is indexed; `key`, when known, is its key (see IndexCommand). */
   has(name: string, key?: number): boolean {
-    const entry = key === undefined ? this.#entries.get(name) : this.#find(name, key);
+    if (key === undefined) return this.#get(name) !== undefined;
+    const entry = this.#find(name, key);
     return entry !== undefined && entry.id !== 0;
   }
 
@@ -250,7 +251,12 @@ export class DependencyGraph {
   }
 
   /** Every package, in no particular order. */
-  *nodes(): Generator<PackageNode, void, undefined> {
+  nodes(): Generator<PackageNode, void, undefined> {
+    return this.#indexed();
+  }
+
+  /** The map's packages that are indexed (see `#entries`), in its order. */
+  *#indexed(): Generator<Entry, void, undefined> {
     for (const entry of this.#entries.values()) if (entry.id !== 0) yield entry;
   }
 
@@ -299,7 +305,7 @@ export class DependencyGraph {
    * on, each added package costs one array push (see sorted-names.ts).
    */
   sortedNames(): SortedNames {
-    this.#names ??= new SortedNames(new IndexedNames(this.#entries, () => this.#count));
+    this.#names ??= new SortedNames(new IndexedNames(this));
     return this.#names;
   }
 
@@ -699,7 +705,7 @@ export class DependencyGraph {
   #maintain(): void {
     const order = this.#order;
     if (order.crowded) {
-      const all = [...this.nodes()].sort((a, b) => (a as Entry).ord - (b as Entry).ord) as Entry[];
+      const all = [...this.#indexed()].sort((a, b) => a.ord - b.ord);
       for (let i = 0; i < all.length; i++) all[i]!.ord = i;
       order.top = all.length;
       order.bottom = -1;
@@ -715,8 +721,8 @@ export class DependencyGraph {
     if (this.#pending !== null) throw busy('topological');
     const epoch = ++this.#order.epoch;
     const stack: [Entry, number][] = [];
-    for (const root of this.#entries.values()) {
-      if (root.mark === epoch || root.id === 0) continue;
+    for (const root of this.#indexed()) {
+      if (root.mark === epoch) continue;
       root.mark = epoch;
       stack.push([root, 0]);
       while (stack.length > 0) {
@@ -739,7 +745,7 @@ export class DependencyGraph {
 
   /** Every package and its dependencies, in no particular order. */
   *entries(): Generator<[name: string, deps: readonly string[]]> {
-    for (const entry of this.#entries.values()) if (entry.id !== 0) yield [entry.name, namesOf(entry)];
+    for (const entry of this.#indexed()) yield [entry.name, namesOf(entry)];
   }
 
   /**
@@ -827,27 +833,24 @@ export class DependencyGraph {
   }
 }
 
-/** The names of the packages indexed in a graph's map (see `#entries`), for SortedNames. */
+/** A graph's names, as SortedNames reads them. */
 class IndexedNames implements NameSet {
-  readonly #entries: ReadonlyMap<string, Entry>;
-  readonly #count: () => number;
+  readonly #graph: DependencyGraph;
 
-  constructor(entries: ReadonlyMap<string, Entry>, count: () => number) {
-    this.#entries = entries;
-    this.#count = count;
+  constructor(graph: DependencyGraph) {
+    this.#graph = graph;
   }
 
   get size(): number {
-    return this.#count();
+    return this.#graph.size;
   }
 
   has(name: string): boolean {
-    const entry = this.#entries.get(name);
-    return entry !== undefined && entry.id !== 0;
+    return this.#graph.has(name);
   }
 
   *keys(): Generator<string, void, undefined> {
-    for (const entry of this.#entries.values()) if (entry.id !== 0) yield entry.name;
+    for (const node of this.#graph.nodes()) yield node.name;
   }
 }
 
