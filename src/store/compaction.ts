@@ -1,12 +1,12 @@
 import { DependencyGraph, IndexOutcome, RemoveOutcome } from '../graph/dependency-graph.js';
-import { Verb, type IndexCommand, type RemoveCommand } from '../protocol/command.js';
+import { Verb, type IndexCommand } from '../protocol/command.js';
 import { corruptDataError, type PkgIndexError } from '../errors.js';
 import type { StorageFs } from './fs/storage-fs.js';
 import { InflightFs, type IoObserver } from './fs/inflight-fs.js';
 import { HEADER_BYTES, Magic } from './format/file-header.js';
 import type { ScanResult } from './format/frame.js';
 import { DEFAULT_READ_BUFFER_BYTES, openDataFile, scanFileFrames } from './format/frame-reader.js';
-import { decodeRecordIn } from './format/record.js';
+import { decodeRecordIn, recordNameIn, recordTypeIn, RecordType } from './format/record.js';
 import { NameCache } from '../protocol/name-cache.js';
 import { segmentPath, snapshotPath } from './data-dir-files.js';
 import { readSnapshot, writeSnapshot } from './snapshot-file.js';
@@ -54,19 +54,59 @@ export function compactionFs(fs: StorageFs, context: CompactionContext | undefin
  *
  * Only the end state is folded: each package's last record in the segments (see `foldLast`).
  * A log is mostly churn (the same packages indexed, re-indexed and removed over and over), and
- * replaying every record into the graph was a third of a compaction's CPU.
+ * replaying every record into the graph was a third of a compaction's CPU. So only the last
+ * records are decoded whole, in two passes over the segments: the first checks every record
+ * and decodes only its name, to find each package's last record; the second skips to those
+ * and decodes their dependencies. Decoding every record's dependencies, to keep only the
+ * last, was most of what remained (docs/performance.md, recommendation 8).
  */
 export async function foldSnapshot(fs: StorageFs, job: CompactionJob): Promise<CompactionResult> {
   const graph = new DependencyGraph();
   const names = new NameCache();
   if (job.snapshotSeq > 0)
     await readSnapshot(fs, snapshotPath(job.dir, job.snapshotSeq), graph, DEFAULT_READ_BUFFER_BYTES, names);
-  // Each package's last record: its dependencies, or null when it was removed. Map.set keeps a
-  // name where it first came, so the map lists names in the order the log first changed them.
-  const last = new Map<string, readonly string[] | null>();
-  await scanSegments(fs, job, names, (command) => {
-    last.set(command.name, command.verb === Verb.INDEX ? command.deps : null);
+  // Each package's last record, by its number among the job's records (REMOVED: removed).
+  // Map.set keeps a name where it first came, so the map lists names in the order the log
+  // first changed them.
+  const lastAt = new Map<string, number>();
+  let records = 0;
+  await scanSegments(fs, job, (bytes, from, to, path, offset) => {
+    const type = recordTypeIn(bytes, from, to);
+    if (type !== RecordType.INDEX && type !== RecordType.REMOVE)
+      throw damaged(path, offset, 'undecodable record');
+    lastAt.set(recordNameIn(bytes, from, names), type === RecordType.INDEX ? records : REMOVED);
+    records++;
   });
+  const wanted = new Uint8Array((records + 7) >>> 3);
+  for (const at of lastAt.values()) if (at !== REMOVED) wanted[at >>> 3]! |= 1 << (at & 7);
+  // The second pass: `wanted` is asked about every record in order, and a record it accepts
+  // is visited next, so `current` is the number of the one visited.
+  const lastIndex = new Map<number, IndexCommand>();
+  let current = -1;
+  await scanSegments(
+    fs,
+    job,
+    (bytes, from, to, path, offset) => {
+      const record = decodeRecordIn(bytes, from, to, names);
+      if (record?.verb !== Verb.INDEX) throw damaged(path, offset, 'record changed while it was folded');
+      lastIndex.set(current, record);
+    },
+    () => {
+      current++;
+      return (wanted[current >>> 3]! & (1 << (current & 7))) !== 0;
+    },
+  );
+  const last = new Map<string, readonly string[] | null>();
+  for (const [name, at] of lastAt) {
+    const record = at === REMOVED ? null : lastIndex.get(at);
+    if (record !== null && record?.name !== name)
+      throw damaged(
+        segmentPath(job.dir, job.fromSeq),
+        HEADER_BYTES,
+        'segments changed while they were folded',
+      );
+    last.set(name, record === null ? null : record.deps);
+  }
   const failed = foldLast(graph, last);
   if (failed !== null) {
     const found = await lastRecordOf(fs, job, failed.name);
@@ -75,12 +115,20 @@ export async function foldSnapshot(fs: StorageFs, job: CompactionJob): Promise<C
   return { snapshotBytes: await writeSnapshot(fs, job.dir, job.toSeq, graph.topological()) };
 }
 
-/** Calls `visit` with each record of the job's segments, in log order, with its file and offset. */
+/** A package whose last record removed it (in foldSnapshot's `lastAt`). */
+const REMOVED = -1;
+
+/**
+ * Calls `visit` with each record's payload (`bytes[from, to)`, valid during the call) of the
+ * job's segments, in log order, with its file and offset. With `wanted`, asked once per record
+ * in the same order before it is visited, only the records it accepts are checked and visited
+ * (see scanFileFrames).
+ */
 async function scanSegments(
   fs: StorageFs,
   job: CompactionJob,
-  names: NameCache,
-  visit: (command: IndexCommand | RemoveCommand, path: string, offset: number) => void,
+  visit: (bytes: Buffer, from: number, to: number, path: string, offset: number) => void,
+  wanted?: (index: number) => boolean,
 ): Promise<void> {
   for (let seq = job.fromSeq; seq <= job.toSeq; seq++) {
     const path = segmentPath(job.dir, seq);
@@ -94,10 +142,9 @@ async function scanSegments(
         HEADER_BYTES,
         DEFAULT_READ_BUFFER_BYTES,
         (bytes, from, to, offset) => {
-          const command = decodeRecordIn(bytes, from, to, names);
-          if (command === null || command.verb === 'END') throw damaged(path, offset, 'undecodable record');
-          visit(command, path, offset);
+          visit(bytes, from, to, path, offset);
         },
+        wanted,
       );
     } finally {
       await file.close();
@@ -113,8 +160,10 @@ async function lastRecordOf(
   name: string,
 ): Promise<{ path: string; offset: number }> {
   let found = { path: segmentPath(job.dir, job.toSeq), offset: HEADER_BYTES };
-  await scanSegments(fs, job, new NameCache(), (command, path, offset) => {
-    if (command.name === name) found = { path, offset };
+  await scanSegments(fs, job, (bytes, from, to, path, offset) => {
+    const type = recordTypeIn(bytes, from, to);
+    if ((type === RecordType.INDEX || type === RecordType.REMOVE) && recordNameIn(bytes, from) === name)
+      found = { path, offset };
   });
   return found;
 }

@@ -1,5 +1,5 @@
 import type { StorageFile, StorageFs } from '../fs/storage-fs.js';
-import { checkFrame, FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES, type ScanResult } from './frame.js';
+import { checkFrame, frameLength, FRAME_HEADER_BYTES, MAX_PAYLOAD_BYTES, type ScanResult } from './frame.js';
 import { HEADER_BYTES, readFileHeader, type FileHeader, type Magic } from './file-header.js';
 
 /** Default read buffer of a scan: big enough that reads are few, small next to the graph. */
@@ -76,6 +76,10 @@ class FileWindow {
  * Visits every valid frame of `file` from `start`, as scanFrames does for a buffer, reading
  * through a bounded window. Each payload is `bytes[from, to)`, valid only during the visit:
  * no view is made of it (decodeRecordIn reads it in place).
+ *
+ * With `wanted`, only the frames it accepts (by their index from 0 in this scan) are checked
+ * and visited; the others are skipped by their length, unchecked: for a second pass over a
+ * file whose every frame the first pass checked.
  */
 export async function scanFileFrames(
   file: StorageFile,
@@ -83,10 +87,11 @@ export async function scanFileFrames(
   start: number,
   bufferBytes: number,
   visit: (bytes: Buffer, from: number, to: number, offset: number) => void,
+  wanted?: (index: number) => boolean,
 ): Promise<ScanResult> {
   const window = new FileWindow(file, size, bufferBytes);
   let at = start;
-  while (at < size) {
+  for (let index = 0; at < size; index++) {
     // Frames already in the window are checked without awaiting: a replay visits thousands
     // per read, and an await each cost a compaction a tenth of its CPU time.
     if (!window.holds(at, FRAME_HEADER_BYTES)) await window.load(at, FRAME_HEADER_BYTES);
@@ -97,6 +102,13 @@ export async function scanFileFrames(
     }
     const buf = window.buffer;
     const i = at - window.start;
+    if (wanted !== undefined && !wanted(index)) {
+      const skipped = frameLength(buf, i, window.end - window.start);
+      if (typeof skipped === 'string')
+        return { end: at, bad: { offset: at, reason: skipped, corrupt: true } };
+      at += FRAME_HEADER_BYTES + skipped;
+      continue;
+    }
     const length = checkFrame(buf, i, window.end - window.start);
     if (typeof length === 'string')
       return { end: at, bad: { offset: at, reason: length, corrupt: await syncedDataFollows(window, at) } };

@@ -42,13 +42,23 @@ function frameCrc(buf: Buffer, at: number, payloadBytes: number): number {
 
 /** Payload length of a valid frame at `at`, or why it is not one; the bytes end at `end`. */
 export function checkFrame(buf: Buffer, at: number, end = buf.length): number | string {
+  const length = frameLength(buf, at, end);
+  if (typeof length === 'string') return length;
+  if (buf.readUInt32LE(at + 4) !== frameCrc(buf, at, length)) return 'checksum mismatch';
+  return length;
+}
+
+/**
+ * `checkFrame` without the checksum: the payload length when the header fits and its length
+ * is plausible and within `end`. For frames a scan skips, already checked once (compaction.ts).
+ */
+export function frameLength(buf: Buffer, at: number, end = buf.length): number | string {
   const room = end - at - FRAME_HEADER_BYTES;
   if (room < 0) return `short frame header (${end - at} bytes)`;
   const length = buf.readUInt32LE(at);
   if (length === 0) return 'zero frame length';
   if (length > MAX_PAYLOAD_BYTES) return `frame length ${length} exceeds the ${MAX_PAYLOAD_BYTES}-byte limit`;
   if (length > room) return `frame length ${length} runs past the end of the file`;
-  if (buf.readUInt32LE(at + 4) !== frameCrc(buf, at, length)) return 'checksum mismatch';
   return length;
 }
 

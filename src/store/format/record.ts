@@ -111,6 +111,38 @@ export function decodeRecordIn(b: Buffer, start: number, end: number, names?: Na
   return at === end ? { verb: Verb.INDEX, name, deps } : null;
 }
 
+/**
+ * The type of the payload `b[start, end)` (RecordType) when it is well formed, else 0: every
+ * length checked against the payload's bounds, as decodeRecordIn checks them, but no name
+ * decoded. A compaction checks every record so, and decodes only the last of each package
+ * (see compaction.ts). decodeRecordIn keeps its own checks: validating first and decoding
+ * after cost a replay 8 % more per record. A test holds the two to the same answers.
+ */
+export function recordTypeIn(b: Buffer, start: number, end: number): number {
+  if (end - start < 2) return 0;
+  const type = b[start]!;
+  if (type === RecordType.END) return end - start === END_PAYLOAD_BYTES ? type : 0;
+  const nameEnd = start + 2 + b[start + 1]!;
+  if (end < nameEnd || nameEnd === start + 2) return 0;
+  if (type === RecordType.REMOVE) return end === nameEnd ? type : 0;
+  if (type !== RecordType.INDEX || end < nameEnd + 4) return 0;
+  const count = b.readUInt32LE(nameEnd);
+  // Each dependency takes at least two bytes: a count beyond that is damage, not a size.
+  if (count > (end - nameEnd - 4) / 2) return 0;
+  let at = nameEnd + 4;
+  for (let i = 0; i < count; i++) {
+    const len = at < end ? b[at]! : 0;
+    if (len === 0 || at + 1 + len > end) return 0;
+    at += 1 + len;
+  }
+  return at === end ? type : 0;
+}
+
+/** The name of the well-formed INDEX or REMOVE payload at `b[start]` (see recordTypeIn). */
+export function recordNameIn(b: Buffer, start: number, names?: NameCache): string {
+  return nameIn(b, start + 2, start + 2 + b[start + 1]!, names);
+}
+
 /** The name in `b[start, end)`, through `names` when given. */
 function nameIn(b: Buffer, start: number, end: number, names: NameCache | undefined): string {
   return names === undefined ? b.toString('latin1', start, end) : names.decode(b, start, end);

@@ -4,6 +4,8 @@ import fc from 'fast-check';
 import {
   decodeRecord,
   decodeRecordIn,
+  recordNameIn,
+  recordTypeIn,
   indexPayloadBytes,
   writeIndexPayload,
   writeRemovePayload,
@@ -108,5 +110,45 @@ test('a payload read in place, among other bytes, decodes as the payload alone d
       },
     ),
     { numRuns: 500 },
+  );
+});
+
+test('recordTypeIn accepts exactly the payloads decodeRecordIn decodes, with their type, and recordNameIn reads their name', () => {
+  const verbType = { INDEX: 1, REMOVE: 2, END: 3 } as const;
+  const valid = fc.oneof(
+    fc.tuple(name, fc.array(name, { maxLength: 5 })).map(([n, deps]) => {
+      const buf = Buffer.alloc(indexPayloadBytes(n, deps));
+      writeIndexPayload(buf, 0, n, deps);
+      return buf;
+    }),
+    name.map((n) => {
+      const buf = Buffer.alloc(removePayloadBytes(n));
+      writeRemovePayload(buf, 0, n);
+      return buf;
+    }),
+  );
+  // Valid payloads, damaged ones (a byte changed, cut, or grown) and random bytes.
+  const payload = fc.oneof(
+    valid,
+    fc.tuple(valid, fc.nat(), fc.integer({ min: 1, max: 255 })).map(([b, at, x]) => {
+      const d = Buffer.from(b);
+      d[at % d.length]! ^= x;
+      return d;
+    }),
+    fc.tuple(valid, fc.nat()).map(([b, cut]) => b.subarray(0, cut % b.length)),
+    fc
+      .tuple(valid, fc.uint8Array({ minLength: 1, maxLength: 3 }))
+      .map(([b, more]) => Buffer.concat([b, more])),
+    fc.uint8Array({ maxLength: 40 }).map((u) => Buffer.from(u)),
+  );
+  fc.assert(
+    fc.property(payload, fc.nat({ max: 5 }), (p, pad) => {
+      const b = Buffer.concat([Buffer.alloc(pad, 7), p, Buffer.alloc(pad, 7)]);
+      const record = decodeRecordIn(b, pad, pad + p.length);
+      const type = recordTypeIn(b, pad, pad + p.length);
+      assert.equal(type, record === null ? 0 : verbType[record.verb]);
+      if (record !== null && record.verb !== 'END') assert.equal(recordNameIn(b, pad), record.name);
+    }),
+    { numRuns: 2000 },
   );
 });
