@@ -17,6 +17,20 @@ import { NameCache } from '../../../src/protocol/name-cache.js';
 
 const name = fc.stringMatching(/^[a-z0-9._+@/:-]{1,255}$/);
 
+/** Well-formed INDEX and REMOVE payloads. */
+const validPayload = fc.oneof(
+  fc.tuple(name, fc.array(name, { maxLength: 5 })).map(([n, deps]) => {
+    const buf = Buffer.alloc(indexPayloadBytes(n, deps));
+    writeIndexPayload(buf, 0, n, deps);
+    return buf;
+  }),
+  name.map((n) => {
+    const buf = Buffer.alloc(removePayloadBytes(n));
+    writeRemovePayload(buf, 0, n);
+    return buf;
+  }),
+);
+
 test('INDEX records round-trip', () => {
   fc.assert(
     fc.property(name, fc.array(name, { maxLength: 20 }), (n, deps) => {
@@ -83,16 +97,7 @@ test('decoding through a name cache gives the same records, whatever it evicts',
 test('a payload read in place, among other bytes, decodes as the payload alone does', () => {
   const payload = fc.oneof(
     fc.uint8Array({ maxLength: 40 }).map((bytes) => Buffer.from(bytes)),
-    fc.tuple(name, fc.array(name, { maxLength: 5 })).map(([n, deps]) => {
-      const buf = Buffer.alloc(indexPayloadBytes(n, deps));
-      writeIndexPayload(buf, 0, n, deps);
-      return buf;
-    }),
-    name.map((n) => {
-      const buf = Buffer.alloc(removePayloadBytes(n));
-      writeRemovePayload(buf, 0, n);
-      return buf;
-    }),
+    validPayload,
   );
   fc.assert(
     fc.property(
@@ -115,29 +120,17 @@ test('a payload read in place, among other bytes, decodes as the payload alone d
 
 test('recordTypeIn accepts exactly the payloads decodeRecordIn decodes, with their type, and recordNameIn reads their name', () => {
   const verbType = { INDEX: 1, REMOVE: 2, END: 3 } as const;
-  const valid = fc.oneof(
-    fc.tuple(name, fc.array(name, { maxLength: 5 })).map(([n, deps]) => {
-      const buf = Buffer.alloc(indexPayloadBytes(n, deps));
-      writeIndexPayload(buf, 0, n, deps);
-      return buf;
-    }),
-    name.map((n) => {
-      const buf = Buffer.alloc(removePayloadBytes(n));
-      writeRemovePayload(buf, 0, n);
-      return buf;
-    }),
-  );
   // Valid payloads, damaged ones (a byte changed, cut, or grown) and random bytes.
   const payload = fc.oneof(
-    valid,
-    fc.tuple(valid, fc.nat(), fc.integer({ min: 1, max: 255 })).map(([b, at, x]) => {
+    validPayload,
+    fc.tuple(validPayload, fc.nat(), fc.integer({ min: 1, max: 255 })).map(([b, at, x]) => {
       const d = Buffer.from(b);
       d[at % d.length]! ^= x;
       return d;
     }),
-    fc.tuple(valid, fc.nat()).map(([b, cut]) => b.subarray(0, cut % b.length)),
+    fc.tuple(validPayload, fc.nat()).map(([b, cut]) => b.subarray(0, cut % b.length)),
     fc
-      .tuple(valid, fc.uint8Array({ minLength: 1, maxLength: 3 }))
+      .tuple(validPayload, fc.uint8Array({ minLength: 1, maxLength: 3 }))
       .map(([b, more]) => Buffer.concat([b, more])),
     fc.uint8Array({ maxLength: 40 }).map((u) => Buffer.from(u)),
   );
