@@ -31,6 +31,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'server memory with many idle connections while others run the workload',
     load: () => import('./load/idle.js'),
   },
+  soak: {
+    summary:
+      'minutes of sustained load (durable mutations by default): memory and compactions sampled, growth judged',
+    load: () => import('./load/soak.js'),
+  },
   ab: {
     summary: 'two server configurations under the same `pkgindex bench` load, interleaved',
     load: () => import('./load/ab.js'),
