@@ -10,6 +10,7 @@ import { encodeFileHeader, HEADER_BYTES, Magic } from '../../src/store/format/fi
 import { FRAME_HEADER_BYTES, sealFrame } from '../../src/store/format/frame.js';
 import { RecordBuffer } from '../../src/store/format/record-buffer.js';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
+import type { OpenMode, StorageFile } from '../../src/store/fs/storage-fs.js';
 import { readSnapshot } from '../../src/store/snapshot-file.js';
 import { tempDir } from './support/tmp-dir.js';
 
@@ -105,4 +106,58 @@ test('a checksummed record that does not decode is corruption at its offset, eve
       return true;
     },
   );
+});
+
+/** NodeFs, but a file opened a second time is `second` instead (what the fold's second pass reads). */
+class SwappedOnReopen extends NodeFs {
+  readonly #opened = new Set<string>();
+  constructor(
+    readonly path: string,
+    readonly second: string,
+  ) {
+    super();
+  }
+  override open(path: string, mode: OpenMode): Promise<StorageFile> {
+    if (path !== this.path) return super.open(path, mode);
+    const again = this.#opened.has(path);
+    this.#opened.add(path);
+    return super.open(again ? this.second : path, mode);
+  }
+}
+
+test('a segment that changes between the two passes is corruption, never a snapshot of the other content', async (t) => {
+  const dir = await tempDir(t);
+  // The same frames but for the last record of 'b': where the first pass saw INDEX b, the second
+  // finds another package's INDEX (same length), or a REMOVE of the same name.
+  await writeSegment(dir, 1, [
+    { op: 'index', name: 'a', deps: [] },
+    { op: 'index', name: 'b', deps: ['a'] },
+  ]);
+  const other = `${dir}/other`;
+  await new NodeFs().mkdir(other);
+  const swaps: [Op[], string][] = [
+    [
+      [
+        { op: 'index', name: 'a', deps: [] },
+        { op: 'index', name: 'c', deps: ['a'] },
+      ],
+      'segments changed while they were folded',
+    ],
+    [
+      [
+        { op: 'index', name: 'a', deps: [] },
+        { op: 'remove', name: 'b' },
+      ],
+      'record changed while it was folded',
+    ],
+  ];
+  for (const [records, why] of swaps) {
+    await writeSegment(other, 1, records);
+    const fs = new SwappedOnReopen(segmentPath(dir, 1), segmentPath(other, 1));
+    await assert.rejects(foldSnapshot(fs, { dir, snapshotSeq: 0, fromSeq: 1, toSeq: 1 }), (err: unknown) => {
+      assert.ok(isPkgIndexError(err, 'E_STORAGE_CORRUPT'), String(err));
+      assert.match(err.message, new RegExp(why));
+      return true;
+    });
+  }
 });
