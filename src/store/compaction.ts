@@ -65,9 +65,54 @@ export async function foldSnapshot(fs: StorageFs, job: CompactionJob): Promise<C
   const names = new NameCache();
   if (job.snapshotSeq > 0)
     await readSnapshot(fs, snapshotPath(job.dir, job.snapshotSeq), graph, DEFAULT_READ_BUFFER_BYTES, names);
-  // Each package's last record, by its number among the job's records (REMOVED: removed).
-  // Map.set keeps a name where it first came, so the map lists names in the order the log
-  // first changed them.
+  const failed = foldLast(graph, await lastRecords(fs, job, names));
+  if (failed !== null) {
+    const found = await lastRecordOf(fs, job, failed.name);
+    throw damaged(found.path, found.offset, `record whose end state does not apply (${failed.why})`);
+  }
+  return { snapshotBytes: await writeSnapshot(fs, job.dir, job.toSeq, graph.topological()) };
+}
+
+/** A package whose last record removed it (in `lastRecordNumbers`). */
+const REMOVED = -1;
+
+/**
+ * Each package's last record in the job's segments: its dependencies, or null when it removed
+ * the package; in the order the log first changed them (`foldLast` takes that order).
+ */
+async function lastRecords(
+  fs: StorageFs,
+  job: CompactionJob,
+  names: NameCache,
+): Promise<Map<string, readonly string[] | null>> {
+  const { lastAt, records } = await lastRecordNumbers(fs, job, names);
+  const wanted = new Uint8Array((records + 7) >>> 3);
+  for (const at of lastAt.values()) if (at !== REMOVED) wanted[at >>> 3]! |= 1 << (at & 7);
+  const decoded = await decodeWanted(fs, job, names, wanted);
+  const last = new Map<string, readonly string[] | null>();
+  for (const [name, at] of lastAt) {
+    const record = at === REMOVED ? null : decoded.get(at);
+    if (record !== null && record?.name !== name)
+      throw damaged(
+        segmentPath(job.dir, job.fromSeq),
+        HEADER_BYTES,
+        'segments changed while they were folded',
+      );
+    last.set(name, record === null ? null : record.deps);
+  }
+  return last;
+}
+
+/**
+ * The first pass: every record checked (CRC and lengths), only its name decoded. For each
+ * package, the number of its last record among the job's records (REMOVED when that record
+ * removed it); Map.set keeps a name where it first came. `records`: how many there are.
+ */
+async function lastRecordNumbers(
+  fs: StorageFs,
+  job: CompactionJob,
+  names: NameCache,
+): Promise<{ lastAt: Map<string, number>; records: number }> {
   const lastAt = new Map<string, number>();
   let records = 0;
   await scanSegments(fs, job, (bytes, from, to, path, offset) => {
@@ -77,11 +122,22 @@ export async function foldSnapshot(fs: StorageFs, job: CompactionJob): Promise<C
     lastAt.set(recordNameIn(bytes, from, names), type === RecordType.INDEX ? records : REMOVED);
     records++;
   });
-  const wanted = new Uint8Array((records + 7) >>> 3);
-  for (const at of lastAt.values()) if (at !== REMOVED) wanted[at >>> 3]! |= 1 << (at & 7);
-  // The second pass: `wanted` is asked about every record in order, and a record it accepts
-  // is visited next, so `current` is the number of the one visited.
-  const lastIndex = new Map<number, IndexCommand>();
+  return { lastAt, records };
+}
+
+/**
+ * The second pass: the INDEX records whose numbers are set in the bitmap `wanted`, decoded
+ * whole (their CRC checked again), by number; the others skipped by their lengths. `wanted` is
+ * asked about every record in order, and a record it accepts is visited next, so `current` is
+ * the number of the one visited.
+ */
+async function decodeWanted(
+  fs: StorageFs,
+  job: CompactionJob,
+  names: NameCache,
+  wanted: Uint8Array,
+): Promise<Map<number, IndexCommand>> {
+  const decoded = new Map<number, IndexCommand>();
   let current = -1;
   await scanSegments(
     fs,
@@ -89,34 +145,15 @@ export async function foldSnapshot(fs: StorageFs, job: CompactionJob): Promise<C
     (bytes, from, to, path, offset) => {
       const record = decodeRecordIn(bytes, from, to, names);
       if (record?.verb !== Verb.INDEX) throw damaged(path, offset, 'record changed while it was folded');
-      lastIndex.set(current, record);
+      decoded.set(current, record);
     },
     () => {
       current++;
       return (wanted[current >>> 3]! & (1 << (current & 7))) !== 0;
     },
   );
-  const last = new Map<string, readonly string[] | null>();
-  for (const [name, at] of lastAt) {
-    const record = at === REMOVED ? null : lastIndex.get(at);
-    if (record !== null && record?.name !== name)
-      throw damaged(
-        segmentPath(job.dir, job.fromSeq),
-        HEADER_BYTES,
-        'segments changed while they were folded',
-      );
-    last.set(name, record === null ? null : record.deps);
-  }
-  const failed = foldLast(graph, last);
-  if (failed !== null) {
-    const found = await lastRecordOf(fs, job, failed.name);
-    throw damaged(found.path, found.offset, `record whose end state does not apply (${failed.why})`);
-  }
-  return { snapshotBytes: await writeSnapshot(fs, job.dir, job.toSeq, graph.topological()) };
+  return decoded;
 }
-
-/** A package whose last record removed it (in foldSnapshot's `lastAt`). */
-const REMOVED = -1;
 
 /**
  * Calls `visit` with each record's payload (`bytes[from, to)`, valid during the call) of the
