@@ -7,16 +7,18 @@ import { newDataDir, removeDataDir } from '../support/data-dir.js';
 import { intOption, parseToolArgs } from '../support/options.js';
 import { runCrashCycles } from './cycles.js';
 
-export const usage = `Usage: node dist/tools/measure.js crash [options]
+export const usage = `Usage: node dist/tools/measure.js crash [options] [-- serve args...]
 
   --cycles N                 kill -9 and restart cycles per seed (default 20)
   --seeds N                  seeds 1..N, each on a fresh data dir (default 5)
   --clients N                concurrent clients (default 16)
   --compact-after-bytes N    the server's compaction threshold (default 65536: compacts often)
-  --sync-mode MODE           durable or relaxed (default durable)`;
+  --sync-mode MODE           durable or relaxed (default durable)
+
+Arguments after -- go to every \`pkgindex serve\` (e.g. -- --threads 2), after the ones above.`;
 
 export async function main(argv: readonly string[]): Promise<number> {
-  const { values } = parseToolArgs(
+  const { values, rest } = parseToolArgs(
     argv,
     {
       cycles: { type: 'string' },
@@ -43,6 +45,7 @@ export async function main(argv: readonly string[]): Promise<number> {
           String(intOption('--compact-after-bytes', values['compact-after-bytes'], 65_536)),
           '--sync-mode',
           values['sync-mode'] ?? 'durable',
+          ...rest,
         ],
         log: (line) => {
           console.log(`seed ${seed} ${line}`);
