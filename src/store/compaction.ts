@@ -165,7 +165,7 @@ async function scanSegments(
   fs: StorageFs,
   job: CompactionJob,
   visit: (bytes: Buffer, from: number, to: number, path: string, offset: number) => void,
-  wanted?: (index: number) => boolean,
+  wanted?: () => boolean,
 ): Promise<void> {
   for (let seq = job.fromSeq; seq <= job.toSeq; seq++) {
     const path = segmentPath(job.dir, seq);

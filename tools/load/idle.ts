@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FRESH_SERVER_BENCH_ARGS, runBenchCli } from '../support/bench-cli.js';
+import { benchFreshServer } from '../support/bench-cli.js';
 import { intOption, parseToolArgs, positiveOption } from '../support/options.js';
 import { memoryOf, sampleAnonPeak, spawnServer } from '../support/serve-process.js';
 
@@ -43,22 +43,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     // Time for the server to accept the last connections (not synchronisation: a settling pause).
     await sleep(1000);
     const withIdle = memoryOf(server.pid);
-    const result = await runBenchCli(
-      [
-        '--port',
-        String(server.port),
-        '--connections',
-        '100',
-        '--in-flight',
-        '1',
-        '--duration',
-        String(seconds),
-        '--server-pid',
-        String(server.pid),
-        ...FRESH_SERVER_BENCH_ARGS,
-      ],
-      { timeoutMs: (seconds + 120) * 1000 },
-    ).catch((err: unknown) => err as Error);
+    const result = await benchFreshServer(server, seconds, ['--connections', '100', '--in-flight', '1']);
     const peakAnon = anon.stop();
     const after = memoryOf(server.pid);
     const f = (b: number): string => `${(b / MiB).toFixed(1)} MiB (${(b / 1e6).toFixed(1)} MB)`;

@@ -11,7 +11,7 @@
  * error, a failed bench, or growth above --max-growth-mb.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FRESH_SERVER_BENCH_ARGS, runBenchCli } from '../support/bench-cli.js';
+import { benchFreshServer } from '../support/bench-cli.js';
 import { newDataDir, removeDataDir } from '../support/data-dir.js';
 import { ToolUsageError } from '../support/errors.js';
 import { parseToolArgs, positiveOption } from '../support/options.js';
@@ -96,24 +96,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   const dataDir = newDataDir('soak-');
   const server = await spawnServer({ storage, dataDir, args: rest });
   try {
-    const bench = runBenchCli(
-      [
-        '--port',
-        String(server.port),
-        '--connections',
-        String(connections),
-        '--in-flight',
-        String(inFlight),
-        '--mix',
-        mix,
-        '--duration',
-        String(seconds),
-        '--server-pid',
-        String(server.pid),
-        ...FRESH_SERVER_BENCH_ARGS,
-      ],
-      { timeoutMs: (seconds + 120) * 1000 },
-    ).catch((err: unknown) => err as Error);
+    const bench = benchFreshServer(server, seconds, [
+      '--connections',
+      String(connections),
+      '--in-flight',
+      String(inFlight),
+      '--mix',
+      mix,
+    ]);
     const ended = bench.then(() => true);
     const samples: Sample[] = [];
     const started = performance.now();

@@ -37,3 +37,28 @@ export async function runBenchCli(
   if ((code === 0 || code === 1) && stdout.trim().startsWith('{')) return JSON.parse(stdout) as BenchResult;
   throw new ToolError(`pkgindex bench exited with ${String(code)}: ${stderr.trim()}`);
 }
+
+/**
+ * `pkgindex bench` for `seconds` against the fresh server `server` (its port, its CPU and peak
+ * RSS reported through its pid), with the load's options `load` and FRESH_SERVER_BENCH_ARGS.
+ * Never rejects: a failed run is its Error, for tools that report it beside their own figures.
+ */
+export function benchFreshServer(
+  server: { readonly port: number; readonly pid: number },
+  seconds: number,
+  load: readonly string[],
+): Promise<BenchResult | Error> {
+  return runBenchCli(
+    [
+      '--port',
+      String(server.port),
+      ...load,
+      '--duration',
+      String(seconds),
+      '--server-pid',
+      String(server.pid),
+      ...FRESH_SERVER_BENCH_ARGS,
+    ],
+    { timeoutMs: (seconds + 120) * 1000 },
+  ).catch((err: unknown) => err as Error);
+}

@@ -87,11 +87,11 @@ export async function scanFileFrames(
   start: number,
   bufferBytes: number,
   visit: (bytes: Buffer, from: number, to: number, offset: number) => void,
-  wanted?: (index: number) => boolean,
+  wanted?: () => boolean,
 ): Promise<ScanResult> {
   const window = new FileWindow(file, size, bufferBytes);
   let at = start;
-  for (let index = 0; at < size; index++) {
+  while (at < size) {
     // Frames already in the window are checked without awaiting: a replay visits thousands
     // per read, and an await each cost a compaction a tenth of its CPU time.
     if (!window.holds(at, FRAME_HEADER_BYTES)) await window.load(at, FRAME_HEADER_BYTES);
@@ -102,7 +102,7 @@ export async function scanFileFrames(
     }
     const buf = window.buffer;
     const i = at - window.start;
-    if (wanted !== undefined && !wanted(index)) {
+    if (wanted !== undefined && !wanted()) {
       const skipped = frameLength(buf, i, window.end - window.start);
       if (typeof skipped === 'string')
         return { end: at, bad: { offset: at, reason: skipped, corrupt: true } };
