@@ -18,6 +18,8 @@ import { ConnectionSlots } from './server/connection-slots.js';
 import { peerTableBytes, peerTableSlots, SharedPeerTable } from './server/shared-peer-table.js';
 import { socketThreadHeapMb, SocketThreads } from './threads/socket-threads.js';
 import { copyListeners } from './threads/listener-copy.js';
+import { loadNativeIo } from './native/addon.js';
+import { NativeFront } from './native/native-front.js';
 import type { SharedReadsProof } from './server/shared-reads-proof.js';
 import { DiskStore } from './store/disk-store.js';
 import { MemoryStore } from './store/memory-store.js';
@@ -188,6 +190,8 @@ export class Composition implements PkgIndex {
   /** The process's count of open connections, shared with the socket threads. */
   readonly #connections = new SharedArrayBuffer(4);
   #threads: SocketThreads | null = null;
+  /** The native I/O threads (--io native, ADR 0019), once started. */
+  #native: NativeFront | null = null;
   /** The process's table of peers, when socket threads may start (see SharedPeerTable). */
   readonly #peerTable: { readonly memory: SharedArrayBuffer; readonly slots: number } | null = null;
   /** Every thread's counters as one (see combined-stats.ts). */
@@ -235,16 +239,28 @@ export class Composition implements PkgIndex {
       this.#tls === null ? full : { ...full, sharedReadBuffer: false },
     );
     this.#listenerFd = options.listenerFd ?? (() => this.server.listenerFd());
+    const open = new Int32Array(this.#connections);
     this.#stats = combinedStats(
       this.server.stats,
-      () => this.#threads?.reports() ?? [],
-      new Int32Array(this.#connections),
+      () => {
+        const reports = this.#threads?.reports() ?? [];
+        return this.#native === null ? reports : [...reports, this.#native.report()];
+      },
+      () => Atomics.load(open, 0) + (this.#native?.connectionsOpen ?? 0),
     );
   }
 
-  /** Threads serving connections, the main one included (1 until `listen()` has started the others). */
+  /**
+   * Threads serving connections: the main one and its socket threads (1 until `listen()` has
+   * started the others), or the native I/O threads.
+   */
   get threads(): number {
-    return 1 + (this.#threads?.count ?? 0);
+    return this.#native?.threads ?? 1 + (this.#threads?.count ?? 0);
+  }
+
+  /** Who reads and writes the connections: 'native' once its threads serve, else 'node'. */
+  get io(): 'node' | 'native' {
+    return this.#native === null ? 'node' : 'native';
   }
 
   /**
@@ -350,16 +366,25 @@ export class Composition implements PkgIndex {
       log.info({ ...store.stats(), durationMs: Math.round(performance.now() - startedAt) }, 'store opened');
 
       const protocol = await server.listen();
-      await this.#addAcceptLanes();
-      await this.#startThreads();
+      if (!(await this.#startNative())) {
+        await this.#addAcceptLanes();
+        await this.#startThreads();
+      }
       log.info(
-        { host: protocol.address, port: protocol.port, tls: this.#tls !== null, threads: this.threads },
+        {
+          host: protocol.address,
+          port: protocol.port,
+          tls: this.#tls !== null,
+          threads: this.threads,
+          io: this.io,
+        },
         'listening',
       );
       this.#addresses = { protocol, admin };
       return this.#addresses;
     } catch (err) {
       await this.#threads?.close();
+      await this.#native?.close(0);
       await server.close();
       // The admin server's handle would keep the process alive after a failed start.
       await this.#admin?.close();
@@ -368,6 +393,45 @@ export class Composition implements PkgIndex {
       await this.#tracing?.shutdown();
       throw err;
     }
+  }
+
+  /**
+   * With --io native: starts the native I/O threads on the listening socket and hands it to
+   * them (ADR 0019); the main thread then serves no connection itself and executes every
+   * thread's batches. False, with a warning saying why, where the native layer cannot serve:
+   * the caller serves with Node's sockets.
+   */
+  async #startNative(): Promise<boolean> {
+    const { config, log } = this;
+    if (config.io !== 'native') return false;
+    const fallBack = (reason: string, fields: Record<string, unknown> = {}): false => {
+      log.warn({ ...fields, io: 'native' }, `--io native cannot serve: ${reason}; serving with --io node`);
+      return false;
+    };
+    if (this.#tls !== null) return fallBack('it speaks plain TCP, and --tls-cert is set');
+    if (config.mutationRatePerPeer > 0) return fallBack('it does not apply --mutation-rate-per-peer');
+    const loaded = loadNativeIo();
+    if (!loaded.ok) return fallBack(loaded.reason, { addon: loaded.path });
+    const fd = this.#listenerFd();
+    if (fd === null)
+      return fallBack("this Node does not expose the listening socket's descriptor", {
+        node: process.version,
+      });
+    try {
+      this.#native = NativeFront.start({
+        addon: loaded.addon,
+        fd,
+        threads: threadCount(config),
+        server: config,
+        store: this.store,
+        log: log.child({ io: 'native' }),
+        latency: () => this.server.stats.commandLatency,
+      });
+    } catch (err) {
+      return fallBack(err instanceof Error ? err.message : String(err), { err });
+    }
+    await this.server.handOff();
+    return true;
   }
 
   /**
@@ -452,7 +516,11 @@ export class Composition implements PkgIndex {
       'shutting down',
     );
     // The socket threads' batches are executed here until each has drained.
-    await Promise.all([this.server.close(), this.#threads?.close()]);
+    await Promise.all([
+      this.server.close(),
+      this.#threads?.close(),
+      this.#native?.close(this.config.shutdownTimeoutMs),
+    ]);
     await this.store.close();
     // After the store: the spans of the last batches are exported too.
     await this.#tracing?.shutdown();

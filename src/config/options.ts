@@ -134,6 +134,13 @@ export const OPTIONS = {
     help: 'Threads that accept, read and write connections; the first also owns the index, and every command is executed there, in one serial order (ADR 0010). 0: one per core.',
     parse: integer(0, 256),
   }),
+  io: option<'node' | 'native'>({
+    flag: '--io',
+    env: 'PKGINDEX_IO',
+    default: 'node',
+    help: "Who reads and writes the protocol's connections. node: Node's sockets, on the event loop (and --threads' socket threads); native: --threads epoll threads of the native connection layer (built by npm run build with g++), which pass every line to the one thread that owns the index (ADR 0019). Falls back to node, with a warning, where the layer is not built or an option it does not support is set (--tls-cert, --mutation-rate-per-peer).",
+    parse: oneOf('node', 'native'),
+  }),
   acceptLanes: option({
     flag: '--accept-lanes',
     env: 'PKGINDEX_ACCEPT_LANES',

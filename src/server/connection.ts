@@ -12,6 +12,7 @@ import type { Peer, PeerLimits } from './peer-limits.js';
 import { BarrierWaiters, type Barrier, type BarrierWaiter, type Decided } from './barrier-waiters.js';
 import { FAILED, HeldReplies, PENDING_SLOT, WAITING } from './held-replies.js';
 import { INVALID_ROW, rowOfVerb, type ServerStats } from './stats.js';
+import { overCap, type CapCode } from './command-caps.js';
 
 export interface ConnectionLimits {
   readonly maxLineBytes: number;
@@ -287,22 +288,14 @@ export class Connection implements LineSink, Runnable, BarrierWaiter {
   #refusal(command: CommandSlot): boolean {
     const limits = this.#limits;
     const stats = this.#stats;
-    let code: 'E_TOO_MANY_DEPENDENCIES' | 'E_TOO_MANY_PACKAGES' | 'E_RATE_LIMITED';
+    let code: CapCode | 'E_RATE_LIMITED' | null = overCap(command, limits, () => this.#store.stats().packages);
     let detail: Record<string, unknown>;
-    const maxDependencies = limits.maxDependencies ?? 0;
-    const maxPackages = limits.maxPackages ?? 0;
-    if (command.verb === Verb.INDEX && maxDependencies > 0 && command.deps.length > maxDependencies) {
+    if (code === 'E_TOO_MANY_DEPENDENCIES') {
       stats.commandsOverDependencyCap++;
-      code = 'E_TOO_MANY_DEPENDENCIES';
-      detail = { dependencies: command.deps.length, max: maxDependencies };
-    } else if (
-      command.verb === Verb.INDEX &&
-      maxPackages > 0 &&
-      this.#store.stats().packages >= maxPackages
-    ) {
+      detail = { dependencies: command.deps.length, max: limits.maxDependencies };
+    } else if (code === 'E_TOO_MANY_PACKAGES') {
       stats.commandsOverPackageCap++;
-      code = 'E_TOO_MANY_PACKAGES';
-      detail = { max: maxPackages };
+      detail = { max: limits.maxPackages };
     } else if (this.peerLimit !== null && this.#peers?.limitsMutations === true) {
       if (this.#peers.takeMutation(this.peerLimit)) return false;
       stats.commandsRateLimited++;

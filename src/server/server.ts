@@ -78,6 +78,8 @@ export class IndexServer {
   readonly #proveSharedReads: () => Promise<SharedReadsProof>;
   readonly #listenHandle: object | undefined;
   readonly #slots: ConnectionSlots;
+  /** The listening socket is accepted on by another front (see handOff). */
+  #handedOff = false;
   /** Where every connection's reads land, or null for Node's own buffer per read. */
   #readBuffer: Buffer | null;
   #nextId = 1;
@@ -153,9 +155,29 @@ export class IndexServer {
     return this.#draining;
   }
 
-  /** True while the protocol listener is bound. */
+  /** True while the protocol listener is bound (by this server, or by the front it was handed to). */
   get listening(): boolean {
-    return this.#server.listening;
+    return this.#handedOff ? !this.#draining : this.#server.listening;
+  }
+
+  /**
+   * From now on another front accepts on the listening socket (the native I/O threads, ADR
+   * 0019, which hold descriptors of their own): this server closes its listeners, so that it
+   * accepts nothing more, and reports the socket as listening until it drains. Connections it
+   * accepted before are served as usual.
+   */
+  async handOff(): Promise<void> {
+    this.#handedOff = true;
+    await Promise.all(
+      [this.#server, ...this.#lanes].map(
+        (listener) =>
+          new Promise<void>((resolve) =>
+            listener.close(() => {
+              resolve();
+            }),
+          ),
+      ),
+    );
   }
 
   get connectionCount(): number {

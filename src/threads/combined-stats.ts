@@ -25,14 +25,15 @@ const COUNTERS: readonly Counter[] = [
 /**
  * The counters of every thread's server seen as one ServerStats, for the metrics: each
  * counter read is the main thread's value now plus the socket threads' last reports (at most
- * a second old, see SocketThreads); the open connections are the process's shared count.
+ * a second old, see SocketThreads) or the native I/O threads' counters now; the open
+ * connections are the process's count (`open`).
  * Command latency: the socket threads' samples are added to the main thread's histogram as
  * their reports arrive (see SocketThreads).
  */
 export function combinedStats(
   main: ServerStats,
   reports: () => readonly (ThreadStats | null)[],
-  open: Int32Array,
+  open: () => number,
 ): ServerStats {
   const combined = Object.create(ServerStats.prototype) as ServerStats;
   const sum = (key: Counter): number => {
@@ -41,7 +42,7 @@ export function combinedStats(
     return total;
   };
   const properties: PropertyDescriptorMap = {
-    connectionsOpen: { get: () => Atomics.load(open, 0), enumerable: true },
+    connectionsOpen: { get: open, enumerable: true },
     sharedReadBuffer: { get: () => main.sharedReadBuffer, enumerable: true },
     commandLatency: {
       get: () => main.commandLatency,

@@ -1,6 +1,7 @@
 import type { CommandSlot } from '../protocol/command.js';
 import { parseInto } from '../protocol/parse.js';
 import { Reply } from '../protocol/reply.js';
+import { INVALID_ROW, rowOfVerb } from '../server/stats.js';
 import { PENDING, type IndexStore } from '../store/store.js';
 
 const NEWLINE = 0x0a;
@@ -16,11 +17,25 @@ export interface BatchPeer {
 }
 
 /**
+ * What the owner does for a peer whose lines nobody has parsed before (the native I/O threads,
+ * ADR 0019): it counts each line's verb and applies the caps a socket thread's connection
+ * applies itself.
+ */
+export interface BatchChecks {
+  /** Filled with each line's row of ServerStats.commands (rowOfVerb, or INVALID_ROW). */
+  readonly rows: Uint8Array;
+  /** False refuses a parsed command (a cap): answered ERROR without executing it. */
+  admit(command: CommandSlot): boolean;
+}
+
+/**
  * The index owner's side of a socket thread's batch (ADR 0010): executes every line in order
  * against the store (one serial order with the owner's own connections), then answers the
- * batch once the store's barrier passes, after any earlier batch of the same peer. Lines were
- * parsed by the thread already; one that does not parse here (it cannot) is answered ERROR.
- * `lines` may be a view into a ring: it is read before this returns, never kept.
+ * batch once the store's barrier passes, after any earlier batch of the same peer. A socket
+ * thread parsed its lines already, so one that does not parse here (it cannot) is answered
+ * ERROR; the native I/O threads pass the client's lines as they came, and `checks` then
+ * counts and caps them. `lines` may be a view into a ring: it is read before this returns,
+ * never kept.
  */
 export function executeBatch(
   store: IndexStore,
@@ -28,6 +43,7 @@ export function executeBatch(
   peer: BatchPeer,
   lines: Uint8Array,
   count: number,
+  checks: BatchChecks | null = null,
 ): void {
   const bytes = Buffer.from(lines.buffer, lines.byteOffset, lines.length);
   const replies = new Uint8Array(count);
@@ -41,8 +57,16 @@ export function executeBatch(
     const error = end >= length ? 'E_FIELD_COUNT' : parseInto(bytes, start, end, slot);
     start = end + 1;
     if (error !== null) {
+      if (checks !== null) checks.rows[i] = INVALID_ROW;
       replies[i] = Reply.ERROR;
       continue;
+    }
+    if (checks !== null) {
+      checks.rows[i] = rowOfVerb(slot.verb);
+      if (!checks.admit(slot)) {
+        replies[i] = Reply.ERROR;
+        continue;
+      }
     }
     const reply = store.execute(slot);
     if (reply === PENDING) pending = true;

@@ -3,14 +3,14 @@ import assert from 'node:assert/strict';
 import { loadBrewPackages } from '../../tools/stress/brew-packages.js';
 import { checkConsistency, runHarness } from '../../tools/stress/harness.js';
 import { createTestDatabase, needPostgres } from '../support/postgres.js';
-import { THREAD_COUNTS, memoryOf, spawnServer, type ServerProcess } from '../support/servers.js';
+import { SERVINGS, memoryOf, spawnServer, type ServerProcess } from '../support/servers.js';
 
 const packages = loadBrewPackages();
 
-for (const threads of THREAD_COUNTS)
+for (const { threads, io, label } of SERVINGS)
   for (const seed of [1, 2, 3]) {
-    test(`challenge-style stress: 100 clients, Homebrew list, 25% broken messages, seed ${seed}, ${threads} thread(s)`, async (t) => {
-      const server = await spawnServer({ threads });
+    test(`challenge-style stress: 100 clients, Homebrew list, 25% broken messages, seed ${seed}, ${label}`, async (t) => {
+      const server = await spawnServer({ threads, io });
       try {
         let checked = 0;
         const report = await runHarness({

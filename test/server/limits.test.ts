@@ -4,7 +4,7 @@ import { connect } from 'node:net';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LineClient } from '../support/line-client.js';
-import { THREAD_COUNTS, memoryOf, spawnServer } from '../support/servers.js';
+import { SERVINGS, memoryOf, spawnServer } from '../support/servers.js';
 
 const MiB = 1024 * 1024;
 
@@ -36,9 +36,9 @@ async function floodWithoutReading(
   return { sent: written - socket.writableLength, destroy: () => socket.destroy() };
 }
 
-for (const threads of THREAD_COUNTS)
-  test(`a client that never reads cannot grow server memory; other clients are unaffected (${threads} thread(s))`, async (t) => {
-    const server = await spawnServer({ threads });
+for (const { threads, io, label } of SERVINGS)
+  test(`a client that never reads cannot grow server memory; other clients are unaffected (${label})`, async (t) => {
+    const server = await spawnServer({ threads, io });
     try {
       const warm = await LineClient.open(server.port);
       await warm.request('INDEX|a|');
@@ -63,9 +63,9 @@ for (const threads of THREAD_COUNTS)
     }
   });
 
-for (const threads of THREAD_COUNTS)
-  test(`an endless line without a newline cannot grow server memory (${threads} thread(s))`, async () => {
-    const server = await spawnServer({ threads, args: ['--max-line-bytes', '65536'] });
+for (const { threads, io, label } of SERVINGS)
+  test(`an endless line without a newline cannot grow server memory (${label})`, async () => {
+    const server = await spawnServer({ threads, io, args: ['--max-line-bytes', '65536'] });
     try {
       const c = await LineClient.open(server.port);
       const before = memoryOf(server.child.pid!);
@@ -86,9 +86,9 @@ for (const threads of THREAD_COUNTS)
     }
   });
 
-for (const threads of THREAD_COUNTS)
-  test(`SIGTERM: stops accepting, answers in-flight lines, closes clients, exits 0 (${threads} thread(s))`, async () => {
-    const server = await spawnServer({ threads });
+for (const { threads, io, label } of SERVINGS)
+  test(`SIGTERM: stops accepting, answers in-flight lines, closes clients, exits 0 (${label})`, async () => {
+    const server = await spawnServer({ threads, io });
     const c = await LineClient.open(server.port);
     assert.deepEqual(await c.request('INDEX|a|'), ['OK']);
     const code = server.stop('SIGTERM');
@@ -99,9 +99,9 @@ for (const threads of THREAD_COUNTS)
     await assert.rejects(LineClient.open(server.port));
   });
 
-for (const threads of THREAD_COUNTS)
-  test(`SIGTERM with a client that never reads: exits 0 within the shutdown timeout (${threads} thread(s))`, async () => {
-    const server = await spawnServer({ threads, args: ['--shutdown-timeout-ms', '500'] });
+for (const { threads, io, label } of SERVINGS)
+  test(`SIGTERM with a client that never reads: exits 0 within the shutdown timeout (${label})`, async () => {
+    const server = await spawnServer({ threads, io, args: ['--shutdown-timeout-ms', '500'] });
     const flooder = await floodWithoutReading(server.port, 'QUERY|a|\n', 64 * MiB, 300);
     const started = Date.now();
     assert.equal(await server.stop('SIGTERM'), 0);

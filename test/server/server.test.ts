@@ -5,16 +5,17 @@ import { connect } from 'node:net';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { LineClient } from '../support/line-client.js';
-import { THREAD_COUNTS, startServer } from '../support/servers.js';
+import { SERVINGS, startServer } from '../support/servers.js';
 import { until } from '../support/until.js';
 
 // Every test runs with both ways of reading sockets (see src/server/shared-reads.ts), on one
-// thread and on several (ADR 0010).
-for (const threads of THREAD_COUNTS)
-  for (const sharedReadBuffer of [true, false])
-    describe(`${sharedReadBuffer ? 'reads into the shared buffer' : "reads with Node's buffer per read"}, ${threads} thread(s)`, () => {
+// thread and on several (ADR 0010), and on the native I/O threads (ADR 0019), which read
+// their own way.
+for (const { threads, io, label } of SERVINGS)
+  for (const sharedReadBuffer of io === 'native' ? [true] : [true, false])
+    describe(`${sharedReadBuffer ? 'reads into the shared buffer' : "reads with Node's buffer per read"}, ${label}`, () => {
       test('answers pipelined lines in order, many lines in one write', async () => {
-        const { port, close } = await startServer({ threads, sharedReadBuffer });
+        const { port, close } = await startServer({ threads, io, sharedReadBuffer });
         const c = await LineClient.open(port);
         const lines = [
           'INDEX|a|',
@@ -43,7 +44,7 @@ for (const threads of THREAD_COUNTS)
       });
 
       test('a line split across many TCP writes is one command', async () => {
-        const { port, stats, close } = await startServer({ threads, sharedReadBuffer });
+        const { port, stats, close } = await startServer({ threads, io, sharedReadBuffer });
         const c = await LineClient.open(port);
         let sent = 0;
         for (const byte of Buffer.from('INDEX|gtk+3|\nQUERY|gtk+3|\n')) {
@@ -57,7 +58,7 @@ for (const threads of THREAD_COUNTS)
       });
 
       test('\\r\\n line endings are accepted', async () => {
-        const { port, close } = await startServer({ threads, sharedReadBuffer });
+        const { port, close } = await startServer({ threads, io, sharedReadBuffer });
         const c = await LineClient.open(port);
         c.write('INDEX|a|\r\nQUERY|a|\r\nQUERY|a|\r\r\n');
         assert.deepEqual(await c.read(3), ['OK', 'OK', 'ERROR']);
@@ -66,7 +67,7 @@ for (const threads of THREAD_COUNTS)
       });
 
       test('an over-long line gets one ERROR and the connection keeps serving', async () => {
-        const { port, close } = await startServer({ threads, sharedReadBuffer, maxLineBytes: 1024 });
+        const { port, close } = await startServer({ threads, io, sharedReadBuffer, maxLineBytes: 1024 });
         const c = await LineClient.open(port);
         c.write(`INDEX|a|${'b,'.repeat(5000)}b\nINDEX|ok|\nQUERY|ok|\n`);
         assert.deepEqual(await c.read(3), ['ERROR', 'OK', 'OK']);
@@ -79,7 +80,7 @@ for (const threads of THREAD_COUNTS)
       });
 
       test('a connection closed in the middle of a line executes nothing of it', async () => {
-        const { port, stats, close } = await startServer({ threads, sharedReadBuffer });
+        const { port, stats, close } = await startServer({ threads, io, sharedReadBuffer });
         const a = await LineClient.open(port);
         a.write('INDEX|half|');
         await until('the partial line read', async () => (await stats()).bytesIn >= 'INDEX|half|'.length);
@@ -92,7 +93,7 @@ for (const threads of THREAD_COUNTS)
       });
 
       test('a client that half-closes still receives all its replies', async () => {
-        const { port, close } = await startServer({ threads, sharedReadBuffer });
+        const { port, close } = await startServer({ threads, io, sharedReadBuffer });
         const c = await LineClient.open(port);
         c.socket.end('INDEX|a|\nQUERY|a|\n');
         assert.deepEqual(await c.read(2), ['OK', 'OK']);
@@ -103,6 +104,7 @@ for (const threads of THREAD_COUNTS)
       test('beyond --max-connections new connections are closed, existing ones keep working', async () => {
         const { port, stats, close } = await startServer({
           threads,
+          io,
           sharedReadBuffer,
           maxConnections: 2,
         });
@@ -126,6 +128,7 @@ for (const threads of THREAD_COUNTS)
       test('an idle connection is closed after the idle timeout; an active one is not', async () => {
         const { port, stats, close } = await startServer({
           threads,
+          io,
           sharedReadBuffer,
           idleTimeoutMs: 300,
         });
@@ -143,7 +146,7 @@ for (const threads of THREAD_COUNTS)
       });
 
       test('graceful close answers what was sent, then closes clients and stops accepting', async () => {
-        const { port, server, close } = await startServer({ threads, sharedReadBuffer });
+        const { port, server, close } = await startServer({ threads, io, sharedReadBuffer });
         const c = await LineClient.open(port);
         c.write('INDEX|a|\nQUERY|a|\n');
         assert.deepEqual(await c.read(2), ['OK', 'OK']);
@@ -156,7 +159,7 @@ for (const threads of THREAD_COUNTS)
       });
 
       test('counts commands by verb and reply, and bytes both ways', async () => {
-        const { port, stats, close } = await startServer({ threads, sharedReadBuffer });
+        const { port, stats, close } = await startServer({ threads, io, sharedReadBuffer });
         const c = await LineClient.open(port);
         await c.request('INDEX|a|', 'INDEX|b|a', 'INDEX|c|x', 'QUERY|a|', 'nonsense');
         const s = await stats();
@@ -236,7 +239,7 @@ for (const threads of THREAD_COUNTS)
       });
 
       test('partial lines of two connections interleaved through the one read buffer stay apart', async () => {
-        const { port, stats, close } = await startServer({ threads, sharedReadBuffer });
+        const { port, stats, close } = await startServer({ threads, io, sharedReadBuffer });
         const a = connect({ port, host: '127.0.0.1' });
         await once(a, 'connect');
         const b = await LineClient.open(port);
@@ -252,8 +255,9 @@ for (const threads of THREAD_COUNTS)
           'OK',
           'ERROR',
         ]);
-        // The mode under test is the one in effect (no silent fallback on this Node).
-        assert.equal((await stats()).connectionsSharedReads, sharedReadBuffer ? 2 : 0);
+        // The mode under test is the one in effect (no silent fallback on this Node); the native
+        // I/O threads read into buffers of their own.
+        assert.equal((await stats()).connectionsSharedReads, sharedReadBuffer && io === 'node' ? 2 : 0);
         a.destroy();
         b.close();
         await close();

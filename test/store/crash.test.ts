@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCrashCycles } from '../../tools/crash/cycles.js';
 import { newDataDir } from './support/tmp-dir.js';
-import { THREAD_COUNTS } from '../support/servers.js';
+import { SERVINGS } from '../support/servers.js';
 
 // Quick variant; `node dist/tools/measure.js crash --cycles 50` runs the long one.
-for (const threads of THREAD_COUNTS)
+for (const { threads, io, label } of SERVINGS)
   for (const [seed, args] of [
     [1, []],
     [2, ['--compact-after-bytes', '8192']],
@@ -13,7 +13,7 @@ for (const threads of THREAD_COUNTS)
     [3, ['--sync-mode', 'relaxed', '--sync-interval-ms', '1000']],
   ] as const) {
     test(
-      `kill -9 of the server at random moments loses no acknowledged mutation (seed ${seed} ${args.join(' ')}, ${threads} thread(s))`,
+      `kill -9 of the server at random moments loses no acknowledged mutation (seed ${seed} ${args.join(' ')}, ${label})`,
       { timeout: 60_000 },
       async (t) => {
         const report = await runCrashCycles({
@@ -23,7 +23,7 @@ for (const threads of THREAD_COUNTS)
           clients: 12,
           minRunMs: 200,
           maxRunMs: 700,
-          args: ['--threads', String(threads), ...args],
+          args: ['--threads', String(threads), '--io', io, ...args],
         });
         // A floor that only proves the workload ran: a loaded CI disk can be very slow to fsync.
         assert.ok(report.acked > 50, `only ${report.acked} acknowledged`);

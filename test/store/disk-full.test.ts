@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { recover } from '../../src/store/recover.js';
-import { THREAD_COUNTS, spawnServer, type ServerProcess } from '../support/servers.js';
+import { SERVINGS, spawnServer, type ServerProcess } from '../support/servers.js';
 import { LineClient } from '../support/line-client.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -40,9 +40,9 @@ async function fill(path: string): Promise<void> {
   }
 }
 
-for (const threads of THREAD_COUNTS)
+for (const { threads, io, label } of SERVINGS)
   test(
-    `disk full: no acknowledged write lost, ERROR while full, queries answered, recovery when space returns (${threads} thread(s))`,
+    `disk full: no acknowledged write lost, ERROR while full, queries answered, recovery when space returns (${label})`,
     { timeout: 60_000 },
     async (t) => {
       if (process.platform !== 'linux') {
@@ -65,7 +65,7 @@ for (const threads of THREAD_COUNTS)
       });
       // Made by the server, with a new index, inside the mount.
       const dir = join(mnt, 'data');
-      server = await spawnServer({ storage: 'disk', dataDir: dir, threads });
+      server = await spawnServer({ storage: 'disk', dataDir: dir, threads, io });
       let client = await LineClient.open(server.port);
       const acked: string[] = [];
       let errors = 0;
@@ -92,7 +92,7 @@ for (const threads of THREAD_COUNTS)
       // A restart on the full disk: the index is recovered and served, mutations wait for space.
       client.close();
       await server.kill9();
-      server = await spawnServer({ storage: 'disk', dataDir: dir, threads });
+      server = await spawnServer({ storage: 'disk', dataDir: dir, threads, io });
       client = await LineClient.open(server.port);
       assert.equal(await client.send(`QUERY|${acked.at(-1)!}|`), 'OK', 'recovered on a full disk');
       assert.equal((await readyz(server)).status, 503, 'a restart on a full disk is not ready');

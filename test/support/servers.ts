@@ -20,11 +20,25 @@ export const TEST_CONFIG: Partial<PkgIndexConfig> = {
   acceptLanes: 1,
 };
 
+/** One way of serving the protocol's connections (issue 13). */
+export interface Serving {
+  readonly threads: number;
+  readonly io: 'node' | 'native';
+  /** For test names. */
+  readonly label: string;
+}
+
 /**
- * The thread counts every protocol, durability and crash test runs with (issue 13): today's
- * single thread, and the main thread with one socket thread (ADR 0010).
+ * The ways every protocol, durability and crash test runs the server (issue 13): today's
+ * single thread, the main thread with one socket thread (ADR 0010), and two native I/O threads
+ * around the index owner (ADR 0019; test/native/native-io.test.ts fails in CI when the native
+ * layer is not built, which would make this variant serve with Node's sockets).
  */
-export const THREAD_COUNTS = [1, 2] as const;
+export const SERVINGS: readonly Serving[] = [
+  { threads: 1, io: 'node', label: '1 thread(s)' },
+  { threads: 2, io: 'node', label: '2 thread(s)' },
+  { threads: 2, io: 'native', label: 'native I/O, 2 thread(s)' },
+];
 
 export interface InProcessServer {
   readonly pkgindex: Composition;

@@ -18,6 +18,8 @@ export interface SpawnOptions {
   readonly admin?: boolean;
   /** `--threads`, when given (else the CLI default: one per core). */
   readonly threads?: number;
+  /** `--io`, when given (else the CLI default, node). */
+  readonly io?: 'node' | 'native';
   /** The CLI to run (default this build's), e.g. another build's to compare against. */
   readonly cli?: string;
   /** More `serve` arguments, after the ones above, so they can override them. */
@@ -62,6 +64,7 @@ export async function spawnServer(options: SpawnOptions = {}): Promise<ServerPro
     dataDir,
     admin = true,
     threads,
+    io,
     args = [],
     env = {},
     launcher = [],
@@ -86,6 +89,7 @@ export async function spawnServer(options: SpawnOptions = {}): Promise<ServerPro
       storage,
       ...(dataDir === undefined ? [] : ['--data-dir', dataDir]),
       ...(threads === undefined ? [] : ['--threads', String(threads)]),
+      ...(io === undefined ? [] : ['--io', io]),
       ...args,
     ],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },

@@ -1,0 +1,806 @@
+// pkgindex's native connection layer (ADR 0019, `--io native`): epoll threads that accept,
+// read, frame lines and write replies, around the one JavaScript thread that owns the index.
+//
+// Each I/O thread owns its connections outright (no locks on the hot path): it reads every
+// ready connection once per turn (at most READ_BYTES each, so a flooding client gets one
+// read per turn like everyone else), cuts complete lines, and at the end of the turn hands
+// the turn's lines to JavaScript as one batch through a thread-safe function. The owner
+// executes the batch in its serial order and answers with one reply byte per line
+// (`reply()`), in the order of the batches; the answer is queued for the thread, which is
+// woken through an eventfd, renders the replies and writes each connection's once.
+//
+// The protocol itself (parsing, validation, the graph's rules) stays in JavaScript: a line is
+// passed on as the bytes the client sent, and the owner parses it with the one parser. A line
+// longer than the limit is passed on as an empty line, which the parser answers ERROR.
+#include <node_api.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace {
+
+// Bumped whenever the JavaScript side's expectations change (src/native/addon.ts checks it).
+constexpr int32_t ABI_VERSION = 1;
+constexpr size_t READ_BYTES = 64 * 1024;
+constexpr int MAX_EVENTS = 256;
+constexpr uint64_t LISTEN_TAG = ~0ull;
+constexpr uint64_t WAKE_TAG = ~0ull - 1;
+constexpr uint8_t REPLY_ERROR = 2;
+constexpr size_t MAX_REPLY_BYTES = 6;
+const char* const REPLY_TEXT[] = {"OK\n", "FAIL\n", "ERROR\n"};
+const size_t REPLY_LENGTH[] = {3, 5, 6};
+
+// Counters of one thread, read by stats() from the JavaScript thread.
+enum Counter {
+  C_OPEN,
+  C_TOTAL,
+  C_REFUSED,
+  C_REFUSED_PER_PEER,
+  C_IDLE_CLOSED,
+  C_BYTES_IN,
+  C_BYTES_OUT,
+  C_LINES_TOO_LONG,
+  C_ACCEPT_ERRORS,
+  C_BATCHES,
+  C_BATCHED_COMMANDS,
+  C_REPLIES_FAILED,
+  C_COUNT
+};
+
+int64_t nowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+double nowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return double(ts.tv_sec) * 1e9 + double(ts.tv_nsec);
+}
+
+struct Options {
+  int threads = 1;
+  size_t maxLineBytes = 64 * 1024;
+  int64_t maxConnections = 10000;
+  int64_t maxConnectionsPerPeer = 0;
+  size_t outputHighWaterBytes = 64 * 1024;
+  int64_t idleTimeoutMs = 0;
+};
+
+struct Group;
+
+struct Conn {
+  int fd = -1;
+  uint32_t id = 0;
+  std::string peerKey;
+  std::string carry;   // bytes of an unfinished line
+  std::string out;     // replies not yet written
+  size_t outAt = 0;    // written bytes of `out`
+  uint32_t inflight = 0;  // lines handed to the owner, not yet answered
+  bool discarding = false;  // inside an over-long line, until its newline
+  bool reading = true;      // wants EPOLLIN (see checkBackpressure)
+  uint32_t events = EPOLLIN;  // what epoll has registered
+  bool ending = false;      // the client half-closed, or the server drains: close once answered
+  bool dead = false;        // the socket is closed; freed once `inflight` is 0
+  int64_t lastReadMs = 0;
+};
+
+// A batch of lines from one thread's turn, on its way to JavaScript.
+struct Batch {
+  int thread;
+  std::string lines;
+  uint32_t count = 0;
+  double readAtNs = 0;
+  bool drained = false;  // not a batch: the thread has drained and is exiting
+};
+
+struct Span {
+  uint32_t conn;
+  uint32_t count;
+};
+
+struct Answer {
+  std::string replies;  // one byte per line; empty with failed
+  bool failed = false;
+};
+
+struct Thread {
+  Group* group = nullptr;
+  int index = 0;
+  int epfd = -1;
+  int wakefd = -1;
+  int listenFd = -1;  // this thread's own descriptor of the listening socket
+  pthread_t tid{};
+  bool started = false;
+  std::vector<Conn*> conns;  // by id
+  std::vector<uint32_t> freeIds;
+  Batch* batch = nullptr;
+  std::vector<Span> spans;                  // of the batch being built
+  std::deque<std::vector<Span>> inflight;   // batches handed over, oldest first
+  std::mutex mu;                            // guards answers, draining, destroying
+  std::deque<Answer> answers;
+  bool drainAsked = false;
+  bool destroyAsked = false;
+  bool draining = false;
+  int64_t acceptPausedUntil = 0;
+  int64_t lastSweepMs = 0;
+  std::atomic<double> counters[C_COUNT];
+};
+
+struct Group {
+  Options options;
+  std::vector<Thread*> threads;
+  napi_threadsafe_function tsfn = nullptr;
+  std::atomic<int64_t> open{0};
+  std::mutex peersMu;
+  std::unordered_map<std::string, int64_t> peers;
+  bool joined = false;  // join() has run: the threads are gone (JavaScript thread only)
+};
+
+void add(Thread* t, Counter c, double v) {
+  t->counters[c].store(t->counters[c].load(std::memory_order_relaxed) + v, std::memory_order_relaxed);
+}
+
+std::string peerKeyOf(const sockaddr_storage& addr) {
+  if (addr.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+    return std::string(reinterpret_cast<const char*>(&a->sin_addr), 4);
+  }
+  if (addr.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+    const uint8_t* b = a->sin6_addr.s6_addr;
+    // A v4-mapped address is the same peer as its IPv4 form.
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(b, mapped, 12) == 0) return std::string(reinterpret_cast<const char*>(b + 12), 4);
+    return std::string(reinterpret_cast<const char*>(b), 16);
+  }
+  return std::string();
+}
+
+bool takePeer(Group* g, const std::string& key) {
+  if (g->options.maxConnectionsPerPeer <= 0) return true;
+  std::lock_guard<std::mutex> lock(g->peersMu);
+  int64_t& n = g->peers[key];
+  if (n >= g->options.maxConnectionsPerPeer) {
+    if (n == 0) g->peers.erase(key);
+    return false;
+  }
+  n++;
+  return true;
+}
+
+void releasePeer(Group* g, const std::string& key) {
+  if (g->options.maxConnectionsPerPeer <= 0) return;
+  std::lock_guard<std::mutex> lock(g->peersMu);
+  auto it = g->peers.find(key);
+  if (it != g->peers.end() && --it->second <= 0) g->peers.erase(it);
+}
+
+// Registers what the connection waits for, with a system call only when that changes.
+void setEvents(Thread* t, Conn* c) {
+  if (c->fd < 0) return;
+  const uint32_t wanted = (c->reading ? uint32_t(EPOLLIN) : 0u) | (c->outAt < c->out.size() ? uint32_t(EPOLLOUT) : 0u);
+  if (wanted == c->events) return;
+  c->events = wanted;
+  epoll_event ev{};
+  ev.events = wanted;
+  ev.data.u64 = c->id;
+  epoll_ctl(t->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+void freeIfDone(Thread* t, Conn* c) {
+  if (!c->dead || c->inflight > 0) return;
+  t->conns[c->id] = nullptr;
+  t->freeIds.push_back(c->id);
+  delete c;
+}
+
+void closeConn(Thread* t, Conn* c) {
+  if (c->fd >= 0) {
+    epoll_ctl(t->epfd, EPOLL_CTL_DEL, c->fd, nullptr);
+    close(c->fd);
+    c->fd = -1;
+    c->dead = true;
+    t->group->open.fetch_sub(1);
+    add(t, C_OPEN, -1);
+    releasePeer(t->group, c->peerKey);
+  }
+  freeIfDone(t, c);
+}
+
+// Closes a connection that has nothing left to answer once it is ending.
+void maybeFinish(Thread* t, Conn* c) {
+  if (c->ending && !c->dead && c->inflight == 0 && c->outAt >= c->out.size()) closeConn(t, c);
+}
+
+// Stops or resumes reading by the replies a connection has waiting (--output-high-water-bytes):
+// those written but unread by the client, and those still to come for lines it sent.
+void checkBackpressure(Thread* t, Conn* c) {
+  if (c->dead) return;
+  const size_t waiting = (c->out.size() - c->outAt) + size_t(c->inflight) * MAX_REPLY_BYTES;
+  const bool read = !c->ending && waiting < t->group->options.outputHighWaterBytes;
+  if (read != c->reading) {
+    c->reading = read;
+    setEvents(t, c);
+  }
+}
+
+void addLine(Thread* t, Conn* c, const char* p, size_t n) {
+  if (t->batch == nullptr) {
+    t->batch = new Batch();
+    t->batch->thread = t->index;
+    t->batch->readAtNs = nowNs();
+  }
+  Batch* b = t->batch;
+  b->lines.append(p, n);
+  b->lines.push_back('\n');
+  b->count++;
+  c->inflight++;
+  if (!t->spans.empty() && t->spans.back().conn == c->id)
+    t->spans.back().count++;
+  else
+    t->spans.push_back({c->id, 1});
+}
+
+void overlong(Thread* t, Conn* c) {
+  add(t, C_LINES_TOO_LONG, 1);
+  addLine(t, c, "", 0);
+}
+
+// Cuts `buf[0, n)` into lines, carrying an unfinished one to the next read.
+void frame(Thread* t, Conn* c, const char* buf, size_t n) {
+  const size_t maxLine = t->group->options.maxLineBytes;
+  size_t start = 0;
+  while (start < n) {
+    const char* nl = static_cast<const char*>(memchr(buf + start, '\n', n - start));
+    if (nl == nullptr) {
+      if (c->discarding) return;
+      if (c->carry.size() + (n - start) > maxLine) {
+        c->carry.clear();
+        c->discarding = true;
+        overlong(t, c);
+        return;
+      }
+      c->carry.append(buf + start, n - start);
+      return;
+    }
+    const size_t end = size_t(nl - buf);
+    if (c->discarding) {
+      c->discarding = false;
+    } else if (!c->carry.empty()) {
+      if (c->carry.size() + (end - start) > maxLine) {
+        overlong(t, c);
+      } else {
+        c->carry.append(buf + start, end - start);
+        addLine(t, c, c->carry.data(), c->carry.size());
+      }
+      c->carry.clear();
+    } else if (end - start > maxLine) {
+      overlong(t, c);
+    } else {
+      addLine(t, c, buf + start, end - start);
+    }
+    start = end + 1;
+  }
+}
+
+void handOver(Thread* t) {
+  if (t->batch == nullptr) return;
+  Batch* b = t->batch;
+  t->batch = nullptr;
+  add(t, C_BATCHES, 1);
+  add(t, C_BATCHED_COMMANDS, b->count);
+  t->inflight.push_back(std::move(t->spans));
+  t->spans.clear();
+  napi_call_threadsafe_function(t->group->tsfn, b, napi_tsfn_blocking);
+}
+
+void writeOut(Thread* t, Conn* c) {
+  while (c->outAt < c->out.size() && !c->dead) {
+    const ssize_t w = send(c->fd, c->out.data() + c->outAt, c->out.size() - c->outAt, MSG_NOSIGNAL);
+    if (w > 0) {
+      c->outAt += size_t(w);
+      add(t, C_BYTES_OUT, double(w));
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    closeConn(t, c);
+    return;
+  }
+  if (c->outAt >= c->out.size()) {
+    c->out.clear();
+    c->outAt = 0;
+  } else if (c->outAt > 64 * 1024) {
+    c->out.erase(0, c->outAt);
+    c->outAt = 0;
+  }
+  setEvents(t, c);
+  checkBackpressure(t, c);
+  maybeFinish(t, c);
+}
+
+void takeAnswers(Thread* t) {
+  std::deque<Answer> got;
+  {
+    std::lock_guard<std::mutex> lock(t->mu);
+    got.swap(t->answers);
+  }
+  std::vector<Conn*> touched;
+  for (Answer& answer : got) {
+    if (t->inflight.empty()) break;  // cannot happen: one answer per batch
+    std::vector<Span> spans = std::move(t->inflight.front());
+    t->inflight.pop_front();
+    size_t at = 0;
+    for (const Span& span : spans) {
+      Conn* c = t->conns[span.conn];
+      for (uint32_t i = 0; i < span.count; i++, at++) {
+        uint8_t r = answer.failed || at >= answer.replies.size() ? REPLY_ERROR : uint8_t(answer.replies[at]);
+        if (r > REPLY_ERROR) r = REPLY_ERROR;
+        if (answer.failed) add(t, C_REPLIES_FAILED, 1);
+        if (!c->dead) c->out.append(REPLY_TEXT[r], REPLY_LENGTH[r]);
+      }
+      c->inflight -= span.count;
+      if (c->dead) {
+        freeIfDone(t, c);
+      } else if (touched.empty() || touched.back() != c) {
+        touched.push_back(c);
+      }
+    }
+  }
+  // A connection answered in two batches of the list is written once, after the last.
+  for (Conn* c : touched)
+    if (t->conns[c->id] == c && !c->dead && c->outAt < c->out.size()) writeOut(t, c);
+    else if (t->conns[c->id] == c) {
+      checkBackpressure(t, c);
+      maybeFinish(t, c);
+    }
+}
+
+void acceptAll(Thread* t) {
+  Group* g = t->group;
+  for (;;) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    const int fd = accept4(t->listenFd, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      // Out of descriptors (EMFILE, ENFILE) or memory: the client waits in the queue; stop
+      // asking for 100 ms instead of spinning on a listener that stays readable.
+      add(t, C_ACCEPT_ERRORS, 1);
+      epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->listenFd, nullptr);
+      t->acceptPausedUntil = nowMs() + 100;
+      return;
+    }
+    if (g->open.fetch_add(1) >= g->options.maxConnections) {
+      g->open.fetch_sub(1);
+      add(t, C_REFUSED, 1);
+      close(fd);
+      continue;
+    }
+    std::string key = peerKeyOf(addr);
+    if (!takePeer(g, key)) {
+      g->open.fetch_sub(1);
+      add(t, C_REFUSED_PER_PEER, 1);
+      close(fd);
+      continue;
+    }
+    add(t, C_OPEN, 1);
+    add(t, C_TOTAL, 1);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    Conn* c = new Conn();
+    c->fd = fd;
+    c->peerKey = std::move(key);
+    c->lastReadMs = nowMs();
+    if (!t->freeIds.empty()) {
+      c->id = t->freeIds.back();
+      t->freeIds.pop_back();
+      t->conns[c->id] = c;
+    } else {
+      c->id = uint32_t(t->conns.size());
+      t->conns.push_back(c);
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = c->id;
+    epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev);
+  }
+}
+
+void readConn(Thread* t, Conn* c, char* buf) {
+  const ssize_t r = recv(c->fd, buf, READ_BYTES, 0);
+  if (r > 0) {
+    add(t, C_BYTES_IN, double(r));
+    c->lastReadMs = nowMs();
+    if (!t->draining) frame(t, c, buf, size_t(r));
+    checkBackpressure(t, c);
+    return;
+  }
+  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (r == 0) {
+    // The client will send nothing more: answer what it sent, then close.
+    c->ending = true;
+    c->reading = false;
+    setEvents(t, c);
+    maybeFinish(t, c);
+    return;
+  }
+  closeConn(t, c);
+}
+
+void sweepIdle(Thread* t, int64_t now) {
+  const int64_t idle = t->group->options.idleTimeoutMs;
+  if (idle <= 0 || now - t->lastSweepMs < 250) return;
+  t->lastSweepMs = now;
+  for (Conn* c : t->conns)
+    if (c != nullptr && !c->dead && c->inflight == 0 && c->outAt >= c->out.size() && now - c->lastReadMs >= idle) {
+      add(t, C_IDLE_CLOSED, 1);
+      closeConn(t, c);
+    }
+}
+
+void startDrain(Thread* t) {
+  if (t->draining) return;
+  t->draining = true;
+  if (t->listenFd >= 0) {
+    epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->listenFd, nullptr);
+    close(t->listenFd);
+    t->listenFd = -1;
+  }
+  // Lines already read are answered, then each connection is closed; nothing more is read.
+  for (Conn* c : t->conns)
+    if (c != nullptr && !c->dead) {
+      c->ending = true;
+      checkBackpressure(t, c);
+      maybeFinish(t, c);
+    }
+}
+
+bool anyOpen(Thread* t) {
+  for (Conn* c : t->conns)
+    if (c != nullptr && !c->dead) return true;
+  return false;
+}
+
+void* run(void* arg) {
+  Thread* t = static_cast<Thread*>(arg);
+  std::vector<char> buffer(READ_BYTES);
+  epoll_event events[MAX_EVENTS];
+  for (;;) {
+    const int timeout = (t->group->options.idleTimeoutMs > 0 || t->acceptPausedUntil > 0 || t->draining) ? 100 : -1;
+    const int n = epoll_wait(t->epfd, events, MAX_EVENTS, timeout);
+    if (n < 0 && errno != EINTR) break;
+    bool destroy = false;
+    for (int i = 0; i < n; i++) {
+      const uint64_t tag = events[i].data.u64;
+      if (tag == LISTEN_TAG) {
+        if (!t->draining) acceptAll(t);
+        continue;
+      }
+      if (tag == WAKE_TAG) {
+        uint64_t v;
+        (void)!read(t->wakefd, &v, sizeof v);
+        bool drain;
+        {
+          std::lock_guard<std::mutex> lock(t->mu);
+          drain = t->drainAsked;
+          destroy = t->destroyAsked;
+        }
+        takeAnswers(t);
+        if (drain) startDrain(t);
+        continue;
+      }
+      Conn* c = tag < t->conns.size() ? t->conns[tag] : nullptr;
+      if (c == nullptr || c->dead) continue;
+      // Both directions are shut (a reset): nothing can be read or delivered any more.
+      if (events[i].events & (EPOLLHUP | EPOLLERR)) {
+        closeConn(t, c);
+        continue;
+      }
+      if (events[i].events & EPOLLOUT) writeOut(t, c);
+      if (c->dead || t->conns[tag] != c) continue;
+      if (events[i].events & EPOLLIN) readConn(t, c, buffer.data());
+    }
+    handOver(t);
+    const int64_t now = nowMs();
+    if (t->acceptPausedUntil > 0 && now >= t->acceptPausedUntil && !t->draining) {
+      t->acceptPausedUntil = 0;
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+      ev.data.u64 = LISTEN_TAG;
+      epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->listenFd, &ev);
+    }
+    sweepIdle(t, now);
+    if (destroy) {
+      for (Conn* c : t->conns)
+        if (c != nullptr && !c->dead) closeConn(t, c);
+    }
+    if (t->draining && !anyOpen(t) && t->inflight.empty()) break;
+  }
+  for (Conn* c : t->conns)
+    if (c != nullptr) {
+      if (!c->dead) closeConn(t, c);
+      delete c;
+    }
+  t->conns.clear();
+  Batch* done = new Batch();
+  done->thread = t->index;
+  done->drained = true;
+  napi_call_threadsafe_function(t->group->tsfn, done, napi_tsfn_blocking);
+  return nullptr;
+}
+
+// ---- the JavaScript side ----------------------------------------------------------------
+
+void callJs(napi_env env, napi_value fn, void*, void* data) {
+  Batch* b = static_cast<Batch*>(data);
+  if (env == nullptr || fn == nullptr) {
+    delete b;
+    return;
+  }
+  napi_value args[4];
+  napi_create_int32(env, b->thread, &args[0]);
+  if (b->drained) {
+    napi_get_null(env, &args[1]);
+  } else {
+    void* copy;
+    napi_create_buffer_copy(env, b->lines.size(), b->lines.data(), &copy, &args[1]);
+  }
+  napi_create_uint32(env, b->count, &args[2]);
+  napi_create_double(env, b->readAtNs, &args[3]);
+  delete b;
+  napi_value recv;
+  napi_get_undefined(env, &recv);
+  napi_call_function(env, recv, fn, 4, args, nullptr);
+}
+
+bool getNumber(napi_env env, napi_value object, const char* name, double* out) {
+  napi_value value;
+  napi_valuetype type;
+  if (napi_get_named_property(env, object, name, &value) != napi_ok) return false;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_number) return false;
+  return napi_get_value_double(env, value, out) == napi_ok;
+}
+
+Group* groupOf(napi_env env, napi_value value) {
+  void* data = nullptr;
+  if (napi_get_value_external(env, value, &data) != napi_ok) {
+    napi_throw_type_error(env, "E_NATIVE_ARGUMENT", "expected the handle start() returned");
+    return nullptr;
+  }
+  return static_cast<Group*>(data);
+}
+
+void wake(Thread* t) {
+  const uint64_t one = 1;
+  (void)!write(t->wakefd, &one, sizeof one);
+}
+
+void destroyThread(Thread* t) {
+  if (t->epfd >= 0) close(t->epfd);
+  if (t->wakefd >= 0) close(t->wakefd);
+  if (t->listenFd >= 0) close(t->listenFd);
+  delete t;
+}
+
+// start(listenFd, options, onBatch) -> handle. The descriptor is duplicated for each thread;
+// the caller keeps (and closes) its own.
+napi_value Start(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < 3) {
+    napi_throw_type_error(env, "E_NATIVE_ARGUMENT", "start(listenFd, options, onBatch)");
+    return nullptr;
+  }
+  int32_t listenFd = -1;
+  napi_get_value_int32(env, argv[0], &listenFd);
+  double threads = 1, maxLine = 0, maxConns = 0, perPeer = 0, highWater = 0, idle = 0;
+  if (!getNumber(env, argv[1], "threads", &threads) || !getNumber(env, argv[1], "maxLineBytes", &maxLine) ||
+      !getNumber(env, argv[1], "maxConnections", &maxConns) ||
+      !getNumber(env, argv[1], "maxConnectionsPerPeer", &perPeer) ||
+      !getNumber(env, argv[1], "outputHighWaterBytes", &highWater) ||
+      !getNumber(env, argv[1], "idleTimeoutMs", &idle)) {
+    napi_throw_type_error(env, "E_NATIVE_ARGUMENT", "start(): an option is missing or not a number");
+    return nullptr;
+  }
+  Group* g = new Group();
+  g->options.threads = threads < 1 ? 1 : int(threads);
+  g->options.maxLineBytes = size_t(maxLine);
+  g->options.maxConnections = int64_t(maxConns);
+  g->options.maxConnectionsPerPeer = int64_t(perPeer);
+  g->options.outputHighWaterBytes = size_t(highWater);
+  g->options.idleTimeoutMs = int64_t(idle);
+  for (int i = 0; i < g->options.threads; i++) {
+    Thread* t = new Thread();
+    for (auto& counter : t->counters) counter.store(0);
+    t->group = g;
+    t->index = i;
+    t->epfd = epoll_create1(EPOLL_CLOEXEC);
+    t->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    t->listenFd = fcntl(listenFd, F_DUPFD_CLOEXEC, 3);
+    g->threads.push_back(t);
+    if (t->epfd < 0 || t->wakefd < 0 || t->listenFd < 0) {
+      const std::string message = std::string("cannot set up an I/O thread: ") + strerror(errno);
+      for (Thread* made : g->threads) destroyThread(made);
+      delete g;
+      napi_throw_error(env, "E_NATIVE_START", message.c_str());
+      return nullptr;
+    }
+    epoll_event listen{};
+    listen.events = EPOLLIN | EPOLLEXCLUSIVE;
+    listen.data.u64 = LISTEN_TAG;
+    epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->listenFd, &listen);
+    epoll_event wakeEv{};
+    wakeEv.events = EPOLLIN;
+    wakeEv.data.u64 = WAKE_TAG;
+    epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->wakefd, &wakeEv);
+  }
+  napi_value name;
+  napi_create_string_utf8(env, "pkgindex-io", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[2], nullptr, name, 0, 1, nullptr, nullptr, nullptr, callJs,
+                                      &g->tsfn) != napi_ok) {
+    for (Thread* made : g->threads) destroyThread(made);
+    delete g;
+    napi_throw_error(env, "E_NATIVE_START", "cannot create the thread-safe function");
+    return nullptr;
+  }
+  int running = 0;
+  for (Thread* t : g->threads) {
+    if (pthread_create(&t->tid, nullptr, run, t) == 0) {
+      t->started = true;
+      running++;
+    }
+  }
+  if (running == 0) {
+    napi_release_threadsafe_function(g->tsfn, napi_tsfn_abort);
+    for (Thread* made : g->threads) destroyThread(made);
+    delete g;
+    napi_throw_error(env, "E_NATIVE_START", "cannot start an I/O thread");
+    return nullptr;
+  }
+  napi_value handle;
+  napi_create_external(env, g, nullptr, nullptr, &handle);
+  return handle;
+}
+
+// reply(handle, thread, replies | null): answers the thread's oldest unanswered batch, one
+// Reply per line (null: the batch could not be made durable, every reply is ERROR).
+napi_value ReplyFn(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  Group* g = groupOf(env, argv[0]);
+  if (g == nullptr || g->joined) return nullptr;
+  int32_t index = -1;
+  napi_get_value_int32(env, argv[1], &index);
+  if (index < 0 || size_t(index) >= g->threads.size()) {
+    napi_throw_range_error(env, "E_NATIVE_ARGUMENT", "no such I/O thread");
+    return nullptr;
+  }
+  Thread* t = g->threads[size_t(index)];
+  Answer answer;
+  napi_valuetype type;
+  napi_typeof(env, argv[2], &type);
+  if (type == napi_null) {
+    answer.failed = true;
+  } else {
+    napi_typedarray_type arrayType;
+    size_t length = 0, offset = 0;
+    void* data = nullptr;
+    napi_value buffer;
+    if (napi_get_typedarray_info(env, argv[2], &arrayType, &length, &data, &buffer, &offset) != napi_ok ||
+        arrayType != napi_uint8_array) {
+      napi_throw_type_error(env, "E_NATIVE_ARGUMENT", "replies must be a Uint8Array or null");
+      return nullptr;
+    }
+    answer.replies.assign(static_cast<const char*>(data), length);
+  }
+  {
+    std::lock_guard<std::mutex> lock(t->mu);
+    t->answers.push_back(std::move(answer));
+  }
+  wake(t);
+  return nullptr;
+}
+
+// drain(handle): every thread stops accepting, answers what it has read, closes each
+// connection once answered, and reports `null` to onBatch when it has exited.
+// destroy(handle): the same, but closes every connection now (the grace period is over).
+napi_value Signal(napi_env env, napi_callback_info info, bool destroy) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  Group* g = groupOf(env, argv[0]);
+  if (g == nullptr || g->joined) return nullptr;
+  for (Thread* t : g->threads) {
+    {
+      std::lock_guard<std::mutex> lock(t->mu);
+      t->drainAsked = true;
+      if (destroy) t->destroyAsked = true;
+    }
+    wake(t);
+  }
+  return nullptr;
+}
+
+napi_value Drain(napi_env env, napi_callback_info info) { return Signal(env, info, false); }
+napi_value Destroy(napi_env env, napi_callback_info info) { return Signal(env, info, true); }
+
+// join(handle): after every thread reported that it drained: joins them and frees them. The
+// group itself stays (a few bytes) so that a late call on the handle is a no-op.
+napi_value Join(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  Group* g = groupOf(env, argv[0]);
+  if (g == nullptr || g->joined) return nullptr;
+  g->joined = true;
+  for (Thread* t : g->threads)
+    if (t->started) pthread_join(t->tid, nullptr);
+  napi_release_threadsafe_function(g->tsfn, napi_tsfn_release);
+  for (Thread* t : g->threads) destroyThread(t);
+  g->threads.clear();
+  return nullptr;
+}
+
+// stats(handle) -> Float64Array of C_COUNT counters per thread, thread after thread.
+napi_value Stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  Group* g = groupOf(env, argv[0]);
+  if (g == nullptr) return nullptr;
+  const size_t n = g->threads.size() * C_COUNT;
+  void* data = nullptr;
+  napi_value buffer, array;
+  napi_create_arraybuffer(env, n * sizeof(double), &data, &buffer);
+  double* out = static_cast<double*>(data);
+  for (size_t i = 0; i < g->threads.size(); i++)
+    for (size_t c = 0; c < C_COUNT; c++) out[i * C_COUNT + c] = g->threads[i]->counters[c].load(std::memory_order_relaxed);
+  napi_create_typedarray(env, napi_float64_array, n, buffer, 0, &array);
+  return array;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  const struct {
+    const char* name;
+    napi_callback fn;
+  } functions[] = {{"start", Start}, {"reply", ReplyFn}, {"drain", Drain},
+                   {"destroy", Destroy}, {"join", Join}, {"stats", Stats}};
+  for (const auto& f : functions) {
+    napi_value fn;
+    napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &fn);
+    napi_set_named_property(env, exports, f.name, fn);
+  }
+  napi_value abi, counters;
+  napi_create_int32(env, ABI_VERSION, &abi);
+  napi_set_named_property(env, exports, "abi", abi);
+  napi_create_int32(env, C_COUNT, &counters);
+  napi_set_named_property(env, exports, "counters", counters);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(pkgindex_io, Init)

@@ -1,0 +1,109 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** What native/pkgindex_io.cc exports (ADR 0019). */
+export interface NativeIoAddon {
+  readonly abi: number;
+  /** Counters per thread in stats(), in the order of NATIVE_COUNTERS. */
+  readonly counters: number;
+  start(
+    listenFd: number,
+    options: NativeIoOptions,
+    onBatch: (thread: number, lines: Buffer | null, count: number, readAtNs: number) => void,
+  ): NativeIoHandle;
+  reply(handle: NativeIoHandle, thread: number, replies: Uint8Array | null): void;
+  drain(handle: NativeIoHandle): void;
+  destroy(handle: NativeIoHandle): void;
+  join(handle: NativeIoHandle): void;
+  stats(handle: NativeIoHandle): Float64Array;
+}
+
+export interface NativeIoOptions {
+  readonly threads: number;
+  readonly maxLineBytes: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerPeer: number;
+  readonly outputHighWaterBytes: number;
+  readonly idleTimeoutMs: number;
+}
+
+/** An I/O thread group, opaque to JavaScript. */
+export type NativeIoHandle = { readonly __nativeIo: unique symbol };
+
+/** The counters of one thread, in the order of stats() (enum Counter in the addon). */
+export const NATIVE_COUNTERS = [
+  'connectionsOpen',
+  'connectionsTotal',
+  'connectionsRefused',
+  'connectionsRefusedPerPeer',
+  'connectionsIdleClosed',
+  'bytesIn',
+  'bytesOut',
+  'linesTooLong',
+  'acceptErrors',
+  'batches',
+  'batchedCommands',
+  'repliesFailedDurability',
+] as const;
+
+/** The ABI this code speaks; the addon says its own (ABI_VERSION). */
+const ABI = 1;
+const FUNCTIONS = ['start', 'reply', 'drain', 'destroy', 'join', 'stats'] as const;
+/** Where `npm run build` puts the addon (scripts/build-native.ts): beside this module. */
+const DEFAULT_PATH = fileURLToPath(new URL('./pkgindex_io.node', import.meta.url));
+/** Names another addon file: tests point it at a missing or foreign file to see the fallback. */
+export const NATIVE_ADDON_ENV = 'PKGINDEX_NATIVE_ADDON';
+
+export type NativeIoLoad =
+  | { readonly ok: true; readonly addon: NativeIoAddon; readonly path: string }
+  | { readonly ok: false; readonly reason: string; readonly path: string };
+
+let loaded: NativeIoLoad | null = null;
+
+/**
+ * Loads the native connection layer once, checking that it is the one this code expects (its
+ * ABI version, its functions and counters); never throws: a failure says why, and the caller
+ * serves with Node's sockets instead.
+ */
+export function loadNativeIo(): NativeIoLoad {
+  if (loaded !== null) return loaded;
+  const path = process.env[NATIVE_ADDON_ENV] ?? DEFAULT_PATH;
+  loaded = load(path);
+  return loaded;
+}
+
+function load(path: string): NativeIoLoad {
+  if (!existsSync(path))
+    return {
+      ok: false,
+      path,
+      reason: `${path} does not exist (npm run build compiles it with g++ and Node's headers)`,
+    };
+  let addon: Partial<NativeIoAddon>;
+  try {
+    addon = createRequire(import.meta.url)(path) as Partial<NativeIoAddon>;
+  } catch (err) {
+    return {
+      ok: false,
+      path,
+      reason: `cannot load ${path}: ${err instanceof Error ? err.message : String(err)}`,
+    };
+  }
+  if (addon.abi !== ABI)
+    return {
+      ok: false,
+      path,
+      reason: `${path} speaks ABI ${String(addon.abi)}, this code ${ABI}: rebuild it`,
+    };
+  for (const name of FUNCTIONS)
+    if (typeof addon[name] !== 'function')
+      return { ok: false, path, reason: `${path} has no function ${name}()` };
+  if (addon.counters !== NATIVE_COUNTERS.length)
+    return {
+      ok: false,
+      path,
+      reason: `${path} reports ${String(addon.counters)} counters, this code reads ${NATIVE_COUNTERS.length}`,
+    };
+  return { ok: true, addon: addon as NativeIoAddon, path };
+}

@@ -1,0 +1,231 @@
+import type { Logger } from 'pino';
+import { CommandSlot } from '../protocol/command.js';
+import { Reply } from '../protocol/reply.js';
+import { overCap } from '../server/command-caps.js';
+import { OffenderLog } from '../server/offender-log.js';
+import type { IndexServerOptions } from '../server/server.js';
+import { COMMAND_ROWS, type LatencyRecorder } from '../server/stats.js';
+import type { IndexStore } from '../store/store.js';
+import type { ThreadStats } from '../threads/messages.js';
+import { executeBatch, type BatchChecks, type BatchPeer } from '../threads/owner-batches.js';
+import { NATIVE_COUNTERS, type NativeIoAddon, type NativeIoHandle } from './addon.js';
+
+export interface NativeFrontOptions {
+  readonly addon: NativeIoAddon;
+  /** The listening socket, which every I/O thread gets a descriptor of (the caller keeps its own). */
+  readonly fd: number;
+  /** I/O threads. */
+  readonly threads: number;
+  readonly server: IndexServerOptions;
+  readonly store: IndexStore;
+  readonly log: Logger;
+  /** Where command latency goes, read at each batch (the metrics set it after start). */
+  readonly latency: () => LatencyRecorder | null;
+}
+
+/** A batch handed to the owner and not yet answered: what its answer is counted with. */
+interface Unanswered {
+  readonly rows: Uint8Array;
+  readonly readAtNs: number;
+}
+
+const ROWS = COMMAND_ROWS.length;
+
+/** One I/O thread as the owner sees it: where its batches' answers go, in order. */
+class NativePeer implements BatchPeer {
+  tail: Promise<void> | null = null;
+  readonly #front: NativeFront;
+  readonly #index: number;
+  readonly #unanswered: Unanswered[] = [];
+
+  constructor(front: NativeFront, index: number) {
+    this.#front = front;
+    this.#index = index;
+  }
+
+  expect(batch: Unanswered): void {
+    this.#unanswered.push(batch);
+  }
+
+  replies(replies: Uint8Array): void {
+    this.#front.answered(this.#index, this.#unanswered.shift(), replies);
+  }
+
+  failed(): void {
+    this.#front.answered(this.#index, this.#unanswered.shift(), null);
+  }
+}
+
+/**
+ * The index owner's side of the native connection layer (ADR 0019): starts the I/O threads
+ * on the listening socket, executes their batches against the store in arrival order (the one
+ * serial order of the index), answers each once the store's barrier passes, and keeps the
+ * counters the metrics read. Every command runs on this thread; the I/O threads only move
+ * bytes.
+ */
+export class NativeFront {
+  readonly #addon: NativeIoAddon;
+  readonly #handle: NativeIoHandle;
+  readonly #store: IndexStore;
+  readonly #log: Logger;
+  readonly #limits: IndexServerOptions;
+  readonly #latency: () => LatencyRecorder | null;
+  readonly #offenders: OffenderLog;
+  readonly #slot = new CommandSlot();
+  readonly #peers: NativePeer[] = [];
+  readonly #checks: { rows: Uint8Array; admit: (command: CommandSlot) => boolean } & BatchChecks;
+  readonly #commands = new Float64Array(ROWS * 3);
+  #overDependencyCap = 0;
+  #overPackageCap = 0;
+  #running: number;
+  #drained: () => void = () => undefined;
+  readonly #exited: Promise<void>;
+  #closing: Promise<void> | null = null;
+  readonly threads: number;
+
+  private constructor(options: NativeFrontOptions) {
+    this.#addon = options.addon;
+    this.#store = options.store;
+    this.#log = options.log;
+    this.#limits = options.server;
+    this.#latency = options.latency;
+    this.#offenders = new OffenderLog(options.log);
+    this.threads = options.threads;
+    this.#running = options.threads;
+    for (let i = 0; i < options.threads; i++) this.#peers.push(new NativePeer(this, i));
+    this.#exited = new Promise((resolve) => {
+      this.#drained = resolve;
+    });
+    const checks = {
+      rows: new Uint8Array(0),
+      admit: (command: CommandSlot): boolean => this.#admit(command),
+    };
+    this.#checks = checks;
+    const { server } = options;
+    this.#handle = options.addon.start(
+      options.fd,
+      {
+        threads: options.threads,
+        maxLineBytes: server.maxLineBytes,
+        maxConnections: server.maxConnections,
+        maxConnectionsPerPeer: server.maxConnectionsPerPeer ?? 0,
+        outputHighWaterBytes: server.outputHighWaterBytes,
+        idleTimeoutMs: server.idleTimeoutMs,
+      },
+      (thread, lines, count, readAtNs) => {
+        this.#onBatch(thread, lines, count, readAtNs);
+      },
+    );
+  }
+
+  /** Starts `threads` I/O threads accepting on `fd`; throws (E_NATIVE_START) if none can. */
+  static start(options: NativeFrontOptions): NativeFront {
+    return new NativeFront(options);
+  }
+
+  #onBatch(thread: number, lines: Buffer | null, count: number, readAtNs: number): void {
+    if (lines === null) {
+      if (--this.#running === 0) {
+        this.#addon.join(this.#handle);
+        this.#drained();
+      }
+      return;
+    }
+    const peer = this.#peers[thread]!;
+    const rows = new Uint8Array(count);
+    peer.expect({ rows, readAtNs });
+    this.#checks.rows = rows;
+    executeBatch(this.#store, this.#slot, peer, lines, count, this.#checks);
+  }
+
+  #admit(command: CommandSlot): boolean {
+    const code = overCap(command, this.#limits, () => this.#store.stats().packages);
+    if (code === null) return true;
+    if (code === 'E_TOO_MANY_DEPENDENCIES') this.#overDependencyCap++;
+    else this.#overPackageCap++;
+    this.#offenders.warn(
+      `${code}:native`,
+      {
+        code,
+        dependencies: command.deps.length,
+        maxDependencies: this.#limits.maxDependencies,
+        maxPackages: this.#limits.maxPackages,
+      },
+      'command refused',
+    );
+    return false;
+  }
+
+  /** A batch's answer (null: it could not be made durable): counted, then sent to its thread. */
+  answered(thread: number, batch: Unanswered | undefined, replies: Uint8Array | null): void {
+    if (batch !== undefined) {
+      const { rows } = batch;
+      const commands = this.#commands;
+      if (replies === null) for (let i = 0; i < rows.length; i++) commands[rows[i]! * 3 + Reply.ERROR]!++;
+      else for (let i = 0; i < rows.length; i++) commands[rows[i]! * 3 + replies[i]!]!++;
+      const latency = this.#latency();
+      if (latency !== null) latency.record((Number(process.hrtime.bigint()) - batch.readAtNs) / 1e6);
+    }
+    this.#addon.reply(this.#handle, thread, replies);
+  }
+
+  /** The I/O threads' counters, summed, shaped as a socket thread's report for the metrics. */
+  report(): ThreadStats {
+    const values = this.#addon.stats(this.#handle);
+    const sum = new Float64Array(NATIVE_COUNTERS.length);
+    for (let i = 0; i < values.length; i++) sum[i % NATIVE_COUNTERS.length]! += values[i]!;
+    const at = (name: (typeof NATIVE_COUNTERS)[number]): number => sum[NATIVE_COUNTERS.indexOf(name)]!;
+    return {
+      connectionsTotal: at('connectionsTotal'),
+      connectionsRefused: at('connectionsRefused'),
+      connectionsIdleClosed: at('connectionsIdleClosed'),
+      connectionsSharedReads: 0,
+      bytesIn: at('bytesIn'),
+      bytesOut: at('bytesOut'),
+      linesTooLong: at('linesTooLong'),
+      repliesFailedDurability: at('repliesFailedDurability'),
+      turnsYielded: 0,
+      commandsSuspended: 0,
+      connectionsRefusedPerPeer: at('connectionsRefusedPerPeer'),
+      acceptErrors: at('acceptErrors'),
+      commandsRateLimited: 0,
+      commandsOverPackageCap: this.#overPackageCap,
+      commandsOverDependencyCap: this.#overDependencyCap,
+      connectionsRefusedDescriptors: 0,
+      commands: Array.from(this.#commands),
+      latency: null,
+      hop: null,
+      batches: at('batches'),
+      batchedCommands: at('batchedCommands'),
+    };
+  }
+
+  /** Connections the I/O threads hold now. */
+  get connectionsOpen(): number {
+    const values = this.#addon.stats(this.#handle);
+    let open = 0;
+    for (let i = 0; i < values.length; i += NATIVE_COUNTERS.length) open += values[i]!;
+    return open;
+  }
+
+  /**
+   * Graceful shutdown: the threads stop accepting, answer what they read (their batches are
+   * still executed here meanwhile) and close; after `graceMs`, the connections still open are
+   * closed at once. Resolves when every thread has exited.
+   */
+  close(graceMs: number): Promise<void> {
+    this.#closing ??= this.#close(graceMs);
+    return this.#closing;
+  }
+
+  async #close(graceMs: number): Promise<void> {
+    this.#addon.drain(this.#handle);
+    const deadline = setTimeout(() => {
+      const open = this.connectionsOpen;
+      if (open > 0) this.#log.warn({ connections: open }, 'shutdown grace period over; closing connections');
+      this.#addon.destroy(this.#handle);
+    }, graceMs);
+    await this.#exited;
+    clearTimeout(deadline);
+  }
+}
