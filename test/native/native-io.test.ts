@@ -1,0 +1,231 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import { once } from 'node:events';
+import { loadNativeIo, NATIVE_ADDON_ENV } from '../../src/native/addon.js';
+import { LineClient } from '../support/line-client.js';
+import { spawnServer, startServer, type InProcessServer } from '../support/servers.js';
+import { until } from '../support/until.js';
+import { newDataDir, tempDir } from '../store/support/tmp-dir.js';
+import { createTestCa } from '../support/test-ca.js';
+import { COMMAND_ROWS } from '../../src/server/stats.js';
+import { Reply } from '../../src/protocol/reply.js';
+
+// The native connection layer (ADR 0019, --io native). The protocol, limits, crash, disk-full
+// and conformance tests run with it too (test/support/servers.ts SERVINGS); these are the
+// parts that are its own.
+
+const loaded = loadNativeIo();
+
+test('the native connection layer is built and loads (in CI it must be)', (t) => {
+  if (loaded.ok) return;
+  // npm run build compiles it with g++ and Node's headers; .ci/run installs g++.
+  if (process.env.CI === 'true') assert.fail(`CI must test --io native: ${loaded.reason}`);
+  t.skip(`--io native is not built here: ${loaded.reason}`);
+});
+
+/** A server on the native I/O threads; the test is skipped (saying why) where there are none. */
+async function nativeServer(
+  t: { skip: (why: string) => void; after: (fn: () => Promise<void>) => void },
+  config: Parameters<typeof startServer>[0] = {},
+): Promise<InProcessServer | null> {
+  if (!loaded.ok) {
+    t.skip(`--io native is not built here: ${loaded.reason}`);
+    return null;
+  }
+  const server = await startServer({ io: 'native', threads: 2, ...config });
+  t.after(() => server.close());
+  assert.equal(server.pkgindex.io, 'native', 'the server serves on the native I/O threads');
+  return server;
+}
+
+test('many connections, lines split anywhere across writes: each gets its replies, in order', async (t) => {
+  const server = await nativeServer(t);
+  if (server === null) return;
+  const clients = await Promise.all(Array.from({ length: 20 }, () => LineClient.open(server.port)));
+  const expected: string[][] = [];
+  const text = clients.map((_, c) => {
+    const lines: string[] = [];
+    const replies: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      lines.push(
+        `INDEX|p${c}-${i}|${i > 0 ? `p${c}-${i - 1}` : ''}`,
+        `QUERY|p${c}-${i}|`,
+        `REMOVE|p${c}-${i - 1}|`,
+        'BAD LINE',
+      );
+      // REMOVE of a package p${c}-${i} depends on fails; of one nobody has (i = 0) succeeds.
+      replies.push('OK', 'OK', i > 0 ? 'FAIL' : 'OK', 'ERROR');
+    }
+    expected.push(replies);
+    return Buffer.from(lines.map((l) => `${l}\n`).join(''));
+  });
+  // Every client writes its bytes in pieces of 1 to 13 bytes, interleaved with the others.
+  const at = clients.map(() => 0);
+  for (let round = 0, left = true; left; round++) {
+    left = false;
+    clients.forEach((client, c) => {
+      const bytes = text[c]!;
+      if (at[c]! >= bytes.length) return;
+      const n = 1 + ((round * 7 + c) % 13);
+      client.write(bytes.subarray(at[c], at[c]! + n));
+      at[c]! += n;
+      left = true;
+    });
+    if (round % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  const got = await Promise.all(clients.map((client, c) => client.read(expected[c]!.length)));
+  assert.deepEqual(got, expected);
+  const stats = await server.stats();
+  const count = (row: string, reply: number): number =>
+    stats.commands[COMMAND_ROWS.indexOf(row as never) * 3 + reply]!;
+  assert.equal(count('INDEX', Reply.OK), 20 * 50);
+  assert.equal(count('QUERY', Reply.OK), 20 * 50);
+  assert.equal(count('REMOVE', Reply.FAIL), 20 * 49);
+  assert.equal(count('INVALID', Reply.ERROR), 20 * 50);
+  assert.equal(stats.connectionsTotal, 20);
+  assert.equal(stats.connectionsOpen, 20);
+  for (const client of clients) client.close();
+  await until('connections closed', async () => (await server.stats()).connectionsOpen === 0);
+});
+
+test('a line over --max-line-bytes is answered ERROR once, and the next line is served', async (t) => {
+  const server = await nativeServer(t, { maxLineBytes: 64 });
+  if (server === null) return;
+  const client = await LineClient.open(server.port);
+  // Over the limit in one write, then over it across two writes (carried, then too long).
+  client.write(`INDEX|${'a'.repeat(100)}|\nQUERY|x|\n`);
+  client.write(`INDEX|${'b'.repeat(40)}`);
+  await until('the partial line read', async () => (await server.stats()).bytesIn >= 160);
+  client.write(`${'c'.repeat(40)}|\nINDEX|ok|\n`);
+  assert.deepEqual(await client.read(4), ['ERROR', 'FAIL', 'ERROR', 'OK']);
+  assert.equal((await server.stats()).linesTooLong, 2);
+  client.close();
+});
+
+test('a client that half-closes gets every reply, then the server closes', async (t) => {
+  const server = await nativeServer(t);
+  if (server === null) return;
+  const socket = connect({ port: server.port, host: '127.0.0.1', allowHalfOpen: true });
+  await once(socket, 'connect');
+  let text = '';
+  socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  socket.end('INDEX|a|\nQUERY|a|\nQUERY|b|\n');
+  await once(socket, 'end');
+  assert.equal(text, 'OK\nOK\nFAIL\n');
+  socket.destroy();
+});
+
+test('--max-connections-per-peer refuses the address over its limit, and admits it again once under', async (t) => {
+  const server = await nativeServer(t, { maxConnectionsPerPeer: 2 });
+  if (server === null) return;
+  const a = await LineClient.open(server.port);
+  const b = await LineClient.open(server.port);
+  assert.deepEqual(await a.request('INDEX|x|'), ['OK']);
+  const refused = await LineClient.open(server.port);
+  await refused.closedByServer();
+  assert.equal((await server.stats()).connectionsRefusedPerPeer, 1);
+  assert.deepEqual(await b.request('QUERY|x|'), ['OK']);
+  a.close();
+  await until('the freed place', async () => (await server.stats()).connectionsOpen === 1);
+  const c = await LineClient.open(server.port);
+  assert.deepEqual(await c.request('QUERY|x|'), ['OK']);
+  b.close();
+  c.close();
+});
+
+test('--max-dependencies and --max-packages are applied by the owner: ERROR, counted', async (t) => {
+  const server = await nativeServer(t, { maxDependencies: 2, maxPackages: 3 });
+  if (server === null) return;
+  const client = await LineClient.open(server.port);
+  assert.deepEqual(
+    await client.request('INDEX|a|', 'INDEX|b|', 'INDEX|c|a,b', 'INDEX|d|a,b,c', 'INDEX|e|', 'QUERY|c|'),
+    ['OK', 'OK', 'OK', 'ERROR', 'ERROR', 'OK'],
+  );
+  const stats = await server.stats();
+  assert.equal(stats.commandsOverDependencyCap, 1);
+  assert.equal(stats.commandsOverPackageCap, 1);
+  client.close();
+});
+
+test('shutdown answers what was read, closes every connection, and stops accepting', async (t) => {
+  if (!loaded.ok) { t.skip(`--io native is not built here: ${loaded.reason}`); return; }
+  const server = await startServer({ io: 'native', threads: 2 });
+  const idle = await LineClient.open(server.port);
+  const busy = await LineClient.open(server.port);
+  // Many lines in flight while the drain begins: every one is answered before the close.
+  const lines = Array.from({ length: 2000 }, (_, i) => `INDEX|s${i}|`);
+  busy.write(lines.map((l) => `${l}\n`).join(''));
+  await until('the lines read', async () => (await server.stats()).bytesIn > 100);
+  const closed = server.close();
+  assert.deepEqual(await busy.read(2000), Array<string>(2000).fill('OK'));
+  await busy.closedByServer();
+  await idle.closedByServer();
+  await closed;
+  await assert.rejects(LineClient.open(server.port), /ECONNREFUSED/);
+});
+
+test('durable: a reply leaves only after its group commit, and what was acknowledged is there after a restart', async (t) => {
+  if (!loaded.ok) { t.skip(`--io native is not built here: ${loaded.reason}`); return; }
+  const dataDir = await newDataDir(t);
+  const first = await startServer({ io: 'native', threads: 2, storage: 'disk', dataDir });
+  const client = await LineClient.open(first.port);
+  assert.deepEqual(await client.request('INDEX|base|', 'INDEX|top|base', 'REMOVE|base|'), [
+    'OK',
+    'OK',
+    'FAIL',
+  ]);
+  client.close();
+  await first.close();
+  const second = await startServer({ io: 'native', threads: 2, storage: 'disk', dataDir });
+  t.after(() => second.close());
+  const again = await LineClient.open(second.port);
+  assert.deepEqual(await again.request('QUERY|base|', 'QUERY|top|'), ['OK', 'OK']);
+  again.close();
+});
+
+test('without the native layer, --io native warns and serves with Node sockets', async (t) => {
+  const dir = await tempDir(t);
+  for (const [what, path] of [
+    ['a missing file', join(dir, 'missing.node')],
+    ['a file that is no addon', join(dir, 'garbage.node')],
+  ] as const) {
+    if (what === 'a file that is no addon') writeFileSync(path, 'not a shared object');
+    const server = await spawnServer({ io: 'native', threads: 2, env: { [NATIVE_ADDON_ENV]: path } });
+    try {
+      const warning = server.events.find((e) => String(e.msg).startsWith('--io native cannot serve'));
+      assert.ok(warning !== undefined, `${what}: a warning says why`);
+      assert.match(String(warning.msg), what === 'a missing file' ? /does not exist/ : /cannot load/);
+      const listening = server.events.find((e) => e.msg === 'listening');
+      assert.equal(listening?.io, 'node', `${what}: serves with --io node`);
+      const client = await LineClient.open(server.port);
+      assert.deepEqual(await client.request('INDEX|a|', 'QUERY|a|'), ['OK', 'OK']);
+      client.close();
+    } finally {
+      assert.equal(await server.stop('SIGTERM'), 0);
+    }
+  }
+});
+
+test('with --tls-cert, --io native warns and serves TLS with Node sockets', async (t) => {
+  if (!loaded.ok) { t.skip(`--io native is not built here: ${loaded.reason}`); return; }
+  const ca = createTestCa();
+  t.after(() => { ca.remove(); });
+  const pair = ca.issue('server');
+  const server = await spawnServer({
+    io: 'native',
+    threads: 2,
+    args: ['--tls-cert', pair.cert, '--tls-key', pair.key],
+  });
+  try {
+    const warning = server.events.find((e) => String(e.msg).startsWith('--io native cannot serve'));
+    assert.match(String(warning?.msg), /--tls-cert/);
+    const listening = server.events.find((e) => e.msg === 'listening');
+    assert.equal(listening?.io, 'node');
+    assert.equal(listening.tls, true);
+  } finally {
+    assert.equal(await server.stop('SIGTERM'), 0);
+  }
+});
