@@ -288,7 +288,11 @@ export class Connection implements LineSink, Runnable, BarrierWaiter {
   #refusal(command: CommandSlot): boolean {
     const limits = this.#limits;
     const stats = this.#stats;
-    let code: CapCode | 'E_RATE_LIMITED' | null = overCap(command, limits, () => this.#store.stats().packages);
+    let code: CapCode | 'E_RATE_LIMITED' | null = overCap(
+      command,
+      limits,
+      () => this.#store.stats().packages,
+    );
     let detail: Record<string, unknown>;
     if (code === 'E_TOO_MANY_DEPENDENCIES') {
       stats.commandsOverDependencyCap++;

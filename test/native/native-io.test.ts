@@ -151,7 +151,10 @@ test('--max-dependencies and --max-packages are applied by the owner: ERROR, cou
 });
 
 test('shutdown answers what was read, closes every connection, and stops accepting', async (t) => {
-  if (!loaded.ok) { t.skip(`--io native is not built here: ${loaded.reason}`); return; }
+  if (!loaded.ok) {
+    t.skip(`--io native is not built here: ${loaded.reason}`);
+    return;
+  }
   const server = await startServer({ io: 'native', threads: 2 });
   const idle = await LineClient.open(server.port);
   const busy = await LineClient.open(server.port);
@@ -168,7 +171,10 @@ test('shutdown answers what was read, closes every connection, and stops accepti
 });
 
 test('durable: a reply leaves only after its group commit, and what was acknowledged is there after a restart', async (t) => {
-  if (!loaded.ok) { t.skip(`--io native is not built here: ${loaded.reason}`); return; }
+  if (!loaded.ok) {
+    t.skip(`--io native is not built here: ${loaded.reason}`);
+    return;
+  }
   const dataDir = await newDataDir(t);
   const first = await startServer({ io: 'native', threads: 2, storage: 'disk', dataDir });
   const client = await LineClient.open(first.port);
@@ -210,9 +216,14 @@ test('without the native layer, --io native warns and serves with Node sockets',
 });
 
 test('with --tls-cert, --io native warns and serves TLS with Node sockets', async (t) => {
-  if (!loaded.ok) { t.skip(`--io native is not built here: ${loaded.reason}`); return; }
+  if (!loaded.ok) {
+    t.skip(`--io native is not built here: ${loaded.reason}`);
+    return;
+  }
   const ca = createTestCa();
-  t.after(() => { ca.remove(); });
+  t.after(() => {
+    ca.remove();
+  });
   const pair = ca.issue('server');
   const server = await spawnServer({
     io: 'native',
