@@ -1,6 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SHAPES, type Cell, type MatrixResult, type ServerKind } from '../../tools/matrix/run-matrix.js';
+import {
+  DEFAULT_SERVER_ARGS,
+  SERVER_KINDS,
+  SHAPES,
+  nativeFallback,
+  type Cell,
+  type MatrixResult,
+  type ServerKind,
+} from '../../tools/matrix/run-matrix.js';
+import { matrixServerArgs, parseServers } from '../../tools/matrix/command.js';
+import { ToolUsageError } from '../../tools/support/errors.js';
 import { evaluateTargets } from '../../tools/matrix/targets.js';
 import {
   SECTION_END,
@@ -35,10 +45,14 @@ function cells(
 ): Cell[] {
   const out: Cell[] = [];
   for (const shape of SHAPES)
-    for (const server of ['ceiling', 'node-floor', 'memory', 'memory-1t', 'durable', 'durable-1t'] as const) {
+    for (const server of SERVER_KINDS) {
       const result = figures[shape.id]?.[server] ?? null;
       // The matrix runs every kind; a test that names no figure for the optional ones leaves them out.
-      if (result === null && (server === 'node-floor' || server.endsWith('-1t'))) continue;
+      if (
+        result === null &&
+        (server === 'node-floor' || server.endsWith('-1t') || server.endsWith('-native'))
+      )
+        continue;
       out.push({
         shape,
         server,
@@ -79,6 +93,14 @@ test('targets are ratios between cells of the same run, and unmeasured ones are 
       // The one-thread kinds are optional in these tests: a run that has no such cell says so.
       ['not measured', null],
       ['not measured', null],
+      // So are the native kinds; where the ceiling is missing too, its reason is given.
+      ['not measured', null],
+      ['not available yet', null],
+      ['not measured', null],
+      ['not available yet', null],
+      ['not measured', null],
+      ['not measured', null],
+      ['not measured', null],
     ],
   );
 });
@@ -91,12 +113,16 @@ test('the durable path is compared with the memory path at the same thread count
         durable: fakeResult(700, 20),
         'memory-1t': fakeResult(900, 10),
         'durable-1t': fakeResult(810, 12),
+        'memory-native': fakeResult(2000, 5),
+        'durable-native': fakeResult(1700, 6),
       },
       'mut-100x32': {
         memory: fakeResult(600, 10),
         durable: fakeResult(300, 20),
         'memory-1t': fakeResult(500, 10),
         'durable-1t': fakeResult(350, 12),
+        'memory-native': fakeResult(1000, 5),
+        'durable-native': fakeResult(750, 6),
       },
     }),
   );
@@ -110,6 +136,55 @@ test('the durable path is compared with the memory path at the same thread count
       ['mutations 100×32, durable vs in memory, ops/s (issue 13)', '0.500×', false],
       ['pipelined 100×32 mixed, one thread, durable vs in memory, ops/s (issue 13)', '0.900×', true],
       ['mutations 100×32, one thread, durable vs in memory, ops/s (issue 13)', '0.700×', false],
+      // Native I/O: durable-native over memory-native, not over any other kind.
+      ['pipelined 100×32 mixed, native I/O, durable vs in memory, ops/s (issue 13)', '0.850×', true],
+      ['mutations 100×32, native I/O, durable vs in memory, ops/s (issue 13)', '0.750×', false],
+    ],
+  );
+});
+
+test('the issue-13 ceiling targets are also asked of the native kinds, beside the existing rows', () => {
+  const targets = evaluateTargets(
+    cells({
+      '100x1': {
+        ceiling: fakeResult(1000, 10),
+        memory: fakeResult(600, 20),
+        durable: fakeResult(500, 20),
+        'memory-native': fakeResult(950, 10),
+        'durable-native': fakeResult(700, 12),
+      },
+      '1000x1': {
+        ceiling: fakeResult(1000, 10),
+        memory: fakeResult(600, 20),
+        durable: fakeResult(500, 20),
+        'memory-native': fakeResult(850, 10),
+        'durable-native': fakeResult(800, 12),
+      },
+      '100x32': {
+        ceiling: fakeResult(1000, 10),
+        memory: fakeResult(600, 20),
+        'memory-native': fakeResult(720, 10),
+      },
+    }),
+  );
+  const byLabel = new Map(targets.map((t) => [t.label, [t.required, t.measured, t.met]]));
+  // The thread-per-core rows are still there, with their own figures.
+  assert.deepEqual(byLabel.get('strict 100×1, in memory, ops/s vs ceiling'), ['≥ 0.9×', '0.600×', false]);
+  assert.deepEqual(byLabel.get('strict 100×1, durable, ops/s vs ceiling'), ['≥ 0.75×', '0.500×', false]);
+  const native = targets.filter((t) => t.label.includes('native I/O') && t.label.includes('vs ceiling'));
+  assert.deepEqual(
+    native.map((t) => [t.label, t.required, t.measured, t.met]),
+    [
+      ['strict 100×1, in memory, native I/O, ops/s vs ceiling (issue 13)', '≥ 0.9×', '0.950×', true],
+      ['strict 1000×1, in memory, native I/O, ops/s vs ceiling (issue 13)', '≥ 0.9×', '0.850×', false],
+      ['strict 100×1, durable, native I/O, ops/s vs ceiling (issue 13)', '≥ 0.75×', '0.700×', false],
+      ['strict 1000×1, durable, native I/O, ops/s vs ceiling (issue 13)', '≥ 0.75×', '0.800×', true],
+      [
+        'pipelined 100×32 mixed, in memory, native I/O, ops/s vs ceiling (issue 13)',
+        '≥ 0.7×',
+        '0.720×',
+        true,
+      ],
     ],
   );
 });
@@ -149,6 +224,8 @@ test('the matrix section names the machine, the command and marks missing cells'
   assert.match(md, /`npm run bench`/);
   assert.match(md, /\| strict 1×1 \| memory \| 900 \| 0\.90 \|/);
   assert.match(md, /\| strict 1×1 \| durable \| not available yet \|/);
+  // The paragraph that explains the kinds names the native ones and how they are served.
+  assert.match(md, /memory-native: `--io native --threads 1`.*ADR 0019.*\(durable-native\)/);
 });
 
 test('the section is created, then replaced in place, leaving other sections alone', () => {
@@ -185,6 +262,7 @@ test('pkgindex is compared with the Node floor of each shape that measured one',
         'node-floor': fakeResult(800, 12),
         memory: fakeResult(600, 20),
         'memory-1t': fakeResult(700, 15),
+        'memory-native': fakeResult(1000, 9),
       },
       '1x1': { ceiling: fakeResult(1000, 10), memory: fakeResult(900, 12) },
     },
@@ -194,6 +272,7 @@ test('pkgindex is compared with the Node floor of each shape that measured one',
         'node-floor': [800, 300],
         memory: [600, 240],
         'memory-1t': [700, 270],
+        'memory-native': [960, 390],
       },
     },
   );
@@ -201,7 +280,12 @@ test('pkgindex is compared with the Node floor of each shape that measured one',
   assert.match(md, /\| strict 100×1 \| node-floor \| 800 \| 0\.70 \(0\.60–0\.80\) \|/);
   assert.match(
     md,
-    /\| strict 100×1 \| 0\.70 \(0\.60–0\.80\) \| 0\.89 \(0\.88–0\.90\) \| 0\.78 \(0\.75–0\.80\) \| not measured \| not measured \|/,
+    /\| durable-1t × Node floor \| memory-native × Node floor \|\n\| --- \| ---: \| ---: \| ---: \| ---: \| ---: \| ---: \|\n/,
+  );
+  // memory-native over the Node floor, round by round: 1.2 and 1.3.
+  assert.match(
+    md,
+    /\| strict 100×1 \| 0\.70 \(0\.60–0\.80\) \| 0\.89 \(0\.88–0\.90\) \| 0\.78 \(0\.75–0\.80\) \| not measured \| not measured \| 1\.25 \(1\.20–1\.30\) \|\n/,
   );
   // A shape without a Node floor cell gets no row in that table.
   assert.doesNotMatch(md, /\| strict 1×1 \| not measured/);
@@ -263,4 +347,76 @@ test('before/after: the other build serves with its own CLI, one thread, in memo
     assert.ok(a.includes('{port}'));
     assert.ok(!a.includes('--threads'), 'an older build knows no --threads');
   }
+});
+
+test('the native kinds serve this build with --io native on one thread, in memory and durable', () => {
+  const memory = DEFAULT_SERVER_ARGS['memory-native'];
+  const durable = DEFAULT_SERVER_ARGS['durable-native'];
+  // As their -1t neighbours, plus --io native.
+  assert.deepEqual(
+    memory.filter((a) => a !== 'native' && a !== '--io'),
+    DEFAULT_SERVER_ARGS['memory-1t'],
+  );
+  assert.deepEqual(
+    durable.filter((a) => a !== 'native' && a !== '--io'),
+    DEFAULT_SERVER_ARGS['durable-1t'],
+  );
+  for (const a of [memory, durable]) {
+    assert.equal(a[0], 'dist/src/cli/main.js');
+    assert.deepEqual(a.slice(a.indexOf('--io'), a.indexOf('--io') + 2), ['--io', 'native']);
+    assert.deepEqual(a.slice(a.indexOf('--threads'), a.indexOf('--threads') + 2), ['--threads', '1']);
+  }
+  assert.deepEqual(memory.slice(memory.indexOf('--storage'), memory.indexOf('--storage') + 2), [
+    '--storage',
+    'memory',
+  ]);
+  assert.ok(durable.includes('{dataDir}'));
+});
+
+test('--memory-args and --durable-args replace the memory and durable kinds only', () => {
+  const args = matrixServerArgs(null, 'x.js serve --port {port}', 'y.js serve --data-dir {dataDir}');
+  assert.deepEqual(args.memory, ['x.js', 'serve', '--port', '{port}']);
+  assert.deepEqual(args.durable, ['y.js', 'serve', '--data-dir', '{dataDir}']);
+  for (const kind of ['memory-1t', 'durable-1t', 'memory-native', 'durable-native'] as const)
+    assert.deepEqual(args[kind], DEFAULT_SERVER_ARGS[kind]);
+  assert.deepEqual(matrixServerArgs(null, undefined, undefined), DEFAULT_SERVER_ARGS);
+});
+
+test('before/after: the older build serves memory and durable, every other kind is this build', () => {
+  const args = matrixServerArgs('/elsewhere/dist', undefined, undefined);
+  assert.equal(args.memory[0], '/elsewhere/dist/src/cli/main.js');
+  assert.equal(args.durable[0], '/elsewhere/dist/src/cli/main.js');
+  // An older build knows no --io: the native kinds are never asked of it.
+  for (const a of [args.memory, args.durable]) assert.ok(!a.includes('--io'));
+  for (const kind of ['memory-1t', 'durable-1t', 'memory-native', 'durable-native'] as const)
+    assert.deepEqual(args[kind], DEFAULT_SERVER_ARGS[kind]);
+});
+
+test('--servers picks kinds in the matrix order, and refuses names it does not know', () => {
+  assert.deepEqual(parseServers(undefined), SERVER_KINDS);
+  assert.deepEqual(parseServers('memory-native,ceiling,memory-1t'), [
+    'ceiling',
+    'memory-1t',
+    'memory-native',
+  ]);
+  assert.throws(
+    () => parseServers('ceiling,memory-2t'),
+    (err: unknown) => {
+      assert.ok(err instanceof ToolUsageError);
+      assert.match(err.message, /unknown memory-2t/);
+      return true;
+    },
+  );
+  assert.throws(() => parseServers(','), ToolUsageError);
+});
+
+test("a native kind whose server fell back to Node's sockets is told apart", () => {
+  assert.equal(nativeFallback(''), null);
+  assert.equal(nativeFallback('{"level":30,"msg":"listening"}\n'), null);
+  assert.equal(
+    nativeFallback(
+      '{"level":40,"io":"native","msg":"--io native cannot serve: the addon is not built; serving with --io node"}\n',
+    ),
+    '--io native cannot serve: the addon is not built; serving with --io node',
+  );
 });

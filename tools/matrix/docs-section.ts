@@ -45,7 +45,7 @@ export function formatMatrixMarkdown(m: MatrixResult): string {
     );
   out.push(
     '',
-    'Each shape runs in rounds: ceiling (one epoll loop per core, SO_REUSEPORT), the Node floor (one Node event loop answering OK to every line with pkgindex\'s read path: what any server on one Node thread can reach; the second table compares pkgindex with it), in memory (one thread per core), in memory on one thread (memory-1t, the default of `pkgindex serve`), durable (one thread per core), durable on one thread (durable-1t), then again; the row shows the round with the median ops/s, "× ceiling" the median of the per-round ratios (and their range), and the targets use those medians. Loads: strict = 1 request in flight per connection; pipelined = 32. Mixed = query 80, index 10, remove 10 (weights); mutations = index 50, remove 50. CPU columns are % of one core over the measured window; server CPU per reply is user + kernel CPU time divided by replies, which does not depend on the client; a cell is client-bound when the load generator used at least 90 % of its threads\' CPU, and then no ratio is claimed from it; "others" is every other process on the machine (this machine is shared), so a cell with high "others" is less trustworthy. Peak RSS is VmHWM since the server started, warm-up included.',
+    'Each shape runs in rounds: ceiling (one epoll loop per core, SO_REUSEPORT), the Node floor (one Node event loop answering OK to every line with pkgindex\'s read path: what any server on one Node thread can reach; the second table compares pkgindex with it), in memory (one thread per core), in memory on one thread (memory-1t, the default of `pkgindex serve`), in memory with the native connection layer (memory-native: `--io native --threads 1`, one epoll thread of the C++ addon accepts, reads and writes, and every line still runs on the one index owner, ADR 0019), durable (one thread per core), durable on one thread (durable-1t), durable with the native connection layer (durable-native), then again; the row shows the round with the median ops/s, "× ceiling" the median of the per-round ratios (and their range), and the targets use those medians. Loads: strict = 1 request in flight per connection; pipelined = 32. Mixed = query 80, index 10, remove 10 (weights); mutations = index 50, remove 50. CPU columns are % of one core over the measured window; server CPU per reply is user + kernel CPU time divided by replies, which does not depend on the client; a cell is client-bound when the load generator used at least 90 % of its threads\' CPU, and then no ratio is claimed from it; "others" is every other process on the machine (this machine is shared), so a cell with high "others" is less trustworthy. Peak RSS is VmHWM since the server started, warm-up included.',
   );
   return out.join('\n');
 }
@@ -70,13 +70,13 @@ function floorTable(m: MatrixResult): string[] {
     .filter((shape) => cell(m.cells, shape.id, 'node-floor')?.result != null)
     .map((shape) => {
       const of = (server: ServerKind): Cell | undefined => cell(m.cells, shape.id, server);
-      return `| ${shape.label} | ${ratioText(of('node-floor'), of('ceiling'))} | ${ratioText(of('memory-1t'), of('node-floor'))} | ${ratioText(of('memory'), of('node-floor'))} | ${ratioText(of('durable'), of('node-floor'))} | ${ratioText(of('durable-1t'), of('node-floor'))} |`;
+      return `| ${shape.label} | ${ratioText(of('node-floor'), of('ceiling'))} | ${ratioText(of('memory-1t'), of('node-floor'))} | ${ratioText(of('memory'), of('node-floor'))} | ${ratioText(of('durable'), of('node-floor'))} | ${ratioText(of('durable-1t'), of('node-floor'))} | ${ratioText(of('memory-native'), of('node-floor'))} |`;
     });
   if (rows.length === 0) return [];
   return [
     '',
-    '| load | Node floor × ceiling | memory-1t × Node floor | memory × Node floor | durable × Node floor | durable-1t × Node floor |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    '| load | Node floor × ceiling | memory-1t × Node floor | memory × Node floor | durable × Node floor | durable-1t × Node floor | memory-native × Node floor |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
   ];
 }

@@ -39,17 +39,49 @@ export const SHAPES: readonly Shape[] = [
  * The two references answer OK to everything: the C ceiling (one epoll loop per core) and the
  * Node floor (node-floor.ts: one Node event loop, pkgindex's read path, no index). memory and
  * durable run with one thread per core (--threads 0); memory-1t and durable-1t with --threads 1,
- * the default of `pkgindex serve` (ADR 0010).
+ * the default of `pkgindex serve` (ADR 0010); memory-native and durable-native with
+ * `--io native --threads 1`: one epoll thread of the native connection layer reads and writes,
+ * and the index owner executes every line (ADR 0019).
  */
-export type ServerKind = 'ceiling' | 'node-floor' | 'memory' | 'memory-1t' | 'durable' | 'durable-1t';
+export type ServerKind =
+  | 'ceiling'
+  | 'node-floor'
+  | 'memory'
+  | 'memory-1t'
+  | 'memory-native'
+  | 'durable'
+  | 'durable-1t'
+  | 'durable-native';
+/** Every kind, in the order each round runs them. */
 export const SERVER_KINDS: readonly ServerKind[] = [
   'ceiling',
   'node-floor',
   'memory',
   'memory-1t',
+  'memory-native',
   'durable',
   'durable-1t',
+  'durable-native',
 ];
+
+/** The kinds served with `--io native`, whose figures mean nothing if the server fell back to Node's sockets. */
+export function isNativeKind(kind: ServerKind): boolean {
+  return kind.endsWith('-native');
+}
+
+/**
+ * Why a native kind's server did not serve natively (the warning it logged on falling back to
+ * `--io node`: the layer not built, or an option it does not support), or null if it did.
+ */
+export function nativeFallback(stderr: string): string | null {
+  const at = stderr.indexOf('--io native cannot serve');
+  if (at < 0) return null;
+  const end = stderr.indexOf('"', at);
+  return stderr.slice(at, end < 0 ? undefined : end).split('\n')[0]!;
+}
+
+/** The `unavailable` of a native kind's cell whose server fell back to Node's sockets. */
+const NOT_NATIVE = 'not served natively';
 
 /** The servers that answer OK to every line: their replies are not checked against the workload. */
 function answersOkToEverything(kind: ServerKind): boolean {
@@ -73,6 +105,8 @@ export interface MatrixOptions {
   readonly rounds: number;
   readonly threads: number;
   readonly seed: number;
+  /** The kinds to run, in the order of SERVER_KINDS (default: all of them); the others have no cell. */
+  readonly servers?: readonly ServerKind[];
   /** Arguments of `node` for each pkgindex mode (run in the checkout); `{port}` and `{dataDir}` are substituted. */
   readonly serverArgs: Readonly<Record<Exclude<ServerKind, 'ceiling' | 'node-floor'>, readonly string[]>>;
   readonly shapes: readonly Shape[];
@@ -87,7 +121,7 @@ export interface MatrixOptions {
   readonly log: (line: string) => void;
 }
 
-/** What every benchmarked server gets; the two kinds differ only in their storage flags. */
+/** What every benchmarked server gets; the kinds differ only in their storage, thread and I/O flags. */
 const SERVE_ARGS = [
   'dist/src/cli/main.js',
   'serve',
@@ -105,13 +139,25 @@ export const DEFAULT_SERVER_ARGS: MatrixOptions['serverArgs'] = {
   'memory-1t': [...SERVE_ARGS, '--storage', 'memory', '--threads', '1'],
   durable: [...SERVE_ARGS, '--storage', 'disk', '--data-dir', '{dataDir}', '--threads', '0'],
   'durable-1t': [...SERVE_ARGS, '--storage', 'disk', '--data-dir', '{dataDir}', '--threads', '1'],
+  'memory-native': [...SERVE_ARGS, '--storage', 'memory', '--io', 'native', '--threads', '1'],
+  'durable-native': [
+    ...SERVE_ARGS,
+    '--storage',
+    'disk',
+    '--data-dir',
+    '{dataDir}',
+    '--io',
+    'native',
+    '--threads',
+    '1',
+  ],
 };
 
 export interface Cell {
   readonly shape: Shape;
   readonly server: ServerKind;
   readonly result: BenchResult | null;
-  /** Why there is no result: the server mode does not exist yet, or the run failed. */
+  /** Why there is no result: the server mode does not exist yet, a native kind fell back to Node's sockets, or the run failed. */
   readonly unavailable: string | null;
   /** CPU time of every other process on the machine during the cell, in % of one core. */
   readonly othersCpuPercent: number | null;
@@ -269,15 +315,16 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
   const root = repoRoot();
   const outDir = toolsOutDir(root);
   mkdirSync(outDir, { recursive: true });
+  const kinds = SERVER_KINDS.filter((k) => options.servers?.includes(k) ?? true);
   const cells: Cell[] = [];
   const unavailable = new Map<ServerKind, string>();
   const startLoad = loadavg()
     .map((l) => l.toFixed(2))
     .join(' ');
   for (const shape of options.shapes) {
-    const runs = new Map<ServerKind, Run[]>(SERVER_KINDS.map((k) => [k, []]));
+    const runs = new Map<ServerKind, Run[]>(kinds.map((k) => [k, []]));
     for (let round = 0; round < options.rounds; round++)
-      for (const kind of SERVER_KINDS) {
+      for (const kind of kinds) {
         const known = unavailable.get(kind);
         const run =
           known !== undefined
@@ -285,13 +332,13 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
             : await runOnce(shape, kind);
         if (
           run.result === null &&
-          kind.startsWith('durable') &&
-          run.unavailable.startsWith('not available yet')
+          ((kind.startsWith('durable') && run.unavailable.startsWith('not available yet')) ||
+            run.unavailable.startsWith(NOT_NATIVE))
         )
           unavailable.set(kind, run.unavailable);
         runs.get(kind)!.push(run);
       }
-    for (const kind of SERVER_KINDS) cells.push(combine(shape, kind, runs.get(kind)!, options.threads));
+    for (const kind of kinds) cells.push(combine(shape, kind, runs.get(kind)!, options.threads));
   }
 
   async function runOnce(shape: Shape, kind: ServerKind): Promise<Run> {
@@ -306,18 +353,24 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
     }
     try {
       const result = await runCellLoad(cpu, shape, server, kind, options);
+      const fellBack = isNativeKind(kind) ? nativeFallback(server.stderr()) : null;
+      if (fellBack !== null) {
+        const why = `${NOT_NATIVE}: ${fellBack}`;
+        options.log(`${shape.label.padEnd(18)} ${kind.padEnd(14)} ${why}`);
+        return { result: null, unavailable: why, othersCpuPercent: null };
+      }
       const others =
         result.machineCpuPercent === null || result.server === null
           ? null
           : Math.max(0, result.machineCpuPercent - result.server.cpuPercent - result.client.cpuPercent);
       const perReply = result.server === null ? '' : `  server ${cpuPerReply(result)}`;
       options.log(
-        `${shape.label.padEnd(18)} ${kind.padEnd(9)} ${formatCount(result.opsPerSec).padStart(10)} ops/s  p50 ${formatUs(result.latencyUs.p50)}  max ${formatUs(result.latencyUs.max)}${perReply}  client ${result.client.cpuPercent.toFixed(0)} %${isClientBound(result, options.threads) ? ' (client-bound)' : ''}  errors ${result.protocolErrors}`,
+        `${shape.label.padEnd(18)} ${kind.padEnd(14)} ${formatCount(result.opsPerSec).padStart(10)} ops/s  p50 ${formatUs(result.latencyUs.p50)}  max ${formatUs(result.latencyUs.max)}${perReply}  client ${result.client.cpuPercent.toFixed(0)} %${isClientBound(result, options.threads) ? ' (client-bound)' : ''}  errors ${result.protocolErrors}`,
       );
       return { result, unavailable: null, othersCpuPercent: others };
     } catch (err) {
       const why = `failed: ${(err as Error).message.split('\n')[0] ?? ''}`;
-      options.log(`${shape.label.padEnd(18)} ${kind.padEnd(8)} ${why} ${server.stderr().slice(-500)}`);
+      options.log(`${shape.label.padEnd(18)} ${kind.padEnd(14)} ${why} ${server.stderr().slice(-500)}`);
       return { result: null, unavailable: why, othersCpuPercent: null };
     } finally {
       await server.stop();

@@ -98,6 +98,64 @@ const TARGETS: readonly (readonly [string, number, string, ServerKind, ServerKin
     'memory-1t',
     'ops',
   ],
+  // Issue 13 again for the native connection layer (--io native --threads 1, ADR 0019): the
+  // targets hold for the best configuration a user can choose, so they are also asked of it.
+  [
+    'strict 100×1, in memory, native I/O, ops/s vs ceiling (issue 13)',
+    0.9,
+    '100x1',
+    'memory-native',
+    'ceiling',
+    'ops',
+  ],
+  [
+    'strict 1000×1, in memory, native I/O, ops/s vs ceiling (issue 13)',
+    0.9,
+    '1000x1',
+    'memory-native',
+    'ceiling',
+    'ops',
+  ],
+  [
+    'strict 100×1, durable, native I/O, ops/s vs ceiling (issue 13)',
+    0.75,
+    '100x1',
+    'durable-native',
+    'ceiling',
+    'ops',
+  ],
+  [
+    'strict 1000×1, durable, native I/O, ops/s vs ceiling (issue 13)',
+    0.75,
+    '1000x1',
+    'durable-native',
+    'ceiling',
+    'ops',
+  ],
+  [
+    'pipelined 100×32 mixed, in memory, native I/O, ops/s vs ceiling (issue 13)',
+    0.7,
+    '100x32',
+    'memory-native',
+    'ceiling',
+    'ops',
+  ],
+  [
+    'pipelined 100×32 mixed, native I/O, durable vs in memory, ops/s (issue 13)',
+    0.8,
+    '100x32',
+    'durable-native',
+    'memory-native',
+    'ops',
+  ],
+  [
+    'mutations 100×32, native I/O, durable vs in memory, ops/s (issue 13)',
+    0.8,
+    'mut-100x32',
+    'durable-native',
+    'memory-native',
+    'ops',
+  ],
 ];
 
 /** The issues' targets, each a ratio of two cells of this run. */
