@@ -83,6 +83,9 @@ struct Options {
   int64_t maxConnectionsPerPeer = 0;
   size_t outputHighWaterBytes = 64 * 1024;
   int64_t idleTimeoutMs = 0;
+  // Batches a thread hands over before the owner has answered them; while at the limit, the
+  // lines read meanwhile gather into the next batch (fewer, larger batches: fewer wake-ups).
+  size_t batchesInFlight = 1;
 };
 
 struct Group;
@@ -303,7 +306,7 @@ void frame(Thread* t, Conn* c, const char* buf, size_t n) {
 }
 
 void handOver(Thread* t) {
-  if (t->batch == nullptr) return;
+  if (t->batch == nullptr || t->inflight.size() >= t->group->options.batchesInFlight) return;
   Batch* b = t->batch;
   t->batch = nullptr;
   add(t, C_BATCHES, 1);
@@ -535,7 +538,7 @@ void* run(void* arg) {
       for (Conn* c : t->conns)
         if (c != nullptr && !c->dead) closeConn(t, c);
     }
-    if (t->draining && !anyOpen(t) && t->inflight.empty()) break;
+    if (t->draining && !anyOpen(t) && t->inflight.empty() && t->batch == nullptr) break;
   }
   for (Conn* c : t->conns)
     if (c != nullptr) {
@@ -615,12 +618,12 @@ napi_value Start(napi_env env, napi_callback_info info) {
   }
   int32_t listenFd = -1;
   napi_get_value_int32(env, argv[0], &listenFd);
-  double threads = 1, maxLine = 0, maxConns = 0, perPeer = 0, highWater = 0, idle = 0;
+  double threads = 1, maxLine = 0, maxConns = 0, perPeer = 0, highWater = 0, idle = 0, inFlight = 0;
   if (!getNumber(env, argv[1], "threads", &threads) || !getNumber(env, argv[1], "maxLineBytes", &maxLine) ||
       !getNumber(env, argv[1], "maxConnections", &maxConns) ||
       !getNumber(env, argv[1], "maxConnectionsPerPeer", &perPeer) ||
       !getNumber(env, argv[1], "outputHighWaterBytes", &highWater) ||
-      !getNumber(env, argv[1], "idleTimeoutMs", &idle)) {
+      !getNumber(env, argv[1], "idleTimeoutMs", &idle) || !getNumber(env, argv[1], "batchesInFlight", &inFlight)) {
     napi_throw_type_error(env, "E_NATIVE_ARGUMENT", "start(): an option is missing or not a number");
     return nullptr;
   }
@@ -631,6 +634,7 @@ napi_value Start(napi_env env, napi_callback_info info) {
   g->options.maxConnectionsPerPeer = int64_t(perPeer);
   g->options.outputHighWaterBytes = size_t(highWater);
   g->options.idleTimeoutMs = int64_t(idle);
+  g->options.batchesInFlight = inFlight < 1 ? 1 : size_t(inFlight);
   for (int i = 0; i < g->options.threads; i++) {
     Thread* t = new Thread();
     for (auto& counter : t->counters) counter.store(0);

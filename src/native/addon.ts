@@ -26,6 +26,20 @@ export interface NativeIoOptions {
   readonly maxConnectionsPerPeer: number;
   readonly outputHighWaterBytes: number;
   readonly idleTimeoutMs: number;
+  /** Batches a thread hands over before the owner answers them (see NATIVE_BATCHES_ENV). */
+  readonly batchesInFlight: number;
+}
+
+/**
+ * Batches an I/O thread may have with the owner at once (default 1: the lines read while the
+ * owner works on one batch gather into the next). A measurement knob, not a setting: ADR 0019.
+ */
+export const NATIVE_BATCHES_ENV = 'PKGINDEX_NATIVE_BATCHES_IN_FLIGHT';
+
+/** NATIVE_BATCHES_ENV's value, or 1. */
+export function nativeBatchesInFlight(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env[NATIVE_BATCHES_ENV] ?? '1');
+  return Number.isInteger(value) && value >= 1 && value <= 1024 ? value : 1;
 }
 
 /** An I/O thread group, opaque to JavaScript. */

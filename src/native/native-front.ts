@@ -8,7 +8,7 @@ import { COMMAND_ROWS, type LatencyRecorder } from '../server/stats.js';
 import type { IndexStore } from '../store/store.js';
 import type { ThreadStats } from '../threads/messages.js';
 import { executeBatch, type BatchChecks, type BatchPeer } from '../threads/owner-batches.js';
-import { NATIVE_COUNTERS, type NativeIoAddon, type NativeIoHandle } from './addon.js';
+import { NATIVE_COUNTERS, nativeBatchesInFlight, type NativeIoAddon, type NativeIoHandle } from './addon.js';
 
 export interface NativeFrontOptions {
   readonly addon: NativeIoAddon;
@@ -81,6 +81,8 @@ export class NativeFront {
   #drained: () => void = () => undefined;
   readonly #exited: Promise<void>;
   #closing: Promise<void> | null = null;
+  /** The counters as they were when the threads exited. */
+  #final: ThreadStats | null = null;
   readonly threads: number;
 
   private constructor(options: NativeFrontOptions) {
@@ -111,6 +113,7 @@ export class NativeFront {
         maxConnectionsPerPeer: server.maxConnectionsPerPeer ?? 0,
         outputHighWaterBytes: server.outputHighWaterBytes,
         idleTimeoutMs: server.idleTimeoutMs,
+        batchesInFlight: nativeBatchesInFlight(),
       },
       (thread, lines, count, readAtNs) => {
         this.#onBatch(thread, lines, count, readAtNs);
@@ -126,6 +129,8 @@ export class NativeFront {
   #onBatch(thread: number, lines: Buffer | null, count: number, readAtNs: number): void {
     if (lines === null) {
       if (--this.#running === 0) {
+        // The threads' counters go with them: the last report stands for them from now on.
+        this.#final = this.report();
         this.#addon.join(this.#handle);
         this.#drained();
       }
@@ -171,6 +176,7 @@ export class NativeFront {
 
   /** The I/O threads' counters, summed, shaped as a socket thread's report for the metrics. */
   report(): ThreadStats {
+    if (this.#final !== null) return this.#final;
     const values = this.#addon.stats(this.#handle);
     const sum = new Float64Array(NATIVE_COUNTERS.length);
     for (let i = 0; i < values.length; i++) sum[i % NATIVE_COUNTERS.length]! += values[i]!;
@@ -202,6 +208,7 @@ export class NativeFront {
 
   /** Connections the I/O threads hold now. */
   get connectionsOpen(): number {
+    if (this.#final !== null) return 0;
     const values = this.#addon.stats(this.#handle);
     let open = 0;
     for (let i = 0; i < values.length; i += NATIVE_COUNTERS.length) open += values[i]!;
@@ -227,5 +234,15 @@ export class NativeFront {
     }, graceMs);
     await this.#exited;
     clearTimeout(deadline);
+    const report = this.report();
+    this.#log.info(
+      {
+        threads: this.threads,
+        connections: report.connectionsTotal,
+        batches: report.batches,
+        batchedCommands: report.batchedCommands,
+      },
+      'native I/O threads stopped',
+    );
   }
 }
