@@ -13,6 +13,7 @@
 // passed on as the bytes the client sent, and the owner parses it with the one parser. A line
 // longer than the limit is passed on as an empty line, which the parser answers ERROR.
 #include <node_api.h>
+#include <uv.h>
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -146,12 +147,22 @@ struct Thread {
   int64_t acceptPausedUntil = 0;
   int64_t lastSweepMs = 0;
   std::atomic<double> counters[C_COUNT];
+  // Inline mode (one thread: the owner's own event loop does the I/O, no hop at all).
+  bool inlineMode = false;
+  bool finished = false;  // the drain is over and onBatch(null) was called
+  std::vector<char> buffer;
+  uv_poll_t poll{};
+  uv_timer_t timer{};
+  int openHandles = 0;
 };
 
 struct Group {
   Options options;
   std::vector<Thread*> threads;
-  napi_threadsafe_function tsfn = nullptr;
+  napi_threadsafe_function tsfn = nullptr;  // threads hand batches over with this
+  napi_env env = nullptr;                   // inline mode calls onBatch directly
+  napi_ref onBatch = nullptr;
+  napi_async_context async = nullptr;
   std::atomic<int64_t> open{0};
   std::mutex peersMu;
   std::unordered_map<std::string, int64_t> peers;
@@ -305,6 +316,8 @@ void frame(Thread* t, Conn* c, const char* buf, size_t n) {
   }
 }
 
+void callInline(Thread* t, Batch* b);
+
 void handOver(Thread* t) {
   if (t->batch == nullptr || t->inflight.size() >= t->group->options.batchesInFlight) return;
   Batch* b = t->batch;
@@ -313,7 +326,10 @@ void handOver(Thread* t) {
   add(t, C_BATCHED_COMMANDS, b->count);
   t->inflight.push_back(std::move(t->spans));
   t->spans.clear();
-  napi_call_threadsafe_function(t->group->tsfn, b, napi_tsfn_blocking);
+  if (t->inlineMode)
+    callInline(t, b);
+  else
+    napi_call_threadsafe_function(t->group->tsfn, b, napi_tsfn_blocking);
 }
 
 void writeOut(Thread* t, Conn* c) {
@@ -479,73 +495,84 @@ void startDrain(Thread* t) {
     }
 }
 
+void destroyConns(Thread* t) {
+  for (Conn* c : t->conns)
+    if (c != nullptr && !c->dead) closeConn(t, c);
+}
+
 bool anyOpen(Thread* t) {
   for (Conn* c : t->conns)
     if (c != nullptr && !c->dead) return true;
   return false;
 }
 
-void* run(void* arg) {
-  Thread* t = static_cast<Thread*>(arg);
-  std::vector<char> buffer(READ_BYTES);
+// One turn: waits up to `timeout` ms for events, serves them, hands the turn's lines over.
+// Returns false once the thread has drained (every connection answered and closed).
+bool turn(Thread* t, int timeout) {
   epoll_event events[MAX_EVENTS];
-  for (;;) {
-    const int timeout = (t->group->options.idleTimeoutMs > 0 || t->acceptPausedUntil > 0 || t->draining) ? 100 : -1;
-    const int n = epoll_wait(t->epfd, events, MAX_EVENTS, timeout);
-    if (n < 0 && errno != EINTR) break;
-    bool destroy = false;
-    for (int i = 0; i < n; i++) {
-      const uint64_t tag = events[i].data.u64;
-      if (tag == LISTEN_TAG) {
-        if (!t->draining) acceptAll(t);
-        continue;
-      }
-      if (tag == WAKE_TAG) {
-        uint64_t v;
-        (void)!read(t->wakefd, &v, sizeof v);
-        bool drain;
-        {
-          std::lock_guard<std::mutex> lock(t->mu);
-          drain = t->drainAsked;
-          destroy = t->destroyAsked;
-        }
-        takeAnswers(t);
-        if (drain) startDrain(t);
-        continue;
-      }
-      Conn* c = tag < t->conns.size() ? t->conns[tag] : nullptr;
-      if (c == nullptr || c->dead) continue;
-      // Both directions are shut (a reset): nothing can be read or delivered any more.
-      if (events[i].events & (EPOLLHUP | EPOLLERR)) {
-        closeConn(t, c);
-        continue;
-      }
-      if (events[i].events & EPOLLOUT) writeOut(t, c);
-      if (c->dead || t->conns[tag] != c) continue;
-      if (events[i].events & EPOLLIN) readConn(t, c, buffer.data());
+  const int n = epoll_wait(t->epfd, events, MAX_EVENTS, timeout);
+  if (n < 0 && errno != EINTR) return false;
+  bool destroy = false;
+  for (int i = 0; i < n; i++) {
+    const uint64_t tag = events[i].data.u64;
+    if (tag == LISTEN_TAG) {
+      if (!t->draining) acceptAll(t);
+      continue;
     }
-    handOver(t);
-    const int64_t now = nowMs();
-    if (t->acceptPausedUntil > 0 && now >= t->acceptPausedUntil && !t->draining) {
-      t->acceptPausedUntil = 0;
-      epoll_event ev{};
-      ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-      ev.data.u64 = LISTEN_TAG;
-      epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->listenFd, &ev);
+    if (tag == WAKE_TAG) {
+      uint64_t v;
+      (void)!read(t->wakefd, &v, sizeof v);
+      bool drain;
+      {
+        std::lock_guard<std::mutex> lock(t->mu);
+        drain = t->drainAsked;
+        destroy = t->destroyAsked;
+      }
+      takeAnswers(t);
+      if (drain) startDrain(t);
+      continue;
     }
-    sweepIdle(t, now);
-    if (destroy) {
-      for (Conn* c : t->conns)
-        if (c != nullptr && !c->dead) closeConn(t, c);
+    Conn* c = tag < t->conns.size() ? t->conns[tag] : nullptr;
+    if (c == nullptr || c->dead) continue;
+    // Both directions are shut (a reset): nothing can be read or delivered any more.
+    if (events[i].events & (EPOLLHUP | EPOLLERR)) {
+      closeConn(t, c);
+      continue;
     }
-    if (t->draining && !anyOpen(t) && t->inflight.empty() && t->batch == nullptr) break;
+    if (events[i].events & EPOLLOUT) writeOut(t, c);
+    if (c->dead || t->conns[tag] != c) continue;
+    if (events[i].events & EPOLLIN) readConn(t, c, t->buffer.data());
   }
+  handOver(t);
+  const int64_t now = nowMs();
+  if (t->acceptPausedUntil > 0 && now >= t->acceptPausedUntil && !t->draining) {
+    t->acceptPausedUntil = 0;
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.u64 = LISTEN_TAG;
+    epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->listenFd, &ev);
+  }
+  sweepIdle(t, now);
+  if (destroy) destroyConns(t);
+  return !(t->draining && !anyOpen(t) && t->inflight.empty() && t->batch == nullptr);
+}
+
+void releaseConns(Thread* t) {
   for (Conn* c : t->conns)
     if (c != nullptr) {
       if (!c->dead) closeConn(t, c);
       delete c;
     }
   t->conns.clear();
+}
+
+void* run(void* arg) {
+  Thread* t = static_cast<Thread*>(arg);
+  for (;;) {
+    const int timeout = (t->group->options.idleTimeoutMs > 0 || t->acceptPausedUntil > 0 || t->draining) ? 100 : -1;
+    if (!turn(t, timeout)) break;
+  }
+  releaseConns(t);
   Batch* done = new Batch();
   done->thread = t->index;
   done->drained = true;
@@ -555,13 +582,8 @@ void* run(void* arg) {
 
 // ---- the JavaScript side ----------------------------------------------------------------
 
-void callJs(napi_env env, napi_value fn, void*, void* data) {
-  Batch* b = static_cast<Batch*>(data);
-  if (env == nullptr || fn == nullptr) {
-    delete b;
-    return;
-  }
-  napi_value args[4];
+// onBatch(thread, lines | null, count, readAtNs); deletes the batch.
+void batchArgs(napi_env env, Batch* b, napi_value* args) {
   napi_create_int32(env, b->thread, &args[0]);
   if (b->drained) {
     napi_get_null(env, &args[1]);
@@ -572,10 +594,70 @@ void callJs(napi_env env, napi_value fn, void*, void* data) {
   napi_create_uint32(env, b->count, &args[2]);
   napi_create_double(env, b->readAtNs, &args[3]);
   delete b;
+}
+
+void callJs(napi_env env, napi_value fn, void*, void* data) {
+  Batch* b = static_cast<Batch*>(data);
+  if (env == nullptr || fn == nullptr) {
+    delete b;
+    return;
+  }
+  napi_value args[4];
+  batchArgs(env, b, args);
   napi_value recv;
   napi_get_undefined(env, &recv);
   napi_call_function(env, recv, fn, 4, args, nullptr);
 }
+
+// Inline mode: called from the owner's event loop (a libuv callback), so it enters JavaScript
+// as a callback (microtasks run after it, as after any I/O callback); an exception it throws is
+// the process's uncaught exception, as for any other callback.
+void callInline(Thread* t, Batch* b) {
+  Group* g = t->group;
+  napi_env env = g->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value args[4], fn, recv, result;
+  batchArgs(env, b, args);
+  napi_get_reference_value(env, g->onBatch, &fn);
+  napi_get_global(env, &recv);  // napi_make_callback wants an object
+  const napi_status status = napi_make_callback(env, g->async, recv, fn, 4, args, &result);
+  if (status == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  } else if (status != napi_ok) {
+    napi_fatal_error("pkgindex_io", NAPI_AUTO_LENGTH, "cannot call onBatch", NAPI_AUTO_LENGTH);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+void finishInline(Thread* t) {
+  if (t->finished) return;
+  t->finished = true;
+  uv_poll_stop(&t->poll);
+  uv_timer_stop(&t->timer);
+  releaseConns(t);
+  Batch* done = new Batch();
+  done->thread = t->index;
+  done->drained = true;
+  callInline(t, done);
+}
+
+void inlineTurn(Thread* t) {
+  if (t->finished) return;
+  if (!turn(t, 0)) finishInline(t);
+}
+
+void destroyThread(Thread* t);
+
+void onInlineClosed(uv_handle_t* handle) {
+  Thread* t = static_cast<Thread*>(handle->data);
+  if (--t->openHandles == 0) destroyThread(t);
+}
+
+void onInlinePoll(uv_poll_t* handle, int, int) { inlineTurn(static_cast<Thread*>(handle->data)); }
+void onInlineTimer(uv_timer_t* handle) { inlineTurn(static_cast<Thread*>(handle->data)); }
 
 bool getNumber(napi_env env, napi_value object, const char* name, double* out) {
   napi_value value;
@@ -618,12 +700,13 @@ napi_value Start(napi_env env, napi_callback_info info) {
   }
   int32_t listenFd = -1;
   napi_get_value_int32(env, argv[0], &listenFd);
-  double threads = 1, maxLine = 0, maxConns = 0, perPeer = 0, highWater = 0, idle = 0, inFlight = 0;
+  double threads = 1, maxLine = 0, maxConns = 0, perPeer = 0, highWater = 0, idle = 0, inFlight = 0, inlineIo = 0;
   if (!getNumber(env, argv[1], "threads", &threads) || !getNumber(env, argv[1], "maxLineBytes", &maxLine) ||
       !getNumber(env, argv[1], "maxConnections", &maxConns) ||
       !getNumber(env, argv[1], "maxConnectionsPerPeer", &perPeer) ||
       !getNumber(env, argv[1], "outputHighWaterBytes", &highWater) ||
-      !getNumber(env, argv[1], "idleTimeoutMs", &idle) || !getNumber(env, argv[1], "batchesInFlight", &inFlight)) {
+      !getNumber(env, argv[1], "idleTimeoutMs", &idle) || !getNumber(env, argv[1], "batchesInFlight", &inFlight) ||
+      !getNumber(env, argv[1], "inline", &inlineIo)) {
     napi_throw_type_error(env, "E_NATIVE_ARGUMENT", "start(): an option is missing or not a number");
     return nullptr;
   }
@@ -635,11 +718,16 @@ napi_value Start(napi_env env, napi_callback_info info) {
   g->options.outputHighWaterBytes = size_t(highWater);
   g->options.idleTimeoutMs = int64_t(idle);
   g->options.batchesInFlight = inFlight < 1 ? 1 : size_t(inFlight);
+  // Inline: one "thread" that is the owner's own event loop (see the header comment).
+  const bool inlineMode = inlineIo != 0;
+  if (inlineMode) g->options.threads = 1;
   for (int i = 0; i < g->options.threads; i++) {
     Thread* t = new Thread();
     for (auto& counter : t->counters) counter.store(0);
     t->group = g;
     t->index = i;
+    t->inlineMode = inlineMode;
+    t->buffer.resize(READ_BYTES);
     t->epfd = epoll_create1(EPOLL_CLOEXEC);
     t->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     t->listenFd = fcntl(listenFd, F_DUPFD_CLOEXEC, 3);
@@ -662,26 +750,49 @@ napi_value Start(napi_env env, napi_callback_info info) {
   }
   napi_value name;
   napi_create_string_utf8(env, "pkgindex-io", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[2], nullptr, name, 0, 1, nullptr, nullptr, nullptr, callJs,
-                                      &g->tsfn) != napi_ok) {
-    for (Thread* made : g->threads) destroyThread(made);
-    delete g;
-    napi_throw_error(env, "E_NATIVE_START", "cannot create the thread-safe function");
-    return nullptr;
-  }
-  int running = 0;
-  for (Thread* t : g->threads) {
-    if (pthread_create(&t->tid, nullptr, run, t) == 0) {
-      t->started = true;
-      running++;
+  if (inlineMode) {
+    Thread* t = g->threads[0];
+    uv_loop_t* loop = nullptr;
+    napi_value resource;
+    napi_create_object(env, &resource);
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || napi_create_reference(env, argv[2], 1, &g->onBatch) != napi_ok ||
+        napi_async_init(env, resource, name, &g->async) != napi_ok || uv_poll_init(loop, &t->poll, t->epfd) != 0) {
+      destroyThread(t);
+      delete g;
+      napi_throw_error(env, "E_NATIVE_START", "cannot watch the connections from this event loop");
+      return nullptr;
     }
-  }
-  if (running == 0) {
-    napi_release_threadsafe_function(g->tsfn, napi_tsfn_abort);
-    for (Thread* made : g->threads) destroyThread(made);
-    delete g;
-    napi_throw_error(env, "E_NATIVE_START", "cannot start an I/O thread");
-    return nullptr;
+    g->env = env;
+    t->poll.data = t;
+    uv_timer_init(loop, &t->timer);
+    t->timer.data = t;
+    t->openHandles = 2;
+    uv_poll_start(&t->poll, UV_READABLE, onInlinePoll);
+    // The sweep of idle connections and the end of the drain; the poll keeps the loop alive.
+    uv_timer_start(&t->timer, onInlineTimer, 100, 100);
+    uv_unref(reinterpret_cast<uv_handle_t*>(&t->timer));
+  } else {
+    if (napi_create_threadsafe_function(env, argv[2], nullptr, name, 0, 1, nullptr, nullptr, nullptr, callJs,
+                                        &g->tsfn) != napi_ok) {
+      for (Thread* made : g->threads) destroyThread(made);
+      delete g;
+      napi_throw_error(env, "E_NATIVE_START", "cannot create the thread-safe function");
+      return nullptr;
+    }
+    int running = 0;
+    for (Thread* t : g->threads) {
+      if (pthread_create(&t->tid, nullptr, run, t) == 0) {
+        t->started = true;
+        running++;
+      }
+    }
+    if (running == 0) {
+      napi_release_threadsafe_function(g->tsfn, napi_tsfn_abort);
+      for (Thread* made : g->threads) destroyThread(made);
+      delete g;
+      napi_throw_error(env, "E_NATIVE_START", "cannot start an I/O thread");
+      return nullptr;
+    }
   }
   napi_value handle;
   napi_create_external(env, g, nullptr, nullptr, &handle);
@@ -724,7 +835,10 @@ napi_value ReplyFn(napi_env env, napi_callback_info info) {
     std::lock_guard<std::mutex> lock(t->mu);
     t->answers.push_back(std::move(answer));
   }
-  wake(t);
+  if (t->inlineMode)
+    takeAnswers(t);
+  else
+    wake(t);
   return nullptr;
 }
 
@@ -738,6 +852,14 @@ napi_value Signal(napi_env env, napi_callback_info info, bool destroy) {
   Group* g = groupOf(env, argv[0]);
   if (g == nullptr || g->joined) return nullptr;
   for (Thread* t : g->threads) {
+    if (t->inlineMode) {
+      if (t->finished) continue;
+      startDrain(t);
+      if (destroy) destroyConns(t);
+      // The next timer tick (now) sees whether the drain is over.
+      uv_timer_start(&t->timer, onInlineTimer, 0, 100);
+      continue;
+    }
     {
       std::lock_guard<std::mutex> lock(t->mu);
       t->drainAsked = true;
@@ -760,10 +882,19 @@ napi_value Join(napi_env env, napi_callback_info info) {
   Group* g = groupOf(env, argv[0]);
   if (g == nullptr || g->joined) return nullptr;
   g->joined = true;
-  for (Thread* t : g->threads)
+  for (Thread* t : g->threads) {
+    if (t->inlineMode) {
+      // Freed once libuv has closed both handles (the descriptors outlive the poll).
+      uv_close(reinterpret_cast<uv_handle_t*>(&t->poll), onInlineClosed);
+      uv_close(reinterpret_cast<uv_handle_t*>(&t->timer), onInlineClosed);
+      continue;
+    }
     if (t->started) pthread_join(t->tid, nullptr);
-  napi_release_threadsafe_function(g->tsfn, napi_tsfn_release);
-  for (Thread* t : g->threads) destroyThread(t);
+    destroyThread(t);
+  }
+  if (g->tsfn != nullptr) napi_release_threadsafe_function(g->tsfn, napi_tsfn_release);
+  if (g->onBatch != nullptr) napi_delete_reference(env, g->onBatch);
+  if (g->async != nullptr) napi_async_destroy(env, g->async);
   g->threads.clear();
   return nullptr;
 }

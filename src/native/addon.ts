@@ -28,6 +28,11 @@ export interface NativeIoOptions {
   readonly idleTimeoutMs: number;
   /** Batches a thread hands over before the owner answers them (see NATIVE_BATCHES_ENV). */
   readonly batchesInFlight: number;
+  /**
+   * 1: no thread: the owner's own event loop waits on the connections (one libuv poll of the
+   * layer's epoll descriptor) and serves them natively, without a hop; 0: `threads` threads.
+   */
+  readonly inline: 0 | 1;
 }
 
 /**

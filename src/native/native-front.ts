@@ -114,6 +114,9 @@ export class NativeFront {
         outputHighWaterBytes: server.outputHighWaterBytes,
         idleTimeoutMs: server.idleTimeoutMs,
         batchesInFlight: nativeBatchesInFlight(),
+        // One thread: the owner's event loop does the I/O itself; a hop to another thread and
+        // back costs more than the system calls it would take off this one (ADR 0019).
+        inline: options.threads === 1 ? 1 : 0,
       },
       (thread, lines, count, readAtNs) => {
         this.#onBatch(thread, lines, count, readAtNs);

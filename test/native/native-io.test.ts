@@ -26,171 +26,177 @@ test('the native connection layer is built and loads (in CI it must be)', (t) =>
   t.skip(`--io native is not built here: ${loaded.reason}`);
 });
 
-/** A server on the native I/O threads; the test is skipped (saying why) where there are none. */
-async function nativeServer(
-  t: { skip: (why: string) => void; after: (fn: () => Promise<void>) => void },
-  config: Parameters<typeof startServer>[0] = {},
-): Promise<InProcessServer | null> {
-  if (!loaded.ok) {
-    t.skip(`--io native is not built here: ${loaded.reason}`);
-    return null;
-  }
-  const server = await startServer({ io: 'native', threads: 2, ...config });
-  t.after(() => server.close());
-  assert.equal(server.pkgindex.io, 'native', 'the server serves on the native I/O threads');
-  return server;
-}
-
-test('many connections, lines split anywhere across writes: each gets its replies, in order', async (t) => {
-  const server = await nativeServer(t);
-  if (server === null) return;
-  const clients = await Promise.all(Array.from({ length: 20 }, () => LineClient.open(server.port)));
-  const expected: string[][] = [];
-  const text = clients.map((_, c) => {
-    const lines: string[] = [];
-    const replies: string[] = [];
-    for (let i = 0; i < 50; i++) {
-      lines.push(
-        `INDEX|p${c}-${i}|${i > 0 ? `p${c}-${i - 1}` : ''}`,
-        `QUERY|p${c}-${i}|`,
-        `REMOVE|p${c}-${i - 1}|`,
-        'BAD LINE',
-      );
-      // REMOVE of a package p${c}-${i} depends on fails; of one nobody has (i = 0) succeeds.
-      replies.push('OK', 'OK', i > 0 ? 'FAIL' : 'OK', 'ERROR');
+// With one thread the owner's event loop does the I/O itself; with two, I/O threads do.
+for (const [threads, label] of [
+  [1, 'on the owner'],
+  [2, '2 I/O threads'],
+] as const) {
+  /** A server on the native I/O threads; the test is skipped (saying why) where there are none. */
+  async function nativeServer(
+    t: { skip: (why: string) => void; after: (fn: () => Promise<void>) => void },
+    config: Parameters<typeof startServer>[0] = {},
+  ): Promise<InProcessServer | null> {
+    if (!loaded.ok) {
+      t.skip(`--io native is not built here: ${loaded.reason}`);
+      return null;
     }
-    expected.push(replies);
-    return Buffer.from(lines.map((l) => `${l}\n`).join(''));
-  });
-  // Every client writes its bytes in pieces of 1 to 13 bytes, interleaved with the others.
-  const at = clients.map(() => 0);
-  for (let round = 0, left = true; left; round++) {
-    left = false;
-    clients.forEach((client, c) => {
-      const bytes = text[c]!;
-      if (at[c]! >= bytes.length) return;
-      const n = 1 + ((round * 7 + c) % 13);
-      client.write(bytes.subarray(at[c], at[c]! + n));
-      at[c]! += n;
-      left = true;
+    const server = await startServer({ io: 'native', threads, ...config });
+    t.after(() => server.close());
+    assert.equal(server.pkgindex.io, 'native', 'the server serves on the native I/O threads');
+    return server;
+  }
+
+  test(`many connections, lines split anywhere across writes: each gets its replies, in order (${label})`, async (t) => {
+    const server = await nativeServer(t);
+    if (server === null) return;
+    const clients = await Promise.all(Array.from({ length: 20 }, () => LineClient.open(server.port)));
+    const expected: string[][] = [];
+    const text = clients.map((_, c) => {
+      const lines: string[] = [];
+      const replies: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        lines.push(
+          `INDEX|p${c}-${i}|${i > 0 ? `p${c}-${i - 1}` : ''}`,
+          `QUERY|p${c}-${i}|`,
+          `REMOVE|p${c}-${i - 1}|`,
+          'BAD LINE',
+        );
+        // REMOVE of a package p${c}-${i} depends on fails; of one nobody has (i = 0) succeeds.
+        replies.push('OK', 'OK', i > 0 ? 'FAIL' : 'OK', 'ERROR');
+      }
+      expected.push(replies);
+      return Buffer.from(lines.map((l) => `${l}\n`).join(''));
     });
-    if (round % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
-  }
-  const got = await Promise.all(clients.map((client, c) => client.read(expected[c]!.length)));
-  assert.deepEqual(got, expected);
-  const stats = await server.stats();
-  const count = (row: string, reply: number): number =>
-    stats.commands[COMMAND_ROWS.indexOf(row as never) * 3 + reply]!;
-  assert.equal(count('INDEX', Reply.OK), 20 * 50);
-  assert.equal(count('QUERY', Reply.OK), 20 * 50);
-  assert.equal(count('REMOVE', Reply.FAIL), 20 * 49);
-  assert.equal(count('INVALID', Reply.ERROR), 20 * 50);
-  assert.equal(stats.connectionsTotal, 20);
-  assert.equal(stats.connectionsOpen, 20);
-  for (const client of clients) client.close();
-  await until('connections closed', async () => (await server.stats()).connectionsOpen === 0);
-});
+    // Every client writes its bytes in pieces of 1 to 13 bytes, interleaved with the others.
+    const at = clients.map(() => 0);
+    for (let round = 0, left = true; left; round++) {
+      left = false;
+      clients.forEach((client, c) => {
+        const bytes = text[c]!;
+        if (at[c]! >= bytes.length) return;
+        const n = 1 + ((round * 7 + c) % 13);
+        client.write(bytes.subarray(at[c], at[c]! + n));
+        at[c]! += n;
+        left = true;
+      });
+      if (round % 50 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const got = await Promise.all(clients.map((client, c) => client.read(expected[c]!.length)));
+    assert.deepEqual(got, expected);
+    const stats = await server.stats();
+    const count = (row: string, reply: number): number =>
+      stats.commands[COMMAND_ROWS.indexOf(row as never) * 3 + reply]!;
+    assert.equal(count('INDEX', Reply.OK), 20 * 50);
+    assert.equal(count('QUERY', Reply.OK), 20 * 50);
+    assert.equal(count('REMOVE', Reply.FAIL), 20 * 49);
+    assert.equal(count('INVALID', Reply.ERROR), 20 * 50);
+    assert.equal(stats.connectionsTotal, 20);
+    assert.equal(stats.connectionsOpen, 20);
+    for (const client of clients) client.close();
+    await until('connections closed', async () => (await server.stats()).connectionsOpen === 0);
+  });
 
-test('a line over --max-line-bytes is answered ERROR once, and the next line is served', async (t) => {
-  const server = await nativeServer(t, { maxLineBytes: 64 });
-  if (server === null) return;
-  const client = await LineClient.open(server.port);
-  // Over the limit in one write, then over it across two writes (carried, then too long).
-  client.write(`INDEX|${'a'.repeat(100)}|\nQUERY|x|\n`);
-  client.write(`INDEX|${'b'.repeat(40)}`);
-  await until('the partial line read', async () => (await server.stats()).bytesIn >= 160);
-  client.write(`${'c'.repeat(40)}|\nINDEX|ok|\n`);
-  assert.deepEqual(await client.read(4), ['ERROR', 'FAIL', 'ERROR', 'OK']);
-  assert.equal((await server.stats()).linesTooLong, 2);
-  client.close();
-});
+  test(`a line over --max-line-bytes is answered ERROR once, and the next line is served (${label})`, async (t) => {
+    const server = await nativeServer(t, { maxLineBytes: 64 });
+    if (server === null) return;
+    const client = await LineClient.open(server.port);
+    // Over the limit in one write, then over it across two writes (carried, then too long).
+    client.write(`INDEX|${'a'.repeat(100)}|\nQUERY|x|\n`);
+    client.write(`INDEX|${'b'.repeat(40)}`);
+    await until('the partial line read', async () => (await server.stats()).bytesIn >= 160);
+    client.write(`${'c'.repeat(40)}|\nINDEX|ok|\n`);
+    assert.deepEqual(await client.read(4), ['ERROR', 'FAIL', 'ERROR', 'OK']);
+    assert.equal((await server.stats()).linesTooLong, 2);
+    client.close();
+  });
 
-test('a client that half-closes gets every reply, then the server closes', async (t) => {
-  const server = await nativeServer(t);
-  if (server === null) return;
-  const socket = connect({ port: server.port, host: '127.0.0.1', allowHalfOpen: true });
-  await once(socket, 'connect');
-  let text = '';
-  socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
-  socket.end('INDEX|a|\nQUERY|a|\nQUERY|b|\n');
-  await once(socket, 'end');
-  assert.equal(text, 'OK\nOK\nFAIL\n');
-  socket.destroy();
-});
+  test(`a client that half-closes gets every reply, then the server closes (${label})`, async (t) => {
+    const server = await nativeServer(t);
+    if (server === null) return;
+    const socket = connect({ port: server.port, host: '127.0.0.1', allowHalfOpen: true });
+    await once(socket, 'connect');
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    socket.end('INDEX|a|\nQUERY|a|\nQUERY|b|\n');
+    await once(socket, 'end');
+    assert.equal(text, 'OK\nOK\nFAIL\n');
+    socket.destroy();
+  });
 
-test('--max-connections-per-peer refuses the address over its limit, and admits it again once under', async (t) => {
-  const server = await nativeServer(t, { maxConnectionsPerPeer: 2 });
-  if (server === null) return;
-  const a = await LineClient.open(server.port);
-  const b = await LineClient.open(server.port);
-  assert.deepEqual(await a.request('INDEX|x|'), ['OK']);
-  const refused = await LineClient.open(server.port);
-  await refused.closedByServer();
-  assert.equal((await server.stats()).connectionsRefusedPerPeer, 1);
-  assert.deepEqual(await b.request('QUERY|x|'), ['OK']);
-  a.close();
-  await until('the freed place', async () => (await server.stats()).connectionsOpen === 1);
-  const c = await LineClient.open(server.port);
-  assert.deepEqual(await c.request('QUERY|x|'), ['OK']);
-  b.close();
-  c.close();
-});
+  test(`--max-connections-per-peer refuses the address over its limit, and admits it again once under (${label})`, async (t) => {
+    const server = await nativeServer(t, { maxConnectionsPerPeer: 2 });
+    if (server === null) return;
+    const a = await LineClient.open(server.port);
+    const b = await LineClient.open(server.port);
+    assert.deepEqual(await a.request('INDEX|x|'), ['OK']);
+    const refused = await LineClient.open(server.port);
+    await refused.closedByServer();
+    assert.equal((await server.stats()).connectionsRefusedPerPeer, 1);
+    assert.deepEqual(await b.request('QUERY|x|'), ['OK']);
+    a.close();
+    await until('the freed place', async () => (await server.stats()).connectionsOpen === 1);
+    const c = await LineClient.open(server.port);
+    assert.deepEqual(await c.request('QUERY|x|'), ['OK']);
+    b.close();
+    c.close();
+  });
 
-test('--max-dependencies and --max-packages are applied by the owner: ERROR, counted', async (t) => {
-  const server = await nativeServer(t, { maxDependencies: 2, maxPackages: 3 });
-  if (server === null) return;
-  const client = await LineClient.open(server.port);
-  assert.deepEqual(
-    await client.request('INDEX|a|', 'INDEX|b|', 'INDEX|c|a,b', 'INDEX|d|a,b,c', 'INDEX|e|', 'QUERY|c|'),
-    ['OK', 'OK', 'OK', 'ERROR', 'ERROR', 'OK'],
-  );
-  const stats = await server.stats();
-  assert.equal(stats.commandsOverDependencyCap, 1);
-  assert.equal(stats.commandsOverPackageCap, 1);
-  client.close();
-});
+  test(`--max-dependencies and --max-packages are applied by the owner: ERROR, counted (${label})`, async (t) => {
+    const server = await nativeServer(t, { maxDependencies: 2, maxPackages: 3 });
+    if (server === null) return;
+    const client = await LineClient.open(server.port);
+    assert.deepEqual(
+      await client.request('INDEX|a|', 'INDEX|b|', 'INDEX|c|a,b', 'INDEX|d|a,b,c', 'INDEX|e|', 'QUERY|c|'),
+      ['OK', 'OK', 'OK', 'ERROR', 'ERROR', 'OK'],
+    );
+    const stats = await server.stats();
+    assert.equal(stats.commandsOverDependencyCap, 1);
+    assert.equal(stats.commandsOverPackageCap, 1);
+    client.close();
+  });
 
-test('shutdown answers what was read, closes every connection, and stops accepting', async (t) => {
-  if (!loaded.ok) {
-    t.skip(`--io native is not built here: ${loaded.reason}`);
-    return;
-  }
-  const server = await startServer({ io: 'native', threads: 2 });
-  const idle = await LineClient.open(server.port);
-  const busy = await LineClient.open(server.port);
-  // Many lines in flight while the drain begins: every one is answered before the close.
-  const lines = Array.from({ length: 2000 }, (_, i) => `INDEX|s${i}|`);
-  busy.write(lines.map((l) => `${l}\n`).join(''));
-  await until('the lines read', async () => (await server.stats()).bytesIn > 100);
-  const closed = server.close();
-  assert.deepEqual(await busy.read(2000), Array<string>(2000).fill('OK'));
-  await busy.closedByServer();
-  await idle.closedByServer();
-  await closed;
-  await assert.rejects(LineClient.open(server.port), /ECONNREFUSED/);
-});
+  test(`shutdown answers what was read, closes every connection, and stops accepting (${label})`, async (t) => {
+    if (!loaded.ok) {
+      t.skip(`--io native is not built here: ${loaded.reason}`);
+      return;
+    }
+    const server = await startServer({ io: 'native', threads });
+    const idle = await LineClient.open(server.port);
+    const busy = await LineClient.open(server.port);
+    // Many lines in flight while the drain begins: every one is answered before the close.
+    const lines = Array.from({ length: 2000 }, (_, i) => `INDEX|s${i}|`);
+    busy.write(lines.map((l) => `${l}\n`).join(''));
+    await until('the lines read', async () => (await server.stats()).bytesIn > 100);
+    const closed = server.close();
+    assert.deepEqual(await busy.read(2000), Array<string>(2000).fill('OK'));
+    await busy.closedByServer();
+    await idle.closedByServer();
+    await closed;
+    await assert.rejects(LineClient.open(server.port), /ECONNREFUSED/);
+  });
 
-test('durable: a reply leaves only after its group commit, and what was acknowledged is there after a restart', async (t) => {
-  if (!loaded.ok) {
-    t.skip(`--io native is not built here: ${loaded.reason}`);
-    return;
-  }
-  const dataDir = await newDataDir(t);
-  const first = await startServer({ io: 'native', threads: 2, storage: 'disk', dataDir });
-  const client = await LineClient.open(first.port);
-  assert.deepEqual(await client.request('INDEX|base|', 'INDEX|top|base', 'REMOVE|base|'), [
-    'OK',
-    'OK',
-    'FAIL',
-  ]);
-  client.close();
-  await first.close();
-  const second = await startServer({ io: 'native', threads: 2, storage: 'disk', dataDir });
-  t.after(() => second.close());
-  const again = await LineClient.open(second.port);
-  assert.deepEqual(await again.request('QUERY|base|', 'QUERY|top|'), ['OK', 'OK']);
-  again.close();
-});
+  test(`durable: a reply leaves only after its group commit, and what was acknowledged is there after a restart (${label})`, async (t) => {
+    if (!loaded.ok) {
+      t.skip(`--io native is not built here: ${loaded.reason}`);
+      return;
+    }
+    const dataDir = await newDataDir(t);
+    const first = await startServer({ io: 'native', threads, storage: 'disk', dataDir });
+    const client = await LineClient.open(first.port);
+    assert.deepEqual(await client.request('INDEX|base|', 'INDEX|top|base', 'REMOVE|base|'), [
+      'OK',
+      'OK',
+      'FAIL',
+    ]);
+    client.close();
+    await first.close();
+    const second = await startServer({ io: 'native', threads, storage: 'disk', dataDir });
+    t.after(() => second.close());
+    const again = await LineClient.open(second.port);
+    assert.deepEqual(await again.request('QUERY|base|', 'QUERY|top|'), ['OK', 'OK']);
+    again.close();
+  });
+}
 
 test('without the native layer, --io native warns and serves with Node sockets', async (t) => {
   const dir = await tempDir(t);

@@ -30,13 +30,14 @@ export interface Serving {
 
 /**
  * The ways every protocol, durability and crash test runs the server (issue 13): today's
- * single thread, the main thread with one socket thread (ADR 0010), and two native I/O threads
- * around the index owner (ADR 0019; test/native/native-io.test.ts fails in CI when the native
+ * single thread, the main thread with one socket thread (ADR 0010), the native connection
+ * layer on the owner's own event loop and on two I/O threads around it (ADR 0019; test/native/native-io.test.ts fails in CI when the native
  * layer is not built, which would make this variant serve with Node's sockets).
  */
 export const SERVINGS: readonly Serving[] = [
   { threads: 1, io: 'node', label: '1 thread(s)' },
   { threads: 2, io: 'node', label: '2 thread(s)' },
+  { threads: 1, io: 'native', label: 'native I/O on the owner, 1 thread(s)' },
   { threads: 2, io: 'native', label: 'native I/O, 2 thread(s)' },
 ];
 
