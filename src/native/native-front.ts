@@ -7,7 +7,7 @@ import type { IndexServerOptions } from '../server/server.js';
 import { COMMAND_ROWS, type LatencyRecorder } from '../server/stats.js';
 import type { IndexStore } from '../store/store.js';
 import type { ThreadStats } from '../threads/messages.js';
-import { executeBatch, type BatchChecks, type BatchPeer } from '../threads/owner-batches.js';
+import { executeBatch, type BatchPeer, type HeldBatch } from '../threads/owner-batches.js';
 import { NATIVE_COUNTERS, nativeBatchesInFlight, type NativeIoAddon, type NativeIoHandle } from './addon.js';
 
 export interface NativeFrontOptions {
@@ -34,6 +34,7 @@ const ROWS = COMMAND_ROWS.length;
 /** One I/O thread as the owner sees it: where its batches' answers go, in order. */
 class NativePeer implements BatchPeer {
   tail: Promise<void> | null = null;
+  queued: HeldBatch[] | null = null;
   readonly #front: NativeFront;
   readonly #index: number;
   readonly #unanswered: Unanswered[] = [];
@@ -73,7 +74,7 @@ export class NativeFront {
   readonly #offenders: OffenderLog;
   readonly #slot = new CommandSlot();
   readonly #peers: NativePeer[] = [];
-  readonly #checks: { rows: Uint8Array; admit: (command: CommandSlot) => boolean } & BatchChecks;
+  readonly #admit = (command: CommandSlot): boolean => this.#admitted(command);
   readonly #commands = new Float64Array(ROWS * 3);
   #overDependencyCap = 0;
   #overPackageCap = 0;
@@ -98,11 +99,6 @@ export class NativeFront {
     this.#exited = new Promise((resolve) => {
       this.#drained = resolve;
     });
-    const checks = {
-      rows: new Uint8Array(0),
-      admit: (command: CommandSlot): boolean => this.#admit(command),
-    };
-    this.#checks = checks;
     const { server } = options;
     this.#handle = options.addon.start(
       options.fd,
@@ -142,11 +138,11 @@ export class NativeFront {
     const peer = this.#peers[thread]!;
     const rows = new Uint8Array(count);
     peer.expect({ rows, readAtNs });
-    this.#checks.rows = rows;
-    executeBatch(this.#store, this.#slot, peer, lines, count, this.#checks);
+    // Its own checks: a batch held behind a suspended command fills its rows later.
+    executeBatch(this.#store, this.#slot, peer, lines, count, { rows, admit: this.#admit });
   }
 
-  #admit(command: CommandSlot): boolean {
+  #admitted(command: CommandSlot): boolean {
     const code = overCap(command, this.#limits, () => this.#store.stats().packages);
     if (code === null) return true;
     if (code === 'E_TOO_MANY_DEPENDENCIES') this.#overDependencyCap++;

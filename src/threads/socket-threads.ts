@@ -6,7 +6,7 @@ import { SharedPeerTable } from '../server/shared-peer-table.js';
 import { CommandSlot } from '../protocol/command.js';
 import type { IndexServerOptions } from '../server/server.js';
 import type { IndexStore } from '../store/store.js';
-import { executeBatch, type BatchPeer } from './owner-batches.js';
+import { executeBatch, type BatchPeer, type HeldBatch } from './owner-batches.js';
 import {
   FAILED_TAG,
   type ThreadHop,
@@ -96,6 +96,7 @@ class SocketThread implements BatchPeer {
   statsWaiters: (() => void)[] = [];
   /** The last batch's reply, chained so that batches are answered in the order they came. */
   tail: Promise<void> | null = null;
+  queued: HeldBatch[] | null = null;
   closed = false;
   readonly exited: Promise<void>;
   /** The rings to and from this thread (null: batches and replies go by postMessage). */

@@ -7,6 +7,7 @@ import { Reply } from '../../src/protocol/reply.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { RemoteStore } from '../../src/threads/remote-store.js';
 import { executeBatch, type BatchPeer } from '../../src/threads/owner-batches.js';
+import { until } from '../support/until.js';
 
 /** Names, valid and not (too long, empty, a space, non-ASCII). */
 const NAMES = ['a', 'zlib', 'openssl@3', 'b.c_d+e-f/g:h', 'x'.repeat(255), 'y'.repeat(256), '', ' ', 'é'];
@@ -57,6 +58,7 @@ function recordingPeer(): { peer: BatchPeer; answered: number[][] } {
   const answered: number[][] = [];
   const peer: BatchPeer = {
     tail: null,
+    queued: null,
     replies(replies) {
       answered.push(Array.from(replies));
     },
@@ -87,4 +89,37 @@ test('a batch that holds fewer lines than its count says gets ERROR for the miss
   // The last line lacks its newline: a record cut short is never read past its end.
   executeBatch(store, new CommandSlot(), peer, Buffer.from('INDEX|a|\nQUERY|a|'), 3);
   assert.deepEqual(answered, [[Reply.OK, Reply.ERROR, Reply.ERROR]]);
+});
+
+test('a SUSPENDED command stops the batch: the rest, and the batches after it, run once it is decided, in order', async () => {
+  const { peer, answered } = recordingPeer();
+  const store = new MemoryStore();
+  await store.open();
+  const chain = 30_000;
+  let text = '';
+  for (let i = 0; i < chain; i++) text += `INDEX|q${i}|${i > 0 ? `q${i - 1}` : ''}\n`;
+  executeBatch(store, new CommandSlot(), peer, Buffer.from(text), chain);
+  assert.equal(answered.length, 1);
+  // q0 on the chain's end needs a check of the whole chain: longer than a turn (ADR 0012).
+  const slot = new CommandSlot();
+  executeBatch(
+    store,
+    slot,
+    peer,
+    Buffer.from(`INDEX|q0|q${chain - 1}\nINDEX|z|q${chain - 1}\nQUERY|z|\n`),
+    3,
+  );
+  assert.notEqual(peer.queued, null, 'the peer waits for the check');
+  // A batch that comes meanwhile waits too, and sees what the one before it did.
+  const ring = Buffer.from('QUERY|z|\nREMOVE|q0|\n');
+  executeBatch(store, slot, peer, ring, 2);
+  ring.fill(0); // the caller's bytes (a ring's) are reused once the call returns
+  assert.equal(answered.length, 1, 'nothing answered before the check is decided');
+  await until('both batches answered', () => answered.length === 3);
+  const { OK, FAIL } = Reply;
+  assert.deepEqual(answered.slice(1), [
+    [FAIL, OK, OK],
+    [OK, FAIL],
+  ]);
+  assert.equal(peer.queued, null);
 });

@@ -62,6 +62,7 @@ export async function measureRemote(o: RemoteOptions): Promise<string> {
   let remote: InstanceType<RemoteStoreModule['RemoteStore']>;
   const peer = {
     tail: null as Promise<void> | null,
+    queued: null,
     replies(replies: Uint8Array): void {
       fromOwner.out.tryWrite(replies, replies.length);
     },
