@@ -38,12 +38,14 @@
 namespace {
 
 // Bumped whenever the JavaScript side's expectations change (src/native/addon.ts checks it).
-constexpr int32_t ABI_VERSION = 1;
+constexpr int32_t ABI_VERSION = 2;
 constexpr size_t READ_BYTES = 64 * 1024;
 constexpr int MAX_EVENTS = 256;
 constexpr uint64_t LISTEN_TAG = ~0ull;
 constexpr uint64_t WAKE_TAG = ~0ull - 1;
 constexpr uint8_t REPLY_ERROR = 2;
+// In a first answer: this line's reply waits for its client's barrier (a second answer).
+constexpr uint8_t REPLY_HELD = 3;
 constexpr size_t MAX_REPLY_BYTES = 6;
 const char* const REPLY_TEXT[] = {"OK\n", "FAIL\n", "ERROR\n"};
 const size_t REPLY_LENGTH[] = {3, 5, 6};
@@ -105,12 +107,15 @@ struct Conn {
   bool ending = false;      // the client half-closed, or the server drains: close once answered
   bool dead = false;        // the socket is closed; freed once `inflight` is 0
   int64_t lastReadMs = 0;
+  // Replies that wait behind a held one (REPLY_HELD, filled by a second answer), in order.
+  std::deque<uint8_t> queued;
 };
 
 // A batch of lines from one thread's turn, on its way to JavaScript.
 struct Batch {
   int thread;
   std::string lines;
+  std::vector<uint32_t> spans;  // lines per client, in order
   uint32_t count = 0;
   double readAtNs = 0;
   bool drained = false;  // not a batch: the thread has drained and is exiting
@@ -121,9 +126,13 @@ struct Span {
   uint32_t count;
 };
 
+// The owner answers a batch in one or two parts: first one reply per line, where REPLY_HELD
+// marks a line whose client waits for its barrier (a group commit); then, if any was held, the
+// held lines' replies in order (`second`), or `failed`: they could not be made durable.
 struct Answer {
-  std::string replies;  // one byte per line; empty with failed
+  std::string replies;
   bool failed = false;
+  bool second = false;
 };
 
 struct Thread {
@@ -139,6 +148,7 @@ struct Thread {
   Batch* batch = nullptr;
   std::vector<Span> spans;                  // of the batch being built
   std::deque<std::vector<Span>> inflight;   // batches handed over, oldest first
+  std::deque<std::vector<uint32_t>> unresolved;  // per batch with held lines: their connections
   std::mutex mu;                            // guards answers, draining, destroying
   std::deque<Answer> answers;
   bool drainAsked = false;
@@ -324,6 +334,8 @@ void handOver(Thread* t) {
   t->batch = nullptr;
   add(t, C_BATCHES, 1);
   add(t, C_BATCHED_COMMANDS, b->count);
+  b->spans.reserve(t->spans.size());
+  for (const Span& span : t->spans) b->spans.push_back(span.count);
   t->inflight.push_back(std::move(t->spans));
   t->spans.clear();
   if (t->inlineMode)
@@ -357,6 +369,20 @@ void writeOut(Thread* t, Conn* c) {
   maybeFinish(t, c);
 }
 
+// Renders a connection's decided replies up to its first held one.
+void flushQueued(Conn* c) {
+  while (!c->queued.empty() && c->queued.front() != REPLY_HELD) {
+    const uint8_t r = c->queued.front();
+    c->queued.pop_front();
+    if (!c->dead) c->out.append(REPLY_TEXT[r], REPLY_LENGTH[r]);
+    c->inflight--;
+  }
+}
+
+void touch(std::vector<Conn*>& touched, Conn* c) {
+  if (touched.empty() || touched.back() != c) touched.push_back(c);
+}
+
 void takeAnswers(Thread* t) {
   std::deque<Answer> got;
   {
@@ -364,27 +390,56 @@ void takeAnswers(Thread* t) {
     got.swap(t->answers);
   }
   std::vector<Conn*> touched;
+  std::vector<uint32_t> dead;  // ids: a connection may be listed twice, and is freed once
   for (Answer& answer : got) {
-    if (t->inflight.empty()) break;  // cannot happen: one answer per batch
+    if (answer.second) {
+      // The held lines of the oldest batch that has any, in order: each fills its client's
+      // first hole, and the replies queued behind it follow.
+      if (t->unresolved.empty()) continue;  // cannot happen: one second answer per such batch
+      std::vector<uint32_t> conns = std::move(t->unresolved.front());
+      t->unresolved.pop_front();
+      for (size_t k = 0; k < conns.size(); k++) {
+        Conn* c = t->conns[conns[k]];
+        uint8_t r = answer.failed || k >= answer.replies.size() ? REPLY_ERROR : uint8_t(answer.replies[k]);
+        if (r > REPLY_ERROR) r = REPLY_ERROR;
+        if (answer.failed) add(t, C_REPLIES_FAILED, 1);
+        for (uint8_t& q : c->queued)
+          if (q == REPLY_HELD) {
+            q = r;
+            break;
+          }
+        flushQueued(c);
+        if (c->dead) dead.push_back(c->id);
+        else touch(touched, c);
+      }
+      continue;
+    }
+    if (t->inflight.empty()) break;  // cannot happen: one first answer per batch
     std::vector<Span> spans = std::move(t->inflight.front());
     t->inflight.pop_front();
+    std::vector<uint32_t> held;
     size_t at = 0;
     for (const Span& span : spans) {
       Conn* c = t->conns[span.conn];
       for (uint32_t i = 0; i < span.count; i++, at++) {
         uint8_t r = answer.failed || at >= answer.replies.size() ? REPLY_ERROR : uint8_t(answer.replies[at]);
-        if (r > REPLY_ERROR) r = REPLY_ERROR;
+        if (r > REPLY_HELD) r = REPLY_ERROR;
         if (answer.failed) add(t, C_REPLIES_FAILED, 1);
-        if (!c->dead) c->out.append(REPLY_TEXT[r], REPLY_LENGTH[r]);
+        if (r == REPLY_HELD) held.push_back(c->id);
+        if (r == REPLY_HELD || !c->queued.empty()) {
+          c->queued.push_back(r);
+        } else {
+          if (!c->dead) c->out.append(REPLY_TEXT[r], REPLY_LENGTH[r]);
+          c->inflight--;
+        }
       }
-      c->inflight -= span.count;
-      if (c->dead) {
-        freeIfDone(t, c);
-      } else if (touched.empty() || touched.back() != c) {
-        touched.push_back(c);
-      }
+      if (c->dead) dead.push_back(c->id);
+      else touch(touched, c);
     }
+    if (!held.empty()) t->unresolved.push_back(std::move(held));
   }
+  for (uint32_t id : dead)
+    if (t->conns[id] != nullptr && t->conns[id]->dead) freeIfDone(t, t->conns[id]);
   // A connection answered in two batches of the list is written once, after the last.
   for (Conn* c : touched)
     if (t->conns[c->id] == c && !c->dead && c->outAt < c->out.size()) writeOut(t, c);
@@ -554,7 +609,7 @@ bool turn(Thread* t, int timeout) {
   }
   sweepIdle(t, now);
   if (destroy) destroyConns(t);
-  return !(t->draining && !anyOpen(t) && t->inflight.empty() && t->batch == nullptr);
+  return !(t->draining && !anyOpen(t) && t->inflight.empty() && t->unresolved.empty() && t->batch == nullptr);
 }
 
 void releaseConns(Thread* t) {
@@ -593,6 +648,11 @@ void batchArgs(napi_env env, Batch* b, napi_value* args) {
   }
   napi_create_uint32(env, b->count, &args[2]);
   napi_create_double(env, b->readAtNs, &args[3]);
+  void* data = nullptr;
+  napi_value buffer;
+  napi_create_arraybuffer(env, b->spans.size() * sizeof(uint32_t), &data, &buffer);
+  if (!b->spans.empty()) memcpy(data, b->spans.data(), b->spans.size() * sizeof(uint32_t));
+  napi_create_typedarray(env, napi_uint32_array, b->spans.size(), buffer, 0, &args[4]);
   delete b;
 }
 
@@ -602,11 +662,11 @@ void callJs(napi_env env, napi_value fn, void*, void* data) {
     delete b;
     return;
   }
-  napi_value args[4];
+  napi_value args[5];
   batchArgs(env, b, args);
   napi_value recv;
   napi_get_undefined(env, &recv);
-  napi_call_function(env, recv, fn, 4, args, nullptr);
+  napi_call_function(env, recv, fn, 5, args, nullptr);
 }
 
 // Inline mode: called from the owner's event loop (a libuv callback), so it enters JavaScript
@@ -617,11 +677,11 @@ void callInline(Thread* t, Batch* b) {
   napi_env env = g->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
-  napi_value args[4], fn, recv, result;
+  napi_value args[5], fn, recv, result;
   batchArgs(env, b, args);
   napi_get_reference_value(env, g->onBatch, &fn);
   napi_get_global(env, &recv);  // napi_make_callback wants an object
-  const napi_status status = napi_make_callback(env, g->async, recv, fn, 4, args, &result);
+  const napi_status status = napi_make_callback(env, g->async, recv, fn, 5, args, &result);
   if (status == napi_pending_exception) {
     napi_value err;
     napi_get_and_clear_last_exception(env, &err);
@@ -799,11 +859,13 @@ napi_value Start(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-// reply(handle, thread, replies | null): answers the thread's oldest unanswered batch, one
-// Reply per line (null: the batch could not be made durable, every reply is ERROR).
+// reply(handle, thread, replies | null, second?): answers the thread's oldest unanswered batch,
+// one Reply per line, REPLY_HELD for a line whose client waits for its barrier (null: every
+// reply is ERROR); with `second`, the held lines of the oldest batch that has any, in order
+// (null: they could not be made durable, ERROR).
 napi_value ReplyFn(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
   Group* g = groupOf(env, argv[0]);
   if (g == nullptr || g->joined) return nullptr;
@@ -815,6 +877,7 @@ napi_value ReplyFn(napi_env env, napi_callback_info info) {
   }
   Thread* t = g->threads[size_t(index)];
   Answer answer;
+  if (argc >= 4) napi_get_value_bool(env, argv[3], &answer.second);
   napi_valuetype type;
   napi_typeof(env, argv[2], &type);
   if (type == napi_null) {

@@ -10,9 +10,20 @@ export interface NativeIoAddon {
   start(
     listenFd: number,
     options: NativeIoOptions,
-    onBatch: (thread: number, lines: Buffer | null, count: number, readAtNs: number) => void,
+    onBatch: (
+      thread: number,
+      lines: Buffer | null,
+      count: number,
+      readAtNs: number,
+      spans: Uint32Array,
+    ) => void,
   ): NativeIoHandle;
-  reply(handle: NativeIoHandle, thread: number, replies: Uint8Array | null): void;
+  /**
+   * Answers the thread's oldest batch (one reply per line, HELD for a line whose client waits
+   * for its barrier; null: every line ERROR), or with `second`, the held lines of the oldest
+   * batch that has any (null: ERROR, they could not be made durable).
+   */
+  reply(handle: NativeIoHandle, thread: number, replies: Uint8Array | null, second?: boolean): void;
   drain(handle: NativeIoHandle): void;
   destroy(handle: NativeIoHandle): void;
   join(handle: NativeIoHandle): void;
@@ -67,7 +78,7 @@ export const NATIVE_COUNTERS = [
 ] as const;
 
 /** The ABI this code speaks; the addon says its own (ABI_VERSION). */
-const ABI = 1;
+const ABI = 2;
 const FUNCTIONS = ['start', 'reply', 'drain', 'destroy', 'join', 'stats'] as const;
 /** Where `npm run build` puts the addon (scripts/build-native.ts): beside this module. */
 const DEFAULT_PATH = fileURLToPath(new URL('./pkgindex_io.node', import.meta.url));

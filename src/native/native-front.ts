@@ -7,7 +7,7 @@ import type { IndexServerOptions } from '../server/server.js';
 import { COMMAND_ROWS, type LatencyRecorder } from '../server/stats.js';
 import type { IndexStore } from '../store/store.js';
 import type { ThreadStats } from '../threads/messages.js';
-import { executeBatch, type BatchPeer, type HeldBatch } from '../threads/owner-batches.js';
+import { executeBatch, HELD, type HeldBatch, type SplitPeer } from '../threads/owner-batches.js';
 import { NATIVE_COUNTERS, nativeBatchesInFlight, type NativeIoAddon, type NativeIoHandle } from './addon.js';
 
 export interface NativeFrontOptions {
@@ -32,12 +32,14 @@ interface Unanswered {
 const ROWS = COMMAND_ROWS.length;
 
 /** One I/O thread as the owner sees it: where its batches' answers go, in order. */
-class NativePeer implements BatchPeer {
+class NativePeer implements SplitPeer {
   tail: Promise<void> | null = null;
   queued: HeldBatch[] | null = null;
   readonly #front: NativeFront;
   readonly #index: number;
   readonly #unanswered: Unanswered[] = [];
+  /** The rows of the lines held by first answers, per batch, until their second answer. */
+  readonly #unsettled: Uint8Array[] = [];
 
   constructor(front: NativeFront, index: number) {
     this.#front = front;
@@ -49,11 +51,15 @@ class NativePeer implements BatchPeer {
   }
 
   replies(replies: Uint8Array): void {
-    this.#front.answered(this.#index, this.#unanswered.shift(), replies);
+    this.#front.answered(this.#index, this.#unanswered.shift(), replies, this.#unsettled);
   }
 
   failed(): void {
-    this.#front.answered(this.#index, this.#unanswered.shift(), null);
+    this.#front.answered(this.#index, this.#unanswered.shift(), null, this.#unsettled);
+  }
+
+  settled(replies: Uint8Array | null): void {
+    this.#front.settled(this.#index, this.#unsettled.shift(), replies);
   }
 }
 
@@ -114,8 +120,8 @@ export class NativeFront {
         // back costs more than the system calls it would take off this one (ADR 0019).
         inline: options.threads === 1 ? 1 : 0,
       },
-      (thread, lines, count, readAtNs) => {
-        this.#onBatch(thread, lines, count, readAtNs);
+      (thread, lines, count, readAtNs, spans) => {
+        this.#onBatch(thread, lines, count, readAtNs, spans);
       },
     );
   }
@@ -125,7 +131,7 @@ export class NativeFront {
     return new NativeFront(options);
   }
 
-  #onBatch(thread: number, lines: Buffer | null, count: number, readAtNs: number): void {
+  #onBatch(thread: number, lines: Buffer | null, count: number, readAtNs: number, spans: Uint32Array): void {
     if (lines === null) {
       if (--this.#running === 0) {
         // The threads' counters go with them: the last report stands for them from now on.
@@ -139,7 +145,7 @@ export class NativeFront {
     const rows = new Uint8Array(count);
     peer.expect({ rows, readAtNs });
     // Its own checks: a batch held behind a suspended command fills its rows later.
-    executeBatch(this.#store, this.#slot, peer, lines, count, { rows, admit: this.#admit });
+    executeBatch(this.#store, this.#slot, peer, lines, count, { rows, admit: this.#admit }, spans);
   }
 
   #admitted(command: CommandSlot): boolean {
@@ -161,16 +167,38 @@ export class NativeFront {
   }
 
   /** A batch's answer (null: it could not be made durable): counted, then sent to its thread. */
-  answered(thread: number, batch: Unanswered | undefined, replies: Uint8Array | null): void {
+  answered(
+    thread: number,
+    batch: Unanswered | undefined,
+    replies: Uint8Array | null,
+    unsettled: Uint8Array[],
+  ): void {
     if (batch !== undefined) {
       const { rows } = batch;
       const commands = this.#commands;
       if (replies === null) for (let i = 0; i < rows.length; i++) commands[rows[i]! * 3 + Reply.ERROR]!++;
-      else for (let i = 0; i < rows.length; i++) commands[rows[i]! * 3 + replies[i]!]!++;
+      else {
+        let held: number[] | null = null;
+        for (let i = 0; i < rows.length; i++)
+          if (replies[i] === HELD) (held ??= []).push(rows[i]!);
+          else commands[rows[i]! * 3 + replies[i]!]!++;
+        // Counted once their replies are known (settled).
+        if (held !== null) unsettled.push(Uint8Array.from(held));
+      }
       const latency = this.#latency();
       if (latency !== null) latency.record((Number(process.hrtime.bigint()) - batch.readAtNs) / 1e6);
     }
     this.#addon.reply(this.#handle, thread, replies);
+  }
+
+  /** The second part of a split answer: the held lines' replies (null: not durable). */
+  settled(thread: number, rows: Uint8Array | undefined, replies: Uint8Array | null): void {
+    if (rows !== undefined) {
+      const commands = this.#commands;
+      for (let i = 0; i < rows.length; i++)
+        commands[rows[i]! * 3 + (replies === null ? Reply.ERROR : replies[i]!)]!++;
+    }
+    this.#addon.reply(this.#handle, thread, replies, true);
   }
 
   /** The I/O threads' counters, summed, shaped as a socket thread's report for the metrics. */

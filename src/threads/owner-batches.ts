@@ -21,11 +21,27 @@ export interface BatchPeer {
   failed(): void;
 }
 
+/**
+ * A peer that says where each client's lines start (the native layer) and takes a batch's
+ * answer in two parts: `replies()` at once, HELD marking the lines whose client waits for its
+ * barrier (a group commit), then `settled()` with those lines' replies in order (null: they
+ * could not be made durable), in the order of the batches. A client whose lines need no
+ * barrier (QUERYs of packages no pending write touched) is answered without waiting for
+ * another client's group commit in the same batch.
+ */
+export interface SplitPeer extends BatchPeer {
+  settled(replies: Uint8Array | null): void;
+}
+
+/** In a split answer's first part: the line's reply comes with `settled()`. */
+export const HELD = 3;
+
 /** A batch kept until the peer's suspended command is decided: its own copy of the lines. */
 export interface HeldBatch {
   readonly lines: Uint8Array;
   readonly count: number;
   readonly checks: BatchChecks | null;
+  readonly spans: Uint32Array | null;
 }
 
 /**
@@ -63,12 +79,13 @@ export function executeBatch(
   lines: Uint8Array,
   count: number,
   checks: BatchChecks | null = null,
+  spans: Uint32Array | null = null,
 ): void {
   if (peer.queued !== null) {
-    peer.queued.push({ lines: Uint8Array.prototype.slice.call(lines), count, checks });
+    peer.queued.push({ lines: Uint8Array.prototype.slice.call(lines), count, checks, spans });
     return;
   }
-  const run = new BatchRun(store, slot, peer, lines, count, checks);
+  const run = new BatchRun(store, slot, peer, lines, count, checks, spans);
   step(run);
 }
 
@@ -86,6 +103,13 @@ class BatchRun {
   offset = 0;
   /** One per segment that had to wait for its barrier. */
   readonly waits: Promise<void>[] = [];
+  /** Lines per client (a SplitPeer's batch), or null: the batch is one segment. */
+  readonly spans: Uint32Array | null;
+  /** The line where the current client's lines end, and that client's index in `spans`. */
+  spanEnd: number;
+  span = 0;
+  /** With spans: 1 for each line whose client waits for its barrier. */
+  readonly held: Uint8Array | null;
 
   constructor(
     store: IndexStore,
@@ -94,6 +118,7 @@ class BatchRun {
     lines: Uint8Array,
     count: number,
     checks: BatchChecks | null,
+    spans: Uint32Array | null,
   ) {
     this.store = store;
     this.slot = slot;
@@ -102,7 +127,33 @@ class BatchRun {
     this.count = count;
     this.checks = checks;
     this.replies = new Uint8Array(count);
+    this.spans = spans;
+    this.spanEnd = spans === null || spans.length === 0 ? count : spans[0]!;
+    this.held = spans === null ? null : new Uint8Array(count);
   }
+}
+
+/**
+ * Ends the segment `[from, to)` of the run with the store's barrier; null when its replies
+ * may leave at once, else the promise that fills its PENDING and SUSPENDED replies.
+ */
+function closeSegment(run: BatchRun, from: number, to: number, undecided: boolean): Promise<void> | null {
+  const barrier = run.store.barrier(run.peer);
+  if (barrier === null) return null;
+  const { replies, held } = run;
+  if (held !== null) held.fill(1, from, to);
+  const filled = barrier.then((values) => {
+    if (undecided && values !== undefined) {
+      let next = 0;
+      for (let j = from; j < to; j++)
+        if (replies[j] === PENDING || replies[j] === SUSPENDED)
+          replies[j] = next < values.length ? values[next++]! : Reply.ERROR;
+    }
+  });
+  // Handled here too: it may reject before the answer attaches to it.
+  filled.catch(() => undefined);
+  run.waits.push(filled);
+  return filled;
 }
 
 /**
@@ -111,12 +162,12 @@ class BatchRun {
  */
 function step(run: BatchRun): void {
   const { store, slot, replies, checks, bytes, count } = run;
-  const first = run.line;
-  let pending = false;
+  let from = run.line;
+  let undecided = false;
   let suspended = false;
   const length = bytes.length;
   let start = run.offset;
-  let i = first;
+  let i = from;
   for (; i < count; i++) {
     // A loop, not indexOf(): a call into the runtime per line costs more than scanning it.
     let end = start;
@@ -126,70 +177,58 @@ function step(run: BatchRun): void {
     if (error !== null) {
       if (checks !== null) checks.rows[i] = INVALID_ROW;
       replies[i] = Reply.ERROR;
-      continue;
-    }
-    if (checks !== null) {
-      checks.rows[i] = rowOfVerb(slot.verb);
-      if (!checks.admit(slot)) {
-        replies[i] = Reply.ERROR;
-        continue;
+    } else if (checks !== null && ((checks.rows[i] = rowOfVerb(slot.verb)), !checks.admit(slot))) {
+      replies[i] = Reply.ERROR;
+    } else {
+      const reply = store.execute(slot);
+      replies[i] = reply;
+      if (reply === PENDING) undecided = true;
+      else if (reply === SUSPENDED) {
+        suspended = true;
+        i++;
+        break;
       }
     }
-    const reply = store.execute(slot);
-    replies[i] = reply;
-    if (reply === PENDING) pending = true;
-    else if (reply === SUSPENDED) {
-      suspended = true;
-      i++;
-      break;
+    // A split peer's client ends here: its lines get a barrier of their own.
+    if (i + 1 === run.spanEnd && i + 1 < count) {
+      void closeSegment(run, from, i + 1, undecided);
+      from = i + 1;
+      undecided = false;
+      run.spanEnd += run.spans![++run.span] ?? count;
     }
   }
-  const barrier = store.barrier(run.peer);
-  if (barrier !== null) {
-    const from = first;
-    const to = i;
-    const filled = barrier.then((values) => {
-      if ((pending || suspended) && values !== undefined) {
-        let next = 0;
-        for (let j = from; j < to; j++)
-          if (replies[j] === PENDING || replies[j] === SUSPENDED)
-            replies[j] = next < values.length ? values[next++]! : Reply.ERROR;
-      }
-    });
-    // Handled here too: it may reject before the answer attaches to it.
-    filled.catch(() => undefined);
-    run.waits.push(filled);
-    if (suspended) {
-      // The rest runs once the command is decided: keep its bytes (they may be a ring's).
-      run.line = i;
-      run.offset = 0;
-      run.bytes = Buffer.from(bytes.subarray(start));
-      run.peer.queued ??= [];
-      void filled.then(
-        () => {
-          step(run);
-        },
-        () => {
-          answer(run);
-        },
-      );
-      return;
-    }
+  if (i >= run.spanEnd && run.spans !== null && run.span + 1 < run.spans.length && i < count)
+    run.spanEnd += run.spans[++run.span]!;
+  const wait = closeSegment(run, from, i, undecided || suspended);
+  if (suspended && wait !== null) {
+    // The rest runs once the command is decided: keep its bytes (they may be a ring's).
+    run.line = i;
+    run.offset = 0;
+    run.bytes = Buffer.from(bytes.subarray(start));
+    run.peer.queued ??= [];
+    void wait.then(
+      () => {
+        step(run);
+      },
+      () => {
+        answer(run);
+      },
+    );
+    return;
   }
   answer(run);
 }
 
 /** Answers the run's batch after its waits and the peer's earlier batches; runs held batches. */
 function answer(run: BatchRun): void {
-  const { peer, replies } = run;
+  const { peer, replies, held: heldLines } = run;
   const held = peer.queued;
   peer.queued = null;
   const queuedAgain = (): HeldBatch[] | null => peer.queued;
-  if (run.waits.length === 0 && peer.tail === null) peer.replies(replies);
+  if (heldLines !== null) answerSplit(run, peer as SplitPeer, heldLines);
+  else if (run.waits.length === 0 && peer.tail === null) peer.replies(replies);
   else {
-    const decided: Promise<unknown> = run.waits.length === 1 ? run.waits[0]! : Promise.all(run.waits);
-    const previous = peer.tail;
-    const answered = (previous === null ? decided : previous.then(() => decided)).then(
+    const answered = afterWaits(run).then(
       () => {
         peer.replies(replies);
       },
@@ -197,20 +236,61 @@ function answer(run: BatchRun): void {
         peer.failed();
       },
     );
-    peer.tail = answered;
-    void answered.then(() => {
-      if (peer.tail === answered) peer.tail = null;
-    });
+    chain(peer, answered);
   }
   // The batches that came meanwhile, in order; one of them may suspend the peer again.
   if (held !== null)
     for (let k = 0; k < held.length; k++) {
       const next = held[k]!;
-      executeBatch(run.store, run.slot, peer, next.lines, next.count, next.checks);
+      executeBatch(run.store, run.slot, peer, next.lines, next.count, next.checks, next.spans);
       const again = queuedAgain();
       if (again !== null) {
         again.push(...held.slice(k + 1));
         break;
       }
     }
+}
+
+/** The run's waits, after the peer's previous answer. */
+function afterWaits(run: BatchRun): Promise<unknown> {
+  const decided: Promise<unknown> = run.waits.length === 1 ? run.waits[0]! : Promise.all(run.waits);
+  const previous = run.peer.tail;
+  return previous === null ? decided : previous.then(() => decided);
+}
+
+/** Makes `answered` the peer's last answer until it has settled. */
+function chain(peer: BatchPeer, answered: Promise<void>): void {
+  peer.tail = answered;
+  void answered.then(() => {
+    if (peer.tail === answered) peer.tail = null;
+  });
+}
+
+/** A split answer: every line now, HELD for those that wait; their replies once they may leave. */
+function answerSplit(run: BatchRun, peer: SplitPeer, heldLines: Uint8Array): void {
+  const { replies } = run;
+  if (run.waits.length === 0) {
+    peer.replies(replies);
+    return;
+  }
+  const first = Uint8Array.from(replies);
+  let count = 0;
+  for (let j = 0; j < first.length; j++)
+    if (heldLines[j] === 1) {
+      first[j] = HELD;
+      count++;
+    }
+  peer.replies(first);
+  const answered = afterWaits(run).then(
+    () => {
+      const second = new Uint8Array(count);
+      let k = 0;
+      for (let j = 0; j < replies.length; j++) if (heldLines[j] === 1) second[k++] = replies[j]!;
+      peer.settled(second);
+    },
+    () => {
+      peer.settled(null);
+    },
+  );
+  chain(peer, answered);
 }

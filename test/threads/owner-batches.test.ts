@@ -6,7 +6,9 @@ import { parseInto } from '../../src/protocol/parse.js';
 import { Reply } from '../../src/protocol/reply.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import { RemoteStore } from '../../src/threads/remote-store.js';
-import { executeBatch, type BatchPeer } from '../../src/threads/owner-batches.js';
+import { executeBatch, HELD, type BatchPeer, type SplitPeer } from '../../src/threads/owner-batches.js';
+import { DiskStore } from '../../src/store/disk-store.js';
+import { newDataDir } from '../store/support/tmp-dir.js';
 import { until } from '../support/until.js';
 
 /** Names, valid and not (too long, empty, a space, non-ASCII). */
@@ -122,4 +124,45 @@ test('a SUSPENDED command stops the batch: the rest, and the batches after it, r
     [OK, FAIL],
   ]);
   assert.equal(peer.queued, null);
+});
+
+test('a split peer: each client of a batch gets its own barrier; one that waits for nothing is answered at once', async (t) => {
+  const store = new DiskStore({ dataDir: await newDataDir(t) });
+  await store.open();
+  t.after(() => store.close());
+  const first: number[][] = [];
+  const second: (number[] | null)[] = [];
+  const peer: SplitPeer = {
+    tail: null,
+    queued: null,
+    replies(replies) {
+      first.push(Array.from(replies));
+    },
+    failed() {
+      assert.fail('a split peer is answered in two parts');
+    },
+    settled(replies) {
+      second.push(replies === null ? null : Array.from(replies));
+    },
+  };
+  const { OK, FAIL } = Reply;
+  // Three clients: one writes (its lines wait for the group commit), one reads a package no
+  // pending write touched (answered at once), one reads what the first one wrote (waits too).
+  const lines = Buffer.from('INDEX|a|\nQUERY|a|\nQUERY|b|\nQUERY|a|\n');
+  executeBatch(store, new CommandSlot(), peer, lines, 4, null, Uint32Array.of(2, 1, 1));
+  assert.deepEqual(first, [[HELD, HELD, FAIL, HELD]]);
+  await until('the group commit', () => second.length === 1);
+  assert.deepEqual(second, [[OK, OK, OK]]);
+  // Without a write pending, every client is answered at once, in one part.
+  executeBatch(
+    store,
+    new CommandSlot(),
+    peer,
+    Buffer.from('QUERY|a|\nQUERY|b|\n'),
+    2,
+    null,
+    Uint32Array.of(1, 1),
+  );
+  assert.deepEqual(first[1], [OK, FAIL]);
+  assert.equal(second.length, 1);
 });
