@@ -38,7 +38,7 @@
 namespace {
 
 // Bumped whenever the JavaScript side's expectations change (src/native/addon.ts checks it).
-constexpr int32_t ABI_VERSION = 2;
+constexpr int32_t ABI_VERSION = 3;
 constexpr size_t READ_BYTES = 64 * 1024;
 constexpr int MAX_EVENTS = 256;
 constexpr uint64_t LISTEN_TAG = ~0ull;
@@ -89,6 +89,9 @@ struct Options {
   // Batches a thread hands over before the owner has answered them; while at the limit, the
   // lines read meanwhile gather into the next batch (fewer, larger batches: fewer wake-ups).
   size_t batchesInFlight = 1;
+  // Lines one connection may add to one batch (its share of a turn, as --slice-us is for
+  // Node's sockets); the rest of what it sent waits, read but not framed, for the next turns.
+  size_t linesPerTurn = 256;
 };
 
 struct Group;
@@ -109,6 +112,9 @@ struct Conn {
   int64_t lastReadMs = 0;
   // Replies that wait behind a held one (REPLY_HELD, filled by a second answer), in order.
   std::deque<uint8_t> queued;
+  // Bytes read past the connection's share of a turn, framed on later turns (`backlog`).
+  std::string backlog;
+  size_t backlogAt = 0;
 };
 
 // A batch of lines from one thread's turn, on its way to JavaScript.
@@ -149,6 +155,7 @@ struct Thread {
   std::vector<Span> spans;                  // of the batch being built
   std::deque<std::vector<Span>> inflight;   // batches handed over, oldest first
   std::deque<std::vector<uint32_t>> unresolved;  // per batch with held lines: their connections
+  std::vector<uint32_t> backlog;                 // connections with bytes left to frame
   std::mutex mu;                            // guards answers, draining, destroying
   std::deque<Answer> answers;
   bool drainAsked = false;
@@ -163,6 +170,7 @@ struct Thread {
   std::vector<char> buffer;
   uv_poll_t poll{};
   uv_timer_t timer{};
+  uv_idle_t idle{};  // a turn per loop iteration while a connection has a backlog
   int openHandles = 0;
 };
 
@@ -252,7 +260,7 @@ void closeConn(Thread* t, Conn* c) {
 
 // Closes a connection that has nothing left to answer once it is ending.
 void maybeFinish(Thread* t, Conn* c) {
-  if (c->ending && !c->dead && c->inflight == 0 && c->outAt >= c->out.size()) closeConn(t, c);
+  if (c->ending && !c->dead && c->inflight == 0 && c->outAt >= c->out.size() && c->backlog.empty()) closeConn(t, c);
 }
 
 // Stops or resumes reading by the replies a connection has waiting (--output-high-water-bytes):
@@ -260,7 +268,7 @@ void maybeFinish(Thread* t, Conn* c) {
 void checkBackpressure(Thread* t, Conn* c) {
   if (c->dead) return;
   const size_t waiting = (c->out.size() - c->outAt) + size_t(c->inflight) * MAX_REPLY_BYTES;
-  const bool read = !c->ending && waiting < t->group->options.outputHighWaterBytes;
+  const bool read = !c->ending && c->backlog.empty() && waiting < t->group->options.outputHighWaterBytes;
   if (read != c->reading) {
     c->reading = read;
     setEvents(t, c);
@@ -289,23 +297,26 @@ void overlong(Thread* t, Conn* c) {
   addLine(t, c, "", 0);
 }
 
-// Cuts `buf[0, n)` into lines, carrying an unfinished one to the next read.
-void frame(Thread* t, Conn* c, const char* buf, size_t n) {
+// Cuts `buf[0, n)` into lines, carrying an unfinished one to the next read, until `lines`
+// lines have been added; returns the bytes consumed (n unless the budget ran out).
+size_t frame(Thread* t, Conn* c, const char* buf, size_t n, size_t lines) {
   const size_t maxLine = t->group->options.maxLineBytes;
   size_t start = 0;
   while (start < n) {
+    if (lines == 0) return start;
     const char* nl = static_cast<const char*>(memchr(buf + start, '\n', n - start));
     if (nl == nullptr) {
-      if (c->discarding) return;
+      if (c->discarding) return n;
       if (c->carry.size() + (n - start) > maxLine) {
         c->carry.clear();
         c->discarding = true;
         overlong(t, c);
-        return;
+        return n;
       }
       c->carry.append(buf + start, n - start);
-      return;
+      return n;
     }
+    lines--;
     const size_t end = size_t(nl - buf);
     if (c->discarding) {
       c->discarding = false;
@@ -323,6 +334,28 @@ void frame(Thread* t, Conn* c, const char* buf, size_t n) {
       addLine(t, c, buf + start, end - start);
     }
     start = end + 1;
+  }
+  return n;
+}
+
+// Frames the next share of each connection's backlog (bytes read past an earlier share).
+void serveBacklog(Thread* t) {
+  if (t->backlog.empty()) return;
+  std::vector<uint32_t> ids;
+  ids.swap(t->backlog);
+  for (uint32_t id : ids) {
+    Conn* c = t->conns[id];
+    if (c == nullptr || c->dead || c->backlog.empty()) continue;
+    const size_t left = c->backlog.size() - c->backlogAt;
+    c->backlogAt += frame(t, c, c->backlog.data() + c->backlogAt, left, t->group->options.linesPerTurn);
+    if (c->backlogAt < c->backlog.size()) {
+      t->backlog.push_back(id);
+      continue;
+    }
+    c->backlog.clear();
+    c->backlogAt = 0;
+    checkBackpressure(t, c);
+    maybeFinish(t, c);
   }
 }
 
@@ -506,7 +539,14 @@ void readConn(Thread* t, Conn* c, char* buf) {
   if (r > 0) {
     add(t, C_BYTES_IN, double(r));
     c->lastReadMs = nowMs();
-    if (!t->draining) frame(t, c, buf, size_t(r));
+    if (!t->draining) {
+      const size_t used = frame(t, c, buf, size_t(r), t->group->options.linesPerTurn);
+      if (used < size_t(r)) {
+        c->backlog.assign(buf + used, size_t(r) - used);
+        c->backlogAt = 0;
+        t->backlog.push_back(c->id);
+      }
+    }
     checkBackpressure(t, c);
     return;
   }
@@ -564,8 +604,9 @@ bool anyOpen(Thread* t) {
 // One turn: waits up to `timeout` ms for events, serves them, hands the turn's lines over.
 // Returns false once the thread has drained (every connection answered and closed).
 bool turn(Thread* t, int timeout) {
+  serveBacklog(t);
   epoll_event events[MAX_EVENTS];
-  const int n = epoll_wait(t->epfd, events, MAX_EVENTS, timeout);
+  const int n = epoll_wait(t->epfd, events, MAX_EVENTS, t->backlog.empty() ? timeout : 0);
   if (n < 0 && errno != EINTR) return false;
   bool destroy = false;
   for (int i = 0; i < n; i++) {
@@ -610,6 +651,15 @@ bool turn(Thread* t, int timeout) {
   sweepIdle(t, now);
   if (destroy) destroyConns(t);
   return !(t->draining && !anyOpen(t) && t->inflight.empty() && t->unresolved.empty() && t->batch == nullptr);
+}
+
+// Inline mode: a turn soon when a connection has a backlog (no epoll event will come for it).
+void scheduleBacklog(Thread* t);
+
+bool turnAndSchedule(Thread* t, int timeout) {
+  const bool more = turn(t, timeout);
+  if (more && !t->backlog.empty() && t->inlineMode) scheduleBacklog(t);
+  return more;
 }
 
 void releaseConns(Thread* t) {
@@ -697,6 +747,7 @@ void finishInline(Thread* t) {
   t->finished = true;
   uv_poll_stop(&t->poll);
   uv_timer_stop(&t->timer);
+  uv_idle_stop(&t->idle);
   releaseConns(t);
   Batch* done = new Batch();
   done->thread = t->index;
@@ -706,7 +757,7 @@ void finishInline(Thread* t) {
 
 void inlineTurn(Thread* t) {
   if (t->finished) return;
-  if (!turn(t, 0)) finishInline(t);
+  if (!turnAndSchedule(t, 0)) finishInline(t);
 }
 
 void destroyThread(Thread* t);
@@ -718,6 +769,19 @@ void onInlineClosed(uv_handle_t* handle) {
 
 void onInlinePoll(uv_poll_t* handle, int, int) { inlineTurn(static_cast<Thread*>(handle->data)); }
 void onInlineTimer(uv_timer_t* handle) { inlineTurn(static_cast<Thread*>(handle->data)); }
+
+// Not a 0 ms timer: one re-armed from its own callback runs again in the same timer phase,
+// forever while the backlog lasts, and the loop never reaches its poll (measured: the attack
+// tool's IPC to the server went unanswered). An idle handle gets one call per iteration.
+void onInlineIdle(uv_idle_t* handle) {
+  Thread* t = static_cast<Thread*>(handle->data);
+  inlineTurn(t);
+  if (t->backlog.empty() || t->finished) uv_idle_stop(handle);
+}
+
+void scheduleBacklog(Thread* t) {
+  if (!t->finished) uv_idle_start(&t->idle, onInlineIdle);
+}
 
 bool getNumber(napi_env env, napi_value object, const char* name, double* out) {
   napi_value value;
@@ -760,13 +824,14 @@ napi_value Start(napi_env env, napi_callback_info info) {
   }
   int32_t listenFd = -1;
   napi_get_value_int32(env, argv[0], &listenFd);
-  double threads = 1, maxLine = 0, maxConns = 0, perPeer = 0, highWater = 0, idle = 0, inFlight = 0, inlineIo = 0;
+  double threads = 1, maxLine = 0, maxConns = 0, perPeer = 0, highWater = 0, idle = 0, inFlight = 0, inlineIo = 0,
+         linesPerTurn = 0;
   if (!getNumber(env, argv[1], "threads", &threads) || !getNumber(env, argv[1], "maxLineBytes", &maxLine) ||
       !getNumber(env, argv[1], "maxConnections", &maxConns) ||
       !getNumber(env, argv[1], "maxConnectionsPerPeer", &perPeer) ||
       !getNumber(env, argv[1], "outputHighWaterBytes", &highWater) ||
       !getNumber(env, argv[1], "idleTimeoutMs", &idle) || !getNumber(env, argv[1], "batchesInFlight", &inFlight) ||
-      !getNumber(env, argv[1], "inline", &inlineIo)) {
+      !getNumber(env, argv[1], "inline", &inlineIo) || !getNumber(env, argv[1], "linesPerTurn", &linesPerTurn)) {
     napi_throw_type_error(env, "E_NATIVE_ARGUMENT", "start(): an option is missing or not a number");
     return nullptr;
   }
@@ -778,6 +843,7 @@ napi_value Start(napi_env env, napi_callback_info info) {
   g->options.outputHighWaterBytes = size_t(highWater);
   g->options.idleTimeoutMs = int64_t(idle);
   g->options.batchesInFlight = inFlight < 1 ? 1 : size_t(inFlight);
+  g->options.linesPerTurn = linesPerTurn < 1 ? 1 : size_t(linesPerTurn);
   // Inline: one "thread" that is the owner's own event loop (see the header comment).
   const bool inlineMode = inlineIo != 0;
   if (inlineMode) g->options.threads = 1;
@@ -826,7 +892,9 @@ napi_value Start(napi_env env, napi_callback_info info) {
     t->poll.data = t;
     uv_timer_init(loop, &t->timer);
     t->timer.data = t;
-    t->openHandles = 2;
+    uv_idle_init(loop, &t->idle);
+    t->idle.data = t;
+    t->openHandles = 3;
     uv_poll_start(&t->poll, UV_READABLE, onInlinePoll);
     // The sweep of idle connections and the end of the drain; the poll keeps the loop alive.
     uv_timer_start(&t->timer, onInlineTimer, 100, 100);
@@ -919,8 +987,8 @@ napi_value Signal(napi_env env, napi_callback_info info, bool destroy) {
       if (t->finished) continue;
       startDrain(t);
       if (destroy) destroyConns(t);
-      // The next timer tick (now) sees whether the drain is over.
-      uv_timer_start(&t->timer, onInlineTimer, 0, 100);
+      // The next iteration sees whether the drain is over.
+      scheduleBacklog(t);
       continue;
     }
     {
@@ -947,9 +1015,10 @@ napi_value Join(napi_env env, napi_callback_info info) {
   g->joined = true;
   for (Thread* t : g->threads) {
     if (t->inlineMode) {
-      // Freed once libuv has closed both handles (the descriptors outlive the poll).
+      // Freed once libuv has closed its handles (the descriptors outlive the poll).
       uv_close(reinterpret_cast<uv_handle_t*>(&t->poll), onInlineClosed);
       uv_close(reinterpret_cast<uv_handle_t*>(&t->timer), onInlineClosed);
+      uv_close(reinterpret_cast<uv_handle_t*>(&t->idle), onInlineClosed);
       continue;
     }
     if (t->started) pthread_join(t->tid, nullptr);

@@ -44,6 +44,19 @@ export interface NativeIoOptions {
    * layer's epoll descriptor) and serves them natively, without a hop; 0: `threads` threads.
    */
   readonly inline: 0 | 1;
+  /**
+   * Lines one connection may add to one turn's batch; what it sent beyond them is read but
+   * framed on later turns, after the other connections have had theirs (see linesPerTurn()).
+   */
+  readonly linesPerTurn: number;
+}
+
+/**
+ * A connection's share of a turn in lines, from --slice-us: the owner parses and executes
+ * a line in about 0.4 µs (docs/performance.md), so 2.5 lines per µs of the slice.
+ */
+export function linesPerTurn(sliceUs: number): number {
+  return Math.max(16, Math.round(sliceUs * 2.5));
 }
 
 /**
@@ -78,7 +91,7 @@ export const NATIVE_COUNTERS = [
 ] as const;
 
 /** The ABI this code speaks; the addon says its own (ABI_VERSION). */
-const ABI = 2;
+const ABI = 3;
 const FUNCTIONS = ['start', 'reply', 'drain', 'destroy', 'join', 'stats'] as const;
 /** Where `npm run build` puts the addon (scripts/build-native.ts): beside this module. */
 const DEFAULT_PATH = fileURLToPath(new URL('./pkgindex_io.node', import.meta.url));

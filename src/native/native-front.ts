@@ -8,7 +8,13 @@ import { COMMAND_ROWS, type LatencyRecorder } from '../server/stats.js';
 import type { IndexStore } from '../store/store.js';
 import type { ThreadStats } from '../threads/messages.js';
 import { executeBatch, HELD, type HeldBatch, type SplitPeer } from '../threads/owner-batches.js';
-import { NATIVE_COUNTERS, nativeBatchesInFlight, type NativeIoAddon, type NativeIoHandle } from './addon.js';
+import {
+  linesPerTurn,
+  NATIVE_COUNTERS,
+  nativeBatchesInFlight,
+  type NativeIoAddon,
+  type NativeIoHandle,
+} from './addon.js';
 
 export interface NativeFrontOptions {
   readonly addon: NativeIoAddon;
@@ -119,6 +125,7 @@ export class NativeFront {
         // One thread: the owner's event loop does the I/O itself; a hop to another thread and
         // back costs more than the system calls it would take off this one (ADR 0019).
         inline: options.threads === 1 ? 1 : 0,
+        linesPerTurn: linesPerTurn(server.sliceUs ?? server.turnBudgetUs),
       },
       (thread, lines, count, readAtNs, spans) => {
         this.#onBatch(thread, lines, count, readAtNs, spans);

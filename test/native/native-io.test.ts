@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { loadNativeIo, NATIVE_ADDON_ENV } from '../../src/native/addon.js';
 import { LineClient } from '../support/line-client.js';
@@ -198,6 +199,55 @@ for (const [threads, label] of [
   });
 }
 
+test('clients that send without pause do not keep the event loop from its other work (admin HTTP answers)', async (t) => {
+  if (!loaded.ok) {
+    t.skip(`--io native is not built here: ${loaded.reason}`);
+    return;
+  }
+  // On one thread the layer runs on the owner's event loop, and a connection that sent more
+  // than its share of a turn is framed on the next iterations. Those were once driven by a
+  // 0 ms timer re-armed from its own callback, which libuv runs again in the same timer
+  // phase: the loop never reached its poll, so nothing else on it (the admin server, IPC) was
+  // served while the flood lasted.
+  const server = await spawnServer({ io: 'native', threads: 1, admin: true });
+  t.after(() => server.stop('SIGKILL'));
+  // The flood runs in a process of its own, which reads and drops the replies: this process
+  // only asks the admin server and the protocol, as an operator and another client would.
+  const flood = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import net from 'node:net';
+       import { once } from 'node:events';
+       const block = Buffer.from('QUERY|q0|\\n'.repeat(6000));
+       for (let i = 0; i < 8; i++) {
+         const s = net.connect(${server.port}, '127.0.0.1');
+         s.on('data', () => {});
+         s.on('error', () => {});
+         (async () => {
+           await once(s, 'connect');
+           while (!s.destroyed) if (!s.write(block)) await once(s, 'drain').catch(() => {});
+         })();
+       }
+       setTimeout(() => process.exit(0), 20000);`,
+    ],
+    { stdio: 'ignore' },
+  );
+  t.after(() => flood.kill('SIGKILL'));
+  await until('the flood', async () => (await fetchStats(server.adminPort)) > 1_000_000, 10_000);
+  for (let i = 0; i < 10; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const response = await fetch(`http://127.0.0.1:${server.adminPort}/healthz`, {
+      signal: AbortSignal.timeout(5_000),
+    });
+    assert.equal(response.status, 200);
+  }
+  const victim = await LineClient.open(server.port);
+  assert.deepEqual(await victim.request('QUERY|q0|'), ['FAIL']);
+  victim.close();
+});
+
 test('without the native layer, --io native warns and serves with Node sockets', async (t) => {
   const dir = await tempDir(t);
   for (const [what, path] of [
@@ -246,3 +296,14 @@ test('with --tls-cert, --io native warns and serves TLS with Node sockets', asyn
     assert.equal(await server.stop('SIGTERM'), 0);
   }
 });
+
+/** Commands the server has answered, from its /metrics. */
+async function fetchStats(adminPort: number): Promise<number> {
+  const text = await (
+    await fetch(`http://127.0.0.1:${adminPort}/metrics`, { signal: AbortSignal.timeout(5_000) })
+  ).text();
+  let total = 0;
+  for (const line of text.split('\n'))
+    if (line.startsWith('pkgindex_commands_total{')) total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  return total;
+}
