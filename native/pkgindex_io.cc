@@ -38,7 +38,7 @@
 namespace {
 
 // Bumped whenever the JavaScript side's expectations change (src/native/addon.ts checks it).
-constexpr int32_t ABI_VERSION = 3;
+constexpr int32_t ABI_VERSION = 4;
 constexpr size_t READ_BYTES = 64 * 1024;
 constexpr int MAX_EVENTS = 256;
 constexpr uint64_t LISTEN_TAG = ~0ull;
@@ -121,7 +121,7 @@ struct Conn {
 struct Batch {
   int thread;
   std::string lines;
-  std::vector<uint32_t> spans;  // lines per client, in order
+  std::vector<uint32_t> spans;  // per client, in order: its connection's id, its lines
   uint32_t count = 0;
   double readAtNs = 0;
   bool drained = false;  // not a batch: the thread has drained and is exiting
@@ -367,8 +367,11 @@ void handOver(Thread* t) {
   t->batch = nullptr;
   add(t, C_BATCHES, 1);
   add(t, C_BATCHED_COMMANDS, b->count);
-  b->spans.reserve(t->spans.size());
-  for (const Span& span : t->spans) b->spans.push_back(span.count);
+  b->spans.reserve(2 * t->spans.size());
+  for (const Span& span : t->spans) {
+    b->spans.push_back(span.conn);
+    b->spans.push_back(span.count);
+  }
   t->inflight.push_back(std::move(t->spans));
   t->spans.clear();
   if (t->inlineMode)

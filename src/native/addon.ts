@@ -91,7 +91,7 @@ export const NATIVE_COUNTERS = [
 ] as const;
 
 /** The ABI this code speaks; the addon says its own (ABI_VERSION). */
-const ABI = 3;
+const ABI = 4;
 const FUNCTIONS = ['start', 'reply', 'drain', 'destroy', 'join', 'stats'] as const;
 /** Where `npm run build` puts the addon (scripts/build-native.ts): beside this module. */
 const DEFAULT_PATH = fileURLToPath(new URL('./pkgindex_io.node', import.meta.url));

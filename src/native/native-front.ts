@@ -7,7 +7,8 @@ import type { IndexServerOptions } from '../server/server.js';
 import { COMMAND_ROWS, type LatencyRecorder } from '../server/stats.js';
 import type { IndexStore } from '../store/store.js';
 import type { ThreadStats } from '../threads/messages.js';
-import { executeBatch, HELD, type HeldBatch, type SplitPeer } from '../threads/owner-batches.js';
+import { HELD, type HeldBatch, type SplitPeer } from '../threads/owner-batches.js';
+import { executeSplit, type Deferred } from '../threads/split-batches.js';
 import {
   linesPerTurn,
   NATIVE_COUNTERS,
@@ -29,6 +30,15 @@ export interface NativeFrontOptions {
   readonly latency: () => LatencyRecorder | null;
 }
 
+/**
+ * The held lines of a batch: their rows are read when their replies come, since a line held
+ * behind its client's cycle check is parsed only then.
+ */
+interface Unsettled {
+  readonly rows: Uint8Array;
+  readonly lines: number[];
+}
+
 /** A batch handed to the owner and not yet answered: what its answer is counted with. */
 interface Unanswered {
   readonly rows: Uint8Array;
@@ -41,11 +51,12 @@ const ROWS = COMMAND_ROWS.length;
 class NativePeer implements SplitPeer {
   tail: Promise<void> | null = null;
   queued: HeldBatch[] | null = null;
+  readonly clients = new Map<number, Deferred[]>();
   readonly #front: NativeFront;
   readonly #index: number;
   readonly #unanswered: Unanswered[] = [];
-  /** The rows of the lines held by first answers, per batch, until their second answer. */
-  readonly #unsettled: Uint8Array[] = [];
+  /** The lines held by first answers, per batch, until their second answer. */
+  readonly #unsettled: Unsettled[] = [];
 
   constructor(front: NativeFront, index: number) {
     this.#front = front;
@@ -152,7 +163,7 @@ export class NativeFront {
     const rows = new Uint8Array(count);
     peer.expect({ rows, readAtNs });
     // Its own checks: a batch held behind a suspended command fills its rows later.
-    executeBatch(this.#store, this.#slot, peer, lines, count, { rows, admit: this.#admit }, spans);
+    executeSplit(this.#store, this.#slot, peer, lines, count, { rows, admit: this.#admit }, spans);
   }
 
   #admitted(command: CommandSlot): boolean {
@@ -178,7 +189,7 @@ export class NativeFront {
     thread: number,
     batch: Unanswered | undefined,
     replies: Uint8Array | null,
-    unsettled: Uint8Array[],
+    unsettled: Unsettled[],
   ): void {
     if (batch !== undefined) {
       const { rows } = batch;
@@ -187,10 +198,10 @@ export class NativeFront {
       else {
         let held: number[] | null = null;
         for (let i = 0; i < rows.length; i++)
-          if (replies[i] === HELD) (held ??= []).push(rows[i]!);
+          if (replies[i] === HELD) (held ??= []).push(i);
           else commands[rows[i]! * 3 + replies[i]!]!++;
         // Counted once their replies are known (settled).
-        if (held !== null) unsettled.push(Uint8Array.from(held));
+        if (held !== null) unsettled.push({ rows, lines: held });
       }
       const latency = this.#latency();
       if (latency !== null) latency.record((Number(process.hrtime.bigint()) - batch.readAtNs) / 1e6);
@@ -199,11 +210,12 @@ export class NativeFront {
   }
 
   /** The second part of a split answer: the held lines' replies (null: not durable). */
-  settled(thread: number, rows: Uint8Array | undefined, replies: Uint8Array | null): void {
-    if (rows !== undefined) {
+  settled(thread: number, held: Unsettled | undefined, replies: Uint8Array | null): void {
+    if (held !== undefined) {
       const commands = this.#commands;
-      for (let i = 0; i < rows.length; i++)
-        commands[rows[i]! * 3 + (replies === null ? Reply.ERROR : replies[i]!)]!++;
+      const { rows, lines } = held;
+      for (let k = 0; k < lines.length; k++)
+        commands[rows[lines[k]!]! * 3 + (replies === null ? Reply.ERROR : replies[k]!)]!++;
     }
     this.#addon.reply(this.#handle, thread, replies, true);
   }

@@ -3,6 +3,7 @@ import { parseInto } from '../protocol/parse.js';
 import { Reply } from '../protocol/reply.js';
 import { INVALID_ROW, rowOfVerb } from '../server/stats.js';
 import { PENDING, SUSPENDED, type IndexStore } from '../store/store.js';
+import type { Deferred } from './split-batches.js';
 
 const NEWLINE = 0x0a;
 
@@ -31,6 +32,11 @@ export interface BatchPeer {
  */
 export interface SplitPeer extends BatchPeer {
   settled(replies: Uint8Array | null): void;
+  /**
+   * Clients held behind their own SUSPENDED command (by the id the layer gives them), with the
+   * lines they sent since: executed once it is decided (split-batches.ts).
+   */
+  readonly clients: Map<number, Deferred[]>;
 }
 
 /** In a split answer's first part: the line's reply comes with `settled()`. */
@@ -41,7 +47,6 @@ export interface HeldBatch {
   readonly lines: Uint8Array;
   readonly count: number;
   readonly checks: BatchChecks | null;
-  readonly spans: Uint32Array | null;
 }
 
 /**
@@ -79,14 +84,72 @@ export function executeBatch(
   lines: Uint8Array,
   count: number,
   checks: BatchChecks | null = null,
-  spans: Uint32Array | null = null,
 ): void {
   if (peer.queued !== null) {
-    peer.queued.push({ lines: Uint8Array.prototype.slice.call(lines), count, checks, spans });
+    peer.queued.push({ lines: Uint8Array.prototype.slice.call(lines), count, checks });
     return;
   }
-  const run = new BatchRun(store, slot, peer, lines, count, checks, spans);
+  const run = new BatchRun(store, slot, peer, lines, count, checks);
   step(run);
+}
+
+/**
+ * Parses and executes line `i`, `bytes[start, end)` (end at or past `bytes.length`: a line cut
+ * short), into `replies[i]`; returns the reply (PENDING and SUSPENDED as the store said).
+ */
+export function executeLine(
+  store: IndexStore,
+  slot: CommandSlot,
+  checks: BatchChecks | null,
+  replies: Uint8Array,
+  bytes: Buffer,
+  start: number,
+  end: number,
+  i: number,
+): number {
+  const error = end >= bytes.length ? 'E_FIELD_COUNT' : parseInto(bytes, start, end, slot);
+  let reply: number;
+  if (error !== null) {
+    if (checks !== null) checks.rows[i] = INVALID_ROW;
+    reply = Reply.ERROR;
+  } else if (checks !== null && ((checks.rows[i] = rowOfVerb(slot.verb)), !checks.admit(slot))) {
+    reply = Reply.ERROR;
+  } else reply = store.execute(slot);
+  replies[i] = reply;
+  return reply;
+}
+
+/** Where the line starting at `start` ends (its newline, or `bytes.length`). */
+export function lineEnd(bytes: Buffer, start: number): number {
+  // A loop, not indexOf(): a call into the runtime per line costs more than scanning it.
+  let end = start;
+  while (end < bytes.length && bytes[end] !== NEWLINE) end++;
+  return end;
+}
+
+/**
+ * Fills the PENDING and SUSPENDED replies of `[from, to)` from what `barrier` resolves with;
+ * the returned promise is handled (it may reject before anyone attaches to it).
+ */
+export function fillFrom(
+  // The store's barrier (IndexStore.barrier): the embedded stores resolve with nothing.
+  // eslint-disable-next-line @typescript-eslint/no-invalid-void-type
+  barrier: Promise<ArrayLike<Reply> | void>,
+  replies: Uint8Array,
+  from: number,
+  to: number,
+  undecided: boolean,
+): Promise<void> {
+  const filled = barrier.then((values) => {
+    if (undecided && values !== undefined) {
+      let next = 0;
+      for (let j = from; j < to; j++)
+        if (replies[j] === PENDING || replies[j] === SUSPENDED)
+          replies[j] = next < values.length ? values[next++]! : Reply.ERROR;
+    }
+  });
+  filled.catch(() => undefined);
+  return filled;
 }
 
 /** One batch being executed, possibly over several turns (see SUSPENDED above). */
@@ -103,13 +166,6 @@ class BatchRun {
   offset = 0;
   /** One per segment that had to wait for its barrier. */
   readonly waits: Promise<void>[] = [];
-  /** Lines per client (a SplitPeer's batch), or null: the batch is one segment. */
-  readonly spans: Uint32Array | null;
-  /** The line where the current client's lines end, and that client's index in `spans`. */
-  spanEnd: number;
-  span = 0;
-  /** With spans: 1 for each line whose client waits for its barrier. */
-  readonly held: Uint8Array | null;
 
   constructor(
     store: IndexStore,
@@ -118,7 +174,6 @@ class BatchRun {
     lines: Uint8Array,
     count: number,
     checks: BatchChecks | null,
-    spans: Uint32Array | null,
   ) {
     this.store = store;
     this.slot = slot;
@@ -127,9 +182,6 @@ class BatchRun {
     this.count = count;
     this.checks = checks;
     this.replies = new Uint8Array(count);
-    this.spans = spans;
-    this.spanEnd = spans === null || spans.length === 0 ? count : spans[0]!;
-    this.held = spans === null ? null : new Uint8Array(count);
   }
 }
 
@@ -140,18 +192,7 @@ class BatchRun {
 function closeSegment(run: BatchRun, from: number, to: number, undecided: boolean): Promise<void> | null {
   const barrier = run.store.barrier(run.peer);
   if (barrier === null) return null;
-  const { replies, held } = run;
-  if (held !== null) held.fill(1, from, to);
-  const filled = barrier.then((values) => {
-    if (undecided && values !== undefined) {
-      let next = 0;
-      for (let j = from; j < to; j++)
-        if (replies[j] === PENDING || replies[j] === SUSPENDED)
-          replies[j] = next < values.length ? values[next++]! : Reply.ERROR;
-    }
-  });
-  // Handled here too: it may reject before the answer attaches to it.
-  filled.catch(() => undefined);
+  const filled = fillFrom(barrier, run.replies, from, to, undecided);
   run.waits.push(filled);
   return filled;
 }
@@ -162,49 +203,28 @@ function closeSegment(run: BatchRun, from: number, to: number, undecided: boolea
  */
 function step(run: BatchRun): void {
   const { store, slot, replies, checks, bytes, count } = run;
-  let from = run.line;
+  const from = run.line;
   let undecided = false;
   let suspended = false;
-  const length = bytes.length;
   let start = run.offset;
   let i = from;
   for (; i < count; i++) {
-    // A loop, not indexOf(): a call into the runtime per line costs more than scanning it.
-    let end = start;
-    while (end < length && bytes[end] !== NEWLINE) end++;
-    const error = end >= length ? 'E_FIELD_COUNT' : parseInto(bytes, start, end, slot);
+    const end = lineEnd(bytes, start);
+    const reply = executeLine(store, slot, checks, replies, bytes, start, end, i);
     start = end + 1;
-    if (error !== null) {
-      if (checks !== null) checks.rows[i] = INVALID_ROW;
-      replies[i] = Reply.ERROR;
-    } else if (checks !== null && ((checks.rows[i] = rowOfVerb(slot.verb)), !checks.admit(slot))) {
-      replies[i] = Reply.ERROR;
-    } else {
-      const reply = store.execute(slot);
-      replies[i] = reply;
-      if (reply === PENDING) undecided = true;
-      else if (reply === SUSPENDED) {
-        suspended = true;
-        i++;
-        break;
-      }
-    }
-    // A split peer's client ends here: its lines get a barrier of their own.
-    if (i + 1 === run.spanEnd && i + 1 < count) {
-      void closeSegment(run, from, i + 1, undecided);
-      from = i + 1;
-      undecided = false;
-      run.spanEnd += run.spans![++run.span] ?? count;
+    if (reply === PENDING) undecided = true;
+    else if (reply === SUSPENDED) {
+      suspended = true;
+      i++;
+      break;
     }
   }
-  if (i >= run.spanEnd && run.spans !== null && run.span + 1 < run.spans.length && i < count)
-    run.spanEnd += run.spans[++run.span]!;
   const wait = closeSegment(run, from, i, undecided || suspended);
   if (suspended && wait !== null) {
     // The rest runs once the command is decided: keep its bytes (they may be a ring's).
     run.line = i;
     run.offset = 0;
-    run.bytes = Buffer.from(bytes.subarray(start));
+    run.bytes = Buffer.from(bytes.subarray(Math.min(start, bytes.length)));
     run.peer.queued ??= [];
     void wait.then(
       () => {
@@ -221,14 +241,13 @@ function step(run: BatchRun): void {
 
 /** Answers the run's batch after its waits and the peer's earlier batches; runs held batches. */
 function answer(run: BatchRun): void {
-  const { peer, replies, held: heldLines } = run;
+  const { peer, replies } = run;
   const held = peer.queued;
   peer.queued = null;
   const queuedAgain = (): HeldBatch[] | null => peer.queued;
-  if (heldLines !== null) answerSplit(run, peer as SplitPeer, heldLines);
-  else if (run.waits.length === 0 && peer.tail === null) peer.replies(replies);
+  if (run.waits.length === 0 && peer.tail === null) peer.replies(replies);
   else {
-    const answered = afterWaits(run).then(
+    const answered = afterWaits(peer, run.waits).then(
       () => {
         peer.replies(replies);
       },
@@ -242,7 +261,7 @@ function answer(run: BatchRun): void {
   if (held !== null)
     for (let k = 0; k < held.length; k++) {
       const next = held[k]!;
-      executeBatch(run.store, run.slot, peer, next.lines, next.count, next.checks, next.spans);
+      executeBatch(run.store, run.slot, peer, next.lines, next.count, next.checks);
       const again = queuedAgain();
       if (again !== null) {
         again.push(...held.slice(k + 1));
@@ -251,46 +270,17 @@ function answer(run: BatchRun): void {
     }
 }
 
-/** The run's waits, after the peer's previous answer. */
-function afterWaits(run: BatchRun): Promise<unknown> {
-  const decided: Promise<unknown> = run.waits.length === 1 ? run.waits[0]! : Promise.all(run.waits);
-  const previous = run.peer.tail;
+/** `waits`, after the peer's previous answer. */
+export function afterWaits(peer: BatchPeer, waits: readonly Promise<void>[]): Promise<unknown> {
+  const decided: Promise<unknown> = waits.length === 1 ? waits[0]! : Promise.all(waits);
+  const previous = peer.tail;
   return previous === null ? decided : previous.then(() => decided);
 }
 
 /** Makes `answered` the peer's last answer until it has settled. */
-function chain(peer: BatchPeer, answered: Promise<void>): void {
+export function chain(peer: BatchPeer, answered: Promise<void>): void {
   peer.tail = answered;
   void answered.then(() => {
     if (peer.tail === answered) peer.tail = null;
   });
-}
-
-/** A split answer: every line now, HELD for those that wait; their replies once they may leave. */
-function answerSplit(run: BatchRun, peer: SplitPeer, heldLines: Uint8Array): void {
-  const { replies } = run;
-  if (run.waits.length === 0) {
-    peer.replies(replies);
-    return;
-  }
-  const first = Uint8Array.from(replies);
-  let count = 0;
-  for (let j = 0; j < first.length; j++)
-    if (heldLines[j] === 1) {
-      first[j] = HELD;
-      count++;
-    }
-  peer.replies(first);
-  const answered = afterWaits(run).then(
-    () => {
-      const second = new Uint8Array(count);
-      let k = 0;
-      for (let j = 0; j < replies.length; j++) if (heldLines[j] === 1) second[k++] = replies[j]!;
-      peer.settled(second);
-    },
-    () => {
-      peer.settled(null);
-    },
-  );
-  chain(peer, answered);
 }

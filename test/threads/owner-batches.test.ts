@@ -8,6 +8,7 @@ import { MemoryStore } from '../../src/store/memory-store.js';
 import { RemoteStore } from '../../src/threads/remote-store.js';
 import { executeBatch, HELD, type BatchPeer, type SplitPeer } from '../../src/threads/owner-batches.js';
 import { DiskStore } from '../../src/store/disk-store.js';
+import { executeSplit } from '../../src/threads/split-batches.js';
 import { newDataDir } from '../store/support/tmp-dir.js';
 import { until } from '../support/until.js';
 
@@ -135,6 +136,7 @@ test('a split peer: each client of a batch gets its own barrier; one that waits 
   const peer: SplitPeer = {
     tail: null,
     queued: null,
+    clients: new Map(),
     replies(replies) {
       first.push(Array.from(replies));
     },
@@ -149,20 +151,60 @@ test('a split peer: each client of a batch gets its own barrier; one that waits 
   // Three clients: one writes (its lines wait for the group commit), one reads a package no
   // pending write touched (answered at once), one reads what the first one wrote (waits too).
   const lines = Buffer.from('INDEX|a|\nQUERY|a|\nQUERY|b|\nQUERY|a|\n');
-  executeBatch(store, new CommandSlot(), peer, lines, 4, null, Uint32Array.of(2, 1, 1));
+  executeSplit(store, new CommandSlot(), peer, lines, 4, null, Uint32Array.of(7, 2, 8, 1, 9, 1));
   assert.deepEqual(first, [[HELD, HELD, FAIL, HELD]]);
   await until('the group commit', () => second.length === 1);
   assert.deepEqual(second, [[OK, OK, OK]]);
   // Without a write pending, every client is answered at once, in one part.
-  executeBatch(
+  executeSplit(
     store,
     new CommandSlot(),
     peer,
     Buffer.from('QUERY|a|\nQUERY|b|\n'),
     2,
     null,
-    Uint32Array.of(1, 1),
+    Uint32Array.of(7, 1, 8, 1),
   );
   assert.deepEqual(first[1], [OK, FAIL]);
   assert.equal(second.length, 1);
+});
+
+test('a split peer: a SUSPENDED command holds its own client only; the others are answered meanwhile', async () => {
+  const store = new MemoryStore();
+  await store.open();
+  const first: number[][] = [];
+  const second: (number[] | null)[] = [];
+  const peer: SplitPeer = {
+    tail: null,
+    queued: null,
+    clients: new Map(),
+    replies(replies) {
+      first.push(Array.from(replies));
+    },
+    failed() {
+      assert.fail('a split peer is answered in two parts');
+    },
+    settled(replies) {
+      second.push(replies === null ? null : Array.from(replies));
+    },
+  };
+  const chain = 30_000;
+  let text = '';
+  for (let i = 0; i < chain; i++) text += `INDEX|q${i}|${i > 0 ? `q${i - 1}` : ''}\n`;
+  executeSplit(store, new CommandSlot(), peer, Buffer.from(text), chain, null, Uint32Array.of(1, chain));
+  assert.equal(first.length, 1);
+  const { OK, FAIL } = Reply;
+  // Client 1 closes a cycle over the chain (a check longer than a turn), then indexes z; client
+  // 2 asks for q0 in the same batch and in the next one, where client 1 sends one more line.
+  const slot = new CommandSlot();
+  const ring = Buffer.from(`INDEX|q0|q${chain - 1}\nINDEX|z|q${chain - 1}\nQUERY|q0|\n`);
+  executeSplit(store, slot, peer, ring, 3, null, Uint32Array.of(1, 2, 2, 1));
+  ring.fill(0); // the caller's bytes are reused once the call returns
+  assert.deepEqual(first[1], [HELD, HELD, OK], 'client 2 is answered while client 1 waits');
+  assert.ok(peer.clients.has(1));
+  executeSplit(store, slot, peer, Buffer.from('QUERY|z|\nQUERY|q1|\n'), 2, null, Uint32Array.of(1, 1, 2, 1));
+  assert.deepEqual(first[2], [HELD, OK], "client 1's next line waits behind its check");
+  await until('the check decided', () => second.length === 2);
+  assert.deepEqual(second, [[FAIL, OK], [OK]], 'in order: the check, z, then the QUERY that sees z');
+  assert.equal(peer.clients.size, 0);
 });
