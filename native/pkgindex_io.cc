@@ -40,6 +40,8 @@ namespace {
 // Bumped whenever the JavaScript side's expectations change (src/native/addon.ts checks it).
 constexpr int32_t ABI_VERSION = 4;
 constexpr size_t READ_BYTES = 64 * 1024;
+// A connection's reply buffer is kept between writes up to this size, and given back beyond.
+constexpr size_t KEEP_BYTES = 4 * 1024;
 constexpr int MAX_EVENTS = 256;
 constexpr uint64_t LISTEN_TAG = ~0ull;
 constexpr uint64_t WAKE_TAG = ~0ull - 1;
@@ -275,6 +277,14 @@ void checkBackpressure(Thread* t, Conn* c) {
   }
 }
 
+// Empties a buffer, and gives its memory back if it grew past KEEP_BYTES.
+void release(std::string& buffer) {
+  if (buffer.capacity() > KEEP_BYTES)
+    std::string().swap(buffer);
+  else
+    buffer.clear();
+}
+
 void addLine(Thread* t, Conn* c, const char* p, size_t n) {
   if (t->batch == nullptr) {
     t->batch = new Batch();
@@ -327,7 +337,7 @@ size_t frame(Thread* t, Conn* c, const char* buf, size_t n, size_t lines) {
         c->carry.append(buf + start, end - start);
         addLine(t, c, c->carry.data(), c->carry.size());
       }
-      c->carry.clear();
+      release(c->carry);
     } else if (end - start > maxLine) {
       overlong(t, c);
     } else {
@@ -352,7 +362,7 @@ void serveBacklog(Thread* t) {
       t->backlog.push_back(id);
       continue;
     }
-    c->backlog.clear();
+    std::string().swap(c->backlog);
     c->backlogAt = 0;
     checkBackpressure(t, c);
     maybeFinish(t, c);
@@ -385,7 +395,6 @@ void writeOut(Thread* t, Conn* c) {
     const ssize_t w = send(c->fd, c->out.data() + c->outAt, c->out.size() - c->outAt, MSG_NOSIGNAL);
     if (w > 0) {
       c->outAt += size_t(w);
-      add(t, C_BYTES_OUT, double(w));
       continue;
     }
     if (w < 0 && errno == EINTR) continue;
@@ -394,7 +403,9 @@ void writeOut(Thread* t, Conn* c) {
     return;
   }
   if (c->outAt >= c->out.size()) {
-    c->out.clear();
+    // All written: a buffer that grew for a burst of replies is given back, not kept per
+    // connection (100 pipelining clients kept megabytes of them).
+    release(c->out);
     c->outAt = 0;
   } else if (c->outAt > 64 * 1024) {
     c->out.erase(0, c->outAt);
@@ -405,12 +416,20 @@ void writeOut(Thread* t, Conn* c) {
   maybeFinish(t, c);
 }
 
+// Appends a reply to the connection's output, counted as sent: before the write, so that a
+// client holding its reply also sees it counted (bytesOut is what was queued for clients).
+void render(Thread* t, Conn* c, uint8_t r) {
+  if (c->dead) return;
+  c->out.append(REPLY_TEXT[r], REPLY_LENGTH[r]);
+  add(t, C_BYTES_OUT, double(REPLY_LENGTH[r]));
+}
+
 // Renders a connection's decided replies up to its first held one.
-void flushQueued(Conn* c) {
+void flushQueued(Thread* t, Conn* c) {
   while (!c->queued.empty() && c->queued.front() != REPLY_HELD) {
     const uint8_t r = c->queued.front();
     c->queued.pop_front();
-    if (!c->dead) c->out.append(REPLY_TEXT[r], REPLY_LENGTH[r]);
+    render(t, c, r);
     c->inflight--;
   }
 }
@@ -444,7 +463,7 @@ void takeAnswers(Thread* t) {
             q = r;
             break;
           }
-        flushQueued(c);
+        flushQueued(t, c);
         if (c->dead) dead.push_back(c->id);
         else touch(touched, c);
       }
@@ -465,7 +484,7 @@ void takeAnswers(Thread* t) {
         if (r == REPLY_HELD || !c->queued.empty()) {
           c->queued.push_back(r);
         } else {
-          if (!c->dead) c->out.append(REPLY_TEXT[r], REPLY_LENGTH[r]);
+          render(t, c, r);
           c->inflight--;
         }
       }
