@@ -131,22 +131,7 @@ test('a split peer: each client of a batch gets its own barrier; one that waits 
   const store = new DiskStore({ dataDir: await newDataDir(t) });
   await store.open();
   t.after(() => store.close());
-  const first: number[][] = [];
-  const second: (number[] | null)[] = [];
-  const peer: SplitPeer = {
-    tail: null,
-    queued: null,
-    clients: new Map(),
-    replies(replies) {
-      first.push(Array.from(replies));
-    },
-    failed() {
-      assert.fail('a split peer is answered in two parts');
-    },
-    settled(replies) {
-      second.push(replies === null ? null : Array.from(replies));
-    },
-  };
+  const { peer, first, second } = recordingSplitPeer();
   const { OK, FAIL } = Reply;
   // Three clients: one writes (its lines wait for the group commit), one reads a package no
   // pending write touched (answered at once), one reads what the first one wrote (waits too).
@@ -172,22 +157,7 @@ test('a split peer: each client of a batch gets its own barrier; one that waits 
 test('a split peer: a SUSPENDED command holds its own client only; the others are answered meanwhile', async () => {
   const store = new MemoryStore();
   await store.open();
-  const first: number[][] = [];
-  const second: (number[] | null)[] = [];
-  const peer: SplitPeer = {
-    tail: null,
-    queued: null,
-    clients: new Map(),
-    replies(replies) {
-      first.push(Array.from(replies));
-    },
-    failed() {
-      assert.fail('a split peer is answered in two parts');
-    },
-    settled(replies) {
-      second.push(replies === null ? null : Array.from(replies));
-    },
-  };
+  const { peer, first, second } = recordingSplitPeer();
   const chain = 30_000;
   let text = '';
   for (let i = 0; i < chain; i++) text += `INDEX|q${i}|${i > 0 ? `q${i - 1}` : ''}\n`;
@@ -208,3 +178,24 @@ test('a split peer: a SUSPENDED command holds its own client only; the others ar
   assert.deepEqual(second, [[FAIL, OK], [OK]], 'in order: the check, z, then the QUERY that sees z');
   assert.equal(peer.clients.size, 0);
 });
+
+/** The native layer's side of a split answer, keeping both parts as they come. */
+function recordingSplitPeer(): { peer: SplitPeer; first: number[][]; second: (number[] | null)[] } {
+  const first: number[][] = [];
+  const second: (number[] | null)[] = [];
+  const peer: SplitPeer = {
+    tail: null,
+    queued: null,
+    clients: new Map(),
+    replies(replies) {
+      first.push(Array.from(replies));
+    },
+    failed() {
+      assert.fail('a split peer is answered in two parts');
+    },
+    settled(replies) {
+      second.push(replies === null ? null : Array.from(replies));
+    },
+  };
+  return { peer, first, second };
+}
