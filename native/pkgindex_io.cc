@@ -38,10 +38,13 @@
 namespace {
 
 // Bumped whenever the JavaScript side's expectations change (src/native/addon.ts checks it).
-constexpr int32_t ABI_VERSION = 4;
+constexpr int32_t ABI_VERSION = 5;
 constexpr size_t READ_BYTES = 64 * 1024;
 // A connection's reply buffer is kept between writes up to this size, and given back beyond.
 constexpr size_t KEEP_BYTES = 4 * 1024;
+// A batch's lines and spans reach JavaScript in views of one ArrayBuffer per thread, reused
+// batch after batch, up to this size; a bigger batch gets buffers of its own, not kept.
+constexpr size_t INBOX_KEEP_BYTES = 1024 * 1024;
 constexpr int MAX_EVENTS = 256;
 constexpr uint64_t LISTEN_TAG = ~0ull;
 constexpr uint64_t WAKE_TAG = ~0ull - 1;
@@ -143,6 +146,17 @@ struct Answer {
   bool second = false;
 };
 
+// A reused ArrayBuffer that a batch is copied into for JavaScript, instead of a new buffer per
+// batch: pipelined clients made the owner allocate megabytes a second off its heap, which
+// the young generation freed only at its scavenges (the process's anonymous memory grew by
+// tens of MB) and whose external-memory accounting forced extra full collections. JavaScript
+// must not keep the views past the call (the owner copies what it holds: split-batches.ts).
+struct Inbox {
+  napi_ref ref = nullptr;
+  void* data = nullptr;
+  size_t capacity = 0;
+};
+
 struct Thread {
   Group* group = nullptr;
   int index = 0;
@@ -174,6 +188,9 @@ struct Thread {
   uv_timer_t timer{};
   uv_idle_t idle{};  // a turn per loop iteration while a connection has a backlog
   int openHandles = 0;
+  // Where batches are handed to JavaScript (on its thread only): see `Inbox`.
+  Inbox linesBox;
+  Inbox spansBox;
 };
 
 struct Group {
@@ -709,33 +726,67 @@ void* run(void* arg) {
 
 // ---- the JavaScript side ----------------------------------------------------------------
 
-// onBatch(thread, lines | null, count, readAtNs); deletes the batch.
-void batchArgs(napi_env env, Batch* b, napi_value* args) {
+// A typed array of `bytes` in `box`'s buffer (grown as needed, kept up to INBOX_KEEP_BYTES),
+// filled from `from`; null when the buffer cannot be made.
+napi_value inboxView(napi_env env, Inbox& box, napi_typedarray_type type, const void* from, size_t bytes,
+                     size_t elements) {
+  napi_value buffer = nullptr, view = nullptr;
+  void* data = nullptr;
+  if (box.ref != nullptr && box.capacity >= bytes) {
+    napi_get_reference_value(env, box.ref, &buffer);
+    data = box.data;
+  } else if (bytes > INBOX_KEEP_BYTES) {
+    if (napi_create_arraybuffer(env, bytes, &data, &buffer) != napi_ok) return nullptr;
+  } else {
+    size_t capacity = 4096;
+    while (capacity < bytes) capacity *= 2;
+    if (napi_create_arraybuffer(env, capacity, &data, &buffer) != napi_ok) return nullptr;
+    if (box.ref != nullptr) napi_delete_reference(env, box.ref);
+    napi_create_reference(env, buffer, 1, &box.ref);
+    box.data = data;
+    box.capacity = capacity;
+  }
+  if (bytes > 0) memcpy(data, from, bytes);
+  napi_create_typedarray(env, type, elements, buffer, 0, &view);
+  return view;
+}
+
+void releaseInbox(napi_env env, Inbox& box) {
+  if (box.ref != nullptr) napi_delete_reference(env, box.ref);
+  box = Inbox();
+}
+
+// onBatch(thread, lines | null, count, readAtNs, spans); deletes the batch. The views are
+// valid during the call only: the next batch of the thread is copied into the same memory.
+void batchArgs(napi_env env, Thread* t, Batch* b, napi_value* args) {
   napi_create_int32(env, b->thread, &args[0]);
   if (b->drained) {
     napi_get_null(env, &args[1]);
   } else {
-    void* copy;
-    napi_create_buffer_copy(env, b->lines.size(), b->lines.data(), &copy, &args[1]);
+    args[1] = inboxView(env, t->linesBox, napi_uint8_array, b->lines.data(), b->lines.size(), b->lines.size());
+    if (args[1] == nullptr) napi_get_null(env, &args[1]);
   }
   napi_create_uint32(env, b->count, &args[2]);
   napi_create_double(env, b->readAtNs, &args[3]);
-  void* data = nullptr;
-  napi_value buffer;
-  napi_create_arraybuffer(env, b->spans.size() * sizeof(uint32_t), &data, &buffer);
-  if (!b->spans.empty()) memcpy(data, b->spans.data(), b->spans.size() * sizeof(uint32_t));
-  napi_create_typedarray(env, napi_uint32_array, b->spans.size(), buffer, 0, &args[4]);
+  args[4] = inboxView(env, t->spansBox, napi_uint32_array, b->spans.data(), b->spans.size() * sizeof(uint32_t),
+                      b->spans.size());
+  if (args[4] == nullptr) napi_get_null(env, &args[4]);
   delete b;
 }
 
-void callJs(napi_env env, napi_value fn, void*, void* data) {
+void callJs(napi_env env, napi_value fn, void* context, void* data) {
   Batch* b = static_cast<Batch*>(data);
   if (env == nullptr || fn == nullptr) {
     delete b;
     return;
   }
+  Group* g = static_cast<Group*>(context);
+  if (size_t(b->thread) >= g->threads.size()) {  // cannot happen: join() comes after every batch
+    delete b;
+    return;
+  }
   napi_value args[5];
-  batchArgs(env, b, args);
+  batchArgs(env, g->threads[size_t(b->thread)], b, args);
   napi_value recv;
   napi_get_undefined(env, &recv);
   napi_call_function(env, recv, fn, 5, args, nullptr);
@@ -750,7 +801,7 @@ void callInline(Thread* t, Batch* b) {
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   napi_value args[5], fn, recv, result;
-  batchArgs(env, b, args);
+  batchArgs(env, t, b, args);
   napi_get_reference_value(env, g->onBatch, &fn);
   napi_get_global(env, &recv);  // napi_make_callback wants an object
   const napi_status status = napi_make_callback(env, g->async, recv, fn, 5, args, &result);
@@ -922,7 +973,7 @@ napi_value Start(napi_env env, napi_callback_info info) {
     uv_timer_start(&t->timer, onInlineTimer, 100, 100);
     uv_unref(reinterpret_cast<uv_handle_t*>(&t->timer));
   } else {
-    if (napi_create_threadsafe_function(env, argv[2], nullptr, name, 0, 1, nullptr, nullptr, nullptr, callJs,
+    if (napi_create_threadsafe_function(env, argv[2], nullptr, name, 0, 1, nullptr, nullptr, g, callJs,
                                         &g->tsfn) != napi_ok) {
       for (Thread* made : g->threads) destroyThread(made);
       delete g;
@@ -1036,6 +1087,8 @@ napi_value Join(napi_env env, napi_callback_info info) {
   if (g == nullptr || g->joined) return nullptr;
   g->joined = true;
   for (Thread* t : g->threads) {
+    releaseInbox(env, t->linesBox);
+    releaseInbox(env, t->spansBox);
     if (t->inlineMode) {
       // Freed once libuv has closed its handles (the descriptors outlive the poll).
       uv_close(reinterpret_cast<uv_handle_t*>(&t->poll), onInlineClosed);

@@ -10,9 +10,14 @@ export interface NativeIoAddon {
   start(
     listenFd: number,
     options: NativeIoOptions,
+    /**
+     * A batch of a thread: its lines, and per client its id and line count. `lines` and
+     * `spans` are views of memory the thread reuses for its next batch: valid during the
+     * call only (copy what must outlive it).
+     */
     onBatch: (
       thread: number,
-      lines: Buffer | null,
+      lines: Uint8Array | null,
       count: number,
       readAtNs: number,
       spans: Uint32Array,
@@ -91,7 +96,7 @@ export const NATIVE_COUNTERS = [
 ] as const;
 
 /** The ABI this code speaks; the addon says its own (ABI_VERSION). */
-const ABI = 4;
+const ABI = 5;
 const FUNCTIONS = ['start', 'reply', 'drain', 'destroy', 'join', 'stats'] as const;
 /** Where `npm run build` puts the addon (scripts/build-native.ts): beside this module. */
 const DEFAULT_PATH = fileURLToPath(new URL('./pkgindex_io.node', import.meta.url));

@@ -149,7 +149,13 @@ export class NativeFront {
     return new NativeFront(options);
   }
 
-  #onBatch(thread: number, lines: Buffer | null, count: number, readAtNs: number, spans: Uint32Array): void {
+  #onBatch(
+    thread: number,
+    lines: Uint8Array | null,
+    count: number,
+    readAtNs: number,
+    spans: Uint32Array,
+  ): void {
     if (lines === null) {
       if (--this.#running === 0) {
         // The threads' counters go with them: the last report stands for them from now on.
