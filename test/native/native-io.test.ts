@@ -97,6 +97,43 @@ for (const [threads, label] of [
     await until('connections closed', async () => (await server.stats()).connectionsOpen === 0);
   });
 
+  test(`batches past the layer's reused buffer (1 MiB) arrive whole, and so do the small ones after them (${label})`, async (t) => {
+    const server = await nativeServer(t);
+    if (server === null) return;
+    // 300 dependencies, then 24 clients at once with 100 KB each of lines that list them all:
+    // a turn reads up to 64 KiB of each, so its batch is over 1 MiB and goes out in a buffer
+    // of its own; a byte lost or moved would turn an OK into ERROR or FAIL.
+    const deps = Array.from({ length: 300 }, (_, i) => `dep-${i}`);
+    const setup = await LineClient.open(server.port);
+    setup.write(deps.map((d) => `INDEX|${d}|\n`).join(''));
+    assert.deepEqual(
+      await setup.read(deps.length),
+      deps.map(() => 'OK'),
+    );
+    const clients = await Promise.all(Array.from({ length: 24 }, () => LineClient.open(server.port)));
+    const perClient = 40;
+    for (const [c, client] of clients.entries())
+      client.write(
+        Array.from(
+          { length: perClient },
+          (_, i) => `INDEX|big-${c}-${i}|${deps.join(',')}\nQUERY|big-${c}-${i}|\n`,
+        ).join(''),
+      );
+    const got = await Promise.all(clients.map((client) => client.read(2 * perClient, 30_000)));
+    for (const replies of got)
+      assert.deepEqual(
+        replies,
+        Array.from({ length: 2 * perClient }, () => 'OK'),
+      );
+    // The reused buffer serves the next, small batches.
+    assert.deepEqual(await setup.request('QUERY|big-0-0|', 'REMOVE|dep-0|', 'QUERY|nothing|'), [
+      'OK',
+      'FAIL',
+      'FAIL',
+    ]);
+    for (const client of [setup, ...clients]) client.close();
+  });
+
   test(`a line over --max-line-bytes is answered ERROR once, and the next line is served (${label})`, async (t) => {
     const server = await nativeServer(t, { maxLineBytes: 64 });
     if (server === null) return;
