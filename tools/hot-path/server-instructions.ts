@@ -37,6 +37,8 @@ export const usage = `Usage: node dist/tools/measure.js server-instructions [opt
                     JavaScript functions by name
   --storage KIND    memory (default) or disk: the durable store, in a fresh data dir
                     (default sync mode: a group commit per turn, fdatasync included)
+  --io KIND         node (default) or native: the server's connection layer (--io native
+                    on its one thread: the C++ layer on the owner's event loop, ADR 0019)
   --cache-sim       also simulate the caches: L1 and last-level data misses per line
   --ll SIZE,WAYS,LINE
                     with --cache-sim: the simulated last level (valgrind's --LL), e.g.
@@ -66,6 +68,7 @@ async function measure(
   top: number,
   keep: string | undefined,
   storage: 'memory' | 'disk',
+  io: 'node' | 'native',
   simArgs: readonly string[],
   topEvent: string,
 ): Promise<Measured> {
@@ -82,6 +85,7 @@ async function measure(
     cli: join(dist, 'src', 'cli', 'main.js'),
     storage,
     dataDir,
+    io,
     admin: false,
     launcher: [
       'valgrind',
@@ -139,6 +143,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       top: { type: 'string' },
       keep: { type: 'string' },
       storage: { type: 'string' },
+      io: { type: 'string' },
       'cache-sim': { type: 'boolean' },
       'top-event': { type: 'string' },
       ll: { type: 'string' },
@@ -149,6 +154,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const storage = values.storage ?? 'memory';
   if (storage !== 'memory' && storage !== 'disk')
     throw new ToolUsageError(`--storage must be memory or disk, got "${storage}"`);
+  const io = values.io ?? 'node';
+  if (io !== 'node' && io !== 'native') throw new ToolUsageError(`--io must be node or native, got "${io}"`);
   const dists = values.dist ?? [join(repoRoot(), 'dist')];
   const ops = intOption('--ops', values.ops, 200_000);
   const warmupOps = intOption('--warmup-ops', values['warmup-ops'], 100_000);
@@ -171,10 +178,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     throw new ToolUsageError(`--top-event must be one of ${events.join(', ')}, got "${topEvent}"`);
   const bench = splitArgs(values.bench ?? '--connections 100 --in-flight 32');
   console.log(
-    `load: pkgindex bench ${bench.join(' ')} --ops ${ops}, after ${warmupOps} not counted; --storage ${storage}`,
+    `load: pkgindex bench ${bench.join(' ')} --ops ${ops}, after ${warmupOps} not counted; --storage ${storage} --io ${io}`,
   );
   for (const dist of dists) {
-    const m = await measure(dist, bench, ops, warmupOps, top, values.keep, storage, simArgs, topEvent);
+    const m = await measure(dist, bench, ops, warmupOps, top, values.keep, storage, io, simArgs, topEvent);
     const per = (...names: string[]): number =>
       names.reduce((sum, name) => sum + (m.totals.get(name) ?? 0), 0) / m.lines;
     const instructions = m.totals.get('Ir') ?? 0;
