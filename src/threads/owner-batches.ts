@@ -1,5 +1,5 @@
 import type { CommandSlot } from '../protocol/command.js';
-import { parseInto } from '../protocol/parse.js';
+import { parseInto, parseLineAt } from '../protocol/parse.js';
 import { Reply } from '../protocol/reply.js';
 import { INVALID_ROW, rowOfVerb } from '../server/stats.js';
 import { PENDING, SUSPENDED, type IndexStore } from '../store/store.js';
@@ -97,7 +97,7 @@ export function executeBatch(
  * Parses and executes line `i`, `bytes[start, end)` (end at or past `bytes.length`: a line cut
  * short), into `replies[i]`; returns the reply (PENDING and SUSPENDED as the store said).
  */
-export function executeLine(
+function executeLine(
   store: IndexStore,
   slot: CommandSlot,
   checks: BatchChecks | null,
@@ -117,6 +117,35 @@ export function executeLine(
   } else reply = store.execute(slot);
   replies[i] = reply;
   return reply;
+}
+
+/**
+ * Parses and executes the line that starts at `bytes[start]`, as `executeLine` does once its
+ * end is known, into `replies[i]`; returns where it ends (its newline, or `bytes.length`). A
+ * well-formed line is read once (`parseLineAt` finds its newline as it parses); only another
+ * line is framed first and then parsed. Framing every line first read each byte twice: the
+ * native layer's batches spent a tenth of the owner's time in that loop.
+ */
+export function executeNext(
+  store: IndexStore,
+  slot: CommandSlot,
+  checks: BatchChecks | null,
+  replies: Uint8Array,
+  bytes: Buffer,
+  start: number,
+  i: number,
+): number {
+  const newline = parseLineAt(bytes, start, bytes.length, slot);
+  if (newline < 0) {
+    const end = lineEnd(bytes, start);
+    executeLine(store, slot, checks, replies, bytes, start, end, i);
+    return end;
+  }
+  replies[i] =
+    checks !== null && ((checks.rows[i] = rowOfVerb(slot.verb)), !checks.admit(slot))
+      ? Reply.ERROR
+      : store.execute(slot);
+  return newline;
 }
 
 /** Where the line starting at `start` ends (its newline, or `bytes.length`). */
@@ -209,9 +238,8 @@ function step(run: BatchRun): void {
   let start = run.offset;
   let i = from;
   for (; i < count; i++) {
-    const end = lineEnd(bytes, start);
-    const reply = executeLine(store, slot, checks, replies, bytes, start, end, i);
-    start = end + 1;
+    start = executeNext(store, slot, checks, replies, bytes, start, i) + 1;
+    const reply = replies[i];
     if (reply === PENDING) undecided = true;
     else if (reply === SUSPENDED) {
       suspended = true;

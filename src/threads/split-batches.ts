@@ -3,7 +3,7 @@ import { PENDING, SUSPENDED, type IndexStore } from '../store/store.js';
 import {
   afterWaits,
   chain,
-  executeLine,
+  executeNext,
   fillFrom,
   HELD,
   lineEnd,
@@ -139,9 +139,8 @@ function runLines(
   let suspended = false;
   let i = line;
   for (; i < to; i++) {
-    const end = lineEnd(bytes, start);
-    const reply = executeLine(store, slot, checks, replies, bytes, start, end, i);
-    start = Math.min(end + 1, bytes.length);
+    start = Math.min(executeNext(store, slot, checks, replies, bytes, start, i) + 1, bytes.length);
+    const reply = replies[i];
     if (reply === PENDING) undecided = true;
     else if (reply === SUSPENDED) {
       suspended = true;
