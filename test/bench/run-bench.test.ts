@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import type { Server } from 'node:net';
 import { defaultDataFile } from '../../src/bench/data-set.js';
 import { runBench, type BenchOptions } from '../../src/bench/run-bench.js';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { DEFAULT_PREFIX, parseDataFile, parseMix, planWorkload } from '../../src/bench/workload.js';
-import { buildCeiling } from '../../tools/matrix/ceiling.js';
+import { buildCeiling, ceilingArgs } from '../../tools/matrix/ceiling.js';
 import { freePort, startServer } from '../../tools/support/child-server.js';
 import { startReferenceServer, type Misbehaviour } from './reference-server.js';
 
@@ -91,6 +92,25 @@ test('a wrong reply class is a protocol error when validating, and only counted 
     assert.ok(unvalidated.server !== null && unvalidated.server.peakRssBytes > 0);
   } finally {
     await ceiling.stop();
+  }
+});
+
+test('the ceiling runs one epoll loop per core, and ceiling-1t one thread in all', async () => {
+  const binary = buildCeiling();
+  for (const [threads, expected] of [
+    [undefined, cpus().length], // sysconf(_SC_NPROCESSORS_ONLN)
+    [1, 1],
+  ] as const) {
+    const port = await freePort();
+    const ceiling = await startServer(binary, ceilingArgs(port, threads), port);
+    try {
+      const r = await runBench({ ...BASE, port, validate: false, serverPid: ceiling.pid });
+      assert.equal(r.counts.ok, 3000);
+      // Counted once it has served: every thread is started before it prints that it listens.
+      assert.equal(readdirSync(`/proc/${ceiling.pid}/task`).length, expected, `threads ${String(threads)}`);
+    } finally {
+      await ceiling.stop();
+    }
   }
 });
 

@@ -31,3 +31,11 @@ export function buildCeiling(root = repoRoot()): string {
   }
   return binary;
 }
+
+/**
+ * The ceiling's arguments: listening on loopback at `port`, with `threads` epoll loops (each
+ * its own SO_REUSEPORT socket; absent: one per online core).
+ */
+export function ceilingArgs(port: number, threads?: number): string[] {
+  return threads === undefined ? [String(port)] : [String(port), '127.0.0.1', String(threads)];
+}

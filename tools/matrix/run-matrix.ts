@@ -13,7 +13,7 @@ import { allProtocolErrors, type BenchResult } from '../../src/bench/run-bench.j
 import { FRESH_SERVER_BENCH_ARGS, runBenchCli } from '../support/bench-cli.js';
 import { outDir as toolsOutDir, repoRoot } from '../support/paths.js';
 import { freePort, startServer, type ChildServer } from '../support/child-server.js';
-import { buildCeiling } from './ceiling.js';
+import { buildCeiling, ceilingArgs } from './ceiling.js';
 import { evaluateTargets } from './targets.js';
 
 export interface Shape {
@@ -36,8 +36,10 @@ export const SHAPES: readonly Shape[] = [
 ];
 
 /**
- * The two references answer OK to everything: the C ceiling (one epoll loop per core) and the
- * Node floor (node-floor.ts: one Node event loop, pkgindex's read path, no index). memory and
+ * The references answer OK to everything: the C ceiling (one epoll loop per core), the same
+ * ceiling on one thread (ceiling-1t: what any server whose system calls all run on one thread
+ * can reach, against which the one-thread kinds' share of the multi-core ceiling is bounded)
+ * and the Node floor (node-floor.ts: one Node event loop, pkgindex's read path, no index). memory and
  * durable run with one thread per core (--threads 0); memory-1t and durable-1t with --threads 1,
  * the default of `pkgindex serve` (ADR 0010); memory-native and durable-native with
  * `--io native --threads 1`: one epoll thread of the native connection layer reads and writes,
@@ -45,6 +47,7 @@ export const SHAPES: readonly Shape[] = [
  */
 export type ServerKind =
   | 'ceiling'
+  | 'ceiling-1t'
   | 'node-floor'
   | 'memory'
   | 'memory-1t'
@@ -55,6 +58,7 @@ export type ServerKind =
 /** Every kind, in the order each round runs them. */
 export const SERVER_KINDS: readonly ServerKind[] = [
   'ceiling',
+  'ceiling-1t',
   'node-floor',
   'memory',
   'memory-1t',
@@ -85,7 +89,7 @@ const NOT_NATIVE = 'not served natively';
 
 /** The servers that answer OK to every line: their replies are not checked against the workload. */
 function answersOkToEverything(kind: ServerKind): boolean {
-  return kind === 'ceiling' || kind === 'node-floor';
+  return kind === 'ceiling' || kind === 'ceiling-1t' || kind === 'node-floor';
 }
 
 /**
@@ -108,7 +112,9 @@ export interface MatrixOptions {
   /** The kinds to run, in the order of SERVER_KINDS (default: all of them); the others have no cell. */
   readonly servers?: readonly ServerKind[];
   /** Arguments of `node` for each pkgindex mode (run in the checkout); `{port}` and `{dataDir}` are substituted. */
-  readonly serverArgs: Readonly<Record<Exclude<ServerKind, 'ceiling' | 'node-floor'>, readonly string[]>>;
+  readonly serverArgs: Readonly<
+    Record<Exclude<ServerKind, 'ceiling' | 'ceiling-1t' | 'node-floor'>, readonly string[]>
+  >;
   readonly shapes: readonly Shape[];
   /**
    * The CPU that the strict 1×1 cells run on, server and load generator both (with taskset),
@@ -249,7 +255,8 @@ async function startKind(
   dataDir: string,
 ): Promise<ChildServer> {
   const port = await freePort();
-  if (kind === 'ceiling') return startServer(buildCeiling(root), [String(port)], port);
+  if (kind === 'ceiling' || kind === 'ceiling-1t')
+    return startServer(buildCeiling(root), ceilingArgs(port, kind === 'ceiling-1t' ? 1 : undefined), port);
   if (kind === 'node-floor')
     return startServer(
       process.execPath,
