@@ -9,6 +9,11 @@
 // (`reply()`), in the order of the batches; the answer is queued for the thread, which is
 // woken through an eventfd, renders the replies and writes each connection's once.
 //
+// In inline mode (what the server uses) thread 0 is no thread: the owner's own event loop
+// serves its connections, executing each turn's batch in the same callback, with no hop; the
+// other threads, if any, are epoll threads as above. Accepted connections go to the threads in
+// turn, whichever thread accepted them (`place`).
+//
 // The protocol itself (parsing, validation, the graph's rules) stays in JavaScript: a line is
 // passed on as the bytes the client sent, and the owner parses it with the one parser. A line
 // longer than the limit is passed on as an empty line, which the parser answers ERROR.
@@ -38,7 +43,7 @@
 namespace {
 
 // Bumped whenever the JavaScript side's expectations change (src/native/addon.ts checks it).
-constexpr int32_t ABI_VERSION = 5;
+constexpr int32_t ABI_VERSION = 6;
 constexpr size_t READ_BYTES = 64 * 1024;
 // A connection's reply buffer is kept between writes up to this size, and given back beyond.
 constexpr size_t KEEP_BYTES = 4 * 1024;
@@ -172,8 +177,12 @@ struct Thread {
   std::deque<std::vector<Span>> inflight;   // batches handed over, oldest first
   std::deque<std::vector<uint32_t>> unresolved;  // per batch with held lines: their connections
   std::vector<uint32_t> backlog;                 // connections with bytes left to frame
-  std::mutex mu;                            // guards answers, draining, destroying
+  std::mutex mu;                            // guards answers, handed, draining, destroying
   std::deque<Answer> answers;
+  // Connections another thread accepted for this one (descriptor, peer), adopted at its next
+  // turn; none once it drains (`handoffClosed`: the acceptor then keeps the connection).
+  std::vector<std::pair<int, std::string>> handed;
+  bool handoffClosed = false;
   bool drainAsked = false;
   bool destroyAsked = false;
   bool draining = false;
@@ -201,6 +210,7 @@ struct Group {
   napi_ref onBatch = nullptr;
   napi_async_context async = nullptr;
   std::atomic<int64_t> open{0};
+  std::atomic<uint32_t> nextThread{0};  // the thread the next accepted connection goes to
   std::mutex peersMu;
   std::unordered_map<std::string, int64_t> peers;
   bool joined = false;  // join() has run: the threads are gone (JavaScript thread only)
@@ -521,6 +531,9 @@ void takeAnswers(Thread* t) {
     }
 }
 
+void wake(Thread* t);
+void place(Thread* t, int fd, std::string key);
+
 void acceptAll(Thread* t) {
   Group* g = t->group;
   for (;;) {
@@ -550,27 +563,72 @@ void acceptAll(Thread* t) {
       close(fd);
       continue;
     }
-    add(t, C_OPEN, 1);
-    add(t, C_TOTAL, 1);
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    Conn* c = new Conn();
-    c->fd = fd;
-    c->peerKey = std::move(key);
-    c->lastReadMs = nowMs();
-    if (!t->freeIds.empty()) {
-      c->id = t->freeIds.back();
-      t->freeIds.pop_back();
-      t->conns[c->id] = c;
-    } else {
-      c->id = uint32_t(t->conns.size());
-      t->conns.push_back(c);
-    }
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.u64 = c->id;
-    epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev);
+    place(t, fd, std::move(key));
   }
+}
+
+// Serves a connection accepted (by this thread or another) whose limits were taken.
+void adopt(Thread* t, int fd, std::string key) {
+  add(t, C_OPEN, 1);
+  add(t, C_TOTAL, 1);
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  Conn* c = new Conn();
+  c->fd = fd;
+  c->peerKey = std::move(key);
+  c->lastReadMs = nowMs();
+  if (!t->freeIds.empty()) {
+    c->id = t->freeIds.back();
+    t->freeIds.pop_back();
+    t->conns[c->id] = c;
+  } else {
+    c->id = uint32_t(t->conns.size());
+    t->conns.push_back(c);
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = c->id;
+  epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+// Gives a connection that was accepted but will not be served back (its limits, its socket).
+void refuseHanded(Group* g, int fd, const std::string& key) {
+  close(fd);
+  g->open.fetch_sub(1);
+  releasePeer(g, key);
+}
+
+// Spreads accepted connections over the threads in turn: whichever thread the kernel wakes
+// for the listener accepts (it drains the queue), so on its own one thread took 80-98 % of a
+// burst of connections. A thread that drains takes no more; the acceptor keeps them then.
+void place(Thread* t, int fd, std::string key) {
+  Group* g = t->group;
+  Thread* to = g->threads[g->nextThread.fetch_add(1, std::memory_order_relaxed) % g->threads.size()];
+  if (to != t) {
+    bool taken = false;
+    {
+      std::lock_guard<std::mutex> lock(to->mu);
+      if (!to->handoffClosed) {
+        to->handed.emplace_back(fd, std::move(key));
+        taken = true;
+      }
+    }
+    if (taken) {
+      wake(to);
+      return;
+    }
+  }
+  adopt(t, fd, std::move(key));
+}
+
+// The connections other threads accepted for this one.
+void takeHanded(Thread* t) {
+  std::vector<std::pair<int, std::string>> got;
+  {
+    std::lock_guard<std::mutex> lock(t->mu);
+    got.swap(t->handed);
+  }
+  for (auto& h : got) adopt(t, h.first, std::move(h.second));
 }
 
 void readConn(Thread* t, Conn* c, char* buf) {
@@ -612,9 +670,20 @@ void sweepIdle(Thread* t, int64_t now) {
     }
 }
 
+void refuseHanded(Group* g, int fd, const std::string& key);
+
 void startDrain(Thread* t) {
   if (t->draining) return;
   t->draining = true;
+  // Connections accepted for this thread and not yet served: closed, as those still in the
+  // listener's queue are when it closes.
+  std::vector<std::pair<int, std::string>> handed;
+  {
+    std::lock_guard<std::mutex> lock(t->mu);
+    t->handoffClosed = true;
+    handed.swap(t->handed);
+  }
+  for (auto& h : handed) refuseHanded(t->group, h.first, h.second);
   if (t->listenFd >= 0) {
     epoll_ctl(t->epfd, EPOLL_CTL_DEL, t->listenFd, nullptr);
     close(t->listenFd);
@@ -664,6 +733,7 @@ bool turn(Thread* t, int timeout) {
         destroy = t->destroyAsked;
       }
       takeAnswers(t);
+      takeHanded(t);
       if (drain) startDrain(t);
       continue;
     }
@@ -879,10 +949,46 @@ void wake(Thread* t) {
 }
 
 void destroyThread(Thread* t) {
+  for (auto& h : t->handed) close(h.first);
   if (t->epfd >= 0) close(t->epfd);
   if (t->wakefd >= 0) close(t->wakefd);
   if (t->listenFd >= 0) close(t->listenFd);
   delete t;
+}
+
+// Start() failed after its threads were made: frees them, the group and what it holds. With
+// `polled`, thread 0's poll handle was registered with the loop, and is freed once closed.
+void abandonGroup(napi_env env, Group* g, bool polled) {
+  for (Thread* t : g->threads) {
+    if (polled && t->inlineMode) {
+      t->openHandles = 1;
+      uv_close(reinterpret_cast<uv_handle_t*>(&t->poll), onInlineClosed);
+      continue;
+    }
+    destroyThread(t);
+  }
+  if (g->onBatch != nullptr) napi_delete_reference(env, g->onBatch);
+  if (g->async != nullptr) napi_async_destroy(env, g->async);
+  delete g;
+}
+
+// Stops and joins the epoll threads that did start (no connection was accepted yet that the
+// owner knows of: the batches they hand over before they stop are dropped with the function).
+void stopStarted(Group* g) {
+  for (Thread* t : g->threads) {
+    if (!t->started) continue;
+    {
+      std::lock_guard<std::mutex> lock(t->mu);
+      t->drainAsked = true;
+      t->destroyAsked = true;
+    }
+    wake(t);
+  }
+  for (Thread* t : g->threads)
+    if (t->started) {
+      pthread_join(t->tid, nullptr);
+      t->started = false;
+    }
 }
 
 // start(listenFd, options, onBatch) -> handle. The descriptor is duplicated for each thread;
@@ -917,15 +1023,15 @@ napi_value Start(napi_env env, napi_callback_info info) {
   g->options.idleTimeoutMs = int64_t(idle);
   g->options.batchesInFlight = inFlight < 1 ? 1 : size_t(inFlight);
   g->options.linesPerTurn = linesPerTurn < 1 ? 1 : size_t(linesPerTurn);
-  // Inline: one "thread" that is the owner's own event loop (see the header comment).
+  // Inline: thread 0 is the owner's own event loop (see the header comment); any others are
+  // epoll threads that hand their batches over.
   const bool inlineMode = inlineIo != 0;
-  if (inlineMode) g->options.threads = 1;
   for (int i = 0; i < g->options.threads; i++) {
     Thread* t = new Thread();
     for (auto& counter : t->counters) counter.store(0);
     t->group = g;
     t->index = i;
-    t->inlineMode = inlineMode;
+    t->inlineMode = inlineMode && i == 0;
     t->buffer.resize(READ_BYTES);
     t->epfd = epoll_create1(EPOLL_CLOEXEC);
     t->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -949,20 +1055,44 @@ napi_value Start(napi_env env, napi_callback_info info) {
   }
   napi_value name;
   napi_create_string_utf8(env, "pkgindex-io", NAPI_AUTO_LENGTH, &name);
+  uv_loop_t* loop = nullptr;
   if (inlineMode) {
     Thread* t = g->threads[0];
-    uv_loop_t* loop = nullptr;
     napi_value resource;
     napi_create_object(env, &resource);
+    // uv_poll_init comes last: when it fails, nothing is registered with the loop.
     if (napi_get_uv_event_loop(env, &loop) != napi_ok || napi_create_reference(env, argv[2], 1, &g->onBatch) != napi_ok ||
         napi_async_init(env, resource, name, &g->async) != napi_ok || uv_poll_init(loop, &t->poll, t->epfd) != 0) {
-      destroyThread(t);
-      delete g;
+      abandonGroup(env, g, false);
       napi_throw_error(env, "E_NATIVE_START", "cannot watch the connections from this event loop");
       return nullptr;
     }
     g->env = env;
     t->poll.data = t;
+  }
+  if (!inlineMode || g->options.threads > 1) {
+    if (napi_create_threadsafe_function(env, argv[2], nullptr, name, 0, 1, nullptr, nullptr, g, callJs,
+                                        &g->tsfn) != napi_ok) {
+      abandonGroup(env, g, inlineMode);
+      napi_throw_error(env, "E_NATIVE_START", "cannot create the thread-safe function");
+      return nullptr;
+    }
+    // Every epoll thread starts, or none serves: a thread that never ran would never report
+    // that it drained, and the owner would wait for it at shutdown.
+    for (Thread* t : g->threads) {
+      if (t->inlineMode) continue;
+      if (pthread_create(&t->tid, nullptr, run, t) != 0) {
+        stopStarted(g);
+        napi_release_threadsafe_function(g->tsfn, napi_tsfn_abort);
+        abandonGroup(env, g, inlineMode);
+        napi_throw_error(env, "E_NATIVE_START", "cannot start an I/O thread");
+        return nullptr;
+      }
+      t->started = true;
+    }
+  }
+  if (inlineMode) {
+    Thread* t = g->threads[0];
     uv_timer_init(loop, &t->timer);
     t->timer.data = t;
     uv_idle_init(loop, &t->idle);
@@ -972,28 +1102,6 @@ napi_value Start(napi_env env, napi_callback_info info) {
     // The sweep of idle connections and the end of the drain; the poll keeps the loop alive.
     uv_timer_start(&t->timer, onInlineTimer, 100, 100);
     uv_unref(reinterpret_cast<uv_handle_t*>(&t->timer));
-  } else {
-    if (napi_create_threadsafe_function(env, argv[2], nullptr, name, 0, 1, nullptr, nullptr, g, callJs,
-                                        &g->tsfn) != napi_ok) {
-      for (Thread* made : g->threads) destroyThread(made);
-      delete g;
-      napi_throw_error(env, "E_NATIVE_START", "cannot create the thread-safe function");
-      return nullptr;
-    }
-    int running = 0;
-    for (Thread* t : g->threads) {
-      if (pthread_create(&t->tid, nullptr, run, t) == 0) {
-        t->started = true;
-        running++;
-      }
-    }
-    if (running == 0) {
-      napi_release_threadsafe_function(g->tsfn, napi_tsfn_abort);
-      for (Thread* made : g->threads) destroyThread(made);
-      delete g;
-      napi_throw_error(env, "E_NATIVE_START", "cannot start an I/O thread");
-      return nullptr;
-    }
   }
   napi_value handle;
   napi_create_external(env, g, nullptr, nullptr, &handle);

@@ -138,7 +138,7 @@ export const OPTIONS = {
     flag: '--io',
     env: 'PKGINDEX_IO',
     default: 'node',
-    help: "Who reads and writes the protocol's connections. node: Node's sockets, on the event loop (and --threads' socket threads); native: the native connection layer (built by npm run build with g++) does the socket work, on the owner's own event loop with --threads 1, on --threads epoll threads that pass every line to the owner above that; every line still runs on the one thread that owns the index (ADR 0019). Falls back to node, with a warning, where the layer is not built or an option it does not support is set (--tls-cert, --mutation-rate-per-peer).",
+    help: "Who reads and writes the protocol's connections. node: Node's sockets, on the event loop (and --threads' socket threads); native: the native connection layer (built by npm run build with g++) does the socket work, on the owner's own event loop for its share of the connections (all of them with --threads 1), and on --threads - 1 epoll threads, which pass every line to the owner, for the others; every line still runs on the one thread that owns the index (ADR 0019). Falls back to node, with a warning, where the layer is not built or an option it does not support is set (--tls-cert, --mutation-rate-per-peer).",
     parse: oneOf('node', 'native'),
   }),
   acceptLanes: option({

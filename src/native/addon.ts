@@ -45,8 +45,9 @@ export interface NativeIoOptions {
   /** Batches a thread hands over before the owner answers them (see NATIVE_BATCHES_ENV). */
   readonly batchesInFlight: number;
   /**
-   * 1: no thread: the owner's own event loop waits on the connections (one libuv poll of the
-   * layer's epoll descriptor) and serves them natively, without a hop; 0: `threads` threads.
+   * 1: thread 0 is no thread: the owner's own event loop waits on its connections (one libuv
+   * poll of its epoll descriptor) and serves them natively, without a hop, and `threads` - 1
+   * epoll threads serve the others; 0: `threads` epoll threads, the owner serves none.
    */
   readonly inline: 0 | 1;
   /**
@@ -96,7 +97,7 @@ export const NATIVE_COUNTERS = [
 ] as const;
 
 /** The ABI this code speaks; the addon says its own (ABI_VERSION). */
-const ABI = 5;
+const ABI = 6;
 const FUNCTIONS = ['start', 'reply', 'drain', 'destroy', 'join', 'stats'] as const;
 /** Where `npm run build` puts the addon (scripts/build-native.ts): beside this module. */
 const DEFAULT_PATH = fileURLToPath(new URL('./pkgindex_io.node', import.meta.url));

@@ -107,6 +107,8 @@ export class NativeFront {
   #closing: Promise<void> | null = null;
   /** The counters as they were when the threads exited. */
   #final: ThreadStats | null = null;
+  /** Connections each thread accepted, as they were when the threads exited. */
+  #finalPerThread: number[] = [];
   readonly threads: number;
 
   private constructor(options: NativeFrontOptions) {
@@ -133,9 +135,10 @@ export class NativeFront {
         outputHighWaterBytes: server.outputHighWaterBytes,
         idleTimeoutMs: server.idleTimeoutMs,
         batchesInFlight: nativeBatchesInFlight(),
-        // One thread: the owner's event loop does the I/O itself; a hop to another thread and
-        // back costs more than the system calls it would take off this one (ADR 0019).
-        inline: options.threads === 1 ? 1 : 0,
+        // The owner's event loop serves its share of the connections itself (all of them on
+        // one thread): a hop to another thread and back costs more than the system calls it
+        // would take off the owner; any other threads serve the rest (ADR 0019 point 11).
+        inline: 1,
         linesPerTurn: linesPerTurn(server.sliceUs ?? server.turnBudgetUs),
       },
       (thread, lines, count, readAtNs, spans) => {
@@ -160,6 +163,7 @@ export class NativeFront {
       if (--this.#running === 0) {
         // The threads' counters go with them: the last report stands for them from now on.
         this.#final = this.report();
+        this.#finalPerThread = this.#perThread('connectionsTotal');
         this.#addon.join(this.#handle);
         this.#drained();
       }
@@ -258,6 +262,15 @@ export class NativeFront {
     };
   }
 
+  /** One counter of each thread, thread after thread. */
+  #perThread(name: (typeof NATIVE_COUNTERS)[number]): number[] {
+    const values = this.#addon.stats(this.#handle);
+    const at = NATIVE_COUNTERS.indexOf(name);
+    const out: number[] = [];
+    for (let i = at; i < values.length; i += NATIVE_COUNTERS.length) out.push(values[i]!);
+    return out;
+  }
+
   /** Connections the I/O threads hold now. */
   get connectionsOpen(): number {
     if (this.#final !== null) return 0;
@@ -291,6 +304,7 @@ export class NativeFront {
       {
         threads: this.threads,
         connections: report.connectionsTotal,
+        connectionsPerThread: this.#finalPerThread,
         batches: report.batches,
         batchedCommands: report.batchedCommands,
       },

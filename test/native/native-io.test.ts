@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { loadNativeIo, NATIVE_ADDON_ENV } from '../../src/native/addon.js';
 import { LineClient } from '../support/line-client.js';
 import { spawnServer, startServer, type InProcessServer } from '../support/servers.js';
@@ -235,6 +237,28 @@ for (const [threads, label] of [
     again.close();
   });
 }
+
+test('connections go to the threads in turn, whichever thread accepts them (the owner and an I/O thread)', async (t) => {
+  if (!loaded.ok) {
+    t.skip(`--io native is not built here: ${loaded.reason}`);
+    return;
+  }
+  const entries: { msg?: string; connectionsPerThread?: number[] }[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      entries.push(JSON.parse(chunk.toString('utf8')) as (typeof entries)[number]);
+      done();
+    },
+  });
+  const server = await startServer({ io: 'native', threads: 2 }, { log: pino({ level: 'info' }, sink) });
+  // Opened at once: the thread the kernel wakes for the listener accepts the whole burst.
+  const clients = await Promise.all(Array.from({ length: 10 }, () => LineClient.open(server.port)));
+  for (const client of clients) assert.deepEqual(await client.request('QUERY|nothing|'), ['FAIL']);
+  for (const client of clients) client.close();
+  await server.close();
+  const stopped = entries.find((e) => e.msg === 'native I/O threads stopped');
+  assert.deepEqual(stopped?.connectionsPerThread, [5, 5]);
+});
 
 test('clients that send without pause do not keep the event loop from its other work (admin HTTP answers)', async (t) => {
   if (!loaded.ok) {
