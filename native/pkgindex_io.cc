@@ -26,6 +26,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -1089,6 +1090,10 @@ napi_value Start(napi_env env, napi_callback_info info) {
         return nullptr;
       }
       t->started = true;
+      // Named, so that `top -H`, perf and /proc show which threads are the layer's.
+      char threadName[16];
+      snprintf(threadName, sizeof threadName, "pkgindex-io-%d", t->index);
+      pthread_setname_np(t->tid, threadName);
     }
   }
   if (inlineMode) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
@@ -254,6 +254,14 @@ test('connections go to the threads in turn, whichever thread accepts them (the 
   // Opened at once: the thread the kernel wakes for the listener accepts the whole burst.
   const clients = await Promise.all(Array.from({ length: 10 }, () => LineClient.open(server.port)));
   for (const client of clients) assert.deepEqual(await client.request('QUERY|nothing|'), ['FAIL']);
+  // The owner serves on this process's main thread; the other thread is named for operators.
+  const names = readdirSync('/proc/self/task').map((tid) =>
+    readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim(),
+  );
+  assert.deepEqual(
+    names.filter((n) => n.startsWith('pkgindex-io')),
+    ['pkgindex-io-1'],
+  );
   for (const client of clients) client.close();
   await server.close();
   const stopped = entries.find((e) => e.msg === 'native I/O threads stopped');
