@@ -185,40 +185,76 @@ export function parseLineAt(buf: Buffer, start: number, limit: number, slot: Com
 function scanLine(buf: Buffer, start: number, limit: number, slot: CommandSlot, toLimit: boolean): number {
   let i = matchVerb(buf, start, slot);
   if (i < 0) return -1;
-  const nameStart = i;
-  let h = OFFSET;
-  let c = 0;
-  while (i < limit && NAME_BYTE[(c = buf[i]!)] === 1) {
-    h = Math.imul(h ^ c, PRIME);
-    i++;
-  }
-  if (i === limit || c !== PIPE || i === nameStart || i - nameStart > MAX_NAME_BYTES) return -1;
   const keys = slot.keys;
-  let key = foldHash(h);
-  keys[0] = key;
-  const name = NAMES.lookup(buf, nameStart, i, key);
-  i++;
   const deps = slot.deps;
-  let count = 0;
-  // Past the name's `|`: the end of the line, or dependencies.
-  if (toLimit ? i !== limit : i === limit || buf[i] !== LF) {
-    if (slot.verb !== Verb.INDEX) return -1;
-    for (;;) {
-      const depStart = i;
-      h = OFFSET;
+  let name = '';
+  // -1 while scanning the name, then the dependencies found so far.
+  let count = -1;
+  for (;;) {
+    const from = i;
+    let h = OFFSET;
+    let c = 0;
+    // The name's bytes, hashed, four a round: optimized code checks the stack at every loop
+    // back-edge and then reloads the buffer's base pointer and length (a collection may have
+    // moved them), so at a byte a round the loop cost some twenty instructions a byte.
+    scan: {
+      for (; i + 4 <= limit; i += 4) {
+        const c0 = buf[i]!;
+        const c1 = buf[i + 1]!;
+        const c2 = buf[i + 2]!;
+        const c3 = buf[i + 3]!;
+        if (NAME_BYTE[c0] !== 1) {
+          c = c0;
+          break scan;
+        }
+        h = Math.imul(h ^ c0, PRIME);
+        if (NAME_BYTE[c1] !== 1) {
+          c = c1;
+          i += 1;
+          break scan;
+        }
+        h = Math.imul(h ^ c1, PRIME);
+        if (NAME_BYTE[c2] !== 1) {
+          c = c2;
+          i += 2;
+          break scan;
+        }
+        h = Math.imul(h ^ c2, PRIME);
+        if (NAME_BYTE[c3] !== 1) {
+          c = c3;
+          i += 3;
+          break scan;
+        }
+        h = Math.imul(h ^ c3, PRIME);
+      }
       while (i < limit && NAME_BYTE[(c = buf[i]!)] === 1) {
         h = Math.imul(h ^ c, PRIME);
         i++;
       }
-      if (i === depStart || i - depStart > MAX_NAME_BYTES || (i === limit && !toLimit)) return -1;
-      key = foldHash(h);
-      keys[count + 1] = key;
-      deps[count++] = NAMES.lookup(buf, depStart, i, key);
-      // At `limit` only when `toLimit`; else `c` is the byte that ended the name.
-      if (i === limit || (!toLimit && c === LF)) break;
-      if (c !== COMMA) return -1;
-      i++;
     }
+    // `c` is the byte that ended the name, unless it ended at `limit`.
+    if (i === from || i - from > MAX_NAME_BYTES) return -1;
+    const key = foldHash(h);
+    if (count < 0) {
+      if (i === limit || c !== PIPE) return -1;
+      keys[0] = key;
+      name = NAMES.lookup(buf, from, i, key);
+      i++;
+      // Past the name's `|`: the end of the line, or dependencies.
+      if (toLimit ? i === limit : i < limit && buf[i] === LF) {
+        count = 0;
+        break;
+      }
+      if (slot.verb !== Verb.INDEX) return -1;
+      count = 0;
+      continue;
+    }
+    if (i === limit && !toLimit) return -1;
+    keys[count + 1] = key;
+    deps[count++] = NAMES.lookup(buf, from, i, key);
+    if (i === limit || (!toLimit && c === LF)) break;
+    if (c !== COMMA) return -1;
+    i++;
   }
   // pop() is inlined where the length setter is a call into the runtime, and it keeps the
   // array's storage for the next line.

@@ -131,6 +131,24 @@ function slotCommand(slot: CommandSlot): ParseResult {
 /** Mostly names that are valid, so that most lines are one piece away from well-formed at most. */
 const nearNameArb = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom('a', 'zlib', 'x'.repeat(255)) },
+  // Every length mod 4, and a bad byte at any place in a round: the scan reads names four
+  // bytes at a time (parse.ts, scanName).
+  {
+    weight: 4,
+    arbitrary: fc.string({
+      unit: fc.constantFrom('a', 'z', '0', '9', '.', '+', '@', '_', '-', '/', ':'),
+      minLength: 1,
+      maxLength: 13,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.string({
+      unit: fc.constantFrom('a', 'b', ' ', 'é', '|', ',', '\r'),
+      minLength: 1,
+      maxLength: 9,
+    }),
+  },
   { weight: 1, arbitrary: fc.constantFrom('y'.repeat(256), '', 'é', 'a b', 'a|b') },
 );
 const nearLineArb = fc
