@@ -268,6 +268,39 @@ test('connections go to the threads in turn, whichever thread accepts them (the 
   assert.deepEqual(stopped?.connectionsPerThread, [5, 5]);
 });
 
+test('on an I/O thread, a client adds at most its share of lines to each batch, however long the batch waits for the owner', async (t) => {
+  if (!loaded.ok) {
+    t.skip(`--io native is not built here: ${loaded.reason}`);
+    return;
+  }
+  const entries: { msg?: string; batches?: number; batchedCommands?: number }[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      entries.push(JSON.parse(chunk.toString('utf8')) as (typeof entries)[number]);
+      done();
+    },
+  });
+  // --slice-us 10: a share of 25 lines (linesPerTurn).
+  const server = await startServer(
+    { io: 'native', threads: 2, sliceUs: 10 },
+    { log: pino({ level: 'info' }, sink) },
+  );
+  // Connections go to the threads in turn: the first to the owner, the second to the I/O thread.
+  const idle = await LineClient.open(server.port);
+  const flood = await LineClient.open(server.port);
+  const lines = 10_000;
+  flood.write('QUERY|nothing|\n'.repeat(lines));
+  assert.deepEqual(await flood.read(lines), Array<string>(lines).fill('FAIL'));
+  idle.close();
+  flood.close();
+  await server.close();
+  const stopped = entries.find((e) => e.msg === 'native I/O threads stopped');
+  assert.equal(stopped?.batchedCommands, lines);
+  // The thread runs turn after turn while a batch waits for its answer; with a share per turn
+  // the waiting batch took a share at each (a few batches of hundreds of lines).
+  assert.ok((stopped.batches ?? 0) >= lines / 25, `${String(stopped.batches)} batches`);
+});
+
 test('clients that send without pause do not keep the event loop from its other work (admin HTTP answers)', async (t) => {
   if (!loaded.ok) {
     t.skip(`--io native is not built here: ${loaded.reason}`);
