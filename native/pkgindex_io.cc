@@ -684,8 +684,6 @@ void sweepIdle(Thread* t, int64_t now) {
     }
 }
 
-void refuseHanded(Group* g, int fd, const std::string& key);
-
 void startDrain(Thread* t) {
   if (t->draining) return;
   t->draining = true;

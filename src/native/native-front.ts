@@ -274,10 +274,7 @@ export class NativeFront {
   /** Connections the I/O threads hold now. */
   get connectionsOpen(): number {
     if (this.#final !== null) return 0;
-    const values = this.#addon.stats(this.#handle);
-    let open = 0;
-    for (let i = 0; i < values.length; i += NATIVE_COUNTERS.length) open += values[i]!;
-    return open;
+    return this.#perThread('connectionsOpen').reduce((sum, open) => sum + open, 0);
   }
 
   /**

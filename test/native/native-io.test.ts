@@ -5,9 +5,8 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { loadNativeIo, NATIVE_ADDON_ENV } from '../../src/native/addon.js';
+import { memoryLogger } from '../admin/harness.js';
 import { LineClient } from '../support/line-client.js';
 import { spawnServer, startServer, type InProcessServer } from '../support/servers.js';
 import { until } from '../support/until.js';
@@ -243,14 +242,8 @@ test('connections go to the threads in turn, whichever thread accepts them (the 
     t.skip(`--io native is not built here: ${loaded.reason}`);
     return;
   }
-  const entries: { msg?: string; connectionsPerThread?: number[] }[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      entries.push(JSON.parse(chunk.toString('utf8')) as (typeof entries)[number]);
-      done();
-    },
-  });
-  const server = await startServer({ io: 'native', threads: 2 }, { log: pino({ level: 'info' }, sink) });
+  const { log, events } = memoryLogger();
+  const server = await startServer({ io: 'native', threads: 2 }, { log });
   // Opened at once: the thread the kernel wakes for the listener accepts the whole burst.
   const clients = await Promise.all(Array.from({ length: 10 }, () => LineClient.open(server.port)));
   for (const client of clients) assert.deepEqual(await client.request('QUERY|nothing|'), ['FAIL']);
@@ -264,7 +257,7 @@ test('connections go to the threads in turn, whichever thread accepts them (the 
   );
   for (const client of clients) client.close();
   await server.close();
-  const stopped = entries.find((e) => e.msg === 'native I/O threads stopped');
+  const stopped = events.find((e) => e.msg === 'native I/O threads stopped');
   assert.deepEqual(stopped?.connectionsPerThread, [5, 5]);
 });
 
@@ -273,18 +266,9 @@ test('on an I/O thread, a client adds at most its share of lines to each batch, 
     t.skip(`--io native is not built here: ${loaded.reason}`);
     return;
   }
-  const entries: { msg?: string; batches?: number; batchedCommands?: number }[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      entries.push(JSON.parse(chunk.toString('utf8')) as (typeof entries)[number]);
-      done();
-    },
-  });
+  const { log, events } = memoryLogger();
   // --slice-us 10: a share of 25 lines (linesPerTurn).
-  const server = await startServer(
-    { io: 'native', threads: 2, sliceUs: 10 },
-    { log: pino({ level: 'info' }, sink) },
-  );
+  const server = await startServer({ io: 'native', threads: 2, sliceUs: 10 }, { log });
   // Connections go to the threads in turn: the first to the owner, the second to the I/O thread.
   const idle = await LineClient.open(server.port);
   const flood = await LineClient.open(server.port);
@@ -294,11 +278,11 @@ test('on an I/O thread, a client adds at most its share of lines to each batch, 
   idle.close();
   flood.close();
   await server.close();
-  const stopped = entries.find((e) => e.msg === 'native I/O threads stopped');
+  const stopped = events.find((e) => e.msg === 'native I/O threads stopped');
   assert.equal(stopped?.batchedCommands, lines);
   // The thread runs turn after turn while a batch waits for its answer; with a share per turn
   // the waiting batch took a share at each (a few batches of hundreds of lines).
-  assert.ok((stopped.batches ?? 0) >= lines / 25, `${String(stopped.batches)} batches`);
+  assert.ok(Number(stopped.batches) >= lines / 25, `${String(stopped.batches)} batches`);
 });
 
 test('clients that send without pause do not keep the event loop from its other work (admin HTTP answers)', async (t) => {
