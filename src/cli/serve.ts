@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import { ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE_ENV, adminTokenFromEnv } from '../admin/auth.js';
 import { OPTIONS, type Config } from '../config/options.js';
-import { createPkgIndex, type PkgIndex } from '../index.js';
+import type { PkgIndex } from '../index.js';
 import { createLogger } from '../observability/logger.js';
+import { pinYoungGeneration, type YoungGenerationPin } from '../runtime/young-generation.js';
 import { redactUrl } from '../store/postgres/database-url.js';
 import { defineCommand, type Command } from './command.js';
 
@@ -57,11 +58,14 @@ export async function serve(config: Config): Promise<number> {
   // Handlers go in before anything is logged: a supervisor that signals as soon as it reads
   // "listening" must not find the default handler (which kills without draining).
   const signalled = waitForSignal(log);
+  const pin = config.pinYoungGeneration ? pinYoung(log) : null;
   try {
     // Crashes become one JSON event too (Node still prints the stack and exits as usual).
     process.on('uncaughtExceptionMonitor', (err, origin) => {
       log.fatal({ err, origin }, 'uncaught exception; exiting');
     });
+    // Loaded once the young generation is pinned: loading the server is what first grows it.
+    const { createPkgIndex } = await import('../index.js');
     pkgindex = createPkgIndex(config, { log, adminToken });
     reloadOnHangup(pkgindex, log);
     // The token itself is never logged, only whether one is set.
@@ -83,7 +87,31 @@ export async function serve(config: Config): Promise<number> {
 
   await signalled;
   await pkgindex.close();
+  pin?.stop();
   return 0;
+}
+
+/** --pin-young-generation (ADR 0020): logs where it cannot pin, and each time the pin slipped. */
+function pinYoung(log: Logger): YoungGenerationPin | null {
+  const pin = pinYoungGeneration(({ fromBytes, toBytes }) => {
+    log.warn(
+      { fromBytes, toBytes },
+      `V8 grew the young generation past its pin (${mib(fromBytes)} to ${mib(toBytes)} MiB) and it is pinned again there; ` +
+        'memory is that much higher, nothing else changes. If it keeps growing, this Node no longer honours the pin: ' +
+        'run with --pin-young-generation=false to leave the sizing to V8',
+    );
+  });
+  if (pin !== null) log.info({ semiSpaceBytes: pin.bytes }, 'young generation pinned');
+  else
+    log.warn(
+      { node: process.version },
+      'this Node reports no new space for --pin-young-generation to hold; V8 sizes the young generation itself',
+    );
+  return pin;
+}
+
+function mib(bytes: number): string {
+  return (bytes / 1048576).toFixed(1);
 }
 
 /**

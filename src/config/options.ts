@@ -165,6 +165,13 @@ export const OPTIONS = {
     help: 'With --threads above 1: the old-generation heap limit of each socket thread, in MiB. A thread that reaches it is stopped: its connections are closed, an error (E_THREAD_HEAP) is logged, and the other threads serve on. 0: sized from --max-connections (64 MiB, plus 8 KiB per connection).',
     parse: integer(0, 65536),
   }),
+  pinYoungGeneration: option({
+    flag: '--pin-young-generation',
+    env: 'PKGINDEX_PIN_YOUNG_GENERATION',
+    default: true,
+    help: "Keep V8's young generation at the size it starts with (1 MiB semi-spaces) instead of letting V8 double it under load up to 16 MiB: its requests allocate little that outlives them, so a small nursery only means more, quick scavenges, and a busy server's peak memory is about 8 MB lower (ADR 0020). false: V8's own sizing (node's --max-semi-space-size sets its limit).",
+    parse: flagBool,
+  }),
   sharedReadBuffer: option({
     flag: '--shared-read-buffer',
     env: 'PKGINDEX_SHARED_READ_BUFFER',

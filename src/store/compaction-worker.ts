@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { createError, deserializeError, isStorageError } from '../errors.js';
+import { repinAfter } from '../runtime/young-generation.js';
 import type { Compactor } from './compaction.js';
 import type { WorkerData, WorkerIo, WorkerReply, WorkerRequest } from './compaction-thread.js';
 
@@ -23,6 +24,7 @@ export function workerCompactor(): Compactor {
       const worker = new Worker(new URL('./compaction-thread.js', import.meta.url), {
         workerData: { abandoned } satisfies WorkerData,
       });
+      repinAfter(worker);
       let settled = false;
       /** The thread's operation ids → the store's. */
       const inflight = new Map<number, number>();

@@ -6,6 +6,7 @@ import { SharedPeerTable } from '../server/shared-peer-table.js';
 import { CommandSlot } from '../protocol/command.js';
 import type { IndexServerOptions } from '../server/server.js';
 import type { IndexStore } from '../store/store.js';
+import { repinAfter } from '../runtime/young-generation.js';
 import { executeBatch, type BatchPeer, type HeldBatch } from './owner-batches.js';
 import {
   FAILED_TAG,
@@ -217,6 +218,7 @@ export class SocketThreads {
         maxOldGenerationSizeMb: options.heapMb,
       },
     });
+    repinAfter(worker);
     const thread = new SocketThread(index, worker, options.log.child({ thread: index }), held);
     if (rings) {
       thread.ring = new RingChannel(

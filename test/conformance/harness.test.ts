@@ -24,6 +24,11 @@ for (const { threads, io, label } of SERVINGS)
         });
         assert.equal(checked, 780, 'every package that another depends on was checked');
         assert.ok(report.broken > report.messages * 0.15, 'broken messages were sent');
+        // Its young generation stayed pinned (ADR 0020), socket threads and all.
+        assert.deepEqual(
+          server.events.filter((e) => String(e['msg']).startsWith('V8 grew the young generation')),
+          [],
+        );
         const { peak } = memoryOf(server.child.pid!);
         t.diagnostic(
           `${report.messages} messages (${report.broken} broken) in ${(report.elapsedMs / 1000).toFixed(2)} s; server peak RSS ${(peak / 1048576).toFixed(1)} MiB`,
