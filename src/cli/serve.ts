@@ -93,13 +93,20 @@ export async function serve(config: Config): Promise<number> {
 
 /** --pin-young-generation (ADR 0020): logs where it cannot pin, and each time the pin slipped. */
 function pinYoung(log: Logger): YoungGenerationPin | null {
-  const pin = pinYoungGeneration(({ fromBytes, toBytes }) => {
-    log.warn(
-      { fromBytes, toBytes },
-      `V8 grew the young generation past its pin (${mib(fromBytes)} to ${mib(toBytes)} MiB) and it is pinned again there; ` +
-        'memory is that much higher, nothing else changes. If it keeps growing, this Node no longer honours the pin: ' +
-        'run with --pin-young-generation=false to leave the sizing to V8',
-    );
+  const pin = pinYoungGeneration(({ fromBytes, toBytes, workerStarting }) => {
+    const sizes = `${mib(fromBytes)} to ${mib(toBytes)} MiB`;
+    if (workerStarting)
+      log.info(
+        { fromBytes, toBytes },
+        `the young generation grew while a worker thread started (${sizes}); pinned again there`,
+      );
+    else
+      log.warn(
+        { fromBytes, toBytes },
+        `V8 grew the young generation past its pin (${sizes}) and it is pinned again there; ` +
+          'memory is that much higher, nothing else changes. If it keeps growing, this Node no longer honours the pin: ' +
+          'run with --pin-young-generation=false to leave the sizing to V8',
+      );
   });
   if (pin !== null) log.info({ semiSpaceBytes: pin.bytes }, 'young generation pinned');
   else

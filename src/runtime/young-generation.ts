@@ -29,6 +29,12 @@ export interface YoungGenerationGrowth {
   readonly fromBytes: number;
   /** Its capacity now, in bytes. */
   readonly toBytes: number;
+  /**
+   * It grew while a Worker was starting: between its heap's set-up, which undid the pin, and
+   * `repinAfter` setting it again, the process's own collections could grow it. Expected, if
+   * rare (a busy main thread, a slow start); otherwise the pin did not hold.
+   */
+  readonly workerStarting: boolean;
 }
 
 export interface YoungGenerationPin {
@@ -47,7 +53,27 @@ export function semiSpaceBytes(): number | null {
   return space === undefined ? null : space.space_used_size + space.space_available_size;
 }
 
-let active: { bytes: number } | null = null;
+class PinState {
+  /** Workers started with `repinAfter` that are not running yet. */
+  starting = 0;
+
+  constructor(
+    public bytes: number,
+    readonly onGrowth: (growth: YoungGenerationGrowth) => void,
+  ) {}
+
+  /** Pins again, and reports if the semi-space grew past the pin since the last look. */
+  check(workerStarting: boolean): void {
+    setFlagsFromString(FLAG);
+    const now = semiSpaceBytes();
+    if (now === null || now <= this.bytes) return;
+    const growth = { fromBytes: this.bytes, toBytes: now, workerStarting };
+    this.bytes = now;
+    this.onGrowth(growth);
+  }
+}
+
+let active: PinState | null = null;
 
 /**
  * Pins the young generation for the rest of the process and watches that it stays pinned; call
@@ -61,15 +87,10 @@ export function pinYoungGeneration(
   const start = semiSpaceBytes();
   if (start === null) return null;
   setFlagsFromString(FLAG);
-  const state = { bytes: start };
+  const state = new PinState(start, onGrowth);
   active = state;
   const observer = new PerformanceObserver(() => {
-    const now = semiSpaceBytes();
-    if (now === null || now <= state.bytes) return;
-    const growth = { fromBytes: state.bytes, toBytes: now };
-    state.bytes = now;
-    setFlagsFromString(FLAG);
-    onGrowth(growth);
+    state.check(state.starting > 0);
   });
   observer.observe({ entryTypes: ['gc'] });
   return {
@@ -85,11 +106,21 @@ export function pinYoungGeneration(
 
 /**
  * Sets the pin again once `worker` runs: its heap's set-up clamped the growth factor back to
- * V8's default, for every isolate of the process. Does nothing unless the process is pinned.
+ * V8's default, for every isolate of the process. Growth until then is reported as the
+ * worker's (`workerStarting`). Does nothing unless the process is pinned.
  */
 export function repinAfter(worker: Worker): void {
-  if (active === null) return;
-  worker.once('online', () => {
-    if (active !== null) setFlagsFromString(FLAG);
-  });
+  const state = active;
+  if (state === null) return;
+  state.starting++;
+  let started = false;
+  const running = (): void => {
+    if (started) return;
+    started = true;
+    state.check(true);
+    state.starting--;
+  };
+  worker.once('online', running);
+  // One that fails before it runs set its heap up all the same.
+  worker.once('exit', running);
 }

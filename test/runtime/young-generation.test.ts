@@ -15,13 +15,13 @@ interface Outcome {
   readonly mid: number | null;
   readonly after: number;
   readonly pinned: number | null;
-  readonly growths: { fromBytes: number; toBytes: number }[];
+  readonly growths: { fromBytes: number; toBytes: number; workerStarting: boolean }[];
 }
 
 /**
  * Runs `steps` in a fresh node: `pinNow()` pins, `churn(n)` allocates objects that survive a few
  * scavenges (what makes V8 grow its young generation: 2e4 of them grow it one step, the default
- * 2e6 to its limit), `worker(repin)` starts and ends a Worker.
+ * 2e6 to its limit), `worker(repin)` starts a Worker and resolves when it has ended.
  */
 function run(steps: string): Outcome {
   const script = `
@@ -35,11 +35,12 @@ function run(steps: string): Outcome {
       const keep = [];
       for (let i = 0; i < n; i++) { keep.push({ i, s: 'x' + i }); if (keep.length > 2e5) keep.splice(0, 1e5); }
     };
-    const worker = async (repin) => {
+    const startWorker = (repin) => {
       const w = new Worker('setTimeout(() => {}, 20)', { eval: true });
       if (repin) repinAfter(w);
-      await new Promise((resolve) => w.once('exit', resolve));
+      return new Promise((resolve) => w.once('exit', resolve));
     };
+    const worker = (repin) => startWorker(repin);
     const before = semiSpaceBytes();
     ${steps}
     // The watchdog hears of the last collections on a later turn.
@@ -75,10 +76,29 @@ test("a Worker's start undoes the pin unless repinAfter sets it again", () => {
     'pinNow(); await worker(false); churn(2e4); await new Promise((r) => setTimeout(r, 20)); mid = semiSpaceBytes(); churn();',
   );
   assert.ok(lost.mid! > lost.before, `the small churn grew it (${lost.before} to ${lost.mid} bytes)`);
-  assert.deepEqual(lost.growths[0], { fromBytes: lost.before, toBytes: lost.mid });
+  assert.deepEqual(lost.growths[0], { fromBytes: lost.before, toBytes: lost.mid, workerStarting: false });
   assert.equal(lost.growths.length, 1);
   assert.equal(lost.after, lost.mid, 'pinned again where the watchdog found it');
   assert.equal(lost.pinned, lost.mid);
+});
+
+test("growth while a Worker starts, before repinAfter can pin again, is reported as the worker's", () => {
+  // The main thread allocates without a break while the worker sets its heap up (which undoes
+  // the pin): nothing can pin again until the churn yields, so the young generation grows.
+  const raced = run(`
+    pinNow();
+    const exited = worker(true);
+    const t0 = Date.now();
+    while (semiSpaceBytes() === before && Date.now() - t0 < 10_000) churn(2e5);
+    mid = semiSpaceBytes();
+    await exited;
+    churn();
+  `);
+  assert.ok(raced.mid! > raced.before, 'it grew while the worker started');
+  assert.ok(raced.growths.length >= 1);
+  assert.equal(raced.growths[0]!.fromBytes, raced.before);
+  assert.ok(raced.growths.every((g) => g.workerStarting));
+  assert.equal(raced.after, raced.pinned, 'pinned again once the worker ran');
 });
 
 /** `nodejs_heap_space_size_total_bytes{space="new"}` from a server's /metrics. */
