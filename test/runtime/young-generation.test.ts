@@ -35,12 +35,11 @@ function run(steps: string): Outcome {
       const keep = [];
       for (let i = 0; i < n; i++) { keep.push({ i, s: 'x' + i }); if (keep.length > 2e5) keep.splice(0, 1e5); }
     };
-    const startWorker = (repin) => {
+    const worker = (repin) => {
       const w = new Worker('setTimeout(() => {}, 20)', { eval: true });
       if (repin) repinAfter(w);
       return new Promise((resolve) => w.once('exit', resolve));
     };
-    const worker = (repin) => startWorker(repin);
     const before = semiSpaceBytes();
     ${steps}
     // The watchdog hears of the last collections on a later turn.
