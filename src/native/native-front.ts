@@ -31,12 +31,12 @@ export interface NativeFrontOptions {
 }
 
 /**
- * The held lines of a batch: their rows are read when their replies come, since a line held
- * behind its client's cycle check is parsed only then.
+ * The held lines of a batch, HELD in its first answer: their rows are read when their replies
+ * come, since a line held behind its client's cycle check is parsed only then.
  */
 interface Unsettled {
   readonly rows: Uint8Array;
-  readonly lines: number[];
+  readonly first: Uint8Array;
 }
 
 /** A batch handed to the owner and not yet answered: what its answer is counted with. */
@@ -206,12 +206,12 @@ export class NativeFront {
       const commands = this.#commands;
       if (replies === null) for (let i = 0; i < rows.length; i++) commands[rows[i]! * 3 + Reply.ERROR]!++;
       else {
-        let held: number[] | null = null;
+        let held = false;
         for (let i = 0; i < rows.length; i++)
-          if (replies[i] === HELD) (held ??= []).push(i);
+          if (replies[i] === HELD) held = true;
           else commands[rows[i]! * 3 + replies[i]!]!++;
         // Counted once their replies are known (settled).
-        if (held !== null) unsettled.push({ rows, lines: held });
+        if (held) unsettled.push({ rows, first: replies });
       }
       const latency = this.#latency();
       if (latency !== null) latency.record((Number(process.hrtime.bigint()) - batch.readAtNs) / 1e6);
@@ -223,9 +223,12 @@ export class NativeFront {
   settled(thread: number, held: Unsettled | undefined, replies: Uint8Array | null): void {
     if (held !== undefined) {
       const commands = this.#commands;
-      const { rows, lines } = held;
-      for (let k = 0; k < lines.length; k++)
-        commands[rows[lines[k]!]! * 3 + (replies === null ? Reply.ERROR : replies[k]!)]!++;
+      const { rows, first } = held;
+      if (replies === null) {
+        for (let i = 0; i < rows.length; i++) if (first[i] === HELD) commands[rows[i]! * 3 + Reply.ERROR]!++;
+      } else
+        for (let i = 0, k = 0; i < rows.length; i++)
+          if (first[i] === HELD) commands[rows[i]! * 3 + replies[k++]!]!++;
     }
     this.#addon.reply(this.#handle, thread, replies, true);
   }

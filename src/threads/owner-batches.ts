@@ -157,8 +157,11 @@ export function lineEnd(bytes: Buffer, start: number): number {
 }
 
 /**
- * Fills the PENDING and SUSPENDED replies of `[from, to)` from what `barrier` resolves with;
- * the returned promise is handled (it may reject before anyone attaches to it).
+ * Fills the PENDING and SUSPENDED replies of `[from, to)` from what `barrier` resolves with, and
+ * returns what the segment's replies wait for: `barrier` itself when none of them is undecided
+ * (the usual case: a segment that only waits for a group commit allocates nothing, and the
+ * segments of one batch share the one barrier, see `addWait`); else a promise that settles
+ * after the fill, handled (it may reject before anyone attaches to it).
  */
 export function fillFrom(
   // The store's barrier (IndexStore.barrier): the embedded stores resolve with nothing.
@@ -168,9 +171,10 @@ export function fillFrom(
   from: number,
   to: number,
   undecided: boolean,
-): Promise<void> {
+): Promise<unknown> {
+  if (!undecided) return barrier;
   const filled = barrier.then((values) => {
-    if (undecided && values !== undefined) {
+    if (values !== undefined) {
       let next = 0;
       for (let j = from; j < to; j++)
         if (replies[j] === PENDING || replies[j] === SUSPENDED)
@@ -179,6 +183,14 @@ export function fillFrom(
   });
   filled.catch(() => undefined);
   return filled;
+}
+
+/**
+ * Adds `wait` to a batch's `waits` unless it is the last one there: the segments of one batch
+ * mostly wait for the same group commit, and one promise for it is enough.
+ */
+export function addWait(waits: Promise<unknown>[], wait: Promise<unknown>): void {
+  if (waits.length === 0 || waits[waits.length - 1] !== wait) waits.push(wait);
 }
 
 /** One batch being executed, possibly over several turns (see SUSPENDED above). */
@@ -193,8 +205,8 @@ class BatchRun {
   /** The next line to execute, and where its bytes start. */
   line = 0;
   offset = 0;
-  /** One per segment that had to wait for its barrier. */
-  readonly waits: Promise<void>[] = [];
+  /** What the segments that had to wait for their barrier wait for (see `addWait`). */
+  readonly waits: Promise<unknown>[] = [];
 
   constructor(
     store: IndexStore,
@@ -218,11 +230,11 @@ class BatchRun {
  * Ends the segment `[from, to)` of the run with the store's barrier; null when its replies
  * may leave at once, else the promise that fills its PENDING and SUSPENDED replies.
  */
-function closeSegment(run: BatchRun, from: number, to: number, undecided: boolean): Promise<void> | null {
+function closeSegment(run: BatchRun, from: number, to: number, undecided: boolean): Promise<unknown> | null {
   const barrier = run.store.barrier(run.peer);
   if (barrier === null) return null;
   const filled = fillFrom(barrier, run.replies, from, to, undecided);
-  run.waits.push(filled);
+  addWait(run.waits, filled);
   return filled;
 }
 
@@ -299,7 +311,7 @@ function answer(run: BatchRun): void {
 }
 
 /** `waits`, after the peer's previous answer. */
-export function afterWaits(peer: BatchPeer, waits: readonly Promise<void>[]): Promise<unknown> {
+export function afterWaits(peer: BatchPeer, waits: readonly Promise<unknown>[]): Promise<unknown> {
   const decided: Promise<unknown> = waits.length === 1 ? waits[0]! : Promise.all(waits);
   const previous = peer.tail;
   return previous === null ? decided : previous.then(() => decided);

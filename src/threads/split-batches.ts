@@ -1,6 +1,7 @@
 import type { CommandSlot } from '../protocol/command.js';
 import { PENDING, SUSPENDED, type IndexStore } from '../store/store.js';
 import {
+  addWait,
   afterWaits,
   chain,
   executeNext,
@@ -20,8 +21,8 @@ class SplitRun {
   readonly replies: Uint8Array;
   /** 1 for each line whose reply waits: for its client's barrier, or for its client's check. */
   readonly held: Uint8Array;
-  /** What the second part of the answer waits for. */
-  readonly waits: Promise<void>[] = [];
+  /** What the second part of the answer waits for (see `addWait`). */
+  readonly waits: Promise<unknown>[] = [];
 
   constructor(
     store: IndexStore,
@@ -87,7 +88,7 @@ export function executeSplit(
       offset = end;
     } else {
       const ran = runLines(run, client, bytes, offset, line, to);
-      if (ran.wait !== null) run.waits.push(ran.wait);
+      if (ran.wait !== null) addWait(run.waits, ran.wait);
       offset = ran.end;
     }
     line = to;
@@ -132,7 +133,7 @@ function runLines(
   line: number,
   to: number,
   rest: Deferred | null = null,
-): { end: number; wait: Promise<void> | null } {
+): { end: number; wait: Promise<unknown> | null } {
   const { store, slot, checks, replies } = run;
   let start = offset;
   let undecided = false;
@@ -199,31 +200,38 @@ function failClient(peer: SplitPeer, client: number, err: unknown): void {
   for (const part of queue) part.fail(err);
 }
 
-/** A split answer: every line now, HELD for those that wait; their replies once they may leave. */
+/**
+ * A split answer: every line now, HELD for those that wait; their replies once they may leave.
+ * When every line waits (a pipelining client's lines mostly do, each batch holding a write),
+ * the second part is the batch's replies as they are, without a copy of the held ones.
+ */
 function answer(run: SplitRun): void {
   const { peer, replies, held } = run;
   if (run.waits.length === 0) {
     peer.replies(replies);
     return;
   }
-  const first = Uint8Array.from(replies);
   let count = 0;
-  for (let j = 0; j < first.length; j++)
-    if (held[j] === 1) {
-      first[j] = HELD;
-      count++;
-    }
+  for (let j = 0; j < held.length; j++) count += held[j]!;
+  const all = count === replies.length;
+  const first = all ? new Uint8Array(count).fill(HELD) : Uint8Array.from(replies);
+  if (!all) for (let j = 0; j < first.length; j++) if (held[j] === 1) first[j] = HELD;
   peer.replies(first);
   const answered = afterWaits(peer, run.waits).then(
     () => {
-      const second = new Uint8Array(count);
-      let k = 0;
-      for (let j = 0; j < replies.length; j++) if (held[j] === 1) second[k++] = replies[j]!;
-      peer.settled(second);
+      peer.settled(all ? replies : heldReplies(replies, held, count));
     },
     () => {
       peer.settled(null);
     },
   );
   chain(peer, answered);
+}
+
+/** The replies of the `count` lines `held` marks, in order. */
+function heldReplies(replies: Uint8Array, held: Uint8Array, count: number): Uint8Array {
+  const second = new Uint8Array(count);
+  let k = 0;
+  for (let j = 0; j < replies.length; j++) if (held[j] === 1) second[k++] = replies[j]!;
+  return second;
 }

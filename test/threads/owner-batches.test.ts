@@ -10,6 +10,7 @@ import { executeBatch, HELD, type BatchPeer, type SplitPeer } from '../../src/th
 import { DiskStore } from '../../src/store/disk-store.js';
 import { executeSplit } from '../../src/threads/split-batches.js';
 import { newDataDir } from '../store/support/tmp-dir.js';
+import { openFaultStore } from '../store/support/fault-store.js';
 import { until } from '../support/until.js';
 
 /** Names, valid and not (too long, empty, a space, non-ASCII). */
@@ -152,6 +153,40 @@ test('a split peer: each client of a batch gets its own barrier; one that waits 
   );
   assert.deepEqual(first[1], [OK, FAIL]);
   assert.equal(second.length, 1);
+});
+
+test('a split peer: when every client waits, the second part is every reply in order, batch after batch', async (t) => {
+  const { store, fs } = await openFaultStore(t, await newDataDir(t));
+  const { peer, first, second } = recordingSplitPeer();
+  const { OK, FAIL } = Reply;
+  // Both clients write, so every line waits for the same group commit; a second batch, executed
+  // while the first one's commit is open, waits for it too.
+  const slot = new CommandSlot();
+  executeSplit(
+    store,
+    slot,
+    peer,
+    Buffer.from('INDEX|a|\nINDEX|b|a\nQUERY|b|\n'),
+    3,
+    null,
+    Uint32Array.of(1, 1, 2, 2),
+  );
+  executeSplit(store, slot, peer, Buffer.from('REMOVE|a|\nQUERY|a|\n'), 2, null, Uint32Array.of(2, 1, 1, 1));
+  assert.deepEqual(first, [
+    [HELD, HELD, HELD],
+    [HELD, HELD],
+  ]);
+  await until('the group commit', () => second.length === 2);
+  assert.deepEqual(second, [
+    [OK, OK, OK],
+    [FAIL, OK],
+  ]);
+  // A commit that fails: every held line of its batch is answered null (ERROR), never OK.
+  fs.inject({ op: 'write', code: 'EIO' });
+  executeSplit(store, slot, peer, Buffer.from('INDEX|c|\nQUERY|c|\n'), 2, null, Uint32Array.of(1, 1, 2, 1));
+  assert.deepEqual(first[2], [HELD, HELD]);
+  await until('the failed commit', () => second.length === 3);
+  assert.equal(second[2], null);
 });
 
 test('a split peer: a SUSPENDED command holds its own client only; the others are answered meanwhile', async () => {
