@@ -149,6 +149,36 @@ for (const [threads, label] of [
     client.close();
   });
 
+  test(`whole lines in one read go to the owner in order around an overlong or a carried line (${label})`, async (t) => {
+    const server = await nativeServer(t, { maxLineBytes: 64 });
+    if (server === null) return;
+    const client = await LineClient.open(server.port);
+    const run = (from: number): string => {
+      let text = '';
+      for (let i = from; i < from + 30; i++) text += `INDEX|r${i}|${i > from ? `r${i - 1}` : ''}\n`;
+      return text;
+    };
+    const oks = (n: number): string[] => Array.from({ length: n }, () => 'OK');
+    // One write: a run, an overlong line, a run, then a line cut short (carried). Then the
+    // carried line ends, a run follows, and a line that is overlong before its end (discarded
+    // up to its newline in the third write), which another run follows.
+    const writes = [
+      `${run(0)}INDEX|${'a'.repeat(100)}|\n${run(30)}QUERY|r2`,
+      `9|\n${run(60)}INDEX|${'b'.repeat(70)}`,
+      `${'c'.repeat(10)}|\n${run(90)}`,
+    ];
+    let sent = 0;
+    for (const text of writes) {
+      client.write(text);
+      sent += text.length;
+      await until('the write read', async () => (await server.stats()).bytesIn >= sent);
+    }
+    const replies = await client.read(30 + 1 + 30 + 1 + 30 + 1 + 30);
+    assert.deepEqual(replies, [...oks(30), 'ERROR', ...oks(30), 'OK', ...oks(30), 'ERROR', ...oks(30)]);
+    assert.equal((await server.stats()).linesTooLong, 2);
+    client.close();
+  });
+
   test(`a client that half-closes gets every reply, then the server closes (${label})`, async (t) => {
     const server = await nativeServer(t);
     if (server === null) return;
