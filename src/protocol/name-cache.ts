@@ -56,6 +56,13 @@ const SLOT_INTS = 8;
 /** Names up to this long are compared by words; longer ones by characters. */
 const WORD_BYTES = (SLOT_INTS - WORDS) * 4;
 
+/**
+ * The first bytes of the name being looked up, as the table keeps them (four to a word,
+ * little-endian): filled by the parser as it hashes the name, so that `lookupWords` compares
+ * words without reading the name's bytes a second time. One per thread, as is the parser.
+ */
+export const NAME_WORDS = new Int32Array(WORD_BYTES / 4);
+
 export class NameCache {
   /** Mask of a set's number; set `s` is slots `2s` (most recently used) and `2s + 1`. */
   readonly #setMask: number;
@@ -80,6 +87,32 @@ export class NameCache {
   }
 
   /**
+   * As `lookup`, for a caller that also packed the name's bytes: `NAME_WORDS[0, length >> 2)`
+   * hold its whole words and `tail` its last `length & 3` bytes, packed as the table packs them.
+   * They must be the bytes of `buf[start, end)`: unlike the hash, they decide a hit. A name
+   * longer than the table keeps, or one not cached, goes on to `lookup`.
+   */
+  lookupWords(buf: Buffer, start: number, end: number, hash: number, tail: number): string {
+    const length = end - start;
+    if (length > WORD_BYTES) return this.lookup(buf, start, end, hash);
+    const strings = this.#strings;
+    const table = this.#table;
+    const first = (hash & this.#setMask) << 1;
+    const at = first * SLOT_INTS;
+    if (table[at + HASH] === hash && table[at + LENGTH] === length && sameAs(table, at + WORDS, length, tail))
+      return strings[first]!;
+    const bt = at + SLOT_INTS;
+    if (
+      table[bt + HASH] === hash &&
+      table[bt + LENGTH] === length &&
+      sameAs(table, bt + WORDS, length, tail)
+    ) {
+      return this.#promote(first, at, bt);
+    }
+    return this.lookup(buf, start, end, hash);
+  }
+
+  /**
    * As `decode`, for a caller that already computed `hash`, which must be `nameHash(buf, start, end)`
    * (a wrong hash only costs a miss, never a wrong string), and checked the length.
    */
@@ -101,16 +134,7 @@ export class NameCache {
       table[bt + LENGTH] === length &&
       same(strings, first + 1, table, bt, buf, start)
     ) {
-      // Most recently used first: a name seen often stays when a third one comes.
-      const b = strings[first + 1]!;
-      strings[first + 1] = strings[first]!;
-      strings[first] = b;
-      for (let k = at; k < bt; k++) {
-        const w = table[k]!;
-        table[k] = table[k + SLOT_INTS]!;
-        table[k + SLOT_INTS] = w;
-      }
-      return b;
+      return this.#promote(first, at, bt);
     }
     const name = buf.toString('latin1', start, end);
     strings[first + 1] = strings[first]!;
@@ -121,6 +145,32 @@ export class NameCache {
     if (length <= WORD_BYTES) packWords(table, at + WORDS, buf, start, length);
     return name;
   }
+
+  /**
+   * Swaps the second slot of set `first` (records at `at` and `bt`) with the first and returns
+   * its string: most recently used first, so that a name seen often stays when a third comes.
+   */
+  #promote(first: number, at: number, bt: number): string {
+    const strings = this.#strings;
+    const table = this.#table;
+    const b = strings[first + 1]!;
+    strings[first + 1] = strings[first]!;
+    strings[first] = b;
+    for (let k = at; k < bt; k++) {
+      const w = table[k]!;
+      table[k] = table[k + SLOT_INTS]!;
+      table[k + SLOT_INTS] = w;
+    }
+    return b;
+  }
+}
+
+/** Whether the record's words at `table[at]` are `NAME_WORDS` and `tail` for a name of `length` bytes. */
+function sameAs(table: Int32Array, at: number, length: number, tail: number): boolean {
+  const whole = length >> 2;
+  const words = NAME_WORDS;
+  for (let k = 0; k < whole; k++) if (table[at + k] !== words[k]) return false;
+  return (length & 3) === 0 || table[at + whole] === tail;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FNV_OFFSET, NameCache, foldHash, nameHash } from '../../src/protocol/name-cache.js';
+import { FNV_OFFSET, NAME_WORDS, NameCache, foldHash, nameHash } from '../../src/protocol/name-cache.js';
 
 test('decoding through the cache always equals decoding the bytes, even when slots collide', () => {
   const cache = new NameCache(4); // tiny: collisions all the time
@@ -49,6 +49,57 @@ test('names sharing a set: the two most recently used stay cached, and every ans
           // Hashes that collide on purpose (0-3), equal for different names, and cached strings
           // of the same length: only the byte comparison tells them apart.
           assert.equal(cache.lookup(buf, 1, 1 + name.length, h), name);
+        }
+      },
+    ),
+  );
+});
+
+test('lookupWords, given the bytes packed as the parser packs them, answers as lookup does, whatever the hash', () => {
+  const cache = new NameCache(16);
+  /** Packs `bytes` into NAME_WORDS as scanLine does; returns `tail`. */
+  const pack = (bytes: Uint8Array): number => {
+    let k = 0;
+    for (; k + 4 <= bytes.length && k / 4 < NAME_WORDS.length; k += 4)
+      NAME_WORDS[k / 4] = bytes[k]! | (bytes[k + 1]! << 8) | (bytes[k + 2]! << 16) | (bytes[k + 3]! << 24);
+    let tail = 0;
+    for (let j = 0; j < (bytes.length & 3); j++) tail |= bytes[(bytes.length & ~3) + j]! << (8 * j);
+    return tail;
+  };
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(
+          // Short names that share words and lengths, and names past the 24 bytes kept in words.
+          fc.oneof(
+            fc.constantFrom(
+              'a',
+              'b',
+              'ab',
+              'ba',
+              'abcd',
+              'abce',
+              'abcdefgh',
+              'abcdefgi',
+              'x'.repeat(24),
+              'x'.repeat(25),
+            ),
+            fc.string({ unit: fc.constantFrom('a', 'b', '\u00e9'), minLength: 1, maxLength: 30 }),
+          ),
+          fc.nat(3),
+          fc.boolean(),
+        ),
+        { maxLength: 60 },
+      ),
+      (steps) => {
+        for (const [name, h, words] of steps) {
+          const buf = Buffer.from(`|${name}|`, 'latin1');
+          const end = 1 + Buffer.byteLength(name, 'latin1');
+          // Colliding hashes (0-3), and the two ways in, mixed: they share the slots.
+          const got = words
+            ? cache.lookupWords(buf, 1, end, h, pack(buf.subarray(1, end)))
+            : cache.lookup(buf, 1, end, h);
+          assert.equal(got, name);
         }
       },
     ),
