@@ -58,7 +58,7 @@ const WORD_BYTES = (SLOT_INTS - WORDS) * 4;
 
 /**
  * The first bytes of the name being looked up, as the table keeps them (four to a word,
- * little-endian): filled by the parser as it hashes the name, so that `lookupWords` compares
+ * little-endian): filled by the parser as it hashes the name, so that `cached` compares
  * words without reading the name's bytes a second time. One per thread, as is the parser.
  */
 export const NAME_WORDS = new Int32Array(WORD_BYTES / 4);
@@ -87,29 +87,23 @@ export class NameCache {
   }
 
   /**
-   * As `lookup`, for a caller that also packed the name's bytes: `NAME_WORDS[0, length >> 2)`
-   * hold its whole words and `tail` its last `length & 3` bytes, packed as the table packs them.
-   * They must be the bytes of `buf[start, end)`: unlike the hash, they decide a hit. A name
-   * longer than the table keeps, or one not cached, goes on to `lookup`.
+   * The cached string of the name whose bytes the caller packed, or null (not cached, or longer
+   * than the table keeps: look it up with `lookup`). `NAME_WORDS[0, length >> 2)` hold its whole
+   * words and `tail` its last `length & 3` bytes, packed as the table packs them; `hash` is its
+   * `nameHash`. The words must be the name's bytes: unlike the hash, they decide a hit. Three
+   * numbers and no buffer: at the parser's call, five arguments cost more than the comparison.
    */
-  lookupWords(buf: Buffer, start: number, end: number, hash: number, tail: number): string {
-    const length = end - start;
-    if (length > WORD_BYTES) return this.lookup(buf, start, end, hash);
-    const strings = this.#strings;
+  cached(hash: number, length: number, tail: number): string | null {
+    if (length > WORD_BYTES) return null;
     const table = this.#table;
     const first = (hash & this.#setMask) << 1;
     const at = first * SLOT_INTS;
     if (table[at + HASH] === hash && table[at + LENGTH] === length && sameAs(table, at + WORDS, length, tail))
-      return strings[first]!;
+      return this.#strings[first]!;
     const bt = at + SLOT_INTS;
-    if (
-      table[bt + HASH] === hash &&
-      table[bt + LENGTH] === length &&
-      sameAs(table, bt + WORDS, length, tail)
-    ) {
+    if (table[bt + HASH] === hash && table[bt + LENGTH] === length && sameAs(table, bt + WORDS, length, tail))
       return this.#promote(first, at, bt);
-    }
-    return this.lookup(buf, start, end, hash);
+    return null;
   }
 
   /**

@@ -249,7 +249,7 @@ function scanLine(buf: Buffer, start: number, limit: number, slot: CommandSlot, 
     if (count < 0) {
       if (i === limit || c !== PIPE) return -1;
       keys[0] = key;
-      name = tail < 0 ? NAMES.lookup(buf, from, i, key) : NAMES.lookupWords(buf, from, i, key, tail);
+      name = (tail < 0 ? null : NAMES.cached(key, i - from, tail)) ?? NAMES.lookup(buf, from, i, key);
       i++;
       // Past the name's `|`: the end of the line, or dependencies.
       if (toLimit ? i === limit : i < limit && buf[i] === LF) {
@@ -262,7 +262,7 @@ function scanLine(buf: Buffer, start: number, limit: number, slot: CommandSlot, 
     }
     if (i === limit && !toLimit) return -1;
     keys[count + 1] = key;
-    deps[count++] = tail < 0 ? NAMES.lookup(buf, from, i, key) : NAMES.lookupWords(buf, from, i, key, tail);
+    deps[count++] = (tail < 0 ? null : NAMES.cached(key, i - from, tail)) ?? NAMES.lookup(buf, from, i, key);
     if (i === limit || (!toLimit && c === LF)) break;
     if (c !== COMMA) return -1;
     i++;

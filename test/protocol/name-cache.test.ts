@@ -55,7 +55,7 @@ test('names sharing a set: the two most recently used stay cached, and every ans
   );
 });
 
-test('lookupWords, given the bytes packed as the parser packs them, answers as lookup does, whatever the hash', () => {
+test('cached, given the bytes packed as the parser packs them, answers as lookup does or not at all, whatever the hash', () => {
   const cache = new NameCache(16);
   /** Packs `bytes` into NAME_WORDS as scanLine does; returns `tail`. */
   const pack = (bytes: Uint8Array): number => {
@@ -97,9 +97,11 @@ test('lookupWords, given the bytes packed as the parser packs them, answers as l
           const end = 1 + Buffer.byteLength(name, 'latin1');
           // Colliding hashes (0-3), and the two ways in, mixed: they share the slots.
           const got = words
-            ? cache.lookupWords(buf, 1, end, h, pack(buf.subarray(1, end)))
+            ? (cache.cached(h, end - 1, pack(buf.subarray(1, end))) ?? cache.lookup(buf, 1, end, h))
             : cache.lookup(buf, 1, end, h);
           assert.equal(got, name);
+          // Just found or added, it is first in its set: packed words find it without the bytes.
+          if (end - 1 <= 24) assert.equal(cache.cached(h, end - 1, pack(buf.subarray(1, end))), name);
         }
       },
     ),
