@@ -228,7 +228,7 @@ class BatchRun {
 
 /**
  * Ends the segment `[from, to)` of the run with the store's barrier; null when its replies
- * may leave at once, else the promise that fills its PENDING and SUSPENDED replies.
+ * may leave at once, else what they wait for (see `fillFrom`).
  */
 function closeSegment(run: BatchRun, from: number, to: number, undecided: boolean): Promise<unknown> | null {
   const barrier = run.store.barrier(run.peer);
