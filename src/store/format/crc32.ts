@@ -18,14 +18,14 @@ function makeTable(): Uint32Array {
 }
 
 /**
- * Four tables for slicing-by-4: entry k·256+n is the CRC register after byte n followed by k
- * zero bytes, so one step folds four bytes with four lookups.
+ * Eight tables for slicing-by-8: entry k·256+n is the CRC register after byte n followed by k
+ * zero bytes, so one step folds eight bytes with eight lookups.
  */
 function makeSlicingTables(): Int32Array {
   const base = makeTable();
-  const t = new Int32Array(4 * 256);
+  const t = new Int32Array(8 * 256);
   for (let n = 0; n < 256; n++) t[n] = base[n]! | 0;
-  for (let k = 1; k < 4; k++)
+  for (let k = 1; k < 8; k++)
     for (let n = 0; n < 256; n++) {
       const prev = t[(k - 1) * 256 + n]!;
       t[k * 256 + n] = t[prev & 0xff]! ^ (prev >>> 8);
@@ -36,19 +36,57 @@ function makeSlicingTables(): Int32Array {
 const SLICING = makeSlicingTables();
 
 /**
- * CRC-32 of `buf[start, end)`, continuing from `initial`, in JavaScript (slicing-by-4).
+ * The buffer crc32Range read last, and a DataView of it: a DataView reads four bytes in one
+ * load (unaligned, little-endian) where the bytes one by one cost four loads and three shifts.
+ * The callers reuse their buffers (a log writer's record buffer, a reader's window), so the
+ * view is made once per buffer, not per call. It keeps that one buffer alive until another is
+ * read, no longer.
+ */
+let viewed: Uint8Array | null = null;
+let view: DataView = new DataView(new ArrayBuffer(0));
+
+function viewOf(buf: Uint8Array): DataView {
+  if (buf !== viewed) {
+    view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    viewed = buf;
+  }
+  return view;
+}
+
+/**
+ * CRC-32 of `buf[start, end)`, continuing from `initial`, in JavaScript (slicing-by-8, two
+ * 32-bit reads a step, then one step of four and the last bytes one by one).
  *
  * For the short ranges of a frame (tens of bytes) this is several times faster than the native
  * zlib.crc32: a call into C++ plus the subarray view it needs cost far more than the bytes
- * (measured in docs/performance.md, "the durable store's CPU per mutation"). Allocates nothing.
+ * (measured in docs/performance.md, "the durable store's CPU per mutation"). Slicing-by-4 with
+ * byte reads took about a fifth longer over a frame's payload (docs/benchmarks.md, stop 41).
+ * Allocates nothing for a buffer it has just read.
  */
 export function crc32Range(buf: Uint8Array, start: number, end: number, initial = 0): number {
   const t = SLICING;
   let c = ~initial;
   let at = start;
-  for (const last4 = end - 4; at <= last4; at += 4) {
-    c ^= buf[at]! | (buf[at + 1]! << 8) | (buf[at + 2]! << 16) | (buf[at + 3]! << 24);
-    c = t[768 + (c & 0xff)]! ^ t[512 + ((c >>> 8) & 0xff)]! ^ t[256 + ((c >>> 16) & 0xff)]! ^ t[c >>> 24]!;
+  if (end - start >= 4) {
+    const v = viewOf(buf);
+    for (const last8 = end - 8; at <= last8; at += 8) {
+      const a = c ^ v.getInt32(at, true);
+      const b = v.getInt32(at + 4, true);
+      c =
+        t[1792 + (a & 0xff)]! ^
+        t[1536 + ((a >>> 8) & 0xff)]! ^
+        t[1280 + ((a >>> 16) & 0xff)]! ^
+        t[1024 + (a >>> 24)]! ^
+        t[768 + (b & 0xff)]! ^
+        t[512 + ((b >>> 8) & 0xff)]! ^
+        t[256 + ((b >>> 16) & 0xff)]! ^
+        t[b >>> 24]!;
+    }
+    if (at + 4 <= end) {
+      const a = c ^ v.getInt32(at, true);
+      c = t[768 + (a & 0xff)]! ^ t[512 + ((a >>> 8) & 0xff)]! ^ t[256 + ((a >>> 16) & 0xff)]! ^ t[a >>> 24]!;
+      at += 4;
+    }
   }
   for (; at < end; at++) c = t[(c ^ buf[at]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
