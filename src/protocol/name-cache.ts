@@ -45,6 +45,17 @@ export function nameHash(buf: Uint8Array, start: number, end: number): number {
 }
 
 /**
+ * `nameHash` of a name already decoded: the same number as `nameHash` over its bytes, since a
+ * name is decoded as latin1, one character a byte. What a command's `keys` hold, for one that
+ * has none (the slow parser's, or a copy).
+ */
+export function nameHashOf(name: string): number {
+  let h = FNV_OFFSET;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), FNV_PRIME);
+  return foldHash(h);
+}
+
+/**
  * A slot's record in the table: its name's hash, its length, then its first `WORD_BYTES`
  * bytes, little-endian, four to a word. Eight Int32s, 32 bytes: a set's two slots share one
  * 64-byte cache line, so a lookup that hits reads that line and the set's two strings.

@@ -158,8 +158,8 @@ export class DiskStore implements IndexStore, BackupSource {
           const writer = this.#writer!;
           this.#undo.trim(writer.syncedRecords);
           this.#undo.push(command.name, dropped);
-          if (command.verb === Verb.INDEX) writer.appendIndex(command.name, command.deps);
-          else writer.appendRemove(command.name);
+          if (command.verb === Verb.INDEX) writer.appendIndex(command.name, command.deps, command.keys?.[0]);
+          else writer.appendRemove(command.name, command.keys?.[0]);
         },
         durable: () => this.#writer?.barrier() ?? null,
       },
@@ -277,7 +277,8 @@ export class DiskStore implements IndexStore, BackupSource {
   execute(command: Command): Reply | Suspended {
     if (command.verb === Verb.QUERY) {
       if (this.#suspect) return Reply.ERROR;
-      if (!this.#observed) this.#observed = this.#writer?.unacknowledged(command.name) === true;
+      if (!this.#observed)
+        this.#observed = this.#writer?.unacknowledged(command.name, command.keys?.[0]) === true;
       return this.#graph.has(command.name, command.keys?.[0]) ? Reply.OK : Reply.FAIL;
     }
     this.#observed = true;

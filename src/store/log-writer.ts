@@ -105,12 +105,13 @@ export class LogWriter {
   }
 
   /**
-   * Whether a record that changed `name` waits for its group commit (see unacked-names.ts).
-   * A group is acknowledged once written and synced in durable mode, written in relaxed mode.
+   * Whether a record that changed `name` may wait for its group commit (see unacked-names.ts:
+   * true whenever one does). A group is acknowledged once written and synced in durable mode,
+   * written in relaxed mode. `key`: the name's key when the caller has it.
    */
-  unacknowledged(name: string): boolean {
+  unacknowledged(name: string, key?: number): boolean {
     const acknowledged = this.#writtenRecords;
-    return acknowledged < this.#appendedRecords && this.#unacked.has(name, acknowledged);
+    return acknowledged < this.#appendedRecords && this.#unacked.has(name, key, acknowledged);
   }
 
   /**
@@ -121,15 +122,16 @@ export class LogWriter {
     return this.#keptRecords;
   }
 
-  appendIndex(name: string, deps: readonly string[]): void {
+  /** `key`: the name's key when the caller has it (a parsed command's `keys[0]`), else computed. */
+  appendIndex(name: string, deps: readonly string[], key?: number): void {
     this.#open.appendIndex(name, deps);
-    this.#unacked.add(name, this.#appendedRecords++, this.#writtenRecords);
+    this.#unacked.add(name, key, this.#appendedRecords++);
     this.#kick();
   }
 
-  appendRemove(name: string): void {
+  appendRemove(name: string, key?: number): void {
     this.#open.appendRemove(name);
-    this.#unacked.add(name, this.#appendedRecords++, this.#writtenRecords);
+    this.#unacked.add(name, key, this.#appendedRecords++);
     this.#kick();
   }
 

@@ -1,3 +1,5 @@
+import { nameHashOf } from '../protocol/name-cache.js';
+
 /**
  * The names whose latest change may not be acknowledged yet: what lets a durable store answer
  * a QUERY without waiting for a group commit that has nothing to do with it.
@@ -9,47 +11,47 @@
  * the commit in flight, so on a strict load (one line per batch) a QUERY of a package nobody
  * touches waited for the disk as long as some other client was writing.
  *
- * One per log writer, which numbers its records from 0 (log-writer.ts): each name maps to the
- * number of the last record that changed it, and is pending while that number is at or above
- * the records acknowledged (written and synced in durable mode). Names whose last change is
- * acknowledged are dropped in one pass once the map has doubled since the last pass, so the
- * map holds about the names changed recently, at an amortized constant cost per change.
+ * One per log writer, which numbers its records from 0 (log-writer.ts). A filter rather than a
+ * map: names fall into `BUCKETS` buckets by their key (the parser's hash of the name, `keys[0]`
+ * of a parsed command, or the same hash of the string when a command has no keys), and each
+ * bucket holds the number of the last record that changed a name in it. A name is pending
+ * while its bucket's number is at or above the records acknowledged (written and synced in
+ * durable mode). Numbers only grow, so a bucket's is at least that of any name in it: a name
+ * whose change is pending is always found pending. Another name in the same bucket may be
+ * found pending too; its reply then waits for the commit, as every reply did before this
+ * filter, and is no less correct. With a few hundred names pending (a pipelined load's group
+ * commit), about 1 to 2 % of the other names share a bucket with one of them.
+ *
+ * A Map of names to record numbers did the same exactly, at the price of a hash-table probe
+ * per QUERY and an insertion per record: 4.8 % of the owner's time on the durable pipelined
+ * load (docs/benchmarks.md, stop 41). The filter is one array read and never needs pruning.
  */
 export class UnackedNames {
-  readonly #last = new Map<string, number>();
-  /** Size past which the next change first drops the acknowledged names. */
-  #limit = MIN_LIMIT;
+  /** Per bucket, the number of the last record that changed a name in it; -1: none yet. */
+  readonly #last = new Float64Array(BUCKETS).fill(-1);
 
-  /** `name` was changed by record number `record`. */
-  add(name: string, record: number, acknowledged: number): void {
-    const last = this.#last;
-    if (last.size >= this.#limit && !last.has(name)) this.#prune(acknowledged);
-    last.set(name, record);
+  /** `name` (whose key is `key`, or unknown) was changed by record number `record`. */
+  add(name: string, key: number | undefined, record: number): void {
+    this.#last[(key ?? nameHashOf(name)) & MASK] = record;
   }
 
-  /** Whether the last record that changed `name` is not acknowledged yet. */
-  has(name: string, acknowledged: number): boolean {
-    const record = this.#last.get(name);
-    return record !== undefined && record >= acknowledged;
-  }
-
-  /** The names held, for tests. */
-  get size(): number {
-    return this.#last.size;
-  }
-
-  #prune(acknowledged: number): void {
-    const last = this.#last;
-    for (const [name, record] of last) if (record < acknowledged) last.delete(name);
-    this.#limit = Math.max(MIN_LIMIT, 2 * last.size);
+  /**
+   * Whether the last record that changed `name` may not be acknowledged yet: true whenever it
+   * is not; sometimes also when it is (see above).
+   */
+  has(name: string, key: number | undefined, acknowledged: number): boolean {
+    return this.#last[(key ?? nameHashOf(name)) & MASK]! >= acknowledged;
   }
 }
 
 /**
- * Below this many names the map is never pruned. Small (about 100 KB at most), and above the
- * names a usual load keeps changing: the benchmark's mutations cycle through some 1,100 of
- * Homebrew's packages, and with a limit of 1,024 every pass dropped them all only for the map
- * to grow back, its table reallocated each time (the durable pipelined load's scavenges cost
- * 90 more instructions per line).
+ * 16,384 buckets of a record number each (a float64: record numbers count every record a
+ * writer appends and pass 2^31 in hours under a sustained mutation load): 128 KiB per writer.
  */
-const MIN_LIMIT = 4096;
+const BUCKETS = 16_384;
+const MASK = BUCKETS - 1;
+
+/** The bucket of a name, for tests that need two names in one bucket or in two. */
+export function unackedBucket(name: string): number {
+  return nameHashOf(name) & MASK;
+}

@@ -10,7 +10,7 @@ import {
   type ParseResult,
 } from '../../src/protocol/command.js';
 import { parseLine, parseLineAt, protocolError } from '../../src/protocol/parse.js';
-import { nameHash } from '../../src/protocol/name-cache.js';
+import { nameHash, nameHashOf } from '../../src/protocol/name-cache.js';
 
 /*
  * parseLine was rewritten for speed (one pass for the separators, cached name strings). The
@@ -196,6 +196,7 @@ test('parseLineAt parses a line, found by its own scan, as parseLine does, or le
         const names = [slot.name, ...slot.deps];
         const hashes = names.map((n) => nameHash(Buffer.from(n, 'latin1'), 0, n.length));
         assert.deepEqual(slot.keys, hashes, `keys of ${shown}`);
+        assert.deepEqual(slot.keys, names.map(nameHashOf), `keys of ${shown}, from the strings`);
       },
     ),
     { numRuns: 5000 },
