@@ -214,6 +214,13 @@ export const OPTIONS = {
     help: 'Log bytes after which a new log segment is started and the old ones are folded into a snapshot in the background.',
     parse: integer(4096, 1024 * MiB),
   }),
+  preallocateBytes: option({
+    flag: '--preallocate-bytes',
+    env: 'PKGINDEX_PREALLOCATE_BYTES',
+    default: MiB,
+    help: 'With --sync-mode durable: log bytes zeroed and synced at a time ahead of the records, so that a group commit overwrites space the log file already has instead of growing it (a cheaper fdatasync; 0: the log grows with its records). On a full disk the zeroing stops and the records fill what it made.',
+    parse: integer(0, 64 * MiB),
+  }),
   acceptDataLoss: option({
     flag: '--accept-data-loss',
     env: 'PKGINDEX_ACCEPT_DATA_LOSS',

@@ -57,7 +57,16 @@ export interface DiskStoreOptions {
    * it completes. Default 30 s.
    */
   readonly storageTimeoutMs?: number;
+  /**
+   * Durable mode: bytes of the log segment zeroed and synced ahead of its records at a time, so
+   * that group commits overwrite blocks the file has instead of growing it (log-writer.ts,
+   * docs/adr/0021). Default 1 MiB; 0: the log grows with its records.
+   */
+  readonly preallocateBytes?: number;
 }
+
+/** Default of DiskStoreOptions.preallocateBytes. */
+export const PREALLOCATE_BYTES = 1024 * 1024;
 
 /** Upper bound of compactAfterBytes: frame bases are u32 offsets in a segment. */
 export const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;
@@ -95,6 +104,7 @@ export class DiskStore implements IndexStore, BackupSource {
   readonly #syncMode: SyncMode;
   readonly #syncIntervalMs: number;
   readonly #compactAfterBytes: number;
+  readonly #preallocateBytes: number;
   readonly #compactor: Compactor;
   readonly #retryMinMs: number;
   readonly #retryMaxMs: number;
@@ -180,6 +190,7 @@ export class DiskStore implements IndexStore, BackupSource {
     this.#syncMode = options.syncMode ?? 'durable';
     this.#syncIntervalMs = options.syncIntervalMs ?? 100;
     this.#compactAfterBytes = Math.min(options.compactAfterBytes ?? 64 * 1024 * 1024, MAX_SEGMENT_BYTES);
+    this.#preallocateBytes = Math.max(0, options.preallocateBytes ?? PREALLOCATE_BYTES);
     this.#compactor = options.compactor ?? workerCompactor();
     this.#retryMinMs = options.retryMinMs ?? 50;
     this.#retryMaxMs = options.retryMaxMs ?? 5000;
@@ -442,6 +453,7 @@ export class DiskStore implements IndexStore, BackupSource {
         syncMode: this.#syncMode,
         syncIntervalMs: this.#syncIntervalMs,
         rotateAfterBytes: this.#compactAfterBytes,
+        preallocateBytes: this.#preallocateBytes,
         onFailure: (err) => {
           this.#onFailure(err);
         },

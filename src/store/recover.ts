@@ -4,7 +4,12 @@ import { DependencyGraph } from '../graph/dependency-graph.js';
 import { corruptDataError, createError, type PkgIndexError } from '../errors.js';
 import type { StorageFs } from './fs/storage-fs.js';
 import { HEADER_BYTES, Magic } from './format/file-header.js';
-import { DEFAULT_READ_BUFFER_BYTES, openDataFile, scanFileFrames } from './format/frame-reader.js';
+import {
+  DEFAULT_READ_BUFFER_BYTES,
+  nonZeroEnd,
+  openDataFile,
+  scanFileFrames,
+} from './format/frame-reader.js';
 import { decodeRecordIn } from './format/record.js';
 import { NameCache } from '../protocol/name-cache.js';
 import type { ScanResult } from './format/frame.js';
@@ -125,12 +130,16 @@ export async function recover(fs: StorageFs, dir: string, options: RecoverOption
         if (!applyCommand(graph, command).changed) throw corrupt(path, offset, 'record that does not apply');
         records++;
       });
+      // The zeros a durable writer keeps ahead of its records (log-writer.ts) end the log
+      // cleanly: the torn tail, if any, is what lies before them (up to its last byte that is
+      // not zero). All of it is cut.
+      if (scan.bad !== null && last && !scan.bad.corrupt)
+        truncatedBytes += (await nonZeroEnd(file, scan.end, size, readBuffer)) - scan.end;
     } finally {
       await file.close();
     }
     if (scan.bad !== null) {
       if (!last || scan.bad.corrupt) throw corrupt(path, scan.bad.offset, scan.bad.reason);
-      truncatedBytes += size - scan.end;
       const end = scan.end;
       repairs.push(() => truncateDurably(fs, path, end));
     }

@@ -1,6 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, cp, mkdir, readdir, readFile, truncate, unlink, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  cp,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  truncate,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import diagnostics_channel from 'node:diagnostics_channel';
 import { isPkgIndexError } from '../../src/errors.js';
@@ -237,7 +247,12 @@ test('a torn tail after a crash is still cut silently', async (t) => {
   await store.close();
   await unlink(join(crashed, 'LOCK')).catch(() => undefined);
   const [last] = (await segments(crashed)).slice(-1);
-  await appendFile(join(crashed, last!), Buffer.from([40, 0, 0, 0, 1, 2, 3]));
+  // Where the next record would go: past the last one, over the zeros the writer keeps ahead.
+  const log = await readFile(join(crashed, last!));
+  const end = scanFrames(log, HEADER_BYTES, () => undefined).end;
+  const file = await open(join(crashed, last!), 'r+');
+  await file.write(Buffer.from([40, 0, 0, 0, 1, 2, 3]), 0, 7, end);
+  await file.close();
   const events: RecoveryEvent[] = [];
   const listener = (m: unknown): void => void events.push(m as RecoveryEvent);
   diagnostics_channel.subscribe(StoreChannel.RECOVERY, listener);

@@ -17,6 +17,8 @@ export interface FaultRule {
   readonly path?: string;
   /** For writes: write the first half of the data before failing (a short write, then error). */
   readonly partial?: boolean;
+  /** For writes: only those of at least this many bytes (to fail a log's zeroing, not its records). */
+  readonly minBytes?: number;
 }
 
 /** A held operation: a disk that hangs until the test lets it go. */
@@ -30,6 +32,8 @@ export interface Hold {
 interface ActiveHold {
   readonly op: FaultOp;
   readonly path: string | undefined;
+  /** Only writes of at least this many bytes. */
+  readonly minBytes: number | undefined;
   readonly reached: () => void;
   readonly gate: Promise<void>;
   used: boolean;
@@ -88,21 +92,25 @@ export class FaultFs implements StorageFs {
   /**
    * The next call of `op` (on a path containing `path`; for a rename, the path renamed) hangs
    * until `release()`, as on a disk or NFS server that stopped answering. Only write, datasync
-   * and rename are held.
+   * and rename are held; with `minBytes`, only writes of at least that many bytes.
    */
-  hold(op: 'write' | 'datasync' | 'rename', path?: string): Hold {
+  hold(op: 'write' | 'datasync' | 'rename', path?: string, minBytes?: number): Hold {
     let reached!: () => void;
     const reachedPromise = new Promise<void>((resolve) => (reached = resolve));
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    this.#holds.push({ op, path, reached, gate, used: false });
+    this.#holds.push({ op, path, minBytes, reached, gate, used: false });
     return { reached: reachedPromise, release };
   }
 
   /** Waits while a hold matches this call. */
-  async held(op: FaultOp, path: string): Promise<void> {
+  async held(op: FaultOp, path: string, bytes = 0): Promise<void> {
     const hold = this.#holds.find(
-      (h) => !h.used && h.op === op && (h.path === undefined || path.includes(h.path)),
+      (h) =>
+        !h.used &&
+        h.op === op &&
+        (h.path === undefined || path.includes(h.path)) &&
+        (h.minBytes === undefined || bytes >= h.minBytes),
     );
     if (hold === undefined) return;
     hold.used = true;
@@ -217,13 +225,14 @@ export class FaultFs implements StorageFs {
   }
 
   /** Counts the call and throws the injected error, if one is due, or if crashed. */
-  check(op: FaultOp, path: string): FaultRule | null {
+  check(op: FaultOp, path: string, bytes = 0): FaultRule | null {
     this.#counts.set(op, this.count(op) + 1);
     if (this.#dead) throw fsError('ECRASHED', op, path);
     for (const active of this.#rules) {
       const { rule } = active;
       if (rule.op !== op || active.left <= 0) continue;
       if (rule.path !== undefined && !path.includes(rule.path)) continue;
+      if (rule.minBytes !== undefined && bytes < rule.minBytes) continue;
       if (active.skip > 0) {
         active.skip--;
         continue;
@@ -258,6 +267,17 @@ export class FaultFs implements StorageFs {
   syncFailed(path: string, size: number): void {
     const tracked = this.#tracked.get(path);
     if (tracked !== undefined && size > tracked.durable) tracked.lost.push([tracked.durable, size]);
+  }
+
+  /**
+   * A write over `[start, end)` of `path`, bytes already durable (a log's zeros), was not
+   * synced: its pages are lost as a failed sync loses them, and a power loss finds what was
+   * there before (zeros, as `crash` writes for lost ranges).
+   */
+  overwriteLost(path: string, start: number, end: number): void {
+    const tracked = this.#tracked.get(path);
+    if (tracked !== undefined && start < tracked.durable)
+      tracked.lost.push([start, Math.min(end, tracked.durable)]);
   }
 }
 
@@ -302,15 +322,18 @@ class FaultFile implements StorageFile {
    */
   async writeDurably(data: Uint8Array, position: number): Promise<void> {
     await this.#writeFaults(data, position);
-    await this.#syncFaults(() => this.#inner.write(data, position));
+    await this.#syncFaults(async () => {
+      await this.#inner.write(data, position);
+      this.#fs.overwriteLost(this.path, position, position + data.length);
+    });
     await this.#inner.writeDurably(data, position);
     this.#fs.synced(this.path, await this.#inner.size());
   }
 
   /** A write's hold, then its injected failure, if any (a partial one writes half the data first). */
   async #writeFaults(data: Uint8Array, position: number): Promise<void> {
-    await this.#fs.held('write', this.path);
-    const rule = this.#fs.check('write', this.path);
+    await this.#fs.held('write', this.path, data.length);
+    const rule = this.#fs.check('write', this.path, data.length);
     if (rule === null) return;
     if (rule.partial === true) await this.#inner.write(data.subarray(0, data.length >> 1), position);
     throw fsError(rule.code ?? 'EIO', 'write', this.path);

@@ -150,6 +150,31 @@ async function syncedDataFollows(window: FileWindow, bad: number): Promise<boole
   return false;
 }
 
+/**
+ * Where the bytes of `file` that are not zero end, from `from` up to `size`: just past the last
+ * byte that is not zero, or `from` when all are zero. Reads `bufferBytes` at a time.
+ */
+export async function nonZeroEnd(
+  file: StorageFile,
+  from: number,
+  size: number,
+  bufferBytes: number,
+): Promise<number> {
+  const buf = Buffer.allocUnsafe(Math.max(1, Math.min(bufferBytes, size - from)));
+  let end = from;
+  for (let at = from; at < size;) {
+    const n = await file.read(buf, at, Math.min(buf.length, size - at));
+    if (n === 0) break;
+    for (let i = n - 1; i >= 0; i--)
+      if (buf[i] !== 0) {
+        end = at + i + 1;
+        break;
+      }
+    at += n;
+  }
+  return end;
+}
+
 export interface OpenedDataFile {
   readonly file: StorageFile;
   readonly size: number;
