@@ -309,7 +309,7 @@ export class LogWriter {
     this.#zeroingFrom = from;
     this.#zeroing = (async () => {
       try {
-        await file.write(zeroBytes(to - from), from);
+        await writeZeros(file, from, to);
         await file.datasync();
         if (this.#file === file && to > this.#zeroedEnd) this.#zeroedEnd = to;
       } catch {
@@ -446,11 +446,19 @@ function stepOf(o: LogWriterOptions, segment: NewSegment): number {
   return o.syncMode === 'durable' && segment.zeros !== null ? (o.preallocateBytes ?? 0) : 0;
 }
 
-/** A buffer of `n` zero bytes, shared: only ever read. */
-let zeros = Buffer.alloc(0);
-function zeroBytes(n: number): Buffer {
-  if (zeros.length < n) zeros = Buffer.alloc(n);
-  return zeros.subarray(0, n);
+/**
+ * Zeros are written from one shared buffer of this many, only ever read: a step's worth at once
+ * would hold a megabyte of memory for zeros (the durable stress test's peak RssAnon went up by
+ * 1.1-1.7 MiB with a whole step in one buffer).
+ */
+const ZERO_CHUNK_BYTES = 256 * 1024;
+let zeroChunk: Buffer | null = null;
+
+/** Writes zeros over `[from, to)` of `file`, a chunk at a time. */
+async function writeZeros(file: StorageFile, from: number, to: number): Promise<void> {
+  zeroChunk ??= Buffer.alloc(ZERO_CHUNK_BYTES);
+  for (let at = from; at < to; at += ZERO_CHUNK_BYTES)
+    await file.write(zeroChunk.subarray(0, Math.min(ZERO_CHUNK_BYTES, to - at)), at);
 }
 
 /** A new segment, and the zeros written after its header: null when none (none asked, or no room). */
@@ -473,16 +481,16 @@ async function createSegment(
   const file = await fs.open(segmentPath(dir, seq), 'create');
   try {
     const header = encodeFileHeader(Magic.SEGMENT, seq);
+    await file.write(header, 0);
     let zeros: number | null = null;
     if (zeroCount > 0)
       try {
-        await file.write(Buffer.concat([header, zeroBytes(zeroCount)]), 0);
+        await writeZeros(file, HEADER_BYTES, HEADER_BYTES + zeroCount);
         zeros = zeroCount;
       } catch (err) {
         if (!outOfSpace(err)) throw err;
-        await file.truncate(0);
+        await file.truncate(HEADER_BYTES);
       }
-    if (zeros === null) await file.write(header, 0);
     await file.datasync();
     await fs.syncDir(dir);
     return { file, zeros };
