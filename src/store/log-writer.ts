@@ -435,7 +435,7 @@ export class LogWriter {
   }
 }
 
-/** Zeros written after a new segment's header, with it (see `#zeroAhead`). */
+/** Zeros written after a new segment's header as it is created (see `#zeroAhead`). */
 function firstZeros(o: LogWriterOptions): number {
   if (o.syncMode !== 'durable') return 0;
   return Math.max(0, Math.min(o.preallocateBytes ?? 0, o.rotateAfterBytes - HEADER_BYTES));
