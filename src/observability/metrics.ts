@@ -55,6 +55,7 @@ export class ServerMetrics implements StoreEventSink {
   readonly #compactionSnapshotBytes: Gauge;
   readonly #database: DatabaseMetrics;
   readonly #ioStuck: Counter;
+  readonly #zeroingStopped: Counter;
 
   constructor(sources: MetricsSources) {
     const { stats, server, store } = sources;
@@ -293,6 +294,11 @@ export class ServerMetrics implements StoreEventSink {
       help: "Storage operations that passed --storage-timeout-ms while in flight (the log's: held replies answered ERROR; a compaction's: compaction abandoned).",
       registers,
     });
+    this.#zeroingStopped = new Counter({
+      name: 'pkgindex_store_log_zeroing_stopped_total',
+      help: 'Times the durable log stopped zeroing ahead of its records because a zeroing write or sync failed (ADR 0021): its commits then grow the file until the next segment. Usually a full disk.',
+      registers,
+    });
 
     function counter(name: string, help: string, read: () => number): void {
       new Counter({
@@ -341,6 +347,10 @@ export class ServerMetrics implements StoreEventSink {
 
   storeIo(e: IoEvent): void {
     if (e.stuck) this.#ioStuck.inc();
+  }
+
+  storeZeroing(): void {
+    this.#zeroingStopped.inc();
   }
 
   storeDatabase(e: DatabaseEvent): void {

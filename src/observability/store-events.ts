@@ -9,6 +9,7 @@ import {
   type StateEvent,
   type StoreChannelName,
   type SyncEvent,
+  type ZeroingEvent,
 } from '../store/store-events.js';
 
 /** Receives one store's events, as defined in store/store-events.ts (the metrics implement this). */
@@ -19,6 +20,7 @@ export interface StoreEventSink {
   storeCompaction(event: CompactionEvent): void;
   storeDatabase(event: DatabaseEvent): void;
   storeIo(event: IoEvent): void;
+  storeZeroing(event: ZeroingEvent): void;
 }
 
 export interface StoreEventSubscriber {
@@ -54,6 +56,7 @@ const WELL_FORMED: Readonly<Record<StoreChannelName, (m: Message) => boolean>> =
     typeof m.path === 'string' &&
     typeof m.stuck === 'boolean' &&
     typeof m.failed === 'boolean',
+  [StoreChannel.ZEROING]: (m) => typeof m.path === 'string' && typeof m.detail === 'string',
 };
 
 /**
@@ -114,6 +117,14 @@ export function subscribeStoreEvents({ storeId, log, sink }: StoreEventSubscribe
             : 'storage operation stuck past the deadline: held replies answered ERROR',
         );
       else log.warn({ event: 'store.io', ...e }, 'stuck storage operation completed');
+    },
+    [StoreChannel.ZEROING]: (m) => {
+      const e = m as unknown as ZeroingEvent;
+      sink?.storeZeroing(e);
+      log.warn(
+        { event: 'store.zeroing', ...e },
+        'log zeroing stopped: commits grow the log file until the next segment',
+      );
     },
   };
   const handlers = (Object.keys(onEvent) as StoreChannelName[]).map((channel) => {

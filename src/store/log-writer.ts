@@ -96,6 +96,7 @@ export class LogWriter {
     this.#writtenEnd = this.#syncedEnd = HEADER_BYTES;
     this.#zeroedEnd = HEADER_BYTES + (segment.zeros ?? 0);
     this.#preallocate = stepOf(o, segment);
+    if (segment.noRoom !== null) o.events.zeroingStopped(segment.file.path, segment.noRoom);
   }
 
   /** Creates segment `seq` durably (file, header, directory entry) and writes to it. */
@@ -312,8 +313,9 @@ export class LogWriter {
         await writeZeros(file, from, to);
         await file.datasync();
         if (this.#file === file && to > this.#zeroedEnd) this.#zeroedEnd = to;
-      } catch {
+      } catch (err) {
         this.#preallocate = 0;
+        this.#o.events.zeroingStopped(file.path, errorText(err));
       } finally {
         this.#zeroing = null;
       }
@@ -390,6 +392,7 @@ export class LogWriter {
     // Zeroing that failed for want of space is tried again with each new segment.
     this.#zeroedEnd = HEADER_BYTES + (next.zeros ?? 0);
     this.#preallocate = stepOf(this.#o, next);
+    if (next.noRoom !== null) this.#o.events.zeroingStopped(next.file.path, next.noRoom);
     await this.#o.onRotated(sealed, sealedBytes);
   }
 
@@ -465,6 +468,8 @@ async function writeZeros(file: StorageFile, from: number, to: number): Promise<
 interface NewSegment {
   readonly file: StorageFile;
   readonly zeros: number | null;
+  /** Why the zeros asked for were not written (no room), or null. */
+  readonly noRoom: string | null;
 }
 
 /**
@@ -483,17 +488,19 @@ async function createSegment(
     const header = encodeFileHeader(Magic.SEGMENT, seq);
     await file.write(header, 0);
     let zeros: number | null = null;
+    let noRoom: string | null = null;
     if (zeroCount > 0)
       try {
         await writeZeros(file, HEADER_BYTES, HEADER_BYTES + zeroCount);
         zeros = zeroCount;
       } catch (err) {
         if (!outOfSpace(err)) throw err;
+        noRoom = errorText(err);
         await file.truncate(HEADER_BYTES);
       }
     await file.datasync();
     await fs.syncDir(dir);
-    return { file, zeros };
+    return { file, zeros, noRoom };
   } catch (err) {
     // Remove the half-made file so a retry can create it again; recovery also drops a last
     // segment without a whole header, should this fail too.

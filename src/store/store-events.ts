@@ -16,6 +16,7 @@ export const StoreChannel = {
   COMPACTION: 'pkgindex:store:compaction',
   DATABASE: 'pkgindex:store:database',
   IO: 'pkgindex:store:io',
+  ZEROING: 'pkgindex:store:zeroing',
 } as const;
 
 export type StoreChannelName = (typeof StoreChannel)[keyof typeof StoreChannel];
@@ -91,6 +92,17 @@ export interface IoEvent extends StoreEventBase {
   readonly compaction?: boolean;
 }
 
+/**
+ * The durable log stopped zeroing ahead of its records (ADR 0021) because a zeroing write or
+ * sync of `path` failed (`detail`): its commits grow the file, as before there was zeroing,
+ * until the next segment tries again. Usually a full disk; otherwise the next commit's own
+ * write reports a failing one.
+ */
+export interface ZeroingEvent extends StoreEventBase {
+  readonly path: string;
+  readonly detail: string;
+}
+
 /** The event each channel carries. */
 export interface StoreEventOf {
   [StoreChannel.SYNC]: SyncEvent;
@@ -99,6 +111,7 @@ export interface StoreEventOf {
   [StoreChannel.COMPACTION]: CompactionEvent;
   [StoreChannel.DATABASE]: DatabaseEvent;
   [StoreChannel.IO]: IoEvent;
+  [StoreChannel.ZEROING]: ZeroingEvent;
 }
 
 const syncChannel = diagnostics_channel.channel(StoreChannel.SYNC);
@@ -107,6 +120,7 @@ const stateChannel = diagnostics_channel.channel(StoreChannel.STATE);
 const compactionChannel = diagnostics_channel.channel(StoreChannel.COMPACTION);
 const databaseChannel = diagnostics_channel.channel(StoreChannel.DATABASE);
 const ioChannel = diagnostics_channel.channel(StoreChannel.IO);
+const zeroingChannel = diagnostics_channel.channel(StoreChannel.ZEROING);
 
 /** Ids handed out so far: ids only need to differ within one process. */
 let storesCreated = 0;
@@ -155,5 +169,10 @@ export class StoreEventPublisher {
 
   io(event: Omit<IoEvent, 'storeId'>): void {
     if (ioChannel.hasSubscribers) ioChannel.publish({ storeId: this.storeId, ...event } satisfies IoEvent);
+  }
+
+  zeroingStopped(path: string, detail: string): void {
+    if (zeroingChannel.hasSubscribers)
+      zeroingChannel.publish({ storeId: this.storeId, path, detail } satisfies ZeroingEvent);
   }
 }

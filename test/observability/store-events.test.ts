@@ -91,6 +91,25 @@ describe('storage events on diagnostics_channel', () => {
     }
   });
 
+  test('a stop of the log zeroing is counted and logged at warn with its path and why', async () => {
+    const { metrics, events, unsubscribe } = setup();
+    try {
+      channel(StoreChannel.ZEROING).publish({
+        storeId: STORE_ID,
+        path: '/data/segment-0000000003.log',
+        detail: 'ENOSPC: no space left on device',
+      });
+      const m = await metrics.metrics();
+      assert.equal(sample(m, 'pkgindex_store_log_zeroing_stopped_total'), 1);
+      const logged = events.find((e) => e.event === 'store.zeroing');
+      assert.equal(logged?.level, 40);
+      assert.equal(logged.path, '/data/segment-0000000003.log');
+      assert.match(String(logged.detail), /ENOSPC/);
+    } finally {
+      unsubscribe();
+    }
+  });
+
   test("another store's events are ignored: not counted, not logged", async () => {
     const { metrics, events, unsubscribe } = setup();
     try {

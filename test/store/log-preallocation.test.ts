@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import diagnostics_channel from 'node:diagnostics_channel';
 import assert from 'node:assert/strict';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { Verb, type Command } from '../../src/protocol/command.js';
@@ -10,6 +11,7 @@ import { HEADER_BYTES } from '../../src/store/format/file-header.js';
 import { scanFrames } from '../../src/store/format/frame.js';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { recover } from '../../src/store/recover.js';
+import { StoreChannel, type ZeroingEvent } from '../../src/store/store-events.js';
 import { FaultFs } from '../support/fault-fs.js';
 import { inlineCompactor } from '../support/inline-compactor.js';
 import { newDataDir } from './support/tmp-dir.js';
@@ -165,6 +167,12 @@ test('without room for the zeros, the log takes its records as it did before zer
   // Every write of a step of zeros fails: the disk is full; the records' writes are smaller.
   fs.inject({ op: 'write', path: '.log', code: 'ENOSPC', minBytes: STEP, times: Infinity });
   const store = storeOn(dir, fs);
+  const stopped: ZeroingEvent[] = [];
+  const listener = (m: unknown): void => {
+    if ((m as ZeroingEvent).storeId === store.id) stopped.push(m as ZeroingEvent);
+  };
+  diagnostics_channel.subscribe(StoreChannel.ZEROING, listener);
+  t.after(() => diagnostics_channel.unsubscribe(StoreChannel.ZEROING, listener));
   await store.open();
   for (let i = 0; i < 500; i++) {
     assert.equal(await send(store, index(i)), Reply.OK);
@@ -172,6 +180,10 @@ test('without room for the zeros, the log takes its records as it did before zer
     assert.equal(live.size, live.end, `record ${i}: the file ends with its records`);
   }
   await store.close();
+  // Said once, for the segment whose zeros found no room: the operator learns why its log grows.
+  assert.equal(stopped.length, 1);
+  assert.match(stopped[0]!.detail, /ENOSPC/);
+  assert.equal(stopped[0]!.path, segmentPath(dir, 1));
   assert.equal((await stat(segmentPath(dir, 1))).size > HEADER_BYTES, true);
   const recovered = await recover(new NodeFs(), dir, { repair: false });
   assert.equal(recovered.graph.size, 500);
