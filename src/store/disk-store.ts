@@ -66,7 +66,7 @@ export interface DiskStoreOptions {
 }
 
 /** Default of DiskStoreOptions.preallocateBytes. */
-export const PREALLOCATE_BYTES = 1024 * 1024;
+const PREALLOCATE_BYTES = 1024 * 1024;
 
 /** Upper bound of compactAfterBytes: frame bases are u32 offsets in a segment. */
 export const MAX_SEGMENT_BYTES = 1024 * 1024 * 1024;

@@ -57,7 +57,7 @@ export class LogWriter {
    * The segment's bytes below this are on disk and synced, records or zeros (durable mode): a
    * group commit that ends at or below it overwrites zeroed blocks and grows nothing.
    */
-  #zeroedEnd: number;
+  #zeroedEnd = HEADER_BYTES;
   /** The zeroing in flight, of the bytes from `#zeroingFrom` on; null when none. */
   #zeroing: Promise<void> | null = null;
   #zeroingFrom = 0;
@@ -65,7 +65,7 @@ export class LogWriter {
    * Bytes to zero at a time; 0 once zeroing failed in this segment (the log then grows as it
    * did before; the next segment tries again).
    */
-  #preallocate: number;
+  #preallocate = 0;
   #open = new RecordBuffer();
   #spare = new RecordBuffer();
   #openGroup = new CommitGroup();
@@ -94,9 +94,7 @@ export class LogWriter {
     this.#file = segment.file;
     this.#seq = seq;
     this.#writtenEnd = this.#syncedEnd = HEADER_BYTES;
-    this.#zeroedEnd = HEADER_BYTES + (segment.zeros ?? 0);
-    this.#preallocate = stepOf(o, segment);
-    if (segment.noRoom !== null) o.events.zeroingStopped(segment.file.path, segment.noRoom);
+    this.#zeroFrom(segment);
   }
 
   /** Creates segment `seq` durably (file, header, directory entry) and writes to it. */
@@ -323,6 +321,18 @@ export class LogWriter {
   }
 
   /**
+   * The zeroing state of a new segment: its zeros, and the step to zero ahead with (none in
+   * relaxed mode, or where the disk had no room for the first zeros, which is said). Zeroing
+   * that failed in one segment is tried again in the next.
+   */
+  #zeroFrom(segment: NewSegment): void {
+    this.#zeroedEnd = HEADER_BYTES + (segment.zeros ?? 0);
+    const durable = this.#o.syncMode === 'durable' && segment.zeros !== null;
+    this.#preallocate = durable ? (this.#o.preallocateBytes ?? 0) : 0;
+    if (segment.noRoom !== null) this.#o.events.zeroingStopped(segment.file.path, segment.noRoom);
+  }
+
+  /**
    * At a clean close: cuts the zeros past the last record, so that a segment at rest ends
    * with its records. Best effort: recovery takes zeros past the records for what they are.
    */
@@ -389,10 +399,7 @@ export class LogWriter {
     this.#file = next.file;
     this.#seq++;
     this.#writtenEnd = this.#syncedEnd = HEADER_BYTES;
-    // Zeroing that failed for want of space is tried again with each new segment.
-    this.#zeroedEnd = HEADER_BYTES + (next.zeros ?? 0);
-    this.#preallocate = stepOf(this.#o, next);
-    if (next.noRoom !== null) this.#o.events.zeroingStopped(next.file.path, next.noRoom);
+    this.#zeroFrom(next);
     await this.#o.onRotated(sealed, sealedBytes);
   }
 
@@ -442,11 +449,6 @@ export class LogWriter {
 function firstZeros(o: LogWriterOptions): number {
   if (o.syncMode !== 'durable') return 0;
   return Math.max(0, Math.min(o.preallocateBytes ?? 0, o.rotateAfterBytes - HEADER_BYTES));
-}
-
-/** The zeroing step of a writer on `segment`: none in relaxed mode or where the disk was full. */
-function stepOf(o: LogWriterOptions, segment: NewSegment): number {
-  return o.syncMode === 'durable' && segment.zeros !== null ? (o.preallocateBytes ?? 0) : 0;
 }
 
 /**

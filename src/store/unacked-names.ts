@@ -32,7 +32,7 @@ export class UnackedNames {
 
   /** `name` (whose key is `key`, or unknown) was changed by record number `record`. */
   add(name: string, key: number | undefined, record: number): void {
-    this.#last[(key ?? nameHashOf(name)) & MASK] = record;
+    this.#last[bucketOf(name, key)] = record;
   }
 
   /**
@@ -40,7 +40,7 @@ export class UnackedNames {
    * is not; sometimes also when it is (see above).
    */
   has(name: string, key: number | undefined, acknowledged: number): boolean {
-    return this.#last[(key ?? nameHashOf(name)) & MASK]! >= acknowledged;
+    return this.#last[bucketOf(name, key)]! >= acknowledged;
   }
 }
 
@@ -51,7 +51,12 @@ export class UnackedNames {
 const BUCKETS = 16_384;
 const MASK = BUCKETS - 1;
 
+/** The bucket of `name`, by its key when the caller has it. */
+function bucketOf(name: string, key: number | undefined): number {
+  return (key ?? nameHashOf(name)) & MASK;
+}
+
 /** The bucket of a name, for tests that need two names in one bucket or in two. */
 export function unackedBucket(name: string): number {
-  return nameHashOf(name) & MASK;
+  return bucketOf(name, undefined);
 }
