@@ -119,7 +119,7 @@ test('a commit that reaches the bytes being zeroed waits for the zeros, and keep
   await store.open();
   t.after(() => store.close());
   // The first zeroing after the segment's own: held on its way to the disk.
-  const hold = fs.hold('write', '.log', STEP);
+  const hold = fs.hold('write', '.log', true);
   const zeroing = { held: false };
   void hold.reached.then(() => {
     zeroing.held = true;
@@ -164,8 +164,8 @@ test('a commit that reaches the bytes being zeroed waits for the zeros, and keep
 test('without room for the zeros, the log takes its records as it did before zeroing', async (t) => {
   const dir = await newDataDir(t);
   const fs = new FaultFs();
-  // Every write of a step of zeros fails: the disk is full; the records' writes are smaller.
-  fs.inject({ op: 'write', path: '.log', code: 'ENOSPC', minBytes: STEP, times: Infinity });
+  // Every write of the log's zeros fails, as on a full disk; the records' writes do not.
+  fs.inject({ op: 'write', path: '.log', code: 'ENOSPC', zeros: true, times: Infinity });
   const store = storeOn(dir, fs);
   const stopped: ZeroingEvent[] = [];
   const listener = (m: unknown): void => {

@@ -17,8 +17,12 @@ export interface FaultRule {
   readonly path?: string;
   /** For writes: write the first half of the data before failing (a short write, then error). */
   readonly partial?: boolean;
-  /** For writes: only those of at least this many bytes (to fail a log's zeroing, not its records). */
-  readonly minBytes?: number;
+  /**
+   * True: only the durable log's zeroing ahead of its records (writes of zeros alone, and the
+   * syncs after nothing else). By default a rule never fails those, so that a rule meant for
+   * the records is not spent on a zeroing that happens to run first (log-writer.ts).
+   */
+  readonly zeros?: boolean;
 }
 
 /** A held operation: a disk that hangs until the test lets it go. */
@@ -32,8 +36,8 @@ export interface Hold {
 interface ActiveHold {
   readonly op: FaultOp;
   readonly path: string | undefined;
-  /** Only writes of at least this many bytes. */
-  readonly minBytes: number | undefined;
+  /** Only the log's zeroing (see FaultRule.zeros); otherwise never it. */
+  readonly zeros: boolean;
   readonly reached: () => void;
   readonly gate: Promise<void>;
   used: boolean;
@@ -92,25 +96,22 @@ export class FaultFs implements StorageFs {
   /**
    * The next call of `op` (on a path containing `path`; for a rename, the path renamed) hangs
    * until `release()`, as on a disk or NFS server that stopped answering. Only write, datasync
-   * and rename are held; with `minBytes`, only writes of at least that many bytes.
+   * and rename are held; the log's zeroing only with `zeros` (see FaultRule.zeros), and then
+   * nothing else.
    */
-  hold(op: 'write' | 'datasync' | 'rename', path?: string, minBytes?: number): Hold {
+  hold(op: 'write' | 'datasync' | 'rename', path?: string, zeros = false): Hold {
     let reached!: () => void;
     const reachedPromise = new Promise<void>((resolve) => (reached = resolve));
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    this.#holds.push({ op, path, minBytes, reached, gate, used: false });
+    this.#holds.push({ op, path, zeros, reached, gate, used: false });
     return { reached: reachedPromise, release };
   }
 
   /** Waits while a hold matches this call. */
-  async held(op: FaultOp, path: string, bytes = 0): Promise<void> {
+  async held(op: FaultOp, path: string, zeros = false): Promise<void> {
     const hold = this.#holds.find(
-      (h) =>
-        !h.used &&
-        h.op === op &&
-        (h.path === undefined || path.includes(h.path)) &&
-        (h.minBytes === undefined || bytes >= h.minBytes),
+      (h) => !h.used && h.op === op && (h.path === undefined || path.includes(h.path)) && h.zeros === zeros,
     );
     if (hold === undefined) return;
     hold.used = true;
@@ -225,14 +226,14 @@ export class FaultFs implements StorageFs {
   }
 
   /** Counts the call and throws the injected error, if one is due, or if crashed. */
-  check(op: FaultOp, path: string, bytes = 0): FaultRule | null {
+  check(op: FaultOp, path: string, zeros = false): FaultRule | null {
     this.#counts.set(op, this.count(op) + 1);
     if (this.#dead) throw fsError('ECRASHED', op, path);
     for (const active of this.#rules) {
       const { rule } = active;
       if (rule.op !== op || active.left <= 0) continue;
       if (rule.path !== undefined && !path.includes(rule.path)) continue;
-      if (rule.minBytes !== undefined && bytes < rule.minBytes) continue;
+      if ((rule.zeros === true) !== zeros) continue;
       if (active.skip > 0) {
         active.skip--;
         continue;
@@ -284,6 +285,8 @@ export class FaultFs implements StorageFs {
 class FaultFile implements StorageFile {
   readonly #fs: FaultFs;
   readonly #inner: StorageFile;
+  /** Whether what was written since the last sync is zeros alone; null: nothing was. */
+  #unsyncedZeros: boolean | null = null;
 
   constructor(fs: FaultFs, inner: StorageFile) {
     this.#fs = fs;
@@ -295,8 +298,10 @@ class FaultFile implements StorageFile {
   }
 
   async write(data: Uint8Array, position: number): Promise<void> {
-    await this.#writeFaults(data, position);
+    const zeros = allZero(data);
+    await this.#writeFaults(data, position, zeros);
     await this.#inner.write(data, position);
+    this.#unsyncedZeros = (this.#unsyncedZeros ?? true) && zeros;
   }
 
   async read(buffer: Uint8Array, position: number, length: number): Promise<number> {
@@ -310,7 +315,10 @@ class FaultFile implements StorageFile {
   }
 
   async datasync(): Promise<void> {
-    await this.#syncFaults();
+    // A sync after zeros alone is the log's zeroing (see FaultRule.zeros).
+    const zeros = this.#unsyncedZeros === true;
+    this.#unsyncedZeros = null;
+    await this.#syncFaults(zeros);
     await this.#inner.datasync();
     this.#fs.synced(this.path, await this.#inner.size());
   }
@@ -321,8 +329,8 @@ class FaultFile implements StorageFile {
    * then lost as after any failed sync. Without a fault, the real writeDurably().
    */
   async writeDurably(data: Uint8Array, position: number): Promise<void> {
-    await this.#writeFaults(data, position);
-    await this.#syncFaults(async () => {
+    await this.#writeFaults(data, position, false);
+    await this.#syncFaults(false, async () => {
       await this.#inner.write(data, position);
       this.#fs.overwriteLost(this.path, position, position + data.length);
     });
@@ -331,9 +339,9 @@ class FaultFile implements StorageFile {
   }
 
   /** A write's hold, then its injected failure, if any (a partial one writes half the data first). */
-  async #writeFaults(data: Uint8Array, position: number): Promise<void> {
-    await this.#fs.held('write', this.path, data.length);
-    const rule = this.#fs.check('write', this.path, data.length);
+  async #writeFaults(data: Uint8Array, position: number, zeros: boolean): Promise<void> {
+    await this.#fs.held('write', this.path, zeros);
+    const rule = this.#fs.check('write', this.path, zeros);
     if (rule === null) return;
     if (rule.partial === true) await this.#inner.write(data.subarray(0, data.length >> 1), position);
     throw fsError(rule.code ?? 'EIO', 'write', this.path);
@@ -343,9 +351,9 @@ class FaultFile implements StorageFile {
    * A sync's hold, then its injected failure, if any: the file's unsynced bytes are lost, those
    * `written` first (a write that reached the page cache before the sync failed) included.
    */
-  async #syncFaults(written?: () => Promise<void>): Promise<void> {
-    await this.#fs.held('datasync', this.path);
-    const rule = this.#fs.check('datasync', this.path);
+  async #syncFaults(zeros: boolean, written?: () => Promise<void>): Promise<void> {
+    await this.#fs.held('datasync', this.path, zeros);
+    const rule = this.#fs.check('datasync', this.path, zeros);
     if (rule === null) return;
     await written?.();
     if (!this.#fs.dead) this.#fs.syncFailed(this.path, await this.#inner.size());
@@ -367,6 +375,11 @@ class FaultFile implements StorageFile {
     const rule = this.#fs.check(op, this.path);
     if (rule !== null) throw fsError(rule.code ?? 'EIO', op, this.path);
   }
+}
+
+function allZero(data: Uint8Array): boolean {
+  for (let i = 0; i < data.length; i++) if (data[i] !== 0) return false;
+  return data.length > 0;
 }
 
 function fsError(code: string, op: string, path: string): Error {
