@@ -54,6 +54,15 @@ function viewOf(buf: Uint8Array): DataView {
 }
 
 /**
+ * The CRC register between calls: `crc32Advance` reads and leaves it here instead of taking and
+ * returning it. A CRC is a full 32-bit value, and a number outside the 31-bit small-integer
+ * range that crosses a call boundary (an argument or a return of a function V8 does not inline,
+ * as this loop is too large to be) is boxed on the heap: two boxes a frame, a tenth of what the
+ * durable mutation load allocated (docs/benchmarks.md, stop 42).
+ */
+const REGISTER = new Int32Array(1);
+
+/**
  * CRC-32 of `buf[start, end)`, continuing from `initial`, in JavaScript (slicing-by-8, two
  * 32-bit reads a step, then one step of four and the last bytes one by one).
  *
@@ -61,11 +70,29 @@ function viewOf(buf: Uint8Array): DataView {
  * zlib.crc32: a call into C++ plus the subarray view it needs cost far more than the bytes
  * (measured in docs/performance.md, "the durable store's CPU per mutation"). Slicing-by-4 with
  * byte reads took about a fifth longer over a frame's payload (docs/benchmarks.md, stop 41).
- * Allocates nothing for a buffer it has just read.
+ * Allocates nothing for a buffer it has just read, but its result, a number that is boxed
+ * three times in four: the frames' hot path uses `crc32Begin`/`crc32Advance`/`crc32End`.
  */
 export function crc32Range(buf: Uint8Array, start: number, end: number, initial = 0): number {
+  crc32Begin(initial);
+  crc32Advance(buf, start, end);
+  return crc32End() >>> 0;
+}
+
+/** Starts a CRC in the register, continuing from `initial` (a finished CRC; 0 for none). */
+export function crc32Begin(initial = 0): void {
+  REGISTER[0] = ~initial;
+}
+
+/** The CRC in the register, finished, as a signed 32-bit value (`>>> 0` for the unsigned). */
+export function crc32End(): number {
+  return ~REGISTER[0]!;
+}
+
+/** Continues the CRC in the register over `buf[start, end)`. */
+export function crc32Advance(buf: Uint8Array, start: number, end: number): void {
   const t = SLICING;
-  let c = ~initial;
+  let c = REGISTER[0]!;
   let at = start;
   if (end - start >= 4) {
     const v = viewOf(buf);
@@ -89,7 +116,7 @@ export function crc32Range(buf: Uint8Array, start: number, end: number, initial 
     }
   }
   for (; at < end; at++) c = t[(c ^ buf[at]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
+  REGISTER[0] = c;
 }
 
 /** The portable implementation: one table lookup per byte. */

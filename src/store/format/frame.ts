@@ -1,4 +1,4 @@
-import { crc32Range } from './crc32.js';
+import { crc32Advance, crc32Begin, crc32End } from './crc32.js';
 
 /**
  * A record on disk is a frame: a 12-byte header, then the payload.
@@ -21,7 +21,8 @@ export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 export function sealFrame(buf: Buffer, at: number, payloadBytes: number, base: number): void {
   putU32(buf, at, payloadBytes);
   putU32(buf, at + 8, base);
-  putU32(buf, at + 4, frameCrc(buf, at, payloadBytes));
+  frameCrc(buf, at, payloadBytes);
+  putU32(buf, at + 4, crc32End());
 }
 
 /**
@@ -35,16 +36,22 @@ export function putU32(buf: Uint8Array, at: number, value: number): void {
   buf[at + 3] = value >>> 24;
 }
 
-/** CRC-32 of length, then base and payload; computed in place, without subarray views. */
-function frameCrc(buf: Buffer, at: number, payloadBytes: number): number {
-  return crc32Range(buf, at + 8, at + FRAME_HEADER_BYTES + payloadBytes, crc32Range(buf, at, at + 4));
+/**
+ * CRC-32 of length, then base and payload, left in crc32's register (`crc32End`): computed in
+ * place, without subarray views, and without a 32-bit number crossing a call (see crc32.ts).
+ */
+function frameCrc(buf: Buffer, at: number, payloadBytes: number): void {
+  crc32Begin();
+  crc32Advance(buf, at, at + 4);
+  crc32Advance(buf, at + 8, at + FRAME_HEADER_BYTES + payloadBytes);
 }
 
 /** Payload length of a valid frame at `at`, or why it is not one; the bytes end at `end`. */
 export function checkFrame(buf: Buffer, at: number, end = buf.length): number | string {
   const length = frameLength(buf, at, end);
   if (typeof length === 'string') return length;
-  if (buf.readUInt32LE(at + 4) !== frameCrc(buf, at, length)) return 'checksum mismatch';
+  frameCrc(buf, at, length);
+  if (buf.readInt32LE(at + 4) !== crc32End()) return 'checksum mismatch';
   return length;
 }
 
