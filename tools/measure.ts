@@ -107,6 +107,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     summary: 'sorts `perf report` output (stdin) into parts of the work: parse, index, kernel, ...',
     load: () => import('./profile/perf-categories.js'),
   },
+  allocations: {
+    summary:
+      "bytes a server allocates per reply under a bench load, in all and by function (V8's sampling heap profiler)",
+    load: () => import('./profile/allocations.js'),
+  },
   'profile-summary': {
     summary: 'self and inclusive time per function of a V8 .cpuprofile',
     load: () => import('./profile/profile-summary.js'),
