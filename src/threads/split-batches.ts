@@ -163,15 +163,24 @@ function runLines(
     queue.push(rest === null ? defer(run, remainder, i, to) : { ...rest, bytes: remainder, line: i });
   } else if (rest !== null) queue.push({ ...rest, bytes: Buffer.alloc(0), line: to });
   run.peer.clients.set(client, queue);
+  resumeAfter(wait, run.peer, client);
+  return { end, wait };
+}
+
+/**
+ * Resumes a held client once its check is decided. A function of its own: closures in
+ * `runLines` made V8 allocate their context on every call, held client or not (3 bytes a reply
+ * of the durable mutation load, `measure allocations`).
+ */
+function resumeAfter(wait: Promise<unknown>, peer: SplitPeer, client: number): void {
   void wait.then(
     () => {
-      resume(run.peer, client);
+      resume(peer, client);
     },
     (err: unknown) => {
-      failClient(run.peer, client, err);
+      failClient(peer, client, err);
     },
   );
-  return { end, wait };
 }
 
 /** A held client's check is decided: runs what it sent meanwhile, in order. */
@@ -217,9 +226,25 @@ function answer(run: SplitRun): void {
   const first = all ? new Uint8Array(count).fill(HELD) : Uint8Array.from(replies);
   if (!all) for (let j = 0; j < first.length; j++) if (held[j] === 1) first[j] = HELD;
   peer.replies(first);
-  const answered = afterWaits(peer, run.waits).then(
+  settleAfter(peer, run.waits, replies, all ? null : held, count);
+}
+
+/**
+ * Sends the held lines' replies once their waits pass (null: they failed), after the peer's
+ * earlier answers: `replies` whole when `held` is null, else the `count` lines `held` marks,
+ * read then (deferred lines and undecided ones are filled in meanwhile). Its own function, as
+ * `resumeAfter`: closures in `answer` cost every batch a context, answered at once or not.
+ */
+function settleAfter(
+  peer: SplitPeer,
+  waits: readonly Promise<unknown>[],
+  replies: Uint8Array,
+  held: Uint8Array | null,
+  count: number,
+): void {
+  const answered = afterWaits(peer, waits).then(
     () => {
-      peer.settled(all ? replies : heldReplies(replies, held, count));
+      peer.settled(held === null ? replies : heldReplies(replies, held, count));
     },
     () => {
       peer.settled(null);
