@@ -4,7 +4,7 @@ import { NodeFs } from './fs/node-fs.js';
 import { InflightFs } from './fs/inflight-fs.js';
 import { foldSnapshot, type CompactionJob, type CompactionResult } from './compaction.js';
 
-/** What the compaction thread answers its one job with. */
+/** What the compaction thread answers a job with. */
 export type WorkerReply = { ok: CompactionResult } | { error: SerializedError };
 
 /**
@@ -30,7 +30,8 @@ export interface WorkerData {
 export const ABANDONED_MESSAGE =
   'the store abandoned this compaction (an operation of it passed --storage-timeout-ms, or the store is closing)';
 
-// The entry point of a compaction worker thread (see compaction-worker.ts): one job, one reply.
+// The entry point of a compaction worker thread (see compaction-worker.ts): a reply per job; the
+// next job comes only once the last one is answered.
 const port = parentPort;
 if (port !== null) {
   const { abandoned } = workerData as WorkerData;
@@ -49,7 +50,7 @@ if (port !== null) {
     },
     () => (Atomics.load(abandoned, 0) === 1 ? ABANDONED_MESSAGE : null),
   );
-  port.once('message', (request: WorkerRequest) => {
+  port.on('message', (request: WorkerRequest) => {
     foldSnapshot(fs, request.job).then(
       (ok) => {
         port.postMessage({ ok } satisfies WorkerReply);

@@ -19,7 +19,7 @@ import { createMissingDir, dirExists, missingDirError, type CreateIndex } from '
 import { controlPath, encodeControl, writeControl, type ControlRecord } from './control-file.js';
 import { HEADER_BYTES } from './format/file-header.js';
 import type { Compactor } from './compaction.js';
-import { workerCompactor } from './compaction-worker.js';
+import { workerCompactor, type WorkerCompactor } from './compaction-worker.js';
 import { CONTROL_FILE, segmentPath, snapshotPath } from './data-dir-files.js';
 import { nextStoreId, StoreEventPublisher } from './store-events.js';
 import { UndoLog } from './undo-log.js';
@@ -106,6 +106,8 @@ export class DiskStore implements IndexStore, BackupSource {
   readonly #compactAfterBytes: number;
   readonly #preallocateBytes: number;
   readonly #compactor: Compactor;
+  /** The compactor's thread, when the store made the compactor itself (ended at close). */
+  readonly #ownCompactor: WorkerCompactor | null;
   readonly #retryMinMs: number;
   readonly #retryMaxMs: number;
   #graph = new DependencyGraph();
@@ -191,7 +193,9 @@ export class DiskStore implements IndexStore, BackupSource {
     this.#syncIntervalMs = options.syncIntervalMs ?? 100;
     this.#compactAfterBytes = Math.min(options.compactAfterBytes ?? 64 * 1024 * 1024, MAX_SEGMENT_BYTES);
     this.#preallocateBytes = Math.max(0, options.preallocateBytes ?? PREALLOCATE_BYTES);
-    this.#compactor = options.compactor ?? workerCompactor();
+    const own = options.compactor === undefined ? workerCompactor() : null;
+    this.#ownCompactor = own;
+    this.#compactor = options.compactor ?? (own as WorkerCompactor);
     this.#retryMinMs = options.retryMinMs ?? 50;
     this.#retryMaxMs = options.retryMaxMs ?? 5000;
     this.#recoverOptions = {
@@ -339,6 +343,7 @@ export class DiskStore implements IndexStore, BackupSource {
     // system past the deadline is abandoned (it starts nothing more, and changes nothing when
     // it ends; see #compact), so that a hung compaction does not hang the shutdown.
     await this.#compactionWait;
+    await this.#ownCompactor?.close();
     if (this.#watchdog !== null) clearInterval(this.#watchdog);
     try {
       await this.#reopening;

@@ -1,12 +1,13 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { mkdir, open as openFile, readFile, unlink, writeFile } from 'node:fs/promises';
 import { createError, isPkgIndexError } from '../../src/errors.js';
 import { Verb } from '../../src/protocol/command.js';
 import type { CompactionJob } from '../../src/store/compaction.js';
 import { workerCompactor } from '../../src/store/compaction-worker.js';
-import { segmentPath } from '../../src/store/data-dir-files.js';
+import { segmentPath, snapshotPath } from '../../src/store/data-dir-files.js';
 import { DiskStore } from '../../src/store/disk-store.js';
 import { IoTracker } from '../../src/store/fs/inflight-fs.js';
 import { until } from '../support/until.js';
@@ -136,4 +137,93 @@ test('a compaction worker reports each file operation while in flight, and once 
   await refused;
   assert.equal(io.oldest(), null, 'nothing left in flight');
   assert.deepEqual(stuckDone, [`open ${path}`], 'the stuck operation is reported when it returns');
+});
+
+// Stop 43: a fresh thread for each compaction cost a third more CPU than the fold in a warm
+// one, so the compactor keeps its thread between jobs; these hold it to when it may not.
+test('a compactor keeps its thread for the next job, and starts a new one after a job that failed', async (t) => {
+  const job = await sealedSegments(t);
+  const compactor = workerCompactor();
+  t.after(() => compactor.close());
+  const first = await compactor(job);
+  const snapshot = await readFile(snapshotPath(job.dir, job.toSeq));
+  assert.equal(compactor.threadsStarted(), 1);
+  assert.equal(compactor.waiting(), true, 'the thread waits for the next job');
+  const second = await compactor(job);
+  assert.equal(compactor.threadsStarted(), 1, 'the second job ran on the same thread');
+  assert.deepEqual(second, first);
+  assert.deepEqual(await readFile(snapshotPath(job.dir, job.toSeq)), snapshot, 'the same snapshot again');
+
+  // A job that fails ends its thread: the next one starts another, and succeeds there.
+  const path = segmentPath(job.dir, job.fromSeq);
+  const bytes = await readFile(path);
+  await writeFile(path, bytes.subarray(0, HEADER_BYTES - 1));
+  await assert.rejects(compactor(job), (err: unknown) => isPkgIndexError(err, 'E_STORAGE_CORRUPT'));
+  assert.equal(compactor.waiting(), false, 'a thread whose job failed is not kept');
+  await writeFile(path, bytes);
+  assert.deepEqual(await compactor(job), first);
+  assert.equal(compactor.threadsStarted(), 2);
+});
+
+test('a compaction thread whose snapshot passed the size it keeps below ends at once', async (t) => {
+  const job = await sealedSegments(t);
+  const compactor = workerCompactor({ keepBelowSnapshotBytes: 64 });
+  t.after(() => compactor.close());
+  const { snapshotBytes } = await compactor(job);
+  assert.ok(snapshotBytes > 64, `a snapshot of ${snapshotBytes} bytes`);
+  assert.equal(compactor.waiting(), false);
+});
+
+test('a waiting compaction thread ends after its idle time, and at close', async (t) => {
+  const job = await sealedSegments(t);
+  const compactor = workerCompactor({ idleMs: 50 });
+  t.after(() => compactor.close());
+  await compactor(job);
+  assert.equal(compactor.waiting(), true);
+  await until('the idle thread ended', () => !compactor.waiting());
+  await compactor(job);
+  assert.equal(compactor.threadsStarted(), 2, 'the next job started a new thread');
+  await compactor.close();
+  assert.equal(compactor.waiting(), false);
+});
+
+test('a compaction abandoned after its last file operation is answered, and its thread not kept', async (t) => {
+  const job = await sealedSegments(t);
+  const compactor = workerCompactor();
+  t.after(() => compactor.close());
+  // The store abandons a compaction from its watchdog at any time: here once the directory's
+  // sync, the fold's last operation, has returned, so the thread answers with its result.
+  const abort = new AbortController();
+  const ops = new Map<number, string>();
+  const io = {
+    begin: (op: string, path: string): number => {
+      ops.set(ops.size + 1, `${op} ${path}`);
+      return ops.size;
+    },
+    end: (id: number): void => {
+      if (ops.get(id) === `fsync ${job.dir}`) abort.abort('abandoned by the test');
+    },
+  };
+  const result = await compactor(job, { io, signal: abort.signal });
+  assert.equal(abort.signal.aborted, true, 'abandoned before the answer came');
+  assert.ok(result.snapshotBytes > 0);
+  assert.equal(compactor.waiting(), false, 'a thread whose job was abandoned is not kept');
+});
+
+test('a compaction thread waiting for its next job does not keep the process alive', async (t) => {
+  const job = await sealedSegments(t);
+  const module = new URL('../../src/store/compaction-worker.js', import.meta.url).href;
+  const script = `
+    import { workerCompactor } from ${JSON.stringify(module)};
+    const compactor = workerCompactor({ idleMs: 60_000 });
+    await compactor(${JSON.stringify(job)});
+    console.log(compactor.waiting());
+  `;
+  // A file, not --input-type=module: a Worker inherits the process's execArgv, and refuses that one.
+  const probe = join(job.dir, 'probe.mjs');
+  await writeFile(probe, script);
+  // Killed at the timeout (status null) if the thread held the process for its idle minute.
+  const child = spawnSync(process.execPath, [probe], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(child.status, 0, `status ${child.status}, signal ${child.signal}: ${child.stderr}`);
+  assert.equal(child.stdout.trim(), 'true', 'the thread was waiting when the script ended');
 });

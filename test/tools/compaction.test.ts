@@ -34,3 +34,19 @@ test('measure compaction folds a segment of the logged mutations per run and bui
     rmSync(profiles, { recursive: true, force: true });
   }
 });
+
+test('measure compaction --warm measures a second fold in the process, as in a kept compaction thread', () => {
+  const run = spawnSync(
+    process.execPath,
+    [MEASURE, 'compaction', '--commands', '20000', '--runs', '1', '--warm'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  assert.equal(run.status, 0, run.stderr);
+  assert.match(
+    run.stdout,
+    /folded 1 times per build, each after a first fold in the same process \(--warm\)/,
+  );
+  assert.match(run.stdout, /\| file:\/\/.*\/dist\/ \| \d+ \| \d+\.\d{3} \| 1\.000 \|/);
+});

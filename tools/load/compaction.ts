@@ -7,8 +7,10 @@
  * Builds one data dir with this build's DiskStore: the benchmark's mutation workload (INDEX and
  * REMOVE on the Homebrew list, half each) after its warm-up, all in one segment. Then folds that
  * segment into a snapshot (`foldSnapshot`, what the worker runs) once per run and build,
- * alternating the builds, each in a fresh process as each compaction gets a fresh worker, and
- * reports the CPU time of the fold. The builds must read this build's storage format.
+ * alternating the builds, each in a fresh process as a compaction in a fresh worker thread,
+ * and reports the CPU time of the fold. With --warm the process folds the segment once before
+ * the fold it measures, as a compaction in the thread the store keeps between compactions
+ * (compaction-worker.ts). The builds must read this build's storage format.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -34,12 +36,19 @@ export const usage = `Usage: node dist/tools/measure.js compaction [options]
   --commands N    mutation commands run to fill the segment folded, after the workload's
                   warm-up (default 1000000; those that change nothing are not logged)
   --runs N        folds per build, alternating the builds (default 7)
+  --warm          measure a second fold in the same process (a kept compaction thread)
+                  instead of the first (a fresh one)
   --cpu-prof DIR  write each fold's V8 CPU profile into DIR (node --cpu-prof)`;
 
 const FOLD = `
-const [dist, dir] = process.argv.slice(1);
+const [dist, dir, warm] = process.argv.slice(1);
 const { foldSnapshot } = await import(new URL('src/store/compaction.js', dist).href);
 const { NodeFs } = await import(new URL('src/store/fs/node-fs.js', dist).href);
+const { readdirSync, rmSync } = await import('node:fs');
+if (warm === 'warm') {
+  await foldSnapshot(new NodeFs(), { dir, snapshotSeq: 0, fromSeq: 1, toSeq: 1 });
+  for (const f of readdirSync(dir)) if (f.startsWith('snapshot-')) rmSync(dir + '/' + f);
+}
 const before = process.cpuUsage();
 const started = performance.now();
 await foldSnapshot(new NodeFs(), { dir, snapshotSeq: 0, fromSeq: 1, toSeq: 1 });
@@ -101,6 +110,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       dist: { type: 'string', multiple: true },
       commands: { type: 'string' },
       runs: { type: 'string' },
+      warm: { type: 'boolean' },
       'cpu-prof': { type: 'string' },
     },
     usage,
@@ -118,7 +128,15 @@ export async function main(argv: readonly string[]): Promise<number> {
         for (const f of readdirSync(dir)) if (f.startsWith('snapshot-')) rmSync(join(dir, f));
         const out = execFileSync(
           process.execPath,
-          [...profile, '--input-type=module', '-e', FOLD, dists[d]!, dir],
+          [
+            ...profile,
+            '--input-type=module',
+            '-e',
+            FOLD,
+            dists[d]!,
+            dir,
+            values.warm === true ? 'warm' : 'cold',
+          ],
           {
             encoding: 'utf8',
           },
@@ -126,7 +144,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         cpu[d]!.push((JSON.parse(out) as { cpuMs: number }).cpuMs);
       }
     console.log(
-      `\nOne segment of ${records.toLocaleString('en')} records (the benchmark's mutations), folded ${runs} times per build:\n`,
+      `\nOne segment of ${records.toLocaleString('en')} records (the benchmark's mutations), folded ${runs} times per build, each ${values.warm === true ? 'after a first fold in the same process (--warm)' : 'in a fresh process'}:\n`,
     );
     console.log('| build | fold CPU ms: median (interval) | µs per record | against the first |');
     console.log('| --- | --- | --- | --- |');
