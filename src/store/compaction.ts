@@ -9,6 +9,7 @@ import { DEFAULT_READ_BUFFER_BYTES, openDataFile, scanFileFrames } from './forma
 import { decodeRecordIn, recordNameIn, recordTypeIn, RecordType } from './format/record.js';
 import { NameCache } from '../protocol/name-cache.js';
 import { segmentPath, snapshotPath } from './data-dir-files.js';
+import { NameSlots } from './name-slots.js';
 import { readSnapshot, writeSnapshot } from './snapshot-file.js';
 
 /** Fold snapshot `snapshotSeq` (0: none) and sealed segments `fromSeq..toSeq` into snapshot `toSeq`. */
@@ -56,8 +57,8 @@ export function compactionFs(fs: StorageFs, context: CompactionContext | undefin
  * A log is mostly churn (the same packages indexed, re-indexed and removed over and over), and
  * replaying every record into the graph was a third of a compaction's CPU. So only the last
  * records are decoded whole, in two passes over the segments: the first checks every record
- * and decodes only its name, to find each package's last record; the second skips to those
- * and decodes their dependencies. Decoding every record's dependencies, to keep only the
+ * and tells its name apart by its bytes alone (NameSlots), to find each package's last
+ * record; the second skips to those and decodes their dependencies. Decoding every record's dependencies, to keep only the
  * last, was most of what remained (docs/performance.md, recommendation 8).
  */
 export async function foldSnapshot(fs: StorageFs, job: CompactionJob): Promise<CompactionResult> {
@@ -85,7 +86,7 @@ async function lastRecords(
   job: CompactionJob,
   names: NameCache,
 ): Promise<Map<string, readonly string[] | null>> {
-  const { lastAt, records } = await lastRecordNumbers(fs, job, names);
+  const { lastAt, records } = await lastRecordNumbers(fs, job);
   const wanted = new Uint8Array((records + 7) >>> 3);
   for (const at of lastAt.values()) if (at !== REMOVED) wanted[at >>> 3]! |= 1 << (at & 7);
   const decoded = await decodeWanted(fs, job, names, wanted);
@@ -104,24 +105,34 @@ async function lastRecords(
 }
 
 /**
- * The first pass: every record checked (CRC and lengths), only its name decoded. For each
- * package, the number of its last record among the job's records (REMOVED when that record
- * removed it); Map.set keeps a name where it first came. `records`: how many there are.
+ * The first pass: every record checked (CRC and lengths), its name only numbered by its bytes
+ * (NameSlots; a string is made once per package, not per record). For each package, the
+ * number of its last record among the job's records (REMOVED when that record removed it),
+ * in the order the log first changed them. `records`: how many there are.
  */
 async function lastRecordNumbers(
   fs: StorageFs,
   job: CompactionJob,
-  names: NameCache,
 ): Promise<{ lastAt: Map<string, number>; records: number }> {
-  const lastAt = new Map<string, number>();
+  const slots = new NameSlots();
+  let last = new Int32Array(1024);
   let records = 0;
   await scanSegments(fs, job, (bytes, from, to, path, offset) => {
     const type = recordTypeIn(bytes, from, to);
     if (type !== RecordType.INDEX && type !== RecordType.REMOVE)
       throw damaged(path, offset, 'undecodable record');
-    lastAt.set(recordNameIn(bytes, from, names), type === RecordType.INDEX ? records : REMOVED);
+    // A well-formed INDEX or REMOVE payload: type, name length, name.
+    const slot = slots.slotOf(bytes, from + 2, from + 2 + bytes[from + 1]!);
+    if (slot === last.length) {
+      const more = new Int32Array(2 * last.length);
+      more.set(last);
+      last = more;
+    }
+    last[slot] = type === RecordType.INDEX ? records : REMOVED;
     records++;
   });
+  const lastAt = new Map<string, number>();
+  for (let slot = 0; slot < slots.size; slot++) lastAt.set(slots.name(slot), last[slot]!);
   return { lastAt, records };
 }
 
