@@ -83,6 +83,23 @@ export type RemoveOutcome = (typeof RemoveOutcome)[keyof typeof RemoveOutcome];
  */
 export type DroppedList = readonly unknown[] & { readonly __dropped: unique symbol };
 
+/**
+ * Where a graph may put the lists its changes rewrite in place (see `keepDropped`), instead of
+ * copying each into an array of its own: the disk store's undo log, which copies the elements
+ * into one ring it reuses (an array a replacement was 16 bytes a reply of the durable
+ * mutation load's allocation, and most of what its collections had to keep alive).
+ */
+export interface DroppedSink {
+  /**
+   * Keeps a copy of `list`, which the graph is about to rewrite: the change's `dropped` is
+   * then KEPT_BY_SINK, which the sink takes as "the list I was last given".
+   */
+  keep(list: readonly unknown[]): void;
+}
+
+/** What `dropped` is when the list went to the graph's sink (see DroppedSink). */
+export const KEPT_BY_SINK = Object.freeze([]) as unknown as DroppedList;
+
 /** The names of a list `dropped` handed back, in their order. */
 export function droppedNames(list: DroppedList): string[] {
   const names: string[] = [];
@@ -155,6 +172,7 @@ export class DependencyGraph {
   #names: SortedNames | null = null;
   /** Keep what each change drops (see `keepDropped`). */
   #keepsDropped = false;
+  #sink: DroppedSink | null = null;
   #dropped: DroppedList | null = null;
 
   get size(): number {
@@ -314,10 +332,12 @@ export class DependencyGraph {
    * with `dropped` right after the call: for a store that must be able to undo it (the disk
    * store's undo log). A removal hands back the removed package's own list, which nothing
    * uses any more; a replacement rewrites the list in place, so it copies the old one, once
-   * it is known to change. Off by default: the memory store has nothing to undo.
+   * it is known to change: into an array of its own, or with `sink`, into the sink (and then
+   * `dropped` is KEPT_BY_SINK). Off by default: the memory store has nothing to undo.
    */
-  keepDropped(): void {
+  keepDropped(sink: DroppedSink | null = null): void {
     this.#keepsDropped = true;
+    this.#sink = sink;
   }
 
   /**
@@ -514,7 +534,7 @@ export class DependencyGraph {
     prefix: number,
   ): void {
     const links = entry.links;
-    if (this.#keepsDropped) this.#dropped = links.slice() as unknown as DroppedList;
+    if (this.#keepsDropped) this.#dropped = this.#dropList(links);
     const table = this.#table;
     const had = links.length;
     // Before the unlinks, which read the old block: a new one leaves it as it is until `release`.
@@ -558,7 +578,7 @@ export class DependencyGraph {
    */
   #commitUnlinked(entry: Entry, resolved: readonly Entry[], count: number, kept: number): void {
     const links = entry.links;
-    if (this.#keepsDropped) this.#dropped = links.slice() as unknown as DroppedList;
+    if (this.#keepsDropped) this.#dropped = this.#dropList(links);
     const had = links.length;
     for (let i = 0; i < had; i++) {
       const dep = links[i]!;
@@ -575,6 +595,13 @@ export class DependencyGraph {
     if (had === 0) this.#waitUnlinked(entry);
     else if (count === 0) this.#unwait(entry);
     this.#version++;
+  }
+
+  /** What a replacement hands back of `links`, which it is about to rewrite (see keepDropped). */
+  #dropList(links: Entry[]): DroppedList {
+    if (this.#sink === null) return links.slice() as unknown as DroppedList;
+    this.#sink.keep(links);
+    return KEPT_BY_SINK;
   }
 
   /** A package's list went from `had` dependencies to `count`: the edge and root counts follow. */

@@ -434,8 +434,9 @@ export class DiskStore implements IndexStore, BackupSource {
 
   #adopt(recovered: Recovered): void {
     this.#graph = recovered.graph;
-    // What each change drops is what the undo log keeps to take it back.
-    this.#graph.keepDropped();
+    // What each change drops is what the undo log keeps to take it back: a list a replacement
+    // rewrites in place is copied into the log's own ring (DroppedSink), not a new array.
+    this.#graph.keepDropped(this.#undo);
     this.#suspect = false;
     this.#undo.reset();
     this.#snapshotSeq = recovered.snapshotSeq;
