@@ -120,6 +120,7 @@ function createStore(config: PkgIndexConfig): IndexStore {
     syncMode: config.syncMode,
     syncIntervalMs: config.syncIntervalMs,
     compactAfterBytes: config.compactAfterBytes,
+    compactionKeepMs: config.compactionKeepMs,
     preallocateBytes: config.preallocateBytes,
     acceptDataLoss: config.acceptDataLoss,
     createIndex: config.createIndex,

@@ -15,7 +15,7 @@ export const DEFAULT_IDLE_MS = 30_000;
 export const KEEP_BELOW_SNAPSHOT_BYTES = 16 * 1024 * 1024;
 
 export interface WorkerCompactorOptions {
-  /** How long a thread waits for the next job before it ends (DEFAULT_IDLE_MS). */
+  /** How long a thread waits for the next job before it ends (DEFAULT_IDLE_MS; 0: it ends at once). */
   readonly idleMs?: number;
   /** A thread whose snapshot was larger ends at once (KEEP_BELOW_SNAPSHOT_BYTES). */
   readonly keepBelowSnapshotBytes?: number;
@@ -164,7 +164,7 @@ class CompactionThreads {
 
   /** Whether a thread that folded into `result` is worth keeping for the next job. */
   keeps(result: CompactionResult): boolean {
-    return result.snapshotBytes <= this.keepBelowSnapshotBytes;
+    return this.idleMs > 0 && result.snapshotBytes <= this.keepBelowSnapshotBytes;
   }
 
   get waiting(): boolean {

@@ -19,7 +19,7 @@ import { createMissingDir, dirExists, missingDirError, type CreateIndex } from '
 import { controlPath, encodeControl, writeControl, type ControlRecord } from './control-file.js';
 import { HEADER_BYTES } from './format/file-header.js';
 import type { Compactor } from './compaction.js';
-import { workerCompactor, type WorkerCompactor } from './compaction-worker.js';
+import { DEFAULT_IDLE_MS, workerCompactor, type WorkerCompactor } from './compaction-worker.js';
 import { CONTROL_FILE, segmentPath, snapshotPath } from './data-dir-files.js';
 import { nextStoreId, StoreEventPublisher } from './store-events.js';
 import { UndoLog } from './undo-log.js';
@@ -63,6 +63,12 @@ export interface DiskStoreOptions {
    * docs/adr/0021). Default 1 MiB; 0: the log grows with its records.
    */
   readonly preallocateBytes?: number;
+  /**
+   * How long the store's compaction thread waits for the next compaction before it ends
+   * (compaction-worker.ts; default 30 s, 0: a fresh thread per compaction). Not used with
+   * `compactor`.
+   */
+  readonly compactionKeepMs?: number;
 }
 
 /** Default of DiskStoreOptions.preallocateBytes. */
@@ -193,7 +199,10 @@ export class DiskStore implements IndexStore, BackupSource {
     this.#syncIntervalMs = options.syncIntervalMs ?? 100;
     this.#compactAfterBytes = Math.min(options.compactAfterBytes ?? 64 * 1024 * 1024, MAX_SEGMENT_BYTES);
     this.#preallocateBytes = Math.max(0, options.preallocateBytes ?? PREALLOCATE_BYTES);
-    const own = options.compactor === undefined ? workerCompactor() : null;
+    const own =
+      options.compactor === undefined
+        ? workerCompactor({ idleMs: options.compactionKeepMs ?? DEFAULT_IDLE_MS })
+        : null;
     this.#ownCompactor = own;
     this.#compactor = options.compactor ?? (own as WorkerCompactor);
     this.#retryMinMs = options.retryMinMs ?? 50;

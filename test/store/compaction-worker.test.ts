@@ -174,6 +174,16 @@ test('a compaction thread whose snapshot passed the size it keeps below ends at 
   assert.equal(compactor.waiting(), false);
 });
 
+test('with no idle time (--compaction-keep-ms 0) each compaction ends its thread', async (t) => {
+  const job = await sealedSegments(t);
+  const compactor = workerCompactor({ idleMs: 0 });
+  t.after(() => compactor.close());
+  await compactor(job);
+  assert.equal(compactor.waiting(), false);
+  await compactor(job);
+  assert.equal(compactor.threadsStarted(), 2);
+});
+
 test('a waiting compaction thread ends after its idle time, and at close', async (t) => {
   const job = await sealedSegments(t);
   const compactor = workerCompactor({ idleMs: 50 });
