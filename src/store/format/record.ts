@@ -138,9 +138,13 @@ export function recordTypeIn(b: Buffer, start: number, end: number): number {
   return at === end ? type : 0;
 }
 
-/** The name of the well-formed INDEX or REMOVE payload at `b[start]` (see recordTypeIn). */
-export function recordNameIn(b: Buffer, start: number, names?: NameCache): string {
-  return nameIn(b, start + 2, start + 2 + b[start + 1]!, names);
+/**
+ * The name of the well-formed INDEX or REMOVE payload at `b[start]` (see recordTypeIn), as a
+ * new string: for the rare lookups (a compaction's first pass numbers names by their bytes,
+ * NameSlots, and makes no string per record).
+ */
+export function recordNameIn(b: Buffer, start: number): string {
+  return b.toString('latin1', start + 2, start + 2 + b[start + 1]!);
 }
 
 /** The name in `b[start, end)`, through `names` when given. */
