@@ -9,7 +9,7 @@ import { DEFAULT_READ_BUFFER_BYTES, openDataFile, scanFileFrames } from './forma
 import { decodeRecordIn, recordNameIn, recordTypeIn, RecordType } from './format/record.js';
 import { NameCache } from '../protocol/name-cache.js';
 import { segmentPath, snapshotPath } from './data-dir-files.js';
-import { NameSlots } from './name-slots.js';
+import { grown, NameSlots } from './name-slots.js';
 import { readSnapshot, writeSnapshot } from './snapshot-file.js';
 
 /** Fold snapshot `snapshotSeq` (0: none) and sealed segments `fromSeq..toSeq` into snapshot `toSeq`. */
@@ -58,8 +58,9 @@ export function compactionFs(fs: StorageFs, context: CompactionContext | undefin
  * replaying every record into the graph was a third of a compaction's CPU. So only the last
  * records are decoded whole, in two passes over the segments: the first checks every record
  * and tells its name apart by its bytes alone (NameSlots), to find each package's last
- * record; the second skips to those and decodes their dependencies. Decoding every record's dependencies, to keep only the
- * last, was most of what remained (docs/performance.md, recommendation 8).
+ * record; the second skips to those and decodes their dependencies. Decoding every record's
+ * dependencies, to keep only the last, was most of what remained (docs/performance.md,
+ * recommendation 8).
  */
 export async function foldSnapshot(fs: StorageFs, job: CompactionJob): Promise<CompactionResult> {
   const graph = new DependencyGraph();
@@ -123,11 +124,7 @@ async function lastRecordNumbers(
       throw damaged(path, offset, 'undecodable record');
     // A well-formed INDEX or REMOVE payload: type, name length, name.
     const slot = slots.slotOf(bytes, from + 2, from + 2 + bytes[from + 1]!);
-    if (slot === last.length) {
-      const more = new Int32Array(2 * last.length);
-      more.set(last);
-      last = more;
-    }
+    if (slot === last.length) last = grown(last);
     last[slot] = type === RecordType.INDEX ? records : REMOVED;
     records++;
   });

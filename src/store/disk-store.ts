@@ -19,7 +19,7 @@ import { createMissingDir, dirExists, missingDirError, type CreateIndex } from '
 import { controlPath, encodeControl, writeControl, type ControlRecord } from './control-file.js';
 import { HEADER_BYTES } from './format/file-header.js';
 import type { Compactor } from './compaction.js';
-import { DEFAULT_IDLE_MS, workerCompactor, type WorkerCompactor } from './compaction-worker.js';
+import { workerCompactor, type WorkerCompactor } from './compaction-worker.js';
 import { CONTROL_FILE, segmentPath, snapshotPath } from './data-dir-files.js';
 import { nextStoreId, StoreEventPublisher } from './store-events.js';
 import { UndoLog } from './undo-log.js';
@@ -200,9 +200,7 @@ export class DiskStore implements IndexStore, BackupSource {
     this.#compactAfterBytes = Math.min(options.compactAfterBytes ?? 64 * 1024 * 1024, MAX_SEGMENT_BYTES);
     this.#preallocateBytes = Math.max(0, options.preallocateBytes ?? PREALLOCATE_BYTES);
     const own =
-      options.compactor === undefined
-        ? workerCompactor({ idleMs: options.compactionKeepMs ?? DEFAULT_IDLE_MS })
-        : null;
+      options.compactor === undefined ? workerCompactor({ idleMs: options.compactionKeepMs }) : null;
     this.#ownCompactor = own;
     this.#compactor = options.compactor ?? (own as WorkerCompactor);
     this.#retryMinMs = options.retryMinMs ?? 50;

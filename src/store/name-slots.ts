@@ -91,7 +91,8 @@ export class NameSlots {
   }
 }
 
-function grown(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+/** `a` in an array twice its length. */
+export function grown(a: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
   const b = new Int32Array(2 * a.length);
   b.set(a);
   return b;

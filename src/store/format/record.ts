@@ -144,7 +144,7 @@ export function recordTypeIn(b: Buffer, start: number, end: number): number {
  * NameSlots, and makes no string per record).
  */
 export function recordNameIn(b: Buffer, start: number): string {
-  return b.toString('latin1', start + 2, start + 2 + b[start + 1]!);
+  return nameIn(b, start + 2, start + 2 + b[start + 1]!, undefined);
 }
 
 /** The name in `b[start, end)`, through `names` when given. */
