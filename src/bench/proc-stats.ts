@@ -11,6 +11,13 @@ export interface ProcSample {
   /** The parts of cpuSeconds spent in user space and in the kernel. */
   readonly userSeconds: number;
   readonly systemSeconds: number;
+  /**
+   * The same two for the process's main thread alone (/proc/<pid>/task/<pid>/stat): in
+   * `pkgindex serve` the thread that owns the index and executes every command, the serial
+   * part of the server's work whatever its thread count.
+   */
+  readonly mainUserSeconds: number;
+  readonly mainSystemSeconds: number;
   /** Peak resident set size (VmHWM), in bytes, since the process started. */
   readonly peakRssBytes: number;
   readonly rssBytes: number;
@@ -68,11 +75,14 @@ export function sampleProcess(pid: number): ProcSample | null {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const main = parseStatUserSystemTicks(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8'));
     const { user, system } = parseStatUserSystemTicks(stat);
     return {
       cpuSeconds: (user + system) / ticksPerSecond(),
       userSeconds: user / ticksPerSecond(),
       systemSeconds: system / ticksPerSecond(),
+      mainUserSeconds: main.user / ticksPerSecond(),
+      mainSystemSeconds: main.system / ticksPerSecond(),
       peakRssBytes: parseStatusKb(status, 'VmHWM'),
       rssBytes: parseStatusKb(status, 'VmRSS'),
       readCalls: parseIoCount(io, 'syscr'),

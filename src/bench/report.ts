@@ -71,6 +71,10 @@ export function formatSummary(r: BenchResult): string {
         'server syscalls',
         `${r.server.readCallsPerOp.toFixed(3)} reads and ${r.server.writeCallsPerOp.toFixed(3)} writes per reply; ${perReply(r.server.cpuSeconds)} µs CPU per reply (user ${perReply(r.server.userSeconds)} + kernel ${perReply(r.server.systemSeconds)})`,
       ],
+      [
+        'index owner',
+        `${perReply(r.server.mainUserSeconds + r.server.mainSystemSeconds)} µs CPU per reply (user ${perReply(r.server.mainUserSeconds)} + kernel ${perReply(r.server.mainSystemSeconds)}): the server's main thread, the serial part`,
+      ],
     );
   if (r.machineCpuPercent !== null)
     rows.push([

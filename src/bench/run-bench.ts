@@ -94,6 +94,12 @@ export interface BenchResult {
     /** The parts of cpuSeconds spent in user space (JS, V8, libuv) and in the kernel. */
     readonly userSeconds: number;
     readonly systemSeconds: number;
+    /**
+     * The same for the server's main thread alone: pkgindex's index owner, which executes
+     * every command, so its CPU per reply is the serial part that more cores do not spread.
+     */
+    readonly mainUserSeconds: number;
+    readonly mainSystemSeconds: number;
     /** CPU time over wall time, in % of one core. */
     readonly cpuPercent: number;
     readonly peakRssBytes: number;
@@ -243,6 +249,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
             cpuSeconds: after.cpuSeconds - before.cpuSeconds,
             userSeconds: after.userSeconds - before.userSeconds,
             systemSeconds: after.systemSeconds - before.systemSeconds,
+            mainUserSeconds: after.mainUserSeconds - before.mainUserSeconds,
+            mainSystemSeconds: after.mainSystemSeconds - before.mainSystemSeconds,
             cpuPercent: (100 * (after.cpuSeconds - before.cpuSeconds)) / wallS,
             peakRssBytes: after.peakRssBytes,
             readCallsPerOp: (after.readCalls - before.readCalls) / Math.max(1, histogram.count),

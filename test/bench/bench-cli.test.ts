@@ -45,6 +45,10 @@ test('pkgindex bench --no-validate measures a server that answers OK to everythi
   assert.equal(result.config.prefix, 'bench:');
   assert.equal(result.cleanup?.packages, result.warmup.packages);
   assert.ok(result.server !== null && result.server.peakRssBytes > 0);
+  // The main thread's CPU is a part of the process's (one clock tick apart at most: the two
+  // files are read one after the other).
+  const main = result.server.mainUserSeconds + result.server.mainSystemSeconds;
+  assert.ok(main >= 0 && main <= result.server.cpuSeconds + 0.011, JSON.stringify(result.server));
   assert.ok(result.opsPerSec > 0 && result.latencyUs.max >= result.latencyUs.p50);
 });
 
@@ -57,6 +61,7 @@ test('pkgindex bench prints a summary table; a usage error or no server exits 2 
     'replies by class',
     'protocol errors   0',
     'server peak RSS',
+    'index owner',
     'clean-up',
   ])
     assert.ok(run.stdout.includes(row), `no "${row}" in:\n${run.stdout}`);

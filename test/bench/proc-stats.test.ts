@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
 import {
   parseIoCount,
   parseMachineStat,
@@ -59,6 +60,28 @@ test('this process can be sampled on Linux; a process that does not exist cannot
   assert.ok(sample.cpuSeconds >= 0);
   assert.ok(sample.readCalls > 0);
   assert.equal(sampleProcess(2 ** 22 + 1), null);
+});
+
+test("a process's main thread is sampled apart: CPU another thread burns is the process's, not the main thread's", () => {
+  const before = sampleProcess(process.pid)!;
+  // Another thread spins for 300 ms while this one sleeps in Atomics.wait.
+  const done = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(
+    'const { workerData } = require("node:worker_threads"); const end = Date.now() + 300; while (Date.now() < end); Atomics.store(workerData, 0, 1); Atomics.notify(workerData, 0);',
+    { eval: true, workerData: done },
+  );
+  Atomics.wait(done, 0, 0, 10_000);
+  const middle = sampleProcess(process.pid)!;
+  // Then this thread spins for 300 ms.
+  const end = Date.now() + 300;
+  while (Date.now() < end);
+  const after = sampleProcess(process.pid)!;
+  void worker.terminate();
+  const main = (s: typeof before): number => s.mainUserSeconds + s.mainSystemSeconds;
+  assert.ok(middle.cpuSeconds - before.cpuSeconds >= 0.2, 'the worker spun: the process used CPU');
+  assert.ok(main(middle) - main(before) < 0.1, 'the main thread slept meanwhile');
+  assert.ok(main(after) - main(middle) >= 0.2, "the main thread's own spin is counted");
+  assert.ok(main(after) <= after.cpuSeconds);
 });
 
 test('the machine-wide CPU line counts everything but idle and iowait as busy', () => {

@@ -1,8 +1,9 @@
 /**
  * `measure ab`: an A/B benchmark. The same `pkgindex bench` load against two server
  * configurations, in interleaved rounds (A then B, B then A, ...) so that drift on a shared
- * machine hits both alike. Prints ops/s and server CPU µs per op for each round, then the
- * median B/A ratios with a distribution-free 95 % interval (support/median-interval.ts).
+ * machine hits both alike. Prints ops/s, server CPU µs per op and its main thread's (the
+ * index owner's) for each round, then the median B/A ratios with a distribution-free 95 %
+ * interval (support/median-interval.ts).
  */
 import { newDataDir, removeDataDir } from '../support/data-dir.js';
 import { median } from '../matrix/targets.js';
@@ -18,6 +19,10 @@ export const usage = `Usage: node dist/tools/measure.js ab --a=ARGS --b=ARGS [--
   --a=ARGS, --b=ARGS   extra \`pkgindex serve\` arguments of each side, as one string
                        (write --a='--admin=false' --b='': a value starting with - needs the =);
                        {dataDir} becomes a fresh directory per round (--a='--storage=disk --data-dir={dataDir}')
+  --a-data-root=DIR, --b-data-root=DIR
+                       where each side's {dataDir} is made (default: the system's temporary
+                       directory): e.g. /dev/shm for one side, to tell the store's own work
+                       from the device's
   --a-cli=PATH, --b-cli=PATH
                        the pkgindex CLI (dist/src/cli/main.js) each side runs: another build,
                        for a before/after comparison in one run (default: this build)
@@ -46,6 +51,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       b: { type: 'string' },
       'a-cli': { type: 'string' },
       'b-cli': { type: 'string' },
+      'a-data-root': { type: 'string' },
+      'b-data-root': { type: 'string' },
       rounds: { type: 'string' },
       'warmup-seconds': { type: 'string' },
       'server-cpu': { type: 'string' },
@@ -55,6 +62,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   );
   const sides = { A: splitArgs(values.a ?? ''), B: splitArgs(values.b ?? '') };
   const clis = { A: values['a-cli'] ?? cliPath(), B: values['b-cli'] ?? cliPath() };
+  const dataRoots = { A: values['a-data-root'], B: values['b-data-root'] };
   const rounds = intOption('--rounds', values.rounds, 3);
   const benchArgs = rest.length > 0 ? rest : DEFAULT_BENCH_ARGS;
   const warmupSeconds = intOption('--warmup-seconds', values['warmup-seconds'], 0, 0);
@@ -63,12 +71,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   const clientCpu = optionalCpu('--client-cpu', values['client-cpu']);
   const ops = { A: [] as number[], B: [] as number[] };
   const cpu = { A: [] as number[], B: [] as number[] };
+  const owner = { A: [] as number[], B: [] as number[] };
   for (let round = 1; round <= rounds; round++)
     // A first in odd rounds, B first in even ones: a side that always ran second (a warmer
     // machine, a neighbour's job that starts on the minute) would bias every pair alike.
     for (const side of round % 2 === 1 ? (['A', 'B'] as const) : (['B', 'A'] as const)) {
       const port = await freePort();
-      const dataDir = newDataDir(`pkgindex-ab-${side}-`);
+      const dataDir = newDataDir(`pkgindex-ab-${side}-`, dataRoots[side]);
       const serve = [
         clis[side],
         'serve',
@@ -108,11 +117,14 @@ export async function main(argv: readonly string[]): Promise<number> {
         if (r.protocolErrors !== 0)
           throw new ToolError(`${side} round ${round}: ${r.protocolErrors} protocol errors`);
         if (r.server === null) throw new ToolError('pkgindex bench reported no server figures');
-        const us = (r.server.cpuSeconds * 1e6) / (r.opsPerSec * r.elapsedS);
+        const perOp = (seconds: number): number => (seconds * 1e6) / (r.opsPerSec * r.elapsedS);
+        const us = perOp(r.server.cpuSeconds);
+        const mainUs = perOp(r.server.mainUserSeconds + r.server.mainSystemSeconds);
         ops[side].push(r.opsPerSec);
         cpu[side].push(us);
+        owner[side].push(mainUs);
         console.log(
-          `round ${round} ${side}: ${Math.round(r.opsPerSec)} ops/s, server ${us.toFixed(3)} µs CPU/op, peak RSS ${(r.server.peakRssBytes / 1048576).toFixed(1)} MiB`,
+          `round ${round} ${side}: ${Math.round(r.opsPerSec)} ops/s, server ${us.toFixed(3)} µs CPU/op (main thread ${mainUs.toFixed(3)}: user ${perOp(r.server.mainUserSeconds).toFixed(3)} + kernel ${perOp(r.server.mainSystemSeconds).toFixed(3)}), peak RSS ${(r.server.peakRssBytes / 1048576).toFixed(1)} MiB`,
         );
       } finally {
         await server.stop();
@@ -131,6 +143,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
   console.log(`B/A ops/s: ${summary(ratios(ops))}`);
   console.log(`B/A server CPU per op: ${summary(ratios(cpu))}`);
+  console.log(`B/A main thread (index owner) CPU per op: ${summary(ratios(owner))}`);
   return 0;
 }
 
