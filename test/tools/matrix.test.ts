@@ -4,6 +4,7 @@ import {
   DEFAULT_SERVER_ARGS,
   SERVER_KINDS,
   SHAPES,
+  cpuPerReply,
   nativeFallback,
   type Cell,
   type MatrixResult,
@@ -226,6 +227,20 @@ test('the matrix section names the machine, the command and marks missing cells'
   assert.match(md, /\| strict 1×1 \| durable \| not available yet \|/);
   // The paragraph that explains the kinds names the native ones and how they are served.
   assert.match(md, /memory-native: `--io native --threads 1`.*ADR 0019.*\(durable-native\)/);
+});
+
+test("server CPU per reply: user and kernel, then the main thread's (the index owner's) when measured", () => {
+  const result = {
+    answered: 1_000_000,
+    server: { userSeconds: 0.5, systemSeconds: 0.25, mainUserSeconds: 0.375, mainSystemSeconds: 0.125 },
+  } as unknown as BenchResult;
+  assert.equal(cpuPerReply(result), '0.5 + 0.3 µs; main thread 0.5');
+  // A result from before the bench measured the main thread says nothing of it.
+  const older = {
+    answered: 1_000_000,
+    server: { userSeconds: 0.5, systemSeconds: 0.25 },
+  } as unknown as BenchResult;
+  assert.equal(cpuPerReply(older), '0.5 + 0.3 µs');
 });
 
 test('the section is created, then replaced in place, leaving other sections alone', () => {

@@ -308,13 +308,18 @@ export function cpuUsPerReply(result: BenchResult): number | null {
 
 /**
  * The server's CPU per reply, user + kernel, in µs: what the server spends on a request,
- * whatever the client could offer (issue 13).
+ * whatever the client could offer (issue 13); then its main thread's alone, user and kernel
+ * together, when the result has it: in pkgindex the index owner, the serial part.
  */
 export function cpuPerReply(result: BenchResult): string {
   const s = result.server;
   if (s === null || result.answered === 0) return '';
   const us = (seconds: number): string => ((seconds * 1e6) / result.answered).toFixed(1);
-  return `${us(s.userSeconds)} + ${us(s.systemSeconds)} µs`;
+  const main =
+    typeof s.mainUserSeconds === 'number' && typeof s.mainSystemSeconds === 'number'
+      ? `; main thread ${us(s.mainUserSeconds + s.mainSystemSeconds)}`
+      : '';
+  return `${us(s.userSeconds)} + ${us(s.systemSeconds)} µs${main}`;
 }
 
 /** Runs every shape against every server kind, ceiling first, so each ratio compares neighbours in time. */
