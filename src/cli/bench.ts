@@ -105,7 +105,7 @@ const OPTIONS = {
     value: 'PID',
     default: null,
     defaultText: 'unset',
-    help: "Report that process's CPU time and peak RSS.",
+    help: "Report that process's CPU time (and its main thread's: pkgindex's index owner) and peak RSS.",
     parse: integer(1),
   }),
   scriptLength: option({
