@@ -2,12 +2,17 @@
 // read, frame lines and write replies, around the one JavaScript thread that owns the index.
 //
 // Each I/O thread owns its connections outright (no locks on the hot path): it reads every
-// ready connection once per turn (at most READ_BYTES each, so a flooding client gets one
-// read per turn like everyone else), cuts complete lines, and at the end of the turn hands
+// ready connection once per turn (at most READ_BYTES each, or its slice of the ring's arena,
+// so a flooding client gets one read per turn like everyone else), cuts complete lines, and at the end of the turn hands
 // the turn's lines to JavaScript as one batch through a thread-safe function. The owner
 // executes the batch in its serial order and answers with one reply byte per line
 // (`reply()`), in the order of the batches; the answer is queued for the thread, which is
 // woken through an eventfd, renders the replies and writes each connection's once.
+//
+// A turn's reads, and its replies' writes, go to the kernel in one io_uring submission each
+// where two or more connections are ready (socket_ring.h, ADR 0023): one system call instead
+// of one per connection, each completed during the submission as the non-blocking call would
+// be. Where the kernel refuses a ring, or with --io-uring=false, the plain calls.
 //
 // In inline mode (what the server uses) thread 0 is no thread: the owner's own event loop
 // serves its connections, executing each turn's batch in the same callback, with no hop; the
@@ -41,10 +46,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "socket_ring.h"
+
 namespace {
 
 // Bumped whenever the JavaScript side's expectations change (src/native/addon.ts checks it).
-constexpr int32_t ABI_VERSION = 6;
+constexpr int32_t ABI_VERSION = 7;
 constexpr size_t READ_BYTES = 64 * 1024;
 // A connection's reply buffer is kept between writes up to this size, and given back beyond.
 constexpr size_t KEEP_BYTES = 4 * 1024;
@@ -52,6 +59,11 @@ constexpr size_t KEEP_BYTES = 4 * 1024;
 // batch after batch, up to this size; a bigger batch gets buffers of its own, not kept.
 constexpr size_t INBOX_KEEP_BYTES = 1024 * 1024;
 constexpr int MAX_EVENTS = 256;
+// A turn's reads through the ring land in one arena of this size, a slice per connection
+// (READ_BYTES at most, RING_SLICE_MIN at least; more connections than fit go in more rounds).
+constexpr size_t RING_ARENA_BYTES = 256 * 1024;
+constexpr size_t RING_SLICE_MIN = 4 * 1024;
+constexpr unsigned RING_ENTRIES = 256;
 constexpr uint64_t LISTEN_TAG = ~0ull;
 constexpr uint64_t WAKE_TAG = ~0ull - 1;
 constexpr uint8_t REPLY_ERROR = 2;
@@ -75,6 +87,7 @@ enum Counter {
   C_BATCHES,
   C_BATCHED_COMMANDS,
   C_REPLIES_FAILED,
+  C_RING_CALLS,  // io_uring_enter calls that carried a turn's reads or writes
   C_COUNT
 };
 
@@ -103,6 +116,8 @@ struct Options {
   // Lines one connection may add to one batch (its share of a turn, as --slice-us is for
   // Node's sockets); the rest of what it sent waits, read but not framed, for the next turns.
   size_t linesPerTurn = 256;
+  // Each turn's reads, and its writes, in one io_uring submission (socket_ring.h, ADR 0023).
+  bool ring = true;
 };
 
 struct Group;
@@ -121,6 +136,7 @@ struct Conn {
   uint32_t events = EPOLLIN;  // what epoll has registered
   bool ending = false;      // the client half-closed, or the server drains: close once answered
   bool dead = false;        // the socket is closed; freed once `inflight` is 0
+  bool listed = false;      // in the list of connections a turn's answers write (takeAnswers)
   int64_t lastReadMs = 0;
   // Replies that wait behind a held one (REPLY_HELD, filled by a second answer), in order.
   std::deque<uint8_t> queued;
@@ -196,6 +212,12 @@ struct Thread {
   bool inlineMode = false;
   bool finished = false;  // the drain is over and onBatch(null) was called
   std::vector<char> buffer;
+  // The turn's reads and writes in one system call each, when the kernel allows (socket_ring.h);
+  // opened for the thread that submits to it (openRing). Closed: the plain calls.
+  socket_ring::Ring ring;
+  std::vector<char> arena;
+  std::vector<uint32_t> ready;  // a turn's readable connections, by id
+  std::vector<Conn*> reading;   // the same, still open when the turn reads them
   uv_poll_t poll{};
   uv_timer_t timer{};
   uv_idle_t idle{};  // a turn per loop iteration while a connection has a backlog
@@ -459,6 +481,8 @@ void handOver(Thread* t) {
     napi_call_threadsafe_function(t->group->tsfn, b, napi_tsfn_blocking);
 }
 
+void wroteOut(Thread* t, Conn* c);
+
 void writeOut(Thread* t, Conn* c) {
   while (c->outAt < c->out.size() && !c->dead) {
     const ssize_t w = send(c->fd, c->out.data() + c->outAt, c->out.size() - c->outAt, MSG_NOSIGNAL);
@@ -471,6 +495,12 @@ void writeOut(Thread* t, Conn* c) {
     closeConn(t, c);
     return;
   }
+  wroteOut(t, c);
+}
+
+// After a connection's write: gives back what grew, and waits for EPOLLOUT if some is left.
+void wroteOut(Thread* t, Conn* c) {
+  if (c->dead) return;
   if (c->outAt >= c->out.size()) {
     // All written: a buffer that grew for a burst of replies is given back, not kept per
     // connection (100 pipelining clients kept megabytes of them).
@@ -500,6 +530,45 @@ void flushQueued(Thread* t, Conn* c) {
     c->queued.pop_front();
     render(t, c, r);
     c->inflight--;
+  }
+}
+
+socket_ring::Ring* ringOf(Thread* t);
+template <typename Done>
+bool runRing(Thread* t, socket_ring::Ring* ring, Done&& done);
+
+// Writes each of `conns` once: through the ring, in one system call per round, when there are
+// two or more; else with send. What the kernel did not take waits for EPOLLOUT (setEvents).
+void writeAll(Thread* t, const std::vector<Conn*>& conns) {
+  socket_ring::Ring* ring = conns.size() >= 2 ? ringOf(t) : nullptr;
+  if (ring == nullptr) {
+    for (Conn* c : conns) writeOut(t, c);
+    return;
+  }
+  const size_t perRound = ring->capacity();
+  std::vector<int32_t> results;
+  for (size_t from = 0; from < conns.size(); from += perRound) {
+    const size_t to = from + perRound < conns.size() ? from + perRound : conns.size();
+    results.assign(to - from, -EAGAIN);
+    for (size_t i = from; i < to; i++) {
+      Conn* c = conns[i];
+      if (!c->dead && c->outAt < c->out.size()) ring->send(c->fd, c->out.data() + c->outAt, c->out.size() - c->outAt, i - from);
+    }
+    const bool ran = runRing(t, ring, [&](uint64_t tag, int32_t res) { results[tag] = res; });
+    for (size_t i = from; i < to; i++) {
+      Conn* c = conns[i];
+      if (!ran) {
+        writeOut(t, c);
+        continue;
+      }
+      const int32_t w = results[i - from];
+      if (w > 0) c->outAt += size_t(w);
+      else if (w != -EAGAIN && w != -EWOULDBLOCK && w != -EINTR && !c->dead) {
+        closeConn(t, c);
+        continue;
+      }
+      wroteOut(t, c);
+    }
   }
 }
 
@@ -564,13 +633,19 @@ void takeAnswers(Thread* t) {
   }
   for (uint32_t id : dead)
     if (t->conns[id] != nullptr && t->conns[id]->dead) freeIfDone(t, t->conns[id]);
-  // A connection answered in two batches of the list is written once, after the last.
+  // A connection answered in two batches of the list is written once, after the last: it may
+  // be in `touched` twice (answered, another, answered again), and is listed for writing once.
+  std::vector<Conn*> writes;
   for (Conn* c : touched)
-    if (t->conns[c->id] == c && !c->dead && c->outAt < c->out.size()) writeOut(t, c);
-    else if (t->conns[c->id] == c) {
+    if (t->conns[c->id] == c && !c->dead && c->outAt < c->out.size()) {
+      if (!c->listed) writes.push_back(c);
+      c->listed = true;
+    } else if (t->conns[c->id] == c) {
       checkBackpressure(t, c);
       maybeFinish(t, c);
     }
+  for (Conn* c : writes) c->listed = false;
+  writeAll(t, writes);
 }
 
 void wake(Thread* t);
@@ -673,8 +748,8 @@ void takeHanded(Thread* t) {
   for (auto& h : got) adopt(t, h.first, std::move(h.second));
 }
 
-void readConn(Thread* t, Conn* c, char* buf) {
-  const ssize_t r = recv(c->fd, buf, READ_BYTES, 0);
+// What a read of `c` into `buf` returned: `r` bytes, or -errno.
+void received(Thread* t, Conn* c, char* buf, ssize_t r) {
   if (r > 0) {
     add(t, C_BYTES_IN, double(r));
     c->lastReadMs = nowMs();
@@ -689,7 +764,7 @@ void readConn(Thread* t, Conn* c, char* buf) {
     checkBackpressure(t, c);
     return;
   }
-  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (r == -EAGAIN || r == -EWOULDBLOCK || r == -EINTR) return;
   if (r == 0) {
     // The client will send nothing more: answer what it sent, then close.
     c->ending = true;
@@ -699,6 +774,55 @@ void readConn(Thread* t, Conn* c, char* buf) {
     return;
   }
   closeConn(t, c);
+}
+
+void readConn(Thread* t, Conn* c, char* buf) {
+  const ssize_t r = recv(c->fd, buf, READ_BYTES, 0);
+  received(t, c, buf, r < 0 ? -errno : r);
+}
+
+// Opens the thread's ring, on the thread that will submit to it (a kernel that refuses it
+// leaves the plain calls; start() has already said why, with ringError()).
+void openRing(Thread* t) {
+  if (t->group->options.ring && t->ring.open(RING_ENTRIES)) t->arena.resize(RING_ARENA_BYTES);
+}
+
+socket_ring::Ring* ringOf(Thread* t) { return t->ring.ready() ? &t->ring : nullptr; }
+
+// One submission's worth of operations, run; false when the submission failed (nothing done).
+template <typename Done>
+bool runRing(Thread* t, socket_ring::Ring* ring, Done&& done) {
+  add(t, C_RING_CALLS, 1);
+  return ring->run(done);
+}
+
+// Reads each of `ready` once: through the ring, in one system call per round, when there are
+// two or more; else with recv.
+void readAll(Thread* t, const std::vector<Conn*>& ready) {
+  socket_ring::Ring* ring = ready.size() >= 2 ? ringOf(t) : nullptr;
+  if (ring == nullptr) {
+    for (Conn* c : ready)
+      if (!c->dead) readConn(t, c, t->buffer.data());
+    return;
+  }
+  size_t slice = RING_ARENA_BYTES / ready.size();
+  slice = slice > READ_BYTES ? READ_BYTES : slice < RING_SLICE_MIN ? RING_SLICE_MIN : slice;
+  const size_t perRound = RING_ARENA_BYTES / slice;
+  ssize_t results[MAX_EVENTS];
+  for (size_t from = 0; from < ready.size(); from += perRound) {
+    const size_t to = from + perRound < ready.size() ? from + perRound : ready.size();
+    for (size_t i = from; i < to; i++) {
+      results[i - from] = -EAGAIN;
+      if (!ready[i]->dead) ring->recv(ready[i]->fd, t->arena.data() + (i - from) * slice, slice, i - from);
+    }
+    const bool ran = runRing(t, ring, [&](uint64_t tag, int32_t res) { results[tag] = res; });
+    for (size_t i = from; i < to; i++) {
+      Conn* c = ready[i];
+      if (c->dead) continue;
+      if (!ran) readConn(t, c, t->buffer.data());
+      else received(t, c, t->arena.data() + (i - from) * slice, results[i - from]);
+    }
+  }
 }
 
 void sweepIdle(Thread* t, int64_t now) {
@@ -760,6 +884,10 @@ bool turn(Thread* t, int timeout) {
   const int n = epoll_wait(t->epfd, events, MAX_EVENTS, t->backlog.empty() || waiting ? timeout : 0);
   if (n < 0 && errno != EINTR) return false;
   bool destroy = false;
+  // Readable connections are read after every event is seen, so that one system call reads
+  // them all; by id, because a wake-up's answers may close and free a connection meanwhile.
+  std::vector<uint32_t>& ready = t->ready;
+  ready.clear();
   for (int i = 0; i < n; i++) {
     const uint64_t tag = events[i].data.u64;
     if (tag == LISTEN_TAG) {
@@ -789,8 +917,12 @@ bool turn(Thread* t, int timeout) {
     }
     if (events[i].events & EPOLLOUT) writeOut(t, c);
     if (c->dead || t->conns[tag] != c) continue;
-    if (events[i].events & EPOLLIN) readConn(t, c, t->buffer.data());
+    if (events[i].events & EPOLLIN) ready.push_back(c->id);
   }
+  t->reading.clear();
+  for (uint32_t id : ready)
+    if (t->conns[id] != nullptr && !t->conns[id]->dead) t->reading.push_back(t->conns[id]);
+  readAll(t, t->reading);
   handOver(t);
   const int64_t now = nowMs();
   if (t->acceptPausedUntil > 0 && now >= t->acceptPausedUntil && !t->draining) {
@@ -825,6 +957,7 @@ void releaseConns(Thread* t) {
 
 void* run(void* arg) {
   Thread* t = static_cast<Thread*>(arg);
+  openRing(t);
   for (;;) {
     const int timeout = (t->group->options.idleTimeoutMs > 0 || t->acceptPausedUntil > 0 || t->draining) ? 100 : -1;
     if (!turn(t, timeout)) break;
@@ -1047,13 +1180,14 @@ napi_value Start(napi_env env, napi_callback_info info) {
   int32_t listenFd = -1;
   napi_get_value_int32(env, argv[0], &listenFd);
   double threads = 1, maxLine = 0, maxConns = 0, perPeer = 0, highWater = 0, idle = 0, inFlight = 0, inlineIo = 0,
-         linesPerTurn = 0;
+         linesPerTurn = 0, ring = 0;
   if (!getNumber(env, argv[1], "threads", &threads) || !getNumber(env, argv[1], "maxLineBytes", &maxLine) ||
       !getNumber(env, argv[1], "maxConnections", &maxConns) ||
       !getNumber(env, argv[1], "maxConnectionsPerPeer", &perPeer) ||
       !getNumber(env, argv[1], "outputHighWaterBytes", &highWater) ||
       !getNumber(env, argv[1], "idleTimeoutMs", &idle) || !getNumber(env, argv[1], "batchesInFlight", &inFlight) ||
-      !getNumber(env, argv[1], "inline", &inlineIo) || !getNumber(env, argv[1], "linesPerTurn", &linesPerTurn)) {
+      !getNumber(env, argv[1], "inline", &inlineIo) || !getNumber(env, argv[1], "linesPerTurn", &linesPerTurn) ||
+      !getNumber(env, argv[1], "ring", &ring)) {
     napi_throw_type_error(env, "E_NATIVE_ARGUMENT", "start(): an option is missing or not a number");
     return nullptr;
   }
@@ -1066,6 +1200,7 @@ napi_value Start(napi_env env, napi_callback_info info) {
   g->options.idleTimeoutMs = int64_t(idle);
   g->options.batchesInFlight = inFlight < 1 ? 1 : size_t(inFlight);
   g->options.linesPerTurn = linesPerTurn < 1 ? 1 : size_t(linesPerTurn);
+  g->options.ring = ring != 0;
   // Inline: thread 0 is the owner's own event loop (see the header comment); any others are
   // epoll threads that hand their batches over.
   const bool inlineMode = inlineIo != 0;
@@ -1140,6 +1275,7 @@ napi_value Start(napi_env env, napi_callback_info info) {
   }
   if (inlineMode) {
     Thread* t = g->threads[0];
+    openRing(t);  // this thread (the owner's) submits to it
     uv_timer_init(loop, &t->timer);
     t->timer.data = t;
     uv_idle_init(loop, &t->idle);
@@ -1261,6 +1397,21 @@ napi_value Join(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// ringError() -> null when this process may set up an io_uring ring (one is opened and closed),
+// else why not (the kernel's error), so that the owner can say why the layer makes plain calls.
+napi_value RingError(napi_env env, napi_callback_info) {
+  socket_ring::Ring probe;
+  napi_value out;
+  if (probe.open(RING_ENTRIES)) {
+    napi_get_null(env, &out);
+    return out;
+  }
+  const int err = errno;
+  std::string message = std::string(strerrorname_np(err) != nullptr ? strerrorname_np(err) : "error") + ": " + strerror(err);
+  napi_create_string_utf8(env, message.c_str(), message.size(), &out);
+  return out;
+}
+
 // stats(handle) -> Float64Array of C_COUNT counters per thread, thread after thread.
 napi_value Stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -1284,7 +1435,7 @@ napi_value Init(napi_env env, napi_value exports) {
     const char* name;
     napi_callback fn;
   } functions[] = {{"start", Start}, {"reply", ReplyFn}, {"drain", Drain},
-                   {"destroy", Destroy}, {"join", Join}, {"stats", Stats}};
+                   {"destroy", Destroy}, {"join", Join}, {"stats", Stats}, {"ringError", RingError}};
   for (const auto& f : functions) {
     napi_value fn;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &fn);

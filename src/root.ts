@@ -261,6 +261,14 @@ export class Composition implements PkgIndex {
   }
 
   /** Who reads and writes the connections: 'native' once its threads serve, else 'node'. */
+  /**
+   * io_uring submissions the native layer has made (each a turn's socket reads or its
+   * writes, ADR 0023); 0 with --io node, --io-uring=false, or where the kernel refuses a ring.
+   */
+  get ioRingCalls(): number {
+    return this.#native?.ringCalls ?? 0;
+  }
+
   get io(): 'node' | 'native' {
     return this.#native === null ? 'node' : 'native';
   }
@@ -419,9 +427,23 @@ export class Composition implements PkgIndex {
       return fallBack("this Node does not expose the listening socket's descriptor", {
         node: process.version,
       });
+    let ring = config.ioUring;
+    if (ring) {
+      const refused = loaded.addon.ringError();
+      if (refused !== null) {
+        ring = false;
+        log.warn(
+          { io: 'native', reason: refused },
+          `the kernel refuses io_uring (${refused}): the native layer makes one system call per ` +
+            "connection's read and write instead (slower on strict request/response); " +
+            '--io-uring=false says this is meant',
+        );
+      }
+    }
     try {
       this.#native = NativeFront.start({
         addon: loaded.addon,
+        ring,
         fd,
         threads: threadCount(config),
         server: config,

@@ -141,6 +141,13 @@ export const OPTIONS = {
     help: "Who reads and writes the protocol's connections. node: Node's sockets, on the event loop (and --threads' socket threads); native: the native connection layer (built by npm run build with g++) does the socket work, on the owner's own event loop for its share of the connections (all of them with --threads 1), and on --threads - 1 epoll threads, which pass every line to the owner, for the others; every line still runs on the one thread that owns the index (ADR 0019). Falls back to node, with a warning, where the layer is not built or an option it does not support is set (--tls-cert, --mutation-rate-per-peer).",
     parse: oneOf('node', 'native'),
   }),
+  ioUring: option({
+    flag: '--io-uring',
+    env: 'PKGINDEX_IO_URING',
+    default: true,
+    help: "With --io native: each turn's socket reads, and then its replies' writes, go to the kernel in one io_uring submission instead of one recv or send per connection (a system call's entry and exit cost about 1 µs on a VM with page-table isolation: ADR 0023). Where the kernel refuses a ring (io_uring_disabled, a seccomp profile such as Docker's default), a warning says why and the layer makes the plain calls. false: always the plain calls.",
+    parse: flagBool,
+  }),
   acceptLanes: option({
     flag: '--accept-lanes',
     env: 'PKGINDEX_ACCEPT_LANES',

@@ -33,6 +33,11 @@ export interface NativeIoAddon {
   destroy(handle: NativeIoHandle): void;
   join(handle: NativeIoHandle): void;
   stats(handle: NativeIoHandle): Float64Array;
+  /**
+   * Null when this process may set up an io_uring ring (one is opened and closed), else the
+   * kernel's reason (e.g. "EPERM: Operation not permitted" under a seccomp profile).
+   */
+  ringError(): string | null;
 }
 
 export interface NativeIoOptions {
@@ -55,6 +60,12 @@ export interface NativeIoOptions {
    * framed on later turns, after the other connections have had theirs (see linesPerTurn()).
    */
   readonly linesPerTurn: number;
+  /**
+   * 1: each turn's reads, and its writes, go to the kernel in one io_uring submission where
+   * the kernel allows (plain recv/send where it refuses); 0: always one call per connection
+   * (--io-uring, ADR 0023).
+   */
+  readonly ring: 0 | 1;
 }
 
 /**
@@ -94,11 +105,12 @@ export const NATIVE_COUNTERS = [
   'batches',
   'batchedCommands',
   'repliesFailedDurability',
+  'ringCalls',
 ] as const;
 
 /** The ABI this code speaks; the addon says its own (ABI_VERSION). */
-const ABI = 6;
-const FUNCTIONS = ['start', 'reply', 'drain', 'destroy', 'join', 'stats'] as const;
+const ABI = 7;
+const FUNCTIONS = ['start', 'reply', 'drain', 'destroy', 'join', 'stats', 'ringError'] as const;
 /** Where `npm run build` puts the addon (scripts/build-native.ts): beside this module. */
 const DEFAULT_PATH = fileURLToPath(new URL('./pkgindex_io.node', import.meta.url));
 /** Names another addon file: tests point it at a missing or foreign file to see the fallback. */

@@ -28,6 +28,8 @@ export interface NativeFrontOptions {
   readonly log: Logger;
   /** Where command latency goes, read at each batch (the metrics set it after start). */
   readonly latency: () => LatencyRecorder | null;
+  /** Each turn's reads and writes in one io_uring submission (the caller checked ringError()). */
+  readonly ring: boolean;
 }
 
 /**
@@ -109,6 +111,8 @@ export class NativeFront {
   #final: ThreadStats | null = null;
   /** Connections each thread accepted, as they were when the threads exited. */
   #finalPerThread: number[] = [];
+  /** io_uring submissions of every thread, as they were when the threads exited. */
+  #finalRingCalls = 0;
   readonly threads: number;
 
   private constructor(options: NativeFrontOptions) {
@@ -140,6 +144,7 @@ export class NativeFront {
         // would take off the owner; any other threads serve the rest (ADR 0019 point 11).
         inline: 1,
         linesPerTurn: linesPerTurn(server.sliceUs ?? server.turnBudgetUs),
+        ring: options.ring ? 1 : 0,
       },
       (thread, lines, count, readAtNs, spans) => {
         this.#onBatch(thread, lines, count, readAtNs, spans);
@@ -164,6 +169,7 @@ export class NativeFront {
         // The threads' counters go with them: the last report stands for them from now on.
         this.#final = this.report();
         this.#finalPerThread = this.#perThread('connectionsTotal');
+        this.#finalRingCalls = this.ringCalls;
         this.#addon.join(this.#handle);
         this.#drained();
       }
@@ -274,6 +280,12 @@ export class NativeFront {
     return out;
   }
 
+  /** io_uring submissions the I/O threads have made (each a turn's reads or writes). */
+  get ringCalls(): number {
+    if (this.#final !== null) return this.#finalRingCalls;
+    return this.#perThread('ringCalls').reduce((sum, n) => sum + n, 0);
+  }
+
   /** Connections the I/O threads hold now. */
   get connectionsOpen(): number {
     if (this.#final !== null) return 0;
@@ -307,6 +319,7 @@ export class NativeFront {
         connectionsPerThread: this.#finalPerThread,
         batches: report.batches,
         batchedCommands: report.batchedCommands,
+        ringCalls: this.#finalRingCalls,
       },
       'native I/O threads stopped',
     );

@@ -1,0 +1,89 @@
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { loadNativeIo } from '../../src/native/addon.js';
+import { LineClient } from '../support/line-client.js';
+import { spawnServer, type ServerProcess } from '../support/servers.js';
+import { tempDir } from '../store/support/tmp-dir.js';
+
+// The native layer's io_uring path (ADR 0023) where the kernel refuses a ring: a real seccomp
+// filter (deny-io-uring.c, built here with cc) makes io_uring_setup fail with EPERM, as
+// Docker's default profile does, and the server must say so and serve with plain calls.
+
+const loaded = loadNativeIo();
+const SOURCE = join(import.meta.dirname, '..', '..', '..', 'test', 'native', 'deny-io-uring.c');
+
+/** deny-io-uring built in a temporary dir, or null (the test skipped, saying why; in CI it fails). */
+async function denyLauncher(t: TestContext): Promise<string | null> {
+  if (!loaded.ok) {
+    t.skip(`--io native is not built here: ${loaded.reason}`);
+    return null;
+  }
+  const out = join(await tempDir(t, 'pkgindex-seccomp-'), 'deny-io-uring');
+  const built = spawnSync('cc', ['-O2', '-o', out, SOURCE], { encoding: 'utf8' });
+  if (built.status === 0) return out;
+  const why = `cannot build ${SOURCE} with cc: ${built.error?.message ?? built.stderr}`;
+  // .ci/run installs g++ (and so gcc and cc) for the native layer.
+  if (process.env.CI === 'true') assert.fail(`CI must run this test: ${why}`);
+  t.skip(why);
+  return null;
+}
+
+/** Ten clients at once, each in lock step: the turns that would have gone through the ring. */
+async function serveTenClients(server: ServerProcess): Promise<void> {
+  const clients = await Promise.all(Array.from({ length: 10 }, () => LineClient.open(server.port)));
+  try {
+    for (let round = 0; round < 20; round++) {
+      const replies = await Promise.all(
+        clients.map((client, c) =>
+          client.request(`INDEX|p${c}-${round}|${round > 0 ? `p${c}-${round - 1}` : ''}`),
+        ),
+      );
+      assert.deepEqual(replies, Array<string[]>(10).fill(['OK']));
+    }
+    assert.deepEqual(await clients[3]!.request('REMOVE|p3-0|'), ['FAIL']);
+    assert.deepEqual(await clients[3]!.request('QUERY|p3-19|'), ['OK']);
+  } finally {
+    for (const client of clients) client.close();
+  }
+}
+
+function ringCallsAtStop(server: ServerProcess): unknown {
+  return server.events.find((e) => e.msg === 'native I/O threads stopped')?.ringCalls;
+}
+
+for (const threads of [1, 2]) {
+  test(`where seccomp refuses io_uring, the native layer warns why and serves with plain calls (--threads ${threads})`, async (t) => {
+    const deny = await denyLauncher(t);
+    if (deny === null) return;
+    const server = await spawnServer({ io: 'native', threads, launcher: [deny] });
+    t.after(() => server.stop('SIGKILL'));
+    const warning = server.events.find(
+      (e) => typeof e.msg === 'string' && e.msg.includes('refuses io_uring'),
+    );
+    assert.ok(warning !== undefined, 'a warning says the kernel refused io_uring');
+    assert.match(String(warning.reason), /^EPERM: /);
+    assert.match(String(warning.msg), /--io-uring=false/);
+    assert.ok(
+      server.events.some((e) => e.msg === 'listening' && e.io === 'native'),
+      'it serves with the native layer all the same',
+    );
+    await serveTenClients(server);
+    assert.equal(await server.stop('SIGTERM'), 0);
+    assert.equal(ringCallsAtStop(server), 0);
+  });
+}
+
+test('with --io-uring=false the kernel is not asked: no warning, and no ring calls', async (t) => {
+  if (!loaded.ok) {
+    t.skip(`--io native is not built here: ${loaded.reason}`);
+    return;
+  }
+  const server = await spawnServer({ io: 'native', threads: 1, args: ['--io-uring=false'] });
+  t.after(() => server.stop('SIGKILL'));
+  await serveTenClients(server);
+  assert.equal(await server.stop('SIGTERM'), 0);
+  assert.equal(ringCallsAtStop(server), 0);
+  assert.ok(!server.events.some((e) => typeof e.msg === 'string' && e.msg.includes('io_uring')));
+});
