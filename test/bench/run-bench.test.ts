@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Server } from 'node:net';
 import { defaultDataFile } from '../../src/bench/data-set.js';
 import { runBench, type BenchOptions } from '../../src/bench/run-bench.js';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { DEFAULT_PREFIX, parseDataFile, parseMix, planWorkload } from '../../src/bench/workload.js';
 import { buildCeiling, ceilingArgs } from '../../tools/matrix/ceiling.js';
@@ -111,6 +111,28 @@ test('the ceiling runs one epoll loop per core, and ceiling-1t one thread in all
     } finally {
       await ceiling.stop();
     }
+  }
+});
+
+test('the ring ceiling answers every line, its reads and writes through an io_uring ring', async () => {
+  const binary = buildCeiling();
+  const port = await freePort();
+  const ceiling = await startServer(binary, ceilingArgs(port, 1, true), port);
+  try {
+    // Twelve connections at once: turns with more than one ready, which go through the ring.
+    const r = await runBench({ ...BASE, port, connections: 12, validate: false, serverPid: ceiling.pid });
+    assert.equal(r.counts.ok, 3000);
+    assert.equal(r.protocolErrors, 0);
+    const descriptors = readdirSync(`/proc/${ceiling.pid}/fd`).map((fd) => {
+      try {
+        return readlinkSync(`/proc/${ceiling.pid}/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    });
+    assert.ok(descriptors.includes('anon_inode:[io_uring]'), descriptors.join(' '));
+  } finally {
+    await ceiling.stop();
   }
 });
 

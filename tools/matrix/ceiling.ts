@@ -34,8 +34,10 @@ export function buildCeiling(root = repoRoot()): string {
 
 /**
  * The ceiling's arguments: listening on loopback at `port`, with `threads` epoll loops (each
- * its own SO_REUSEPORT socket; absent: one per online core).
+ * its own SO_REUSEPORT socket; absent: one per online core), each making its calls one at a
+ * time, or with `ring` a turn's reads and writes in one io_uring submission each (ADR 0023).
  */
-export function ceilingArgs(port: number, threads?: number): string[] {
+export function ceilingArgs(port: number, threads?: number, ring = false): string[] {
+  if (ring) return [String(port), '127.0.0.1', String(threads ?? 0), 'ring'];
   return threads === undefined ? [String(port)] : [String(port), '127.0.0.1', String(threads)];
 }

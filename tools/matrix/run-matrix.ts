@@ -38,7 +38,10 @@ export const SHAPES: readonly Shape[] = [
 /**
  * The references answer OK to everything: the C ceiling (one epoll loop per core), the same
  * ceiling on one thread (ceiling-1t: what any server whose system calls all run on one thread
- * can reach, against which the one-thread kinds' share of the multi-core ceiling is bounded)
+ * can reach, against which the one-thread kinds' share of the multi-core ceiling is bounded),
+ * that one thread with a turn's reads and writes in one io_uring submission each (ceiling-ring-1t,
+ * ADR 0023: the best this protocol reaches on a 2-core VM whose system calls are expensive, the
+ * reference a sceptic would pick now that pkgindex batches its calls too)
  * and the Node floor (node-floor.ts: one Node event loop, pkgindex's read path, no index). memory and
  * durable run with one thread per core (--threads 0); memory-1t and durable-1t with --threads 1,
  * the default of `pkgindex serve` (ADR 0010); memory-native and durable-native with
@@ -48,6 +51,7 @@ export const SHAPES: readonly Shape[] = [
 export type ServerKind =
   | 'ceiling'
   | 'ceiling-1t'
+  | 'ceiling-ring-1t'
   | 'node-floor'
   | 'memory'
   | 'memory-1t'
@@ -59,6 +63,7 @@ export type ServerKind =
 export const SERVER_KINDS: readonly ServerKind[] = [
   'ceiling',
   'ceiling-1t',
+  'ceiling-ring-1t',
   'node-floor',
   'memory',
   'memory-1t',
@@ -89,7 +94,7 @@ const NOT_NATIVE = 'not served natively';
 
 /** The servers that answer OK to every line: their replies are not checked against the workload. */
 function answersOkToEverything(kind: ServerKind): boolean {
-  return kind === 'ceiling' || kind === 'ceiling-1t' || kind === 'node-floor';
+  return kind === 'ceiling' || kind === 'ceiling-1t' || kind === 'ceiling-ring-1t' || kind === 'node-floor';
 }
 
 /**
@@ -113,7 +118,10 @@ export interface MatrixOptions {
   readonly servers?: readonly ServerKind[];
   /** Arguments of `node` for each pkgindex mode (run in the checkout); `{port}` and `{dataDir}` are substituted. */
   readonly serverArgs: Readonly<
-    Record<Exclude<ServerKind, 'ceiling' | 'ceiling-1t' | 'node-floor'>, readonly string[]>
+    Record<
+      Exclude<ServerKind, 'ceiling' | 'ceiling-1t' | 'ceiling-ring-1t' | 'node-floor'>,
+      readonly string[]
+    >
   >;
   readonly shapes: readonly Shape[];
   /**
@@ -257,6 +265,7 @@ async function startKind(
   const port = await freePort();
   if (kind === 'ceiling' || kind === 'ceiling-1t')
     return startServer(buildCeiling(root), ceilingArgs(port, kind === 'ceiling-1t' ? 1 : undefined), port);
+  if (kind === 'ceiling-ring-1t') return startServer(buildCeiling(root), ceilingArgs(port, 1, true), port);
   if (kind === 'node-floor')
     return startServer(
       process.execPath,
