@@ -38,9 +38,9 @@ class Ring {
   bool open(unsigned entries) {
     close();
     io_uring_params p{};
-    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN;
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL;
     int fd = int(syscall(__NR_io_uring_setup, entries, &p));
-    if (fd < 0 && errno == EINVAL) {  // a kernel before 6.0 knows neither flag
+    if (fd < 0 && errno == EINVAL) {  // a kernel before 6.0 knows not all of them
       p = io_uring_params{};
       fd = int(syscall(__NR_io_uring_setup, entries, &p));
     }
@@ -91,7 +91,8 @@ class Ring {
     capacity_ = 0;
   }
 
-  // Queues a non-blocking recv of at most `n` bytes into `buf`; `tag` comes back with its result.
+  // Queues a non-blocking recv of at most `n` bytes into `buf`; `tag` (32 bits) comes back with
+  // its result.
   void recv(int fd, void* buf, size_t n, uint64_t tag) { queue(IORING_OP_RECV, fd, buf, n, MSG_DONTWAIT, tag); }
 
   // Queues a non-blocking send of `buf[0, n)`, without SIGPIPE.
@@ -101,33 +102,55 @@ class Ring {
 
   unsigned queued() const { return queued_; }
 
-  // Submits what was queued (at most capacity()) and waits for every completion; calls
-  // `done(tag, result)` for each, result as the call's: bytes, or -errno. Returns false, with
-  // errno, when the submission itself failed: then nothing was done, and the caller makes the
-  // calls itself.
+  // Submits what was queued (at most capacity()) and waits for the completion of every entry
+  // the kernel took; calls `done(tag, result)` for each, result as the call's: bytes, or
+  // -errno. An entry the kernel did not take (it stops at one it cannot even start, unless
+  // IORING_SETUP_SUBMIT_ALL) is taken back and has no result: the caller keeps the -EAGAIN it
+  // assumed, and the connection is read, or written, on a later turn. Returns false, with
+  // errno, when the submission failed as a whole: nothing was done.
   template <typename Done>
   bool run(Done&& done) {
     const unsigned n = queued_;
     if (n == 0) return true;
-    __atomic_store_n(sqTail_, tail_, __ATOMIC_RELEASE);
-    int r;
-    do r = int(syscall(__NR_io_uring_enter, fd_, n, n, IORING_ENTER_GETEVENTS, nullptr, 0));
-    while (r < 0 && errno == EINTR);
     queued_ = 0;
-    if (r < 0) {
-      // Nothing was consumed: take the entries back.
+    struct NextGeneration {
+      uint32_t& g;
+      ~NextGeneration() { g++; }
+    } next{generation_};
+    __atomic_store_n(sqTail_, tail_, __ATOMIC_RELEASE);
+    int taken;
+    do taken = int(syscall(__NR_io_uring_enter, fd_, n, 0, 0, nullptr, 0));
+    while (taken < 0 && errno == EINTR);
+    if (taken < 0 || unsigned(taken) < n) {
+      // What the kernel did not consume is taken back, so that no later submission carries an
+      // entry whose buffer is gone.
+      const int saved = errno;
       tail_ = __atomic_load_n(sqHead_, __ATOMIC_ACQUIRE);
       __atomic_store_n(sqTail_, tail_, __ATOMIC_RELEASE);
-      return false;
+      errno = saved;
+      if (taken < 0) return false;
     }
-    unsigned head = *cqHead_;
-    const unsigned tail = __atomic_load_n(cqTail_, __ATOMIC_ACQUIRE);
-    for (; head != tail; head++) {
-      const io_uring_cqe& e = cqes_[head & cqMask_];
-      done(e.user_data, e.res);
+    // Every MSG_DONTWAIT entry completes during the submission; should one not have, wait for
+    // exactly what is missing.
+    unsigned reaped = 0;
+    for (;;) {
+      unsigned head = *cqHead_;
+      const unsigned tail = __atomic_load_n(cqTail_, __ATOMIC_ACQUIRE);
+      for (; head != tail; head++) {
+        const io_uring_cqe& e = cqes_[head & cqMask_];
+        // A completion of an earlier submission that came too late is dropped: its tag means
+        // nothing now.
+        if ((e.user_data >> 32) != generation_) continue;
+        done(e.user_data & 0xffffffffu, e.res);
+        reaped++;
+      }
+      __atomic_store_n(cqHead_, head, __ATOMIC_RELEASE);
+      if (reaped >= unsigned(taken)) return true;
+      int r;
+      do r = int(syscall(__NR_io_uring_enter, fd_, 0, unsigned(taken) - reaped, IORING_ENTER_GETEVENTS, nullptr, 0));
+      while (r < 0 && errno == EINTR);
+      if (r < 0) return true;  // cannot wait (cannot happen): what came is handled, the rest kept -EAGAIN
     }
-    __atomic_store_n(cqHead_, head, __ATOMIC_RELEASE);
-    return true;
   }
 
  private:
@@ -140,7 +163,7 @@ class Ring {
     e->addr = reinterpret_cast<uint64_t>(buf);
     e->len = uint32_t(n);
     e->msg_flags = flags;
-    e->user_data = tag;
+    e->user_data = (uint64_t(generation_) << 32) | (tag & 0xffffffffu);
     sqArray_[index] = index;
     tail_++;
     queued_++;
@@ -170,6 +193,7 @@ class Ring {
   unsigned tail_ = 0;
   unsigned queued_ = 0;
   unsigned capacity_ = 0;
+  uint32_t generation_ = 0;  // of the submission being queued: the high half of each tag
 };
 
 }  // namespace socket_ring
