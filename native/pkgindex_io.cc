@@ -3,11 +3,12 @@
 //
 // Each I/O thread owns its connections outright (no locks on the hot path): it reads every
 // ready connection once per turn (at most READ_BYTES each, or its slice of the ring's arena,
-// so a flooding client gets one read per turn like everyone else), cuts complete lines, and at the end of the turn hands
-// the turn's lines to JavaScript as one batch through a thread-safe function. The owner
-// executes the batch in its serial order and answers with one reply byte per line
-// (`reply()`), in the order of the batches; the answer is queued for the thread, which is
-// woken through an eventfd, renders the replies and writes each connection's once.
+// so a flooding client gets one read per turn like everyone else), cuts complete lines, and
+// at the end of the turn hands the turn's lines to JavaScript as one batch through a
+// thread-safe function. The owner executes the batch in its serial order and answers with one
+// reply byte per line (`reply()`), in the order of the batches; the answer is queued for the
+// thread, which is woken through an eventfd, renders the replies and writes each
+// connection's once.
 //
 // A turn's reads, and its replies' writes, go to the kernel in one io_uring submission each
 // where two or more connections are ready (socket_ring.h, ADR 0023): one system call instead
@@ -552,7 +553,8 @@ void writeAll(Thread* t, const std::vector<Conn*>& conns) {
     results.assign(to - from, -EAGAIN);
     for (size_t i = from; i < to; i++) {
       Conn* c = conns[i];
-      if (!c->dead && c->outAt < c->out.size()) ring->send(c->fd, c->out.data() + c->outAt, c->out.size() - c->outAt, i - from);
+      if (!c->dead && c->outAt < c->out.size())
+        ring->send(c->fd, c->out.data() + c->outAt, c->out.size() - c->outAt, i - from);
     }
     const bool ran = runRing(t, ring, [&](uint64_t tag, int32_t res) { results[tag] = res; });
     for (size_t i = from; i < to; i++) {
@@ -1407,7 +1409,14 @@ napi_value RingError(napi_env env, napi_callback_info) {
     return out;
   }
   const int err = errno;
-  std::string message = std::string(strerrorname_np(err) != nullptr ? strerrorname_np(err) : "error") + ": " + strerror(err);
+  // The errno's name (strerrorname_np is glibc's alone): the ones a refusal comes with.
+  const char* name = err == EPERM    ? "EPERM"
+                     : err == ENOSYS ? "ENOSYS"
+                     : err == ENOMEM ? "ENOMEM"
+                     : err == EINVAL ? "EINVAL"
+                     : err == EACCES ? "EACCES"
+                                     : nullptr;
+  std::string message = (name != nullptr ? std::string(name) : "errno " + std::to_string(err)) + ": " + strerror(err);
   napi_create_string_utf8(env, message.c_str(), message.size(), &out);
   return out;
 }

@@ -52,7 +52,8 @@ class Ring {
     if (single_) sqLen_ = cqLen_ = sqLen_ > cqLen_ ? sqLen_ : cqLen_;
     sq_ = mmap(nullptr, sqLen_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQ_RING);
     if (sq_ == MAP_FAILED) return fail();
-    cq_ = single_ ? sq_ : mmap(nullptr, cqLen_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_CQ_RING);
+    cq_ = single_ ? sq_
+                  : mmap(nullptr, cqLen_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_CQ_RING);
     if (cq_ == MAP_FAILED) return fail();
     sqesLen_ = p.sq_entries * sizeof(io_uring_sqe);
     sqes_ = static_cast<io_uring_sqe*>(
