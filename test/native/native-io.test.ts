@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { loadNativeIo, NATIVE_ADDON_ENV } from '../../src/native/addon.js';
 import { memoryLogger } from '../admin/harness.js';
 import { LineClient } from '../support/line-client.js';
@@ -198,6 +199,71 @@ for (const [threads, ioUring, label] of [
     assert.deepEqual(replies, [...oks(30), 'ERROR', ...oks(30), 'OK', ...oks(30), 'ERROR', ...oks(30)]);
     assert.equal((await server.stats()).linesTooLong, 2);
     client.close();
+  });
+
+  test(`clients that read nothing fill their sockets while the others' replies, written in the same turns, all arrive (${label})`, async (t) => {
+    const server = await nativeServer(t, { outputHighWaterBytes: 16 * 1024 });
+    if (server === null) return;
+    // Two hogs pipeline empty lines (1 byte in, `ERROR\n` out) and never read: their replies
+    // are written in the same turns (one submission with the ring), until a write comes back
+    // partial and the next would block.
+    const block = Buffer.alloc(64 * 1024, '\n');
+    let pumping = true;
+    const hogs = await Promise.all(
+      [0, 1].map(async () => {
+        const hog = connect({ port: server.port, host: '127.0.0.1' });
+        await once(hog, 'connect');
+        hog.pause();
+        hog.on('error', () => undefined);
+        const pump = (): void => {
+          while (pumping && hog.write(block));
+        };
+        hog.on('drain', pump);
+        pump();
+        return hog;
+      }),
+    );
+    await until('the hogs are being read', async () => (await server.stats()).bytesIn > 512 * 1024);
+    // Meanwhile eight clients pipeline in step: their replies share turns with the hogs'.
+    const clients = await Promise.all(Array.from({ length: 8 }, () => LineClient.open(server.port)));
+    let otherBytes = 0;
+    for (let round = 0; round < 20; round++) {
+      const replies = await Promise.all(
+        clients.map((client, c) => {
+          const lines = [
+            ...Array.from({ length: 10 }, (_, i) => `INDEX|r${c}-${round}-${i}|`),
+            `QUERY|r${c}-${round}-9|`,
+          ];
+          for (const line of lines) otherBytes += line.length + 1;
+          return client.request(...lines);
+        }),
+      );
+      for (const r of replies) assert.deepEqual(r, Array<string>(11).fill('OK'));
+    }
+    for (const client of clients) client.close();
+    // The hogs' replies back up: the server stops reading them.
+    let last = -1;
+    for (let i = 0; i < 20 && (await server.stats()).bytesIn !== last; i++) {
+      last = (await server.stats()).bytesIn;
+      await sleep(500);
+    }
+    assert.equal((await server.stats()).bytesIn, last, 'the server stops reading clients that read nothing');
+    // Once they read, they get a reply for every line the server read from them: every reply
+    // they can get is ERROR (an empty line), so their newlines count them.
+    pumping = false;
+    let errors = 0;
+    for (const hog of hogs) {
+      hog.on('data', (chunk: Buffer) => {
+        for (const byte of chunk) if (byte === 0x0a) errors++;
+      });
+      hog.resume();
+    }
+    await until(
+      'every reply of the hogs',
+      async () => errors > 0 && errors === (await server.stats()).bytesIn - otherBytes,
+      20_000,
+    );
+    for (const hog of hogs) hog.destroy();
   });
 
   test(`a client that half-closes gets every reply, then the server closes (${label})`, async (t) => {
