@@ -263,6 +263,7 @@ export class NativeFront {
       commandsOverPackageCap: this.#overPackageCap,
       commandsOverDependencyCap: this.#overDependencyCap,
       connectionsRefusedDescriptors: 0,
+      ioRingSubmissions: at('ringCalls'),
       commands: Array.from(this.#commands),
       latency: null,
       hop: null,

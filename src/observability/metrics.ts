@@ -133,6 +133,11 @@ export class ServerMetrics implements StoreEventSink {
       () => stats.acceptErrors,
     );
     counter(
+      'pkgindex_io_ring_submissions_total',
+      "io_uring submissions of --io native, each carrying a turn's socket reads or its writes (ADR 0023); flat under load means the layer makes one system call per connection (--io-uring=false, or the kernel refused a ring: see the log).",
+      () => stats.ioRingSubmissions,
+    );
+    counter(
       'pkgindex_connections_refused_descriptors_total',
       'Connections refused because the file descriptor limit (LimitNOFILE) left no room for them.',
       () => stats.connectionsRefusedDescriptors,

@@ -52,6 +52,8 @@ export class ServerStats {
   acceptErrors = 0;
   /** Connections refused because the file descriptor limit left no room (see descriptor-budget.ts). */
   connectionsRefusedDescriptors = 0;
+  /** io_uring submissions of the native layer, each a turn's socket reads or writes (ADR 0023). */
+  ioRingSubmissions = 0;
   /** Mutations answered ERROR by --mutation-rate-per-peer. */
   commandsRateLimited = 0;
   /** INDEX lines answered ERROR by --max-packages and by --max-dependencies. */

@@ -20,6 +20,7 @@ const COUNTERS: readonly Counter[] = [
   'commandsOverPackageCap',
   'commandsOverDependencyCap',
   'connectionsRefusedDescriptors',
+  'ioRingSubmissions',
 ];
 
 /**

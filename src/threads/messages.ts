@@ -57,6 +57,8 @@ export interface ThreadStats {
   readonly commandsOverPackageCap: number;
   readonly commandsOverDependencyCap: number;
   readonly connectionsRefusedDescriptors: number;
+  /** io_uring submissions (the native layer's threads; 0 for a socket thread). */
+  readonly ioRingSubmissions: number;
   readonly commands: readonly number[];
   /** Command latency, cumulative (null: not measured, the owner exports no metrics). */
   readonly latency: LatencyCounts | null;

@@ -119,6 +119,7 @@ function snapshot(s: IndexServer): ThreadStats {
     commandsOverPackageCap: st.commandsOverPackageCap,
     commandsOverDependencyCap: st.commandsOverDependencyCap,
     connectionsRefusedDescriptors: st.connectionsRefusedDescriptors,
+    ioRingSubmissions: st.ioRingSubmissions,
     commands: Array.from(st.commands),
     latency: latency?.snapshot() ?? null,
     hop: ring === null ? null : { ...ring.counts },

@@ -70,6 +70,8 @@ for (const threads of [1, 2]) {
       'it serves with the native layer all the same',
     );
     await serveTenClients(server);
+    const metrics = await (await fetch(`http://127.0.0.1:${server.adminPort}/metrics`)).text();
+    assert.match(metrics, /^pkgindex_io_ring_submissions_total 0$/m);
     assert.equal(await server.stop('SIGTERM'), 0);
     assert.equal(ringCallsAtStop(server), 0);
   });
