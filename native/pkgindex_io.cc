@@ -219,6 +219,8 @@ struct Thread {
   std::vector<char> arena;
   std::vector<uint32_t> ready;  // a turn's readable connections, by id
   std::vector<Conn*> reading;   // the same, still open when the turn reads them
+  std::vector<Conn*> writes;    // the connections a turn's answers write (takeAnswers)
+  std::vector<int32_t> results;  // of one ring submission, by tag
   uv_poll_t poll{};
   uv_timer_t timer{};
   uv_idle_t idle{};  // a turn per loop iteration while a connection has a backlog
@@ -547,7 +549,7 @@ void writeAll(Thread* t, const std::vector<Conn*>& conns) {
     return;
   }
   const size_t perRound = ring->capacity();
-  std::vector<int32_t> results;
+  std::vector<int32_t>& results = t->results;
   for (size_t from = 0; from < conns.size(); from += perRound) {
     const size_t to = from + perRound < conns.size() ? from + perRound : conns.size();
     results.assign(to - from, -EAGAIN);
@@ -637,7 +639,8 @@ void takeAnswers(Thread* t) {
     if (t->conns[id] != nullptr && t->conns[id]->dead) freeIfDone(t, t->conns[id]);
   // A connection answered in two batches of the list is written once, after the last: it may
   // be in `touched` twice (answered, another, answered again), and is listed for writing once.
-  std::vector<Conn*> writes;
+  std::vector<Conn*>& writes = t->writes;
+  writes.clear();
   for (Conn* c : touched)
     if (t->conns[c->id] == c && !c->dead && c->outAt < c->out.size()) {
       if (!c->listed) writes.push_back(c);

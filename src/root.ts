@@ -260,15 +260,15 @@ export class Composition implements PkgIndex {
     return this.#native?.threads ?? 1 + (this.#threads?.count ?? 0);
   }
 
-  /** Who reads and writes the connections: 'native' once its threads serve, else 'node'. */
   /**
    * io_uring submissions the native layer has made (each a turn's socket reads or its
    * writes, ADR 0023); 0 with --io node, --io-uring=false, or where the kernel refuses a ring.
    */
   get ioRingCalls(): number {
-    return this.#native?.ringCalls ?? 0;
+    return this.#native?.report().ioRingSubmissions ?? 0;
   }
 
+  /** Who reads and writes the connections: 'native' once its threads serve, else 'node'. */
   get io(): 'node' | 'native' {
     return this.#native === null ? 'node' : 'native';
   }

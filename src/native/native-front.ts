@@ -111,8 +111,6 @@ export class NativeFront {
   #final: ThreadStats | null = null;
   /** Connections each thread accepted, as they were when the threads exited. */
   #finalPerThread: number[] = [];
-  /** io_uring submissions of every thread, as they were when the threads exited. */
-  #finalRingCalls = 0;
   readonly threads: number;
 
   private constructor(options: NativeFrontOptions) {
@@ -169,7 +167,6 @@ export class NativeFront {
         // The threads' counters go with them: the last report stands for them from now on.
         this.#final = this.report();
         this.#finalPerThread = this.#perThread('connectionsTotal');
-        this.#finalRingCalls = this.ringCalls;
         this.#addon.join(this.#handle);
         this.#drained();
       }
@@ -281,12 +278,6 @@ export class NativeFront {
     return out;
   }
 
-  /** io_uring submissions the I/O threads have made (each a turn's reads or writes). */
-  get ringCalls(): number {
-    if (this.#final !== null) return this.#finalRingCalls;
-    return this.#perThread('ringCalls').reduce((sum, n) => sum + n, 0);
-  }
-
   /** Connections the I/O threads hold now. */
   get connectionsOpen(): number {
     if (this.#final !== null) return 0;
@@ -320,7 +311,7 @@ export class NativeFront {
         connectionsPerThread: this.#finalPerThread,
         batches: report.batches,
         batchedCommands: report.batchedCommands,
-        ringCalls: this.#finalRingCalls,
+        ringCalls: report.ioRingSubmissions,
       },
       'native I/O threads stopped',
     );
