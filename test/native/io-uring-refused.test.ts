@@ -1,33 +1,23 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { loadNativeIo } from '../../src/native/addon.js';
 import { LineClient } from '../support/line-client.js';
 import { spawnServer, type ServerProcess } from '../support/servers.js';
-import { tempDir } from '../store/support/tmp-dir.js';
+import { denyingLauncher } from '../support/seccomp.js';
 
 // The native layer's io_uring path (ADR 0023) where the kernel refuses a ring: a real seccomp
-// filter (deny-io-uring.c, built here with cc) makes io_uring_setup fail with EPERM, as
+// filter (test/support/deny-syscall.c, built here with cc) makes io_uring_setup fail with EPERM, as
 // Docker's default profile does, and the server must say so and serve with plain calls.
 
 const loaded = loadNativeIo();
-const SOURCE = join(import.meta.dirname, '..', '..', '..', 'test', 'native', 'deny-io-uring.c');
 
-/** deny-io-uring built in a temporary dir, or null (the test skipped, saying why; in CI it fails). */
+/** The seccomp launcher, where the native layer is built (else the test is skipped, saying why). */
 async function denyLauncher(t: TestContext): Promise<string | null> {
   if (!loaded.ok) {
     t.skip(`--io native is not built here: ${loaded.reason}`);
     return null;
   }
-  const out = join(await tempDir(t, 'pkgindex-seccomp-'), 'deny-io-uring');
-  const built = spawnSync('cc', ['-O2', '-o', out, SOURCE], { encoding: 'utf8' });
-  if (built.status === 0) return out;
-  const why = `cannot build ${SOURCE} with cc: ${built.error?.message ?? built.stderr}`;
-  // .ci/run installs g++ (and so gcc and cc) for the native layer.
-  if (process.env.CI === 'true') assert.fail(`CI must run this test: ${why}`);
-  t.skip(why);
-  return null;
+  return denyingLauncher(t, 'io_uring_setup');
 }
 
 /** Ten clients at once, each in lock step: the turns that would have gone through the ring. */

@@ -1,7 +1,8 @@
-// Runs a command with io_uring_setup(2) refused (EPERM), as Docker's default seccomp profile
-// refuses it: test/native/io-uring-refused.test.ts builds it with cc and starts the server
-// under it, to see the native layer fall back to plain system calls.
-//   deny-io-uring COMMAND [ARG...]
+// Runs a command with one system call refused (EPERM), as a container's seccomp profile
+// refuses some (Docker's default refuses io_uring_setup): built with cc by test/support/
+// seccomp.ts, with -DDENIED_CALL=__NR_<name> naming the call, so that tests can start the
+// server under it and see it say what it could not do and carry on.
+//   deny-syscall COMMAND [ARG...]
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -17,7 +18,11 @@
 #elif defined(__aarch64__)
 #define THIS_ARCH AUDIT_ARCH_AARCH64
 #else
-#error "deny-io-uring: unknown architecture"
+#error "deny-syscall: unknown architecture"
+#endif
+
+#ifndef DENIED_CALL
+#error "deny-syscall: build with -DDENIED_CALL=__NR_<name>"
 #endif
 
 int main(int argc, char** argv) {
@@ -31,13 +36,13 @@ int main(int argc, char** argv) {
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, THIS_ARCH, 1, 0),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, DENIED_CALL, 0, 1),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
   };
   struct sock_fprog program = {(unsigned short)(sizeof filter / sizeof filter[0]), filter};
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
-    perror("deny-io-uring: seccomp");
+    perror("deny-syscall: seccomp");
     return 2;
   }
   execvp(argv[1], argv + 1);
