@@ -121,6 +121,7 @@ function createStore(config: PkgIndexConfig): IndexStore {
     syncIntervalMs: config.syncIntervalMs,
     compactAfterBytes: config.compactAfterBytes,
     compactionKeepMs: config.compactionKeepMs,
+    compactionNice: config.compactionNice,
     preallocateBytes: config.preallocateBytes,
     acceptDataLoss: config.acceptDataLoss,
     createIndex: config.createIndex,

@@ -228,6 +228,13 @@ export const OPTIONS = {
     help: "How long the compaction thread waits for the next compaction before it ends: under sustained writes compactions come seconds apart, and a fresh thread for each costs about 40 % more CPU (it starts Node and compiles the fold again), while a kept one holds its heap (10–15 MB more anonymous memory under the benchmark's write load). 0: a fresh thread for every compaction, ended when it is done.",
     parse: integer(0, 3_600_000),
   }),
+  compactionNice: option({
+    flag: '--compaction-nice',
+    env: 'PKGINDEX_COMPACTION_NICE',
+    default: 19,
+    help: "Nice value the compaction thread runs at (Linux: that thread alone). Folding the log is background work: at 19 it takes the CPU the threads serving clients leave idle instead of sharing a core with them (the durable mutation load served 8 % more with it), and if it falls behind, log rotation waits for it, so the log stays bounded. 0: the server's own priority. Ignored on other systems.",
+    parse: integer(0, 19),
+  }),
   preallocateBytes: option({
     flag: '--preallocate-bytes',
     env: 'PKGINDEX_PREALLOCATE_BYTES',

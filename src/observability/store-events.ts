@@ -94,6 +94,11 @@ export function subscribeStoreEvents({ storeId, log, sink }: StoreEventSubscribe
       const e = m as unknown as CompactionEvent;
       sink?.storeCompaction(e);
       log.info({ event: 'store.compaction', ...e }, 'storage compacted');
+      if (e.priorityError !== undefined)
+        log.warn(
+          { event: 'store.compaction.priority', storeId: e.storeId, error: e.priorityError },
+          'the compaction thread could not lower its priority: it shares the CPU with the threads serving clients as their equal (allow setpriority(2) in the seccomp profile, or set --compaction-nice 0 to stop asking)',
+        );
     },
     [StoreChannel.DATABASE]: (m) => {
       const e = m as unknown as DatabaseEvent;

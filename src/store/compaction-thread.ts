@@ -1,8 +1,14 @@
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { serializeError, type SerializedError } from '../errors.js';
 import { NodeFs } from './fs/node-fs.js';
 import { InflightFs } from './fs/inflight-fs.js';
-import { foldSnapshot, type CompactionJob, type CompactionResult } from './compaction.js';
+import {
+  foldSnapshot,
+  type CompactionJob,
+  type CompactionResult,
+  type CompactionThreadState,
+} from './compaction.js';
 
 /** What the compaction thread answers a job with. */
 export type WorkerReply = { ok: CompactionResult } | { error: SerializedError };
@@ -25,6 +31,27 @@ export type WorkerRequest = { job: CompactionJob };
  */
 export interface WorkerData {
   readonly abandoned: Int32Array;
+  /**
+   * Nice value the thread takes as it starts (0: none). Only sent on Linux, where
+   * setpriority(PRIO_PROCESS, 0) changes the calling thread alone.
+   */
+  readonly nice: number;
+}
+
+/**
+ * Takes the nice value `nice` for this thread (0: leaves it). Folding the log is background
+ * work: at a high nice value it runs on CPU the serving threads leave idle, instead of taking a
+ * core's share from them (docs/benchmarks.md, stop 46). Lowering one's own priority needs no
+ * privilege; a seccomp profile may still refuse the call, which is reported, not fatal.
+ */
+export function takeNice(nice: number): CompactionThreadState {
+  if (nice === 0) return { nice: getPriority() };
+  try {
+    setPriority(nice);
+  } catch (err) {
+    return { nice: getPriority(), priorityError: err instanceof Error ? err.message : String(err) };
+  }
+  return { nice: getPriority() };
 }
 
 export const ABANDONED_MESSAGE =
@@ -34,7 +61,9 @@ export const ABANDONED_MESSAGE =
 // next job comes only once the last one is answered.
 const port = parentPort;
 if (port !== null) {
-  const { abandoned } = workerData as WorkerData;
+  const { abandoned, nice } = workerData as WorkerData;
+  // The first answer carries why the priority could not be taken, later ones only the value.
+  let state = takeNice(nice);
   let nextId = 1;
   const fs = new InflightFs(
     new NodeFs(),
@@ -53,7 +82,8 @@ if (port !== null) {
   port.on('message', (request: WorkerRequest) => {
     foldSnapshot(fs, request.job).then(
       (ok) => {
-        port.postMessage({ ok } satisfies WorkerReply);
+        port.postMessage({ ok: { ...ok, thread: state } } satisfies WorkerReply);
+        state = { nice: state.nice };
       },
       (err: unknown) => {
         port.postMessage({ error: serializeError(err) } satisfies WorkerReply);

@@ -19,6 +19,12 @@ export interface WorkerCompactorOptions {
   readonly idleMs?: number;
   /** A thread whose snapshot was larger ends at once (KEEP_BELOW_SNAPSHOT_BYTES). */
   readonly keepBelowSnapshotBytes?: number;
+  /**
+   * Nice value each thread takes as it starts (default 0: the process's priority). Linux only,
+   * where a nice value belongs to a thread: elsewhere setpriority(2) would lower the whole
+   * server, so it is not asked.
+   */
+  readonly nice?: number;
 }
 
 /** The product's compactor: a function the store calls, and the thread it keeps between jobs. */
@@ -54,6 +60,7 @@ export function workerCompactor(options: WorkerCompactorOptions = {}): WorkerCom
   const threads = new CompactionThreads(
     options.idleMs ?? DEFAULT_IDLE_MS,
     options.keepBelowSnapshotBytes ?? KEEP_BELOW_SNAPSHOT_BYTES,
+    process.platform === 'linux' ? (options.nice ?? 0) : 0,
   );
   const compactor = (job: CompactionJob, context?: CompactionContext): Promise<CompactionResult> =>
     threads.run(job, context);
@@ -84,7 +91,7 @@ class CompactionThread {
 
   constructor(private readonly owner: CompactionThreads) {
     this.worker = new Worker(new URL('./compaction-thread.js', import.meta.url), {
-      workerData: { abandoned: this.abandoned } satisfies WorkerData,
+      workerData: { abandoned: this.abandoned, nice: owner.nice } satisfies WorkerData,
     });
     repinAfter(this.worker);
     this.worker.on('message', (message: WorkerReply | WorkerIo) => {
@@ -160,6 +167,8 @@ class CompactionThreads {
   constructor(
     private readonly idleMs: number,
     private readonly keepBelowSnapshotBytes: number,
+    /** The nice value each new thread takes (0: none asked). */
+    readonly nice: number,
   ) {}
 
   /** Whether a thread that folded into `result` is worth keeping for the next job. */

@@ -22,6 +22,15 @@ export interface CompactionJob {
 
 export interface CompactionResult {
   readonly snapshotBytes: number;
+  /** The thread the fold ran on, when it ran on one of its own (compaction-worker.ts). */
+  readonly thread?: CompactionThreadState;
+}
+
+/** The priority of a compaction thread: its nice value, and why it is not the one asked for. */
+export interface CompactionThreadState {
+  readonly nice: number;
+  /** Set in the thread's first answer only, so that the store says it once per thread. */
+  readonly priorityError?: string;
 }
 
 /**

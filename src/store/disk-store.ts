@@ -69,6 +69,8 @@ export interface DiskStoreOptions {
    * `compactor`.
    */
   readonly compactionKeepMs?: number;
+  /** Nice value of the compaction thread (see workerCompactor); default 0. */
+  readonly compactionNice?: number;
 }
 
 /** Default of DiskStoreOptions.preallocateBytes. */
@@ -200,7 +202,9 @@ export class DiskStore implements IndexStore, BackupSource {
     this.#compactAfterBytes = Math.min(options.compactAfterBytes ?? 64 * 1024 * 1024, MAX_SEGMENT_BYTES);
     this.#preallocateBytes = Math.max(0, options.preallocateBytes ?? PREALLOCATE_BYTES);
     const own =
-      options.compactor === undefined ? workerCompactor({ idleMs: options.compactionKeepMs }) : null;
+      options.compactor === undefined
+        ? workerCompactor({ idleMs: options.compactionKeepMs, nice: options.compactionNice })
+        : null;
     this.#ownCompactor = own;
     this.#compactor = options.compactor ?? (own as WorkerCompactor);
     this.#retryMinMs = options.retryMinMs ?? 50;
@@ -706,7 +710,7 @@ export class DiskStore implements IndexStore, BackupSource {
     const started = performance.now();
     const oldSnapshot = this.#snapshotSeq;
     try {
-      const { snapshotBytes } = await this.#compactor(
+      const { snapshotBytes, thread } = await this.#compactor(
         { dir: this.#dir, snapshotSeq: oldSnapshot, fromSeq, toSeq },
         { io: this.#compactionIo, signal },
       );
@@ -728,6 +732,7 @@ export class DiskStore implements IndexStore, BackupSource {
         durationMs: performance.now() - started,
         snapshotBytes,
         segmentsDropped: toSeq - fromSeq + 1,
+        ...(thread === undefined ? {} : { threadNice: thread.nice, priorityError: thread.priorityError }),
       });
       return true;
     } catch (err) {

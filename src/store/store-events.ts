@@ -57,6 +57,10 @@ export interface CompactionEvent extends StoreEventBase {
   readonly durationMs: number;
   readonly snapshotBytes: number;
   readonly segmentsDropped: number;
+  /** The nice value the fold's thread ran at (absent: it ran inline, as in tests). */
+  readonly threadNice?: number;
+  /** Why the thread could not take the nice value asked for (absent: it could, or none was asked). */
+  readonly priorityError?: string | undefined;
 }
 
 /**

@@ -2,7 +2,9 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, open as openFile, readFile, unlink, writeFile } from 'node:fs/promises';
+import { getPriority } from 'node:os';
 import { createError, isPkgIndexError } from '../../src/errors.js';
 import { Verb } from '../../src/protocol/command.js';
 import type { CompactionJob } from '../../src/store/compaction.js';
@@ -236,4 +238,48 @@ test('a compaction thread waiting for its next job does not keep the process ali
   const child = spawnSync(process.execPath, [probe], { encoding: 'utf8', timeout: 20_000 });
   assert.equal(child.status, 0, `status ${child.status}, signal ${child.signal}: ${child.stderr}`);
   assert.equal(child.stdout.trim(), 'true', 'the thread was waiting when the script ended');
+});
+
+/** The nice value of each of this process's threads, by thread id (Linux's /proc). */
+function threadNices(): Map<number, number> {
+  const nices = new Map<number, number>();
+  for (const tid of readdirSync('/proc/self/task')) {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold anything: the
+    // nice value is field 19, the 17th after it.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    nices.set(Number(tid), Number(fields[16]));
+  }
+  return nices;
+}
+
+// Stop 46: a compaction on the durable mutation load took a sixth of a core beside the owner
+// and the load generator; at nice 19 it runs on what they leave idle (--compaction-nice).
+test('a compaction thread takes the nice value asked for, and no other thread does', async (t) => {
+  if (process.platform !== 'linux') {
+    t.skip(`a thread's own nice value is Linux's; this is ${process.platform}`);
+    return;
+  }
+  const own = getPriority();
+  if (own === 19) {
+    t.skip('this process already runs at nice 19: a thread at 19 would prove nothing');
+    return;
+  }
+  const job = await sealedSegments(t);
+  const before = threadNices();
+  const compactor = workerCompactor({ nice: 19 });
+  t.after(() => compactor.close());
+  const result = await compactor(job);
+  assert.deepEqual(result.thread, { nice: 19 });
+  assert.equal(compactor.waiting(), true);
+  const after = threadNices();
+  const lowered = [...after].filter(([tid, nice]) => nice === 19 && !before.has(tid));
+  assert.equal(lowered.length, 1, `one new thread at nice 19: ${JSON.stringify([...after])}`);
+  assert.equal(after.get(process.pid), before.get(process.pid), "the main thread's nice value is unchanged");
+  for (const [tid, nice] of before) if (after.has(tid)) assert.equal(after.get(tid), nice, `thread ${tid}`);
+  assert.deepEqual((await compactor(job)).thread, { nice: 19 }, 'the kept thread answers at 19 again');
+
+  const plain = workerCompactor();
+  t.after(() => plain.close());
+  assert.deepEqual((await plain(job)).thread, { nice: own }, 'none asked: the process priority');
 });
