@@ -52,7 +52,7 @@
 namespace {
 
 // Bumped whenever the JavaScript side's expectations change (src/native/addon.ts checks it).
-constexpr int32_t ABI_VERSION = 7;
+constexpr int32_t ABI_VERSION = 8;
 constexpr size_t READ_BYTES = 64 * 1024;
 // A connection's reply buffer is kept between writes up to this size, and given back beyond.
 constexpr size_t KEEP_BYTES = 4 * 1024;
@@ -211,6 +211,8 @@ struct Thread {
   std::atomic<double> counters[C_COUNT];
   // Inline mode (one thread: the owner's own event loop does the I/O, no hop at all).
   bool inlineMode = false;
+  // Inline mode: the owner asked it to read nothing for now (pause(); its answers still go).
+  bool paused = false;
   bool finished = false;  // the drain is over and onBatch(null) was called
   std::vector<char> buffer;
   // The turn's reads and writes in one system call each, when the kernel allows (socket_ring.h);
@@ -1080,7 +1082,7 @@ void finishInline(Thread* t) {
 }
 
 void inlineTurn(Thread* t) {
-  if (t->finished) return;
+  if (t->finished || t->paused) return;
   if (!turnAndSchedule(t, 0)) finishInline(t);
 }
 
@@ -1100,7 +1102,7 @@ void onInlineTimer(uv_timer_t* handle) { inlineTurn(static_cast<Thread*>(handle-
 void onInlineIdle(uv_idle_t* handle) {
   Thread* t = static_cast<Thread*>(handle->data);
   inlineTurn(t);
-  if (t->backlog.empty() || t->finished) uv_idle_stop(handle);
+  if (t->backlog.empty() || t->finished || t->paused) uv_idle_stop(handle);
 }
 
 void scheduleBacklog(Thread* t) {
@@ -1370,6 +1372,30 @@ napi_value Signal(napi_env env, napi_callback_info info, bool destroy) {
   return nullptr;
 }
 
+// pause(handle, paused): the inline thread (the owner's own event loop) stops reading, accepting
+// and sweeping while paused, and takes it up again when unpaused; its answers still go out. The
+// owner pauses it while its batches wait for the store (ADR 0025), so that the lines arriving
+// meanwhile are read in one larger turn. The I/O threads of --threads > 1 are not paused.
+napi_value Pause(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  Group* g = groupOf(env, argv[0]);
+  if (g == nullptr || g->joined) return nullptr;
+  bool paused = false;
+  napi_get_value_bool(env, argv[1], &paused);
+  for (Thread* t : g->threads) {
+    if (!t->inlineMode || t->finished || t->paused == paused) continue;
+    t->paused = paused;
+    if (paused) uv_poll_stop(&t->poll);
+    else {
+      uv_poll_start(&t->poll, UV_READABLE, onInlinePoll);
+      if (!t->backlog.empty()) scheduleBacklog(t);
+    }
+  }
+  return nullptr;
+}
+
 napi_value Drain(napi_env env, napi_callback_info info) { return Signal(env, info, false); }
 napi_value Destroy(napi_env env, napi_callback_info info) { return Signal(env, info, true); }
 
@@ -1447,7 +1473,7 @@ napi_value Init(napi_env env, napi_value exports) {
     const char* name;
     napi_callback fn;
   } functions[] = {{"start", Start}, {"reply", ReplyFn}, {"drain", Drain},
-                   {"destroy", Destroy}, {"join", Join}, {"stats", Stats}, {"ringError", RingError}};
+                   {"destroy", Destroy}, {"join", Join}, {"pause", Pause}, {"stats", Stats}, {"ringError", RingError}};
   for (const auto& f : functions) {
     napi_value fn;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &fn);

@@ -451,6 +451,7 @@ export class Composition implements PkgIndex {
         store: this.store,
         log: log.child({ io: 'native' }),
         latency: () => this.server.stats.commandLatency,
+        readPauseUs: config.commitReadPauseUs,
       });
     } catch (err) {
       return fallBack(err instanceof Error ? err.message : String(err), { err });

@@ -30,6 +30,11 @@ export interface NativeIoAddon {
    */
   reply(handle: NativeIoHandle, thread: number, replies: Uint8Array | null, second?: boolean): void;
   drain(handle: NativeIoHandle): void;
+  /**
+   * The inline thread (the owner's own loop) reads, accepts and sweeps nothing while paused;
+   * its answers still go out (ADR 0025).
+   */
+  pause(handle: NativeIoHandle, paused: boolean): void;
   destroy(handle: NativeIoHandle): void;
   join(handle: NativeIoHandle): void;
   stats(handle: NativeIoHandle): Float64Array;
@@ -109,8 +114,8 @@ export const NATIVE_COUNTERS = [
 ] as const;
 
 /** The ABI this code speaks; the addon says its own (ABI_VERSION). */
-const ABI = 7;
-const FUNCTIONS = ['start', 'reply', 'drain', 'destroy', 'join', 'stats', 'ringError'] as const;
+const ABI = 8;
+const FUNCTIONS = ['start', 'reply', 'drain', 'destroy', 'join', 'stats', 'ringError', 'pause'] as const;
 /** Where `npm run build` puts the addon (scripts/build-native.ts): beside this module. */
 const DEFAULT_PATH = fileURLToPath(new URL('./pkgindex_io.node', import.meta.url));
 /** Names another addon file: tests point it at a missing or foreign file to see the fallback. */

@@ -30,6 +30,11 @@ export interface NativeFrontOptions {
   readonly latency: () => LatencyRecorder | null;
   /** Each turn's reads and writes in one io_uring submission (the caller checked ringError()). */
   readonly ring: boolean;
+  /**
+   * Longest the owner's own loop reads nothing while its batches wait for the store
+   * (`--commit-read-pause-us`, ADR 0025); 0: it never pauses.
+   */
+  readonly readPauseUs: number;
 }
 
 /**
@@ -48,6 +53,14 @@ interface Unanswered {
 }
 
 const ROWS = COMMAND_ROWS.length;
+
+/**
+ * Batches of the owner's own loop waiting for the store (a second answer) at which it stops
+ * reading (ADR 0025): one is the group commit being written, the second the one filling behind
+ * it; reading on would only make smaller turns for the commit after. At 1 the owner idled
+ * through every commit (stop 46: a fifth less CPU a reply, but no more replies a second).
+ */
+const PAUSE_AT = 2;
 
 /** One I/O thread as the owner sees it: where its batches' answers go, in order. */
 class NativePeer implements SplitPeer {
@@ -112,6 +125,13 @@ export class NativeFront {
   /** Connections each thread accepted, as they were when the threads exited. */
   #finalPerThread: number[] = [];
   readonly threads: number;
+  /** The inline thread's batches whose held lines wait for their second answer. */
+  #waiting = 0;
+  #paused = false;
+  readonly #pauseMs: number;
+  #pauseTimer: NodeJS.Timeout | null = null;
+  /** Times the inline thread was paused (pkgindex_io_read_pauses_total). */
+  #readPauses = 0;
 
   private constructor(options: NativeFrontOptions) {
     this.#addon = options.addon;
@@ -121,6 +141,8 @@ export class NativeFront {
     this.#latency = options.latency;
     this.#offenders = new OffenderLog(options.log);
     this.threads = options.threads;
+    // Timers count milliseconds: a pause asked for lasts at least one.
+    this.#pauseMs = options.readPauseUs > 0 ? Math.max(1, Math.round(options.readPauseUs / 1000)) : 0;
     this.#running = options.threads;
     for (let i = 0; i < options.threads; i++) this.#peers.push(new NativePeer(this, i));
     this.#exited = new Promise((resolve) => {
@@ -168,6 +190,7 @@ export class NativeFront {
         this.#final = this.report();
         this.#finalPerThread = this.#perThread('connectionsTotal');
         this.#addon.join(this.#handle);
+        if (this.#pauseTimer !== null) clearTimeout(this.#pauseTimer);
         this.#drained();
       }
       return;
@@ -177,7 +200,31 @@ export class NativeFront {
     peer.expect({ rows, readAtNs });
     // Its own checks: a batch held behind a suspended command fills its rows later.
     executeSplit(this.#store, this.#slot, peer, lines, count, { rows, admit: this.#admit }, spans);
+    if (thread === 0 && this.#waiting >= PAUSE_AT) this.#pause();
   }
+
+  /**
+   * The inline thread reads nothing until one of its batches has its second answer, or
+   * `readPauseUs` passes (a commit stuck in the file system must not stop every other client's
+   * QUERYs for long): the lines that arrive meanwhile are read in one turn (ADR 0025).
+   */
+  #pause(): void {
+    if (this.#paused || this.#pauseMs === 0) return;
+    this.#paused = true;
+    this.#readPauses++;
+    this.#addon.pause(this.#handle, true);
+    // One timer, re-armed by each pause: when it fires, a pause still on is the latest one.
+    if (this.#pauseTimer === null) {
+      this.#pauseTimer = setTimeout(this.#resume, this.#pauseMs);
+      this.#pauseTimer.unref();
+    } else this.#pauseTimer.refresh();
+  }
+
+  readonly #resume = (): void => {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#addon.pause(this.#handle, false);
+  };
 
   #admitted(command: CommandSlot): boolean {
     const code = overCap(command, this.#limits, () => this.#store.stats().packages);
@@ -214,7 +261,10 @@ export class NativeFront {
           if (replies[i] === HELD) held = true;
           else commands[rows[i]! * 3 + replies[i]!]!++;
         // Counted once their replies are known (settled).
-        if (held) unsettled.push({ rows, first: replies });
+        if (held) {
+          unsettled.push({ rows, first: replies });
+          if (thread === 0) this.#waiting++;
+        }
       }
       const latency = this.#latency();
       if (latency !== null) latency.record((Number(process.hrtime.bigint()) - batch.readAtNs) / 1e6);
@@ -224,6 +274,7 @@ export class NativeFront {
 
   /** The second part of a split answer: the held lines' replies (null: not durable). */
   settled(thread: number, held: Unsettled | undefined, replies: Uint8Array | null): void {
+    if (held !== undefined && thread === 0 && --this.#waiting < PAUSE_AT) this.#resume();
     if (held !== undefined) {
       const commands = this.#commands;
       const { rows, first } = held;
@@ -261,6 +312,7 @@ export class NativeFront {
       commandsOverDependencyCap: this.#overDependencyCap,
       connectionsRefusedDescriptors: 0,
       ioRingSubmissions: at('ringCalls'),
+      ioReadPauses: this.#readPauses,
       commands: Array.from(this.#commands),
       latency: null,
       hop: null,
@@ -312,6 +364,7 @@ export class NativeFront {
         batches: report.batches,
         batchedCommands: report.batchedCommands,
         ringCalls: report.ioRingSubmissions,
+        readPauses: report.ioReadPauses,
       },
       'native I/O threads stopped',
     );

@@ -138,6 +138,11 @@ export class ServerMetrics implements StoreEventSink {
       () => stats.ioRingSubmissions,
     );
     counter(
+      'pkgindex_io_read_pauses_total',
+      "Times --io native's reading on the owner's loop paused while two of its batches waited for the store (group commits), so that what arrived meanwhile ran as one larger turn (ADR 0025, --commit-read-pause-us).",
+      () => stats.ioReadPauses,
+    );
+    counter(
       'pkgindex_connections_refused_descriptors_total',
       'Connections refused because the file descriptor limit (LimitNOFILE) left no room for them.',
       () => stats.connectionsRefusedDescriptors,

@@ -54,6 +54,8 @@ export class ServerStats {
   connectionsRefusedDescriptors = 0;
   /** io_uring submissions of the native layer, each a turn's socket reads or writes (ADR 0023). */
   ioRingSubmissions = 0;
+  /** Times the native layer's inline thread stopped reading behind the store (ADR 0025). */
+  ioReadPauses = 0;
   /** Mutations answered ERROR by --mutation-rate-per-peer. */
   commandsRateLimited = 0;
   /** INDEX lines answered ERROR by --max-packages and by --max-dependencies. */

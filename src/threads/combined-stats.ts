@@ -21,6 +21,7 @@ const COUNTERS: readonly Counter[] = [
   'commandsOverDependencyCap',
   'connectionsRefusedDescriptors',
   'ioRingSubmissions',
+  'ioReadPauses',
 ];
 
 /**

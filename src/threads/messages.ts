@@ -59,6 +59,8 @@ export interface ThreadStats {
   readonly connectionsRefusedDescriptors: number;
   /** io_uring submissions (the native layer's threads; 0 for a socket thread). */
   readonly ioRingSubmissions: number;
+  /** Times the native layer's inline thread stopped reading behind the store (ADR 0025; 0 for a socket thread). */
+  readonly ioReadPauses: number;
   readonly commands: readonly number[];
   /** Command latency, cumulative (null: not measured, the owner exports no metrics). */
   readonly latency: LatencyCounts | null;

@@ -120,6 +120,7 @@ function snapshot(s: IndexServer): ThreadStats {
     commandsOverDependencyCap: st.commandsOverDependencyCap,
     connectionsRefusedDescriptors: st.connectionsRefusedDescriptors,
     ioRingSubmissions: st.ioRingSubmissions,
+    ioReadPauses: st.ioReadPauses,
     commands: Array.from(st.commands),
     latency: latency?.snapshot() ?? null,
     hop: ring === null ? null : { ...ring.counts },
