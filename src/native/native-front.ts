@@ -78,6 +78,11 @@ class NativePeer implements SplitPeer {
     this.#index = index;
   }
 
+  /** Batches whose held lines wait for their second answer. */
+  get waiting(): number {
+    return this.#unsettled.length;
+  }
+
   expect(batch: Unanswered): void {
     this.#unanswered.push(batch);
   }
@@ -125,8 +130,6 @@ export class NativeFront {
   /** Connections each thread accepted, as they were when the threads exited. */
   #finalPerThread: number[] = [];
   readonly threads: number;
-  /** The inline thread's batches whose held lines wait for their second answer. */
-  #waiting = 0;
   #paused = false;
   readonly #pauseMs: number;
   #pauseTimer: NodeJS.Timeout | null = null;
@@ -200,7 +203,7 @@ export class NativeFront {
     peer.expect({ rows, readAtNs });
     // Its own checks: a batch held behind a suspended command fills its rows later.
     executeSplit(this.#store, this.#slot, peer, lines, count, { rows, admit: this.#admit }, spans);
-    if (thread === 0 && this.#waiting >= PAUSE_AT) this.#pause();
+    if (thread === 0 && peer.waiting >= PAUSE_AT) this.#pause();
   }
 
   /**
@@ -261,10 +264,7 @@ export class NativeFront {
           if (replies[i] === HELD) held = true;
           else commands[rows[i]! * 3 + replies[i]!]!++;
         // Counted once their replies are known (settled).
-        if (held) {
-          unsettled.push({ rows, first: replies });
-          if (thread === 0) this.#waiting++;
-        }
+        if (held) unsettled.push({ rows, first: replies });
       }
       const latency = this.#latency();
       if (latency !== null) latency.record((Number(process.hrtime.bigint()) - batch.readAtNs) / 1e6);
@@ -274,7 +274,8 @@ export class NativeFront {
 
   /** The second part of a split answer: the held lines' replies (null: not durable). */
   settled(thread: number, held: Unsettled | undefined, replies: Uint8Array | null): void {
-    if (held !== undefined && thread === 0 && --this.#waiting < PAUSE_AT) this.#resume();
+    // The peer has taken `held` off its list already.
+    if (thread === 0 && this.#peers[0]!.waiting < PAUSE_AT) this.#resume();
     if (held !== undefined) {
       const commands = this.#commands;
       const { rows, first } = held;

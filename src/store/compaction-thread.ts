@@ -45,13 +45,12 @@ export interface WorkerData {
  * privilege; a seccomp profile may still refuse the call, which is reported, not fatal.
  */
 export function takeNice(nice: number): CompactionThreadState {
-  if (nice === 0) return { nice: getPriority() };
   try {
-    setPriority(nice);
+    if (nice !== 0) setPriority(nice);
+    return { nice: getPriority() };
   } catch (err) {
     return { nice: getPriority(), priorityError: err instanceof Error ? err.message : String(err) };
   }
-  return { nice: getPriority() };
 }
 
 export const ABANDONED_MESSAGE =
