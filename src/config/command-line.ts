@@ -141,7 +141,7 @@ export function parseCommandLine<O extends OptionTable>(
         raw === undefined ? option.default : option.parse(raw, `environment variable ${option.env!}`);
     }
   }
-  checkPositionals(command, spec, args);
+  checkPositionals(command, spec, args, fromFlags);
   return { help: false, values: values as Values<O>, args };
 }
 
@@ -188,7 +188,12 @@ function optionsByName(options: OptionTable): Map<string, [string, OptionSpec<un
   return byName;
 }
 
-function checkPositionals(command: string, spec: CommandSpec, args: readonly string[]): void {
+function checkPositionals(
+  command: string,
+  spec: CommandSpec,
+  args: readonly string[],
+  given: ReadonlyMap<string, unknown>,
+): void {
   const positionals = spec.positionals ?? [];
   const required = positionals.filter((p) => p.optional !== true);
   if (args.length < required.length) {
@@ -197,12 +202,36 @@ function checkPositionals(command: string, spec: CommandSpec, args: readonly str
   }
   if (positionals.at(-1)?.variadic !== true && args.length > positionals.length) {
     const extra = args.slice(positionals.length);
+    const meant = pathOptionsFor(spec, extra, given);
     throw createError(
       'E_USAGE',
       `unexpected argument${extra.length > 1 ? 's' : ''} ${extra.map((a) => JSON.stringify(a)).join(' ')}; ` +
-        `usage: ${usageLine(command, spec)}`,
+        (meant === null ? '' : `did you mean ${meant}? `) +
+        `usage: ${usageLine(command, spec)}; run \`pkgindex ${command} --help\` for the options`,
     );
   }
+}
+
+/** Option values that name a file or directory: what a stray path on the command line most likely meant. */
+const PATH_VALUES: readonly string[] = ['FILE', 'DIR'];
+
+/**
+ * `pkgindex fsck /var/lib/pkgindex` for `--data-dir /var/lib/pkgindex`: when the stray
+ * arguments are as many as the path options not given yet, each to one of them in the order
+ * the command declares them, the command line that would mean it
+ * (`--data-dir "/var/lib/pkgindex"`); else null.
+ */
+function pathOptionsFor(
+  spec: CommandSpec,
+  extra: readonly string[],
+  given: ReadonlyMap<string, unknown>,
+): string | null {
+  const free = Object.entries(spec.options).filter(
+    ([key, option]) => !given.has(key) && PATH_VALUES.includes(option.value ?? ''),
+  );
+  // Only when there is one way to read them: `serve ./x` could mean any of five files.
+  if (extra.some((arg) => arg === '-') || extra.length !== free.length) return null;
+  return extra.map((arg, i) => `${free[i]![1].flag} ${JSON.stringify(arg)}`).join(' ');
 }
 
 /** `FILE ...`, `[NAME]` */

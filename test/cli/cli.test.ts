@@ -83,6 +83,11 @@ test('client, import and bench check flags and variables like serve: exit 2 nami
     [['bench', '-c', '0'], {}, /-c must be a whole number from 1 to 100000, got "0"/],
     [['bench', '--duration', '-1'], {}, /--duration must be a number above 0, got "-1"/],
     [['bench', 'extra'], {}, /unexpected argument "extra"; usage: pkgindex bench \[options\]/],
+    [
+      ['fsck', '/var/lib/pkgindex'],
+      {},
+      /unexpected argument "\/var\/lib\/pkgindex"; did you mean --data-dir "\/var\/lib\/pkgindex"\? usage: pkgindex fsck \[options\]; run `pkgindex fsck --help` for the options \[E_USAGE\]/,
+    ],
     [['bench', '--bogus'], {}, /unknown option --bogus; run `pkgindex bench --help` for the list/],
   ];
   for (const [args, env, message] of cases) {

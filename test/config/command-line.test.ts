@@ -168,6 +168,38 @@ describe('parseCommandLine: help and mistakes', () => {
     );
   });
 
+  test('stray paths are read as the path options not given, when that is the one way to read them', () => {
+    const spec: CommandSpec = {
+      description: '',
+      options: {
+        from: option({ flag: '--from', value: 'FILE', default: '', help: '', parse: text }),
+        name: option({ flag: '--name', default: '', help: '', parse: text }),
+        dataDir: option({ flag: '--data-dir', value: 'DIR', default: '', help: '', parse: text }),
+      },
+    };
+    const message = (argv: string[]): string => {
+      try {
+        parse(argv, {}, spec);
+      } catch (e) {
+        assert.ok(isPkgIndexError(e, 'E_USAGE'), String(e));
+        return e.message;
+      }
+      assert.fail(`${argv.join(' ')} parsed`);
+    };
+    // In the order the command declares them; --name takes no path.
+    assert.equal(
+      message(['b.bak', '/var/x']),
+      'unexpected arguments "b.bak" "/var/x"; did you mean --from "b.bak" --data-dir "/var/x"? ' +
+        'usage: pkgindex thing [options]; run `pkgindex thing --help` for the options',
+    );
+    // One given already: the other is what the stray one meant.
+    assert.match(message(['--from', 'b.bak', '/var/x']), /; did you mean --data-dir "\/var\/x"\? usage:/);
+    // One stray path, two options it could be: no guess.
+    assert.doesNotMatch(message(['/var/x']), /did you mean/);
+    assert.doesNotMatch(message(['a', 'b', 'c']), /did you mean/);
+    assert.doesNotMatch(message(['-', 'x']), /did you mean/);
+  });
+
   test('a flag declared twice is a programming error, caught at the first parse', () => {
     const spec: CommandSpec = {
       description: '',
