@@ -63,6 +63,13 @@ describe('deploy/grafana/pkgindex-dashboard.json', () => {
     );
     assert.match(all, /pkgindex_connections_open.*\/.*pkgindex_connections_max/, 'saturation: connections');
     assert.match(all, /nodejs_eventloop_lag_p99_seconds/, 'saturation: event loop');
+    // What tells a slower machine from a slower server (docs/runbook.md): both sides summed by
+    // instance, since process_cpu_seconds_total carries labels the commands' sum does not.
+    assert.match(
+      all,
+      /sum by \(instance\) \(rate\(process_cpu_seconds_total[^\n]*\) \/ sum by \(instance\) \(rate\(pkgindex_commands_total/,
+      'saturation: CPU per command',
+    );
   });
 
   test('panel ids are unique and every query has a refId', () => {
