@@ -13,6 +13,7 @@ import {
 import { matrixServerArgs, parseServers } from '../../tools/matrix/command.js';
 import { ToolUsageError } from '../../tools/support/errors.js';
 import { evaluateTargets } from '../../tools/matrix/targets.js';
+import { formatHostSpeed, probeHost } from '../../tools/matrix/host-probe.js';
 import {
   SECTION_END,
   SECTION_START,
@@ -275,7 +276,13 @@ test('a cell with protocol errors never meets its target', () => {
 
 const MATRIX: MatrixResult = {
   date: '2026-11-25T16:00:00.000Z',
-  machine: { cores: 2, cpu: 'Test CPU', node: 'v20.0.0', loadavg: '0.00 0.00 0.00' },
+  machine: {
+    cores: 2,
+    cpu: 'Test CPU',
+    node: 'v20.0.0',
+    loadavg: '0.00 0.00 0.00',
+    hostSpeed: { startNs: 300, endNs: 310 },
+  },
   command: 'npm run bench',
   options: { durationS: 5, rounds: 1, threads: 1, seed: 1, roundTripCpu: null },
   cells: cells({ '1x1': { ceiling: fakeResult(1000, 10), memory: fakeResult(900, 12) } }),
@@ -290,6 +297,22 @@ test('the matrix section names the machine, the command and marks missing cells'
   assert.match(md, /\| strict 1×1 \| durable \| not available yet \|/);
   // The paragraph that explains the kinds names the native ones and how they are served.
   assert.match(md, /memory-native: `--io native --threads 1`.*ADR 0019.*\(durable-native\)/);
+});
+
+test("the header gives the host's speed before and after the run, and says when it drifted", () => {
+  const md = formatMatrixMarkdown(MATRIX);
+  assert.match(md, /Host probe \(.*\): 300 ns a line at the start, 310 at the end\.(?! The host)/);
+  assert.match(
+    formatHostSpeed({ startNs: 460, endNs: 830 }),
+    /830 at the end\. The host slowed by ×1\.80 during the run: its ratios against the ceiling are less trustworthy/,
+  );
+  assert.match(formatHostSpeed({ startNs: 830, endNs: 460 }), /The host sped up by ×1\.80/);
+  assert.doesNotMatch(formatHostSpeed({ startNs: 400, endNs: 510 }), /The host/);
+});
+
+test('the host probe runs the parser and the graph over the Homebrew list, every line as planned', () => {
+  const ns = probeHost({ passes: 1, blocks: 1, warmup: 0 });
+  assert.ok(Number.isFinite(ns) && ns > 0, String(ns));
 });
 
 test("server CPU per reply: user and kernel, then the main thread's (the index owner's) when measured", () => {

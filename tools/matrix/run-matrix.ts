@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { newDataDir, removeDataDir } from '../support/data-dir.js';
+import { probeHost, type HostSpeed } from './host-probe.js';
 import { formatCount, formatUs } from '../../src/bench/report.js';
 import { allProtocolErrors, type BenchResult } from '../../src/bench/run-bench.js';
 import { FRESH_SERVER_BENCH_ARGS, runBenchCli } from '../support/bench-cli.js';
@@ -242,6 +243,8 @@ export interface MatrixResult {
     readonly cpu: string;
     readonly node: string;
     readonly loadavg: string;
+    /** The host's speed for one thread before and after the run (host-probe.ts); null: not probed. */
+    readonly hostSpeed: HostSpeed | null;
   };
   readonly command: string;
   readonly options: {
@@ -342,6 +345,8 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
   const startLoad = loadavg()
     .map((l) => l.toFixed(2))
     .join(' ');
+  const startNs = probeHost();
+  options.log(`host probe at the start: ${startNs.toFixed(0)} ns a line`);
   for (const shape of options.shapes) {
     const runs = new Map<ServerKind, Run[]>(kinds.map((k) => [k, []]));
     for (let round = 0; round < options.rounds; round++)
@@ -399,6 +404,8 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
     }
   }
 
+  const endNs = probeHost();
+  options.log(`host probe at the end: ${endNs.toFixed(0)} ns a line`);
   const cpu = cpus();
   return {
     date: new Date().toISOString(),
@@ -407,6 +414,7 @@ export async function runMatrix(options: MatrixOptions): Promise<MatrixResult> {
       cpu: cpu[0]?.model ?? 'unknown',
       node: process.version,
       loadavg: startLoad,
+      hostSpeed: { startNs, endNs },
     },
     command: 'npm run bench',
     options: {
