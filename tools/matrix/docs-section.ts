@@ -10,7 +10,7 @@ import { formatHostSpeed } from './host-probe.js';
 export function formatMatrixMarkdown(m: MatrixResult): string {
   const out: string[] = [];
   out.push(
-    `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC with \`${m.command}\` (${m.options.rounds} interleaved rounds of ${m.options.durationS} s per cell, seed ${m.options.seed}, ${m.options.threads} client thread(s), ${m.options.roundTripCpu === null ? 'no CPU pinning' : `1×1 cells pinned to CPU ${m.options.roundTripCpu}, server and client both`}) on ${m.machine.cores} cores, ${m.machine.cpu}, Node ${m.machine.node}; load average at start ${m.machine.loadavg}.${m.machine.hostSpeed === null ? '' : ` ${formatHostSpeed(m.machine.hostSpeed)}`}`,
+    `Measured ${m.date.slice(0, 16).replace('T', ' ')} UTC with \`${m.command}\` (${m.options.rounds} interleaved rounds of ${m.options.durationS} s per cell, seed ${m.options.seed}, ${m.options.threads} client thread(s), ${m.options.roundTripCpu === null ? 'no CPU pinning' : `1×1 cells pinned to CPU ${m.options.roundTripCpu}, server and client both`}) on ${m.machine.cores} cores, ${m.machine.cpu}, Node ${m.machine.node}; load average at start ${m.machine.loadavg}. ${formatHostSpeed(m.machine.hostSpeed)}`,
     '',
     '| load | server | ops/s | × ceiling | p50 | p99 | p99.9 | max | server CPU | server CPU per reply (user + kernel; main thread) | client CPU | client-bound | others CPU | server peak RSS | protocol errors |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |',

@@ -38,7 +38,7 @@ export interface ProbeOptions {
 
 /** ns a line of the probe's work on this thread now (see above). */
 export function probeHost(options: ProbeOptions = {}, dataFile = defaultDataFile()): number {
-  const plan = planWorkload(parseDataFile(readFileSync(dataFile, 'latin1')), 1);
+  const plan = planWorkload(parseDataFile(readFileSync(dataFile, 'utf8')), 1);
   const scripts = [buildWarmupScript(plan), buildCleanupScript(plan)] as const;
   const lines = scripts[0].length + scripts[1].length;
   const slot = new CommandSlot();
@@ -69,7 +69,7 @@ function apply(script: Script, slot: CommandSlot, op: (slot: CommandSlot) => boo
   }
 }
 
-/** The host's speed before and after a run, ns a line; null when not measured. */
+/** The host's speed before and after a run, ns a line. */
 export interface HostSpeed {
   readonly startNs: number;
   readonly endNs: number;

@@ -243,8 +243,8 @@ export interface MatrixResult {
     readonly cpu: string;
     readonly node: string;
     readonly loadavg: string;
-    /** The host's speed for one thread before and after the run (host-probe.ts); null: not probed. */
-    readonly hostSpeed: HostSpeed | null;
+    /** The host's speed for one thread before and after the run (host-probe.ts). */
+    readonly hostSpeed: HostSpeed;
   };
   readonly command: string;
   readonly options: {
