@@ -52,7 +52,7 @@
 namespace {
 
 // Bumped whenever the JavaScript side's expectations change (src/native/addon.ts checks it).
-constexpr int32_t ABI_VERSION = 8;
+constexpr int32_t ABI_VERSION = 9;
 constexpr size_t READ_BYTES = 64 * 1024;
 // A connection's reply buffer is kept between writes up to this size, and given back beyond.
 constexpr size_t KEEP_BYTES = 4 * 1024;
@@ -89,6 +89,7 @@ enum Counter {
   C_BATCHED_COMMANDS,
   C_REPLIES_FAILED,
   C_RING_CALLS,  // io_uring_enter calls that carried a turn's reads or writes
+  C_REFUSED_DESCRIPTORS,  // past the connections the descriptors leave room for
   C_COUNT
 };
 
@@ -108,6 +109,9 @@ struct Options {
   int threads = 1;
   size_t maxLineBytes = 64 * 1024;
   int64_t maxConnections = 10000;
+  // Connections the process's descriptor limit leaves room for, beside the store's files (the
+  // owner measures it at listen); past it a connection is refused, not accept()ed into EMFILE.
+  int64_t descriptorConnections = INT64_MAX;
   int64_t maxConnectionsPerPeer = 0;
   size_t outputHighWaterBytes = 64 * 1024;
   int64_t idleTimeoutMs = 0;
@@ -119,7 +123,25 @@ struct Options {
   size_t linesPerTurn = 256;
   // Each turn's reads, and its writes, in one io_uring submission (socket_ring.h, ADR 0023).
   bool ring = true;
+  // Connections' lives (opened, closed, idle, refused) are kept for the owner's log (takeEvents).
+  bool connectionEvents = false;
 };
+
+// What happened to a connection, for the owner's log lines (as Node's sockets log them).
+enum EventKind : uint8_t { EV_OPENED, EV_CLOSED, EV_IDLE, EV_REFUSED, EV_REFUSED_PER_PEER, EV_REFUSED_DESCRIPTORS };
+
+struct ConnEvent {
+  EventKind kind;
+  double conn;        // the connection's number in the log (unique in the process)
+  uint32_t slot;      // its id in the thread's batches (reused once it is closed and answered)
+  double durationMs;  // EV_CLOSED: since it was accepted
+  double commands;    // EV_CLOSED: lines it sent
+  std::string peer;   // "address:port" (a refusal: the address)
+};
+
+// Events a thread keeps for the owner between two looks (it takes them every 250 ms and at each
+// batch): past it, under a connection flood faster than the log, they are counted, not kept.
+constexpr size_t MAX_PENDING_EVENTS = 16384;
 
 struct Group;
 
@@ -127,6 +149,10 @@ struct Conn {
   int fd = -1;
   uint32_t id = 0;
   std::string peerKey;
+  double serial = 0;       // its number in the log lines
+  int64_t openedMs = 0;
+  double commands = 0;     // lines it sent (framed)
+  std::string peer;        // "address:port", with connection events only
   std::string carry;   // bytes of an unfinished line
   std::string out;     // replies not yet written
   size_t outAt = 0;    // written bytes of `out`
@@ -136,6 +162,10 @@ struct Conn {
   bool reading = true;      // wants EPOLLIN (see checkBackpressure)
   uint32_t events = EPOLLIN;  // what epoll has registered
   bool ending = false;      // the client half-closed, or the server drains: close once answered
+  bool peerEnded = false;   // the client half-closed (read returned 0)
+  // Draining, every reply written: the server's FIN is sent (shutdown), and what the client
+  // still sends is read and dropped until it closes its half, or the grace period ends.
+  bool finSent = false;
   bool dead = false;        // the socket is closed; freed once `inflight` is 0
   bool listed = false;      // in the list of connections a turn's answers write (takeAnswers)
   int64_t lastReadMs = 0;
@@ -209,6 +239,10 @@ struct Thread {
   int64_t acceptPausedUntil = 0;
   int64_t lastSweepMs = 0;
   std::atomic<double> counters[C_COUNT];
+  // Connections' lives for the owner's log (Options::connectionEvents), and those not kept.
+  std::mutex eventsMu;
+  std::vector<ConnEvent> events;
+  double eventsDropped = 0;
   // Inline mode (one thread: the owner's own event loop does the I/O, no hop at all).
   bool inlineMode = false;
   // Inline mode: the owner asked it to read nothing for now (pause(); its answers still go).
@@ -243,6 +277,7 @@ struct Group {
   std::atomic<uint32_t> nextThread{0};  // the thread the next accepted connection goes to
   std::mutex peersMu;
   std::unordered_map<std::string, int64_t> peers;
+  std::atomic<uint64_t> serials{0};  // the connections' numbers in the log
   bool joined = false;  // join() has run: the threads are gone (JavaScript thread only)
 };
 
@@ -264,6 +299,34 @@ std::string peerKeyOf(const sockaddr_storage& addr) {
     return std::string(reinterpret_cast<const char*>(b), 16);
   }
   return std::string();
+}
+
+// "address:port" as Node prints a socket's peer (remoteAddress, remotePort).
+std::string printable(const sockaddr_storage& addr, bool withPort) {
+  char text[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (addr.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+    inet_ntop(AF_INET, &a->sin_addr, text, sizeof text);
+    port = ntohs(a->sin_port);
+  } else if (addr.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+    inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text);
+    port = ntohs(a->sin6_port);
+  }
+  return withPort ? std::string(text) + ":" + std::to_string(port) : std::string(text);
+}
+
+// Keeps what happened to a connection for the owner's log, if it logs connections.
+void record(Thread* t, EventKind kind, double conn, uint32_t slot, double durationMs, double commands,
+            const std::string& peer) {
+  if (!t->group->options.connectionEvents) return;
+  std::lock_guard<std::mutex> lock(t->eventsMu);
+  if (t->events.size() >= MAX_PENDING_EVENTS) {
+    t->eventsDropped++;
+    return;
+  }
+  t->events.push_back(ConnEvent{kind, conn, slot, durationMs, commands, peer});
 }
 
 bool takePeer(Group* g, const std::string& key) {
@@ -313,13 +376,29 @@ void closeConn(Thread* t, Conn* c) {
     t->group->open.fetch_sub(1);
     add(t, C_OPEN, -1);
     releasePeer(t->group, c->peerKey);
+    record(t, EV_CLOSED, c->serial, c->id, double(nowMs() - c->openedMs), c->commands, c->peer);
   }
   freeIfDone(t, c);
 }
 
-// Closes a connection that has nothing left to answer once it is ending.
+// A connection that has nothing left to answer once it is ending: closed if the client has
+// half-closed (or the socket failed); while the server drains, its FIN goes first and the
+// connection closes when the client closes its half, as with Node's sockets (a close with
+// unread input would reset the connection, and the kernel would drop replies not yet sent).
 void maybeFinish(Thread* t, Conn* c) {
-  if (c->ending && !c->dead && c->inflight == 0 && c->outAt >= c->out.size() && c->backlog.empty()) closeConn(t, c);
+  if (!c->ending || c->dead || c->inflight > 0 || c->outAt < c->out.size() || !c->backlog.empty()) return;
+  if (c->peerEnded) {
+    closeConn(t, c);
+    return;
+  }
+  if (c->finSent) return;
+  c->finSent = true;
+  if (shutdown(c->fd, SHUT_WR) != 0) {
+    closeConn(t, c);
+    return;
+  }
+  c->reading = true;
+  setEvents(t, c);
 }
 
 // Stops or resumes reading by the replies a connection has waiting (--output-high-water-bytes):
@@ -327,7 +406,8 @@ void maybeFinish(Thread* t, Conn* c) {
 void checkBackpressure(Thread* t, Conn* c) {
   if (c->dead) return;
   const size_t waiting = (c->out.size() - c->outAt) + size_t(c->inflight) * MAX_REPLY_BYTES;
-  const bool read = !c->ending && c->backlog.empty() && waiting < t->group->options.outputHighWaterBytes;
+  const bool read =
+      c->finSent || (!c->ending && c->backlog.empty() && waiting < t->group->options.outputHighWaterBytes);
   if (read != c->reading) {
     c->reading = read;
     setEvents(t, c);
@@ -354,6 +434,7 @@ void addLines(Thread* t, Conn* c, const char* p, size_t n, uint32_t k) {
   Batch* b = t->batch;
   b->lines.append(p, n);
   b->count += k;
+  c->commands += k;
   c->inflight += k;
   c->batched += k;
   if (!t->spans.empty() && t->spans.back().conn == c->id)
@@ -674,10 +755,14 @@ void acceptAll(Thread* t) {
       t->acceptPausedUntil = nowMs() + 100;
       return;
     }
-    if (g->open.fetch_add(1) >= g->options.maxConnections) {
+    const int64_t open = g->open.fetch_add(1);
+    if (open >= g->options.maxConnections || open >= g->options.descriptorConnections) {
       g->open.fetch_sub(1);
-      add(t, C_REFUSED, 1);
+      const bool descriptors = open < g->options.maxConnections;
+      add(t, descriptors ? C_REFUSED_DESCRIPTORS : C_REFUSED, 1);
       close(fd);
+      if (g->options.connectionEvents)
+        record(t, descriptors ? EV_REFUSED_DESCRIPTORS : EV_REFUSED, 0, 0, 0, 0, printable(addr, false));
       continue;
     }
     std::string key = peerKeyOf(addr);
@@ -685,6 +770,7 @@ void acceptAll(Thread* t) {
       g->open.fetch_sub(1);
       add(t, C_REFUSED_PER_PEER, 1);
       close(fd);
+      if (g->options.connectionEvents) record(t, EV_REFUSED_PER_PEER, 0, 0, 0, 0, printable(addr, false));
       continue;
     }
     place(t, fd, std::move(key));
@@ -701,6 +787,8 @@ void adopt(Thread* t, int fd, std::string key) {
   c->fd = fd;
   c->peerKey = std::move(key);
   c->lastReadMs = nowMs();
+  c->openedMs = c->lastReadMs;
+  c->serial = double(t->group->serials.fetch_add(1, std::memory_order_relaxed) + 1);
   if (!t->freeIds.empty()) {
     c->id = t->freeIds.back();
     t->freeIds.pop_back();
@@ -708,6 +796,12 @@ void adopt(Thread* t, int fd, std::string key) {
   } else {
     c->id = uint32_t(t->conns.size());
     t->conns.push_back(c);
+  }
+  if (t->group->options.connectionEvents) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    if (getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) c->peer = printable(addr, true);
+    record(t, EV_OPENED, c->serial, c->id, 0, 0, c->peer);
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
@@ -775,6 +869,8 @@ void received(Thread* t, Conn* c, char* buf, ssize_t r) {
   if (r == 0) {
     // The client will send nothing more: answer what it sent, then close.
     c->ending = true;
+    c->peerEnded = true;
+    c->finSent = false;
     c->reading = false;
     setEvents(t, c);
     maybeFinish(t, c);
@@ -839,6 +935,7 @@ void sweepIdle(Thread* t, int64_t now) {
   for (Conn* c : t->conns)
     if (c != nullptr && !c->dead && c->inflight == 0 && c->outAt >= c->out.size() && now - c->lastReadMs >= idle) {
       add(t, C_IDLE_CLOSED, 1);
+      record(t, EV_IDLE, c->serial, c->id, 0, 0, c->peer);
       closeConn(t, c);
     }
 }
@@ -1187,14 +1284,15 @@ napi_value Start(napi_env env, napi_callback_info info) {
   int32_t listenFd = -1;
   napi_get_value_int32(env, argv[0], &listenFd);
   double threads = 1, maxLine = 0, maxConns = 0, perPeer = 0, highWater = 0, idle = 0, inFlight = 0, inlineIo = 0,
-         linesPerTurn = 0, ring = 0;
+         linesPerTurn = 0, ring = 0, connectionEvents = 0, descriptorConnections = -1;
   if (!getNumber(env, argv[1], "threads", &threads) || !getNumber(env, argv[1], "maxLineBytes", &maxLine) ||
       !getNumber(env, argv[1], "maxConnections", &maxConns) ||
       !getNumber(env, argv[1], "maxConnectionsPerPeer", &perPeer) ||
       !getNumber(env, argv[1], "outputHighWaterBytes", &highWater) ||
       !getNumber(env, argv[1], "idleTimeoutMs", &idle) || !getNumber(env, argv[1], "batchesInFlight", &inFlight) ||
       !getNumber(env, argv[1], "inline", &inlineIo) || !getNumber(env, argv[1], "linesPerTurn", &linesPerTurn) ||
-      !getNumber(env, argv[1], "ring", &ring)) {
+      !getNumber(env, argv[1], "ring", &ring) || !getNumber(env, argv[1], "connectionEvents", &connectionEvents) ||
+      !getNumber(env, argv[1], "descriptorConnections", &descriptorConnections)) {
     napi_throw_type_error(env, "E_NATIVE_ARGUMENT", "start(): an option is missing or not a number");
     return nullptr;
   }
@@ -1208,6 +1306,9 @@ napi_value Start(napi_env env, napi_callback_info info) {
   g->options.batchesInFlight = inFlight < 1 ? 1 : size_t(inFlight);
   g->options.linesPerTurn = linesPerTurn < 1 ? 1 : size_t(linesPerTurn);
   g->options.ring = ring != 0;
+  g->options.connectionEvents = connectionEvents != 0;
+  // -1: no budget known (the limit is unlimited, or /proc could not be read).
+  if (descriptorConnections >= 0) g->options.descriptorConnections = int64_t(descriptorConnections);
   // Inline: thread 0 is the owner's own event loop (see the header comment); any others are
   // epoll threads that hand their batches over.
   const bool inlineMode = inlineIo != 0;
@@ -1450,6 +1551,57 @@ napi_value RingError(napi_env env, napi_callback_info) {
   return out;
 }
 
+// takeEvents(handle) -> null when no connection event waits, else a flat array: the events not
+// kept since the last call (a count), then per event its thread, kind, connection number, slot,
+// duration (ms), commands and peer, thread after thread, each thread's in the order they
+// happened. What it returns is gone from the threads.
+napi_value TakeEvents(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  Group* g = groupOf(env, argv[0]);
+  napi_value out;
+  napi_get_null(env, &out);
+  if (g == nullptr || g->joined) return out;
+  std::vector<std::pair<int, std::vector<ConnEvent>>> taken;
+  double dropped = 0;
+  for (Thread* t : g->threads) {
+    std::vector<ConnEvent> events;
+    {
+      std::lock_guard<std::mutex> lock(t->eventsMu);
+      events.swap(t->events);
+      dropped += t->eventsDropped;
+      t->eventsDropped = 0;
+    }
+    if (!events.empty()) taken.emplace_back(t->index, std::move(events));
+  }
+  if (taken.empty() && dropped == 0) return out;
+  napi_create_array(env, &out);
+  uint32_t at = 0;
+  const auto push = [&](napi_value v) { napi_set_element(env, out, at++, v); };
+  napi_value v;
+  napi_create_double(env, dropped, &v);
+  push(v);
+  for (auto& [thread, events] : taken)
+    for (const ConnEvent& e : events) {
+      napi_create_int32(env, thread, &v);
+      push(v);
+      napi_create_int32(env, int32_t(e.kind), &v);
+      push(v);
+      napi_create_double(env, e.conn, &v);
+      push(v);
+      napi_create_uint32(env, e.slot, &v);
+      push(v);
+      napi_create_double(env, e.durationMs, &v);
+      push(v);
+      napi_create_double(env, e.commands, &v);
+      push(v);
+      napi_create_string_utf8(env, e.peer.data(), e.peer.size(), &v);
+      push(v);
+    }
+  return out;
+}
+
 // stats(handle) -> Float64Array of C_COUNT counters per thread, thread after thread.
 napi_value Stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -1473,7 +1625,8 @@ napi_value Init(napi_env env, napi_value exports) {
     const char* name;
     napi_callback fn;
   } functions[] = {{"start", Start}, {"reply", ReplyFn}, {"drain", Drain},
-                   {"destroy", Destroy}, {"join", Join}, {"pause", Pause}, {"stats", Stats}, {"ringError", RingError}};
+                   {"destroy", Destroy}, {"join", Join}, {"pause", Pause}, {"stats", Stats}, {"ringError", RingError},
+                   {"takeEvents", TakeEvents}};
   for (const auto& f : functions) {
     napi_value fn;
     napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &fn);

@@ -452,6 +452,7 @@ export class Composition implements PkgIndex {
         log: log.child({ io: 'native' }),
         latency: () => this.server.stats.commandLatency,
         readPauseUs: config.commitReadPauseUs,
+        descriptorRoom: this.server.descriptorRoom,
       });
     } catch (err) {
       return fallBack(err instanceof Error ? err.message : String(err), { err });
@@ -538,7 +539,8 @@ export class Composition implements PkgIndex {
       }
     }
     this.log.info(
-      { connections: this.server.connectionCount, connectionsServed: this.server.stats.connectionsTotal },
+      // Every thread's, the native layer's too (with socket threads, as of their last report).
+      { connections: this.#stats.connectionsOpen, connectionsServed: this.#stats.connectionsTotal },
       'shutting down',
     );
     // The socket threads' batches are executed here until each has drained.

@@ -43,7 +43,26 @@ export interface NativeIoAddon {
    * kernel's reason (e.g. "EPERM: Operation not permitted" under a seccomp profile).
    */
   ringError(): string | null;
+  /**
+   * The connection events the threads kept since the last call (with `connectionEvents`), or
+   * null when there are none: first how many were not kept (over a thread's limit), then
+   * CONNECTION_EVENT_FIELDS values per event, each thread's in the order they happened.
+   */
+  takeEvents(handle: NativeIoHandle): (number | string)[] | null;
 }
+
+/** What happened to a connection (EventKind in the addon). */
+export const ConnectionEvent = {
+  OPENED: 0,
+  CLOSED: 1,
+  IDLE: 2,
+  REFUSED: 3,
+  REFUSED_PER_PEER: 4,
+  REFUSED_DESCRIPTORS: 5,
+} as const;
+
+/** Values per event in takeEvents(): thread, kind, connection number, slot, durationMs, commands, peer. */
+export const CONNECTION_EVENT_FIELDS = 7;
 
 export interface NativeIoOptions {
   readonly threads: number;
@@ -71,6 +90,17 @@ export interface NativeIoOptions {
    * (--io-uring, ADR 0023).
    */
   readonly ring: 0 | 1;
+  /**
+   * 1: the threads keep each connection's opening, closing (idle or not) and refusal for
+   * takeEvents(), so that the owner logs them as Node's sockets are logged; 0: they keep none.
+   */
+  readonly connectionEvents: 0 | 1;
+  /**
+   * Connections the descriptor limit leaves room for beside the store's files (measured at
+   * listen, as Node's sockets count them); past it a connection is refused and counted. -1: no
+   * budget known.
+   */
+  readonly descriptorConnections: number;
 }
 
 /**
@@ -111,11 +141,22 @@ export const NATIVE_COUNTERS = [
   'batchedCommands',
   'repliesFailedDurability',
   'ringCalls',
+  'connectionsRefusedDescriptors',
 ] as const;
 
 /** The ABI this code speaks; the addon says its own (ABI_VERSION). */
-const ABI = 8;
-const FUNCTIONS = ['start', 'reply', 'drain', 'destroy', 'join', 'stats', 'ringError', 'pause'] as const;
+const ABI = 9;
+const FUNCTIONS = [
+  'start',
+  'reply',
+  'drain',
+  'destroy',
+  'join',
+  'stats',
+  'ringError',
+  'pause',
+  'takeEvents',
+] as const;
 /** Where `npm run build` puts the addon (scripts/build-native.ts): beside this module. */
 const DEFAULT_PATH = fileURLToPath(new URL('./pkgindex_io.node', import.meta.url));
 /** Names another addon file: tests point it at a missing or foreign file to see the fallback. */

@@ -9,7 +9,11 @@ import type { IndexStore } from '../store/store.js';
 import type { ThreadStats } from '../threads/messages.js';
 import { HELD, type HeldBatch, type SplitPeer } from '../threads/owner-batches.js';
 import { executeSplit, type Deferred } from '../threads/split-batches.js';
+import { isProtocolError } from '../protocol/command.js';
+import { parseLine } from '../protocol/parse.js';
 import {
+  CONNECTION_EVENT_FIELDS,
+  ConnectionEvent,
   linesPerTurn,
   NATIVE_COUNTERS,
   nativeBatchesInFlight,
@@ -35,6 +39,8 @@ export interface NativeFrontOptions {
    * (`--commit-read-pause-us`, ADR 0025); 0: it never pauses.
    */
   readonly readPauseUs: number;
+  /** Connections the descriptor limit leaves room for (Infinity: no budget known). */
+  readonly descriptorRoom: number;
 }
 
 /**
@@ -50,7 +56,17 @@ interface Unsettled {
 interface Unanswered {
   readonly rows: Uint8Array;
   readonly readAtNs: number;
+  /** With --log-level debug: each line's log fields, logged with its reply. */
+  readonly logged?: readonly LoggedLine[];
 }
+
+/** A line as the debug log shows it: its connection and command, or why it is malformed. */
+type LoggedLine =
+  | { readonly conn: number; readonly verb: string; readonly pkg: string }
+  | { readonly conn: number; readonly error: string };
+
+/** How often the owner logs what happened to the connections (opened, closed, refused). */
+const CONNECTION_EVENTS_MS = 250;
 
 const ROWS = COMMAND_ROWS.length;
 
@@ -135,6 +151,13 @@ export class NativeFront {
   #pauseTimer: NodeJS.Timeout | null = null;
   /** Times the inline thread was paused (pkgindex_io_read_pauses_total). */
   #readPauses = 0;
+  /** Connections are logged as Node's sockets log them (info): the threads keep their events. */
+  readonly #logsConnections: boolean;
+  /** Every command is logged (debug), with its connection's number. */
+  readonly #logsCommands: boolean;
+  #eventsTimer: NodeJS.Timeout | null = null;
+  /** With #logsCommands: a connection's number in the log by its thread and slot in batches. */
+  readonly #numbers = new Map<number, number>();
 
   private constructor(options: NativeFrontOptions) {
     this.#addon = options.addon;
@@ -147,6 +170,8 @@ export class NativeFront {
     // Timers count milliseconds: a pause asked for lasts at least one.
     this.#pauseMs = options.readPauseUs > 0 ? Math.max(1, Math.round(options.readPauseUs / 1000)) : 0;
     this.#running = options.threads;
+    this.#logsConnections = options.log.isLevelEnabled('info');
+    this.#logsCommands = options.log.isLevelEnabled('debug');
     for (let i = 0; i < options.threads; i++) this.#peers.push(new NativePeer(this, i));
     this.#exited = new Promise((resolve) => {
       this.#drained = resolve;
@@ -168,11 +193,19 @@ export class NativeFront {
         inline: 1,
         linesPerTurn: linesPerTurn(server.sliceUs ?? server.turnBudgetUs),
         ring: options.ring ? 1 : 0,
+        connectionEvents: this.#logsConnections ? 1 : 0,
+        descriptorConnections: Number.isFinite(options.descriptorRoom) ? options.descriptorRoom : -1,
       },
       (thread, lines, count, readAtNs, spans) => {
         this.#onBatch(thread, lines, count, readAtNs, spans);
       },
     );
+    if (this.#logsConnections) {
+      this.#eventsTimer = setInterval(() => {
+        this.#logEvents();
+      }, CONNECTION_EVENTS_MS);
+      this.#eventsTimer.unref();
+    }
   }
 
   /** Starts `threads` I/O threads accepting on `fd`; throws (E_NATIVE_START) if none can. */
@@ -188,7 +221,10 @@ export class NativeFront {
     spans: Uint32Array,
   ): void {
     if (lines === null) {
+      // A thread that drained has closed its connections: their lines come before "stopped".
+      this.#logEvents();
       if (--this.#running === 0) {
+        if (this.#eventsTimer !== null) clearInterval(this.#eventsTimer);
         // The threads' counters go with them: the last report stands for them from now on.
         this.#final = this.report();
         this.#finalPerThread = this.#perThread('connectionsTotal');
@@ -200,10 +236,97 @@ export class NativeFront {
     }
     const peer = this.#peers[thread]!;
     const rows = new Uint8Array(count);
-    peer.expect({ rows, readAtNs });
+    if (this.#logsCommands) {
+      // The connections opened since the last look come first, with their numbers.
+      this.#logEvents();
+      peer.expect({ rows, readAtNs, logged: this.#loggedLines(thread, lines, spans) });
+    } else peer.expect({ rows, readAtNs });
     // Its own checks: a batch held behind a suspended command fills its rows later.
     executeSplit(this.#store, this.#slot, peer, lines, count, { rows, admit: this.#admit }, spans);
     if (thread === 0 && peer.waiting >= PAUSE_AT) this.#pause();
+  }
+
+  /**
+   * Logs what happened to the connections since the last look, as Node's sockets log it:
+   * `connection opened`, `closing idle connection`, `connection closed` (info), and refusals
+   * (warn, one line per reason per interval, as OffenderLog rate-limits them).
+   */
+  #logEvents(): void {
+    if (!this.#logsConnections || this.#final !== null) return;
+    const events = this.#addon.takeEvents(this.#handle);
+    if (events === null) return;
+    const log = this.#log;
+    const dropped = events[0] as number;
+    if (dropped > 0)
+      this.#offenders.warn(
+        'connection-events',
+        { dropped },
+        'connection events not logged: connections opened and closed faster than the log took them',
+      );
+    for (let at = 1; at + CONNECTION_EVENT_FIELDS <= events.length; at += CONNECTION_EVENT_FIELDS) {
+      const thread = events[at] as number;
+      const kind = events[at + 1] as number;
+      const conn = events[at + 2] as number;
+      const peer = events[at + 6] as string;
+      switch (kind) {
+        case ConnectionEvent.OPENED:
+          if (this.#logsCommands) this.#numbers.set(thread * 2 ** 32 + (events[at + 3] as number), conn);
+          log.info({ conn, peer, thread }, 'connection opened');
+          break;
+        case ConnectionEvent.IDLE:
+          log.info({ conn, idleTimeoutMs: this.#limits.idleTimeoutMs }, 'closing idle connection');
+          break;
+        case ConnectionEvent.CLOSED:
+          log.info(
+            { conn, peer, durationMs: events[at + 4] as number, commands: events[at + 5] as number },
+            'connection closed',
+          );
+          break;
+        case ConnectionEvent.REFUSED:
+          this.#offenders.warn(
+            'max-connections',
+            { peer, max: this.#limits.maxConnections },
+            'connection refused: --max-connections reached',
+          );
+          break;
+        case ConnectionEvent.REFUSED_DESCRIPTORS:
+          this.#offenders.warn(
+            'descriptors',
+            { peer },
+            'connection refused: out of file descriptors for connections; raise LimitNOFILE (ulimit -n)',
+          );
+          break;
+        case ConnectionEvent.REFUSED_PER_PEER:
+          this.#offenders.warn(
+            `E_PEER_CONNECTIONS:${peer}`,
+            { code: 'E_PEER_CONNECTIONS', peer, max: this.#limits.maxConnectionsPerPeer },
+            'connection refused: --max-connections-per-peer reached',
+          );
+          break;
+      }
+    }
+  }
+
+  /** With --log-level debug: each line of a batch as its log line shows it. */
+  #loggedLines(thread: number, lines: Uint8Array, spans: Uint32Array): LoggedLine[] {
+    const bytes = Buffer.from(lines.buffer, lines.byteOffset, lines.length);
+    const out: LoggedLine[] = [];
+    let start = 0;
+    for (let s = 0; s + 1 < spans.length; s += 2) {
+      const conn = this.#numbers.get(thread * 2 ** 32 + spans[s]!) ?? -1;
+      for (let k = 0; k < spans[s + 1]!; k++) {
+        const end = bytes.indexOf(10, start);
+        if (end < 0) return out; // cannot be: the layer ends every line of a batch with its newline
+        const command = parseLine(bytes, start, end);
+        out.push(
+          isProtocolError(command)
+            ? { conn, error: command.error }
+            : { conn, verb: command.verb, pkg: command.name },
+        );
+        start = end + 1;
+      }
+    }
+    return out;
   }
 
   /**
@@ -268,8 +391,21 @@ export class NativeFront {
       }
       const latency = this.#latency();
       if (latency !== null) latency.record((Number(process.hrtime.bigint()) - batch.readAtNs) / 1e6);
+      if (batch.logged !== undefined) this.#logCommands(batch.logged, replies);
     }
     this.#addon.reply(this.#handle, thread, replies);
+  }
+
+  /** With --log-level debug: a batch's lines with their replies ('pending': held for its commit). */
+  #logCommands(logged: readonly LoggedLine[], replies: Uint8Array | null): void {
+    for (let i = 0; i < logged.length; i++) {
+      const line = logged[i]!;
+      if ('error' in line) this.#log.debug(line, 'malformed line');
+      else {
+        const reply = replies === null ? Reply.ERROR : replies[i] === HELD ? 'pending' : replies[i];
+        this.#log.debug({ ...line, reply }, 'command');
+      }
+    }
   }
 
   /** The second part of a split answer: the held lines' replies (null: not durable). */
@@ -311,7 +447,7 @@ export class NativeFront {
       commandsRateLimited: 0,
       commandsOverPackageCap: this.#overPackageCap,
       commandsOverDependencyCap: this.#overDependencyCap,
-      connectionsRefusedDescriptors: 0,
+      connectionsRefusedDescriptors: at('connectionsRefusedDescriptors'),
       ioRingSubmissions: at('ringCalls'),
       ioReadPauses: this.#readPauses,
       commands: Array.from(this.#commands),

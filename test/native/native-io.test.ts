@@ -337,6 +337,45 @@ for (const [threads, ioUring, label] of [
     await assert.rejects(LineClient.open(server.port), /ECONNREFUSED/);
   });
 
+  test(`shutdown: a client that keeps sending while replies wait for it gets them all, then the server's FIN, no reset (${label})`, async (t) => {
+    if (!loaded.ok) {
+      t.skip(`--io native is not built here: ${loaded.reason}`);
+      return;
+    }
+    const { log, events } = memoryLogger();
+    const server = await startServer({ io: 'native', threads, ioUring }, { log });
+    const socket = connect(server.port, '127.0.0.1');
+    await once(socket, 'connect');
+    // Replies pile up in the kernel's buffers while the client reads nothing; the server
+    // answers what it read, stops reading past --output-high-water-bytes, and drains.
+    socket.pause();
+    const line = 'QUERY|nothing-here|\n';
+    socket.write(line.repeat(40_000));
+    await until(
+      'the server blocked on its unread replies',
+      async () => (await server.stats()).bytesIn > 100_000,
+    );
+    const closed = server.close();
+    await sleep(50);
+    // Sent after the drain began: never read. A close with them unread would reset the
+    // connection, and the kernel would drop the replies still queued for this client.
+    socket.write(line.repeat(100));
+    let replies = 0;
+    let error: Error | null = null;
+    socket.on('error', (err) => (error = err));
+    socket.on('data', (chunk: Buffer) => {
+      for (const byte of chunk) if (byte === 10) replies++;
+    });
+    socket.resume();
+    await once(socket, 'end');
+    socket.end();
+    await closed;
+    const stopped = events.find((e) => e.msg === 'native I/O threads stopped');
+    assert.equal(error, null, 'no reset');
+    assert.ok(replies > 0);
+    assert.equal(replies, stopped?.batchedCommands, 'a reply for every line the server took');
+  });
+
   test(`durable: a reply leaves only after its group commit, and what was acknowledged is there after a restart (${label})`, async (t) => {
     if (!loaded.ok) {
       t.skip(`--io native is not built here: ${loaded.reason}`);

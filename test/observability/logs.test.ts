@@ -17,76 +17,84 @@ function event(events: LogEvent[], msg: string): LogEvent {
 }
 
 describe('server logs (spawned server, stdout parsed)', () => {
-  test('one JSON event per connection, startup and shutdown; nothing per command at info; no token', async () => {
-    const child = await startChild([], { PKGINDEX_ADMIN_TOKEN: TOKEN });
-    let code: number | null;
-    let localPort: number | undefined;
-    try {
-      const client = await LineClient.open(child.port);
-      localPort = client.socket.localPort;
-      assert.deepEqual(await client.request('INDEX|a|', 'INDEX|b|a', 'QUERY|b|', 'BAD'), [
-        'OK',
-        'OK',
-        'OK',
-        'ERROR',
-      ]);
-      client.socket.end();
-      await child.waitFor((e) => e.msg === 'connection closed');
-    } finally {
-      code = await stopChild(child);
-    }
-    assert.equal(code, 0);
-    // Every stdout line parsed as JSON in the harness; each carries time, level, msg.
-    const events = child.events;
-    for (const e of events) {
-      assert.equal(typeof e.time, 'string');
-      assert.ok(!Number.isNaN(Date.parse(e.time as string)));
-      assert.equal(typeof e.level, 'number');
-      assert.equal(e.name, 'pkgindex');
-    }
-    assert.ok(!child.stdout().includes(TOKEN), 'the admin token must never be logged');
+  // The native connection layer (the default, --io auto, where it is built) and Node's sockets
+  // log alike.
+  for (const [io, label] of [
+    [['--io', 'native'], '--io native'],
+    [['--io', 'node'], '--io node'],
+  ] as const) {
+    test(`one JSON event per connection, startup and shutdown; nothing per command at info; no token (${label})`, async () => {
+      const child = await startChild([...io], { PKGINDEX_ADMIN_TOKEN: TOKEN });
+      let code: number | null;
+      let localPort: number | undefined;
+      try {
+        const client = await LineClient.open(child.port);
+        localPort = client.socket.localPort;
+        assert.deepEqual(await client.request('INDEX|a|', 'INDEX|b|a', 'QUERY|b|', 'BAD'), [
+          'OK',
+          'OK',
+          'OK',
+          'ERROR',
+        ]);
+        client.socket.end();
+        await child.waitFor((e) => e.msg === 'connection closed');
+      } finally {
+        code = await stopChild(child);
+      }
+      assert.equal(code, 0);
+      // Every stdout line parsed as JSON in the harness; each carries time, level, msg.
+      const events = child.events;
+      for (const e of events) {
+        assert.equal(typeof e.time, 'string');
+        assert.ok(!Number.isNaN(Date.parse(e.time as string)));
+        assert.equal(typeof e.level, 'number');
+        assert.equal(e.name, 'pkgindex');
+      }
+      assert.ok(!child.stdout().includes(TOKEN), 'the admin token must never be logged');
 
-    const starting = event(events, 'starting');
-    const config = starting.config as Record<string, unknown>;
-    assert.equal(config.port, 0);
-    assert.equal(config.adminHost, '127.0.0.1');
-    assert.equal(starting.adminAuth, true);
-    assert.equal(event(events, 'admin listening').port, child.adminPort);
-    assert.equal(event(events, 'listening').port, child.port);
+      const starting = event(events, 'starting');
+      const config = starting.config as Record<string, unknown>;
+      assert.equal(config.port, 0);
+      assert.equal(config.adminHost, '127.0.0.1');
+      assert.equal(starting.adminAuth, true);
+      assert.equal(event(events, 'admin listening').port, child.adminPort);
+      assert.equal(event(events, 'listening').port, child.port);
 
-    const opened = event(events, 'connection opened');
-    const closed = event(events, 'connection closed');
-    assert.equal(opened.conn, closed.conn);
-    assert.equal(opened.peer, `127.0.0.1:${localPort}`);
-    assert.equal(closed.peer, opened.peer);
-    assert.equal(closed.commands, 4);
-    assert.equal(typeof closed.durationMs, 'number');
+      const opened = event(events, 'connection opened');
+      const closed = event(events, 'connection closed');
+      assert.equal(opened.conn, closed.conn);
+      assert.equal(opened.peer, `127.0.0.1:${localPort}`);
+      assert.equal(closed.peer, opened.peer);
+      assert.equal(closed.commands, 4);
+      assert.equal(typeof closed.durationMs, 'number');
 
-    assert.equal(event(events, 'signal received').signal, 'SIGTERM');
-    assert.equal(event(events, 'shutting down').connections, 0);
-    event(events, 'stopped');
-    // Nothing per protocol command at the default level.
-    assert.equal(events.filter((e) => e.msg === 'command' || e.msg === 'malformed line').length, 0);
-    assert.ok(events.every((e) => e.level >= 30));
-  });
+      assert.equal(event(events, 'signal received').signal, 'SIGTERM');
+      assert.equal(event(events, 'shutting down').connections, 0);
+      assert.equal(event(events, 'shutting down').connectionsServed, 1);
+      event(events, 'stopped');
+      // Nothing per protocol command at the default level.
+      assert.equal(events.filter((e) => e.msg === 'command' || e.msg === 'malformed line').length, 0);
+      assert.ok(events.every((e) => e.level >= 30));
+    });
 
-  test('at debug level each command is logged with its connection id', async () => {
-    const child = await startChild(['--log-level', 'debug']);
-    try {
-      await exchange(child.port, ['INDEX|a|', 'nonsense']);
-      await child.waitFor((e) => e.msg === 'connection closed');
-    } finally {
-      await stopChild(child);
-    }
-    const conn = event(child.events, 'connection opened').conn;
-    const command = event(child.events, 'command');
-    assert.equal(command.conn, conn);
-    assert.equal(command.verb, 'INDEX');
-    assert.equal(command.pkg, 'a');
-    const malformed = event(child.events, 'malformed line');
-    assert.equal(malformed.conn, conn);
-    assert.equal(malformed.error, 'E_FIELD_COUNT');
-  });
+    test(`at debug level each command is logged with its connection id (${label})`, async () => {
+      const child = await startChild([...io, '--log-level', 'debug']);
+      try {
+        await exchange(child.port, ['INDEX|a|', 'nonsense']);
+        await child.waitFor((e) => e.msg === 'connection closed');
+      } finally {
+        await stopChild(child);
+      }
+      const conn = event(child.events, 'connection opened').conn;
+      const command = event(child.events, 'command');
+      assert.equal(command.conn, conn);
+      assert.equal(command.verb, 'INDEX');
+      assert.equal(command.pkg, 'a');
+      const malformed = event(child.events, 'malformed line');
+      assert.equal(malformed.conn, conn);
+      assert.equal(malformed.error, 'E_FIELD_COUNT');
+    });
+  }
 
   test('a failed start is one JSON fatal event on stdout as well as a line on stderr', async () => {
     // Before the configured logger exists (a bad setting), and after (the admin port is taken).
