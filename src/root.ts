@@ -407,16 +407,24 @@ export class Composition implements PkgIndex {
   }
 
   /**
-   * With --io native: starts the native I/O threads on the listening socket and hands it to
-   * them (ADR 0019); the main thread then serves no connection itself and executes every
-   * thread's batches. False, with a warning saying why, where the native layer cannot serve:
-   * the caller serves with Node's sockets.
+   * With --io native or auto: starts the native I/O threads on the listening socket and hands
+   * it to them (ADR 0019); the main thread then serves no connection itself and executes every
+   * thread's batches. False, with a line saying why (a warning if --io native asked for it),
+   * where the native layer cannot serve: the caller serves with Node's sockets.
    */
   async #startNative(): Promise<boolean> {
     const { config, log } = this;
-    if (config.io !== 'native') return false;
+    if (config.io === 'node') return false;
     const fallBack = (reason: string, fields: Record<string, unknown> = {}): false => {
-      log.warn({ ...fields, io: 'native' }, `--io native cannot serve: ${reason}; serving with --io node`);
+      // Asked for by name, a fallback is a surprise worth a warning; chosen by --io auto, it
+      // is the documented choice, and an info line says which was made.
+      if (config.io === 'native')
+        log.warn({ ...fields, io: 'native' }, `--io native cannot serve: ${reason}; serving with --io node`);
+      else
+        log.info(
+          { ...fields, io: 'auto' },
+          `--io auto: serving with Node's sockets, since the native layer cannot serve: ${reason}`,
+        );
       return false;
     };
     if (this.#tls !== null) return fallBack('it speaks plain TCP, and --tls-cert is set');
@@ -433,7 +441,9 @@ export class Composition implements PkgIndex {
       const refused = loaded.addon.ringError();
       if (refused !== null) {
         ring = false;
-        log.warn(
+        // A warning when asked for by name; under --io auto, the server's own choice (e.g. in
+        // a container whose seccomp profile refuses io_uring), an info line.
+        log[config.io === 'native' ? 'warn' : 'info'](
           { io: 'native', reason: refused },
           `the kernel refuses io_uring (${refused}): the native layer makes one system call per ` +
             "connection's read and write instead (slower on strict request/response); " +

@@ -67,6 +67,23 @@ for (const threads of [1, 2]) {
   });
 }
 
+test('by default (--io auto) a refused ring is an info line, not a warning: the server chose the layer', async (t) => {
+  const deny = await denyLauncher(t);
+  if (deny === null) return;
+  const server = await spawnServer({ threads: 1, launcher: [deny] });
+  t.after(() => server.stop('SIGKILL'));
+  const line = server.events.find((e) => typeof e.msg === 'string' && e.msg.includes('refuses io_uring'));
+  assert.equal(line?.level, 30, 'an info line says the kernel refused io_uring');
+  assert.deepEqual(
+    server.events.filter((e) => Number(e.level) >= 40),
+    [],
+    'no warning',
+  );
+  assert.ok(server.events.some((e) => e.msg === 'listening' && e.io === 'native'));
+  await serveTenClients(server);
+  assert.equal(await server.stop('SIGTERM'), 0);
+});
+
 test('with --io-uring=false the kernel is not asked: no warning, and no ring calls', async (t) => {
   if (!loaded.ok) {
     t.skip(`--io native is not built here: ${loaded.reason}`);

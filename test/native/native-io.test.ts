@@ -545,6 +545,43 @@ test('with --tls-cert, --io native warns and serves TLS with Node sockets', asyn
   }
 });
 
+test('by default (--io auto) the native layer serves where it is built, else Node sockets, an info line saying why and no warning', async (t) => {
+  const dir = await tempDir(t);
+  const cases = [
+    { what: 'built', env: {}, args: [], io: loaded.ok ? 'native' : 'node' },
+    { what: 'not built', env: { [NATIVE_ADDON_ENV]: join(dir, 'missing.node') }, args: [], io: 'node' },
+    {
+      what: 'asked for what it does not apply',
+      env: {},
+      args: ['--mutation-rate-per-peer', '1000'],
+      io: 'node',
+    },
+  ] as const;
+  for (const { what, env, args, io } of cases) {
+    const server = await spawnServer({ env, args });
+    try {
+      const starting = server.events.find((e) => e.msg === 'starting') as
+        { config?: { io?: unknown } } | undefined;
+      assert.equal(starting?.config?.io, 'auto', `${what}: the default`);
+      const listening = server.events.find((e) => e.msg === 'listening');
+      assert.equal(listening?.io, io, `${what}: serves with --io ${io}`);
+      const warnings = server.events.filter((e) => Number(e.level) >= 40);
+      assert.deepEqual(warnings, [], `${what}: no warning`);
+      const why = server.events.find((e) => String(e.msg).startsWith('--io auto: serving with'));
+      if (io === 'native') assert.equal(why, undefined, `${what}: nothing to explain`);
+      else {
+        assert.equal(why?.level, 30, `${what}: an info line says why`);
+        assert.match(String(why.msg), what === 'not built' ? /does not exist/ : /--mutation-rate-per-peer/);
+      }
+      const client = await LineClient.open(server.port);
+      assert.deepEqual(await client.request('INDEX|a|', 'QUERY|a|'), ['OK', 'OK']);
+      client.close();
+    } finally {
+      assert.equal(await server.stop('SIGTERM'), 0);
+    }
+  }
+});
+
 /** Commands the server has answered, from its /metrics. */
 async function fetchStats(adminPort: number): Promise<number> {
   const text = await (

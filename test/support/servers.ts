@@ -12,9 +12,11 @@ export const TEST_CONFIG: Partial<PkgIndexConfig> = {
   admin: false,
   idleTimeoutMs: 0,
   shutdownTimeoutMs: 5_000,
-  // One thread unless a test says otherwise: the tests of the protocol, durability and
-  // crashes loop over THREAD_COUNTS.
+  // One thread and Node's sockets unless a test says otherwise: the tests of the protocol,
+  // durability and crashes loop over SERVINGS, which include the native layer, and the servers
+  // spawned as child processes run the CLI's default (--io auto: the native layer where built).
   threads: 1,
+  io: 'node',
   // One listener: the lanes fork a helper process at start, which hundreds of servers per run
   // would pay for nothing; test/server/accept-lanes.test.ts and the spawned servers use them.
   acceptLanes: 1,

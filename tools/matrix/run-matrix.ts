@@ -44,10 +44,11 @@ export const SHAPES: readonly Shape[] = [
  * ADR 0023: the best this protocol reaches on a 2-core VM whose system calls are expensive, the
  * reference a sceptic would pick now that pkgindex batches its calls too)
  * and the Node floor (node-floor.ts: one Node event loop, pkgindex's read path, no index). memory and
- * durable run with one thread per core (--threads 0); memory-1t and durable-1t with --threads 1,
- * the default of `pkgindex serve` (ADR 0010); memory-native and durable-native with
- * `--io native --threads 1`: one epoll thread of the native connection layer reads and writes,
- * and the index owner executes every line (ADR 0019).
+ * durable run with Node's sockets and one thread per core (--io node --threads 0); memory-1t and
+ * durable-1t with --io node --threads 1 (the default of `pkgindex serve` before --io auto);
+ * memory-native and durable-native with `--io native --threads 1`, what `pkgindex serve` runs
+ * where the layer is built: the native connection layer reads and writes on the index owner's
+ * event loop, and the owner executes every line (ADR 0019).
  */
 export type ServerKind =
   | 'ceiling'
@@ -150,10 +151,21 @@ const SERVE_ARGS = [
 ];
 
 export const DEFAULT_SERVER_ARGS: MatrixOptions['serverArgs'] = {
-  memory: [...SERVE_ARGS, '--storage', 'memory', '--threads', '0'],
-  'memory-1t': [...SERVE_ARGS, '--storage', 'memory', '--threads', '1'],
-  durable: [...SERVE_ARGS, '--storage', 'disk', '--data-dir', '{dataDir}', '--threads', '0'],
-  'durable-1t': [...SERVE_ARGS, '--storage', 'disk', '--data-dir', '{dataDir}', '--threads', '1'],
+  // Node's sockets by name: the default, --io auto, is the native layer where it is built.
+  memory: [...SERVE_ARGS, '--storage', 'memory', '--io', 'node', '--threads', '0'],
+  'memory-1t': [...SERVE_ARGS, '--storage', 'memory', '--io', 'node', '--threads', '1'],
+  durable: [...SERVE_ARGS, '--storage', 'disk', '--data-dir', '{dataDir}', '--io', 'node', '--threads', '0'],
+  'durable-1t': [
+    ...SERVE_ARGS,
+    '--storage',
+    'disk',
+    '--data-dir',
+    '{dataDir}',
+    '--io',
+    'node',
+    '--threads',
+    '1',
+  ],
   'memory-native': [...SERVE_ARGS, '--storage', 'memory', '--io', 'native', '--threads', '1'],
   'durable-native': [
     ...SERVE_ARGS,

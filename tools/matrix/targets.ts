@@ -72,7 +72,7 @@ const TARGETS: readonly (readonly [string, number, string, ServerKind, ServerKin
     'ops',
   ],
   // Issue 13, item 3: the durable path at the speed of the memory path, at one thread per core
-  // and at one thread (the default of `pkgindex serve`, ADR 0010).
+  // and at one thread, with Node's sockets (the default of `pkgindex serve` until --io auto).
   [
     'pipelined 100×32 mixed, durable vs in memory, ops/s (issue 13)',
     0.8,

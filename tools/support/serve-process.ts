@@ -18,8 +18,8 @@ export interface SpawnOptions {
   readonly admin?: boolean;
   /** `--threads`, when given (else the CLI default: one per core). */
   readonly threads?: number;
-  /** `--io`, when given (else the CLI default, node). */
-  readonly io?: 'node' | 'native';
+  /** `--io`, when given (else the CLI default, auto: native where it is built). */
+  readonly io?: 'auto' | 'node' | 'native';
   /** The CLI to run (default this build's), e.g. another build's to compare against. */
   readonly cli?: string;
   /** More `serve` arguments, after the ones above, so they can override them. */
