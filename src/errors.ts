@@ -136,6 +136,12 @@ export const ERRORS = {
     exitCode: EXIT_USAGE,
     meaning: 'The restore target directory already holds data files or is in use by a server.',
   },
+  E_RESTORE_INTERRUPTED: {
+    name: 'BackupError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      "A pkgindex restore was stopped (killed, a crash, a power loss) while it replaced the data dir's index, which then holds part of the previous index and part of the restored one: the server does not start on it and fsck reports it. Running the restore again puts the previous index back first.",
+  },
   E_CONNECT: {
     name: 'ConnectError',
     exitCode: EXIT_USAGE,
