@@ -124,6 +124,12 @@ export const ERRORS = {
     exitCode: EXIT_USAGE,
     meaning: 'A backup file is not a whole pkgindex backup (wrong header, checksum mismatch, cut short).',
   },
+  E_BACKUP_DESTINATION: {
+    name: 'BackupError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'pkgindex backup received the backup but could not write it to --to (a full file system, a missing directory, no permission): a problem of the destination, not of the server. Nothing is left at FILE or FILE.partial.',
+  },
   E_BACKUP_UNAVAILABLE: {
     name: 'BackupError',
     status: 503,
