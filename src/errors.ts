@@ -124,6 +124,12 @@ export const ERRORS = {
     exitCode: EXIT_USAGE,
     meaning: 'A backup file is not a whole pkgindex backup (wrong header, checksum mismatch, cut short).',
   },
+  E_BACKUP_DESTINATION: {
+    name: 'BackupError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'pkgindex backup received the backup but could not write it to --to (a full file system, a missing directory, no permission): a problem of the destination, not of the server. Nothing is left at FILE or FILE.partial.',
+  },
   E_BACKUP_UNAVAILABLE: {
     name: 'BackupError',
     status: 503,
@@ -135,6 +141,12 @@ export const ERRORS = {
     name: 'BackupError',
     exitCode: EXIT_USAGE,
     meaning: 'The restore target directory already holds data files or is in use by a server.',
+  },
+  E_RESTORE_INTERRUPTED: {
+    name: 'BackupError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      "A pkgindex restore was stopped (killed, a crash, a power loss) while it replaced the data dir's index, which then holds part of the previous index and part of the restored one: the server does not start on it and fsck reports it. Running the restore again puts the previous index back first.",
   },
   E_CONNECT: {
     name: 'ConnectError',

@@ -29,7 +29,16 @@ export function registerBackupRoute(router: Router, deps: BackupRouteDeps): void
     const body = Readable.from(backup.stream, { objectMode: false });
     body.once('close', () => {
       backup.release();
-      deps.log.info({ files: backup.files, bytes: backup.bytes }, 'backup stream closed');
+      if (body.readableEnded)
+        deps.log.info({ files: backup.files, bytes: backup.bytes }, 'backup stream closed');
+      // Closed before its end: the client went away midway (or the stream failed), so whoever
+      // asked has no backup. A client that fails after the last byte was sent (its disk full)
+      // cannot be seen from here: its exit status says it.
+      else
+        deps.log.warn(
+          { files: backup.files, bytes: backup.bytes, peer: request.peer, err: body.errored ?? undefined },
+          'backup not completed: the stream closed before its end',
+        );
     });
     return {
       status: 200,

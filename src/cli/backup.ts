@@ -50,11 +50,22 @@ it, from POST /v1/backup on its admin port. Restore it with pkgindex restore.`,
     }
     if (!response.ok || response.body === null) throw await answerError(response);
     const partial = `${to}.partial`;
+    const destination = createWriteStream(partial, { flags: 'w' });
+    // Which side failed decides whom the operator should look at: this host or the server.
+    let writeFailure: unknown = null;
+    destination.once('error', (err) => (writeFailure = err));
     try {
-      await pipeline(
-        Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
-        createWriteStream(partial, { flags: 'w' }),
+      await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), destination);
+    } catch (err) {
+      await rm(partial, { force: true });
+      if (writeFailure !== null) throw destinationError(to, writeFailure);
+      throw createError(
+        'E_BACKUP_UNAVAILABLE',
+        `the backup was not saved: the server's stream broke off (${(err as Error).message}); see the server's log, and retry`,
+        { cause: err },
       );
+    }
+    try {
       const file = await open(partial, 'r');
       try {
         await file.sync();
@@ -64,9 +75,7 @@ it, from POST /v1/backup on its admin port. Restore it with pkgindex restore.`,
       await rename(partial, to);
     } catch (err) {
       await rm(partial, { force: true });
-      throw createError('E_BACKUP_UNAVAILABLE', `the backup was not saved: ${(err as Error).message}`, {
-        cause: err,
-      });
+      throw destinationError(to, err);
     }
     const files = response.headers.get('x-pkgindex-backup-files') ?? '?';
     const bytes = response.headers.get('x-pkgindex-backup-data-bytes') ?? '?';
@@ -82,4 +91,22 @@ async function answerError(response: Response): Promise<Error> {
   if (response.status === 401)
     return createError('E_ADMIN_UNAUTHORIZED', `backup refused: ${message}; set PKGINDEX_ADMIN_TOKEN`);
   return createError('E_BACKUP_UNAVAILABLE', `backup refused (HTTP ${response.status}${code}): ${message}`);
+}
+
+/** The backup arrived but could not be kept at `to`: what to change on this side. */
+function destinationError(to: string, err: unknown): Error {
+  const code = (err as { code?: unknown }).code;
+  const fix =
+    code === 'ENOSPC' || code === 'EDQUOT'
+      ? 'its file system is full: free space there or pass another --to'
+      : code === 'ENOENT' || code === 'ENOTDIR'
+        ? 'its directory does not exist: create it or pass another --to'
+        : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+          ? 'this user cannot write there: pass another --to'
+          : 'check that file system, or pass another --to';
+  return createError(
+    'E_BACKUP_DESTINATION',
+    `the backup was not saved: writing it to ${to} failed (${(err as Error).message}); ${fix}. The server is not at fault, and nothing was left at ${to} or ${to}.partial`,
+    { cause: err },
+  );
 }

@@ -129,7 +129,9 @@ export function formatFsckReport(r: FsckReport): string {
         ? 'damaged: the server refuses to start (E_STORAGE_DATA_LOSS); restore from a backup, or start with --accept-data-loss to serve the index above'
         : r.damage.code === 'E_STORAGE_NO_INDEX'
           ? 'no index: the server refuses to start on this dir; see above for the ways out'
-          : 'damaged: the server refuses to start; restore the data dir from a backup',
+          : r.damage.code === 'E_RESTORE_INTERRUPTED'
+            ? 'interrupted restore: the server refuses to start on this dir; run the restore again (see above)'
+            : 'damaged: the server refuses to start; restore the data dir from a backup',
   );
   return lines.join('\n') + '\n';
 }

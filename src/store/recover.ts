@@ -18,6 +18,7 @@ import { CONTROL_FILE, listDataDir, segmentPath, snapshotPath, type DirListing }
 import { readControl, type ControlRecord } from './control-file.js';
 import { readSnapshot } from './snapshot-file.js';
 import { waysOut, type CreateIndex } from './new-index.js';
+import { refuseInterruptedRestore } from './replace-index.js';
 
 export interface RecoverOptions {
   /**
@@ -77,11 +78,14 @@ function corrupt(path: string, offset: number, what: string): PkgIndexError<'E_S
  * order, re-applied through the same graph rules as live commands. Only the end of the last
  * segment may be damaged (a write that a crash interrupted); damage anywhere else is refused.
  * The files are then checked against the control record: a log shorter than what the store
- * knew was durable is data loss, refused before anything is repaired.
+ * knew was durable is data loss, refused before anything is repaired. A dir whose index a
+ * restore was replacing when it stopped is refused first (replace-index.ts).
  */
 export async function recover(fs: StorageFs, dir: string, options: RecoverOptions): Promise<Recovered> {
   const started = performance.now();
   const readBuffer = options.readBufferBytes ?? DEFAULT_READ_BUFFER_BYTES;
+  // Before any file is read: a half-replaced index could look like a damaged or a whole one.
+  await refuseInterruptedRestore(fs, dir);
   const listing = await listDataDir(fs, dir);
   const control = await readControl(fs, dir);
   const versions = new Set<number>();

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
-import { readFile, readdir, stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { Verb } from '../../src/protocol/command.js';
@@ -408,7 +410,10 @@ test('a backup that cannot be written is reported, and leaves neither the file n
   const nowhere = join(dir, 'missing-dir', 'index.backup');
   const r = await runCli(['backup', '--to', nowhere, '--admin-port', adminPort]);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /the backup was not saved: .*ENOENT.*E_BACKUP_UNAVAILABLE/s);
+  assert.match(
+    r.stderr,
+    /the backup was not saved: writing it to .*index\.backup failed \(.*ENOENT.*\); its directory does not exist: create it or pass another --to\. The server is not at fault.*E_BACKUP_DESTINATION/s,
+  );
   assert.equal(r.stdout, '', 'no "saved" line');
   assert.deepEqual((await readdir(dir)).sort(), ['data']);
   // The server is unharmed by the abandoned download: the next backup is taken.
@@ -486,5 +491,63 @@ test(
       [],
       'no data files left behind',
     );
+  },
+);
+
+test('a backup to a full file system names the destination and the fix, not the server', async (t) => {
+  const dir = await tempDir(t);
+  const server = await startServer(
+    { storage: 'disk', dataDir: join(dir, 'data'), admin: true, adminHost: '127.0.0.1', adminPort: 0 },
+    { adminToken: null },
+  );
+  t.after(() => server.close());
+  const adminPort = String(server.pkgindex.addresses!.admin!.port);
+  // FILE.partial opened through a link to /dev/full: every write fails with the kernel's own
+  // ENOSPC, as on a full disk, without a mount.
+  const to = join(dir, 'full.backup');
+  await symlink('/dev/full', `${to}.partial`);
+  const r = await runCli(['backup', '--to', to, '--admin-port', adminPort]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(
+    r.stderr,
+    /the backup was not saved: writing it to .*full\.backup failed \(ENOSPC: no space left on device.*\); its file system is full: free space there or pass another --to\. The server is not at fault, and nothing was left at .*full\.backup or .*full\.backup\.partial \[E_BACKUP_DESTINATION\]/s,
+  );
+  assert.doesNotMatch(r.stderr, /E_BACKUP_UNAVAILABLE/);
+  assert.deepEqual((await readdir(dir)).sort(), ['data']);
+});
+
+test(
+  'a client that goes away in the middle of a backup is logged as a backup not completed',
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = await tempDir(t);
+    const events: { level: number; msg: string }[] = [];
+    const log = pino(
+      { level: 'info' },
+      { write: (line: string) => events.push(JSON.parse(line) as { level: number; msg: string }) },
+    );
+    const server = await startServer(
+      { storage: 'disk', dataDir: join(dir, 'data'), admin: true, adminHost: '127.0.0.1', adminPort: 0 },
+      { adminToken: null, log },
+    );
+    t.after(() => server.close());
+    // More than the sockets of both ends buffer, so that the server is still sending when the client leaves.
+    const client = await LineClient.open(server.port);
+    for (let batch = 0; batch < 40; batch++) {
+      const lines = Array.from({ length: 1000 }, (_, i) => `INDEX|p${batch}-${i}-${'x'.repeat(200)}|`);
+      assert.ok((await client.request(...lines)).every((reply) => reply === 'OK'));
+    }
+    client.close();
+    const adminPort = server.pkgindex.addresses!.admin!.port;
+    const socket = connect(adminPort, '127.0.0.1');
+    socket.write('POST /v1/backup HTTP/1.1\r\nhost: x\r\ncontent-length: 0\r\n\r\n');
+    await once(socket, 'data');
+    socket.destroy();
+    await until('the backup stream to close', () =>
+      events.some((e) => /^backup (stream closed|not completed)/.test(e.msg)),
+    );
+    const closed = events.find((e) => /^backup (stream closed|not completed)/.test(e.msg))!;
+    assert.equal(closed.msg, 'backup not completed: the stream closed before its end');
+    assert.equal(closed.level, 40, 'warn');
   },
 );
