@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import {
   StoreChannel,
   type CompactionEvent,
+  type CompactionFailedEvent,
   type DatabaseEvent,
   type IoEvent,
   type RecoveryEvent,
@@ -18,6 +19,7 @@ export interface StoreEventSink {
   storeRecovery(event: RecoveryEvent): void;
   storeState(event: StateEvent): void;
   storeCompaction(event: CompactionEvent): void;
+  storeCompactionFailed(event: CompactionFailedEvent): void;
   storeDatabase(event: DatabaseEvent): void;
   storeIo(event: IoEvent): void;
   storeZeroing(event: ZeroingEvent): void;
@@ -46,6 +48,11 @@ const WELL_FORMED: Readonly<Record<StoreChannelName, (m: Message) => boolean>> =
   [StoreChannel.STATE]: (m) =>
     typeof m.writable === 'boolean' && (m.detail === undefined || typeof m.detail === 'string'),
   [StoreChannel.COMPACTION]: (m) => hasNumbers(m, ['durationMs', 'snapshotBytes', 'segmentsDropped']),
+  [StoreChannel.COMPACTION_FAILED]: (m) =>
+    hasNumbers(m, ['fromSeq', 'toSeq', 'sealedSegments']) &&
+    typeof m.code === 'string' &&
+    typeof m.detail === 'string' &&
+    (m.errno === undefined || typeof m.errno === 'string'),
   [StoreChannel.DATABASE]: (m) =>
     hasNumbers(m, ['durationMs', 'commands', 'attempts', 'poolTotal', 'poolIdle', 'poolWaiting']) &&
     typeof m.failed === 'boolean' &&
@@ -61,9 +68,9 @@ const WELL_FORMED: Readonly<Record<StoreChannelName, (m: Message) => boolean>> =
 
 /**
  * Subscribes to one store's events: each goes to `sink` (when given) and to the log (syncs at
- * debug, since there is one per group commit; the rest at info, a torn tail at warn, a loss of
- * writability at error), with its `storeId`. Events of other stores are ignored; malformed
- * messages are logged and otherwise ignored. Returns the function that unsubscribes.
+ * debug, since there is one per group commit; the rest at info, a torn tail and a failed
+ * compaction at warn, a loss of writability at error), with its `storeId`. Events of other
+ * stores are ignored; malformed messages are logged and otherwise ignored. Returns the function that unsubscribes.
  */
 export function subscribeStoreEvents({ storeId, log, sink }: StoreEventSubscriber): () => void {
   const onEvent: Readonly<Record<StoreChannelName, (m: Message) => void>> = {
@@ -99,6 +106,14 @@ export function subscribeStoreEvents({ storeId, log, sink }: StoreEventSubscribe
           { event: 'store.compaction.priority', storeId: e.storeId, error: e.priorityError },
           'the compaction thread could not lower its priority: it shares the CPU with the threads serving clients as their equal (allow setpriority(2) in the seccomp profile, or set --compaction-nice 0 to stop asking)',
         );
+    },
+    [StoreChannel.COMPACTION_FAILED]: (m) => {
+      const e = m as unknown as CompactionFailedEvent;
+      sink?.storeCompactionFailed(e);
+      log.warn(
+        { event: 'store.compaction.failed', ...e },
+        'compaction failed: the log keeps growing until one succeeds (retried at the next rotation); fix what detail says (ENOSPC: free space; something in the way of the snapshot: move it away), see the runbook on PkgIndexCompactionFailing',
+      );
     },
     [StoreChannel.DATABASE]: (m) => {
       const e = m as unknown as DatabaseEvent;

@@ -738,11 +738,21 @@ export class DiskStore implements IndexStore, BackupSource {
     } catch (err) {
       // The log stays complete without the snapshot; the next rotation tries again. Files left
       // over are deleted by the next recovery.
-      // Still writable, so no state event (subscribers read those as writability changes); the
-      // reason shows in health() until a compaction succeeds.
       // Abandoned: the watchdog has said why (health detail, event); it ends no differently.
       if (signal.aborted) return false;
       const detail = `compaction of segments ${fromSeq}..${toSeq} failed (${errorText(err)}); retried at the next rotation`;
+      // Still writable, so no state event (subscribers read those as writability changes) but
+      // an event of its own: a compaction that keeps failing lets the log grow until the disk
+      // is full, which operators must hear of before then (log line, counter, alert). The
+      // reason also shows in health() until a compaction succeeds.
+      this.#events.compactionFailed({
+        fromSeq,
+        toSeq,
+        code: isPkgIndexError(err) ? err.code : 'E_STORAGE_IO',
+        errno: systemCode(err),
+        detail,
+        sealedSegments: this.#sealed.size,
+      });
       if (isPkgIndexError(err, 'E_STORAGE_CORRUPT'))
         this.#setHealth({ recovered: true, writable: false, detail: err.message });
       else if (this.#health.writable) this.#health = { ...this.#health, detail };
@@ -810,6 +820,15 @@ export function accessError(dir: string, err: unknown): PkgIndexError<'E_STORAGE
     `${where} is not accessible (${code}) to ${who}; ${fix}, or pass --data-dir with a directory this user owns`,
     { cause: err },
   );
+}
+
+/** The system error code (ENOSPC, EEXIST, ...) beneath `err`, following its causes; undefined when none. */
+function systemCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return code;
+  }
+  return undefined;
 }
 
 function userName(): string | null {

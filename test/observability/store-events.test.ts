@@ -110,6 +110,30 @@ describe('storage events on diagnostics_channel', () => {
     }
   });
 
+  test('a failed compaction is counted and logged at warn with its codes and what to do', async () => {
+    const { metrics, events, unsubscribe } = setup();
+    try {
+      channel(StoreChannel.COMPACTION_FAILED).publish({
+        storeId: STORE_ID,
+        fromSeq: 1,
+        toSeq: 2,
+        code: 'E_STORAGE_IO',
+        errno: 'ENOSPC',
+        detail: 'compaction of segments 1..2 failed (ENOSPC: no space left on device)',
+        sealedSegments: 3,
+      });
+      const m = await metrics.metrics();
+      assert.equal(sample(m, 'pkgindex_store_compactions_failed_total'), 1);
+      const logged = events.find((e) => e.event === 'store.compaction.failed');
+      assert.equal(logged?.level, 40);
+      assert.equal(logged.errno, 'ENOSPC');
+      assert.equal(logged.sealedSegments, 3);
+      assert.match(logged.msg, /log keeps growing.*free space.*PkgIndexCompactionFailing/);
+    } finally {
+      unsubscribe();
+    }
+  });
+
   test("another store's events are ignored: not counted, not logged", async () => {
     const { metrics, events, unsubscribe } = setup();
     try {
