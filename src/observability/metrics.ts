@@ -353,7 +353,8 @@ export class ServerMetrics implements StoreEventSink {
   }
 
   storeState(e: StateEvent): void {
-    this.#stateChanges.inc({ writable: String(e.writable) });
+    // A new reason for a store still not writable is no transition (a reopen retry, say).
+    if (e.changed !== false) this.#stateChanges.inc({ writable: String(e.writable) });
   }
 
   storeCompaction(e: CompactionEvent): void {

@@ -46,7 +46,10 @@ const WELL_FORMED: Readonly<Record<StoreChannelName, (m: Message) => boolean>> =
   [StoreChannel.SYNC]: (m) => hasNumbers(m, ['durationMs', 'records', 'bytes']),
   [StoreChannel.RECOVERY]: (m) => hasNumbers(m, ['durationMs', 'packages', 'records', 'truncatedBytes']),
   [StoreChannel.STATE]: (m) =>
-    typeof m.writable === 'boolean' && (m.detail === undefined || typeof m.detail === 'string'),
+    typeof m.writable === 'boolean' &&
+    (m.detail === undefined || typeof m.detail === 'string') &&
+    (m.changed === undefined || typeof m.changed === 'boolean') &&
+    (m.attempt === undefined || hasNumbers(m, ['attempt'])),
   [StoreChannel.COMPACTION]: (m) => hasNumbers(m, ['durationMs', 'snapshotBytes', 'segmentsDropped']),
   [StoreChannel.COMPACTION_FAILED]: (m) =>
     hasNumbers(m, ['fromSeq', 'toSeq', 'sealedSegments']) &&
@@ -67,10 +70,22 @@ const WELL_FORMED: Readonly<Record<StoreChannelName, (m: Message) => boolean>> =
 };
 
 /**
+ * Whether a reopen attempt that failed again is logged at warn: the 1st, 2nd, 4th, 8th, ...
+ * The reopen retries every few seconds for as long as the disk stays full or broken; a line per
+ * attempt would bury the error that said why (logged once, when writability was lost), while
+ * lines at doubling intervals still show the outage goes on, with its count and latest reason.
+ * The others go to debug; /readyz and `PK info` always show the latest reason.
+ */
+function loggedAttempt(attempt: number | undefined): boolean {
+  return attempt === undefined || (attempt & (attempt - 1)) === 0;
+}
+
+/**
  * Subscribes to one store's events: each goes to `sink` (when given) and to the log (syncs at
  * debug, since there is one per group commit; the rest at info, a torn tail and a failed
- * compaction at warn, a loss of writability at error), with its `storeId`. Events of other
- * stores are ignored; malformed messages are logged and otherwise ignored. Returns the function that unsubscribes.
+ * compaction at warn, a loss of writability at error, failed reopens after it at warn then
+ * fewer and fewer, see loggedAttempt), with its `storeId`. Events of other stores are ignored; malformed
+ * messages are logged and otherwise ignored. Returns the function that unsubscribes.
  */
 export function subscribeStoreEvents({ storeId, log, sink }: StoreEventSubscriber): () => void {
   const onEvent: Readonly<Record<StoreChannelName, (m: Message) => void>> = {
@@ -94,7 +109,12 @@ export function subscribeStoreEvents({ storeId, log, sink }: StoreEventSubscribe
     [StoreChannel.STATE]: (m) => {
       const e = m as unknown as StateEvent;
       sink?.storeState(e);
-      if (e.writable) log.info({ event: 'store.state', ...e }, 'storage writable again');
+      if (e.changed === false) {
+        const still = { event: 'store.state', ...e };
+        const msg = 'storage still not writable: mutations are answered ERROR';
+        if (loggedAttempt(e.attempt)) log.warn(still, msg);
+        else if (log.isLevelEnabled('debug')) log.debug(still, msg);
+      } else if (e.writable) log.info({ event: 'store.state', ...e }, 'storage writable again');
       else log.error({ event: 'store.state', ...e }, 'storage not writable: mutations are answered ERROR');
     },
     [StoreChannel.COMPACTION]: (m) => {

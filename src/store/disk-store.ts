@@ -506,6 +506,7 @@ export class DiskStore implements IndexStore, BackupSource {
   async #reopen(): Promise<void> {
     let delay = this.#retryMinMs;
     let recovered: Recovered | null = null;
+    let attempts = 0;
     for (;;) {
       if (this.#isClosing()) return;
       try {
@@ -537,11 +538,15 @@ export class DiskStore implements IndexStore, BackupSource {
         return;
       } catch (err) {
         if (this.#isClosing()) return;
-        this.#setHealth({
-          recovered: true,
-          writable: false,
-          detail: `reopening data dir ${this.#dir} failed (${errorText(err)}); retrying in ${delay} ms`,
-        });
+        attempts++;
+        this.#setHealth(
+          {
+            recovered: true,
+            writable: false,
+            detail: `reopening data dir ${this.#dir} failed (${errorText(err)}); retrying in ${delay} ms`,
+          },
+          attempts,
+        );
       }
       await new Promise<void>((resolve) => {
         this.#wakeRetry = resolve;
@@ -789,15 +794,21 @@ export class DiskStore implements IndexStore, BackupSource {
     return write;
   }
 
-  #setHealth(health: StoreHealth): void {
-    // Published when writability changes, or why it is off does; becoming writable at open
-    // is no change (subscribers count and log "writable again" only after a failure).
-    const opening = !this.#health.recovered && health.writable;
-    const changed =
-      health.writable !== this.#health.writable ||
-      (!health.writable && health.detail !== this.#health.detail);
+  /**
+   * Published as a change when writability changes, or when a store recovers unwritable (it
+   * never became writable: as much a loss as one that stopped); becoming writable at open is
+   * no change (subscribers count and log "writable again" only after a failure). A new reason
+   * while still not writable is published as no change (`changed` false), with `attempt` when
+   * it is a failed reopen: subscribers count transitions, and log retries sparingly.
+   */
+  #setHealth(health: StoreHealth, attempt?: number): void {
+    const before = this.#health;
     this.#health = health;
-    if (changed && !opening) this.#events.state(health.writable, health.detail);
+    if (!before.recovered && health.writable) return;
+    if (health.writable !== before.writable || (!before.recovered && health.recovered))
+      this.#events.state(health.writable, health.detail);
+    else if (!health.writable && health.detail !== before.detail)
+      this.#events.state(false, health.detail, false, attempt);
   }
 }
 

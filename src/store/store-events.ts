@@ -47,10 +47,16 @@ export interface RecoveryEvent extends StoreEventBase {
 /**
  * Whether mutations can be made durable changed after the store was opened: it stopped being
  * writable (`detail` says why), or became writable again after that. Opening is no change.
+ *
+ * `changed` false: no change, the store is still not writable, for a new reason (`detail`):
+ * a reopen attempt failed (`attempt`: how many have so far), or a storage operation is stuck.
+ * Subscribers count and alert on changes only; absent means true.
  */
 export interface StateEvent extends StoreEventBase {
   readonly writable: boolean;
   readonly detail?: string | undefined;
+  readonly changed?: boolean;
+  readonly attempt?: number;
 }
 
 /** A snapshot replaced sealed log segments. */
@@ -175,9 +181,15 @@ export class StoreEventPublisher {
       recoveryChannel.publish({ storeId: this.storeId, ...event } satisfies RecoveryEvent);
   }
 
-  state(writable: boolean, detail: string | undefined): void {
+  state(writable: boolean, detail: string | undefined, changed = true, attempt?: number): void {
     if (stateChannel.hasSubscribers)
-      stateChannel.publish({ storeId: this.storeId, writable, detail } satisfies StateEvent);
+      stateChannel.publish({
+        storeId: this.storeId,
+        writable,
+        detail,
+        changed,
+        ...(attempt === undefined ? {} : { attempt }),
+      } satisfies StateEvent);
   }
 
   compaction(event: Omit<CompactionEvent, 'storeId'>): void {

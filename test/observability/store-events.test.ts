@@ -134,6 +134,43 @@ describe('storage events on diagnostics_channel', () => {
     }
   });
 
+  test('a store still not writable for a new reason is no transition: not counted, retries logged sparingly', async () => {
+    const { metrics, events, unsubscribe } = setup();
+    try {
+      channel(StoreChannel.STATE).publish({
+        storeId: STORE_ID,
+        writable: false,
+        detail: 'ENOSPC',
+        changed: true,
+      });
+      for (let attempt = 1; attempt <= 20; attempt++)
+        channel(StoreChannel.STATE).publish({
+          storeId: STORE_ID,
+          writable: false,
+          detail: `reopening failed (ENOSPC); retrying in ${attempt} ms`,
+          changed: false,
+          attempt,
+        });
+      channel(StoreChannel.STATE).publish({ storeId: STORE_ID, writable: true, changed: true });
+      const m = await metrics.metrics();
+      assert.equal(sample(m, 'pkgindex_store_state_changes_total{writable="false"}'), 1);
+      assert.equal(sample(m, 'pkgindex_store_state_changes_total{writable="true"}'), 1);
+      const state = events.filter((e) => e.event === 'store.state');
+      assert.deepEqual(
+        state.filter((e) => e.level === 50).map((e) => e.detail),
+        ['ENOSPC'],
+      );
+      // Attempts 1, 2, 4, 8 and 16 at warn; the others at debug.
+      assert.deepEqual(
+        state.filter((e) => e.level === 40).map((e) => e.attempt),
+        [1, 2, 4, 8, 16],
+      );
+      assert.equal(state.filter((e) => e.level === 20).length, 15);
+    } finally {
+      unsubscribe();
+    }
+  });
+
   test("another store's events are ignored: not counted, not logged", async () => {
     const { metrics, events, unsubscribe } = setup();
     try {
