@@ -83,8 +83,11 @@ const MAX_SEALED_SEGMENTS = 32;
 /**
  * Sealed segments that may wait while a compaction runs. At this many, the next rotation waits
  * for the compaction to finish (the writer holds its acknowledgements, so connections stop
- * being read once their replies pile up): the log after the snapshot stays bounded, at about
- * (this + 1) × --compact-after-bytes, however fast clients write (issue 11, defect 1).
+ * being read once their replies pile up): the log after the snapshot stays bounded however
+ * fast clients write (issue 11, defect 1). The next compaction folds the segments that waited
+ * (up to this many) and as many again may wait behind it, so the bound is 2 × this + 1
+ * segment files (with the current one), about that many × --compact-after-bytes: the figure
+ * docs/runbook.md and docs/reliability.md give.
  */
 export const MAX_SEALED_WHILE_COMPACTING = 4;
 
