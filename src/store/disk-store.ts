@@ -159,6 +159,14 @@ export class DiskStore implements IndexStore, BackupSource {
   /** Backups streaming now: while any is, no compaction starts (it would delete their files). */
   #backups = 0;
   #reopening: Promise<void> | null = null;
+  /**
+   * The live segment was deleted or cut under the store (#checkSegment): acknowledged records
+   * are gone from the data dir. Mutations are refused and the dir is not reopened, since a
+   * reopen would serve without them (a cut one even passes for a torn tail); only an operator
+   * can decide what to restore.
+   */
+  #lost: PkgIndexError<'E_STORAGE_DATA_LOSS'> | null = null;
+  #checkingSegment = false;
   #retryTimer: NodeJS.Timeout | null = null;
   #wakeRetry: (() => void) | null = null;
   #closing: Promise<void> | null = null;
@@ -367,6 +375,9 @@ export class DiskStore implements IndexStore, BackupSource {
         // Best effort: if it fails, the record before it (the segment's header) is still true.
         await this.#saveControl(true).catch(() => undefined);
       }
+      // A segment deleted or cut under the store: not cut back (that would write zeros where
+      // the records were, which recovery would take for the clean end of the log).
+      else if (this.#writer !== null && this.#lost !== null) await this.#writer.release();
       // A failed log not yet abandoned by #reopen: cut it back now, best effort, and release it.
       else if (this.#writer !== null) {
         const writer = this.#writer;
@@ -391,6 +402,7 @@ export class DiskStore implements IndexStore, BackupSource {
       () => {
         const now = performance.now();
         this.#checkCompactionIo(now);
+        void this.#checkSegment();
         for (const op of this.#io.inflight()) {
           const age = now - op.startedAt;
           // In start order: the rest are younger.
@@ -446,6 +458,33 @@ export class DiskStore implements IndexStore, BackupSource {
     if (this.#health.writable) this.#health = { ...this.#health, detail };
   }
 
+  /**
+   * Looks, once per watchdog tick (at most a second apart), whether the segment the writer
+   * appends to was deleted or truncated by someone else: the writer's descriptor keeps
+   * working either way, so the store would go on acknowledging records that a restart cannot
+   * find. One fstat a tick, off the commit path: an fstat per group commit would add a trip
+   * to the thread pool to each of the thousands of commits a second of the durable loads
+   * (each one a pwrite on O_DSYNC), to shorten a window of a second for an operator's mistake.
+   */
+  async #checkSegment(): Promise<void> {
+    const writer = this.#writer;
+    if (writer === null || writer.failed || this.#checkingSegment || this.#lost !== null) return;
+    this.#checkingSegment = true;
+    try {
+      const lost = await writer.lostSegment();
+      if (lost === null || writer !== this.#writer || this.#isClosing()) return;
+      this.#lost = createError(
+        'E_STORAGE_DATA_LOSS',
+        `${lost}; mutations are answered ERROR and the data dir is not reopened, since the store would serve without those records. Stop the server, find what deleted or cut the file, check the dir with \`pkgindex fsck --data-dir ${this.#dir}\`, and restore it from a backup (or start with --accept-data-loss to serve what is left)`,
+      );
+      writer.expire(this.#lost);
+    } catch {
+      // An fstat that fails: the commits' own writes report a failing disk.
+    } finally {
+      this.#checkingSegment = false;
+    }
+  }
+
   #adopt(recovered: Recovered): void {
     this.#graph = recovered.graph;
     // What each change drops is what the undo log keeps to take it back: a list a replacement
@@ -491,6 +530,10 @@ export class DiskStore implements IndexStore, BackupSource {
 
   #onFailure(err: unknown): void {
     this.#rollBack();
+    if (this.#lost !== null) {
+      this.#setHealth({ recovered: true, writable: false, detail: this.#lost.message });
+      return;
+    }
     const detail = `cannot write to data dir ${this.#dir} (${errorText(err)}); mutations are answered ERROR until the store has reopened it`;
     this.#setHealth({
       recovered: true,
