@@ -53,6 +53,7 @@ export class ServerMetrics implements StoreEventSink {
   readonly #stateChanges: Counter<'writable'>;
   readonly #compactionSeconds: Histogram;
   readonly #compactionSnapshotBytes: Gauge;
+  readonly #compactionsFailed: Counter;
   readonly #database: DatabaseMetrics;
   readonly #ioStuck: Counter;
   readonly #zeroingStopped: Counter;
@@ -297,6 +298,11 @@ export class ServerMetrics implements StoreEventSink {
       help: 'Size of the last snapshot written by compaction.',
       registers,
     });
+    this.#compactionsFailed = new Counter({
+      name: 'pkgindex_store_compactions_failed_total',
+      help: 'Compactions that failed (the log then keeps growing until one succeeds; retried at the next rotation). Their count with none succeeding means sealed segments pile up.',
+      registers,
+    });
     for (const writable of ['true', 'false']) this.#stateChanges.inc({ writable }, 0);
     this.#database = new DatabaseMetrics(registers);
     this.#ioStuck = new Counter({
@@ -347,12 +353,17 @@ export class ServerMetrics implements StoreEventSink {
   }
 
   storeState(e: StateEvent): void {
-    this.#stateChanges.inc({ writable: String(e.writable) });
+    // A new reason for a store still not writable is no transition (a reopen retry, say).
+    if (e.changed !== false) this.#stateChanges.inc({ writable: String(e.writable) });
   }
 
   storeCompaction(e: CompactionEvent): void {
     this.#compactionSeconds.observe(e.durationMs / 1000);
     this.#compactionSnapshotBytes.set(e.snapshotBytes);
+  }
+
+  storeCompactionFailed(): void {
+    this.#compactionsFailed.inc();
   }
 
   storeIo(e: IoEvent): void {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import {
   StoreChannel,
   type CompactionEvent,
+  type CompactionFailedEvent,
   type DatabaseEvent,
   type IoEvent,
   type RecoveryEvent,
@@ -18,6 +19,7 @@ export interface StoreEventSink {
   storeRecovery(event: RecoveryEvent): void;
   storeState(event: StateEvent): void;
   storeCompaction(event: CompactionEvent): void;
+  storeCompactionFailed(event: CompactionFailedEvent): void;
   storeDatabase(event: DatabaseEvent): void;
   storeIo(event: IoEvent): void;
   storeZeroing(event: ZeroingEvent): void;
@@ -44,8 +46,16 @@ const WELL_FORMED: Readonly<Record<StoreChannelName, (m: Message) => boolean>> =
   [StoreChannel.SYNC]: (m) => hasNumbers(m, ['durationMs', 'records', 'bytes']),
   [StoreChannel.RECOVERY]: (m) => hasNumbers(m, ['durationMs', 'packages', 'records', 'truncatedBytes']),
   [StoreChannel.STATE]: (m) =>
-    typeof m.writable === 'boolean' && (m.detail === undefined || typeof m.detail === 'string'),
+    typeof m.writable === 'boolean' &&
+    (m.detail === undefined || typeof m.detail === 'string') &&
+    (m.changed === undefined || typeof m.changed === 'boolean') &&
+    (m.attempt === undefined || hasNumbers(m, ['attempt'])),
   [StoreChannel.COMPACTION]: (m) => hasNumbers(m, ['durationMs', 'snapshotBytes', 'segmentsDropped']),
+  [StoreChannel.COMPACTION_FAILED]: (m) =>
+    hasNumbers(m, ['fromSeq', 'toSeq', 'sealedSegments']) &&
+    typeof m.code === 'string' &&
+    typeof m.detail === 'string' &&
+    (m.errno === undefined || typeof m.errno === 'string'),
   [StoreChannel.DATABASE]: (m) =>
     hasNumbers(m, ['durationMs', 'commands', 'attempts', 'poolTotal', 'poolIdle', 'poolWaiting']) &&
     typeof m.failed === 'boolean' &&
@@ -60,9 +70,21 @@ const WELL_FORMED: Readonly<Record<StoreChannelName, (m: Message) => boolean>> =
 };
 
 /**
+ * Whether a reopen attempt that failed again is logged at warn: the 1st, 2nd, 4th, 8th, ...
+ * The reopen retries every few seconds for as long as the disk stays full or broken; a line per
+ * attempt would bury the error that said why (logged once, when writability was lost), while
+ * lines at doubling intervals still show the outage goes on, with its count and latest reason.
+ * The others go to debug; /readyz and `PK info` always show the latest reason.
+ */
+function loggedAttempt(attempt: number | undefined): boolean {
+  return attempt === undefined || (attempt & (attempt - 1)) === 0;
+}
+
+/**
  * Subscribes to one store's events: each goes to `sink` (when given) and to the log (syncs at
- * debug, since there is one per group commit; the rest at info, a torn tail at warn, a loss of
- * writability at error), with its `storeId`. Events of other stores are ignored; malformed
+ * debug, since there is one per group commit; the rest at info, a torn tail and a failed
+ * compaction at warn, a loss of writability at error, failed reopens after it at warn then
+ * fewer and fewer, see loggedAttempt), with its `storeId`. Events of other stores are ignored; malformed
  * messages are logged and otherwise ignored. Returns the function that unsubscribes.
  */
 export function subscribeStoreEvents({ storeId, log, sink }: StoreEventSubscriber): () => void {
@@ -87,7 +109,12 @@ export function subscribeStoreEvents({ storeId, log, sink }: StoreEventSubscribe
     [StoreChannel.STATE]: (m) => {
       const e = m as unknown as StateEvent;
       sink?.storeState(e);
-      if (e.writable) log.info({ event: 'store.state', ...e }, 'storage writable again');
+      if (e.changed === false) {
+        const still = { event: 'store.state', ...e };
+        const msg = 'storage still not writable: mutations are answered ERROR';
+        if (loggedAttempt(e.attempt)) log.warn(still, msg);
+        else if (log.isLevelEnabled('debug')) log.debug(still, msg);
+      } else if (e.writable) log.info({ event: 'store.state', ...e }, 'storage writable again');
       else log.error({ event: 'store.state', ...e }, 'storage not writable: mutations are answered ERROR');
     },
     [StoreChannel.COMPACTION]: (m) => {
@@ -99,6 +126,14 @@ export function subscribeStoreEvents({ storeId, log, sink }: StoreEventSubscribe
           { event: 'store.compaction.priority', storeId: e.storeId, error: e.priorityError },
           'the compaction thread could not lower its priority: it shares the CPU with the threads serving clients as their equal (allow setpriority(2) in the seccomp profile, or set --compaction-nice 0 to stop asking)',
         );
+    },
+    [StoreChannel.COMPACTION_FAILED]: (m) => {
+      const e = m as unknown as CompactionFailedEvent;
+      sink?.storeCompactionFailed(e);
+      log.warn(
+        { event: 'store.compaction.failed', ...e },
+        'compaction failed: the log keeps growing until one succeeds (retried at the next rotation); fix what detail says (ENOSPC: free space; something in the way of the snapshot: move it away), see the runbook on PkgIndexCompactionFailing',
+      );
     },
     [StoreChannel.DATABASE]: (m) => {
       const e = m as unknown as DatabaseEvent;

@@ -83,8 +83,11 @@ const MAX_SEALED_SEGMENTS = 32;
 /**
  * Sealed segments that may wait while a compaction runs. At this many, the next rotation waits
  * for the compaction to finish (the writer holds its acknowledgements, so connections stop
- * being read once their replies pile up): the log after the snapshot stays bounded, at about
- * (this + 1) × --compact-after-bytes, however fast clients write (issue 11, defect 1).
+ * being read once their replies pile up): the log after the snapshot stays bounded however
+ * fast clients write (issue 11, defect 1). The next compaction folds the segments that waited
+ * (up to this many) and as many again may wait behind it, so the bound is 2 × this + 1
+ * segment files (with the current one), about that many × --compact-after-bytes: the figure
+ * docs/runbook.md and docs/reliability.md give.
  */
 export const MAX_SEALED_WHILE_COMPACTING = 4;
 
@@ -156,6 +159,14 @@ export class DiskStore implements IndexStore, BackupSource {
   /** Backups streaming now: while any is, no compaction starts (it would delete their files). */
   #backups = 0;
   #reopening: Promise<void> | null = null;
+  /**
+   * The live segment was deleted or cut under the store (#checkSegment): acknowledged records
+   * are gone from the data dir. Mutations are refused and the dir is not reopened, since a
+   * reopen would serve without them (a cut one even passes for a torn tail); only an operator
+   * can decide what to restore.
+   */
+  #lost: PkgIndexError<'E_STORAGE_DATA_LOSS'> | null = null;
+  #checkingSegment = false;
   #retryTimer: NodeJS.Timeout | null = null;
   #wakeRetry: (() => void) | null = null;
   #closing: Promise<void> | null = null;
@@ -364,6 +375,9 @@ export class DiskStore implements IndexStore, BackupSource {
         // Best effort: if it fails, the record before it (the segment's header) is still true.
         await this.#saveControl(true).catch(() => undefined);
       }
+      // A segment deleted or cut under the store: not cut back (that would write zeros where
+      // the records were, which recovery would take for the clean end of the log).
+      else if (this.#writer !== null && this.#lost !== null) await this.#writer.release();
       // A failed log not yet abandoned by #reopen: cut it back now, best effort, and release it.
       else if (this.#writer !== null) {
         const writer = this.#writer;
@@ -388,6 +402,7 @@ export class DiskStore implements IndexStore, BackupSource {
       () => {
         const now = performance.now();
         this.#checkCompactionIo(now);
+        void this.#checkSegment();
         for (const op of this.#io.inflight()) {
           const age = now - op.startedAt;
           // In start order: the rest are younger.
@@ -443,6 +458,33 @@ export class DiskStore implements IndexStore, BackupSource {
     if (this.#health.writable) this.#health = { ...this.#health, detail };
   }
 
+  /**
+   * Looks, once per watchdog tick (at most a second apart), whether the segment the writer
+   * appends to was deleted or truncated by someone else: the writer's descriptor keeps
+   * working either way, so the store would go on acknowledging records that a restart cannot
+   * find. One fstat a tick, off the commit path: an fstat per group commit would add a trip
+   * to the thread pool to each of the thousands of commits a second of the durable loads
+   * (each one a pwrite on O_DSYNC), to shorten a window of a second for an operator's mistake.
+   */
+  async #checkSegment(): Promise<void> {
+    const writer = this.#writer;
+    if (writer === null || writer.failed || this.#checkingSegment || this.#lost !== null) return;
+    this.#checkingSegment = true;
+    try {
+      const lost = await writer.lostSegment();
+      if (lost === null || writer !== this.#writer || this.#isClosing()) return;
+      this.#lost = createError(
+        'E_STORAGE_DATA_LOSS',
+        `${lost}; mutations are answered ERROR and the data dir is not reopened, since the store would serve without those records. Stop the server, find what deleted or cut the file, check the dir with \`pkgindex fsck --data-dir ${this.#dir}\`, and restore it from a backup (or start with --accept-data-loss to serve what is left)`,
+      );
+      writer.expire(this.#lost);
+    } catch {
+      // An fstat that fails: the commits' own writes report a failing disk.
+    } finally {
+      this.#checkingSegment = false;
+    }
+  }
+
   #adopt(recovered: Recovered): void {
     this.#graph = recovered.graph;
     // What each change drops is what the undo log keeps to take it back: a list a replacement
@@ -488,6 +530,10 @@ export class DiskStore implements IndexStore, BackupSource {
 
   #onFailure(err: unknown): void {
     this.#rollBack();
+    if (this.#lost !== null) {
+      this.#setHealth({ recovered: true, writable: false, detail: this.#lost.message });
+      return;
+    }
     const detail = `cannot write to data dir ${this.#dir} (${errorText(err)}); mutations are answered ERROR until the store has reopened it`;
     this.#setHealth({
       recovered: true,
@@ -506,6 +552,7 @@ export class DiskStore implements IndexStore, BackupSource {
   async #reopen(): Promise<void> {
     let delay = this.#retryMinMs;
     let recovered: Recovered | null = null;
+    let attempts = 0;
     for (;;) {
       if (this.#isClosing()) return;
       try {
@@ -537,11 +584,15 @@ export class DiskStore implements IndexStore, BackupSource {
         return;
       } catch (err) {
         if (this.#isClosing()) return;
-        this.#setHealth({
-          recovered: true,
-          writable: false,
-          detail: `reopening data dir ${this.#dir} failed (${errorText(err)}); retrying in ${delay} ms`,
-        });
+        attempts++;
+        this.#setHealth(
+          {
+            recovered: true,
+            writable: false,
+            detail: `reopening data dir ${this.#dir} failed (${errorText(err)}); retrying in ${delay} ms`,
+          },
+          attempts,
+        );
       }
       await new Promise<void>((resolve) => {
         this.#wakeRetry = resolve;
@@ -738,11 +789,21 @@ export class DiskStore implements IndexStore, BackupSource {
     } catch (err) {
       // The log stays complete without the snapshot; the next rotation tries again. Files left
       // over are deleted by the next recovery.
-      // Still writable, so no state event (subscribers read those as writability changes); the
-      // reason shows in health() until a compaction succeeds.
       // Abandoned: the watchdog has said why (health detail, event); it ends no differently.
       if (signal.aborted) return false;
       const detail = `compaction of segments ${fromSeq}..${toSeq} failed (${errorText(err)}); retried at the next rotation`;
+      // Still writable, so no state event (subscribers read those as writability changes) but
+      // an event of its own: a compaction that keeps failing lets the log grow until the disk
+      // is full, which operators must hear of before then (log line, counter, alert). The
+      // reason also shows in health() until a compaction succeeds.
+      this.#events.compactionFailed({
+        fromSeq,
+        toSeq,
+        code: isPkgIndexError(err) ? err.code : 'E_STORAGE_IO',
+        errno: systemCode(err),
+        detail,
+        sealedSegments: this.#sealed.size,
+      });
       if (isPkgIndexError(err, 'E_STORAGE_CORRUPT'))
         this.#setHealth({ recovered: true, writable: false, detail: err.message });
       else if (this.#health.writable) this.#health = { ...this.#health, detail };
@@ -779,15 +840,21 @@ export class DiskStore implements IndexStore, BackupSource {
     return write;
   }
 
-  #setHealth(health: StoreHealth): void {
-    // Published when writability changes, or why it is off does; becoming writable at open
-    // is no change (subscribers count and log "writable again" only after a failure).
-    const opening = !this.#health.recovered && health.writable;
-    const changed =
-      health.writable !== this.#health.writable ||
-      (!health.writable && health.detail !== this.#health.detail);
+  /**
+   * Published as a change when writability changes, or when a store recovers unwritable (it
+   * never became writable: as much a loss as one that stopped); becoming writable at open is
+   * no change (subscribers count and log "writable again" only after a failure). A new reason
+   * while still not writable is published as no change (`changed` false), with `attempt` when
+   * it is a failed reopen: subscribers count transitions, and log retries sparingly.
+   */
+  #setHealth(health: StoreHealth, attempt?: number): void {
+    const before = this.#health;
     this.#health = health;
-    if (changed && !opening) this.#events.state(health.writable, health.detail);
+    if (!before.recovered && health.writable) return;
+    if (health.writable !== before.writable || (!before.recovered && health.recovered))
+      this.#events.state(health.writable, health.detail);
+    else if (!health.writable && health.detail !== before.detail)
+      this.#events.state(false, health.detail, false, attempt);
   }
 }
 
@@ -810,6 +877,15 @@ export function accessError(dir: string, err: unknown): PkgIndexError<'E_STORAGE
     `${where} is not accessible (${code}) to ${who}; ${fix}, or pass --data-dir with a directory this user owns`,
     { cause: err },
   );
+}
+
+/** The system error code (ENOSPC, EEXIST, ...) beneath `err`, following its causes; undefined when none. */
+function systemCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return code;
+  }
+  return undefined;
 }
 
 function userName(): string | null {

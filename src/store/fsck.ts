@@ -117,14 +117,16 @@ export function formatFsckReport(r: FsckReport): string {
     lines.push(`index: ${r.packages} packages, ${r.dependencies} dependencies; every record applies`);
     if (r.tornTailBytes > 0)
       lines.push(
-        `torn tail: ${r.tornTailBytes} bytes a crash left half-written; the next start cuts them off`,
+        `torn tail: ${r.tornTailBytes} bytes after the last whole record of the last segment; the next start cuts them off. A crash mid-write leaves at most one group commit there, which durable mode had not acknowledged; if instead the file was cut short or damaged, records after the cut are lost, acknowledged or not, and cannot be told from here`,
       );
   }
   for (const loss of r.dataLoss) lines.push(`DATA LOSS: ${loss}`);
   if (r.damage !== null) lines.push(`DAMAGED [${r.damage.code}]: ${r.damage.message}`);
   lines.push(
     r.clean
-      ? 'clean: the server starts on this data dir and loses nothing it acknowledged'
+      ? r.tornTailBytes > 0
+        ? 'clean: the server starts on this data dir, without the torn tail above (nothing it acknowledged is lost if a crash left that tail; restore from a backup if the segment may have been cut)'
+        : 'clean: the server starts on this data dir and loses nothing it acknowledged'
       : r.damage === null
         ? 'damaged: the server refuses to start (E_STORAGE_DATA_LOSS); restore from a backup, or start with --accept-data-loss to serve the index above'
         : r.damage.code === 'E_STORAGE_NO_INDEX'

@@ -142,6 +142,25 @@ export class LogWriter {
     return this.#keptRecords;
   }
 
+  /**
+   * Whether the segment being written is still the data dir's, as written: not deleted (it
+   * has a name) and not cut below what was acknowledged. Null when it is, or when the writer
+   * rotated or failed meanwhile; else what happened to it. One fstat(2).
+   */
+  async lostSegment(): Promise<string | null> {
+    const file = this.#file;
+    // Taken before the fstat: a commit completing meanwhile only makes the file longer.
+    const acknowledged = this.#o.syncMode === 'durable' ? this.#syncedEnd : this.#writtenEnd;
+    if (this.#failure !== null) return null;
+    const { size, links } = await file.stat();
+    if (file !== this.#file || this.failed) return null;
+    if (links === 0)
+      return `log segment ${file.path} was deleted while the server was writing it (with ${acknowledged} bytes of acknowledged records)`;
+    if (size < acknowledged)
+      return `log segment ${file.path} was truncated to ${size} bytes while the server was writing it, below the ${acknowledged} bytes of records it had acknowledged`;
+    return null;
+  }
+
   /** `key`: the name's key when the caller has it (a parsed command's `keys[0]`), else computed. */
   appendIndex(name: string, deps: readonly string[], key?: number): void {
     this.#open.appendIndex(name, deps);

@@ -1,5 +1,6 @@
 import { DependencyGraph, IndexOutcome } from '../graph/dependency-graph.js';
-import { corruptDataError, type PkgIndexError } from '../errors.js';
+import { corruptDataError, createError, type PkgIndexError } from '../errors.js';
+import { errorText } from './log-writer.js';
 import { Verb } from '../protocol/command.js';
 import type { StorageFs } from './fs/storage-fs.js';
 import { encodeFileHeader, HEADER_BYTES, Magic, type FileHeader } from './format/file-header.js';
@@ -69,7 +70,19 @@ export async function writeSnapshot(
 ): Promise<number> {
   const path = snapshotPath(dir, seq);
   const temp = path + TEMP_SUFFIX;
-  await fs.unlink(temp).catch(() => undefined);
+  // A temporary file left by a crash, or by a compaction that failed before its rename, is the
+  // store's own: it is replaced, so no leftover blocks compaction. Anything else there that
+  // cannot be unlinked (a directory, a file this user may not remove) is not the store's to
+  // delete: the compaction fails and says what to remove (an O_EXCL create would only say
+  // EEXIST).
+  await fs.unlink(temp).catch((err: unknown) => {
+    if ((err as { code?: unknown }).code === 'ENOENT') return;
+    throw createError(
+      'E_STORAGE_IO',
+      `${temp} is in the way of the snapshot a compaction writes and cannot be removed (${errorText(err)}); the store did not make it as it is: move it away or delete it, and compaction is retried at the next rotation`,
+      { cause: err },
+    );
+  });
   const file = await fs.open(temp, 'create');
   let open = true;
   let at = 0;

@@ -14,6 +14,7 @@ export const StoreChannel = {
   RECOVERY: 'pkgindex:store:recovery',
   STATE: 'pkgindex:store:state',
   COMPACTION: 'pkgindex:store:compaction',
+  COMPACTION_FAILED: 'pkgindex:store:compaction-failed',
   DATABASE: 'pkgindex:store:database',
   IO: 'pkgindex:store:io',
   ZEROING: 'pkgindex:store:zeroing',
@@ -46,10 +47,16 @@ export interface RecoveryEvent extends StoreEventBase {
 /**
  * Whether mutations can be made durable changed after the store was opened: it stopped being
  * writable (`detail` says why), or became writable again after that. Opening is no change.
+ *
+ * `changed` false: no change, the store is still not writable, for a new reason (`detail`):
+ * a reopen attempt failed (`attempt`: how many have so far), or a storage operation is stuck.
+ * Subscribers count and alert on changes only; absent means true.
  */
 export interface StateEvent extends StoreEventBase {
   readonly writable: boolean;
   readonly detail?: string | undefined;
+  readonly changed?: boolean;
+  readonly attempt?: number;
 }
 
 /** A snapshot replaced sealed log segments. */
@@ -61,6 +68,22 @@ export interface CompactionEvent extends StoreEventBase {
   readonly threadNice?: number;
   /** Why the thread could not take the nice value asked for (absent: it could, or none was asked). */
   readonly priorityError?: string | undefined;
+}
+
+/**
+ * A compaction of sealed segments `fromSeq..toSeq` failed (`detail`): the log stays complete
+ * without its snapshot and keeps growing until one succeeds; the next rotation tries again.
+ */
+export interface CompactionFailedEvent extends StoreEventBase {
+  readonly fromSeq: number;
+  readonly toSeq: number;
+  /** Catalogue code of the failure (E_STORAGE_IO, E_STORAGE_CORRUPT, ...). */
+  readonly code: string;
+  /** The system error beneath it (ENOSPC, EEXIST, EIO, ...), when there is one. */
+  readonly errno?: string | undefined;
+  readonly detail: string;
+  /** Sealed segments not folded into a snapshot now, the failed ones included. */
+  readonly sealedSegments: number;
 }
 
 /**
@@ -113,6 +136,7 @@ export interface StoreEventOf {
   [StoreChannel.RECOVERY]: RecoveryEvent;
   [StoreChannel.STATE]: StateEvent;
   [StoreChannel.COMPACTION]: CompactionEvent;
+  [StoreChannel.COMPACTION_FAILED]: CompactionFailedEvent;
   [StoreChannel.DATABASE]: DatabaseEvent;
   [StoreChannel.IO]: IoEvent;
   [StoreChannel.ZEROING]: ZeroingEvent;
@@ -122,6 +146,7 @@ const syncChannel = diagnostics_channel.channel(StoreChannel.SYNC);
 const recoveryChannel = diagnostics_channel.channel(StoreChannel.RECOVERY);
 const stateChannel = diagnostics_channel.channel(StoreChannel.STATE);
 const compactionChannel = diagnostics_channel.channel(StoreChannel.COMPACTION);
+const compactionFailedChannel = diagnostics_channel.channel(StoreChannel.COMPACTION_FAILED);
 const databaseChannel = diagnostics_channel.channel(StoreChannel.DATABASE);
 const ioChannel = diagnostics_channel.channel(StoreChannel.IO);
 const zeroingChannel = diagnostics_channel.channel(StoreChannel.ZEROING);
@@ -156,14 +181,25 @@ export class StoreEventPublisher {
       recoveryChannel.publish({ storeId: this.storeId, ...event } satisfies RecoveryEvent);
   }
 
-  state(writable: boolean, detail: string | undefined): void {
+  state(writable: boolean, detail: string | undefined, changed = true, attempt?: number): void {
     if (stateChannel.hasSubscribers)
-      stateChannel.publish({ storeId: this.storeId, writable, detail } satisfies StateEvent);
+      stateChannel.publish({
+        storeId: this.storeId,
+        writable,
+        detail,
+        changed,
+        ...(attempt === undefined ? {} : { attempt }),
+      } satisfies StateEvent);
   }
 
   compaction(event: Omit<CompactionEvent, 'storeId'>): void {
     if (compactionChannel.hasSubscribers)
       compactionChannel.publish({ storeId: this.storeId, ...event } satisfies CompactionEvent);
+  }
+
+  compactionFailed(event: Omit<CompactionFailedEvent, 'storeId'>): void {
+    if (compactionFailedChannel.hasSubscribers)
+      compactionFailedChannel.publish({ storeId: this.storeId, ...event } satisfies CompactionFailedEvent);
   }
 
   database(event: Omit<DatabaseEvent, 'storeId'>): void {

@@ -110,6 +110,67 @@ describe('storage events on diagnostics_channel', () => {
     }
   });
 
+  test('a failed compaction is counted and logged at warn with its codes and what to do', async () => {
+    const { metrics, events, unsubscribe } = setup();
+    try {
+      channel(StoreChannel.COMPACTION_FAILED).publish({
+        storeId: STORE_ID,
+        fromSeq: 1,
+        toSeq: 2,
+        code: 'E_STORAGE_IO',
+        errno: 'ENOSPC',
+        detail: 'compaction of segments 1..2 failed (ENOSPC: no space left on device)',
+        sealedSegments: 3,
+      });
+      const m = await metrics.metrics();
+      assert.equal(sample(m, 'pkgindex_store_compactions_failed_total'), 1);
+      const logged = events.find((e) => e.event === 'store.compaction.failed');
+      assert.equal(logged?.level, 40);
+      assert.equal(logged.errno, 'ENOSPC');
+      assert.equal(logged.sealedSegments, 3);
+      assert.match(logged.msg, /log keeps growing.*free space.*PkgIndexCompactionFailing/);
+    } finally {
+      unsubscribe();
+    }
+  });
+
+  test('a store still not writable for a new reason is no transition: not counted, retries logged sparingly', async () => {
+    const { metrics, events, unsubscribe } = setup();
+    try {
+      channel(StoreChannel.STATE).publish({
+        storeId: STORE_ID,
+        writable: false,
+        detail: 'ENOSPC',
+        changed: true,
+      });
+      for (let attempt = 1; attempt <= 20; attempt++)
+        channel(StoreChannel.STATE).publish({
+          storeId: STORE_ID,
+          writable: false,
+          detail: `reopening failed (ENOSPC); retrying in ${attempt} ms`,
+          changed: false,
+          attempt,
+        });
+      channel(StoreChannel.STATE).publish({ storeId: STORE_ID, writable: true, changed: true });
+      const m = await metrics.metrics();
+      assert.equal(sample(m, 'pkgindex_store_state_changes_total{writable="false"}'), 1);
+      assert.equal(sample(m, 'pkgindex_store_state_changes_total{writable="true"}'), 1);
+      const state = events.filter((e) => e.event === 'store.state');
+      assert.deepEqual(
+        state.filter((e) => e.level === 50).map((e) => e.detail),
+        ['ENOSPC'],
+      );
+      // Attempts 1, 2, 4, 8 and 16 at warn; the others at debug.
+      assert.deepEqual(
+        state.filter((e) => e.level === 40).map((e) => e.attempt),
+        [1, 2, 4, 8, 16],
+      );
+      assert.equal(state.filter((e) => e.level === 20).length, 15);
+    } finally {
+      unsubscribe();
+    }
+  });
+
   test("another store's events are ignored: not counted, not logged", async () => {
     const { metrics, events, unsubscribe } = setup();
     try {

@@ -99,6 +99,53 @@ test('under sustained pipelined writes the log rotates at the threshold and comp
   assert.deepEqual(stateOf(recovered.graph), stateOf(model));
 });
 
+test('the bound of the docs: a compaction folding the segments that waited lets as many more wait, 2 × MAX_SEALED_WHILE_COMPACTING + 1 segment files', async (t) => {
+  const dir = await newDataDir(t);
+  const threshold = 16 * 1024;
+  // Every compaction is held until released: the first folds one segment, the second the
+  // segments that waited behind the first.
+  const releases: (() => void)[] = [];
+  const folded: number[] = [];
+  const store = new DiskStore({
+    dataDir: dir,
+    compactAfterBytes: threshold,
+    compactor: async (job) => {
+      folded.push(job.toSeq - job.fromSeq + 1);
+      await new Promise<void>((resolve) => releases.push(resolve));
+      return foldSnapshot(fs, job);
+    },
+  });
+  await store.open();
+  let most = 0;
+  const writes = { done: false };
+  const writing = pipelined(store, reindexes(12000)).finally(() => (writes.done = true));
+  const watch = async (until: () => boolean): Promise<void> => {
+    while (!until() && !writes.done) {
+      most = Math.max(most, (await readdir(dir)).filter((name) => name.endsWith('.log')).length);
+      await new Promise(setImmediate);
+    }
+  };
+  await watch(() => store.backpressureWaits >= 1);
+  releases.shift()!();
+  await watch(() => store.backpressureWaits >= 2);
+  for (let i = 0; i < 20; i++) await watch(() => true);
+  assert.equal(writes.done, false, 'the writers finished without being held back twice');
+  assert.deepEqual(folded, [1, MAX_SEALED_WHILE_COMPACTING]);
+  most = Math.max(most, (await readdir(dir)).filter((name) => name.endsWith('.log')).length);
+  assert.equal(most, 2 * MAX_SEALED_WHILE_COMPACTING + 1, 'folded, waiting, and the current one');
+  // Released one by one until the writers are done (a function: the assert above narrowed it).
+  const finished = (): boolean => writes.done;
+  while (!finished()) {
+    releases.shift()?.();
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  const model = await writing;
+  for (const release of releases) release();
+  await store.close();
+  const recovered = await recover(fs, dir, { repair: false });
+  assert.deepEqual(stateOf(recovered.graph), stateOf(model));
+});
+
 test('writers wait while compaction cannot keep up: the log stays bounded and nothing is lost', async (t) => {
   const dir = await newDataDir(t);
   const threshold = 16 * 1024;

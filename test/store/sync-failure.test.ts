@@ -14,6 +14,7 @@ import { StoreChannel, type StateEvent } from '../../src/store/store-events.js';
 import { newDataDir } from './support/tmp-dir.js';
 import { send } from './support/workload.js';
 import { until } from '../support/until.js';
+import { exchange, get, sample, startInProcess, type LogEvent } from '../admin/harness.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -137,6 +138,54 @@ test(
     const { graph } = await recover(new NodeFs(), dir, { repair: false });
     for (const name of [...before.acked, ...after.acked]) assert.ok(graph.has(name), name);
     assert.equal(graph.has('full'), false);
+  },
+);
+
+test(
+  'a disk-full outage counts one transition each way, whatever the reopen retries; the retries are logged sparingly',
+  { timeout: 60_000 },
+  async (t) => {
+    const dir = await newDataDir(t);
+    const fs = new FaultFs();
+    const store = new DiskStore({
+      dataDir: dir,
+      fs,
+      compactor: inlineCompactor(fs),
+      retryMinMs: 5,
+      retryMaxMs: 320,
+    });
+    const s = await startInProcess({ store, logLevel: 'debug' });
+    t.after(() => s.close());
+    assert.deepEqual(await exchange(s.port, ['INDEX|a|']), ['OK']);
+    fs.inject({ op: 'write', code: 'ENOSPC', times: Infinity, partial: true });
+    assert.deepEqual(await exchange(s.port, ['INDEX|full|']), ['ERROR']);
+    // Each retry's reason differs ("retrying in 5 ms", "10 ms", ... "320 ms"): 7 of them.
+    const retries = (): LogEvent[] =>
+      s.events.filter((e) => e.event === 'store.state' && e.changed === false);
+    const published = (): number => s.events.filter((e) => e.event === 'store.state').length;
+    await until('the loss and seven failed reopens', () => published() >= 8);
+    fs.heal();
+    await until('writable again', () => store.health().writable);
+    assert.deepEqual(await exchange(s.port, ['INDEX|b|a']), ['OK']);
+
+    const metrics = (await get(s.adminPort, '/metrics')).text;
+    assert.equal(sample(metrics, 'pkgindex_store_state_changes_total{writable="false"}'), 1);
+    assert.equal(sample(metrics, 'pkgindex_store_state_changes_total{writable="true"}'), 1);
+    const state = s.events.filter((e) => e.event === 'store.state');
+    assert.equal(state.filter((e) => e.level === 50).length, 1, 'one error line for the outage');
+    assert.match(String(state.find((e) => e.level === 50)?.detail), /ENOSPC/);
+    assert.deepEqual(
+      retries().map((e) => e.attempt),
+      retries().map((_, i) => i + 1),
+    );
+    assert.deepEqual(
+      retries()
+        .filter((e) => e.level === 40)
+        .map((e) => e.attempt),
+      retries()
+        .map((e) => e.attempt as number)
+        .filter((n) => (n & (n - 1)) === 0),
+    );
   },
 );
 

@@ -309,6 +309,10 @@ class FaultFile implements StorageFile {
     return await this.#inner.read(buffer, position, length);
   }
 
+  stat(): Promise<{ size: number; links: number }> {
+    return this.#inner.stat();
+  }
+
   async size(): Promise<number> {
     this.#throwIf('read');
     return await this.#inner.size();

@@ -169,6 +169,10 @@ class InflightFile implements StorageFile {
     return this.#fs.track('stat', this.path, () => this.#inner.size());
   }
 
+  stat(): Promise<{ size: number; links: number }> {
+    return this.#fs.track('stat', this.path, () => this.#inner.stat());
+  }
+
   datasync(): Promise<void> {
     return this.#fs.track('fdatasync', this.path, () => this.#inner.datasync());
   }

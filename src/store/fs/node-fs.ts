@@ -53,6 +53,13 @@ class NodeFile implements StorageFile {
     ).size;
   }
 
+  async stat(): Promise<{ size: number; links: number }> {
+    const stats = await call<fs.Stats>((done) => {
+      fs.fstat(this.#fd, done);
+    });
+    return { size: stats.size, links: stats.nlink };
+  }
+
   datasync(): Promise<void> {
     return call((done) => {
       fs.fdatasync(this.#fd, done);

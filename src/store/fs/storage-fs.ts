@@ -10,6 +10,8 @@ export interface StorageFile {
   /** Reads up to `length` bytes at `position` into `buffer`; returns how many were read. */
   read(buffer: Uint8Array, position: number, length: number): Promise<number>;
   size(): Promise<number>;
+  /** fstat(2): the size, and the names the file has (0 once it was deleted while open). */
+  stat(): Promise<{ readonly size: number; readonly links: number }>;
   /** fdatasync(2): the file's data and the metadata needed to read it back are durable. */
   datasync(): Promise<void>;
   /**
