@@ -136,6 +136,15 @@ function createPostgresStore(config: PkgIndexConfig): PostgresStore {
       'E_DATABASE_CONFIG',
       '--storage postgres needs the database: set PKGINDEX_DATABASE_URL (or --database-url without a password)',
     );
+  // The cap is checked before each INDEX against the package count; the database's is read
+  // every few seconds and is shared by every instance, so a burst would go past it unseen.
+  if (config.maxPackages > 0)
+    throw createError(
+      'E_DATABASE_CONFIG',
+      `--max-packages ${config.maxPackages} cannot be kept with --storage postgres: instances share the index and ` +
+        'each sees its package count seconds late; drop --max-packages (0), and bound the index in the database ' +
+        '(a quota on its tables), or limit writers with --mutation-rate-per-peer',
+    );
   if (config.databaseBatchesInFlight >= config.databasePoolSize)
     throw createError(
       'E_DATABASE_CONFIG',
@@ -529,6 +538,9 @@ export class Composition implements PkgIndex {
       peerSlots: this.#peerTable!.slots,
       latency: this.server.stats.commandLatency,
       heapMb: socketThreadHeapMb(this.config.threadHeapMb, this.config.maxConnections),
+      onPackageCap: () => {
+        this.server.refusedAtPackageCap();
+      },
     });
   }
 

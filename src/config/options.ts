@@ -106,7 +106,7 @@ export const OPTIONS = {
     flag: '--max-packages',
     env: 'PKGINDEX_MAX_PACKAGES',
     default: 0,
-    help: 'Packages the index may hold; at the cap every INDEX line is answered ERROR until REMOVEs make room (0: no cap).',
+    help: 'Packages the index may hold; at the cap every INDEX line is answered ERROR until REMOVEs make room (0: no cap). Not with --storage postgres, whose count every instance sees seconds late (refused at start).',
     parse: integer(0, 1_000_000_000),
   }),
   maxDependencies: option({

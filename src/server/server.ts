@@ -228,6 +228,19 @@ export class IndexServer {
     });
   }
 
+  /**
+   * An INDEX of a socket thread's batch refused by the owner at --max-packages (ADR 0010: only
+   * the owner knows the count as it executes each line): counted and logged as a connection's.
+   */
+  refusedAtPackageCap(): void {
+    this.stats.commandsOverPackageCap++;
+    this.#offenders.warn(
+      'E_TOO_MANY_PACKAGES:threads',
+      { code: 'E_TOO_MANY_PACKAGES', max: this.#options.maxPackages },
+      'command refused',
+    );
+  }
+
   /** Connections the file descriptors leave room for (Infinity when unknown), as measured last. */
   get descriptorRoom(): number {
     return this.#descriptors.connections;

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { createError } from '../errors.js';
 import { ConnectionSlots } from '../server/connection-slots.js';
 import { SharedPeerTable } from '../server/shared-peer-table.js';
-import { CommandSlot } from '../protocol/command.js';
+import { CommandSlot, Verb } from '../protocol/command.js';
 import type { IndexServerOptions } from '../server/server.js';
 import type { IndexStore } from '../store/store.js';
 import { repinAfter } from '../runtime/young-generation.js';
@@ -85,6 +85,12 @@ export interface SocketThreadsOptions {
   readonly latency: LatencyRecorder | null;
   /** Old-generation heap limit of each thread, in MiB (see socketThreadHeapMb). */
   readonly heapMb: number;
+  /**
+   * With --max-packages: called for an INDEX of a socket thread's batch the owner refuses at
+   * the cap (counted and logged by the caller). A socket thread cannot apply that cap itself:
+   * only the owner knows how many packages the index holds as it executes each line.
+   */
+  readonly onPackageCap?: (command: CommandSlot) => void;
 }
 
 /** One socket thread, seen from the owner. */
@@ -155,9 +161,24 @@ export class SocketThreads {
   readonly #threads: SocketThread[] = [];
   readonly #store: IndexStore;
   readonly #slot = new CommandSlot();
+  /** With --max-packages: the owner's checks of each batch (BatchChecks), else null. */
+  readonly #checks: { rows: Uint8Array; admit: (command: CommandSlot) => boolean } | null;
 
-  private constructor(store: IndexStore) {
+  private constructor(store: IndexStore, options: SocketThreadsOptions) {
     this.#store = store;
+    const maxPackages = options.server.maxPackages ?? 0;
+    const refused = options.onPackageCap;
+    this.#checks =
+      maxPackages > 0
+        ? {
+            rows: new Uint8Array(0),
+            admit: (command) => {
+              if (command.verb !== Verb.INDEX || store.stats().packages < maxPackages) return true;
+              refused?.(command);
+              return false;
+            },
+          }
+        : null;
   }
 
   /**
@@ -165,7 +186,7 @@ export class SocketThreads {
    * is logged and left out (the others serve); resolves with those that did.
    */
   static async start(options: SocketThreadsOptions): Promise<SocketThreads> {
-    const threads = new SocketThreads(options.store);
+    const threads = new SocketThreads(options.store, options);
     await Promise.all(Array.from({ length: options.count }, (_, i) => threads.#startOne(i + 1, options)));
     return threads;
   }
@@ -347,7 +368,9 @@ export class SocketThreads {
   }
 
   #execute(thread: SocketThread, lines: Uint8Array, count: number): void {
-    executeBatch(this.#store, this.#slot, thread, lines, count);
+    const checks = this.#checks;
+    if (checks !== null && checks.rows.length < count) checks.rows = new Uint8Array(Math.max(count, 256));
+    executeBatch(this.#store, this.#slot, thread, lines, count, checks);
   }
 
   /**

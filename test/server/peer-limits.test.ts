@@ -10,7 +10,8 @@ import { once } from 'node:events';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { LineClient } from '../support/line-client.js';
-import { spawnServer, startServer } from '../support/servers.js';
+import { SERVINGS, spawnServer, startServer, TEST_CONFIG } from '../support/servers.js';
+import { Composition } from '../../src/root.js';
 import { until } from '../support/until.js';
 
 /** A logger at warn whose JSON lines land in `lines`. */
@@ -103,6 +104,44 @@ test('--max-dependencies and --max-packages answer ERROR past the cap; REMOVE ma
   } finally {
     await s.close();
   }
+});
+
+for (const serving of SERVINGS)
+  test(`--max-packages holds for every connection, whichever thread serves it (${serving.label})`, async () => {
+    const s = await startServer({ maxPackages: 2, threads: serving.threads, io: serving.io });
+    try {
+      // One connection after another: the threads take turns accepting them.
+      const replies: string[] = [];
+      for (let c = 0; c < 8; c++) {
+        const client = await LineClient.open(s.port);
+        replies.push(...(await client.request(...Array.from({ length: 5 }, (_, i) => `INDEX|k${c}_${i}|`))));
+        client.close();
+      }
+      assert.equal(replies.filter((r) => r === 'OK').length, 2, replies.join(' '));
+      assert.equal(replies.filter((r) => r === 'ERROR').length, 38);
+      assert.equal((await s.stats()).commandsOverPackageCap, 38);
+      if (serving.threads > 1 && serving.io === 'node') {
+        const served = s.pkgindex.socketThreads?.reports().map((r) => r?.connectionsTotal ?? 0) ?? [];
+        assert.ok(
+          served.some((n) => n > 0),
+          `a socket thread served some of them: ${served.join(', ')}`,
+        );
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+test('--max-packages is refused with --storage postgres, whose count is seconds late and shared', () => {
+  assert.throws(
+    () =>
+      new Composition(
+        { ...TEST_CONFIG, storage: 'postgres', databaseUrl: 'postgres://127.0.0.1:1/none', maxPackages: 5 },
+        { log: pino({ level: 'silent' }) },
+      ),
+    (err: Error & { code?: string }) =>
+      err.code === 'E_DATABASE_CONFIG' && /--max-packages 5 cannot be kept/.test(err.message),
+  );
 });
 
 test('out of file descriptors: the server refuses connections itself, counted and logged once, instead of resets', async () => {
