@@ -157,6 +157,12 @@ export const ERRORS = {
     exitCode: EXIT_USAGE,
     meaning: 'The server did not answer within the reply timeout.',
   },
+  E_TLS_MISMATCH: {
+    name: 'TlsMismatchError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'The client and the server disagree on TLS: the server speaks it and the client does not (add --tls), or the reverse (drop --tls). Not retried.',
+  },
   E_BAD_REPLY: {
     name: 'BadReplyError',
     exitCode: EXIT_USAGE,

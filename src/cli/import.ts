@@ -14,7 +14,13 @@ import {
   type RunResult,
 } from '../import/run.js';
 import { defineCommand } from './command.js';
-import { CONNECTION_OPTIONS, connectTo, RETRY_BASE_DELAY_MS, RETRY_OPTIONS } from './connection.js';
+import {
+  clientTls,
+  CONNECTION_OPTIONS,
+  connectTo,
+  RETRY_BASE_DELAY_MS,
+  RETRY_OPTIONS,
+} from './connection.js';
 
 const DESCRIPTION = `Loads a package repository into a running server: every package that can be indexed,
 dependencies first, pipelined over one connection; then a report of what was indexed,
@@ -109,6 +115,8 @@ export const command = defineCommand({
 async function importFiles(values: Values<typeof OPTIONS>, files: readonly string[]): Promise<number> {
   // Checked before reading: a typo should not cost a minute of parsing first.
   for (const file of files) if (file !== '-') requireFile(file);
+  // So are the TLS files (a --ca that is no certificate).
+  if (!values.dryRun) clientTls(values);
   const { format, dryRun, breakCycles, window, noProgress: quiet } = values;
   const started = performance.now();
   const progress = quiet
