@@ -169,6 +169,12 @@ export const ERRORS = {
     exitCode: EXIT_USAGE,
     meaning: 'The server did not answer within the reply timeout.',
   },
+  E_TLS_MISMATCH: {
+    name: 'TlsMismatchError',
+    exitCode: EXIT_USAGE,
+    meaning:
+      'The client and the server disagree on TLS: the server speaks it and the client does not (add --tls), or the reverse (drop --tls). Not retried.',
+  },
   E_BAD_REPLY: {
     name: 'BadReplyError',
     exitCode: EXIT_USAGE,
@@ -507,14 +513,23 @@ export function corruptDataError(
 /**
  * The connection ended (`cause`) between sending a command and its reply, and was not (or no
  * longer) retried, so the server may or may not have applied it; `lines` is how many lines
- * went unanswered with it (the first is the one meant).
+ * went unanswered with it (the first is the one meant). `mayHaveChanged` false: none of them
+ * could change the index (QUERY, or lines answered ERROR).
  */
-export function replyLostError(cause: PkgIndexError, lines = 1): PkgIndexError<'E_REPLY_LOST'> {
+export function replyLostError(
+  cause: PkgIndexError,
+  lines = 1,
+  mayHaveChanged = true,
+): PkgIndexError<'E_REPLY_LOST'> {
   const more = lines > 1 ? `; ${lines - 1} later line${lines > 2 ? 's' : ''} went unanswered with it` : '';
+  // A QUERY (or a line answered ERROR) changes nothing: saying it may have been applied only
+  // sends the user to check what needs no checking.
   return createError(
     'E_REPLY_LOST',
-    `connection lost before the reply; the command may or may not have been applied (${cause.message})${more}. ` +
-      'Query to check, or send it again (--retries resends it after a lost connection)',
+    mayHaveChanged
+      ? `connection lost before the reply; the command may or may not have been applied (${cause.message})${more}. ` +
+          'Query to check, or send it again (--retries resends it after a lost connection)'
+      : `connection lost before the reply (${cause.message})${more}; nothing was changed by ${lines > 1 ? 'these lines' : 'this line'}: send ${lines > 1 ? 'them' : 'it'} again`,
     { cause },
   );
 }

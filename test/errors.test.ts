@@ -11,6 +11,7 @@ import {
   isOperationalError,
   isPkgIndexError,
   isStorageError,
+  replyLostError,
   serializeError,
   type CatalogueEntry,
   type ThrownErrorCode,
@@ -191,4 +192,16 @@ test('an error serialized for another thread comes back with its code, its field
   let depth = 0;
   for (let e: unknown = deserializeError(serializeError(loop)); e instanceof Error; e = e.cause) depth++;
   assert.ok(depth > 1 && depth < 20, `a cause cycle is cut (depth ${depth})`);
+});
+
+test('a lost reply says the command may have been applied only when a lost line could change the index', () => {
+  const cause = createError('E_CONNECTION_CLOSED', 'the server closed the connection');
+  assert.match(replyLostError(cause).message, /may or may not have been applied/);
+  const query = replyLostError(cause, 2, false);
+  assert.equal(query.code, 'E_REPLY_LOST');
+  assert.doesNotMatch(query.message, /may or may not have been applied/);
+  assert.match(
+    query.message,
+    /1 later line went unanswered with it; nothing was changed by these lines: send them again$/,
+  );
 });

@@ -219,7 +219,14 @@ export function openApiDocument(version: string): Schema {
       ),
       '/v1/packages/{name}/why': get(
         'Why REMOVE is refused (the chain of dependents holding it), or with deps, why INDEX would be.',
-        [nameParam, query('deps', str, 'Comma-separated dependencies of a hypothetical INDEX.')],
+        [
+          nameParam,
+          query(
+            'deps',
+            str,
+            'The dependency field of a hypothetical INDEX line, as written (comma-separated).',
+          ),
+        ],
         {
           oneOf: [
             object({
@@ -238,9 +245,19 @@ export function openApiDocument(version: string): Schema {
                 action: { const: 'index' },
                 deps: names,
                 indexable: bool,
-                verdict: { enum: ['ok', 'missing-dependency', 'cycle', 'unknown'] },
+                verdict: {
+                  enum: ['ok', 'missing-dependency', 'cycle', 'unknown', 'malformed'],
+                  description:
+                    'malformed: the protocol answers the line ERROR whatever the index holds (code and problem say why).',
+                },
                 missing: names,
                 cycle: names,
+                code: {
+                  type: 'string',
+                  description:
+                    'With malformed: the protocol error code (E_EMPTY_DEPENDENCY, E_INVALID_NAME, ...).',
+                },
+                problem: { type: 'string', description: 'With malformed: what is wrong with the line.' },
               },
             },
           ],

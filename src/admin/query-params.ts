@@ -57,11 +57,4 @@ export class QueryParams {
     const raw = this.#query.get('cursor');
     return raw === null || raw === '' ? undefined : decodeCursor(raw);
   }
-
-  /** A comma-separated list of names (`deps=a,b`); undefined when absent, [] when empty. */
-  names(key: string): string[] | undefined {
-    const raw = this.#query.get(key);
-    if (raw === null) return undefined;
-    return raw.split(',').filter((name) => name !== '');
-  }
 }

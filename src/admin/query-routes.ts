@@ -5,7 +5,8 @@
  * JSON, and documents nothing itself: the description is `openapi.ts`, which a test holds to
  * these routes. Decisions and alternatives: docs/adr/0014-query-api.md.
  */
-import { createError } from '../errors.js';
+import { createError, meaningOf } from '../errors.js';
+import { indexLineError } from '../protocol/parse.js';
 import type { HealthReporter } from '../observability/readiness.js';
 import {
   DEFAULT_LIMIT,
@@ -160,8 +161,22 @@ export function registerQueryRoutes(router: Router, deps: QueryRouteDeps): void 
   });
 
   route('/v1/packages/{name}/why', ['deps'], async (q, { name = '' }) => {
-    const deps = q.names('deps');
-    if (deps !== undefined) {
+    const raw = q.text('deps');
+    if (raw !== undefined) {
+      // The line first, by the protocol's own parser: an explanation must not call a line
+      // indexable that the server answers ERROR (`a,,b`, `glib,`, a name with a space).
+      const code = indexLineError(name, raw);
+      if (code !== null)
+        return {
+          name,
+          action: 'index',
+          deps: raw.split(','),
+          indexable: false,
+          verdict: 'malformed',
+          code,
+          problem: meaningOf(code),
+        };
+      const deps = raw === '' ? [] : raw.split(',');
       const why = await reader().whyRefused(name, deps, { maxVisits });
       return { name, action: 'index', deps, indexable: why.verdict === 'ok', ...why };
     }

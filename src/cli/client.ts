@@ -13,6 +13,7 @@ import { defineCommand } from './command.js';
 import { ResendingConnection, mayChangeIndex, type ResendingOptions } from '../client/resending.js';
 import {
   CONNECTION_OPTIONS,
+  clientTls,
   connectTo,
   RETRY_BASE_DELAY_MS,
   RETRY_OPTIONS,
@@ -106,6 +107,8 @@ function resendingConnection(
   more: Pick<ResendingOptions, 'onDropped'> = {},
 ): ResendingConnection {
   const { retries } = values;
+  // The TLS files are checked now, not at the first connect: a bad --ca is a usage error.
+  clientTls(values);
   return new ResendingConnection({
     connect: () => connectTo(values),
     retries,

@@ -7,6 +7,7 @@
  * address it binds (`0.0.0.0`, every interface), which is not an address to dial, so the
  * clients read `PKGINDEX_SERVER_HOST` and default to this machine's loopback.
  */
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { PkgIndexClient, type ClientTls } from '../client/client.js';
 import { option, type Values } from '../config/command-line.js';
@@ -80,9 +81,40 @@ export function clientTls(values: Values<typeof SERVER_OPTIONS>): ClientTls | nu
     throw createError('E_CONFIG', '--cert and --key go together: pass the client certificate and its key');
   const read = (path: string): string => readFileSync(path, 'utf8');
   return {
-    ...(ca === '' ? {} : { ca: read(ca) }),
+    ...(ca === '' ? {} : { ca: readCa(ca) }),
     ...(cert === '' ? {} : { cert: read(cert), key: read(key) }),
   };
+}
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
+/**
+ * The PEM text of --ca, once every certificate in it parses. Node ignores what is not a
+ * certificate in a CA list, so a key or any other file would only fail later, as an untrusted
+ * server certificate, and after every retry; here it is E_CONFIG naming the file.
+ */
+export function readCa(path: string): string {
+  const text = readFileSync(path, 'utf8');
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  const bad = (what: string): never => {
+    throw createError(
+      'E_CONFIG',
+      `--ca ${path} ${what}; pass the PEM certificate (-----BEGIN CERTIFICATE-----) of the CA that signed the server's certificate`,
+    );
+  };
+  if (blocks.length === 0)
+    bad(
+      /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)
+        ? 'is a private key, not a certificate'
+        : 'holds no PEM certificate',
+    );
+  for (const block of blocks)
+    try {
+      new X509Certificate(block);
+    } catch (err) {
+      bad(`holds a certificate that cannot be read (${(err as Error).message})`);
+    }
+  return text;
 }
 
 /** `SERVER_OPTIONS` and the reply timeout: what `client` and `import` need to talk to a server. */

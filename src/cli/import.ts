@@ -3,13 +3,24 @@ import { option, type Values } from '../config/command-line.js';
 import { flagBool, integer, oneOf, requireFile } from '../config/parsers.js';
 import { createError } from '../errors.js';
 import { FORMATS, parseSource, type FormatName } from '../import/formats.js';
-import { planImport } from '../import/plan.js';
+import { planImport, undefinedNames } from '../import/plan.js';
 import { Progress } from '../import/progress.js';
 import { readLines, type ReadCounter } from '../import/read-lines.js';
 import { buildReport, formatReport } from '../import/report.js';
-import { runImportResumable, type RunResult } from '../import/run.js';
+import {
+  queryIndexedResumable,
+  runImportResumable,
+  type ResumableOptions,
+  type RunResult,
+} from '../import/run.js';
 import { defineCommand } from './command.js';
-import { CONNECTION_OPTIONS, connectTo, RETRY_BASE_DELAY_MS, RETRY_OPTIONS } from './connection.js';
+import {
+  clientTls,
+  CONNECTION_OPTIONS,
+  connectTo,
+  RETRY_BASE_DELAY_MS,
+  RETRY_OPTIONS,
+} from './connection.js';
 
 const DESCRIPTION = `Loads a package repository into a running server: every package that can be indexed,
 dependencies first, pipelined over one connection; then a report of what was indexed,
@@ -28,7 +39,10 @@ the cycles out would index 13,950 (libc6 <-> libgcc-s1 alone keeps out 47,459).
 Every dropped dependency is reported. --break-cycles=false leaves the cycles out
 instead, with everything that depends on them. Packages that still cannot be
 indexed are left out and reported: names the protocol forbids, dependencies that
-exist nowhere, and everything that depends on one of those. The report names
+exist nowhere, and everything that depends on one of those. A dependency the
+repository does not define but the server already holds counts as present (asked
+with QUERY before planning; not with --dry-run), so a repository can be layered on
+one imported before (security updates, a PPA). The report names
 first the cycles that keep out (or let in) the most packages.`;
 
 const EPILOGUE = `Exit status: 0 every importable package was indexed; 1 the server refused some
@@ -101,6 +115,8 @@ export const command = defineCommand({
 async function importFiles(values: Values<typeof OPTIONS>, files: readonly string[]): Promise<number> {
   // Checked before reading: a typo should not cost a minute of parsing first.
   for (const file of files) if (file !== '-') requireFile(file);
+  // So are the TLS files (a --ca that is no certificate).
+  if (!values.dryRun) clientTls(values);
   const { format, dryRun, breakCycles, window, noProgress: quiet } = values;
   const started = performance.now();
   const progress = quiet
@@ -127,7 +143,26 @@ async function importFiles(values: Values<typeof OPTIONS>, files: readonly strin
       `no packages found in ${files.join(', ')} read as ${parsed.format} ` +
         `(${parsed.warningCount} lines not understood); check the file or pass --format`,
     );
-  const plan = planImport(parsed.packages, { breakCycles });
+  // Dependencies the source does not define may be on the server already (a repository layered
+  // on one imported before): asked once, before planning, so that they count as present.
+  const reconnecting: Omit<ResumableOptions, 'onProgress'> = {
+    window,
+    connect: () => connectTo(values, window),
+    retries: values.retries,
+    backoff: { baseMs: RETRY_BASE_DELAY_MS, maxMs: values.retryMaxDelayMs },
+    onRetry: (attempt, delayMs, cause) => {
+      if (!quiet)
+        process.stderr.write(
+          `\n${cause.message}; reconnecting in ${delayMs} ms (attempt ${attempt} of ${values.retries}), then resuming\n`,
+        );
+    },
+  };
+  let indexed: Set<string> | undefined;
+  if (!dryRun) {
+    const asked = undefinedNames(parsed.packages);
+    if (asked.length > 0) indexed = await queryIndexedResumable(asked, reconnecting);
+  }
+  const plan = planImport(parsed.packages, { breakCycles, indexed });
   if (!quiet)
     process.stderr.write(
       `planned in ${((performance.now() - started) / 1000).toFixed(1)} s: ` +
@@ -139,16 +174,7 @@ async function importFiles(values: Values<typeof OPTIONS>, files: readonly strin
     progress?.nextPhase();
     try {
       const result = await runImportResumable(plan.order, {
-        window,
-        connect: () => connectTo(values, window),
-        retries: values.retries,
-        backoff: { baseMs: RETRY_BASE_DELAY_MS, maxMs: values.retryMaxDelayMs },
-        onRetry: (attempt, delayMs, cause) => {
-          if (!quiet)
-            process.stderr.write(
-              `\n${cause.message}; reconnecting in ${delayMs} ms (attempt ${attempt} of ${values.retries}), then resuming\n`,
-            );
-        },
+        ...reconnecting,
         onProgress:
           progress === null
             ? undefined

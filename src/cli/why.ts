@@ -16,9 +16,12 @@ export type WhyAnswer =
       readonly action: 'index';
       readonly name: string;
       readonly indexable: boolean;
-      readonly verdict: 'ok' | 'missing-dependency' | 'cycle' | 'unknown';
+      readonly verdict: 'ok' | 'missing-dependency' | 'cycle' | 'unknown' | 'malformed';
       readonly missing?: readonly string[];
       readonly cycle?: readonly string[];
+      /** With `malformed`: the protocol's error code and what it means. */
+      readonly code?: string;
+      readonly problem?: string;
     };
 
 /** One sentence on a why answer, as `pkgindex why` and the interactive client print it. */
@@ -38,6 +41,8 @@ export function explain(why: WhyAnswer): string {
       return `it would close a cycle: ${(why.cycle ?? []).join(' → ')}`;
     case 'unknown':
       return 'the server could not tell within its bound whether it would close a cycle';
+    case 'malformed':
+      return `the line is malformed: the server answers it ERROR whatever it holds (${why.code ?? 'ERROR'}: ${why.problem ?? 'see the protocol'}); correct it`;
   }
 }
 
@@ -45,8 +50,8 @@ export function explain(why: WhyAnswer): string {
 export const command = defineCommand({
   description: `Explains why the server refuses REMOVE of PKG: the chain of packages that depend on it,
 from one that nothing depends on down to PKG. With --deps, explains whether INDEX of PKG with
-those dependencies would be refused, and why: which are not indexed, or which path would
-close a cycle.`,
+those dependencies would be refused, and why: a malformed line (answered ERROR), which
+dependencies are not indexed, or which path would close a cycle.`,
   options: {
     ...QUERY_OPTIONS,
     deps: option<string | null>({

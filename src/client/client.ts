@@ -54,6 +54,42 @@ const HTTP_REPLY = Buffer.from('HTTP/', 'latin1');
 
 const REPLY_BY_TEXT = new Map<string, Reply>(REPLY_NAMES.map((name, i) => [name, i as Reply]));
 
+/** How long `speaksTls` waits for a handshake. */
+const TLS_PROBE_MS = 2000;
+
+/**
+ * Whether the server at `host:port` completes (or refuses with a TLS alert) a TLS handshake:
+ * asked once a plain connection was closed without a byte in answer to its lines, which is
+ * what a TLS server does with bytes that are not a ClientHello, and what a pkgindex server,
+ * which answers every line it reads, does not. The certificate is not checked: only the
+ * language is in question.
+ */
+function speaksTls(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = tlsConnect({
+      host,
+      port,
+      rejectUnauthorized: false,
+      ...(isIP(host) === 0 ? { servername: host } : {}),
+    });
+    const done = (answer: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => {
+      done(false);
+    }, TLS_PROBE_MS);
+    socket.once('secureConnect', () => {
+      done(true);
+    });
+    // A server that wants a client certificate may end the handshake with an alert: still TLS.
+    socket.once('error', (err: NodeJS.ErrnoException) => {
+      done(/ALERT/.test(err.code ?? ''));
+    });
+  });
+}
+
 export class PkgIndexClient {
   readonly #socket: Socket;
   readonly #where: string;
@@ -74,6 +110,8 @@ export class PkgIndexClient {
   #resolveClosed!: (reason: PkgIndexError) => void;
   /** Bytes of HTTP_REPLY the reply stream has matched so far; -1 once it differs. */
   #httpMatched = 0;
+  /** Bytes received: none, on a plain connection closed with lines awaiting, hints at TLS. */
+  #received = 0;
 
   /**
    * Resolves (never rejects) once the socket has closed, for any reason: the server closed it
@@ -101,6 +139,7 @@ export class PkgIndexClient {
     };
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
+      this.#received += chunk.length;
       if (this.#httpMatched >= 0 && this.#answersHttp(chunk)) {
         this.#fail(
           createError(
@@ -121,16 +160,41 @@ export class PkgIndexClient {
       );
     });
     socket.on('close', () => {
-      this.#fail(
-        createError(
-          'E_CONNECTION_CLOSED',
-          this.outstanding > 0
-            ? `${this.#where} closed the connection before answering`
-            : // The server closes connections idle for --idle-timeout-ms, and all of them when it stops.
-              `${this.#where} closed the connection (idle too long, or the server stopped)`,
-        ),
+      const closed = createError(
+        'E_CONNECTION_CLOSED',
+        this.outstanding > 0
+          ? `${this.#where} closed the connection before answering`
+          : // The server closes connections idle for --idle-timeout-ms, and all of them when it stops.
+            `${this.#where} closed the connection (idle too long, or the server stopped)`,
       );
-      this.#resolveClosed(this.#failure!);
+      if (
+        this.#failure !== null ||
+        (options.tls ?? null) !== null ||
+        this.#received > 0 ||
+        this.#sent.length === 0
+      ) {
+        this.#fail(closed);
+        this.#resolveClosed(this.#failure!);
+        return;
+      }
+      // Closed without a byte in answer to the lines sent: a TLS server does that with plain
+      // text, so ask before calling it a lost connection (which callers retry, and for which
+      // they say a command may have been applied). Nothing new is sent meanwhile.
+      this.#failure = closed;
+      this.#clearTimer();
+      void speaksTls(options.host, options.port).then((tls) => {
+        this.#failure = null;
+        this.#fail(
+          tls
+            ? createError(
+                'E_TLS_MISMATCH',
+                `${this.#where} speaks TLS and closed this plain connection: add --tls ` +
+                  "(and --ca FILE with the CA that signed the server's certificate, for a private CA)",
+              )
+            : closed,
+        );
+        this.#resolveClosed(this.#failure!);
+      });
     });
   }
 
@@ -163,10 +227,23 @@ export class PkgIndexClient {
       }, options.connectTimeoutMs ?? 5000);
       socket.once('error', (cause: NodeJS.ErrnoException) => {
         clearTimeout(timer);
+        // A plain server answers a ClientHello with ERROR lines, which TLS reads as a record
+        // of an unknown version: certain, so not worth a retry, and the server is running.
+        if (tls !== null && cause.code === 'ERR_SSL_WRONG_VERSION_NUMBER') {
+          reject(
+            createError(
+              'E_TLS_MISMATCH',
+              `${where} does not speak TLS (it answered the TLS handshake in plain text): drop --tls ` +
+                '(and --ca, --cert, --key), or start the server with --tls-cert and --tls-key',
+              { cause },
+            ),
+          );
+          return;
+        }
         const tlsHint =
           tls === null
             ? ''
-            : cause.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || cause.code === 'ECONNRESET'
+            : cause.code === 'ECONNRESET'
               ? '; does the server speak TLS (its --tls-cert)? Without it, drop --tls'
               : /CERT|SIGNATURE|ISSUER|ALTNAME/.test(cause.code ?? '')
                 ? "; pass --ca with the CA that signed the server's certificate, and --host as named in it"

@@ -157,7 +157,9 @@ export class ResendingConnection {
         } catch (last) {
           // Given up: every awaited line is dropped; the first may have been applied.
           const lost = this.#abandon();
-          throw isPkgIndexError(last, ...RETRYABLE) ? replyLostError(last, lost) : last;
+          throw isPkgIndexError(last, ...RETRYABLE)
+            ? replyLostError(last, lost.length, lost.some(mayChangeIndex))
+            : last;
         }
       }
     }
@@ -242,9 +244,9 @@ export class ResendingConnection {
     return entries;
   }
 
-  /** Drops the connection and every awaited line; returns how many there were. */
-  #abandon(): number {
-    const lost = this.#pending.drain().length;
+  /** Drops the connection and every awaited line; returns them. */
+  #abandon(): string[] {
+    const lost = this.#pending.drain().map((entry) => entry.line);
     // The next line gets its own attempts.
     this.#failures = 0;
     this.#current?.destroy();

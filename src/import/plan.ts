@@ -3,8 +3,8 @@
  * others cannot. Pure and synchronous; formats produce `SourcePackage`s, the runner sends the plan.
  *
  * The server accepts `INDEX` only when every dependency is already indexed and refuses cycles,
- * so a package is importable exactly when its name is valid and all its dependencies exist in
- * the source and are importable, with no cycle on the way. Packages on a cycle (a strongly
+ * so a package is importable exactly when its name is valid and each of its dependencies is
+ * either in the source and importable, with no cycle on the way, or already on the server. Packages on a cycle (a strongly
  * connected component of more than one package, or one that depends on itself) are left out,
  * and so is everything that depends on a left-out package, transitively.
  *
@@ -23,7 +23,7 @@ export interface SourcePackage {
 export const LeftOutReason = {
   /** The name has bytes the protocol forbids, or is empty or too long. */
   INVALID_NAME: 'invalid-name',
-  /** A dependency exists nowhere in the source. */
+  /** A dependency exists nowhere: neither in the source nor (when asked) on the server. */
   MISSING_DEPENDENCY: 'missing-dependency',
   /** The package is on a dependency cycle. */
   CYCLE: 'cycle',
@@ -68,6 +68,8 @@ export interface ImportPlan {
   readonly cycleImpact: readonly number[];
   /** Each dependency that exists nowhere, with how many packages name it directly. */
   readonly missing: ReadonlyMap<string, number>;
+  /** Dependencies the source does not define that the server holds (`PlanOptions.indexed`). */
+  readonly foundIndexed: number;
   /** With `breakCycles`: the dependencies left out of the plan, so the cycles are gone. */
   readonly droppedEdges: readonly DroppedEdge[];
   /**
@@ -88,6 +90,24 @@ export interface DroppedEdge {
 export interface PlanOptions {
   /** Drop dependencies inside cycles instead of leaving the cycles out. */
   readonly breakCycles?: boolean;
+  /**
+   * Names the server already holds, of those the source does not define (`undefinedNames`):
+   * a dependency on one is met, so a repository can be layered on one already imported (a
+   * security archive, a PPA). A name the source defines is planned from the source regardless.
+   */
+  readonly indexed?: ReadonlySet<string>;
+}
+
+/**
+ * The dependencies `packages` name without defining them, each once, in the order first named:
+ * what to ask the server about before planning (see `PlanOptions.indexed`). Names the protocol
+ * forbids are left out: no server can hold them.
+ */
+export function undefinedNames(packages: readonly SourcePackage[]): string[] {
+  const defined = new Set(packages.map((p) => p.name));
+  const names = new Set<string>();
+  for (const p of packages) for (const d of p.deps) if (!defined.has(d) && isValidName(d)) names.add(d);
+  return [...names];
 }
 
 const NAME = /^[A-Za-z0-9._+\-@/:]+$/;
@@ -120,13 +140,16 @@ export function planImport(packages: readonly SourcePackage[], options: PlanOpti
   const targetList: number[] = [];
   const firstMissing: (string | undefined)[] = new Array<string | undefined>(n);
   const missing = new Map<string, number>();
+  const indexed = options.indexed;
+  const foundIndexed = new Set<string>();
   for (let v = 0; v < n; v++) {
     const seen = new Set<string>();
     for (const dep of nodes[v]!.deps) {
       if (seen.has(dep)) continue;
       seen.add(dep);
       const w = byName.get(dep);
-      if (w === undefined) {
+      if (w === undefined && indexed?.has(dep) === true) foundIndexed.add(dep);
+      else if (w === undefined) {
         firstMissing[v] ??= dep;
         missing.set(dep, (missing.get(dep) ?? 0) + 1);
       } else targetList.push(w);
@@ -231,6 +254,7 @@ export function planImport(packages: readonly SourcePackage[], options: PlanOpti
     cycles,
     cycleImpact,
     missing,
+    foundIndexed: foundIndexed.size,
     droppedEdges,
     letIn: letIn.reduce((sum, x) => sum + x, 0),
   };

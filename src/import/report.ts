@@ -34,6 +34,11 @@ export interface ImportReport {
     readonly droppedEdges: readonly DroppedEdge[];
     /** Importable only because cycles were broken (on one, or depending on one). */
     readonly letIn: number;
+    /**
+     * Dependencies the source does not define that the server already holds, so they counted as
+     * present; null when the server was not asked (a dry run).
+     */
+    readonly foundOnServer: number | null;
     /** Dependencies that exist nowhere, most needed first. */
     readonly missing: readonly { readonly name: string; readonly neededBy: number }[];
     readonly leftOutPackages: readonly LeftOut[];
@@ -105,6 +110,7 @@ export function buildReport(
       cyclesBroken,
       droppedEdges,
       letIn: plan.letIn,
+      foundOnServer: run === null ? null : plan.foundIndexed,
       missing,
       leftOutPackages,
     },
@@ -144,6 +150,8 @@ export function formatReport(report: ImportReport): string {
     for (const w of report.parse.warnings.slice(0, 5)) out.push(`    line ${w.line}: ${w.message}`);
   }
   out.push(`Plan: ${count(plan.importable)} importable, ${count(plan.leftOut)} left out`);
+  if (plan.foundOnServer !== null && plan.foundOnServer > 0)
+    out.push(`  dependencies found on the server, not in the source: ${count(plan.foundOnServer)}`);
   if (plan.cyclesBroken)
     out.push(
       `  cycles broken: ${count(plan.droppedEdges.length)} dependencies dropped in ` +
@@ -154,7 +162,8 @@ export function formatReport(report: ImportReport): string {
   if (plan.leftOut > 0) {
     out.push(`  invalid name: ${count(r['invalid-name'])}`);
     out.push(
-      `  missing dependency: ${count(r['missing-dependency'])} (${count(plan.missing.length)} names exist nowhere)`,
+      `  missing dependency: ${count(r['missing-dependency'])} (${count(plan.missing.length)} names exist nowhere` +
+        `${plan.foundOnServer === null ? ': the server was not asked (dry run)' : ', not even on the server'})`,
     );
     out.push(`  on a dependency cycle: ${count(r.cycle)} (${count(plan.cycles.length)} cycles)`);
     out.push(

@@ -175,3 +175,61 @@ async function firstMissing(
   await Promise.all(inFlight.drain());
   return missing;
 }
+
+/**
+ * Which of `names` the server holds: one pipelined QUERY per name, at most `window` awaiting a
+ * reply. Before planning, for the dependencies the source does not define (plan.ts
+ * `undefinedNames`), so that a repository can be layered on one the server already holds.
+ */
+export async function queryIndexed(
+  client: PkgIndexClient,
+  names: readonly string[],
+  window: number,
+): Promise<Set<string>> {
+  const held = new Set<string>();
+  const inFlight = new Fifo<Promise<void>>();
+  const failures: unknown[] = [];
+  for (const name of names) {
+    inFlight.push(
+      client.send({ verb: Verb.QUERY, name }).then(
+        (reply) => {
+          if (reply === Reply.OK) held.add(name);
+        },
+        (error: unknown) => {
+          failures.push(error);
+        },
+      ),
+    );
+    if (inFlight.length >= window) await inFlight.shift();
+    if (failures.length > 0) throw failures[0];
+  }
+  await Promise.all(inFlight.drain());
+  if (failures.length > 0) throw failures[0];
+  return held;
+}
+
+/**
+ * `queryIndexed` that survives lost connections and server restarts as `runImportResumable`
+ * does (same retries and backoff): QUERY changes nothing, so after a reconnection the names
+ * are simply asked again.
+ */
+export async function queryIndexedResumable(
+  names: readonly string[],
+  options: Omit<ResumableOptions, 'onProgress'>,
+): Promise<Set<string>> {
+  for (let failedInARow = 0; ; failedInARow++) {
+    let client: PkgIndexClient | null = null;
+    try {
+      client = await options.connect();
+      const held = await queryIndexed(client, names, options.window);
+      await client.close();
+      return held;
+    } catch (err) {
+      client?.destroy();
+      if (!isPkgIndexError(err, ...RETRYABLE) || failedInARow >= options.retries) throw err;
+      const delayMs = backoffDelayMs(failedInARow, options.backoff);
+      options.onRetry?.(failedInARow + 1, delayMs, err);
+      await sleep(delayMs);
+    }
+  }
+}

@@ -325,3 +325,15 @@ export function formatCommand(command: Command): string {
   const deps = command.verb === Verb.INDEX ? command.deps.join(',') : '';
   return `${command.verb}|${command.name}|${deps}\n`;
 }
+
+/**
+ * Why the server would answer the line `INDEX|name|deps` ERROR, or null when it parses. For
+ * explanations (the query API's why): the line is put through `parseLine`, the parser every
+ * connection runs, so an explanation can never accept a line the protocol refuses. `deps` is
+ * the dependency field as written, commas included (`a,,b` is refused, not read as `a,b`).
+ */
+export function indexLineError(name: string, deps: string): ProtocolErrorCode | null {
+  const line = Buffer.from(`INDEX|${name}|${deps}`, 'utf8');
+  const parsed = parseLine(line, 0, line.length);
+  return parsed.verb === null ? parsed.error : null;
+}

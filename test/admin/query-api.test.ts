@@ -171,6 +171,27 @@ describe('query API over HTTP, fed over the protocol port', () => {
       missing: ['nope', 'gone'],
     });
     assert.equal((await ok(s.adminPort, '/v1/packages/new/why?deps=a,b')).indexable, true);
+    // Lines the protocol answers ERROR are malformed, never indexable, whatever the index holds.
+    assert.deepEqual(await ok(s.adminPort, '/v1/packages/new/why?deps=a,,b'), {
+      name: 'new',
+      action: 'index',
+      deps: ['a', '', 'b'],
+      indexable: false,
+      verdict: 'malformed',
+      code: 'E_EMPTY_DEPENDENCY',
+      problem: 'a dependency name is empty (two commas, or a trailing comma)',
+    });
+    for (const [path, code] of [
+      ['/v1/packages/new/why?deps=a,', 'E_EMPTY_DEPENDENCY'],
+      ['/v1/packages/new/why?deps=bad%20name', 'E_INVALID_DEPENDENCY'],
+      ['/v1/packages/bad%20name/why?deps=a', 'E_INVALID_NAME'],
+      [`/v1/packages/${'x'.repeat(300)}/why?deps=a`, 'E_NAME_TOO_LONG'],
+    ] as const) {
+      const why = await ok(s.adminPort, path);
+      assert.equal(why.verdict, 'malformed', path);
+      assert.equal(why.code, code, path);
+      assert.equal(why.indexable, false, path);
+    }
   });
 
   test('leaves, roots and the longest chains', async () => {

@@ -177,6 +177,39 @@ test('cycles broken by default: libc6 and libgcc-s1 are indexed, with what depen
   }
 });
 
+test('dependencies already on the server count as present: a repository layered on another', async () => {
+  const layered = await spawnServer();
+  try {
+    const base = join(dir, 'base.txt');
+    const top = join(dir, 'layer.txt');
+    writeFileSync(base, 'cy-x:\n');
+    writeFileSync(top, 'cy-z: cy-y\ncy-y: cy-x\ncy-w: cy-ghost\n');
+    const port = String(layered.port);
+    assert.equal((await runCli(['import', '--port', port, '--no-progress', base])).code, 0);
+    const result = await runCli(['import', '--port', port, '--no-progress', top]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^Plan: 2 importable, 1 left out$/m);
+    assert.match(result.stdout, /^ {2}dependencies found on the server, not in the source: 1$/m);
+    assert.match(result.stdout, /^ {2}cy-ghost: 1$/m);
+    assert.match(result.stdout, /2 indexed, 0 refused/);
+    assert.deepEqual(
+      await indexed(['cy-x', 'cy-y', 'cy-z', 'cy-w'], layered.port),
+      new Set(['cy-x', 'cy-y', 'cy-z']),
+    );
+    const json = JSON.parse(
+      (await runCli(['import', '--json', '--port', port, '--no-progress', top])).stdout,
+    ) as ImportReport;
+    assert.equal(json.plan.foundOnServer, 1);
+    const dry = JSON.parse(
+      (await runCli(['import', '--json', '--dry-run', '--no-progress', top])).stdout,
+    ) as ImportReport;
+    assert.equal(dry.plan.foundOnServer, null);
+    assert.equal(dry.plan.importable, 0);
+  } finally {
+    await layered.stop();
+  }
+});
+
 test('packages the server refuses make the import exit 1 and are listed', async () => {
   // The real server cannot be made to refuse a correct plan, so this one refuses everything.
   const sockets = new Set<Socket>();

@@ -79,6 +79,22 @@ describe('pkgindex ls, deps, why, order, info against a real server', () => {
     assert.equal(missing.stdout, 'not indexed yet: q (index it first)\n');
     const fine = await cli('why', '--deps', '', 'new');
     assert.equal(fine.code, 0);
+    // What the protocol answers ERROR is refused (exit 1), whatever is indexed.
+    for (const [deps, name, code] of [
+      ['a,,b', 'new', 'E_EMPTY_DEPENDENCY'],
+      ['a,', 'new', 'E_EMPTY_DEPENDENCY'],
+      ['bad name', 'new', 'E_INVALID_DEPENDENCY'],
+      ['a', 'bad name', 'E_INVALID_NAME'],
+      ['a', 'x'.repeat(300), 'E_NAME_TOO_LONG'],
+    ]) {
+      const malformed = await cli('why', '--deps', deps!, name!);
+      assert.equal(malformed.code, 1, `${deps} ${name}: ${malformed.stdout}${malformed.stderr}`);
+      assert.match(
+        malformed.stdout,
+        /^the line is malformed: the server answers it ERROR whatever it holds \(/,
+      );
+      assert.ok(malformed.stdout.includes(`(${code!}: `), malformed.stdout);
+    }
     assert.equal(
       (JSON.parse((await cli('why', '--json', 'a')).stdout) as { chain: string[] }).chain.join(' '),
       'x/y c a',

@@ -533,6 +533,45 @@ test('property: install order and removal order are valid and complete', () => {
   );
 });
 
+test('property: a removal order cut at a small visit budget can still be followed to the letter', () => {
+  fc.assert(
+    fc.property(dag, rewires, fc.integer({ min: 1, max: 30 }), (specs, extra, maxVisits) => {
+      const [g, m] = build(specs, extra);
+      for (const name of m.names()) {
+        const removal = removalOrder(g, name, { maxVisits })!;
+        const closure = new Set([...m.reverseClosure(name), name]);
+        for (const n of removal.items) assert.ok(closure.has(n), `${n} depends on ${name}`);
+        assert.equal(new Set(removal.items).size, removal.items.length, 'each once');
+        if (!removal.truncated) assert.equal(removal.items.length, closure.size);
+        // Every dependent of a package listed comes before it: removing never fails.
+        const copy = new ModelIndex();
+        for (const [n, ds] of m.deps) copy.deps.set(n, new Set(ds));
+        for (const n of removal.items)
+          assert.equal(copy.remove(n), 'removed', `remove ${n} of ${removal.items.join(' ')} (${name})`);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test('a removal order cut at the bound keeps what nothing unlisted depends on, dependents first', () => {
+  // base ← mid{0..9} ← top{i}: the walk from base stops among the mids, before most tops.
+  const g = new DependencyGraph();
+  g.index('base', []);
+  for (let i = 0; i < 10; i++) {
+    g.index(`mid${i}`, ['base']);
+    g.index(`top${i}`, [`mid${i}`]);
+  }
+  g.index('lone', ['base']);
+  const cut = removalOrder(g, 'base', { maxVisits: 14 })!;
+  assert.equal(cut.truncated, true);
+  assert.ok(cut.items.includes('lone'), cut.items.join(' '));
+  assert.ok(!cut.items.includes('base'));
+  for (const item of cut.items)
+    if (item.startsWith('mid')) assert.ok(cut.items.indexOf(`top${item.slice(3)}`) >= 0, item);
+  assert.equal(removalOrder(g, 'base')!.items.length, 22);
+});
+
 test('property: a survey in small steps finds the longest chains, the most depended on, their closures', () => {
   fc.assert(
     fc.property(dag, rewires, fc.integer({ min: 1, max: 30 }), (specs, extra, budget) => {

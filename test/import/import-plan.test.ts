@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { LeftOutReason, planImport, type LeftOut, type SourcePackage } from '../../src/import/plan.js';
+import {
+  LeftOutReason,
+  planImport,
+  undefinedNames,
+  type LeftOut,
+  type SourcePackage,
+} from '../../src/import/plan.js';
 
 function names(order: readonly SourcePackage[]): string[] {
   return order.map((p) => p.name);
@@ -99,6 +105,34 @@ test('repeated dependencies count once; a repeated package replaces the earlier 
   assert.deepEqual(plan.missing.size, 0);
 });
 
+test('dependencies the server already holds count as present; the source still decides its own names', () => {
+  const source: SourcePackage[] = [
+    { name: 'cy-z', deps: ['cy-y'] },
+    { name: 'cy-y', deps: ['cy-x'] },
+    { name: 'uses-ghost', deps: ['ghost', 'cy-x'] },
+    { name: 'bad dep', deps: ['cy-x'] },
+    { name: 'odd', deps: ['no way'] },
+  ];
+  assert.deepEqual(undefinedNames(source), ['cy-x', 'ghost'], 'each once, no forbidden name');
+  const alone = planImport(source);
+  assert.deepEqual(names(alone.order), []);
+  assert.equal(alone.foundIndexed, 0);
+  const layered = planImport(source, { indexed: new Set(['cy-x']) });
+  assert.deepEqual(names(layered.order), ['cy-y', 'cy-z']);
+  assert.equal(layered.foundIndexed, 1);
+  assert.deepEqual([...layered.missing.keys()], ['ghost', 'no way']);
+  // A name the source defines is planned from the source, whatever the server holds.
+  const cycle = planImport(
+    [
+      { name: 'a', deps: ['b'] },
+      { name: 'b', deps: ['a'] },
+    ],
+    { indexed: new Set(['a', 'b']) },
+  );
+  assert.deepEqual(names(cycle.order), []);
+  assert.equal(cycle.foundIndexed, 0);
+});
+
 test('a 100,000-package chain and a 100,000-package cycle need no recursion', () => {
   const n = 100_000;
   const chain: SourcePackage[] = [];
@@ -134,46 +168,55 @@ function toSource(spec: readonly { deps: readonly number[]; invalid: boolean }[]
 
 test('property: the plan indexes exactly what the server could accept, in an order it accepts', () => {
   fc.assert(
-    fc.property(arbitrarySource, (spec) => {
-      const source = toSource(spec);
-      const depsOf = new Map(source.map((p) => [p.name, p.deps]));
-      const valid = (name: string): boolean => /^[A-Za-z0-9._+\-@/:]{1,255}$/.test(name);
+    fc.property(
+      arbitrarySource,
+      fc.subarray(Array.from({ length: 33 }, (_, i) => `ghost${i}`)),
+      (spec, held) => {
+        const source = toSource(spec);
+        // Names the source does not define that the server holds (the model's starting point).
+        const onServer = new Set(held.filter((n) => !source.some((p) => p.name === n)));
+        const depsOf = new Map(source.map((p) => [p.name, p.deps]));
+        const valid = (name: string): boolean => /^[A-Za-z0-9._+\-@/:]{1,255}$/.test(name);
 
-      // Model: the least fixpoint of "valid, and every dependency exists and is importable".
-      const importable = new Set<string>();
-      for (let changed = true; changed;) {
-        changed = false;
-        for (const p of source)
-          if (!importable.has(p.name) && valid(p.name) && p.deps.every((d) => importable.has(d))) {
-            importable.add(p.name);
-            changed = true;
-          }
-      }
-      // Model: a package is on a cycle when it reaches itself through existing packages.
-      const onCycle = (start: string): boolean => {
-        const seen = new Set<string>();
-        const stack = [...(depsOf.get(start) ?? [])];
-        while (stack.length > 0) {
-          const name = stack.pop()!;
-          if (name === start) return true;
-          if (seen.has(name) || !depsOf.has(name)) continue;
-          seen.add(name);
-          stack.push(...depsOf.get(name)!);
+        // Model: the least fixpoint of "valid, and every dependency exists and is importable".
+        const importable = new Set<string>();
+        const present = (d: string): boolean => importable.has(d) || onServer.has(d);
+        for (let changed = true; changed;) {
+          changed = false;
+          for (const p of source)
+            if (!importable.has(p.name) && valid(p.name) && p.deps.every(present)) {
+              importable.add(p.name);
+              changed = true;
+            }
         }
-        return false;
-      };
+        // Model: a package is on a cycle when it reaches itself through existing packages.
+        const onCycle = (start: string): boolean => {
+          const seen = new Set<string>();
+          const stack = [...(depsOf.get(start) ?? [])];
+          while (stack.length > 0) {
+            const name = stack.pop()!;
+            if (name === start) return true;
+            if (seen.has(name) || !depsOf.has(name)) continue;
+            seen.add(name);
+            stack.push(...depsOf.get(name)!);
+          }
+          return false;
+        };
 
-      const plan = planImport(source);
-      assert.deepEqual(new Set(names(plan.order)), importable);
-      const position = new Map(plan.order.map((p, i) => [p.name, i]));
-      for (const p of plan.order) for (const d of p.deps) assert.ok(position.get(d)! < position.get(p.name)!);
-      assert.equal(plan.order.length + plan.leftOut.length, source.length);
-      for (const p of source) {
-        const out = plan.leftOut.find((l) => l.name === p.name);
-        assert.equal(out?.reason === LeftOutReason.CYCLE, onCycle(p.name), p.name);
-        if (out?.reason === LeftOutReason.BLOCKED) assert.ok(!importable.has(out.via));
-      }
-    }),
+        const plan = planImport(source, { indexed: onServer });
+        assert.deepEqual(new Set(names(plan.order)), importable);
+        const position = new Map(plan.order.map((p, i) => [p.name, i]));
+        for (const p of plan.order)
+          for (const d of p.deps) assert.ok(onServer.has(d) || position.get(d)! < position.get(p.name)!);
+        for (const d of plan.missing.keys()) assert.ok(!onServer.has(d), `${d} is on the server`);
+        assert.equal(plan.order.length + plan.leftOut.length, source.length);
+        for (const p of source) {
+          const out = plan.leftOut.find((l) => l.name === p.name);
+          assert.equal(out?.reason === LeftOutReason.CYCLE, onCycle(p.name), p.name);
+          if (out?.reason === LeftOutReason.BLOCKED) assert.ok(!importable.has(out.via));
+        }
+      },
+    ),
     { numRuns: 300 },
   );
 });

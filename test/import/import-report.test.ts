@@ -51,6 +51,8 @@ test('the report counts every left-out package once, by reason and by root cause
   assert.match(text, /^Invalid names: "bad name"$/m);
   assert.match(text, /^Import into 127\.0\.0\.1:1: 1 indexed, 1 refused, 0\.50 s, 4 packages\/s$/m);
   assert.match(text, /refused: uses-ok \(FAIL\)/);
+  assert.equal(report.plan.foundOnServer, 0);
+  assert.match(text, /^ {2}missing dependency: 2 \(1 names exist nowhere, not even on the server\)$/m);
   // JSON carries the same report.
   assert.deepEqual(JSON.parse(JSON.stringify(report)), report);
 });
@@ -162,4 +164,16 @@ test('reading progress: bytes of the total, lines, rate and time left; no total 
     drawn,
     /^\rreading: 0\.0 MB, 3 lines, [\d.]+ MB\/s [\d.]+s<EL>\n\r\[#+\.+\] 1\/2 {2}50% \d+\/s [\d.]+s ETA \d+s<EL>\n$/,
   );
+});
+
+test('the report says how many dependencies the server held, and that a dry run did not ask', () => {
+  const plan = planImport(parsed.packages, { indexed: new Set(['ghost']) });
+  const run = { server: '127.0.0.1:1', result: { sent: 4, indexed: 4, rejected: [], elapsedMs: 500 } };
+  const report = buildReport(['-'], parsed, plan, run);
+  assert.equal(report.plan.foundOnServer, 1);
+  assert.deepEqual(report.plan.missing, []);
+  assert.match(formatReport(report), /^ {2}dependencies found on the server, not in the source: 1$/m);
+  const dry = buildReport(['-'], parsed, planImport(parsed.packages), null);
+  assert.equal(dry.plan.foundOnServer, null);
+  assert.match(formatReport(dry), /names exist nowhere: the server was not asked \(dry run\)\)$/m);
 });

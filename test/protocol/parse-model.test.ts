@@ -9,7 +9,7 @@ import {
   isProtocolError,
   type ParseResult,
 } from '../../src/protocol/command.js';
-import { parseLine, parseLineAt, protocolError } from '../../src/protocol/parse.js';
+import { indexLineError, parseLine, parseLineAt, protocolError } from '../../src/protocol/parse.js';
 import { nameHash, nameHashOf } from '../../src/protocol/name-cache.js';
 
 /*
@@ -220,5 +220,23 @@ test('parseLineAt takes every well-formed line that ends before the limit', () =
       },
     ),
     { numRuns: 2000 },
+  );
+});
+
+test('indexLineError refuses exactly the INDEX lines the model answers ERROR, with its code', () => {
+  fc.assert(
+    fc.property(
+      nearNameArb,
+      fc.array(nearNameArb, { maxLength: 4 }),
+      fc.constantFrom('', '', ','),
+      (name, deps, end) => {
+        const field = deps.join(',') + end;
+        const line = Buffer.from(`INDEX|${name}|${field}`, 'utf8');
+        const model = referenceParseLine(line, 0, line.length);
+        const shown = JSON.stringify(line.toString('utf8'));
+        assert.equal(indexLineError(name, field), isProtocolError(model) ? model.error : null, shown);
+      },
+    ),
+    { numRuns: 3000 },
   );
 });

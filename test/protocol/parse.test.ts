@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { formatCommand, parseInto, parseLine } from '../../src/protocol/parse.js';
+import { formatCommand, indexLineError, parseInto, parseLine } from '../../src/protocol/parse.js';
 import { CommandSlot, ProtocolErrorCode, type ParseResult } from '../../src/protocol/command.js';
 
 function parse(line: string | Buffer): ParseResult {
@@ -234,4 +234,17 @@ test('property: a line inside a larger buffer is parsed without reading past its
     }),
     { numRuns: 2000 },
   );
+});
+
+test('indexLineError: why INDEX|name|deps is answered ERROR, as the field is written', () => {
+  assert.equal(indexLineError('newp', 'a,b'), null);
+  assert.equal(indexLineError('newp', ''), null);
+  assert.equal(indexLineError('newp', 'a,,b'), ProtocolErrorCode.EMPTY_DEPENDENCY);
+  assert.equal(indexLineError('newp', 'glib,'), ProtocolErrorCode.EMPTY_DEPENDENCY);
+  assert.equal(indexLineError('newp', 'bad name'), ProtocolErrorCode.INVALID_DEPENDENCY);
+  assert.equal(indexLineError('bad name', 'glib'), ProtocolErrorCode.INVALID_NAME);
+  assert.equal(indexLineError('', 'glib'), ProtocolErrorCode.EMPTY_NAME);
+  assert.equal(indexLineError('x'.repeat(300), 'glib'), ProtocolErrorCode.NAME_TOO_LONG);
+  assert.equal(indexLineError('é', ''), ProtocolErrorCode.INVALID_NAME);
+  assert.equal(indexLineError('a|b', ''), ProtocolErrorCode.FIELD_COUNT);
 });
