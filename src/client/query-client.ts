@@ -5,6 +5,7 @@
  * catalogue error it names, with the server's message.
  */
 import { createError, deserializeError, ERRORS, type PkgIndexError } from '../errors.js';
+import { adminBase, readText, sendAdminRequest, type AdminRequest } from './admin-http.js';
 
 export interface AdminAddress {
   readonly host: string;
@@ -23,27 +24,44 @@ export class QueryClient {
 
   constructor(address: AdminAddress) {
     this.#address = address;
-    const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-    this.#base = `http://${host}:${address.port}`;
+    this.#base = adminBase(address);
   }
 
   /**
    * GETs `path` (its parts already percent-encoded: see `segment`) with `query`, and resolves
    * with the parsed JSON. Rejects with the catalogue error of an error answer, or E_CONNECT.
    */
-  async get<T>(path: string, query: Readonly<Record<string, QueryValue>> = {}): Promise<T> {
+  get<T>(path: string, query: Readonly<Record<string, QueryValue>> = {}): Promise<T> {
     const search = new URLSearchParams();
     for (const [key, value] of Object.entries(query))
       if (value !== undefined) search.set(key, Array.isArray(value) ? value.join(',') : String(value));
-    const url = `${this.#base}${path}${search.size > 0 ? `?${search.toString()}` : ''}`;
-    const { token, timeoutMs } = this.#address;
-    let response: Response;
+    const target = `${path}${search.size > 0 ? `?${search.toString()}` : ''}`;
+    return this.#ask<T>({ method: 'GET', path: target, timeoutMs: this.#address.timeoutMs });
+  }
+
+  async #ask<T>(request: AdminRequest): Promise<T> {
+    const { status, body } = await this.#exchange(request);
+    if (status >= 200 && status < 300) return body as T;
+    throw answerError(body, status);
+  }
+
+  async #exchange(request: AdminRequest): Promise<{ status: number; body: unknown }> {
+    let status: number;
+    let text: string;
     try {
-      response = await fetch(url, {
-        headers: token === null ? {} : { authorization: `Bearer ${token}` },
-        signal: timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : null,
-      });
+      const answer = await sendAdminRequest(this.#address, request);
+      status = answer.status;
+      text = await readText(answer.body);
     } catch (err) {
+      const code = (err as NodeJS.ErrnoException | null)?.code;
+      // node's HTTP parser (llhttp) failed on the first bytes: something answered, not in HTTP.
+      if (typeof code === 'string' && code.startsWith('HPE_'))
+        throw createError(
+          'E_BAD_REPLY',
+          `${this.#base} answered in something other than HTTP (${code}): it is probably the server's protocol port ` +
+            "(pkgindex serve --port); pass its admin port (serve's --admin-port) with --admin-port or PKGINDEX_ADMIN_PORT",
+          { cause: err },
+        );
       throw createError(
         'E_CONNECT',
         `cannot reach the query API at ${this.#base} (${reason(err)}); is the server running with its admin port there? ` +
@@ -51,19 +69,15 @@ export class QueryClient {
         { cause: err },
       );
     }
-    const text = await response.text();
-    let body: unknown;
     try {
-      body = JSON.parse(text);
+      return { status, body: JSON.parse(text) as unknown };
     } catch (err) {
       throw createError(
         'E_BAD_REPLY',
-        `${this.#base} answered ${response.status} with something other than JSON; is it a pkgindex admin port?`,
+        `${this.#base} answered ${status} with something other than JSON; is it a pkgindex admin port?`,
         { cause: err },
       );
     }
-    if (response.ok) return body as T;
-    throw answerError(body, response.status);
   }
 
   /** Every item of a paginated list, page after page, following the `next` cursors. */
@@ -83,9 +97,9 @@ export function segment(name: string): string {
 }
 
 function reason(err: unknown): string {
-  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
-  if (typeof cause?.code === 'string') return cause.code;
-  if (err instanceof Error && err.name === 'TimeoutError') return 'timed out';
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ETIMEDOUT') return 'timed out';
+  if (typeof code === 'string') return code;
   return err instanceof Error ? err.message : String(err);
 }
 

@@ -1,15 +1,18 @@
 /**
- * How the query commands and `backup` hand back their output: into a pipe whose reader goes
- * away.
+ * How the query commands and `backup` reach the admin port and hand back their output: into a
+ * pipe whose reader goes away, on a port fetch would refuse, and at the protocol port by
+ * mistake.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exchange } from '../admin/harness.js';
 import { CLI, spawnServer, type ServerProcess } from '../support/servers.js';
+import { runCli } from './processes.js';
 
 /** Runs `pkgindex ARGS | READER` in bash; resolves with pkgindex's exit status and stderr. */
 function piped(
@@ -76,4 +79,61 @@ describe('output into a pipe whose reader went away', () => {
     assert.deepEqual([backup.status, backup.stderr], [0, '']);
     assert.ok(existsSync(file), 'the backup is saved all the same');
   });
+});
+
+/** Ports WHATWG fetch refuses to connect to (the Fetch standard's "bad ports"). */
+const BAD_PORTS = [6667, 6668, 6669, 6697, 10080, 6000, 5060, 4190];
+
+test('the query commands reach an admin port on fetch’s bad-port list', async (t) => {
+  let server: ServerProcess | null = null;
+  for (const port of BAD_PORTS) {
+    try {
+      server = await spawnServer({ args: ['--admin-port', String(port)] });
+      break;
+    } catch {
+      // Taken on this machine: try the next one.
+    }
+  }
+  if (server === null) {
+    t.skip(`every one of ports ${BAD_PORTS.join(', ')} is taken`);
+    return;
+  }
+  const s = server;
+  t.after(() => s.stop());
+  assert.ok(BAD_PORTS.includes(s.adminPort), String(s.adminPort));
+  assert.deepEqual(await exchange(s.port, ['INDEX|a|', 'INDEX|b|a']), ['OK', 'OK']);
+  const at = ['--admin-port', String(s.adminPort)];
+  const info = await runCli(['info', ...at]);
+  assert.equal(info.code, 0, info.stderr);
+  assert.match(info.stdout, /^packages +2$/m);
+  assert.equal((await runCli(['deps', 'b', ...at])).stdout, 'a\n');
+  assert.equal((await runCli(['why', 'a', ...at])).code, 1);
+});
+
+test('a query command pointed at the protocol port says so and names the option', async (t) => {
+  const server = await spawnServer();
+  t.after(() => server.stop());
+  for (const args of [['info'], ['ls'], ['deps', 'a']]) {
+    const r = await runCli([...args, '--admin-port', String(server.port)]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /answered in something other than HTTP \(HPE_\w+\): it is probably the server's protocol port .*pass its admin port .* with --admin-port or PKGINDEX_ADMIN_PORT \[E_BAD_REPLY\]\n$/,
+    );
+  }
+});
+
+test('--timeout-ms still bounds a request that gets no answer', async (t) => {
+  const silent = createNetServer(() => undefined);
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.after(() => silent.close());
+  const port = (silent.address() as { port: number }).port;
+  const started = Date.now();
+  const r = await runCli(['info', '--timeout-ms', '300', '--admin-port', String(port)]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(
+    r.stderr,
+    /cannot reach the query API at http:\/\/127\.0\.0\.1:\d+ \(timed out\).*\[E_CONNECT\]\n$/,
+  );
+  assert.ok(Date.now() - started < 5000);
 });
