@@ -4,6 +4,7 @@
  * the JSON the routes document (`/v1/openapi.json`); an error answer comes back as the
  * catalogue error it names, with the server's message.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createError, deserializeError, ERRORS, type PkgIndexError } from '../errors.js';
 import { adminBase, readText, sendAdminRequest, type AdminRequest } from './admin-http.js';
 
@@ -14,9 +15,19 @@ export interface AdminAddress {
   readonly token: string | null;
   /** Give up on a request after this long; 0 waits as long as it takes. */
   readonly timeoutMs: number;
+  /**
+   * How many times to ask again when the API answers busy (503 E_QUERY_BUSY), each after the
+   * answer's Retry-After; 0 (the default) fails at once.
+   */
+  readonly busyRetries?: number;
+  /** Called before each wait for a retry, with the seconds it waits and the retry's number. */
+  readonly onBusy?: (seconds: number, retry: number) => void;
 }
 
 export type QueryValue = string | number | boolean | readonly string[] | undefined;
+
+/** The longest Retry-After honoured: a server asking for more is not waited for. */
+const MAX_RETRY_AFTER_SECONDS = 10;
 
 export class QueryClient {
   readonly #address: AdminAddress;
@@ -40,17 +51,48 @@ export class QueryClient {
   }
 
   async #ask<T>(request: AdminRequest): Promise<T> {
-    const { status, body } = await this.#exchange(request);
-    if (status >= 200 && status < 300) return body as T;
-    throw answerError(body, status);
+    const retries = this.#address.busyRetries ?? 0;
+    let waited = 0;
+    for (let retry = 1; ; retry++) {
+      const { status, retryAfter, body } = await this.#exchange(request);
+      if (status >= 200 && status < 300) return body as T;
+      const err = answerError(body, status);
+      const busy = (err as Partial<PkgIndexError>).code === 'E_QUERY_BUSY';
+      if (!busy || retries === 0) throw err;
+      const seconds = retryAfter ?? 1;
+      if (seconds > MAX_RETRY_AFTER_SECONDS)
+        throw createError(
+          'E_QUERY_BUSY',
+          `${err.message} (the server asks for ${seconds} s: try again then)`,
+          {
+            cause: err,
+          },
+        );
+      if (retry > retries)
+        throw createError(
+          'E_QUERY_BUSY',
+          `${err.message} (still busy after ${retries} retries over ${Math.round(waited)} s: try again later or ask a smaller question)`,
+          { cause: err },
+        );
+      this.#address.onBusy?.(seconds, retry);
+      // A little jitter, so that clients refused together do not all come back together.
+      const ms = seconds * 1000 * (1 + Math.random() * 0.2);
+      waited += ms / 1000;
+      await sleep(ms);
+    }
   }
 
-  async #exchange(request: AdminRequest): Promise<{ status: number; body: unknown }> {
+  async #exchange(
+    request: AdminRequest,
+  ): Promise<{ status: number; retryAfter: number | null; body: unknown }> {
     let status: number;
+    let retryAfter: number | null;
     let text: string;
     try {
       const answer = await sendAdminRequest(this.#address, request);
       status = answer.status;
+      const header = Number(answer.headers['retry-after']);
+      retryAfter = Number.isInteger(header) && header >= 0 ? header : null;
       text = await readText(answer.body);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException | null)?.code;
@@ -70,7 +112,7 @@ export class QueryClient {
       );
     }
     try {
-      return { status, body: JSON.parse(text) as unknown };
+      return { status, retryAfter, body: JSON.parse(text) as unknown };
     } catch (err) {
       throw createError(
         'E_BAD_REPLY',

@@ -1,11 +1,12 @@
 /**
  * How the query commands and `backup` reach the admin port and hand back their output: into a
- * pipe whose reader goes away, on a port fetch would refuse, and at the protocol port by
- * mistake.
+ * pipe whose reader goes away, on a port fetch would refuse, at the protocol port by mistake,
+ * and against an API that answers busy.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,6 +122,63 @@ test('a query command pointed at the protocol port says so and names the option'
       /answered in something other than HTTP \(HPE_\w+\): it is probably the server's protocol port .*pass its admin port .* with --admin-port or PKGINDEX_ADMIN_PORT \[E_BAD_REPLY\]\n$/,
     );
   }
+});
+
+/** An admin port that answers busy (503 E_QUERY_BUSY) `busy` times, then `answer`. */
+async function busyApi(
+  busy: number,
+  retryAfter: string,
+  answer: unknown,
+): Promise<{ port: number; server: Server; requests: () => number }> {
+  let requests = 0;
+  const server = createServer((_request, response) => {
+    requests++;
+    if (requests <= busy)
+      response
+        .writeHead(503, { 'content-type': 'application/json', 'retry-after': retryAfter })
+        .end(JSON.stringify({ error: 'E_QUERY_BUSY', message: '8 queries are running' }));
+    else response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as { port: number }).port, server, requests: () => requests };
+}
+
+describe('a busy query API (503 E_QUERY_BUSY with Retry-After)', () => {
+  test('is asked again after Retry-After, said once on stderr, and the answer printed', async (t) => {
+    const api = await busyApi(2, '1', { items: ['a', 'b'], next: null, truncated: false });
+    t.after(() => api.server.close());
+    const started = Date.now();
+    const r = await runCli(['deps', 'c', '--admin-port', String(api.port)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'a\nb\n');
+    assert.equal(
+      r.stderr,
+      'pkgindex: the query API is busy (E_QUERY_BUSY); retrying after 1 s, up to 5 times\n',
+    );
+    assert.equal(api.requests(), 3);
+    assert.ok(Date.now() - started >= 2000, 'Retry-After was honoured');
+  });
+
+  test('a bounded number of times, then exit 2 with what to do', async (t) => {
+    const api = await busyApi(Infinity, '0', {});
+    t.after(() => api.server.close());
+    const r = await runCli(['info', '--admin-port', String(api.port)]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(api.requests(), 6);
+    assert.match(
+      r.stderr,
+      /8 queries are running \(still busy after 5 retries over 0 s: try again later or ask a smaller question\) \[E_QUERY_BUSY\]\n$/,
+    );
+  });
+
+  test('a Retry-After longer than the CLI waits fails at once', async (t) => {
+    const api = await busyApi(Infinity, '3600', {});
+    t.after(() => api.server.close());
+    const r = await runCli(['info', '--admin-port', String(api.port)]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(api.requests(), 1);
+    assert.match(r.stderr, /\(the server asks for 3600 s: try again then\) \[E_QUERY_BUSY\]\n$/);
+  });
 });
 
 test('--timeout-ms still bounds a request that gets no answer', async (t) => {
