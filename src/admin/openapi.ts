@@ -91,12 +91,19 @@ const summaryPage = object({
   items: { type: 'array', items: object({ name: str, dependencies: int, dependents: int }) },
   next: cursor,
 });
+const maxVisits: Schema = {
+  type: 'integer',
+  minimum: 1,
+  description:
+    "The server's --query-max-visits: the packages plus edges a walk may visit, the bound a truncated answer hit.",
+};
 const order = object({
   items: names,
   truncated: {
     type: 'boolean',
     description: 'The walk hit its bound: the order covers part of the closure.',
   },
+  maxVisits,
 });
 const treeNode: Schema = {
   type: 'object',
@@ -192,7 +199,7 @@ export function openApiDocument(version: string): Schema {
           get(
             `A page of the package's ${direction}, direct or transitive, by name.`,
             [nameParam, query('transitive', bool, 'Follow the edges transitively.'), ...listParams.slice(1)],
-            object({ items: names, next: cursor, total: int, truncated: bool }),
+            object({ items: names, next: cursor, total: int, truncated: bool, maxVisits }),
             notFound,
           ),
         ]),
@@ -214,6 +221,7 @@ export function openApiDocument(version: string): Schema {
           root: { $ref: '#/components/schemas/TreeNode' },
           nodes: int,
           truncated: bool,
+          maxVisits,
         }),
         notFound,
       ),

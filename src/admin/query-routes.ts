@@ -145,7 +145,7 @@ export function registerQueryRoutes(router: Router, deps: QueryRouteDeps): void 
           after: q.cursor(),
           limit: q.integer('limit', DEFAULT_LIMIT, 1, MAX_LIMIT),
         })) ?? notIndexed(name);
-      return { ...page(related), total: related.total, truncated: related.truncated };
+      return { ...page(related), total: related.total, truncated: related.truncated, maxVisits };
     });
 
   route('/v1/packages/{name}/tree', ['depth', 'reverse', 'maxNodes'], async (q, { name = '' }) => {
@@ -156,7 +156,7 @@ export function registerQueryRoutes(router: Router, deps: QueryRouteDeps): void 
         maxNodes: q.integer('maxNodes', DEFAULT_TREE_NODES, 1, MAX_TREE_NODES),
         maxVisits,
       })) ?? notIndexed(name);
-    return { direction, ...tree };
+    return { direction, ...tree, maxVisits };
   });
 
   route('/v1/packages/{name}/why', ['deps'], async (q, { name = '' }) => {
@@ -171,12 +171,12 @@ export function registerQueryRoutes(router: Router, deps: QueryRouteDeps): void 
 
   routeReply('/v1/packages/{name}/install-order', [], async (_q, { name = '' }) => {
     const order = (await reader().installOrder(name, { maxVisits })) ?? notIndexed(name);
-    return jsonItemsReply(order.items, { truncated: order.truncated }, { headers: NO_STORE });
+    return jsonItemsReply(order.items, { truncated: order.truncated, maxVisits }, { headers: NO_STORE });
   });
 
   routeReply('/v1/packages/{name}/removal-order', [], async (_q, { name = '' }) => {
     const order = (await reader().removalOrder(name, { maxVisits })) ?? notIndexed(name);
-    return jsonItemsReply(order.items, { truncated: order.truncated }, { headers: NO_STORE });
+    return jsonItemsReply(order.items, { truncated: order.truncated, maxVisits }, { headers: NO_STORE });
   });
 
   route('/v1/chains', [], async () => {

@@ -9,6 +9,28 @@ interface TreeAnswer {
   readonly root: TextTreeNode;
   readonly nodes: number;
   readonly truncated: boolean;
+  /** The server's --query-max-visits (absent from servers before it was reported). */
+  readonly maxVisits?: number;
+}
+
+interface RelatedPage {
+  readonly items: string[];
+  readonly next: string | null;
+  readonly truncated: boolean;
+  readonly maxVisits?: number;
+}
+
+/**
+ * What to say of a walk cut at the server's bound: it is a server setting, so the whole answer
+ * takes a server run with a larger one (the largest closures of a distribution's archive take
+ * about a million visits: Debian's libc6, README "Query API").
+ */
+function visitsAdvice(maxVisits: number | undefined): string {
+  const bound =
+    maxVisits === undefined
+      ? 'the server’s --query-max-visits'
+      : `the server’s --query-max-visits, ${maxVisits.toLocaleString('en-US')} packages plus edges`;
+  return `the walk stopped at ${bound}; for the whole answer, run the server with a larger --query-max-visits (PKGINDEX_QUERY_MAX_VISITS)`;
 }
 
 /** `pkgindex deps [--tree|--reverse] PKG`: like `brew deps [--tree]` and `apt-cache rdepends`. */
@@ -68,21 +90,22 @@ brew deps --tree, where (*) marks a package shown expanded above and … one cut
     const path = `${base}/${values.reverse ? 'dependents' : 'dependencies'}`;
     const names: string[] = [];
     let truncated = false;
+    let maxVisits: number | undefined;
     let cursor: string | undefined;
     do {
-      const page = await api.get<{ items: string[]; next: string | null; truncated: boolean }>(path, {
+      const page = await api.get<RelatedPage>(path, {
         transitive: values.transitive,
         limit: 1000,
         cursor,
       });
       truncated ||= page.truncated;
+      maxVisits = page.maxVisits;
       if (values.json) names.push(...page.items);
       else if (page.items.length > 0) process.stdout.write(`${page.items.join('\n')}\n`);
       cursor = page.next ?? undefined;
     } while (cursor !== undefined);
     if (values.json) process.stdout.write(`${JSON.stringify({ name, items: names, truncated })}\n`);
-    else if (truncated)
-      process.stderr.write('(the walk hit the server’s bound: the list may be incomplete)\n');
+    else if (truncated) process.stderr.write(`(the list may be incomplete: ${visitsAdvice(maxVisits)})\n`);
     return 0;
   },
 });

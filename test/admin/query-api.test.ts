@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DeferredStore } from '../support/deferred-store.js';
 import { newDataDir } from '../store/support/tmp-dir.js';
+import { OPTIONS } from '../../src/config/options.js';
 import { exchange, get, startInProcess, type InProcess } from './harness.js';
+
+/** The server's --query-max-visits, which every walk's answer names. */
+const MAX_VISITS = OPTIONS.queryMaxVisits.default;
 
 type Json = Record<string, unknown>;
 
@@ -102,12 +106,14 @@ describe('query API over HTTP, fed over the protocol port', () => {
       next: null,
       total: 1,
       truncated: false,
+      maxVisits: MAX_VISITS,
     });
     assert.deepEqual(await ok(s.adminPort, '/v1/packages/x%2Fy/dependencies?transitive=true'), {
       items: ['a', 'b', 'c'],
       next: null,
       total: 3,
       truncated: false,
+      maxVisits: MAX_VISITS,
     });
     assert.deepEqual((await ok(s.adminPort, '/v1/packages/a/dependents')).items, ['b', 'c']);
     const page = await ok(s.adminPort, '/v1/packages/a/dependents?transitive=true&limit=2');
@@ -125,10 +131,12 @@ describe('query API over HTTP, fed over the protocol port', () => {
     assert.deepEqual(await ok(s.adminPort, '/v1/packages/x%2Fy/install-order'), {
       items: ['a', 'b', 'c', 'x/y'],
       truncated: false,
+      maxVisits: MAX_VISITS,
     });
     assert.deepEqual(await ok(s.adminPort, '/v1/packages/a/removal-order'), {
       items: ['x/y', 'c', 'b', 'a'],
       truncated: false,
+      maxVisits: MAX_VISITS,
     });
   });
 
@@ -138,6 +146,7 @@ describe('query API over HTTP, fed over the protocol port', () => {
       root: { name: 'x/y', children: [{ name: 'c', children: [{ name: 'a' }, { name: 'b', more: true }] }] },
       nodes: 4,
       truncated: false,
+      maxVisits: MAX_VISITS,
     });
     const reverse = await ok(s.adminPort, '/v1/packages/b/tree?reverse=true');
     assert.deepEqual(reverse.root, { name: 'b', children: [{ name: 'c', children: [{ name: 'x/y' }] }] });

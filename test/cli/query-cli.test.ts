@@ -92,6 +92,7 @@ describe('pkgindex ls, deps, why, order, info against a real server', () => {
       name: 'c',
       items: ['a', 'b', 'c'],
       truncated: false,
+      maxVisits: 25_000,
     });
   });
 
