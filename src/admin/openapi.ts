@@ -7,7 +7,13 @@
  * fields described here.
  */
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../store/index-reader.js';
-import { PACKAGE_PAGE_DEPENDENTS } from './query-limits.js';
+import {
+  DEFAULT_TREE_DEPTH,
+  DEFAULT_TREE_NODES,
+  MAX_TREE_DEPTH,
+  MAX_TREE_NODES,
+  PACKAGE_PAGE_DEPENDENTS,
+} from './query-limits.js';
 
 type Schema = Readonly<Record<string, unknown>>;
 
@@ -210,11 +216,15 @@ export function openApiDocument(version: string): Schema {
           nameParam,
           query(
             'depth',
-            { type: 'integer', minimum: 0, maximum: 64, default: 8 },
+            { type: 'integer', minimum: 0, maximum: MAX_TREE_DEPTH, default: DEFAULT_TREE_DEPTH },
             'Levels below the package.',
           ),
           query('reverse', bool, 'The tree of what depends on the package.'),
-          query('maxNodes', { type: 'integer', minimum: 1, maximum: 10_000, default: 1000 }, 'Most nodes.'),
+          query(
+            'maxNodes',
+            { type: 'integer', minimum: 1, maximum: MAX_TREE_NODES, default: DEFAULT_TREE_NODES },
+            'Most nodes.',
+          ),
         ],
         object({
           direction: { enum: ['dependencies', 'dependents'] },

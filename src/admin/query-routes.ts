@@ -17,7 +17,13 @@ import {
 } from '../store/index-reader.js';
 import { encodeCursor } from './cursor.js';
 import { openApiDocument } from './openapi.js';
-import { PACKAGE_PAGE_DEPENDENTS } from './query-limits.js';
+import {
+  DEFAULT_TREE_DEPTH,
+  DEFAULT_TREE_NODES,
+  MAX_TREE_DEPTH,
+  MAX_TREE_NODES,
+  PACKAGE_PAGE_DEPENDENTS,
+} from './query-limits.js';
 import { QueryParams } from './query-params.js';
 import { jsonItemsReply, jsonReply, type AdminReply } from './reply.js';
 import type { AdminRequest, Router, RouteParams } from './router.js';
@@ -37,14 +43,13 @@ export interface QueryRouteDeps {
   readonly version: string;
 }
 
-/** Levels of a tree when the request does not say, and the most it may ask for. */
-export const DEFAULT_TREE_DEPTH = 8;
-export const MAX_TREE_DEPTH = 64;
-/** Nodes of a tree when the request does not say, and the most it may ask for. */
-export const DEFAULT_TREE_NODES = 1000;
-export const MAX_TREE_NODES = 10_000;
-
-export { PACKAGE_PAGE_DEPENDENTS } from './query-limits.js';
+export {
+  DEFAULT_TREE_DEPTH,
+  DEFAULT_TREE_NODES,
+  MAX_TREE_DEPTH,
+  MAX_TREE_NODES,
+  PACKAGE_PAGE_DEPENDENTS,
+} from './query-limits.js';
 
 const NO_STORE = { 'cache-control': 'no-store' };
 

@@ -61,7 +61,11 @@ describe('pkgindex deps, order, why on answers cut at the server’s bound', () 
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^hub …\n├── p0\n├── p1 …\n├── p10 …\n/);
     assert.ok(r.stdout.split('\n').length < 150, r.stdout);
-    assert.match(r.stderr, /^\(cut at \d+ packages; ask for a smaller --depth or a package below\)\n$/);
+    // Cut by the server's visits, not by --max-nodes: the advice is the server's setting.
+    assert.match(
+      r.stderr,
+      /^\(the tree is cut at \d+ packages: the walk stopped at the server’s --query-max-visits, 100 packages plus edges; for the whole answer, run the server with a larger --query-max-visits \(PKGINDEX_QUERY_MAX_VISITS\)\)\n$/,
+    );
     // Asked as JSON, the flag is in the answer and nothing goes to stderr.
     const json = await cli('deps', '--tree', '--depth', '1', '--json', 'hub');
     assert.equal((JSON.parse(json.stdout) as { truncated: boolean }).truncated, true);

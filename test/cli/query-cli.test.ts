@@ -65,6 +65,44 @@ describe('pkgindex ls, deps, why, order, info against a real server', () => {
     assert.deepEqual(json, { name: 'c', items: ['a', 'b'], truncated: false });
   });
 
+  test('deps --tree --max-nodes: a larger or smaller tree, and advice that fits the cut', async () => {
+    const cut = await cli('deps', '--tree', '--max-nodes', '2', 'x/y');
+    assert.equal(cut.code, 0, cut.stderr);
+    assert.equal(cut.stdout, 'x/y\n└── c …\n');
+    assert.equal(
+      cut.stderr,
+      '(cut at 2 packages, the --max-nodes bound; ask for a larger --max-nodes (at most 10000) or a smaller --depth, ' +
+        'or list them without a tree: pkgindex deps -a x/y)\n',
+    );
+    // At --depth 1 a smaller depth cannot help, and -r is kept in the listing offered.
+    const shallow = await cli('deps', '--tree', '-r', '--depth', '1', '--max-nodes', '2', 'a');
+    assert.equal(
+      shallow.stderr,
+      '(cut at 2 packages, the --max-nodes bound; ask for a larger --max-nodes (at most 10000), ' +
+        'or list them without a tree: pkgindex deps -r a)\n',
+    );
+    const whole = await cli('deps', '--tree', '--max-nodes', '5', 'x/y');
+    assert.deepEqual([whole.stdout, whole.stderr], ['x/y\n└── c\n    ├── a\n    └── b\n        └── a\n', '']);
+    assert.equal((await cli('deps', '--tree', '--max-nodes', '10001', 'a')).code, 2);
+  });
+
+  test('deps: --depth and --max-nodes without --tree, and -a with it, are refused (exit 2)', async () => {
+    for (const [args, message] of [
+      [['--depth', '1'], /--depth shapes a tree: add --tree, or leave it out/],
+      [['--max-nodes', '5'], /--max-nodes shapes a tree: add --tree, or leave it out/],
+      [
+        ['--tree', '-a'],
+        /--transitive lists every level by name and --tree draws --depth levels; pass one of them/,
+      ],
+    ] as const) {
+      const r = await cli('deps', ...args, 'a');
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.stderr, message);
+      assert.match(r.stderr, /\[E_USAGE\]\n$/);
+      assert.equal(r.stdout, '');
+    }
+  });
+
   test('why: the chain holding a package (exit 1), a removable one (exit 0), a refused INDEX', async () => {
     const held = await cli('why', 'a');
     assert.equal(held.code, 1);
