@@ -13,6 +13,7 @@ import {
   MAX_TREE_DEPTH,
   MAX_TREE_NODES,
   PACKAGE_PAGE_DEPENDENTS,
+  WHY_BODY_BYTES,
 } from './query-limits.js';
 
 type Schema = Readonly<Record<string, unknown>>;
@@ -111,6 +112,19 @@ const order = object({
   },
   maxVisits,
 });
+const whyIndex: Schema = {
+  type: 'object',
+  required: ['name', 'action', 'deps', 'indexable', 'verdict'],
+  properties: {
+    name: str,
+    action: { const: 'index' },
+    deps: names,
+    indexable: bool,
+    verdict: { enum: ['ok', 'missing-dependency', 'cycle', 'unknown'] },
+    missing: names,
+    cycle: names,
+  },
+};
 const treeNode: Schema = {
   type: 'object',
   required: ['name'],
@@ -235,36 +249,38 @@ export function openApiDocument(version: string): Schema {
         }),
         notFound,
       ),
-      '/v1/packages/{name}/why': get(
-        'Why REMOVE is refused (the chain of dependents holding it), or with deps, why INDEX would be.',
-        [nameParam, query('deps', str, 'Comma-separated dependencies of a hypothetical INDEX.')],
-        {
-          oneOf: [
-            object({
-              name: str,
-              action: { const: 'remove' },
-              removable: bool,
-              chain: names,
-              shortest: bool,
-              complete: bool,
-            }),
-            {
-              type: 'object',
-              required: ['name', 'action', 'deps', 'indexable', 'verdict'],
-              properties: {
+      '/v1/packages/{name}/why': {
+        ...get(
+          'Why REMOVE is refused (the chain of dependents holding it), or with deps, why INDEX would be.',
+          [nameParam, query('deps', str, 'Comma-separated dependencies of a hypothetical INDEX.')],
+          {
+            oneOf: [
+              object({
                 name: str,
-                action: { const: 'index' },
-                deps: names,
-                indexable: bool,
-                verdict: { enum: ['ok', 'missing-dependency', 'cycle', 'unknown'] },
-                missing: names,
-                cycle: names,
-              },
-            },
-          ],
+                action: { const: 'remove' },
+                removable: bool,
+                chain: names,
+                shortest: bool,
+                complete: bool,
+              }),
+              whyIndex,
+            ],
+          },
+          notFound,
+        ),
+        post: {
+          summary:
+            'Why INDEX of the package with these dependencies would be refused, the dependencies in the body: ' +
+            'GET ?deps= asks the same, but a long list does not fit in a URL.',
+          parameters: [nameParam],
+          requestBody: {
+            required: true,
+            description: `At most ${WHY_BODY_BYTES} bytes.`,
+            content: jsonOf(object({ deps: names })),
+          },
+          responses: { '200': { description: 'OK', content: jsonOf(whyIndex) }, ...errors },
         },
-        notFound,
-      ),
+      },
       '/v1/packages/{name}/install-order': get(
         'The transitive dependencies, each after all of its own, ending with the package.',
         [nameParam],

@@ -16,3 +16,6 @@ export const MAX_TREE_DEPTH = 64;
 /** Nodes of a tree when the request does not say, and the most it may ask for. */
 export const DEFAULT_TREE_NODES = 1000;
 export const MAX_TREE_NODES = 10_000;
+
+/** The most a POSTed why question's body may hold: far more than a protocol line's dependencies. */
+export const WHY_BODY_BYTES = 1 << 20;

@@ -23,6 +23,7 @@ import {
   MAX_TREE_DEPTH,
   MAX_TREE_NODES,
   PACKAGE_PAGE_DEPENDENTS,
+  WHY_BODY_BYTES,
 } from './query-limits.js';
 import { QueryParams } from './query-params.js';
 import { jsonItemsReply, jsonReply, type AdminReply } from './reply.js';
@@ -62,6 +63,23 @@ function notIndexed(name: string): never {
     'E_PACKAGE_NOT_FOUND',
     `package "${name}" is not indexed; search the index by prefix: GET /v1/packages?prefix=${encodeURIComponent(name.slice(0, 3))} (pkgindex ls ${name.slice(0, 3)})`,
   );
+}
+
+/** The `deps` of a POSTed why question: `{ "deps": ["a", "b"] }`. */
+function depsOf(body: Buffer): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    parsed = null;
+  }
+  const deps = (parsed as { deps?: unknown } | null)?.deps;
+  if (!Array.isArray(deps) || !deps.every((d): d is string => typeof d === 'string'))
+    throw createError(
+      'E_ADMIN_BAD_REQUEST',
+      'the body must be JSON {"deps": ["name", ...]}: the dependencies of the INDEX to explain',
+    );
+  return deps.filter((name) => name !== '');
 }
 
 function page<T>(p: Page<T>): { items: readonly T[]; next: string | null } {
@@ -164,15 +182,25 @@ export function registerQueryRoutes(router: Router, deps: QueryRouteDeps): void 
     return { direction, ...tree, maxVisits };
   });
 
+  const whyIndex = async (name: string, deps: string[]) => {
+    const why = await reader().whyRefused(name, deps, { maxVisits });
+    return { name, action: 'index', deps, indexable: why.verdict === 'ok', ...why };
+  };
   route('/v1/packages/{name}/why', ['deps'], async (q, { name = '' }) => {
     const deps = q.names('deps');
-    if (deps !== undefined) {
-      const why = await reader().whyRefused(name, deps, { maxVisits });
-      return { name, action: 'index', deps, indexable: why.verdict === 'ok', ...why };
-    }
+    if (deps !== undefined) return whyIndex(name, deps);
     const held = (await reader().whyHeld(name, { maxVisits })) ?? notIndexed(name);
     return { name, action: 'remove', removable: held.chain.length === 1, ...held };
   });
+  // The same INDEX question with the dependencies in a JSON body: a list of thousands of
+  // names does not fit in a URL (node:http takes 16 KiB of headers), though it fits in a
+  // protocol line.
+  router.post('/v1/packages/{name}/why', (request, { name = '' }) =>
+    limited(async () => {
+      new QueryParams(request.query, []); // refuses any query parameter: the question is the body
+      return json(await whyIndex(name, depsOf(await request.body(WHY_BODY_BYTES))));
+    }),
+  );
 
   routeReply('/v1/packages/{name}/install-order', [], async (_q, { name = '' }) => {
     const order = (await reader().installOrder(name, { maxVisits })) ?? notIndexed(name);

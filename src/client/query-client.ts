@@ -50,6 +50,11 @@ export class QueryClient {
     return this.#ask<T>({ method: 'GET', path: target, timeoutMs: this.#address.timeoutMs });
   }
 
+  /** POSTs `body` as JSON to `path` (a question too long for a URL), as `get` does otherwise. */
+  post<T>(path: string, body: unknown): Promise<T> {
+    return this.#ask<T>({ method: 'POST', path, json: body, timeoutMs: this.#address.timeoutMs });
+  }
+
   async #ask<T>(request: AdminRequest): Promise<T> {
     const retries = this.#address.busyRetries ?? 0;
     let waited = 0;
@@ -57,6 +62,15 @@ export class QueryClient {
       const { status, retryAfter, body } = await this.#exchange(request);
       if (status >= 200 && status < 300) return body as T;
       const err = answerError(body, status);
+      if ((err as Partial<PkgIndexError>).code === 'E_ADMIN_HEADERS_TOO_LARGE')
+        // A usage problem, not a bug (the catalogue gives the server's code no exit status):
+        // the question does not fit in a URL.
+        throw createError(
+          'E_USAGE',
+          `the request is too long for the admin port at ${this.#base} (a ${request.path.length}-byte URL; ` +
+            'node:http takes 16 KiB of headers): ask about fewer or shorter names',
+          { cause: err },
+        );
       const busy = (err as Partial<PkgIndexError>).code === 'E_QUERY_BUSY';
       if (!busy || retries === 0) throw err;
       const seconds = retryAfter ?? 1;

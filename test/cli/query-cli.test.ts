@@ -123,6 +123,16 @@ describe('pkgindex ls, deps, why, order, info against a real server', () => {
     );
   });
 
+  test('why --deps with thousands of dependencies (more than a URL holds) is answered', async () => {
+    const fine = await cli('why', '--deps', Array.from({ length: 2000 }, () => 'x/y').join(','), 'new');
+    assert.equal(fine.code, 0, fine.stderr);
+    assert.equal(fine.stdout, 'new can be indexed with these dependencies\n');
+    const names = Array.from({ length: 2000 }, (_, i) => `not-indexed-${i}`);
+    const missing = await cli('why', '--deps', ['a', ...names].join(','), 'new');
+    assert.equal(missing.code, 1, missing.stderr);
+    assert.equal(missing.stdout, `not indexed yet: ${names.join(', ')} (index them first)\n`);
+  });
+
   test('order: install order, removal order', async () => {
     assert.equal((await cli('order', 'x/y')).stdout, 'a\nb\nc\nx/y\n');
     assert.equal((await cli('order', '--removal', 'a')).stdout, 'x/y\nc\nb\na\n');
@@ -157,6 +167,13 @@ describe('pkgindex ls, deps, why, order, info against a real server', () => {
     const nobody = await runCli(['ls', '--admin-port', String(server.port + 1)], { env });
     assert.equal(nobody.code, 2);
     assert.match(nobody.stderr, /cannot reach the query API.*\[E_CONNECT\]/);
+    // A question too long for a URL is the user's to shorten (exit 2), not an internal error (70).
+    const long = await cli('deps', 'n'.repeat(20_000));
+    assert.equal(long.code, 2, long.stderr);
+    assert.match(
+      long.stderr,
+      /the request is too long for the admin port .*: ask about fewer or shorter names \[E_USAGE\]\n$/,
+    );
     assert.equal((await runCli(['ls', '--help'])).code, 0);
   });
 
