@@ -5,6 +5,7 @@
  * reaches them; and it reports every failure as "fetch failed", hiding the cause behind it.
  */
 import { request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { createError } from '../errors.js';
 
 export interface AdminTarget {
   readonly host: string;
@@ -21,7 +22,7 @@ export interface AdminRequest {
   readonly json?: unknown;
   /**
    * Give up when the whole answer, body included, has not arrived this long after the request
-   * was sent (0: wait as long as it takes); the request fails with `code` ETIMEDOUT.
+   * was sent (0: wait as long as it takes); the request fails with E_REPLY_TIMEOUT.
    */
   readonly timeoutMs: number;
 }
@@ -41,7 +42,8 @@ export function adminBase(target: Pick<AdminTarget, 'host' | 'port'>): string {
 
 /**
  * Sends the request and resolves once the status line and headers are in. The timeout keeps
- * running while the caller reads `body`: a body stalled past it fails with the same error. Rejects with node's own error (its `code`: ECONNREFUSED, HPE_..., ETIMEDOUT).
+ * running while the caller reads `body`: a body stalled past it fails with the same error.
+ * Rejects with node's own error (its `code`: ECONNREFUSED, HPE_...), or E_REPLY_TIMEOUT.
  */
 export function sendAdminRequest(target: AdminTarget, req: AdminRequest): Promise<AdminAnswer> {
   const payload = req.json === undefined ? null : Buffer.from(JSON.stringify(req.json));
@@ -63,8 +65,7 @@ export function sendAdminRequest(target: AdminTarget, req: AdminRequest): Promis
     const timer =
       req.timeoutMs > 0
         ? setTimeout(() => {
-            const err: NodeJS.ErrnoException = new Error(`no answer within ${req.timeoutMs} ms`);
-            err.code = 'ETIMEDOUT';
+            const err = createError('E_REPLY_TIMEOUT', `no answer within ${req.timeoutMs} ms`);
             outgoing.destroy(err);
             answer?.destroy(err);
           }, req.timeoutMs)

@@ -5,7 +5,7 @@
  * catalogue error it names, with the server's message.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createError, deserializeError, ERRORS, type PkgIndexError } from '../errors.js';
+import { createError, deserializeError, ERRORS, isPkgIndexError, type PkgIndexError } from '../errors.js';
 import { adminBase, readText, sendAdminRequest, type AdminRequest } from './admin-http.js';
 
 export interface AdminAddress {
@@ -153,8 +153,8 @@ export function segment(name: string): string {
 }
 
 function reason(err: unknown): string {
+  if (isPkgIndexError(err, 'E_REPLY_TIMEOUT')) return 'timed out';
   const code = (err as NodeJS.ErrnoException | null)?.code;
-  if (code === 'ETIMEDOUT') return 'timed out';
   if (typeof code === 'string') return code;
   return err instanceof Error ? err.message : String(err);
 }
