@@ -54,8 +54,8 @@ export interface AdminServerDeps {
 }
 
 /**
- * The default bound on the time to receive a request's headers (and the whole request: admin
- * requests have no body), not the time to answer it: a CPU profile answers after up to
+ * The default bound on the time to receive a request's headers (and the whole request: the
+ * few bodies the admin routes take are small), not the time to answer it: a CPU profile answers after up to
  * MAX_PROFILE_SECONDS.
  */
 const REQUEST_TIMEOUT_MS = 5000;
@@ -164,8 +164,6 @@ export class AdminServer {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const startedAt = performance.now();
-    // Bodies are never read: drain them so that the connection can be reused.
-    req.resume();
     if (this.#log.isLevelEnabled('debug'))
       res.once('finish', () => {
         this.#log.debug(
@@ -193,6 +191,9 @@ export class AdminServer {
     } catch (err) {
       reply = errorReply(err, context, this.#log);
     }
+    // A body the route did not read (most take none) is drained, so that the connection can be
+    // reused.
+    req.resume();
     try {
       await sendReply(res, reply);
     } catch (err) {

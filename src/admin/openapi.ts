@@ -7,7 +7,14 @@
  * fields described here.
  */
 import { DEFAULT_LIMIT, MAX_LIMIT } from '../store/index-reader.js';
-import { PACKAGE_PAGE_DEPENDENTS } from './query-limits.js';
+import {
+  DEFAULT_TREE_DEPTH,
+  DEFAULT_TREE_NODES,
+  MAX_TREE_DEPTH,
+  MAX_TREE_NODES,
+  PACKAGE_PAGE_DEPENDENTS,
+  WHY_BODY_BYTES,
+} from './query-limits.js';
 
 type Schema = Readonly<Record<string, unknown>>;
 
@@ -91,13 +98,42 @@ const summaryPage = object({
   items: { type: 'array', items: object({ name: str, dependencies: int, dependents: int }) },
   next: cursor,
 });
+const maxVisits: Schema = {
+  type: 'integer',
+  minimum: 1,
+  description:
+    "The server's --query-max-visits: the packages plus edges a walk may visit, the bound a truncated answer hit.",
+};
 const order = object({
   items: names,
   truncated: {
     type: 'boolean',
     description: 'The walk hit its bound: the order covers part of the closure.',
   },
+  maxVisits,
 });
+const whyIndex: Schema = {
+  type: 'object',
+  required: ['name', 'action', 'deps', 'indexable', 'verdict'],
+  properties: {
+    name: str,
+    action: { const: 'index' },
+    deps: names,
+    indexable: bool,
+    verdict: {
+      enum: ['ok', 'missing-dependency', 'cycle', 'unknown', 'malformed'],
+      description:
+        'malformed: the protocol answers the line ERROR whatever the index holds (code and problem say why).',
+    },
+    missing: names,
+    cycle: names,
+    code: {
+      type: 'string',
+      description: 'With malformed: the protocol error code (E_EMPTY_DEPENDENCY, E_INVALID_NAME, ...).',
+    },
+    problem: { type: 'string', description: 'With malformed: what is wrong with the line.' },
+  },
+};
 const treeNode: Schema = {
   type: 'object',
   required: ['name'],
@@ -192,7 +228,7 @@ export function openApiDocument(version: string): Schema {
           get(
             `A page of the package's ${direction}, direct or transitive, by name.`,
             [nameParam, query('transitive', bool, 'Follow the edges transitively.'), ...listParams.slice(1)],
-            object({ items: names, next: cursor, total: int, truncated: bool }),
+            object({ items: names, next: cursor, total: int, truncated: bool, maxVisits }),
             notFound,
           ),
         ]),
@@ -203,67 +239,64 @@ export function openApiDocument(version: string): Schema {
           nameParam,
           query(
             'depth',
-            { type: 'integer', minimum: 0, maximum: 64, default: 8 },
+            { type: 'integer', minimum: 0, maximum: MAX_TREE_DEPTH, default: DEFAULT_TREE_DEPTH },
             'Levels below the package.',
           ),
           query('reverse', bool, 'The tree of what depends on the package.'),
-          query('maxNodes', { type: 'integer', minimum: 1, maximum: 10_000, default: 1000 }, 'Most nodes.'),
+          query(
+            'maxNodes',
+            { type: 'integer', minimum: 1, maximum: MAX_TREE_NODES, default: DEFAULT_TREE_NODES },
+            'Most nodes.',
+          ),
         ],
         object({
           direction: { enum: ['dependencies', 'dependents'] },
           root: { $ref: '#/components/schemas/TreeNode' },
           nodes: int,
           truncated: bool,
+          maxVisits,
         }),
         notFound,
       ),
-      '/v1/packages/{name}/why': get(
-        'Why REMOVE is refused (the chain of dependents holding it), or with deps, why INDEX would be.',
-        [
-          nameParam,
-          query(
-            'deps',
-            str,
-            'The dependency field of a hypothetical INDEX line, as written (comma-separated).',
-          ),
-        ],
-        {
-          oneOf: [
-            object({
-              name: str,
-              action: { const: 'remove' },
-              removable: bool,
-              chain: names,
-              shortest: bool,
-              complete: bool,
-            }),
-            {
-              type: 'object',
-              required: ['name', 'action', 'deps', 'indexable', 'verdict'],
-              properties: {
-                name: str,
-                action: { const: 'index' },
-                deps: names,
-                indexable: bool,
-                verdict: {
-                  enum: ['ok', 'missing-dependency', 'cycle', 'unknown', 'malformed'],
-                  description:
-                    'malformed: the protocol answers the line ERROR whatever the index holds (code and problem say why).',
-                },
-                missing: names,
-                cycle: names,
-                code: {
-                  type: 'string',
-                  description:
-                    'With malformed: the protocol error code (E_EMPTY_DEPENDENCY, E_INVALID_NAME, ...).',
-                },
-                problem: { type: 'string', description: 'With malformed: what is wrong with the line.' },
-              },
-            },
+      '/v1/packages/{name}/why': {
+        ...get(
+          'Why REMOVE is refused (the chain of dependents holding it), or with deps, why INDEX would be.',
+          [
+            nameParam,
+            query(
+              'deps',
+              str,
+              'The dependency field of a hypothetical INDEX line, as written (comma-separated).',
+            ),
           ],
+          {
+            oneOf: [
+              object({
+                name: str,
+                action: { const: 'remove' },
+                removable: bool,
+                chain: names,
+                shortest: bool,
+                complete: bool,
+              }),
+              whyIndex,
+            ],
+          },
+          notFound,
+        ),
+        post: {
+          summary:
+            'Why INDEX of the package with these dependencies would be refused, the dependencies in the body: ' +
+            'GET ?deps= asks the same, but a long list does not fit in a URL.',
+          parameters: [nameParam],
+          requestBody: {
+            required: true,
+            description: `At most ${WHY_BODY_BYTES} bytes.`,
+            content: jsonOf(object({ deps: names })),
+          },
+          responses: { '200': { description: 'OK', content: jsonOf(whyIndex) }, ...errors },
         },
-        notFound,
-      ),
+      },
       '/v1/packages/{name}/install-order': get(
         'The transitive dependencies, each after all of its own, ending with the package.',
         [nameParam],

@@ -18,7 +18,14 @@ import {
 } from '../store/index-reader.js';
 import { encodeCursor } from './cursor.js';
 import { openApiDocument } from './openapi.js';
-import { PACKAGE_PAGE_DEPENDENTS } from './query-limits.js';
+import {
+  DEFAULT_TREE_DEPTH,
+  DEFAULT_TREE_NODES,
+  MAX_TREE_DEPTH,
+  MAX_TREE_NODES,
+  PACKAGE_PAGE_DEPENDENTS,
+  WHY_BODY_BYTES,
+} from './query-limits.js';
 import { QueryParams } from './query-params.js';
 import { jsonItemsReply, jsonReply, type AdminReply } from './reply.js';
 import type { AdminRequest, Router, RouteParams } from './router.js';
@@ -38,14 +45,13 @@ export interface QueryRouteDeps {
   readonly version: string;
 }
 
-/** Levels of a tree when the request does not say, and the most it may ask for. */
-export const DEFAULT_TREE_DEPTH = 8;
-export const MAX_TREE_DEPTH = 64;
-/** Nodes of a tree when the request does not say, and the most it may ask for. */
-export const DEFAULT_TREE_NODES = 1000;
-export const MAX_TREE_NODES = 10_000;
-
-export { PACKAGE_PAGE_DEPENDENTS } from './query-limits.js';
+export {
+  DEFAULT_TREE_DEPTH,
+  DEFAULT_TREE_NODES,
+  MAX_TREE_DEPTH,
+  MAX_TREE_NODES,
+  PACKAGE_PAGE_DEPENDENTS,
+} from './query-limits.js';
 
 const NO_STORE = { 'cache-control': 'no-store' };
 
@@ -58,6 +64,24 @@ function notIndexed(name: string): never {
     'E_PACKAGE_NOT_FOUND',
     `package "${name}" is not indexed; search the index by prefix: GET /v1/packages?prefix=${encodeURIComponent(name.slice(0, 3))} (pkgindex ls ${name.slice(0, 3)})`,
   );
+}
+
+/** The `deps` of a POSTed why question: `{ "deps": ["a", "b"] }`. */
+function depsOf(body: Buffer): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    parsed = null;
+  }
+  const deps = (parsed as { deps?: unknown } | null)?.deps;
+  if (!Array.isArray(deps) || !deps.every((d): d is string => typeof d === 'string'))
+    throw createError(
+      'E_ADMIN_BAD_REQUEST',
+      'the body must be JSON {"deps": ["name", ...]}: the dependencies of the INDEX to explain',
+    );
+  // As written: an empty name makes the INDEX line malformed, as `?deps=a,,b` does.
+  return deps;
 }
 
 function page<T>(p: Page<T>): { items: readonly T[]; next: string | null } {
@@ -146,7 +170,7 @@ export function registerQueryRoutes(router: Router, deps: QueryRouteDeps): void 
           after: q.cursor(),
           limit: q.integer('limit', DEFAULT_LIMIT, 1, MAX_LIMIT),
         })) ?? notIndexed(name);
-      return { ...page(related), total: related.total, truncated: related.truncated };
+      return { ...page(related), total: related.total, truncated: related.truncated, maxVisits };
     });
 
   route('/v1/packages/{name}/tree', ['depth', 'reverse', 'maxNodes'], async (q, { name = '' }) => {
@@ -157,41 +181,52 @@ export function registerQueryRoutes(router: Router, deps: QueryRouteDeps): void 
         maxNodes: q.integer('maxNodes', DEFAULT_TREE_NODES, 1, MAX_TREE_NODES),
         maxVisits,
       })) ?? notIndexed(name);
-    return { direction, ...tree };
+    return { direction, ...tree, maxVisits };
   });
 
+  // `raw`: the INDEX line's dependency field, as the client would send it.
+  const whyIndex = async (name: string, raw: string) => {
+    // The line first, by the protocol's own parser: an explanation must not call a line
+    // indexable that the server answers ERROR (`a,,b`, `glib,`, a name with a space).
+    const code = indexLineError(name, raw);
+    if (code !== null)
+      return {
+        name,
+        action: 'index',
+        deps: raw.split(','),
+        indexable: false,
+        verdict: 'malformed',
+        code,
+        problem: meaningOf(code),
+      };
+    const deps = raw === '' ? [] : raw.split(',');
+    const why = await reader().whyRefused(name, deps, { maxVisits });
+    return { name, action: 'index', deps, indexable: why.verdict === 'ok', ...why };
+  };
   route('/v1/packages/{name}/why', ['deps'], async (q, { name = '' }) => {
     const raw = q.text('deps');
-    if (raw !== undefined) {
-      // The line first, by the protocol's own parser: an explanation must not call a line
-      // indexable that the server answers ERROR (`a,,b`, `glib,`, a name with a space).
-      const code = indexLineError(name, raw);
-      if (code !== null)
-        return {
-          name,
-          action: 'index',
-          deps: raw.split(','),
-          indexable: false,
-          verdict: 'malformed',
-          code,
-          problem: meaningOf(code),
-        };
-      const deps = raw === '' ? [] : raw.split(',');
-      const why = await reader().whyRefused(name, deps, { maxVisits });
-      return { name, action: 'index', deps, indexable: why.verdict === 'ok', ...why };
-    }
+    if (raw !== undefined) return whyIndex(name, raw);
     const held = (await reader().whyHeld(name, { maxVisits })) ?? notIndexed(name);
     return { name, action: 'remove', removable: held.chain.length === 1, ...held };
   });
+  // The same INDEX question with the dependencies in a JSON body: a list of thousands of
+  // names does not fit in a URL (node:http takes 16 KiB of headers), though it fits in a
+  // protocol line.
+  router.post('/v1/packages/{name}/why', (request, { name = '' }) =>
+    limited(async () => {
+      new QueryParams(request.query, []); // refuses any query parameter: the question is the body
+      return json(await whyIndex(name, depsOf(await request.body(WHY_BODY_BYTES)).join(',')));
+    }),
+  );
 
   routeReply('/v1/packages/{name}/install-order', [], async (_q, { name = '' }) => {
     const order = (await reader().installOrder(name, { maxVisits })) ?? notIndexed(name);
-    return jsonItemsReply(order.items, { truncated: order.truncated }, { headers: NO_STORE });
+    return jsonItemsReply(order.items, { truncated: order.truncated, maxVisits }, { headers: NO_STORE });
   });
 
   routeReply('/v1/packages/{name}/removal-order', [], async (_q, { name = '' }) => {
     const order = (await reader().removalOrder(name, { maxVisits })) ?? notIndexed(name);
-    return jsonItemsReply(order.items, { truncated: order.truncated }, { headers: NO_STORE });
+    return jsonItemsReply(order.items, { truncated: order.truncated, maxVisits }, { headers: NO_STORE });
   });
 
   route('/v1/chains', [], async () => {

@@ -18,6 +18,11 @@ export interface AdminRequest {
   /** The client's address. */
   readonly peer: string;
   readonly headers: IncomingMessage['headers'];
+  /**
+   * Reads the request's body, at most `maxBytes` (more is E_ADMIN_BAD_REQUEST). A route that
+   * does not call it has the body drained after it answers.
+   */
+  readonly body: (maxBytes: number) => Promise<Buffer>;
 }
 
 /** The decoded values of a route's `{parameters}`, by name. */
@@ -33,6 +38,7 @@ export interface Route {
 
 /** A route whose path has `{parameters}`, each one whole segment. */
 interface PatternRoute {
+  readonly method: 'GET' | 'POST';
   readonly path: string;
   /** The segments after the leading `/`: a literal, or `{name}` for a parameter. */
   readonly segments: readonly string[];
@@ -53,9 +59,7 @@ export class Router {
   get(path: string, handler: RouteHandler, options: { public?: boolean } = {}): void {
     const route: Route = { handler, public: options.public ?? false };
     if (path.includes('{')) {
-      if (this.#patterns.some((p) => p.path === path))
-        throw createError('E_INTERNAL', `admin route GET ${path} registered twice`);
-      this.#patterns.push({ path, segments: path.slice(1).split('/'), route });
+      this.#addPattern('GET', path, route);
       return;
     }
     for (const method of ['GET', 'HEAD']) {
@@ -65,8 +69,12 @@ export class Router {
     }
   }
 
-  /** A POST route (an action, such as a backup): an exact path, never public. */
+  /** A POST route (an action, such as a backup, or a question too long for a URL): never public. */
   post(path: string, handler: RouteHandler): void {
+    if (path.includes('{')) {
+      this.#addPattern('POST', path, { handler, public: false });
+      return;
+    }
     const key = `POST ${path}`;
     if (this.#routes.has(key)) throw createError('E_INTERNAL', `admin route ${key} registered twice`);
     this.#routes.set(key, { handler, public: false });
@@ -86,10 +94,10 @@ export class Router {
   ): { route: Route; params: RouteParams } | undefined {
     const exact = this.find(request.method, request.path);
     if (exact !== undefined) return { route: exact, params: {} };
-    if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
+    const method = request.method === 'HEAD' ? 'GET' : request.method;
     const segments = request.rawPath.slice(1).split('/');
     for (const pattern of this.#patterns) {
-      if (pattern.segments.length !== segments.length) continue;
+      if (pattern.method !== method || pattern.segments.length !== segments.length) continue;
       const params: Record<string, string> = {};
       let matched = true;
       for (let i = 0; i < segments.length && matched; i++) {
@@ -113,13 +121,19 @@ export class Router {
         const space = k.indexOf(' ');
         return { method: k.slice(0, space), path: k.slice(space + 1) };
       });
-    return [...exact, ...this.#patterns.map((p) => ({ method: 'GET', path: p.path }))];
+    return [...exact, ...this.#patterns.map((p) => ({ method: p.method, path: p.path }))];
   }
 
   /** Every GET path served, parameters as `{name}` (for the API description and its test). */
   paths(): string[] {
     const exact = [...this.#routes.keys()].filter((k) => k.startsWith('GET ')).map((k) => k.slice(4));
-    return [...exact, ...this.#patterns.map((p) => p.path)];
+    return [...exact, ...this.#patterns.filter((p) => p.method === 'GET').map((p) => p.path)];
+  }
+
+  #addPattern(method: 'GET' | 'POST', path: string, route: Route): void {
+    if (this.#patterns.some((p) => p.method === method && p.path === path))
+      throw createError('E_INTERNAL', `admin route ${method} ${path} registered twice`);
+    this.#patterns.push({ method, path, segments: path.slice(1).split('/'), route });
   }
 }
 
@@ -167,5 +181,37 @@ export function parseRequest(req: IncomingMessage): AdminRequest {
     query: new URLSearchParams(queryAt >= 0 ? target.slice(queryAt + 1) : ''),
     peer: req.socket.remoteAddress ?? 'unknown',
     headers: req.headers,
+    body: (maxBytes) => readBody(req, maxBytes),
   };
+}
+
+/**
+ * The body, refused (E_ADMIN_BAD_REQUEST) as soon as it is known to pass `maxBytes`, from its
+ * content-length or from the bytes received; the rest is then drained, not kept.
+ */
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  const tooLarge = (): Error =>
+    createError(
+      'E_ADMIN_BAD_REQUEST',
+      `the request body is over ${maxBytes} bytes, the most this route takes`,
+    );
+  if (Number(req.headers['content-length'] ?? 0) > maxBytes) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
+      req.off('data', onData).off('end', onEnd);
+      req.resume();
+      reject(tooLarge());
+    };
+    const onEnd = (): void => {
+      resolve(Buffer.concat(chunks));
+    };
+    req.on('data', onData).once('end', onEnd).once('error', reject);
+  });
 }

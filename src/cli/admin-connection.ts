@@ -58,6 +58,13 @@ export const TOKEN_ENVIRONMENT: readonly EnvironmentSpec[] = [
   },
 ];
 
+/**
+ * Retries of a request the API refused busy (503 E_QUERY_BUSY, Retry-After: 1): a burst of
+ * clients past --query-max-concurrent gets its answers a few seconds late instead of an error,
+ * and a server that stays busy still fails the command within about as many seconds.
+ */
+export const BUSY_RETRIES = 5;
+
 export function queryClient(
   values: Values<typeof ADMIN_OPTIONS> & { readonly timeoutMs: number },
 ): QueryClient {
@@ -66,7 +73,23 @@ export function queryClient(
     port: values.adminPort,
     token: adminTokenFromEnv(process.env),
     timeoutMs: values.timeoutMs,
+    busyRetries: BUSY_RETRIES,
+    // Said once: a paged listing may be refused on several pages.
+    onBusy: once((seconds) => {
+      process.stderr.write(
+        `pkgindex: the query API is busy (E_QUERY_BUSY); retrying after ${seconds} s, up to ${BUSY_RETRIES} times\n`,
+      );
+    }),
   });
+}
+
+function once<A extends unknown[]>(f: (...args: A) => void): (...args: A) => void {
+  let called = false;
+  return (...args) => {
+    if (called) return;
+    called = true;
+    f(...args);
+  };
 }
 
 export const QUERY_EPILOGUE = `Exit status: 0 answered, 1 the package is not indexed (or, for why, it is held or

@@ -1,9 +1,8 @@
 import { createWriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { adminTokenFromEnv } from '../admin/auth.js';
+import { adminBase, readText, sendAdminRequest, type AdminAnswer } from '../client/admin-http.js';
 import { option } from '../config/command-line.js';
 import { text } from '../config/parsers.js';
 import { createError } from '../errors.js';
@@ -33,29 +32,30 @@ it, from POST /v1/backup on its admin port. Restore it with pkgindex restore.`,
   epilogue: 'Exit status: 0 saved, 2 not saved (the reason on stderr).',
   run: async ({ adminHost, adminPort, to }) => {
     if (to === '') throw createError('E_USAGE', 'pass --to FILE: where to write the backup');
-    const base = `http://${adminHost.includes(':') ? `[${adminHost}]` : adminHost}:${adminPort}`;
-    const token = adminTokenFromEnv(process.env);
-    let response: Response;
+    const base = adminBase({ host: adminHost, port: adminPort });
+    let response: AdminAnswer;
     try {
-      response = await fetch(`${base}/v1/backup`, {
-        method: 'POST',
-        headers: token === null ? {} : { authorization: `Bearer ${token}` },
-      });
+      // No timeout: a backup of a large data dir takes as long as it takes.
+      response = await sendAdminRequest(
+        { host: adminHost, port: adminPort, token: adminTokenFromEnv(process.env) },
+        { method: 'POST', path: '/v1/backup', timeoutMs: 0 },
+      );
     } catch (err) {
+      const code = (err as NodeJS.ErrnoException | null)?.code;
       throw createError(
         'E_CONNECT',
-        `cannot reach the admin port at ${base} (${err instanceof Error ? err.message : String(err)}); pass --admin-host and --admin-port`,
+        `cannot reach the admin port at ${base} (${typeof code === 'string' ? code : (err as Error).message}); pass --admin-host and --admin-port`,
         { cause: err },
       );
     }
-    if (!response.ok || response.body === null) throw await answerError(response);
+    if (response.status !== 200) throw await answerError(response);
     const partial = `${to}.partial`;
     const destination = createWriteStream(partial, { flags: 'w' });
     // Which side failed decides whom the operator should look at: this host or the server.
     let writeFailure: unknown = null;
     destination.once('error', (err) => (writeFailure = err));
     try {
-      await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), destination);
+      await pipeline(response.body, destination);
     } catch (err) {
       await rm(partial, { force: true });
       if (writeFailure !== null) throw destinationError(to, writeFailure);
@@ -77,15 +77,25 @@ it, from POST /v1/backup on its admin port. Restore it with pkgindex restore.`,
       await rm(partial, { force: true });
       throw destinationError(to, err);
     }
-    const files = response.headers.get('x-pkgindex-backup-files') ?? '?';
-    const bytes = response.headers.get('x-pkgindex-backup-data-bytes') ?? '?';
+    const files = header(response, 'x-pkgindex-backup-files');
+    const bytes = header(response, 'x-pkgindex-backup-data-bytes');
     process.stdout.write(`backup of ${files} files (${bytes} bytes of data) saved to ${to}\n`);
     return 0;
   },
 });
 
-async function answerError(response: Response): Promise<Error> {
-  const body = (await response.json().catch(() => ({}))) as { error?: unknown; message?: unknown };
+function header(response: AdminAnswer, name: string): string {
+  const value = response.headers[name];
+  return typeof value === 'string' ? value : '?';
+}
+
+async function answerError(response: AdminAnswer): Promise<Error> {
+  let body: { error?: unknown; message?: unknown } = {};
+  try {
+    body = JSON.parse(await readText(response.body)) as typeof body;
+  } catch {
+    // Not JSON (a proxy's page): the status says enough.
+  }
   const message = typeof body.message === 'string' ? body.message : `the server answered ${response.status}`;
   const code = typeof body.error === 'string' ? ` [${body.error}]` : '';
   if (response.status === 401)

@@ -3,6 +3,9 @@ import { segment } from '../client/query-client.js';
 import { QUERY_EPILOGUE, QUERY_OPTIONS, TOKEN_ENVIRONMENT, queryClient } from './admin-connection.js';
 import { defineCommand } from './command.js';
 
+/** The longest --deps sent in the URL: percent-encoded, at most three times as long. */
+const DEPS_IN_URL = 4096;
+
 /** What GET /v1/packages/{name}/why answers. */
 export type WhyAnswer =
   | {
@@ -67,9 +70,13 @@ dependencies are not indexed, or which path would close a cycle.`,
   epilogue: QUERY_EPILOGUE,
   run: async (values, [name = '']) => {
     const api = queryClient(values);
-    const why = await api.get<WhyAnswer>(`/v1/packages/${segment(name)}/why`, {
-      deps: values.deps === null ? undefined : values.deps,
-    });
+    const path = `/v1/packages/${segment(name)}/why`;
+    // A long list goes in a body (a URL takes 16 KiB at most); a short one in the URL, which
+    // servers from before POST .../why answer too.
+    const why =
+      values.deps !== null && values.deps.length > DEPS_IN_URL
+        ? await api.post<WhyAnswer>(path, { deps: values.deps.split(',') })
+        : await api.get<WhyAnswer>(path, { deps: values.deps === null ? undefined : values.deps });
     process.stdout.write(values.json ? `${JSON.stringify(why)}\n` : `${explain(why)}\n`);
     return (why.action === 'remove' ? why.removable : why.indexable) ? 0 : 1;
   },

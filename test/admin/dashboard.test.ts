@@ -307,6 +307,7 @@ test('without a built page, GET / answers 404 saying how to build it', () => {
           query: new URLSearchParams(),
           peer: '',
           headers: {},
+          body: () => Promise.resolve(Buffer.alloc(0)),
         },
         {},
       ),

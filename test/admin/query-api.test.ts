@@ -2,7 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DeferredStore } from '../support/deferred-store.js';
 import { newDataDir } from '../store/support/tmp-dir.js';
+import { OPTIONS } from '../../src/config/options.js';
 import { exchange, get, startInProcess, type InProcess } from './harness.js';
+
+/** The server's --query-max-visits, which every walk's answer names. */
+const MAX_VISITS = OPTIONS.queryMaxVisits.default;
 
 type Json = Record<string, unknown>;
 
@@ -102,12 +106,14 @@ describe('query API over HTTP, fed over the protocol port', () => {
       next: null,
       total: 1,
       truncated: false,
+      maxVisits: MAX_VISITS,
     });
     assert.deepEqual(await ok(s.adminPort, '/v1/packages/x%2Fy/dependencies?transitive=true'), {
       items: ['a', 'b', 'c'],
       next: null,
       total: 3,
       truncated: false,
+      maxVisits: MAX_VISITS,
     });
     assert.deepEqual((await ok(s.adminPort, '/v1/packages/a/dependents')).items, ['b', 'c']);
     const page = await ok(s.adminPort, '/v1/packages/a/dependents?transitive=true&limit=2');
@@ -125,10 +131,12 @@ describe('query API over HTTP, fed over the protocol port', () => {
     assert.deepEqual(await ok(s.adminPort, '/v1/packages/x%2Fy/install-order'), {
       items: ['a', 'b', 'c', 'x/y'],
       truncated: false,
+      maxVisits: MAX_VISITS,
     });
     assert.deepEqual(await ok(s.adminPort, '/v1/packages/a/removal-order'), {
       items: ['x/y', 'c', 'b', 'a'],
       truncated: false,
+      maxVisits: MAX_VISITS,
     });
   });
 
@@ -138,10 +146,58 @@ describe('query API over HTTP, fed over the protocol port', () => {
       root: { name: 'x/y', children: [{ name: 'c', children: [{ name: 'a' }, { name: 'b', more: true }] }] },
       nodes: 4,
       truncated: false,
+      maxVisits: MAX_VISITS,
     });
     const reverse = await ok(s.adminPort, '/v1/packages/b/tree?reverse=true');
     assert.deepEqual(reverse.root, { name: 'b', children: [{ name: 'c', children: [{ name: 'x/y' }] }] });
     assert.equal(reverse.direction, 'dependents');
+  });
+
+  test('POST .../why: the INDEX question with its dependencies in a JSON body, however many', async () => {
+    const post = async (path: string, body: string): Promise<{ status: number; body: Json }> => {
+      const r = await fetch(`http://127.0.0.1:${s.adminPort}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      return { status: r.status, body: (await r.json()) as Json };
+    };
+    assert.deepEqual((await post('/v1/packages/a/why', JSON.stringify({ deps: ['x/y', 'd'] }))).body, {
+      name: 'a',
+      action: 'index',
+      deps: ['x/y', 'd'],
+      indexable: false,
+      verdict: 'cycle',
+      cycle: ['a', 'x/y', 'c', 'a'],
+    });
+    // 3,000 names, some 40 KiB: over node:http's 16 KiB of headers, so no GET could ask it.
+    const many = Array.from({ length: 3000 }, (_, i) => `missing-dependency-${i}`);
+    const long = await post('/v1/packages/new/why', JSON.stringify({ deps: ['a', ...many] }));
+    assert.equal(long.status, 200, JSON.stringify(long.body));
+    assert.equal(long.body.verdict, 'missing-dependency');
+    assert.deepEqual(long.body.missing, many);
+    assert.equal((await post('/v1/packages/new/why', '{"deps":[]}')).body.indexable, true);
+    // The body's names make the same INDEX line as ?deps=, checked by the protocol's parser.
+    const malformed = await post('/v1/packages/new/why', JSON.stringify({ deps: ['a', ''] }));
+    assert.equal(malformed.body.verdict, 'malformed', JSON.stringify(malformed.body));
+    assert.equal(malformed.body.indexable, false);
+    for (const [path, body, message] of [
+      ['/v1/packages/a/why', '{"deps":"a,b"}', /the body must be JSON \{"deps": \["name", \.\.\.\]\}/],
+      ['/v1/packages/a/why', 'not json', /the body must be JSON/],
+      [
+        '/v1/packages/a/why',
+        JSON.stringify({ deps: ['x'.repeat(1 << 20)] }),
+        /the request body is over 1048576 bytes/,
+      ],
+      ['/v1/packages/a/why?deps=b', '{"deps":[]}', /unknown query parameter "deps"; this route takes none/],
+    ] as const) {
+      const r = await post(path, body);
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.equal(r.body.error, 'E_ADMIN_BAD_REQUEST');
+      assert.match(r.body.message as string, message);
+    }
+    // The connection that sent an over-long body still serves the next request.
+    assert.equal((await ok(s.adminPort, '/v1/packages/a/why')).removable, false);
   });
 
   test('why: the chain that holds a package, and why an INDEX would be refused', async () => {

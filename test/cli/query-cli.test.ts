@@ -65,6 +65,44 @@ describe('pkgindex ls, deps, why, order, info against a real server', () => {
     assert.deepEqual(json, { name: 'c', items: ['a', 'b'], truncated: false });
   });
 
+  test('deps --tree --max-nodes: a larger or smaller tree, and advice that fits the cut', async () => {
+    const cut = await cli('deps', '--tree', '--max-nodes', '2', 'x/y');
+    assert.equal(cut.code, 0, cut.stderr);
+    assert.equal(cut.stdout, 'x/y\n└── c …\n');
+    assert.equal(
+      cut.stderr,
+      '(cut at 2 packages, the --max-nodes bound; ask for a larger --max-nodes (at most 10000) or a smaller --depth, ' +
+        'or list them without a tree: pkgindex deps -a x/y)\n',
+    );
+    // At --depth 1 a smaller depth cannot help, and -r is kept in the listing offered.
+    const shallow = await cli('deps', '--tree', '-r', '--depth', '1', '--max-nodes', '2', 'a');
+    assert.equal(
+      shallow.stderr,
+      '(cut at 2 packages, the --max-nodes bound; ask for a larger --max-nodes (at most 10000), ' +
+        'or list them without a tree: pkgindex deps -r a)\n',
+    );
+    const whole = await cli('deps', '--tree', '--max-nodes', '5', 'x/y');
+    assert.deepEqual([whole.stdout, whole.stderr], ['x/y\n└── c\n    ├── a\n    └── b\n        └── a\n', '']);
+    assert.equal((await cli('deps', '--tree', '--max-nodes', '10001', 'a')).code, 2);
+  });
+
+  test('deps: --depth and --max-nodes without --tree, and -a with it, are refused (exit 2)', async () => {
+    for (const [args, message] of [
+      [['--depth', '1'], /--depth shapes a tree: add --tree, or leave it out/],
+      [['--max-nodes', '5'], /--max-nodes shapes a tree: add --tree, or leave it out/],
+      [
+        ['--tree', '-a'],
+        /--transitive lists every level by name and --tree draws --depth levels; pass one of them/,
+      ],
+    ] as const) {
+      const r = await cli('deps', ...args, 'a');
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.stderr, message);
+      assert.match(r.stderr, /\[E_USAGE\]\n$/);
+      assert.equal(r.stdout, '');
+    }
+  });
+
   test('why: the chain holding a package (exit 1), a removable one (exit 0), a refused INDEX', async () => {
     const held = await cli('why', 'a');
     assert.equal(held.code, 1);
@@ -101,6 +139,16 @@ describe('pkgindex ls, deps, why, order, info against a real server', () => {
     );
   });
 
+  test('why --deps with thousands of dependencies (more than a URL holds) is answered', async () => {
+    const fine = await cli('why', '--deps', Array.from({ length: 2000 }, () => 'x/y').join(','), 'new');
+    assert.equal(fine.code, 0, fine.stderr);
+    assert.equal(fine.stdout, 'new can be indexed with these dependencies\n');
+    const names = Array.from({ length: 2000 }, (_, i) => `not-indexed-${i}`);
+    const missing = await cli('why', '--deps', ['a', ...names].join(','), 'new');
+    assert.equal(missing.code, 1, missing.stderr);
+    assert.equal(missing.stdout, `not indexed yet: ${names.join(', ')} (index them first)\n`);
+  });
+
   test('order: install order, removal order', async () => {
     assert.equal((await cli('order', 'x/y')).stdout, 'a\nb\nc\nx/y\n');
     assert.equal((await cli('order', '--removal', 'a')).stdout, 'x/y\nc\nb\na\n');
@@ -108,6 +156,7 @@ describe('pkgindex ls, deps, why, order, info against a real server', () => {
       name: 'c',
       items: ['a', 'b', 'c'],
       truncated: false,
+      maxVisits: 25_000,
     });
   });
 
@@ -134,6 +183,13 @@ describe('pkgindex ls, deps, why, order, info against a real server', () => {
     const nobody = await runCli(['ls', '--admin-port', String(server.port + 1)], { env });
     assert.equal(nobody.code, 2);
     assert.match(nobody.stderr, /cannot reach the query API.*\[E_CONNECT\]/);
+    // A question too long for a URL is the user's to shorten (exit 2), not an internal error (70).
+    const long = await cli('deps', 'n'.repeat(20_000));
+    assert.equal(long.code, 2, long.stderr);
+    assert.match(
+      long.stderr,
+      /the request is too long for the admin port .*: ask about fewer or shorter names \[E_USAGE\]\n$/,
+    );
     assert.equal((await runCli(['ls', '--help'])).code, 0);
   });
 
