@@ -94,3 +94,16 @@ function once<A extends unknown[]>(f: (...args: A) => void): (...args: A) => voi
 
 export const QUERY_EPILOGUE = `Exit status: 0 answered, 1 the package is not indexed (or, for why, it is held or
 would be refused), 2 no answer (connection, token, bad argument; the reason on stderr).`;
+
+/**
+ * What to say of a walk cut at the server's bound: it is a server setting, so the whole answer
+ * takes a server run with a larger one (the largest closures of a distribution's archive take
+ * about a million visits: Debian's libc6, README "Query API").
+ */
+export function visitsAdvice(maxVisits: number | undefined): string {
+  const bound =
+    maxVisits === undefined
+      ? 'the server’s --query-max-visits'
+      : `the server’s --query-max-visits, ${maxVisits.toLocaleString('en-US')} packages plus edges`;
+  return `the walk stopped at ${bound}; for the whole answer, run the server with a larger --query-max-visits (PKGINDEX_QUERY_MAX_VISITS)`;
+}

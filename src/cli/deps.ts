@@ -8,7 +8,13 @@ import {
 } from '../admin/query-limits.js';
 import { segment } from '../client/query-client.js';
 import { createError } from '../errors.js';
-import { QUERY_EPILOGUE, QUERY_OPTIONS, TOKEN_ENVIRONMENT, queryClient } from './admin-connection.js';
+import {
+  QUERY_EPILOGUE,
+  QUERY_OPTIONS,
+  TOKEN_ENVIRONMENT,
+  queryClient,
+  visitsAdvice,
+} from './admin-connection.js';
 import { defineCommand } from './command.js';
 import { formatTree, type TextTreeNode } from './table.js';
 
@@ -25,19 +31,6 @@ interface RelatedPage {
   readonly next: string | null;
   readonly truncated: boolean;
   readonly maxVisits?: number;
-}
-
-/**
- * What to say of a walk cut at the server's bound: it is a server setting, so the whole answer
- * takes a server run with a larger one (the largest closures of a distribution's archive take
- * about a million visits: Debian's libc6, README "Query API").
- */
-function visitsAdvice(maxVisits: number | undefined): string {
-  const bound =
-    maxVisits === undefined
-      ? 'the server’s --query-max-visits'
-      : `the server’s --query-max-visits, ${maxVisits.toLocaleString('en-US')} packages plus edges`;
-  return `the walk stopped at ${bound}; for the whole answer, run the server with a larger --query-max-visits (PKGINDEX_QUERY_MAX_VISITS)`;
 }
 
 /** Why a tree was cut, and what to ask instead: by --max-nodes, or by the server's visits. */

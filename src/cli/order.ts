@@ -1,7 +1,13 @@
 import { option } from '../config/command-line.js';
 import { flagBool } from '../config/parsers.js';
 import { segment } from '../client/query-client.js';
-import { QUERY_EPILOGUE, QUERY_OPTIONS, TOKEN_ENVIRONMENT, queryClient } from './admin-connection.js';
+import {
+  QUERY_EPILOGUE,
+  QUERY_OPTIONS,
+  TOKEN_ENVIRONMENT,
+  queryClient,
+  visitsAdvice,
+} from './admin-connection.js';
 import { defineCommand } from './command.js';
 
 /** `pkgindex order PKG`: the install order of PKG's closure, or with --removal, the safe removal order. */
@@ -23,13 +29,16 @@ dependencies after all of its own, ending with PKG (like brew deps -n --topologi
   epilogue: QUERY_EPILOGUE,
   run: async (values, [name = '']) => {
     const api = queryClient(values);
-    const order = await api.get<{ items: string[]; truncated: boolean }>(
+    const order = await api.get<{ items: string[]; truncated: boolean; maxVisits?: number }>(
       `/v1/packages/${segment(name)}/${values.removal ? 'removal-order' : 'install-order'}`,
     );
     if (values.json) process.stdout.write(`${JSON.stringify({ name, ...order })}\n`);
     else {
       if (order.items.length > 0) process.stdout.write(`${order.items.join('\n')}\n`);
-      if (order.truncated) process.stderr.write('(the walk hit the server’s bound: the order is partial)\n');
+      if (order.truncated)
+        process.stderr.write(
+          `(the order is partial: ${values.removal ? 'what is listed can be removed in this order' : 'each listed package comes after its dependencies'}; ${visitsAdvice(order.maxVisits)})\n`,
+        );
     }
     return 0;
   },
