@@ -8,7 +8,7 @@ import { backoffDelayMs, type BackoffOptions } from '../client/backoff.js';
 import type { PkgIndexClient } from '../client/client.js';
 import { Fifo } from '../client/fifo.js';
 import { isPkgIndexError, type PkgIndexError } from '../errors.js';
-import { Verb } from '../protocol/command.js';
+import { Verb, type Command } from '../protocol/command.js';
 import { Reply } from '../protocol/reply.js';
 import type { SourcePackage } from './plan.js';
 
@@ -47,22 +47,42 @@ export async function runImport(
 }
 
 /** Sends `order` from `from` on, pipelined; `onReply` gets each reply with its plan index. */
-async function sendFrom(
+function sendFrom(
   client: PkgIndexClient,
   order: readonly SourcePackage[],
   from: number,
   window: number,
   onReply: (index: number, reply: Reply) => void,
 ): Promise<void> {
-  // Replies come back in order, so waiting for the oldest one keeps `window` lines in flight.
-  // Each promise handles its own rejection; the first failure is rethrown once awaited.
+  return pipelined(
+    client,
+    from,
+    order.length,
+    window,
+    (i) => ({ verb: Verb.INDEX, name: order[i]!.name, deps: [...new Set(order[i]!.deps)] }),
+    onReply,
+  );
+}
+
+/**
+ * Sends `command(i)` for each i in [from, to), at most `window` awaiting a reply; `onReply`
+ * gets each reply with its i, in order. Replies come back in order, so waiting for the oldest
+ * one keeps `window` lines in flight. Each promise handles its own rejection; the first
+ * failure is rethrown once awaited.
+ */
+async function pipelined(
+  client: PkgIndexClient,
+  from: number,
+  to: number,
+  window: number,
+  command: (i: number) => Command,
+  onReply: (i: number, reply: Reply) => void,
+): Promise<void> {
   const inFlight = new Fifo<Promise<void>>();
   const failures: unknown[] = [];
-  for (let i = from; i < order.length; i++) {
-    const pkg = order[i]!;
-    const deps = [...new Set(pkg.deps)];
+  for (let i = from; i < to; i++) {
     inFlight.push(
-      client.send({ verb: Verb.INDEX, name: pkg.name, deps }).then(
+      client.send(command(i)).then(
         (reply) => {
           onReply(i, reply);
         },
@@ -162,17 +182,16 @@ async function firstMissing(
   window: number,
 ): Promise<number> {
   let missing = upTo;
-  const inFlight = new Fifo<Promise<void>>();
-  for (let i = 0; i < upTo; i++) {
-    const index = i;
-    inFlight.push(
-      client.send({ verb: Verb.QUERY, name: order[i]!.name }).then((reply) => {
-        if (reply !== Reply.OK) missing = Math.min(missing, index);
-      }),
-    );
-    if (inFlight.length >= window) await inFlight.shift();
-  }
-  await Promise.all(inFlight.drain());
+  await pipelined(
+    client,
+    0,
+    upTo,
+    window,
+    (i) => ({ verb: Verb.QUERY, name: order[i]!.name }),
+    (i, reply) => {
+      if (reply !== Reply.OK) missing = Math.min(missing, i);
+    },
+  );
   return missing;
 }
 
@@ -187,24 +206,16 @@ export async function queryIndexed(
   window: number,
 ): Promise<Set<string>> {
   const held = new Set<string>();
-  const inFlight = new Fifo<Promise<void>>();
-  const failures: unknown[] = [];
-  for (const name of names) {
-    inFlight.push(
-      client.send({ verb: Verb.QUERY, name }).then(
-        (reply) => {
-          if (reply === Reply.OK) held.add(name);
-        },
-        (error: unknown) => {
-          failures.push(error);
-        },
-      ),
-    );
-    if (inFlight.length >= window) await inFlight.shift();
-    if (failures.length > 0) throw failures[0];
-  }
-  await Promise.all(inFlight.drain());
-  if (failures.length > 0) throw failures[0];
+  await pipelined(
+    client,
+    0,
+    names.length,
+    window,
+    (i) => ({ verb: Verb.QUERY, name: names[i]! }),
+    (i, reply) => {
+      if (reply === Reply.OK) held.add(names[i]!);
+    },
+  );
   return held;
 }
 
