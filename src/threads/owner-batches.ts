@@ -310,11 +310,22 @@ function answer(run: BatchRun): void {
     }
 }
 
-/** `waits`, after the peer's previous answer. */
+/**
+ * `waits`, after the peer's previous answer. While that answer is still out, nothing would
+ * handle `decided` failing before it: a store that refuses a batch at once (PostgreSQL with its
+ * circuit open rejects in `barrier()` itself) made that an unhandled rejection, which ends the
+ * process. Its failure is read once the previous answer has gone, as its replies are.
+ */
 export function afterWaits(peer: BatchPeer, waits: readonly Promise<unknown>[]): Promise<unknown> {
   const decided: Promise<unknown> = waits.length === 1 ? waits[0]! : Promise.all(waits);
   const previous = peer.tail;
-  return previous === null ? decided : previous.then(() => decided);
+  if (previous === null) return decided;
+  decided.catch(ignore);
+  return previous.then(() => decided);
+}
+
+function ignore(): void {
+  // Handled where the answer is sent (see afterWaits).
 }
 
 /** Makes `answered` the peer's last answer until it has settled. */

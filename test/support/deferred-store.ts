@@ -25,6 +25,11 @@ export class DeferredStore implements IndexStore {
   #scheduled = false;
   /** While true, batches wait for `release()`. */
   hold = false;
+  /**
+   * While set, `barrier()` refuses the batch at once with this error, as PostgresStore does
+   * while its circuit is open (the batch is not numbered and never applied).
+   */
+  refuse: Error | null = null;
   /** Batches are numbered from 1 in the order they were closed; those for which this is true fail. */
   failBatch: (n: number) => boolean = () => false;
   #batches = 0;
@@ -53,6 +58,7 @@ export class DeferredStore implements IndexStore {
   barrier(): Promise<Reply[]> | null {
     const commands = this.#open;
     this.#open = [];
+    if (this.refuse !== null) return Promise.reject(this.refuse);
     return new Promise((resolve, reject) => {
       this.#closed.push({ commands, resolve, reject });
       this.#batches++;

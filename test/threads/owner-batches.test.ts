@@ -12,6 +12,7 @@ import { executeSplit } from '../../src/threads/split-batches.js';
 import { newDataDir } from '../store/support/tmp-dir.js';
 import { openFaultStore } from '../store/support/fault-store.js';
 import { until } from '../support/until.js';
+import { DeferredStore } from '../support/deferred-store.js';
 
 /** Names, valid and not (too long, empty, a space, non-ASCII). */
 const NAMES = ['a', 'zlib', 'openssl@3', 'b.c_d+e-f/g:h', 'x'.repeat(255), 'y'.repeat(256), '', ' ', 'é'];
@@ -212,6 +213,83 @@ test('a split peer: a SUSPENDED command holds its own client only; the others ar
   await until('the check decided', () => second.length === 2);
   assert.deepEqual(second, [[FAIL, OK], [OK]], 'in order: the check, z, then the QUERY that sees z');
   assert.equal(peer.clients.size, 0);
+});
+
+/**
+ * Collects unhandled rejections while `body` runs and for two turns of the event loop after it
+ * (one would end the server: it exits on any), then stops listening.
+ */
+async function unhandledRejections(body: () => Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => void seen.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    await body();
+    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+  return seen;
+}
+
+test("a batch refused at once while the peer's earlier batch waits: no unhandled rejection, answered in order", async () => {
+  const store = new DeferredStore();
+  await store.open();
+  const answered: (number[] | null)[] = [];
+  const peer: BatchPeer = {
+    tail: null,
+    queued: null,
+    replies(replies) {
+      answered.push(Array.from(replies));
+    },
+    failed() {
+      answered.push(null);
+    },
+  };
+  const seen = await unhandledRejections(async () => {
+    store.hold = true;
+    executeBatch(store, new CommandSlot(), peer, Buffer.from('INDEX|a|\n'), 1);
+    // The database went away meanwhile: the store refuses the next batch in barrier() itself.
+    // A batch of malformed lines only: nothing waits for a fill, its barrier is the wait.
+    store.refuse = new Error('database unavailable');
+    executeBatch(store, new CommandSlot(), peer, Buffer.from('INDEX\n'), 1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(answered, [], 'nothing is answered before the first batch is decided');
+    store.refuse = null;
+    store.release();
+    await until('both batches answered', () => answered.length === 2);
+  });
+  assert.deepEqual(seen, []);
+  assert.deepEqual(answered, [[Reply.OK], null], 'the first batch, then the refused one, failed');
+});
+
+test('a split peer: a batch refused at once while an earlier one waits is answered after it, with no unhandled rejection', async () => {
+  const store = new DeferredStore();
+  await store.open();
+  const { peer, first, second } = recordingSplitPeer();
+  const seen = await unhandledRejections(async () => {
+    store.hold = true;
+    executeSplit(store, new CommandSlot(), peer, Buffer.from('INDEX|a|\n'), 1, null, Uint32Array.of(1, 1));
+    // Two clients in the refused batch: its two waits are one Promise.all.
+    store.refuse = new Error('database unavailable');
+    executeSplit(
+      store,
+      new CommandSlot(),
+      peer,
+      Buffer.from('INDEX|b|\nINDEX|c|\n'),
+      2,
+      null,
+      Uint32Array.of(2, 1, 3, 1),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(second, [], 'no second part before the first batch is decided');
+    store.refuse = null;
+    store.release();
+    await until('both batches settled', () => second.length === 2);
+  });
+  assert.deepEqual(seen, []);
+  assert.deepEqual(first, [[HELD], [HELD, HELD]]);
+  assert.deepEqual(second, [[Reply.OK], null], 'the first batch, then the refused one, failed');
 });
 
 /** The native layer's side of a split answer, keeping both parts as they come. */

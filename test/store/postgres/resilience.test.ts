@@ -13,7 +13,7 @@ import {
   databaseState,
   needPostgres,
 } from '../../support/postgres.js';
-import { startServer } from '../../support/servers.js';
+import { spawnServer, startServer } from '../../support/servers.js';
 
 /** Resolves once `check` resolves true, asking every few milliseconds (the test's timeout bounds it). */
 async function eventually(check: () => Promise<boolean>): Promise<void> {
@@ -127,3 +127,78 @@ test('circuit breaker: database gone, commands are answered ERROR at once and /r
     await s.close();
   }
 });
+
+/**
+ * Each way a server's batches reach the store: the native layer (the default where it is
+ * built), Node's sockets on the index's own thread, and a socket thread's hop to it.
+ */
+const SHAPES: readonly { name: string; io?: 'node'; threads?: number }[] = [
+  { name: 'the default connection layer' },
+  { name: '--io node', io: 'node' },
+  { name: '--io node --threads 2', io: 'node', threads: 2 },
+];
+
+for (const shape of SHAPES)
+  test(`${shape.name}: sessions terminated again and again under pipelined load never end the server; it serves on`, async (t) => {
+    if (!(await needPostgres(t))) return;
+    const url = await createTestDatabase(t);
+    const db = new URL(url).pathname.slice(1);
+    // A child process: what this guards against is the process exiting (an unhandled rejection
+    // of a batch the store refused at once while the same peer's earlier batch was in flight).
+    const server = await spawnServer({
+      storage: 'postgres',
+      admin: false,
+      ...(shape.io === undefined ? {} : { io: shape.io }),
+      ...(shape.threads === undefined ? {} : { threads: shape.threads }),
+      env: { PKGINDEX_DATABASE_URL: url },
+    });
+    let stop = false;
+    const replies = { OK: 0, ERROR: 0, other: 0 };
+    const client = async (k: number): Promise<void> => {
+      const c = await LineClient.open(server.port);
+      try {
+        for (let i = 0; !stop && !c.ended; i++) {
+          const lines = Array.from({ length: 8 }, (_, j) => `INDEX|c${k}p${i}x${j}|`);
+          for (const r of await c.request(...lines))
+            if (r === 'OK' || r === 'ERROR') replies[r]++;
+            else replies.other++;
+        }
+      } catch {
+        // The server went away: asserted below, with its stderr.
+      } finally {
+        c.close();
+      }
+    };
+    try {
+      const clients = Array.from({ length: 6 }, (_, k) => client(k));
+      for (let round = 0; round < 25 && server.child.exitCode === null; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 60 + 40 * Math.random()));
+        await adminQuery(
+          ADMIN_URL,
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1',
+          [db],
+        );
+      }
+      stop = true;
+      await Promise.all(clients);
+      t.diagnostic(`replies: ${JSON.stringify(replies)}`);
+      assert.equal(server.child.exitCode, null, `the server exited: ${server.stderr().slice(-2000)}`);
+      assert.ok(replies.ERROR > 0, 'the terminated sessions were felt');
+      assert.equal(replies.other, 0);
+      // The breaker closes again by itself: a new client is served.
+      const c = await LineClient.open(server.port);
+      try {
+        let reply = '';
+        for (let i = 0; reply !== 'OK' && i < 500; i++) {
+          reply = (await c.request('INDEX|after|'))[0]!;
+          if (reply !== 'OK') await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        assert.equal(reply, 'OK');
+      } finally {
+        c.close();
+      }
+    } finally {
+      stop = true;
+      await server.stop();
+    }
+  });
