@@ -50,6 +50,8 @@ class Workload {
             const live = this.servers().filter(
               (s) => s.child.exitCode === null && s.child.signalCode === null,
             );
+            // Every instance gone: nothing to go on through (the test says which died and why).
+            if (live.length === 0) return;
             conn = await LineClient.open(live[target++ % live.length]!.port);
           }
           op.outcome = (await conn.request(op.line))[0] as Outcome;
@@ -64,8 +66,27 @@ class Workload {
     conn?.close();
   }
 
-  async until(acked: number): Promise<void> {
-    while (this.acked < acked) await new Promise((resolve) => setTimeout(resolve, 10));
+  /**
+   * Waits until `acked` operations were acknowledged. Fails, naming every instance that exited
+   * with the end of its stderr, if it takes longer than `timeoutMs` (the whole test takes a
+   * few seconds): an instance that died on a fault once made this wait, and the suite, hang.
+   */
+  async until(acked: number, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.acked < acked) {
+      const dead = this.servers().filter((s) => s.child.exitCode !== null || s.child.signalCode !== null);
+      if (Date.now() > deadline || dead.length === this.servers().length)
+        assert.fail(
+          `${this.acked} of ${acked} operations acknowledged; ${dead.length} instance(s) exited:\n` +
+            dead
+              .map(
+                (s) =>
+                  `pid ${s.pid} (exit ${s.child.exitCode ?? s.child.signalCode}): ${s.stderr().slice(-1500)}`,
+              )
+              .join('\n'),
+        );
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
 }
 
@@ -74,6 +95,7 @@ test('faults under load: PostgreSQL backends terminated twice and an instance ki
   const url = await createTestDatabase(t);
   const db = new URL(url).pathname.slice(1);
   const servers: ServerProcess[] = [];
+  let load: Workload | undefined;
   try {
     for (let i = 0; i < 3; i++)
       servers.push(
@@ -88,8 +110,9 @@ test('faults under load: PostgreSQL backends terminated twice and an instance ki
     assert.deepEqual(await first.request('INDEX|base|'), ['OK']);
     first.close();
 
-    const load = new Workload(() => servers);
-    const clients = Array.from({ length: 12 }, (_, k) => load.client(k));
+    const workload = new Workload(() => servers);
+    load = workload;
+    const clients = Array.from({ length: 12 }, (_, k) => workload.client(k));
     // Every session of the database dies, as in a PostgreSQL restart (the safe stand-in on a
     // shared machine): twice, under load.
     for (const at of [200, 500]) {
@@ -106,6 +129,10 @@ test('faults under load: PostgreSQL backends terminated twice and an instance ki
     await load.until(afterKill + 300);
     load.stop();
     await Promise.all(clients);
+    // The faults end no instance but the one killed: an instance that exits on a database
+    // failure (an unhandled rejection did, with the native layer) is a failure of its own.
+    for (const s of servers.slice(1))
+      assert.equal(s.child.exitCode, null, `instance ${s.pid} exited: ${s.stderr().slice(-1500)}`);
 
     const state = await databaseState(url);
     const outcomes = new Map<string, number>();
@@ -143,6 +170,7 @@ test('faults under load: PostgreSQL backends terminated twice and an instance ki
     assert.ok(checked > 500, `${checked} acknowledged outcomes checked`);
     assert.ok((outcomes.get('ERROR') ?? 0) + (outcomes.get('lost') ?? 0) > 0, 'the faults were felt');
   } finally {
+    load?.stop();
     for (const s of servers) await s.stop();
   }
 });
