@@ -88,6 +88,9 @@ export async function serve(config: Config): Promise<number> {
   await signalled;
   await pkgindex.close();
   pin?.stop();
+  // A storage operation that hangs keeps the event loop alive for as long as it hangs: exit
+  // now, as a crash would leave the data dir (logged by close()).
+  if (!pkgindex.storeClosed) process.exit(1);
   return 0;
 }
 

@@ -69,3 +69,73 @@ for (const { threads, io, label } of SERVINGS.filter((s) => s.io === 'native' ||
       `replies ${JSON.stringify(replies)}; a0 does not depend on b9999`,
     );
   });
+
+/** Resolves with what `promise` resolves with, or fails saying `what` did not happen within `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      reject(new Error(`${what} within ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// SIGTERM while a group commit hangs in the file system (a hung disk or NFS server): the
+// clients were cut off at --shutdown-timeout-ms, but the store's close waited for the hung write
+// (its log is synced or cut back before it closes), so the server never stopped, whatever the
+// connection layer. `pkgindex serve` exits once close() has given up on the store.
+for (const { threads, io, label } of SERVINGS)
+  test(`${label}: close() while a group commit hangs ends within twice --shutdown-timeout-ms, without the store`, async (t) => {
+    const dir = await newDataDir(t);
+    const fs = new FaultFs();
+    // The storage deadline is far: the shutdown must not wait for it.
+    const store = new DiskStore({
+      dataDir: dir,
+      fs,
+      compactor: inlineCompactor(fs),
+      storageTimeoutMs: 60_000,
+    });
+    const server = await startServer(
+      { storage: 'disk', dataDir: dir, io, threads, shutdownTimeoutMs: 300 },
+      { store },
+    );
+    const clients = await Promise.all(Array.from({ length: 3 }, () => LineClient.open(server.port)));
+    let release = (): void => undefined;
+    t.after(async () => {
+      for (const c of clients) c.close();
+      release();
+      await server.close();
+      // The store goes on closing once the write returns: before the data dir is removed.
+      await store.close();
+    });
+    const [a, b, c] = clients as [LineClient, LineClient, LineClient];
+    assert.deepEqual(await a.request('INDEX|base|', 'QUERY|base|'), ['OK', 'OK']);
+    const hold = fs.hold('write', '.log');
+    release = () => {
+      hold.release();
+    };
+    const stuck = b.request('INDEX|stuck|base', 'QUERY|base|').catch((err: unknown) => String(err));
+    await hold.reached;
+    const waiting = c.request('QUERY|stuck|', 'INDEX|other|').catch((err: unknown) => String(err));
+    await within(server.close(), 10_000, 'close() did not return while the write hung');
+    assert.equal(server.pkgindex.storeClosed, false, 'the store did not close');
+    // Cut off, not answered: neither the stuck INDEX nor what observed it was decided.
+    assert.match(String(await stuck), /connection closed/);
+    assert.match(String(await waiting), /connection closed/);
+
+    // Once the write returns, the store closes, and the data dir holds what was acknowledged.
+    hold.release();
+    await within(store.close(), 10_000, 'the store did not close once the write returned');
+    assert.deepEqual(await answersAfterRestart(t, dir, ['QUERY|base|']), ['OK']);
+  });
+
+test('a clean close says the store closed', async (t) => {
+  const server = await startServer({ storage: 'disk', dataDir: await newDataDir(t) });
+  await server.close();
+  assert.equal(server.pkgindex.storeClosed, true);
+});
