@@ -79,7 +79,8 @@ export interface PkgIndex {
    * After `close()`: false when the store had not closed within its time (a storage operation
    * that hangs: a hung disk or NFS server). It goes on closing once that operation returns; a
    * process that stops meanwhile leaves the data dir as a crash would (the next start recovers
-   * it), and must exit by itself, since the hung operation keeps its event loop alive.
+   * it), and must end itself with a signal: the hung operation holds its event loop, and a
+   * normal exit too (process.exit() joins the thread pool the operation waits in).
    */
   readonly storeClosed: boolean;
   /**
