@@ -1059,6 +1059,9 @@ bool turnAndSchedule(Thread* t, int timeout) {
 }
 
 void releaseConns(Thread* t) {
+  // A batch never handed over (a thread that ended after destroy() without its answers).
+  delete t->batch;
+  t->batch = nullptr;
   for (Conn* c : t->conns)
     if (c != nullptr) {
       if (!c->dead) closeConn(t, c);
