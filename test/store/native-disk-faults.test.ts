@@ -56,7 +56,10 @@ for (const { threads, io, label } of SERVINGS.filter((s) => s.io === 'native' ||
     const check = checker.request('INDEX|a0|b9999');
     blockThisThread(30);
     const replies = await Promise.all(indexed);
-    assert.deepEqual(await check, ['ERROR'], 'the check was decided into the group that failed');
+    const [checked] = await check;
+    // On one thread the turn's reads are one batch, in this order; with two, which thread reads
+    // which client decides the groups, and only the outcome below is asserted.
+    if (threads === 1) assert.equal(checked, 'ERROR', 'the check was decided into the group that failed');
     for (const c of clients) c.close();
     await server.close();
 
@@ -65,8 +68,8 @@ for (const { threads, io, label } of SERVINGS.filter((s) => s.io === 'native' ||
     const after = await answersAfterRestart(t, dir, [...names.map((n) => `QUERY|${n}|`), 'REMOVE|b9999|']);
     assert.deepEqual(
       after,
-      [...replies.map(([reply]) => (reply === 'OK' ? 'OK' : 'FAIL')), 'OK'],
-      `replies ${JSON.stringify(replies)}; a0 does not depend on b9999`,
+      [...replies.map(([reply]) => (reply === 'OK' ? 'OK' : 'FAIL')), checked === 'OK' ? 'FAIL' : 'OK'],
+      `replies ${JSON.stringify(replies)}, the check ${checked}: whether a0 depends on b9999`,
     );
   });
 
