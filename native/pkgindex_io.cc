@@ -236,6 +236,10 @@ struct Thread {
   bool drainAsked = false;
   bool destroyAsked = false;
   bool draining = false;
+  // The grace period is over and every connection was closed: the thread ends without waiting
+  // for the owner's answers to the batches it handed over (a group commit that hangs in the
+  // file system held them, and with them the whole shutdown, for as long as it hung).
+  bool destroyed = false;
   int64_t acceptPausedUntil = 0;
   int64_t lastSweepMs = 0;
   std::atomic<double> counters[C_COUNT];
@@ -669,6 +673,8 @@ void takeAnswers(Thread* t) {
     std::lock_guard<std::mutex> lock(t->mu);
     got.swap(t->answers);
   }
+  // Answers that come after the inline thread ended (see `destroyed`): nobody to send them to.
+  if (t->finished) return;
   std::vector<Conn*> touched;
   std::vector<uint32_t> dead;  // ids: a connection may be listed twice, and is freed once
   for (Answer& answer : got) {
@@ -969,6 +975,7 @@ void startDrain(Thread* t) {
 void destroyConns(Thread* t) {
   for (Conn* c : t->conns)
     if (c != nullptr && !c->dead) closeConn(t, c);
+  t->destroyed = true;
 }
 
 bool anyOpen(Thread* t) {
@@ -1038,7 +1045,8 @@ bool turn(Thread* t, int timeout) {
   }
   sweepIdle(t, now);
   if (destroy) destroyConns(t);
-  return !(t->draining && !anyOpen(t) && t->inflight.empty() && t->unresolved.empty() && t->batch == nullptr);
+  const bool answered = t->inflight.empty() && t->unresolved.empty() && t->batch == nullptr;
+  return !(t->draining && !anyOpen(t) && (answered || t->destroyed));
 }
 
 // Inline mode: a turn soon when a connection has a backlog (no epoll event will come for it).
@@ -1051,6 +1059,9 @@ bool turnAndSchedule(Thread* t, int timeout) {
 }
 
 void releaseConns(Thread* t) {
+  // A batch never handed over (a thread that ended after destroy() without its answers).
+  delete t->batch;
+  t->batch = nullptr;
   for (Conn* c : t->conns)
     if (c != nullptr) {
       if (!c->dead) closeConn(t, c);

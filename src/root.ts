@@ -70,10 +70,19 @@ export interface PkgIndex {
   listen(): Promise<PkgIndexAddresses>;
   /**
    * Graceful shutdown: stops accepting, lets every connection receive the replies to what it
-   * already sent (for up to `config.shutdownTimeoutMs`), closes the store, then the admin server
-   * (last, so that /readyz answers 503 for the whole drain). Idempotent.
+   * already sent (for up to `config.shutdownTimeoutMs`), closes the store (waiting for it up to
+   * `config.shutdownTimeoutMs` again: see `storeClosed`), then the admin server (last, so that
+   * /readyz answers 503 for the whole drain). Idempotent.
    */
   close(): Promise<void>;
+  /**
+   * After `close()`: false when the store had not closed within its time (a storage operation
+   * that hangs: a hung disk or NFS server). It goes on closing once that operation returns; a
+   * process that stops meanwhile leaves the data dir as a crash would (the next start recovers
+   * it), and must end itself with a signal: the hung operation holds its event loop, and a
+   * normal exit too (process.exit() joins the thread pool the operation waits in).
+   */
+  readonly storeClosed: boolean;
   /**
    * Reads the TLS certificate, key and CA files again (what SIGHUP does for `pkgindex serve`):
    * new connections get them, open ones keep theirs. False without TLS; throws E_TLS, and keeps
@@ -198,6 +207,7 @@ export class Composition implements PkgIndex {
   #tracing: Tracing | null = null;
   #started: Promise<PkgIndexAddresses> | null = null;
   #closing: Promise<void> | null = null;
+  storeClosed = true;
   readonly #listenerFd: () => number | null;
   /** The process's count of open connections, shared with the socket threads. */
   readonly #connections = new SharedArrayBuffer(4);
@@ -571,12 +581,38 @@ export class Composition implements PkgIndex {
       this.#threads?.close(),
       this.#native?.close(this.config.shutdownTimeoutMs),
     ]);
-    await this.store.close();
+    await this.#closeStore();
     // After the store: the spans of the last batches are exported too.
     await this.#tracing?.shutdown();
     // Last, so that /readyz answers 503 for the whole drain.
     await this.#admin?.close();
     this.#unsubscribe();
     this.log.info('stopped');
+  }
+
+  /**
+   * Closes the store, waiting at most `shutdownTimeoutMs`: a store whose group commit hangs in
+   * the file system cannot close before it returns (its log is cut back or synced first), and a
+   * SIGTERM then never ended the server, whatever the connection layer.
+   */
+  async #closeStore(): Promise<void> {
+    const timeoutMs = this.config.shutdownTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const closing = this.store.close();
+    const late = new Promise<false>((resolve) => (timer = setTimeout(resolve, timeoutMs, false)));
+    try {
+      this.storeClosed = await Promise.race([closing.then(() => true), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!this.storeClosed) {
+      // Read by nobody now: a failure when the operation returns is the store's to report.
+      closing.catch(() => undefined);
+      const health = this.store.health();
+      this.log.error(
+        { timeoutMs, inflightIoMs: health.inflightIoMs, detail: health.detail },
+        'the store did not close within --shutdown-timeout-ms (a storage operation hangs); stopping without closing it: the next start recovers the data dir',
+      );
+    }
   }
 }

@@ -120,7 +120,7 @@ export const OPTIONS = {
     flag: '--shutdown-timeout-ms',
     env: 'PKGINDEX_SHUTDOWN_TIMEOUT_MS',
     default: 10_000,
-    help: 'On SIGTERM/SIGINT, how long to let clients collect their replies before closing them.',
+    help: 'On SIGTERM/SIGINT, how long to let clients collect their replies before closing them; then, how long the store may take to close (a hung disk: the server stops without it).',
     parse: integer(0, 600_000),
   }),
   // Socket threads (issue 13, ADR 0010).

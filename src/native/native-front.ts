@@ -111,8 +111,8 @@ class NativePeer implements SplitPeer {
     this.#front.answered(this.#index, this.#unanswered.shift(), null, this.#unsettled);
   }
 
-  settled(replies: Uint8Array | null): void {
-    this.#front.settled(this.#index, this.#unsettled.shift(), replies);
+  settled(replies: Uint8Array | null, failed = 0): void {
+    this.#front.settled(this.#index, this.#unsettled.shift(), replies, failed);
   }
 }
 
@@ -149,6 +149,8 @@ export class NativeFront {
   #paused = false;
   readonly #pauseMs: number;
   #pauseTimer: NodeJS.Timeout | null = null;
+  /** Replies ERROR for durability in answers that also hold others (see `settled`). */
+  #repliesFailed = 0;
   /** Times the inline thread was paused (pkgindex_io_read_pauses_total). */
   #readPauses = 0;
   /** Connections are logged as Node's sockets log them (info): the threads keep their events. */
@@ -408,8 +410,13 @@ export class NativeFront {
     }
   }
 
-  /** The second part of a split answer: the held lines' replies (null: not durable). */
-  settled(thread: number, held: Unsettled | undefined, replies: Uint8Array | null): void {
+  /**
+   * The second part of a split answer: the held lines' replies (null: not durable; `failed`:
+   * how many of them are ERROR because theirs was not, counted here since the layer counts
+   * only a null answer's).
+   */
+  settled(thread: number, held: Unsettled | undefined, replies: Uint8Array | null, failed: number): void {
+    this.#repliesFailed += failed;
     // The peer has taken `held` off its list already.
     if (thread === 0 && this.#peers[0]!.waiting < PAUSE_AT) this.#resume();
     if (held !== undefined) {
@@ -439,7 +446,7 @@ export class NativeFront {
       bytesIn: at('bytesIn'),
       bytesOut: at('bytesOut'),
       linesTooLong: at('linesTooLong'),
-      repliesFailedDurability: at('repliesFailedDurability'),
+      repliesFailedDurability: at('repliesFailedDurability') + this.#repliesFailed,
       turnsYielded: 0,
       commandsSuspended: 0,
       connectionsRefusedPerPeer: at('connectionsRefusedPerPeer'),

@@ -25,13 +25,14 @@ export interface BatchPeer {
 /**
  * A peer that says where each client's lines start (the native layer) and takes a batch's
  * answer in two parts: `replies()` at once, HELD marking the lines whose client waits for its
- * barrier (a group commit), then `settled()` with those lines' replies in order (null: they
- * could not be made durable), in the order of the batches. A client whose lines need no
+ * barrier (a group commit), then `settled()` with those lines' replies in order (null: none
+ * could be made durable; `failed`: how many of them are ERROR because theirs could not), in
+ * the order of the batches. A client whose lines need no
  * barrier (QUERYs of packages no pending write touched) is answered without waiting for
  * another client's group commit in the same batch.
  */
 export interface SplitPeer extends BatchPeer {
-  settled(replies: Uint8Array | null): void;
+  settled(replies: Uint8Array | null, failed?: number): void;
   /**
    * Clients held behind their own SUSPENDED command (by the id the layer gives them), with the
    * lines they sent since: executed once it is decided (split-batches.ts).

@@ -1,4 +1,5 @@
 import type { CommandSlot } from '../protocol/command.js';
+import { Reply } from '../protocol/reply.js';
 import { PENDING, SUSPENDED, type IndexStore } from '../store/store.js';
 import {
   addWait,
@@ -23,6 +24,13 @@ class SplitRun {
   readonly held: Uint8Array;
   /** What the second part of the answer waits for (see `addWait`). */
   readonly waits: Promise<unknown>[] = [];
+  /**
+   * Each held segment of lines, `[from, to)` in `ranges`, with what it waits for in `rangeWaits`
+   * (null until one is held): read only when a wait fails, to answer ERROR the segments whose
+   * own wait failed and no others (see `settleFailed`).
+   */
+  ranges: number[] | null = null;
+  rangeWaits: Promise<unknown>[] | null = null;
 
   constructor(
     store: IndexStore,
@@ -88,7 +96,11 @@ export function executeSplit(
       offset = end;
     } else {
       const ran = runLines(run, client, bytes, offset, line, to);
-      if (ran.wait !== null) addWait(run.waits, ran.wait);
+      if (ran.wait !== null) {
+        addWait(run.waits, ran.wait);
+        // Up to `to`: a suspended command's failure fails the lines deferred behind it too.
+        holdRange(run, line, to, ran.wait);
+      }
       offset = ran.end;
     }
     line = to;
@@ -116,7 +128,14 @@ function defer(run: SplitRun, bytes: Buffer, line: number, to: number): Deferred
   });
   ran.catch(() => undefined);
   run.waits.push(ran);
+  holdRange(run, line, to, ran);
   return { run, bytes, line, to, done, fail };
+}
+
+/** Lines `[from, to)` of `run` wait for `wait`: ERROR if it fails, whatever the others do. */
+function holdRange(run: SplitRun, from: number, to: number, wait: Promise<unknown>): void {
+  (run.ranges ??= []).push(from, to);
+  (run.rangeWaits ??= []).push(wait);
 }
 
 /**
@@ -226,31 +245,49 @@ function answer(run: SplitRun): void {
   const first = all ? new Uint8Array(count).fill(HELD) : Uint8Array.from(replies);
   if (!all) for (let j = 0; j < first.length; j++) if (held[j] === 1) first[j] = HELD;
   peer.replies(first);
-  settleAfter(peer, run.waits, replies, all ? null : held, count);
+  settleAfter(run, all ? null : held, count);
 }
 
 /**
- * Sends the held lines' replies once their waits pass (null: they failed), after the peer's
- * earlier answers: `replies` whole when `held` is null, else the `count` lines `held` marks,
- * read then (deferred lines and undecided ones are filled in meanwhile). Its own function, as
- * `resumeAfter`: closures in `answer` cost every batch a context, answered at once or not.
+ * Sends the held lines' replies once their waits pass, after the peer's earlier answers:
+ * `replies` whole when `held` is null, else the `count` lines `held` marks, read then (deferred
+ * lines and undecided ones are filled in meanwhile). When a wait fails, see `settleFailed`. Its
+ * own function, as `resumeAfter`: closures in `answer` cost every batch a context, answered at
+ * once or not.
  */
-function settleAfter(
-  peer: SplitPeer,
-  waits: readonly Promise<unknown>[],
-  replies: Uint8Array,
-  held: Uint8Array | null,
-  count: number,
-): void {
-  const answered = afterWaits(peer, waits).then(
+function settleAfter(run: SplitRun, held: Uint8Array | null, count: number): void {
+  const { peer, replies } = run;
+  const answered = afterWaits(peer, run.waits).then(
     () => {
       peer.settled(held === null ? replies : heldReplies(replies, held, count));
     },
-    () => {
-      peer.settled(null);
-    },
+    () => settleFailed(run, held, count),
   );
   chain(peer, answered);
+}
+
+/**
+ * A wait of the batch failed: once every one has settled, the lines whose own wait failed are
+ * ERROR, and the others keep their replies. The clients of a batch wait for their own barriers:
+ * answering every held line ERROR when one client's commit failed (a later group than another
+ * client's, behind a cycle check) told a client whose mutation was durable that it had failed,
+ * where Node's sockets answered it OK. When every held line failed, the answer is null, as
+ * before (the layer counts those replies as failed for durability).
+ */
+async function settleFailed(run: SplitRun, held: Uint8Array | null, count: number): Promise<void> {
+  const { peer, replies, ranges, rangeWaits } = run;
+  const outcomes = await Promise.allSettled(rangeWaits ?? []);
+  const failed = new Uint8Array(replies.length);
+  for (let k = 0; k < outcomes.length; k++)
+    if (outcomes[k]!.status === 'rejected') failed.fill(1, ranges![2 * k], ranges![2 * k + 1]);
+  let lines = 0;
+  for (let j = 0; j < replies.length; j++)
+    if (failed[j] === 1 && (held === null || held[j] === 1)) {
+      replies[j] = Reply.ERROR;
+      lines++;
+    }
+  if (lines === 0 || lines === count) peer.settled(null);
+  else peer.settled(held === null ? replies : heldReplies(replies, held, count), lines);
 }
 
 /** The replies of the `count` lines `held` marks, in order. */

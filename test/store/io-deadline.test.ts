@@ -6,7 +6,7 @@ import { DiskStore, MAX_SEALED_WHILE_COMPACTING } from '../../src/store/disk-sto
 import { FaultFs } from '../support/fault-fs.js';
 import { inlineCompactor } from '../support/inline-compactor.js';
 import { LineClient, writerAndReader } from '../support/line-client.js';
-import { startServer } from '../support/servers.js';
+import { SERVINGS, startServer } from '../support/servers.js';
 import { until } from '../support/until.js';
 import { get, sample, startInProcess } from '../admin/harness.js';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
@@ -30,80 +30,82 @@ function storeOn(dir: string, fs: FaultFs): DiskStore {
 
 // Issue 11, defect 6: with fdatasync blocked (a hung disk, NFS), replies waited forever,
 // /readyz stayed ready and no metric moved, since latency was recorded only on release.
-for (const [op, then] of [
-  ['datasync', 'succeeds'],
-  ['write', 'succeeds'],
-  ['datasync', 'fails'],
-] as const) {
-  test(
-    `a ${op} hung past --storage-timeout-ms: held replies ERROR, not ready, gauge grows; the store recovers once it ${then}`,
-    { timeout: 60_000 },
-    async (t) => {
-      const dir = await newDataDir(t);
-      const fs = new FaultFs();
-      const store = storeOn(dir, fs);
-      const s = await startInProcess({ store });
-      t.after(() => s.close());
-      const { writer, reader } = await writerAndReader(t, s.port);
-      assert.deepEqual(await writer.request('INDEX|base|'), ['OK']);
+// Every serving: the native layer answers held replies in a second part (ADR 0019).
+for (const { threads, io, label } of SERVINGS)
+  for (const [op, then] of [
+    ['datasync', 'succeeds'],
+    ['write', 'succeeds'],
+    ['datasync', 'fails'],
+  ] as const) {
+    test(
+      `${label}: a ${op} hung past --storage-timeout-ms: held replies ERROR, not ready, gauge grows; the store recovers once it ${then}`,
+      { timeout: 60_000 },
+      async (t) => {
+        const dir = await newDataDir(t);
+        const fs = new FaultFs();
+        const store = storeOn(dir, fs);
+        const s = await startInProcess({ store, config: { io, threads } });
+        t.after(() => s.close());
+        const { writer, reader } = await writerAndReader(t, s.port);
+        assert.deepEqual(await writer.request('INDEX|base|'), ['OK']);
 
-      const hold = fs.hold(op, '.log');
-      if (then === 'fails') fs.inject({ op: 'datasync', path: '.log' });
-      const stuck = writer.request('INDEX|stuck|base');
-      await hold.reached;
-      // Observes the stuck INDEX, so it is held behind the same sync.
-      const observed = reader.request('QUERY|stuck|');
-      assert.deepEqual(await stuck, ['ERROR'], 'answered at the deadline, not when the disk returns');
-      assert.deepEqual(await observed, ['ERROR']);
+        const hold = fs.hold(op, '.log');
+        if (then === 'fails') fs.inject({ op: 'datasync', path: '.log' });
+        const stuck = writer.request('INDEX|stuck|base');
+        await hold.reached;
+        // Observes the stuck INDEX, so it is held behind the same sync.
+        const observed = reader.request('QUERY|stuck|');
+        assert.deepEqual(await stuck, ['ERROR'], 'answered at the deadline, not when the disk returns');
+        assert.deepEqual(await observed, ['ERROR']);
 
-      // Still hung: not ready, the gauge shows the age, the log says what is stuck.
-      const ready = await get(s.adminPort, '/readyz');
-      assert.equal(ready.status, 503);
-      assert.match(
-        ready.text,
-        new RegExp(`has not completed after \\d+ ms \\(--storage-timeout-ms ${TIMEOUT_MS}\\)`),
-      );
-      const metrics = (await get(s.adminPort, '/metrics')).text;
-      assert.ok(sample(metrics, 'pkgindex_store_inflight_io_age_seconds')! >= TIMEOUT_MS / 1000, metrics);
-      assert.equal(sample(metrics, 'pkgindex_store_io_stuck_total'), 1);
-      assert.equal(sample(metrics, 'pkgindex_store_writable'), 0);
-      assert.ok(
-        s.events.some((e) => e.msg.startsWith('storage operation stuck') && e.op === 'write+fdatasync'),
-      );
-      // Reads are answered from the last durable state; mutations are refused.
-      assert.deepEqual(await reader.request('QUERY|stuck|', 'QUERY|base|'), ['FAIL', 'OK']);
-      assert.deepEqual(await writer.request('INDEX|other|'), ['ERROR']);
+        // Still hung: not ready, the gauge shows the age, the log says what is stuck.
+        const ready = await get(s.adminPort, '/readyz');
+        assert.equal(ready.status, 503);
+        assert.match(
+          ready.text,
+          new RegExp(`has not completed after \\d+ ms \\(--storage-timeout-ms ${TIMEOUT_MS}\\)`),
+        );
+        const metrics = (await get(s.adminPort, '/metrics')).text;
+        assert.ok(sample(metrics, 'pkgindex_store_inflight_io_age_seconds')! >= TIMEOUT_MS / 1000, metrics);
+        assert.equal(sample(metrics, 'pkgindex_store_io_stuck_total'), 1);
+        assert.equal(sample(metrics, 'pkgindex_store_writable'), 0);
+        assert.ok(
+          s.events.some((e) => e.msg.startsWith('storage operation stuck') && e.op === 'write+fdatasync'),
+        );
+        // Reads are answered from the last durable state; mutations are refused.
+        assert.deepEqual(await reader.request('QUERY|stuck|', 'QUERY|base|'), ['FAIL', 'OK']);
+        assert.deepEqual(await writer.request('INDEX|other|'), ['ERROR']);
 
-      hold.release();
-      await until('writable again', () => store.health().writable);
-      assert.ok(
-        s.events.some(
-          (e) => e.msg === 'stuck storage operation completed' && e.failed === (then === 'fails'),
-        ),
-      );
-      assert.equal((await get(s.adminPort, '/readyz')).status, 200);
-      // Back to 0: nothing stuck. Not at every scrape, since the watchdog's check of the live
-      // segment (an fstat, at most a second apart) is itself storage I/O in flight for a moment.
-      await until(
-        'no storage operation in flight',
-        async () =>
-          sample((await get(s.adminPort, '/metrics')).text, 'pkgindex_store_inflight_io_age_seconds') === 0,
-      );
-      // Whatever the late operation did, the mutation answered ERROR did not happen.
-      assert.deepEqual(await reader.request('QUERY|stuck|'), ['FAIL']);
-      assert.deepEqual(await writer.request('INDEX|after|base'), ['OK']);
+        hold.release();
+        await until('writable again', () => store.health().writable);
+        assert.ok(
+          s.events.some(
+            (e) => e.msg === 'stuck storage operation completed' && e.failed === (then === 'fails'),
+          ),
+        );
+        assert.equal((await get(s.adminPort, '/readyz')).status, 200);
+        // Back to 0: nothing stuck. Not at every scrape, since the watchdog's check of the live
+        // segment (an fstat, at most a second apart) is itself storage I/O in flight for a moment.
+        await until(
+          'no storage operation in flight',
+          async () =>
+            sample((await get(s.adminPort, '/metrics')).text, 'pkgindex_store_inflight_io_age_seconds') === 0,
+        );
+        // Whatever the late operation did, the mutation answered ERROR did not happen.
+        assert.deepEqual(await reader.request('QUERY|stuck|'), ['FAIL']);
+        assert.deepEqual(await writer.request('INDEX|after|base'), ['OK']);
 
-      writer.close();
-      reader.close();
-      await s.close();
-      assert.deepEqual(await answersAfterRestart(t, dir, ['QUERY|stuck|', 'QUERY|base|', 'QUERY|after|']), [
-        'FAIL',
-        'OK',
-        'OK',
-      ]);
-    },
-  );
-}
+        writer.close();
+        reader.close();
+        await s.close();
+        assert.deepEqual(await answersAfterRestart(t, dir, ['QUERY|stuck|', 'QUERY|base|', 'QUERY|after|']), [
+          'FAIL',
+          'OK',
+          'OK',
+        ]);
+      },
+    );
+  }
 
 test('an operation quicker than the deadline changes nothing, and the gauge is 0 when idle', async (t) => {
   const dir = await newDataDir(t);

@@ -292,10 +292,52 @@ test('a split peer: a batch refused at once while an earlier one waits is answer
   assert.deepEqual(second, [[Reply.OK], null], 'the first batch, then the refused one, failed');
 });
 
+test("a split peer: a client whose barrier fails is answered ERROR; the batch's other clients keep their replies", async () => {
+  const store = new DeferredStore();
+  await store.open();
+  const { peer, first, second, failed } = recordingSplitPeer();
+  const { OK, ERROR } = Reply;
+  // Each client's lines close a barrier of their own: the store's batches 1, 2 and 3.
+  store.failBatch = (n) => n === 2;
+  executeSplit(
+    store,
+    new CommandSlot(),
+    peer,
+    Buffer.from('INDEX|a|\nINDEX|b|\nQUERY|b|\nINDEX|c|\n'),
+    4,
+    null,
+    Uint32Array.of(1, 1, 2, 2, 3, 1),
+  );
+  assert.deepEqual(first, [[HELD, HELD, HELD, HELD]]);
+  await until('the second part', () => second.length === 1);
+  assert.deepEqual(second, [[OK, ERROR, ERROR, OK]], "only client 2's lines failed");
+  assert.deepEqual(failed, [2], 'counted as failed for durability');
+  // When every client's barrier fails, the answer is null, as the layer counts it.
+  store.failBatch = () => true;
+  executeSplit(
+    store,
+    new CommandSlot(),
+    peer,
+    Buffer.from('INDEX|d|\nINDEX|e|\n'),
+    2,
+    null,
+    Uint32Array.of(1, 1, 2, 1),
+  );
+  await until('the second part', () => second.length === 2);
+  assert.equal(second[1], null);
+});
+
 /** The native layer's side of a split answer, keeping both parts as they come. */
-function recordingSplitPeer(): { peer: SplitPeer; first: number[][]; second: (number[] | null)[] } {
+function recordingSplitPeer(): {
+  peer: SplitPeer;
+  first: number[][];
+  second: (number[] | null)[];
+  /** Per second part that is not null: how many of its replies failed for durability. */
+  failed: number[];
+} {
   const first: number[][] = [];
   const second: (number[] | null)[] = [];
+  const failed: number[] = [];
   const peer: SplitPeer = {
     tail: null,
     queued: null,
@@ -306,9 +348,10 @@ function recordingSplitPeer(): { peer: SplitPeer; first: number[][]; second: (nu
     failed() {
       assert.fail('a split peer is answered in two parts');
     },
-    settled(replies) {
+    settled(replies, lines = 0) {
       second.push(replies === null ? null : Array.from(replies));
+      if (replies !== null) failed.push(lines);
     },
   };
-  return { peer, first, second };
+  return { peer, first, second, failed };
 }

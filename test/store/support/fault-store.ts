@@ -2,7 +2,7 @@ import type { TestContext } from 'node:test';
 import { DiskStore } from '../../../src/store/disk-store.js';
 import { FaultFs } from '../../support/fault-fs.js';
 import { inlineCompactor } from '../../support/inline-compactor.js';
-import { startServer } from '../../support/servers.js';
+import { startServer, type Serving } from '../../support/servers.js';
 
 /** A durable store on `dir` whose file system fails or holds what the test injects; quick retries. */
 export function faultStore(dir: string, fs: FaultFs = new FaultFs()): { store: DiskStore; fs: FaultFs } {
@@ -20,9 +20,14 @@ export async function openFaultStore(
   return opened;
 }
 
-/** A server on `faultStore(dir, fs)`. */
-export async function faultServer(dir: string, fs: FaultFs = new FaultFs()) {
+/** A server on `faultStore(dir, fs)`; with `serving`, served that way (else TEST_CONFIG's). */
+export async function faultServer(
+  dir: string,
+  fs: FaultFs = new FaultFs(),
+  serving?: Pick<Serving, 'io' | 'threads'>,
+) {
   const { store } = faultStore(dir, fs);
-  const server = await startServer({ storage: 'disk', dataDir: dir }, { store });
+  const how = serving === undefined ? {} : { io: serving.io, threads: serving.threads };
+  const server = await startServer({ storage: 'disk', dataDir: dir, ...how }, { store });
   return { server, store, fs };
 }
