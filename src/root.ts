@@ -551,6 +551,9 @@ export class Composition implements PkgIndex {
       onPackageCap: () => {
         this.server.refusedAtPackageCap();
       },
+      onFailedDurability: (lines) => {
+        this.server.stats.repliesFailedDurability += lines;
+      },
     });
   }
 

@@ -16,8 +16,11 @@ export interface BatchPeer {
    * cycle check, ADR 0012): executed, in order, once it is decided. Null: none waits.
    */
   queued: HeldBatch[] | null;
-  /** Answers the oldest unanswered batch: one Reply per line. */
-  replies(replies: Uint8Array): void;
+  /**
+   * Answers the oldest unanswered batch: one Reply per line; `failed` of them are ERROR because
+   * their segment's barrier failed while another segment's passed (counted as failed durability).
+   */
+  replies(replies: Uint8Array, failed?: number): void;
   /** The oldest unanswered batch could not be made durable. */
   failed(): void;
 }
@@ -208,6 +211,11 @@ class BatchRun {
   offset = 0;
   /** What the segments that had to wait for their barrier wait for (see `addWait`). */
   readonly waits: Promise<unknown>[] = [];
+  /**
+   * For each of `waits`, the lines `[from, to)` it decides, as pairs (null until a segment
+   * waits): read only when a wait fails, see `failSegments`.
+   */
+  ranges: number[] | null = null;
 
   constructor(
     store: IndexStore,
@@ -231,11 +239,24 @@ class BatchRun {
  * Ends the segment `[from, to)` of the run with the store's barrier; null when its replies
  * may leave at once, else what they wait for (see `fillFrom`).
  */
-function closeSegment(run: BatchRun, from: number, to: number, undecided: boolean): Promise<unknown> | null {
+function closeSegment(
+  run: BatchRun,
+  from: number,
+  to: number,
+  undecided: boolean,
+  decides: number,
+): Promise<unknown> | null {
   const barrier = run.store.barrier(run.peer);
   if (barrier === null) return null;
   const filled = fillFrom(barrier, run.replies, from, to, undecided);
-  addWait(run.waits, filled);
+  const { waits } = run;
+  const ranges = (run.ranges ??= []);
+  const last = waits.length - 1;
+  if (last >= 0 && waits[last] === filled) ranges[2 * last + 1] = decides;
+  else {
+    waits.push(filled);
+    ranges.push(from, decides);
+  }
   return filled;
 }
 
@@ -260,7 +281,8 @@ function step(run: BatchRun): void {
       break;
     }
   }
-  const wait = closeSegment(run, from, i, undecided || suspended);
+  // A suspended segment that fails leaves the rest of the batch unexecuted: it decides those too.
+  const wait = closeSegment(run, from, i, undecided || suspended, suspended ? count : i);
   if (suspended && wait !== null) {
     // The rest runs once the command is decided: keep its bytes (they may be a ring's).
     run.line = i;
@@ -292,9 +314,7 @@ function answer(run: BatchRun): void {
       () => {
         peer.replies(replies);
       },
-      () => {
-        peer.failed();
-      },
+      () => failSegments(run),
     );
     chain(peer, answered);
   }
@@ -309,6 +329,30 @@ function answer(run: BatchRun): void {
         break;
       }
     }
+}
+
+/**
+ * A wait of the run failed. A batch of a socket thread holds several connections' lines, and its
+ * segments (split where a cycle check was suspended, ADR 0012) may go to different group
+ * commits: one failing says nothing of the others. Answering the whole batch failed told a
+ * client whose mutation was durable (its group passed) ERROR, which Node's sockets on the
+ * owner's thread never do. Once every wait has settled, the lines of the failed ones are ERROR,
+ * the others keep their replies; when every line failed, the batch fails as before.
+ */
+async function failSegments(run: BatchRun): Promise<void> {
+  const { peer, replies, waits, ranges } = run;
+  const outcomes = await Promise.allSettled(waits);
+  const failed = new Uint8Array(replies.length);
+  for (let w = 0; w < outcomes.length; w++)
+    if (outcomes[w]!.status === 'rejected') failed.fill(1, ranges![2 * w], ranges![2 * w + 1]);
+  let failures = 0;
+  for (let j = 0; j < replies.length; j++)
+    if (failed[j] === 1) {
+      replies[j] = Reply.ERROR;
+      failures++;
+    }
+  if (failures === replies.length) peer.failed();
+  else peer.replies(replies, failures);
 }
 
 /**

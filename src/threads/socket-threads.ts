@@ -91,6 +91,12 @@ export interface SocketThreadsOptions {
    * only the owner knows how many packages the index holds as it executes each line.
    */
   readonly onPackageCap?: (command: CommandSlot) => void;
+  /**
+   * Called with the number of a batch's lines answered ERROR because their segment's barrier
+   * failed while another segment's passed (owner-batches.ts `failSegments`): counted by the
+   * caller as failed durability. A batch that fails whole is counted by its thread.
+   */
+  readonly onFailedDurability?: (lines: number) => void;
 }
 
 /** One socket thread, seen from the owner. */
@@ -136,8 +142,12 @@ class SocketThread implements BatchPeer {
     if (!this.closed) this.worker.postMessage(message, transfer);
   }
 
-  /** Answers the oldest unanswered batch. */
-  replies(replies: Uint8Array): void {
+  /** See SocketThreadsOptions.onFailedDurability. */
+  onFailedDurability: ((lines: number) => void) | null = null;
+
+  /** Answers the oldest unanswered batch (`failed` of its lines ERROR for durability). */
+  replies(replies: Uint8Array, failed = 0): void {
+    if (failed > 0) this.onFailedDurability?.(failed);
     if (this.closed) return;
     if (this.ring !== null) this.ring.send(replies, replies.length);
     else this.worker.postMessage({ t: 'replies', replies }, [replies.buffer as ArrayBuffer]);
@@ -241,6 +251,7 @@ export class SocketThreads {
     });
     repinAfter(worker);
     const thread = new SocketThread(index, worker, options.log.child({ thread: index }), held);
+    thread.onFailedDurability = options.onFailedDurability ?? null;
     if (rings) {
       thread.ring = new RingChannel(
         data.fromOwner,
