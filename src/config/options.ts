@@ -402,7 +402,7 @@ export const OPTIONS = {
     flag: '--database-pool-size',
     env: 'PKGINDEX_DATABASE_POOL_SIZE',
     default: 4,
-    help: 'Most PostgreSQL connections this instance opens (--database-batches-in-flight carry the batches, the rest the probes, statistics, query API and migrations).',
+    help: "Most PostgreSQL connections this instance opens: --database-batches-in-flight of them carry the batches and the circuit breaker's probes, the rest the statistics, query API and migrations (so slow queries never keep a batch waiting for a connection).",
     parse: integer(2, 100),
   }),
   databaseBatchesInFlight: option({

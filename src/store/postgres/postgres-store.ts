@@ -92,6 +92,14 @@ export class PostgresStore implements IndexStore {
   readonly #maxBatch: number;
   readonly #maxAttempts: number;
   readonly #random: () => number;
+  /**
+   * The lanes' connections (one each, at most) and the breaker's probe: nothing else draws on
+   * them, so a batch never waits for a connection behind the query API. One pool shared by
+   * everything let a few slow /v1 queries hold every connection; the batches then timed out
+   * waiting for one, which opened the circuit ("database unreachable") on a healthy database.
+   */
+  #batchPool: pg.Pool | null = null;
+  /** The rest of --database-pool-size: migrations, statistics and the query API. */
   #pool: pg.Pool | null = null;
   /** The query API's read side, answered from the database (see postgres-reader.ts). */
   readonly reader = new PostgresReader(() => this.#pool);
@@ -127,25 +135,11 @@ export class PostgresStore implements IndexStore {
     const o = this.#options;
     // Loaded here, not at import: servers on the other backends do not pay for the driver.
     const { default: driver } = await import('pg');
-    const pool = new driver.Pool({
-      connectionString: o.url,
-      ...(o.password === undefined ? {} : { password: o.password }),
-      max: o.poolSize,
-      statement_timeout: o.statementTimeoutMs,
-      application_name: o.applicationName,
-      connectionTimeoutMillis: Math.min(o.statementTimeoutMs, 5_000),
-      idleTimeoutMillis: 60_000,
-    });
-    // An idle connection whose backend goes away emits 'error' on the pool; without a
-    // listener that would crash the process. The next query sees the failure and trips the breaker.
-    pool.on('error', () => undefined);
-    // A connection that dies while checked out (the server terminated it mid-batch) emits
-    // 'error' on its client as well as failing the query; pg-pool listens only while it is
-    // idle, so without this the process would crash (found by the fault test).
-    pool.on('connect', (client) => {
-      client.on('error', () => undefined);
-    });
+    const lanes = this.#lanes.length;
+    const pool = newPool(driver, o, Math.max(1, o.poolSize - lanes));
+    const batchPool = newPool(driver, o, lanes);
     this.#pool = pool;
+    this.#batchPool = batchPool;
     try {
       const client = await pool.connect();
       try {
@@ -155,8 +149,9 @@ export class PostgresStore implements IndexStore {
       }
       await this.#refreshStats();
     } catch (err) {
-      await pool.end().catch(() => undefined);
+      await Promise.all([pool.end(), batchPool.end()]).catch(() => undefined);
       this.#pool = null;
+      this.#batchPool = null;
       if (isPkgIndexError(err)) throw err;
       throw createError(
         'E_DATABASE_UNAVAILABLE',
@@ -257,7 +252,7 @@ export class PostgresStore implements IndexStore {
       group = lane.gathering;
       lane.gathering = new CommandGroup();
     }
-    if (this.#pool === null) {
+    if (this.#batchPool === null) {
       lane.load -= group.size;
       for (const w of group.waiters) w.reject(this.#refusal());
       this.#pump(lane);
@@ -338,7 +333,7 @@ export class PostgresStore implements IndexStore {
   async #apply(group: CommandGroup, slots: readonly number[]): Promise<ArrayLike<Reply>> {
     let client: pg.PoolClient;
     try {
-      client = await this.#pool!.connect();
+      client = await this.#batchPool!.connect();
     } catch (err) {
       // No connection at all: whatever the error says, the database is not there for us.
       throw createError('E_DATABASE_UNAVAILABLE', `cannot connect: ${(err as Error).message}`, {
@@ -379,20 +374,22 @@ export class PostgresStore implements IndexStore {
   }
 
   async #probe(): Promise<void> {
-    await this.#pool!.query('SELECT 1');
+    // Through the batches' own pool: what the probe must find is a connection a batch can have.
+    await this.#batchPool!.query('SELECT 1');
   }
 
   #publish(durationMs: number, commands: number, attempts: number, failed: boolean): void {
     const pool = this.#pool;
+    const batchPool = this.#batchPool;
     this.#events.database({
       durationMs,
       commands,
       attempts,
       failed,
       circuitOpen: this.#breaker.isOpen,
-      poolTotal: pool?.totalCount ?? 0,
-      poolIdle: pool?.idleCount ?? 0,
-      poolWaiting: pool?.waitingCount ?? 0,
+      poolTotal: (pool?.totalCount ?? 0) + (batchPool?.totalCount ?? 0),
+      poolIdle: (pool?.idleCount ?? 0) + (batchPool?.idleCount ?? 0),
+      poolWaiting: (pool?.waitingCount ?? 0) + (batchPool?.waitingCount ?? 0),
     });
   }
 
@@ -423,9 +420,35 @@ export class PostgresStore implements IndexStore {
     // Batches already closed are sent and answered before the pool goes.
     if (this.#lanes.some((lane) => lane.scheduled)) await new Promise((resolve) => setImmediate(resolve));
     for (const lane of this.#lanes) while (lane.inFlight !== null) await lane.inFlight;
-    await this.#pool?.end();
+    await Promise.all([this.#pool?.end(), this.#batchPool?.end()]);
     this.#pool = null;
+    this.#batchPool = null;
   }
+}
+
+/**
+ * One of the store's two pools, of `max` connections. An idle connection whose backend goes
+ * away emits 'error' on the pool; without a listener that would crash the process (the next
+ * query sees the failure and trips the breaker). A connection that dies while checked out (the
+ * server terminated it mid-batch) emits 'error' on its client as well as failing the query;
+ * pg-pool listens only while it is idle, so without a listener of our own the process would
+ * crash (found by the fault test).
+ */
+function newPool(driver: typeof pg, o: PostgresStoreOptions, max: number): pg.Pool {
+  const pool = new driver.Pool({
+    connectionString: o.url,
+    ...(o.password === undefined ? {} : { password: o.password }),
+    max,
+    statement_timeout: o.statementTimeoutMs,
+    application_name: o.applicationName,
+    connectionTimeoutMillis: Math.min(o.statementTimeoutMs, 5_000),
+    idleTimeoutMillis: 60_000,
+  });
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
+  return pool;
 }
 
 function sliceOf(replies: ArrayLike<Reply>, start: number, count: number): ArrayLike<Reply> {
