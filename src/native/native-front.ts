@@ -111,8 +111,8 @@ class NativePeer implements SplitPeer {
     this.#front.answered(this.#index, this.#unanswered.shift(), null, this.#unsettled);
   }
 
-  settled(replies: Uint8Array | null): void {
-    this.#front.settled(this.#index, this.#unsettled.shift(), replies);
+  settled(replies: Uint8Array | null, failed = 0): void {
+    this.#front.settled(this.#index, this.#unsettled.shift(), replies, failed);
   }
 }
 
@@ -151,6 +151,8 @@ export class NativeFront {
   #pauseTimer: NodeJS.Timeout | null = null;
   /** Times the inline thread was paused (pkgindex_io_read_pauses_total). */
   #readPauses = 0;
+  /** Replies ERROR in a partly failed second answer (the addon counts wholly failed ones). */
+  #failedDurability = 0;
   /** Connections are logged as Node's sockets log them (info): the threads keep their events. */
   readonly #logsConnections: boolean;
   /** Every command is logged (debug), with its connection's number. */
@@ -408,8 +410,12 @@ export class NativeFront {
     }
   }
 
-  /** The second part of a split answer: the held lines' replies (null: not durable). */
-  settled(thread: number, held: Unsettled | undefined, replies: Uint8Array | null): void {
+  /**
+   * The second part of a split answer: the held lines' replies (null: not durable), `failed`
+   * of them ERROR because their barrier failed (the addon counts those of a null answer).
+   */
+  settled(thread: number, held: Unsettled | undefined, replies: Uint8Array | null, failed = 0): void {
+    this.#failedDurability += failed;
     // The peer has taken `held` off its list already.
     if (thread === 0 && this.#peers[0]!.waiting < PAUSE_AT) this.#resume();
     if (held !== undefined) {
@@ -439,7 +445,7 @@ export class NativeFront {
       bytesIn: at('bytesIn'),
       bytesOut: at('bytesOut'),
       linesTooLong: at('linesTooLong'),
-      repliesFailedDurability: at('repliesFailedDurability'),
+      repliesFailedDurability: at('repliesFailedDurability') + this.#failedDurability,
       turnsYielded: 0,
       commandsSuspended: 0,
       connectionsRefusedPerPeer: at('connectionsRefusedPerPeer'),

@@ -31,7 +31,11 @@ export interface BatchPeer {
  * another client's group commit in the same batch.
  */
 export interface SplitPeer extends BatchPeer {
-  settled(replies: Uint8Array | null): void;
+  /**
+   * `failed`: how many of `replies` are ERROR because their client's barrier failed while
+   * another client's in the same batch passed (null replies: every held line failed).
+   */
+  settled(replies: Uint8Array | null, failed?: number): void;
   /**
    * Clients held behind their own SUSPENDED command (by the id the layer gives them), with the
    * lines they sent since: executed once it is decided (split-batches.ts).

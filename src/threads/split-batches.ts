@@ -1,7 +1,7 @@
 import type { CommandSlot } from '../protocol/command.js';
+import { Reply } from '../protocol/reply.js';
 import { PENDING, SUSPENDED, type IndexStore } from '../store/store.js';
 import {
-  addWait,
   afterWaits,
   chain,
   executeNext,
@@ -21,8 +21,10 @@ class SplitRun {
   readonly replies: Uint8Array;
   /** 1 for each line whose reply waits: for its client's barrier, or for its client's check. */
   readonly held: Uint8Array;
-  /** What the second part of the answer waits for (see `addWait`). */
+  /** What the second part of the answer waits for (see `addRunWait`). */
   readonly waits: Promise<unknown>[] = [];
+  /** For each of `waits`, the lines `[from, to)` whose replies it decides, as pairs. */
+  readonly ranges: number[] = [];
 
   constructor(
     store: IndexStore,
@@ -88,7 +90,7 @@ export function executeSplit(
       offset = end;
     } else {
       const ran = runLines(run, client, bytes, offset, line, to);
-      if (ran.wait !== null) addWait(run.waits, ran.wait);
+      if (ran.wait !== null) addRunWait(run, ran.wait, line, to);
       offset = ran.end;
     }
     line = to;
@@ -115,8 +117,23 @@ function defer(run: SplitRun, bytes: Buffer, line: number, to: number): Deferred
     fail = reject;
   });
   ran.catch(() => undefined);
-  run.waits.push(ran);
+  addRunWait(run, ran, line, to);
   return { run, bytes, line, to, done, fail };
+}
+
+/**
+ * `addWait` for a split run, keeping which lines each wait decides: a client's lines are one
+ * segment, and a segment that shares the previous one's wait (an embedded store's group
+ * commit) extends its range. Ranges are read only if a wait fails (see `settleFailed`).
+ */
+function addRunWait(run: SplitRun, wait: Promise<unknown>, from: number, to: number): void {
+  const { waits, ranges } = run;
+  const last = waits.length - 1;
+  if (last >= 0 && waits[last] === wait) ranges[2 * last + 1] = to;
+  else {
+    waits.push(wait);
+    ranges.push(from, to);
+  }
 }
 
 /**
@@ -226,31 +243,50 @@ function answer(run: SplitRun): void {
   const first = all ? new Uint8Array(count).fill(HELD) : Uint8Array.from(replies);
   if (!all) for (let j = 0; j < first.length; j++) if (held[j] === 1) first[j] = HELD;
   peer.replies(first);
-  settleAfter(peer, run.waits, replies, all ? null : held, count);
+  settleAfter(peer, run, all ? null : held, count);
 }
 
 /**
- * Sends the held lines' replies once their waits pass (null: they failed), after the peer's
- * earlier answers: `replies` whole when `held` is null, else the `count` lines `held` marks,
- * read then (deferred lines and undecided ones are filled in meanwhile). Its own function, as
+ * Sends the held lines' replies once their waits pass, after the peer's earlier answers: the
+ * run's replies whole when `held` is null, else the `count` lines `held` marks, read then
+ * (deferred lines and undecided ones are filled in meanwhile). Its own function, as
  * `resumeAfter`: closures in `answer` cost every batch a context, answered at once or not.
  */
-function settleAfter(
-  peer: SplitPeer,
-  waits: readonly Promise<unknown>[],
-  replies: Uint8Array,
-  held: Uint8Array | null,
-  count: number,
-): void {
-  const answered = afterWaits(peer, waits).then(
+function settleAfter(peer: SplitPeer, run: SplitRun, held: Uint8Array | null, count: number): void {
+  const answered = afterWaits(peer, run.waits).then(
     () => {
-      peer.settled(held === null ? replies : heldReplies(replies, held, count));
+      peer.settled(held === null ? run.replies : heldReplies(run.replies, held, count));
     },
-    () => {
-      peer.settled(null);
-    },
+    () => settleFailed(peer, run, held, count),
   );
   chain(peer, answered);
+}
+
+/**
+ * Some wait of the run failed. Its clients' barriers may have gone to different database round
+ * trips (PostgreSQL seals a round trip at 8,192 commands), so one failing says nothing of the
+ * others: once every wait has settled, the lines of the failed ones are ERROR (counted as
+ * failed durability) and the others keep their replies. All of them ERROR: null, as before.
+ */
+async function settleFailed(
+  peer: SplitPeer,
+  run: SplitRun,
+  held: Uint8Array | null,
+  count: number,
+): Promise<void> {
+  const outcomes = await Promise.allSettled(run.waits);
+  const { replies, ranges } = run;
+  const failed = new Uint8Array(replies.length);
+  for (let w = 0; w < outcomes.length; w++)
+    if (outcomes[w]!.status === 'rejected') failed.fill(1, ranges[2 * w], ranges[2 * w + 1]);
+  let failures = 0;
+  for (let j = 0; j < replies.length; j++)
+    if (failed[j] === 1 && run.held[j] === 1) {
+      replies[j] = Reply.ERROR;
+      failures++;
+    }
+  if (failures === count) peer.settled(null);
+  else peer.settled(held === null ? replies : heldReplies(replies, held, count), failures);
 }
 
 /** The replies of the `count` lines `held` marks, in order. */

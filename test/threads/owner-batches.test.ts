@@ -292,10 +292,56 @@ test('a split peer: a batch refused at once while an earlier one waits is answer
   assert.deepEqual(second, [[Reply.OK], null], 'the first batch, then the refused one, failed');
 });
 
+test("a split peer: one client's barrier fails, the others' pass: only its lines are ERROR, counted as failed", async () => {
+  const store = new DeferredStore();
+  await store.open();
+  const { peer, first, second, failures } = recordingSplitPeer();
+  const { OK, ERROR } = Reply;
+  // Each client's lines are a barrier of their own, and may go to a round trip of their own
+  // (PostgreSQL seals one at 8,192 commands): the middle client's fails, the others commit.
+  store.failBatch = (n) => n === 2;
+  executeSplit(
+    store,
+    new CommandSlot(),
+    peer,
+    Buffer.from('INDEX|a|\nQUERY|a|\nINDEX|b|\nINDEX|c|a\n'),
+    4,
+    null,
+    Uint32Array.of(7, 1, 8, 2, 9, 1),
+  );
+  assert.deepEqual(first, [[HELD, HELD, HELD, HELD]]);
+  await until('the second part', () => second.length === 1);
+  assert.deepEqual(
+    second,
+    [[OK, ERROR, ERROR, OK]],
+    "the kept changes are OK, the failed client's lines ERROR",
+  );
+  assert.deepEqual(failures, [2]);
+  // Every client's barrier fails: null, as a wholly failed batch always was.
+  store.failBatch = () => true;
+  executeSplit(
+    store,
+    new CommandSlot(),
+    peer,
+    Buffer.from('QUERY|a|\nQUERY|c|\n'),
+    2,
+    null,
+    Uint32Array.of(7, 1, 9, 1),
+  );
+  await until('the second part', () => second.length === 2);
+  assert.equal(second[1], null);
+});
+
 /** The native layer's side of a split answer, keeping both parts as they come. */
-function recordingSplitPeer(): { peer: SplitPeer; first: number[][]; second: (number[] | null)[] } {
+function recordingSplitPeer(): {
+  peer: SplitPeer;
+  first: number[][];
+  second: (number[] | null)[];
+  failures: number[];
+} {
   const first: number[][] = [];
   const second: (number[] | null)[] = [];
+  const failures: number[] = [];
   const peer: SplitPeer = {
     tail: null,
     queued: null,
@@ -306,9 +352,10 @@ function recordingSplitPeer(): { peer: SplitPeer; first: number[][]; second: (nu
     failed() {
       assert.fail('a split peer is answered in two parts');
     },
-    settled(replies) {
+    settled(replies, failed = 0) {
       second.push(replies === null ? null : Array.from(replies));
+      if (failed > 0) failures.push(failed);
     },
   };
-  return { peer, first, second };
+  return { peer, first, second, failures };
 }

@@ -72,3 +72,74 @@ test('query API requests that hold every connection they may have neither starve
     await s.close();
   }
 });
+
+for (const io of ['native', 'node'] as const)
+  test(`--io ${io}: a batch of one read that spans two round trips, one timed out: each line's reply says whether its change was kept`, async (t) => {
+    if (!(await needPostgres(t))) return;
+    const url = await createTestDatabase(t);
+    // Slices long enough that each client's 4,500 lines are one read: the native layer hands
+    // all three clients' lines to the owner as one batch.
+    const s = await startServer({
+      storage: 'postgres',
+      databaseUrl: url,
+      databaseStatementTimeoutMs: 1_000,
+      sliceUs: 2_000,
+      io,
+    });
+    const side = new pg.Client({ connectionString: url });
+    side.on('error', () => undefined);
+    const clients = await Promise.all([0, 1, 2].map(() => LineClient.open(s.port)));
+    try {
+      assert.deepEqual(await clients[0]!.request('INDEX|hot|'), ['OK']);
+      await side.connect();
+      await side.query('BEGIN');
+      await side.query("SELECT 1 FROM pkgindex_packages WHERE name = 'hot' FOR UPDATE");
+      // 13,500 commands: past the 8,192 of one round trip, so whichever two clients come first
+      // fill one and the third goes in the next. Client 0's first line waits for the lock until
+      // the statement timeout: its round trip fails, the other one commits. Mostly QUERYs, so
+      // that the round trip that commits stays well inside the timeout on a busy machine.
+      const lines = clients.map((_, k) =>
+        Array.from({ length: 4_500 }, (_, i) =>
+          k === 0 && i === 0
+            ? 'INDEX|h|hot'
+            : i % 10 === 0
+              ? `INDEX|c${k}n${i}|`
+              : `QUERY|c${k}n${i - (i % 10)}|`,
+        ),
+      );
+      for (const [k, c] of clients.entries()) c.write(lines[k]!.map((l) => `${l}\n`).join(''));
+      const replies = await Promise.all(clients.map((c, k) => c.read(lines[k]!.length)));
+      await side.query('COMMIT');
+      const kept = new Set(
+        (await adminQuery<{ name: string }>(url, 'SELECT name FROM pkgindex_packages')).map((r) => r.name),
+      );
+      const seen = { OK: 0, ERROR: 0 };
+      let errors = 0;
+      for (const [k, got] of replies.entries())
+        for (const [i, reply] of got.entries()) {
+          assert.ok(['OK', 'FAIL', 'ERROR'].includes(reply), `client ${k} line ${i}: ${reply}`);
+          if (reply === 'ERROR') errors++;
+          const index = /^INDEX\|([^|]*)\|/.exec(lines[k]![i]!);
+          if (index === null) continue;
+          const name = index[1]!;
+          assert.ok(reply === 'OK' || reply === 'ERROR', `client ${k} line ${i}: ${reply}`);
+          seen[reply]++;
+          assert.equal(
+            reply === 'OK',
+            kept.has(name),
+            `client ${k} line ${i} (${name}) answered ${reply}, yet the database ${kept.has(name) ? 'kept' : 'lacks'} it`,
+          );
+        }
+      // The case under test happened: one round trip failed, the other committed.
+      assert.ok(
+        seen.OK > 0 && seen.ERROR > 0,
+        `one round trip failed, one committed: ${JSON.stringify(seen)}`,
+      );
+      // pkgindex_replies_failed_durability_total counts exactly the ERROR replies.
+      assert.equal((await s.stats()).repliesFailedDurability, errors);
+    } finally {
+      for (const c of clients) c.close();
+      await side.end().catch(() => undefined);
+      await s.close();
+    }
+  });
