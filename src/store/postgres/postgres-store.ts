@@ -8,7 +8,7 @@ import { createError, isPkgIndexError } from '../../errors.js';
 import { PENDING, type IndexStore, type Pending, type StoreHealth } from '../store.js';
 import { nextStoreId, StoreEventPublisher } from '../store-events.js';
 import { backoffDelayMs } from '../../client/backoff.js';
-import { isRetryable, isUnavailable } from './failure-rules.js';
+import { isReadOnly, isRetryable, isUnavailable, READ_ONLY } from './failure-rules.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { CommandGroup, lockSlots } from './command-batch.js';
 import { redactUrl } from './database-url.js';
@@ -123,10 +123,11 @@ export class PostgresStore implements IndexStore {
     this.#lanes = Array.from({ length: options.batchesInFlight ?? 1 }, (_, i) => new Lane(i));
     this.#breaker = new CircuitBreaker({
       probe: () => this.#probe(),
-      onChange: (writable, detail) => {
-        this.#events.state(writable, detail);
-        this.#publish(0, 0, 1, false);
+      onChange: (writable, detail, changed, attempt) => {
+        this.#events.state(writable, detail, changed, attempt);
+        if (changed) this.#publish(0, 0, 1, false);
       },
+      describe: (err) => outage(err),
       random: this.#random,
     });
   }
@@ -368,14 +369,36 @@ export class PostgresStore implements IndexStore {
         `a batch met serialization failures or deadlocks ${attempts} times in a row (${message}); nothing of it was committed`,
         { cause: err },
       );
-    if (isPkgIndexError(err, 'E_DATABASE_UNAVAILABLE') || isUnavailable(err))
-      this.#breaker.trip(`database unreachable: ${message}`);
+    if (isPkgIndexError(err, 'E_DATABASE_UNAVAILABLE') || isUnavailable(err)) this.#breaker.trip(outage(err));
     return createError('E_DATABASE_UNAVAILABLE', `database batch failed: ${message}`, { cause: err });
   }
 
+  /**
+   * Closes the breaker when it resolves. Through the batches' own pool, since what the probe
+   * must find is what a batch needs: a session that takes writes. One that answers but is
+   * read-only (a standby) is refused and dropped, so that the next probe opens a new one.
+   */
   async #probe(): Promise<void> {
-    // Through the batches' own pool: what the probe must find is a connection a batch can have.
-    await this.#batchPool!.query('SELECT 1');
+    const client = await this.#batchPool!.connect();
+    let readOnly: string | undefined;
+    try {
+      const { rows } = await client.query<{ ro: string }>(
+        "SELECT current_setting('transaction_read_only') AS ro",
+      );
+      readOnly = rows[0]?.ro;
+    } catch (err) {
+      client.release(err as Error);
+      throw err;
+    }
+    if (readOnly === 'off') {
+      client.release();
+      return;
+    }
+    const err = Object.assign(new Error(`the session takes no writes (transaction_read_only ${readOnly})`), {
+      code: READ_ONLY,
+    });
+    client.release(err);
+    throw err;
   }
 
   #publish(durationMs: number, commands: number, attempts: number, failed: boolean): void {
@@ -449,6 +472,12 @@ function newPool(driver: typeof pg, o: PostgresStoreOptions, max: number): pg.Po
     client.on('error', () => undefined);
   });
   return pool;
+}
+
+/** The breaker's detail for a failure that says the database is not there to write to. */
+function outage(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return isReadOnly(err) ? `database read-only: ${message}` : `database unreachable: ${message}`;
 }
 
 function sliceOf(replies: ArrayLike<Reply>, start: number, count: number): ArrayLike<Reply> {

@@ -143,3 +143,54 @@ for (const io of ['native', 'node'] as const)
       await s.close();
     }
   });
+
+test('a database that takes no writes (a standby after a failover) makes the instance unready until it takes them again', async (t) => {
+  if (!(await needPostgres(t))) return;
+  const url = await createTestDatabase(t);
+  const db = new URL(url).pathname.slice(1);
+  const s = await startServer({
+    storage: 'postgres',
+    databaseUrl: url,
+    admin: true,
+    adminPort: 0,
+    io: 'native',
+  });
+  const adminPort = s.pkgindex.addresses!.admin!.port;
+  const c = await LineClient.open(s.port);
+  try {
+    assert.deepEqual(await c.request('INDEX|a|'), ['OK']);
+    // Read-only for every new session, as a hot standby is; the sessions open now are ended.
+    await adminQuery(ADMIN_URL, `ALTER DATABASE ${db} SET default_transaction_read_only = on`);
+    await adminQuery(ADMIN_URL, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [
+      db,
+    ]);
+    // Never OK; once a batch has met the read-only database, the instance says it cannot write.
+    await until(
+      'a batch refused by the read-only database',
+      async () => {
+        const [reply] = await c.request('INDEX|b|');
+        assert.notEqual(reply, 'OK', 'the database took no write');
+        return (await get(adminPort, '/readyz')).status === 503;
+      },
+      5_000,
+    );
+    // It stays so while the database is read-only: its probes find a session that takes no
+    // writes, not merely one that answers (SELECT 1 did, and closed the circuit at once).
+    for (let i = 0; i < 10; i++) {
+      const readyz = await get(adminPort, '/readyz');
+      assert.equal(readyz.status, 503, `readiness while read-only: ${readyz.text}`);
+      assert.match(readyz.text, /read-only/);
+      assert.equal(sample((await get(adminPort, '/metrics')).text, 'pkgindex_database_circuit_open'), 1);
+      assert.deepEqual(await c.request('INDEX|b|', 'QUERY|a|'), ['ERROR', 'ERROR']);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    // Writable again (the failover completed): the instance takes writes by itself.
+    await adminQuery(ADMIN_URL, `ALTER DATABASE ${db} RESET default_transaction_read_only`);
+    await until('ready again', async () => (await get(adminPort, '/readyz')).status === 200, 15_000);
+    assert.deepEqual(await c.request('INDEX|b|a', 'QUERY|b|'), ['OK', 'OK']);
+  } finally {
+    c.close();
+    await adminQuery(ADMIN_URL, `ALTER DATABASE ${db} RESET default_transaction_read_only`);
+    await s.close();
+  }
+});
