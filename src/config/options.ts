@@ -416,7 +416,7 @@ export const OPTIONS = {
     flag: '--database-statement-timeout-ms',
     env: 'PKGINDEX_DATABASE_STATEMENT_TIMEOUT_MS',
     default: 5_000,
-    help: 'statement_timeout of every PostgreSQL session: a batch running longer is cancelled and its commands answered ERROR.',
+    help: 'statement_timeout of every PostgreSQL session: a batch running longer is cancelled and its commands answered ERROR. A query with no answer at all by then, plus the connect timeout (this, at most 5 s; at least 1 s), counts as the database unreachable (a network partition).',
     parse: integer(100, 600_000),
   }),
   databaseApplicationName: option({

@@ -41,9 +41,11 @@ export function isUnavailable(err: unknown): boolean {
   const code = codeOf(err);
   if (code !== undefined)
     return code.startsWith('08') || UNAVAILABLE_STATES.has(code) || UNAVAILABLE_NODE_CODES.has(code);
-  // node-postgres reports a connection lost mid-query, and a pool timeout, without a code.
+  // node-postgres reports a connection lost mid-query, a pool timeout, and a query that got no
+  // answer within query_timeout (a network partition: nothing comes back, not even the
+  // statement timeout's error), without a code.
   const message = err instanceof Error ? err.message : '';
-  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/i.test(
     message,
   );
 }

@@ -253,7 +253,9 @@ export class PostgresStore implements IndexStore {
       group = lane.gathering;
       lane.gathering = new CommandGroup();
     }
-    if (this.#batchPool === null) {
+    // Closed while the circuit was still closed, but not sent: refused now, as the batches
+    // barrier() refuses, rather than each waiting for its own connect to time out.
+    if (this.#batchPool === null || this.#breaker.isOpen) {
       lane.load -= group.size;
       for (const w of group.waiters) w.reject(this.#refusal());
       this.#pump(lane);
@@ -463,8 +465,13 @@ function newPool(driver: typeof pg, o: PostgresStoreOptions, max: number): pg.Po
     ...(o.password === undefined ? {} : { password: o.password }),
     max,
     statement_timeout: o.statementTimeoutMs,
+    // The database ends a statement at statement_timeout, but across a network partition its
+    // error never arrives: without a timeout of our own a round trip waited until TCP gave up
+    // (many minutes), every batch behind it, with /readyz 200. A query that got no answer by
+    // then fails (the connection is dropped, see isUnavailable), as a lost connection does.
+    query_timeout: o.statementTimeoutMs + Math.max(1_000, connectTimeoutMs(o)),
     application_name: o.applicationName,
-    connectionTimeoutMillis: Math.min(o.statementTimeoutMs, 5_000),
+    connectionTimeoutMillis: connectTimeoutMs(o),
     idleTimeoutMillis: 60_000,
   });
   pool.on('error', () => undefined);
@@ -472,6 +479,11 @@ function newPool(driver: typeof pg, o: PostgresStoreOptions, max: number): pg.Po
     client.on('error', () => undefined);
   });
   return pool;
+}
+
+/** How long a connect may take: the statement timeout, at most 5 s. */
+function connectTimeoutMs(o: PostgresStoreOptions): number {
+  return Math.min(o.statementTimeoutMs, 5_000);
 }
 
 /** The breaker's detail for a failure that says the database is not there to write to. */

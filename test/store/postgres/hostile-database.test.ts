@@ -1,7 +1,10 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import pg from 'pg';
+import { StoreChannel, type DatabaseEvent } from '../../../src/store/store-events.js';
 import { get, sample } from '../../admin/harness.js';
 import { LineClient } from '../../support/line-client.js';
 import { ADMIN_URL, adminQuery, createTestDatabase, needPostgres } from '../../support/postgres.js';
@@ -191,6 +194,144 @@ test('a database that takes no writes (a standby after a failover) makes the ins
   } finally {
     c.close();
     await adminQuery(ADMIN_URL, `ALTER DATABASE ${db} RESET default_transaction_read_only`);
+    await s.close();
+  }
+});
+
+/**
+ * A TCP path to PostgreSQL that can be cut as a network partition cuts it: while cut, nothing
+ * passes either way and nothing is closed (no RST, no FIN: the peers just hear nothing). `heal`
+ * drops the connections that were cut (as their TCP would, at last) and lets new ones through.
+ */
+class Link {
+  readonly #target: URL;
+  readonly #server = createServer((down) => {
+    this.#join(down);
+  });
+  readonly #pairs = new Set<readonly [Socket, Socket]>();
+  #cut = false;
+  /** Chunks that met the cut (and were lost in it). */
+  lost = 0;
+
+  private constructor(target: URL) {
+    this.#target = target;
+  }
+
+  static async open(t: TestContext, target: URL): Promise<Link> {
+    const link = new Link(target);
+    await new Promise<void>((resolve) => link.#server.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      link.heal();
+      link.#server.close();
+    });
+    return link;
+  }
+
+  get port(): number {
+    return (this.#server.address() as AddressInfo).port;
+  }
+
+  #join(down: Socket): void {
+    const up = connect(Number(this.#target.port || 5432), this.#target.hostname);
+    const pair = [down, up] as const;
+    this.#pairs.add(pair);
+    const end = (): void => {
+      this.#pairs.delete(pair);
+      down.destroy();
+      up.destroy();
+    };
+    for (const [from, to] of [pair, [up, down] as const]) {
+      from.on('data', (chunk: Buffer) => {
+        if (this.#cut) this.lost++;
+        else to.write(chunk);
+      });
+      from.on('error', end).on('close', end);
+    }
+  }
+
+  /** `url` through this link. */
+  through(url: string): string {
+    const u = new URL(url);
+    u.hostname = '127.0.0.1';
+    u.port = String(this.port);
+    return u.toString();
+  }
+
+  cut(): void {
+    this.#cut = true;
+  }
+
+  heal(): void {
+    this.#cut = false;
+    for (const [down, up] of this.#pairs) {
+      down.destroy();
+      up.destroy();
+    }
+    this.#pairs.clear();
+  }
+}
+
+test('a network partition from the database: the round trip in flight fails at its own timeout, the instance goes unready, and serves again once healed', async (t) => {
+  if (!(await needPostgres(t))) return;
+  const url = await createTestDatabase(t);
+  const link = await Link.open(t, new URL(url));
+  // A statement timeout of 500 ms: a round trip that hears nothing for 1.5 s has failed.
+  const s = await startServer({
+    storage: 'postgres',
+    databaseUrl: link.through(url),
+    databaseStatementTimeoutMs: 500,
+    admin: true,
+    adminPort: 0,
+    io: 'native',
+  });
+  const adminPort = s.pkgindex.addresses!.admin!.port;
+  const batches: DatabaseEvent[] = [];
+  const onBatch = (m: unknown): void => {
+    const e = m as DatabaseEvent;
+    if (e.storeId === s.store.id && e.commands > 0) batches.push(e);
+  };
+  subscribe(StoreChannel.DATABASE, onBatch);
+  const c = await LineClient.open(s.port);
+  const other = await LineClient.open(s.port);
+  try {
+    assert.deepEqual(await c.request('INDEX|a|'), ['OK']);
+    const before = batches.length;
+    link.cut();
+    // The database's statement timeout cannot help: its error would not come back either.
+    // Without a timeout of the instance's own, these waited until TCP gave up, /readyz 200.
+    const replies = c.request('INDEX|b|', 'QUERY|a|');
+    await until('the round trip sent into the cut', () => link.lost > 0);
+    // Behind it, in the next round trip: refused once the first one has failed, not sent (it
+    // would only wait for a connect through the cut to time out too).
+    const behind = other.request('INDEX|d|');
+    const read = get(adminPort, '/v1/packages/a');
+    assert.deepEqual(await replies, ['ERROR', 'ERROR']);
+    assert.deepEqual(await behind, ['ERROR']);
+    assert.deepEqual(
+      batches.slice(before).map((e) => [e.commands, e.failed]),
+      [[2, true]],
+      'one round trip sent and failed; the one behind it never sent',
+    );
+    const readyz = await get(adminPort, '/readyz');
+    assert.equal(readyz.status, 503);
+    assert.match(readyz.text, /database unreachable: .*Query read timeout/);
+    // While it is open, the circuit refuses at once: nothing waits on the cut link.
+    assert.deepEqual(await c.request('QUERY|a|'), ['ERROR']);
+    const answer = await read;
+    assert.equal(answer.status, 503, answer.text);
+    assert.equal((JSON.parse(answer.text) as { error: string }).error, 'E_DATABASE_UNAVAILABLE');
+    link.heal();
+    await until(
+      'ready again once healed',
+      async () => (await get(adminPort, '/readyz')).status === 200,
+      15_000,
+    );
+    assert.deepEqual(await c.request('QUERY|a|', 'INDEX|c|a'), ['OK', 'OK']);
+  } finally {
+    unsubscribe(StoreChannel.DATABASE, onBatch);
+    c.close();
+    other.close();
+    link.heal();
     await s.close();
   }
 });
