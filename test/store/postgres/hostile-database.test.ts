@@ -8,7 +8,7 @@ import { StoreChannel, type DatabaseEvent } from '../../../src/store/store-event
 import { get, sample } from '../../admin/harness.js';
 import { LineClient } from '../../support/line-client.js';
 import { ADMIN_URL, adminQuery, createTestDatabase, needPostgres } from '../../support/postgres.js';
-import { startServer } from '../../support/servers.js';
+import { spawnServer, startServer } from '../../support/servers.js';
 import { until } from '../../support/until.js';
 
 /** Sessions of `app` waiting for a lock, as pg_stat_activity shows them. */
@@ -200,12 +200,12 @@ test('a database that takes no writes (a standby after a failover) makes the ins
 
 /**
  * A TCP path to PostgreSQL that can be cut as a network partition cuts it: while cut, nothing
- * passes either way and nothing is closed (no RST, no FIN: the peers just hear nothing). `heal`
- * drops the connections that were cut (as their TCP would, at last) and lets new ones through.
+ * passes either way, not even a FIN or a reset (the peers just hear nothing). `heal` drops the
+ * connections that were cut (as their TCP would, at last) and lets new ones through.
  */
 class Link {
   readonly #target: URL;
-  readonly #server = createServer((down) => {
+  readonly #server = createServer({ allowHalfOpen: true }, (down) => {
     this.#join(down);
   });
   readonly #pairs = new Set<readonly [Socket, Socket]>();
@@ -232,10 +232,15 @@ class Link {
   }
 
   #join(down: Socket): void {
-    const up = connect(Number(this.#target.port || 5432), this.#target.hostname);
+    const up = connect({
+      port: Number(this.#target.port || 5432),
+      host: this.#target.hostname,
+      allowHalfOpen: true,
+    });
     const pair = [down, up] as const;
     this.#pairs.add(pair);
     const end = (): void => {
+      if (this.#cut) return; // the other side hears nothing of it
       this.#pairs.delete(pair);
       down.destroy();
       up.destroy();
@@ -244,6 +249,9 @@ class Link {
       from.on('data', (chunk: Buffer) => {
         if (this.#cut) this.lost++;
         else to.write(chunk);
+      });
+      from.on('end', () => {
+        if (!this.#cut) to.end();
       });
       from.on('error', end).on('close', end);
     }
@@ -263,7 +271,7 @@ class Link {
 
   heal(): void {
     this.#cut = false;
-    for (const [down, up] of this.#pairs) {
+    for (const [down, up] of [...this.#pairs]) {
       down.destroy();
       up.destroy();
     }
@@ -333,5 +341,41 @@ test('a network partition from the database: the round trip in flight fails at i
     other.close();
     link.heal();
     await s.close();
+  }
+});
+
+test('SIGTERM while the database is cut off: the server closes its clients and exits within the bound, not when TCP gives up', async (t) => {
+  if (!(await needPostgres(t))) return;
+  const url = await createTestDatabase(t);
+  const link = await Link.open(t, new URL(url));
+  const server = await spawnServer({
+    storage: 'postgres',
+    admin: false,
+    args: ['--database-statement-timeout-ms', '500', '--shutdown-timeout-ms', '1000'],
+    env: { PKGINDEX_DATABASE_URL: link.through(url) },
+  });
+  const c = await LineClient.open(server.port);
+  try {
+    assert.deepEqual(await c.request('INDEX|a|'), ['OK']);
+    link.cut();
+    c.write('INDEX|b|\n');
+    await until('the round trip sent into the cut', () => link.lost > 0);
+    const exit = server.stop();
+    // The clients are closed at --shutdown-timeout-ms and the round trip fails at its own
+    // timeout (1.5 s); then the idle connections' goodbyes, which the cut swallows, must not
+    // hold the process (they did: it logged "stopped" and stayed up).
+    const code = await Promise.race([
+      exit,
+      new Promise((resolve) => setTimeout(resolve, 10_000, 'still running')),
+    ]);
+    assert.equal(
+      code,
+      0,
+      `exit after SIGTERM; log: ${JSON.stringify(server.events.slice(-4).map((e) => e.msg))}`,
+    );
+  } finally {
+    c.close();
+    link.heal();
+    await server.kill9();
   }
 });
