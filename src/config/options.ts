@@ -402,7 +402,7 @@ export const OPTIONS = {
     flag: '--database-pool-size',
     env: 'PKGINDEX_DATABASE_POOL_SIZE',
     default: 4,
-    help: 'Most PostgreSQL connections this instance opens (--database-batches-in-flight carry the batches, the rest the probes, statistics, query API and migrations).',
+    help: "Most PostgreSQL connections this instance opens: --database-batches-in-flight of them carry the batches and the circuit breaker's probes, the rest the statistics, query API and migrations (so slow queries never keep a batch waiting for a connection).",
     parse: integer(2, 100),
   }),
   databaseBatchesInFlight: option({
@@ -416,7 +416,7 @@ export const OPTIONS = {
     flag: '--database-statement-timeout-ms',
     env: 'PKGINDEX_DATABASE_STATEMENT_TIMEOUT_MS',
     default: 5_000,
-    help: 'statement_timeout of every PostgreSQL session: a batch running longer is cancelled and its commands answered ERROR.',
+    help: 'statement_timeout of every PostgreSQL session: a batch running longer is cancelled and its commands answered ERROR. A query with no answer at all by then, plus the connect timeout (this, at most 5 s; at least 1 s), counts as the database unreachable (a network partition).',
     parse: integer(100, 600_000),
   }),
   databaseApplicationName: option({

@@ -3,8 +3,19 @@ import { backoffDelayMs } from '../../client/backoff.js';
 export interface CircuitBreakerOptions {
   /** Checks that the database answers again; resolves when it does. */
   readonly probe: () => Promise<void>;
-  /** Called when the circuit opens (writable false) and closes (writable true). */
-  readonly onChange: (writable: boolean, detail: string | undefined) => void;
+  /**
+   * Called when the circuit opens (writable false) and closes (writable true), and with
+   * `changed` false when a failed probe gave a new reason for it to stay open (`attempt`: the
+   * probes failed so far).
+   */
+  readonly onChange: (
+    writable: boolean,
+    detail: string | undefined,
+    changed: boolean,
+    attempt?: number,
+  ) => void;
+  /** Why a failed probe keeps the circuit open, for `detail`; unset: the reason it opened stays. */
+  readonly describe?: (err: unknown) => string;
   readonly baseMs?: number;
   readonly capMs?: number;
   readonly random?: () => number;
@@ -53,7 +64,7 @@ export class CircuitBreaker {
     this.#detail = detail;
     this.#failedProbes = 0;
     this.opened++;
-    this.#options.onChange(false, detail);
+    this.#options.onChange(false, detail, true);
     this.#schedule();
   }
 
@@ -75,11 +86,16 @@ export class CircuitBreaker {
           if (this.#closed) return;
           this.#open = false;
           this.#detail = undefined;
-          this.#options.onChange(true, undefined);
+          this.#options.onChange(true, undefined, true);
         },
-        () => {
+        (err: unknown) => {
           if (this.#closed) return;
           this.#failedProbes++;
+          const detail = this.#options.describe?.(err);
+          if (detail !== undefined && detail !== this.#detail) {
+            this.#detail = detail;
+            this.#options.onChange(false, detail, false, this.#failedProbes);
+          }
           this.#schedule();
         },
       );

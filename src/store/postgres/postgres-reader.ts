@@ -32,6 +32,7 @@ import {
 } from '../../graph/queries.js';
 import { MAX_LIMIT, pageLimit, visitBudget } from '../../graph/query-bounds.js';
 import { createError, isPkgIndexError } from '../../errors.js';
+import { isUnavailable } from './failure-rules.js';
 import {
   Direction,
   ListFilter,
@@ -220,19 +221,25 @@ export class PostgresReader implements IndexReader {
     return this.#open().query<R>(sql, values).catch(unavailable);
   }
 
-  /** Runs `read` in one snapshot of the database. */
+  /**
+   * Runs `read` in one snapshot of the database. A connection that failed (lost, or a query that
+   * got no answer in time and may still be running) is dropped, not rolled back and handed out
+   * again: its next query would queue behind the one still out.
+   */
   async #transaction<T>(read: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.#open().connect().catch(unavailable);
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       const result = await read(client);
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      if (isUnavailable(err)) broken = err as Error;
+      else await client.query('ROLLBACK').catch(() => undefined);
       return unavailable(err);
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 }

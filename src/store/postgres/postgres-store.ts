@@ -8,7 +8,7 @@ import { createError, isPkgIndexError } from '../../errors.js';
 import { PENDING, type IndexStore, type Pending, type StoreHealth } from '../store.js';
 import { nextStoreId, StoreEventPublisher } from '../store-events.js';
 import { backoffDelayMs } from '../../client/backoff.js';
-import { isRetryable, isUnavailable } from './failure-rules.js';
+import { isReadOnly, isRetryable, isUnavailable, READ_ONLY } from './failure-rules.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { CommandGroup, lockSlots } from './command-batch.js';
 import { redactUrl } from './database-url.js';
@@ -92,6 +92,14 @@ export class PostgresStore implements IndexStore {
   readonly #maxBatch: number;
   readonly #maxAttempts: number;
   readonly #random: () => number;
+  /**
+   * The lanes' connections (one each, at most) and the breaker's probe: nothing else draws on
+   * them, so a batch never waits for a connection behind the query API. One pool shared by
+   * everything let a few slow /v1 queries hold every connection; the batches then timed out
+   * waiting for one, which opened the circuit ("database unreachable") on a healthy database.
+   */
+  #batchPool: pg.Pool | null = null;
+  /** The rest of --database-pool-size: migrations, statistics and the query API. */
   #pool: pg.Pool | null = null;
   /** The query API's read side, answered from the database (see postgres-reader.ts). */
   readonly reader = new PostgresReader(() => this.#pool);
@@ -115,10 +123,11 @@ export class PostgresStore implements IndexStore {
     this.#lanes = Array.from({ length: options.batchesInFlight ?? 1 }, (_, i) => new Lane(i));
     this.#breaker = new CircuitBreaker({
       probe: () => this.#probe(),
-      onChange: (writable, detail) => {
-        this.#events.state(writable, detail);
-        this.#publish(0, 0, 1, false);
+      onChange: (writable, detail, changed, attempt) => {
+        this.#events.state(writable, detail, changed, attempt);
+        if (changed) this.#publish(0, 0, 1, false);
       },
+      describe: (err) => outage(err),
       random: this.#random,
     });
   }
@@ -127,25 +136,11 @@ export class PostgresStore implements IndexStore {
     const o = this.#options;
     // Loaded here, not at import: servers on the other backends do not pay for the driver.
     const { default: driver } = await import('pg');
-    const pool = new driver.Pool({
-      connectionString: o.url,
-      ...(o.password === undefined ? {} : { password: o.password }),
-      max: o.poolSize,
-      statement_timeout: o.statementTimeoutMs,
-      application_name: o.applicationName,
-      connectionTimeoutMillis: Math.min(o.statementTimeoutMs, 5_000),
-      idleTimeoutMillis: 60_000,
-    });
-    // An idle connection whose backend goes away emits 'error' on the pool; without a
-    // listener that would crash the process. The next query sees the failure and trips the breaker.
-    pool.on('error', () => undefined);
-    // A connection that dies while checked out (the server terminated it mid-batch) emits
-    // 'error' on its client as well as failing the query; pg-pool listens only while it is
-    // idle, so without this the process would crash (found by the fault test).
-    pool.on('connect', (client) => {
-      client.on('error', () => undefined);
-    });
+    const lanes = this.#lanes.length;
+    const pool = newPool(driver, o, Math.max(1, o.poolSize - lanes));
+    const batchPool = newPool(driver, o, lanes);
     this.#pool = pool;
+    this.#batchPool = batchPool;
     try {
       const client = await pool.connect();
       try {
@@ -155,8 +150,9 @@ export class PostgresStore implements IndexStore {
       }
       await this.#refreshStats();
     } catch (err) {
-      await pool.end().catch(() => undefined);
+      await Promise.all([pool.end(), batchPool.end()]).catch(() => undefined);
       this.#pool = null;
+      this.#batchPool = null;
       if (isPkgIndexError(err)) throw err;
       throw createError(
         'E_DATABASE_UNAVAILABLE',
@@ -257,7 +253,9 @@ export class PostgresStore implements IndexStore {
       group = lane.gathering;
       lane.gathering = new CommandGroup();
     }
-    if (this.#pool === null) {
+    // Closed while the circuit was still closed, but not sent: refused now, as the batches
+    // barrier() refuses, rather than each waiting for its own connect to time out.
+    if (this.#batchPool === null || this.#breaker.isOpen) {
       lane.load -= group.size;
       for (const w of group.waiters) w.reject(this.#refusal());
       this.#pump(lane);
@@ -338,7 +336,7 @@ export class PostgresStore implements IndexStore {
   async #apply(group: CommandGroup, slots: readonly number[]): Promise<ArrayLike<Reply>> {
     let client: pg.PoolClient;
     try {
-      client = await this.#pool!.connect();
+      client = await this.#batchPool!.connect();
     } catch (err) {
       // No connection at all: whatever the error says, the database is not there for us.
       throw createError('E_DATABASE_UNAVAILABLE', `cannot connect: ${(err as Error).message}`, {
@@ -373,26 +371,50 @@ export class PostgresStore implements IndexStore {
         `a batch met serialization failures or deadlocks ${attempts} times in a row (${message}); nothing of it was committed`,
         { cause: err },
       );
-    if (isPkgIndexError(err, 'E_DATABASE_UNAVAILABLE') || isUnavailable(err))
-      this.#breaker.trip(`database unreachable: ${message}`);
+    if (isPkgIndexError(err, 'E_DATABASE_UNAVAILABLE') || isUnavailable(err)) this.#breaker.trip(outage(err));
     return createError('E_DATABASE_UNAVAILABLE', `database batch failed: ${message}`, { cause: err });
   }
 
+  /**
+   * Closes the breaker when it resolves. Through the batches' own pool, since what the probe
+   * must find is what a batch needs: a session that takes writes. One that answers but is
+   * read-only (a standby) is refused and dropped, so that the next probe opens a new one.
+   */
   async #probe(): Promise<void> {
-    await this.#pool!.query('SELECT 1');
+    const client = await this.#batchPool!.connect();
+    let readOnly: string | undefined;
+    try {
+      const { rows } = await client.query<{ ro: string }>(
+        "SELECT current_setting('transaction_read_only') AS ro",
+      );
+      readOnly = rows[0]?.ro;
+    } catch (err) {
+      client.release(err as Error);
+      throw err;
+    }
+    if (readOnly === 'off') {
+      client.release();
+      return;
+    }
+    const err = Object.assign(new Error(`the session takes no writes (transaction_read_only ${readOnly})`), {
+      code: READ_ONLY,
+    });
+    client.release(err);
+    throw err;
   }
 
   #publish(durationMs: number, commands: number, attempts: number, failed: boolean): void {
     const pool = this.#pool;
+    const batchPool = this.#batchPool;
     this.#events.database({
       durationMs,
       commands,
       attempts,
       failed,
       circuitOpen: this.#breaker.isOpen,
-      poolTotal: pool?.totalCount ?? 0,
-      poolIdle: pool?.idleCount ?? 0,
-      poolWaiting: pool?.waitingCount ?? 0,
+      poolTotal: (pool?.totalCount ?? 0) + (batchPool?.totalCount ?? 0),
+      poolIdle: (pool?.idleCount ?? 0) + (batchPool?.idleCount ?? 0),
+      poolWaiting: (pool?.waitingCount ?? 0) + (batchPool?.waitingCount ?? 0),
     });
   }
 
@@ -423,9 +445,55 @@ export class PostgresStore implements IndexStore {
     // Batches already closed are sent and answered before the pool goes.
     if (this.#lanes.some((lane) => lane.scheduled)) await new Promise((resolve) => setImmediate(resolve));
     for (const lane of this.#lanes) while (lane.inFlight !== null) await lane.inFlight;
-    await this.#pool?.end();
+    await Promise.all([this.#pool?.end(), this.#batchPool?.end()]);
     this.#pool = null;
+    this.#batchPool = null;
   }
+}
+
+/**
+ * One of the store's two pools, of `max` connections. An idle connection whose backend goes
+ * away emits 'error' on the pool; without a listener that would crash the process (the next
+ * query sees the failure and trips the breaker). A connection that dies while checked out (the
+ * server terminated it mid-batch) emits 'error' on its client as well as failing the query;
+ * pg-pool listens only while it is idle, so without a listener of our own the process would
+ * crash (found by the fault test).
+ */
+function newPool(driver: typeof pg, o: PostgresStoreOptions, max: number): pg.Pool {
+  const pool = new driver.Pool({
+    connectionString: o.url,
+    ...(o.password === undefined ? {} : { password: o.password }),
+    max,
+    statement_timeout: o.statementTimeoutMs,
+    // The database ends a statement at statement_timeout, but across a network partition its
+    // error never arrives: without a timeout of our own a round trip waited until TCP gave up
+    // (many minutes), every batch behind it, with /readyz 200. A query that got no answer by
+    // then fails (the connection is dropped, see isUnavailable), as a lost connection does.
+    query_timeout: o.statementTimeoutMs + Math.max(1_000, connectTimeoutMs(o)),
+    application_name: o.applicationName,
+    connectionTimeoutMillis: connectTimeoutMs(o),
+    idleTimeoutMillis: 60_000,
+    // An idle connection does not hold the process: at shutdown the pool ends each with a
+    // goodbye and waits for the database's; across a network partition that never comes, and
+    // the process stayed up (after logging "stopped") until TCP gave up.
+    allowExitOnIdle: true,
+  });
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
+  return pool;
+}
+
+/** How long a connect may take: the statement timeout, at most 5 s. */
+function connectTimeoutMs(o: PostgresStoreOptions): number {
+  return Math.min(o.statementTimeoutMs, 5_000);
+}
+
+/** The breaker's detail for a failure that says the database is not there to write to. */
+function outage(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return isReadOnly(err) ? `database read-only: ${message}` : `database unreachable: ${message}`;
 }
 
 function sliceOf(replies: ArrayLike<Reply>, start: number, count: number): ArrayLike<Reply> {

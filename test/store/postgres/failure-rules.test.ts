@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backoffDelayMs } from '../../../src/client/backoff.js';
-import { isRetryable, isUnavailable } from '../../../src/store/postgres/failure-rules.js';
+import { isReadOnly, isRetryable, isUnavailable } from '../../../src/store/postgres/failure-rules.js';
 import { CircuitBreaker } from '../../../src/store/postgres/circuit-breaker.js';
 import { redactUrl } from '../../../src/store/postgres/database-url.js';
 import { databaseUrl } from '../../../src/config/parsers.js';
@@ -32,8 +32,10 @@ test('which failures are retried, and which open the breaker', () => {
   assert.ok(isRetryable({ code: '40P01' }));
   assert.ok(!isRetryable({ code: '23503' }));
   assert.ok(!isRetryable(null));
-  for (const code of ['08006', '57P01', '57P03', '53300', 'ECONNREFUSED'])
+  for (const code of ['08006', '57P01', '57P03', '53300', '25006', 'ECONNREFUSED'])
     assert.ok(isUnavailable({ code }), code);
+  assert.ok(isReadOnly({ code: '25006' }), 'a session that takes no writes: a standby');
+  assert.ok(!isReadOnly({ code: '57P01' }));
   assert.ok(!isUnavailable({ code: '57014' }), 'a statement timeout is not an outage');
   assert.ok(isUnavailable(Object.assign(new Error('Connection terminated unexpectedly'))));
   assert.ok(!isUnavailable(new Error('syntax error')));
@@ -72,6 +74,34 @@ test('circuit breaker: opens once, probes with backoff until the database answer
   breaker.stop();
   breaker.trip('after stop'); // a closing store does not probe any more
   assert.equal(breaker.isOpen, false);
+});
+
+test('circuit breaker: a failed probe with a new reason changes the detail, as no transition; the same reason is not repeated', async () => {
+  const changes: [boolean, string | undefined, boolean, number | undefined][] = [];
+  const reasons = ['read-only', 'read-only', 'refused'];
+  let probes = 0;
+  let closed!: () => void;
+  const done = new Promise<void>((resolve) => (closed = resolve));
+  const breaker = new CircuitBreaker({
+    probe: () => (probes < reasons.length ? Promise.reject(new Error(reasons[probes++])) : Promise.resolve()),
+    onChange: (writable, detail, changed, attempt) => {
+      changes.push([writable, detail, changed, attempt]);
+      if (writable) closed();
+    },
+    describe: (err) => `database ${(err as Error).message}`,
+    baseMs: 1,
+    capMs: 2,
+  });
+  const alive = setInterval(() => undefined, 1000);
+  breaker.trip('database unreachable: terminated');
+  await done;
+  clearInterval(alive);
+  assert.deepEqual(changes, [
+    [false, 'database unreachable: terminated', true, undefined],
+    [false, 'database read-only', false, 1],
+    [false, 'database refused', false, 3],
+    [true, undefined, true, undefined],
+  ]);
 });
 
 test('circuit breaker: stopped before it opens, it never opens nor probes', () => {
