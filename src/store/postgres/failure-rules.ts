@@ -52,5 +52,5 @@ export function isUnavailable(err: unknown): boolean {
 
 /** The database answers but takes no writes (see READ_ONLY): the breaker says so. */
 export function isReadOnly(err: unknown): boolean {
-  return codeOf(err) === READ_ONLY;
+  return codeOf(err) === READ_ONLY || (err instanceof Error && codeOf(err.cause) === READ_ONLY);
 }

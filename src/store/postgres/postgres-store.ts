@@ -396,9 +396,13 @@ export class PostgresStore implements IndexStore {
       client.release();
       return;
     }
-    const err = Object.assign(new Error(`the session takes no writes (transaction_read_only ${readOnly})`), {
-      code: READ_ONLY,
-    });
+    // The SQLSTATE a write would get there (25006) as the cause, so that the outage is told as
+    // read-only (isReadOnly), as a batch's failure on that database is.
+    const err = createError(
+      'E_DATABASE_UNAVAILABLE',
+      `the session takes no writes (transaction_read_only ${readOnly})`,
+      { cause: { code: READ_ONLY } },
+    );
     client.release(err);
     throw err;
   }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backoffDelayMs } from '../../../src/client/backoff.js';
+import { createError } from '../../../src/errors.js';
 import { isReadOnly, isRetryable, isUnavailable } from '../../../src/store/postgres/failure-rules.js';
 import { CircuitBreaker } from '../../../src/store/postgres/circuit-breaker.js';
 import { redactUrl } from '../../../src/store/postgres/database-url.js';
@@ -36,6 +37,9 @@ test('which failures are retried, and which open the breaker', () => {
     assert.ok(isUnavailable({ code }), code);
   assert.ok(isReadOnly({ code: '25006' }), 'a session that takes no writes: a standby');
   assert.ok(!isReadOnly({ code: '57P01' }));
+  // The probe's own finding (transaction_read_only on) carries the SQLSTATE as its cause.
+  assert.ok(isReadOnly(createError('E_DATABASE_UNAVAILABLE', 'x', { cause: { code: '25006' } })));
+  assert.ok(!isReadOnly(createError('E_DATABASE_UNAVAILABLE', 'x', { cause: { code: '57P01' } })));
   assert.ok(!isUnavailable({ code: '57014' }), 'a statement timeout is not an outage');
   assert.ok(isUnavailable(Object.assign(new Error('Connection terminated unexpectedly'))));
   assert.ok(!isUnavailable(new Error('syntax error')));
