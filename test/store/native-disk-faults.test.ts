@@ -1,11 +1,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { DiskStore } from '../../src/store/disk-store.js';
 import { FaultFs } from '../support/fault-fs.js';
-import { inlineCompactor } from '../support/inline-compactor.js';
 import { LineClient } from '../support/line-client.js';
 import { SERVINGS, startServer, type Serving } from '../support/servers.js';
 import { newDataDir } from './support/tmp-dir.js';
+import { faultStore, SUSPENDING_CHECKS } from './support/fault-store.js';
 import { answersAfterRestart } from './support/restart.js';
 
 // A disk that fails while the native connection layer (ADR 0019) serves: its batches hold the
@@ -33,16 +32,7 @@ async function groupsOfOneBatch(
   checkFirst: boolean,
 ): Promise<{ replies: string[]; checked: string }> {
   const dir = await newDataDir(t);
-  const fs = new FaultFs();
-  // Cycle checks past 1000 units of work are suspended (the default is 20,000).
-  const store = new DiskStore({
-    dataDir: dir,
-    fs,
-    compactor: inlineCompactor(fs),
-    retryMinMs: 5,
-    retryMaxMs: 20,
-    slices: { inlineWork: 1000 },
-  });
+  const { store, fs } = faultStore(dir, new FaultFs(), SUSPENDING_CHECKS);
   const server = await startServer({ storage: 'disk', dataDir: dir, io, threads }, { store });
   t.after(() => server.close());
   const clients = await Promise.all(Array.from({ length: 6 }, () => LineClient.open(server.port)));
@@ -122,14 +112,8 @@ async function within<T>(promise: Promise<T>, ms: number, what: string): Promise
 for (const { threads, io, label } of SERVINGS)
   test(`${label}: close() while a group commit hangs ends within twice --shutdown-timeout-ms, without the store`, async (t) => {
     const dir = await newDataDir(t);
-    const fs = new FaultFs();
     // The storage deadline is far: the shutdown must not wait for it.
-    const store = new DiskStore({
-      dataDir: dir,
-      fs,
-      compactor: inlineCompactor(fs),
-      storageTimeoutMs: 60_000,
-    });
+    const { store, fs } = faultStore(dir, new FaultFs(), { storageTimeoutMs: 60_000 });
     const server = await startServer(
       { storage: 'disk', dataDir: dir, io, threads, shutdownTimeoutMs: 300 },
       { store },

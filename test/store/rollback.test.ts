@@ -11,7 +11,7 @@ import { writerAndReader } from '../support/line-client.js';
 import { SERVINGS, startServer } from '../support/servers.js';
 import { randomCommand, seededRandom, send } from './support/workload.js';
 import { newDataDir } from './support/tmp-dir.js';
-import { faultServer } from './support/fault-store.js';
+import { faultServer, faultStore, SUSPENDING_CHECKS } from './support/fault-store.js';
 import { answersAfterRestart } from './support/restart.js';
 
 async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
@@ -142,16 +142,7 @@ for (const { threads, io, label } of SERVINGS)
     { timeout: 60_000 },
     async (t) => {
       const dir = await newDataDir(t);
-      const fs = new FaultFs();
-      // Checks past 1000 units of work are suspended (the default is 20,000).
-      const store = new DiskStore({
-        dataDir: dir,
-        fs,
-        compactor: inlineCompactor(fs),
-        retryMinMs: 5,
-        retryMaxMs: 20,
-        slices: { inlineWork: 1000 },
-      });
+      const { store, fs } = faultStore(dir, new FaultFs(), SUSPENDING_CHECKS);
       const server = await startServer({ storage: 'disk', dataDir: dir, io, threads }, { store });
       t.after(() => server.close());
       const { writer, reader } = await writerAndReader(t, server.port);
