@@ -177,6 +177,13 @@ test('a database that takes no writes (a standby after a failover) makes the ins
       },
       5_000,
     );
+    // The first batch may have met a terminated session instead (the circuit then opens as
+    // "unreachable"); the breaker's first probe, one backoff later, finds the session read-only.
+    await until(
+      'the probe found the database read-only',
+      async () => /read-only/.test((await get(adminPort, '/readyz')).text),
+      5_000,
+    );
     // It stays so while the database is read-only: its probes find a session that takes no
     // writes, not merely one that answers (SELECT 1 did, and closed the circuit at once).
     for (let i = 0; i < 10; i++) {
