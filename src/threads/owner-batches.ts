@@ -332,6 +332,23 @@ function answer(run: BatchRun): void {
 }
 
 /**
+ * Once every one of `waits` has settled: 1 for each of a batch's `count` lines that a failed
+ * one decides, wait k deciding lines `[ranges[2k], ranges[2k + 1])`. The owner's batches and
+ * the native layer's split ones both answer ERROR only those lines when a wait fails.
+ */
+export async function failedLines(
+  waits: readonly Promise<unknown>[],
+  ranges: readonly number[],
+  count: number,
+): Promise<Uint8Array> {
+  const outcomes = await Promise.allSettled(waits);
+  const failed = new Uint8Array(count);
+  for (let k = 0; k < outcomes.length; k++)
+    if (outcomes[k]!.status === 'rejected') failed.fill(1, ranges[2 * k], ranges[2 * k + 1]);
+  return failed;
+}
+
+/**
  * A wait of the run failed. A batch of a socket thread holds several connections' lines, and its
  * segments (split where a cycle check was suspended, ADR 0012) may go to different group
  * commits: one failing says nothing of the others. Answering the whole batch failed told a
@@ -340,11 +357,8 @@ function answer(run: BatchRun): void {
  * the others keep their replies; when every line failed, the batch fails as before.
  */
 async function failSegments(run: BatchRun): Promise<void> {
-  const { peer, replies, waits, ranges } = run;
-  const outcomes = await Promise.allSettled(waits);
-  const failed = new Uint8Array(replies.length);
-  for (let w = 0; w < outcomes.length; w++)
-    if (outcomes[w]!.status === 'rejected') failed.fill(1, ranges![2 * w], ranges![2 * w + 1]);
+  const { peer, replies } = run;
+  const failed = await failedLines(run.waits, run.ranges ?? [], replies.length);
   let failures = 0;
   for (let j = 0; j < replies.length; j++)
     if (failed[j] === 1) {

@@ -6,6 +6,7 @@ import {
   afterWaits,
   chain,
   executeNext,
+  failedLines,
   fillFrom,
   HELD,
   lineEnd,
@@ -275,11 +276,8 @@ function settleAfter(run: SplitRun, held: Uint8Array | null, count: number): voi
  * before (the layer counts those replies as failed for durability).
  */
 async function settleFailed(run: SplitRun, held: Uint8Array | null, count: number): Promise<void> {
-  const { peer, replies, ranges, rangeWaits } = run;
-  const outcomes = await Promise.allSettled(rangeWaits ?? []);
-  const failed = new Uint8Array(replies.length);
-  for (let k = 0; k < outcomes.length; k++)
-    if (outcomes[k]!.status === 'rejected') failed.fill(1, ranges![2 * k], ranges![2 * k + 1]);
+  const { peer, replies } = run;
+  const failed = await failedLines(run.rangeWaits ?? [], run.ranges ?? [], replies.length);
   let lines = 0;
   for (let j = 0; j < replies.length; j++)
     if (failed[j] === 1 && (held === null || held[j] === 1)) {
