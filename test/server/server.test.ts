@@ -111,6 +111,9 @@ for (const { threads, io, label } of SERVINGS)
         const a = await LineClient.open(port);
         const b = await LineClient.open(port);
         assert.deepEqual(await a.request('INDEX|a|'), ['OK']);
+        // Both answered, so both hold their slots: with two threads, a connection made after
+        // them can otherwise be accepted by one thread before the other accepts b.
+        assert.deepEqual(await b.request('QUERY|a|'), ['OK']);
         const refused = await LineClient.open(port);
         await refused.closedByServer();
         assert.equal((await stats()).connectionsRefused, 1);
