@@ -1,8 +1,14 @@
+import { after } from 'node:test';
 import { pino, type Logger } from 'pino';
 import { Composition, type ComposeOptions, type PkgIndexConfig } from '../../src/root.js';
 import type { IndexServer } from '../../src/server/server.js';
 import type { ServerStats } from '../../src/server/stats.js';
 import type { IndexStore } from '../../src/store/store.js';
+import {
+  spawnServer as spawnChild,
+  type ServerProcess,
+  type SpawnOptions,
+} from '../../tools/support/serve-process.js';
 
 /** What tests run a server in this process with, unless they say otherwise. */
 export const TEST_CONFIG: Partial<PkgIndexConfig> = {
@@ -68,6 +74,7 @@ export async function startServer(
     { log: pino({ level: 'silent' }), ...options },
   );
   const { protocol } = await pkgindex.listen();
+  left.add(pkgindex);
   return {
     pkgindex,
     server: pkgindex.server,
@@ -75,15 +82,45 @@ export async function startServer(
     store: pkgindex.store,
     log: pkgindex.log,
     stats: () => pkgindex.serverStats(),
-    close: () => pkgindex.close(),
+    close: async () => {
+      left.delete(pkgindex);
+      await pkgindex.close();
+    },
   };
 }
 
+/**
+ * Servers a test started and did not close: the ones whose test failed before its `close()`.
+ * Left listening, they would hold the file's process until the runner's per-file bound (four
+ * minutes) and cancel every test after them; closed once the file's tests are done, the
+ * failure is reported as itself.
+ */
+const left = new Set<Composition>();
+after(async () => {
+  const open = [...left];
+  left.clear();
+  await Promise.allSettled(open.map((pkgindex) => pkgindex.close()));
+});
+
 // The child-process server is shared with the tools (tools/ must not import test/).
-export {
-  CLI,
-  memoryOf,
-  spawnServer,
-  type ServerProcess,
-  type SpawnOptions,
-} from '../../tools/support/serve-process.js';
+export { CLI, memoryOf, type ServerProcess, type SpawnOptions } from '../../tools/support/serve-process.js';
+
+/**
+ * `pkgindex serve` as a child process (tools/support/serve-process.ts), killed once the file's
+ * tests are done if a test left it running: a failed assertion before its `stop()` would
+ * otherwise hold the file until the runner's per-file bound, as a server in this process would.
+ */
+export async function spawnServer(options?: SpawnOptions): Promise<ServerProcess> {
+  const server = await spawnChild(options);
+  children.add(server);
+  const forget = (): void => {
+    children.delete(server);
+  };
+  server.exited().then(forget, forget);
+  return server;
+}
+
+const children = new Set<ServerProcess>();
+after(async () => {
+  await Promise.allSettled([...children].map((child) => child.kill9()));
+});
