@@ -193,6 +193,7 @@ export class DiskStore implements IndexStore, BackupSource {
           else writer.appendRemove(command.name, command.keys?.[0]);
         },
         durable: () => this.#writer?.barrier() ?? null,
+        batchDurable: () => (this.#observed ? (this.#writer?.barrier() ?? null) : null),
       },
       options.slices,
     );
@@ -318,8 +319,11 @@ export class DiskStore implements IndexStore, BackupSource {
         this.#observed = this.#writer?.unacknowledged(command.name, command.keys?.[0]) === true;
       return this.#graph.has(command.name, command.keys?.[0]) ? Reply.OK : Reply.FAIL;
     }
+    // After it: while it runs, `#observed` says what the batch's earlier commands observed
+    // (the sliced graph reads it when this command is suspended, see batchDurable).
+    const reply = this.#sliced.execute(command);
     this.#observed = true;
-    return this.#sliced.execute(command);
+    return reply;
   }
 
   // eslint-disable-next-line @typescript-eslint/no-invalid-void-type

@@ -29,6 +29,13 @@ export interface SliceHooks {
   changed(command: Command, dropped: DroppedList | null): void;
   /** Resolves once everything changed so far is durable; null when it already is. */
   durable(): Promise<void> | null;
+  /**
+   * What the commands of the batch so far, before the one being suspended, wait for: `durable()`
+   * when one of them observed state not yet durable (any mutation, or a QUERY of a package a
+   * pending record changed), else null. The suspended command's promise is the batch's barrier,
+   * so it must cover them too.
+   */
+  batchDurable(): Promise<void> | null;
 }
 
 /** About 0.2–0.6 ms of cycle-check work (10–30 ns a unit; see docs/adr/0011). */
@@ -41,7 +48,7 @@ interface Waiting {
   readonly command: Command;
   /** The graph the check was started on, or null before it starts. */
   graph: DependencyGraph | null;
-  /** The hooks' `durable()` when its batch had changed the graph before it; else null. */
+  /** The hooks' `batchDurable()` as it was suspended: what its batch's earlier commands wait for. */
   readonly before: Promise<void> | null;
   readonly resolve: (replies: readonly Reply[]) => void;
   readonly reject: (err: unknown) => void;
@@ -76,8 +83,6 @@ export class SlicedGraph {
   /** The command answered SUSPENDED since the last barrier(): its batch waits for it. */
   #suspended: Waiting | null = null;
   #scheduled: NodeJS.Immediate | null = null;
-  /** The commands executed since the last barrier() (one batch) have changed the graph. */
-  #changedInBatch = false;
   #closed = false;
   /** Commands answered SUSPENDED, and turns in which suspended work ran: for metrics. */
   suspendedCommands = 0;
@@ -117,7 +122,6 @@ export class SlicedGraph {
 
   /** The promise of the batch's SUSPENDED command, with its reply; null if it had none. */
   barrier(): Promise<readonly Reply[]> | null {
-    this.#changedInBatch = false;
     const waiting = this.#suspended;
     if (waiting === null) return null;
     this.#suspended = null;
@@ -154,7 +158,6 @@ export class SlicedGraph {
   }
 
   #changed(command: Command, graph: DependencyGraph): void {
-    this.#changedInBatch = true;
     this.#hooks?.changed(command, graph.dropped);
   }
 
@@ -166,9 +169,9 @@ export class SlicedGraph {
       reject = rej;
     });
     // The caller's barrier for the batch is this promise alone: it must also cover the batch's
-    // mutations before this one, whose group commit may fail before this is decided, and
+    // commands before this one, whose group commit may fail before this is decided, and
     // `durable()` then no longer covers a group that failed (#settle).
-    const before = this.#changedInBatch ? (this.#hooks?.durable() ?? null) : null;
+    const before = this.#hooks?.batchDurable() ?? null;
     // Handled now: the group may fail long before this is decided (#settle reads it then).
     before?.catch(() => undefined);
     const waiting: Waiting = { command, graph, resolve, reject, promise, before };
@@ -206,8 +209,6 @@ export class SlicedGraph {
       this.#settle(waiting, reply);
       if (performance.now() >= deadline) break;
     }
-    // What a slice changes belongs to no batch.
-    this.#changedInBatch = false;
     if (this.busy) this.#schedule();
   }
 
@@ -231,19 +232,25 @@ export class SlicedGraph {
     return this.#decided(command, progress, graph);
   }
 
+  /**
+   * Resolves the command's promise once what its batch observed before it (`before`) and what
+   * it observed itself (`now`: its own record, or the state its FAIL saw) are durable. When
+   * `before` fails, the batch's earlier replies are wrong too: the promise fails, and with it
+   * the whole batch. When only `now` fails, the earlier commands' group passed, so their
+   * replies stand and only this command is ERROR (its change was taken back): failing the
+   * batch told a client ERROR for a mutation the server kept.
+   */
   #settle(waiting: Waiting, reply: Reply): void {
     const now = this.#hooks?.durable() ?? null;
     const before = waiting.before;
-    const durable = before === null ? now : now === null ? before : Promise.all([before, now]);
-    if (durable === null) waiting.resolve([reply]);
-    else
-      durable.then(
-        () => {
-          waiting.resolve([reply]);
-        },
-        (err: unknown) => {
-          waiting.reject(err);
-        },
-      );
+    if (before === null && now === null) {
+      waiting.resolve([reply]);
+      return;
+    }
+    // Both handled at once: either may fail while the other is still out.
+    void Promise.allSettled([before, now]).then(([earlier, own]) => {
+      if (earlier.status === 'rejected') waiting.reject(earlier.reason);
+      else waiting.resolve([own.status === 'rejected' ? Reply.ERROR : reply]);
+    });
   }
 }
