@@ -554,6 +554,10 @@ export class Composition implements PkgIndex {
       onFailedDurability: (lines) => {
         this.server.stats.repliesFailedDurability += lines;
       },
+      // Executed here, so counted here: a socket thread's connections never see SUSPENDED.
+      onSuspended: () => {
+        this.server.stats.commandsSuspended++;
+      },
     });
   }
 

@@ -114,6 +114,10 @@ class NativePeer implements SplitPeer {
   settled(replies: Uint8Array | null, failed = 0): void {
     this.#front.settled(this.#index, this.#unsettled.shift(), replies, failed);
   }
+
+  suspended(): void {
+    this.#front.commandsSuspended++;
+  }
 }
 
 /**
@@ -151,6 +155,8 @@ export class NativeFront {
   #pauseTimer: NodeJS.Timeout | null = null;
   /** Replies ERROR for durability in answers that also hold others (see `settled`). */
   #repliesFailed = 0;
+  /** Commands of the threads' batches answered SUSPENDED (counted by their peers). */
+  commandsSuspended = 0;
   /** Times the inline thread was paused (pkgindex_io_read_pauses_total). */
   #readPauses = 0;
   /** Connections are logged as Node's sockets log them (info): the threads keep their events. */
@@ -448,7 +454,7 @@ export class NativeFront {
       linesTooLong: at('linesTooLong'),
       repliesFailedDurability: at('repliesFailedDurability') + this.#repliesFailed,
       turnsYielded: 0,
-      commandsSuspended: 0,
+      commandsSuspended: this.commandsSuspended,
       connectionsRefusedPerPeer: at('connectionsRefusedPerPeer'),
       acceptErrors: at('acceptErrors'),
       commandsRateLimited: 0,

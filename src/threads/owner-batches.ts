@@ -23,6 +23,8 @@ export interface BatchPeer {
   replies(replies: Uint8Array, failed?: number): void;
   /** The oldest unanswered batch could not be made durable. */
   failed(): void;
+  /** A command of its batch was answered SUSPENDED (pkgindex_commands_suspended_total). */
+  suspended(): void;
 }
 
 /**
@@ -277,6 +279,7 @@ function step(run: BatchRun): void {
     if (reply === PENDING) undecided = true;
     else if (reply === SUSPENDED) {
       suspended = true;
+      run.peer.suspended();
       i++;
       break;
     }

@@ -97,6 +97,8 @@ export interface SocketThreadsOptions {
    * caller as failed durability. A batch that fails whole is counted by its thread.
    */
   readonly onFailedDurability?: (lines: number) => void;
+  /** Called for each command of a batch answered SUSPENDED: the caller counts it. */
+  readonly onSuspended?: () => void;
 }
 
 /** One socket thread, seen from the owner. */
@@ -144,6 +146,12 @@ class SocketThread implements BatchPeer {
 
   /** See SocketThreadsOptions.onFailedDurability. */
   onFailedDurability: ((lines: number) => void) | null = null;
+  /** See SocketThreadsOptions.onSuspended. */
+  onSuspended: (() => void) | null = null;
+
+  suspended(): void {
+    this.onSuspended?.();
+  }
 
   /** Answers the oldest unanswered batch (`failed` of its lines ERROR for durability). */
   replies(replies: Uint8Array, failed = 0): void {
@@ -252,6 +260,7 @@ export class SocketThreads {
     repinAfter(worker);
     const thread = new SocketThread(index, worker, options.log.child({ thread: index }), held);
     thread.onFailedDurability = options.onFailedDurability ?? null;
+    thread.onSuspended = options.onSuspended ?? null;
     if (rings) {
       thread.ring = new RingChannel(
         data.fromOwner,

@@ -165,6 +165,7 @@ function runLines(
     if (reply === PENDING) undecided = true;
     else if (reply === SUSPENDED) {
       suspended = true;
+      run.peer.suspended();
       i++;
       break;
     }

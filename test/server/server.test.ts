@@ -101,6 +101,21 @@ for (const { threads, io, label } of SERVINGS)
         await close();
       });
 
+      test('a cycle check run over several turns is counted as suspended, whichever thread read it', async () => {
+        const { port, stats, close } = await startServer({ threads, io, sharedReadBuffer });
+        const c = await LineClient.open(port);
+        // Two chains of 20,000: making a0 depend on the end of the other is a check of about
+        // 400,000 units, past the 20,000 a line may run inline.
+        const chain = (p: string) =>
+          Array.from({ length: 20_000 }, (_, i) => `INDEX|${p}${i}|${i === 0 ? '' : `${p}${i - 1}`}`);
+        assert.ok((await c.request(...chain('a'), ...chain('b'))).every((reply) => reply === 'OK'));
+        assert.equal((await stats()).commandsSuspended, 0);
+        assert.deepEqual(await c.request('INDEX|a0|b19999', 'QUERY|a0|'), ['OK', 'OK']);
+        assert.equal((await stats()).commandsSuspended, 1);
+        c.close();
+        await close();
+      });
+
       test('beyond --max-connections new connections are closed, existing ones keep working', async () => {
         const { port, stats, close } = await startServer({
           threads,

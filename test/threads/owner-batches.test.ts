@@ -74,6 +74,9 @@ function recordingPeer({ failures = false } = {}): { peer: BatchPeer; answered: 
       if (!failures) assert.fail('the memory store never fails a batch');
       answered.push(null);
     },
+    suspended() {
+      // Counted in the owner's stats; test/server/server.test.ts checks the count per serving.
+    },
   };
   return { peer, answered };
 }
@@ -341,6 +344,9 @@ function recordingSplitPeer(): {
     },
     failed() {
       assert.fail('a split peer is answered in two parts');
+    },
+    suspended() {
+      // Counted in the owner's stats; test/server/server.test.ts checks the count per serving.
     },
     settled(replies, lines = 0) {
       second.push(replies === null ? null : Array.from(replies));

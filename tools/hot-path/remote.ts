@@ -69,6 +69,9 @@ export async function measureRemote(o: RemoteOptions): Promise<string> {
     failed(): void {
       throw new Error('a batch failed');
     },
+    suspended(): void {
+      // The measured load has no long cycle checks.
+    },
   };
   const onReplies = (payload: Buffer, tag: number): void => {
     remote.settle(Uint8Array.prototype.slice.call(payload, 0, tag));
