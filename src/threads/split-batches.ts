@@ -59,6 +59,8 @@ export interface Deferred {
   readonly bytes: Buffer;
   readonly line: number;
   readonly to: number;
+  /** Its pair in `run.ranges`: the lines its completion decides, from `line` to `to`. */
+  readonly range: number;
   readonly done: () => void;
   readonly fail: (err: unknown) => void;
 }
@@ -129,14 +131,18 @@ function defer(run: SplitRun, bytes: Buffer, line: number, to: number): Deferred
   });
   ran.catch(() => undefined);
   run.waits.push(ran);
-  holdRange(run, line, to, ran);
-  return { run, bytes, line, to, done, fail };
+  const range = holdRange(run, line, to, ran);
+  return { run, bytes, line, to, range, done, fail };
 }
 
-/** Lines `[from, to)` of `run` wait for `wait`: ERROR if it fails, whatever the others do. */
-function holdRange(run: SplitRun, from: number, to: number, wait: Promise<unknown>): void {
+/**
+ * Lines `[from, to)` of `run` wait for `wait`: ERROR if it fails, whatever the others do.
+ * Returns the index of the pair in `run.ranges`.
+ */
+function holdRange(run: SplitRun, from: number, to: number, wait: Promise<unknown>): number {
   (run.ranges ??= []).push(from, to);
   (run.rangeWaits ??= []).push(wait);
+  return (run.ranges.length >> 1) - 1;
 }
 
 /**
@@ -177,6 +183,14 @@ function runLines(
   // Held behind the check: what it sent after it, here and in later batches, waits.
   const end = linesEnd(bytes, start, to - i);
   const queue: Deferred[] = [];
+  if (rest !== null) {
+    // A deferred part suspended again: the lines it ran now are decided by this command's
+    // barrier, its completion only decides what is left of it. Its range covered them too, so
+    // a failure of the remainder's group answered ERROR lines whose barrier had passed: a
+    // client told that mutations the server kept may not have happened.
+    run.ranges![2 * rest.range] = i;
+    holdRange(run, line, i, wait);
+  }
   if (i < to) {
     const remainder = Buffer.from(bytes.subarray(start, end));
     run.held.fill(1, i, to);

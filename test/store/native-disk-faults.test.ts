@@ -165,6 +165,45 @@ for (const { threads, io, label } of SERVINGS)
     );
   });
 
+// One client, one write, two suspended checks: its lines after the first check are deferred
+// (the native layer holds the client, split-batches.ts) and run once it is decided, until the
+// second check suspends them again. x, run between the checks, goes into the group commit
+// after the first check's, which passes; y, after the second check, into the one after, which
+// fails. Only y is ERROR: the native layer answered x and the second check ERROR too (their
+// barrier passed, but the failed remainder's completion covered every line deferred behind the
+// first check), telling the client a change the server kept may not have happened.
+for (const { threads, io, label } of SERVINGS)
+  test(`${label}: lines between two suspended checks of one write are answered OK when only the group after the second fails`, async (t) => {
+    const dir = await newDataDir(t);
+    const { store, fs } = faultStore(dir, new FaultFs(), SUSPENDING_CHECKS);
+    let suspended = 0;
+    const execute = store.execute.bind(store);
+    store.execute = (command) => {
+      const reply = execute(command);
+      if (reply === SUSPENDED) suspended++;
+      return reply;
+    };
+    const server = await startServer({ storage: 'disk', dataDir: dir, io, threads }, { store });
+    t.after(() => server.close());
+    const client = await LineClient.open(server.port);
+    t.after(() => {
+      client.close();
+    });
+    const chain = (p: string) =>
+      Array.from({ length: 10_000 }, (_, i) => `INDEX|${p}${i}|${i === 0 ? '' : `${p}${i - 1}`}`);
+    assert.ok((await client.request(...chain('a'), ...chain('b'))).every((reply) => reply === 'OK'));
+    suspended = 0;
+    // a0's group passes, then x's; y's fails. b0 -> a9999 closes a cycle through a0 -> b9999.
+    fs.inject({ op: 'write', path: '.log', after: 2 });
+    const replies = await client.request('INDEX|a0|b9999', 'INDEX|x|', 'INDEX|b0|a9999', 'INDEX|y|');
+    assert.equal(suspended, 2, 'both checks were suspended');
+    client.close();
+    await server.close();
+    const after = await answersAfterRestart(t, dir, ['QUERY|x|', 'QUERY|y|', 'REMOVE|b9999|']);
+    assert.deepEqual(after, ['OK', 'FAIL', 'FAIL'], 'a0 and x were kept, y was not');
+    assert.deepEqual(replies, ['OK', 'OK', 'FAIL', 'ERROR']);
+  });
+
 /** Resolves with what `promise` resolves with, or fails saying `what` did not happen within `ms`. */
 async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
