@@ -8,6 +8,7 @@ import { faultStore, SUSPENDING_CHECKS } from './support/fault-store.js';
 import { answersAfterRestart } from './support/restart.js';
 import { until } from '../support/until.js';
 import { SUSPENDED } from '../../src/store/store.js';
+import type { DiskStore } from '../../src/store/disk-store.js';
 
 // A disk that fails while the native connection layer (ADR 0019) serves: its batches hold the
 // lines of several clients, each waiting for its own barrier, and are answered in two parts
@@ -18,6 +19,26 @@ import { SUSPENDED } from '../../src/store/store.js';
 function blockThisThread(ms: number): void {
   const until = Date.now() + ms;
   while (Date.now() < until);
+}
+
+/** A chain of 10,000: making a0 depend on b9999 is a check of about 200,000 units, over many turns. */
+function chain(p: string): string[] {
+  return Array.from({ length: 10_000 }, (_, i) => `INDEX|${p}${i}|${i === 0 ? '' : `${p}${i - 1}`}`);
+}
+
+/**
+ * Counts the commands `store` answers SUSPENDED: whichever thread reads the lines, the owner
+ * executes them against it.
+ */
+function countSuspended(store: DiskStore): { count: number } {
+  const counter = { count: 0 };
+  const execute = store.execute.bind(store);
+  store.execute = (command) => {
+    const reply = execute(command);
+    if (reply === SUSPENDED) counter.count++;
+    return reply;
+  };
+  return counter;
 }
 
 /**
@@ -42,9 +63,6 @@ async function groupsOfOneBatch(
     for (const c of clients) c.close();
   });
   const [loader, checker, ...writers] = clients as [LineClient, LineClient, ...LineClient[]];
-  // Two chains: making a0 depend on b9999 is a check of about 200,000 units, over many turns.
-  const chain = (p: string) =>
-    Array.from({ length: 10_000 }, (_, i) => `INDEX|${p}${i}|${i === 0 ? '' : `${p}${i - 1}`}`);
   assert.ok((await loader.request(...chain('a'), ...chain('b'))).every((reply) => reply === 'OK'));
 
   // The first group written from now on passes, the next one fails. Sent together, so that one
@@ -107,8 +125,6 @@ for (const { threads, io, label } of SERVINGS)
     t.after(() => {
       client.close();
     });
-    const chain = (p: string) =>
-      Array.from({ length: 10_000 }, (_, i) => `INDEX|${p}${i}|${i === 0 ? '' : `${p}${i - 1}`}`);
     assert.ok((await client.request(...chain('a'), ...chain('b'))).every((reply) => reply === 'OK'));
     fs.inject({ op: 'write', path: '.log', after: 1 });
     const replies = await client.request('INDEX|x|', 'INDEX|a0|b9999');
@@ -127,22 +143,13 @@ for (const { threads, io, label } of SERVINGS)
   test(`${label}: a QUERY before a suspended check waits for the group it observed, and fails with it`, async (t) => {
     const dir = await newDataDir(t);
     const { store, fs } = faultStore(dir, new FaultFs(), SUSPENDING_CHECKS);
-    // Whichever thread reads the lines, the owner executes them against this store.
-    let suspended = 0;
-    const execute = store.execute.bind(store);
-    store.execute = (command) => {
-      const reply = execute(command);
-      if (reply === SUSPENDED) suspended++;
-      return reply;
-    };
+    const suspended = countSuspended(store);
     const server = await startServer({ storage: 'disk', dataDir: dir, io, threads }, { store });
     t.after(() => server.close());
     const [loader, writer, reader] = await Promise.all([0, 1, 2].map(() => LineClient.open(server.port)));
     t.after(() => {
       for (const c of [loader, writer, reader]) c!.close();
     });
-    const chain = (p: string) =>
-      Array.from({ length: 10_000 }, (_, i) => `INDEX|${p}${i}|${i === 0 ? '' : `${p}${i - 1}`}`);
     assert.ok((await loader!.request(...chain('a'), ...chain('b'))).every((reply) => reply === 'OK'));
     // The group that holds x hangs in its write until the reader's lines have run, then fails.
     fs.inject({ op: 'write', path: '.log' });
@@ -150,7 +157,7 @@ for (const { threads, io, label } of SERVINGS)
     const indexed = writer!.request('INDEX|x|');
     await hold.reached;
     const read = reader!.request('QUERY|x|', 'INDEX|a0|b9999');
-    await until("the reader's check suspended", () => Promise.resolve(suspended > 0));
+    await until("the reader's check suspended", () => Promise.resolve(suspended.count > 0));
     hold.release();
     const [[wrote], [queried, checked]] = await Promise.all([indexed, read]);
     assert.equal(wrote, 'ERROR', "x's group commit failed");
@@ -176,27 +183,19 @@ for (const { threads, io, label } of SERVINGS)
   test(`${label}: lines between two suspended checks of one write are answered OK when only the group after the second fails`, async (t) => {
     const dir = await newDataDir(t);
     const { store, fs } = faultStore(dir, new FaultFs(), SUSPENDING_CHECKS);
-    let suspended = 0;
-    const execute = store.execute.bind(store);
-    store.execute = (command) => {
-      const reply = execute(command);
-      if (reply === SUSPENDED) suspended++;
-      return reply;
-    };
+    const suspended = countSuspended(store);
     const server = await startServer({ storage: 'disk', dataDir: dir, io, threads }, { store });
     t.after(() => server.close());
     const client = await LineClient.open(server.port);
     t.after(() => {
       client.close();
     });
-    const chain = (p: string) =>
-      Array.from({ length: 10_000 }, (_, i) => `INDEX|${p}${i}|${i === 0 ? '' : `${p}${i - 1}`}`);
     assert.ok((await client.request(...chain('a'), ...chain('b'))).every((reply) => reply === 'OK'));
-    suspended = 0;
+    suspended.count = 0;
     // a0's group passes, then x's; y's fails. b0 -> a9999 closes a cycle through a0 -> b9999.
     fs.inject({ op: 'write', path: '.log', after: 2 });
     const replies = await client.request('INDEX|a0|b9999', 'INDEX|x|', 'INDEX|b0|a9999', 'INDEX|y|');
-    assert.equal(suspended, 2, 'both checks were suspended');
+    assert.equal(suspended.count, 2, 'both checks were suspended');
     client.close();
     await server.close();
     const after = await answersAfterRestart(t, dir, ['QUERY|x|', 'QUERY|y|', 'REMOVE|b9999|']);

@@ -9,6 +9,7 @@ import { newDataDir } from './support/tmp-dir.js';
 import { faultStore, SUSPENDING_CHECKS } from './support/fault-store.js';
 import { answersAfterRestart } from './support/restart.js';
 import { SUSPENDED } from '../../src/store/store.js';
+import { prng } from '../../tools/stress/harness.js';
 
 // Randomized, seeded: several clients pipeline INDEX, REMOVE and QUERY lines, some of them
 // cycle checks long enough to be suspended (ADR 0012), while the disk fails, tears and hangs at
@@ -30,18 +31,6 @@ import { SUSPENDED } from '../../src/store/store.js';
 // written to $TMPDIR/fuzz-SEED-IO-THREADS.txt). FUZZ_ROUNDS=40 with a few seeds
 // found the native layer's answering ERROR to lines run between two suspended checks of one
 // client (native-disk-faults.test.ts) in 5 of 36 runs.
-
-/** mulberry32: a small seeded generator, so that a failing seed can be run again. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CHAIN = 10_000;
 const OWN_CHAIN = 1000;
@@ -155,7 +144,7 @@ interface Outcome {
 }
 
 async function run(t: TestContext, serving: Serving, seed: number): Promise<Outcome> {
-  const rnd = random(seed);
+  const rnd = prng(seed);
   const started = performance.now();
   const dir = await newDataDir(t);
   const { store, fs } = faultStore(dir, new FaultFs(), {
@@ -180,7 +169,7 @@ async function run(t: TestContext, serving: Serving, seed: number): Promise<Outc
       });
   };
   // Faults aimed at the interplay: the group commits around a check as it is suspended.
-  const aimed = random(seed * 7 + 3);
+  const aimed = prng(seed * 7 + 3);
   const trace: string[] = [];
   const tracing = process.env.FUZZ_TRACE !== undefined;
   let segment: string[] = [];
@@ -275,7 +264,7 @@ async function run(t: TestContext, serving: Serving, seed: number): Promise<Outc
   const ROUNDS = Number(process.env.FUZZ_ROUNDS ?? 12);
   await Promise.all(
     clients.map(async (client, k) => {
-      const crnd = random(seed * 31 + k + 1);
+      const crnd = prng(seed * 31 + k + 1);
       let writeNo = 0;
       for (let round = 0; round < ROUNDS; round++) {
         // One to three writes back to back, replies read after: pipelined across batches.
