@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { LineClient } from '../support/line-client.js';
 import { SERVINGS, startServer } from '../support/servers.js';
 import { until } from '../support/until.js';
+import { chainLines } from '../support/chains.js';
 
 // Every test runs with both ways of reading sockets (see src/server/shared-reads.ts), on one
 // thread and on several (ADR 0010), and on the native I/O threads (ADR 0019), which read
@@ -106,9 +107,8 @@ for (const { threads, io, label } of SERVINGS)
         const c = await LineClient.open(port);
         // Two chains of 20,000: making a0 depend on the end of the other is a check of about
         // 400,000 units, past the 20,000 a line may run inline.
-        const chain = (p: string) =>
-          Array.from({ length: 20_000 }, (_, i) => `INDEX|${p}${i}|${i === 0 ? '' : `${p}${i - 1}`}`);
-        assert.ok((await c.request(...chain('a'), ...chain('b'))).every((reply) => reply === 'OK'));
+        const lines = [...chainLines('a', 20_000), ...chainLines('b', 20_000)];
+        assert.ok((await c.request(...lines)).every((reply) => reply === 'OK'));
         assert.equal((await stats()).commandsSuspended, 0);
         assert.deepEqual(await c.request('INDEX|a0|b19999', 'QUERY|a0|'), ['OK', 'OK']);
         assert.equal((await stats()).commandsSuspended, 1);

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { FaultFs } from '../support/fault-fs.js';
 import { LineClient } from '../support/line-client.js';
 import { SERVINGS, startServer, type Serving } from '../support/servers.js';
+import { chainLines } from '../support/chains.js';
 import { newDataDir } from './support/tmp-dir.js';
 import { faultStore, SUSPENDING_CHECKS } from './support/fault-store.js';
 import { answersAfterRestart } from './support/restart.js';
@@ -21,10 +22,8 @@ function blockThisThread(ms: number): void {
   while (Date.now() < until);
 }
 
-/** A chain of 10,000: making a0 depend on b9999 is a check of about 200,000 units, over many turns. */
-function chain(p: string): string[] {
-  return Array.from({ length: 10_000 }, (_, i) => `INDEX|${p}${i}|${i === 0 ? '' : `${p}${i - 1}`}`);
-}
+/** Chains a and b of 10,000: making a0 depend on b9999 is a check suspended over many turns. */
+const CHAINS = [...chainLines('a', 10_000), ...chainLines('b', 10_000)];
 
 /**
  * Counts the commands `store` answers SUSPENDED: whichever thread reads the lines, the owner
@@ -39,6 +38,26 @@ function countSuspended(store: DiskStore): { count: number } {
     return reply;
   };
   return counter;
+}
+
+/**
+ * A server served as `serving` on a fault store whose cycle checks suspend, with a client that
+ * has loaded the chains a and b (CHAINS); closed when the test ends. `suspended` counts the
+ * SUSPENDED answers since the load.
+ */
+async function loadedFaultServer(t: TestContext, { threads, io }: Serving) {
+  const dir = await newDataDir(t);
+  const { store, fs } = faultStore(dir, new FaultFs(), SUSPENDING_CHECKS);
+  const suspended = countSuspended(store);
+  const server = await startServer({ storage: 'disk', dataDir: dir, io, threads }, { store });
+  t.after(() => server.close());
+  const client = await LineClient.open(server.port);
+  t.after(() => {
+    client.close();
+  });
+  assert.ok((await client.request(...CHAINS)).every((reply) => reply === 'OK'));
+  suspended.count = 0;
+  return { dir, fs, server, client, suspended };
 }
 
 /**
@@ -63,7 +82,7 @@ async function groupsOfOneBatch(
     for (const c of clients) c.close();
   });
   const [loader, checker, ...writers] = clients as [LineClient, LineClient, ...LineClient[]];
-  assert.ok((await loader.request(...chain('a'), ...chain('b'))).every((reply) => reply === 'OK'));
+  assert.ok((await loader.request(...CHAINS)).every((reply) => reply === 'OK'));
 
   // The first group written from now on passes, the next one fails. Sent together, so that one
   // turn reads them all (one batch of the native layer, or of a socket thread).
@@ -115,17 +134,9 @@ for (const serving of SERVINGS)
 // waits for the check, whose barrier covers the INDEX's group too (ADR 0012); only the check
 // failed, so only the check is ERROR: answering the INDEX ERROR told the client that a change
 // the server kept may not have happened.
-for (const { threads, io, label } of SERVINGS)
-  test(`${label}: a client's mutation made durable before its own check is answered OK when only the check's group commit fails`, async (t) => {
-    const dir = await newDataDir(t);
-    const { store, fs } = faultStore(dir, new FaultFs(), SUSPENDING_CHECKS);
-    const server = await startServer({ storage: 'disk', dataDir: dir, io, threads }, { store });
-    t.after(() => server.close());
-    const client = await LineClient.open(server.port);
-    t.after(() => {
-      client.close();
-    });
-    assert.ok((await client.request(...chain('a'), ...chain('b'))).every((reply) => reply === 'OK'));
+for (const serving of SERVINGS)
+  test(`${serving.label}: a client's mutation made durable before its own check is answered OK when only the check's group commit fails`, async (t) => {
+    const { dir, fs, server, client } = await loadedFaultServer(t, serving);
     fs.inject({ op: 'write', path: '.log', after: 1 });
     const replies = await client.request('INDEX|x|', 'INDEX|a0|b9999');
     assert.equal(replies[1], 'ERROR', "the check's group commit failed");
@@ -139,18 +150,13 @@ for (const { threads, io, label } of SERVINGS)
 // A QUERY of a package whose group commit is still in flight waits for that group (README,
 // "What an answer means"); before a suspended check in the same batch it waited for the
 // check's group instead, and answered OK for a package the failed group took back.
-for (const { threads, io, label } of SERVINGS)
-  test(`${label}: a QUERY before a suspended check waits for the group it observed, and fails with it`, async (t) => {
-    const dir = await newDataDir(t);
-    const { store, fs } = faultStore(dir, new FaultFs(), SUSPENDING_CHECKS);
-    const suspended = countSuspended(store);
-    const server = await startServer({ storage: 'disk', dataDir: dir, io, threads }, { store });
-    t.after(() => server.close());
-    const [loader, writer, reader] = await Promise.all([0, 1, 2].map(() => LineClient.open(server.port)));
+for (const serving of SERVINGS)
+  test(`${serving.label}: a QUERY before a suspended check waits for the group it observed, and fails with it`, async (t) => {
+    const { dir, fs, server, client: loader, suspended } = await loadedFaultServer(t, serving);
+    const [writer, reader] = await Promise.all([0, 1].map(() => LineClient.open(server.port)));
     t.after(() => {
-      for (const c of [loader, writer, reader]) c!.close();
+      for (const c of [writer, reader]) c!.close();
     });
-    assert.ok((await loader!.request(...chain('a'), ...chain('b'))).every((reply) => reply === 'OK'));
     // The group that holds x hangs in its write until the reader's lines have run, then fails.
     fs.inject({ op: 'write', path: '.log' });
     const hold = fs.hold('write', '.log');
@@ -179,19 +185,9 @@ for (const { threads, io, label } of SERVINGS)
 // fails. Only y is ERROR: the native layer answered x and the second check ERROR too (their
 // barrier passed, but the failed remainder's completion covered every line deferred behind the
 // first check), telling the client a change the server kept may not have happened.
-for (const { threads, io, label } of SERVINGS)
-  test(`${label}: lines between two suspended checks of one write are answered OK when only the group after the second fails`, async (t) => {
-    const dir = await newDataDir(t);
-    const { store, fs } = faultStore(dir, new FaultFs(), SUSPENDING_CHECKS);
-    const suspended = countSuspended(store);
-    const server = await startServer({ storage: 'disk', dataDir: dir, io, threads }, { store });
-    t.after(() => server.close());
-    const client = await LineClient.open(server.port);
-    t.after(() => {
-      client.close();
-    });
-    assert.ok((await client.request(...chain('a'), ...chain('b'))).every((reply) => reply === 'OK'));
-    suspended.count = 0;
+for (const serving of SERVINGS)
+  test(`${serving.label}: lines between two suspended checks of one write are answered OK when only the group after the second fails`, async (t) => {
+    const { dir, fs, server, client, suspended } = await loadedFaultServer(t, serving);
     // a0's group passes, then x's; y's fails. b0 -> a9999 closes a cycle through a0 -> b9999.
     fs.inject({ op: 'write', path: '.log', after: 2 });
     const replies = await client.request('INDEX|a0|b9999', 'INDEX|x|', 'INDEX|b0|a9999', 'INDEX|y|');

@@ -5,6 +5,7 @@ import { Reply } from '../../src/protocol/reply.js';
 import { DiskStore } from '../../src/store/disk-store.js';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { recover } from '../../src/store/recover.js';
+import { chainLines } from '../support/chains.js';
 import { FaultFs } from '../support/fault-fs.js';
 import { inlineCompactor } from '../support/inline-compactor.js';
 import { writerAndReader } from '../support/line-client.js';
@@ -148,9 +149,8 @@ for (const { threads, io, label } of SERVINGS)
       const { writer, reader } = await writerAndReader(t, server.port);
       // Two chains, a0 <- a1 <- ... then b0 <- b1 <- ...: making a0 depend on b9999 moves all of
       // a behind all of b, a check of about 200,000 units, some 40 slices.
-      const chain = (p: string) =>
-        Array.from({ length: 10_000 }, (_, i) => `INDEX|${p}${i}|${i === 0 ? '' : `${p}${i - 1}`}`);
-      assert.ok((await writer.request(...chain('a'), ...chain('b'))).every((reply) => reply === 'OK'));
+      const chains = [...chainLines('a', 10_000), ...chainLines('b', 10_000)];
+      assert.ok((await writer.request(...chains)).every((reply) => reply === 'OK'));
 
       // The next log write fails, and recovery cannot read the dir until healed: the reopen waits.
       fs.inject({ op: 'write', path: '.log' });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { FaultFs, type Hold } from '../support/fault-fs.js';
+import { chainLines } from '../support/chains.js';
 import { LineClient } from '../support/line-client.js';
 import { SERVINGS, startServer, type Serving } from '../support/servers.js';
 import { newDataDir } from './support/tmp-dir.js';
@@ -231,13 +232,11 @@ async function run(t: TestContext, serving: Serving, seed: number): Promise<Outc
   t.after(() => {
     for (const c of clients) c.close();
   });
-  const chain = (p: string, n: number) =>
-    Array.from({ length: n }, (_, i) => `INDEX|${p}${i}|${i === 0 ? '' : `${p}${i - 1}`}`);
   const preload = [
-    ...chain('a', CHAIN),
-    ...chain('b', CHAIN),
+    ...chainLines('a', CHAIN),
+    ...chainLines('b', CHAIN),
     'INDEX|z|',
-    ...clients.flatMap((_, k) => chain(`c${k}k`, OWN_CHAIN)),
+    ...clients.flatMap((_, k) => chainLines(`c${k}k`, OWN_CHAIN)),
   ];
   const loaded = await clients[0]!.request(...preload);
   const notOk = loaded.flatMap((reply, i) => (reply === 'OK' ? [] : [`${preload[i]} ${reply} (line ${i})`]));
