@@ -84,9 +84,6 @@ export class SlicedGraph {
   #suspended: Waiting | null = null;
   #scheduled: NodeJS.Immediate | null = null;
   #closed = false;
-  /** Commands answered SUSPENDED, and turns in which suspended work ran: for metrics. */
-  suspendedCommands = 0;
-  slices = 0;
 
   constructor(graph: () => DependencyGraph, hooks: SliceHooks | null, options: SliceOptions = {}) {
     this.#graph = graph;
@@ -177,7 +174,6 @@ export class SlicedGraph {
     const waiting: Waiting = { command, graph, resolve, reject, promise, before };
     this.#queue.push(waiting);
     this.#suspended = waiting;
-    this.suspendedCommands++;
     this.#schedule();
     return SUSPENDED;
   }
@@ -192,7 +188,6 @@ export class SlicedGraph {
 
   /** One slice: decides queued commands in order until the queue is empty or the time is up. */
   #run(): void {
-    this.slices++;
     const deadline = performance.now() + this.#sliceMs;
     while (this.busy) {
       const waiting = this.#queue[this.#head]!;
