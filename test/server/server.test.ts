@@ -210,11 +210,14 @@ for (const { threads, io, label } of SERVINGS)
         socket.on('drain', pump);
         pump();
         // The server reads until its replies back up, then reads again only as the kernel's socket
-        // buffers between the two grow (bounded by net.ipv4.tcp_rmem/tcp_wmem). Wait until it stops.
+        // buffers between the two grow (bounded by net.ipv4.tcp_rmem/tcp_wmem). Wait until it stops:
+        // the same count four times over 1.5 s (a 2 s wait per look cost 4 s of every serving).
         let last = -1;
-        for (let i = 0; i < 15 && (await stats()).bytesIn !== last; i++) {
-          last = (await stats()).bytesIn;
-          await sleep(2000);
+        for (let same = 0, i = 0; same < 4 && i < 60; i++) {
+          const now = (await stats()).bytesIn;
+          same = now === last ? same + 1 : 1;
+          last = now;
+          if (same < 4) await sleep(500);
         }
         assert.equal(
           (await stats()).bytesIn,
