@@ -95,11 +95,11 @@ export class FaultFs implements StorageFs {
 
   /**
    * The next call of `op` (on a path containing `path`; for a rename, the path renamed) hangs
-   * until `release()`, as on a disk or NFS server that stopped answering. Only write, datasync
-   * and rename are held; the log's zeroing only with `zeros` (see FaultRule.zeros), and then
-   * nothing else.
+   * until `release()`, as on a disk or NFS server that stopped answering. Only write, datasync,
+   * truncate and rename are held; the log's zeroing only with `zeros` (see FaultRule.zeros),
+   * and then nothing else.
    */
-  hold(op: 'write' | 'datasync' | 'rename', path?: string, zeros = false): Hold {
+  hold(op: 'write' | 'datasync' | 'truncate' | 'rename', path?: string, zeros = false): Hold {
     let reached!: () => void;
     const reachedPromise = new Promise<void>((resolve) => (reached = resolve));
     let release!: () => void;
@@ -365,6 +365,7 @@ class FaultFile implements StorageFile {
   }
 
   async truncate(length: number): Promise<void> {
+    await this.#fs.held('truncate', this.path);
     this.#throwIf('truncate');
     await this.#inner.truncate(length);
     this.#fs.truncated(this.path, length);
