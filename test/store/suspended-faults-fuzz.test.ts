@@ -82,14 +82,15 @@ class Model {
     return false;
   }
 
+  /** Chains' packages past their first never change, so they are not in `deps`. */
   depsOf(n: string): readonly string[] {
-    const chain = /^([ab])(\d+)$/.exec(n);
+    const chain = /^([ab]|c\d+k)(\d+)$/.exec(n);
     if (chain !== null && chain[2] !== '0') return [`${chain[1]}${Number(chain[2]) - 1}`];
     return this.deps.get(n) ?? [];
   }
 
   has(n: string): boolean {
-    return /^[ab]\d+$/.test(n) || n === 'z' || this.deps.has(n);
+    return /^([ab]\d+|c\d+k[1-9]\d*)$/.test(n) || n === 'z' || this.deps.has(n);
   }
 
   clone(): Model {
@@ -98,10 +99,8 @@ class Model {
     return m;
   }
 
-  /** The state of what can change (a chain's packages past its head never do). */
   key(): string {
     return [...this.deps]
-      .filter(([n]) => !/^c\d+k[1-9]/.test(n))
       .map(([n, deps]) => `${n}:${deps.join(',')}`)
       .sort()
       .join(' ');
@@ -136,6 +135,8 @@ interface Sent {
   /** Sent and its reply read, in ms since the start, unrounded (relaxed mode's model). */
   readonly sentAt: number;
   recvAt?: number;
+  /** Its place in `sent`, once checked. */
+  id?: number;
   reply?: string;
   mark?: string;
 }
@@ -176,10 +177,15 @@ interface Outcome {
   faults: number;
   /** Of `faults`: truncates failed or held (FUZZ_TRUNCATE). */
   truncates: number;
+  /** Truncates of the log run, and failed by a fault. */
+  cuts?: number;
+  cutsFailed?: number;
   errors: number;
   /** Relaxed mode: the most states a client's model had at once, and the store's failures. */
   states?: number;
   failures?: number;
+  /** Times a client's model had more than MAX_STATES states (the check then kept the first). */
+  overflows?: number;
 }
 
 /**
@@ -464,10 +470,7 @@ async function run(t: TestContext, serving: Serving, seed: number): Promise<Outc
   const failures: string[] = [];
   const cands: Candidate[][] = clients.map((_, k) => {
     const model = new Model();
-    for (const s of namesOf(k).chain)
-      model.apply(
-        `INDEX|${s}|${s.endsWith('k0') ? '' : s.replace(/k(\d+)$/, (_, i: string) => `k${Number(i) - 1}`)}`,
-      );
+    model.apply(`INDEX|${namesOf(k).head}|`);
     return [{ model, lineage: [] }];
   });
   let checked = 0;
@@ -478,29 +481,50 @@ async function run(t: TestContext, serving: Serving, seed: number): Promise<Outc
       .filter((s) => s.client === k && !/^\w+\|s\d/.test(s.line))
       .map((s) => `${s.write}@${s.at} ${s.line} ${s.reply}${s.mark ?? ''}`)
       .join('\n');
+  // The states a lineage may go back to follow from the first one and its mutations.
   const keyOf = (c: Candidate) =>
-    `${c.model.key()}|${c.lineage.map((e) => `${sent.indexOf(e.sent)}`).join(',')}`;
+    `${c.model.key()}|${c.lineage[0]?.before.key() ?? ''}|${c.lineage.map((e) => e.sent.id).join(',')}`;
+  /** Times a client's model had more than MAX_STATES states (the check then kept the first). */
+  let overflows = 0;
   const dedupe = (list: Candidate[]) => {
     const seen = new Map<string, Candidate>();
-    for (const c of list) if (!seen.has(keyOf(c))) seen.set(keyOf(c), c);
+    for (const c of list) {
+      const key = keyOf(c);
+      if (!seen.has(key)) seen.set(key, c);
+    }
+    if (seen.size > MAX_STATES) overflows++;
     return [...seen.values()].slice(0, MAX_STATES);
   };
+  /** When each client's previous line the model checked was sent: it ran after that. */
+  const previous = clients.map(() => 0);
+  sent.forEach((s, i) => (s.id = i));
   for (const s of sent) {
     if (/^\w+\|s\d/.test(s.line)) continue;
     if (s.reply === 'ERROR') {
       errors++;
       continue;
     }
+    const since = previous[s.client]!;
+    previous[s.client] = s.sentAt;
     let list = cands[s.client]!;
     if (RELAXED !== null) {
-      // Failures that began before this reply may have taken back OK mutations before it.
-      const before = timeline.down.filter((d) => d.start < (s.recvAt ?? Infinity));
-      const grown = [...list];
-      for (const c of list)
-        for (const d of before)
+      // A failure may have taken back OK mutations between the client's previous line and
+      // this one: one that began before this reply and ended after that line was sent.
+      const between = timeline.down.filter((d) => d.start < (s.recvAt ?? Infinity) && d.end > since);
+      // Failures that may still come between two of its lines: none that ended before this one.
+      const later = timeline.down.filter((d) => d.end > since);
+      const grown: Candidate[] = [];
+      for (const c of list) {
+        // A mutation none of those can take back ends the lineage: none before it can be.
+        let from = c.lineage.length;
+        while (from > 0 && later.some((d) => takesBack(timeline, d, c.lineage[from - 1]!.sent))) from--;
+        c.lineage = c.lineage.slice(from);
+        grown.push(c);
+        for (const d of between)
           for (let j = c.lineage.length - 1; j >= 0 && takesBack(timeline, d, c.lineage[j]!.sent); j--)
             grown.push({ model: c.lineage[j]!.before.clone(), lineage: c.lineage.slice(0, j) });
-      if (grown.length > list.length) list = dedupe(grown);
+      }
+      list = dedupe(grown);
     }
     const mutation = !s.line.startsWith('QUERY');
     const answers = list.map((c) => {
@@ -570,13 +594,20 @@ async function run(t: TestContext, serving: Serving, seed: number): Promise<Outc
     failures.push(
       `after the restart b0 ${dependsOnA ? 'should' : 'should not'} depend on a9999 (REMOVE ${removeA})`,
     );
+  if (overflows > 0)
+    failures.push(`a client's model had more than ${MAX_STATES} states, the check kept the first`);
   if (failures.length > 0 && tracing) {
     const { writeFileSync } = await import('node:fs');
     const { tmpdir } = await import('node:os');
-    const all = sent.map((s) => `c${s.client} ${s.write}@${s.at} ${s.line} ${s.reply}${s.mark ?? ''}`);
+    const all = sent.map(
+      (s) => `c${s.client} ${s.write}@${s.at}-${s.recvAt?.toFixed(1)} ${s.line} ${s.reply}${s.mark ?? ''}`,
+    );
+    const times = (list: { start: number; end: number }[]) =>
+      list.map((x) => `${x.start.toFixed(1)}-${x.end.toFixed(1)}`).join(' ');
     writeFileSync(
       `${tmpdir()}/fuzz-${seed}-${serving.io}-${serving.threads}.txt`,
-      `${failures.join('\n')}\n--- sent:\n${all.join('\n')}\n--- trace:\n${trace.join('\n')}\n`,
+      `${failures.join('\n')}\n--- sent:\n${all.join('\n')}\n--- trace:\n${trace.join('\n')}\n` +
+        `--- down: ${times(timeline.down)}\n--- syncs: ${times(timeline.syncs)}\n`,
     );
   }
   if (failures.length > 0) {
@@ -594,8 +625,9 @@ async function run(t: TestContext, serving: Serving, seed: number): Promise<Outc
     suspended,
     faults,
     truncates,
+    ...(TRUNCATE ? { cuts: fs.count('truncate'), cutsFailed: fs.failures('truncate') } : {}),
     errors,
-    ...(RELAXED === null ? {} : { states, failures: timeline.down.length }),
+    ...(RELAXED === null ? {} : { states, failures: timeline.down.length, overflows }),
   };
 }
 

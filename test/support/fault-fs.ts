@@ -81,6 +81,7 @@ export class FaultFs implements StorageFs {
   /** Renames since the directory was last synced, in order. */
   #renames: [from: string, to: string][] = [];
   readonly #counts = new Map<FaultOp, number>();
+  readonly #failures = new Map<FaultOp, number>();
   readonly #holds: ActiveHold[] = [];
   #dead = false;
 
@@ -127,6 +128,11 @@ export class FaultFs implements StorageFs {
   /** Calls of `op` so far (failed ones included). */
   count(op: FaultOp): number {
     return this.#counts.get(op) ?? 0;
+  }
+
+  /** Calls of `op` so far that an injected fault failed. */
+  failures(op: FaultOp): number {
+    return this.#failures.get(op) ?? 0;
   }
 
   get dead(): boolean {
@@ -239,6 +245,7 @@ export class FaultFs implements StorageFs {
         continue;
       }
       active.left--;
+      this.#failures.set(op, this.failures(op) + 1);
       return rule;
     }
     return null;
