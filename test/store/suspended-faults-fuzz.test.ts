@@ -380,9 +380,9 @@ async function run(t: TestContext, serving: Serving, seed: number): Promise<Outc
   assert.deepEqual(notOk, [], 'the preload');
   if (RELAXED !== null) {
     // A failure could take back the preload too, which the model takes as given: wait for a
-    // sync of it (one more write, so that a sync is due after it).
-    assert.deepEqual(await clients[0]!.request('INDEX|loaded|'), ['OK']);
+    // sync of it, one begun after its replies (one more write, so that a sync is due).
     const loadedAt = now();
+    assert.deepEqual(await clients[0]!.request('INDEX|loaded|'), ['OK']);
     for (let i = 0; i < 500 && !timeline.syncs.some((y) => y.start >= loadedAt); i++) await delay(5);
     assert.ok(
       timeline.syncs.some((y) => y.start >= loadedAt),
