@@ -2,12 +2,13 @@
 # `npm test`: the gates and the whole suite, arranged for a 2-core machine. One after the
 # other, ESLint (42 s), the build (25 s), the type check (10 s) and Prettier (11 s) took about
 # 90 s of CI's 10 minutes before the first test ran. Here:
-#   1. the build and Prettier's check run side by side; the build's `tsc -p
+#   1. the build, Prettier's check and ESLint start side by side; the build's `tsc -p
 #      tsconfig.build.json` type-checks exactly what `npm run typecheck` does (that file
 #      extends tsconfig.json with the same files and only turns emitting on), so the separate
 #      `tsc --noEmit` is not run again;
-#   2. ESLint runs beside the test suite, on the CPU the suite leaves idle while its tests
-#      wait on servers, sockets and fsync (10-30 % of the two cores, sampled with vmstat).
+#   2. the suite starts once the build is done, and ESLint (which does not read dist/) goes on
+#      beside it, on the CPU the suite leaves idle while its tests wait on servers, sockets and
+#      fsync (10-30 % of the two cores, sampled with vmstat).
 # A gate's output is printed, with its name, once it is done and only when it failed; the
 # suite streams its own (spec reporter, then c8's coverage summary). Any failure fails the run.
 set -uo pipefail
@@ -29,6 +30,8 @@ verdict() {
   fi
 }
 
+npm run --silent lint >"$out/lint" 2>&1 &
+lint=$!
 npm run --silent format:check >"$out/format" 2>&1 &
 format=$!
 npm run --silent build >"$out/build" 2>&1
@@ -37,10 +40,12 @@ wait "$format"
 format_rc=$?
 verdict build "$build_rc"
 verdict format "$format_rc"
-if [ "$build_rc" -ne 0 ]; then exit 1; fi
+if [ "$build_rc" -ne 0 ]; then
+  wait "$lint"
+  verdict lint $?
+  exit 1
+fi
 
-npm run --silent lint >"$out/lint" 2>&1 &
-lint=$!
 npx c8 node dist/scripts/run-tests.js
 tests_rc=$?
 wait "$lint"
