@@ -6,8 +6,9 @@
 # type-checks exactly what `npm run typecheck` does (that file extends tsconfig.json with the
 # same files and only turns emitting on), so the separate `tsc --noEmit` is not run again.
 # ESLint beside the suite instead was tried and dropped: the suite is CPU-bound on two cores and
-# took about 50 s longer beside it, more than the 40 s ESLint adds here, and the extra load
-# failed a timing-sensitive test.
+# took 25-30 s longer beside it, what ESLint adds here (clean-clone .ci/run 541 s both ways),
+# and the extra load failed a timing-sensitive test; before the suite, a lint error is known
+# before the tests start.
 # A gate's output is printed, with its name, once the three are done and only when it failed;
 # the suite runs if the build passed, and streams its own output (spec reporter, then c8's
 # coverage summary). Any failure fails the run.
