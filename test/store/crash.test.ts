@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCrashCycles } from '../../tools/crash/cycles.js';
 import { newDataDir } from './support/tmp-dir.js';
-import { SERVINGS } from '../support/servers.js';
+import { DEFAULT_SERVING, SERVINGS } from '../support/servers.js';
 
 const MODES = [
   [1, []],
@@ -15,8 +15,6 @@ const MODES = [
 // two on each of the others, in turn, so that every mode is crashed on one thread and on two,
 // on both connection layers (all twelve took a sixteenth of the suite's time). Quick variant;
 // `node dist/tools/measure.js crash --cycles 50` runs the long one, on any serving.
-const DEFAULT_SERVING = SERVINGS.findIndex((s) => s.io === 'native' && s.threads === 2);
-assert.notEqual(DEFAULT_SERVING, -1, 'the default serving is among SERVINGS');
 
 for (const [at, { threads, io, label }] of SERVINGS.entries())
   for (const [seed, args] of at === DEFAULT_SERVING

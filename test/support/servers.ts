@@ -49,6 +49,13 @@ export const SERVINGS: readonly Serving[] = [
   { threads: 2, io: 'native', label: 'native I/O, 2 thread(s)' },
 ];
 
+/**
+ * The index in SERVINGS of what `pkgindex serve` runs by default on the 2-core machine (`--io
+ * auto` is the native layer, `--threads` the cores): the tests that run their seeds or modes in
+ * turn over the servings run all of them here.
+ */
+export const DEFAULT_SERVING = SERVINGS.findIndex((s) => s.io === 'native' && s.threads === 2);
+
 export interface InProcessServer {
   readonly pkgindex: Composition;
   readonly server: IndexServer;
