@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   acceptsGzip,
   CONTENT_SECURITY_POLICY,
+  DASHBOARD_DIR,
   registerDashboardRoutes,
 } from '../../src/admin/dashboard/dashboard-routes.js';
 import { SIGNAL_STREAM_DEFAULTS, SignalStream } from '../../src/admin/dashboard/signal-stream.js';
@@ -126,9 +127,18 @@ describe('dashboard', () => {
     assert.equal(again.status, 304);
     assert.equal(again.text, '');
 
-    // Only the page's files: not the source maps or declarations beside them.
+    // Only the page's files: not the source maps or declarations beside them, and no script
+    // names a map (a browser's developer tools would ask for it, and log a 404).
     assert.equal((await get(s.adminPort, '/main.js.map')).status, 404);
     assert.equal((await get(s.adminPort, '/main.d.ts')).status, 404);
+    const main = await get(s.adminPort, '/main.js', { 'accept-encoding': 'identity' });
+    assert.match(main.text, /import /);
+    assert.doesNotMatch(main.text, /sourceMappingURL/);
+    assert.match(
+      readFileSync(join(DASHBOARD_DIR, 'main.js'), 'utf8'),
+      /\/\/# sourceMappingURL=main\.js\.map\n?$/,
+      'the built file has the comment the server leaves out',
+    );
   });
 
   test('GET /v1/events sends the history, then a sample a second that counts the traffic', async () => {

@@ -62,7 +62,23 @@ export function loadAssets(dir: string): Map<string, Asset> {
     const type = CONTENT_TYPES[extname(file)];
     if (type === undefined) continue;
     const path = join(dir, file);
-    assets.set(`/${relative(dir, path).split(sep).join('/')}`, new Asset(readFileSync(path), type));
+    const body = readFileSync(path);
+    const served = type === CONTENT_TYPES['.js'] ? withoutSourceMap(body) : body;
+    assets.set(`/${relative(dir, path).split(sep).join('/')}`, new Asset(served, type));
   }
   return assets;
+}
+
+/** tsc's last line in a compiled script: `//# sourceMappingURL=main.js.map`. */
+const SOURCE_MAP_COMMENT = /\n\/\/# sourceMappingURL=[^\n]*\n?$/;
+
+/**
+ * A compiled script without its source map comment. The maps are not served (they point at
+ * TypeScript sources the package does not ship), and a browser with its developer tools open
+ * asks for each one it is told of: a 404 a script in the console, for nothing.
+ */
+export function withoutSourceMap(script: Buffer): Buffer {
+  const text = script.toString('utf8');
+  const stripped = text.replace(SOURCE_MAP_COMMENT, '\n');
+  return stripped === text ? script : Buffer.from(stripped, 'utf8');
 }
