@@ -195,8 +195,12 @@ export class LogWriter {
   }
 
   /**
-   * Writes and syncs everything appended, then closes the file. If that fails, the file is
-   * closed all the same (recovery cuts the unsynced tail) and the failure thrown.
+   * Writes and syncs everything appended, then closes the file. If that fails, the log is cut
+   * back to its last good sync as after any failure (`abandon`; if the cut fails too, the file
+   * is closed as it is), and the failure thrown. Recovery cannot tell a failed sync's records
+   * from synced ones: written, they are read back whole from the page cache, so only the cut
+   * keeps what was answered ERROR from the next start. (The store's reopen, which cuts back a
+   * log that failed while serving, does not run once the store is closing.)
    */
   async close(): Promise<void> {
     if (this.#failure === null) {
@@ -206,7 +210,7 @@ export class LogWriter {
     }
     this.#clearTimer();
     if (this.#failure !== null) {
-      await this.release();
+      await this.abandon().catch(() => this.release());
       throw this.#failure;
     }
     await this.#trimZeros();
