@@ -12,8 +12,13 @@ import { DiskStore } from '../../src/store/disk-store.js';
 import { NodeFs } from '../../src/store/fs/node-fs.js';
 import { recover } from '../../src/store/recover.js';
 import { FaultFs, type FaultRule } from '../support/fault-fs.js';
+import { LineClient } from '../support/line-client.js';
+import { SERVINGS, startServer } from '../support/servers.js';
+import { faultStore } from './support/fault-store.js';
+import { answersAfterRestart } from './support/restart.js';
 import { newDataDir } from './support/tmp-dir.js';
 import { send } from './support/workload.js';
+import { until } from '../support/until.js';
 
 interface Shutdown {
   /** The reply to the mutation whose group commit was in flight as the store closed. */
@@ -110,3 +115,47 @@ test('relaxed mode: a close whose sync fails takes back what it had not synced, 
   // that still held them.
   assert.equal(graph.has('unsynced'), false);
 });
+
+// The same through a server, on every serving: the group commit a client waits on hangs in
+// its sync as the server shuts down; the client is cut off unanswered at --shutdown-timeout-ms,
+// the store starts closing, and only then does the sync fail. The next start finds what was
+// acknowledged and not the mutation whose sync failed.
+for (const { threads, io, label } of SERVINGS)
+  test(`${label}: a server whose last group commit fails as its store closes: the next start has the acknowledged, not the failed`, async (t) => {
+    const dir = await newDataDir(t);
+    const { store, fs } = faultStore(dir);
+    const server = await startServer(
+      { storage: 'disk', dataDir: dir, io, threads, shutdownTimeoutMs: 300 },
+      { store },
+    );
+    const clients = await Promise.all(Array.from({ length: 2 }, () => LineClient.open(server.port)));
+    let release = (): void => undefined;
+    t.after(async () => {
+      for (const c of clients) c.close();
+      release();
+      // The test's own close failed, as it should: only the other paths out need closing.
+      await server.close().catch(() => undefined);
+    });
+    const [a, b] = clients as [LineClient, LineClient];
+    assert.deepEqual(await a.request('INDEX|base|', 'INDEX|other|base'), ['OK', 'OK']);
+    const hold = fs.hold('datasync', '.log');
+    release = () => {
+      hold.release();
+    };
+    const told = b.request('INDEX|lost|base').then(
+      (replies) => replies.join(' '),
+      (err: unknown) => String(err),
+    );
+    await hold.reached;
+    const closing = server.close();
+    assert.match(await told, /connection closed/, 'cut off unanswered at the shutdown timeout');
+    await until('the store is closing', () => store.health().detail === 'closed');
+    fs.inject({ op: 'datasync', path: '.log' });
+    hold.release();
+    await assert.rejects(closing, /write and sync of log segment .* failed/, 'the close reports it');
+    assert.deepEqual(await answersAfterRestart(t, dir, ['QUERY|base|', 'QUERY|other|', 'QUERY|lost|']), [
+      'OK',
+      'OK',
+      'FAIL',
+    ]);
+  });
