@@ -14,6 +14,7 @@ import { recover } from '../../src/store/recover.js';
 import { FaultFs, type FaultRule } from '../support/fault-fs.js';
 import { LineClient } from '../support/line-client.js';
 import { SERVINGS, startServer } from '../support/servers.js';
+import { inlineCompactor } from '../support/inline-compactor.js';
 import { faultStore } from './support/fault-store.js';
 import { answersAfterRestart } from './support/restart.js';
 import { newDataDir } from './support/tmp-dir.js';
@@ -164,7 +165,7 @@ for (const { threads, io, label } of SERVINGS)
 
 /**
  * Randomized: four clients index and remove names of their own, one command at a time, in
- * durable or (a quarter of the seeds) relaxed mode; at a random moment the store starts closing
+ * durable or (a quarter of the seeds) relaxed mode, half of them rotating and compacting; at a random moment the store starts closing
  * while its next write or sync is held, and a random fault falls on that last group commit.
  * A name's state on the next start must be what its OK'd commands made it: an ERROR'd one never
  * counts, unless cutting the log back failed too (the README's exception), and then only for
@@ -190,12 +191,15 @@ for (const seed of Array.from({ length: 24 }, (_, i) => i + 1))
     const dir = await newDataDir(t);
     const fs = new FaultFs();
     const relaxed = rnd() < 0.25;
+    // Half the seeds rotate the log every 2 KiB and compact it: the last group may be a rotation's.
+    const compacting = rnd() < 0.5;
     const store = new DiskStore({
       dataDir: dir,
       fs,
       retryMinMs: 5,
       retryMaxMs: 20,
       ...(relaxed ? { syncMode: 'relaxed' as const, syncIntervalMs: 5 } : {}),
+      ...(compacting ? { compactAfterBytes: 2048, compactor: inlineCompactor(fs) } : {}),
     });
     await store.open();
     /** Each name's state as its OK'd commands left it (true: indexed). */
@@ -254,6 +258,6 @@ for (const seed of Array.from({ length: 24 }, (_, i) => i + 1))
     assert.deepEqual(
       wrong,
       [],
-      `${relaxed ? 'relaxed' : 'durable'}, faults ${JSON.stringify(faults)}, close: ${closeOutcome}`,
+      `${relaxed ? 'relaxed' : 'durable'}${compacting ? ', compacting' : ''}, faults ${JSON.stringify(faults)}, close: ${closeOutcome}`,
     );
   });
