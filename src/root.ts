@@ -588,12 +588,24 @@ export class Composition implements PkgIndex {
       this.#threads?.close(),
       this.#native?.close(this.config.shutdownTimeoutMs),
     ]);
-    await this.#closeStore();
+    // A store that fails as it closes (its last group commit's write or sync) does not stop the
+    // rest of the shutdown: an admin server left listening kept `pkgindex serve` alive after it
+    // had printed the error. The failure is logged here and thrown once all is closed.
+    const storeFailure = await this.#closeStore().then(
+      () => null,
+      (err: unknown) => ({ err }),
+    );
+    if (storeFailure !== null)
+      this.log.error(
+        { err: storeFailure.err },
+        'the store failed as it closed: its last writes were answered ERROR or not at all, and the log cut back to its last good sync where it could be; the next start recovers what was synced',
+      );
     // After the store: the spans of the last batches are exported too.
     await this.#tracing?.shutdown();
     // Last, so that /readyz answers 503 for the whole drain.
     await this.#admin?.close();
     this.#unsubscribe();
+    if (storeFailure !== null) throw storeFailure.err;
     this.log.info('stopped');
   }
 

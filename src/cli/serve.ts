@@ -86,8 +86,11 @@ export async function serve(config: Config): Promise<number> {
   }
 
   await signalled;
-  await pkgindex.close();
-  pin?.stop();
+  try {
+    await pkgindex.close();
+  } finally {
+    pin?.stop();
+  }
   // A storage operation that hangs (logged by close()) holds the process: it keeps the event
   // loop alive, and process.exit() joins Node's thread pool, where the operation waits (a pwrite
   // held 15 s under strace: exit(1) called at 0.3 s, the process gone at 15 s). A signal ends

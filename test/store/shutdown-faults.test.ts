@@ -6,6 +6,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { Verb } from '../../src/protocol/command.js';
 import { Reply } from '../../src/protocol/reply.js';
 import { DiskStore } from '../../src/store/disk-store.js';
@@ -22,6 +23,20 @@ import { seededRandom, send } from './support/workload.js';
 import { until } from '../support/until.js';
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Whether a TCP connection to `port` on loopback is accepted. */
+function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => {
+      resolve(false);
+    });
+  });
+}
 
 interface Shutdown {
   /** The reply to the mutation whose group commit was in flight as the store closed. */
@@ -128,9 +143,19 @@ for (const { threads, io, label } of SERVINGS)
     const dir = await newDataDir(t);
     const { store, fs } = faultStore(dir);
     const server = await startServer(
-      { storage: 'disk', dataDir: dir, io, threads, shutdownTimeoutMs: 300 },
+      {
+        storage: 'disk',
+        dataDir: dir,
+        io,
+        threads,
+        shutdownTimeoutMs: 300,
+        admin: true,
+        adminHost: '127.0.0.1',
+        adminPort: 0,
+      },
       { store },
     );
+    const adminPort = server.pkgindex.addresses!.admin!.port;
     const clients = await Promise.all(Array.from({ length: 2 }, () => LineClient.open(server.port)));
     let release = (): void => undefined;
     t.after(async () => {
@@ -156,6 +181,9 @@ for (const { threads, io, label } of SERVINGS)
     fs.inject({ op: 'datasync', path: '.log' });
     hold.release();
     await assert.rejects(closing, /write and sync of log segment .* failed/, 'the close reports it');
+    // The rest of the shutdown went on: an admin server left listening kept `pkgindex serve`
+    // from exiting after the error it printed.
+    assert.equal(await connects(adminPort), false, 'the admin server is closed');
     assert.deepEqual(await answersAfterRestart(t, dir, ['QUERY|base|', 'QUERY|other|', 'QUERY|lost|']), [
       'OK',
       'OK',
